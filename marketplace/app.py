@@ -1,0 +1,117 @@
+"""create_app(): the one ASGI entry point (`granian --factory marketplace.app:create_app`)."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from typing import Any
+
+from advanced_alchemy.extensions.litestar import (
+    AsyncSessionConfig,
+    EngineConfig,
+    SQLAlchemyAsyncConfig,
+    SQLAlchemyPlugin,
+)
+from arq.connections import ArqRedis
+from litestar import Litestar
+from litestar.datastructures import State
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from redis.asyncio import ConnectionPool
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from marketplace import models  # noqa: F401 - registers every table on the metadata
+from marketplace.errors import exception_handlers
+from marketplace.lib.access import publish_access
+from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib.jobs import OutboxRelay
+from marketplace.settings import Settings
+from marketplace.support.controllers import SupportController
+from marketplace.system.controllers import HealthController
+from storage import ObjectStore, StoreConfig
+
+log = logging.getLogger("marketplace.app")
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
+def make_redis(settings: Settings) -> ArqRedis:
+    # Short socket timeouts: a dead Redis must not hold a request (or /health) for long.
+    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+    return ArqRedis(connection_pool=pool)
+
+
+def make_store(settings: Settings) -> ObjectStore:
+    return ObjectStore(StoreConfig(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key,
+                                   secret_key=settings.s3_secret_key, bucket=settings.s3_bucket,
+                                   region=settings.s3_region))
+
+
+def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
+               run_relay: bool = True) -> Litestar:
+    settings = settings or Settings.from_env()
+    if not settings.database_url:
+        raise RuntimeError("MARKETPLACE_DATABASE_URL is not set (`marketplace dev` sets it for you)")
+    clock = clock or system_clock
+    db_config = SQLAlchemyAsyncConfig(
+        connection_string=settings.database_url,
+        session_config=AsyncSessionConfig(expire_on_commit=False),
+        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10),
+        before_send_handler="autocommit",
+        create_all=False,
+    )
+    redis = make_redis(settings)
+    store = make_store(settings)
+
+    @contextlib.asynccontextmanager
+    async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
+        # The relay has its own small engine: the request engine is disposed by the SQLAlchemy plugin,
+        # whose lifespan ends before this one, and the relay must finish its batch first.
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
+                            database_dsn=asyncpg_dsn(settings.database_url),
+                            poll_interval=settings.outbox_poll_interval)
+        app.state.relay = relay
+        task = asyncio.create_task(relay.run_forever(), name="outbox-relay") if run_relay else None
+        try:
+            yield
+        finally:
+            if task is not None:
+                relay.stop()
+                try:
+                    await asyncio.wait_for(task, timeout=10)
+                except TimeoutError:
+                    log.warning("outbox.relay_stop_timeout")
+            await engine.dispose()
+            await redis.aclose()
+
+    def state_value(name: str) -> Provide:
+        def provider(state: State) -> Any:
+            return getattr(state, name)
+
+        return Provide(provider, sync_to_thread=False)
+
+    app = Litestar(
+        route_handlers=[HealthController, SupportController],
+        plugins=[SQLAlchemyPlugin(config=db_config),
+                 ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
+        dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
+                      "redis": state_value("redis"), "store": state_value("store")},
+        state=State({"settings": settings, "clock": clock, "redis": redis, "store": store}),
+        lifespan=[relay_lifespan],
+        exception_handlers=exception_handlers,
+        openapi_config=OpenAPIConfig(
+            title="Marketplace SAD API", version="0.1.0",
+            description="API of the dynamic purchasing system (SAD) of the ESMS numérique programme.",
+            path="/schema", render_plugins=[ScalarRenderPlugin(), SwaggerRenderPlugin(path="/swagger")],
+        ),
+        debug=settings.debug,
+    )
+    publish_access(app)
+    return app

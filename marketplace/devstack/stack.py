@@ -1,0 +1,89 @@
+"""Start what is not configured, stop what we started."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, TypeVar
+
+from marketplace.devstack.postgres import EmbeddedPostgres
+from marketplace.devstack.redis import EmbeddedRedis
+from marketplace.devstack.s3 import EmbeddedS3
+from marketplace.settings import Settings
+
+_S = TypeVar("_S", EmbeddedPostgres, EmbeddedRedis, EmbeddedS3)
+
+
+class DataDirBusy(RuntimeError):
+    """Another launcher is using this data directory (its servers would be stopped under it)."""
+
+
+@dataclass
+class Stack:
+    settings: Settings
+    durable: bool = True
+    started: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3] = field(default_factory=list)
+    timings: dict[str, float] = field(default_factory=dict)
+    _lock: IO[str] | None = None
+
+    def start(self) -> Settings:
+        """Start the missing services and return settings that point at all three."""
+        s = self.settings
+        data_dir = s.data_dir.resolve()
+        data_dir.mkdir(parents=True, exist_ok=True)
+        self._acquire(data_dir)
+        changes: dict[str, object] = {"data_dir": data_dir}
+        try:
+            if not s.database_url:
+                pg = self._timed("postgres", EmbeddedPostgres(data_dir, durable=self.durable))
+                changes["database_url"] = pg.url
+            if not s.redis_url:
+                redis = self._timed("redis", EmbeddedRedis(data_dir))
+                changes["redis_url"] = redis.url
+            if not s.s3_endpoint:
+                s3 = self._timed("s3", EmbeddedS3(data_dir, bucket=s.s3_bucket))
+                changes.update(s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
+                               s3_secret_key=s3.secret_key, s3_region=s3.region)
+        except BaseException:
+            self.stop()
+            raise
+        self.settings = s.with_(**changes)
+        return self.settings
+
+    def _acquire(self, data_dir: Path) -> None:
+        lock = open(data_dir / ".lock", "a+")  # noqa: SIM115 - held until stop()
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.close()
+            raise DataDirBusy(f"{data_dir} is in use by another marketplace process") from None
+        self._lock = lock
+
+    def _timed(self, name: str, service: _S) -> _S:
+        began = time.monotonic()
+        service.start()
+        self.started.append(service)
+        self.timings[name] = time.monotonic() - began
+        return service
+
+    def stop(self) -> None:
+        # Reverse order; each one stops even if another failed to.
+        while self.started:
+            service = self.started.pop()
+            with contextlib.suppress(Exception):
+                service.stop()
+        if self._lock is not None:
+            self._lock.close()  # closing releases the flock
+            self._lock = None
+
+    @contextlib.contextmanager
+    def running(self) -> Iterator[Settings]:
+        settings = self.start()
+        try:
+            yield settings
+        finally:
+            self.stop()

@@ -1,0 +1,161 @@
+"""One error tree for the whole product, mapped once to RFC 9457 problem details.
+
+Services raise `DomainError` subclasses (never HTTP exceptions); this module turns them, framework
+errors, repository errors and unavailable dependencies into `application/problem+json`. A 500 is
+always a bug: it is logged with its traceback and answered without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, ClassVar
+
+from advanced_alchemy.exceptions import DuplicateKeyError, ForeignKeyError, IntegrityError, NotFoundError
+from advanced_alchemy.exceptions import RepositoryError
+from litestar import Request, Response
+from litestar.exceptions import HTTPException, ValidationException
+from litestar.plugins.problem_details import ProblemDetailsException
+from litestar.types import ExceptionHandlersMap
+
+log = logging.getLogger("marketplace.errors")
+
+PROBLEM_TYPE_BASE = "https://marketplace.localhost/problems/"
+
+
+class DomainError(Exception):
+    """A rule said no. Subclasses set the status and a stable slug; `detail` says why in words."""
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "Bad request"
+    slug: ClassVar[str] = "bad-request"
+
+    def __init__(self, detail: str, *, field: str | None = None, rule: str | None = None,
+                 **extra: Any) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra: dict[str, Any] = dict(extra)
+        if field is not None:
+            self.extra["field"] = field
+        if rule is not None:
+            self.extra["rule"] = rule
+
+
+class NotFound(DomainError):
+    status_code = 404
+    title = "Not found"
+    slug = "not-found"
+
+
+class Forbidden(DomainError):
+    status_code = 403
+    title = "Forbidden"
+    slug = "forbidden"
+
+
+class Conflict(DomainError):
+    status_code = 409
+    title = "Conflict"
+    slug = "conflict"
+
+
+class RuleViolation(DomainError):
+    """Well-formed input that breaks a business rule (the rule id goes in `rule`)."""
+
+    status_code = 422
+    title = "Business rule violated"
+    slug = "rule-violated"
+
+
+class ServiceUnavailable(DomainError):
+    status_code = 503
+    title = "Service unavailable"
+    slug = "service-unavailable"
+
+
+def _problem(request: Request[Any, Any, Any], *, status: int, title: str, detail: str, slug: str,
+             extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response[Any]:
+    return ProblemDetailsException(
+        status_code=status, title=title, detail=detail, type_=PROBLEM_TYPE_BASE + slug,
+        instance=request.url.path, extra=extra or None, headers=headers,
+    ).to_response(request)
+
+
+def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
+    return _problem(request, status=exc.status_code, title=exc.title, detail=exc.detail,
+                    slug=exc.slug, extra=exc.extra)
+
+
+def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    # Litestar's extra is a list of {message, key, source}; name the field plainly for clients.
+    errors = []
+    for item in exc.extra if isinstance(exc.extra, list) else []:
+        if isinstance(item, dict):
+            errors.append({"field": item.get("key") or "body", "message": item.get("message", ""),
+                           "source": item.get("source", "body")})
+    fields = ", ".join(e["field"] for e in errors) or "the request"
+    detail = f"Invalid {fields}: " + "; ".join(e["message"] for e in errors) if errors else str(exc.detail)
+    return _problem(request, status=400, title="Invalid request", detail=detail, slug="invalid-request",
+                    extra={"errors": errors})
+
+
+def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
+    title = {401: "Unauthorized", 403: "Forbidden", 404: "Not found", 405: "Method not allowed",
+             413: "Content too large", 415: "Unsupported media type", 429: "Too many requests"}.get(
+        exc.status_code, "Error")
+    extra = exc.extra if isinstance(exc.extra, dict) else None
+    return _problem(request, status=exc.status_code, title=title, detail=str(exc.detail),
+                    slug=title.lower().replace(" ", "-"), extra=extra, headers=exc.headers)
+
+
+def _repository_error(request: Request[Any, Any, Any], exc: RepositoryError) -> Response[Any]:
+    if isinstance(exc, NotFoundError):
+        return _problem(request, status=404, title="Not found", detail="No such resource.",
+                        slug="not-found")
+    if isinstance(exc, (DuplicateKeyError, IntegrityError, ForeignKeyError)):
+        return _problem(request, status=409, title="Conflict",
+                        detail="The request conflicts with the current state of the resource.",
+                        slug="conflict")
+    return _unexpected(request, exc)
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    log.warning("dependency.unavailable", extra={"error": repr(exc), "path": request.url.path})
+    return _problem(request, status=503, title="Service unavailable",
+                    detail="A service the platform depends on is unavailable; retry shortly.",
+                    slug="service-unavailable", headers={"Retry-After": "5"})
+
+
+def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    if _is_connection_failure(exc):
+        return _unavailable(request, exc)
+    log.exception("request.failed", exc_info=exc)
+    return _problem(request, status=500, title="Internal server error",
+                    detail="An unexpected error occurred; it has been logged.", slug="internal-error")
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """True for a database or network outage rather than a bug (so it is a 503, not a 500)."""
+    import asyncpg
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, (OSError, TimeoutError, asyncpg.exceptions.ConnectionDoesNotExistError,
+                                asyncpg.exceptions.CannotConnectNowError, InterfaceError,
+                                OperationalError)):
+            return True
+        if isinstance(current, DBAPIError) and current.connection_invalidated:
+            return True
+        current = current.__cause__ or current.__context__
+    return False
+
+
+exception_handlers: ExceptionHandlersMap = {
+    DomainError: _domain_error,
+    ValidationException: _validation_error,
+    HTTPException: _http_error,
+    RepositoryError: _repository_error,
+    Exception: _unexpected,
+}

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import datetime
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Enum, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+
+SUBJECT_MAX = 300
+
+
+class EmailStatus(enum.StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    # No SMTP server configured: the notification lives in the in-app inbox only.
+    NOT_CONFIGURED = "not_configured"
+
+
+class Notification(UUIDv7AuditBase):
+    __tablename__ = "notification"
+
+    recipient_email: Mapped[str] = mapped_column(String(320))
+    subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
+    body: Mapped[str] = mapped_column(Text)
+    # A dotted event name (`support.request_received`), so inboxes and tests can filter by kind.
+    kind: Mapped[str] = mapped_column(String(100))
+    # The object the notification is about (a support request, an offer…), for inboxes and follow-up.
+    about_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
+    email_status: Mapped[EmailStatus] = mapped_column(
+        Enum(EmailStatus, name="notification_email_status", values_callable=lambda e: [m.value for m in e]),
+        default=EmailStatus.PENDING,
+    )
+    emailed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -1,0 +1,29 @@
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.lib.clock import Clock
+from marketplace.lib.jobs import record_job
+from marketplace.notifications.models import SUBJECT_MAX, Notification
+
+
+class NotificationService:
+    """Creates notifications; delivery is a job recorded in the same transaction (never lost)."""
+
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    async def notify(self, *, recipient_email: str, kind: str, subject: str, body: str,
+                     about: uuid.UUID | None = None) -> Notification:
+        if len(subject) > SUBJECT_MAX:
+            # Subjects quote user text (a request's title); mail clients cut long ones anyway.
+            subject = subject[: SUBJECT_MAX - 1] + "…"
+        notification = Notification(recipient_email=recipient_email, kind=kind, subject=subject, body=body,
+                                    about_id=about)
+        self.session.add(notification)
+        await self.session.flush()
+        await record_job(self.session, self.clock, "deliver_notification", str(notification.id))
+        return notification

@@ -1,0 +1,67 @@
+"""Typed settings from `MARKETPLACE_*` environment variables."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+
+_PREFIX = "MARKETPLACE_"
+
+
+def _default_data_dir() -> Path:
+    return Path(os.environ.get(f"{_PREFIX}DATA_DIR", Path.cwd() / ".data" / "dev"))
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Where the services are. Empty URLs mean "start an embedded one" (see `marketplace.devstack`)."""
+
+    database_url: str = ""
+    redis_url: str = ""
+    s3_endpoint: str = ""
+    s3_access_key: str = ""
+    s3_secret_key: str = ""
+    s3_bucket: str = "marketplace"
+    s3_region: str = "us-east-1"
+    smtp_host: str = ""
+    smtp_port: int = 25
+    mail_from: str = "Marketplace SAD <no-reply@marketplace.localhost>"
+    support_email: str = "support@marketplace.localhost"
+    data_dir: Path = field(default_factory=_default_data_dir)
+    # The relay polls the outbox this often when nothing nudges it (seconds).
+    outbox_poll_interval: float = 1.0
+    debug: bool = False
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        values: dict[str, object] = {}
+        for f in fields(cls):
+            raw = env.get(_PREFIX + f.name.upper())
+            if raw is None or raw == "":
+                continue
+            if f.type in ("int", int):
+                values[f.name] = int(raw)
+            elif f.type in ("float", float):
+                values[f.name] = float(raw)
+            elif f.type in ("bool", bool):
+                values[f.name] = raw.lower() in {"1", "true", "yes", "on"}
+            elif f.type in ("Path", Path):
+                values[f.name] = Path(raw)
+            else:
+                values[f.name] = raw
+        return cls(**values)  # type: ignore[arg-type]
+
+    def with_(self, **changes: object) -> Settings:
+        return replace(self, **changes)  # type: ignore[arg-type]
+
+    def to_env(self) -> dict[str, str]:
+        """The environment a child process needs to see these same settings."""
+        out: dict[str, str] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value in ("", None):
+                continue
+            out[_PREFIX + f.name.upper()] = str(value).lower() if isinstance(value, bool) else str(value)
+        return out

@@ -1,0 +1,1 @@
+"""Requests to the platform's support desk ("nous contacter"), open to anyone."""

@@ -1,0 +1,1 @@
+"""Operational routes: health of the platform and its dependencies."""

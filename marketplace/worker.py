@@ -1,0 +1,59 @@
+"""The arq worker: job functions from each domain's jobs.py, with the shared context they need."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from arq.connections import RedisSettings
+from arq.worker import Worker
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from marketplace.lib.clock import Clock, system_clock
+from marketplace.notifications.jobs import deliver_notification
+from marketplace.settings import Settings
+
+log = logging.getLogger("marketplace.worker")
+
+FUNCTIONS = [deliver_notification]
+
+
+def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
+    """Keyword arguments for `arq.worker.Worker`, shared by `marketplace worker` and the tests."""
+
+    async def startup(ctx: dict[str, Any]) -> None:
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5)
+        ctx.update(engine=engine, session_maker=async_sessionmaker(engine, expire_on_commit=False),
+                   settings=settings, clock=clock)
+
+    async def shutdown(ctx: dict[str, Any]) -> None:
+        await ctx["engine"].dispose()
+
+    options: dict[str, Any] = {
+        "functions": FUNCTIONS,
+        "redis_settings": RedisSettings.from_dsn(settings.redis_url),
+        "on_startup": startup,
+        "on_shutdown": shutdown,
+        "max_tries": 10,
+        "job_timeout": 120,
+        "handle_signals": True,
+    }
+    options.update(overrides)
+    return options
+
+
+async def run_worker(settings: Settings) -> None:
+    """Run the worker, restarting it while Redis is unreachable: it comes back by itself."""
+    backoff = 1.0
+    while True:
+        worker = Worker(**worker_options(settings, handle_signals=False))
+        try:
+            await worker.main()
+            return
+        except (ConnectionError, OSError) as exc:
+            log.warning("worker.redis_unavailable", extra={"error": repr(exc)})
+        finally:
+            await worker.close()
+        await asyncio.sleep(backoff)
+        backoff = min(backoff * 2, 30.0)

@@ -1,0 +1,81 @@
+"""HTTP basics: health, OpenAPI and docs, problem+json errors, 201 + Location."""
+
+from __future__ import annotations
+
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+
+PROBLEM = "application/problem+json"
+
+
+async def test_health_reports_each_dependency_ok(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.get("/health")
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["status"] == "ok"
+    assert set(body["checks"]) == {"database", "redis", "s3"}
+    for name, check in body["checks"].items():
+        assert check["status"] == "ok", (name, check)
+        assert check["latencyMs"] >= 0
+    assert response.headers["cache-control"] == "no-store"
+
+
+async def test_openapi_document_and_docs_ui(client: AsyncTestClient[Litestar]) -> None:
+    schema = (await client.get("/schema/openapi.json")).json()
+    assert schema["info"]["title"] == "Marketplace SAD API"
+    assert "/health" in schema["paths"] and "/support/requests" in schema["paths"]
+    docs = await client.get("/schema")
+    assert docs.status_code == 200 and "text/html" in docs.headers["content-type"]
+    swagger = await client.get("/schema/swagger")
+    assert swagger.status_code == 200 and "swagger" in swagger.text.lower()
+
+
+async def test_malformed_json_is_a_400_problem(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.post("/support/requests", content=b"{not json",
+                                 headers={"content-type": "application/json"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["status"] == 400
+
+
+async def test_invalid_field_is_a_400_naming_the_field(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.post("/support/requests", json={
+        "name": "Claire Martin", "email": "not-an-address", "subject": "Accès", "message": "Bonjour"})
+    assert response.status_code == 400
+    assert response.headers["content-type"].startswith(PROBLEM)
+    problem = response.json()
+    assert problem["title"] == "Invalid request"
+    assert any("email" in e["field"] for e in problem["errors"]), problem
+    assert "email" in problem["detail"]
+
+
+async def test_missing_and_unknown_fields_are_named(client: AsyncTestClient[Litestar]) -> None:
+    missing = await client.post("/support/requests", json={"name": "A", "email": "a@b.fr", "subject": "x"})
+    assert missing.status_code == 400
+    assert "message" in missing.json()["detail"]
+    unknown = await client.post("/support/requests", json={
+        "name": "A", "email": "a@b.fr", "subject": "x", "message": "y", "isAdmin": True})
+    assert unknown.status_code == 400
+    assert "isAdmin" in unknown.json()["detail"]
+
+
+async def test_unknown_route_and_resource_are_404_problems(client: AsyncTestClient[Litestar]) -> None:
+    route = await client.get("/no/such/route")
+    assert route.status_code == 404 and route.headers["content-type"].startswith(PROBLEM)
+    resource = await client.get("/support/requests/0190f5d2-7a3c-7000-8000-000000000000")
+    assert resource.status_code == 404 and resource.headers["content-type"].startswith(PROBLEM)
+    assert resource.json()["type"].endswith("/not-found")
+
+
+async def test_201_carries_location_of_a_readable_resource(client: AsyncTestClient[Litestar]) -> None:
+    response = await client.post("/support/requests", json={
+        "name": "Claire Martin", "email": "claire.martin@ehpad-les-tilleuls.fr",
+        "subject": "Accès au SAD", "message": "Comment candidater ?", "organisation": "EHPAD Les Tilleuls"})
+    assert response.status_code == 201, response.text
+    location = response.headers["location"]
+    assert location == f"/support/requests/{response.json()['id']}"
+    followed = await client.get(location)
+    assert followed.status_code == 200
+    assert followed.json()["id"] == response.json()["id"]
+    # The public follow-up never shows the content of the request.
+    assert "Comment candidater" not in followed.text and "claire" not in followed.text.lower()
