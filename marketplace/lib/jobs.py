@@ -105,6 +105,7 @@ class OutboxRelay:
                 .order_by(JobIntent.available_at).limit(self.batch_size)
                 .with_for_update(skip_locked=True)
             )).all()
+            failure: Exception | None = None
             try:
                 for intent in rows:
                     await self.redis.enqueue_job(intent.name, *intent.args, _job_id=str(intent.id))
@@ -112,11 +113,14 @@ class OutboxRelay:
                     intent.enqueued_at = now
                     relayed += 1
             except Exception as exc:
-                # Those already handed over stay marked; the rest wait for the next round.
+                # Those already handed over stay marked; the rest wait for the next round. The
+                # transaction still commits, so the attempt is on record.
+                failure = exc
                 for intent in rows[relayed:]:
                     intent.relay_attempts += 1
                     intent.last_error = repr(exc)[:2000]
-                raise
+        if failure is not None:
+            raise failure
         return relayed
 
     def nudge(self) -> None:

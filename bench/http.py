@@ -1,0 +1,490 @@
+"""HTTP throughput and latency of the marketplace API under its production server, against a bare baseline.
+
+    .venv/bin/python bench/http.py [--duration 10] [--connections 64] [--workers 2] [--out bench/RESULTS.md]
+
+One run starts the embedded PostgreSQL, Redis and S3 (data under bench/out/data), migrates, creates the
+bucket, then measures three endpoints one after the other, each on a fresh granian server with the same
+flags and worker count, hammered by `wrk` with the same settings:
+
+    hello    GET /                        bench/hello_app.py: bare Litestar, the baseline
+    health   GET /health                  the real app: DB, Redis and S3 probes run concurrently
+    read     GET /support/requests/{id}   the real app: one DB-backed read (two small ORM queries)
+
+It prints a table and prepends a dated section to the results file, so its history accumulates.
+Everything it starts (servers, then the services) is stopped in a `finally`, on Ctrl-C and on errors.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# This file is named http.py. Run as a script, its directory comes first on sys.path, where it would
+# shadow the standard library's `http` package for everything imported below (httpx, asyncio…): drop it.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import contextlib  # noqa: E402
+import importlib.metadata  # noqa: E402
+import platform  # noqa: E402
+import re  # noqa: E402
+import shlex  # noqa: E402
+import shutil  # noqa: E402
+import signal  # noqa: E402
+import socket  # noqa: E402
+import statistics  # noqa: E402
+import subprocess  # noqa: E402
+import time  # noqa: E402
+from collections.abc import Callable, Iterator  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from types import FrameType  # noqa: E402
+
+import httpx  # noqa: E402
+
+from marketplace.app import make_store  # noqa: E402
+from marketplace.devstack import Stack  # noqa: E402
+from marketplace.lib.migrate import upgrade  # noqa: E402
+from marketplace.settings import Settings  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+OUT = ROOT / "bench" / "out"  # gitignored: the services' data and the servers' logs
+# The same thread count as the published baselines (../shared/services.md): `wrk -t2`.
+WRK_THREADS = 2
+WARMUP_SECONDS = 2
+READY_TIMEOUT = 60.0
+# granian's SIGTERM lets in-flight requests and lifespans finish (the outbox relay stops within ~1 s);
+# past this grace the whole process group is killed so no worker outlives the benchmark.
+STOP_GRACE = 5.0
+# Marks where the dated runs begin in the results file; everything after it is kept on each run.
+RUNS_MARKER = "<!-- runs: newest first; bench/http.py inserts new ones below this line -->"
+
+
+# ---------------------------------------------------------------------------------------------- wrk
+
+
+@dataclass(frozen=True)
+class WrkResult:
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    # wrk counts responses with a status >= 400 under this name ("Non-2xx or 3xx responses").
+    non_2xx: int
+    socket_errors: dict[str, int]
+
+    @property
+    def socket_error_total(self) -> int:
+        return sum(self.socket_errors.values())
+
+
+_UNIT_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def _duration_ms(text: str) -> float:
+    match = re.fullmatch(r"([\d.]+)(us|ms|s|m|h)", text)
+    if match is None:
+        raise ValueError(f"unexpected wrk duration {text!r}")
+    return float(match[1]) * _UNIT_MS[match[2]]
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """The figures of `wrk --latency`; absent error lines mean zero errors."""
+
+    def find(pattern: str) -> re.Match[str]:
+        match = re.search(pattern, output, re.MULTILINE)
+        if match is None:
+            raise ValueError(f"no {pattern!r} in wrk output:\n{output}")
+        return match
+
+    non_2xx = re.search(r"Non-2xx or 3xx responses:\s+(\d+)", output)
+    sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output)
+    return WrkResult(
+        rps=float(find(r"^Requests/sec:\s+([\d.]+)")[1]),
+        p50_ms=_duration_ms(find(r"^\s+50%\s+(\S+)")[1]),
+        p99_ms=_duration_ms(find(r"^\s+99%\s+(\S+)")[1]),
+        requests=int(find(r"(\d+) requests in")[1]),
+        non_2xx=int(non_2xx[1]) if non_2xx else 0,
+        socket_errors=dict(zip(("connect", "read", "write", "timeout"),
+                               (int(n) for n in sockets.groups()), strict=True)) if sockets else {},
+    )
+
+
+def wrk_command(url: str, *, connections: int, duration: int) -> list[str]:
+    return ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+
+
+def run_wrk(url: str, *, connections: int, duration: int,
+            while_running: Callable[[], None] | None = None) -> WrkResult:
+    """Run wrk to completion; `while_running` is called repeatedly meanwhile (to sample the server)."""
+    proc = subprocess.Popen(wrk_command(url, connections=connections, duration=duration),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        if while_running is not None:
+            while proc.poll() is None:
+                while_running()
+        # wrk stops itself after `duration`; the margin covers its final in-flight requests.
+        out, err = proc.communicate(timeout=duration + 30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    if proc.returncode != 0:
+        raise RuntimeError(f"wrk failed ({proc.returncode}): {err or out}")
+    return parse_wrk(out)
+
+
+# ------------------------------------------------------------------------------------------ servers
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class Server:
+    """One granian process serving `target`, started the way production starts it."""
+
+    name: str
+    target: str
+    workers: int
+    env: dict[str, str]
+    port: int = field(default_factory=free_port)
+    proc: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def log_path(self) -> Path:
+        return OUT / "logs" / f"{self.name}.log"
+
+    def command(self) -> list[str]:
+        granian = Path(sys.executable).parent / "granian"
+        return [str(granian) if granian.exists() else "granian", "--interface", "asgi", "--factory",
+                "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(self.workers),
+                "--no-ws", "--log-level", "warning", self.target]
+
+    def start(self) -> None:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.log_path, "wb") as log:
+            # Its own session: Ctrl-C reaches only us, and we stop the server in order; the repository
+            # root as working directory makes `bench.hello_app` importable.
+            self.proc = subprocess.Popen(self.command(), cwd=ROOT, env=self.env, stdout=log,
+                                         stderr=subprocess.STDOUT, start_new_session=True)
+
+    def wait_ready(self, path: str) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.proc is None or self.proc.poll() is not None:
+                raise RuntimeError(f"{self.name}: granian exited early; see {self.log_path}")
+            with contextlib.suppress(httpx.HTTPError):
+                if httpx.get(self.base + path, timeout=2).status_code == 200:
+                    return
+            time.sleep(0.1)
+        raise TimeoutError(f"{self.name}: {path} did not answer 200 within {READY_TIMEOUT:.0f} s")
+
+    def stop(self) -> None:
+        proc, self.proc = self.proc, None
+        if proc is None:
+            return
+        if proc.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                proc.send_signal(signal.SIGTERM)
+            try:
+                proc.wait(timeout=STOP_GRACE)
+            except subprocess.TimeoutExpired:
+                pass
+        # The group is the one granian leads (start_new_session): this also reaches workers it left.
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=5)
+
+
+@contextlib.contextmanager
+def serving(server: Server, ready_path: str, running: list[Server]) -> Iterator[Server]:
+    # `running` lets main()'s `finally` stop a server that is still up when Ctrl-C lands anywhere.
+    running.append(server)
+    try:
+        server.start()
+        server.wait_ready(ready_path)
+        yield server
+    finally:
+        server.stop()
+        running.remove(server)
+
+
+# -------------------------------------------------------------------------------------- measurements
+
+
+@dataclass(frozen=True)
+class Measurement:
+    endpoint: str
+    result: WrkResult
+
+
+@dataclass
+class HealthSamples:
+    """Per-dependency probe latencies that /health itself reports (`checks.*.latencyMs`)."""
+
+    idle: dict[str, list[float]] = field(default_factory=dict)
+    loaded: dict[str, list[float]] = field(default_factory=dict)
+    statuses: list[int] = field(default_factory=list)
+
+    def take(self, base: str, into: dict[str, list[float]]) -> None:
+        response = httpx.get(base + "/health", timeout=10)
+        self.statuses.append(response.status_code)
+        for name, check in response.json()["checks"].items():
+            into.setdefault(name, []).append(float(check["latencyMs"]))
+            if check["status"] != "ok":
+                print(f"  /health: {name} is {check['status']}: {check.get('error')}", file=sys.stderr)
+
+    def summary(self) -> str:
+        def medians(samples: dict[str, list[float]]) -> str:
+            return ", ".join(f"{name} {statistics.median(values):.1f} ms" for name, values in samples.items())
+
+        n = len(next(iter(self.loaded.values()), []))
+        return (f"probe latencies reported by /health (median): idle {medians(self.idle)}; "
+                f"under load (n={n}, sampled during the warm-up) {medians(self.loaded)}")
+
+
+def measure(server: Server, path: str, args: argparse.Namespace,
+            during_warmup: Callable[[], None] | None = None) -> Measurement:
+    url = server.base + path
+    print(f"  warm-up {WARMUP_SECONDS} s, then {args.duration} s on {path}", flush=True)
+    run_wrk(url, connections=args.connections, duration=WARMUP_SECONDS, while_running=during_warmup)
+    result = run_wrk(url, connections=args.connections, duration=args.duration)
+    return Measurement(endpoint=f"GET {path}", result=result)
+
+
+def create_support_request(base: str) -> str:
+    """One row to read back: the id of a support request created through the API itself."""
+    response = httpx.post(base + "/support/requests/", timeout=10, json={
+        "name": "Bench", "email": "bench@example.fr", "subject": "Benchmark row",
+        "message": "Created by bench/http.py to measure one DB-backed read."})
+    if response.status_code != 201:
+        raise RuntimeError(f"POST /support/requests answered {response.status_code}: {response.text}")
+    request_id = str(response.json()["id"])
+    check = httpx.get(f"{base}/support/requests/{request_id}", timeout=10)
+    if check.status_code != 200:
+        raise RuntimeError(f"GET /support/requests/{request_id} answered {check.status_code}: {check.text}")
+    return request_id
+
+
+def child_env(settings: Settings) -> dict[str, str]:
+    # Only the benchmark's own services: MARKETPLACE_* variables of the caller's shell must not leak in.
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
+    return {**env, **settings.to_env()}
+
+
+def run_all(args: argparse.Namespace, settings: Settings, running: list[Server]) -> tuple[
+        list[Measurement], HealthSamples]:
+    env = child_env(settings)
+    results: list[Measurement] = []
+    health = HealthSamples()
+
+    print("[1/3] bare Litestar hello (baseline)", flush=True)
+    with serving(Server("hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
+        results.append(measure(srv, "/", args))
+
+    print("[2/3] marketplace GET /health", flush=True)
+    with serving(Server("health", "marketplace.app:create_app", args.workers, env), "/health",
+                 running) as srv:
+        for _ in range(5):
+            health.take(srv.base, health.idle)
+
+        def sample() -> None:
+            health.take(srv.base, health.loaded)
+            time.sleep(0.1)
+
+        results.append(measure(srv, "/health", args, during_warmup=sample))
+        health.take(srv.base, health.idle)  # and once after: still 200 once the load is gone?
+
+    print("[3/3] marketplace GET /support/requests/{id}", flush=True)
+    with serving(Server("read", "marketplace.app:create_app", args.workers, env), "/health",
+                 running) as srv:
+        request_id = create_support_request(srv.base)
+        measurement = measure(srv, f"/support/requests/{request_id}", args)
+        # The id changes on every run; the table names the route.
+        results.append(Measurement("GET /support/requests/{id}", measurement.result))
+    return results, health
+
+
+# ------------------------------------------------------------------------------------------- report
+
+
+def _read(path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError:
+        return ""
+
+
+def machine_facts() -> dict[str, str]:
+    cpuinfo = _read("/proc/cpuinfo")
+    model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
+    meminfo = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
+    return {
+        # What `nproc` prints: the CPUs this process may run on.
+        "nproc": str(len(os.sched_getaffinity(0))),
+        "CPU": model[1].strip() if model else platform.processor() or "unknown",
+        "RAM": f"{int(meminfo[1]) / 1024 / 1024:.1f} GiB" if meminfo else "unknown",
+        "OS": f"{platform.system()} {platform.release()}",
+        "Python": platform.python_version(),
+        "granian": importlib.metadata.version("granian"),
+        "litestar": importlib.metadata.version("litestar"),
+        "wrk": wrk_version.splitlines()[0].split(" [")[0] if wrk_version else "unknown",
+    }
+
+
+def _fmt_ms(ms: float) -> str:
+    return f"{ms:.2f} ms" if ms < 10 else f"{ms:.1f} ms" if ms < 100 else f"{ms:.0f} ms"
+
+
+def table(results: list[Measurement]) -> str:
+    base = results[0].result
+    rows = ["| endpoint | rps | p50 | p99 | non-2xx | socket errors | rps vs hello | p99 vs hello |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for m in results:
+        r = m.result
+        errors = ", ".join(f"{k} {v}" for k, v in r.socket_errors.items() if v) or "0"
+        rows.append(f"| `{m.endpoint}` | {r.rps:,.0f} | {_fmt_ms(r.p50_ms)} | {_fmt_ms(r.p99_ms)} | "
+                    f"{r.non_2xx} | {errors} | {r.rps / base.rps:.3f}× | {r.p99_ms / base.p99_ms:.1f}× |")
+    return "\n".join(rows)
+
+
+INTRO = f"""# HTTP benchmark results
+
+What is measured: requests per second and latency (p50, p99) of the marketplace API served the way
+production serves it (granian, ASGI, N workers), next to a bare Litestar app served identically
+(`bench/hello_app.py`, the baseline):
+
+- `GET /` of the bare app: the floor set by granian + Litestar on this machine;
+- `GET /health`: the real app probing PostgreSQL, Redis and S3 concurrently on every request;
+- `GET /support/requests/{{id}}`: the real app doing one DB-backed read (two small ORM queries).
+
+Each endpoint gets a fresh server, a {WARMUP_SECONDS} s warm-up, then one measured `wrk --latency` run
+with the same settings. The services are the embedded ones (`marketplace.devstack`, durable PostgreSQL),
+on the same machine as the server and `wrk`, which all share its cores. The ratios divide by the bare
+app's figures: "rps vs hello" 0.25× means a quarter of the baseline's throughput, "p99 vs hello" 4×
+means a tail four times as long. See `bench/README.md`.
+
+Reproduce (needs `wrk`: `apt-get install wrk`):
+
+    .venv/bin/python bench/http.py --duration 10 --connections 64 --workers 2
+
+Runs are listed newest first.
+"""
+
+
+def section(results: list[Measurement], health: HealthSamples, args: argparse.Namespace,
+            command: str, started: datetime, elapsed: float) -> str:
+    facts = "\n".join(f"- {name}: {value}" for name, value in machine_facts().items())
+    url = "URL"
+    wrk = " ".join(wrk_command(url, connections=args.connections, duration=args.duration))
+    statuses = sorted(set(health.statuses))
+    return f"""## {started:%Y-%m-%d %H:%M} UTC
+
+Command: `{command}` (whole run {elapsed:.0f} s)
+
+Machine:
+{facts}
+
+Load: `{wrk}` after a `-d{WARMUP_SECONDS}s` warm-up; granian `--workers {args.workers}`, one fresh server
+per endpoint.
+
+{table(results)}
+
+/health answered {", ".join(map(str, statuses))} to the {len(health.statuses)} direct checks made around
+its run; {health.summary()}.
+"""
+
+
+def write_results(path: Path, new_section: str) -> None:
+    """The intro is rewritten each time; the dated sections after the marker are kept, newest first."""
+    old = path.read_text() if path.exists() else ""
+    _, marker, runs = old.partition(RUNS_MARKER)
+    history = runs.strip() if marker else ""
+    body = f"{INTRO}\n{RUNS_MARKER}\n\n{new_section.strip()}\n"
+    if history:
+        body += f"\n{history}\n"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(body)
+
+
+# --------------------------------------------------------------------------------------------- main
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--duration", type=int, default=10, help="seconds of each measured wrk run")
+    parser.add_argument("--connections", type=int, default=64, help="wrk connections (-c)")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers per server")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md",
+                        help="results file; the new run is prepended")
+    parser.add_argument("--data-dir", type=Path, default=OUT / "data",
+                        help="where the embedded services keep their data (not .data/dev or .data/test)")
+    args = parser.parse_args(argv)
+    if args.duration < 1 or args.workers < 1 or args.connections < WRK_THREADS:
+        parser.error(f"need --duration >= 1, --workers >= 1 and --connections >= {WRK_THREADS}")
+    return args
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    # SIGTERM takes the same path as Ctrl-C, through the `finally` that stops everything.
+    raise KeyboardInterrupt
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    if shutil.which("wrk") is None:
+        print("wrk is not installed; install it with: apt-get install wrk", file=sys.stderr)
+        return 2
+    command = shlex.join([".venv/bin/python", "bench/http.py", *(sys.argv[1:] if argv is None else argv)])
+    started = datetime.now(UTC)
+    began = time.monotonic()
+    signal.signal(signal.SIGTERM, _interrupt)
+    stack = Stack(Settings(data_dir=args.data_dir), durable=True)
+    running: list[Server] = []
+    try:
+        print(f"starting PostgreSQL, Redis and S3 under {args.data_dir}", flush=True)
+        settings = stack.start()
+        upgrade(settings.database_url)
+        asyncio.run(make_store(settings).ensure_bucket())
+        results, health = run_all(args, settings, running)
+    except KeyboardInterrupt:
+        print("\ninterrupted; stopping what was started", file=sys.stderr)
+        return 130
+    finally:
+        # A second Ctrl-C must not cut the cleanup short: servers first (they use the services), then
+        # the services.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for server in reversed(running):
+            server.stop()
+        stack.stop()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    new_section = section(results, health, args, command, started, time.monotonic() - began)
+    write_results(args.out, new_section)
+    print()
+    print(table(results))
+    print()
+    print(f"/health statuses seen: {sorted(set(health.statuses))}; {health.summary()}")
+    print(f"written to {args.out}")
+    bad = [m.endpoint for m in results if m.result.non_2xx or m.result.socket_error_total]
+    if bad or any(status != 200 for status in health.statuses):
+        print(f"WARNING: errors during the run ({', '.join(bad) or '/health not 200'}); see the table",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,53 @@
+"""The one clock: aware UTC inside, Europe/Paris with its offset for display (P12, G15)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from marketplace.lib.clock import PARIS, FrozenClock, SystemClock, format_paris, to_paris
+
+
+def test_system_clock_is_aware_utc() -> None:
+    now = SystemClock().now()
+    assert now.tzinfo is not None and now.utcoffset() == timedelta(0)
+
+
+def test_frozen_clock_moves_only_when_told() -> None:
+    clock = FrozenClock(datetime(2026, 3, 29, 0, 59, 59, 999_999, tzinfo=UTC))
+    assert clock.now() == clock.now()
+    assert clock.advance(timedelta(microseconds=1)) == datetime(2026, 3, 29, 1, 0, tzinfo=UTC)
+    clock.set(datetime(2026, 10, 25, 2, 30, tzinfo=ZoneInfo("Europe/Paris")))
+    assert clock.now().tzinfo == UTC
+
+
+def test_naive_datetimes_are_refused() -> None:
+    with pytest.raises(ValueError, match="naive"):
+        FrozenClock(datetime(2026, 1, 1))  # noqa: DTZ001 - the point of the test
+    with pytest.raises(ValueError, match="naive"):
+        format_paris(datetime(2026, 1, 1))  # noqa: DTZ001
+
+
+@pytest.mark.parametrize(("instant", "shown"), [
+    (datetime(2026, 1, 15, 11, 0, tzinfo=UTC), "15/01/2026 12:00 (heure de Paris, UTC+1)"),
+    (datetime(2026, 7, 14, 8, 30, tzinfo=UTC), "14/07/2026 10:30 (heure de Paris, UTC+2)"),
+    # Both sides of the autumn change: 02:30 happens twice in Paris that night.
+    (datetime(2026, 10, 25, 0, 30, tzinfo=UTC), "25/10/2026 02:30 (heure de Paris, UTC+2)"),
+    (datetime(2026, 10, 25, 1, 30, tzinfo=UTC), "25/10/2026 02:30 (heure de Paris, UTC+1)"),
+    # The spring change: 01:59 UTC+1 is followed by 03:00 UTC+2.
+    (datetime(2026, 3, 29, 1, 0, tzinfo=UTC), "29/03/2026 03:00 (heure de Paris, UTC+2)"),
+])
+def test_display_states_zone_and_offset(instant: datetime, shown: str) -> None:
+    assert format_paris(instant) == shown
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31),  # noqa: DTZ001
+                    timezones=st.just(UTC)))
+def test_utc_paris_round_trip_is_exact(instant: datetime) -> None:
+    local = to_paris(instant)
+    assert local.tzinfo == PARIS
+    assert local.astimezone(UTC) == instant
