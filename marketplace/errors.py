@@ -10,8 +10,13 @@ from __future__ import annotations
 import logging
 from typing import Any, ClassVar
 
-from advanced_alchemy.exceptions import DuplicateKeyError, ForeignKeyError, IntegrityError, NotFoundError
-from advanced_alchemy.exceptions import RepositoryError
+from advanced_alchemy.exceptions import (
+    DuplicateKeyError,
+    ForeignKeyError,
+    IntegrityError,
+    NotFoundError,
+    RepositoryError,
+)
 from litestar import Request, Response
 from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException

@@ -20,8 +20,8 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import asyncpg_dsn, create_app, make_store
 from marketplace.devstack import Stack
-from marketplace.devstack.stack import DataDirBusy
 from marketplace.devstack.smtp import MailSink
+from marketplace.devstack.stack import DataDirBusy
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
 from marketplace.settings import Settings

@@ -9,7 +9,6 @@ from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import Enum, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-
 SUBJECT_MAX = 300
 
 

@@ -20,8 +20,10 @@ class SupportController(Controller):
     tags = ["Support"]
 
     @post("/", opt=public("Anyone may write to the support desk."), summary="Send a request to support")
-    async def create(self, data: JSONBody[SupportRequestCreate], db_session: NamedDependency[AsyncSession],
-                     clock: NamedDependency[Clock], settings: NamedDependency[Settings]) -> Response[SupportRequestReceipt]:
+    async def create(
+        self, data: JSONBody[SupportRequestCreate], db_session: NamedDependency[AsyncSession],
+        clock: NamedDependency[Clock], settings: NamedDependency[Settings],
+    ) -> Response[SupportRequestReceipt]:
         receipt = await SupportService(db_session, clock, settings).submit(data)
         return created(receipt, f"{self.path}/{receipt.id}")
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import advanced_alchemy.types
 import sqlalchemy as sa
 from alembic import op
-import advanced_alchemy.types
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0001'
