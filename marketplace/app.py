@@ -14,10 +14,12 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import autocommit_handler_maker
 from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.datastructures import State
 from litestar.di import Provide
+from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
@@ -25,6 +27,9 @@ from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
+from marketplace.accounts.auth import BearerAuthMiddleware
+from marketplace.accounts.controllers import AuthController, InvitationController, OrganisationController
+from marketplace.accounts.guards import access_guard
 from marketplace.errors import exception_handlers
 from marketplace.lib.access import publish_access
 from marketplace.lib.clock import Clock, system_clock
@@ -66,8 +71,18 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         before_send_handler="autocommit",
         create_all=False,
     )
+    # 401 and 429 commit too: a failed login's throttle counter and audit event must survive the
+    # refusal. Nothing else writes before answering 401/429 (auth and guards run before handlers). Set
+    # after construction: the config makes its session scope key unique per app instance.
+    db_config.before_send_handler = autocommit_handler_maker(
+        session_scope_key=db_config.session_scope_key, extra_commit_statuses={401, 429})
+    if not settings.secret_key:
+        raise RuntimeError("MARKETPLACE_SECRET_KEY is not set (`marketplace dev` generates one for you)")
     redis = make_redis(settings)
     store = make_store(settings)
+    # The auth middleware runs before dependency injection, so it has its own small engine.
+    auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -89,6 +104,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 except TimeoutError:
                     log.warning("outbox.relay_stop_timeout")
             await engine.dispose()
+            await auth_engine.dispose()
             await redis.aclose()
 
     def state_value(name: str) -> Provide:
@@ -98,12 +114,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         return Provide(provider, sync_to_thread=False)
 
     app = Litestar(
-        route_handlers=[HealthController, SupportController],
+        route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
+                        InvitationController],
+        middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig(enable_for_all_http_exceptions=True))],
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store")},
-        state=State({"settings": settings, "clock": clock, "redis": redis, "store": store}),
+        state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
+                     "auth_session_maker": auth_session_maker}),
         lifespan=[relay_lifespan],
         exception_handlers=exception_handlers,
         openapi_config=OpenAPIConfig(

@@ -57,7 +57,7 @@ def migrate(revision: str) -> None:
     """Apply database migrations to MARKETPLACE_DATABASE_URL."""
     from marketplace.lib.migrate import upgrade
 
-    upgrade(Settings.from_env().database_url, revision)
+    upgrade(Settings.from_env().migration_url, revision)
 
 
 @main.command("create-bucket")
@@ -109,7 +109,7 @@ def dev(port: int, data_dir: Path | None) -> None:
             sink = MailSink(settings.data_dir / "mail")
             sink.start()
             settings = settings.with_(smtp_host="127.0.0.1", smtp_port=sink.port)
-        upgrade(settings.database_url)
+        upgrade(settings.migration_url)
         _ensure_bucket(settings)
         env = {**os.environ, **settings.to_env()}
         children.append(subprocess.Popen(_granian_args("127.0.0.1", port, 1), env=env))

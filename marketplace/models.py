@@ -4,10 +4,25 @@ from __future__ import annotations
 
 from advanced_alchemy.base import orm_registry
 
+from marketplace.accounts.models import (
+    ApiKey,
+    Facility,
+    GrappeMember,
+    Invitation,
+    LoginThrottle,
+    Membership,
+    Organisation,
+    RefreshToken,
+    User,
+)
+from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.support.models import SupportRequest
 
 metadata = orm_registry.metadata
 
-__all__ = ["JobIntent", "Notification", "SupportRequest", "metadata"]
+__all__ = [
+    "ApiKey", "AuditEvent", "Facility", "GrappeMember", "Invitation", "JobIntent", "LoginThrottle", "Membership",
+    "Notification", "Organisation", "RefreshToken", "SupportRequest", "User", "metadata",
+]

@@ -18,6 +18,9 @@ class Settings:
     """Where the services are. Empty URLs mean "start an embedded one" (see `marketplace.devstack`)."""
 
     database_url: str = ""
+    # Migrations run as the schema owner; the app connects as a role that may not UPDATE/DELETE the
+    # audit log. Empty means "same as database_url".
+    migration_database_url: str = ""
     redis_url: str = ""
     s3_endpoint: str = ""
     s3_access_key: str = ""
@@ -32,6 +35,12 @@ class Settings:
     # The relay polls the outbox this often when nothing nudges it (seconds).
     outbox_poll_interval: float = 1.0
     debug: bool = False
+    # Signs access tokens (JWT). `marketplace dev` keeps a generated one in its data directory.
+    secret_key: str = ""
+
+    @property
+    def migration_url(self) -> str:
+        return self.migration_database_url or self.database_url
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:

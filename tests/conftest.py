@@ -74,19 +74,23 @@ async def _recreate_database(url: str, name: str) -> None:
 @pytest.fixture(scope="session")
 def settings(stack_settings: Settings, mail_sink: MailSink) -> Settings:
     """A migrated test database of its own, the shared bucket, and the test mail sink as SMTP server."""
-    asyncio.run(_recreate_database(stack_settings.database_url, TEST_DATABASE))
-    url = _with_database(stack_settings.database_url, TEST_DATABASE)
-    upgrade(url)
-    settings = stack_settings.with_(database_url=url, smtp_host="127.0.0.1", smtp_port=mail_sink.port,
-                                    outbox_poll_interval=0.2)
+    asyncio.run(_recreate_database(stack_settings.migration_url, TEST_DATABASE))
+    owner_url = _with_database(stack_settings.migration_url, TEST_DATABASE)
+    upgrade(owner_url)
+    settings = stack_settings.with_(
+        database_url=_with_database(stack_settings.database_url, TEST_DATABASE),
+        migration_database_url=owner_url, smtp_host="127.0.0.1", smtp_port=mail_sink.port,
+        outbox_poll_interval=0.2, secret_key=stack_settings.secret_key or "test-secret-" + "x" * 40)
     asyncio.run(make_store(settings).ensure_bucket())
     return settings
 
 
 async def _reset(settings: Settings) -> None:
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
-    conn = await asyncpg.connect(asyncpg_dsn(settings.database_url))
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
     try:
+        # As the owner, with triggers off: the audit log refuses TRUNCATE to everyone else.
+        await conn.execute("SET session_replication_role = replica")
         await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
     finally:
         await conn.close()

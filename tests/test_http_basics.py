@@ -79,3 +79,15 @@ async def test_201_carries_location_of_a_readable_resource(client: AsyncTestClie
     assert followed.json()["id"] == response.json()["id"]
     # The public follow-up never shows the content of the request.
     assert "Comment candidater" not in followed.text and "claire" not in followed.text.lower()
+
+
+async def test_unstorable_text_is_a_400_not_a_500(client: AsyncTestClient[Litestar]) -> None:
+    # JSON escapes, as a client would send them (a lone surrogate can't even be encoded as UTF-8).
+    for bad in (r"lone \ud962 surrogate", r"nul\u0000byte"):
+        body = '{"name": "A", "email": "a@b.fr", "message": "x", "subject": "%s"}' % bad
+        response = await client.post("/support/requests", content=body.encode(),
+                                     headers={"content-type": "application/json"})
+        assert response.status_code == 400, response.text
+        assert response.headers["content-type"].startswith(PROBLEM)
+    # The NUL decodes fine as JSON, so the refusal names the field (the surrogate fails JSON decoding).
+    assert "subject" in response.json()["detail"] or "subject" in str(response.json().get("errors"))

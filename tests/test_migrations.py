@@ -38,8 +38,8 @@ async def _drift(url: str) -> list[object]:
 
 
 def test_upgrade_downgrade_upgrade_and_no_drift(stack_settings: Settings) -> None:
-    asyncio.run(_recreate_database(stack_settings.database_url, SCRATCH))
-    url = _with_database(stack_settings.database_url, SCRATCH)
+    asyncio.run(_recreate_database(stack_settings.migration_url, SCRATCH))
+    url = _with_database(stack_settings.migration_url, SCRATCH)
     model_tables = {t.name for t in metadata.sorted_tables}
 
     upgrade(url)

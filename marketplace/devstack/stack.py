@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import secrets
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -40,7 +41,8 @@ class Stack:
         try:
             if not s.database_url:
                 pg = self._timed("postgres", EmbeddedPostgres(data_dir, durable=self.durable))
-                changes["database_url"] = pg.url
+                changes["database_url"] = pg.app_url
+                changes["migration_database_url"] = pg.url
             if not s.redis_url:
                 redis = self._timed("redis", EmbeddedRedis(data_dir))
                 changes["redis_url"] = redis.url
@@ -48,11 +50,22 @@ class Stack:
                 s3 = self._timed("s3", EmbeddedS3(data_dir, bucket=s.s3_bucket))
                 changes.update(s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
                                s3_secret_key=s3.secret_key, s3_region=s3.region)
+            if not s.secret_key:
+                changes["secret_key"] = self._secret_key(data_dir)
         except BaseException:
             self.stop()
             raise
         self.settings = s.with_(**changes)
         return self.settings
+
+    @staticmethod
+    def _secret_key(data_dir: Path) -> str:
+        # Kept with the data so tokens stay valid across restarts of the same dev environment.
+        path = data_dir / "secret_key"
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(48))
+            path.chmod(0o600)
+        return path.read_text().strip()
 
     def _acquire(self, data_dir: Path) -> None:
         lock = open(data_dir / ".lock", "a+")  # noqa: SIM115 - held until stop()

@@ -32,13 +32,20 @@ async def _intents(settings: Settings) -> list[asyncpg.Record]:
         await conn.close()
 
 
+_DEBUG_SETTINGS: list[Settings] = []
+
+
+async def _debug_state() -> object:
+    return [dict(r) for r in await _intents(_DEBUG_SETTINGS[-1])] if _DEBUG_SETTINGS else None
+
+
 async def _wait_for(predicate, timeout: float, what: str) -> None:  # type: ignore[no-untyped-def]
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if await predicate():
             return
         await asyncio.sleep(0.1)
-    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}: {await _debug_state()}")
 
 
 async def _run_worker(settings: Settings) -> int:
@@ -93,6 +100,7 @@ async def test_redis_down_the_request_succeeds_and_the_job_runs_once_when_it_ret
     redis.start()
     port = redis.port
     own = settings.with_(redis_url=redis.url)
+    _DEBUG_SETTINGS.append(own)
     redis.stop()  # Redis is down before the request arrives.
 
     async with AsyncTestClient(create_app(own)) as client:

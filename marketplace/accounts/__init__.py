@@ -1,0 +1,1 @@
+"""Organisations, users, memberships and roles; authentication (JWT and API keys) and the route guard."""

@@ -1,0 +1,108 @@
+"""Authentication: short-lived JWT access tokens with rotating refresh tokens, and API keys.
+
+Both arrive as `Authorization: Bearer …`. Every request re-reads the user (or key) from the database, so
+a deactivated user or a revoked key is refused on the very next request, whatever its token says.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException
+from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
+from litestar.security.jwt import Token
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace.accounts.models import ApiKey, Membership, User
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+
+ALGORITHM = "HS256"
+ACCESS_TOKEN_TTL = timedelta(minutes=15)
+REFRESH_TOKEN_TTL = timedelta(days=30)
+API_KEY_PREFIX = "mpk_"
+
+
+def sha256_hex(value: str) -> str:
+    return hashlib.sha256(value.encode()).hexdigest()
+
+
+def new_secret() -> str:
+    return secrets.token_urlsafe(32)
+
+
+def issue_access_token(user_id: uuid.UUID, secret: str) -> tuple[str, int]:
+    # JWT validity is checked by the JWT library against the wall clock, so it is stamped from it too.
+    now = datetime.now(UTC)
+    token = Token(sub=str(user_id), exp=now + ACCESS_TOKEN_TTL, iat=now, jti=uuid.uuid4().hex)
+    return token.encode(secret, ALGORITHM), int(ACCESS_TOKEN_TTL.total_seconds())
+
+
+def new_api_key() -> tuple[str, str, str]:
+    """(full key shown once, its public prefix, the SHA-256 kept in the database)."""
+    prefix = API_KEY_PREFIX + secrets.token_hex(6)
+    secret = secrets.token_urlsafe(32)
+    full = f"{prefix}.{secret}"
+    return full, prefix, sha256_hex(full)
+
+
+async def _user_principal(session: AsyncSession, user_id: uuid.UUID) -> Principal | None:
+    user = await session.get(User, user_id)
+    if user is None or not user.is_active:
+        return None
+    rows = (await session.execute(
+        select(Membership.organisation_id, Membership.roles).where(Membership.user_id == user_id)
+    )).all()
+    return Principal(user_id=user.id, api_key_id=None, email=user.email,
+                     roles_by_organisation={org: frozenset(Role(r) for r in roles) for org, roles in rows})
+
+
+async def _api_key_principal(session: AsyncSession, key: str, now: datetime) -> Principal | None:
+    prefix = key.split(".", 1)[0]
+    api_key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
+    if api_key is None or api_key.revoked_at is not None:
+        return None
+    if not secrets.compare_digest(api_key.secret_sha256, sha256_hex(key)):
+        return None
+    await session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
+    return Principal(user_id=api_key.created_by_id, api_key_id=api_key.id, email=None,
+                     roles_by_organisation={api_key.organisation_id: frozenset(Role(r) for r in api_key.roles)})
+
+
+async def resolve_principal(session_maker: async_sessionmaker[AsyncSession], token: str, secret: str,
+                            now: datetime) -> Principal | None:
+    async with session_maker() as session, session.begin():
+        if token.startswith(API_KEY_PREFIX):
+            return await _api_key_principal(session, token, now)
+        try:
+            decoded = Token.decode(token, secret, ALGORITHM)
+            user_id = uuid.UUID(decoded.sub)
+        except (NotAuthorizedException, ValueError):
+            return None
+        return await _user_principal(session, user_id)
+
+
+class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
+    """Anonymous requests pass through with no user (guards decide); a bad credential is a 401."""
+
+    async def authenticate_request(self, connection: ASGIConnection[Any, Any, Any, Any]) -> AuthenticationResult:
+        header = connection.headers.get("authorization")
+        if not header:
+            return AuthenticationResult(user=None, auth=None)
+        scheme, _, token = header.partition(" ")
+        if scheme.lower() != "bearer" or not token.strip():
+            raise NotAuthorizedException("Use `Authorization: Bearer <token or API key>`.")
+        state = connection.app.state
+        principal = await resolve_principal(state.auth_session_maker, token.strip(), state.settings.secret_key,
+                                            state.clock.now())
+        if principal is None:
+            # One message for every case: expired, forged, revoked, deactivated, unknown.
+            raise NotAuthorizedException("The credential is invalid, expired or revoked.",
+                                         headers={"WWW-Authenticate": "Bearer"})
+        return AuthenticationResult(user=principal, auth=token)

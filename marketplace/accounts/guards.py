@@ -1,0 +1,29 @@
+"""The one guard every route passes: it enforces the route's declared audience (`opt["access"]`)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar.connection import ASGIConnection
+from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.handlers.base import BaseRouteHandler
+
+from marketplace.accounts.principal import Principal
+from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES, Access
+
+
+def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: BaseRouteHandler) -> None:
+    access = handler.opt.get(ACCESS_KEY)
+    if access is None:
+        if connection.url.path.startswith(FRAMEWORK_PREFIXES):
+            return
+        # Fail closed: an undeclared route is refused (and the inventory test names it).
+        raise PermissionDeniedException("This route declares no audience.")
+    assert isinstance(access, Access)
+    if access.audience == "public":
+        return
+    principal = connection.scope.get("user")
+    if not isinstance(principal, Principal):
+        raise NotAuthorizedException("Authentication required.", headers={"WWW-Authenticate": "Bearer"})
+    if access.roles and not principal.has_any(access.roles):
+        raise PermissionDeniedException("Your roles do not allow this.")

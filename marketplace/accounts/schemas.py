@@ -1,0 +1,140 @@
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from marketplace.accounts.roles import OrganisationKind, Role
+from marketplace.lib.schemas import CamelStruct
+from marketplace.support.schemas import Email
+
+Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+Password = Annotated[str, msgspec.Meta(min_length=12, max_length=200,
+                                       description="At least 12 characters.")]
+# Identifiers are checked by the service (so a 422 can say which rule failed); here only their size.
+Identifier = Annotated[str, msgspec.Meta(min_length=1, max_length=40)]
+
+
+class LoginRequest(CamelStruct):
+    email: Annotated[str, msgspec.Meta(min_length=1, max_length=320)]
+    password: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class RefreshRequest(CamelStruct):
+    refresh_token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+
+
+class TokenPair(CamelStruct):
+    access_token: str
+    refresh_token: str
+    expires_in: int
+    token_type: str = "Bearer"  # noqa: S105 - the scheme name, not a secret
+
+
+class OrganisationCreate(CamelStruct):
+    kind: OrganisationKind
+    name: Name
+    siret: Identifier | None = None
+    siren: Identifier | None = None
+    finess_ej: Identifier | None = None
+    is_grappe: bool = False
+    # A grappe lists its OGs (holder organisations) and names its lead among them.
+    grappe_member_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
+    lead_organisation_id: uuid.UUID | None = None
+
+
+class Organisation(CamelStruct):
+    id: uuid.UUID
+    kind: OrganisationKind
+    name: str
+    siren: str | None
+    siret: str | None
+    finess_ej: str | None
+    is_grappe: bool
+    lead_organisation_id: uuid.UUID | None
+    grappe_member_ids: list[uuid.UUID]
+
+
+class FacilityCreate(CamelStruct):
+    name: Name
+    finess_et: Identifier
+    category_code: Annotated[str, msgspec.Meta(pattern=r"^\d{3,4}$")] | None = None
+
+
+class Facility(CamelStruct):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    name: str
+    finess_et: str
+    category_code: str | None
+
+
+class MembershipView(CamelStruct):
+    organisation_id: uuid.UUID
+    organisation_name: str
+    kind: OrganisationKind
+    roles: list[Role]
+
+
+class Me(CamelStruct):
+    id: uuid.UUID | None
+    email: str | None
+    full_name: str | None
+    api_key_id: uuid.UUID | None
+    memberships: list[MembershipView]
+
+
+class InvitationCreate(CamelStruct):
+    email: Email
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
+
+
+class Invitation(CamelStruct):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    email: str
+    roles: list[Role]
+    expires_at: datetime
+
+
+class InvitationAccept(CamelStruct):
+    token: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    full_name: Name
+    # Needed only when no account has the invited address yet.
+    password: Password | None = None
+
+
+class Member(CamelStruct):
+    user_id: uuid.UUID
+    email: str
+    full_name: str
+    roles: list[Role]
+    is_active: bool
+
+
+class MemberUpdate(CamelStruct):
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
+
+
+class ApiKeyCreate(CamelStruct):
+    name: Name
+    roles: Annotated[list[Role], msgspec.Meta(min_length=1)]
+
+
+class ApiKey(CamelStruct):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    name: str
+    prefix: str
+    roles: list[Role]
+    created_at: datetime
+    revoked_at: datetime | None
+    last_used_at: datetime | None
+
+
+class ApiKeyCreated(ApiKey):
+    """Returned once, at creation: the only time the secret is shown."""
+
+    key: str = ""
