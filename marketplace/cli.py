@@ -92,6 +92,7 @@ def dev(port: int, data_dir: Path | None) -> None:
     then run the API and a worker until Ctrl-C."""
     from marketplace.devstack import Stack
     from marketplace.devstack.smtp import MailSink
+    from marketplace.devstack.stack import DataDirBusy
     from marketplace.lib.migrate import upgrade
 
     began = time.monotonic()
@@ -101,10 +102,16 @@ def dev(port: int, data_dir: Path | None) -> None:
     stack = Stack(settings)
     children: list[subprocess.Popen[bytes]] = []
     sink: MailSink | None = None
-    # Ctrl-C and SIGTERM both end up in the `finally` below, which stops everything we started.
+    # Ctrl-C and SIGTERM both end up in the `finally` below, which stops everything we started. SIGINT
+    # is set explicitly: Python keeps it ignored when the parent ignored it (a script's `cmd &` job),
+    # and then Ctrl-C / `kill -INT` would not stop us.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
-        settings = stack.start()
+        try:
+            settings = stack.start()
+        except DataDirBusy as exc:
+            raise click.ClickException(f"{exc}; stop it first or pass another --data-dir") from None
         if not settings.smtp_host:
             sink = MailSink(settings.data_dir / "mail")
             sink.start()
@@ -134,7 +141,9 @@ def dev(port: int, data_dir: Path | None) -> None:
     except KeyboardInterrupt:
         click.echo("\nStopping…")
     finally:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not interrupt the cleanup
+        # A second Ctrl-C or SIGTERM must not interrupt the cleanup.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -148,6 +157,7 @@ def dev(port: int, data_dir: Path | None) -> None:
             sink.stop()
         stack.stop()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _wait_healthy(base: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
@@ -160,3 +170,31 @@ def _wait_healthy(base: str, children: list[subprocess.Popen[bytes]], timeout: f
                 return
         time.sleep(0.2)
     raise click.ClickException(f"{base}/health did not answer 200 within {timeout:.0f} s")
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact."""
+    from marketplace.lib.audit import verify_chain
+
+    async def run() -> None:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(Settings.from_env().migration_url)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                report = await verify_chain(session)
+        finally:
+            await engine.dispose()
+        if not report.ok:
+            click.echo(f"BROKEN at audit event {report.first_broken_id}: {report.reason} "
+                       f"({report.checked} events before it are intact)", err=True)
+            sys.exit(1)
+        click.echo(f"OK: {report.checked} audit events, chain intact")
+
+    asyncio.run(run())

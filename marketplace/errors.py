@@ -35,9 +35,10 @@ class DomainError(Exception):
     slug: ClassVar[str] = "bad-request"
 
     def __init__(self, detail: str, *, field: str | None = None, rule: str | None = None,
-                 **extra: Any) -> None:
+                 headers: dict[str, str] | None = None, **extra: Any) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.headers = headers
         self.extra: dict[str, Any] = dict(extra)
         if field is not None:
             self.extra["field"] = field
@@ -87,7 +88,7 @@ def _problem(request: Request[Any, Any, Any], *, status: int, title: str, detail
 
 def _domain_error(request: Request[Any, Any, Any], exc: DomainError) -> Response[Any]:
     return _problem(request, status=exc.status_code, title=exc.title, detail=exc.detail,
-                    slug=exc.slug, extra=exc.extra)
+                    slug=exc.slug, extra=exc.extra, headers=exc.headers)
 
 
 def _validation_error(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:

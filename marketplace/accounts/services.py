@@ -221,7 +221,8 @@ class AccountsService:
         if throttle is not None and throttle.locked_until is not None and throttle.locked_until > now:
             await self._audit("auth.login_throttled", ANONYMOUS_ACTOR, email_sha256=key)
             retry = int((throttle.locked_until - now).total_seconds()) + 1
-            raise LoginThrottled(f"Too many failed attempts; try again in {retry} s.", retry_after=retry)
+            raise LoginThrottled(f"Too many failed attempts; try again in {retry} s.", retryAfter=retry,
+                                 headers={"Retry-After": str(retry)})
         user = await self.session.scalar(select(User).where(User.email == email))
         valid = hasher.verify(password, user.password_hash if user and user.password_hash else _DUMMY_HASH)
         if not (user is not None and user.password_hash and valid and user.is_active):
