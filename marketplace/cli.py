@@ -198,3 +198,64 @@ def audit_verify() -> None:
         click.echo(f"OK: {report.checked} audit events, chain intact")
 
     asyncio.run(run())
+
+
+def _with_session(settings: Settings, work: Any) -> Any:
+    """Run `work(session)` in one committed transaction against the configured database."""
+
+    async def run() -> Any:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(settings.database_url)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(run())
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--password", envvar="MARKETPLACE_ADMIN_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True, help="Prompted for unless MARKETPLACE_ADMIN_PASSWORD is set.")
+@click.option("--operator-name", default="Opérateur de la plateforme SAD", show_default=True)
+@click.option("--operator-siret", required=True, help="SIRET of the organisation operating the platform.")
+def create_admin(email: str, full_name: str, password: str, operator_name: str, operator_siret: str) -> None:
+    """Create the first platform administrator (and the operator organisation if missing)."""
+    from marketplace.accounts.demo import create_platform_admin
+    from marketplace.errors import DomainError
+    from marketplace.lib.clock import system_clock
+
+    settings = Settings.from_env()
+    try:
+        user = _with_session(settings, lambda s: create_platform_admin(
+            s, system_clock, settings, email=email, full_name=full_name, password=password,
+            operator_name=operator_name, operator_siret=operator_siret))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"Platform administrator {user.email} is ready.")
+
+
+@main.command()
+def seed() -> None:
+    """Load demo organisations and people (idempotent)."""
+    _print_demo(_seed(Settings.from_env()))
+
+
+def _seed(settings: Settings) -> Any:
+    from marketplace.accounts.demo import seed_demo
+    from marketplace.lib.clock import system_clock
+
+    return _with_session(settings, lambda s: seed_demo(s, system_clock, settings))
+
+
+def _print_demo(summary: Any) -> None:
+    from marketplace.accounts.demo import DEMO_PASSWORD
+
+    click.echo("Demo data " + ("loaded." if summary.created else "already present."))
+    click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
+    for email, organisation in summary.logins:
+        click.echo(f"  {email:<40} {organisation}")

@@ -84,10 +84,21 @@ async def test_201_carries_location_of_a_readable_resource(client: AsyncTestClie
 async def test_unstorable_text_is_a_400_not_a_500(client: AsyncTestClient[Litestar]) -> None:
     # JSON escapes, as a client would send them (a lone surrogate can't even be encoded as UTF-8).
     for bad in (r"lone \ud962 surrogate", r"nul\u0000byte"):
-        body = '{"name": "A", "email": "a@b.fr", "message": "x", "subject": "%s"}' % bad
+        body = '{"name": "A", "email": "a@b.fr", "message": "x", "subject": "' + bad + '"}'
         response = await client.post("/support/requests", content=body.encode(),
                                      headers={"content-type": "application/json"})
         assert response.status_code == 400, response.text
         assert response.headers["content-type"].startswith(PROBLEM)
     # The NUL decodes fine as JSON, so the refusal names the field (the surrogate fails JSON decoding).
     assert "subject" in response.json()["detail"] or "subject" in str(response.json().get("errors"))
+
+
+async def test_framework_refusals_are_complete_problems(client: AsyncTestClient[Litestar]) -> None:
+    unauthenticated = await client.get("/auth/me")
+    method = await client.delete("/health")
+    for response, status, slug in ((unauthenticated, 401, "unauthorized"), (method, 405, "method-not-allowed")):
+        assert response.status_code == status
+        assert response.headers["content-type"].startswith(PROBLEM)
+        body = response.json()
+        assert body["type"].endswith("/" + slug) and body["instance"] and body["title"] and body["detail"]
+    assert unauthenticated.headers["www-authenticate"] == "Bearer"

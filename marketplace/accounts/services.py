@@ -344,8 +344,10 @@ class AccountsService:
             if data.password is None:
                 raise RuleViolation("password: choose a password to create your account", field="password")
             user = await self.create_user(invitation.email, data.full_name, data.password)
-        elif not user.is_active:
-            raise NotFound("This invitation is unknown, used or expired.")
+        elif not (user.is_active and user.password_hash and data.password
+                  and hasher.verify(data.password, user.password_hash)):
+            # The code alone must not open an existing account: its owner proves it with the password.
+            raise InvalidCredentials
         organisation = await self.session.get(Organisation, invitation.organisation_id)
         assert organisation is not None
         await self.add_membership(f"user:{user.id}", user, organisation, [Role(r) for r in invitation.roles])
@@ -381,20 +383,33 @@ class AccountsService:
                               roles=[Role(r) for r in roles], is_active=user.is_active)
 
     async def deactivate(self, principal: Principal, organisation_id: uuid.UUID, user_id: uuid.UUID) -> None:
-        """Takes effect on the user's next request: every request re-reads the account."""
+        """Takes effect on the user's next request: every request re-reads the account.
+
+        An organisation's admin removes the person from their organisation; the account itself is closed
+        when no membership remains (an admin of one organisation can't lock someone out of another).
+        A platform admin closes the account outright.
+        """
         await self._administered(principal, organisation_id)
-        is_member = await self.session.scalar(select(func.count()).where(
-            Membership.organisation_id == organisation_id, Membership.user_id == user_id))
+        membership = await self.session.scalar(select(Membership).where(
+            Membership.organisation_id == organisation_id, Membership.user_id == user_id).with_for_update())
         user = await self.session.get(User, user_id, with_for_update=True)
-        if user is None or not is_member:
+        if user is None or membership is None:
             raise NotFound("This user is not a member of the organisation.")
         if user.id == principal.user_id:
             raise RuleViolation("userId: you cannot deactivate your own account", field="userId")
+        now = self.clock.now()
+        others = await self.session.scalar(select(func.count()).where(
+            Membership.user_id == user_id, Membership.organisation_id != organisation_id))
+        if others and not principal.is_platform_admin:
+            await self.session.delete(membership)
+            await self._audit("member.removed", principal.label, organisation_id=organisation_id,
+                              target_type="user", target_id=user.id, roles=list(membership.roles))
+            return
         if user.is_active:
             user.is_active = False
-            user.deactivated_at = self.clock.now()
+            user.deactivated_at = now
             await self.session.execute(update(RefreshToken).where(
-                RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)).values(revoked_at=self.clock.now()))
+                RefreshToken.user_id == user.id, RefreshToken.revoked_at.is_(None)).values(revoked_at=now))
             await self._audit("user.deactivated", principal.label, organisation_id=organisation_id,
                               target_type="user", target_id=user.id)
 

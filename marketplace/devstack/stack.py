@@ -78,8 +78,10 @@ class Stack:
 
     def _timed(self, name: str, service: _S) -> _S:
         began = time.monotonic()
-        service.start()
+        # Listed before start() returns: if it fails or is interrupted (Ctrl-C) after its server was
+        # spawned, stop() must still stop that server rather than orphan it.
         self.started.append(service)
+        service.start()
         self.timings[name] = time.monotonic() - began
         return service
 

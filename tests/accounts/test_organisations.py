@@ -9,6 +9,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.devstack.smtp import MailSink
+from marketplace.settings import Settings
 from tests.world import World
 
 
@@ -143,3 +144,56 @@ async def test_invitation_by_email_then_roles_change(client: AsyncTestClient[Lit
     changed = await client.patch(f"/organisations/{org}/members/{user_id}", headers=admin,
                                  json={"roles": ["vendor:bid_manager"]})
     assert changed.status_code == 200 and changed.json()["roles"] == ["vendor:bid_manager"]
+
+
+async def test_an_invitation_code_does_not_open_an_existing_account(client: AsyncTestClient[Litestar],
+                                                                   world: World, settings: Settings) -> None:
+    from tests.world import PASSWORD
+
+    invited = await client.post(f"/organisations/{world.organisations['vendor']}/invitations",
+                                headers=world["vendor_admin"].headers,
+                                json={"email": world["holder_member"].email, "roles": ["vendor:member"]})
+    assert invited.status_code == 201
+    token = await _invitation_code(settings)
+    no_password = await client.post("/invitations/accept", json={"token": token, "fullName": "X"})
+    wrong = await client.post("/invitations/accept", json={"token": token, "fullName": "X", "password": "z" * 12})
+    assert no_password.status_code == wrong.status_code == 401
+    right = await client.post("/invitations/accept", json={"token": token, "fullName": "X", "password": PASSWORD})
+    assert right.status_code == 200, right.text
+
+
+async def test_an_org_admin_removes_a_shared_member_without_closing_the_account(
+    client: AsyncTestClient[Litestar], world: World, settings: Settings
+) -> None:
+    from tests.world import PASSWORD
+
+    person = world["holder_member"]
+    await client.post(f"/organisations/{world.organisations['other_holder']}/invitations",
+                      headers=world["other_holder_admin"].headers,
+                      json={"email": person.email, "roles": ["holder:member"]})
+    token = await _invitation_code(settings)
+    joined = await client.post("/invitations/accept", json={"token": token, "fullName": "X", "password": PASSWORD})
+    assert joined.status_code == 200
+    removed = await client.post(
+        f"/organisations/{world.organisations['other_holder']}/members/{person.user_id}/deactivate",
+        headers=world["other_holder_admin"].headers)
+    assert removed.status_code == 204
+    me = await client.get("/auth/me", headers=person.headers)
+    assert me.status_code == 200
+    assert [m["organisationId"] for m in me.json()["memberships"]] == [str(world.organisations["holder"])]
+
+
+async def _invitation_code(settings: Settings) -> str:
+    import asyncpg
+
+    from marketplace.app import asyncpg_dsn
+
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        body = await conn.fetchval("SELECT body FROM notification WHERE kind = 'accounts.invitation' "
+                                   "ORDER BY created_at DESC LIMIT 1")
+    finally:
+        await conn.close()
+    match = re.search(r"code d'invitation : (\S+)", body)
+    assert match
+    return match.group(1)

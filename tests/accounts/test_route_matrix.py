@@ -1,0 +1,314 @@
+"""Role × route matrix: every route, called by every kind of principal, answers the expected status.
+
+The routes come from the app itself (its OpenAPI document and its route declarations), the expected
+answers from EXPECTATIONS below, which is checked in and reviewed like code. A route the table doesn't
+cover fails `test_every_route_has_expectations` ("add an expectation for METHOD /path"), so a new
+feature can't ship a route nobody has thought about.
+
+Principals (people of `tests.world`):
+
+- `anonymous`: no Authorization header.
+- `holder_member`: a plain member (`holder:member`) of the target organisation.
+- `vendor_member`: a plain member of a vendor, an outsider with no admin role anywhere.
+- `buyer`: `buyer_admin`, an outsider that *does* hold an admin role (in the buyer), so it passes the
+  role guard of admin routes and only the object check can stop it.
+- `platform_admin`: sees and manages everything.
+- `holder_admin` (routes with `{organisation_id}` only): the target organisation's own administrator.
+- `other_org` (routes with `{organisation_id}` only): `other_holder_admin`, the administrator of another
+  OG. Same kind and same roles as `holder_admin`, so every role guard lets it through and the answer
+  says whether the object check hides the target organisation (404, never 403). The vendor-side
+  outsiders are covered by `vendor_member` (stopped by roles) and `buyer` (stopped by the object check).
+
+Target objects all belong to the `holder` organisation: `organisation_id` is the holder, `key_id` an API
+key of the holder and `user_id` a spare member of the holder, both created through the API as the
+holder's admin before the first call; `request_id` is a support request sent anonymously.
+
+Outcomes: `401`, `403`, `404`, or ALLOW = any other status below 500 (200, 201, 204, but also 400, 409,
+422: the guard and the object check let the call through; validation isn't under test here). A 405 or
+any 5xx never matches.
+
+State between calls: principals call in the order of CALL_ORDER, the ones allowed to change something
+last; every state-changing call is idempotent for the status it answers (revoking a revoked key and
+deactivating a deactivated member answer 204 again; re-adding the same facility answers 409, still
+ALLOW; setting the roles a member already has changes nothing), and the destructive ones target
+objects made for the matrix (the spare member, the matrix's API key), never a principal of the matrix.
+Credentials sent in bodies are real, so public routes answer 200 to everyone: `/auth/login` uses the
+holder member's password, `/auth/refresh` a refresh token chained from one call to the next, and
+`/invitations/accept` a fresh invitation (sent as the holder's admin) for every call.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+import httpx
+from litestar import Litestar, get
+from litestar.testing import AsyncTestClient
+
+from marketplace.app import asyncpg_dsn, create_app
+from marketplace.lib.access import FRAMEWORK_PREFIXES, public, route_inventory
+from marketplace.settings import Settings
+from tests.world import PASSWORD, PEOPLE, World, email_of
+
+ALLOW = "ALLOW"
+Outcome = str  # ALLOW, "401", "403" or "404"
+
+CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "platform_admin")
+OBJECT_PRINCIPALS = ("holder_admin", "other_org")
+# Who calls first: refused ones before the ones allowed to change state.
+CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "buyer", "other_org", "holder_admin",
+              "platform_admin")
+# Principal → person of tests.world (None: anonymous).
+PERSON: dict[str, str | None] = {
+    "anonymous": None, "holder_member": "holder_member", "vendor_member": "vendor_member",
+    "buyer": "buyer_admin", "platform_admin": "platform_admin", "holder_admin": "holder_admin",
+    "other_org": "other_holder_admin",
+}
+A, U, F, N = ALLOW, "401", "403", "404"  # short names, so the table below reads as a grid
+
+
+def row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
+        platform_admin: Outcome, holder_admin: Outcome | None = None,
+        other_org: Outcome | None = None) -> dict[str, Outcome]:
+    cells = {"anonymous": anonymous, "holder_member": holder_member, "vendor_member": vendor_member,
+             "buyer": buyer, "platform_admin": platform_admin, "holder_admin": holder_admin,
+             "other_org": other_org}
+    return {principal: outcome for principal, outcome in cells.items() if outcome is not None}
+
+
+# Columns:                                                        anon h_mbr v_mbr buyer platf h_adm other
+EXPECTATIONS: dict[str, dict[str, Outcome]] = {
+    # Public.
+    "GET /health":                                                    row(A, A, A, A, A),
+    "POST /support/requests":                                         row(A, A, A, A, A),
+    "GET /support/requests/{request_id}":                             row(A, A, A, A, A),
+    "POST /auth/login":                                               row(A, A, A, A, A),
+    "POST /auth/refresh":                                             row(A, A, A, A, A),
+    "POST /invitations/accept":                                       row(A, A, A, A, A),
+    # Any authenticated caller.
+    "POST /auth/logout":                                              row(U, A, A, A, A),
+    "GET /auth/me":                                                   row(U, A, A, A, A),
+    "GET /organisations":                                             row(U, A, A, A, A),
+    # Platform only.
+    "POST /organisations":                                            row(U, F, F, F, A),
+    # Members of the organisation (and platform admins); outsiders don't learn it exists.
+    "GET /organisations/{organisation_id}":                           row(U, A, N, N, A, A, N),
+    "GET /organisations/{organisation_id}/facilities":                row(U, A, N, N, A, A, N),
+    # The OG's administrator: other kinds' admins are stopped by the role guard.
+    "POST /organisations/{organisation_id}/facilities":               row(U, F, F, F, A, A, N),
+    # The organisation's administrator: non-admins are refused by role, other organisations' admins
+    # get 404.
+    "POST /organisations/{organisation_id}/invitations":              row(U, F, F, N, A, A, N),
+    "GET /organisations/{organisation_id}/members":                   row(U, F, F, N, A, A, N),
+    "PATCH /organisations/{organisation_id}/members/{user_id}":       row(U, F, F, N, A, A, N),
+    "POST /organisations/{organisation_id}/members/{user_id}/deactivate": row(U, F, F, N, A, A, N),
+    "GET /organisations/{organisation_id}/api-keys":                  row(U, F, F, N, A, A, N),
+    "POST /organisations/{organisation_id}/api-keys":                 row(U, F, F, N, A, A, N),
+    "DELETE /organisations/{organisation_id}/api-keys/{key_id}":      row(U, F, F, N, A, A, N),
+}
+
+# Minimal plausible bodies (dynamic ones, carrying real credentials, are built by Scenario.body).
+NEW_VENDOR_SIRET = "51234567900017"   # SIREN 512345679, Luhn-valid, not used by tests.world
+NEW_FACILITY_FINESS = "750000028"     # Luhn-valid, not used by tests.world
+BODIES: dict[str, Any] = {
+    "POST /support/requests": {"name": "Camille Martin", "email": "camille.martin@example.fr",
+                               "subject": "Question", "message": "Bonjour, une question sur le SAD."},
+    "POST /auth/login": {"email": email_of("holder_member"), "password": PASSWORD},
+    "POST /auth/logout": {"refreshToken": "not-a-refresh-token-of-mine"},
+    "POST /organisations": {"kind": "vendor", "name": "Nouvel éditeur SAS", "siret": NEW_VENDOR_SIRET},
+    "POST /organisations/{organisation_id}/facilities": {"name": "SSIAD Les Tilleuls",
+                                                         "finessEt": NEW_FACILITY_FINESS},
+    "POST /organisations/{organisation_id}/invitations": {"email": "new.colleague@example.fr",
+                                                          "roles": ["holder:member"]},
+    "PATCH /organisations/{organisation_id}/members/{user_id}": {"roles": ["holder:member"]},
+    "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
+}
+
+_HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are the framework's
+_TOKEN_IN_MAIL = re.compile(r"code d'invitation : (\S+)")
+
+
+def _template(path: str) -> str:
+    """`/organisations/{organisation_id:uuid}` → `/organisations/{organisation_id}`, as in OpenAPI."""
+    return re.sub(r"\{(\w+):[^}]+\}", r"{\1}", path)
+
+
+def app_routes(app: Litestar) -> set[str]:
+    """`METHOD /path` of every route: the OpenAPI document's operations, plus any declared route it hides."""
+    routes = {f"{method.upper()} {path}" for path, item in app.openapi_schema.to_schema()["paths"].items()
+              for method in item if method in _HTTP_METHODS}
+    routes |= {f"{method} {_template(path)}" for method, path, _ in route_inventory(app)
+               if method.lower() in _HTTP_METHODS and not path.startswith(FRAMEWORK_PREFIXES)}
+    return routes
+
+
+def compare_with_expectations(app: Litestar, expectations: Mapping[str, object] = EXPECTATIONS,
+                              ) -> tuple[list[str], list[str]]:
+    """(routes without an expectation, expectations without a route)."""
+    routes = app_routes(app)
+    return sorted(routes - expectations.keys()), sorted(expectations.keys() - routes)
+
+
+def _principals_for(route: str) -> tuple[str, ...]:
+    return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if "{organisation_id}" in route else ())
+
+
+def outcome_of(status: int) -> Outcome:
+    if status in (401, 403, 404):
+        return str(status)
+    if status == 405 or status >= 500:
+        return f"unexpected {status}"
+    return ALLOW
+
+
+# -- the objects the matrix targets ------------------------------------------------------------------
+
+
+@dataclass
+class Scenario:
+    client: AsyncTestClient[Litestar]
+    world: World
+    db: asyncpg.Connection
+    path_values: dict[str, str] = field(default_factory=dict)
+    refresh_token: str = ""
+
+    def headers(self, principal: str) -> dict[str, str]:
+        person = PERSON[principal]
+        return self.world[person].headers if person else {}
+
+    @staticmethod
+    def _ok(response: httpx.Response, what: str) -> dict[str, Any]:
+        assert response.status_code < 300, f"setup: {what} answered {response.status_code}: {response.text}"
+        return response.json() if response.content else {}
+
+    async def invitation_code(self, email: str) -> str:
+        """Invite `email` into the holder as its admin; the code is read from the notification mail."""
+        holder = self.world.organisations["holder"]
+        invitation = self._ok(await self.client.post(
+            f"/organisations/{holder}/invitations", headers=self.world["holder_admin"].headers,
+            json={"email": email, "roles": ["holder:member"]}), "invitation")
+        body = await self.db.fetchval("SELECT body FROM notification WHERE kind = 'accounts.invitation' "
+                                      "AND about_id = $1", uuid.UUID(invitation["id"]))
+        match = _TOKEN_IN_MAIL.search(body or "")
+        assert match, f"setup: no invitation code in {body!r}"
+        return match.group(1)
+
+    async def setup(self) -> None:
+        holder = self.world.organisations["holder"]
+        admin = self.world["holder_admin"].headers
+        key = self._ok(await self.client.post(f"/organisations/{holder}/api-keys", headers=admin,
+                                                    json={"name": "Key the matrix revokes",
+                                                          "roles": ["holder:member"]}), "API key")
+        request = self._ok(await self.client.post("/support/requests",
+                                                        json=BODIES["POST /support/requests"]), "support")
+        # A member of the holder the matrix may modify and deactivate (not a principal of the matrix).
+        code = await self.invitation_code("spare.member@example.fr")
+        spare = self._ok(await self.client.post("/invitations/accept", json={
+            "token": code, "fullName": "Spare Member", "password": PASSWORD}), "spare member")
+        me = self._ok(await self.client.get(
+            "/auth/me", headers={"Authorization": f"Bearer {spare['accessToken']}"}), "spare /auth/me")
+        self.refresh_token = spare["refreshToken"]
+        self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "user_id": me["id"],
+                            "request_id": request["id"]}
+
+    def url(self, route: str) -> str:
+        _, template = route.split(" ", 1)
+        unknown = set(re.findall(r"\{(\w+)\}", template)) - self.path_values.keys()
+        assert not unknown, f"{route}: give Scenario.setup a value for path parameter(s) {sorted(unknown)}"
+        return re.sub(r"\{(\w+)\}", lambda m: self.path_values[m.group(1)], template)
+
+    async def body(self, route: str) -> Any:
+        if route == "POST /auth/refresh":
+            return {"refreshToken": self.refresh_token}
+        if route == "POST /invitations/accept":
+            # An existing account (created by the first acceptance) joining again: a fresh code each time.
+            return {"token": await self.invitation_code("invitee@example.fr"), "fullName": "Invitee",
+                    "password": PASSWORD}
+        return BODIES.get(route)
+
+    def after(self, route: str, response: httpx.Response) -> None:
+        if route == "POST /auth/refresh" and response.status_code == 200:
+            self.refresh_token = response.json()["refreshToken"]  # the one sent is spent
+
+
+# -- tests ---------------------------------------------------------------------------------------------
+
+
+def test_every_route_has_expectations(app: Litestar) -> None:
+    missing, stale = compare_with_expectations(app)
+    problems = [f"add an expectation for {route}" for route in missing]
+    problems += [f"remove the expectation for {route}: the app has no such route" for route in stale]
+    assert not problems, "EXPECTATIONS is out of date:\n  " + "\n  ".join(problems)
+    wrong_shape = [f"{route}: principals {sorted(cells)}, expected {sorted(_principals_for(route))}"
+                   for route, cells in EXPECTATIONS.items() if set(cells) != set(_principals_for(route))]
+    assert not wrong_shape, "\n".join(wrong_shape)
+    bad = {outcome for cells in EXPECTATIONS.values() for outcome in cells.values()} - {A, U, F, N}
+    assert not bad, f"unknown outcomes {bad}"
+
+
+def test_a_route_without_expectation_is_reported(settings: Settings) -> None:
+    @get("/matrix-probe", opt=public("A route no expectation covers."))
+    async def probe() -> str:
+        return "new"
+
+    app = create_app(settings, run_relay=False)
+    assert compare_with_expectations(app) == ([], [])
+    app.register(probe)
+    assert compare_with_expectations(app) == (["GET /matrix-probe"], [])
+    # And the other way round: an expectation for a route that is gone.
+    gone = {**EXPECTATIONS, "GET /matrix-gone": row(A, A, A, A, A)}
+    assert compare_with_expectations(app, gone) == (["GET /matrix-probe"], ["GET /matrix-gone"])
+
+
+def test_declarations_agree_with_the_matrix(app: Litestar) -> None:
+    """The table can't contradict `opt["access"]`: public → anonymous ALLOW; authenticated → anonymous
+    401; a principal holding none of the required roles (in any organisation) → 403."""
+    roles_of = {principal: {role.value for role in PEOPLE[person][1]}
+                for principal, person in PERSON.items() if person}
+    contradictions = []
+    for method, path, access in route_inventory(app):
+        route = f"{method} {_template(path)}"
+        if route not in EXPECTATIONS or access is None:
+            continue  # reported by test_every_route_has_expectations / test_route_inventory
+        cells = EXPECTATIONS[route]
+        anonymous = ALLOW if access.audience == "public" else U
+        if cells["anonymous"] != anonymous:
+            contradictions.append(f"{route} is {access.audience}: anonymous must be {anonymous}, "
+                                  f"the table says {cells['anonymous']}")
+        for principal, outcome in cells.items():
+            held = roles_of.get(principal)
+            if access.roles and held is not None and not held & set(access.roles) and outcome != F:
+                contradictions.append(f"{route} requires {', '.join(access.roles)}: {principal} holds none, "
+                                      f"so 403, the table says {outcome}")
+    assert not contradictions, "\n".join(contradictions)
+
+
+async def test_role_route_matrix(client: AsyncTestClient[Litestar], world: World, settings: Settings) -> None:
+    db = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        scenario = Scenario(client, world, db)
+        await scenario.setup()
+        mismatches: list[tuple[str, str, str, str, str]] = []
+        for route, cells in EXPECTATIONS.items():
+            method = route.split(" ", 1)[0]
+            for principal in (p for p in CALL_ORDER if p in cells):
+                response = await client.request(method, scenario.url(route), headers=scenario.headers(principal),
+                                                json=await scenario.body(route))
+                scenario.after(route, response)
+                got = outcome_of(response.status_code)
+                if got != cells[principal]:
+                    mismatches.append((route, principal, cells[principal], f"{got} ({response.status_code})",
+                                       response.text[:160].replace("\n", " ")))
+    finally:
+        await db.close()
+    if mismatches:
+        table = [("route", "principal", "expected", "got", "body"), *mismatches]
+        widths = [max(len(line[i]) for line in table) for i in range(4)]
+        lines = ["  ".join(cell.ljust(width) for cell, width in zip(line[:4], widths, strict=True)) + "  " + line[4]
+                 for line in table]
+        raise AssertionError(f"{len(mismatches)} cell(s) of the role × route matrix differ:\n" + "\n".join(lines))
