@@ -87,7 +87,8 @@ def worker() -> None:
 @click.option("--port", default=8000, show_default=True, type=int, help="API port on 127.0.0.1.")
 @click.option("--data-dir", type=click.Path(path_type=Path), default=None,
               help="Where embedded services keep their data [default: ./.data/dev].")
-def dev(port: int, data_dir: Path | None) -> None:
+@click.option("--demo", is_flag=True, help="Load demo organisations and accounts (idempotent).")
+def dev(port: int, data_dir: Path | None, demo: bool) -> None:
     """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages (unless configured), migrate,
     then run the API and a worker until Ctrl-C."""
     from marketplace.devstack import Stack
@@ -123,17 +124,11 @@ def dev(port: int, data_dir: Path | None) -> None:
         children.append(subprocess.Popen([sys.executable, "-m", "marketplace", "worker"], env=env))
         base = f"http://127.0.0.1:{port}"
         _wait_healthy(base, children)
-        started = ", ".join(f"{name} {secs:.1f}s" for name, secs in stack.timings.items())
-        click.echo(f"\nMarketplace is up in {time.monotonic() - began:.1f}s ({started or 'nothing embedded'})")
-        click.echo(f"  API         {base}")
-        click.echo(f"  API docs    {base}/schema  (Swagger UI: {base}/schema/swagger)")
-        click.echo(f"  Health      {base}/health")
-        click.echo(f"  PostgreSQL  {settings.database_url}")
-        click.echo(f"  Redis       {settings.redis_url}")
-        click.echo(f"  S3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")
-        if sink is not None:
-            click.echo(f"  Mail        smtp://127.0.0.1:{sink.port}  (messages in {sink.directory})")
-        click.echo(f"  Data        {settings.data_dir}")
+        # Seeded once the API answers, so `--demo` doesn't delay the start (and is idempotent).
+        summary = _seed(settings) if demo else None
+        _print_urls(base, settings, stack.timings, sink, time.monotonic() - began)
+        if summary is not None:
+            _print_demo(summary)
         click.echo("Press Ctrl-C to stop.", err=False)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -158,6 +153,20 @@ def dev(port: int, data_dir: Path | None) -> None:
         stack.stop()
         signal.signal(signal.SIGINT, signal.SIG_DFL)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
+def _print_urls(base: str, settings: Settings, timings: dict[str, float], sink: Any, elapsed: float) -> None:
+    started = ", ".join(f"{name} {secs:.1f}s" for name, secs in timings.items())
+    click.echo(f"\nMarketplace is up in {elapsed:.1f}s ({started or 'nothing embedded'})")
+    click.echo(f"  API         {base}")
+    click.echo(f"  API docs    {base}/schema  (Swagger UI: {base}/schema/swagger)")
+    click.echo(f"  Health      {base}/health")
+    click.echo(f"  PostgreSQL  {settings.database_url}")
+    click.echo(f"  Redis       {settings.redis_url}")
+    click.echo(f"  S3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")
+    if sink is not None:
+        click.echo(f"  Mail        smtp://127.0.0.1:{sink.port}  (messages in {sink.directory})")
+    click.echo(f"  Data        {settings.data_dir}")
 
 
 def _wait_healthy(base: str, children: list[subprocess.Popen[bytes]], timeout: float = 60) -> None:
