@@ -30,6 +30,7 @@ import contextlib  # noqa: E402
 import importlib.metadata  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
+import resource  # noqa: E402
 import shlex  # noqa: E402
 import shutil  # noqa: E402
 import signal  # noqa: E402
@@ -191,20 +192,20 @@ class Server:
         raise TimeoutError(f"{self.name}: {path} did not answer 200 within {READY_TIMEOUT:.0f} s")
 
     def stop(self) -> None:
-        proc, self.proc = self.proc, None
+        proc = self.proc
         if proc is None:
             return
         if proc.poll() is None:
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signal.SIGTERM)
-            try:
+            with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=STOP_GRACE)
-            except subprocess.TimeoutExpired:
-                pass
         # The group is the one granian leads (start_new_session): this also reaches workers it left.
         with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=5)
+        # Only now: an interrupted stop() leaves the process for main()'s `finally` to stop again.
+        self.proc = None
 
 
 @contextlib.contextmanager
@@ -220,6 +221,115 @@ def serving(server: Server, ready_path: str, running: list[Server]) -> Iterator[
         running.remove(server)
 
 
+# ---------------------------------------------------------------------------------------- CPU split
+
+# Who burns the CPU while wrk runs. Server, client and services share the machine's cores, so a slow
+# endpoint is often just an expensive one: CPU per request, split by process, says where it goes.
+# Processes are attributed by what we started (process groups and pid files), never by name, because
+# other PostgreSQL/Redis/weed instances may be running on the same machine.
+COMPONENTS = ("server", "postgres", "redis", "s3", "wrk", "other")
+_TICK_MS = 1000 / os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class ProcStat:
+    ppid: int
+    pgrp: int
+    # utime + stime + cutime + cstime: a child's CPU moves into its parent's c-times when it is reaped,
+    # so summing these over a component before and after counts the PostgreSQL backends that exited
+    # meanwhile (pool overflow connections), once.
+    ticks: int
+
+
+def _proc_stats() -> dict[int, ProcStat]:
+    stats: dict[int, ProcStat] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            raw = Path(entry.path, "stat").read_text()
+        except OSError:
+            continue  # exited meanwhile
+        # The command name sits in parentheses and may itself contain spaces or parentheses.
+        fields = raw[raw.rindex(")") + 2:].split()
+        stats[int(entry.name)] = ProcStat(ppid=int(fields[1]), pgrp=int(fields[2]),
+                                          ticks=sum(int(f) for f in fields[11:15]))
+    return stats
+
+
+def _machine_ticks() -> tuple[int, int]:
+    """(busy, total) jiffies of all CPUs since boot, from /proc/stat."""
+    values = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:]]
+    idle = values[3] + values[4]  # idle + iowait
+    # user nice system idle iowait irq softirq: steal is the hypervisor's, guest is already in user.
+    total = sum(values[:7])
+    return total - idle, total
+
+
+def _pid_file(path: Path) -> int | None:
+    try:
+        return int(path.read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@dataclass(frozen=True)
+class CpuSplit:
+    """CPU time per component over one measured run, and how busy the whole machine was."""
+
+    ms: dict[str, float]
+    machine_busy: float  # 0..1, all CPUs
+
+    def per_request(self, requests: int) -> dict[str, float]:
+        return {name: ms / max(requests, 1) for name, ms in self.ms.items()}
+
+
+class CpuMeter:
+    def __init__(self, data_dir: Path, server: Server) -> None:
+        self.data_dir = data_dir
+        self.server = server
+        self._children_before = 0.0
+        self._before: dict[str, int] = {}
+        self._machine_before = (0, 0)
+
+    def _totals(self, stats: dict[int, ProcStat]) -> dict[str, int]:
+        server = self.server.proc.pid if self.server.proc is not None else None
+        postmaster = _pid_file(self.data_dir / "postgres" / "postmaster.pid")
+        # Redis and weed are started in sessions of their own, so their group id is the recorded pid.
+        redis = _pid_file(self.data_dir / "redis" / "redis.pid")
+        weed = _pid_file(self.data_dir / "s3" / "weed.pid")
+        totals = dict.fromkeys(COMPONENTS, 0)
+        for pid, stat in stats.items():
+            if server is not None and stat.pgrp == server:
+                totals["server"] += stat.ticks
+            elif postmaster is not None and postmaster in (pid, stat.ppid):
+                totals["postgres"] += stat.ticks
+            elif redis is not None and stat.pgrp == redis:
+                totals["redis"] += stat.ticks
+            elif weed is not None and stat.pgrp == weed:
+                totals["s3"] += stat.ticks
+        return totals
+
+    def start(self) -> None:
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        self._children_before = children.ru_utime + children.ru_stime
+        self._before = self._totals(_proc_stats())
+        self._machine_before = _machine_ticks()
+
+    def stop(self) -> CpuSplit:
+        after = self._totals(_proc_stats())
+        busy, total = _machine_ticks()
+        busy -= self._machine_before[0]
+        total -= self._machine_before[1]
+        ms = {name: (after[name] - self._before[name]) * _TICK_MS for name in COMPONENTS}
+        # wrk has exited and been reaped by now: its CPU shows up in our children's usage.
+        children = resource.getrusage(resource.RUSAGE_CHILDREN)
+        ms["wrk"] = (children.ru_utime + children.ru_stime - self._children_before) * 1000
+        # Everything else the machine did: this script, the kernel, and anyone else's processes.
+        ms["other"] = max(busy * _TICK_MS - sum(ms.values()), 0.0)
+        return CpuSplit(ms=ms, machine_busy=busy / max(total, 1))
+
+
 # -------------------------------------------------------------------------------------- measurements
 
 
@@ -227,6 +337,7 @@ def serving(server: Server, ready_path: str, running: list[Server]) -> Iterator[
 class Measurement:
     endpoint: str
     result: WrkResult
+    cpu: CpuSplit
 
 
 @dataclass
@@ -254,13 +365,17 @@ class HealthSamples:
                 f"under load (n={n}, sampled during the warm-up) {medians(self.loaded)}")
 
 
-def measure(server: Server, path: str, args: argparse.Namespace,
+def measure(server: Server, path: str, args: argparse.Namespace, data_dir: Path, *, label: str = "",
             during_warmup: Callable[[], None] | None = None) -> Measurement:
     url = server.base + path
     print(f"  warm-up {WARMUP_SECONDS} s, then {args.duration} s on {path}", flush=True)
+    # The warm-up fills connection pools and first-request caches, and is where samples are taken,
+    # so the measured run is wrk alone.
     run_wrk(url, connections=args.connections, duration=WARMUP_SECONDS, while_running=during_warmup)
+    meter = CpuMeter(data_dir, server)
+    meter.start()
     result = run_wrk(url, connections=args.connections, duration=args.duration)
-    return Measurement(endpoint=f"GET {path}", result=result)
+    return Measurement(endpoint=label or f"GET {path}", result=result, cpu=meter.stop())
 
 
 def create_support_request(base: str) -> str:
@@ -291,7 +406,7 @@ def run_all(args: argparse.Namespace, settings: Settings, running: list[Server])
 
     print("[1/3] bare Litestar hello (baseline)", flush=True)
     with serving(Server("hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
-        results.append(measure(srv, "/", args))
+        results.append(measure(srv, "/", args, settings.data_dir))
 
     print("[2/3] marketplace GET /health", flush=True)
     with serving(Server("health", "marketplace.app:create_app", args.workers, env), "/health",
@@ -303,16 +418,16 @@ def run_all(args: argparse.Namespace, settings: Settings, running: list[Server])
             health.take(srv.base, health.loaded)
             time.sleep(0.1)
 
-        results.append(measure(srv, "/health", args, during_warmup=sample))
+        results.append(measure(srv, "/health", args, settings.data_dir, during_warmup=sample))
         health.take(srv.base, health.idle)  # and once after: still 200 once the load is gone?
 
     print("[3/3] marketplace GET /support/requests/{id}", flush=True)
     with serving(Server("read", "marketplace.app:create_app", args.workers, env), "/health",
                  running) as srv:
         request_id = create_support_request(srv.base)
-        measurement = measure(srv, f"/support/requests/{request_id}", args)
         # The id changes on every run; the table names the route.
-        results.append(Measurement("GET /support/requests/{id}", measurement.result))
+        results.append(measure(srv, f"/support/requests/{request_id}", args, settings.data_dir,
+                               label="GET /support/requests/{id}"))
     return results, health
 
 
@@ -324,6 +439,19 @@ def _read(path: str) -> str:
         return Path(path).read_text()
     except OSError:
         return ""
+
+
+def code_version() -> str:
+    """The commit measured, and whether the working tree differed from it (outside bench/)."""
+    def git(*args: str) -> str:
+        done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
+        return done.stdout.strip() if done.returncode == 0 else ""
+
+    commit = git("rev-parse", "--short", "HEAD")
+    if not commit:
+        return "unknown (not a git checkout)"
+    dirty = [line for line in git("status", "--porcelain").splitlines() if not line[3:].startswith("bench/")]
+    return f"{commit}" + (f" + uncommitted changes in {len(dirty)} file(s)" if dirty else "")
 
 
 def machine_facts() -> dict[str, str]:
@@ -360,6 +488,27 @@ def table(results: list[Measurement]) -> str:
     return "\n".join(rows)
 
 
+def cpu_table(results: list[Measurement], duration: int) -> str:
+    cpus = len(os.sched_getaffinity(0))
+    rows = ["| endpoint | " + " | ".join(COMPONENTS) + " | total | machine busy | other, % of machine |",
+            "|---|" + "---:|" * (len(COMPONENTS) + 3)]
+    for m in results:
+        per_request = m.cpu.per_request(m.result.requests)
+        other_share = m.cpu.ms["other"] / (duration * 1000 * cpus)
+        cells = " | ".join(f"{per_request[name]:.3f}" for name in COMPONENTS)
+        rows.append(f"| `{m.endpoint}` | {cells} | {sum(per_request.values()):.3f} | "
+                    f"{m.cpu.machine_busy:.0%} | {other_share:.0%} |")
+    return "\n".join(rows)
+
+
+def machine_busy(seconds: float) -> float:
+    """How busy all CPUs are right now (0..1): the benchmark wants a quiet machine."""
+    busy0, total0 = _machine_ticks()
+    time.sleep(seconds)
+    busy1, total1 = _machine_ticks()
+    return (busy1 - busy0) / max(total1 - total0, 1)
+
+
 INTRO = f"""# HTTP benchmark results
 
 What is measured: requests per second and latency (p50, p99) of the marketplace API served the way
@@ -374,7 +523,10 @@ Each endpoint gets a fresh server, a {WARMUP_SECONDS} s warm-up, then one measur
 with the same settings. The services are the embedded ones (`marketplace.devstack`, durable PostgreSQL),
 on the same machine as the server and `wrk`, which all share its cores. The ratios divide by the bare
 app's figures: "rps vs hello" 0.25× means a quarter of the baseline's throughput, "p99 vs hello" 4×
-means a tail four times as long. See `bench/README.md`.
+means a tail four times as long. The second table splits the CPU time spent during the measured run by
+process (milliseconds of CPU per request): the granian server, PostgreSQL, Redis, S3 (weed), wrk
+itself, and "other" (the kernel and any process the benchmark did not start). A large "other" means the
+machine was not quiet and the run is not comparable. See `bench/README.md`.
 
 Reproduce (needs `wrk`: `apt-get install wrk`):
 
@@ -384,8 +536,8 @@ Runs are listed newest first.
 """
 
 
-def section(results: list[Measurement], health: HealthSamples, args: argparse.Namespace,
-            command: str, started: datetime, elapsed: float) -> str:
+def section(results: list[Measurement], health: HealthSamples, args: argparse.Namespace, *,
+            command: str, code: str, started: datetime, elapsed: float, busy_before: float) -> str:
     facts = "\n".join(f"- {name}: {value}" for name, value in machine_facts().items())
     url = "URL"
     wrk = " ".join(wrk_command(url, connections=args.connections, duration=args.duration))
@@ -394,13 +546,19 @@ def section(results: list[Measurement], health: HealthSamples, args: argparse.Na
 
 Command: `{command}` (whole run {elapsed:.0f} s)
 
+Code: {code}
+
 Machine:
 {facts}
 
 Load: `{wrk}` after a `-d{WARMUP_SECONDS}s` warm-up; granian `--workers {args.workers}`, one fresh server
-per endpoint.
+per endpoint. Before the run the machine was {busy_before:.0%} busy.
 
 {table(results)}
+
+CPU per request during the measured run (ms):
+
+{cpu_table(results, args.duration)}
 
 /health answered {", ".join(map(str, statuses))} to the {len(health.statuses)} direct checks made around
 its run; {health.summary()}.
@@ -449,14 +607,21 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     command = shlex.join([".venv/bin/python", "bench/http.py", *(sys.argv[1:] if argv is None else argv)])
     started = datetime.now(UTC)
+    # Taken before the run: others may commit while it runs.
+    code = code_version()
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupt)
     stack = Stack(Settings(data_dir=args.data_dir), durable=True)
     running: list[Server] = []
+    busy_before = machine_busy(1.0)
+    if busy_before > 0.10:
+        print(f"note: the machine is already {busy_before:.0%} busy; figures will be lower than on a quiet one",
+              file=sys.stderr)
     try:
         print(f"starting PostgreSQL, Redis and S3 under {args.data_dir}", flush=True)
         settings = stack.start()
-        upgrade(settings.database_url)
+        # As the schema owner: the app's own role (settings.database_url) may not run DDL.
+        upgrade(settings.migration_url)
         asyncio.run(make_store(settings).ensure_bucket())
         results, health = run_all(args, settings, running)
     except KeyboardInterrupt:
@@ -471,10 +636,14 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop()
         signal.signal(signal.SIGINT, signal.default_int_handler)
 
-    new_section = section(results, health, args, command, started, time.monotonic() - began)
+    new_section = section(results, health, args, command=command, code=code, started=started,
+                          elapsed=time.monotonic() - began, busy_before=busy_before)
     write_results(args.out, new_section)
     print()
     print(table(results))
+    print()
+    print("CPU per request during the measured run (ms):")
+    print(cpu_table(results, args.duration))
     print()
     print(f"/health statuses seen: {sorted(set(health.statuses))}; {health.summary()}")
     print(f"written to {args.out}")
