@@ -37,6 +37,7 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
+from marketplace.vendors.controllers import AdmissionController, DpsController, RegisterController
 from storage import ObjectStore, StoreConfig
 
 log = logging.getLogger("marketplace.app")
@@ -115,7 +116,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app = Litestar(
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
-                        InvitationController],
+                        InvitationController, DpsController, RegisterController, AdmissionController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

@@ -134,6 +134,14 @@ def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[An
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     if _is_connection_failure(exc):
         return _unavailable(request, exc)
+    from sqlalchemy.exc import IntegrityError as DatabaseIntegrityError
+
+    if isinstance(exc, DatabaseIntegrityError):
+        # The database's constraints are the last line against races (two identical requests at once):
+        # the loser gets a conflict, as it would have from the service's own check.
+        return _problem(request, status=409, title="Conflict",
+                        detail="The request conflicts with the current state of the resource (it may have "
+                               "been changed by a concurrent request).", slug="conflict")
     log.exception("request.failed", exc_info=exc)
     return _problem(request, status=500, title="Internal server error",
                     detail="An unexpected error occurred; it has been logged.", slug="internal-error")

@@ -19,10 +19,27 @@ from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.support.models import SupportRequest
+from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
 
 metadata = orm_registry.metadata
 
 __all__ = [
-    "ApiKey", "AuditEvent", "Facility", "GrappeMember", "Invitation", "JobIntent", "LoginThrottle", "Membership",
-    "Notification", "Organisation", "RefreshToken", "SupportRequest", "User", "metadata",
+    "AdmissionDocument",
+    "AdmissionRequest",
+    "ApiKey",
+    "AuditEvent",
+    "Dps",
+    "DpsCategory",
+    "Facility",
+    "GrappeMember",
+    "Invitation",
+    "JobIntent",
+    "LoginThrottle",
+    "Membership",
+    "Notification",
+    "Organisation",
+    "RefreshToken",
+    "SupportRequest",
+    "User",
+    "metadata",
 ]

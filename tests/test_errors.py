@@ -62,3 +62,14 @@ async def test_lost_connection_is_a_503_not_a_500() -> None:
         response = await client.get("/boom")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
+
+
+async def test_a_constraint_violation_is_a_409_not_a_500() -> None:
+    from sqlalchemy.exc import IntegrityError
+
+    error = IntegrityError("INSERT …", {}, Exception("duplicate key value violates unique constraint"))
+    async with AsyncTestClient(_app_raising(error)) as client:
+        response = await client.get("/boom")
+    assert response.status_code == 409
+    assert response.json()["type"].endswith("/conflict")
+    assert "duplicate key" not in response.text

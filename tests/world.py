@@ -33,6 +33,8 @@ ORGANISATIONS = {
     "other_holder": ("Fondation Bellevue", OrganisationKind.HOLDER, "78467169500087", "970100400"),
     "vendor": ("Logiciels Médico-Sociaux SAS", OrganisationKind.VENDOR, "44306184100047", None),
     "other_vendor": ("Éditions Santé Numérique", OrganisationKind.VENDOR, "38012986648005", None),
+    "other_buyer": ("Groupement régional d'achat médico-social", OrganisationKind.BUYER, "51732048724724", None),
+    "third_vendor": ("Atelier Logiciel Domicile SARL", OrganisationKind.VENDOR, "56496156307921", None),
 }
 FACILITIES = {"holder": ("EHPAD Les Tilleuls", "750000010"), "other_holder": ("IME Bellevue", "970100418")}
 
@@ -72,6 +74,8 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
     "vendor_member": ("vendor", [Role.VENDOR_MEMBER]),
     "other_vendor_admin": ("other_vendor", [Role.VENDOR_ADMIN]),
     "other_vendor_member": ("other_vendor", [Role.VENDOR_MEMBER]),
+    "other_buyer_admin": ("other_buyer", [Role.BUYER_ADMIN]),
+    "third_vendor_admin": ("third_vendor", [Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER]),
 }
 
 

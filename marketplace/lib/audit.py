@@ -47,7 +47,7 @@ class AuditEvent(orm_registry.generate_base()):  # type: ignore[misc]
     hash: Mapped[str] = mapped_column(String(64), unique=True)
 
 
-def canonical(  # noqa: PLR0917 - one argument per hashed column
+def canonical(
     event_id: int, at: datetime, action: str, actor: str, organisation_id: uuid.UUID | None,
     target_type: str | None, target_id: str | None, details: dict[str, Any],
 ) -> bytes:

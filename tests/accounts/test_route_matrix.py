@@ -19,9 +19,23 @@ Principals (people of `tests.world`):
   says whether the object check hides the target organisation (404, never 403). The vendor-side
   outsiders are covered by `vendor_member` (stopped by roles) and `buyer` (stopped by the object check).
 
+DPS routes (`/dps…`, `/register`, `/admission-requests…`) target objects of the `buyer` organisation and
+of the `vendor`, so there `buyer` (`buyer_admin`) is the owner of the DPS, not an outsider, and four more
+principals say who else gets through:
+
+- `buyer_evaluator`: the evaluator of the DPS's buying organisation (may evaluate, not manage the DPS).
+- `other_buyer`: `other_buyer_admin`, the administrator of another buying organisation. It passes every
+  buyer role guard, so only the object check can stop it (404).
+- `vendor_admin`: the applying vendor's admin and bid manager.
+- `other_vendor`: `other_vendor_admin`, another vendor's admin: passes the vendor role guards, stopped by
+  the object check (404) on the target request.
+
 Target objects all belong to the `holder` organisation: `organisation_id` is the holder, `key_id` an API
 key of the holder and `user_id` a spare member of the holder, both created through the API as the
-holder's admin before the first call; `request_id` is a support request sent anonymously.
+holder's admin before the first call; `request_id` is a support request sent anonymously. On the DPS
+routes, `dps_id` is a DPS of the `buyer` with six categories, created and published (so public, in its
+initial window) by `buyer_admin`, and `request_id` is the `vendor`'s admission request to one of its
+categories, in draft with both required documents uploaded; `kind` is one of those documents.
 
 Outcomes: `401`, `403`, `404`, or ALLOW = any other status below 500 (200, 201, 204, but also 400, 409,
 422: the guard and the object check let the call through; validation isn't under test here). A 405 or
@@ -43,6 +57,7 @@ import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
@@ -53,6 +68,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.access import FRAMEWORK_PREFIXES, public, route_inventory
 from marketplace.settings import Settings
+from tests.vendors.api import VALID_UNTIL, admission_body, dps_body, minimal_pdf
 from tests.world import PASSWORD, PEOPLE, World, email_of
 
 ALLOW = "ALLOW"
@@ -60,14 +76,17 @@ Outcome = str  # ALLOW, "401", "403" or "404"
 
 CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "platform_admin")
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
+DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
+DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
 # Who calls first: refused ones before the ones allowed to change state.
-CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "buyer", "other_org", "holder_admin",
-              "platform_admin")
+CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "buyer", "other_org",
+              "holder_admin", "buyer_evaluator", "vendor_admin", "platform_admin")
 # Principal → person of tests.world (None: anonymous).
 PERSON: dict[str, str | None] = {
     "anonymous": None, "holder_member": "holder_member", "vendor_member": "vendor_member",
     "buyer": "buyer_admin", "platform_admin": "platform_admin", "holder_admin": "holder_admin",
-    "other_org": "other_holder_admin",
+    "other_org": "other_holder_admin", "buyer_evaluator": "buyer_evaluator", "other_buyer": "other_buyer_admin",
+    "vendor_admin": "vendor_admin", "other_vendor": "other_vendor_admin",
 }
 A, U, F, N = ALLOW, "401", "403", "404"  # short names, so the table below reads as a grid
 
@@ -79,6 +98,14 @@ def row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buye
              "buyer": buyer, "platform_admin": platform_admin, "holder_admin": holder_admin,
              "other_org": other_org}
     return {principal: outcome for principal, outcome in cells.items() if outcome is not None}
+
+
+def dps_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
+            platform_admin: Outcome, buyer_evaluator: Outcome, other_buyer: Outcome, vendor_admin: Outcome,
+            other_vendor: Outcome) -> dict[str, Outcome]:
+    return {"anonymous": anonymous, "holder_member": holder_member, "vendor_member": vendor_member,
+            "buyer": buyer, "platform_admin": platform_admin, "buyer_evaluator": buyer_evaluator,
+            "other_buyer": other_buyer, "vendor_admin": vendor_admin, "other_vendor": other_vendor}
 
 
 # Columns:                                                        anon h_mbr v_mbr buyer platf h_adm other
@@ -111,10 +138,38 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /organisations/{organisation_id}/api-keys":                 row(U, F, F, N, A, A, N),
     "DELETE /organisations/{organisation_id}/api-keys/{key_id}":      row(U, F, F, N, A, A, N),
 }
+# DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
+EXPECTATIONS |= {
+    # Public: the notices (a published DPS) and the register of admitted vendors.
+    "GET /dps":                                                   dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /dps/{dps_id}":                                          dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /register":                                              dps_row(A, A, A, A, A, A, A, A, A),
+    # A buying organisation's admin creates a DPS (for its own organisation: other_buyer creates its own).
+    "POST /dps":                                                  dps_row(U, F, F, A, F, F, A, F, F),
+    # Managing the DPS: its buying organisation's admin only; another buyer organisation's admin gets 404.
+    "POST /dps/{dps_id}/publish":                                 dps_row(U, F, F, A, F, F, N, F, F),
+    "POST /dps/{dps_id}/activate":                                dps_row(U, F, F, A, F, F, N, F, F),
+    # Evaluating: admin or evaluator of the DPS's buying organisation; vendors stopped by the role guard.
+    "GET /dps/{dps_id}/admission-queue":                          dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/request-documents":    dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/extend":               dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/admit":                dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/reject":               dps_row(U, F, F, A, F, A, N, F, F),
+    # Applying: a vendor's admin or bid manager (for its own organisation: other_vendor applies for itself).
+    "POST /admission-requests":                                   dps_row(U, F, F, F, F, F, F, A, A),
+    # The request: the vendor's members and the DPS's buyers; nobody else learns it exists (platform
+    # admins included: admission files are between the vendor and the buyer).
+    "GET /admission-requests/{request_id}":                       dps_row(U, N, A, A, N, A, N, A, N),
+    # Acting on the request as the applicant: the vendor's admin or bid manager; another vendor gets 404.
+    "PUT /admission-requests/{request_id}/documents/{kind}":      dps_row(U, F, F, F, F, F, F, A, N),
+    "POST /admission-requests/{request_id}/submit":               dps_row(U, F, F, F, F, F, F, A, N),
+    "POST /admission-requests/{request_id}/withdraw":             dps_row(U, F, F, F, F, F, F, A, N),
+}
 
 # Minimal plausible bodies (dynamic ones, carrying real credentials, are built by Scenario.body).
 NEW_VENDOR_SIRET = "51234567900017"   # SIREN 512345679, Luhn-valid, not used by tests.world
 NEW_FACILITY_FINESS = "750000028"     # Luhn-valid, not used by tests.world
+UPLOAD_ROUTE = "PUT /admission-requests/{request_id}/documents/{kind}"
 BODIES: dict[str, Any] = {
     "POST /support/requests": {"name": "Camille Martin", "email": "camille.martin@example.fr",
                                "subject": "Question", "message": "Bonjour, une question sur le SAD."},
@@ -127,6 +182,9 @@ BODIES: dict[str, Any] = {
                                                           "roles": ["holder:member"]},
     "PATCH /organisations/{organisation_id}/members/{user_id}": {"roles": ["holder:member"]},
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
+    "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
+    "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
+    "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
 }
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are the framework's
@@ -155,6 +213,8 @@ def compare_with_expectations(app: Litestar, expectations: Mapping[str, object] 
 
 
 def _principals_for(route: str) -> tuple[str, ...]:
+    if route.split(" ", 1)[1].startswith(DPS_PREFIXES):
+        return CORE_PRINCIPALS + DPS_PRINCIPALS
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if "{organisation_id}" in route else ())
 
 
@@ -175,7 +235,11 @@ class Scenario:
     world: World
     db: asyncpg.Connection
     path_values: dict[str, str] = field(default_factory=dict)
+    # Values for routes under one first path segment, over `path_values` (`request_id` means two things).
+    segment_values: dict[str, dict[str, str]] = field(default_factory=dict)
     refresh_token: str = ""
+    dps_body: dict[str, Any] = field(default_factory=dict)
+    admission_body: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
         person = PERSON[principal]
@@ -215,12 +279,45 @@ class Scenario:
         self.refresh_token = spare["refreshToken"]
         self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "user_id": me["id"],
                             "request_id": request["id"]}
+        await self.setup_dps()
+
+    async def setup_dps(self) -> None:
+        """A published DPS of the `buyer`, and the `vendor`'s draft request with its documents uploaded."""
+        self.dps_body = dps_body(datetime.now(UTC))
+        buyer, vendor = self.world["buyer_admin"].headers, self.world["vendor_admin"].headers
+        dps = self._ok(await self.client.post("/dps", headers=buyer, json=self.dps_body), "DPS")
+        self._ok(await self.client.post(f"/dps/{dps['id']}/publish", headers=buyer, json={
+            "initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}), "publish")
+        category = dps["categories"][0]
+        self.admission_body = admission_body(category["id"])
+        admission = self._ok(await self.client.post("/admission-requests", headers=vendor,
+                                                    json=self.admission_body), "admission request")
+        for rule in category["requiredDocuments"]:
+            self._ok(await self.upload(admission["id"], rule["kind"], vendor), f"upload {rule['kind']}")
+        self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"]}
+        self.segment_values["admission-requests"] = {"request_id": admission["id"]}
+
+    async def upload(self, request_id: str, kind: str, headers: dict[str, str]) -> httpx.Response:
+        return await self.client.put(f"/admission-requests/{request_id}/documents/{kind}",
+                                     params={"filename": f"{kind}.pdf", "validUntil": VALID_UNTIL},
+                                     content=minimal_pdf(f"matrix {kind}"),
+                                     headers={**headers, "content-type": "application/pdf"})
 
     def url(self, route: str) -> str:
         _, template = route.split(" ", 1)
-        unknown = set(re.findall(r"\{(\w+)\}", template)) - self.path_values.keys()
+        values = {**self.path_values, **self.segment_values.get(template.split("/")[1], {})}
+        unknown = set(re.findall(r"\{(\w+)\}", template)) - values.keys()
         assert not unknown, f"{route}: give Scenario.setup a value for path parameter(s) {sorted(unknown)}"
-        return re.sub(r"\{(\w+)\}", lambda m: self.path_values[m.group(1)], template)
+        return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
+
+    async def call(self, route: str, principal: str) -> httpx.Response:
+        method = route.split(" ", 1)[0]
+        if route == UPLOAD_ROUTE:
+            # A raw PDF body, as a real upload (JSON would be refused as the wrong type, still ALLOW).
+            request_id = self.segment_values["admission-requests"]["request_id"]
+            return await self.upload(request_id, self.path_values["kind"], self.headers(principal))
+        return await self.client.request(method, self.url(route), headers=self.headers(principal),
+                                         json=await self.body(route))
 
     async def body(self, route: str) -> Any:
         if route == "POST /auth/refresh":
@@ -229,6 +326,12 @@ class Scenario:
             # An existing account (created by the first acceptance) joining again: a fresh code each time.
             return {"token": await self.invitation_code("invitee@example.fr"), "fullName": "Invitee",
                     "password": PASSWORD}
+        if route == "POST /dps":
+            return self.dps_body
+        if route == "POST /admission-requests":
+            return self.admission_body
+        if route == "POST /dps/{dps_id}/publish":
+            return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
         return BODIES.get(route)
 
     def after(self, route: str, response: httpx.Response) -> None:
@@ -295,10 +398,8 @@ async def test_role_route_matrix(client: AsyncTestClient[Litestar], world: World
         await scenario.setup()
         mismatches: list[tuple[str, str, str, str, str]] = []
         for route, cells in EXPECTATIONS.items():
-            method = route.split(" ", 1)[0]
             for principal in (p for p in CALL_ORDER if p in cells):
-                response = await client.request(method, scenario.url(route), headers=scenario.headers(principal),
-                                                json=await scenario.body(route))
+                response = await scenario.call(route, principal)
                 scenario.after(route, response)
                 got = outcome_of(response.status_code)
                 if got != cells[principal]:

@@ -1,0 +1,154 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date
+from typing import Annotated, Any
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.status_codes import HTTP_200_OK
+
+from marketplace.accounts.deps import provide_principal
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.lib.access import public, requires
+from marketplace.lib.http import created
+from marketplace.vendors import schemas
+from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
+from marketplace.vendors.services import DpsService
+
+_deps = {"principal": Provide(provide_principal, sync_to_thread=False),
+         "maybe_principal": Provide(provide_optional_principal, sync_to_thread=False),
+         "dps": Provide(provide_dps_service, sync_to_thread=False)}
+
+Service = NamedDependency[DpsService]
+Caller = NamedDependency[Principal]
+MaybeCaller = NamedDependency[Principal | None]
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+BUYERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
+VENDORS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
+
+
+class DpsController(Controller):
+    path = "/dps"
+    tags = ["DPS"]
+    dependencies = _deps
+
+    @post("/", opt=requires(Role.BUYER_ADMIN, reason="An administrator of a buying organisation."),
+          summary="Create a DPS (draft) with its categories")
+    async def create(self, data: JSONBody[schemas.DpsCreate], dps: Service,
+                     principal: Caller) -> Response[schemas.Dps]:
+        created_dps = await dps.create(principal, data)
+        return created(created_dps, f"{self.path}/{created_dps.id}")
+
+    @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS")
+    async def list_all(self, dps: Service, limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.Dps]:
+        return await dps.list_public(limit, offset)
+
+    @get("/{dps_id:uuid}", opt=public("Public once published; a draft only to its buying organisation."),
+         summary="Show a DPS and its categories")
+    async def show(self, dps_id: FromPath[uuid.UUID], dps: Service, maybe_principal: MaybeCaller) -> schemas.Dps:
+        return await dps.get(dps_id, maybe_principal)
+
+    @post("/{dps_id:uuid}/publish", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Send the notice: opens the initial window (≥ 30 days, D4)")
+    async def publish(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsPublish], dps: Service,
+                      principal: Caller) -> schemas.Dps:
+        return await dps.publish(principal, dps_id, data)
+
+    @post("/{dps_id:uuid}/activate", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Activate the DPS once its initial window has ended")
+    async def activate(self, dps_id: FromPath[uuid.UUID], dps: Service, principal: Caller) -> schemas.Dps:
+        return await dps.activate(principal, dps_id)
+
+    @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+         summary="Requests awaiting a decision: overdue first, then by due date")
+    async def queue(self, dps_id: FromPath[uuid.UUID], dps: Service,
+                    principal: Caller) -> list[schemas.AdmissionRequest]:
+        return await dps.queue(principal, dps_id)
+
+
+class RegisterController(Controller):
+    path = "/register"
+    tags = ["DPS"]
+    dependencies = _deps
+
+    @get("/", opt=public("The register of admitted vendors is public."),
+         summary="Vendors admitted to each category (public data only)")
+    async def register(self, dps: Service, dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
+                       category_id: Annotated[uuid.UUID | None, QueryParameter(name="categoryId")] = None,
+                       siren: Annotated[str | None, QueryParameter(name="siren", pattern=r"^\d{9}$")] = None,
+                       limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.RegisterEntry]:
+        return await dps.register(dps_id=dps_id, category_id=category_id, siren=siren, limit=limit, offset=offset)
+
+
+class AdmissionController(Controller):
+    path = "/admission-requests"
+    tags = ["Admission"]
+    dependencies = _deps
+
+    @post("/", opt=requires(*VENDORS, reason="A vendor's admin or bid manager."),
+          summary="Apply for admission to a category (draft)")
+    async def apply(self, data: JSONBody[schemas.AdmissionCreate], dps: Service,
+                    principal: Caller) -> Response[schemas.AdmissionRequest]:
+        request = await dps.apply(principal, data)
+        return created(request, f"{self.path}/{request.id}")
+
+    @get("/{request_id:uuid}", opt=requires(reason="The vendor, and buyers of the DPS's organisation."),
+         summary="Show an admission request")
+    async def show(self, request_id: FromPath[uuid.UUID], dps: Service,
+                   principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.show(principal, request_id)
+
+    @put("/{request_id:uuid}/documents/{kind:str}", opt=requires(*VENDORS, reason="The applying vendor."),
+         request_max_body_size=None, status_code=201,
+         summary="Upload a required document (raw body; streamed, hashed, checked against the category's rules)")
+    async def upload(self, request_id: FromPath[uuid.UUID], kind: FromPath[str], request: Request[Any, Any, Any],
+                     dps: Service, principal: Caller,
+                     filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
+                     valid_until: Annotated[date | None, QueryParameter(name="validUntil")] = None,
+                     ) -> Response[schemas.AdmissionDocument]:
+        length = request.headers.get("content-length")
+        document = await dps.upload_document(
+            principal, request_id, kind, filename=filename,
+            declared_type=request.headers.get("content-type", ""),
+            declared_size=int(length) if length and length.isdigit() else None,
+            body=request.stream(), valid_until=valid_until)
+        return created(document, f"{self.path}/{request_id}")
+
+    @post("/{request_id:uuid}/submit", opt=requires(*VENDORS, reason="The applying vendor."),
+          status_code=HTTP_200_OK, summary="Submit (or resubmit after a documents request): returns the receipt")
+    async def submit(self, request_id: FromPath[uuid.UUID], dps: Service, principal: Caller) -> schemas.Receipt:
+        return await dps.submit(principal, request_id)
+
+    @post("/{request_id:uuid}/withdraw", opt=requires(*VENDORS, reason="The applying vendor."),
+          status_code=HTTP_200_OK, summary="Withdraw the request or the admission")
+    async def withdraw(self, request_id: FromPath[uuid.UUID], dps: Service,
+                       principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.withdraw(principal, request_id)
+
+    @post("/{request_id:uuid}/request-documents", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Ask the vendor for missing documents (suspends the clock)")
+    async def request_documents(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
+                                dps: Service, principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.request_documents(principal, request_id, data)
+
+    @post("/{request_id:uuid}/extend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Extend the evaluation to 15 working days, with a reason (D6)")
+    async def extend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                     principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.extend(principal, request_id, data)
+
+    @post("/{request_id:uuid}/admit", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Admit the vendor to the category")
+    async def admit(self, request_id: FromPath[uuid.UUID], dps: Service,
+                    principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.admit(principal, request_id)
+
+    @post("/{request_id:uuid}/reject", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Reject the request, with reasons")
+    async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                     principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.reject(principal, request_id, data)

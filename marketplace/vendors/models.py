@@ -1,0 +1,111 @@
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.vendors.states import AdmissionStatus, DpsStatus
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+
+
+class Sector(enum.StrEnum):
+    GRAND_AGE = "grand_age"
+    HANDICAP = "handicap"
+    DOMICILE = "domicile"
+
+
+class DeliveryMode(enum.StrEnum):
+    SAAS = "saas"
+    ON_PREMISE = "on_premise"
+    HOSTED = "hosted"
+
+
+class Dps(UUIDv7AuditBase):
+    """A dynamic purchasing system (SAD) run by a buying organisation (domain.md §1)."""
+
+    __tablename__ = "dps"
+
+    buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                             index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    validity_start: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    validity_end: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    usable_by_other_buyers: Mapped[bool] = mapped_column(Boolean)
+    status: Mapped[DpsStatus] = mapped_column(_enum(DpsStatus, "dps_status"), default=DpsStatus.DRAFT, index=True)
+    notice_sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    initial_window_end: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # [{"name": ..., "weightMin": int, "weightMax": int}] (D10: specific contracts stay within these)
+    award_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class DpsCategory(UUIDv7AuditBase):
+    """Sector × delivery mode, each with its selection criteria and required documents (D20, §6)."""
+
+    __tablename__ = "dps_category"
+    __table_args__ = (UniqueConstraint("dps_id", "sector", "delivery_mode"),)
+
+    dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="CASCADE"), index=True)
+    sector: Mapped[Sector] = mapped_column(_enum(Sector, "dps_sector"))
+    delivery_mode: Mapped[DeliveryMode] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode"))
+    title: Mapped[str] = mapped_column(String(300))
+    selection_criteria: Mapped[str] = mapped_column(Text)
+    # [{"kind", "label", "maxBytes", "contentTypes": [...], "hasExpiry": bool}]
+    required_documents: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+
+
+class AdmissionRequest(UUIDv7AuditBase):
+    """One vendor's request to be admitted to one category (machine (b))."""
+
+    __tablename__ = "admission_request"
+    __table_args__ = (
+        Index("uq_admission_request_live", "category_id", "vendor_organisation_id", unique=True,
+              postgresql_where=text("status IN ('draft', 'under_evaluation', 'awaiting_documents', "
+                                    "'admitted', 'suspended')")),
+    )
+
+    dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
+    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[AdmissionStatus] = mapped_column(_enum(AdmissionStatus, "admission_status"),
+                                                    default=AdmissionStatus.DRAFT, index=True)
+    # DUME/ESPD self-declaration, as structured data (private to the vendor and the buyer).
+    self_declaration: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # Ségur referencing: {"referencingId", "software", "version", "dispositif"} (public once admitted).
+    referenced_software: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    received_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None, index=True)
+    extension_reason: Mapped[str | None] = mapped_column(Text, default=None)
+    paused_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    documents_requested: Mapped[str | None] = mapped_column(Text, default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decision_reasons: Mapped[str | None] = mapped_column(Text, default=None)
+    receipt_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class AdmissionDocument(UUIDv7AuditBase):
+    __tablename__ = "admission_document"
+
+    request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("admission_request.id", ondelete="CASCADE"),
+                                                  index=True)
+    kind: Mapped[str] = mapped_column(String(50))
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    valid_until: Mapped[date | None] = mapped_column(Date, default=None)
+    # A newer upload of the same kind replaces this one; the old object stays for the record.
+    superseded: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -1,0 +1,179 @@
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
+
+from marketplace.lib.schemas import CamelStruct
+from marketplace.vendors.models import DeliveryMode, Sector
+from marketplace.vendors.states import AdmissionStatus, DpsStatus
+
+Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
+LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+Kind = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
+# An instant: a datetime without a zone has none, and comparing it with the clock's would fail (500).
+AwareDatetime = Annotated[datetime, msgspec.Meta(tz=True)]
+
+
+class AwardCriterion(CamelStruct):
+    name: Text300
+    weight_min: Annotated[int, msgspec.Meta(ge=0, le=100)]
+    weight_max: Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class DocumentRule(CamelStruct):
+    kind: Kind
+    label: Text300
+    max_bytes: Annotated[int, msgspec.Meta(ge=1, le=200 * 1024 * 1024)] = 10 * 1024 * 1024
+    content_types: Annotated[list[str], msgspec.Meta(min_length=1)] = msgspec.field(
+        default_factory=lambda: ["application/pdf"])
+    has_expiry: bool = False
+
+
+class CategoryCreate(CamelStruct):
+    sector: Sector
+    delivery_mode: DeliveryMode
+    title: Text300
+    selection_criteria: LongText
+    required_documents: list[DocumentRule] = msgspec.field(default_factory=list)
+
+
+class DpsCreate(CamelStruct):
+    title: Text300
+    description: LongText
+    validity_start: AwareDatetime
+    validity_end: AwareDatetime
+    usable_by_other_buyers: bool
+    award_criteria: Annotated[list[AwardCriterion], msgspec.Meta(min_length=1)]
+    categories: Annotated[list[CategoryCreate], msgspec.Meta(min_length=1, max_length=50)]
+    buyer_organisation_id: uuid.UUID | None = None
+
+
+class DpsPublish(CamelStruct):
+    initial_window_end: AwareDatetime
+
+
+class Category(CamelStruct):
+    id: uuid.UUID
+    sector: Sector
+    delivery_mode: DeliveryMode
+    title: str
+    selection_criteria: str
+    required_documents: list[DocumentRule]
+
+
+class Dps(CamelStruct):
+    id: uuid.UUID
+    buyer_organisation_id: uuid.UUID
+    title: str
+    description: str
+    validity_start: datetime
+    validity_end: datetime
+    usable_by_other_buyers: bool
+    status: DpsStatus
+    notice_sent_at: datetime | None
+    initial_window_end: datetime | None
+    award_criteria: list[AwardCriterion]
+    categories: list[Category]
+
+
+class ReferencedSoftware(CamelStruct):
+    referencing_id: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    software: Text300
+    version: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+    dispositif: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]
+
+
+class SelfDeclaration(CamelStruct):
+    """DUME/ESPD essentials as structured data."""
+
+    no_exclusion_grounds: bool
+    tax_and_social_obligations_met: bool
+    legal_representative: Text300
+    annual_turnover_eur: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    staff_count: Annotated[int, msgspec.Meta(ge=0)] | None = None
+    references: list[Text300] = msgspec.field(default_factory=list)
+
+
+class AdmissionCreate(CamelStruct):
+    category_id: uuid.UUID
+    self_declaration: SelfDeclaration
+    referenced_software: ReferencedSoftware
+    vendor_organisation_id: uuid.UUID | None = None
+
+
+class AdmissionDocument(CamelStruct):
+    id: uuid.UUID
+    kind: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    valid_until: date | None
+    uploaded_at: datetime
+
+
+class AdmissionRequest(CamelStruct):
+    id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    status: AdmissionStatus
+    self_declaration: SelfDeclaration
+    referenced_software: ReferencedSoftware
+    received_at: datetime | None
+    due_at: datetime | None
+    due_at_paris: str | None
+    overdue: bool
+    extension_reason: str | None
+    documents_requested: str | None
+    decision_reasons: str | None
+    decided_at: datetime | None
+    documents: list[AdmissionDocument]
+    missing_documents: list[str]
+
+
+class Receipt(CamelStruct):
+    """Accusé de réception: what arrived, when (server clock), and the documents' fingerprints."""
+
+    request_id: uuid.UUID
+    received_at: datetime
+    received_at_paris: str
+    due_at: datetime
+    documents: list[AdmissionDocument]
+    receipt_sha256: str
+
+
+class DocumentsRequest(CamelStruct):
+    message: LongText
+
+
+class Reasons(CamelStruct):
+    reasons: LongText
+
+
+class RegisterEntry(CamelStruct):
+    """Public: never the self-declaration, documents or contacts."""
+
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    siren: str | None
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    category_title: str
+    software: str
+    version: str
+    referencing_id: str
+    admitted_at: datetime | None
+
+
+T = TypeVar("T")
+
+
+class Page(CamelStruct, Generic[T]):
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

@@ -1,0 +1,540 @@
+"""The DPS (machine (a)) and admission requests (machine (b)): domain.md §1.2–§1.4, D4–D7, D12, D20.
+
+Every transition is checked against `states.py`, audited, and (for the vendor) notified through the
+outbox. Object rule: a DPS in draft, and every admission request, is visible only to its buyer
+organisation and (for a request) its vendor; others get 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterable
+from datetime import date, timedelta
+from typing import Any
+
+import filetype
+import msgspec
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Organisation
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import OrganisationKind, Role
+from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, format_paris, to_paris
+from marketplace.lib.working_days import (
+    EVALUATION_DAYS,
+    EVALUATION_DAYS_EXTENDED,
+    EVALUATION_RULES,
+    add_working_days,
+    end_of_paris_day,
+    evaluation_due_at,
+    suspended_due_at,
+)
+from marketplace.notifications.services import NotificationService
+from marketplace.vendors import schemas
+from marketplace.vendors.errors import DocumentTooLarge, DocumentTypeRefused, MissingDocuments
+from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
+from marketplace.vendors.states import (
+    DPS_ACCEPTS_REQUESTS,
+    EVALUATION_STATES,
+    AdmissionStatus,
+    DpsStatus,
+    check_admission_transition,
+    check_dps_transition,
+)
+from storage import ObjectStore, ObjectTooLarge
+
+INITIAL_WINDOW_MIN = timedelta(days=30)  # D4
+BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
+VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
+SNIFF_BYTES = 8192
+
+
+def _criteria(items: list[schemas.AwardCriterion]) -> list[dict[str, Any]]:
+    for index, item in enumerate(items):
+        if item.weight_min > item.weight_max:
+            raise RuleViolation(f"awardCriteria[{index}]: weightMin is above weightMax",
+                                field=f"awardCriteria[{index}]")
+    if sum(i.weight_min for i in items) > 100 or sum(i.weight_max for i in items) < 100:
+        raise RuleViolation("awardCriteria: the weight ranges must allow a total of 100", field="awardCriteria",
+                            rule="D10")
+    return [msgspec.to_builtins(i) for i in items]
+
+
+class DpsService:
+    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None) -> None:
+        self.session = session
+        self.clock = clock
+        self.store = store
+
+    async def _audit(self, action: str, principal: Principal | str, target_type: str, target_id: object,
+                     organisation_id: uuid.UUID | None = None, **details: object) -> None:
+        actor = principal if isinstance(principal, str) else principal.label
+        await audit.record(self.session, self.clock, action, actor=actor, organisation_id=organisation_id,
+                           target_type=target_type, target_id=str(target_id), details=details)
+
+    # -- the DPS ---------------------------------------------------------------------------------
+
+    def _is_buyer_of(self, principal: Principal | None, dps: Dps, *roles: Role) -> bool:
+        return principal is not None and principal.has_role_in(dps.buyer_organisation_id, *(roles or BUYER_ROLES))
+
+    async def _dps(self, dps_id: uuid.UUID, principal: Principal | None) -> Dps:
+        dps = await self.session.get(Dps, dps_id)
+        if dps is None or (dps.status == DpsStatus.DRAFT and not self._is_buyer_of(principal, dps)):
+            raise NotFound("No DPS has this id.")
+        return dps
+
+    async def _to_schema(self, dps: Dps) -> schemas.Dps:
+        categories = (await self.session.scalars(
+            select(DpsCategory).where(DpsCategory.dps_id == dps.id).order_by(DpsCategory.sector,
+                                                                            DpsCategory.delivery_mode))).all()
+        return schemas.Dps(
+            id=dps.id, buyer_organisation_id=dps.buyer_organisation_id, title=dps.title,
+            description=dps.description, validity_start=dps.validity_start, validity_end=dps.validity_end,
+            usable_by_other_buyers=dps.usable_by_other_buyers, status=dps.status,
+            notice_sent_at=dps.notice_sent_at, initial_window_end=dps.initial_window_end,
+            award_criteria=msgspec.convert(dps.award_criteria, list[schemas.AwardCriterion]),
+            categories=[schemas.Category(
+                id=c.id, sector=c.sector, delivery_mode=c.delivery_mode, title=c.title,
+                selection_criteria=c.selection_criteria,
+                required_documents=msgspec.convert(c.required_documents, list[schemas.DocumentRule]))
+                for c in categories])
+
+    async def create(self, principal: Principal, data: schemas.DpsCreate) -> schemas.Dps:
+        buyers = principal.organisations_with(Role.BUYER_ADMIN)
+        organisation_id = data.buyer_organisation_id or (buyers[0] if len(buyers) == 1 else None)
+        if organisation_id is None or organisation_id not in buyers:
+            raise RuleViolation("buyerOrganisationId: name a buying organisation you administer",
+                                field="buyerOrganisationId")
+        if data.validity_end <= data.validity_start:
+            raise RuleViolation("validityEnd: must be after validityStart", field="validityEnd", rule="D2")
+        seen: set[tuple[str, str]] = set()
+        for index, category in enumerate(data.categories):
+            pair = (category.sector.value, category.delivery_mode.value)
+            if pair in seen:
+                raise RuleViolation(f"categories[{index}]: {pair[0]} × {pair[1]} appears twice",
+                                    field=f"categories[{index}]", rule="D20")
+            seen.add(pair)
+            kinds = [d.kind for d in category.required_documents]
+            if len(kinds) != len(set(kinds)):
+                raise RuleViolation(f"categories[{index}].requiredDocuments: a document kind appears twice",
+                                    field=f"categories[{index}].requiredDocuments")
+        dps = Dps(buyer_organisation_id=organisation_id, title=data.title.strip(), description=data.description,
+                  validity_start=data.validity_start, validity_end=data.validity_end,
+                  usable_by_other_buyers=data.usable_by_other_buyers, award_criteria=_criteria(data.award_criteria))
+        self.session.add(dps)
+        await self.session.flush()
+        for category in data.categories:
+            self.session.add(DpsCategory(
+                dps_id=dps.id, sector=category.sector, delivery_mode=category.delivery_mode,
+                title=category.title.strip(), selection_criteria=category.selection_criteria,
+                required_documents=[msgspec.to_builtins(d) for d in category.required_documents]))
+        await self.session.flush()
+        await self._audit("dps.created", principal, "dps", dps.id, organisation_id, title=dps.title,
+                          categories=len(data.categories))
+        return await self._to_schema(dps)
+
+    async def get(self, dps_id: uuid.UUID, principal: Principal | None) -> schemas.Dps:
+        return await self._to_schema(await self._dps(dps_id, principal))
+
+    async def list_public(self, limit: int, offset: int) -> schemas.Page[schemas.Dps]:
+        visible = Dps.status != DpsStatus.DRAFT
+        total = await self.session.scalar(select(func.count()).select_from(Dps).where(visible))
+        rows = (await self.session.scalars(select(Dps).where(visible).order_by(Dps.created_at.desc(), Dps.id)
+                                           .limit(limit).offset(offset))).all()
+        return schemas.Page(items=[await self._to_schema(d) for d in rows], total=int(total or 0),
+                            limit=limit, offset=offset)
+
+    async def _transition(self, principal: Principal, dps_id: uuid.UUID, target: DpsStatus) -> Dps:
+        dps = await self._dps(dps_id, principal)
+        if not self._is_buyer_of(principal, dps, Role.BUYER_ADMIN):
+            # Another organisation's buyer: the DPS is not theirs to manage (404, like any object of
+            # another organisation); an evaluator of the buying organisation sees it but may not act (403).
+            if self._is_buyer_of(principal, dps):
+                raise Forbidden("Only an administrator of the DPS's buying organisation may change its status.")
+            raise NotFound("No DPS has this id.")
+        await self.session.refresh(dps, with_for_update=True)
+        check_dps_transition(dps.status, target)
+        return dps
+
+    async def publish(self, principal: Principal, dps_id: uuid.UUID, data: schemas.DpsPublish) -> schemas.Dps:
+        """Send the notice: the initial request window runs ≥ 30 days from now (D4)."""
+        dps = await self._transition(principal, dps_id, DpsStatus.PENDING)
+        now = self.clock.now()
+        if data.initial_window_end - now < INITIAL_WINDOW_MIN:
+            raise RuleViolation("initialWindowEnd: the initial window for requests to participate lasts at "
+                                "least 30 days from the notice", field="initialWindowEnd", rule="D4")
+        if data.initial_window_end >= dps.validity_end:
+            raise RuleViolation("initialWindowEnd: must end before the DPS's validity", field="initialWindowEnd")
+        old = dps.status
+        dps.status, dps.notice_sent_at, dps.initial_window_end = DpsStatus.PENDING, now, data.initial_window_end
+        await self._audit("dps.published", principal, "dps", dps.id, dps.buyer_organisation_id,
+                          old=old.value, new=dps.status.value, initial_window_end=data.initial_window_end.isoformat())
+        return await self._to_schema(dps)
+
+    async def activate(self, principal: Principal, dps_id: uuid.UUID) -> schemas.Dps:
+        dps = await self._transition(principal, dps_id, DpsStatus.ACTIVE)
+        if dps.initial_window_end is not None and self.clock.now() < dps.initial_window_end:
+            raise RuleViolation("status: the DPS becomes active once its initial window has ended",
+                                field="status", rule="D4")
+        dps.status = DpsStatus.ACTIVE
+        await self._audit("dps.activated", principal, "dps", dps.id, dps.buyer_organisation_id,
+                          old=DpsStatus.PENDING.value, new=dps.status.value)
+        return await self._to_schema(dps)
+
+    # -- admission requests ----------------------------------------------------------------------
+
+    async def _request(self, request_id: uuid.UUID, principal: Principal, *, lock: bool = False
+                       ) -> tuple[AdmissionRequest, Dps]:
+        request = await self.session.get(AdmissionRequest, request_id, with_for_update=lock)
+        dps = await self.session.get(Dps, request.dps_id) if request else None
+        if request is None or dps is None or not (
+                principal.member_of(request.vendor_organisation_id) or self._is_buyer_of(principal, dps)):
+            raise NotFound("No admission request has this id.")
+        return request, dps
+
+    def _require_vendor(self, principal: Principal, request: AdmissionRequest) -> None:
+        if not principal.has_role_in(request.vendor_organisation_id, *VENDOR_ROLES):
+            raise NotFound("No admission request has this id.") if not principal.member_of(
+                request.vendor_organisation_id) else Forbidden("Only the vendor's admin or bid manager may do this.")
+
+    def _require_buyer(self, principal: Principal, request: AdmissionRequest, dps: Dps) -> None:
+        if not self._is_buyer_of(principal, dps):
+            raise NotFound("No admission request has this id.")
+
+    async def _category(self, request: AdmissionRequest) -> DpsCategory:
+        category = await self.session.get(DpsCategory, request.category_id)
+        assert category is not None
+        return category
+
+    async def _documents(self, request_id: uuid.UUID) -> list[AdmissionDocument]:
+        return list((await self.session.scalars(
+            select(AdmissionDocument).where(AdmissionDocument.request_id == request_id,
+                                            AdmissionDocument.superseded.is_(False))
+            .order_by(AdmissionDocument.kind))).all())
+
+    @staticmethod
+    def _doc_schema(d: AdmissionDocument) -> schemas.AdmissionDocument:
+        return schemas.AdmissionDocument(id=d.id, kind=d.kind, filename=d.filename, content_type=d.content_type,
+                                         size=d.size, sha256=d.sha256, valid_until=d.valid_until,
+                                         uploaded_at=d.created_at)
+
+    async def _request_schema(self, request: AdmissionRequest) -> schemas.AdmissionRequest:
+        documents = await self._documents(request.id)
+        category = await self._category(request)
+        present = {d.kind for d in documents}
+        missing = [rule["kind"] for rule in category.required_documents if rule["kind"] not in present]
+        now = self.clock.now()
+        return schemas.AdmissionRequest(
+            id=request.id, dps_id=request.dps_id, category_id=request.category_id,
+            vendor_organisation_id=request.vendor_organisation_id, status=request.status,
+            self_declaration=msgspec.convert(request.self_declaration, schemas.SelfDeclaration),
+            referenced_software=msgspec.convert(request.referenced_software, schemas.ReferencedSoftware),
+            received_at=request.received_at, due_at=request.due_at,
+            due_at_paris=format_paris(request.due_at) if request.due_at else None,
+            overdue=bool(request.due_at and request.status == AdmissionStatus.UNDER_EVALUATION
+                         and request.due_at < now),
+            extension_reason=request.extension_reason, documents_requested=request.documents_requested,
+            decision_reasons=request.decision_reasons, decided_at=request.decided_at,
+            documents=[self._doc_schema(d) for d in documents], missing_documents=missing)
+
+    async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
+        vendors = principal.organisations_with(*VENDOR_ROLES)
+        vendor_id = data.vendor_organisation_id or (vendors[0] if len(vendors) == 1 else None)
+        if vendor_id is None or vendor_id not in vendors:
+            raise RuleViolation("vendorOrganisationId: name a vendor organisation you act for",
+                                field="vendorOrganisationId")
+        category = await self.session.get(DpsCategory, data.category_id)
+        dps = await self.session.get(Dps, category.dps_id) if category else None
+        if category is None or dps is None or dps.status == DpsStatus.DRAFT:
+            raise NotFound("No DPS category has this id.")
+        if dps.status not in DPS_ACCEPTS_REQUESTS:
+            raise RuleViolation(f"categoryId: the DPS is {dps.status.value} and receives no requests",
+                                field="categoryId", rule="D5")
+        vendor = await self.session.get(Organisation, vendor_id)
+        assert vendor is not None and vendor.kind == OrganisationKind.VENDOR
+        live = await self.session.scalar(select(AdmissionRequest.id).where(
+            AdmissionRequest.category_id == category.id, AdmissionRequest.vendor_organisation_id == vendor_id,
+            AdmissionRequest.status.in_([s.value for s in (AdmissionStatus.DRAFT, AdmissionStatus.UNDER_EVALUATION,
+                                                           AdmissionStatus.AWAITING_DOCUMENTS,
+                                                           AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED)])))
+        if live is not None:
+            raise Conflict(f"categoryId: this vendor already has a request for this category ({live})",
+                           field="categoryId", existing=str(live))
+        request = AdmissionRequest(dps_id=dps.id, category_id=category.id, vendor_organisation_id=vendor_id,
+                                   self_declaration=msgspec.to_builtins(data.self_declaration),
+                                   referenced_software=msgspec.to_builtins(data.referenced_software))
+        self.session.add(request)
+        await self.session.flush()
+        await self._audit("admission.created", principal, "admission_request", request.id, vendor_id,
+                          category_id=str(category.id))
+        return await self._request_schema(request)
+
+    async def show(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, _ = await self._request(request_id, principal)
+        return await self._request_schema(request)
+
+    async def upload_document(self, principal: Principal, request_id: uuid.UUID, kind: str, *,
+                              filename: str, declared_type: str, declared_size: int | None,
+                              body: AsyncIterable[bytes], valid_until: date | None) -> schemas.AdmissionDocument:
+        """Stream one required document to object storage, checking the category's rules first on what
+        the client declares (size, type), then on what it sends (bytes counted, content sniffed)."""
+        assert self.store is not None
+        request, _ = await self._request(request_id, principal, lock=True)
+        self._require_vendor(principal, request)
+        if request.status not in (AdmissionStatus.DRAFT, AdmissionStatus.AWAITING_DOCUMENTS):
+            raise Conflict(f"status: documents can't be changed while the request is {request.status.value}",
+                           field="status")
+        category = await self._category(request)
+        rule = next((r for r in category.required_documents if r["kind"] == kind), None)
+        if rule is None:
+            raise NotFound(f"kind: this category asks for no document of kind {kind!r}")
+        allowed = list(rule["contentTypes"])
+        media_type = declared_type.split(";", 1)[0].strip().lower()
+        if media_type not in allowed:
+            raise DocumentTypeRefused(f"Content-Type: {media_type or 'none'} is not accepted for {rule['label']} "
+                                      f"(accepted: {', '.join(allowed)})", field="Content-Type", accepted=allowed)
+        if declared_size is not None and declared_size > rule["maxBytes"]:
+            raise DocumentTooLarge(f"Content-Length: {declared_size} bytes is over the {rule['maxBytes']}-byte limit "
+                                   f"for {rule['label']}", field="Content-Length", limit=rule["maxBytes"])
+        if rule["hasExpiry"] and valid_until is None:
+            raise RuleViolation(f"validUntil: {rule['label']} has an end of validity; give it", field="validUntil")
+        if valid_until is not None and valid_until < to_paris(self.clock.now()).date():
+            raise RuleViolation(f"validUntil: this {rule['label']} expired on {valid_until.isoformat()}",
+                                field="validUntil")
+        key = ObjectStore.new_key("admissions")
+        sniffed = self._sniffing(body, allowed, rule["label"])
+        try:
+            stored = await self.store.put_stream(key, sniffed, content_type=media_type,
+                                                 metadata={"kind": kind}, max_size=rule["maxBytes"])
+        except ObjectTooLarge as exc:
+            raise DocumentTooLarge(f"body: over the {rule['maxBytes']}-byte limit for {rule['label']}",
+                                   field="body", limit=rule["maxBytes"]) from exc
+        except DocumentTypeRefused:
+            await self.store.delete(key)
+            raise
+        try:
+            for old in await self._documents(request.id):
+                if old.kind == kind:
+                    old.superseded = True
+            document = AdmissionDocument(request_id=request.id, kind=kind, object_key=key,
+                                         filename=filename[:300] or kind, content_type=media_type, size=stored.size,
+                                         sha256=stored.sha256, valid_until=valid_until)
+            self.session.add(document)
+            await self.session.flush()
+            await self._audit("admission.document_uploaded", principal, "admission_request", request.id,
+                              request.vendor_organisation_id, kind=kind, sha256=stored.sha256, size=stored.size)
+        except BaseException:
+            await self.store.delete(key)  # no object without its row
+            raise
+        return self._doc_schema(document)
+
+    @staticmethod
+    async def _sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
+        """Pass the stream through, refusing it as soon as its first bytes show a type not allowed."""
+        head = b""
+        checked = False
+        async for chunk in body:
+            if checked:
+                yield chunk
+                continue
+            head += chunk
+            if len(head) >= SNIFF_BYTES:
+                DpsService._check_content(head, allowed, label)
+                checked = True
+                yield head
+        if not checked:
+            DpsService._check_content(head, allowed, label)
+            if head:
+                yield head
+
+    @staticmethod
+    def _check_content(head: bytes, allowed: list[str], label: str) -> None:
+        kind = filetype.guess(head)
+        actual = kind.mime if kind else "application/octet-stream"
+        if actual not in allowed:
+            raise DocumentTypeRefused(f"body: the content is {actual}, not an accepted type for {label} "
+                                      f"({', '.join(allowed)})", field="body", detected=actual)
+
+    async def submit(self, principal: Principal, request_id: uuid.UUID) -> schemas.Receipt:
+        """Receipt time from the server clock; the evaluation clock starts (D6) or resumes."""
+        request, dps = await self._request(request_id, principal, lock=True)
+        self._require_vendor(principal, request)
+        check_admission_transition(request.status, AdmissionStatus.UNDER_EVALUATION)
+        if dps.status not in DPS_ACCEPTS_REQUESTS:
+            raise RuleViolation(f"status: the DPS is {dps.status.value} and receives no requests", rule="D5")
+        now = self.clock.now()
+        resumed = request.status == AdmissionStatus.AWAITING_DOCUMENTS
+        if resumed:
+            assert request.due_at and request.paused_at
+            request.due_at = suspended_due_at(request.due_at, request.paused_at, now, EVALUATION_RULES)
+            request.paused_at = None
+        else:
+            request.received_at = now
+            # Requests received during the initial window are opened when it ends (§1.4): the
+            # evaluation delay runs from then, not from receipt.
+            opens = max(now, dps.initial_window_end) if dps.status == DpsStatus.PENDING and \
+                dps.initial_window_end else now
+            request.due_at = evaluation_due_at(opens)
+        old = request.status
+        request.status = AdmissionStatus.UNDER_EVALUATION
+        documents = await self._documents(request.id)
+        manifest = json.dumps({"request": str(request.id), "receivedAt": now.isoformat(),
+                               "documents": [[d.kind, d.sha256, d.size] for d in documents]},
+                              sort_keys=True, separators=(",", ":"))
+        request.receipt_sha256 = hashlib.sha256(manifest.encode()).hexdigest()
+        await self._audit("admission.submitted" if not resumed else "admission.documents_supplied", principal,
+                          "admission_request", request.id, request.vendor_organisation_id, old=old.value,
+                          new=request.status.value, due_at=request.due_at.isoformat(),
+                          receipt_sha256=request.receipt_sha256)
+        subject = "Pièces complémentaires reçues" if resumed else "Nouvelle demande d'admission"
+        await self._notify_buyer_side(dps, request, "admission.submitted", subject)
+        assert request.received_at and request.due_at
+        return schemas.Receipt(request_id=request.id, received_at=now, received_at_paris=format_paris(now),
+                               due_at=request.due_at, documents=[self._doc_schema(d) for d in documents],
+                               receipt_sha256=request.receipt_sha256)
+
+    async def queue(self, principal: Principal, dps_id: uuid.UUID) -> list[schemas.AdmissionRequest]:
+        """Requests awaiting a decision, overdue first, then by due date (D6)."""
+        dps = await self._dps(dps_id, principal)
+        if not self._is_buyer_of(principal, dps):
+            raise NotFound("No DPS has this id.")
+        rows = (await self.session.scalars(
+            select(AdmissionRequest).where(AdmissionRequest.dps_id == dps.id,
+                                           AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES]))
+            .order_by(AdmissionRequest.due_at, AdmissionRequest.received_at))).all()
+        items = [await self._request_schema(r) for r in rows]
+        return sorted(items, key=lambda r: (not r.overdue, r.due_at))
+
+    async def _decide(self, principal: Principal, request_id: uuid.UUID,
+                      target: AdmissionStatus) -> tuple[AdmissionRequest, Dps]:
+        request, dps = await self._request(request_id, principal, lock=True)
+        self._require_buyer(principal, request, dps)
+        check_admission_transition(request.status, target)
+        return request, dps
+
+    async def request_documents(self, principal: Principal, request_id: uuid.UUID,
+                                data: schemas.DocumentsRequest) -> schemas.AdmissionRequest:
+        request, dps = await self._decide(principal, request_id, AdmissionStatus.AWAITING_DOCUMENTS)
+        request.status = AdmissionStatus.AWAITING_DOCUMENTS
+        request.paused_at = self.clock.now()
+        request.documents_requested = data.message
+        await self._audit("admission.documents_requested", principal, "admission_request", request.id,
+                          dps.buyer_organisation_id, old=AdmissionStatus.UNDER_EVALUATION.value,
+                          new=request.status.value)
+        await self._notify_vendor(request, "admission.documents_requested", "Pièces complémentaires demandées",
+                                  f"L'acheteur demande des pièces complémentaires :\n\n{data.message}\n\n"
+                                  "Le délai d'évaluation est suspendu jusqu'à leur dépôt.")
+        return await self._request_schema(request)
+
+    async def extend(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
+                     ) -> schemas.AdmissionRequest:
+        request, dps = await self._request(request_id, principal, lock=True)
+        self._require_buyer(principal, request, dps)
+        if request.status not in EVALUATION_STATES or request.extension_reason:
+            raise Conflict("status: only a request under evaluation, not yet extended, can be extended",
+                           field="status", rule="D6")
+        assert request.received_at and request.due_at
+        # 15 working days instead of 10 (D6): five more, on top of any time already suspended.
+        extra = EVALUATION_DAYS_EXTENDED - EVALUATION_DAYS
+        request.due_at = end_of_paris_day(add_working_days(to_paris(request.due_at).date(), extra, EVALUATION_RULES))
+        request.extension_reason = data.reasons
+        await self._audit("admission.extended", principal, "admission_request", request.id,
+                          dps.buyer_organisation_id, reason=data.reasons, due_at=request.due_at.isoformat())
+        return await self._request_schema(request)
+
+    async def admit(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, dps = await self._decide(principal, request_id, AdmissionStatus.ADMITTED)
+        missing = (await self._request_schema(request)).missing_documents
+        if missing:
+            raise MissingDocuments(f"documents: still missing {', '.join(missing)}", field="documents",
+                                   missing=missing, rule="D7")
+        today = to_paris(self.clock.now()).date()
+        expired = sorted(d.kind for d in await self._documents(request.id) if d.valid_until and d.valid_until < today)
+        if expired:
+            raise MissingDocuments(f"documents: expired {', '.join(expired)}; ask for current ones", field="documents",
+                                   expired=expired)
+        await self._close(principal, request, dps, AdmissionStatus.ADMITTED, None)
+        await self._notify_vendor(request, "admission.admitted", "Admission au SAD prononcée",
+                                  "Votre entreprise est admise dans la catégorie demandée. Elle sera invitée à "
+                                  "chaque marché spécifique de cette catégorie.")
+        return await self._request_schema(request)
+
+    async def reject(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
+                     ) -> schemas.AdmissionRequest:
+        request, dps = await self._decide(principal, request_id, AdmissionStatus.REJECTED)
+        await self._close(principal, request, dps, AdmissionStatus.REJECTED, data.reasons)
+        await self._notify_vendor(request, "admission.rejected", "Demande d'admission rejetée",
+                                  f"Votre demande d'admission est rejetée pour les motifs suivants :\n\n"
+                                  f"{data.reasons}\n\nVous pouvez présenter une nouvelle demande.")
+        return await self._request_schema(request)
+
+    async def _close(self, principal: Principal, request: AdmissionRequest, dps: Dps, target: AdmissionStatus,
+                     reasons: str | None) -> None:
+        old = request.status
+        request.status, request.decided_at = target, self.clock.now()
+        request.decided_by, request.decision_reasons = principal.label, reasons
+        await self._audit(f"admission.{target.value}", principal, "admission_request", request.id,
+                          dps.buyer_organisation_id, old=old.value, new=target.value, reasons=reasons)
+
+    async def withdraw(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, _ = await self._request(request_id, principal, lock=True)
+        self._require_vendor(principal, request)
+        check_admission_transition(request.status, AdmissionStatus.WITHDRAWN)
+        old = request.status
+        request.status = AdmissionStatus.WITHDRAWN
+        await self._audit("admission.withdrawn", principal, "admission_request", request.id,
+                          request.vendor_organisation_id, old=old.value, new=request.status.value)
+        return await self._request_schema(request)
+
+    async def _recipients(self, organisation_id: uuid.UUID, *roles: Role) -> list[str]:
+        from marketplace.accounts.models import Membership, User
+
+        rows = (await self.session.execute(
+            select(User.email, Membership.roles).join(Membership, Membership.user_id == User.id)
+            .where(Membership.organisation_id == organisation_id, User.is_active.is_(True)))).all()
+        wanted = {r.value for r in roles}
+        return sorted({email for email, held in rows if not wanted or wanted & set(held)})
+
+    async def _notify_vendor(self, request: AdmissionRequest, kind: str, subject: str, body: str) -> None:
+        notifications = NotificationService(self.session, self.clock)
+        for email in await self._recipients(request.vendor_organisation_id, *VENDOR_ROLES):
+            await notifications.notify(recipient_email=email, kind=kind, about=request.id,
+                                       subject=f"{subject} (demande {request.id})", body=body)
+
+    async def _notify_buyer_side(self, dps: Dps, request: AdmissionRequest, kind: str, subject: str) -> None:
+        notifications = NotificationService(self.session, self.clock)
+        assert request.due_at
+        for email in await self._recipients(dps.buyer_organisation_id, *BUYER_ROLES):
+            await notifications.notify(
+                recipient_email=email, kind=kind, about=request.id, subject=f"{subject} — {dps.title}",
+                body=f"Demande {request.id} à évaluer avant le {format_paris(request.due_at)}.\n")
+
+    # -- the public register --------------------------------------------------------------------
+
+    async def register(self, *, dps_id: uuid.UUID | None, category_id: uuid.UUID | None, siren: str | None,
+                       limit: int, offset: int) -> schemas.Page[schemas.RegisterEntry]:
+        query = (select(AdmissionRequest, Organisation, DpsCategory)
+                 .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id)
+                 .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
+                 .where(AdmissionRequest.status == AdmissionStatus.ADMITTED))
+        if dps_id:
+            query = query.where(AdmissionRequest.dps_id == dps_id)
+        if category_id:
+            query = query.where(AdmissionRequest.category_id == category_id)
+        if siren:
+            query = query.where(Organisation.siren == siren)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
+        rows = (await self.session.execute(
+            query.order_by(Organisation.name, DpsCategory.sector, DpsCategory.delivery_mode, AdmissionRequest.id)
+            .limit(limit).offset(offset))).all()
+        items = [schemas.RegisterEntry(
+            vendor_organisation_id=org.id, vendor_name=org.name, siren=org.siren, dps_id=req.dps_id,
+            category_id=cat.id, category_title=cat.title, software=req.referenced_software["software"],
+            version=req.referenced_software["version"], referencing_id=req.referenced_software["referencingId"],
+            admitted_at=req.decided_at) for req, org, cat in rows]
+        return schemas.Page(items=items, total=int(total or 0), limit=limit, offset=offset)
