@@ -37,7 +37,12 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
-from marketplace.vendors.controllers import AdmissionController, DpsController, RegisterController
+from marketplace.vendors.controllers import (
+    AdmissionController,
+    DpsController,
+    LivingAdmissionController,
+    RegisterController,
+)
 from storage import ObjectStore, StoreConfig
 
 log = logging.getLogger("marketplace.app")
@@ -116,7 +121,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app = Litestar(
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
-                        InvitationController, DpsController, RegisterController, AdmissionController],
+                        InvitationController, DpsController, RegisterController, AdmissionController,
+                        LivingAdmissionController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

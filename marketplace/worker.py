@@ -6,17 +6,21 @@ import asyncio
 import logging
 from typing import Any
 
+from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
+from marketplace.vendors.jobs import warn_expiring_documents
 
 log = logging.getLogger("marketplace.worker")
 
 FUNCTIONS = [deliver_notification]
+# Paris time: "every morning" means a French morning, whatever the server's zone.
+CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
@@ -32,6 +36,8 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
 
     options: dict[str, Any] = {
         "functions": FUNCTIONS,
+        "cron_jobs": CRON_JOBS,
+        "timezone": PARIS,
         "redis_settings": RedisSettings.from_dsn(settings.redis_url),
         "on_startup": startup,
         "on_shutdown": shutdown,

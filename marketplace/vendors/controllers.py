@@ -152,3 +152,42 @@ class AdmissionController(Controller):
     async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
                      principal: Caller) -> schemas.AdmissionRequest:
         return await dps.reject(principal, request_id, data)
+
+
+class LivingAdmissionController(Controller):
+    """After admission: sanctions by the buyer, updated self-declarations (D11)."""
+
+    path = "/admission-requests"
+    tags = ["Admission"]
+    dependencies = _deps
+
+    @post("/{request_id:uuid}/suspend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Suspend an admitted vendor, with reasons")
+    async def suspend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                      principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.suspend(principal, request_id, data)
+
+    @post("/{request_id:uuid}/reinstate", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Lift a suspension")
+    async def reinstate(self, request_id: FromPath[uuid.UUID], dps: Service,
+                        principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.reinstate(principal, request_id)
+
+    @post("/{request_id:uuid}/exclude", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Exclude an admitted vendor, with reasons")
+    async def exclude(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                      principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.exclude(principal, request_id, data)
+
+    @post("/{request_id:uuid}/declaration-request",
+          opt=requires(*BUYERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
+          summary="Ask an admitted vendor for an updated self-declaration (due in 5 working days, D11)")
+    async def request_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
+                                  dps: Service, principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.request_declaration(principal, request_id, data)
+
+    @put("/{request_id:uuid}/self-declaration", opt=requires(*VENDORS, reason="The applying vendor."),
+         summary="Update the self-declaration (before submission, or when the buyer asked for it)")
+    async def update_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.SelfDeclaration],
+                                 dps: Service, principal: Caller) -> schemas.AdmissionRequest:
+        return await dps.update_declaration(principal, request_id, data)

@@ -93,6 +93,9 @@ class AdmissionRequest(UUIDv7AuditBase):
     decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
     decision_reasons: Mapped[str | None] = mapped_column(Text, default=None)
     receipt_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # D11: an updated self-declaration asked of an admitted vendor, and when it is due (5 working days).
+    declaration_requested_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    declaration_due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class AdmissionDocument(UUIDv7AuditBase):
@@ -109,3 +112,5 @@ class AdmissionDocument(UUIDv7AuditBase):
     valid_until: Mapped[date | None] = mapped_column(Date, default=None)
     # A newer upload of the same kind replaces this one; the old object stays for the record.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Set when the vendor has been warned that this document expires soon (the warning goes once).
+    expiry_warned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -133,6 +133,8 @@ class AdmissionRequest(CamelStruct):
     decided_at: datetime | None
     documents: list[AdmissionDocument]
     missing_documents: list[str]
+    expired_documents: list[str]
+    declaration_due_at: datetime | None
 
 
 class Receipt(CamelStruct):

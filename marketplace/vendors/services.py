@@ -30,6 +30,7 @@ from marketplace.lib.working_days import (
     EVALUATION_DAYS_EXTENDED,
     EVALUATION_RULES,
     add_working_days,
+    declaration_due_at,
     end_of_paris_day,
     evaluation_due_at,
     suspended_due_at,
@@ -229,6 +230,7 @@ class DpsService:
         present = {d.kind for d in documents}
         missing = [rule["kind"] for rule in category.required_documents if rule["kind"] not in present]
         now = self.clock.now()
+        today = to_paris(now).date()
         return schemas.AdmissionRequest(
             id=request.id, dps_id=request.dps_id, category_id=request.category_id,
             vendor_organisation_id=request.vendor_organisation_id, status=request.status,
@@ -240,7 +242,9 @@ class DpsService:
                          and request.due_at < now),
             extension_reason=request.extension_reason, documents_requested=request.documents_requested,
             decision_reasons=request.decision_reasons, decided_at=request.decided_at,
-            documents=[self._doc_schema(d) for d in documents], missing_documents=missing)
+            documents=[self._doc_schema(d) for d in documents], missing_documents=missing,
+            expired_documents=sorted(d.kind for d in documents if d.valid_until and d.valid_until < today),
+            declaration_due_at=request.declaration_due_at)
 
     async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
         vendors = principal.organisations_with(*VENDOR_ROLES)
@@ -286,7 +290,10 @@ class DpsService:
         assert self.store is not None
         request, _ = await self._request(request_id, principal, lock=True)
         self._require_vendor(principal, request)
-        if request.status not in (AdmissionStatus.DRAFT, AdmissionStatus.AWAITING_DOCUMENTS):
+        # Admitted vendors keep their documents current (certificates expire); under evaluation the file
+        # is frozen until the buyer asks for more.
+        if request.status not in (AdmissionStatus.DRAFT, AdmissionStatus.AWAITING_DOCUMENTS,
+                                  AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED):
             raise Conflict(f"status: documents can't be changed while the request is {request.status.value}",
                            field="status")
         category = await self._category(request)
@@ -453,8 +460,7 @@ class DpsService:
         if missing:
             raise MissingDocuments(f"documents: still missing {', '.join(missing)}", field="documents",
                                    missing=missing, rule="D7")
-        today = to_paris(self.clock.now()).date()
-        expired = sorted(d.kind for d in await self._documents(request.id) if d.valid_until and d.valid_until < today)
+        expired = (await self._request_schema(request)).expired_documents
         if expired:
             raise MissingDocuments(f"documents: expired {', '.join(expired)}; ask for current ones", field="documents",
                                    expired=expired)
@@ -490,6 +496,95 @@ class DpsService:
         await self._audit("admission.withdrawn", principal, "admission_request", request.id,
                           request.vendor_organisation_id, old=old.value, new=request.status.value)
         return await self._request_schema(request)
+
+    # -- living admissions ------------------------------------------------------------------------
+
+    async def suspend(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
+                      ) -> schemas.AdmissionRequest:
+        return await self._sanction(principal, request_id, AdmissionStatus.SUSPENDED, data.reasons,
+                                    "Admission suspendue")
+
+    async def exclude(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
+                      ) -> schemas.AdmissionRequest:
+        return await self._sanction(principal, request_id, AdmissionStatus.EXCLUDED, data.reasons,
+                                    "Exclusion du SAD")
+
+    async def reinstate(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, dps = await self._decide(principal, request_id, AdmissionStatus.ADMITTED)
+        if request.status != AdmissionStatus.SUSPENDED:
+            raise Conflict(f"status: only a suspended admission can be reinstated, this one is "
+                           f"{request.status.value}", field="status")
+        await self._close(principal, request, dps, AdmissionStatus.ADMITTED, None)
+        await self._notify_vendor(request, "admission.reinstated", "Admission rétablie",
+                                  "La suspension de votre admission est levée.")
+        return await self._request_schema(request)
+
+    async def _sanction(self, principal: Principal, request_id: uuid.UUID, target: AdmissionStatus, reasons: str,
+                        subject: str) -> schemas.AdmissionRequest:
+        request, dps = await self._decide(principal, request_id, target)
+        await self._close(principal, request, dps, target, reasons)
+        await self._notify_vendor(request, f"admission.{target.value}", subject,
+                                  f"Motifs :\n\n{reasons}\n")
+        return await self._request_schema(request)
+
+    async def request_declaration(self, principal: Principal, request_id: uuid.UUID,
+                                  data: schemas.DocumentsRequest) -> schemas.AdmissionRequest:
+        """D11: an admitted vendor updates its self-declaration within 5 working days."""
+        request, dps = await self._request(request_id, principal, lock=True)
+        self._require_buyer(principal, request, dps)
+        if request.status not in (AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED):
+            raise Conflict(f"status: an updated declaration is asked of an admitted vendor, not of a request "
+                           f"that is {request.status.value}", field="status", rule="D11")
+        now = self.clock.now()
+        request.declaration_requested_at, request.declaration_due_at = now, declaration_due_at(now)
+        await self._audit("admission.declaration_requested", principal, "admission_request", request.id,
+                          dps.buyer_organisation_id, due_at=request.declaration_due_at.isoformat())
+        await self._notify_vendor(request, "admission.declaration_requested", "Mise à jour de votre DUME demandée",
+                                  f"{data.message}\n\nÀ transmettre avant le "
+                                  f"{format_paris(request.declaration_due_at)}.")
+        return await self._request_schema(request)
+
+    async def update_declaration(self, principal: Principal, request_id: uuid.UUID,
+                                 data: schemas.SelfDeclaration) -> schemas.AdmissionRequest:
+        request, dps = await self._request(request_id, principal, lock=True)
+        self._require_vendor(principal, request)
+        editable = request.status in (AdmissionStatus.DRAFT, AdmissionStatus.AWAITING_DOCUMENTS)
+        asked = request.declaration_requested_at is not None and request.status in (
+            AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED)
+        if not (editable or asked):
+            raise Conflict(f"status: the self-declaration can't be changed while the request is "
+                           f"{request.status.value} and no update was asked", field="status")
+        request.self_declaration = msgspec.to_builtins(data)
+        late = bool(asked and request.declaration_due_at and self.clock.now() > request.declaration_due_at)
+        request.declaration_requested_at = request.declaration_due_at = None
+        await self._audit("admission.declaration_updated", principal, "admission_request", request.id,
+                          request.vendor_organisation_id, late=late)
+        if asked:
+            await self._notify_buyer_side(dps, request, "admission.declaration_updated", "DUME mis à jour")
+        return await self._request_schema(request)
+
+    async def warn_expiring_documents(self, horizon: timedelta = timedelta(days=30)) -> int:
+        """Daily: warn each admitted vendor once about documents that expire within `horizon`."""
+        today = to_paris(self.clock.now()).date()
+        rows = (await self.session.execute(
+            select(AdmissionDocument, AdmissionRequest)
+            .join(AdmissionRequest, AdmissionRequest.id == AdmissionDocument.request_id)
+            .where(AdmissionRequest.status.in_([AdmissionStatus.ADMITTED.value, AdmissionStatus.SUSPENDED.value]),
+                   AdmissionDocument.superseded.is_(False), AdmissionDocument.expiry_warned_at.is_(None),
+                   AdmissionDocument.valid_until.is_not(None),
+                   AdmissionDocument.valid_until <= today + horizon)
+            .with_for_update(of=AdmissionDocument, skip_locked=True))).all()
+        for document, request in rows:
+            assert document.valid_until is not None
+            when = "a expiré le" if document.valid_until < today else "expire le"
+            await self._notify_vendor(request, "admission.document_expiring", "Document bientôt expiré",
+                                      f"Le document « {document.kind} » ({document.filename}) {when} "
+                                      f"{document.valid_until.strftime('%d/%m/%Y')}. Merci d'en déposer un à jour.")
+            document.expiry_warned_at = self.clock.now()
+            await self._audit("admission.document_expiry_warned", "system", "admission_request", request.id,
+                              request.vendor_organisation_id, kind=document.kind,
+                              valid_until=document.valid_until.isoformat())
+        return len(rows)
 
     async def _recipients(self, organisation_id: uuid.UUID, *roles: Role) -> list[str]:
         from marketplace.accounts.models import Membership, User

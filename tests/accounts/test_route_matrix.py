@@ -155,6 +155,11 @@ EXPECTATIONS |= {
     "POST /admission-requests/{request_id}/extend":               dps_row(U, F, F, A, F, A, N, F, F),
     "POST /admission-requests/{request_id}/admit":                dps_row(U, F, F, A, F, A, N, F, F),
     "POST /admission-requests/{request_id}/reject":               dps_row(U, F, F, A, F, A, N, F, F),
+    # After admission (the matrix's request is a draft, so an allowed caller meets a 409: still ALLOW).
+    "POST /admission-requests/{request_id}/suspend":              dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/reinstate":            dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/exclude":              dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /admission-requests/{request_id}/declaration-request":  dps_row(U, F, F, A, F, A, N, F, F),
     # Applying: a vendor's admin or bid manager (for its own organisation: other_vendor applies for itself).
     "POST /admission-requests":                                   dps_row(U, F, F, F, F, F, F, A, A),
     # The request: the vendor's members and the DPS's buyers; nobody else learns it exists (platform
@@ -164,6 +169,7 @@ EXPECTATIONS |= {
     "PUT /admission-requests/{request_id}/documents/{kind}":      dps_row(U, F, F, F, F, F, F, A, N),
     "POST /admission-requests/{request_id}/submit":               dps_row(U, F, F, F, F, F, F, A, N),
     "POST /admission-requests/{request_id}/withdraw":             dps_row(U, F, F, F, F, F, F, A, N),
+    "PUT /admission-requests/{request_id}/self-declaration":      dps_row(U, F, F, F, F, F, F, A, N),
 }
 
 # Minimal plausible bodies (dynamic ones, carrying real credentials, are built by Scenario.body).
@@ -185,6 +191,11 @@ BODIES: dict[str, Any] = {
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
+    "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
+    "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
+    "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},
+    "PUT /admission-requests/{request_id}/self-declaration": {
+        "noExclusionGrounds": True, "taxAndSocialObligationsMet": True, "legalRepresentative": "Léa Fontaine"},
 }
 
 _HTTP_METHODS = {"get", "put", "post", "delete", "patch", "trace"}  # HEAD and OPTIONS are the framework's
