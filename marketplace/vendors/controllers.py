@@ -63,6 +63,18 @@ class DpsController(Controller):
     async def activate(self, dps_id: FromPath[uuid.UUID], dps: Service, principal: Caller) -> schemas.Dps:
         return await dps.activate(principal, dps_id)
 
+    @post("/{dps_id:uuid}/cancel", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Cancel a DPS before it starts (draft or pending), with reasons")
+    async def cancel(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                     principal: Caller) -> schemas.Dps:
+        return await dps.cancel(principal, dps_id, data)
+
+    @post("/{dps_id:uuid}/terminate", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK, summary="Terminate an active DPS, with reasons: admissions close")
+    async def terminate(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+                        principal: Caller) -> schemas.Dps:
+        return await dps.terminate(principal, dps_id, data)
+
     @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
          summary="Requests awaiting a decision: overdue first, then by due date")
     async def queue(self, dps_id: FromPath[uuid.UUID], dps: Service,

@@ -42,6 +42,7 @@ from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps,
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,
     EVALUATION_STATES,
+    LIVE_ADMISSION_STATES,
     AdmissionStatus,
     DpsStatus,
     check_admission_transition,
@@ -185,6 +186,36 @@ class DpsService:
         dps.status = DpsStatus.ACTIVE
         await self._audit("dps.activated", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=DpsStatus.PENDING.value, new=dps.status.value)
+        return await self._to_schema(dps)
+
+    async def cancel(self, principal: Principal, dps_id: uuid.UUID, data: schemas.Reasons) -> schemas.Dps:
+        """Before it starts (draft or pending): requests in progress are closed and their vendors told."""
+        dps = await self._transition(principal, dps_id, DpsStatus.CANCELLED)
+        return await self._end(principal, dps, DpsStatus.CANCELLED, data.reasons, "Annulation du SAD")
+
+    async def terminate(self, principal: Principal, dps_id: uuid.UUID, data: schemas.Reasons) -> schemas.Dps:
+        """Ends an active DPS early (or at its validity end): admissions close; running contracts finish."""
+        dps = await self._transition(principal, dps_id, DpsStatus.TERMINATED)
+        return await self._end(principal, dps, DpsStatus.TERMINATED, data.reasons, "Fin du SAD")
+
+    async def _end(self, principal: Principal, dps: Dps, target: DpsStatus, reasons: str, subject: str
+                   ) -> schemas.Dps:
+        old = dps.status
+        dps.status = target
+        live = (await self.session.scalars(
+            select(AdmissionRequest).where(AdmissionRequest.dps_id == dps.id,
+                                           AdmissionRequest.status.in_([s.value for s in LIVE_ADMISSION_STATES]))
+            .with_for_update())).all()
+        for request in live:
+            previous = request.status
+            # Machine (b): an admission closes with its DPS; a request never decided is closed too.
+            request.status, request.decided_at, request.decision_reasons = (
+                AdmissionStatus.CLOSED, self.clock.now(), reasons)
+            await self._audit("admission.closed", principal, "admission_request", request.id,
+                              dps.buyer_organisation_id, old=previous.value, new=request.status.value)
+            await self._notify_vendor(request, "admission.closed", subject, f"{dps.title}\n\n{reasons}\n")
+        await self._audit(f"dps.{target.value}", principal, "dps", dps.id, dps.buyer_organisation_id,
+                          old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
         return await self._to_schema(dps)
 
     # -- admission requests ----------------------------------------------------------------------

@@ -41,12 +41,15 @@ class AdmissionStatus(enum.StrEnum):
 
 
 ADMISSION_TRANSITIONS: dict[AdmissionStatus, frozenset[AdmissionStatus]] = {
-    AdmissionStatus.DRAFT: frozenset({AdmissionStatus.UNDER_EVALUATION, AdmissionStatus.WITHDRAWN}),
+    # Any live request closes when its DPS is cancelled or terminated.
+    AdmissionStatus.DRAFT: frozenset({AdmissionStatus.UNDER_EVALUATION, AdmissionStatus.WITHDRAWN,
+                                      AdmissionStatus.CLOSED}),
     AdmissionStatus.UNDER_EVALUATION: frozenset({
         AdmissionStatus.AWAITING_DOCUMENTS, AdmissionStatus.ADMITTED, AdmissionStatus.REJECTED,
-        AdmissionStatus.WITHDRAWN}),
+        AdmissionStatus.WITHDRAWN, AdmissionStatus.CLOSED}),
     AdmissionStatus.AWAITING_DOCUMENTS: frozenset({
-        AdmissionStatus.UNDER_EVALUATION, AdmissionStatus.REJECTED, AdmissionStatus.WITHDRAWN}),
+        AdmissionStatus.UNDER_EVALUATION, AdmissionStatus.REJECTED, AdmissionStatus.WITHDRAWN,
+        AdmissionStatus.CLOSED}),
     AdmissionStatus.ADMITTED: frozenset({
         AdmissionStatus.SUSPENDED, AdmissionStatus.EXCLUDED, AdmissionStatus.WITHDRAWN, AdmissionStatus.CLOSED}),
     AdmissionStatus.SUSPENDED: frozenset({

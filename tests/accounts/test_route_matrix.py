@@ -171,6 +171,12 @@ EXPECTATIONS |= {
     "POST /admission-requests/{request_id}/withdraw":             dps_row(U, F, F, F, F, F, F, A, N),
     "PUT /admission-requests/{request_id}/self-declaration":      dps_row(U, F, F, F, F, F, F, A, N),
 }
+# Ending the DPS: its buying organisation's admin. Last in the table on purpose: the owner's cancel really
+# cancels the shared DPS (and closes the draft request), which every row above still needs open.
+EXPECTATIONS |= {
+    "POST /dps/{dps_id}/terminate":                               dps_row(U, F, F, A, F, F, N, F, F),
+    "POST /dps/{dps_id}/cancel":                                  dps_row(U, F, F, A, F, F, N, F, F),
+}
 
 # Minimal plausible bodies (dynamic ones, carrying real credentials, are built by Scenario.body).
 NEW_VENDOR_SIRET = "51234567900017"   # SIREN 512345679, Luhn-valid, not used by tests.world
@@ -191,6 +197,8 @@ BODIES: dict[str, Any] = {
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
+    "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
+    "POST /dps/{dps_id}/terminate": {"reasons": "Fin anticipée."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},

@@ -106,3 +106,35 @@ async def test_expiring_documents_are_flagged_and_the_vendor_warned_once(client:
     await deliver_notifications(settings)
     warnings = [m for m in mail_sink.to(world["vendor_admin"].email) if "expiré" in m["Subject"]]
     assert len(warnings) == 1 and "insurance" in warnings[0].get_content()
+
+
+async def test_cancelling_or_terminating_a_dps_closes_its_requests(client: Client, world: World,
+                                                                   clock: FrozenClock, settings: Settings) -> None:
+    request = await _admitted(client, world, clock, "2027-06-30")
+    dps_path = f"/dps/{request['dpsId']}"
+    buyer = world["buyer_admin"].headers
+    assert (await client.post(f"{dps_path}/cancel", headers=buyer, json={"reasons": "x"})).status_code == 409
+    assert (await client.post(f"{dps_path}/terminate", headers=world["other_buyer_admin"].headers,
+                              json={"reasons": "x"})).status_code == 404
+    ended = expect(await client.post(f"{dps_path}/terminate", headers=buyer,
+                                     json={"reasons": "Fin anticipée du dispositif."}), 200)
+    assert ended["status"] == "terminated"
+    closed = expect(await client.get(f"/admission-requests/{request['id']}", headers=buyer), 200)
+    assert closed["status"] == "closed"
+    assert expect(await client.get(f"/register?dpsId={request['dpsId']}"), 200)["total"] == 0
+    category = closed["categoryId"]
+    refused = await client.post("/admission-requests", headers=world["other_vendor_admin"].headers,
+                                json=admission_body(category))
+    assert refused.status_code == 422 and refused.json()["rule"] == "D5"
+    assert "dps.terminated" in await audit_actions(settings, request["dpsId"])
+
+    draft = expect(await client.post("/dps", headers=buyer, json=_dps_body(clock)), 201)
+    cancelled = expect(await client.post(f"/dps/{draft['id']}/cancel", headers=buyer,
+                                         json={"reasons": "Besoin redéfini."}), 200)
+    assert cancelled["status"] == "cancelled"
+
+
+def _dps_body(clock: FrozenClock) -> dict[str, Any]:
+    from tests.vendors.api import dps_body
+
+    return dps_body(clock.now())
