@@ -6,7 +6,9 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
+from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK
 
 from marketplace.accounts.deps import provide_principal
@@ -74,6 +76,34 @@ class DpsController(Controller):
     async def terminate(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
                         principal: Caller) -> schemas.Dps:
         return await dps.terminate(principal, dps_id, data)
+
+    @put("/{dps_id:uuid}/documents", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+         request_max_body_size=None, status_code=201,
+         summary="Publish a procurement document (raw body; a new version never replaces the old one)")
+    async def add_document(self, dps_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dps: Service,
+                           principal: Caller,
+                           title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
+                           filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
+                           ) -> Response[schemas.DpsDocument]:
+        length = request.headers.get("content-length")
+        document = await dps.add_document(
+            principal, dps_id, title=title, filename=filename, declared_type=request.headers.get("content-type", ""),
+            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+        return created(document, document.download_path)
+
+    @get("/{dps_id:uuid}/documents", opt=public("The DPS's documents are public for its whole validity (D3)."),
+         summary="List the DPS's documents")
+    async def documents(self, dps_id: FromPath[uuid.UUID], dps: Service,
+                        maybe_principal: MaybeCaller) -> list[schemas.DpsDocument]:
+        return await dps.documents(dps_id, maybe_principal)
+
+    @get("/{dps_id:uuid}/documents/{document_id:uuid}/download",
+         opt=public("The DPS's documents are public for its whole validity (D3)."),
+         summary="Download a document (redirect to a short-lived link)", status_code=307,
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
+    async def download(self, dps_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID], dps: Service,
+                       maybe_principal: MaybeCaller) -> Redirect:
+        return Redirect(await dps.document_url(dps_id, document_id, maybe_principal), status_code=307)
 
     @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
          summary="Requests awaiting a decision: overdue first, then by due date")

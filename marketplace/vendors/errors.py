@@ -19,3 +19,9 @@ class DocumentTypeRefused(DomainError):
 
 class MissingDocuments(RuleViolation):
     slug: ClassVar[str] = "missing-documents"
+
+
+class DocumentArchived(DomainError):
+    status_code: ClassVar[int] = 410
+    title: ClassVar[str] = "Gone"
+    slug: ClassVar[str] = "document-archived"

@@ -114,3 +114,18 @@ class AdmissionDocument(UUIDv7AuditBase):
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
     # Set when the vendor has been warned that this document expires soon (the warning goes once).
     expiry_warned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class DpsDocument(UUIDv7AuditBase):
+    """A procurement document of the DPS, public for the whole validity (D3). Never edited: a new
+    version is a new row, the previous one stays downloadable."""
+
+    __tablename__ = "dps_document"
+
+    dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -179,3 +179,15 @@ class Page(CamelStruct, Generic[T]):
     total: int
     limit: int
     offset: int
+
+
+class DpsDocument(CamelStruct):
+    id: uuid.UUID
+    dps_id: uuid.UUID
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    published_at: datetime
+    download_path: str

@@ -37,8 +37,8 @@ from marketplace.lib.working_days import (
 )
 from marketplace.notifications.services import NotificationService
 from marketplace.vendors import schemas
-from marketplace.vendors.errors import DocumentTooLarge, DocumentTypeRefused, MissingDocuments
-from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
+from marketplace.vendors.errors import DocumentArchived, DocumentTooLarge, DocumentTypeRefused, MissingDocuments
+from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,
     EVALUATION_STATES,
@@ -54,6 +54,9 @@ INITIAL_WINDOW_MIN = timedelta(days=30)  # D4
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 SNIFF_BYTES = 8192
+# What a procurement document may be: PDF, office formats (which are zip containers when sniffed), zip.
+DPS_DOCUMENT_TYPES = ("application/pdf", "application/zip")
+DPS_DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 
 
 def _criteria(items: list[schemas.AwardCriterion]) -> list[dict[str, Any]]:
@@ -217,6 +220,71 @@ class DpsService:
         await self._audit(f"dps.{target.value}", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
         return await self._to_schema(dps)
+
+    # -- the DPS's documents (D3) -----------------------------------------------------------------
+
+    @staticmethod
+    def _dps_doc_schema(d: DpsDocument) -> schemas.DpsDocument:
+        return schemas.DpsDocument(id=d.id, dps_id=d.dps_id, title=d.title, filename=d.filename,
+                                   content_type=d.content_type, size=d.size, sha256=d.sha256, published_at=d.created_at,
+                                   download_path=f"/dps/{d.dps_id}/documents/{d.id}/download")
+
+    async def add_document(self, principal: Principal, dps_id: uuid.UUID, *, title: str, filename: str,
+                           declared_type: str, declared_size: int | None,
+                           body: AsyncIterable[bytes]) -> schemas.DpsDocument:
+        assert self.store is not None
+        dps = await self._dps(dps_id, principal)
+        if not self._is_buyer_of(principal, dps, Role.BUYER_ADMIN):
+            raise NotFound("No DPS has this id.") if not self._is_buyer_of(principal, dps) else Forbidden(
+                "Only an administrator of the DPS's buying organisation may publish its documents.")
+        if dps.status in (DpsStatus.CANCELLED, DpsStatus.TERMINATED):
+            raise Conflict(f"status: the DPS is {dps.status.value}", field="status")
+        media_type = declared_type.split(";", 1)[0].strip().lower()
+        if media_type not in DPS_DOCUMENT_TYPES:
+            raise DocumentTypeRefused(f"Content-Type: {media_type or 'none'} is not accepted for a DPS document "
+                                      f"(accepted: {', '.join(DPS_DOCUMENT_TYPES)})", field="Content-Type")
+        if declared_size is not None and declared_size > DPS_DOCUMENT_MAX_BYTES:
+            raise DocumentTooLarge(f"Content-Length: over the {DPS_DOCUMENT_MAX_BYTES}-byte limit",
+                                   field="Content-Length", limit=DPS_DOCUMENT_MAX_BYTES)
+        key = ObjectStore.new_key("dps")
+        try:
+            stored = await self.store.put_stream(
+                key, self._sniffing(body, list(DPS_DOCUMENT_TYPES), "a DPS document"), content_type=media_type,
+                metadata={"dps": str(dps.id)}, max_size=DPS_DOCUMENT_MAX_BYTES)
+        except ObjectTooLarge as exc:
+            raise DocumentTooLarge(f"body: over the {DPS_DOCUMENT_MAX_BYTES}-byte limit", field="body",
+                                   limit=DPS_DOCUMENT_MAX_BYTES) from exc
+        except DocumentTypeRefused:
+            await self.store.delete(key)
+            raise
+        try:
+            document = DpsDocument(dps_id=dps.id, title=title.strip(), object_key=key, filename=filename[:300],
+                                   content_type=media_type, size=stored.size, sha256=stored.sha256)
+            self.session.add(document)
+            await self.session.flush()
+            await self._audit("dps.document_published", principal, "dps", dps.id, dps.buyer_organisation_id,
+                              document=str(document.id), sha256=stored.sha256, title=document.title)
+        except BaseException:
+            await self.store.delete(key)
+            raise
+        return self._dps_doc_schema(document)
+
+    async def documents(self, dps_id: uuid.UUID, principal: Principal | None) -> list[schemas.DpsDocument]:
+        dps = await self._dps(dps_id, principal)
+        rows = (await self.session.scalars(select(DpsDocument).where(DpsDocument.dps_id == dps.id)
+                                           .order_by(DpsDocument.created_at))).all()
+        return [self._dps_doc_schema(d) for d in rows]
+
+    async def document_url(self, dps_id: uuid.UUID, document_id: uuid.UUID, principal: Principal | None) -> str:
+        """A short-lived presigned GET, while the DPS is valid (D3); afterwards the documents are archived."""
+        assert self.store is not None
+        dps = await self._dps(dps_id, principal)
+        document = await self.session.get(DpsDocument, document_id)
+        if document is None or document.dps_id != dps.id:
+            raise NotFound("No document has this id.")
+        if self.clock.now() >= dps.validity_end and not self._is_buyer_of(principal, dps):
+            raise DocumentArchived("The DPS's validity has ended; its documents are no longer published.")
+        return self.store.presigned_get(document.object_key, filename=document.filename)
 
     # -- admission requests ----------------------------------------------------------------------
 

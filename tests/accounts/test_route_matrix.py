@@ -144,6 +144,10 @@ EXPECTATIONS |= {
     "GET /dps":                                                   dps_row(A, A, A, A, A, A, A, A, A),
     "GET /dps/{dps_id}":                                          dps_row(A, A, A, A, A, A, A, A, A),
     "GET /register":                                              dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /dps/{dps_id}/documents":                                dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /dps/{dps_id}/documents/{document_id}/download":         dps_row(A, A, A, A, A, A, A, A, A),
+    # Publishing documents: the DPS's buying organisation's admin.
+    "PUT /dps/{dps_id}/documents":                                dps_row(U, F, F, A, F, F, N, F, F),
     # A buying organisation's admin creates a DPS (for its own organisation: other_buyer creates its own).
     "POST /dps":                                                  dps_row(U, F, F, A, F, F, A, F, F),
     # Managing the DPS: its buying organisation's admin only; another buyer organisation's admin gets 404.
@@ -313,7 +317,12 @@ class Scenario:
                                                     json=self.admission_body), "admission request")
         for rule in category["requiredDocuments"]:
             self._ok(await self.upload(admission["id"], rule["kind"], vendor), f"upload {rule['kind']}")
-        self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"]}
+        document = await self.client.put(
+            f"/dps/{dps['id']}/documents", params={"title": "Règlement", "filename": "rc.pdf"},
+            content=minimal_pdf("matrix notice"), headers={**buyer, "content-type": "application/pdf"})
+        self._ok(document, "publish a DPS document")
+        self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"],
+                             "document_id": document.json()["id"]}
         self.segment_values["admission-requests"] = {"request_id": admission["id"]}
 
     async def upload(self, request_id: str, kind: str, headers: dict[str, str]) -> httpx.Response:
@@ -335,8 +344,14 @@ class Scenario:
             # A raw PDF body, as a real upload (JSON would be refused as the wrong type, still ALLOW).
             request_id = self.segment_values["admission-requests"]["request_id"]
             return await self.upload(request_id, self.path_values["kind"], self.headers(principal))
+        if route == "PUT /dps/{dps_id}/documents":
+            # A real document (so the query and type checks pass and only access decides).
+            return await self.client.put(self.url(route), params={"title": "Règlement", "filename": "rc.pdf"},
+                                         content=minimal_pdf("matrix rc"),
+                                         headers={**self.headers(principal), "content-type": "application/pdf"})
+        # A download answers with a redirect to object storage: the redirect itself is the outcome.
         return await self.client.request(method, self.url(route), headers=self.headers(principal),
-                                         json=await self.body(route))
+                                         json=await self.body(route), follow_redirects=False)
 
     async def body(self, route: str) -> Any:
         if route == "POST /auth/refresh":
