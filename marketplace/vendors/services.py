@@ -48,7 +48,7 @@ from marketplace.vendors.states import (
     check_admission_transition,
     check_dps_transition,
 )
-from storage import ObjectStore, ObjectTooLarge
+from storage import ObjectStore, ObjectTooLarge, StoredObject
 
 INITIAL_WINDOW_MIN = timedelta(days=30)  # D4
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
@@ -246,17 +246,8 @@ class DpsService:
         if declared_size is not None and declared_size > DPS_DOCUMENT_MAX_BYTES:
             raise DocumentTooLarge(f"Content-Length: over the {DPS_DOCUMENT_MAX_BYTES}-byte limit",
                                    field="Content-Length", limit=DPS_DOCUMENT_MAX_BYTES)
-        key = ObjectStore.new_key("dps")
-        try:
-            stored = await self.store.put_stream(
-                key, self._sniffing(body, list(DPS_DOCUMENT_TYPES), "a DPS document"), content_type=media_type,
-                metadata={"dps": str(dps.id)}, max_size=DPS_DOCUMENT_MAX_BYTES)
-        except ObjectTooLarge as exc:
-            raise DocumentTooLarge(f"body: over the {DPS_DOCUMENT_MAX_BYTES}-byte limit", field="body",
-                                   limit=DPS_DOCUMENT_MAX_BYTES) from exc
-        except DocumentTypeRefused:
-            await self.store.delete(key)
-            raise
+        key, stored = await self._store_upload("dps", body, media_type, list(DPS_DOCUMENT_TYPES),
+                                               DPS_DOCUMENT_MAX_BYTES, "a DPS document", {"dps": str(dps.id)})
         try:
             document = DpsDocument(dps_id=dps.id, title=title.strip(), object_key=key, filename=filename[:300],
                                    content_type=media_type, size=stored.size, sha256=stored.sha256)
@@ -412,17 +403,8 @@ class DpsService:
         if valid_until is not None and valid_until < to_paris(self.clock.now()).date():
             raise RuleViolation(f"validUntil: this {rule['label']} expired on {valid_until.isoformat()}",
                                 field="validUntil")
-        key = ObjectStore.new_key("admissions")
-        sniffed = self._sniffing(body, allowed, rule["label"])
-        try:
-            stored = await self.store.put_stream(key, sniffed, content_type=media_type,
-                                                 metadata={"kind": kind}, max_size=rule["maxBytes"])
-        except ObjectTooLarge as exc:
-            raise DocumentTooLarge(f"body: over the {rule['maxBytes']}-byte limit for {rule['label']}",
-                                   field="body", limit=rule["maxBytes"]) from exc
-        except DocumentTypeRefused:
-            await self.store.delete(key)
-            raise
+        key, stored = await self._store_upload("admissions", body, media_type, allowed, rule["maxBytes"],
+                                               rule["label"], {"kind": kind})
         try:
             for old in await self._documents(request.id):
                 if old.kind == kind:
@@ -438,6 +420,22 @@ class DpsService:
             await self.store.delete(key)  # no object without its row
             raise
         return self._doc_schema(document)
+
+    async def _store_upload(self, prefix: str, body: AsyncIterable[bytes], media_type: str, allowed: list[str],
+                            max_bytes: int, label: str, metadata: dict[str, str]) -> tuple[str, StoredObject]:
+        """Stream to a fresh key, sniffing the content and enforcing the size; a refusal leaves no object."""
+        assert self.store is not None
+        key = ObjectStore.new_key(prefix)
+        try:
+            stored = await self.store.put_stream(key, self._sniffing(body, allowed, label), content_type=media_type,
+                                                 metadata=metadata, max_size=max_bytes)
+        except ObjectTooLarge as exc:
+            raise DocumentTooLarge(f"body: over the {max_bytes}-byte limit for {label}", field="body",
+                                   limit=max_bytes) from exc
+        except DocumentTypeRefused:
+            await self.store.delete(key)
+            raise
+        return key, stored
 
     @staticmethod
     async def _sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
