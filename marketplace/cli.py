@@ -268,3 +268,31 @@ def _print_demo(summary: Any) -> None:
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, organisation in summary.logins:
         click.echo(f"  {email:<40} {organisation}")
+
+
+@main.command("import-cpv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", default=None,
+              help="Name of this dataset [default: the first 12 hex digits of the file's SHA-256].")
+def import_cpv_command(path: Path, version: str | None) -> None:
+    """Import the CPV 2008 table from the publisher's JSON file ({"DDDDDDDD-C": "label", ...})."""
+    from marketplace.errors import DomainError
+    from marketplace.lib.clock import system_clock
+    from marketplace.reference.services import current_dataset, import_cpv
+
+    async def work(session: Any) -> tuple[Any, bool]:
+        before = await current_dataset(session)
+        dataset = await import_cpv(session, system_clock, path, version)
+        return dataset, before is not None and before.id == dataset.id
+
+    began = time.monotonic()
+    try:
+        dataset, unchanged = _with_session(Settings.from_env(), work)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    if unchanged:
+        click.echo(f"CPV table already imported from this file: {dataset.row_count} codes, "
+                   f"dataset {dataset.version} (nothing changed).")
+    else:
+        click.echo(f"Imported {dataset.row_count} CPV codes, dataset {dataset.version} "
+                   f"(sha256 {dataset.sha256[:12]}) in {time.monotonic() - began:.1f}s.")

@@ -18,6 +18,7 @@ from marketplace.accounts.models import (
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
+from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.support.models import SupportRequest
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
 
@@ -28,6 +29,7 @@ __all__ = [
     "AdmissionRequest",
     "ApiKey",
     "AuditEvent",
+    "CpvCode",
     "Dps",
     "DpsCategory",
     "Facility",
@@ -38,6 +40,7 @@ __all__ = [
     "Membership",
     "Notification",
     "Organisation",
+    "ReferenceDataset",
     "RefreshToken",
     "SupportRequest",
     "User",

@@ -1,0 +1,1 @@
+"""Reference tables the product imports itself from the publishers' files, versioned in its database (CPV)."""
