@@ -37,6 +37,7 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
+from marketplace.tenders.controllers import NeedController
 from marketplace.vendors.controllers import (
     AdmissionController,
     DpsController,
@@ -122,7 +123,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app = Litestar(
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
                         InvitationController, DpsController, RegisterController, AdmissionController,
-                        LivingAdmissionController],
+                        LivingAdmissionController, NeedController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

@@ -20,6 +20,7 @@ from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.support.models import SupportRequest
+from marketplace.tenders.models import Need
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
 
 metadata = orm_registry.metadata
@@ -38,6 +39,7 @@ __all__ = [
     "JobIntent",
     "LoginThrottle",
     "Membership",
+    "Need",
     "Notification",
     "Organisation",
     "ReferenceDataset",

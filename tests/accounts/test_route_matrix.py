@@ -13,8 +13,8 @@ Principals (people of `tests.world`):
 - `buyer`: `buyer_admin`, an outsider that *does* hold an admin role (in the buyer), so it passes the
   role guard of admin routes and only the object check can stop it.
 - `platform_admin`: sees and manages everything.
-- `holder_admin` (routes with `{organisation_id}` only): the target organisation's own administrator.
-- `other_org` (routes with `{organisation_id}` only): `other_holder_admin`, the administrator of another
+- `holder_admin` (routes with `{organisation_id}`, and `/needs…`): the target organisation's own administrator.
+- `other_org` (routes with `{organisation_id}`, and `/needs…`): `other_holder_admin`, the administrator of another
   OG. Same kind and same roles as `holder_admin`, so every role guard lets it through and the answer
   says whether the object check hides the target organisation (404, never 403). The vendor-side
   outsiders are covered by `vendor_member` (stopped by roles) and `buyer` (stopped by the object check).
@@ -32,7 +32,9 @@ principals say who else gets through:
 
 Target objects all belong to the `holder` organisation: `organisation_id` is the holder, `key_id` an API
 key of the holder and `user_id` a spare member of the holder, both created through the API as the
-holder's admin before the first call; `request_id` is a support request sent anonymously. On the DPS
+holder's admin before the first call; `request_id` is a support request sent anonymously; `need_id` is a
+draft expression of need of the holder (its admin's submit is the last call that changes it: edits after
+it answer 409, still ALLOW). On the DPS
 routes, `dps_id` is a DPS of the `buyer` with six categories, created and published (so public, in its
 initial window) by `buyer_admin`, and `request_id` is the `vendor`'s admission request to one of its
 categories, in draft with both required documents uploaded; `kind` is one of those documents.
@@ -78,6 +80,7 @@ CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "plat
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
+NEED_PREFIXES = ("/needs",)
 # Who calls first: refused ones before the ones allowed to change state.
 CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "buyer", "other_org",
               "holder_admin", "buyer_evaluator", "vendor_admin", "platform_admin")
@@ -137,6 +140,14 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /organisations/{organisation_id}/api-keys":                  row(U, F, F, N, A, A, N),
     "POST /organisations/{organisation_id}/api-keys":                 row(U, F, F, N, A, A, N),
     "DELETE /organisations/{organisation_id}/api-keys/{key_id}":      row(U, F, F, N, A, A, N),
+    # Expressions of need: the holder's admin or project lead files one (other_org files its own); members
+    # of the holder read them; other holders don't learn the need exists; other kinds are stopped by role
+    # (platform admins included: a need is the holder's until it is published).
+    "POST /needs":                                                    row(U, F, F, F, F, A, A),
+    "GET /needs":                                                     row(U, A, F, F, F, A, A),
+    "GET /needs/{need_id}":                                           row(U, A, F, F, F, A, N),
+    "PUT /needs/{need_id}":                                           row(U, F, F, F, F, A, N),
+    "POST /needs/{need_id}/submit":                                   row(U, F, F, F, F, A, N),
 }
 # DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
 EXPECTATIONS |= {
@@ -182,6 +193,9 @@ EXPECTATIONS |= {
     "POST /dps/{dps_id}/cancel":                                  dps_row(U, F, F, A, F, F, N, F, F),
 }
 
+NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
+             "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
+             "facilities": [{"finessEt": "750000010"}]}
 # Minimal plausible bodies (dynamic ones, carrying real credentials, are built by Scenario.body).
 NEW_VENDOR_SIRET = "51234567900017"   # SIREN 512345679, Luhn-valid, not used by tests.world
 NEW_FACILITY_FINESS = "750000028"     # Luhn-valid, not used by tests.world
@@ -197,6 +211,8 @@ BODIES: dict[str, Any] = {
     "POST /organisations/{organisation_id}/invitations": {"email": "new.colleague@example.fr",
                                                           "roles": ["holder:member"]},
     "PATCH /organisations/{organisation_id}/members/{user_id}": {"roles": ["holder:member"]},
+    "POST /needs": NEED_BODY,
+    "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
@@ -236,9 +252,11 @@ def compare_with_expectations(app: Litestar, expectations: Mapping[str, object] 
 
 
 def _principals_for(route: str) -> tuple[str, ...]:
-    if route.split(" ", 1)[1].startswith(DPS_PREFIXES):
+    path = route.split(" ", 1)[1]
+    if path.startswith(DPS_PREFIXES):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if "{organisation_id}" in route else ())
+    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES)
+    return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
 def outcome_of(status: int) -> Outcome:
@@ -300,8 +318,9 @@ class Scenario:
         me = self._ok(await self.client.get(
             "/auth/me", headers={"Authorization": f"Bearer {spare['accessToken']}"}), "spare /auth/me")
         self.refresh_token = spare["refreshToken"]
+        need = self._ok(await self.client.post("/needs", headers=admin, json=NEED_BODY), "need")
         self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "user_id": me["id"],
-                            "request_id": request["id"]}
+                            "request_id": request["id"], "need_id": need["id"]}
         await self.setup_dps()
 
     async def setup_dps(self) -> None:

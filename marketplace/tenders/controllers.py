@@ -1,0 +1,62 @@
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.deps import provide_principal
+from marketplace.accounts.principal import Principal
+from marketplace.lib.access import requires
+from marketplace.lib.clock import Clock
+from marketplace.lib.http import created
+from marketplace.tenders import schemas
+from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+
+
+def provide_need_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> NeedService:
+    return NeedService(db_session, clock)
+
+
+Service = NamedDependency[NeedService]
+Caller = NamedDependency[Principal]
+WRITERS = "The holder's administrator or project lead."
+
+
+class NeedController(Controller):
+    """Expressions of need of a project holder (domain.md §6)."""
+
+    path = "/needs"
+    tags = ["Needs"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "needs": Provide(provide_need_service, sync_to_thread=False)}
+
+    @post("/", opt=requires(*HOLDER_WRITERS, reason=WRITERS), summary="Create an expression of need (draft)")
+    async def create(self, data: JSONBody[schemas.NeedCreate], needs: Service,
+                     principal: Caller) -> Response[schemas.Need]:
+        need = await needs.create(principal, data)
+        return created(need, f"{self.path}/{need.id}")
+
+    @get("/", opt=requires(*HOLDER_MEMBERS, reason="Members of a holder: their own organisations' needs."),
+         summary="List the needs of your holder organisations")
+    async def list_own(self, needs: Service, principal: Caller) -> list[schemas.Need]:
+        return await needs.list_own(principal)
+
+    @get("/{need_id:uuid}", opt=requires(*HOLDER_MEMBERS, reason="Members of the need's holder organisation."),
+         summary="Show an expression of need")
+    async def show(self, need_id: FromPath[uuid.UUID], needs: Service, principal: Caller) -> schemas.Need:
+        return await needs.get(principal, need_id)
+
+    @put("/{need_id:uuid}", opt=requires(*HOLDER_WRITERS, reason=WRITERS),
+         summary="Replace a draft need (basic checks only; the programme rules run on submission)")
+    async def update(self, need_id: FromPath[uuid.UUID], data: JSONBody[schemas.NeedUpdate], needs: Service,
+                     principal: Caller) -> schemas.Need:
+        return await needs.update(principal, need_id, data)
+
+    @post("/{need_id:uuid}/submit", opt=requires(*HOLDER_WRITERS, reason=WRITERS), status_code=HTTP_200_OK,
+          summary="Submit for check: the programme rules N1–N19 run; 422 lists every violation")
+    async def submit(self, need_id: FromPath[uuid.UUID], needs: Service, principal: Caller) -> schemas.Need:
+        return await needs.submit(principal, need_id)

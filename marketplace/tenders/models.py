@@ -1,0 +1,68 @@
+"""Expressions of need (domain.md §6): a holder's project as filed, before it is published on a DPS."""
+
+from __future__ import annotations
+
+import enum
+import uuid
+from datetime import date, datetime
+from typing import Any
+
+from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.types import DateTimeUTC
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.tenders.campaigns import Call
+from marketplace.vendors.models import DeliveryMode, Sector
+
+
+class NeedStatus(enum.StrEnum):
+    """DRAFT → SUBMITTED_FOR_CHECK (§6); publishing to a DPS comes later."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+
+
+# Needs in these states count as "active projects of the campaign" for N18.
+ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED,)
+
+
+def _enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
+    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], create_type=create)
+
+
+class Need(UUIDv7AuditBase):
+    """One expression of need of a holder (an OG or a grappe)."""
+
+    __tablename__ = "need"
+
+    holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                              index=True)
+    status: Mapped[NeedStatus] = mapped_column(_enum(NeedStatus, "need_status"), default=NeedStatus.DRAFT,
+                                               index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    description: Mapped[str] = mapped_column(Text)
+    campaign: Mapped[int] = mapped_column(Integer, index=True)
+    project_type: Mapped[int] = mapped_column(SmallInteger)
+    # [{"finessEt": "750000010", "equipmentBudgetCents": 0}], in the order given.
+    facilities: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    requested_call: Mapped[Call] = mapped_column(_enum(Call, "need_call"))
+    multiregional: Mapped[bool] = mapped_column(Boolean, default=False)
+    core_services: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
+    gdpr_compliance: Mapped[bool] = mapped_column(Boolean, default=False)
+    target_map_convergence: Mapped[bool] = mapped_column(Boolean, default=False)
+    business_continuity: Mapped[bool] = mapped_column(Boolean, default=False)
+    usage_targets_declared: Mapped[bool] = mapped_column(Boolean, default=False)
+    companion_dui_acquisition: Mapped[bool] = mapped_column(Boolean, default=False)
+    # {"couloir": "MS1", "referenced": bool, "registeredAtDesk": bool} or None.
+    software: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    funding_schedule: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    ars_prevalidation_reference: Mapped[str | None] = mapped_column(String(100), default=None)
+    ars_prevalidated_on: Mapped[date | None] = mapped_column(Date, default=None)
+    applied_on: Mapped[date] = mapped_column(Date)
+    sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False), default=None)
+    delivery_mode: Mapped[DeliveryMode | None] = mapped_column(
+        _enum(DeliveryMode, "dps_delivery_mode", create=False), default=None)
+    cpv_codes: Mapped[list[str]] = mapped_column(ARRAY(String(10)))
+    submitted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

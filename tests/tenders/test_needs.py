@@ -1,0 +1,195 @@
+"""Expressions of need through the API: drafts, and submission checked against the programme rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from stdnum import luhn
+
+from marketplace.lib.clock import SystemClock
+from marketplace.reference.services import import_cpv
+from marketplace.settings import Settings
+from tests.vendors.api import audit_actions
+from tests.world import FACILITIES, World, build_world
+
+CPV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
+
+
+@pytest.fixture
+async def world(settings: Settings) -> World:
+    return await build_world(settings)
+
+
+@pytest.fixture
+async def cpv(settings: Settings) -> AsyncIterator[None]:
+    if not CPV_FILE.is_file():
+        pytest.skip(f"the CPV 2008 file is not at {CPV_FILE} (see ../shared/data/README.md)")
+    engine = create_async_engine(settings.migration_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            await import_cpv(session, SystemClock(), CPV_FILE, None)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    yield
+
+
+def finess(prefix: str) -> str:
+    """A Luhn-valid FINESS from its first 8 characters."""
+    return prefix + luhn.calc_check_digit(prefix)
+
+
+def need_body(**overrides: Any) -> dict[str, Any]:
+    """A type-2 (conformity) need of the `holder` OG for its one facility, valid in campaign 2025."""
+    body: dict[str, Any] = {
+        "title": "Mise en conformité du DUI", "description": "Mise en conformité Ségur du dossier usager.",
+        "campaign": 2025, "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
+        "facilities": [{"finessEt": FACILITIES["holder"][1], "equipmentBudgetCents": 0}],
+        "coreServices": ["ins", "mss", "dmp", "eprescription"],
+        "gdprCompliance": True, "targetMapConvergence": True, "businessContinuity": True,
+        "usageTargetsDeclared": True, "software": {"couloir": "MS1", "referenced": True},
+        "fundingSchedule": [40, 40, 20], "arsPrevalidationReference": "ARS-IDF-2025-042",
+        "arsPrevalidatedOn": "2025-06-01", "sector": "grand_age", "deliveryMode": "saas",
+        "cpvCodes": ["48000000-8", "72000000"],
+    }
+    return body | overrides
+
+
+async def create(client: AsyncTestClient[Litestar], world: World, person: str = "holder_admin",
+                 **overrides: Any) -> dict[str, Any]:
+    response = await client.post("/needs", headers=world[person].headers, json=need_body(**overrides))
+    assert response.status_code == 201, response.text
+    assert response.headers["location"] == f"/needs/{response.json()['id']}"
+    result: dict[str, Any] = response.json()
+    return result
+
+
+async def test_a_valid_need_is_created_as_draft_then_submitted(
+        client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
+    need = await create(client, world)
+    assert need["status"] == "draft" and need["holderOrganisationId"] == str(world.organisations["holder"])
+    assert need["cpvCodes"] == ["48000000-8", "72000000"]
+
+    edited = await client.put(f"/needs/{need['id']}", headers=world["holder_admin"].headers,
+                              json=need_body(title="Mise en conformité du DUI (v2)"))
+    assert edited.status_code == 200, edited.text
+    assert edited.json()["title"] == "Mise en conformité du DUI (v2)"
+
+    submitted = await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers)
+    assert submitted.status_code == 200, submitted.text
+    assert submitted.json()["status"] == "submitted" and submitted.json()["submittedAt"]
+    assert await audit_actions(settings, need["id"]) == ["need.created", "need.updated", "need.submitted"]
+
+    # Members of the holder read it; a submitted need is no longer edited or submitted again.
+    shown = await client.get(f"/needs/{need['id']}", headers=world["holder_member"].headers)
+    assert shown.status_code == 200 and shown.json()["status"] == "submitted"
+    listed = await client.get("/needs", headers=world["holder_member"].headers)
+    assert [n["id"] for n in listed.json()] == [need["id"]]
+    again = await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers)
+    assert again.status_code == 409
+    edit = await client.put(f"/needs/{need['id']}", headers=world["holder_admin"].headers, json=need_body())
+    assert edit.status_code == 409
+
+
+async def test_submission_names_the_rule_and_lists_every_violation(
+        client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
+    # Type 1 (acquisition) by a single OG with one facility, and no GDPR declaration.
+    need = await create(client, world, projectType=1, gdprCompliance=False)
+    response = await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers)
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["rule"] == "N2" and problem["field"] == "holder.isGrappe"
+    assert "at least 3 OGs and 15 facilities" in problem["detail"]
+    assert "(and 2 more violations)" in problem["detail"]
+    found = [(v["rule"], v["field"]) for v in problem["violations"]]
+    assert found == [("N2", "holder.isGrappe"), ("N2", "facilities"), ("N9", "gdprCompliance")]
+    assert "this one has 1 facility" in problem["violations"][1]["message"]
+    # Refused: still a draft, and nothing audited but the creation.
+    shown = await client.get(f"/needs/{need['id']}", headers=world["holder_admin"].headers)
+    assert shown.json()["status"] == "draft"
+    assert await audit_actions(settings, need["id"]) == ["need.created"]
+
+
+async def test_an_unknown_cpv_code_is_refused_naming_the_field(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    response = await client.post("/needs", headers=world["holder_admin"].headers,
+                                 json=need_body(cpvCodes=["48000000-8", "12345678"]))
+    assert response.status_code == 422, response.text
+    assert response.json()["field"] == "cpvCodes[1]"
+    assert "not in the CPV 2008 table" in response.json()["detail"]
+    wrong_check = await client.post("/needs", headers=world["holder_admin"].headers,
+                                    json=need_body(cpvCodes=["48000000-9"]))
+    assert wrong_check.status_code == 422 and wrong_check.json()["field"] == "cpvCodes[0]"
+    assert "check digit" in wrong_check.json()["detail"]
+
+
+async def test_facilities_must_be_the_holders_and_free_in_the_campaign(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    admin = world["holder_admin"].headers
+    # Another OG's facility.
+    foreign = await create(client, world, facilities=[
+        {"finessEt": FACILITIES["holder"][1]}, {"finessEt": FACILITIES["other_holder"][1]}])
+    response = await client.post(f"/needs/{foreign['id']}/submit", headers=admin)
+    assert response.status_code == 422, response.text
+    assert response.json()["rule"] == "N18" and response.json()["field"] == "facilities[1].ogFinessEj"
+    # A facility nobody registered.
+    unknown = await create(client, world, facilities=[{"finessEt": finess("75000099")}])
+    response = await client.post(f"/needs/{unknown['id']}/submit", headers=admin)
+    assert response.status_code == 422 and response.json()["field"] == "facilities[0].finessEt"
+    assert "not a registered facility" in response.json()["detail"]
+    # A malformed FINESS is refused on the draft already.
+    bad = await client.post("/needs", headers=admin, json=need_body(facilities=[{"finessEt": "750000011"}]))
+    assert bad.status_code == 422 and bad.json()["field"] == "facilities[0].finessEt"
+
+    # A second facility registered by the OG; the first need takes both, a second one of the same
+    # campaign cannot take them again (another campaign can).
+    second = finess("75000040")
+    added = await client.post(f"/organisations/{world.organisations['holder']}/facilities", headers=admin,
+                              json={"name": "SSIAD Les Tilleuls", "finessEt": second})
+    assert added.status_code == 201, added.text
+    both = [{"finessEt": FACILITIES["holder"][1]}, {"finessEt": second}]
+    first = await create(client, world, facilities=both)
+    assert (await client.post(f"/needs/{first['id']}/submit", headers=admin)).status_code == 200
+    clash = await create(client, world, facilities=[{"finessEt": second}])
+    response = await client.post(f"/needs/{clash['id']}/submit", headers=admin)
+    assert response.status_code == 422 and response.json()["rule"] == "N18"
+    assert "already in another active project of campaign 2025" in response.json()["detail"]
+    later = await create(client, world, campaign=2023, facilities=[{"finessEt": second}])
+    assert (await client.post(f"/needs/{later['id']}/submit", headers=admin)).status_code == 200
+
+
+async def test_a_grappe_files_a_type_1_need(client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    ogs = [str(world.organisations["holder"]), str(world.organisations["other_holder"])]
+    grappe = await client.post("/organisations", headers=world["platform_admin"].headers, json={
+        "kind": "holder", "name": "Grappe Sud", "isGrappe": True, "grappeMemberIds": ogs,
+        "leadOrganisationId": ogs[0]})
+    assert grappe.status_code == 201, grappe.text
+    # The world's holder admin is not a member of the grappe: it cannot file for it.
+    refused = await client.post("/needs", headers=world["holder_admin"].headers,
+                                json=need_body(holderOrganisationId=grappe.json()["id"]))
+    assert refused.status_code == 422 and refused.json()["field"] == "holderOrganisationId"
+
+
+async def test_others_do_not_see_a_need_and_vendors_cannot_file_one(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    need = await create(client, world)
+    other = world["other_holder_admin"].headers
+    assert (await client.get(f"/needs/{need['id']}", headers=other)).status_code == 404
+    assert (await client.put(f"/needs/{need['id']}", headers=other, json=need_body())).status_code == 404
+    assert (await client.post(f"/needs/{need['id']}/submit", headers=other)).status_code == 404
+    assert (await client.get("/needs", headers=other)).json() == []
+    # A plain member of the holder reads, but does not write.
+    member = world["holder_member"].headers
+    assert (await client.post(f"/needs/{need['id']}/submit", headers=member)).status_code == 403
+    assert (await client.post("/needs", headers=member, json=need_body())).status_code == 403
+    # Vendors are stopped by role.
+    vendor = world["vendor_admin"].headers
+    assert (await client.post("/needs", headers=vendor, json=need_body())).status_code == 403
+    assert (await client.get(f"/needs/{need['id']}", headers=vendor)).status_code == 403
+    assert (await client.post("/needs")).status_code == 401
