@@ -65,3 +65,41 @@ def format_paris(at: datetime) -> str:
 
 
 system_clock = SystemClock()
+
+
+class InvalidLocalTime(ValueError):
+    """A wall-clock time that names no instant, or two, in Europe/Paris (reliability.md §2.8)."""
+
+
+def paris_instant(value: datetime) -> datetime:
+    """The UTC instant a deadline names, refusing the Europe/Paris traps (reliability.md §2.8, P12).
+
+    - UTC (offset 0) is taken as is.
+    - Another explicit offset must be Paris's own offset at that moment: "02:30+01:00" on the night the
+      clocks go forward names an instant, but not a Paris time anyone could read off a clock.
+    - A naive value is Paris local time, refused when it doesn't exist (spring gap) or exists twice
+      (autumn overlap), since the caller didn't say which.
+    """
+    offset = value.utcoffset()
+    if value.tzinfo is not None and offset is not None:
+        if offset == timedelta(0):
+            return value.astimezone(UTC)
+        expected = value.astimezone(PARIS).utcoffset()
+        if offset != expected:
+            raise InvalidLocalTime(
+                f"{value.isoformat()} is not a Europe/Paris time: at that moment Paris is at "
+                f"UTC{_hours(expected)}")
+        return value.astimezone(UTC)
+    first, second = value.replace(tzinfo=PARIS, fold=0), value.replace(tzinfo=PARIS, fold=1)
+    if first.utcoffset() != second.utcoffset():
+        # zoneinfo gives the two readings different offsets both in the gap and in the overlap.
+        gap = first.astimezone(UTC).astimezone(PARIS).replace(tzinfo=None) != value
+        if gap:
+            raise InvalidLocalTime(f"{value.isoformat()} does not exist in Europe/Paris (the clocks skip it)")
+        raise InvalidLocalTime(f"{value.isoformat()} happens twice in Europe/Paris (the clocks go back): "
+                               "give the offset (+02:00 or +01:00) or a UTC time")
+    return first.astimezone(UTC)
+
+
+def _hours(offset: timedelta | None) -> str:
+    return f"{int((offset or timedelta(0)).total_seconds() // 3600):+d}"

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from marketplace.lib.clock import PARIS, FrozenClock, SystemClock, format_paris, to_paris
+from marketplace.lib.clock import (
+    PARIS,
+    FrozenClock,
+    InvalidLocalTime,
+    SystemClock,
+    format_paris,
+    paris_instant,
+    to_paris,
+)
 
 
 def test_system_clock_is_aware_utc() -> None:
@@ -51,3 +59,32 @@ def test_utc_paris_round_trip_is_exact(instant: datetime) -> None:
     local = to_paris(instant)
     assert local.tzinfo == PARIS
     assert local.astimezone(UTC) == instant
+
+
+@pytest.mark.parametrize(("given", "instant"), [
+    (datetime(2026, 3, 29, 1, 30, tzinfo=UTC), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),
+    (datetime(2026, 3, 29, 3, 30), datetime(2026, 3, 29, 1, 30, tzinfo=UTC)),  # first minute after the gap
+    (datetime(2026, 3, 29, 1, 59), datetime(2026, 3, 29, 0, 59, tzinfo=UTC)),
+    (datetime(2026, 10, 25, 2, 30, tzinfo=timezone(timedelta(hours=2))), datetime(2026, 10, 25, 0, 30, tzinfo=UTC)),
+    (datetime(2026, 10, 25, 2, 30, tzinfo=timezone(timedelta(hours=1))), datetime(2026, 10, 25, 1, 30, tzinfo=UTC)),
+    (datetime(2026, 7, 1, 12, 0), datetime(2026, 7, 1, 10, 0, tzinfo=UTC)),
+])
+def test_paris_instants(given: datetime, instant: datetime) -> None:
+    assert paris_instant(given) == instant
+
+
+@pytest.mark.parametrize(("given", "reason"), [
+    (datetime(2026, 3, 29, 2, 30), "does not exist"),                     # the spring gap
+    (datetime(2026, 10, 25, 2, 30), "happens twice"),                     # the autumn overlap, no offset
+    (datetime(2026, 3, 29, 2, 30, tzinfo=timezone(timedelta(hours=1))), "not a Europe/Paris time"),
+    (datetime(2026, 7, 1, 12, 0, tzinfo=timezone(timedelta(hours=1))), "not a Europe/Paris time"),
+])
+def test_paris_traps_are_refused(given: datetime, reason: str) -> None:
+    with pytest.raises(InvalidLocalTime, match=reason):
+        paris_instant(given)
+
+
+@given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31),
+                    timezones=st.just(UTC)))
+def test_every_paris_reading_with_its_offset_names_its_instant(instant: datetime) -> None:
+    assert paris_instant(to_paris(instant)) == instant
