@@ -37,7 +37,7 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
-from marketplace.tenders.controllers import NeedController
+from marketplace.tenders.controllers import NeedController, SpecificContractController
 from marketplace.vendors.controllers import (
     AdmissionController,
     DpsController,
@@ -123,7 +123,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     app = Litestar(
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
                         InvitationController, DpsController, RegisterController, AdmissionController,
-                        LivingAdmissionController, NeedController],
+                        LivingAdmissionController, NeedController,
+                        SpecificContractController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

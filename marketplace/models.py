@@ -20,7 +20,7 @@ from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.support.models import SupportRequest
-from marketplace.tenders.models import Need
+from marketplace.tenders.models import ContractInvitation, Need, SpecificContract
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
 
 metadata = orm_registry.metadata
@@ -30,6 +30,7 @@ __all__ = [
     "AdmissionRequest",
     "ApiKey",
     "AuditEvent",
+    "ContractInvitation",
     "CpvCode",
     "Dps",
     "DpsCategory",
@@ -44,6 +45,7 @@ __all__ = [
     "Organisation",
     "ReferenceDataset",
     "RefreshToken",
+    "SpecificContract",
     "SupportRequest",
     "User",
     "metadata",

@@ -5,15 +5,17 @@ import uuid
 from litestar import Controller, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
-from litestar.status_codes import HTTP_200_OK
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
 from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders import schemas
+from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
 
 
@@ -60,3 +62,41 @@ class NeedController(Controller):
           summary="Submit for check: the programme rules N1–N19 run; 422 lists every violation")
     async def submit(self, need_id: FromPath[uuid.UUID], needs: Service, principal: Caller) -> schemas.Need:
         return await needs.submit(principal, need_id)
+
+
+def provide_contract_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> SpecificContractService:
+    return SpecificContractService(db_session, clock)
+
+
+Contracts = NamedDependency[SpecificContractService]
+
+
+class SpecificContractController(Controller):
+    """Specific contracts: a submitted need published on an active DPS, and its invitations (§1.5, D8–D10)."""
+
+    tags = ["Specific contracts"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "contracts": Provide(provide_contract_service, sync_to_thread=False)}
+
+    @post("/needs/{need_id:uuid}/publish", status_code=HTTP_201_CREATED,
+          opt=requires(Role.BUYER_ADMIN, reason="An administrator of the DPS's buying organisation."),
+          summary="Publish a submitted need on an active DPS: every vendor admitted to its category is invited "
+                  "at once (D8); deadline ≥ 10 days (D9); weights within the DPS's ranges (D10)")
+    async def publish(self, need_id: FromPath[uuid.UUID], data: JSONBody[schemas.NeedPublish],
+                      contracts: Contracts, principal: Caller) -> Response[schemas.SpecificContract]:
+        contract = await contracts.publish(principal, need_id, data)
+        return created(contract, f"/specific-contracts/{contract.id}")
+
+    @get("/specific-contracts/{contract_id:uuid}",
+         opt=requires(*BUYER_ROLES, *VENDOR_ROLES,
+                      reason="The buying organisation, and the vendors invited (their own invitations)."),
+         summary="Show a specific contract")
+    async def show(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
+                   principal: Caller) -> schemas.SpecificContract:
+        return await contracts.get(principal, contract_id)
+
+    @get("/my/invitations", opt=requires(*VENDOR_ROLES, reason="Members of a vendor: its invitations."),
+         summary="The invitations to tender of your vendor organisations")
+    async def my_invitations(self, contracts: Contracts, principal: Caller) -> list[schemas.MyInvitation]:
+        return await contracts.my_invitations(principal)

@@ -9,7 +9,7 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, SmallInteger, String, Text
+from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -18,10 +18,11 @@ from marketplace.vendors.models import DeliveryMode, Sector
 
 
 class NeedStatus(enum.StrEnum):
-    """DRAFT → SUBMITTED_FOR_CHECK (§6); publishing to a DPS comes later."""
+    """DRAFT → SUBMITTED_FOR_CHECK (§6) → PUBLISHED (a specific contract on a DPS, §1.5)."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
+    PUBLISHED = "published"
 
 
 # Needs in these states count as "active projects of the campaign" for N18.
@@ -66,3 +67,55 @@ class Need(UUIDv7AuditBase):
         _enum(DeliveryMode, "dps_delivery_mode", create=False), default=None)
     cpv_codes: Mapped[list[str]] = mapped_column(ARRAY(String(10)))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class SpecificContractStatus(enum.StrEnum):
+    """Machine (c), domain.md §1.5; OCDS tender.status in the comments."""
+
+    DRAFT = "draft"                          # planning
+    OPEN = "open"                            # active: invitations sent, offers accepted until the deadline
+    CLOSED_FOR_OFFERS = "closed_for_offers"
+    EVALUATION = "evaluation"
+    AWARD_DECIDED = "award_decided"
+    STANDSTILL = "standstill"
+    CONTRACTED = "contracted"                # complete
+    UNSUCCESSFUL = "unsuccessful"
+    CANCELLED = "cancelled"
+
+
+class SpecificContract(UUIDv7AuditBase):
+    """A need put to competition among the vendors admitted to one category of a DPS (D8–D10)."""
+
+    __tablename__ = "specific_contract"
+
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need.id", ondelete="RESTRICT"), unique=True)
+    dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
+    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"),
+                                                   index=True)
+    buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                             index=True)
+    status: Mapped[SpecificContractStatus] = mapped_column(
+        _enum(SpecificContractStatus, "specific_contract_status"), default=SpecificContractStatus.DRAFT,
+        index=True)
+    # One instant for every invitation (D8), and the deadline for offers (D9: at least 10 days later).
+    invited_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    tender_deadline: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # The DPS's criteria with the weights chosen within their ranges (D10):
+    # [{"name", "weightMin", "weightMax", "weight"}], in the DPS's order.
+    award_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ContractInvitation(UUIDv7AuditBase):
+    """One admitted vendor invited to a specific contract (D8). Written set-based by the fan-out."""
+
+    __tablename__ = "contract_invitation"
+    __table_args__ = (UniqueConstraint("specific_contract_id", "vendor_organisation_id"),)
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="CASCADE"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    admission_request_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("admission_request.id", ondelete="RESTRICT"), index=True)
+    invited_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -8,7 +8,7 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import NeedStatus
+from marketplace.tenders.models import NeedStatus, SpecificContractStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.vendors.models import DeliveryMode, Sector
 
@@ -97,3 +97,64 @@ class Need(CamelStruct):
     cpv_codes: list[str]
     created_at: datetime
     submitted_at: datetime | None
+
+
+# -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------
+
+CriterionName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Weight = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class CriterionWeight(CamelStruct):
+    """The weight chosen for one of the DPS's award criteria, within its range (D10)."""
+
+    name: CriterionName
+    weight: Weight
+
+
+class NeedPublish(CamelStruct):
+    dps_id: uuid.UUID
+    # Without a zone, a Paris wall-clock time; refused when it names no instant or two.
+    tender_deadline: datetime
+    award_criteria: Annotated[list[CriterionWeight], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class ChosenCriterion(CamelStruct):
+    name: str
+    weight_min: int
+    weight_max: int
+    weight: int
+
+
+class ContractInvitation(CamelStruct):
+    vendor_organisation_id: uuid.UUID
+    invited_at: datetime
+
+
+class SpecificContract(CamelStruct):
+    id: uuid.UUID
+    need_id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    buyer_organisation_id: uuid.UUID
+    status: SpecificContractStatus
+    title: str
+    invited_at: datetime
+    tender_deadline: datetime
+    tender_deadline_paris: str
+    award_criteria: list[ChosenCriterion]
+    # The buyer sees every invitation; an invited vendor sees its own.
+    invitation_count: int
+    invitations: list[ContractInvitation]
+
+
+class MyInvitation(CamelStruct):
+    specific_contract_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    title: str
+    status: SpecificContractStatus
+    invited_at: datetime
+    tender_deadline: datetime
+    tender_deadline_paris: str

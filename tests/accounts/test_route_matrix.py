@@ -148,6 +148,14 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /needs/{need_id}":                                           row(U, A, F, F, F, A, N),
     "PUT /needs/{need_id}":                                           row(U, F, F, F, F, A, N),
     "POST /needs/{need_id}/submit":                                   row(U, F, F, F, F, A, N),
+    # Publishing a need on a DPS: a buyer's admin (the matrix's DPS is only pending, so the owner meets a
+    # 409: still ALLOW); holders, vendors and platform admins are stopped by the role guard.
+    "POST /needs/{need_id}/publish":                                  row(U, F, F, A, F, F, F),
+    # A specific contract (one of the `buyer`, inserted for the matrix with no invitation): its buying
+    # organisation; a vendor's member passes the role guard but was not invited, so 404.
+    "GET /specific-contracts/{contract_id}":                          row(U, F, N, A, F),
+    # A vendor's members list their own invitations.
+    "GET /my/invitations":                                            row(U, F, A, F, F),
 }
 # DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
 EXPECTATIONS |= {
@@ -343,6 +351,15 @@ class Scenario:
         self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"],
                              "document_id": document.json()["id"]}
         self.segment_values["admission-requests"] = {"request_id": admission["id"]}
+        # A specific contract of the `buyer` on that DPS, written directly (publishing needs an active DPS).
+        now = datetime.now(UTC)
+        contract_id = await self.db.fetchval(
+            "INSERT INTO specific_contract (id, need_id, dps_id, category_id, buyer_organisation_id, status, "
+            "invited_at, tender_deadline, award_criteria, created_by, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, $4, 'open', $5, $6, '[]', 'matrix', $5, $5) RETURNING id",
+            uuid.UUID(self.path_values["need_id"]), uuid.UUID(dps["id"]), uuid.UUID(category["id"]),
+            self.world.organisations["buyer"], now, now + timedelta(days=11))
+        self.path_values["contract_id"] = str(contract_id)
 
     async def upload(self, request_id: str, kind: str, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(f"/admission-requests/{request_id}/documents/{kind}",
@@ -383,6 +400,10 @@ class Scenario:
             return self.dps_body
         if route == "POST /admission-requests":
             return self.admission_body
+        if route == "POST /needs/{need_id}/publish":
+            return {"dpsId": self.path_values["dps_id"],
+                    "tenderDeadline": (datetime.now(UTC) + timedelta(days=11)).isoformat(),
+                    "awardCriteria": [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]}
         if route == "POST /dps/{dps_id}/publish":
             return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
         return BODIES.get(route)

@@ -1,0 +1,231 @@
+"""Specific contracts (domain.md §1.5, D8–D10): a submitted need published on an active DPS.
+
+Publishing opens the competition (machine (c): straight to OPEN) and invites, in the same transaction and
+at one instant, every vendor admitted to the need's category (D8). The fan-out is set-based: one
+statement writes the invitations, the vendors' notifications and their delivery intents (the outbox), so
+ten thousand vendors cost one round trip, not ten thousand. `ON CONFLICT DO NOTHING` on
+(contract, vendor) makes it idempotent: running it again invites nobody twice and notifies nobody twice.
+
+Object rule: a specific contract is visible to its buying organisation and to the vendors it invited;
+anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.notifications.models import SUBJECT_MAX
+from marketplace.tenders import schemas
+from marketplace.tenders.models import (
+    ContractInvitation,
+    Need,
+    NeedStatus,
+    SpecificContract,
+    SpecificContractStatus,
+)
+from marketplace.vendors.models import Dps, DpsCategory
+from marketplace.vendors.states import DpsStatus
+
+TENDER_PERIOD_MIN = timedelta(days=10)  # D9
+BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
+VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
+# Who of an invited vendor is told: the people who answer calls for competition.
+NOTIFIED_VENDOR_ROLES = [Role.VENDOR_ADMIN.value, Role.VENDOR_BID_MANAGER.value]
+INVITATION_KIND = "tender.invitation"
+
+# One statement: invitations for the admitted vendors of the category not yet invited, then one
+# notification per (new invitee, admin or bid manager), then one delivery intent per notification.
+_FAN_OUT = text("""
+WITH invited AS (
+    INSERT INTO contract_invitation (id, specific_contract_id, vendor_organisation_id, admission_request_id,
+                                     invited_at, created_at, updated_at)
+    SELECT gen_random_uuid(), CAST(:contract_id AS uuid), ar.vendor_organisation_id, ar.id,
+           CAST(:invited_at AS timestamptz), CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM admission_request ar
+    WHERE ar.category_id = CAST(:category_id AS uuid) AND ar.status = 'admitted'
+      AND (ar.decided_at IS NULL OR ar.decided_at <= CAST(:invited_at AS timestamptz))
+    ON CONFLICT (specific_contract_id, vendor_organisation_id) DO NOTHING
+    RETURNING vendor_organisation_id
+), recipients AS (
+    SELECT DISTINCT invited.vendor_organisation_id, u.email
+    FROM invited
+    JOIN membership m ON m.organisation_id = invited.vendor_organisation_id
+    JOIN user_account u ON u.id = m.user_id
+    WHERE u.is_active AND m.roles && CAST(:roles AS varchar[])
+), notified AS (
+    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
+                              created_at, updated_at)
+    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
+           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM recipients
+    RETURNING id
+), intents AS (
+    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
+    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
+           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM notified
+    RETURNING id
+)
+SELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents
+""")
+
+
+def _criteria(dps: Dps, chosen: list[schemas.CriterionWeight]) -> list[dict[str, Any]]:
+    """The DPS's criteria, each with a weight within its range, summing to 100 (D10)."""
+    ranges = {str(c["name"]): c for c in dps.award_criteria}
+    names = [c.name for c in chosen]
+    if len(set(names)) != len(names) or set(names) != set(ranges):
+        raise RuleViolation("awardCriteria: give a weight for each of the DPS's award criteria, once each ("
+                            + ", ".join(ranges) + ")", field="awardCriteria", rule="D10")
+    weights = {c.name: c.weight for c in chosen}
+    result = []
+    for criterion in dps.award_criteria:
+        name, low, high = str(criterion["name"]), int(criterion["weightMin"]), int(criterion["weightMax"])
+        weight = weights[name]
+        if not low <= weight <= high:
+            position = names.index(name)
+            raise RuleViolation(f"awardCriteria[{position}].weight: D10: the weight of {name!r} must stay within "
+                                f"the DPS's range {low}–{high}", field=f"awardCriteria[{position}].weight",
+                                rule="D10")
+        result.append({"name": name, "weightMin": low, "weightMax": high, "weight": weight})
+    if sum(weights.values()) != 100:
+        raise RuleViolation("awardCriteria: D10: the weights must add up to 100", field="awardCriteria",
+                            rule="D10")
+    return result
+
+
+class SpecificContractService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    # -- publishing ------------------------------------------------------------------------------
+
+    async def publish(self, principal: Principal, need_id: uuid.UUID,
+                      data: schemas.NeedPublish) -> schemas.SpecificContract:
+        need = await self.session.get(Need, need_id)
+        if need is None:
+            raise NotFound("No need has this id.")
+        dps = await self.session.get(Dps, data.dps_id)
+        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
+            raise NotFound("No DPS has this id.")
+        if not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN):
+            raise Forbidden("Only an administrator of the DPS's buying organisation may publish on it.")
+        await self.session.refresh(need, with_for_update=True)
+        if need.status != NeedStatus.SUBMITTED:
+            raise Conflict(f"status: only a submitted need can be published; this one is {need.status.value}",
+                           field="status")
+        if dps.status != DpsStatus.ACTIVE:
+            raise Conflict(f"dpsId: specific contracts are put on an active DPS; this one is {dps.status.value}",
+                           field="dpsId", rule="domain.md §1.3")
+        category_id = await self.session.scalar(select(DpsCategory.id).where(
+            DpsCategory.dps_id == dps.id, DpsCategory.sector == need.sector,
+            DpsCategory.delivery_mode == need.delivery_mode))
+        if category_id is None:
+            raise RuleViolation("dpsId: N19: the DPS has no category for the need's sector and delivery mode",
+                                field="dpsId", rule="N19")
+        try:
+            deadline = paris_instant(data.tender_deadline)
+        except InvalidLocalTime as exc:
+            raise RuleViolation(f"tenderDeadline: {exc}", field="tenderDeadline") from exc
+        criteria = _criteria(dps, data.award_criteria)
+        invited_at = self.clock.now()
+        if deadline - invited_at < TENDER_PERIOD_MIN:
+            raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 calendar days after the "
+                                f"invitation (not before {format_paris(invited_at + TENDER_PERIOD_MIN)})",
+                                field="tenderDeadline", rule="D9")
+        contract = SpecificContract(
+            need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=dps.buyer_organisation_id,
+            status=SpecificContractStatus.OPEN, invited_at=invited_at, tender_deadline=deadline,
+            award_criteria=criteria, created_by=principal.label)
+        self.session.add(contract)
+        need.status = NeedStatus.PUBLISHED
+        await self.session.flush()
+        invitations, _ = await self.fan_out(contract, need.title)
+        await audit.record(self.session, self.clock, "specific_contract.published", actor=principal.label,
+                           organisation_id=dps.buyer_organisation_id, target_type="specific_contract",
+                           target_id=str(contract.id),
+                           details={"need": str(need.id), "dps": str(dps.id), "category": str(category_id),
+                                    "invitations": invitations, "invited_at": invited_at.isoformat(),
+                                    "tender_deadline": deadline.isoformat()})
+        return await self._to_schema(contract, None)
+
+    async def fan_out(self, contract: SpecificContract, title: str) -> tuple[int, int]:
+        """Invite every vendor admitted to the category at `invited_at` not yet invited (D8), and queue their
+        notifications; returns (new invitations, new delivery intents). Idempotent."""
+        deadline = format_paris(contract.tender_deadline)
+        subject = f"Invitation à remettre une offre — {title}"
+        if len(subject) > SUBJECT_MAX:
+            subject = subject[: SUBJECT_MAX - 1] + "…"
+        body = (f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
+                f"Date limite de remise des offres : {deadline}.\n")
+        row = (await self.session.execute(_FAN_OUT, {
+            "contract_id": contract.id, "category_id": contract.category_id, "invited_at": contract.invited_at,
+            "now": self.clock.now(), "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
+            "kind": INVITATION_KIND})).one()
+        return int(row.invitations), int(row.intents)
+
+    # -- reading ---------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
+        contract = await self.session.get(SpecificContract, contract_id)
+        if contract is None:
+            raise NotFound("No specific contract has this id.")
+        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            return await self._to_schema(contract, None)
+        vendors = principal.organisations_with(*VENDOR_ROLES)
+        invited = (await self.session.scalars(select(ContractInvitation.vendor_organisation_id).where(
+            ContractInvitation.specific_contract_id == contract.id,
+            ContractInvitation.vendor_organisation_id.in_(vendors)))).all() if vendors else []
+        if not invited:
+            raise NotFound("No specific contract has this id.")
+        return await self._to_schema(contract, list(invited))
+
+    async def _to_schema(self, contract: SpecificContract,
+                         vendors: list[uuid.UUID] | None) -> schemas.SpecificContract:
+        """`vendors` None: the buyer's view (every invitation); else only those vendors' invitations."""
+        query = select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at).where(
+            ContractInvitation.specific_contract_id == contract.id)
+        count = await self.session.scalar(select(func.count()).select_from(ContractInvitation).where(
+            ContractInvitation.specific_contract_id == contract.id))
+        if vendors is not None:
+            query = query.where(ContractInvitation.vendor_organisation_id.in_(vendors))
+        rows = (await self.session.execute(query.order_by(ContractInvitation.vendor_organisation_id))).all()
+        title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
+        return schemas.SpecificContract(
+            id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
+            buyer_organisation_id=contract.buyer_organisation_id, status=contract.status, title=title or "",
+            invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
+            tender_deadline_paris=format_paris(contract.tender_deadline),
+            award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
+            invitation_count=int(count or 0) if vendors is None else len(rows),
+            invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows])
+
+    async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:
+        vendors = principal.organisations_with(*VENDOR_ROLES)
+        if not vendors:
+            return []
+        rows = (await self.session.execute(
+            select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at, SpecificContract,
+                   Need.title)
+            .join(SpecificContract, SpecificContract.id == ContractInvitation.specific_contract_id)
+            .join(Need, Need.id == SpecificContract.need_id)
+            .where(ContractInvitation.vendor_organisation_id.in_(vendors))
+            .order_by(ContractInvitation.invited_at.desc(), SpecificContract.id))).all()
+        return [schemas.MyInvitation(
+            specific_contract_id=contract.id, vendor_organisation_id=vendor, dps_id=contract.dps_id,
+            category_id=contract.category_id, title=title, status=contract.status, invited_at=invited_at,
+            tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline))
+            for vendor, invited_at, contract, title in rows]

@@ -1,0 +1,260 @@
+"""Publishing a submitted need on an active DPS: every admitted vendor invited at one instant (D8), the
+tender deadline (D9), the award criteria's weights (D10), and the fan-out at scale."""
+
+from __future__ import annotations
+
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from litestar import Litestar
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+from marketplace.app import create_app
+from marketplace.lib.clock import FrozenClock
+from marketplace.settings import Settings
+from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.models import SpecificContract
+from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
+from tests.vendors.api import (
+    Client,
+    apply,
+    audit_actions,
+    categories_by_pair,
+    dps_body,
+    expect,
+    fetch,
+    open_dps,
+    upload_all,
+)
+from tests.world import Person, World, build_world
+
+# A Monday; the DPS opens 31 days later (2026-02-05), in winter time.
+START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+WEIGHTS = [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]
+
+pytestmark = pytest.mark.usefixtures("cpv")
+
+
+@pytest.fixture
+async def world(settings: Settings) -> World:
+    return await build_world(settings)
+
+
+@pytest.fixture
+def clock() -> FrozenClock:
+    return FrozenClock(START)
+
+
+@pytest.fixture
+def app(settings: Settings, clock: FrozenClock) -> Litestar:
+    return create_app(settings, clock=clock)
+
+
+async def admit(client: Client, world: World, person: Person, category_id: str) -> str:
+    request = await apply(client, person, category_id)
+    await upload_all(client, person, request["id"], f"{person.email} {category_id}")
+    expect(await client.post(f"/admission-requests/{request['id']}/submit", headers=person.headers), 200)
+    decided = expect(await client.post(f"/admission-requests/{request['id']}/admit",
+                                       headers=world["buyer_admin"].headers), 200)
+    assert decided["status"] == "admitted"
+    return str(request["id"])
+
+
+async def submitted_need(client: Client, world: World) -> dict[str, Any]:
+    need = await create(client, world)  # grand_age × saas
+    return dict(expect(await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers),
+                       200))
+
+
+async def publish(client: Client, world: World, need_id: str, dps_id: str, deadline: str,
+                  weights: list[dict[str, Any]] | None = None, person: str = "buyer_admin") -> Any:
+    return await client.post(f"/needs/{need_id}/publish", headers=world[person].headers,
+                             json={"dpsId": dps_id, "tenderDeadline": deadline, "awardCriteria": weights or WEIGHTS})
+
+
+async def _contract_rows(settings: Settings, contract_id: str) -> list[Any]:
+    return await fetch(settings, "SELECT vendor_organisation_id, invited_at FROM contract_invitation "
+                                 "WHERE specific_contract_id = $1", uuid.UUID(contract_id))
+
+
+async def test_publishing_invites_exactly_the_admitted_vendors_of_the_category_at_one_instant(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    dps = await open_dps(client, world, clock)
+    cat = categories_by_pair(dps)
+    target = cat["grand_age", "saas"]
+    await admit(client, world, world["vendor_admin"], target)
+    await admit(client, world, world["other_vendor_admin"], target)
+    await admit(client, world, world["third_vendor_admin"], cat["grand_age", "hosted"])  # another category
+    need = await submitted_need(client, world)
+
+    # Only the buying organisation's admin publishes (the evaluator may not; another buyer doesn't see the DPS).
+    deadline = (clock.now() + timedelta(days=12)).isoformat()
+    assert (await publish(client, world, need["id"], dps["id"], deadline, person="buyer_evaluator")).status_code == 403
+    assert (await publish(client, world, need["id"], dps["id"], deadline,
+                          person="other_buyer_admin")).status_code == 404
+    response = await publish(client, world, need["id"], dps["id"], deadline)
+    contract = expect(response, 201)
+    assert response.headers["location"] == f"/specific-contracts/{contract['id']}"
+    assert contract["status"] == "open" and contract["categoryId"] == target
+    assert contract["invitationCount"] == 2
+    assert [c["weight"] for c in contract["awardCriteria"]] == [40, 60]
+    invited = {r["vendor_organisation_id"] for r in await _contract_rows(settings, contract["id"])}
+    assert invited == {world.organisations["vendor"], world.organisations["other_vendor"]}
+    instants = {r["invited_at"] for r in await _contract_rows(settings, contract["id"])}
+    assert instants == {clock.now()}
+    assert datetime.fromisoformat(contract["invitedAt"]) == clock.now()
+    assert expect(await client.get(f"/needs/{need['id']}", headers=world["holder_admin"].headers),
+                  200)["status"] == "published"
+    assert await audit_actions(settings, contract["id"]) == ["specific_contract.published"]
+    details = await fetch(settings, "SELECT details FROM audit_event WHERE target_id = $1", contract["id"])
+    assert '"invitations": 2' in details[0]["details"]
+    # One notification per invited vendor's admin or bid manager, each with its delivery intent.
+    notified = await fetch(settings, "SELECT recipient_email FROM notification WHERE kind = 'tender.invitation'")
+    assert sorted(r["recipient_email"] for r in notified) == sorted(
+        [world["vendor_admin"].email, world["other_vendor_admin"].email])
+    intents = await fetch(settings, "SELECT n.id FROM notification n JOIN job_intent j "
+                                    "ON j.args = jsonb_build_array(n.id::text) AND j.name = 'deliver_notification' "
+                                    "WHERE n.kind = 'tender.invitation'")
+    assert len(intents) == 2
+
+    # A second publication of the same need is refused.
+    assert (await publish(client, world, need["id"], dps["id"], deadline)).status_code == 409
+
+    # Visibility: the buyer and the invited vendors (their own invitation); others 404.
+    url = f"/specific-contracts/{contract['id']}"
+    assert expect(await client.get(url, headers=world["buyer_evaluator"].headers), 200)["invitationCount"] == 2
+    own = expect(await client.get(url, headers=world["vendor_member"].headers), 200)
+    assert [i["vendorOrganisationId"] for i in own["invitations"]] == [str(world.organisations["vendor"])]
+    for person in ("third_vendor_admin", "other_buyer_admin"):
+        assert (await client.get(url, headers=world[person].headers)).status_code == 404
+    mine = expect(await client.get("/my/invitations", headers=world["vendor_member"].headers), 200)
+    assert [m["specificContractId"] for m in mine] == [contract["id"]]
+    assert mine[0]["tenderDeadlineParis"].endswith("(heure de Paris, UTC+1)")
+    assert expect(await client.get("/my/invitations", headers=world["third_vendor_admin"].headers), 200) == []
+
+    # A vendor admitted one second after publication is not invited, even when the fan-out runs again;
+    # running it again invites nobody twice and notifies nobody twice.
+    clock.advance(timedelta(seconds=1))
+    await admit(client, world, world["third_vendor_admin"], target)
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            row = await session.get(SpecificContract, uuid.UUID(contract["id"]))
+            assert row is not None
+            service = SpecificContractService(session, clock)
+            assert await service.fan_out(row, need["title"]) == (0, 0)
+            assert await service.fan_out(row, need["title"]) == (0, 0)
+            await session.commit()
+    finally:
+        await engine.dispose()
+    assert len(await _contract_rows(settings, contract["id"])) == 2
+    assert len(await fetch(settings, "SELECT id FROM notification WHERE kind = 'tender.invitation'")) == 2
+    assert expect(await client.get("/my/invitations", headers=world["third_vendor_admin"].headers), 200) == []
+
+
+async def test_deadline_d9_paris_local_times_and_weights_d10(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    dps = await open_dps(client, world, clock)
+    need = await submitted_need(client, world)
+
+    def problem(response: Any) -> dict[str, Any]:
+        return dict(expect(response, 422))
+
+    short = problem(await publish(client, world, need["id"], dps["id"],
+                                  (clock.now() + timedelta(days=10, seconds=-1)).isoformat()))
+    assert short["rule"] == "D9" and short["field"] == "tenderDeadline"
+    # Naive = Paris local time: a time the clocks skip, and one they show twice.
+    gap = problem(await publish(client, world, need["id"], dps["id"], "2026-03-29T02:30:00"))
+    assert gap["field"] == "tenderDeadline" and "does not exist" in gap["detail"]
+    overlap = problem(await publish(client, world, need["id"], dps["id"], "2026-10-25T02:30:00"))
+    assert overlap["field"] == "tenderDeadline" and "twice" in overlap["detail"]
+    # D10: weights within the DPS's ranges (Prix 20–50, Valeur technique 50–80), adding up to 100.
+    out_of_range = problem(await publish(client, world, need["id"], dps["id"],
+                                         (clock.now() + timedelta(days=11)).isoformat(),
+                                         [{"name": "Prix", "weight": 10}, {"name": "Valeur technique", "weight": 90}]))
+    assert out_of_range["rule"] == "D10" and out_of_range["field"] == "awardCriteria[0].weight"
+    not_100 = problem(await publish(client, world, need["id"], dps["id"],
+                                    (clock.now() + timedelta(days=11)).isoformat(),
+                                    [{"name": "Prix", "weight": 30}, {"name": "Valeur technique", "weight": 60}]))
+    assert not_100["rule"] == "D10"
+    unknown = problem(await publish(client, world, need["id"], dps["id"],
+                                    (clock.now() + timedelta(days=11)).isoformat(), [{"name": "Délai", "weight": 100}]))
+    assert unknown["rule"] == "D10"
+    assert await fetch(settings, "SELECT id FROM specific_contract") == []
+
+    # Exactly ten days is enough; naive local time 2026-02-15 09:00 is 08:00 UTC (winter time).
+    exact = clock.now() + timedelta(days=10)
+    assert exact == datetime(2026, 2, 15, 8, 0, tzinfo=UTC)
+    contract = expect(await publish(client, world, need["id"], dps["id"], "2026-02-15T09:00:00"), 201)
+    assert datetime.fromisoformat(contract["tenderDeadline"]) == exact
+    assert contract["tenderDeadlineParis"] == "15/02/2026 09:00 (heure de Paris, UTC+1)"
+    assert contract["invitationCount"] == 0
+
+
+async def test_a_need_outside_the_dps_categories_or_a_dps_not_active_is_refused(
+        client: Client, world: World, clock: FrozenClock) -> None:
+    dps = await open_dps(client, world, clock, sectors=("handicap",))
+    need = await submitted_need(client, world)  # grand_age × saas
+    deadline = (clock.now() + timedelta(days=11)).isoformat()
+    refused = expect(await publish(client, world, need["id"], dps["id"], deadline), 422)
+    assert refused["rule"] == "N19"
+    draft = expect(await client.post("/dps", headers=world["buyer_admin"].headers,
+                                     json=dps_body(clock.now(), title="Second SAD")), 201)
+    assert (await publish(client, world, need["id"], draft["id"], deadline)).status_code == 409
+
+
+SCALE = 2000
+
+
+async def _insert_admitted_vendors(settings: Settings, dps_id: str, category_id: str, count: int) -> None:
+    """`count` vendors admitted to the category, each with an admin: set-based, as the database owner."""
+    now = datetime.now(UTC) - timedelta(days=400)
+    await fetch(settings, """
+        WITH orgs AS (
+            INSERT INTO organisation (id, kind, name, is_grappe, created_at, updated_at)
+            SELECT gen_random_uuid(), 'vendor', 'Éditeur ' || n, false, $3, $3 FROM generate_series(1, $4) AS n
+            RETURNING id
+        ), numbered AS (
+            SELECT id, row_number() OVER () AS n FROM orgs
+        ), users AS (
+            INSERT INTO user_account (id, email, full_name, is_active, created_at, updated_at)
+            SELECT gen_random_uuid(), 'admin' || n || '@editeur' || n || '.example.fr', 'Admin ' || n, true, $3, $3
+            FROM numbered
+            RETURNING id, email
+        ), members AS (
+            INSERT INTO membership (id, user_id, organisation_id, roles, created_at, updated_at)
+            SELECT gen_random_uuid(), u.id, o.id, ARRAY['vendor:admin'], $3, $3
+            FROM numbered o JOIN users u ON u.email = 'admin' || o.n || '@editeur' || o.n || '.example.fr'
+            RETURNING organisation_id
+        )
+        INSERT INTO admission_request (id, dps_id, category_id, vendor_organisation_id, status, self_declaration,
+                                       referenced_software, decided_at, created_at, updated_at)
+        SELECT gen_random_uuid(), $1, $2, organisation_id, 'admitted', '{}', '{}', $3, $3, $3 FROM members
+    """, uuid.UUID(dps_id), uuid.UUID(category_id), now, count)
+
+
+async def test_two_thousand_admitted_vendors_are_invited_in_one_statement(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    dps = await open_dps(client, world, clock)
+    target = categories_by_pair(dps)["grand_age", "saas"]
+    await _insert_admitted_vendors(settings, dps["id"], target, SCALE)
+    need = await submitted_need(client, world)
+
+    started = time.perf_counter()
+    response = await publish(client, world, need["id"], dps["id"], (clock.now() + timedelta(days=14)).isoformat())
+    elapsed = time.perf_counter() - started
+    contract = expect(response, 201)
+    print(f"\npublish with {SCALE} admitted vendors: {elapsed * 1000:.0f} ms")
+    assert contract["invitationCount"] == SCALE
+    rows = await fetch(settings, "SELECT count(*) AS n, count(DISTINCT invited_at) AS instants, "
+                                 "count(DISTINCT vendor_organisation_id) AS vendors FROM contract_invitation "
+                                 "WHERE specific_contract_id = $1", uuid.UUID(contract["id"]))
+    assert (rows[0]["n"], rows[0]["instants"], rows[0]["vendors"]) == (SCALE, 1, SCALE)
+    intents = await fetch(settings, "SELECT count(*) AS n FROM job_intent j JOIN notification n "
+                                    "ON j.args = jsonb_build_array(n.id::text) "
+                                    "WHERE j.name = 'deliver_notification' AND n.kind = 'tender.invitation'")
+    assert intents[0]["n"] == SCALE
+    assert elapsed < 10, f"publishing to {SCALE} vendors took {elapsed:.1f} s"
