@@ -37,7 +37,7 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
-from marketplace.tenders.controllers import NeedController, SpecificContractController
+from marketplace.tenders.controllers import ContractQuestionController, NeedController, SpecificContractController
 from marketplace.vendors.controllers import (
     AdmissionController,
     DpsController,
@@ -124,7 +124,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
                         InvitationController, DpsController, RegisterController, AdmissionController,
                         LivingAdmissionController, NeedController,
-                        SpecificContractController],
+                        SpecificContractController, ContractQuestionController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

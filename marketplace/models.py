@@ -20,7 +20,7 @@ from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.support.models import SupportRequest
-from marketplace.tenders.models import ContractInvitation, Need, SpecificContract
+from marketplace.tenders.models import ContractInvitation, ContractQuestion, Need, SpecificContract
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
 
 metadata = orm_registry.metadata
@@ -31,6 +31,7 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "ContractInvitation",
+    "ContractQuestion",
     "CpvCode",
     "Dps",
     "DpsCategory",

@@ -13,7 +13,7 @@ anyone else gets 404.
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -38,6 +38,8 @@ from marketplace.vendors.models import Dps, DpsCategory
 from marketplace.vendors.states import DpsStatus
 
 TENDER_PERIOD_MIN = timedelta(days=10)  # D9
+# Unless the buyer sets another date, questions close this long before the tender deadline.
+QUESTIONS_DEFAULT_LEAD = timedelta(days=4)
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
 # Who of an invited vendor is told: the people who answer calls for competition.
@@ -80,6 +82,11 @@ WITH invited AS (
 )
 SELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents
 """)
+
+
+def questions_close_at(contract: SpecificContract) -> datetime:
+    """When invited vendors stop being able to ask questions on the contract."""
+    return contract.questions_close_at or contract.tender_deadline - QUESTIONS_DEFAULT_LEAD
 
 
 def _criteria(dps: Dps, chosen: list[schemas.CriterionWeight]) -> list[dict[str, Any]]:
@@ -209,6 +216,8 @@ class SpecificContractService:
             buyer_organisation_id=contract.buyer_organisation_id, status=contract.status, title=title or "",
             invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
             tender_deadline_paris=format_paris(contract.tender_deadline),
+            questions_close_at=questions_close_at(contract),
+            questions_close_at_paris=format_paris(questions_close_at(contract)),
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
             invitation_count=int(count or 0) if vendors is None else len(rows),
             invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows])

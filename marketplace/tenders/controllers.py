@@ -16,6 +16,7 @@ from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
+from marketplace.tenders.questions import ASKING_ROLES, QuestionService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
 
 
@@ -100,3 +101,52 @@ class SpecificContractController(Controller):
          summary="The invitations to tender of your vendor organisations")
     async def my_invitations(self, contracts: Contracts, principal: Caller) -> list[schemas.MyInvitation]:
         return await contracts.my_invitations(principal)
+
+
+def provide_question_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> QuestionService:
+    return QuestionService(db_session, clock)
+
+
+Questions = NamedDependency[QuestionService]
+
+
+class ContractQuestionController(Controller):
+    """Questions of the invited vendors and the buyer's answers, published to every invitee anonymised."""
+
+    path = "/specific-contracts/{contract_id:uuid}"
+    tags = ["Specific contracts"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "questions": Provide(provide_question_service, sync_to_thread=False)}
+
+    @post("/questions-deadline", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason="An administrator of the contract's buying organisation."),
+          summary="Set when questions close (a Paris time without a zone; before the tender deadline)")
+    async def set_questions_deadline(self, contract_id: FromPath[uuid.UUID],
+                                     data: JSONBody[schemas.QuestionsDeadline], questions: Questions,
+                                     principal: Caller) -> schemas.SpecificContract:
+        return await questions.set_deadline(principal, contract_id, data)
+
+    @post("/questions", status_code=HTTP_201_CREATED,
+          opt=requires(*ASKING_ROLES, reason="An administrator or bid manager of an invited vendor."),
+          summary="Ask a question on the contract (until questions close); only the buyer learns who asked")
+    async def ask(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.QuestionAsk],
+                  questions: Questions, principal: Caller) -> schemas.ContractQuestion:
+        return await questions.ask(principal, contract_id, data)
+
+    @post("/questions/{question_id:uuid}/answer", status_code=HTTP_200_OK,
+          opt=requires(*BUYER_ROLES, reason="The contract's buying organisation (administrator or evaluator)."),
+          summary="Answer a question: the question and its answer are published to every invited vendor, "
+                  "without the asker")
+    async def answer(self, contract_id: FromPath[uuid.UUID], question_id: FromPath[uuid.UUID],
+                     data: JSONBody[schemas.QuestionAnswer], questions: Questions,
+                     principal: Caller) -> schemas.ContractQuestion:
+        return await questions.answer(principal, contract_id, question_id, data)
+
+    @get("/questions", opt=requires(*BUYER_ROLES, *VENDOR_ROLES,
+                                    reason="The buying organisation (every question, with askers), and the "
+                                           "invited vendors (their own and the published ones, anonymised)."),
+         summary="The questions and answers of a specific contract")
+    async def list_questions(self, contract_id: FromPath[uuid.UUID], questions: Questions,
+                             principal: Caller) -> list[schemas.ContractQuestion]:
+        return await questions.list_for(principal, contract_id)

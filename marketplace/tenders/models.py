@@ -100,6 +100,8 @@ class SpecificContract(UUIDv7AuditBase):
     # One instant for every invitation (D8), and the deadline for offers (D9: at least 10 days later).
     invited_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     tender_deadline: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # Questions are received until then; unset, until QUESTIONS_DEFAULT_LEAD before the tender deadline.
+    questions_close_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # The DPS's criteria with the weights chosen within their ranges (D10):
     # [{"name", "weightMin", "weightMax", "weight"}], in the DPS's order.
     award_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
@@ -119,3 +121,25 @@ class ContractInvitation(UUIDv7AuditBase):
     admission_request_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("admission_request.id", ondelete="RESTRICT"), index=True)
     invited_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ContractQuestion(UUIDv7AuditBase):
+    """A question of an invited vendor on a specific contract, and the buyer's answer.
+
+    The asker (`vendor_organisation_id`, `asked_by`) is only ever shown to the buying organisation: once
+    answered, the question and its answer are published to every invitee without it.
+    """
+
+    __tablename__ = "contract_question"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="CASCADE"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    asked_by: Mapped[str] = mapped_column(String(200))
+    question: Mapped[str] = mapped_column(Text)
+    asked_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    answer: Mapped[str | None] = mapped_column(Text, default=None)
+    answered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    answered_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    published: Mapped[bool] = mapped_column(Boolean, default=False)

@@ -142,6 +142,9 @@ class SpecificContract(CamelStruct):
     invited_at: datetime
     tender_deadline: datetime
     tender_deadline_paris: str
+    # Until then invited vendors may ask questions (set by the buyer, else 4 days before the deadline).
+    questions_close_at: datetime
+    questions_close_at_paris: str
     award_criteria: list[ChosenCriterion]
     # The buyer sees every invitation; an invited vendor sees its own.
     invitation_count: int
@@ -158,3 +161,40 @@ class MyInvitation(CamelStruct):
     invited_at: datetime
     tender_deadline: datetime
     tender_deadline_paris: str
+
+
+# -- questions and answers ----------------------------------------------------------------------------
+
+QuestionText = Annotated[str, msgspec.Meta(min_length=1, max_length=5_000)]
+AnswerText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
+
+
+class QuestionsDeadline(CamelStruct):
+    # Without a zone, a Paris wall-clock time; before the tender deadline.
+    closes_at: datetime
+
+
+class QuestionAsk(CamelStruct):
+    question: QuestionText
+
+
+class QuestionAnswer(CamelStruct):
+    answer: AnswerText
+
+
+class ContractQuestion(CamelStruct, omit_defaults=True):
+    """A question and its answer. The asker's fields are only present in the buying organisation's view;
+    an invited vendor sees its own questions (`mine`) and the published ones of everybody, anonymised."""
+
+    id: uuid.UUID
+    question: str
+    asked_at: datetime
+    published: bool
+    answer: str | None = None
+    answered_at: datetime | None = None
+    # The buyer's view only.
+    vendor_organisation_id: uuid.UUID | None = None
+    asked_by: str | None = None
+    answered_by: str | None = None
+    # A vendor's view only: asked by one of the caller's vendor organisations.
+    mine: bool | None = None

@@ -154,6 +154,14 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     # A specific contract (one of the `buyer`, inserted for the matrix with no invitation): its buying
     # organisation; a vendor's member passes the role guard but was not invited, so 404.
     "GET /specific-contracts/{contract_id}":                          row(U, F, N, A, F),
+    # Its questions (one of the `vendor`'s, inserted for the matrix, though the vendor isn't invited): the
+    # buying organisation's admin sets when they close and answers; the list is the buyer's and the invited
+    # vendors' (a vendor's member passes the role guard, not the object check); asking needs a vendor's
+    # admin or bid manager, which no core principal is.
+    "POST /specific-contracts/{contract_id}/questions-deadline":      row(U, F, F, A, F),
+    "POST /specific-contracts/{contract_id}/questions":               row(U, F, F, F, F),
+    "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/questions":                row(U, F, N, A, F),
     # A vendor's members list their own invitations.
     "GET /my/invitations":                                            row(U, F, A, F, F),
 }
@@ -227,6 +235,8 @@ BODIES: dict[str, Any] = {
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
     "POST /dps/{dps_id}/terminate": {"reasons": "Fin anticipée."},
+    "POST /specific-contracts/{contract_id}/questions": {"question": "La reprise des données est-elle incluse ?"},
+    "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},
@@ -360,6 +370,12 @@ class Scenario:
             uuid.UUID(self.path_values["need_id"]), uuid.UUID(dps["id"]), uuid.UUID(category["id"]),
             self.world.organisations["buyer"], now, now + timedelta(days=11))
         self.path_values["contract_id"] = str(contract_id)
+        question_id = await self.db.fetchval(
+            "INSERT INTO contract_question (id, specific_contract_id, vendor_organisation_id, asked_by, question, "
+            "asked_at, published, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), $1, $2, 'matrix', 'Une question ?', $3, false, $3, $3) RETURNING id",
+            contract_id, self.world.organisations["vendor"], now)
+        self.path_values["question_id"] = str(question_id)
 
     async def upload(self, request_id: str, kind: str, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(f"/admission-requests/{request_id}/documents/{kind}",
@@ -404,6 +420,8 @@ class Scenario:
             return {"dpsId": self.path_values["dps_id"],
                     "tenderDeadline": (datetime.now(UTC) + timedelta(days=11)).isoformat(),
                     "awardCriteria": [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]}
+        if route == "POST /specific-contracts/{contract_id}/questions-deadline":
+            return {"closesAt": (datetime.now(UTC) + timedelta(days=5)).isoformat()}
         if route == "POST /dps/{dps_id}/publish":
             return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
         return BODIES.get(route)

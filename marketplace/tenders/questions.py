@@ -1,0 +1,198 @@
+"""Questions and answers on a specific contract (issue 5).
+
+An invited vendor asks a question until the date questions close (set by the buyer, by default four days
+before the tender deadline); the buying organisation answers it, and the answer is published at once to
+every invitee, with the asker left out: equal treatment of the candidates, none learning who competes.
+
+Object rule, as for the contract itself: the buying organisation sees every question with its asker;
+an invited vendor sees its own questions and the published ones, never an asker; anyone else gets 404.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import or_, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Membership, User
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.notifications.services import NotificationService
+from marketplace.tenders import schemas
+from marketplace.tenders.contracts import (
+    BUYER_ROLES,
+    NOTIFIED_VENDOR_ROLES,
+    VENDOR_ROLES,
+    SpecificContractService,
+    questions_close_at,
+)
+from marketplace.tenders.models import (
+    ContractInvitation,
+    ContractQuestion,
+    Need,
+    SpecificContract,
+    SpecificContractStatus,
+)
+
+ASKING_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
+QA_PUBLISHED_KIND = "tenders.qa_published"
+_NOT_FOUND = "No specific contract has this id."
+
+
+class QuestionService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    # -- access ------------------------------------------------------------------------------------
+
+    async def _contract(self, contract_id: uuid.UUID, *, lock: bool = False) -> SpecificContract:
+        contract = await self.session.get(SpecificContract, contract_id, with_for_update=lock or None)
+        if contract is None:
+            raise NotFound(_NOT_FOUND)
+        return contract
+
+    async def _invited(self, principal: Principal, contract: SpecificContract, *roles: Role) -> list[uuid.UUID]:
+        """The caller's vendor organisations (where it holds one of `roles`) invited to the contract."""
+        vendors = principal.organisations_with(*roles)
+        if not vendors:
+            return []
+        return list((await self.session.scalars(
+            select(ContractInvitation.vendor_organisation_id).where(
+                ContractInvitation.specific_contract_id == contract.id,
+                ContractInvitation.vendor_organisation_id.in_(vendors))
+            .order_by(ContractInvitation.vendor_organisation_id))).all())
+
+    # -- the buyer sets the closing date -----------------------------------------------------------
+
+    async def set_deadline(self, principal: Principal, contract_id: uuid.UUID,
+                           data: schemas.QuestionsDeadline) -> schemas.SpecificContract:
+        contract = await self._contract(contract_id, lock=True)
+        if not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            raise NotFound(_NOT_FOUND)
+        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+            raise Forbidden("Only an administrator of the buying organisation sets when questions close.")
+        try:
+            closes_at = paris_instant(data.closes_at)
+        except InvalidLocalTime as exc:
+            raise RuleViolation(f"closesAt: {exc}", field="closesAt") from exc
+        if closes_at >= contract.tender_deadline:
+            raise RuleViolation("closesAt: questions close before the tender deadline "
+                                f"({format_paris(contract.tender_deadline)})", field="closesAt")
+        previous = questions_close_at(contract)
+        contract.questions_close_at = closes_at
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "specific_contract.questions_deadline_set",
+                           actor=principal.label, organisation_id=contract.buyer_organisation_id,
+                           target_type="specific_contract", target_id=contract.id,
+                           details={"from": previous.isoformat(), "to": closes_at.isoformat()})
+        return await SpecificContractService(self.session, self.clock).get(principal, contract.id)
+
+    # -- asking --------------------------------------------------------------------------------------
+
+    async def ask(self, principal: Principal, contract_id: uuid.UUID,
+                  data: schemas.QuestionAsk) -> schemas.ContractQuestion:
+        contract = await self._contract(contract_id)
+        invited = await self._invited(principal, contract, *ASKING_ROLES)
+        if not invited:
+            if await self._invited(principal, contract, *VENDOR_ROLES):
+                raise Forbidden("Only an administrator or bid manager of an invited vendor asks questions.")
+            raise NotFound(_NOT_FOUND)
+        now = self.clock.now()
+        closes_at = questions_close_at(contract)
+        if contract.status != SpecificContractStatus.OPEN:
+            raise Conflict(f"status: questions are asked while the contract is open; it is {contract.status.value}",
+                           field="status")
+        if now >= closes_at:
+            raise Conflict(f"Questions on this contract closed on {format_paris(closes_at)}.",
+                           field="questionsCloseAt")
+        question = ContractQuestion(specific_contract_id=contract.id, vendor_organisation_id=invited[0],
+                                    asked_by=principal.label, question=data.question, asked_at=now,
+                                    published=False)
+        self.session.add(question)
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "contract_question.asked", actor=principal.label,
+                           organisation_id=invited[0], target_type="contract_question", target_id=question.id,
+                           details={"specific_contract": str(contract.id)})
+        return _vendor_view(question, set(invited))
+
+    # -- answering -----------------------------------------------------------------------------------
+
+    async def answer(self, principal: Principal, contract_id: uuid.UUID, question_id: uuid.UUID,
+                     data: schemas.QuestionAnswer) -> schemas.ContractQuestion:
+        contract = await self._contract(contract_id)
+        if not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            raise NotFound(_NOT_FOUND)
+        question = await self.session.scalar(
+            select(ContractQuestion).where(ContractQuestion.id == question_id,
+                                           ContractQuestion.specific_contract_id == contract.id)
+            .with_for_update())
+        if question is None:
+            raise NotFound("No question of this contract has this id.")
+        if question.answer is not None:
+            raise Conflict("This question has already been answered and published.", field="answer")
+        question.answer = data.answer
+        question.answered_at = self.clock.now()
+        question.answered_by = principal.label
+        question.published = True
+        await self.session.flush()
+        notified = await self._publish(contract, question)
+        await audit.record(self.session, self.clock, "contract_question.answered", actor=principal.label,
+                           organisation_id=contract.buyer_organisation_id, target_type="contract_question",
+                           target_id=question.id,
+                           details={"specific_contract": str(contract.id), "notified": notified})
+        return _buyer_view(question)
+
+    async def _publish(self, contract: SpecificContract, question: ContractQuestion) -> int:
+        """One notification per admin or bid manager of every invited vendor; none names the asker."""
+        emails = (await self.session.scalars(
+            select(User.email).distinct()
+            .join(Membership, Membership.user_id == User.id)
+            .join(ContractInvitation, ContractInvitation.vendor_organisation_id == Membership.organisation_id)
+            .where(ContractInvitation.specific_contract_id == contract.id, User.is_active,
+                   Membership.roles.overlap(NOTIFIED_VENDOR_ROLES))
+            .order_by(User.email))).all()
+        title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id)) or ""
+        subject = f"Question-réponse publiée — {title}"
+        body = (f"Une réponse a été publiée pour le marché spécifique {contract.id} ({title}).\n\n"
+                f"Question :\n{question.question}\n\nRéponse :\n{question.answer}\n")
+        notifications = NotificationService(self.session, self.clock)
+        for email in emails:
+            await notifications.notify(recipient_email=email, kind=QA_PUBLISHED_KIND, subject=subject, body=body,
+                                       about=contract.id)
+        return len(emails)
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    async def list_for(self, principal: Principal, contract_id: uuid.UUID) -> list[schemas.ContractQuestion]:
+        contract = await self._contract(contract_id)
+        query = select(ContractQuestion).where(ContractQuestion.specific_contract_id == contract.id).order_by(
+            ContractQuestion.asked_at, ContractQuestion.id)
+        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            return [_buyer_view(q) for q in (await self.session.scalars(query)).all()]
+        invited = await self._invited(principal, contract, *VENDOR_ROLES)
+        if not invited:
+            raise NotFound(_NOT_FOUND)
+        query = query.where(or_(ContractQuestion.published,
+                                ContractQuestion.vendor_organisation_id.in_(invited)))
+        return [_vendor_view(q, set(invited)) for q in (await self.session.scalars(query)).all()]
+
+
+def _buyer_view(question: ContractQuestion) -> schemas.ContractQuestion:
+    return schemas.ContractQuestion(
+        id=question.id, question=question.question, asked_at=question.asked_at, published=question.published,
+        answer=question.answer, answered_at=question.answered_at,
+        vendor_organisation_id=question.vendor_organisation_id, asked_by=question.asked_by,
+        answered_by=question.answered_by)
+
+
+def _vendor_view(question: ContractQuestion, mine: set[uuid.UUID]) -> schemas.ContractQuestion:
+    # No asker, no answerer: only whether the caller's own organisation asked it.
+    return schemas.ContractQuestion(
+        id=question.id, question=question.question, asked_at=question.asked_at, published=question.published,
+        answer=question.answer, answered_at=question.answered_at,
+        mine=question.vendor_organisation_id in mine)
