@@ -25,6 +25,7 @@ from marketplace.devstack.stack import DataDirBusy
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
 from marketplace.settings import Settings
+from tests.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = "marketplace_test"
@@ -109,6 +110,12 @@ def _clean_state(request: pytest.FixtureRequest, mail_sink: MailSink) -> None:
     if "settings" in request.fixturenames:
         asyncio.run(_reset(request.getfixturevalue("settings")))
     mail_sink.messages.clear()
+
+
+@pytest.fixture
+async def world(settings: Settings) -> World:
+    """Organisations and people of every kind, with tokens (tests/world.py)."""
+    return await build_world(settings)
 
 
 @pytest.fixture

@@ -11,12 +11,7 @@ import pytest
 
 from marketplace.app import asyncpg_dsn
 from marketplace.settings import Settings
-from tests.world import World, build_world
-
-
-@pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
+from tests.world import World
 
 
 def _verify(settings: Settings) -> subprocess.CompletedProcess[str]:

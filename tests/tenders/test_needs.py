@@ -16,14 +16,9 @@ from marketplace.lib.clock import SystemClock
 from marketplace.reference.services import import_cpv
 from marketplace.settings import Settings
 from tests.vendors.api import audit_actions
-from tests.world import FACILITIES, World, build_world
+from tests.world import FACILITIES, World
 
 CPV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
-
-
-@pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
 
 
 @pytest.fixture

@@ -9,10 +9,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from litestar import Litestar
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.tenders.contracts import SpecificContractService
@@ -29,28 +27,18 @@ from tests.vendors.api import (
     open_dps,
     upload_all,
 )
-from tests.world import Person, World, build_world
+from tests.world import Person, World
 
 # A Monday; the DPS opens 31 days later (2026-02-05), in winter time.
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
 WEIGHTS = [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]
 
+# The frozen clock and the app reading it, as for the DPS tests.
+from tests.vendors.conftest import app, clock  # noqa: E402, F401
+
 pytestmark = pytest.mark.usefixtures("cpv")
 
 
-@pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
 
 
 async def admit(client: Client, world: World, person: Person, category_id: str) -> str:

@@ -7,34 +7,22 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, audit_actions, categories_by_pair, expect, fetch, open_dps
-from tests.world import ORGANISATIONS, World, build_world
+from tests.world import ORGANISATIONS, World
 
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+
+# The frozen clock and the app reading it, as for the DPS tests.
+from tests.vendors.conftest import app, clock  # noqa: E402, F401
 
 pytestmark = pytest.mark.usefixtures("cpv")
 
 
-@pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
-
-
-@pytest.fixture
-def clock() -> FrozenClock:
-    return FrozenClock(START)
-
-
-@pytest.fixture
-def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
 
 
 async def open_contract(client: Client, world: World, clock: FrozenClock) -> dict[str, Any]:

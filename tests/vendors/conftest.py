@@ -10,15 +10,9 @@ from litestar import Litestar
 from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
-from tests.world import World, build_world
 
 # A Monday in a month without public holidays, so working days are easy to follow by eye.
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-async def world(settings: Settings) -> World:
-    return await build_world(settings)
 
 
 @pytest.fixture
