@@ -458,7 +458,8 @@ def machine_facts() -> dict[str, str]:
     cpuinfo = _read("/proc/cpuinfo")
     model = re.search(r"^model name\s*:\s*(.+)$", cpuinfo, re.MULTILINE)
     meminfo = re.search(r"^MemTotal:\s+(\d+) kB", _read("/proc/meminfo"), re.MULTILINE)
-    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True, check=False).stdout
+    wrk_version = subprocess.run(["wrk", "-v"], capture_output=True, text=True,
+                                 check=False).stdout if shutil.which("wrk") else ""
     return {
         # What `nproc` prints: the CPUs this process may run on.
         "nproc": str(len(os.sched_getaffinity(0))),

@@ -19,6 +19,7 @@ from marketplace.vendors.jobs import warn_expiring_documents
 log = logging.getLogger("marketplace.worker")
 
 FUNCTIONS = [deliver_notification]
+MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
 CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True)]
 
@@ -27,7 +28,8 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
     """Keyword arguments for `arq.worker.Worker`, shared by `marketplace worker` and the tests."""
 
     async def startup(ctx: dict[str, Any]) -> None:
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5)
+        # A delivery holds a connection (and its row lock) while it talks to the SMTP server.
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=MAX_JOBS)
         ctx.update(engine=engine, session_maker=async_sessionmaker(engine, expire_on_commit=False),
                    settings=settings, clock=clock)
 
@@ -42,6 +44,10 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
         "on_startup": startup,
         "on_shutdown": shutdown,
         "max_tries": 10,
+        # arq takes at most max_jobs jobs per poll: with its defaults (10 per 0.5 s) a fan-out of ten thousand
+        # invitations would trickle out at 20 mails a second whatever the SMTP server can take.
+        "max_jobs": MAX_JOBS,
+        "poll_delay": 0.1,
         "job_timeout": 120,
         "handle_signals": True,
     }

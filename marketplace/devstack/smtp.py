@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import logging
 import threading
 from email.message import EmailMessage
 from pathlib import Path
@@ -12,6 +13,9 @@ from typing import Any
 from aiosmtpd.controller import Controller
 
 from marketplace.devstack._proc import free_port
+
+# aiosmtpd logs every command at INFO: thousands of lines for a fan-out, and time spent formatting them.
+logging.getLogger("mail.log").setLevel(logging.WARNING)
 
 
 class _Handler:

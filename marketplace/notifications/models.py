@@ -14,6 +14,9 @@ SUBJECT_MAX = 300
 
 class EmailStatus(enum.StrEnum):
     PENDING = "pending"
+    # The final dot of the SMTP transaction was about to leave: never sent again (see notifications/jobs.py).
+    # A notification that stays here had its worker die before the server's answer was recorded.
+    SENDING = "sending"
     SENT = "sent"
     # No SMTP server configured: the notification lives in the in-app inbox only.
     NOT_CONFIGURED = "not_configured"

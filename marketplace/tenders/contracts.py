@@ -84,6 +84,46 @@ SELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM inte
 """)
 
 
+# Every admin or bid manager of every vendor invited to a contract gets one notification and its delivery
+# intent: set-based, as for the invitations themselves.
+_NOTIFY_INVITEES = text("""
+WITH recipients AS (
+    SELECT DISTINCT u.email
+    FROM contract_invitation i
+    JOIN membership m ON m.organisation_id = i.vendor_organisation_id
+    JOIN user_account u ON u.id = m.user_id
+    WHERE i.specific_contract_id = CAST(:contract_id AS uuid) AND u.is_active
+      AND m.roles && CAST(:roles AS varchar[])
+), notified AS (
+    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
+                              created_at, updated_at)
+    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
+           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM recipients
+    RETURNING id
+), intents AS (
+    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
+    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
+           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM notified
+    RETURNING id
+)
+SELECT count(*) FROM intents
+""")
+
+
+async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
+                          body: str) -> int:
+    """Tell every invitee of the contract (its admins and bid managers); returns how many were told."""
+    if len(subject) > SUBJECT_MAX:
+        subject = subject[: SUBJECT_MAX - 1] + "…"
+    count = await session.scalar(_NOTIFY_INVITEES, {
+        "contract_id": contract_id, "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
+        "kind": kind, "now": clock.now()})
+    return int(count or 0)
+
+
 def questions_close_at(contract: SpecificContract) -> datetime:
     """When invited vendors stop being able to ask questions on the contract."""
     return contract.questions_close_at or contract.tender_deadline - QUESTIONS_DEFAULT_LEAD

@@ -1,10 +1,13 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated, Any
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,9 +18,11 @@ from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders import schemas
+from marketplace.tenders.amendments import AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+from storage import ObjectStore
 
 
 def provide_need_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> NeedService:
@@ -150,3 +155,66 @@ class ContractQuestionController(Controller):
     async def list_questions(self, contract_id: FromPath[uuid.UUID], questions: Questions,
                              principal: Caller) -> list[schemas.ContractQuestion]:
         return await questions.list_for(principal, contract_id)
+
+
+def provide_amendment_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                              store: NamedDependency[ObjectStore]) -> AmendmentService:
+    return AmendmentService(db_session, clock, store)
+
+
+Amendments = NamedDependency[AmendmentService]
+ADMIN_AMENDS = "An administrator of the contract's buying organisation, before the tender deadline."
+READERS = "The buying organisation and the invited vendors."
+
+
+class ContractAmendmentController(Controller):
+    """Amendments of an open specific contract: its documents and its deadline (machine (c))."""
+
+    path = "/specific-contracts/{contract_id:uuid}"
+    tags = ["Specific contracts"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "amendments": Provide(provide_amendment_service, sync_to_thread=False)}
+
+    @post("/deadline", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS),
+          summary="Extend the tender deadline (never shortened), with a reason: every invitee is told")
+    async def extend_deadline(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeadlineExtension],
+                              amendments: Amendments, principal: Caller) -> schemas.SpecificContract:
+        return await amendments.extend_deadline(principal, contract_id, data)
+
+    @put("/documents", opt=requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), request_max_body_size=None,
+         status_code=HTTP_201_CREATED,
+         summary="Publish a consultation document or a new version of one (raw body, PDF or zip): every "
+                 "invitee is told")
+    async def add_document(
+            self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], amendments: Amendments,
+            principal: Caller,
+            title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
+            filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
+            reason: Annotated[str, QueryParameter(name="reason", min_length=1, max_length=2000)],
+            replaces: Annotated[uuid.UUID | None, QueryParameter(name="replaces")] = None,
+    ) -> Response[schemas.ContractDocument]:
+        length = request.headers.get("content-length")
+        document = await amendments.add_document(
+            principal, contract_id, title=title, filename=filename, reason=reason, replaces=replaces,
+            declared_type=request.headers.get("content-type", ""),
+            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+        return created(document, document.download_path)
+
+    @get("/documents", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+         summary="The consultation documents, every version")
+    async def documents(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
+                        principal: Caller) -> list[schemas.ContractDocument]:
+        return await amendments.documents(principal, contract_id)
+
+    @get("/documents/{document_id:uuid}/download", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+         status_code=307, summary="Download a consultation document (redirect to a short-lived link)",
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
+    async def download(self, contract_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID],
+                       amendments: Amendments, principal: Caller) -> Redirect:
+        return Redirect(await amendments.document_url(principal, contract_id, document_id), status_code=307)
+
+    @get("/amendments", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+         summary="Every amendment of the contract, with its old and new values")
+    async def amendments(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
+                         principal: Caller) -> list[schemas.ContractAmendment]:
+        return await amendments.amendments(principal, contract_id)

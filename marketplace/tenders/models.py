@@ -9,7 +9,18 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, Date, Enum, ForeignKey, Integer, SmallInteger, String, Text, UniqueConstraint
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Date,
+    Enum,
+    ForeignKey,
+    Integer,
+    SmallInteger,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -143,3 +154,43 @@ class ContractQuestion(UUIDv7AuditBase):
     answered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     answered_by: Mapped[str | None] = mapped_column(String(200), default=None)
     published: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class ContractDocument(UUIDv7AuditBase):
+    """A consultation document of a specific contract, for its buyer and invitees. Never edited: a new
+    version is a new row naming the one it replaces, which stays downloadable."""
+
+    __tablename__ = "contract_document"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    title: Mapped[str] = mapped_column(String(300))
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    replaces_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contract_document.id", ondelete="RESTRICT"),
+                                                         default=None)
+    published_by: Mapped[str] = mapped_column(String(200))
+
+
+class AmendmentKind(enum.StrEnum):
+    DOCUMENT = "document"
+    DEADLINE = "deadline"
+
+
+class ContractAmendment(UUIDv7AuditBase):
+    """A change to an open specific contract (machine (c): OPEN --amend--> OPEN), with its old and new
+    values, as the invitees were told of it (OCDS tender.amendments)."""
+
+    __tablename__ = "contract_amendment"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[AmendmentKind] = mapped_column(_enum(AmendmentKind, "contract_amendment_kind"))
+    amended_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    amended_by: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str] = mapped_column(Text)
+    old_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+    new_value: Mapped[dict[str, Any]] = mapped_column(JSONB)

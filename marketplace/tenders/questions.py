@@ -15,19 +15,17 @@ import uuid
 from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
-from marketplace.notifications.services import NotificationService
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import (
     BUYER_ROLES,
-    NOTIFIED_VENDOR_ROLES,
     VENDOR_ROLES,
     SpecificContractService,
+    notify_invitees,
     questions_close_at,
 )
 from marketplace.tenders.models import (
@@ -149,22 +147,12 @@ class QuestionService:
 
     async def _publish(self, contract: SpecificContract, question: ContractQuestion) -> int:
         """One notification per admin or bid manager of every invited vendor; none names the asker."""
-        emails = (await self.session.scalars(
-            select(User.email).distinct()
-            .join(Membership, Membership.user_id == User.id)
-            .join(ContractInvitation, ContractInvitation.vendor_organisation_id == Membership.organisation_id)
-            .where(ContractInvitation.specific_contract_id == contract.id, User.is_active,
-                   Membership.roles.overlap(NOTIFIED_VENDOR_ROLES))
-            .order_by(User.email))).all()
         title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id)) or ""
-        subject = f"Question-réponse publiée — {title}"
-        body = (f"Une réponse a été publiée pour le marché spécifique {contract.id} ({title}).\n\n"
-                f"Question :\n{question.question}\n\nRéponse :\n{question.answer}\n")
-        notifications = NotificationService(self.session, self.clock)
-        for email in emails:
-            await notifications.notify(recipient_email=email, kind=QA_PUBLISHED_KIND, subject=subject, body=body,
-                                       about=contract.id)
-        return len(emails)
+        return await notify_invitees(
+            self.session, self.clock, contract.id, kind=QA_PUBLISHED_KIND,
+            subject=f"Question-réponse publiée — {title}",
+            body=(f"Une réponse a été publiée pour le marché spécifique {contract.id} ({title}).\n\n"
+                  f"Question :\n{question.question}\n\nRéponse :\n{question.answer}\n"))
 
     # -- reading -------------------------------------------------------------------------------------
 

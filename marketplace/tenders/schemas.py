@@ -2,13 +2,13 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import NeedStatus, SpecificContractStatus
+from marketplace.tenders.models import AmendmentKind, NeedStatus, SpecificContractStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.vendors.models import DeliveryMode, Sector
 
@@ -198,3 +198,39 @@ class ContractQuestion(CamelStruct, omit_defaults=True):
     answered_by: str | None = None
     # A vendor's view only: asked by one of the caller's vendor organisations.
     mine: bool | None = None
+
+
+# -- amendments ---------------------------------------------------------------------------------------
+
+AmendmentReason = Annotated[str, msgspec.Meta(min_length=1, max_length=5_000)]
+
+
+class DeadlineExtension(CamelStruct):
+    # Without a zone, a Paris wall-clock time; later than the current deadline.
+    tender_deadline: datetime
+    reason: AmendmentReason
+
+
+class ContractDocument(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    title: str
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    # The version this one replaces, and whether a later version replaced this one.
+    replaces_id: uuid.UUID | None
+    current: bool
+    published_at: datetime
+    download_path: str
+
+
+class ContractAmendment(CamelStruct):
+    id: uuid.UUID
+    kind: AmendmentKind
+    amended_at: datetime
+    amended_at_paris: str
+    reason: str
+    old_value: dict[str, Any] | None
+    new_value: dict[str, Any]

@@ -3,18 +3,9 @@ from __future__ import annotations
 from typing import ClassVar
 
 from marketplace.errors import DomainError, RuleViolation
+from marketplace.uploads import DocumentTooLarge, DocumentTypeRefused
 
-
-class DocumentTooLarge(DomainError):
-    status_code: ClassVar[int] = 413
-    title: ClassVar[str] = "Document too large"
-    slug: ClassVar[str] = "document-too-large"
-
-
-class DocumentTypeRefused(DomainError):
-    status_code: ClassVar[int] = 415
-    title: ClassVar[str] = "Document type refused"
-    slug: ClassVar[str] = "document-type-refused"
+__all__ = ["DocumentArchived", "DocumentTooLarge", "DocumentTypeRefused", "MissingDocuments"]
 
 
 class MissingDocuments(RuleViolation):

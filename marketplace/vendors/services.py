@@ -14,7 +14,6 @@ from collections.abc import AsyncIterable
 from datetime import date, timedelta
 from typing import Any
 
-import filetype
 import msgspec
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -36,8 +35,9 @@ from marketplace.lib.working_days import (
     suspended_due_at,
 )
 from marketplace.notifications.services import NotificationService
+from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors import schemas
-from marketplace.vendors.errors import DocumentArchived, DocumentTooLarge, DocumentTypeRefused, MissingDocuments
+from marketplace.vendors.errors import DocumentArchived, MissingDocuments
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,
@@ -48,12 +48,11 @@ from marketplace.vendors.states import (
     check_admission_transition,
     check_dps_transition,
 )
-from storage import ObjectStore, ObjectTooLarge, StoredObject
+from storage import ObjectStore
 
 INITIAL_WINDOW_MIN = timedelta(days=30)  # D4
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
-SNIFF_BYTES = 8192
 # What a procurement document may be: PDF, office formats (which are zip containers when sniffed), zip.
 DPS_DOCUMENT_TYPES = ("application/pdf", "application/zip")
 DPS_DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
@@ -239,15 +238,10 @@ class DpsService:
                 "Only an administrator of the DPS's buying organisation may publish its documents.")
         if dps.status in (DpsStatus.CANCELLED, DpsStatus.TERMINATED):
             raise Conflict(f"status: the DPS is {dps.status.value}", field="status")
-        media_type = declared_type.split(";", 1)[0].strip().lower()
-        if media_type not in DPS_DOCUMENT_TYPES:
-            raise DocumentTypeRefused(f"Content-Type: {media_type or 'none'} is not accepted for a DPS document "
-                                      f"(accepted: {', '.join(DPS_DOCUMENT_TYPES)})", field="Content-Type")
-        if declared_size is not None and declared_size > DPS_DOCUMENT_MAX_BYTES:
-            raise DocumentTooLarge(f"Content-Length: over the {DPS_DOCUMENT_MAX_BYTES}-byte limit",
-                                   field="Content-Length", limit=DPS_DOCUMENT_MAX_BYTES)
-        key, stored = await self._store_upload("dps", body, media_type, list(DPS_DOCUMENT_TYPES),
-                                               DPS_DOCUMENT_MAX_BYTES, "a DPS document", {"dps": str(dps.id)})
+        media_type = check_declared(declared_type, declared_size, list(DPS_DOCUMENT_TYPES), DPS_DOCUMENT_MAX_BYTES,
+                                    "a DPS document")
+        key, stored = await store_upload(self.store, "dps", body, media_type, list(DPS_DOCUMENT_TYPES),
+                                         DPS_DOCUMENT_MAX_BYTES, "a DPS document", {"dps": str(dps.id)})
         try:
             document = DpsDocument(dps_id=dps.id, title=title.strip(), object_key=key, filename=filename[:300],
                                    content_type=media_type, size=stored.size, sha256=stored.sha256)
@@ -391,19 +385,13 @@ class DpsService:
         if rule is None:
             raise NotFound(f"kind: this category asks for no document of kind {kind!r}")
         allowed = list(rule["contentTypes"])
-        media_type = declared_type.split(";", 1)[0].strip().lower()
-        if media_type not in allowed:
-            raise DocumentTypeRefused(f"Content-Type: {media_type or 'none'} is not accepted for {rule['label']} "
-                                      f"(accepted: {', '.join(allowed)})", field="Content-Type", accepted=allowed)
-        if declared_size is not None and declared_size > rule["maxBytes"]:
-            raise DocumentTooLarge(f"Content-Length: {declared_size} bytes is over the {rule['maxBytes']}-byte limit "
-                                   f"for {rule['label']}", field="Content-Length", limit=rule["maxBytes"])
+        media_type = check_declared(declared_type, declared_size, allowed, rule["maxBytes"], rule["label"])
         if rule["hasExpiry"] and valid_until is None:
             raise RuleViolation(f"validUntil: {rule['label']} has an end of validity; give it", field="validUntil")
         if valid_until is not None and valid_until < to_paris(self.clock.now()).date():
             raise RuleViolation(f"validUntil: this {rule['label']} expired on {valid_until.isoformat()}",
                                 field="validUntil")
-        key, stored = await self._store_upload("admissions", body, media_type, allowed, rule["maxBytes"],
+        key, stored = await store_upload(self.store, "admissions", body, media_type, allowed, rule["maxBytes"],
                                                rule["label"], {"kind": kind})
         try:
             for old in await self._documents(request.id):
@@ -420,49 +408,6 @@ class DpsService:
             await self.store.delete(key)  # no object without its row
             raise
         return self._doc_schema(document)
-
-    async def _store_upload(self, prefix: str, body: AsyncIterable[bytes], media_type: str, allowed: list[str],
-                            max_bytes: int, label: str, metadata: dict[str, str]) -> tuple[str, StoredObject]:
-        """Stream to a fresh key, sniffing the content and enforcing the size; a refusal leaves no object."""
-        assert self.store is not None
-        key = ObjectStore.new_key(prefix)
-        try:
-            stored = await self.store.put_stream(key, self._sniffing(body, allowed, label), content_type=media_type,
-                                                 metadata=metadata, max_size=max_bytes)
-        except ObjectTooLarge as exc:
-            raise DocumentTooLarge(f"body: over the {max_bytes}-byte limit for {label}", field="body",
-                                   limit=max_bytes) from exc
-        except DocumentTypeRefused:
-            await self.store.delete(key)
-            raise
-        return key, stored
-
-    @staticmethod
-    async def _sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
-        """Pass the stream through, refusing it as soon as its first bytes show a type not allowed."""
-        head = b""
-        checked = False
-        async for chunk in body:
-            if checked:
-                yield chunk
-                continue
-            head += chunk
-            if len(head) >= SNIFF_BYTES:
-                DpsService._check_content(head, allowed, label)
-                checked = True
-                yield head
-        if not checked:
-            DpsService._check_content(head, allowed, label)
-            if head:
-                yield head
-
-    @staticmethod
-    def _check_content(head: bytes, allowed: list[str], label: str) -> None:
-        kind = filetype.guess(head)
-        actual = kind.mime if kind else "application/octet-stream"
-        if actual not in allowed:
-            raise DocumentTypeRefused(f"body: the content is {actual}, not an accepted type for {label} "
-                                      f"({', '.join(allowed)})", field="body", detected=actual)
 
     async def submit(self, principal: Principal, request_id: uuid.UUID) -> schemas.Receipt:
         """Receipt time from the server clock; the evaluation clock starts (D6) or resumes."""

@@ -162,6 +162,13 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /specific-contracts/{contract_id}/questions":               row(U, F, F, F, F),
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": row(U, F, F, A, F),
     "GET /specific-contracts/{contract_id}/questions":                row(U, F, N, A, F),
+    # Amendments: the buying organisation's admin extends the deadline and publishes documents; the buyer
+    # and the invited vendors read them (a vendor's member passes the role guard, not the object check).
+    "POST /specific-contracts/{contract_id}/deadline":                row(U, F, F, A, F),
+    "PUT /specific-contracts/{contract_id}/documents":                row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/documents":                row(U, F, N, A, F),
+    "GET /specific-contracts/{contract_id}/documents/{document_id}/download": row(U, F, N, A, F),
+    "GET /specific-contracts/{contract_id}/amendments":               row(U, F, N, A, F),
     # A vendor's members list their own invitations.
     "GET /my/invitations":                                            row(U, F, A, F, F),
 }
@@ -376,6 +383,14 @@ class Scenario:
             "VALUES (gen_random_uuid(), $1, $2, 'matrix', 'Une question ?', $3, false, $3, $3) RETURNING id",
             contract_id, self.world.organisations["vendor"], now)
         self.path_values["question_id"] = str(question_id)
+        contract_document = self._ok(await self.contract_document(buyer), "a contract document")
+        self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
+
+    async def contract_document(self, headers: dict[str, str]) -> httpx.Response:
+        return await self.client.put(
+            f"/specific-contracts/{self.path_values['contract_id']}/documents",
+            params={"title": "Cahier des charges", "filename": "cctp.pdf", "reason": "Publication"},
+            content=minimal_pdf("matrix cctp"), headers={**headers, "content-type": "application/pdf"})
 
     async def upload(self, request_id: str, kind: str, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(f"/admission-requests/{request_id}/documents/{kind}",
@@ -401,6 +416,8 @@ class Scenario:
             return await self.client.put(self.url(route), params={"title": "Règlement", "filename": "rc.pdf"},
                                          content=minimal_pdf("matrix rc"),
                                          headers={**self.headers(principal), "content-type": "application/pdf"})
+        if route == "PUT /specific-contracts/{contract_id}/documents":
+            return await self.contract_document(self.headers(principal))
         # A download answers with a redirect to object storage: the redirect itself is the outcome.
         return await self.client.request(method, self.url(route), headers=self.headers(principal),
                                          json=await self.body(route), follow_redirects=False)
@@ -422,6 +439,8 @@ class Scenario:
                     "awardCriteria": [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]}
         if route == "POST /specific-contracts/{contract_id}/questions-deadline":
             return {"closesAt": (datetime.now(UTC) + timedelta(days=5)).isoformat()}
+        if route == "POST /specific-contracts/{contract_id}/deadline":
+            return {"tenderDeadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "reason": "Report"}
         if route == "POST /dps/{dps_id}/publish":
             return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
         return BODIES.get(route)

@@ -245,4 +245,3 @@ async def test_two_thousand_admitted_vendors_are_invited_in_one_statement(
                                     "ON j.args = jsonb_build_array(n.id::text) "
                                     "WHERE j.name = 'deliver_notification' AND n.kind = 'tender.invitation'")
     assert intents[0]["n"] == SCALE
-    assert elapsed < 10, f"publishing to {SCALE} vendors took {elapsed:.1f} s"

@@ -1,0 +1,89 @@
+"""Documents received as a raw request body: checked on what is declared, then on what is sent.
+
+Shared by every domain that receives files (DPS documents, admission documents, a specific contract's
+documents). Declared headers are checked before a byte is read (413/415 at once); the body is then
+streamed to a fresh UUID key while its first bytes are sniffed (`filetype`: the content decides, never the
+declared type) and its size counted; any refusal deletes what was written, so a refused upload leaves no
+object behind (reliability.md §2.7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable
+from typing import ClassVar
+
+import filetype
+
+from marketplace.errors import DomainError
+from storage import ObjectStore, ObjectTooLarge, StoredObject
+
+SNIFF_BYTES = 8192
+
+
+class DocumentTooLarge(DomainError):
+    status_code: ClassVar[int] = 413
+    title: ClassVar[str] = "Document too large"
+    slug: ClassVar[str] = "document-too-large"
+
+
+class DocumentTypeRefused(DomainError):
+    status_code: ClassVar[int] = 415
+    title: ClassVar[str] = "Document type refused"
+    slug: ClassVar[str] = "document-type-refused"
+
+
+def check_declared(declared_type: str, declared_size: int | None, allowed: list[str], max_bytes: int,
+                   label: str) -> str:
+    """The declared Content-Type and Content-Length against the rule; returns the media type."""
+    media_type = declared_type.split(";", 1)[0].strip().lower()
+    if media_type not in allowed:
+        raise DocumentTypeRefused(f"Content-Type: {media_type or 'none'} is not accepted for {label} "
+                                  f"(accepted: {', '.join(allowed)})", field="Content-Type", accepted=allowed)
+    if declared_size is not None and declared_size > max_bytes:
+        raise DocumentTooLarge(f"Content-Length: {declared_size} bytes is over the {max_bytes}-byte limit "
+                               f"for {label}", field="Content-Length", limit=max_bytes)
+    return media_type
+
+
+async def store_upload(store: ObjectStore, prefix: str, body: AsyncIterable[bytes], media_type: str,
+                       allowed: list[str], max_bytes: int, label: str,
+                       metadata: dict[str, str]) -> tuple[str, StoredObject]:
+    """Stream to a fresh key, sniffing the content and enforcing the size; a refusal leaves no object."""
+    key = ObjectStore.new_key(prefix)
+    try:
+        stored = await store.put_stream(key, _sniffing(body, allowed, label), content_type=media_type,
+                                        metadata=metadata, max_size=max_bytes)
+    except ObjectTooLarge as exc:
+        raise DocumentTooLarge(f"body: over the {max_bytes}-byte limit for {label}", field="body",
+                               limit=max_bytes) from exc
+    except DocumentTypeRefused:
+        await store.delete(key)
+        raise
+    return key, stored
+
+
+async def _sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
+    """Pass the stream through, refusing it as soon as its first bytes show a type not allowed."""
+    head = b""
+    checked = False
+    async for chunk in body:
+        if checked:
+            yield chunk
+            continue
+        head += chunk
+        if len(head) >= SNIFF_BYTES:
+            _check_content(head, allowed, label)
+            checked = True
+            yield head
+    if not checked:
+        _check_content(head, allowed, label)
+        if head:
+            yield head
+
+
+def _check_content(head: bytes, allowed: list[str], label: str) -> None:
+    kind = filetype.guess(head)
+    actual = kind.mime if kind else "application/octet-stream"
+    if actual not in allowed:
+        raise DocumentTypeRefused(f"body: the content is {actual}, not an accepted type for {label} "
+                                  f"({', '.join(allowed)})", field="body", detected=actual)
