@@ -37,7 +37,12 @@ from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
-from marketplace.tenders.controllers import ContractQuestionController, NeedController, SpecificContractController
+from marketplace.tenders.controllers import (
+    ContractQuestionController,
+    NeedController,
+    PublicSearchController,
+    SpecificContractController,
+)
 from marketplace.vendors.controllers import (
     AdmissionController,
     DpsController,
@@ -124,7 +129,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
                         InvitationController, DpsController, RegisterController, AdmissionController,
                         LivingAdmissionController, NeedController,
-                        SpecificContractController, ContractQuestionController],
+                        SpecificContractController, ContractQuestionController, PublicSearchController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
