@@ -41,6 +41,7 @@ from marketplace.tenders.controllers import (
     ContractAmendmentController,
     ContractQuestionController,
     NeedController,
+    PublicSearchController,
     SpecificContractController,
 )
 from marketplace.vendors.controllers import (
@@ -129,7 +130,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
                         InvitationController, DpsController, RegisterController, AdmissionController,
                         LivingAdmissionController, NeedController,
-                        SpecificContractController, ContractQuestionController, ContractAmendmentController],
+                        SpecificContractController, ContractQuestionController, ContractAmendmentController,
+                        PublicSearchController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

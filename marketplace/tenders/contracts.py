@@ -34,6 +34,7 @@ from marketplace.tenders.models import (
     SpecificContract,
     SpecificContractStatus,
 )
+from marketplace.tenders.search import index_needs
 from marketplace.vendors.models import Dps, DpsCategory
 from marketplace.vendors.states import DpsStatus
 
@@ -200,6 +201,7 @@ class SpecificContractService:
         self.session.add(contract)
         need.status = NeedStatus.PUBLISHED
         await self.session.flush()
+        await index_needs(self.session, [need.id])  # now public: searchable (tenders/search.py)
         invitations, _ = await self.fan_out(contract, need.title)
         await audit.record(self.session, self.clock, "specific_contract.published", actor=principal.label,
                            organisation_id=dps.buyer_organisation_id, target_type="specific_contract",

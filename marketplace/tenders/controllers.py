@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -14,14 +15,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
-from marketplace.lib.access import requires
+from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
+from marketplace.tenders.models import SpecificContractStatus
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
+from marketplace.tenders.search import NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+from marketplace.vendors.models import DeliveryMode, Sector
 from storage import ObjectStore
 
 
@@ -218,3 +222,52 @@ class ContractAmendmentController(Controller):
     async def amendments(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                          principal: Caller) -> list[schemas.ContractAmendment]:
         return await amendments.amendments(principal, contract_id)
+
+def provide_search_service(db_session: NamedDependency[AsyncSession],
+                           clock: NamedDependency[Clock]) -> NeedSearchService:
+    return NeedSearchService(db_session, clock)
+
+
+SearchService = NamedDependency[NeedSearchService]
+# The search's query string; what these types can't say is checked by `search.check_params`.
+Q = Annotated[str | None, QueryParameter(
+    name="q", max_length=200, description='French free text (stems, accents ignored): logiciels dossier usager, '
+                                          '"aide à domicile", EHPAD -domicile')]
+CategoryId = Annotated[uuid.UUID | None, QueryParameter(name="categoryId", description="A DPS category")]
+SectorParam = Annotated[Sector | None, QueryParameter(name="sector")]
+ModeParam = Annotated[DeliveryMode | None, QueryParameter(name="deliveryMode")]
+Departement = Annotated[str | None, QueryParameter(name="departement", max_length=3,
+                                                   description="A facility's département: 75, 2A, 971…")]
+Region = Annotated[str | None, QueryParameter(name="region", max_length=2,
+                                              description="A facility's INSEE region (COG 2024): 11, 84…")]
+CpvParam = Annotated[str | None, QueryParameter(name="cpv", max_length=10,
+                                                description="48000000 or 48000000-8; codes below it match too")]
+StatusParam = Annotated[SpecificContractStatus | None, QueryParameter(name="status")]
+DeadlineFrom = Annotated[datetime | None, QueryParameter(
+    name="deadlineFrom", description="Tender deadline at or after (without a zone: Paris time)")]
+DeadlineTo = Annotated[datetime | None, QueryParameter(
+    name="deadlineTo", description="Tender deadline at or before (without a zone: Paris time)")]
+Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=200,
+                                              description="`nextCursor` of the previous page")]
+PageSize = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+
+
+class PublicSearchController(Controller):
+    """Discovery: anyone searches the published needs and their specific contracts."""
+
+    path = "/discovery/needs"
+    tags = ["Discovery"]
+    dependencies = {"search": Provide(provide_search_service, sync_to_thread=False)}
+
+    @get("/", opt=public("Published needs are public notices; drafts and submitted needs are never listed."),
+         summary="Search the published needs: French full text, filters, and a cursor for the next page")
+    # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
+    async def search(self, search: SearchService, q: Q = None, categoryId: CategoryId = None,
+                     sector: SectorParam = None, deliveryMode: ModeParam = None, departement: Departement = None,
+                     region: Region = None, cpv: CpvParam = None, status: StatusParam = None,
+                     deadlineFrom: DeadlineFrom = None, deadlineTo: DeadlineTo = None, cursor: Cursor = None,
+                     limit: PageSize = 20) -> schemas.PublicNeedPage:
+        return await search.search(schemas.NeedSearchParams(
+            q=q, category_id=categoryId, sector=sector, delivery_mode=deliveryMode, departement=departement,
+            region=region, cpv=cpv, status=status, deadline_from=deadlineFrom, deadline_to=deadlineTo,
+            cursor=cursor, limit=limit))

@@ -7,7 +7,7 @@ import uuid
 from datetime import date, datetime
 from typing import Any
 
-from advanced_alchemy.base import UUIDv7AuditBase
+from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
@@ -15,13 +15,14 @@ from sqlalchemy import (
     Date,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.tenders.campaigns import Call
@@ -194,3 +195,37 @@ class ContractAmendment(UUIDv7AuditBase):
     reason: Mapped[str] = mapped_column(Text)
     old_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     new_value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+class NeedSearch(DefaultBase):
+    """The search document of a published need (tenders/search.py): what public discovery filters,
+    ranks and orders by, in one table so that each filter and each order has its own index.
+
+    Written in the transaction that publishes the need; status and tender deadline follow the specific
+    contract through a trigger (migration 0010), so no door that changes them can leave the row stale.
+    """
+
+    __tablename__ = "need_search"
+    __table_args__ = (
+        Index("ix_need_search_document", "document", postgresql_using="gin"),
+        Index("ix_need_search_departements", "departements", postgresql_using="gin"),
+        Index("ix_need_search_cpv_codes", "cpv_codes", postgresql_using="gin"),
+        # The listing's order (newest first, then id): a backward scan of this index is the page.
+        Index("ix_need_search_published_at_need_id", "published_at", "need_id"),
+    )
+
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need.id", ondelete="CASCADE"), primary_key=True)
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="CASCADE"), unique=True)
+    holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
+    category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"), index=True)
+    sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False))
+    delivery_mode: Mapped[DeliveryMode | None] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode",
+                                                                     create=False))
+    status: Mapped[SpecificContractStatus] = mapped_column(
+        _enum(SpecificContractStatus, "specific_contract_status", create=False), index=True)
+    # The facilities' départements ("75", "2A", "971"), and the CPV codes (8 digits) with every code above
+    # them in the CPV tree, so a division finds the needs of its groups and classes.
+    departements: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
+    cpv_codes: Mapped[list[str]] = mapped_column(ARRAY(String(8)))
+    published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    tender_deadline: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
+    document: Mapped[str] = mapped_column(TSVECTOR)

@@ -120,6 +120,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /auth/login":                                               row(A, A, A, A, A),
     "POST /auth/refresh":                                             row(A, A, A, A, A),
     "POST /invitations/accept":                                       row(A, A, A, A, A),
+    # Published needs: public notices, searched by anyone.
+    "GET /discovery/needs":                                           row(A, A, A, A, A),
     # Any authenticated caller.
     "POST /auth/logout":                                              row(U, A, A, A, A),
     "GET /auth/me":                                                   row(U, A, A, A, A),

@@ -1,0 +1,286 @@
+"""Latency of the public search of published needs over HTTP, at 100,000 needs, against a bare baseline.
+
+    .venv/bin/python bench/search.py [--count 100000] [--requests 300] [--concurrency 4] [--workers 2]
+
+Starts the embedded PostgreSQL, Redis and S3 (data under bench/out/search-data, kept between runs), migrates,
+seeds the published needs if fewer are there (bench/seed_needs.py), then measures, each on a granian server
+started like production: `GET /` of the bare app (bench/hello_app.py, the baseline), then `GET
+/discovery/needs` of the real app with four query mixes: text only, text + département, filters without
+text, and the second page of a text search or listing (through `nextCursor`). Each mix is `--requests`
+requests from `--concurrency` clients in a closed loop, after a warm-up; p50/p95/p99 per mix and their
+ratio to the baseline's. The plans PostgreSQL chooses for one query of each mix are summarised too.
+A dated section is inserted at the top of the runs in bench/RESULTS.md.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+
+# Run as a script, this directory comes first on sys.path, where bench/http.py would shadow the standard
+# library's `http` package: replace it with the repository root, so `bench.*` imports work.
+_HERE = os.path.dirname(os.path.realpath(__file__))
+sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
+
+import argparse  # noqa: E402
+import asyncio  # noqa: E402
+import json  # noqa: E402
+import shlex  # noqa: E402
+import statistics  # noqa: E402
+import time  # noqa: E402
+from dataclasses import dataclass  # noqa: E402
+from datetime import UTC, datetime  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+import asyncpg  # noqa: E402
+import httpx  # noqa: E402
+import msgspec  # noqa: E402
+from sqlalchemy.ext.asyncio import create_async_engine  # noqa: E402
+from sqlalchemy.ext.compiler import compiles  # noqa: E402
+from sqlalchemy.sql.compiler import SQLCompiler  # noqa: E402
+from sqlalchemy.sql.expression import ClauseElement, Executable  # noqa: E402
+
+from bench.http import OUT, RUNS_MARKER, Server, child_env, code_version, machine_facts, serving  # noqa: E402
+from bench.seed_needs import seed  # noqa: E402
+from marketplace.app import asyncpg_dsn, make_store  # noqa: E402
+from marketplace.devstack import Stack  # noqa: E402
+from marketplace.lib.migrate import upgrade  # noqa: E402
+from marketplace.settings import Settings  # noqa: E402
+from marketplace.tenders import schemas  # noqa: E402
+from marketplace.tenders.search import build_search, check_params  # noqa: E402
+
+ROOT = Path(__file__).resolve().parents[1]
+PATH = "/discovery/needs"
+TEXTS = ("dossier usager", "logiciels de soins", "télégestion SSIAD", "interoperabilite MSSante",
+         "portail des familles", "Ajaccio", "circuit du médicament", "EHPAD", "\"aide à domicile\"",
+         "facturation conseils départementaux")
+DEPARTEMENTS = ("75", "69", "13", "2A", "971", "59", "33", "67")
+FILTERS: tuple[dict[str, str], ...] = (
+    {}, {"departement": "75"}, {"region": "84"}, {"sector": "handicap", "deliveryMode": "saas"},
+    {"cpv": "48814000"}, {"status": "open"}, {"region": "76", "cpv": "72000000"}, {"departement": "2A"},
+    {"sector": "domicile", "status": "open", "region": "11"})
+
+
+def mixes() -> dict[str, list[dict[str, str]]]:
+    text = [{"q": q} for q in TEXTS]
+    return {
+        "text only": text,
+        "text + département": [{"q": q, "departement": d} for q, d in zip(TEXTS, DEPARTEMENTS * 2, strict=False)],
+        "filters, no text": list(FILTERS),
+        "second page (cursor)": text[:5] + list(FILTERS[:5]),
+    }
+
+
+@dataclass(frozen=True)
+class Figures:
+    name: str
+    count: int
+    p50: float
+    p95: float
+    p99: float
+    errors: int
+
+
+def figures(name: str, latencies: list[float], errors: int) -> Figures:
+    cuts = statistics.quantiles(latencies, n=100, method="inclusive")
+    return Figures(name, len(latencies), cuts[49], cuts[94], cuts[98], errors)
+
+
+async def _load(base: str, urls: list[tuple[str, dict[str, str]]], requests: int, concurrency: int) -> tuple[
+        list[float], int]:
+    """`requests` GETs spread over `concurrency` clients, each waiting for its answer before the next."""
+    latencies: list[float] = []
+    errors = 0
+    counter = iter(range(requests))
+
+    async def client(http: httpx.AsyncClient) -> None:
+        nonlocal errors
+        for index in counter:
+            path, params = urls[index % len(urls)]
+            started = time.perf_counter()
+            response = await http.get(path, params=params)
+            latencies.append((time.perf_counter() - started) * 1000)
+            errors += response.status_code != 200
+
+    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
+    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as http:
+        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    return latencies, errors
+
+
+def measure(name: str, base: str, urls: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> Figures:
+    asyncio.run(_load(base, urls, max(len(urls) * 3, 50), args.concurrency))  # warm-up: pools, caches
+    latencies, errors = asyncio.run(_load(base, urls, args.requests, args.concurrency))
+    result = figures(name, latencies, errors)
+    print(f"  {name}: p50 {result.p50:.1f} ms, p95 {result.p95:.1f} ms, p99 {result.p99:.1f} ms "
+          f"({result.errors} errors)", flush=True)
+    return result
+
+
+def second_pages(base: str, queries: list[dict[str, str]]) -> list[tuple[str, dict[str, str]]]:
+    urls = []
+    for params in queries:
+        first = httpx.get(base + PATH, params=params, timeout=10).json()
+        if first.get("nextCursor"):
+            urls.append((PATH, {**params, "cursor": first["nextCursor"]}))
+    return urls
+
+
+# ------------------------------------------------------------------------------------------- plans
+
+
+class Explain(Executable, ClauseElement):
+    inherit_cache = False
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (ANALYZE, FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _scans(plan: dict[str, Any]) -> list[str]:
+    here = []
+    if "Scan" in plan["Node Type"] and plan.get("Relation Name") == "need_search":
+        here.append(plan["Node Type"] + (f" on {plan['Index Name']}" if plan.get("Index Name") else ""))
+    return here + [s for child in plan.get("Plans", []) for s in _scans(child)]
+
+
+async def plans(settings: Settings) -> list[str]:
+    """How `need_search` is read (its scans) for one query of each mix, and the statement's time."""
+    samples = {"text only": {"q": "dossier usager"}, "text only, rare": {"q": "interoperabilite MSSante"},
+               "text + département": {"q": "dossier usager", "departement": "69"},
+               "filters, no text": {"sector": "handicap", "deliveryMode": "saas"},
+               "filters, département": {"departement": "75"}}
+    lines = []
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            for name, params in samples.items():
+                query = check_params(msgspec.convert(params, schemas.NeedSearchParams), datetime.now(UTC))
+                raw = (await conn.execute(Explain(build_search(query)))).scalar_one()
+                result = (json.loads(raw) if isinstance(raw, str) else raw)[0]
+                scans = "; ".join(dict.fromkeys(_scans(result["Plan"])))
+                lines.append(f"- {name} (`{params}`): {scans}; {result['Execution Time']:.1f} ms")
+    finally:
+        await engine.dispose()
+    return lines
+
+
+# ------------------------------------------------------------------------------------------ seeding
+
+
+async def ensure_seeded(settings: Settings, count: int) -> str:
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        have = int(await conn.fetchval("SELECT count(*) FROM need_search"))
+        if have >= count:
+            return f"{have} published needs already there"
+        started = time.perf_counter()
+        async with conn.transaction():
+            await seed(conn, count - have, now=datetime.now(UTC), random_seed=have + 1)
+        await conn.execute("ANALYZE")
+        return f"{count - have} published needs seeded in {time.perf_counter() - started:.0f} s"
+    finally:
+        await conn.close()
+
+
+# -------------------------------------------------------------------------------------------- report
+
+
+def table(results: list[Figures], baseline: Figures) -> str:
+    rows = ["| query mix | requests | p50 | p95 | p99 | errors | p50 vs hello | p95 vs hello |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|"]
+    for r in results:
+        rows.append(f"| {r.name} | {r.count} | {r.p50:.1f} ms | {r.p95:.1f} ms | {r.p99:.1f} ms | {r.errors} | "
+                    f"{r.p50 / baseline.p50:.1f}× | {r.p95 / baseline.p95:.1f}× |")
+    return "\n".join(rows)
+
+
+def insert_section(path: Path, section: str) -> None:
+    """Newest first, right after the marker; the intro (bench/http.py's) is left as it is."""
+    old = path.read_text()
+    head, marker, runs = old.partition(RUNS_MARKER)
+    if not marker:
+        path.write_text(old.rstrip() + f"\n\n{RUNS_MARKER}\n\n{section.strip()}\n")
+        return
+    path.write_text(f"{head}{marker}\n\n{section.strip()}\n\n{runs.strip()}\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--count", type=int, default=100_000, help="published needs in the database")
+    parser.add_argument("--requests", type=int, default=300, help="measured requests per query mix")
+    parser.add_argument("--concurrency", type=int, default=4, help="clients in a closed loop")
+    parser.add_argument("--workers", type=int, default=2, help="granian workers")
+    parser.add_argument("--data-dir", type=Path, default=OUT / "search-data")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
+    args = parser.parse_args(argv)
+    command = shlex.join([".venv/bin/python", "bench/search.py", *(sys.argv[1:] if argv is None else argv)])
+    started, began, code = datetime.now(UTC), time.monotonic(), code_version()
+    # Other work on the machine shares its cores with the server, PostgreSQL and the clients.
+    load_before = os.getloadavg()
+    stack = Stack(Settings(data_dir=args.data_dir), durable=True)
+    running: list[Server] = []
+    try:
+        settings = stack.start()
+        upgrade(settings.migration_url)
+        asyncio.run(make_store(settings).ensure_bucket())
+        seeded = asyncio.run(ensure_seeded(settings, args.count))
+        print(seeded, flush=True)
+        env = child_env(settings)
+        with serving(Server("search-hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
+            baseline = measure("`GET /` bare app (baseline)", srv.base, [("/", {})], args)
+        results = []
+        with serving(Server("search", "marketplace.app:create_app", args.workers, env), "/health",
+                     running) as srv:
+            for name, queries in mixes().items():
+                urls = second_pages(srv.base, queries) if "cursor" in name else [(PATH, q) for q in queries]
+                results.append(measure(name, srv.base, urls, args))
+        plan_lines = asyncio.run(plans(settings))
+    finally:
+        for server in reversed(running):
+            server.stop()
+        stack.stop()
+
+    try:
+        described = machine_facts()
+    except OSError:  # it also asks `wrk` its version, which this benchmark doesn't need
+        described = {"nproc": str(os.cpu_count())}
+    facts = "\n".join(f"- {name}: {value}" for name, value in described.items() if name != "wrk")
+    section = f"""## {started:%Y-%m-%d %H:%M} UTC — public search of published needs (`GET {PATH}`)
+
+Command: `{command}` (whole run {time.monotonic() - began:.0f} s; {seeded}). Load average before the
+run: {load_before[0]:.2f} (1 min), {load_before[1]:.2f} (5 min); after: {os.getloadavg()[0]:.2f}.
+
+Code: {code}
+
+Machine:
+{facts}
+
+Data: {args.count:,} published needs (bench/seed_needs.py: French text of the programme, every département,
+CPV divisions 48 and 72). Load: {args.concurrency} clients in a closed loop (httpx, same machine), {args.requests}
+measured requests per mix after a warm-up; granian `--workers {args.workers}`. Mixes: text only ({len(TEXTS)}
+queries, from common "dossier usager" to rare "interoperabilite MSSante"), text + département, filters
+without text (département, region, sector × mode, CPV, status), and the second page of text searches and
+listings through `nextCursor`.
+
+{table([baseline, *results], baseline)}
+
+Plans (`EXPLAIN ANALYZE` of the statement the service builds, as the application's role; how `need_search`
+is read, and the statement's execution time):
+
+{chr(10).join(plan_lines)}
+"""
+    insert_section(args.out, section)
+    print(table([baseline, *results], baseline))
+    print("\n".join(plan_lines))
+    print(f"written to {args.out}")
+    return 1 if any(r.errors for r in results) else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,360 @@
+"""Public discovery of published needs and their specific contracts: full-text search and filters.
+
+A need becomes public when a buyer publishes it (status `published`, with a specific contract); drafts and
+submitted needs are never listed, because only publication writes a row of `need_search`, the search
+document this module queries. The row holds every filter and every sort key of the listing, so each has an
+index on one table (GIN on the text, the départements and the CPV codes; btree on the category, the status,
+the deadline and the publication instant) and no query reads `need` until the page is chosen.
+
+Text search uses PostgreSQL's French configuration with accents folded (`french_unaccent`, migration 0010:
+`unaccent` then the French stemmer), so "logiciels" finds "logiciel" and "interoperabilite" finds
+"interopérabilité". The free text goes through `websearch_to_tsquery`, which never fails on user input
+("quoted phrases", `or`, `-excluded`).
+
+Pagination is by keyset: the cursor carries the last row's sort key and id, so a page never repeats nor
+skips a row that existed when the first page was read, whatever is published in between. The order is
+(rank desc, need id) with a text query, (publication instant desc, need id desc) without.
+
+With a text query, ranking every match costs a few microseconds per match, and the programme's words
+("dossier usager", "EHPAD") match a third of all needs: at 100,000 needs that is over 100 ms for one
+query. So the ranked set is a window: the RANKED_WINDOW most recent matches, published until the first
+page was read (the cursor carries that instant, so the window stays put while paging). A query whose
+words are rarer than that ranks every match; a common one ranks the most recent ones, which for calls
+for competition are also the ones still open. Filters apply before the window.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+import re
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import Float, Select, and_, bindparam, func, literal_column, or_, select, text, tuple_
+from sqlalchemy.dialects.postgresql import array
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Organisation
+from marketplace.errors import DomainError, RuleViolation
+from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.lib.geography import (
+    DEPARTEMENTS,
+    REGIONS,
+    departement_of_finess_sql,
+    departements_of_region,
+    region_of,
+)
+from marketplace.reference.services import CpvInputError, parse_cpv
+from marketplace.tenders import schemas
+from marketplace.tenders.models import Need, NeedSearch
+from marketplace.vendors.models import DpsCategory
+
+# The text search configuration of migration 0010 (french with unaccent); a constant, never user input.
+TS_CONFIG = "french_unaccent"
+EXCERPT_CHARS = 280
+# With a text query, the most recent matches ranked; see the module's docstring.
+RANKED_WINDOW = 500
+# ts_headline picks the fragments of the description around the matched words; no markup is added, so
+# clients never receive HTML they would have to escape.
+_HEADLINE_OPTIONS = "MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \", StartSel=\"\", StopSel=\"\""
+# PostgreSQL text can't hold NUL; an unpaired surrogate can't be encoded: refused as bad input, not a 500.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+# The search document of published needs, written set-based: for one need at publication, or for every
+# published need at once (a backfill). The département of a facility is the one `lib.geography`
+# reads in its FINESS (overseas: 9701… is 971); a CPV code brings every code above it in the tree
+# (its digits, one fewer at a time down to the division, zero-padded, as `reference.services.cpv_parent`).
+# Title weighs most, then who and where (holder, facilities, category), then the description.
+_INDEX = """
+INSERT INTO need_search (need_id, specific_contract_id, holder_organisation_id, category_id, sector,
+                         delivery_mode, status, departements, cpv_codes, published_at, tender_deadline, document)
+SELECT n.id, sc.id, n.holder_organisation_id, sc.category_id, n.sector, n.delivery_mode, sc.status,
+       ARRAY(SELECT DISTINCT {departement} FROM jsonb_array_elements(n.facilities) AS f ORDER BY 1)::varchar(3)[],
+       ARRAY(SELECT DISTINCT rpad(left(left(c.code, 8), k), 8, '0')
+             FROM unnest(n.cpv_codes) AS c(code), generate_series(2, 8) AS k
+             WHERE k <= greatest(2, length(rtrim(left(c.code, 8), '0'))) ORDER BY 1)::varchar(8)[],
+       sc.invited_at, sc.tender_deadline,
+       setweight(to_tsvector('french_unaccent', n.title), 'A')
+       || setweight(to_tsvector('french_unaccent', concat_ws(' ', o.name, cat.title,
+              (SELECT string_agg(fa.name, ' ') FROM facility fa
+               WHERE fa.finess_et IN (SELECT f ->> 'finessEt' FROM jsonb_array_elements(n.facilities) AS f)))), 'B')
+       || setweight(to_tsvector('french_unaccent', n.description), 'C')
+FROM need n
+JOIN specific_contract sc ON sc.need_id = n.id
+JOIN organisation o ON o.id = n.holder_organisation_id
+JOIN dps_category cat ON cat.id = sc.category_id
+WHERE n.status = 'published' {where}
+ON CONFLICT (need_id) DO UPDATE SET
+    specific_contract_id = excluded.specific_contract_id, holder_organisation_id = excluded.holder_organisation_id,
+    category_id = excluded.category_id, sector = excluded.sector, delivery_mode = excluded.delivery_mode,
+    status = excluded.status, departements = excluded.departements, cpv_codes = excluded.cpv_codes,
+    published_at = excluded.published_at, tender_deadline = excluded.tender_deadline, document = excluded.document
+"""
+_INDEX = _INDEX.replace("{departement}", departement_of_finess_sql("(f ->> 'finessEt')"))
+_INDEX_SOME = text(_INDEX.format(where="AND n.id = ANY(CAST(:need_ids AS uuid[]))"))
+# Every published need at once: a backfill, and the benchmark's seeding (bench/seed_needs.py).
+INDEX_ALL_SQL = _INDEX.format(where="")
+
+
+async def index_needs(session: AsyncSession, need_ids: Sequence[uuid.UUID]) -> None:
+    """(Re)write the search documents of these needs, if published; one statement whatever their number."""
+    await session.execute(_INDEX_SOME, {"need_ids": list(need_ids)})
+
+
+async def index_all_published(session: AsyncSession) -> int:
+    """(Re)write the search document of every published need (a backfill); returns the rows written."""
+    result = await session.execute(text(INDEX_ALL_SQL))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+class InvalidSearch(DomainError):
+    """A search parameter that is malformed; `field` names it as on the wire."""
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "Invalid request"
+    slug: ClassVar[str] = "invalid-request"
+
+
+# -- the query --------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Where the previous page ended: its last row's sort key (a rank, or a publication instant) and id;
+    with a text query, also the instant the first page was read (the ranked window's bound)."""
+
+    ranked: bool
+    rank: float | None
+    published_at: datetime | None
+    need_id: uuid.UUID
+    as_of: datetime | None = None
+
+    def encode(self) -> str:
+        if self.ranked:
+            raw: list[Any] = ["r", self.rank, str(self.need_id), self.as_of.isoformat() if self.as_of else None]
+        else:
+            raw = ["t", self.published_at.isoformat() if self.published_at else None, str(self.need_id)]
+        return base64.urlsafe_b64encode(json.dumps(raw, separators=(",", ":")).encode()).decode().rstrip("=")
+
+    @classmethod
+    def decode(cls, value: str) -> Cursor:
+        try:
+            raw = json.loads(base64.urlsafe_b64decode(value + "=" * (-len(value) % 4)))
+            if isinstance(raw, list) and len(raw) == 4 and raw[0] == "r" and isinstance(raw[1], (int, float)) \
+                    and not isinstance(raw[1], bool):
+                as_of = datetime.fromisoformat(raw[3])
+                if as_of.tzinfo is not None:
+                    return cls(True, float(raw[1]), None, uuid.UUID(raw[2]), as_of)
+            if isinstance(raw, list) and len(raw) == 3 and raw[0] == "t":
+                at = datetime.fromisoformat(raw[1])
+                if at.tzinfo is not None:
+                    return cls(False, None, at, uuid.UUID(raw[2]))
+        except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
+            pass
+        raise InvalidSearch("cursor: not a cursor this listing gave (use `nextCursor` as it is)", field="cursor")
+
+
+@dataclass(frozen=True)
+class SearchQuery:
+    """A checked search: what `build_search` turns into SQL."""
+
+    q: str | None = None
+    category_id: uuid.UUID | None = None
+    sector: str | None = None
+    delivery_mode: str | None = None
+    departement: str | None = None
+    region: str | None = None
+    cpv: str | None = None
+    status: str | None = None
+    deadline_from: datetime | None = None
+    deadline_to: datetime | None = None
+    limit: int = 20
+    after: Cursor | None = None
+    # With a text query: only needs published until then are ranked (fixed by the first page).
+    as_of: datetime | None = None
+
+
+def _text(field: str, value: str | None) -> str | None:
+    if value is None:
+        return None
+    if _UNSTORABLE.search(value):
+        raise InvalidSearch(f"{field}: contains a NUL or an unpaired surrogate character", field=field)
+    return value.strip() or None
+
+
+def _instant(field: str, value: datetime | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return paris_instant(value)
+    except InvalidLocalTime as exc:
+        raise RuleViolation(f"{field}: {exc}", field=field) from exc
+
+
+def check_params(params: schemas.NeedSearchParams, now: datetime) -> SearchQuery:
+    """The parameters as the wire gives them, checked; each refusal names its parameter."""
+    departement = _text("departement", params.departement)
+    if departement is not None:
+        departement = departement.upper()
+        if departement not in DEPARTEMENTS:
+            raise InvalidSearch(f"departement: {departement!r} is not a département code (\"75\", \"2A\", "
+                                "\"971\"…, INSEE COG 2024)", field="departement")
+    region = _text("region", params.region)
+    if region is not None and region not in REGIONS:
+        raise InvalidSearch(f"region: {region!r} is not an INSEE region code (\"11\" Île-de-France, "
+                            "\"84\" Auvergne-Rhône-Alpes…, COG 2024)", field="region")
+    cpv = _text("cpv", params.cpv)
+    if cpv is not None:
+        try:
+            cpv = parse_cpv(cpv)[0]
+        except CpvInputError as exc:
+            raise InvalidSearch(f"cpv: {exc}", field="cpv") from exc
+    deadline_from = _instant("deadlineFrom", params.deadline_from)
+    deadline_to = _instant("deadlineTo", params.deadline_to)
+    if deadline_from is not None and deadline_to is not None and deadline_to < deadline_from:
+        raise InvalidSearch("deadlineTo: must not be before deadlineFrom", field="deadlineTo")
+    q = _text("q", params.q)
+    cursor = _text("cursor", params.cursor)
+    after = Cursor.decode(cursor) if cursor is not None else None
+    if after is not None and after.ranked != (q is not None):
+        raise InvalidSearch("cursor: this cursor belongs to a listing " + ("with" if after.ranked else "without")
+                            + " a text query `q`", field="cursor")
+    return SearchQuery(q=q, category_id=params.category_id, sector=params.sector, delivery_mode=params.delivery_mode,
+                       departement=departement, region=region, cpv=cpv, status=params.status,
+                       deadline_from=deadline_from, deadline_to=deadline_to, limit=params.limit, after=after,
+                       as_of=(after.as_of if after is not None else now) if q is not None else None)
+
+
+def _tsquery(q: str) -> Any:
+    return func.websearch_to_tsquery(literal_column(f"'{TS_CONFIG}'::regconfig"), q)
+
+
+def _filters(query: SearchQuery) -> list[Any]:
+    """One condition per parameter given; each can use its own index of `need_search`."""
+    s = NeedSearch
+    filters: list[Any] = []
+    if query.category_id is not None:
+        filters.append(s.category_id == query.category_id)
+    if query.sector is not None:
+        filters.append(s.sector == query.sector)
+    if query.delivery_mode is not None:
+        filters.append(s.delivery_mode == query.delivery_mode)
+    if query.status is not None:
+        filters.append(s.status == query.status)
+    if query.departement is not None:
+        filters.append(s.departements.overlap(array([query.departement])))
+    if query.region is not None:
+        filters.append(s.departements.overlap(array(list(departements_of_region(query.region)))))
+    if query.cpv is not None:
+        filters.append(s.cpv_codes.contains(array([query.cpv])))
+    if query.deadline_from is not None:
+        filters.append(s.tender_deadline >= query.deadline_from)
+    if query.deadline_to is not None:
+        filters.append(s.tender_deadline <= query.deadline_to)
+
+    return filters
+
+
+def build_search(query: SearchQuery) -> Select[*tuple[Any, ...]]:
+    """The one statement a search runs: a page of `limit + 1` rows (the extra one says a next page exists).
+
+    The page is chosen on `need_search` alone, with its indexes; the need's title and description, the
+    holder's name and the category's title are joined for the page's rows only.
+    """
+    s = NeedSearch
+    filters = _filters(query)
+    after = query.after
+    if query.q is not None:
+        tsquery = _tsquery(query.q)
+        # The window: the RANKED_WINDOW most recent matches published until `as_of`. The planner reaches
+        # them through the text index when the words are rare, backwards through the publication index
+        # when they are common; either way no more than the window is ranked.
+        window = select(s.need_id.label("need_id"), s.document.label("document")).where(
+            s.document.op("@@")(tsquery), *filters)
+        if query.as_of is not None:
+            window = window.where(s.published_at <= query.as_of)
+        candidates = (window.order_by(s.published_at.desc(), s.need_id.desc()).limit(RANKED_WINDOW)
+                      .subquery("candidates"))
+        ranked = select(candidates.c.need_id,
+                        func.ts_rank(candidates.c.document, tsquery).label("rank")).subquery("ranked")
+        page_query: Select[*tuple[Any, ...]] = select(ranked.c.need_id, ranked.c.rank)
+        if after is not None and after.rank is not None:
+            # A bound float8: the real rank compares with it exactly (float4 widens without loss).
+            rank = bindparam("after_rank", after.rank, type_=Float())
+            page_query = page_query.where(or_(ranked.c.rank < rank,
+                                              and_(ranked.c.rank == rank, ranked.c.need_id > after.need_id)))
+        page = page_query.order_by(ranked.c.rank.desc(), ranked.c.need_id).limit(query.limit + 1).subquery("page")
+        order: tuple[Any, ...] = (page.c.rank.desc(), page.c.need_id)
+        excerpt = func.ts_headline(literal_column(f"'{TS_CONFIG}'::regconfig"), Need.description, tsquery,
+                                   _HEADLINE_OPTIONS)
+        rank_column: Any = page.c.rank
+    else:
+        page_query = select(s.need_id.label("need_id")).where(*filters)
+        if after is not None and after.published_at is not None:
+            page_query = page_query.where(tuple_(s.published_at, s.need_id) < tuple_(after.published_at,
+                                                                                    after.need_id))
+        page = (page_query.order_by(s.published_at.desc(), s.need_id.desc()).limit(query.limit + 1)
+                .subquery("page"))
+        order = (s.published_at.desc(), s.need_id.desc())
+        excerpt = func.left(Need.description, EXCERPT_CHARS + 1)
+        rank_column = literal_column("NULL::real")
+
+    return (select(s.need_id, s.specific_contract_id, s.holder_organisation_id, s.category_id, s.sector,
+                   s.delivery_mode, s.status, s.departements, s.published_at, s.tender_deadline,
+                   Need.title, Need.cpv_codes, excerpt.label("excerpt"), Organisation.name.label("holder_name"),
+                   DpsCategory.title.label("category_title"), rank_column.label("rank"))
+            .select_from(page)
+            .join(s, s.need_id == page.c.need_id)
+            .join(Need, Need.id == s.need_id)
+            .join(Organisation, Organisation.id == s.holder_organisation_id)
+            .join(DpsCategory, DpsCategory.id == s.category_id)
+            .order_by(*order))
+
+
+def _excerpt(value: str, ranked: bool) -> str:
+    value = " ".join(value.split())
+    if ranked or len(value) <= EXCERPT_CHARS:
+        return value
+    cut = value[:EXCERPT_CHARS].rsplit(" ", 1)[0]
+    return cut.rstrip(" ,;:.") + " …"
+
+
+_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+
+
+class NeedSearchService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    async def search(self, params: schemas.NeedSearchParams) -> schemas.PublicNeedPage:
+        query = check_params(params, self.clock.now())
+        # The statement is prepared once per connection and reused for every search; after a few runs
+        # PostgreSQL may plan it once for any parameters, blind to how common the words or the
+        # département are, and pick the wrong index (a common word ranked through the text index costs
+        # 5–10 times more). Planning each search for its own parameters costs well under a millisecond.
+        await self.session.execute(_CUSTOM_PLANS)
+        rows = (await self.session.execute(build_search(query))).all()
+        more = len(rows) > query.limit
+        rows = rows[: query.limit]
+        items = [schemas.PublicNeed(
+            need_id=row.need_id, specific_contract_id=row.specific_contract_id, title=row.title,
+            excerpt=_excerpt(row.excerpt or "", query.q is not None),
+            holder_organisation_id=row.holder_organisation_id, holder_name=row.holder_name,
+            category_id=row.category_id, category_title=row.category_title, sector=row.sector,
+            delivery_mode=row.delivery_mode, departements=list(row.departements),
+            regions=sorted({r for r in (region_of(d) for d in row.departements) if r is not None}),
+            cpv_codes=list(row.cpv_codes), status=row.status, published_at=row.published_at,
+            tender_deadline=row.tender_deadline, tender_deadline_paris=format_paris(row.tender_deadline),
+            rank=row.rank) for row in rows]
+        next_cursor = None
+        if more and rows:
+            last = rows[-1]
+            next_cursor = Cursor(query.q is not None, last.rank, None if query.q else last.published_at,
+                                 last.need_id, query.as_of).encode()
+        return schemas.PublicNeedPage(items=items, next_cursor=next_cursor, limit=query.limit)

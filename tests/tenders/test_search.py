@@ -1,0 +1,304 @@
+"""Public discovery of published needs: French text search, filters, keyset pages, bad parameters, and the
+query plan at scale (tenders/search.py)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import asyncpg
+import pytest
+from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from bench.seed_needs import seed
+from marketplace.app import asyncpg_dsn
+from marketplace.lib.clock import FrozenClock
+from marketplace.lib.geography import DEPARTEMENTS, departement_of_finess
+from marketplace.settings import Settings
+from marketplace.tenders import schemas
+from marketplace.tenders.search import build_search, check_params
+from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
+from tests.tenders.test_publication import WEIGHTS
+from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
+
+# The frozen clock and the app reading it, as for the DPS tests.
+from tests.vendors.conftest import app, clock  # noqa: F401
+from tests.world import FACILITIES, World
+
+pytestmark = pytest.mark.usefixtures("cpv")
+URL = "/discovery/needs"
+
+
+async def publish_need(client: Client, world: World, clock: FrozenClock, dps_id: str, *, days: int = 12,
+                       person: str = "holder_admin", **overrides: Any) -> dict[str, Any]:
+    """Create, submit and publish a need (as the holder, then the buyer); returns the contract."""
+    need = await create(client, world, person, **overrides)
+    expect(await client.post(f"/needs/{need['id']}/submit", headers=world[person].headers), 200)
+    contract = expect(await client.post(f"/needs/{need['id']}/publish", headers=world["buyer_admin"].headers,
+                                        json={"dpsId": dps_id, "awardCriteria": WEIGHTS,
+                                              "tenderDeadline": (clock.now() + timedelta(days=days)).isoformat()}),
+                      201)
+    clock.advance(timedelta(minutes=1))  # publication instants apart, so the listing's order is known
+    return dict(contract)
+
+
+def other_holder(**overrides: Any) -> dict[str, Any]:
+    """A need of `other_holder` (its facility is in Guadeloupe, 971)."""
+    return {"facilities": [{"finessEt": FACILITIES["other_holder"][1], "equipmentBudgetCents": 0}]} | overrides
+
+
+async def search(client: Client, **params: Any) -> dict[str, Any]:
+    return dict(expect(await client.get(URL, params=params), 200))
+
+
+async def titles(client: Client, **params: Any) -> list[str]:
+    return [item["title"] for item in (await search(client, **params))["items"]]
+
+
+async def test_french_text_search_finds_published_needs_only(client: Client, world: World, clock: FrozenClock,
+                                                             settings: Settings) -> None:
+    dps = await open_dps(client, world, clock)
+    ehpad = await publish_need(
+        client, world, clock, dps["id"], title="Logiciel de dossier usager informatisé pour l'EHPAD",
+        description="Interopérabilité avec le DMP et la messagerie MSSanté ; identité qualifiée par l'INS.")
+    await publish_need(client, world, clock, dps["id"], title="Planification des interventions à domicile",
+                       description="Télégestion des tournées des intervenants du service d'aide à domicile.",
+                       sector="handicap", deliveryMode="hosted")
+    # A draft and a submitted need that say "logiciel" too are never public.
+    await create(client, world, title="Logiciel brouillon", description="Un logiciel encore en préparation.")
+    submitted = await create(client, world, "other_holder_admin", title="Logiciel soumis",
+                             description="Un logiciel soumis, pas encore publié.", **other_holder())
+    expect(await client.post(f"/needs/{submitted['id']}/submit", headers=world["other_holder_admin"].headers), 200)
+
+    # Anonymous: no Authorization header. Stemming: "logiciels" finds "logiciel".
+    found = await search(client, q="logiciels")
+    assert [i["title"] for i in found["items"]] == ["Logiciel de dossier usager informatisé pour l'EHPAD"]
+    item = found["items"][0]
+    assert item["specificContractId"] == ehpad["id"] and item["status"] == "open"
+    assert item["holderName"] == "Association Les Tilleuls" and item["departements"] == ["75"]
+    assert item["regions"] == ["11"] and item["cpvCodes"] == ["48000000-8", "72000000"]
+    assert item["rank"] > 0 and "MSSanté" in item["excerpt"]
+    assert item["tenderDeadlineParis"].endswith("(heure de Paris, UTC+1)")
+    assert found["nextCursor"] is None
+    # Accents don't matter, either way round; a phrase; an excluded word; the facility's name is searched.
+    assert await titles(client, q="interoperabilite") == [ehpad["title"]]
+    assert await titles(client, q="TÉLÉGESTION") == ["Planification des interventions à domicile"]
+    assert await titles(client, q='"aide à domicile"') == ["Planification des interventions à domicile"]
+    assert await titles(client, q="tilleuls -domicile") == [ehpad["title"]]
+    assert await titles(client, q="brouillon") == []
+    assert await titles(client, q="soumis") == []
+    # Without a text query: newest first, no rank.
+    listing = await search(client)
+    assert [i["title"] for i in listing["items"]] == ["Planification des interventions à domicile", ehpad["title"]]
+    assert all("rank" not in i for i in listing["items"])
+
+
+async def test_each_filter_narrows_the_results(client: Client, world: World, clock: FrozenClock,
+                                               settings: Settings) -> None:
+    dps = await open_dps(client, world, clock)
+    cat = categories_by_pair(dps)
+    paris = await publish_need(client, world, clock, dps["id"], days=12, title="Paris SaaS",
+                               cpvCodes=["48814000-7"])
+    onprem = await publish_need(client, world, clock, dps["id"], days=20, title="Paris sur site",
+                                deliveryMode="on_premise", cpvCodes=["72000000"])
+    guadeloupe = await publish_need(client, world, clock, dps["id"], days=30, person="other_holder_admin",
+                                    **other_holder(title="Guadeloupe handicap", sector="handicap",
+                                                   deliveryMode="hosted", cpvCodes=["48180000-3"]))
+    every = {"Paris SaaS", "Paris sur site", "Guadeloupe handicap"}
+    assert set(await titles(client)) == every
+
+    async def only(**params: Any) -> set[str]:
+        return set(await titles(client, **params))
+
+    assert await only(categoryId=cat["grand_age", "on_premise"]) == {"Paris sur site"}
+    assert await only(sector="handicap") == {"Guadeloupe handicap"}
+    assert await only(deliveryMode="saas") == {"Paris SaaS"}
+    assert await only(departement="75") == {"Paris SaaS", "Paris sur site"}
+    assert await only(departement="971") == {"Guadeloupe handicap"}
+    assert await only(departement="2a") == set()
+    assert await only(region="11") == {"Paris SaaS", "Paris sur site"}
+    assert await only(region="01") == {"Guadeloupe handicap"}
+    assert await only(region="84") == set()
+    # A CPV code finds the needs carrying it or a code below it.
+    assert await only(cpv="48000000-8") == {"Paris SaaS", "Guadeloupe handicap"}
+    assert await only(cpv="48814000") == {"Paris SaaS"}
+    assert await only(cpv="72000000-5") == {"Paris sur site"}
+    assert await only(status="open") == every
+    # Deadlines: aware instants, and Paris wall-clock times (winter: UTC+1).
+    deadline = datetime.fromisoformat(onprem["tenderDeadline"])
+    assert await only(deadlineFrom=deadline.isoformat()) == {"Paris sur site", "Guadeloupe handicap"}
+    assert await only(deadlineTo=deadline.isoformat()) == {"Paris SaaS", "Paris sur site"}
+    local = deadline.astimezone(UTC).replace(tzinfo=None) + timedelta(hours=1)
+    assert await only(deadlineFrom=local.isoformat(), deadlineTo=local.isoformat()) == {"Paris sur site"}
+    assert await only(deadlineFrom=(local + timedelta(seconds=1)).isoformat(), sector="grand_age") == set()
+    # Filters combine with the text.
+    assert await only(q="paris", deliveryMode="saas") == {"Paris SaaS"}
+
+    # The contract moves on: the search follows its status and its deadline.
+    await fetch(settings, "UPDATE specific_contract SET status = 'closed_for_offers', "
+                          "tender_deadline = tender_deadline + interval '40 days' WHERE id = $1",
+                uuid.UUID(paris["id"]))
+    assert await only(status="closed_for_offers") == {"Paris SaaS"}
+    assert await only(status="open") == {"Paris sur site", "Guadeloupe handicap"}
+    assert await only(deadlineFrom=datetime.fromisoformat(guadeloupe["tenderDeadline"]).isoformat()) == {
+        "Paris SaaS", "Guadeloupe handicap"}
+
+
+async def _seed(settings: Settings, count: int, now: datetime, *, random_seed: int = 2026) -> None:
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        async with conn.transaction():
+            await seed(conn, count, now=now, random_seed=random_seed, holders=120)
+        await conn.execute("ANALYZE need_search")
+    finally:
+        await conn.close()
+
+
+async def _all_pages(client: Client, between: Any = None, **params: Any) -> list[str]:
+    seen: list[str] = []
+    cursor = None
+    page = 0
+    while True:
+        result = await search(client, limit=7, **params, **({"cursor": cursor} if cursor else {}))
+        seen += [item["needId"] for item in result["items"]]
+        cursor = result["nextCursor"]
+        if cursor is None:
+            return seen
+        page += 1
+        if between is not None:
+            await between(page)
+
+
+@pytest.mark.parametrize("q", [None, "dossier usager"])
+async def test_pages_neither_repeat_nor_skip_while_needs_are_published(
+        client: Client, clock: FrozenClock, settings: Settings, q: str | None) -> None:
+    # Published over the past year (the seed's clock), with the text of the programme.
+    await _seed(settings, 40, clock.now())
+    params = {"q": q} if q else {}
+    before = {r["need_id"] for r in await fetch(settings, "SELECT need_id FROM need_search")}
+    expected = [str(i) for i in before]
+    # Publication keeps going while the client pages: newer needs, and needs older than the pages read.
+    seeds = iter(range(1, 100))
+
+    async def publish_more(page: int) -> None:
+        await _seed(settings, 5, clock.now() + timedelta(minutes=page), random_seed=next(seeds))
+        await _seed(settings, 5, clock.now() - timedelta(days=30), random_seed=next(seeds))
+
+    seen = await _all_pages(client, publish_more, **params)
+    assert len(seen) == len(set(seen)), "a page repeated a need"
+    matching = set(expected) if q is None else {
+        str(r["need_id"]) for r in await fetch(
+            settings, "SELECT need_id FROM need_search WHERE document @@ websearch_to_tsquery('french_unaccent', $1) "
+                      "AND need_id = ANY($2::uuid[])", q, list(before))}
+    assert matching and matching <= set(seen), "a page skipped a need that was there from the start"
+
+
+async def test_bad_parameters_are_refused_naming_the_field(client: Client, world: World) -> None:
+    async def refused(code: int, **params: Any) -> str:
+        response = await client.get(URL, params=params)
+        assert response.status_code == code, response.text
+        assert response.headers["content-type"].startswith("application/problem+json")
+        body = response.json()
+        return str(body.get("field") or ",".join(e["field"] for e in body.get("errors", [])))
+
+    assert await refused(400, limit=0) == "limit"
+    assert await refused(400, limit=101) == "limit"
+    assert await refused(400, categoryId="not-a-uuid") == "categoryId"
+    assert await refused(400, sector="hospital") == "sector"
+    assert await refused(400, status="opened") == "status"
+    assert await refused(400, deadlineFrom="tomorrow") == "deadlineFrom"
+    assert await refused(400, departement="20") == "departement"
+    assert await refused(400, departement="9999") == "departement"
+    assert await refused(400, region="99") == "region"
+    assert await refused(400, cpv="4800") == "cpv"
+    assert await refused(400, q="x" * 201) == "q"
+    assert await refused(400, q="a\x00b") == "q"
+    assert await refused(400, cursor="garbage") == "cursor"
+    assert await refused(400, deadlineFrom="2026-03-01T00:00:00Z", deadlineTo="2026-02-01T00:00:00Z") == "deadlineTo"
+    # Paris wall-clock times the clocks skip, or show twice.
+    assert await refused(422, deadlineFrom="2026-03-29T02:30:00") == "deadlineFrom"
+    assert await refused(422, deadlineTo="2026-10-25T02:30:00") == "deadlineTo"
+    # A cursor of a text search is not one of the plain listing (and the other way round).
+    await _cursors_belong_to_their_mode(client)
+
+
+async def _cursors_belong_to_their_mode(client: Client) -> None:
+    import base64
+
+    ranked = base64.urlsafe_b64encode(json.dumps(["r", 0.5, str(uuid.uuid4()), "2026-01-01T00:00:00+00:00"])
+                                      .encode()).decode()
+    listed = base64.urlsafe_b64encode(json.dumps(["t", "2026-01-01T00:00:00+00:00", str(uuid.uuid4())])
+                                      .encode()).decode()
+    assert (await client.get(URL, params={"cursor": ranked})).json()["field"] == "cursor"
+    assert (await client.get(URL, params={"cursor": listed, "q": "logiciel"})).json()["field"] == "cursor"
+    assert (await client.get(URL, params={"cursor": listed})).status_code == 200
+    assert (await client.get(URL, params={"cursor": ranked, "q": "logiciel"})).status_code == 200
+
+
+class Explain(Executable, ClauseElement):
+    """`EXPLAIN (FORMAT JSON)` of a statement, with its parameters bound as the service binds them."""
+
+    inherit_cache = False
+
+    def __init__(self, statement: Any) -> None:
+        self.statement = statement
+
+
+@compiles(Explain)
+def _explain(element: Explain, compiler: SQLCompiler, **kw: Any) -> str:
+    return "EXPLAIN (FORMAT JSON) " + compiler.process(element.statement, **kw)
+
+
+def _nodes(plan: dict[str, Any]) -> list[dict[str, Any]]:
+    return [plan, *(node for child in plan.get("Plans", []) for node in _nodes(child))]
+
+
+async def test_the_search_statement_uses_indexes_at_scale(clock: FrozenClock, settings: Settings) -> None:
+    await _seed(settings, 20_000, clock.now())
+    # The statement reads the départements in the FINESS numbers as lib/geography does (overseas too).
+    rows = await fetch(settings, "SELECT n.facilities, s.departements FROM need n JOIN need_search s "
+                                 "ON s.need_id = n.id")
+    seen: set[str] = set()
+    for row in rows:
+        facilities = json.loads(row["facilities"])
+        assert row["departements"] == sorted({departement_of_finess(f["finessEt"]) for f in facilities})
+        seen |= set(row["departements"])
+    assert {"2A", "971", "974", "976"} <= seen and seen <= DEPARTEMENTS
+
+    now = clock.now()
+    searches = {
+        "text": {"q": "Ajaccio"},
+        "common text": {"q": "logiciels dossier usager"},
+        "text + département": {"q": "interoperabilite", "departement": "69"},
+        "listing": {},
+        "filtered listing": {"departement": "75", "sector": "handicap"},
+        "region + cpv": {"region": "84", "cpv": "48814000"},
+        "deadline window": {"deadlineFrom": (now + timedelta(days=1)).isoformat(),
+                            "deadlineTo": (now + timedelta(days=3)).isoformat()},
+    }
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with engine.connect() as conn:
+            for name, params in searches.items():
+                query = check_params(msgspec_convert(params), now)
+                raw = (await conn.execute(Explain(build_search(query)))).scalar_one()
+                plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+                scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in _nodes(plan)
+                         if "Scan" in n["Node Type"]]
+                seq = [s for s in scans if s[0] == "Seq Scan" and s[1] in ("need_search", "need")]
+                assert not seq, f"{name}: sequential scan in {scans}"
+                assert any(s[1] == "need_search" and s[2] for s in scans), f"{name}: {scans}"
+    finally:
+        await engine.dispose()
+
+
+def msgspec_convert(params: dict[str, Any]) -> schemas.NeedSearchParams:
+    import msgspec
+
+    renamed = {{"deadlineFrom": "deadline_from", "deadlineTo": "deadline_to"}.get(k, k): v for k, v in params.items()}
+    return msgspec.convert(renamed, schemas.NeedSearchParams, strict=False)
