@@ -44,6 +44,8 @@ from marketplace.tenders.controllers import (
     PublicSearchController,
     SpecificContractController,
 )
+from marketplace.tenders.offer_controllers import OfferController, OpeningController
+from marketplace.tenders.vault import Vault
 from marketplace.vendors.controllers import (
     AdmissionController,
     DpsController,
@@ -131,15 +133,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         InvitationController, DpsController, RegisterController, AdmissionController,
                         LivingAdmissionController, NeedController,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
-                        PublicSearchController],
+                        PublicSearchController, OfferController, OpeningController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig())],
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
-                      "redis": state_value("redis"), "store": state_value("store")},
+                      "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
+                      "side_sessions": state_value("auth_session_maker")},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker}),
+                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings)}),
         lifespan=[relay_lifespan],
         # A copy: plugins may add handlers, and the module-level map is shared by every app instance.
         exception_handlers=dict(exception_handlers),

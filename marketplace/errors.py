@@ -22,6 +22,8 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ExceptionHandlersMap
 
+from marketplace.lib.sealing import SealingError
+
 log = logging.getLogger("marketplace.errors")
 
 PROBLEM_TYPE_BASE = "https://marketplace.localhost/problems/"
@@ -166,8 +168,17 @@ def _is_connection_failure(exc: BaseException) -> bool:
     return False
 
 
+def _tampered(request: Request[Any, Any, Any], exc: SealingError) -> Response[Any]:
+    # Sealed data that no longer opens was altered behind the application (P9): say so, never a 500.
+    log.error("sealed_data.tampered", extra={"path": request.url.path, "error": str(exc)})
+    return _problem(request, status=409, title="Integrity failure", slug="integrity-failure",
+                    detail="Sealed data of this object was altered outside the platform and no longer opens; "
+                           "it is blocked.")
+
+
 exception_handlers: ExceptionHandlersMap = {
     DomainError: _domain_error,
+    SealingError: _tampered,
     ValidationException: _validation_error,
     HTTPException: _http_error,
     RepositoryError: _repository_error,

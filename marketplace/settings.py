@@ -37,6 +37,9 @@ class Settings:
     debug: bool = False
     # Signs access tokens (JWT). `marketplace dev` keeps a generated one in its data directory.
     secret_key: str = ""
+    # The Ed25519 key (PEM) that signs receipts; empty: `signing_key.pem` in the data directory, created
+    # on first use. Its public half is published at /receipts/public-key.
+    signing_key_file: str = ""
 
     @property
     def migration_url(self) -> str:

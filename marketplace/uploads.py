@@ -51,7 +51,7 @@ async def store_upload(store: ObjectStore, prefix: str, body: AsyncIterable[byte
     """Stream to a fresh key, sniffing the content and enforcing the size; a refusal leaves no object."""
     key = ObjectStore.new_key(prefix)
     try:
-        stored = await store.put_stream(key, _sniffing(body, allowed, label), content_type=media_type,
+        stored = await store.put_stream(key, sniffing(body, allowed, label), content_type=media_type,
                                         metadata=metadata, max_size=max_bytes)
     except ObjectTooLarge as exc:
         raise DocumentTooLarge(f"body: over the {max_bytes}-byte limit for {label}", field="body",
@@ -62,7 +62,7 @@ async def store_upload(store: ObjectStore, prefix: str, body: AsyncIterable[byte
     return key, stored
 
 
-async def _sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
+async def sniffing(body: AsyncIterable[bytes], allowed: list[str], label: str) -> AsyncIterable[bytes]:
     """Pass the stream through, refusing it as soon as its first bytes show a type not allowed."""
     head = b""
     checked = False

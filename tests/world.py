@@ -56,6 +56,8 @@ class World:
     organisations: dict[str, uuid.UUID] = field(default_factory=dict)
     facilities: dict[str, uuid.UUID] = field(default_factory=dict)
     people: dict[str, Person] = field(default_factory=dict)
+    # Opener keys registered during the test (person → key id), see tests/tenders/test_publication.py.
+    opener_keys: dict[str, str] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Person:
         return self.people[name]
@@ -66,6 +68,7 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
     "platform_admin": ("platform", [Role.PLATFORM_ADMIN]),
     "buyer_admin": ("buyer", [Role.BUYER_ADMIN]),
     "buyer_evaluator": ("buyer", [Role.BUYER_EVALUATOR]),
+    "buyer_opener": ("buyer", [Role.BUYER_OPENER]),
     "holder_admin": ("holder", [Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD]),
     "holder_member": ("holder", [Role.HOLDER_MEMBER]),
     "other_holder_admin": ("other_holder", [Role.HOLDER_ADMIN]),

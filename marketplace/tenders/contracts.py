@@ -34,11 +34,18 @@ from marketplace.tenders.models import (
     SpecificContract,
     SpecificContractStatus,
 )
+from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.vendors.models import Dps, DpsCategory
 from marketplace.vendors.states import DpsStatus
 
 TENDER_PERIOD_MIN = timedelta(days=10)  # D9
+# What a buyer may allow in offers: documents and archives the content sniffer recognises; never HTML, SVG
+# or executables, which a browser or a desktop would run (G11).
+ACCEPTABLE_ATTACHMENT_TYPES = frozenset({
+    *schemas.DEFAULT_ATTACHMENT_TYPES, "image/png", "image/jpeg", "application/x-7z-compressed",
+    "application/vnd.ms-excel", "application/msword", "application/x-rar-compressed",
+})
 # Unless the buyer sets another date, questions close this long before the tender deadline.
 QUESTIONS_DEFAULT_LEAD = timedelta(days=4)
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
@@ -154,6 +161,19 @@ def _criteria(dps: Dps, chosen: list[schemas.CriterionWeight]) -> list[dict[str,
     return result
 
 
+def _attachment_types(types: list[str]) -> list[str]:
+    """Media types as the content sniffer names them; a buyer can't allow active content (G11)."""
+    result = []
+    for position, media_type in enumerate(types):
+        value = media_type.strip().lower()
+        if value not in ACCEPTABLE_ATTACHMENT_TYPES:
+            raise RuleViolation(f"attachmentTypes[{position}]: {media_type!r} is not a type offers may carry "
+                                f"(one of: {', '.join(sorted(ACCEPTABLE_ATTACHMENT_TYPES))})",
+                                field=f"attachmentTypes[{position}]")
+        result.append(value)
+    return sorted(set(result))
+
+
 class SpecificContractService:
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self.session = session
@@ -197,10 +217,14 @@ class SpecificContractService:
         contract = SpecificContract(
             need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=dps.buyer_organisation_id,
             status=SpecificContractStatus.OPEN, invited_at=invited_at, tender_deadline=deadline,
-            award_criteria=criteria, created_by=principal.label)
+            award_criteria=criteria, created_by=principal.label, opening_threshold=data.opening_threshold,
+            attachment_max_bytes=data.attachment_max_bytes, offer_max_bytes=data.offer_max_bytes,
+            attachment_max_count=data.attachment_max_count,
+            attachment_types=_attachment_types(data.attachment_types))
         self.session.add(contract)
         need.status = NeedStatus.PUBLISHED
         await self.session.flush()
+        await seal_contract(self.session, contract)
         await index_needs(self.session, [need.id])  # now public: searchable (tenders/search.py)
         invitations, _ = await self.fan_out(contract, need.title)
         await audit.record(self.session, self.clock, "specific_contract.published", actor=principal.label,

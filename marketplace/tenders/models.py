@@ -17,10 +17,12 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     SmallInteger,
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
@@ -118,6 +120,15 @@ class SpecificContract(UUIDv7AuditBase):
     # [{"name", "weightMin", "weightMax", "weight"}], in the DPS's order.
     award_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
     created_by: Mapped[str] = mapped_column(String(200))
+    # Sealed offers: k of the buying organisation's openers open them; what an offer may carry.
+    opening_threshold: Mapped[int] = mapped_column(SmallInteger, default=1, server_default="1")
+    attachment_max_bytes: Mapped[int] = mapped_column(BigInteger, default=250 * 1024**2,
+                                                      server_default=str(250 * 1024**2))
+    offer_max_bytes: Mapped[int] = mapped_column(BigInteger, default=1024**3, server_default=str(1024**3))
+    attachment_max_count: Mapped[int] = mapped_column(SmallInteger, default=30, server_default="30")
+    attachment_types: Mapped[list[str]] = mapped_column(
+        ARRAY(String(100)), default=lambda: ["application/pdf", "application/zip"],
+        server_default="{application/pdf,application/zip}")
 
 
 class ContractInvitation(UUIDv7AuditBase):
@@ -195,6 +206,8 @@ class ContractAmendment(UUIDv7AuditBase):
     reason: Mapped[str] = mapped_column(Text)
     old_value: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     new_value: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
 class NeedSearch(DefaultBase):
     """The search document of a published need (tenders/search.py): what public discovery filters,
     ranks and orders by, in one table so that each filter and each order has its own index.
@@ -229,3 +242,152 @@ class NeedSearch(DefaultBase):
     published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     tender_deadline: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), index=True)
     document: Mapped[str] = mapped_column(TSVECTOR)
+
+
+# -- sealed offers (machine (d), D13–D14) ---------------------------------------------------------------
+
+
+class OpenerKey(UUIDv7AuditBase):
+    """An opener's personal key pair (lib/sealing.LockedOpenerKey): its private half is stored only under
+    the opener's passphrase. A new key retires the previous one for contracts published afterwards;
+    contracts already sealed for the old key still open with it, so it is never deleted."""
+
+    __tablename__ = "opener_key"
+    __table_args__ = (
+        Index("uq_opener_key_current", "user_id", "organisation_id", unique=True,
+              postgresql_where=text("retired_at IS NULL")),
+    )
+
+    user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="RESTRICT"), index=True)
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                       index=True)
+    record: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    retired_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class ContractKey(UUIDv7AuditBase):
+    """The specific contract's sealing key: its public half seals every offer; its private half exists
+    only as k-of-n shares sealed to the openers' keys (lib/sealing.ProtectedContractKey) until the
+    opening, after which it is kept under the platform key so the evaluation can read the offers."""
+
+    __tablename__ = "contract_key"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), unique=True)
+    threshold: Mapped[int] = mapped_column(SmallInteger)
+    protected: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    released_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    released_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class OfferStatus(enum.StrEnum):
+    """Machine (d), domain.md §1.6; OCDS bid status in the comments."""
+
+    DRAFT = "draft"              # being prepared: attachments are uploaded to it
+    SUBMITTED = "submitted"      # pending: sealed, received strictly before the deadline (D14)
+    SUPERSEDED = "superseded"    # replaced by a later submission of the same vendor: only the last counts
+    WITHDRAWN = "withdrawn"      # withdrawn
+    OPENED = "opened"            # unsealed at the opening
+
+
+LIVE_OFFER_STATES = (OfferStatus.DRAFT, OfferStatus.SUBMITTED)
+
+
+class Offer(UUIDv7AuditBase):
+    """One version of a vendor's offer on a specific contract. Its content (the structured parts and the
+    attachments) is sealed under a data key wrapped to the contract key; what its author may read back
+    before the opening (the receipt, file names) is sealed under the platform key instead."""
+
+    __tablename__ = "offer"
+    __table_args__ = (
+        UniqueConstraint("specific_contract_id", "vendor_organisation_id", "version"),
+        # One draft and one submitted offer at most per vendor and contract: the draft replaces the
+        # submitted one when it is submitted in turn.
+        Index("uq_offer_one_draft", "specific_contract_id", "vendor_organisation_id", unique=True,
+              postgresql_where=text("status = 'draft'")),
+        Index("uq_offer_one_submitted", "specific_contract_id", "vendor_organisation_id", unique=True,
+              postgresql_where=text("status = 'submitted'")),
+    )
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    version: Mapped[int] = mapped_column(Integer)
+    status: Mapped[OfferStatus] = mapped_column(_enum(OfferStatus, "offer_status"), default=OfferStatus.DRAFT,
+                                                index=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    # The structured parts (price schedule, answers per award criterion), sealed; None until given.
+    sealed_parts: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    # P1/P11: the server's times, the first byte of the version's first upload and the end of submission.
+    received_started_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    received_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    manifest_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    sealed_receipt: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
+    receipt_signature: Mapped[str | None] = mapped_column(String(200), default=None)
+    withdrawn_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    opened_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class ScanStatus(enum.StrEnum):
+    PENDING = "pending"    # no verdict yet (no scanner configured, or the scanner was down): never "clean"
+    CLEAN = "clean"
+    INFECTED = "infected"  # quarantined: kept with its verdict, never served (P10)
+
+
+class Integrity(enum.StrEnum):
+    UNCHECKED = "unchecked"
+    VERIFIED = "verified"  # re-read at the opening: size and SHA-256 as recorded at receipt
+    MISMATCH = "mismatch"  # blocked (P9)
+
+
+class OfferAttachment(UUIDv7AuditBase):
+    """A file of an offer: ciphertext under a UUID key; its name sealed under the platform key."""
+
+    __tablename__ = "offer_attachment"
+
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), index=True)
+    object_key: Mapped[str] = mapped_column(String(200), unique=True)
+    sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    received_started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    received_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    scan_status: Mapped[ScanStatus] = mapped_column(_enum(ScanStatus, "attachment_scan_status"),
+                                                    default=ScanStatus.PENDING)
+    scan_verdict: Mapped[str | None] = mapped_column(String(300), default=None)
+    integrity: Mapped[Integrity] = mapped_column(_enum(Integrity, "attachment_integrity"),
+                                                 default=Integrity.UNCHECKED)
+
+
+class IdempotentResponse(UUIDv7AuditBase):
+    """What a POST with an `Idempotency-Key` answered (G7): the same key gets the same answer."""
+
+    __tablename__ = "idempotent_response"
+    __table_args__ = (UniqueConstraint("caller", "key"),)
+
+    caller: Mapped[str] = mapped_column(String(200))
+    key: Mapped[str] = mapped_column(String(200))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    status_code: Mapped[int] = mapped_column(SmallInteger)
+    # The exact JSON answered: a replay is the same bytes, not an equivalent object.
+    body: Mapped[str] = mapped_column(Text)
+
+
+class OpeningRecord(UUIDv7AuditBase):
+    """The procès-verbal of an opening: who opened, when, every offer with its receipt time and hashes,
+    late, withdrawn and superseded ones listed apart, signed by the platform."""
+
+    __tablename__ = "opening_record"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), unique=True)
+    opened_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    opened_by: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
+    document: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    signature: Mapped[str] = mapped_column(String(200))

@@ -8,7 +8,7 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import AmendmentKind, NeedStatus, SpecificContractStatus
+from marketplace.tenders.models import AmendmentKind, NeedStatus, OfferStatus, SpecificContractStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.vendors.models import DeliveryMode, Sector
 
@@ -112,11 +112,27 @@ class CriterionWeight(CamelStruct):
     weight: Weight
 
 
+DEFAULT_ATTACHMENT_TYPES = (
+    "application/pdf", "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+)
+
+
 class NeedPublish(CamelStruct):
     dps_id: uuid.UUID
     # Without a zone, a Paris wall-clock time; refused when it names no instant or two.
     tender_deadline: datetime
     award_criteria: Annotated[list[CriterionWeight], msgspec.Meta(min_length=1, max_length=50)]
+    # How many of the buying organisation's openers must come together to open the offers (k of n).
+    opening_threshold: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    # What each offer may carry; types are checked on the content, never on what the client declares.
+    attachment_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=2 * 1024**3)] = 250 * 1024**2
+    offer_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10 * 1024**3)] = 1024**3
+    attachment_max_count: Annotated[int, msgspec.Meta(ge=1, le=200)] = 30
+    attachment_types: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES))
 
 
 class ChosenCriterion(CamelStruct):
@@ -285,3 +301,120 @@ class PublicNeedPage(CamelStruct):
     # Give it back as `cursor` for the next page; null on the last page.
     next_cursor: str | None
     limit: int
+
+
+# -- sealed offers -----------------------------------------------------------------------------------
+
+Passphrase = Annotated[str, msgspec.Meta(min_length=12, max_length=1_000)]
+
+
+class OpenerKeyCreate(CamelStruct):
+    organisation_id: uuid.UUID
+    # Never stored: it locks the opener's private key (Argon2id); lost, that key is gone for good.
+    passphrase: Passphrase
+
+
+class OpenerKey(CamelStruct):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    user_id: uuid.UUID
+    fingerprint: str
+    created_at: datetime
+    retired_at: datetime | None
+
+
+class PriceLine(CamelStruct):
+    item: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    quantity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
+    unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
+
+
+class CriterionAnswer(CamelStruct):
+    criterion: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+    answer: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+
+
+class OfferParts(CamelStruct):
+    """The structured parts of an offer: its price schedule and its answer to each award criterion."""
+
+    price_schedule: Annotated[list[PriceLine], msgspec.Meta(min_length=1, max_length=1_000)]
+    answers: Annotated[list[CriterionAnswer], msgspec.Meta(min_length=1, max_length=50)]
+
+
+class AttachmentReceipt(CamelStruct):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    received_started_at: datetime
+    received_at: datetime
+    scan_status: str
+
+
+class Offer(CamelStruct):
+    """The author's view of its own offer: never the content back (sealed), only what it was sent."""
+
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    version: int
+    status: OfferStatus
+    has_parts: bool
+    attachments: list[AttachmentReceipt]
+    received_at: datetime | None
+    received_at_paris: str | None
+    manifest_sha256: str | None
+    tender_deadline: datetime
+    tender_deadline_paris: str
+
+
+class SignedReceipt(CamelStruct):
+    """The accusé de réception: `receipt` as signed (RFC 8785 canonical JSON, Ed25519) by the key `kid`."""
+
+    receipt: dict[str, Any]
+    signature: str
+    kid: str
+    algorithm: str = "EdDSA"
+
+
+class OfferSummary(CamelStruct):
+    """The buyer's view after the opening: the receipt facts and each file's integrity."""
+
+    id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    version: int
+    status: OfferStatus
+    received_started_at: datetime | None
+    received_at: datetime | None
+    manifest_sha256: str | None
+    attachments: list[dict[str, Any]]
+
+
+class ReceivedOffers(CamelStruct):
+    """After the deadline and before the opening, only how many offers were received; then the list."""
+
+    specific_contract_id: uuid.UUID
+    received: int
+    opened: bool
+    offers: list[OfferSummary]
+
+
+class OpenerUnlock(CamelStruct):
+    opener_key_id: uuid.UUID
+    passphrase: Passphrase
+
+
+class OpeningRequest(CamelStruct):
+    # k of the contract's n openers (the caller among them), each with their passphrase.
+    openers: Annotated[list[OpenerUnlock], msgspec.Meta(min_length=1, max_length=20)]
+
+
+class OpeningRecord(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    opened_at: datetime
+    opened_at_paris: str
+    document: dict[str, Any]
+    signature: str
+    kid: str

@@ -171,6 +171,30 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/documents":                row(U, F, N, A, F),
     "GET /specific-contracts/{contract_id}/documents/{document_id}/download": row(U, F, N, A, F),
     "GET /specific-contracts/{contract_id}/amendments":               row(U, F, N, A, F),
+    # Sealed offers. The matrix's contract is open (deadline in 11 days) and invites nobody; its offer (the
+    # `vendor`'s draft, inserted for the matrix) is read by the vendor's members only; preparing one needs
+    # a vendor's admin or bid manager, which no core principal is.
+    "POST /specific-contracts/{contract_id}/offers":                  row(U, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/my-offers":                row(U, F, N, F, F),
+    "GET /offers/{offer_id}":                                         row(U, F, A, F, F),
+    "PUT /offers/{offer_id}/parts":                                   row(U, F, F, F, F),
+    "PUT /offers/{offer_id}/attachments":                             row(U, F, F, F, F),
+    "POST /offers/{offer_id}/submit":                                 row(U, F, F, F, F),
+    "POST /offers/{offer_id}/withdraw":                               row(U, F, F, F, F),
+    # A draft has no receipt: its own vendor's member gets 404, everyone else is stopped before.
+    "GET /offers/{offer_id}/receipt":                                 row(U, F, N, F, F),
+    "GET /receipts/public-key":                                       row(A, A, A, A, A),
+    # The buyer's side, before the deadline: sealed (403 from the service, D13) for the buying
+    # organisation itself; its opening record doesn't exist yet (404).
+    "GET /specific-contracts/{contract_id}/offers":                   row(U, F, F, F, F),
+    "POST /specific-contracts/{contract_id}/opening":                 row(U, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/opening":                  row(U, F, F, N, F),
+    "GET /offers/{offer_id}/unsealed-parts":                          row(U, F, F, F, F),
+    "GET /offers/{offer_id}/attachments/{attachment_id}/content":     row(U, F, F, F, F),
+    # A buying organisation's admins and openers register opener keys; members of the buying organisation
+    # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
+    "POST /my/opener-keys":                                           row(U, F, F, A, F),
+    "GET /organisations/{organisation_id}/opener-keys":               row(U, F, F, F, F, F, F),
     # A vendor's members list their own invitations.
     "GET /my/invitations":                                            row(U, F, A, F, F),
 }
@@ -385,6 +409,16 @@ class Scenario:
             "VALUES (gen_random_uuid(), $1, $2, 'matrix', 'Une question ?', $3, false, $3, $3) RETURNING id",
             contract_id, self.world.organisations["vendor"], now)
         self.path_values["question_id"] = str(question_id)
+        offer_id = await self.db.fetchval(
+            "INSERT INTO offer (id, specific_contract_id, vendor_organisation_id, version, status, created_by, "
+            "wrapped_dek, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 1, 'draft', 'matrix', "
+            "'\\x00', $3, $3) RETURNING id", contract_id, self.world.organisations["vendor"], now)
+        attachment_id = await self.db.fetchval(
+            "INSERT INTO offer_attachment (id, offer_id, object_key, sealed_name, content_type, size, sha256, "
+            "wrapped_dek, received_started_at, received_at, scan_status, integrity, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), $1, 'offers/matrix', '\\x00', 'application/pdf', 1, $2, '\\x00', $3, $3, "
+            "'pending', 'unchecked', $3, $3) RETURNING id", offer_id, "0" * 64, now)
+        self.path_values |= {"offer_id": str(offer_id), "attachment_id": str(attachment_id)}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
 
@@ -420,6 +454,9 @@ class Scenario:
                                          headers={**self.headers(principal), "content-type": "application/pdf"})
         if route == "PUT /specific-contracts/{contract_id}/documents":
             return await self.contract_document(self.headers(principal))
+        if route == "PUT /offers/{offer_id}/attachments":
+            return await self.client.put(self.url(route), content=minimal_pdf("matrix offer"), headers={
+                **self.headers(principal), "content-type": "application/pdf", "x-filename": "offre.pdf"})
         # A download answers with a redirect to object storage: the redirect itself is the outcome.
         return await self.client.request(method, self.url(route), headers=self.headers(principal),
                                          json=await self.body(route), follow_redirects=False)
@@ -441,6 +478,14 @@ class Scenario:
                     "awardCriteria": [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]}
         if route == "POST /specific-contracts/{contract_id}/questions-deadline":
             return {"closesAt": (datetime.now(UTC) + timedelta(days=5)).isoformat()}
+        if route == "POST /my/opener-keys":
+            return {"organisationId": str(self.world.organisations["buyer"]),
+                    "passphrase": "une phrase de passe du tableau"}
+        if route == "POST /specific-contracts/{contract_id}/opening":
+            return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
+        if route == "PUT /offers/{offer_id}/parts":
+            return {"priceSchedule": [{"item": "Licence", "quantity": 1, "unitPriceCents": 100}],
+                    "answers": [{"criterion": "Prix", "answer": "Ferme"}]}
         if route == "POST /specific-contracts/{contract_id}/deadline":
             return {"tenderDeadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "reason": "Report"}
         if route == "POST /dps/{dps_id}/publish":

@@ -57,10 +57,25 @@ async def submitted_need(client: Client, world: World) -> dict[str, Any]:
                        200))
 
 
+OPENER_PASSPHRASE = "la clé de l'ouverture des plis 2026"
+
+
+async def ensure_opener(client: Client, world: World, person: str = "buyer_admin") -> str:
+    """`person` holds an opener key of the buying organisation (publishing needs one, D13); its id."""
+    if person not in world.opener_keys:
+        key = expect(await client.post("/my/opener-keys", headers=world[person].headers, json={
+            "organisationId": str(world.organisations["buyer"]), "passphrase": OPENER_PASSPHRASE}), 201)
+        world.opener_keys[person] = key["id"]
+    return world.opener_keys[person]
+
+
 async def publish(client: Client, world: World, need_id: str, dps_id: str, deadline: str,
-                  weights: list[dict[str, Any]] | None = None, person: str = "buyer_admin") -> Any:
+                  weights: list[dict[str, Any]] | None = None, person: str = "buyer_admin",
+                  **options: Any) -> Any:
+    await ensure_opener(client, world)
     return await client.post(f"/needs/{need_id}/publish", headers=world[person].headers,
-                             json={"dpsId": dps_id, "tenderDeadline": deadline, "awardCriteria": weights or WEIGHTS})
+                             json={"dpsId": dps_id, "tenderDeadline": deadline, "awardCriteria": weights or WEIGHTS,
+                                   **options})
 
 
 async def _contract_rows(settings: Settings, contract_id: str) -> list[Any]:

@@ -23,7 +23,7 @@ from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.search import build_search, check_params
 from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
-from tests.tenders.test_publication import WEIGHTS
+from tests.tenders.test_publication import WEIGHTS, ensure_opener
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
 
 # The frozen clock and the app reading it, as for the DPS tests.
@@ -39,6 +39,7 @@ async def publish_need(client: Client, world: World, clock: FrozenClock, dps_id:
     """Create, submit and publish a need (as the holder, then the buyer); returns the contract."""
     need = await create(client, world, person, **overrides)
     expect(await client.post(f"/needs/{need['id']}/submit", headers=world[person].headers), 200)
+    await ensure_opener(client, world)
     contract = expect(await client.post(f"/needs/{need['id']}/publish", headers=world["buyer_admin"].headers,
                                         json={"dpsId": dps_id, "awardCriteria": WEIGHTS,
                                               "tenderDeadline": (clock.now() + timedelta(days=days)).isoformat()}),

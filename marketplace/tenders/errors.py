@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from marketplace.errors import Conflict, DomainError
+
+
+class DeadlinePassed(Conflict):
+    """D14: the end of the submission reached the server at or after the deadline."""
+
+    slug: ClassVar[str] = "deadline-passed"
+
+
+class OffersSealed(DomainError):
+    """D13: nothing of the offers is shown before the deadline (their number included) nor, beyond that
+    number, before the opening."""
+
+    status_code: ClassVar[int] = 403
+    title: ClassVar[str] = "Offers sealed"
+    slug: ClassVar[str] = "offers-sealed"
+
+
+class OpeningRefused(DomainError):
+    status_code: ClassVar[int] = 403
+    title: ClassVar[str] = "Opening refused"
+    slug: ClassVar[str] = "opening-refused"
+
+
+class IntegrityFailure(Conflict):
+    """P9: a file no longer matches the size and SHA-256 recorded at receipt; it is blocked."""
+
+    slug: ClassVar[str] = "integrity-failure"
+
+
+class IdempotencyKeyReused(DomainError):
+    status_code: ClassVar[int] = 422
+    title: ClassVar[str] = "Idempotency key reused"
+    slug: ClassVar[str] = "idempotency-key-reused"

@@ -1,0 +1,204 @@
+"""Routes of sealed offers: openers' keys, offers and their receipts, the opening."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from typing import Annotated, Any
+from urllib.parse import unquote
+
+from litestar import Controller, Request, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody, Parameter
+from litestar.response import Stream
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace.accounts.deps import provide_principal
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.lib.access import public, requires
+from marketplace.lib.clock import Clock
+from marketplace.lib.http import created
+from marketplace.tenders import schemas
+from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
+from marketplace.tenders.offers import OFFER_ROLES, OfferService
+from marketplace.tenders.openers import OPENER_ROLES, OpenerService
+from marketplace.tenders.opening import OpeningService
+from marketplace.tenders.vault import Vault
+from storage import ObjectStore
+from storage._headers import content_disposition
+
+Caller = NamedDependency[Principal]
+BUYING_SIDE = (*BUYER_ROLES, Role.BUYER_OPENER)
+
+
+def provide_offer_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OfferService:
+    return OfferService(db_session, clock, vault, store, side_sessions)
+
+
+def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
+                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OpeningService:
+    return OpeningService(db_session, clock, vault, store, side_sessions)
+
+
+def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:
+    return OpenerService(db_session, clock)
+
+
+Offers = NamedDependency[OfferService]
+Opening = NamedDependency[OpeningService]
+Openers = NamedDependency[OpenerService]
+AUTHOR = "The offer's vendor: its administrator or bid manager."
+AUTHOR_READS = "The offer's vendor (any member)."
+BUYER_AFTER = "The contract's buying organisation, after the opening."
+
+
+class OfferController(Controller):
+    """An invited vendor's offers: drafted, sealed as they arrive, submitted with a signed receipt (D13–D14)."""
+
+    tags = ["Offers"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "offers": Provide(provide_offer_service, sync_to_thread=False),
+                    # The buyer's side of the same path (a path belongs to one controller).
+                    "opening": Provide(provide_opening_service, sync_to_thread=False)}
+
+    @post("/specific-contracts/{contract_id:uuid}/offers", status_code=HTTP_201_CREATED,
+          opt=requires(*OFFER_ROLES, reason="An administrator or bid manager of an invited vendor."),
+          summary="Start an offer (a new version replaces the submitted one once it is submitted in turn)")
+    async def create(self, contract_id: FromPath[uuid.UUID], offers: Offers,
+                     principal: Caller) -> Response[schemas.Offer]:
+        offer = await offers.create(principal, contract_id)
+        return created(offer, f"/offers/{offer.id}")
+
+    @get("/specific-contracts/{contract_id:uuid}/offers",
+         opt=requires(*BUYING_SIDE, reason="The buying organisation: nothing before the deadline, then the count, "
+                                           "then the offers once opened."),
+         summary="Received offers: sealed before the deadline; their number until the opening; then the list")
+    async def received(self, contract_id: FromPath[uuid.UUID], opening: Opening,
+                       principal: Caller) -> schemas.ReceivedOffers:
+        return await opening.received(principal, contract_id)
+
+    @get("/specific-contracts/{contract_id:uuid}/my-offers",
+         opt=requires(*VENDOR_ROLES, reason="Members of an invited vendor: its own offers."),
+         summary="Your vendor's offers on the contract, every version")
+    async def mine(self, contract_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> list[schemas.Offer]:
+        return await offers.mine(principal, contract_id)
+
+    @get("/offers/{offer_id:uuid}", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+         summary="Your offer: its status and what was received (never the content back: it is sealed)")
+    async def show(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> schemas.Offer:
+        return await offers.get(principal, offer_id)
+
+    @put("/offers/{offer_id:uuid}/parts", opt=requires(*OFFER_ROLES, reason=AUTHOR),
+         summary="Give the structured parts: price schedule and an answer per award criterion (sealed)")
+    async def set_parts(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.OfferParts], offers: Offers,
+                        principal: Caller) -> schemas.Offer:
+        return await offers.set_parts(principal, offer_id, data)
+
+    @put("/offers/{offer_id:uuid}/attachments", opt=requires(*OFFER_ROLES, reason=AUTHOR),
+         request_max_body_size=None, status_code=HTTP_201_CREATED,
+         summary="Stream a file (raw body): type checked on the content, hashed and sealed as it arrives")
+    async def add_attachment(
+            self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], offers: Offers,
+            principal: Caller,
+            filename: Annotated[str, Parameter(
+                header="X-Filename", min_length=1, max_length=1000,
+                description="The file's name, UTF-8 percent-encoded. A header, not a query parameter: URLs end "
+                            "up in access logs, and an offer's file names are sealed like its content.")],
+    ) -> schemas.AttachmentReceipt:
+        length = request.headers.get("content-length")
+        return await offers.add_attachment(
+            principal, offer_id, filename=unquote(filename, errors="strict"),
+            declared_type=request.headers.get("content-type", ""),
+            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+
+    @post("/offers/{offer_id:uuid}/submit", status_code=HTTP_200_OK, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+          summary="Submit before the deadline (D14, to the second): returns the signed receipt; idempotent")
+    async def submit(
+            self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller,
+            idempotency_key: Annotated[str | None, Parameter(header="Idempotency-Key", min_length=1,
+                                                             max_length=200)] = None,
+    ) -> schemas.SignedReceipt:
+        return await offers.submit(principal, offer_id, idempotency_key)
+
+    @post("/offers/{offer_id:uuid}/withdraw", status_code=HTTP_200_OK, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+          summary="Withdraw the offer before the deadline")
+    async def withdraw(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> schemas.Offer:
+        return await offers.withdraw(principal, offer_id)
+
+    @get("/offers/{offer_id:uuid}/receipt", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+         summary="The signed receipt (accusé de réception) of a submitted offer")
+    async def receipt(self, offer_id: FromPath[uuid.UUID], offers: Offers,
+                      principal: Caller) -> schemas.SignedReceipt:
+        return await offers.receipt(principal, offer_id)
+
+    @get("/receipts/public-key", opt=public("The key receipts and opening records are signed with: anyone "
+                                            "verifies them."),
+         summary="The platform's receipt-signing public key (JWK, Ed25519)")
+    async def public_key(self, vault: NamedDependency[Vault]) -> dict[str, str]:
+        return vault.signer.public_jwk()
+
+
+class OpeningController(Controller):
+    """Openers' keys, the count of received offers, the opening and what it unseals (D13, P6, P9)."""
+
+    tags = ["Opening"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "opening": Provide(provide_opening_service, sync_to_thread=False),
+                    "openers": Provide(provide_opener_service, sync_to_thread=False)}
+
+    @post("/my/opener-keys", status_code=HTTP_201_CREATED,
+          opt=requires(*OPENER_ROLES, reason="An opener or administrator of a buying organisation."),
+          summary="Register your opener key for a buying organisation (locked by your passphrase, never stored)")
+    async def register(self, data: JSONBody[schemas.OpenerKeyCreate], openers: Openers,
+                       principal: Caller) -> schemas.OpenerKey:
+        return await openers.register(principal, data)
+
+    @get("/organisations/{organisation_id:uuid}/opener-keys",
+         opt=requires(*BUYING_SIDE, reason="Members of the buying organisation."),
+         summary="The opener keys of a buying organisation")
+    async def opener_keys(self, organisation_id: FromPath[uuid.UUID], openers: Openers,
+                          principal: Caller) -> list[schemas.OpenerKey]:
+        return await openers.list_for(principal, organisation_id)
+
+    @post("/specific-contracts/{contract_id:uuid}/opening", status_code=HTTP_200_OK,
+          opt=requires(*OPENER_ROLES, reason="Openers of the buying organisation (k of n), after the deadline."),
+          summary="Open every offer at once: k openers' passphrases, every file re-verified; the signed record")
+    async def open(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.OpeningRequest],
+                   opening: Opening, principal: Caller) -> schemas.OpeningRecord:
+        return await opening.open(principal, contract_id, data)
+
+    @get("/specific-contracts/{contract_id:uuid}/opening",
+         opt=requires(*BUYING_SIDE, reason="The buying organisation."), summary="The opening record")
+    async def record(self, contract_id: FromPath[uuid.UUID], opening: Opening,
+                     principal: Caller) -> schemas.OpeningRecord:
+        return await opening.record(principal, contract_id)
+
+    @get("/offers/{offer_id:uuid}/unsealed-parts", opt=requires(*BUYING_SIDE, reason=BUYER_AFTER),
+         summary="An opened offer's structured parts")
+    async def parts(self, offer_id: FromPath[uuid.UUID], opening: Opening, principal: Caller) -> schemas.OfferParts:
+        return await opening.parts(principal, offer_id)
+
+    @get("/offers/{offer_id:uuid}/attachments/{attachment_id:uuid}/content",
+         opt=requires(*BUYING_SIDE, reason=BUYER_AFTER),
+         summary="Download an opened offer's file, re-verified against its receipt first")
+    async def content(self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], opening: Opening,
+                      principal: Caller) -> Stream:
+        name, media_type, chunks = await opening.attachment(principal, offer_id, attachment_id)
+        return Stream(_relay(chunks), media_type=_served_type(media_type), headers={
+            "Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": "default-src 'none'; sandbox"})
+
+
+def _served_type(media_type: str) -> str:
+    # Offers carry documents, never active content; should one slip through, it is served inert (G11).
+    return "application/octet-stream" if "html" in media_type or "svg" in media_type else media_type
+
+
+async def _relay(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield chunk

@@ -1,0 +1,418 @@
+"""Sealed offers (machine (d), D13–D14, reliability.md P1–P4, P9, P11, G3, G7).
+
+An invited vendor's admin or bid manager creates a draft offer on an open specific contract, gives its
+structured parts (price schedule, an answer per award criterion) and streams its attachments; then
+submits it. Everything it sends is sealed as it arrives: each file and the parts get their own data key,
+wrapped to the contract's public key (tenders/openers.py), so what is stored, in PostgreSQL and in the
+bucket, is ciphertext until the opening (P4). The server sees each file's bytes once, in memory, while
+hashing them (the SHA-256 of the plaintext is what the receipt certifies).
+
+Submission is accepted iff the server's clock, read once every byte is persisted, is strictly before
+the deadline (D14: at the deadline exactly it is late); a trigger refuses any submitted row whose time
+is not (P2). It returns the receipt, signed by the platform (tenders/vault.py). Submitting the same draft
+again, or with the same Idempotency-Key, returns the same receipt (G7). A new draft submitted later
+supersedes the previous submission; before the deadline the vendor may also withdraw.
+
+Object rule: an offer is its vendor's; its buyer learns nothing of it before the deadline, then how many
+were received, then everything at the opening (tenders/opening.py). Anyone else: 404.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import AsyncIterable, AsyncIterator
+from datetime import datetime
+from typing import Any
+
+import msgspec
+from sqlalchemy import func, select, text, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from uuid_utils.compat import uuid7
+
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.sealing import (
+    DigestingStream,
+    ProtectedContractKey,
+    associated_data,
+    canonical_json,
+    ciphertext_size,
+    encrypt_stream,
+    new_dek,
+    wrap_dek,
+)
+from marketplace.tenders import schemas
+from marketplace.tenders.contracts import VENDOR_ROLES
+from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
+from marketplace.tenders.models import (
+    ContractInvitation,
+    ContractKey,
+    IdempotentResponse,
+    Offer,
+    OfferAttachment,
+    OfferStatus,
+    SpecificContract,
+    SpecificContractStatus,
+)
+from marketplace.tenders.vault import Vault
+from marketplace.uploads import DocumentTooLarge, check_declared, sniffing
+from storage import ObjectStore, ObjectTooLarge
+
+OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
+_NOT_FOUND = "No offer has this id."
+RECEIPT_KIND = "tender.offer_received"
+
+
+def offer_context(contract_id: uuid.UUID, offer_id: uuid.UUID) -> bytes:
+    return associated_data(purpose="offer-parts", contract=contract_id, offer=offer_id)
+
+
+def attachment_context(contract_id: uuid.UUID, offer_id: uuid.UUID, attachment_id: uuid.UUID, sha256: str,
+                       size: int) -> bytes:
+    # The recorded hash and size are bound into the wrapped key: editing either makes the key unusable (P9).
+    return associated_data(purpose="offer-attachment", contract=contract_id, offer=offer_id,
+                           attachment=attachment_id, sha256=sha256, size=size)
+
+
+def name_context(attachment_id: uuid.UUID) -> str:
+    return f"attachment-name:{attachment_id}"
+
+
+def receipt_context(offer_id: uuid.UUID) -> str:
+    return f"receipt:{offer_id}"
+
+
+async def audit_apart(session_maker: async_sessionmaker[AsyncSession], clock: Clock, action: str, *,
+                      actor: str, organisation_id: uuid.UUID | None, target_type: str, target_id: uuid.UUID,
+                      details: dict[str, Any]) -> None:
+    """Audit a refused act in a transaction of its own: the request's rolls back with the refusal (P8)."""
+    async with session_maker() as session, session.begin():
+        await audit.record(session, clock, action, actor=actor, organisation_id=organisation_id,
+                           target_type=target_type, target_id=target_id, details=details)
+
+
+class OfferService:
+    def __init__(self, session: AsyncSession, clock: Clock, vault: Vault, store: ObjectStore | None = None,
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
+        self.session = session
+        self.clock = clock
+        self.vault = vault
+        self.store = store
+        self.side_sessions = side_sessions
+
+    # -- access ------------------------------------------------------------------------------------
+
+    async def _invited_vendor(self, principal: Principal, contract: SpecificContract, *roles: Role) -> uuid.UUID:
+        vendors = principal.organisations_with(*(roles or VENDOR_ROLES))
+        invited = await self.session.scalar(select(ContractInvitation.vendor_organisation_id).where(
+            ContractInvitation.specific_contract_id == contract.id,
+            ContractInvitation.vendor_organisation_id.in_(vendors)).order_by(
+            ContractInvitation.vendor_organisation_id).limit(1)) if vendors else None
+        if invited is None:
+            raise NotFound("No specific contract has this id.")
+        return invited
+
+    async def _own(self, principal: Principal, offer_id: uuid.UUID, *, lock: bool = False,
+                   write: bool = False) -> tuple[Offer, SpecificContract]:
+        """The caller's vendor's offer (any member reads; admins and bid managers write); else 404."""
+        offer = await self.session.get(Offer, offer_id, with_for_update=lock or None)
+        if offer is None or not principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES):
+            raise NotFound(_NOT_FOUND)
+        if write and not principal.has_role_in(offer.vendor_organisation_id, *OFFER_ROLES):
+            raise Forbidden("Only the vendor's administrator or bid manager prepares and submits its offers.")
+        contract = await self.session.get(SpecificContract, offer.specific_contract_id)
+        assert contract is not None
+        return offer, contract
+
+    def _before_deadline(self, contract: SpecificContract, what: str) -> datetime:
+        now = self.clock.now()
+        if contract.status != SpecificContractStatus.OPEN:
+            raise Conflict(f"status: the contract is {contract.status.value}; {what} only while it is open",
+                           field="status")
+        if now >= contract.tender_deadline:  # D14: at the deadline exactly it is too late
+            raise DeadlinePassed(f"The deadline for offers passed on {format_paris(contract.tender_deadline)}: "
+                                 f"{what} no longer.", field="tenderDeadline", rule="D14")
+        return now
+
+    async def _public_key(self, contract: SpecificContract) -> Any:
+        key = await self.session.scalar(select(ContractKey).where(ContractKey.specific_contract_id == contract.id))
+        if key is None:
+            raise Conflict("This contract was published without a sealing key: it cannot receive offers.",
+                           field="specificContractId")
+        return key, ProtectedContractKey.from_dict(key.protected).public()
+
+    # -- the draft ---------------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Offer:
+        contract = await self.session.get(SpecificContract, contract_id)
+        if contract is None:
+            raise NotFound("No specific contract has this id.")
+        vendor = await self._invited_vendor(principal, contract, *OFFER_ROLES)
+        self._before_deadline(contract, "offers are prepared")
+        _, public = await self._public_key(contract)
+        # Versions count per vendor and contract; the lock keeps two drafts from taking the same number.
+        await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
+                                   {"key": f"offer:{contract.id}:{vendor}"})
+        if await self.session.scalar(select(Offer.id).where(
+                Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == vendor,
+                Offer.status == OfferStatus.DRAFT)):
+            raise Conflict("This vendor already has a draft offer on this contract: complete or submit it.",
+                           field="status")
+        version = int(await self.session.scalar(select(func.coalesce(func.max(Offer.version), 0)).where(
+            Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == vendor)) or 0) + 1
+        offer_id = uuid7()
+        offer = Offer(id=offer_id, specific_contract_id=contract.id, vendor_organisation_id=vendor,
+                      version=version, status=OfferStatus.DRAFT, created_by=principal.label,
+                      wrapped_dek=wrap_dek(new_dek(), public, offer_context(contract.id, offer_id)))
+        self.session.add(offer)
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "offer.created", actor=principal.label,
+                           organisation_id=vendor, target_type="offer", target_id=offer.id,
+                           details={"specific_contract": str(contract.id), "version": version})
+        return await self._schema(offer, contract)
+
+    async def set_parts(self, principal: Principal, offer_id: uuid.UUID, parts: schemas.OfferParts) -> schemas.Offer:
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        self._draft(offer)
+        self._before_deadline(contract, "offers are prepared")
+        criteria = [str(c["name"]) for c in contract.award_criteria]
+        answered = [a.criterion for a in parts.answers]
+        if sorted(answered) != sorted(criteria):
+            raise RuleViolation("answers: answer each award criterion of the contract once (" + ", ".join(criteria)
+                                + ")", field="answers", rule="D10")
+        # The parts get a data key of their own, wrapped like a file's: a fresh one each time they change.
+        _, public = await self._public_key(contract)
+        dek = new_dek()
+        context = offer_context(contract.id, offer.id)
+        sealed = b"".join([c async for c in encrypt_stream(_once(msgspec.json.encode(parts)), dek, context)])
+        offer.sealed_parts = sealed
+        offer.wrapped_dek = wrap_dek(dek, public, context)
+        await self.session.flush()
+        return await self._schema(offer, contract)
+
+    @staticmethod
+    def _draft(offer: Offer) -> None:
+        if offer.status != OfferStatus.DRAFT:
+            raise Conflict(f"status: this offer is {offer.status.value}; only a draft changes (start a new "
+                           "version to replace a submitted offer)", field="status")
+
+    async def add_attachment(self, principal: Principal, offer_id: uuid.UUID, *, filename: str, declared_type: str,
+                             declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.AttachmentReceipt:
+        """Stream one file: sniffed, counted, hashed and sealed on the way to the bucket (P9, P11)."""
+        assert self.store is not None
+        started = self.clock.now()  # P11: the first byte's time, before anything is read
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        self._draft(offer)
+        self._before_deadline(contract, "files are added")
+        allowed = list(contract.attachment_types)
+        label = "an offer attachment"
+        media_type = check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
+        existing = (await self.session.execute(select(func.count(), func.coalesce(func.sum(OfferAttachment.size), 0))
+                                               .where(OfferAttachment.offer_id == offer.id))).one()
+        count, total = int(existing[0]), int(existing[1])
+        if count >= contract.attachment_max_count:
+            raise RuleViolation(f"body: an offer carries at most {contract.attachment_max_count} files",
+                                field="body")
+        budget = min(contract.attachment_max_bytes, contract.offer_max_bytes - total)
+        if budget <= 0 or (declared_size is not None and declared_size > budget):
+            raise DocumentTooLarge(f"body: over the {contract.offer_max_bytes}-byte limit of an offer's files",
+                                   field="body", limit=contract.offer_max_bytes)
+        _, public = await self._public_key(contract)
+        attachment_id = uuid7()  # time-ordered, like every other id: files list in the order received
+        dek = new_dek()
+        digest = DigestingStream(sniffing(body, allowed, label))
+        key = ObjectStore.new_key("offers")
+        try:
+            stored = await self.store.put_stream(
+                key, encrypt_stream(digest, dek, associated_data(purpose="offer-file", attachment=attachment_id)),
+                content_type="application/octet-stream", metadata={"offer": str(offer.id)},
+                max_size=ciphertext_size(budget))
+        except ObjectTooLarge as exc:
+            raise DocumentTooLarge(f"body: over the {budget}-byte limit for this file", field="body",
+                                   limit=budget) from exc
+        try:
+            received = self.clock.now()  # P1: after the last byte is persisted
+            attachment = OfferAttachment(
+                id=attachment_id, offer_id=offer.id, object_key=key,
+                sealed_name=self.vault.seal(filename.encode(), name_context(attachment_id)),
+                content_type=media_type, size=digest.size, sha256=digest.sha256,
+                wrapped_dek=wrap_dek(dek, public, attachment_context(contract.id, offer.id, attachment_id,
+                                                                     digest.sha256, digest.size)),
+                received_started_at=started, received_at=received)
+            self.session.add(attachment)
+            if offer.received_started_at is None:
+                offer.received_started_at = started
+            await self.session.flush()
+            await audit.record(self.session, self.clock, "offer.attachment_received", actor=principal.label,
+                               organisation_id=offer.vendor_organisation_id, target_type="offer",
+                               target_id=offer.id, details={"attachment": str(attachment_id), "size": digest.size,
+                                                            "stored_size": stored.size})
+        except BaseException:
+            await self.store.delete(key)  # no object without its row
+            raise
+        return self._attachment_schema(attachment, filename)
+
+    # -- submission --------------------------------------------------------------------------------
+
+    async def submit(self, principal: Principal, offer_id: uuid.UUID,
+                     idempotency_key: str | None) -> schemas.SignedReceipt:
+        request_hash = hashlib.sha256(f"POST /offers/{offer_id}/submit".encode()).hexdigest()
+        if idempotency_key is not None:
+            replay = await self._claim(principal.label, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
+            receipt = self._receipt(offer)  # submitted already: the same receipt again
+        else:
+            receipt = await self._submit(principal, offer, contract)
+        if idempotency_key is not None:
+            await self.session.execute(update(IdempotentResponse).where(
+                IdempotentResponse.caller == principal.label, IdempotentResponse.key == idempotency_key).values(
+                status_code=200, body=msgspec.json.encode(receipt).decode()))
+        return receipt
+
+    async def _claim(self, caller: str, key: str, request_hash: str) -> schemas.SignedReceipt | None:
+        """Take the key, or wait for whoever holds it and replay its answer (G7)."""
+        claimed = await self.session.scalar(text(
+            "INSERT INTO idempotent_response (id, caller, key, request_hash, status_code, body, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), :caller, :key, :hash, 0, '', now(), now()) "
+            "ON CONFLICT (caller, key) DO NOTHING RETURNING id"), {"caller": caller, "key": key, "hash": request_hash})
+        if claimed is not None:
+            return None
+        # The row committed before the insert above returned (it waited for the first request's end).
+        previous = await self.session.scalar(select(IdempotentResponse).where(
+            IdempotentResponse.caller == caller, IdempotentResponse.key == key))
+        assert previous is not None
+        if previous.request_hash != request_hash:
+            raise IdempotencyKeyReused("Idempotency-Key: this key was used for another request",
+                                       field="Idempotency-Key")
+        return msgspec.json.decode(previous.body, type=schemas.SignedReceipt)
+
+    async def _submit(self, principal: Principal, offer: Offer, contract: SpecificContract) -> schemas.SignedReceipt:
+        self._draft(offer)
+        key, _ = await self._public_key(contract)
+        if offer.sealed_parts is None:
+            raise RuleViolation("priceSchedule: give the offer's structured parts (PUT /offers/{id}/parts) first",
+                                field="priceSchedule")
+        attachments = (await self.session.scalars(select(OfferAttachment).where(
+            OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+        # The contract row is read under a share lock: a deadline change waits for this submission's end.
+        await self.session.refresh(contract, with_for_update={"read": True})
+        try:
+            now = self._before_deadline(contract, "offers are received")
+        except DeadlinePassed:
+            if self.side_sessions is not None:
+                await audit_apart(self.side_sessions, self.clock, "offer.submission_refused_late",
+                                  actor=principal.label, organisation_id=offer.vendor_organisation_id,
+                                  target_type="offer", target_id=offer.id,
+                                  details={"specific_contract": str(contract.id), "at": self.clock.now().isoformat(),
+                                           "tender_deadline": contract.tender_deadline.isoformat(),
+                                           "started_before_deadline": bool(
+                                               offer.received_started_at
+                                               and offer.received_started_at < contract.tender_deadline)})
+            raise
+        await self.session.execute(update(Offer).where(
+            Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == offer.vendor_organisation_id,
+            Offer.status == OfferStatus.SUBMITTED).values(status=OfferStatus.SUPERSEDED))
+        files = [{"id": str(a.id), "name": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
+                  "size": a.size, "sha256": a.sha256, "receivedAt": a.received_at.isoformat()} for a in attachments]
+        manifest = {"offer": str(offer.id), "version": offer.version, "files": files,
+                    "partsSha256": hashlib.sha256(offer.sealed_parts).hexdigest()}
+        manifest_sha256 = hashlib.sha256(canonical_json(manifest)).hexdigest()
+        started = min([offer.received_started_at or now, now])
+        receipt: dict[str, Any] = {
+            "type": "marketplace.offer-receipt.v1",
+            "offerId": str(offer.id), "version": offer.version, "specificContractId": str(contract.id),
+            "vendorOrganisationId": str(offer.vendor_organisation_id),
+            "receivedStartedAt": started.isoformat(), "receivedAt": now.isoformat(),
+            "tenderDeadline": contract.tender_deadline.isoformat(),
+            "files": [{k: f[k] for k in ("name", "size", "sha256")} for f in files],
+            "manifestSha256": manifest_sha256,
+            # The key the offer was sealed to: a key swapped in the database would show here.
+            "contractKeyFingerprint": key.fingerprint,
+        }
+        signature = self.vault.signer.sign(receipt)
+        offer.status = OfferStatus.SUBMITTED
+        offer.received_started_at = started
+        offer.received_at = now
+        offer.manifest_sha256 = manifest_sha256
+        offer.sealed_receipt = self.vault.seal(json.dumps(receipt).encode(), receipt_context(offer.id))
+        offer.receipt_signature = signature
+        await self.session.flush()  # the deadline trigger checks the row here (P2)
+        await audit.record(self.session, self.clock, "offer.submitted", actor=principal.label,
+                           organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
+                           details={"specific_contract": str(contract.id), "version": offer.version,
+                                    "received_at": now.isoformat(), "manifest_sha256": manifest_sha256})
+        return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid)
+
+    def _receipt(self, offer: Offer) -> schemas.SignedReceipt:
+        assert offer.sealed_receipt is not None and offer.receipt_signature is not None
+        receipt = json.loads(self.vault.open(offer.sealed_receipt, receipt_context(offer.id)))
+        return schemas.SignedReceipt(receipt=receipt, signature=offer.receipt_signature, kid=self.vault.signer.kid)
+
+    async def receipt(self, principal: Principal, offer_id: uuid.UUID) -> schemas.SignedReceipt:
+        offer, _ = await self._own(principal, offer_id)
+        if offer.sealed_receipt is None:
+            raise NotFound("This offer has no receipt: it was never submitted.")
+        return self._receipt(offer)
+
+    async def withdraw(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        if offer.status not in (OfferStatus.DRAFT, OfferStatus.SUBMITTED):
+            raise Conflict(f"status: this offer is {offer.status.value}", field="status")
+        await self.session.refresh(contract, with_for_update={"read": True})
+        now = self._before_deadline(contract, "offers are withdrawn")
+        offer.status = OfferStatus.WITHDRAWN
+        offer.withdrawn_at = now
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "offer.withdrawn", actor=principal.label,
+                           organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
+                           details={"specific_contract": str(contract.id), "version": offer.version})
+        return await self._schema(offer, contract)
+
+    # -- reading -----------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
+        offer, contract = await self._own(principal, offer_id)
+        return await self._schema(offer, contract)
+
+    async def mine(self, principal: Principal, contract_id: uuid.UUID) -> list[schemas.Offer]:
+        contract = await self.session.get(SpecificContract, contract_id)
+        if contract is None:
+            raise NotFound("No specific contract has this id.")
+        vendor = await self._invited_vendor(principal, contract)
+        rows = (await self.session.scalars(select(Offer).where(
+            Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == vendor)
+            .order_by(Offer.version))).all()
+        return [await self._schema(o, contract) for o in rows]
+
+    async def _schema(self, offer: Offer, contract: SpecificContract) -> schemas.Offer:
+        attachments = (await self.session.scalars(select(OfferAttachment).where(
+            OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+        return schemas.Offer(
+            id=offer.id, specific_contract_id=offer.specific_contract_id,
+            vendor_organisation_id=offer.vendor_organisation_id, version=offer.version, status=offer.status,
+            has_parts=offer.sealed_parts is not None,
+            attachments=[self._attachment_schema(a, self.vault.open(a.sealed_name, name_context(a.id)).decode())
+                         for a in attachments],
+            received_at=offer.received_at,
+            received_at_paris=format_paris(offer.received_at) if offer.received_at else None,
+            manifest_sha256=offer.manifest_sha256, tender_deadline=contract.tender_deadline,
+            tender_deadline_paris=format_paris(contract.tender_deadline))
+
+    @staticmethod
+    def _attachment_schema(attachment: OfferAttachment, filename: str) -> schemas.AttachmentReceipt:
+        return schemas.AttachmentReceipt(
+            id=attachment.id, filename=filename, content_type=attachment.content_type, size=attachment.size,
+            sha256=attachment.sha256, received_started_at=attachment.received_started_at,
+            received_at=attachment.received_at, scan_status=attachment.scan_status.value)
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data

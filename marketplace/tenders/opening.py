@@ -1,0 +1,341 @@
+"""The opening of the offers (machine (c) OPEN --deadline--> CLOSED_FOR_OFFERS, D13, P6, P9, G2, G5).
+
+After the deadline, `opening_threshold` openers of the buying organisation (the caller among them) give
+their passphrases together. Their keys rebuild the contract's private key in memory; every submitted
+offer is unsealed at once: each file is read back, decrypted and its size and SHA-256 compared with the
+receipt's (a mismatch is flagged and blocks that file only). The result is the opening record: who
+opened, when, every offer with its receipt times and hashes, and apart the withdrawn, superseded and late
+ones, signed by the platform. Every attempt, refused or not, is audited; the refused ones in a
+transaction of their own, since the request's rolls back with the refusal.
+
+Before the deadline the buyer learns nothing of the offers, not even how many there are; between the
+deadline and the opening, only how many were received.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from collections.abc import AsyncIterator
+from typing import Any
+
+import msgspec
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
+from sqlalchemy import select, update
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.errors import Conflict, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.audit import AuditEvent
+from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.sealing import (
+    DigestingStream,
+    IntegrityError,
+    LockedOpenerKey,
+    NotEnoughOpeners,
+    ProtectedContractKey,
+    SealingError,
+    associated_data,
+    decrypt_stream,
+    recover_contract_key,
+    unwrap_dek,
+)
+from marketplace.tenders import schemas
+from marketplace.tenders.contracts import BUYER_ROLES
+from marketplace.tenders.errors import IntegrityFailure, OffersSealed, OpeningRefused
+from marketplace.tenders.models import (
+    ContractKey,
+    Integrity,
+    Offer,
+    OfferAttachment,
+    OfferStatus,
+    OpenerKey,
+    OpeningRecord,
+    ScanStatus,
+    SpecificContract,
+    SpecificContractStatus,
+)
+from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
+from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
+from marketplace.tenders.vault import Vault
+from storage import ObjectStore
+
+_NOT_FOUND = "No specific contract has this id."
+
+
+def released_key_context(contract_id: uuid.UUID) -> str:
+    return f"contract-key:{contract_id}"
+
+
+class OpeningService:
+    def __init__(self, session: AsyncSession, clock: Clock, vault: Vault, store: ObjectStore,
+                 side_sessions: async_sessionmaker[AsyncSession]) -> None:
+        self.session = session
+        self.clock = clock
+        self.vault = vault
+        self.store = store
+        self.side_sessions = side_sessions
+
+    async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
+                        lock: bool = False) -> SpecificContract:
+        contract = await self.session.get(SpecificContract, contract_id, with_for_update=lock or None)
+        if contract is None or not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES,
+                                                         Role.BUYER_OPENER):
+            raise NotFound(_NOT_FOUND)
+        return contract
+
+    async def _refused(self, principal: Principal, contract: SpecificContract, reason: str,
+                       detail: str, **extra: Any) -> OpeningRefused:
+        await audit_apart(self.side_sessions, self.clock, "specific_contract.opening_refused", actor=principal.label,
+                          organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
+                          target_id=contract.id, details={"reason": reason, **extra})
+        return OpeningRefused(detail, reason=reason)
+
+    # -- before the opening --------------------------------------------------------------------------
+
+    async def received(self, principal: Principal, contract_id: uuid.UUID) -> schemas.ReceivedOffers:
+        contract = await self._contract(principal, contract_id)
+        now = self.clock.now()
+        if now < contract.tender_deadline:
+            await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
+                              organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
+                              target_id=contract.id, details={})
+            raise OffersSealed(f"The offers are sealed until the deadline, {format_paris(contract.tender_deadline)}",
+                               rule="D13")
+        offers = (await self.session.scalars(select(Offer).where(
+            Offer.specific_contract_id == contract.id,
+            Offer.status.in_((OfferStatus.SUBMITTED, OfferStatus.OPENED))).order_by(Offer.received_at,
+                                                                                     Offer.id))).all()
+        opened = any(o.status == OfferStatus.OPENED for o in offers)
+        return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=opened,
+                                      offers=[await self._summary(o) for o in offers] if opened else [])
+
+    async def _summary(self, offer: Offer) -> schemas.OfferSummary:
+        attachments = (await self.session.scalars(select(OfferAttachment).where(
+            OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+        return schemas.OfferSummary(
+            id=offer.id, vendor_organisation_id=offer.vendor_organisation_id, version=offer.version,
+            status=offer.status, received_started_at=offer.received_started_at, received_at=offer.received_at,
+            manifest_sha256=offer.manifest_sha256,
+            attachments=[{"id": str(a.id), "filename": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
+                          "contentType": a.content_type, "size": a.size, "sha256": a.sha256,
+                          "integrity": a.integrity.value, "scanStatus": a.scan_status.value,
+                          "downloadPath": f"/offers/{offer.id}/attachments/{a.id}/content"} for a in attachments])
+
+    # -- the opening ---------------------------------------------------------------------------------
+
+    async def open(self, principal: Principal, contract_id: uuid.UUID,
+                   data: schemas.OpeningRequest) -> schemas.OpeningRecord:
+        contract = await self._contract(principal, contract_id, lock=True)
+        if not principal.has_role_in(contract.buyer_organisation_id, *OPENER_ROLES):
+            raise await self._refused(principal, contract, "not-an-opener",
+                                      "Only an opener or an administrator of the buying organisation opens offers.")
+        now = self.clock.now()
+        if now < contract.tender_deadline:  # P6 (i): now ≥ D
+            raise await self._refused(principal, contract, "before-deadline",
+                                      f"The offers open at the deadline, {format_paris(contract.tender_deadline)}.")
+        if contract.status != SpecificContractStatus.OPEN:
+            raise Conflict(f"status: the contract is {contract.status.value}; its offers were opened already or "
+                           "it was closed", field="status")
+        key_row = await self.session.scalar(select(ContractKey).where(
+            ContractKey.specific_contract_id == contract.id))
+        if key_row is None:
+            raise Conflict("This contract has no sealing key.", field="specificContractId")
+        ids = [o.opener_key_id for o in data.openers]
+        if len(set(ids)) != len(ids):
+            raise RuleViolation("openers: each opener once", field="openers")
+        keys = {k.id: k for k in (await self.session.scalars(select(OpenerKey).where(
+            OpenerKey.id.in_(ids), OpenerKey.organisation_id == contract.buyer_organisation_id))).all()}
+        if not any(k.user_id == principal.user_id for k in keys.values()):
+            raise await self._refused(principal, contract, "caller-not-among-openers",
+                                      "The caller opens with their own opener key, among the others.")
+        unlocked: dict[str, X25519PrivateKey] = {}
+        wrong: list[str] = []
+        for given in data.openers:
+            key = keys.get(given.opener_key_id)
+            if key is None:
+                wrong.append(str(given.opener_key_id))
+                continue
+            try:
+                unlocked[str(key.id)] = await asyncio.to_thread(
+                    LockedOpenerKey.from_dict(key.record).unlock, given.passphrase)
+            except SealingError:
+                wrong.append(str(key.id))
+        try:
+            private = recover_contract_key(ProtectedContractKey.from_dict(key_row.protected), unlocked,
+                                           contract_key_context(contract.id))
+        except NotEnoughOpeners as exc:
+            raise await self._refused(
+                principal, contract, "not-enough-openers",
+                f"Opening needs {key_row.threshold} of the contract's openers with their passphrases.",
+                refused_keys=wrong, threshold=key_row.threshold) from exc
+        except SealingError as exc:
+            raise await self._refused(principal, contract, "contract-key-tampered",
+                                      "The contract's sealing key does not rebuild: it was altered.") from exc
+        opened_by = sorted({str(keys[uuid.UUID(k)].user_id) for k in unlocked})
+        record = await self._unseal_all(principal, contract, private, opened_by, now)
+
+
+        raw = private.private_bytes(serialization.Encoding.Raw, serialization.PrivateFormat.Raw,
+                                    serialization.NoEncryption())
+        key_row.released_key = self.vault.seal(raw, released_key_context(contract.id))
+        key_row.released_at = now
+        contract.status = SpecificContractStatus.CLOSED_FOR_OFFERS
+        await self.session.flush()
+        return record
+
+    async def _unseal_all(self, principal: Principal, contract: SpecificContract, private: X25519PrivateKey,
+                          opened_by: list[str], now: Any) -> schemas.OpeningRecord:
+        offers = (await self.session.scalars(select(Offer).where(Offer.specific_contract_id == contract.id)
+                                             .order_by(Offer.received_at, Offer.id))).all()
+        entries: list[dict[str, Any]] = []
+        blocked: list[str] = []
+        for offer in offers:
+            if offer.status != OfferStatus.SUBMITTED:
+                continue
+            files = []
+            for attachment in (await self.session.scalars(select(OfferAttachment).where(
+                    OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at,
+                                                                   OfferAttachment.id))).all():
+                ok = await self._verify(contract, offer, attachment, private)
+                attachment.integrity = Integrity.VERIFIED if ok else Integrity.MISMATCH
+                if not ok:
+                    blocked.append(str(attachment.id))
+                files.append({"attachment": str(attachment.id), "size": attachment.size, "sha256": attachment.sha256,
+                              "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value})
+            offer.status = OfferStatus.OPENED
+            offer.opened_at = now
+            entries.append({"offer": str(offer.id), "vendor": str(offer.vendor_organisation_id),
+                            "version": offer.version,
+                            "receivedStartedAt": offer.received_started_at.isoformat()
+                            if offer.received_started_at else None,
+                            "receivedAt": offer.received_at.isoformat() if offer.received_at else None,
+                            "manifestSha256": offer.manifest_sha256, "files": files})
+        apart = {status: [{"offer": str(o.id), "vendor": str(o.vendor_organisation_id), "version": o.version,
+                           "receivedAt": o.received_at.isoformat() if o.received_at else None}
+                          for o in offers if o.status == status]
+                 for status in (OfferStatus.WITHDRAWN, OfferStatus.SUPERSEDED)}
+        late = (await self.session.scalars(select(AuditEvent).where(
+            AuditEvent.action == "offer.submission_refused_late",
+            AuditEvent.target_id.in_([str(o.id) for o in offers]))
+            .order_by(AuditEvent.id))).all() if offers else []
+        document = {
+            "type": "marketplace.opening-record.v1", "specificContractId": str(contract.id),
+            "openedAt": now.isoformat(), "openedBy": opened_by,
+            "tenderDeadline": contract.tender_deadline.isoformat(), "offers": entries,
+            "withdrawn": apart[OfferStatus.WITHDRAWN], "superseded": apart[OfferStatus.SUPERSEDED],
+            "late": [{"offer": e.target_id, "refusedAt": e.details.get("at"),
+                      "startedBeforeDeadline": e.details.get("started_before_deadline")} for e in late],
+            "blockedFiles": blocked,
+        }
+        signature = self.vault.signer.sign(document)
+        record = OpeningRecord(specific_contract_id=contract.id, opened_at=now, opened_by=opened_by,
+                               document=document, signature=signature)
+        self.session.add(record)
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "specific_contract.opened", actor=principal.label,
+                           organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
+                           target_id=contract.id, details={"offers": len(entries), "opened_by": opened_by,
+                                                           "blocked_files": blocked})
+        for attachment_id in blocked:
+            await audit.record(self.session, self.clock, "offer_attachment.integrity_mismatch",
+                               actor=principal.label, organisation_id=contract.buyer_organisation_id,
+                               target_type="offer_attachment", target_id=attachment_id,
+                               details={"specific_contract": str(contract.id), "at": "opening"})
+        return self._record_schema(record)
+
+    async def _plaintext(self, contract: SpecificContract, offer: Offer, attachment: OfferAttachment,
+                         private: X25519PrivateKey) -> AsyncIterator[bytes]:
+        """The file's plaintext, checked against its receipt's size and hash as it streams (P9)."""
+        dek = unwrap_dek(attachment.wrapped_dek, private, attachment_context(
+            contract.id, offer.id, attachment.id, attachment.sha256, attachment.size))
+        plain = decrypt_stream(self.store.get_stream(attachment.object_key), dek,
+                               associated_data(purpose="offer-file", attachment=attachment.id))
+        async for chunk in DigestingStream(plain, expected_sha256=attachment.sha256, expected_size=attachment.size):
+            yield chunk
+
+    async def _verify(self, contract: SpecificContract, offer: Offer, attachment: OfferAttachment,
+                      private: X25519PrivateKey) -> bool:
+        try:
+            async for _ in self._plaintext(contract, offer, attachment, private):
+                pass
+        except (SealingError, IntegrityError):
+            return False
+        return True
+
+    # -- after the opening ---------------------------------------------------------------------------
+
+    async def record(self, principal: Principal, contract_id: uuid.UUID) -> schemas.OpeningRecord:
+        contract = await self._contract(principal, contract_id)
+        record = await self.session.scalar(select(OpeningRecord).where(
+            OpeningRecord.specific_contract_id == contract.id))
+        if record is None:
+            raise NotFound("The offers of this contract have not been opened.")
+        return self._record_schema(record)
+
+    def _record_schema(self, record: OpeningRecord) -> schemas.OpeningRecord:
+        return schemas.OpeningRecord(id=record.id, specific_contract_id=record.specific_contract_id,
+                                     opened_at=record.opened_at, opened_at_paris=format_paris(record.opened_at),
+                                     document=record.document, signature=record.signature, kid=self.vault.signer.kid)
+
+    async def _released(self, principal: Principal, offer_id: uuid.UUID) -> tuple[
+            Offer, SpecificContract, X25519PrivateKey]:
+        offer = await self.session.get(Offer, offer_id)
+        contract = await self.session.get(SpecificContract, offer.specific_contract_id) if offer else None
+        if offer is None or contract is None or not principal.has_role_in(
+                contract.buyer_organisation_id, *BUYER_ROLES, Role.BUYER_OPENER):
+            raise NotFound("No offer has this id.")
+        if offer.status != OfferStatus.OPENED:
+            raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
+        key_row = await self.session.scalar(select(ContractKey).where(
+            ContractKey.specific_contract_id == contract.id))
+        assert key_row is not None and key_row.released_key is not None
+        raw = self.vault.open(key_row.released_key, released_key_context(contract.id))
+        return offer, contract, X25519PrivateKey.from_private_bytes(raw)
+
+    async def parts(self, principal: Principal, offer_id: uuid.UUID) -> schemas.OfferParts:
+        offer, contract, private = await self._released(principal, offer_id)
+        if offer.sealed_parts is None:
+            raise NotFound("This offer has no structured parts.")
+        context = offer_context(contract.id, offer.id)
+        dek = unwrap_dek(offer.wrapped_dek, private, context)
+
+        async def once() -> AsyncIterator[bytes]:
+            yield offer.sealed_parts or b""
+
+        plain = b"".join([c async for c in decrypt_stream(once(), dek, context)])
+        await audit.record(self.session, self.clock, "offer.parts_read", actor=principal.label,
+                           organisation_id=contract.buyer_organisation_id, target_type="offer", target_id=offer.id,
+                           details={})
+        return msgspec.json.decode(plain, type=schemas.OfferParts)
+
+    async def attachment(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID) -> tuple[
+            str, str, AsyncIterator[bytes]]:
+        """(filename, media type, content): verified in full before the first byte is served (P9)."""
+        offer, contract, private = await self._released(principal, offer_id)
+        attachment = await self.session.get(OfferAttachment, attachment_id)
+        if attachment is None or attachment.offer_id != offer.id:
+            raise NotFound("No file of this offer has this id.")
+        if attachment.scan_status == ScanStatus.INFECTED:
+            raise IntegrityFailure("This file is quarantined: the malware scan found "
+                                   f"{attachment.scan_verdict or 'a threat'}.", field="scanStatus")
+        if attachment.integrity == Integrity.MISMATCH or not await self._verify(contract, offer, attachment,
+                                                                                 private):
+            # Flagged and audited apart: the request's transaction rolls back with the refusal.
+            async with self.side_sessions() as side, side.begin():
+                await side.execute(update(OfferAttachment).where(OfferAttachment.id == attachment.id).values(
+                    integrity=Integrity.MISMATCH))
+                await audit.record(side, self.clock, "offer_attachment.integrity_mismatch", actor=principal.label,
+                                   organisation_id=contract.buyer_organisation_id, target_type="offer_attachment",
+                                   target_id=attachment.id,
+                                   details={"specific_contract": str(contract.id), "at": "download"})
+            raise IntegrityFailure("This file no longer matches the size and SHA-256 recorded at its receipt: it "
+                                   "is blocked.", field="sha256")
+        await audit.record(self.session, self.clock, "offer_attachment.downloaded", actor=principal.label,
+                           organisation_id=contract.buyer_organisation_id, target_type="offer_attachment",
+                           target_id=attachment.id, details={"offer": str(offer.id)})
+        name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
+        return name, attachment.content_type, self._plaintext(contract, offer, attachment, private)
