@@ -27,6 +27,9 @@ x-amz-checksum-sha256
   - A PUT with the header and matching bytes: 200 and the checksum echoed. Other bytes (one byte
     changed, or truncated) under the same header: 400 BadDigest and no object. A client that
     disconnects halfway through a PUT declaring the full Content-Length leaves no object.
+  - But refused bytes still take disk: three refused 16 MiB PUTs grew the volume .dat files by
+    48 MiB (garbage until weed vacuums the volume). A URL can be retried until it expires, so keep
+    expiries short and sizes bounded when presigning; deleted objects are reclaimed the same way.
   - HEAD with ``x-amz-checksum-mode: ENABLED`` returns ``x-amz-checksum-sha256`` (also for SSE-C,
     over the plaintext); HEAD without it does not. GetObjectAttributes returns ETag and ObjectSize,
     never the checksum. Objects written without the header (e.g. SDK multipart) have no checksum:
@@ -44,6 +47,7 @@ Incomplete multipart uploads
     NextKeyMarker, does not honour key-marker/upload-id-marker (the next page comes back empty) and
     lists keys unsorted; minio 7.2.20 drops NextUploadIdMarker (it sets a misspelled attribute).
     So the sweeper lists the first page again after each round of aborts instead of paging.
+  - ListObjectsV2 does page correctly (1100 keys under a prefix come back complete and sorted).
 """
 
 from __future__ import annotations
