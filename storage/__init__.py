@@ -6,15 +6,35 @@ Standalone on purpose: the application depends on this package, never the revers
 from __future__ import annotations
 
 from storage._store import ObjectStore
-from storage._types import ObjectInfo, StoreConfig, StoredObject
-from storage.errors import AccessDenied, ObjectNotFound, ObjectTooLarge, StorageError, StorageUnavailable
+from storage._types import (
+    CustomerKey,
+    IncompleteUpload,
+    ListedObject,
+    ObjectInfo,
+    PresignedUpload,
+    StoreConfig,
+    StoredObject,
+)
+from storage.errors import (
+    AccessDenied,
+    ObjectMismatch,
+    ObjectNotFound,
+    ObjectTooLarge,
+    StorageError,
+    StorageUnavailable,
+)
 
 __all__ = [
     "AccessDenied",
+    "CustomerKey",
+    "IncompleteUpload",
+    "ListedObject",
     "ObjectInfo",
+    "ObjectMismatch",
     "ObjectNotFound",
     "ObjectStore",
     "ObjectTooLarge",
+    "PresignedUpload",
     "StorageError",
     "StorageUnavailable",
     "StoreConfig",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -39,3 +42,68 @@ class ObjectInfo:
     content_type: str | None
     metadata: dict[str, str]
     last_modified: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerKey:
+    """A 256-bit SSE-C key: S3 encrypts the object with it and keeps only its MD5.
+
+    Every request that writes or reads the object must carry it (`headers`); the caller keeps it
+    (wrapped) and never stores it in the clear.
+    """
+
+    secret: bytes = field(repr=False)
+
+    def __post_init__(self) -> None:
+        if len(self.secret) != 32:
+            raise ValueError("an SSE-C key is 32 bytes")
+
+    @classmethod
+    def generate(cls) -> CustomerKey:
+        return cls(secrets.token_bytes(32))
+
+    @property
+    def md5(self) -> str:
+        """Base64 MD5 of the key: what S3 stores and echoes to identify it."""
+        return base64.b64encode(hashlib.md5(self.secret, usedforsecurity=False).digest()).decode()
+
+    def headers(self) -> dict[str, str]:
+        return {
+            "x-amz-server-side-encryption-customer-algorithm": "AES256",
+            "x-amz-server-side-encryption-customer-key": base64.b64encode(self.secret).decode(),
+            "x-amz-server-side-encryption-customer-key-md5": self.md5,
+        }
+
+
+@dataclass(frozen=True, slots=True)
+class PresignedUpload:
+    """A presigned PUT and the headers the client must send with it, verbatim.
+
+    The headers are signed: leaving one out or changing it is refused (403), and the body must
+    then be exactly ``size`` bytes with SHA-256 ``sha256`` or S3 refuses it (400 BadDigest).
+    """
+
+    key: str
+    url: str = field(repr=False)
+    # Holds the SSE-C key when there is one: never log it.
+    headers: dict[str, str] = field(repr=False)
+    size: int
+    sha256: str
+    expires_at: datetime
+    method: str = "PUT"
+
+
+@dataclass(frozen=True, slots=True)
+class ListedObject:
+    key: str
+    size: int
+    last_modified: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class IncompleteUpload:
+    """A multipart upload that was started and neither completed nor aborted."""
+
+    key: str
+    upload_id: str
+    initiated: datetime | None

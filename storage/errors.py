@@ -25,3 +25,7 @@ class ObjectTooLarge(StorageError):
     def __init__(self, limit: int) -> None:
         super().__init__(f"object larger than {limit} bytes")
         self.limit = limit
+
+
+class ObjectMismatch(StorageError):
+    """The stored object is not what was declared (size, SHA-256 or encryption key)."""
