@@ -5,6 +5,7 @@ Standalone on purpose: the application depends on this package, never the revers
 
 from __future__ import annotations
 
+from storage._headers import content_disposition
 from storage._store import ObjectStore
 from storage._types import (
     CustomerKey,
@@ -39,4 +40,5 @@ __all__ = [
     "StorageUnavailable",
     "StoreConfig",
     "StoredObject",
+    "content_disposition",
 ]

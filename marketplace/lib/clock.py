@@ -56,12 +56,17 @@ def to_paris(at: datetime) -> datetime:
     return _require_aware(at).astimezone(PARIS)
 
 
-def format_paris(at: datetime) -> str:
-    """"25/10/2026 02:30 (heure de Paris, UTC+1)": the zone and its offset are always stated (P12)."""
+def format_paris(at: datetime, *, seconds: bool = False) -> str:
+    """"25/10/2026 02:30 (heure de Paris, UTC+1)": the zone and its offset are always stated (P12).
+
+    `seconds=True` for receipts, where a second can separate an offer on time from a late one; the
+    seconds are truncated, never rounded, so 09:59:59.9 never reads as 10:00:00.
+    """
     local = to_paris(at)
     offset = local.utcoffset() or timedelta(0)
     hours = int(offset.total_seconds() // 3600)
-    return f"{local:%d/%m/%Y %H:%M} (heure de Paris, UTC{hours:+d})"
+    shown = f"{local:%d/%m/%Y %H:%M:%S}" if seconds else f"{local:%d/%m/%Y %H:%M}"
+    return f"{shown} (heure de Paris, UTC{hours:+d})"
 
 
 system_clock = SystemClock()

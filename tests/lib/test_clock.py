@@ -53,6 +53,13 @@ def test_display_states_zone_and_offset(instant: datetime, shown: str) -> None:
     assert format_paris(instant) == shown
 
 
+def test_receipts_show_seconds_truncated_not_rounded() -> None:
+    just_before = datetime(2026, 10, 25, 0, 59, 59, 999_999, tzinfo=UTC)
+    assert format_paris(just_before, seconds=True) == "25/10/2026 02:59:59 (heure de Paris, UTC+2)"
+    assert format_paris(just_before + timedelta(microseconds=1), seconds=True) == \
+        "25/10/2026 02:00:00 (heure de Paris, UTC+1)"
+
+
 @given(st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31),
                     timezones=st.just(UTC)))
 def test_utc_paris_round_trip_is_exact(instant: datetime) -> None:
