@@ -136,6 +136,13 @@ class OfferController(Controller):
                       principal: Caller) -> schemas.SignedReceipt:
         return await offers.receipt(principal, offer_id)
 
+    @get("/offers/{offer_id:uuid}/receipt.pdf", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+         media_type="application/pdf", summary="The receipt as a PDF (with the signed JSON inside)")
+    async def receipt_pdf(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> Response[bytes]:
+        pdf = await offers.receipt_pdf(principal, offer_id)
+        return Response(pdf, media_type="application/pdf", headers={
+            "Content-Disposition": content_disposition(f"accuse-de-reception-{offer_id}.pdf")})
+
     @get("/receipts/public-key", opt=public("The key receipts and opening records are signed with: anyone "
                                             "verifies them."),
          summary="The platform's receipt-signing public key (JWK, Ed25519)")

@@ -19,23 +19,28 @@ were received, then everything at the opening (tenders/opening.py). Anyone else:
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import tempfile
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime
-from typing import Any
+from typing import IO, Any
 
 import msgspec
 from sqlalchemy import func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from uuid_utils.compat import uuid7
 
+from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.files import check_zip, inspect_zip, safe_filename, sniff
+from marketplace.lib.receipt_pdf import render_receipt_pdf
 from marketplace.lib.sealing import (
     DigestingStream,
     ProtectedContractKey,
@@ -66,6 +71,7 @@ from storage import ObjectStore, ObjectTooLarge
 OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No offer has this id."
 RECEIPT_KIND = "tender.offer_received"
+RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
 
 
 def offer_context(contract_id: uuid.UUID, offer_id: uuid.UUID) -> bytes:
@@ -211,7 +217,8 @@ class OfferService:
         self._before_deadline(contract, "files are added")
         allowed = list(contract.attachment_types)
         label = "an offer attachment"
-        media_type = check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
+        # What is declared is checked before a byte is read; what is recorded is what the content shows.
+        check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
         existing = (await self.session.execute(select(func.count(), func.coalesce(func.sum(OfferAttachment.size), 0))
                                                .where(OfferAttachment.offer_id == offer.id))).one()
         count, total = int(existing[0]), int(existing[1])
@@ -225,7 +232,10 @@ class OfferService:
         _, public = await self._public_key(contract)
         attachment_id = uuid7()  # time-ordered, like every other id: files list in the order received
         dek = new_dek()
-        digest = DigestingStream(sniffing(body, allowed, label))
+        # An archive is kept aside (in memory up to 1 MiB, then on disk) to read its central directory
+        # once received: it is never extracted, but a bomb, a zip-slip or an encrypted one is refused (G11).
+        inspected = _Inspected(sniffing(body, allowed, label))
+        digest = DigestingStream(inspected)
         key = ObjectStore.new_key("offers")
         try:
             stored = await self.store.put_stream(
@@ -236,11 +246,16 @@ class OfferService:
             raise DocumentTooLarge(f"body: over the {budget}-byte limit for this file", field="body",
                                    limit=budget) from exc
         try:
+            if inspected.spool is not None:
+                reasons = await asyncio.to_thread(_zip_refusals, inspected.spool)
+                if reasons:
+                    raise RuleViolation("body: this archive is refused: " + "; ".join(reasons), field="body",
+                                        reasons=reasons)
             received = self.clock.now()  # P1: after the last byte is persisted
             attachment = OfferAttachment(
                 id=attachment_id, offer_id=offer.id, object_key=key,
-                sealed_name=self.vault.seal(filename.encode(), name_context(attachment_id)),
-                content_type=media_type, size=digest.size, sha256=digest.sha256,
+                sealed_name=self.vault.seal(safe_filename(filename).encode(), name_context(attachment_id)),
+                content_type=inspected.media_type, size=digest.size, sha256=digest.sha256,
                 wrapped_dek=wrap_dek(dek, public, attachment_context(contract.id, offer.id, attachment_id,
                                                                      digest.sha256, digest.size)),
                 received_started_at=started, received_at=received)
@@ -255,7 +270,9 @@ class OfferService:
         except BaseException:
             await self.store.delete(key)  # no object without its row
             raise
-        return self._attachment_schema(attachment, filename)
+        finally:
+            inspected.close()
+        return self._attachment_schema(attachment, safe_filename(filename))
 
     # -- submission --------------------------------------------------------------------------------
 
@@ -326,11 +343,14 @@ class OfferService:
                     "partsSha256": hashlib.sha256(offer.sealed_parts).hexdigest()}
         manifest_sha256 = hashlib.sha256(canonical_json(manifest)).hexdigest()
         started = min([offer.received_started_at or now, now])
+        vendor_name = await self.session.scalar(select(Organisation.name).where(
+            Organisation.id == offer.vendor_organisation_id))
         receipt: dict[str, Any] = {
             "type": "marketplace.offer-receipt.v1",
-            "offerId": str(offer.id), "version": offer.version, "specificContractId": str(contract.id),
-            "vendorOrganisationId": str(offer.vendor_organisation_id),
-            "receivedStartedAt": started.isoformat(), "receivedAt": now.isoformat(),
+            "platform": RECEIPT_PLATFORM,
+            "offer": str(offer.id), "version": offer.version, "specificContract": str(contract.id),
+            "vendor": {"id": str(offer.vendor_organisation_id), "name": vendor_name or ""},
+            "receivedStart": started.isoformat(), "receivedEnd": now.isoformat(),
             "tenderDeadline": contract.tender_deadline.isoformat(),
             "files": [{k: f[k] for k in ("name", "size", "sha256")} for f in files],
             "manifestSha256": manifest_sha256,
@@ -355,6 +375,12 @@ class OfferService:
         assert offer.sealed_receipt is not None and offer.receipt_signature is not None
         receipt = json.loads(self.vault.open(offer.sealed_receipt, receipt_context(offer.id)))
         return schemas.SignedReceipt(receipt=receipt, signature=offer.receipt_signature, kid=self.vault.signer.kid)
+
+    async def receipt_pdf(self, principal: Principal, offer_id: uuid.UUID) -> bytes:
+        """The receipt as a French A4 PDF that carries the signed JSON, so it verifies on its own."""
+        signed = await self.receipt(principal, offer_id)
+        return await asyncio.to_thread(render_receipt_pdf, signed.receipt, signed.signature,
+                                       self.vault.signer.public_jwk())
 
     async def receipt(self, principal: Principal, offer_id: uuid.UUID) -> schemas.SignedReceipt:
         offer, _ = await self._own(principal, offer_id)
@@ -416,3 +442,35 @@ class OfferService:
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
+
+
+class _Inspected:
+    """Passes the (already type-checked) stream through, noting the type its content shows; an archive is
+    kept aside (in memory up to 1 MiB, then in a temporary file) so its central directory can be read
+    once received: archives are never extracted, but bombs, zip-slips and encrypted ones are refused (G11)."""
+
+    def __init__(self, chunks: AsyncIterable[bytes]) -> None:
+        self._chunks = chunks
+        self.media_type = "application/octet-stream"
+        self.spool: IO[bytes] | None = None
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        first = True
+        async for chunk in self._chunks:
+            if first:
+                first = False
+                self.media_type = sniff(chunk)  # the first chunk is the sniffed head (uploads.sniffing)
+                if self.media_type == "application/zip":
+                    self.spool = tempfile.SpooledTemporaryFile(max_size=1024 * 1024)  # noqa: SIM115 (closed by close())
+            if self.spool is not None:
+                self.spool.write(chunk)
+            yield chunk
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+def _zip_refusals(spool: IO[bytes]) -> list[str]:
+    spool.seek(0)
+    return check_zip(inspect_zip(spool))

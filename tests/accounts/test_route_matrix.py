@@ -183,6 +183,7 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /offers/{offer_id}/withdraw":                               row(U, F, F, F, F),
     # A draft has no receipt: its own vendor's member gets 404, everyone else is stopped before.
     "GET /offers/{offer_id}/receipt":                                 row(U, F, N, F, F),
+    "GET /offers/{offer_id}/receipt.pdf":                             row(U, F, N, F, F),
     "GET /receipts/public-key":                                       row(A, A, A, A, A),
     # The buyer's side, before the deadline: sealed (403 from the service, D13) for the buying
     # organisation itself; its opening record doesn't exist yet (404).

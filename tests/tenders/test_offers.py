@@ -7,8 +7,10 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import io
+import json
 import secrets
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import quote
@@ -16,6 +18,7 @@ from urllib.parse import quote
 import asyncpg
 import httpx
 import pytest
+from pypdf import PdfReader
 
 from marketplace.app import asyncpg_dsn
 from marketplace.lib.clock import FrozenClock
@@ -98,20 +101,26 @@ async def test_an_offer_is_sealed_until_the_opening_then_read_back_intact(
     clock.advance(timedelta(seconds=5))
     receipt = expect(await submit(client, world, offer["id"]), 200)
     body = receipt["receipt"]
-    assert body["offerId"] == offer["id"] and body["version"] == 1
+    assert body["offer"] == offer["id"] and body["version"] == 1
     assert [(f["name"], f["size"], f["sha256"]) for f in body["files"]] == [
         ("Mémoire technique.pdf", len(memo), hashlib.sha256(memo).hexdigest()),
         ("Annexe.pdf", len(annex), hashlib.sha256(annex).hexdigest())]
-    assert datetime.fromisoformat(body["receivedAt"]) == clock.now() < DEADLINE
-    assert datetime.fromisoformat(body["receivedStartedAt"]) < datetime.fromisoformat(body["receivedAt"])
+    assert datetime.fromisoformat(body["receivedEnd"]) == clock.now() < DEADLINE
+    assert datetime.fromisoformat(body["receivedStart"]) < datetime.fromisoformat(body["receivedEnd"])
 
     # The receipt verifies with the published key, and not once changed (must show 7).
     jwk = expect(await client.get("/receipts/public-key"), 200)
     assert jwk["kid"] == receipt["kid"] and verify(body, receipt["signature"], jwk)
-    for field, value in (("receivedAt", "2026-02-01T00:00:00+00:00"), ("version", 2),
+    for field, value in (("receivedEnd", "2026-02-01T00:00:00+00:00"), ("version", 2),
                          ("manifestSha256", "0" * 64)):
         assert not verify({**body, field: value}, receipt["signature"], jwk)
     assert not verify({**body, "files": body["files"][:1]}, receipt["signature"], jwk)
+    # As a PDF, carrying the signed JSON: it verifies on its own.
+    pdf = await client.get(f"/offers/{offer['id']}/receipt.pdf", headers=world["vendor_member"].headers)
+    assert pdf.status_code == 200 and pdf.headers["content-type"].startswith("application/pdf")
+    attached = PdfReader(io.BytesIO(pdf.content)).attachments
+    embedded = json.loads(attached["receipt.json"][0])
+    assert embedded == body and verify(embedded, receipt["signature"], jwk)
     # The author fetches it again, the same.
     assert expect(await client.get(f"/offers/{offer['id']}/receipt", headers=world["vendor_member"].headers),
                   200) == receipt
@@ -168,7 +177,7 @@ async def test_received_strictly_before_the_deadline_to_the_microsecond(
     early = await prepared_offer(client, world, contract["id"])
     late = await prepared_offer(client, world, contract["id"], "other_vendor_admin")
     clock.set(DEADLINE - timedelta(microseconds=1))
-    assert expect(await submit(client, world, early["id"]), 200)["receipt"]["receivedAt"] == \
+    assert expect(await submit(client, world, early["id"]), 200)["receipt"]["receivedEnd"] == \
         "2026-02-17T07:59:59.999999+00:00"
     for at in (DEADLINE, DEADLINE + timedelta(microseconds=1)):
         clock.set(at)
@@ -354,3 +363,72 @@ async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
     listed = (await client.get(f"/specific-contracts/{cid}/offers", headers=world["buyer_admin"].headers)).text
     parts = (await client.get(f"/offers/{offer['id']}/unsealed-parts", headers=world["buyer_admin"].headers)).text
     assert all(c in listed for c in canaries.values()) and canaries["other_vendor_admin"] in parts
+
+
+def _zip(entries: dict[str, bytes], *, compress: bool = True) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED) as archive:
+        for name, data in entries.items():
+            archive.writestr(name, data)
+    return buffer.getvalue()
+
+
+async def test_upload_attacks_are_refused_or_neutralised_and_leave_nothing(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    """reliability.md §2.7, G11 (must show 6): sizes, lying types, archives, names, active content."""
+    contract = await open_contract(client, world, clock, attachmentMaxBytes=64 * 1024,
+                                   attachmentTypes=["application/pdf", "application/zip"])
+    headers = world["vendor_admin"].headers
+    offer = expect(await client.post(f"/specific-contracts/{contract['id']}/offers", headers=headers), 201)
+    url = f"/offers/{offer['id']}/attachments"
+
+    async def put(content: bytes, name: str = "piece.pdf", content_type: str = "application/pdf",
+                  **extra: str) -> httpx.Response:
+        return await client.put(url, content=content, headers={**headers, "content-type": content_type,
+                                                               "x-filename": quote(name), **extra})
+
+    before = {o.object_name for o in _minio(settings).list_objects(bucket_name=settings.s3_bucket,
+                                                                  prefix="offers/", recursive=True)}
+    # Oversized: declared (refused before reading) and streamed without a length.
+    assert expect(await put(minimal_pdf("big", size=65 * 1024)), 413)["field"] == "Content-Length"
+
+    async def chunked() -> Any:
+        yield minimal_pdf("head")
+        for _ in range(20):
+            yield b"%" + b"x" * 8190 + b"\n"
+
+    async def send() -> httpx.Response:
+        # The test client reads a body whole: chunked transfer goes through httpx's ASGI transport, in the
+        # app's own event loop (as tests/vendors/api.streamed_upload does).
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=client.app),
+                                     base_url="http://testserver.local") as raw:
+            return await raw.put(url, content=chunked(), headers={**headers, "content-type": "application/pdf",
+                                                                  "x-filename": "gros.pdf"})
+
+    streamed = await asyncio.to_thread(client.blocking_portal.call, send)
+    assert streamed.status_code == 413 and "content-length" not in streamed.request.headers
+    # Types: a PNG, an HTML page, an SVG and an executable sent as PDFs; a type not allowed at all.
+    for body in (b"\x89PNG\r\n\x1a\n" + b"\0" * 64, b"<!DOCTYPE html><script>alert(1)</script>",
+                 b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>', b"MZ\x90\x00" + b"\0" * 64):
+        assert (await put(body)).status_code == 415
+    assert (await put(minimal_pdf("x"), content_type="text/html")).status_code == 415
+    # Archives: a bomb (10 MiB of zeros deflated ~1000:1), zip-slip and nested archives are refused.
+    bomb = _zip({"zeros.bin": b"\0" * (10 * 1024 * 1024)})
+    assert len(bomb) < 64 * 1024
+    refused = expect(await put(bomb, "annexes.zip", "application/zip"), 422)
+    assert refused["field"] == "body" and refused["reasons"]
+    assert (await put(_zip({"../../etc/passwd": b"x"}), "a.zip", "application/zip")).status_code == 422
+    assert (await put(_zip({"inner.zip": _zip({"a.txt": b"a"})}), "b.zip", "application/zip")).status_code == 422
+    after = {o.object_name for o in _minio(settings).list_objects(bucket_name=settings.s3_bucket,
+                                                                  prefix="offers/", recursive=True)}
+    assert after == before  # nothing refused was kept
+    # Names: traversal and Unicode separators neutralised, the file kept under a UUID key.
+    for name in ("../../etc/passwd.pdf", "..\uff0f..\uff0fboot.pdf", "rapport\u202efdp.exe", "CON.pdf"):
+        kept = expect(await put(minimal_pdf(name), name), 201)
+        assert "/" not in kept["filename"] and "\\" not in kept["filename"] and "\u202e" not in kept["filename"]
+        assert not kept["filename"].startswith(".") and kept["filename"].lower() != "con.pdf"
+    keys = [r["object_key"] for r in await fetch(settings, "SELECT object_key FROM offer_attachment")]
+    assert all(uuid.UUID(k.split("/")[-1]) for k in keys)
+    # A plain archive is accepted, recorded by what its content is, and never extracted.
+    normal = expect(await put(_zip({"annexe.txt": b"Annexe"}), "annexes.zip", "application/zip"), 201)
+    assert normal["contentType"] == "application/zip"
