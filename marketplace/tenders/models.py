@@ -356,8 +356,16 @@ class OfferAttachment(UUIDv7AuditBase):
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
+    # How the stored bytes are sealed: "stream" (streamed through the API, AES-256-GCM in lib/sealing's
+    # format) or "sse-c" (a presigned PUT the S3 server encrypted with a per-file key, SSE-C); either way
+    # the file's key is `wrapped_dek`, wrapped to the contract's key.
+    sealing: Mapped[str] = mapped_column(String(10), default="stream", server_default="stream")
     received_started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    received_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # None while a presigned upload is pending: the file counts once `complete` verified it.
+    received_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    upload_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # The SSE-C key's MD5 (what S3 itself keeps): `complete` checks the key the client sends back with it.
+    sse_key_md5: Mapped[str | None] = mapped_column(String(32), default=None)
     scan_status: Mapped[ScanStatus] = mapped_column(_enum(ScanStatus, "attachment_scan_status"),
                                                     default=ScanStatus.PENDING)
     scan_verdict: Mapped[str | None] = mapped_column(String(300), default=None)

@@ -116,6 +116,21 @@ class OfferController(Controller):
             declared_type=request.headers.get("content-type", ""),
             declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
 
+    @post("/offers/{offer_id:uuid}/uploads", status_code=HTTP_201_CREATED, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+          summary="Upload a file straight to object storage: a presigned PUT bound to its size and SHA-256, "
+                  "encrypted by the storage server with the file's own key")
+    async def request_upload(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.UploadRequest],
+                             offers: Offers, principal: Caller) -> schemas.PresignedUpload:
+        return await offers.request_upload(principal, offer_id, data)
+
+    @post("/offers/{offer_id:uuid}/uploads/{attachment_id:uuid}/complete", status_code=HTTP_200_OK,
+          opt=requires(*OFFER_ROLES, reason=AUTHOR),
+          summary="Complete a presigned upload: the server checks the stored size, SHA-256 and encryption")
+    async def complete_upload(self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+                              data: JSONBody[schemas.UploadCompletion], offers: Offers,
+                              principal: Caller) -> schemas.AttachmentReceipt:
+        return await offers.complete_upload(principal, offer_id, attachment_id, data)
+
     @post("/offers/{offer_id:uuid}/submit", status_code=HTTP_200_OK, opt=requires(*OFFER_ROLES, reason=AUTHOR),
           summary="Submit before the deadline (D14, to the second): returns the signed receipt; idempotent")
     async def submit(

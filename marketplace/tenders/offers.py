@@ -20,12 +20,14 @@ were received, then everything at the opening (tenders/opening.py). Anyone else:
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
+import hmac
 import json
 import tempfile
 import uuid
 from collections.abc import AsyncIterable, AsyncIterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 import msgspec
@@ -66,11 +68,12 @@ from marketplace.tenders.models import (
 )
 from marketplace.tenders.vault import Vault
 from marketplace.uploads import DocumentTooLarge, check_declared, sniffing
-from storage import ObjectStore, ObjectTooLarge
+from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
 
 OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No offer has this id."
 RECEIPT_KIND = "tender.offer_received"
+PRESIGNED_LIFETIME = timedelta(minutes=15)
 RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
 
 
@@ -219,9 +222,7 @@ class OfferService:
         label = "an offer attachment"
         # What is declared is checked before a byte is read; what is recorded is what the content shows.
         check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
-        existing = (await self.session.execute(select(func.count(), func.coalesce(func.sum(OfferAttachment.size), 0))
-                                               .where(OfferAttachment.offer_id == offer.id))).one()
-        count, total = int(existing[0]), int(existing[1])
+        count, total = await self._usage(offer)
         if count >= contract.attachment_max_count:
             raise RuleViolation(f"body: an offer carries at most {contract.attachment_max_count} files",
                                 field="body")
@@ -274,6 +275,86 @@ class OfferService:
             inspected.close()
         return self._attachment_schema(attachment, safe_filename(filename))
 
+    async def request_upload(self, principal: Principal, offer_id: uuid.UUID,
+                             data: schemas.UploadRequest) -> schemas.PresignedUpload:
+        """The second way in: a presigned PUT straight to object storage, which encrypts the bytes with a
+        key of the file's own (SSE-C) and refuses any but the declared ones (signed SHA-256), so the file
+        never passes through the API, not even to be checked (`complete` reads only its metadata)."""
+        assert self.store is not None
+        started = self.clock.now()  # P11
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        self._draft(offer)
+        self._before_deadline(contract, "files are added")
+        count, total = await self._usage(offer)
+        if count >= contract.attachment_max_count:
+            raise RuleViolation(f"size: an offer carries at most {contract.attachment_max_count} files", field="size")
+        budget = min(contract.attachment_max_bytes, contract.offer_max_bytes - total)
+        if data.size > budget:
+            raise DocumentTooLarge(f"size: over the {budget}-byte limit for this file", field="size", limit=budget)
+        _, public = await self._public_key(contract)
+        attachment_id = uuid7()
+        sse_key = CustomerKey.generate()
+        key = ObjectStore.new_key("offers")
+        sha256 = data.sha256.lower()
+        # The URL lives a quarter of an hour, and never past the deadline.
+        expires = min(started + PRESIGNED_LIFETIME, contract.tender_deadline)
+        # Signed at the real time: the storage server checks the signature against its own clock.
+        upload = self.store.presign_upload(key, size=data.size, sha256=sha256, sse_key=sse_key,
+                                           expires=expires - started)
+        attachment = OfferAttachment(
+            id=attachment_id, offer_id=offer.id, object_key=key,
+            sealed_name=self.vault.seal(safe_filename(data.filename).encode(), name_context(attachment_id)),
+            content_type="application/octet-stream", size=data.size, sha256=sha256, sealing="sse-c",
+            wrapped_dek=wrap_dek(sse_key.secret, public, attachment_context(contract.id, offer.id, attachment_id,
+                                                                            sha256, data.size)),
+            received_started_at=started, received_at=None, upload_expires_at=expires, sse_key_md5=sse_key.md5)
+        self.session.add(attachment)
+        if offer.received_started_at is None:
+            offer.received_started_at = started
+        await self.session.flush()
+        return schemas.PresignedUpload(
+            attachment_id=attachment_id, method="PUT", url=upload.url, headers=dict(upload.headers),
+            expires_at=expires, complete_path=f"/offers/{offer.id}/uploads/{attachment_id}/complete")
+
+    async def complete_upload(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID,
+                              data: schemas.UploadCompletion) -> schemas.AttachmentReceipt:
+        assert self.store is not None
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        self._draft(offer)
+        attachment = await self.session.get(OfferAttachment, attachment_id, with_for_update=True)
+        if attachment is None or attachment.offer_id != offer.id or attachment.sealing != "sse-c":
+            raise NotFound("No presigned upload of this offer has this id.")
+        name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
+        if attachment.received_at is not None:
+            return self._attachment_schema(attachment, name)  # completed already: the same answer
+        self._before_deadline(contract, "files are received")
+        try:
+            sse_key = CustomerKey(base64.b64decode(data.key, validate=True))
+        except ValueError as exc:
+            raise RuleViolation("key: the base64 SSE-C key this upload was given", field="key") from exc
+        if not hmac.compare_digest(sse_key.md5, attachment.sse_key_md5 or ""):
+            raise RuleViolation("key: not the key this upload was given", field="key")
+        try:
+            stored = await self.store.verify_upload(attachment.object_key, size=attachment.size,
+                                                    sha256=attachment.sha256, sse_key=sse_key)
+        except ObjectNotFound as exc:
+            raise Conflict("Nothing was uploaded to this URL yet.", field="upload") from exc
+        except ObjectMismatch as exc:
+            raise RuleViolation("upload: the stored file is not the declared size and SHA-256; it was removed",
+                                field="upload") from exc
+        attachment.received_at = self.clock.now()  # P1: the file is in, verified
+        attachment.sse_key_md5 = None
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "offer.attachment_received", actor=principal.label,
+                           organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
+                           details={"attachment": str(attachment.id), "size": stored.size, "presigned": True})
+        return self._attachment_schema(attachment, name)
+
+    async def _usage(self, offer: Offer) -> tuple[int, int]:
+        row = (await self.session.execute(select(func.count(), func.coalesce(func.sum(OfferAttachment.size), 0))
+                                          .where(OfferAttachment.offer_id == offer.id))).one()
+        return int(row[0]), int(row[1])
+
     # -- submission --------------------------------------------------------------------------------
 
     async def submit(self, principal: Principal, offer_id: uuid.UUID,
@@ -319,6 +400,9 @@ class OfferService:
                                 field="priceSchedule")
         attachments = (await self.session.scalars(select(OfferAttachment).where(
             OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+        if any(a.received_at is None for a in attachments):
+            raise Conflict("upload: a presigned upload of this offer is not completed; complete it (or start a new "
+                           "version without it) before submitting", field="upload")
         # The contract row is read under a share lock: a deadline change waits for this submission's end.
         await self.session.refresh(contract, with_for_update={"read": True})
         try:
@@ -338,7 +422,8 @@ class OfferService:
             Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == offer.vendor_organisation_id,
             Offer.status == OfferStatus.SUBMITTED).values(status=OfferStatus.SUPERSEDED))
         files = [{"id": str(a.id), "name": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
-                  "size": a.size, "sha256": a.sha256, "receivedAt": a.received_at.isoformat()} for a in attachments]
+                  "size": a.size, "sha256": a.sha256,
+                  "receivedAt": a.received_at.isoformat() if a.received_at else None} for a in attachments]
         manifest = {"offer": str(offer.id), "version": offer.version, "files": files,
                     "partsSha256": hashlib.sha256(offer.sealed_parts).hexdigest()}
         manifest_sha256 = hashlib.sha256(canonical_json(manifest)).hexdigest()

@@ -61,7 +61,7 @@ from marketplace.tenders.models import (
 from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
 from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
 from marketplace.tenders.vault import Vault
-from storage import ObjectStore
+from storage import CustomerKey, ObjectStore
 
 _NOT_FOUND = "No specific contract has this id."
 
@@ -252,8 +252,13 @@ class OpeningService:
         """The file's plaintext, checked against its receipt's size and hash as it streams (P9)."""
         dek = unwrap_dek(attachment.wrapped_dek, private, attachment_context(
             contract.id, offer.id, attachment.id, attachment.sha256, attachment.size))
-        plain = decrypt_stream(self.store.get_stream(attachment.object_key), dek,
-                               associated_data(purpose="offer-file", attachment=attachment.id))
+        plain: AsyncIterator[bytes]
+        if attachment.sealing == "sse-c":
+            # A presigned upload: the storage server decrypts with the file's own key, given per request.
+            plain = self.store.get_stream(attachment.object_key, sse_key=CustomerKey(dek))
+        else:
+            plain = decrypt_stream(self.store.get_stream(attachment.object_key), dek,
+                                   associated_data(purpose="offer-file", attachment=attachment.id))
         async for chunk in DigestingStream(plain, expected_sha256=attachment.sha256, expected_size=attachment.size):
             yield chunk
 

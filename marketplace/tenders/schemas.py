@@ -348,7 +348,8 @@ class AttachmentReceipt(CamelStruct):
     size: int
     sha256: str
     received_started_at: datetime
-    received_at: datetime
+    # None while a presigned upload waits for its `complete` call.
+    received_at: datetime | None
     scan_status: str
 
 
@@ -418,3 +419,29 @@ class OpeningRecord(CamelStruct):
     document: dict[str, Any]
     signature: str
     kid: str
+
+
+class UploadRequest(CamelStruct):
+    """A presigned upload: the file's name, exact size and SHA-256 (hex), declared before sending it."""
+
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=1_000)]
+    size: Annotated[int, msgspec.Meta(ge=1)]
+    sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
+
+
+class PresignedUpload(CamelStruct):
+    """PUT the file's bytes to `url` with exactly `headers` (they carry the file's own SSE-C key and its
+    SHA-256: the storage server encrypts the bytes and refuses any others), then call `completePath`
+    with that key before `expiresAt`."""
+
+    attachment_id: uuid.UUID
+    method: str
+    url: str
+    headers: dict[str, str]
+    expires_at: datetime
+    complete_path: str
+
+
+class UploadCompletion(CamelStruct):
+    # The SSE-C key the upload was given (base64, as in its x-amz-server-side-encryption-customer-key).
+    key: Annotated[str, msgspec.Meta(min_length=1, max_length=100)]

@@ -180,6 +180,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "PUT /offers/{offer_id}/parts":                                   row(U, F, F, F, F),
     "PUT /offers/{offer_id}/attachments":                             row(U, F, F, F, F),
     "POST /offers/{offer_id}/submit":                                 row(U, F, F, F, F),
+    "POST /offers/{offer_id}/uploads":                                row(U, F, F, F, F),
+    "POST /offers/{offer_id}/uploads/{attachment_id}/complete":       row(U, F, F, F, F),
     "POST /offers/{offer_id}/withdraw":                               row(U, F, F, F, F),
     # A draft has no receipt: its own vendor's member gets 404, everyone else is stopped before.
     "GET /offers/{offer_id}/receipt":                                 row(U, F, N, F, F),
@@ -484,6 +486,10 @@ class Scenario:
                     "passphrase": "une phrase de passe du tableau"}
         if route == "POST /specific-contracts/{contract_id}/opening":
             return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
+        if route == "POST /offers/{offer_id}/uploads":
+            return {"filename": "offre.pdf", "size": 10, "sha256": "0" * 64}
+        if route == "POST /offers/{offer_id}/uploads/{attachment_id}/complete":
+            return {"key": "a2V5"}
         if route == "PUT /offers/{offer_id}/parts":
             return {"priceSchedule": [{"item": "Licence", "quantity": 1, "unitPriceCents": 100}],
                     "answers": [{"criterion": "Prix", "answer": "Ferme"}]}

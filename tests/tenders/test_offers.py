@@ -5,6 +5,7 @@ and integrity re-checked at the opening and at each download (P9)."""
 from __future__ import annotations
 
 import asyncio
+import base64
 import hashlib
 import io
 import json
@@ -351,7 +352,7 @@ async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
     listed_keys = [o.object_name for o in minio.list_objects(bucket_name=settings.s3_bucket, recursive=True)]
     ours = {r["object_key"] for r in await fetch(settings, "SELECT object_key FROM offer_attachment")}
     assert len(ours) == 2 and ours <= set(listed_keys)
-    objects = [minio.get_object(bucket_name=settings.s3_bucket, object_name=key).read() for key in listed_keys]
+    objects = [_raw_object(settings, key) for key in listed_keys]
     for canary in canaries.values():
         assert canary.encode() not in dump and canary.encode().hex().encode() not in dump
         assert not [o for o in objects if canary.encode() in o]
@@ -432,3 +433,55 @@ async def test_upload_attacks_are_refused_or_neutralised_and_leave_nothing(
     # A plain archive is accepted, recorded by what its content is, and never extracted.
     normal = expect(await put(_zip({"annexe.txt": b"Annexe"}), "annexes.zip", "application/zip"), 201)
     assert normal["contentType"] == "application/zip"
+
+
+async def test_a_presigned_upload_never_passes_through_the_api_and_ends_in_the_same_verified_state(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    """The second way in (issue 6): presigned PUT straight to S3 (encrypted there with the file's own key,
+    bound to its size and SHA-256), then `complete`, which reads only the object's metadata."""
+    contract = await open_contract(client, world, clock)
+    headers = world["vendor_admin"].headers
+    offer = expect(await client.post(f"/specific-contracts/{contract['id']}/offers", headers=headers), 201)
+    expect(await client.put(f"/offers/{offer['id']}/parts", headers=headers, json=PARTS), 200)
+    canary = secrets.token_hex(16)
+    content = minimal_pdf(f"annexe {canary}", size=300_000)
+    upload = expect(await client.post(f"/offers/{offer['id']}/uploads", headers=headers, json={
+        "filename": "Annexe financière.pdf", "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}),
+        201)
+    key = upload["headers"]["x-amz-server-side-encryption-customer-key"]
+    complete = upload["completePath"]
+    # Nothing uploaded yet; then other bytes than declared: the storage server refuses them.
+    assert expect(await client.post(complete, headers=headers, json={"key": key}), 409)["field"] == "upload"
+    async with httpx.AsyncClient(timeout=60) as s3:
+        forged = content[:-2] + b"X\n"
+        refused = await s3.put(upload["url"], content=forged, headers=upload["headers"])
+        assert refused.status_code == 400, refused.text
+        assert (await s3.put(upload["url"], content=content, headers=upload["headers"])).status_code == 200
+        # Stored encrypted: a read without the file's key is refused.
+        assert (await s3.get(upload["url"].split("?")[0])).status_code >= 400
+    assert expect(await client.post(complete, headers=headers, json={"key": base64.b64encode(b"k" * 32).decode()}),
+                  422)["field"] == "key"
+    received = expect(await client.post(complete, headers=headers, json={"key": key}), 200)
+    assert received["receivedAt"] is not None and received["sha256"] == hashlib.sha256(content).hexdigest()
+    assert expect(await client.post(complete, headers=headers, json={"key": key}), 200) == received
+    raw = _minio(settings).list_objects(bucket_name=settings.s3_bucket, prefix="offers/", recursive=True)
+    assert all(canary.encode() not in _raw_object(settings, o.object_name) for o in raw)
+
+    receipt = expect(await submit(client, world, offer["id"]), 200)["receipt"]
+    assert [(f["name"], f["size"]) for f in receipt["files"]] == [("Annexe financière.pdf", len(content))]
+    clock.set(DEADLINE)
+    document = expect(await open_offers(client, world, contract["id"]), 200)["document"]
+    assert [f["integrity"] for f in document["offers"][0]["files"]] == ["verified"]
+    listed = expect(await client.get(f"/specific-contracts/{contract['id']}/offers",
+                                     headers=world["buyer_admin"].headers), 200)
+    downloaded = await client.get(listed["offers"][0]["attachments"][0]["downloadPath"],
+                                  headers=world["buyer_admin"].headers)
+    assert downloaded.status_code == 200 and downloaded.content == content
+
+
+def _raw_object(settings: Settings, name: str) -> bytes:
+    """An object as fetched directly from the bucket (an SSE-C one can't be: nothing comes back)."""
+    try:
+        return bytes(_minio(settings).get_object(bucket_name=settings.s3_bucket, object_name=name).read())
+    except Exception:
+        return b""
