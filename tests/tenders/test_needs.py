@@ -267,6 +267,51 @@ async def test_others_do_not_see_a_need_and_vendors_cannot_file_one(
     assert (await client.post("/needs")).status_code == 401
 
 
+async def test_a_grappe_of_3_ogs_and_15_facilities_submits_a_type_1_need(
+        client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
+    # N2: a type-1 (acquisition) project is carried by a grappe of at least 3 OGs totalling at least 15 ESMS.
+    # Three OGs of Provence-Alpes-Côte d'Azur with five facilities each, grouped under the first.
+    ejs = [finess("13000001"), finess("83000001"), finess("84000001")]
+    ets = [[finess(f"{ej[:2]}0001{n:02d}") for n in range(5)] for ej in ejs]
+    og_ids = [await register_og(client, world, ej, og_ets) for ej, og_ets in zip(ejs, ets, strict=True)]
+    grappe = await register_grappe(client, world, "Grappe Provence", og_ids)
+    lead = await grappe_admin(client, world, settings, grappe, "cheffe.projet@example.fr")
+    every = [et for og_ets in ets for et in og_ets]
+
+    def acquisition(**overrides: Any) -> dict[str, Any]:
+        return need_body(**{"title": "Acquisition d'un DUI commun", "projectType": 1,
+                            "holderOrganisationId": grappe} | overrides)
+
+    # 14 facilities: one short of N2, and of N6's grouping of 15 (the facilities are not in Corsica or overseas).
+    short = await submit(client, lead, acquisition(facilities=sites(*every[:14])))
+    assert violations(short) == [("N2", "facilities"), ("N6", "facilities")]
+    assert short.json()["detail"] == ("N2: a type-1 project needs at least 3 OGs and 15 facilities;"
+                                      " this one has 14 facilities (and 1 more violation)")
+    assert short.json()["violations"][1]["message"] == (
+        "N6: a grouping needs at least 15 ESSMS (8 in Corsica and overseas); this one has 14")
+
+    # 2 OGs with 15 facilities between them: N2 counts the OGs too.
+    pair = await register_grappe(client, world, "Grappe Provence (deux OG)", og_ids[:2])
+    extra = [finess(f"830002{n:02d}") for n in range(5)]
+    await add_facilities(client, world, og_ids[1], extra)
+    pair_lead = await grappe_admin(client, world, settings, pair, "cheffe.projet@example.fr")
+    two = await submit(client, pair_lead, acquisition(holderOrganisationId=pair, facilities=sites(*every[:10], *extra)))
+    assert violations(two) == [("N2", "holder.ogs")]
+    assert two.json()["detail"] == "N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 2 OGs"
+
+    # 3 OGs and their 15 facilities: submitted, and read by the grappe's lead.
+    done = await submit(client, lead, acquisition(facilities=sites(*every)))
+    assert done.status_code == 200, done.text
+    need = done.json()
+    assert need["status"] == "submitted" and need["holderOrganisationId"] == grappe
+    assert [f["finessEt"] for f in need["facilities"]] == every
+    listed = {n["id"]: n["status"] for n in (await client.get("/needs", headers=lead)).json()}
+    assert listed[need["id"]] == "submitted" and sorted(listed.values()) == ["draft", "draft", "submitted"]
+    # The refused drafts claimed nothing; the submitted need now holds its 15 ESMS for the campaign (N18).
+    again = await submit(client, lead, acquisition(facilities=sites(*every)))
+    assert ("N18", "facilities[0].finessEt") in violations(again)
+
+
 async def test_a_grouping_in_corsica_and_overseas_needs_8_essms_instead_of_15(
         client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
     # N6 (généralisation, 2022+): a grouping has at least 15 ESSMS, 8 when every one of them is in Corsica or
@@ -319,3 +364,33 @@ async def test_a_grouping_in_corsica_and_overseas_needs_8_essms_instead_of_15(
         await engine.dispose()
     assert unknown == []
     assert [f.departement for f in facts.facilities] == ["971"] * 3 + ["972"] * 3 + ["2A"] * 2
+
+
+async def test_a_type_3_equipment_need_within_the_2024_cap_is_submitted(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    # N4: equipment for one small OG (< 15 ESMS) that also carries a DUI acquisition project; N13: in campaign 2024
+    # the equipment aid is at most 10 000 € per ESSMS. The application falls in the 2024 regional call (N17: until
+    # 15 Sep) and the ARS pre-validated it afterwards (N16).
+    admin = world["holder_admin"].headers
+    second = finess("75000040")
+    await add_facilities(client, world, str(world.organisations["holder"]), [second])
+    first = FACILITIES["holder"][1]
+
+    def equipment(first_cents: int, second_cents: int) -> dict[str, Any]:
+        return need_body(title="Équipement des ESSMS", campaign=2024, projectType=3, companionDuiAcquisition=True,
+                         appliedOn="2024-09-02", arsPrevalidationReference="ARS-IDF-2024-117",
+                         arsPrevalidatedOn="2024-10-15",
+                         facilities=[{"finessEt": first, "equipmentBudgetCents": first_cents},
+                                     {"finessEt": second, "equipmentBudgetCents": second_cents}])
+
+    # One cent over the cap for one ESSMS: N13 names the facility, the cap and the amount.
+    over = await submit(client, admin, equipment(1_000_001, 750_000))
+    assert violations(over) == [("N13", "facilities[0].equipmentBudgetCents")]
+    assert over.json()["detail"] == (f"N13: equipment aid is at most 10 000 € per ESSMS in campaign 2024;"
+                                     f" ESSMS {first} asks 10 000.01 €")
+
+    # At the cap and below it: submitted, with the amounts asked.
+    within = await submit(client, admin, equipment(1_000_000, 750_000))
+    assert within.status_code == 200, within.text
+    assert within.json()["status"] == "submitted" and within.json()["projectType"] == 3
+    assert [f["equipmentBudgetCents"] for f in within.json()["facilities"]] == [1_000_000, 750_000]
