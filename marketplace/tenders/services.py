@@ -22,7 +22,7 @@ from marketplace.accounts.roles import OrganisationKind, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, to_paris
-from marketplace.lib.geography import departement_of_finess
+from marketplace.lib.geography import departement_of_finess, region_of
 from marketplace.lib.identifiers import InvalidIdentifier, validate_finess
 from marketplace.reference.services import cpv_error
 from marketplace.tenders import schemas
@@ -213,9 +213,14 @@ class NeedService:
         if need.software:
             software = Software(couloir=need.software["couloir"], referenced=bool(need.software.get("referenced")),
                                 registered_at_desk=bool(need.software.get("registeredAtDesk")))
+        # Multiregional (N6, and N17's earlier 2024 deadline) is what the facilities say, not only what the holder
+        # declares: ESSMS in two regions make the need multiregional. An overseas collectivity belongs to no region
+        # and counts as a territory of its own.
+        regions = {region_of(f.departement) or f.departement for f in facilities}
         facts = NeedFacts(
             campaign=need.campaign, project_type=ProjectType(need.project_type), holder=holder,
-            facilities=tuple(facilities), requested_call=need.requested_call, multiregional=need.multiregional,
+            facilities=tuple(facilities), requested_call=need.requested_call,
+            multiregional=need.multiregional or len(regions) > 1,
             core_services=frozenset(CoreService(s) for s in need.core_services),
             gdpr_compliance=need.gdpr_compliance, target_map_convergence=need.target_map_convergence,
             business_continuity=need.business_continuity, software=software,

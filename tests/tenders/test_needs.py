@@ -394,3 +394,24 @@ async def test_a_type_3_equipment_need_within_the_2024_cap_is_submitted(
     assert within.status_code == 200, within.text
     assert within.json()["status"] == "submitted" and within.json()["projectType"] == 3
     assert [f["equipmentBudgetCents"] for f in within.json()["facilities"]] == [1_000_000, 750_000]
+
+
+async def test_facilities_in_two_regions_make_a_need_multiregional_whatever_it_declares(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    # In 2024 a multiregional need applies by 1 Jun, a regional one by 15 Sep (N17). An OG of Paris with a site in
+    # the Rhône applied on 1 Jul without declaring its need multiregional: the facilities say it is.
+    admin = world["holder_admin"].headers
+    paris, lyon = finess("75000040"), finess("69000040")
+    await add_facilities(client, world, str(world.organisations["holder"]), [paris, lyon])
+
+    def conformity(*ets: str) -> dict[str, Any]:
+        return need_body(campaign=2024, appliedOn="2024-07-01", arsPrevalidatedOn="2024-10-15",
+                         multiregional=False, facilities=sites(*ets))
+
+    late = await submit(client, admin, conformity(FACILITIES["holder"][1], lyon))
+    assert violations(late) == [("N17", "appliedOn")]
+    assert late.json()["detail"] == ("N17: the multiregional ARS call of campaign 2024 closed on 2024-06-01;"
+                                     " the application is dated 2024-07-01")
+    # Both sites in Île-de-France: a regional need, in time for its call.
+    in_time = await submit(client, admin, conformity(FACILITIES["holder"][1], paris))
+    assert in_time.status_code == 200, in_time.text
