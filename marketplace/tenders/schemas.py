@@ -45,6 +45,7 @@ class NeedFields(CamelStruct):
     requested_call: Call
     applied_on: date
     facilities: Annotated[list[NeedFacility], msgspec.Meta(max_length=2000)] = msgspec.field(default_factory=list)
+    # Declared by the holder; submission also counts a need whose facilities lie in two regions as multiregional.
     multiregional: bool = False
     core_services: Annotated[list[CoreService], msgspec.Meta(max_length=4)] = msgspec.field(default_factory=list)
     gdpr_compliance: bool = False

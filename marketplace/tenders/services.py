@@ -22,6 +22,7 @@ from marketplace.accounts.roles import OrganisationKind, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, to_paris
+from marketplace.lib.geography import departement_of_finess, region_of
 from marketplace.lib.identifiers import InvalidIdentifier, validate_finess
 from marketplace.reference.services import cpv_error
 from marketplace.tenders import schemas
@@ -45,11 +46,6 @@ HOLDER_WRITERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD)
 # Submissions of one campaign take turns, so two needs cannot both claim the same ESMS (N18).
 _SUBMIT_LOCK = 0x4E454544  # "NEED"
 _RULE_ORDER = {rule.id: index for index, rule in enumerate(RULES)}
-
-
-def departement_of(finess: str) -> str:
-    """The département of a FINESS number: its first two characters, three overseas (97x, 98x)."""
-    return finess[:3] if finess[:2] in ("97", "98") else finess[:2]
 
 
 class NeedService:
@@ -206,18 +202,25 @@ class NeedService:
                 unknown.append(Violation("N18", f"facilities[{index}].finessEt",
                                          f"N18: ESMS {et} is not a registered facility of the holder's"
                                          f" {'OGs' if len(og_ids) > 1 else 'OG'}"))
+            # The INSEE département, by the same rule as the search index (lib.geography): a FINESS 9701… is
+            # Guadeloupe, 971, not "970" — N2 and N6 lower their thresholds in Corsica and overseas.
             facilities.append(Facility(
                 finess_et=et, og_finess_ej=(row.finess_ej or "") if row else (holder.ogs[0].finess_ej
                                                                               if holder.ogs else ""),
-                departement=departement_of(et), in_other_active_project=et in busy,
+                departement=departement_of_finess(et), in_other_active_project=et in busy,
                 equipment_budget_cents=int(item.get("equipmentBudgetCents", 0))))
         software = None
         if need.software:
             software = Software(couloir=need.software["couloir"], referenced=bool(need.software.get("referenced")),
                                 registered_at_desk=bool(need.software.get("registeredAtDesk")))
+        # Multiregional (N6, and N17's earlier 2024 deadline) is what the facilities say, not only what the holder
+        # declares: ESSMS in two regions make the need multiregional. An overseas collectivity belongs to no region
+        # and counts as a territory of its own.
+        regions = {region_of(f.departement) or f.departement for f in facilities}
         facts = NeedFacts(
             campaign=need.campaign, project_type=ProjectType(need.project_type), holder=holder,
-            facilities=tuple(facilities), requested_call=need.requested_call, multiregional=need.multiregional,
+            facilities=tuple(facilities), requested_call=need.requested_call,
+            multiregional=need.multiregional or len(regions) > 1,
             core_services=frozenset(CoreService(s) for s in need.core_services),
             gdpr_compliance=need.gdpr_compliance, target_map_convergence=need.target_map_convergence,
             business_continuity=need.business_continuity, software=software,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +17,10 @@ from stdnum import luhn
 from marketplace.lib.clock import SystemClock
 from marketplace.reference.services import import_cpv
 from marketplace.settings import Settings
-from tests.vendors.api import audit_actions
-from tests.world import FACILITIES, World
+from marketplace.tenders.models import Need
+from marketplace.tenders.services import NeedService
+from tests.vendors.api import audit_actions, fetch
+from tests.world import FACILITIES, PASSWORD, World
 
 CPV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
 
@@ -54,6 +58,79 @@ def need_body(**overrides: Any) -> dict[str, Any]:
         "cpvCodes": ["48000000-8", "72000000"],
     }
     return body | overrides
+
+
+_SIRENS = itertools.count(1)
+
+
+def siret() -> str:
+    """A fresh SIRET that passes its checks (Luhn over the SIREN, then over the 14 digits)."""
+    siren = finess(f"41{next(_SIRENS):06d}")
+    head = siren + "0001"
+    return head + luhn.calc_check_digit(head)
+
+
+async def register_og(client: AsyncTestClient[Litestar], world: World, finess_ej: str,
+                      facilities: list[str]) -> str:
+    """An OG (holder with its FINESS EJ) and its facilities, registered by the platform admin through the API."""
+    admin = world["platform_admin"].headers
+    og = await client.post("/organisations", headers=admin, json={
+        "kind": "holder", "name": f"OG {finess_ej}", "siret": siret(), "finessEj": finess_ej})
+    assert og.status_code == 201, og.text
+    og_id: str = og.json()["id"]
+    await add_facilities(client, world, og_id, facilities)
+    return og_id
+
+
+async def add_facilities(client: AsyncTestClient[Litestar], world: World, og_id: str, finess_ets: list[str]) -> None:
+    for et in finess_ets:
+        added = await client.post(f"/organisations/{og_id}/facilities", headers=world["platform_admin"].headers,
+                                  json={"name": f"ESMS {et}", "finessEt": et})
+        assert added.status_code == 201, added.text
+
+
+async def register_grappe(client: AsyncTestClient[Litestar], world: World, name: str, og_ids: list[str]) -> str:
+    """A grappe of the OGs, led by the first, registered by the platform admin through the API."""
+    grappe = await client.post("/organisations", headers=world["platform_admin"].headers, json={
+        "kind": "holder", "name": name, "isGrappe": True, "grappeMemberIds": og_ids, "leadOrganisationId": og_ids[0]})
+    assert grappe.status_code == 201, grappe.text
+    assert grappe.json()["grappeMemberIds"] == og_ids
+    grappe_id: str = grappe.json()["id"]
+    return grappe_id
+
+
+async def grappe_admin(client: AsyncTestClient[Litestar], world: World, settings: Settings,
+                       organisation_id: str, email: str) -> dict[str, str]:
+    """The headers of a person who administers the organisation and leads its projects: the platform admin invites
+    them, they accept with the code of the e-mail (read from the outbox) and log in (an existing account proves
+    itself with its password)."""
+    invited = await client.post(f"/organisations/{organisation_id}/invitations",
+                                headers=world["platform_admin"].headers,
+                                json={"email": email, "roles": ["holder:admin", "holder:project_lead"]})
+    assert invited.status_code == 201, invited.text
+    [row] = await fetch(settings, "SELECT body FROM notification WHERE kind = 'accounts.invitation'"
+                                  " AND recipient_email = $1 ORDER BY created_at DESC LIMIT 1", email)
+    code = row["body"].split("code d'invitation : ", 1)[1].split()[0]
+    accepted = await client.post("/invitations/accept",
+                                 json={"token": code, "fullName": "Cheffe de projet", "password": PASSWORD})
+    assert accepted.status_code == 200, accepted.text
+    return {"Authorization": f"Bearer {accepted.json()['accessToken']}"}
+
+
+def sites(*finess_ets: str) -> list[dict[str, Any]]:
+    return [{"finessEt": et} for et in finess_ets]
+
+
+async def submit(client: AsyncTestClient[Litestar], headers: dict[str, str], body: dict[str, Any]) -> Any:
+    """Create the draft, submit it, and return the submission's response."""
+    created = await client.post("/needs", headers=headers, json=body)
+    assert created.status_code == 201, created.text
+    return await client.post(f"/needs/{created.json()['id']}/submit", headers=headers)
+
+
+def violations(response: Any) -> list[tuple[str, str]]:
+    assert response.status_code == 422, response.text
+    return [(v["rule"], v["field"]) for v in response.json()["violations"]]
 
 
 async def create(client: AsyncTestClient[Litestar], world: World, person: str = "holder_admin",
@@ -188,3 +265,153 @@ async def test_others_do_not_see_a_need_and_vendors_cannot_file_one(
     assert (await client.post("/needs", headers=vendor, json=need_body())).status_code == 403
     assert (await client.get(f"/needs/{need['id']}", headers=vendor)).status_code == 403
     assert (await client.post("/needs")).status_code == 401
+
+
+async def test_a_grappe_of_3_ogs_and_15_facilities_submits_a_type_1_need(
+        client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
+    # N2: a type-1 (acquisition) project is carried by a grappe of at least 3 OGs totalling at least 15 ESMS.
+    # Three OGs of Provence-Alpes-Côte d'Azur with five facilities each, grouped under the first.
+    ejs = [finess("13000001"), finess("83000001"), finess("84000001")]
+    ets = [[finess(f"{ej[:2]}0001{n:02d}") for n in range(5)] for ej in ejs]
+    og_ids = [await register_og(client, world, ej, og_ets) for ej, og_ets in zip(ejs, ets, strict=True)]
+    grappe = await register_grappe(client, world, "Grappe Provence", og_ids)
+    lead = await grappe_admin(client, world, settings, grappe, "cheffe.projet@example.fr")
+    every = [et for og_ets in ets for et in og_ets]
+
+    def acquisition(**overrides: Any) -> dict[str, Any]:
+        return need_body(**{"title": "Acquisition d'un DUI commun", "projectType": 1,
+                            "holderOrganisationId": grappe} | overrides)
+
+    # 14 facilities: one short of N2, and of N6's grouping of 15 (the facilities are not in Corsica or overseas).
+    short = await submit(client, lead, acquisition(facilities=sites(*every[:14])))
+    assert violations(short) == [("N2", "facilities"), ("N6", "facilities")]
+    assert short.json()["detail"] == ("N2: a type-1 project needs at least 3 OGs and 15 facilities;"
+                                      " this one has 14 facilities (and 1 more violation)")
+    assert short.json()["violations"][1]["message"] == (
+        "N6: a grouping needs at least 15 ESSMS (8 in Corsica and overseas); this one has 14")
+
+    # 2 OGs with 15 facilities between them: N2 counts the OGs too.
+    pair = await register_grappe(client, world, "Grappe Provence (deux OG)", og_ids[:2])
+    extra = [finess(f"830002{n:02d}") for n in range(5)]
+    await add_facilities(client, world, og_ids[1], extra)
+    pair_lead = await grappe_admin(client, world, settings, pair, "cheffe.projet@example.fr")
+    two = await submit(client, pair_lead, acquisition(holderOrganisationId=pair, facilities=sites(*every[:10], *extra)))
+    assert violations(two) == [("N2", "holder.ogs")]
+    assert two.json()["detail"] == "N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 2 OGs"
+
+    # 3 OGs and their 15 facilities: submitted, and read by the grappe's lead.
+    done = await submit(client, lead, acquisition(facilities=sites(*every)))
+    assert done.status_code == 200, done.text
+    need = done.json()
+    assert need["status"] == "submitted" and need["holderOrganisationId"] == grappe
+    assert [f["finessEt"] for f in need["facilities"]] == every
+    listed = {n["id"]: n["status"] for n in (await client.get("/needs", headers=lead)).json()}
+    assert listed[need["id"]] == "submitted" and sorted(listed.values()) == ["draft", "draft", "submitted"]
+    # The refused drafts claimed nothing; the submitted need now holds its 15 ESMS for the campaign (N18).
+    again = await submit(client, lead, acquisition(facilities=sites(*every)))
+    assert ("N18", "facilities[0].finessEt") in violations(again)
+
+
+async def test_a_grouping_in_corsica_and_overseas_needs_8_essms_instead_of_15(
+        client: AsyncTestClient[Litestar], world: World, settings: Settings, cpv: None) -> None:
+    # N6 (généralisation, 2022+): a grouping has at least 15 ESSMS, 8 when every one of them is in Corsica or
+    # overseas; N2 lowers its type-1 total the same way. The département comes from each FINESS ET (§2.3):
+    # 9701… is Guadeloupe (971), 9702… Martinique (972), 2A… Corse-du-Sud (checked on format only).
+    guadeloupe = await register_og(client, world, finess("97010001"), [finess(f"970101{n:02d}") for n in range(3)])
+    martinique = await register_og(client, world, finess("97020001"), [finess(f"970201{n:02d}") for n in range(3)])
+    corse = await register_og(client, world, "2A0000018", ["2A0001015", "2A0001023"])
+    overseas_ets = [finess(f"970101{n:02d}") for n in range(3)] + [finess(f"970201{n:02d}") for n in range(3)]
+    corsican_ets = ["2A0001015", "2A0001023"]
+    # The same shape in metropolitan France: Gironde, Rhône, Nord.
+    metropolitan_ets = [[finess(f"{dep}0001{n:02d}") for n in range(count)]
+                        for dep, count in (("33", 3), ("69", 3), ("59", 2))]
+    metropolitan = [await register_og(client, world, finess(f"{dep}000001"), ets)
+                    for dep, ets in zip(("33", "69", "59"), metropolitan_ets, strict=True)]
+    email = "coordination.outre-mer@example.fr"
+
+    async def eight_facilities(og_ids: list[str], ets: list[str], name: str) -> Any:
+        grappe = await register_grappe(client, world, name, og_ids)
+        lead = await grappe_admin(client, world, settings, grappe, email)
+        assert len(ets) == 8
+        return await submit(client, lead, need_body(
+            title="Acquisition d'un DUI commun", projectType=1, holderOrganisationId=grappe, multiregional=True,
+            facilities=sites(*ets)))
+
+    # Metropolitan: 8 ESSMS are too few for N2 and N6, which name their numbers.
+    refused = await eight_facilities(metropolitan, [et for ets in metropolitan_ets for et in ets], "Grappe Métropole")
+    assert violations(refused) == [("N2", "facilities"), ("N6", "facilities")]
+    messages = [v["message"] for v in refused.json()["violations"]]
+    assert messages == ["N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 8 facilities",
+                        "N6: a grouping needs at least 15 ESSMS (8 in Corsica and overseas); this one has 8"]
+    # Mixed: 6 ESSMS overseas and 2 in Gironde are not "in Corsica and overseas".
+    mixed = await eight_facilities([guadeloupe, martinique, metropolitan[0]],
+                                   overseas_ets + metropolitan_ets[0][:2], "Grappe Atlantique")
+    assert violations(mixed) == [("N2", "facilities"), ("N6", "facilities")]
+
+    # Guadeloupe, Martinique and Corsica: the same 8 ESSMS pass.
+    accepted = await eight_facilities([guadeloupe, martinique, corse], overseas_ets + corsican_ets, "Grappe Îles")
+    assert accepted.status_code == 200, accepted.text
+    assert accepted.json()["status"] == "submitted"
+
+    # The rules were given INSEE départements, not the first three characters of the FINESS ("970").
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            need = await session.get(Need, uuid.UUID(accepted.json()["id"]))
+            assert need is not None
+            facts, unknown = await NeedService(session, SystemClock()).facts(need)
+    finally:
+        await engine.dispose()
+    assert unknown == []
+    assert [f.departement for f in facts.facilities] == ["971"] * 3 + ["972"] * 3 + ["2A"] * 2
+
+
+async def test_a_type_3_equipment_need_within_the_2024_cap_is_submitted(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    # N4: equipment for one small OG (< 15 ESMS) that also carries a DUI acquisition project; N13: in campaign 2024
+    # the equipment aid is at most 10 000 € per ESSMS. The application falls in the 2024 regional call (N17: until
+    # 15 Sep) and the ARS pre-validated it afterwards (N16).
+    admin = world["holder_admin"].headers
+    second = finess("75000040")
+    await add_facilities(client, world, str(world.organisations["holder"]), [second])
+    first = FACILITIES["holder"][1]
+
+    def equipment(first_cents: int, second_cents: int) -> dict[str, Any]:
+        return need_body(title="Équipement des ESSMS", campaign=2024, projectType=3, companionDuiAcquisition=True,
+                         appliedOn="2024-09-02", arsPrevalidationReference="ARS-IDF-2024-117",
+                         arsPrevalidatedOn="2024-10-15",
+                         facilities=[{"finessEt": first, "equipmentBudgetCents": first_cents},
+                                     {"finessEt": second, "equipmentBudgetCents": second_cents}])
+
+    # One cent over the cap for one ESSMS: N13 names the facility, the cap and the amount.
+    over = await submit(client, admin, equipment(1_000_001, 750_000))
+    assert violations(over) == [("N13", "facilities[0].equipmentBudgetCents")]
+    assert over.json()["detail"] == (f"N13: equipment aid is at most 10 000 € per ESSMS in campaign 2024;"
+                                     f" ESSMS {first} asks 10 000.01 €")
+
+    # At the cap and below it: submitted, with the amounts asked.
+    within = await submit(client, admin, equipment(1_000_000, 750_000))
+    assert within.status_code == 200, within.text
+    assert within.json()["status"] == "submitted" and within.json()["projectType"] == 3
+    assert [f["equipmentBudgetCents"] for f in within.json()["facilities"]] == [1_000_000, 750_000]
+
+
+async def test_facilities_in_two_regions_make_a_need_multiregional_whatever_it_declares(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    # In 2024 a multiregional need applies by 1 Jun, a regional one by 15 Sep (N17). An OG of Paris with a site in
+    # the Rhône applied on 1 Jul without declaring its need multiregional: the facilities say it is.
+    admin = world["holder_admin"].headers
+    paris, lyon = finess("75000040"), finess("69000040")
+    await add_facilities(client, world, str(world.organisations["holder"]), [paris, lyon])
+
+    def conformity(*ets: str) -> dict[str, Any]:
+        return need_body(campaign=2024, appliedOn="2024-07-01", arsPrevalidatedOn="2024-10-15",
+                         multiregional=False, facilities=sites(*ets))
+
+    late = await submit(client, admin, conformity(FACILITIES["holder"][1], lyon))
+    assert violations(late) == [("N17", "appliedOn")]
+    assert late.json()["detail"] == ("N17: the multiregional ARS call of campaign 2024 closed on 2024-06-01;"
+                                     " the application is dated 2024-07-01")
+    # Both sites in Île-de-France: a regional need, in time for its call.
+    in_time = await submit(client, admin, conformity(FACILITIES["holder"][1], paris))
+    assert in_time.status_code == 200, in_time.text
