@@ -40,6 +40,9 @@ class Settings:
     # The Ed25519 key (PEM) that signs receipts; empty: `signing_key.pem` in the data directory, created
     # on first use. Its public half is published at /receipts/public-key.
     signing_key_file: str = ""
+    # clamd's TCP address. Empty: no scanner, every offer file stays `pending` (never "clean") (P10, G11).
+    clamd_host: str = ""
+    clamd_port: int = 3310
 
     @property
     def migration_url(self) -> str:
