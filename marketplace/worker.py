@@ -16,7 +16,7 @@ from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
-from marketplace.tenders.jobs import scan_pending_attachments
+from marketplace.tenders.jobs import scan_pending_attachments, sweep_orphan_objects
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.jobs import warn_expiring_documents
 
@@ -27,7 +27,9 @@ log = logging.getLogger("marketplace.worker")
 FUNCTIONS = [deliver_notification, func(cast(WorkerCoroutine, scan_pending_attachments), timeout=3600)]
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
-CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True)]
+CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
+             # Hourly, off the round hour when other schedules pile up (reliability.md §4 item 3).
+             cron(sweep_orphan_objects, minute={17}, unique=True, timeout=1800)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

@@ -1,10 +1,12 @@
-"""Background work on tenders: scanning opened files again (P10, G11)."""
+"""Background work on tenders: scanning opened files again (P10, G11), sweeping orphan objects (§4.3)."""
 
 from __future__ import annotations
 
 import logging
 import uuid
 from collections import Counter
+from dataclasses import asdict
+from datetime import timedelta
 from typing import Any
 
 from arq import Retry
@@ -13,6 +15,7 @@ from marketplace.lib.jobs import job
 from marketplace.settings import Settings
 from marketplace.tenders.models import ScanStatus
 from marketplace.tenders.opening import OpeningService, scanner_from
+from marketplace.tenders.sweeper import OrphanSweeper
 
 log = logging.getLogger("marketplace.tenders.jobs")
 
@@ -51,3 +54,11 @@ async def scan_pending_attachments(ctx: dict[str, Any], contract_id: str) -> dic
         raise _retry_later(ctx)
     return dict(outcome)
 
+
+async def sweep_orphan_objects(ctx: dict[str, Any]) -> dict[str, int]:
+    """Hourly: delete objects no row names and abort unfinished uploads, once past the grace period."""
+    settings: Settings = ctx["settings"]
+    report = await OrphanSweeper(ctx["session_maker"], ctx["store"], ctx["clock"]).sweep(
+        timedelta(minutes=settings.orphan_grace_minutes))
+    log.info("storage.orphans_swept", extra=asdict(report))
+    return asdict(report)
