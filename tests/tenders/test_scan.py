@@ -10,6 +10,7 @@ own so it answers whichever event loop the app runs in.
 from __future__ import annotations
 
 import hashlib
+import socket
 import socketserver
 import struct
 import threading
@@ -56,8 +57,12 @@ class _Instream(socketserver.StreamRequestHandler):
         data = b""
         while (length := struct.unpack(">I", self.rfile.read(4))[0]) != 0:
             data += self.rfile.read(length)
+            if self.server.mode == "hangup":
+                # Gone mid-stream (killed, or a size limit): the rest of the file is never read.
+                self.request.shutdown(socket.SHUT_RDWR)
+                return
         self.server.scanned.append(data)
-        if self.server.garbage:
+        if self.server.mode == "garbage":
             self.wfile.write(b"stream: Can't allocate memory ERROR\x00")
         else:
             self.wfile.write(f"stream: {SIGNATURE} FOUND\x00".encode() if EICAR.encode() in data
@@ -65,16 +70,17 @@ class _Instream(socketserver.StreamRequestHandler):
 
 
 class FakeClamd(socketserver.ThreadingTCPServer):
-    """Answers "FOUND" for anything holding the EICAR string, "OK" otherwise (or garbage, if told)."""
+    """Answers "FOUND" for anything holding the EICAR string, "OK" otherwise; or, as `mode` says, an
+    answer that is no verdict ("garbage"), or hangs up after the first chunk ("hangup")."""
 
     allow_reuse_address = True
     daemon_threads = True
 
-    def __init__(self, port: int = 0, *, garbage: bool = False) -> None:
+    def __init__(self, port: int = 0) -> None:
         super().__init__(("127.0.0.1", port), _Instream)
         self.port: int = self.server_address[1]
         self.scanned: list[bytes] = []
-        self.garbage = garbage
+        self.mode = "verdict"
         self._thread = threading.Thread(target=self.serve_forever, daemon=True)
         self._thread.start()
 
@@ -170,17 +176,20 @@ async def test_an_infected_file_is_quarantined_with_its_trace_and_never_served(
     assert await _scan_jobs(settings) == []
 
 
-@pytest.mark.parametrize("failure", ["down", "garbage"])
+@pytest.mark.parametrize("failure", ["down", "garbage", "hangup"])
 async def test_without_a_verdict_files_stay_pending_then_the_job_scans_them_once_clamd_is_back(
         client: Client, world: World, clock: FrozenClock, settings: Settings, scan_settings: Settings,
         fake_clamd: FakeClamd, failure: str) -> None:
-    """G11 "clamd down → scan_status=pending, never clean"; an unrecognised answer is no verdict either."""
+    """G11 "clamd down → scan_status=pending, never clean"; an unrecognised answer, or clamd gone mid-file,
+    is no verdict either (and the file, which clamd stopped reading, is still verified in full)."""
     port = fake_clamd.port
     if failure == "down":
         fake_clamd.stop()
     else:
-        fake_clamd.garbage = True
+        fake_clamd.mode = failure
     files = _files()
+    if failure == "hangup":  # larger than the socket buffers, so the hang-up cuts the stream short
+        files["propre.pdf"] = minimal_pdf("mémoire technique", size=12 * 1024 * 1024)
     cid, _, document = await _opened_with(client, world, clock, files)
     rows = await _rows(settings)
     assert {r["scan_status"] for r in rows.values()} == {"pending"}
@@ -204,7 +213,7 @@ async def test_without_a_verdict_files_stay_pending_then_the_job_scans_them_once
             back = FakeClamd(port)  # clamd comes back on its address
         else:
             back = fake_clamd
-            back.garbage = False
+            back.mode = "verdict"
         try:
             assert await scan_pending_attachments(ctx, cid) == {"clean": 1, "infected": 1}
             # Run twice (the queue is at-least-once): nothing left to do, nothing audited twice.
