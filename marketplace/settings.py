@@ -40,6 +40,12 @@ class Settings:
     # The Ed25519 key (PEM) that signs receipts; empty: `signing_key.pem` in the data directory, created
     # on first use. Its public half is published at /receipts/public-key.
     signing_key_file: str = ""
+    # clamd's TCP address. Empty: no scanner, every offer file stays `pending` (never "clean") (P10, G11).
+    clamd_host: str = ""
+    clamd_port: int = 3310
+    # An object in the bucket that no row names is an orphan (its transaction failed after the upload);
+    # the sweeper deletes it only once it is this old, well past the longest upload-and-commit.
+    orphan_grace_minutes: int = 60
 
     @property
     def migration_url(self) -> str:

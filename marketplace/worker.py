@@ -4,24 +4,32 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
+from typing import Any, cast
 
-from arq import cron
+from arq import cron, func
 from arq.connections import RedisSettings
+from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
+from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
+from marketplace.tenders.jobs import scan_pending_attachments, sweep_orphan_objects
+from marketplace.tenders.vault import Vault
 from marketplace.vendors.jobs import warn_expiring_documents
 
 log = logging.getLogger("marketplace.worker")
 
-FUNCTIONS = [deliver_notification]
+# A rescan reads back and streams every pending file of a contract: longer than the default time limit.
+# (`@job` keeps the coroutine's signature; arq's protocol for it is narrower than what it declares.)
+FUNCTIONS = [deliver_notification, func(cast(WorkerCoroutine, scan_pending_attachments), timeout=3600)]
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
-CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True)]
+CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
+             # Hourly, off the round hour when other schedules pile up (reliability.md §4 item 3).
+             cron(sweep_orphan_objects, minute={17}, unique=True, timeout=1800)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
@@ -31,7 +39,10 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
         # A delivery holds a connection (and its row lock) while it talks to the SMTP server.
         engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=MAX_JOBS)
         ctx.update(engine=engine, session_maker=async_sessionmaker(engine, expire_on_commit=False),
-                   settings=settings, clock=clock)
+                   settings=settings, clock=clock, store=make_store(settings),
+                   # The rescan opens each contract's released key (tenders/opening.py); without a secret
+                   # key there is nothing it could open, and the other jobs still run.
+                   vault=Vault.from_settings(settings) if settings.secret_key else None)
 
     async def shutdown(ctx: dict[str, Any]) -> None:
         await ctx["engine"].dispose()

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 from typing import Literal
 
 DEFAULT_PORT = 3310
+# One file's whole exchange (reading it back, sending it, the verdict). Generous: past it the file only
+# stays `pending`, to be scanned again later.
+SCAN_TIMEOUT = 120.0
 # clamd reads chunks of any size up to its StreamMaxLength, but splitting keeps our own buffers small.
 MAX_CHUNK = 64 * 1024
 # A verdict line is short; anything longer is not clamd talking.
@@ -117,3 +120,18 @@ async def ping(host: str, port: int = DEFAULT_PORT, timeout: float = 2.0) -> boo
                 await _close(writer)
     except (TimeoutError, OSError):
         return False
+
+
+@dataclass(frozen=True, slots=True)
+class Clamd:
+    """A configured clamd: where it listens and how long one file's scan may take."""
+
+    host: str
+    port: int = DEFAULT_PORT
+    timeout: float = SCAN_TIMEOUT
+
+    async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult:
+        return await scan(self.host, self.port, chunks, self.timeout)
+
+    async def ping(self) -> bool:
+        return await ping(self.host, self.port)

@@ -36,3 +36,9 @@ class IdempotencyKeyReused(DomainError):
     status_code: ClassVar[int] = 422
     title: ClassVar[str] = "Idempotency key reused"
     slug: ClassVar[str] = "idempotency-key-reused"
+
+
+class FileQuarantined(Conflict):
+    """P10: the malware scan found a threat in this file; it is kept as the trace, never served."""
+
+    slug: ClassVar[str] = "file-quarantined"

@@ -20,11 +20,12 @@ from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
+from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from marketplace.tenders.offers import OFFER_ROLES, OfferService
 from marketplace.tenders.openers import OPENER_ROLES, OpenerService
-from marketplace.tenders.opening import OpeningService
+from marketplace.tenders.opening import OpeningService, scanner_from
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
 from storage._headers import content_disposition
@@ -41,8 +42,9 @@ def provide_offer_service(db_session: NamedDependency[AsyncSession], clock: Name
 
 def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                             vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
-                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OpeningService:
-    return OpeningService(db_session, clock, vault, store, side_sessions)
+                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
+                            settings: NamedDependency[Settings]) -> OpeningService:
+    return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings))
 
 
 def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:

@@ -10,14 +10,22 @@ transaction of their own, since the request's rolls back with the refusal.
 
 Before the deadline the buyer learns nothing of the offers, not even how many there are; between the
 deadline and the opening, only how many were received.
+
+The malware scan happens here too (P10, G11): the files are sealed at receipt, so the opening is the first
+moment anyone can read them. Each file's verified plaintext goes to clamd in the same pass. Only a clear
+verdict changes `scan_status`; with no scanner configured, or clamd down, slow or confused, the file stays
+`pending` (never "clean") and, when a scanner is configured, a job scans it again once clamd is back.
+An infected file stays stored with its verdict (the trace the CCP keeps), is listed in the opening
+record, audited, and never served.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import uuid
-from collections.abc import AsyncIterator
-from typing import Any
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any, TypedDict
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
@@ -30,7 +38,9 @@ from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
+from marketplace.lib.clamd import Clamd, ScanResult
 from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.jobs import record_job
 from marketplace.lib.sealing import (
     DigestingStream,
     IntegrityError,
@@ -43,9 +53,10 @@ from marketplace.lib.sealing import (
     recover_contract_key,
     unwrap_dek,
 )
+from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES
-from marketplace.tenders.errors import IntegrityFailure, OffersSealed, OpeningRefused
+from marketplace.tenders.errors import FileQuarantined, IntegrityFailure, OffersSealed, OpeningRefused
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -63,21 +74,29 @@ from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
 from marketplace.tenders.vault import Vault
 from storage import CustomerKey, ObjectStore
 
+log = logging.getLogger("marketplace.tenders.opening")
+
 _NOT_FOUND = "No specific contract has this id."
+SCAN_JOB = "scan_pending_attachments"
 
 
 def released_key_context(contract_id: uuid.UUID) -> str:
     return f"contract-key:{contract_id}"
 
 
+def scanner_from(settings: Settings) -> Clamd | None:
+    return Clamd(settings.clamd_host, settings.clamd_port) if settings.clamd_host else None
+
+
 class OpeningService:
     def __init__(self, session: AsyncSession, clock: Clock, vault: Vault, store: ObjectStore,
-                 side_sessions: async_sessionmaker[AsyncSession]) -> None:
+                 side_sessions: async_sessionmaker[AsyncSession], scanner: Clamd | None = None) -> None:
         self.session = session
         self.clock = clock
         self.vault = vault
         self.store = store
         self.side_sessions = side_sessions
+        self.scanner = scanner
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
@@ -193,6 +212,10 @@ class OpeningService:
                                              .order_by(Offer.received_at, Offer.id))).all()
         entries: list[dict[str, Any]] = []
         blocked: list[str] = []
+        quarantined: list[AttachmentVerdict] = []
+        unscanned = 0
+        # Asked once: a clamd that doesn't answer PONG is not waited on file after file (its time-out each).
+        scanning = self.scanner is not None and await self.scanner.ping()
         for offer in offers:
             if offer.status != OfferStatus.SUBMITTED:
                 continue
@@ -200,12 +223,17 @@ class OpeningService:
             for attachment in (await self.session.scalars(select(OfferAttachment).where(
                     OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at,
                                                                    OfferAttachment.id))).all():
-                ok = await self._verify(contract, offer, attachment, private)
+                ok, verdict = await self._check(contract, offer, attachment, private, scan=scanning)
                 attachment.integrity = Integrity.VERIFIED if ok else Integrity.MISMATCH
                 if not ok:
                     blocked.append(str(attachment.id))
+                if verdict is not None and self._record_verdict(attachment, verdict):
+                    quarantined.append({"attachment": str(attachment.id), "signature": attachment.scan_verdict})
+                if ok and attachment.scan_status == ScanStatus.PENDING:
+                    unscanned += 1
                 files.append({"attachment": str(attachment.id), "size": attachment.size, "sha256": attachment.sha256,
-                              "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value})
+                              "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value,
+                              "scanVerdict": attachment.scan_verdict})
             offer.status = OfferStatus.OPENED
             offer.opened_at = now
             entries.append({"offer": str(offer.id), "vendor": str(offer.vendor_organisation_id),
@@ -230,6 +258,8 @@ class OpeningService:
             "late": [{"offer": e.target_id, "refusedAt": e.details.get("at"),
                       "startedBeforeDeadline": e.details.get("started_before_deadline")} for e in late],
             "blockedFiles": blocked,
+            # P10: quarantined, kept with their verdict; never served.
+            "quarantinedFiles": quarantined,
         }
         signature = self.vault.signer.sign(document)
         record = OpeningRecord(specific_contract_id=contract.id, opened_at=now, opened_by=opened_by,
@@ -239,16 +269,23 @@ class OpeningService:
         await audit.record(self.session, self.clock, "specific_contract.opened", actor=principal.label,
                            organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
                            target_id=contract.id, details={"offers": len(entries), "opened_by": opened_by,
-                                                           "blocked_files": blocked})
+                                                           "blocked_files": blocked,
+                                                           "quarantined_files": [q["attachment"] for q in quarantined]})
         for attachment_id in blocked:
             await audit.record(self.session, self.clock, "offer_attachment.integrity_mismatch",
                                actor=principal.label, organisation_id=contract.buyer_organisation_id,
                                target_type="offer_attachment", target_id=attachment_id,
                                details={"specific_contract": str(contract.id), "at": "opening"})
+        for found in quarantined:
+            await self._audit_quarantine(contract, found["attachment"], found["signature"], actor=principal.label,
+                                         at="opening")
+        if unscanned and self.scanner is not None:
+            # clamd was down or gave no verdict: scanned again once it is back (the job retries until then).
+            await record_job(self.session, self.clock, SCAN_JOB, str(contract.id))
         return self._record_schema(record)
 
     async def _plaintext(self, contract: SpecificContract, offer: Offer, attachment: OfferAttachment,
-                         private: X25519PrivateKey) -> AsyncIterator[bytes]:
+                         private: X25519PrivateKey) -> AsyncGenerator[bytes, None]:
         """The file's plaintext, checked against its receipt's size and hash as it streams (P9)."""
         dek = unwrap_dek(attachment.wrapped_dek, private, attachment_context(
             contract.id, offer.id, attachment.id, attachment.sha256, attachment.size))
@@ -270,6 +307,93 @@ class OpeningService:
         except (SealingError, IntegrityError):
             return False
         return True
+
+    async def _check(self, contract: SpecificContract, offer: Offer, attachment: OfferAttachment,
+                     private: X25519PrivateKey, *, scan: bool) -> tuple[bool, ScanResult | None]:
+        """(verified, verdict): one pass over the plaintext, checked against its receipt (P9) and, when
+        `scan`, streamed to clamd at the same time (P10). A verdict counts only for content read to its
+        end and verified: a file that no longer matches its receipt gets none."""
+        if not scan or self.scanner is None:
+            return await self._verify(contract, offer, attachment, private), None
+        plain = _Followed(self._plaintext(contract, offer, attachment, private))
+        try:
+            result = await self.scanner.scan(plain)
+        except (SealingError, IntegrityError):
+            return False, None
+        finally:
+            await plain.aclose()
+        if not plain.complete:
+            # clamd stopped reading before the end (down, slow, a size limit): no verdict, and the file
+            # is verified on a pass of its own.
+            self._log_no_verdict(attachment, result)
+            return await self._verify(contract, offer, attachment, private), None
+        return True, result
+
+    def _record_verdict(self, attachment: OfferAttachment, result: ScanResult) -> bool:
+        """Set the file's scan status from clamd's answer; True when it is infected. Only a clear
+        verdict counts: anything else leaves it `pending`, never "clean" (G11)."""
+        if result.status == "clean":
+            attachment.scan_status, attachment.scan_verdict = ScanStatus.CLEAN, None
+        elif result.status == "infected":
+            attachment.scan_status = ScanStatus.INFECTED
+            attachment.scan_verdict = (result.signature or "unnamed signature")[:300]
+            return True
+        else:
+            self._log_no_verdict(attachment, result)
+        return False
+
+    @staticmethod
+    def _log_no_verdict(attachment: OfferAttachment, result: ScanResult) -> None:
+        log.warning("offer_attachment.scan_failed", extra={"attachment": str(attachment.id),
+                                                           "status": result.status, "detail": result.detail})
+
+    async def _audit_quarantine(self, contract: SpecificContract, attachment_id: str, signature: str | None, *,
+                                actor: str, at: str) -> None:
+        log.warning("offer_attachment.quarantined", extra={"attachment": attachment_id, "signature": signature})
+        await audit.record(self.session, self.clock, "offer_attachment.quarantined", actor=actor,
+                           organisation_id=contract.buyer_organisation_id, target_type="offer_attachment",
+                           target_id=attachment_id,
+                           details={"specific_contract": str(contract.id), "signature": signature, "at": at})
+
+    # -- scanning again, after the opening (the job) -------------------------------------------------
+
+    async def pending_scans(self, contract_id: uuid.UUID) -> list[uuid.UUID]:
+        """The opened files of this contract still without a verdict (those that failed integrity aside:
+        they are blocked whatever they hold)."""
+        return list((await self.session.scalars(
+            select(OfferAttachment.id).join(Offer, Offer.id == OfferAttachment.offer_id).where(
+                Offer.specific_contract_id == contract_id, Offer.status == OfferStatus.OPENED,
+                OfferAttachment.scan_status == ScanStatus.PENDING,
+                OfferAttachment.integrity == Integrity.VERIFIED)
+            .order_by(OfferAttachment.received_at, OfferAttachment.id))).all())
+
+    async def rescan(self, attachment_id: uuid.UUID) -> str:
+        """Scan one opened file again with the contract's released key: its scan status afterwards, or
+        "blocked" if it no longer matches its receipt (then it gets no verdict, and is not retried).
+
+        The row is locked: a duplicate run of the job waits, then finds a verdict and does nothing."""
+        attachment = await self.session.get(OfferAttachment, attachment_id, with_for_update=True)
+        if attachment is None or attachment.integrity == Integrity.MISMATCH:
+            return "blocked"
+        if attachment.scan_status != ScanStatus.PENDING or self.scanner is None:
+            return attachment.scan_status.value
+        offer = await self.session.get(Offer, attachment.offer_id)
+        assert offer is not None and offer.status == OfferStatus.OPENED
+        contract = await self.session.get(SpecificContract, offer.specific_contract_id)
+        assert contract is not None
+        ok, verdict = await self._check(contract, offer, attachment, await self._released_key(contract),
+                                        scan=True)
+        if not ok:
+            attachment.integrity = Integrity.MISMATCH
+            await audit.record(self.session, self.clock, "offer_attachment.integrity_mismatch", actor="system",
+                               organisation_id=contract.buyer_organisation_id, target_type="offer_attachment",
+                               target_id=attachment.id,
+                               details={"specific_contract": str(contract.id), "at": "scan"})
+        elif verdict is not None and self._record_verdict(attachment, verdict):
+            await self._audit_quarantine(contract, str(attachment.id), attachment.scan_verdict, actor="system",
+                                         at="scan")
+        await self.session.flush()
+        return "blocked" if not ok else attachment.scan_status.value
 
     # -- after the opening ---------------------------------------------------------------------------
 
@@ -295,11 +419,15 @@ class OpeningService:
             raise NotFound("No offer has this id.")
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
+        return offer, contract, await self._released_key(contract)
+
+    async def _released_key(self, contract: SpecificContract) -> X25519PrivateKey:
+        """The contract's private key, kept under the platform key since the opening."""
         key_row = await self.session.scalar(select(ContractKey).where(
             ContractKey.specific_contract_id == contract.id))
         assert key_row is not None and key_row.released_key is not None
         raw = self.vault.open(key_row.released_key, released_key_context(contract.id))
-        return offer, contract, X25519PrivateKey.from_private_bytes(raw)
+        return X25519PrivateKey.from_private_bytes(raw)
 
     async def parts(self, principal: Principal, offer_id: uuid.UUID) -> schemas.OfferParts:
         offer, contract, private = await self._released(principal, offer_id)
@@ -325,8 +453,13 @@ class OpeningService:
         if attachment is None or attachment.offer_id != offer.id:
             raise NotFound("No file of this offer has this id.")
         if attachment.scan_status == ScanStatus.INFECTED:
-            raise IntegrityFailure("This file is quarantined: the malware scan found "
-                                   f"{attachment.scan_verdict or 'a threat'}.", field="scanStatus")
+            # P10: kept as the trace, never served; the refusal is audited apart (the request rolls back).
+            await audit_apart(self.side_sessions, self.clock, "offer_attachment.download_refused_quarantined",
+                              actor=principal.label, organisation_id=contract.buyer_organisation_id,
+                              target_type="offer_attachment", target_id=attachment.id,
+                              details={"offer": str(offer.id), "signature": attachment.scan_verdict})
+            raise FileQuarantined("This file is quarantined: the malware scan found "
+                                  f"{attachment.scan_verdict or 'a threat'}.", field="scanStatus")
         if attachment.integrity == Integrity.MISMATCH or not await self._verify(contract, offer, attachment,
                                                                                  private):
             # Flagged and audited apart: the request's transaction rolls back with the refusal.
@@ -344,3 +477,25 @@ class OpeningService:
                            target_id=attachment.id, details={"offer": str(offer.id)})
         name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
         return name, attachment.content_type, self._plaintext(contract, offer, attachment, private)
+
+
+class AttachmentVerdict(TypedDict):
+    attachment: str
+    signature: str | None
+
+
+class _Followed:
+    """The plaintext as clamd reads it, noting whether it was read to its end (and so verified)."""
+
+    def __init__(self, chunks: AsyncGenerator[bytes, None]) -> None:
+        self._chunks = chunks
+        self.complete = False
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        async for chunk in self._chunks:
+            yield chunk
+        self.complete = True
+
+    async def aclose(self) -> None:
+        # Left unread when clamd stopped early: release its connection to the bucket at once.
+        await self._chunks.aclose()

@@ -1,0 +1,64 @@
+"""Background work on tenders: scanning opened files again (P10, G11), sweeping orphan objects (§4.3)."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections import Counter
+from dataclasses import asdict
+from datetime import timedelta
+from typing import Any
+
+from arq import Retry
+
+from marketplace.lib.jobs import job
+from marketplace.settings import Settings
+from marketplace.tenders.models import ScanStatus
+from marketplace.tenders.opening import OpeningService, scanner_from
+from marketplace.tenders.sweeper import OrphanSweeper
+
+log = logging.getLogger("marketplace.tenders.jobs")
+
+
+def _retry_later(ctx: dict[str, Any]) -> Retry:
+    # A minute, then longer, up to a quarter of an hour: clamd restarts in seconds, a lost host in hours.
+    return Retry(defer=min(60 * ctx.get("job_try", 1), 900))
+
+
+@job
+async def scan_pending_attachments(ctx: dict[str, Any], contract_id: str) -> dict[str, int]:
+    """Scan the opened files of a contract left `pending` (clamd was down at the opening).
+
+    One transaction per file, so a verdict obtained is kept whatever happens to the next file. While
+    clamd is unreachable, or some file still has no verdict, the job is retried later.
+    """
+    settings: Settings = ctx["settings"]
+    scanner = scanner_from(settings)
+    if scanner is None:
+        return {}  # scanning was switched off since the opening: the files stay pending
+
+    def service(session: Any) -> OpeningService:
+        return OpeningService(session, ctx["clock"], ctx["vault"], ctx["store"], ctx["session_maker"], scanner)
+
+    if not await scanner.ping():
+        log.warning("offer_attachment.scanner_unreachable", extra={"contract": contract_id})
+        raise _retry_later(ctx)
+    async with ctx["session_maker"]() as session, session.begin():
+        pending = await service(session).pending_scans(uuid.UUID(contract_id))
+    outcome: Counter[str] = Counter()
+    for attachment_id in pending:
+        async with ctx["session_maker"]() as session, session.begin():
+            outcome[await service(session).rescan(attachment_id)] += 1
+    log.info("offer_attachment.rescanned", extra={"contract": contract_id, **outcome})
+    if outcome[ScanStatus.PENDING.value]:
+        raise _retry_later(ctx)
+    return dict(outcome)
+
+
+async def sweep_orphan_objects(ctx: dict[str, Any]) -> dict[str, int]:
+    """Hourly: delete objects no row names and abort unfinished uploads, once past the grace period."""
+    settings: Settings = ctx["settings"]
+    report = await OrphanSweeper(ctx["session_maker"], ctx["store"], ctx["clock"]).sweep(
+        timedelta(minutes=settings.orphan_grace_minutes))
+    log.info("storage.orphans_swept", extra=asdict(report))
+    return asdict(report)
