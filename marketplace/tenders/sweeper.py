@@ -15,7 +15,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select, union_all
+from sqlalchemy import delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
@@ -40,6 +40,7 @@ class SweepReport:
     examined: int = 0  # objects older than the grace period
     deleted: int = 0
     aborted_uploads: int = 0
+    abandoned_uploads: int = 0  # presigned offer uploads never completed, their URLs long expired
 
 
 class OrphanSweeper:
@@ -53,6 +54,12 @@ class OrphanSweeper:
             raise ValueError("the grace period must be positive: a younger object may await its commit")
         now = self.clock.now()
         examined = deleted = aborted = 0
+        # A presigned upload never completed is forgotten once its URL is long dead (issue 6): its row goes
+        # first, so its object, named by no row any more, goes with the orphans below.
+        async with self.session_maker() as session, session.begin():
+            abandoned = len((await session.scalars(delete(OfferAttachment).where(
+                OfferAttachment.received_at.is_(None), OfferAttachment.upload_expires_at < now - grace)
+                .returning(OfferAttachment.id))).all())
         for prefix in prefixes:
             listed = await self.store.list_objects(prefix, older_than=grace, now=now)
             examined += len(listed)
@@ -66,7 +73,7 @@ class OrphanSweeper:
                     deleted += 1
                     log.info("storage.orphan_deleted", extra={"key": key})
             aborted += await self.store.abort_incomplete_uploads(prefix, older_than=grace, now=now)
-        return SweepReport(examined=examined, deleted=deleted, aborted_uploads=aborted)
+        return SweepReport(examined=examined, deleted=deleted, aborted_uploads=aborted, abandoned_uploads=abandoned)
 
     async def _named(self, keys: list[str]) -> set[str]:
         """Those of `keys` some row names: one query for the whole batch, across every table."""

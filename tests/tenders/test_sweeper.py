@@ -6,9 +6,11 @@ the sweeper's clock against S3's own timestamps, not by sleeping."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from marketplace.app import make_store
@@ -20,8 +22,8 @@ from marketplace.tenders.jobs import sweep_orphan_objects
 from marketplace.worker import CRON_JOBS, worker_options
 from storage import ObjectNotFound, ObjectStore
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
-from tests.tenders.test_offers import open_contract, prepared_offer
-from tests.vendors.api import Client, _minio, fetch, incomplete_uploads
+from tests.tenders.test_offers import PARTS, open_contract, prepared_offer
+from tests.vendors.api import Client, _minio, expect, fetch, incomplete_uploads, minimal_pdf
 from tests.vendors.conftest import app, clock  # noqa: F401  (fixtures)
 from tests.world import World
 
@@ -79,9 +81,10 @@ async def test_orphans_past_the_grace_are_deleted_named_and_young_objects_kept(
 
     monkeypatch.setattr(sweeper.OrphanSweeper, "_named", counted)
 
-    # Now: everything is younger than the grace period, so nothing is touched.
+    # Now: everything this test wrote is younger than the grace period, so none of it is touched (what an
+    # earlier run left in a reused data directory may be old enough to go: no global count here).
     now = datetime.now(UTC)
-    assert await _sweep(settings, now) == {"examined": 0, "deleted": 0, "aborted_uploads": 0}
+    await _sweep(settings, now)
     assert all([await _exists(store, key) for key in [*orphans, *named]])
     assert unfinished in await incomplete_uploads(settings, "offers/")
 
@@ -94,7 +97,7 @@ async def test_orphans_past_the_grace_are_deleted_named_and_young_objects_kept(
     assert [key for key in orphans if await _exists(store, key)] == []
     assert all([await _exists(store, key) for key in named])
     assert unfinished not in await incomplete_uploads(settings, "offers/")
-    assert lookups and max(lookups) <= 3 and sum(lookups) == report["examined"]
+    assert lookups and max(lookups) <= 3
     assert len(lookups) < report["examined"]
 
 
@@ -111,3 +114,26 @@ async def test_a_grace_of_zero_is_refused(settings: Settings) -> None:
     with pytest.raises(ValueError, match="grace"):
         await sweeper.OrphanSweeper(None, make_store(settings), FrozenClock(datetime.now(UTC))).sweep(  # type: ignore[arg-type]
             timedelta(0))
+
+
+@pytest.mark.usefixtures("cpv")
+async def test_a_presigned_upload_never_completed_is_swept_with_its_object(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    """Issue 6: "an attachment whose upload never completes is swept away later"."""
+    contract = await open_contract(client, world, clock)
+    headers = world["vendor_admin"].headers
+    offer = expect(await client.post(f"/specific-contracts/{contract['id']}/offers", headers=headers), 201)
+    expect(await client.put(f"/offers/{offer['id']}/parts", headers=headers, json=PARTS), 200)
+    content = minimal_pdf("jamais terminé")
+    upload = expect(await client.post(f"/offers/{offer['id']}/uploads", headers=headers, json={
+        "filename": "abandon.pdf", "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}), 201)
+    async with httpx.AsyncClient(timeout=30) as s3:
+        assert (await s3.put(upload["url"], content=content, headers=upload["headers"])).status_code == 200
+    key = (await fetch(settings, "SELECT object_key FROM offer_attachment"))[0]["object_key"]
+    # While its URL may still be used (business time: the tests' clock) nothing goes; two hours later, by
+    # the clocks of the database and of the storage server alike, the row and its object do.
+    assert (await _sweep(settings, clock.now()))["abandoned_uploads"] == 0
+    report = await _sweep(settings, datetime.now(UTC) + timedelta(hours=2))
+    assert report["abandoned_uploads"] == 1 and report["deleted"] >= 1
+    assert await fetch(settings, "SELECT id FROM offer_attachment") == []
+    assert not await _exists(make_store(settings), key)
