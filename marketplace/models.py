@@ -15,6 +15,7 @@ from marketplace.accounts.models import (
     RefreshToken,
     User,
 )
+from marketplace.awards.models import Award, ConflictDeclaration, EvaluationScore, OfferRejection, ReasonsRequest
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
@@ -30,11 +31,14 @@ __all__ = [
     "AdmissionRequest",
     "ApiKey",
     "AuditEvent",
+    "Award",
+    "ConflictDeclaration",
     "ContractInvitation",
     "ContractQuestion",
     "CpvCode",
     "Dps",
     "DpsCategory",
+    "EvaluationScore",
     "Facility",
     "GrappeMember",
     "Invitation",
@@ -43,7 +47,9 @@ __all__ = [
     "Membership",
     "Need",
     "Notification",
+    "OfferRejection",
     "Organisation",
+    "ReasonsRequest",
     "ReferenceDataset",
     "RefreshToken",
     "SpecificContract",

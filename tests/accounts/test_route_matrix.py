@@ -194,6 +194,19 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/opening":                  row(U, F, F, N, F),
     "GET /offers/{offer_id}/unsealed-parts":                          row(U, F, F, F, F),
     "GET /offers/{offer_id}/attachments/{attachment_id}/content":     row(U, F, F, F, F),
+    # Evaluation and award. The matrix's contract is still open: the buying organisation's admin is let
+    # through and refused by the machine (409, G8); the `vendor`'s offer is a draft, so its member has no
+    # result to read (404); no request for reasons exists (the buyer's admin gets 404); asking needs a
+    # vendor's admin or bid manager, which no core principal is.
+    "POST /specific-contracts/{contract_id}/evaluation":              row(U, F, F, A, F),
+    "POST /specific-contracts/{contract_id}/conflict-declarations":   row(U, F, F, A, F),
+    "PUT /offers/{offer_id}/scores":                                  row(U, F, F, A, F),
+    "POST /offers/{offer_id}/rejection":                              row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/ranking":                  row(U, F, F, A, F),
+    "POST /specific-contracts/{contract_id}/award":                   row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
+    "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
+    "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),
     # A buying organisation's admins and openers register opener keys; members of the buying organisation
     # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
     "POST /my/opener-keys":                                           row(U, F, F, A, F),
@@ -272,6 +285,13 @@ BODIES: dict[str, Any] = {
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
     "POST /dps/{dps_id}/terminate": {"reasons": "Fin anticipée."},
     "POST /specific-contracts/{contract_id}/questions": {"question": "La reprise des données est-elle incluse ?"},
+    "POST /specific-contracts/{contract_id}/conflict-declarations": {"hasConflict": False,
+                                                                      "statement": "Aucun lien."},
+    "PUT /offers/{offer_id}/scores": {"scores": [{"criterion": "Prix", "score": 50, "comment": "Moyen."}]},
+    "POST /offers/{offer_id}/rejection": {"grounds": "irregular", "reasons": "Pièce manquante."},
+    "POST /specific-contracts/{contract_id}/reasons-requests": {"request": "Pourquoi ?"},
+    "POST /reasons-requests/{reasons_request_id}/answer": {"answer": "Parce que."},
+
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
@@ -421,7 +441,9 @@ class Scenario:
             "wrapped_dek, received_started_at, received_at, scan_status, integrity, created_at, updated_at) "
             "VALUES (gen_random_uuid(), $1, 'offers/matrix', '\\x00', 'application/pdf', 1, $2, '\\x00', $3, $3, "
             "'pending', 'unchecked', $3, $3) RETURNING id", offer_id, "0" * 64, now)
-        self.path_values |= {"offer_id": str(offer_id), "attachment_id": str(attachment_id)}
+        self.path_values |= {"offer_id": str(offer_id), "attachment_id": str(attachment_id),
+                             # No request for reasons exists before an award: any id is one the buyer can't see.
+                             "reasons_request_id": str(uuid.uuid4())}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
 
@@ -486,6 +508,8 @@ class Scenario:
                     "passphrase": "une phrase de passe du tableau"}
         if route == "POST /specific-contracts/{contract_id}/opening":
             return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
+        if route == "POST /specific-contracts/{contract_id}/award":
+            return {"offerId": self.path_values["offer_id"], "reasons": "Meilleure offre."}
         if route == "POST /offers/{offer_id}/uploads":
             return {"filename": "offre.pdf", "size": 10, "sha256": "0" * 64}
         if route == "POST /offers/{offer_id}/uploads/{attachment_id}/complete":

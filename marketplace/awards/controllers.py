@@ -1,0 +1,100 @@
+"""Routes of the evaluation and the award (thin: each calls one AwardService method)."""
+
+from __future__ import annotations
+
+import uuid
+
+from litestar import Controller, Response, get, post, put
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, JSONBody
+from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.deps import provide_principal
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.awards import schemas
+from marketplace.awards.services import REASONS_ROLES, AwardService
+from marketplace.lib.access import requires
+from marketplace.lib.clock import Clock
+from marketplace.lib.http import created
+from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
+
+Caller = NamedDependency[Principal]
+
+
+def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> AwardService:
+    return AwardService(db_session, clock)
+
+
+Awards = NamedDependency[AwardService]
+ADMIN = "An administrator of the contract's buying organisation."
+EVALUATORS = "An evaluator or administrator of the contract's buying organisation."
+
+
+class AwardController(Controller):
+    """Evaluation (declarations, scores, rejections, ranking), award and its notices (D16–D18, G8)."""
+
+    tags = ["Evaluation and award"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "awards": Provide(provide_award_service, sync_to_thread=False)}
+
+    @post("/specific-contracts/{contract_id:uuid}/evaluation", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Start the evaluation of the opened offers (machine (c): CLOSED_FOR_OFFERS → EVALUATION)")
+    async def start(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Ranking:
+        return await awards.start_evaluation(principal, contract_id)
+
+    @post("/specific-contracts/{contract_id:uuid}/conflict-declarations", status_code=HTTP_201_CREATED,
+          opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+          summary="File your conflict-of-interest declaration for the contract (before any score)")
+    async def declare(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeclarationCreate],
+                      awards: Awards, principal: Caller) -> Response[schemas.Declaration]:
+        declaration = await awards.declare(principal, contract_id, data)
+        return created(declaration, f"/specific-contracts/{contract_id}/ranking")
+
+    @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+         summary="Give or replace your scores of an opened offer, 0–100 per award criterion, with comments")
+    async def score(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ScoresPut], awards: Awards,
+                    principal: Caller) -> list[schemas.Score]:
+        return await awards.score(principal, offer_id, data)
+
+    @post("/offers/{offer_id:uuid}/rejection", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Reject an opened offer as irregular, unacceptable or inappropriate (it leaves the ranking)")
+    async def reject(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.RejectionCreate], awards: Awards,
+                     principal: Caller) -> schemas.Rejection:
+        return await awards.reject(principal, offer_id, data)
+
+    @get("/specific-contracts/{contract_id:uuid}/ranking", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+         summary="The ranking: weighted means of the evaluators' scores, ties broken deterministically")
+    async def ranking(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Ranking:
+        return await awards.ranking(principal, contract_id)
+
+    @post("/specific-contracts/{contract_id:uuid}/award", status_code=HTTP_201_CREATED,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Award the contract (one award per contract) and send the rejection notices (D16)")
+    async def award(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.AwardCreate], awards: Awards,
+                    principal: Caller) -> Response[schemas.Award]:
+        award = await awards.award(principal, contract_id, data)
+        return created(award, f"/specific-contracts/{contract_id}/ranking")
+
+    @get("/specific-contracts/{contract_id:uuid}/my-evaluation",
+         opt=requires(*VENDOR_ROLES, reason="Members of a vendor whose offer was opened: its own result."),
+         summary="Your offer's result once awarded: your own scores and the awardee, nothing of the others")
+    async def mine(self, contract_id: FromPath[uuid.UUID], awards: Awards,
+                   principal: Caller) -> schemas.MyEvaluation:
+        return await awards.my_evaluation(principal, contract_id)
+
+    @post("/specific-contracts/{contract_id:uuid}/reasons-requests", status_code=HTTP_201_CREATED,
+          opt=requires(*REASONS_ROLES, reason="An administrator or bid manager of a vendor whose offer lost."),
+          summary="Ask in writing for the reasons your offer was rejected (answer due within 15 days, D17)")
+    async def request_reasons(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsRequestCreate],
+                              awards: Awards, principal: Caller) -> Response[schemas.ReasonsRequest]:
+        request = await awards.request_reasons(principal, contract_id, data)
+        return created(request, f"/specific-contracts/{contract_id}/my-evaluation")
+
+    @post("/reasons-requests/{reasons_request_id:uuid}/answer", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN), summary="Answer a vendor's request for reasons (D17)")
+    async def answer_reasons(self, reasons_request_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsAnswer],
+                             awards: Awards, principal: Caller) -> schemas.ReasonsRequest:
+        return await awards.answer_reasons(principal, reasons_request_id, data)

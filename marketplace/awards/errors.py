@@ -1,0 +1,27 @@
+from __future__ import annotations
+
+from typing import ClassVar
+
+from marketplace.errors import Conflict, RuleViolation
+
+
+class WrongStage(Conflict):
+    """Machine (c): the action is not allowed in the contract's current state (G8)."""
+
+    slug: ClassVar[str] = "wrong-stage"
+
+
+class DeclarationRequired(RuleViolation):
+    """An evaluator scores only after declaring, for this contract, that they have no conflict of interest."""
+
+    slug: ClassVar[str] = "declaration-required"
+
+
+class RankingIncomplete(Conflict):
+    slug: ClassVar[str] = "ranking-incomplete"
+
+
+class AlreadyAwarded(Conflict):
+    """G8: one live award per specific contract; a concurrent or repeated award loses."""
+
+    slug: ClassVar[str] = "already-awarded"

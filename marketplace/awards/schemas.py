@@ -1,0 +1,157 @@
+"""Bodies of the evaluation and award routes. Scores are integers 0–100; means and totals are decimals
+rounded half-up to two places, sent as strings so no client reads them through a float."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from decimal import Decimal
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from marketplace.awards.states import SCORE_MAX, SCORE_MIN, AwardStatus, OfferOutcome, RejectionGround
+from marketplace.lib.schemas import CamelStruct
+
+Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
+
+
+class DeclarationCreate(CamelStruct):
+    has_conflict: bool
+    statement: Text
+
+
+class Declaration(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    evaluator_id: uuid.UUID
+    has_conflict: bool
+    statement: str
+    declared_at: datetime
+
+
+class ScoreGiven(CamelStruct):
+    criterion: Annotated[str, Meta(min_length=1, max_length=200)]
+    score: Annotated[int, Meta(ge=SCORE_MIN, le=SCORE_MAX)]
+    comment: Text
+
+
+class ScoresPut(CamelStruct):
+    scores: Annotated[list[ScoreGiven], Meta(min_length=1, max_length=50)]
+
+
+class Score(CamelStruct):
+    offer_id: uuid.UUID
+    evaluator_id: uuid.UUID
+    criterion: str
+    score: int
+    comment: str
+    scored_at: datetime
+
+
+class RejectionCreate(CamelStruct):
+    grounds: RejectionGround
+    reasons: Text
+
+
+class Rejection(CamelStruct):
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    grounds: RejectionGround
+    reasons: str
+    rejected_at: datetime
+
+
+class CriterionResult(CamelStruct):
+    name: str
+    weight: int
+    mean: Decimal | None      # None until someone scored it
+    scores: int               # how many evaluators scored it
+
+
+class RankedOffer(CamelStruct):
+    rank: int
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    criteria: list[CriterionResult]
+    total: Decimal
+    received_at: datetime | None
+
+
+class Ranking(CamelStruct):
+    specific_contract_id: uuid.UUID
+    status: str
+    # Every evaluator who declared no conflict scored every criterion of every admissible offer.
+    complete: bool
+    evaluators: list[uuid.UUID]
+    offers: list[RankedOffer]
+    rejected: list[Rejection]
+    tie_break: str = "total (exact, before rounding) descending, then the earlier receipt, then the offer id"
+
+
+class AwardCreate(CamelStruct):
+    offer_id: uuid.UUID
+    reasons: Text
+    # Required when `offerId` is not the best-ranked admissible offer.
+    departure_reason: Text | None = None
+    # D18: a standstill is not required for a DPS specific contract; the buyer may observe one.
+    standstill_required: bool = False
+
+
+class Award(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    status: AwardStatus
+    reasons: str
+    departure_reason: str | None
+    standstill_required: bool
+    decided_at: datetime
+    notices_sent_at: datetime
+    earliest_signature_at: datetime
+    notices: int
+
+
+class ReasonsRequestCreate(CamelStruct):
+    request: Text
+
+
+class ReasonsAnswer(CamelStruct):
+    answer: Text
+
+
+class ReasonsRequest(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    request: str
+    requested_at: datetime
+    due_at: datetime
+    answer: str | None
+    answered_at: datetime | None
+
+
+class OwnCriterion(CamelStruct):
+    name: str
+    weight: int
+    mean: Decimal | None
+
+
+class MyEvaluation(CamelStruct):
+    """What a vendor reads of the evaluation (D16): its own offer's scores, the awardee, nothing else."""
+
+    specific_contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    outcome: OfferOutcome
+    criteria: list[OwnCriterion]
+    total: Decimal | None
+    rejection_grounds: RejectionGround | None
+    rejection_reasons: str | None
+    awardee_name: str
+    award_reasons: str
+    earliest_signature_at: datetime
+    reasons_requests: list[ReasonsRequest] = msgspec.field(default_factory=list)

@@ -1,0 +1,450 @@
+"""Evaluation and award of a specific contract (machines (c), (d), (e); D16–D18; G8).
+
+The evaluation starts after the opening. Each evaluator (a buyer:evaluator or buyer:admin of the buying
+organisation) first files a conflict-of-interest declaration for the contract, then scores every admissible
+opened offer on every award criterion, 0–100 with a comment; a score is replaced until the award freezes
+the ranking. Offers rejected as irregular, unacceptable or inappropriate leave the ranking.
+
+Ranking: for each offer and criterion, the mean of the evaluators' scores; the total is the sum of those
+means weighted by the contract's weights (which add up to 100, D10), so it is on 0–100 too. Computed with
+exact fractions; ties are broken by the exact total, then the earlier receipt, then the offer id, so the
+same scores always give the same order.
+
+The award locks the contract row (`FOR UPDATE`), so concurrent awards queue and every loser finds the
+contract decided (409); a partial unique index on live awards backs it at the database (G8). The notices
+go out in the same transaction (D16), with the earliest signature date: now, or 11 days later when the
+buyer observes a standstill (D18, off by default for DPS specific contracts).
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections import defaultdict
+from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
+from fractions import Fraction
+from typing import Any
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Membership, Organisation, User
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.awards import schemas
+from marketplace.awards.errors import AlreadyAwarded, DeclarationRequired, RankingIncomplete, WrongStage
+from marketplace.awards.models import Award, ConflictDeclaration, EvaluationScore, OfferRejection, ReasonsRequest
+from marketplace.awards.states import AFTER_AWARD, AwardStatus, OfferOutcome, RejectionGround, allowed
+from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, format_paris
+from marketplace.notifications.services import NotificationService
+from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
+from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
+
+STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to date
+REASONS_DUE = timedelta(days=15)      # D17
+REASONS_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
+_NOT_FOUND = "No specific contract has this id."
+_CENT = Decimal("0.01")
+_GROUNDS_FR = {RejectionGround.IRREGULAR: "irrégulière", RejectionGround.UNACCEPTABLE: "inacceptable",
+               RejectionGround.INAPPROPRIATE: "inappropriée"}
+
+
+def rounded(value: Fraction) -> Decimal:
+    return (Decimal(value.numerator) / Decimal(value.denominator)).quantize(_CENT, rounding=ROUND_HALF_UP)
+
+
+class AwardService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+        self.notifications = NotificationService(session, clock)
+
+    # -- loading and checks --------------------------------------------------------------------------
+
+    async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
+                        lock: bool = False) -> SpecificContract:
+        query = select(SpecificContract).where(SpecificContract.id == contract_id)
+        if lock:
+            # Re-read after the wait: a concurrent award that committed meanwhile must be seen (G8).
+            query = query.with_for_update().execution_options(populate_existing=True)
+        contract = await self.session.scalar(query)
+        if contract is None or not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            raise NotFound(_NOT_FOUND)
+        return contract
+
+    @staticmethod
+    def _admin(principal: Principal, contract: SpecificContract, what: str) -> None:
+        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+            raise Forbidden(f"Only an administrator of the buying organisation {what}.")
+
+    @staticmethod
+    def _stage(action: str, contract: SpecificContract, detail: str) -> None:
+        if not allowed(action, contract.status):
+            raise WrongStage(f"status: the contract is {contract.status.value}; {detail}", field="status",
+                             rule="G8")
+
+    async def _offer(self, principal: Principal, offer_id: uuid.UUID) -> tuple[Offer, SpecificContract]:
+        offer = await self.session.get(Offer, offer_id)
+        if offer is None:
+            raise NotFound("No offer has this id.")
+        try:
+            contract = await self._contract(principal, offer.specific_contract_id)
+        except NotFound:
+            raise NotFound("No offer has this id.") from None
+        return offer, contract
+
+    async def _rejection(self, offer_id: uuid.UUID) -> OfferRejection | None:
+        return await self.session.scalar(select(OfferRejection).where(OfferRejection.offer_id == offer_id))
+
+    async def _live_award(self, contract_id: uuid.UUID) -> Award | None:
+        return await self.session.scalar(select(Award).where(Award.specific_contract_id == contract_id,
+                                                             Award.status != AwardStatus.CANCELLED))
+
+    async def _audit(self, principal: Principal, contract: SpecificContract, action: str, target_type: str,
+                     target_id: uuid.UUID, **details: Any) -> None:
+        await audit.record(self.session, self.clock, action, actor=principal.label,
+                           organisation_id=contract.buyer_organisation_id, target_type=target_type,
+                           target_id=target_id, details={"specific_contract": str(contract.id), **details})
+
+    # -- machine (c): CLOSED_FOR_OFFERS --start_evaluation--> EVALUATION -----------------------------
+
+    async def start_evaluation(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:
+        contract = await self._contract(principal, contract_id, lock=True)
+        self._admin(principal, contract, "starts the evaluation")
+        self._stage("start_evaluation", contract, "the evaluation starts once the offers are opened")
+        contract.status = SpecificContractStatus.EVALUATION
+        await self.session.flush()
+        await self._audit(principal, contract, "specific_contract.evaluation_started", "specific_contract",
+                          contract.id)
+        return (await self._ranking(contract))[0]
+
+    # -- declarations, scores, rejections ------------------------------------------------------------
+
+    async def declare(self, principal: Principal, contract_id: uuid.UUID,
+                      data: schemas.DeclarationCreate) -> schemas.Declaration:
+        contract = await self._contract(principal, contract_id)
+        self._stage("evaluate", contract, "declarations are filed during the evaluation")
+        if principal.user_id is None:
+            raise Forbidden("A declaration of interests is a person's: an API key can't file one.")
+        if await self._declaration(contract.id, principal.user_id) is not None:
+            raise Conflict("You have already filed your declaration for this contract; it is on record.",
+                           field="evaluatorId")
+        row = ConflictDeclaration(specific_contract_id=contract.id, evaluator_id=principal.user_id,
+                                  has_conflict=data.has_conflict, statement=data.statement,
+                                  declared_at=self.clock.now())
+        self.session.add(row)
+        await self.session.flush()
+        await self._audit(principal, contract, "evaluation.interests_declared", "conflict_declaration", row.id,
+                          has_conflict=data.has_conflict)
+        return schemas.Declaration(id=row.id, specific_contract_id=contract.id, evaluator_id=row.evaluator_id,
+                                   has_conflict=row.has_conflict, statement=row.statement,
+                                   declared_at=row.declared_at)
+
+    async def _declaration(self, contract_id: uuid.UUID, user_id: uuid.UUID) -> ConflictDeclaration | None:
+        return await self.session.scalar(select(ConflictDeclaration).where(
+            ConflictDeclaration.specific_contract_id == contract_id, ConflictDeclaration.evaluator_id == user_id))
+
+    async def _admissible(self, offer: Offer, contract: SpecificContract) -> None:
+        if offer.status != OfferStatus.OPENED:
+            raise Conflict(f"status: this offer is {offer.status.value}; only opened offers are evaluated",
+                           field="status")
+        if await self._rejection(offer.id) is not None:
+            raise Conflict("This offer was rejected: it left the ranking.", field="offerId")
+
+    async def score(self, principal: Principal, offer_id: uuid.UUID, data: schemas.ScoresPut) -> list[schemas.Score]:
+        offer, contract = await self._offer(principal, offer_id)
+        self._stage("evaluate", contract, "offers are scored during the evaluation, until the award")
+        await self._admissible(offer, contract)
+        declaration = None if principal.user_id is None else await self._declaration(contract.id, principal.user_id)
+        if declaration is None:
+            raise DeclarationRequired("An evaluator files a conflict-of-interest declaration for the contract "
+                                      "before scoring its offers.", rule="conflict-of-interest-declaration",
+                                      field="declaration")
+        if declaration.has_conflict:
+            raise DeclarationRequired("You declared a conflict of interest for this contract: you don't score "
+                                      "its offers.", rule="conflict-of-interest-declaration", field="declaration")
+        names = [c["name"] for c in contract.award_criteria]
+        seen: set[str] = set()
+        for index, given in enumerate(data.scores):
+            if given.criterion not in names:
+                raise RuleViolation(f"scores[{index}].criterion: {given.criterion!r} is not an award criterion of "
+                                    f"this contract ({', '.join(names)})", field=f"scores[{index}].criterion",
+                                    rule="D10")
+            if given.criterion in seen:
+                raise RuleViolation(f"scores[{index}].criterion: {given.criterion!r} is scored twice",
+                                    field=f"scores[{index}].criterion")
+            seen.add(given.criterion)
+        now = self.clock.now()
+        statement = insert(EvaluationScore).values([
+            {"id": uuid.uuid4(), "specific_contract_id": contract.id, "offer_id": offer.id,
+             "evaluator_id": principal.user_id, "criterion": g.criterion, "score": g.score, "comment": g.comment,
+             "scored_at": now, "created_at": now, "updated_at": now} for g in data.scores])
+        # One score per evaluator × offer × criterion: a new one replaces the old (until the award).
+        statement = statement.on_conflict_do_update(
+            index_elements=["offer_id", "evaluator_id", "criterion"],
+            set_={"score": statement.excluded.score, "comment": statement.excluded.comment,
+                  "scored_at": statement.excluded.scored_at, "updated_at": statement.excluded.updated_at})
+        await self.session.execute(statement)
+        await self._audit(principal, contract, "evaluation.scored", "offer", offer.id,
+                          scores={g.criterion: g.score for g in data.scores})
+        rows = (await self.session.scalars(select(EvaluationScore).where(
+            EvaluationScore.offer_id == offer.id, EvaluationScore.evaluator_id == principal.user_id)
+            .order_by(EvaluationScore.criterion).execution_options(populate_existing=True))).all()
+        return [schemas.Score(offer_id=r.offer_id, evaluator_id=r.evaluator_id, criterion=r.criterion, score=r.score,
+                              comment=r.comment, scored_at=r.scored_at) for r in rows]
+
+    async def reject(self, principal: Principal, offer_id: uuid.UUID,
+                     data: schemas.RejectionCreate) -> schemas.Rejection:
+        offer, contract = await self._offer(principal, offer_id)
+        self._admin(principal, contract, "rejects an offer")
+        self._stage("evaluate", contract, "offers are rejected during the evaluation")
+        await self._admissible(offer, contract)
+        row = OfferRejection(specific_contract_id=contract.id, offer_id=offer.id, grounds=data.grounds,
+                             reasons=data.reasons, rejected_by=principal.label, rejected_at=self.clock.now())
+        self.session.add(row)
+        await self.session.flush()
+        await self._audit(principal, contract, "offer.rejected", "offer", offer.id, grounds=data.grounds.value)
+        return self._rejection_schema(row, offer)
+
+    @staticmethod
+    def _rejection_schema(row: OfferRejection, offer: Offer) -> schemas.Rejection:
+        return schemas.Rejection(offer_id=offer.id, vendor_organisation_id=offer.vendor_organisation_id,
+                                 grounds=row.grounds, reasons=row.reasons, rejected_at=row.rejected_at)
+
+    # -- the ranking ---------------------------------------------------------------------------------
+
+    async def ranking(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:
+        contract = await self._contract(principal, contract_id)
+        if contract.status not in (SpecificContractStatus.EVALUATION, *AFTER_AWARD):
+            raise WrongStage(f"status: the contract is {contract.status.value}; there is no ranking before the "
+                             "evaluation", field="status", rule="G8")
+        return (await self._ranking(contract))[0]
+
+    async def _ranking(self, contract: SpecificContract) -> tuple[schemas.Ranking, dict[uuid.UUID, Offer]]:
+        offers = (await self.session.scalars(select(Offer).where(
+            Offer.specific_contract_id == contract.id, Offer.status == OfferStatus.OPENED)
+            .order_by(Offer.received_at, Offer.id))).all()
+        by_id = {o.id: o for o in offers}
+        rejections = {r.offer_id: r for r in (await self.session.scalars(select(OfferRejection).where(
+            OfferRejection.specific_contract_id == contract.id))).all()}
+        admissible = [o for o in offers if o.id not in rejections]
+        scores = (await self.session.scalars(select(EvaluationScore).where(
+            EvaluationScore.specific_contract_id == contract.id,
+            EvaluationScore.offer_id.in_([o.id for o in admissible])))).all() if admissible else []
+        names = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
+            Organisation.id.in_([o.vendor_organisation_id for o in offers])))).tuples().all()) if offers else {}
+        given: dict[tuple[uuid.UUID, str], dict[uuid.UUID, int]] = defaultdict(dict)
+        for s in scores:
+            given[s.offer_id, s.criterion][s.evaluator_id] = s.score
+        # Who must score: every evaluator who declared no conflict for this contract.
+        evaluators = sorted((await self.session.scalars(select(ConflictDeclaration.evaluator_id).where(
+            ConflictDeclaration.specific_contract_id == contract.id, ConflictDeclaration.has_conflict.is_(False),
+        ))).all())
+        complete = bool(admissible) and bool(evaluators)
+        entries: list[tuple[Fraction, Offer, list[schemas.CriterionResult]]] = []
+        for offer in admissible:
+            total = Fraction(0)
+            results = []
+            for criterion in contract.award_criteria:
+                marks = given[offer.id, criterion["name"]]
+                complete = complete and set(marks) == set(evaluators)
+                mean = Fraction(sum(marks.values()), len(marks)) if marks else None
+                if mean is not None:
+                    total += mean * int(criterion["weight"]) / 100
+                results.append(schemas.CriterionResult(name=criterion["name"], weight=int(criterion["weight"]),
+                                                       mean=None if mean is None else rounded(mean),
+                                                       scores=len(marks)))
+            entries.append((total, offer, results))
+        far = datetime.max.replace(tzinfo=contract.tender_deadline.tzinfo)
+        entries.sort(key=lambda e: (-e[0], e[1].received_at or far, e[1].id))
+        ranked = [schemas.RankedOffer(rank=i, offer_id=o.id, vendor_organisation_id=o.vendor_organisation_id,
+                                      vendor_name=names.get(o.vendor_organisation_id, ""), criteria=results,
+                                      total=rounded(total), received_at=o.received_at)
+                  for i, (total, o, results) in enumerate(entries, start=1)]
+        rejected = [self._rejection_schema(rejections[o.id], o) for o in offers if o.id in rejections]
+        return schemas.Ranking(specific_contract_id=contract.id, status=contract.status.value, complete=complete,
+                               evaluators=evaluators, offers=ranked, rejected=rejected), by_id
+
+    # -- machine (e): the award ----------------------------------------------------------------------
+
+    async def award(self, principal: Principal, contract_id: uuid.UUID, data: schemas.AwardCreate) -> schemas.Award:
+        contract = await self._contract(principal, contract_id, lock=True)
+        self._admin(principal, contract, "awards the contract")
+        if contract.status in AFTER_AWARD or await self._live_award(contract.id) is not None:
+            raise AlreadyAwarded("This contract is awarded already: one award per specific contract.",
+                                 field="status", rule="G8")
+        self._stage("award", contract, "the award follows the evaluation")
+        ranking, offers = await self._ranking(contract)
+        if not ranking.offers:
+            raise RankingIncomplete("No admissible offer is left to award.", field="offers")
+        if not ranking.complete:
+            raise RankingIncomplete("The ranking is incomplete: every evaluator scores every criterion of every "
+                                    "admissible offer before the award.", field="complete")
+        chosen = next((r for r in ranking.offers if r.offer_id == data.offer_id), None)
+        if chosen is None:
+            rejected = any(r.offer_id == data.offer_id for r in ranking.rejected)
+            raise RuleViolation("offerId: " + ("this offer was rejected and left the ranking" if rejected else
+                                               "not an opened offer of this contract"), field="offerId")
+        if chosen.rank != 1 and data.departure_reason is None:
+            raise RuleViolation("departureReason: the award goes to the best-ranked offer unless a reason is "
+                                "recorded for choosing another", field="departureReason")
+        now = self.clock.now()
+        earliest = now + STANDSTILL if data.standstill_required else now
+        award = Award(specific_contract_id=contract.id, offer_id=chosen.offer_id,
+                      vendor_organisation_id=chosen.vendor_organisation_id,
+                      status=AwardStatus.STANDSTILL if data.standstill_required else AwardStatus.ACTIVE,
+                      reasons=data.reasons, departure_reason=data.departure_reason,
+                      standstill_required=data.standstill_required, decided_by=principal.label, decided_at=now,
+                      notices_sent_at=now, earliest_signature_at=earliest,
+                      ranking=msgspec.json.decode(msgspec.json.encode(ranking)))
+        self.session.add(award)
+        # Machine (c): AWARD_DECIDED, and STANDSTILL at once when one is observed (the notices leave now).
+        contract.status = (SpecificContractStatus.STANDSTILL if data.standstill_required
+                           else SpecificContractStatus.AWARD_DECIDED)
+        await self.session.flush()
+        notices = await self._notify(contract, award, ranking, offers, chosen.vendor_name)
+        await self._audit(principal, contract, "specific_contract.awarded", "award", award.id,
+                          offer=str(chosen.offer_id), rank=chosen.rank, departure=data.departure_reason is not None,
+                          standstill_required=data.standstill_required, notices=notices)
+        return schemas.Award(id=award.id, specific_contract_id=contract.id, offer_id=award.offer_id,
+                             vendor_organisation_id=award.vendor_organisation_id, vendor_name=chosen.vendor_name,
+                             status=award.status, reasons=award.reasons, departure_reason=award.departure_reason,
+                             standstill_required=award.standstill_required, decided_at=now, notices_sent_at=now,
+                             earliest_signature_at=earliest, notices=notices)
+
+    async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
+        return list((await self.session.scalars(
+            select(User.email).join(Membership, Membership.user_id == User.id).where(
+                Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
+            .distinct().order_by(User.email))).all())
+
+    async def _notify(self, contract: SpecificContract, award: Award, ranking: schemas.Ranking,
+                      offers: dict[uuid.UUID, Offer], awardee: str) -> int:
+        """D16: every other vendor that submitted an offer learns the awardee, the reasons, its own scores
+        (or why its offer was rejected) and the earliest signature date; the awardee learns it won."""
+        need = await self.session.get(Need, contract.need_id)
+        title = need.title if need else str(contract.id)
+        entries = {r.offer_id: r for r in ranking.offers}
+        rejected = {r.offer_id: r for r in ranking.rejected}
+        sign = format_paris(award.earliest_signature_at)
+        sent = 0
+        for offer in offers.values():
+            if offer.id == award.offer_id:
+                kind, subject = "award.awarded", f"Marché spécifique attribué à votre offre : {title}"
+                body = (f"Votre offre sur le marché spécifique « {title} » est retenue.\n"
+                        f"Motifs du choix : {award.reasons}\n"
+                        f"Le marché peut être signé à partir du {sign}.")
+            else:
+                kind, subject = "award.rejection_notice", f"Marché spécifique : votre offre n'est pas retenue ({title})"
+                lines = [f"Votre offre sur le marché spécifique « {title} » n'est pas retenue.",
+                         f"Attributaire : {awardee}", f"Motifs du choix : {award.reasons}"]
+                if offer.id in rejected:
+                    r = rejected[offer.id]
+                    lines.append(f"Votre offre a été écartée comme {_GROUNDS_FR[r.grounds]} : {r.reasons}")
+                else:
+                    mine = entries[offer.id]
+                    lines.append("Vos notes (sur 100) :")
+                    lines += [f"- {c.name} (pondération {c.weight} %) : {c.mean}" for c in mine.criteria]
+                    lines.append(f"Note globale : {mine.total} / 100")
+                lines += [f"Le marché peut être signé à partir du {sign}.",
+                          "Vous pouvez demander par écrit les motifs du rejet ; la réponse vous est due sous 15 jours."]
+                body = "\n".join(lines)
+            for email in await self._emails(offer.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
+                await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
+                                                about=contract.id)
+                sent += 1
+        return sent
+
+    # -- what a vendor reads, D17 --------------------------------------------------------------------
+
+    async def _own_offer(self, principal: Principal, contract_id: uuid.UUID,
+                         roles: tuple[Role, ...]) -> tuple[Offer, SpecificContract]:
+        vendors = principal.organisations_with(*roles)
+        offer = await self.session.scalar(select(Offer).where(
+            Offer.specific_contract_id == contract_id, Offer.status == OfferStatus.OPENED,
+            Offer.vendor_organisation_id.in_(vendors))) if vendors else None
+        contract = await self.session.get(SpecificContract, contract_id) if offer else None
+        if offer is None or contract is None:
+            raise NotFound("Your vendor has no opened offer on a specific contract with this id.")
+        return offer, contract
+
+    async def _decided(self, contract: SpecificContract) -> Award:
+        award = await self._live_award(contract.id)
+        if award is None:
+            raise WrongStage(f"status: the contract is {contract.status.value}; the award is not decided yet",
+                             field="status", rule="D16")
+        return award
+
+    async def my_evaluation(self, principal: Principal, contract_id: uuid.UUID) -> schemas.MyEvaluation:
+        offer, contract = await self._own_offer(principal, contract_id, VENDOR_ROLES)
+        award = await self._decided(contract)
+        ranking = msgspec.json.decode(msgspec.json.encode(award.ranking), type=schemas.Ranking)
+        mine = next((r for r in ranking.offers if r.offer_id == offer.id), None)
+        rejection = next((r for r in ranking.rejected if r.offer_id == offer.id), None)
+        awardee = next(r.vendor_name for r in ranking.offers if r.offer_id == award.offer_id)
+        outcome = (OfferOutcome.WINNING if offer.id == award.offer_id else
+                   OfferOutcome.REJECTED if rejection else OfferOutcome.NOT_RETAINED)
+        requests = (await self.session.scalars(select(ReasonsRequest).where(
+            ReasonsRequest.specific_contract_id == contract.id,
+            ReasonsRequest.vendor_organisation_id == offer.vendor_organisation_id)
+            .order_by(ReasonsRequest.requested_at))).all()
+        return schemas.MyEvaluation(
+            specific_contract_id=contract.id, offer_id=offer.id, outcome=outcome,
+            criteria=[schemas.OwnCriterion(name=c.name, weight=c.weight, mean=c.mean)
+                      for c in (mine.criteria if mine else [])],
+            total=mine.total if mine else None, rejection_grounds=rejection.grounds if rejection else None,
+            rejection_reasons=rejection.reasons if rejection else None, awardee_name=awardee,
+            award_reasons=award.reasons, earliest_signature_at=award.earliest_signature_at,
+            reasons_requests=[self._request_schema(r) for r in requests])
+
+    @staticmethod
+    def _request_schema(row: ReasonsRequest) -> schemas.ReasonsRequest:
+        return schemas.ReasonsRequest(id=row.id, specific_contract_id=row.specific_contract_id,
+                                      vendor_organisation_id=row.vendor_organisation_id, request=row.request,
+                                      requested_at=row.requested_at, due_at=row.due_at, answer=row.answer,
+                                      answered_at=row.answered_at)
+
+    async def request_reasons(self, principal: Principal, contract_id: uuid.UUID,
+                              data: schemas.ReasonsRequestCreate) -> schemas.ReasonsRequest:
+        offer, contract = await self._own_offer(principal, contract_id, REASONS_ROLES)
+        award = await self._decided(contract)
+        if award.offer_id == offer.id:
+            raise Conflict("Your offer won this contract: there is no rejection to explain.", field="offerId")
+        now = self.clock.now()
+        row = ReasonsRequest(specific_contract_id=contract.id, vendor_organisation_id=offer.vendor_organisation_id,
+                             requested_by=principal.label, request=data.request, requested_at=now,
+                             due_at=now + REASONS_DUE)
+        self.session.add(row)
+        await self.session.flush()
+        for email in await self._emails(contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
+            await self.notifications.notify(
+                recipient_email=email, kind="award.reasons_requested", about=row.id,
+                subject="Demande des motifs de rejet d'une offre",
+                body=f"Un soumissionnaire demande les motifs du rejet de son offre : réponse due le "
+                     f"{format_paris(row.due_at)}.\n\n{row.request}")
+        await self._audit(principal, contract, "award.reasons_requested", "reasons_request", row.id,
+                          due_at=row.due_at.isoformat())
+        return self._request_schema(row)
+
+    async def answer_reasons(self, principal: Principal, request_id: uuid.UUID,
+                             data: schemas.ReasonsAnswer) -> schemas.ReasonsRequest:
+        row = await self.session.get(ReasonsRequest, request_id, with_for_update=True)
+        contract = await self.session.get(SpecificContract, row.specific_contract_id) if row else None
+        if row is None or contract is None or not principal.has_role_in(contract.buyer_organisation_id,
+                                                                         Role.BUYER_ADMIN):
+            raise NotFound("No request for reasons has this id.")
+        if row.answer is not None:
+            raise Conflict("This request was answered already.", field="answer")
+        row.answer, row.answered_by, row.answered_at = data.answer, principal.label, self.clock.now()
+        await self.session.flush()
+        for email in await self._emails(row.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
+            await self.notifications.notify(recipient_email=email, kind="award.reasons_answered",
+                                            about=contract.id, subject="Motifs du rejet de votre offre",
+                                            body=data.answer)
+        await self._audit(principal, contract, "award.reasons_answered", "reasons_request", row.id,
+                          late=row.answered_at > row.due_at)
+        return self._request_schema(row)
