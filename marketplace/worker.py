@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any, cast
+from typing import Any
 
-from arq import cron, func
+from arq import cron
 from arq.connections import RedisSettings
-from arq.typing import WorkerCoroutine
 from arq.worker import Worker
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -22,14 +21,17 @@ from marketplace.vendors.jobs import warn_expiring_documents
 
 log = logging.getLogger("marketplace.worker")
 
-# A rescan reads back and streams every pending file of a contract: longer than the default time limit.
-# (`@job` keeps the coroutine's signature; arq's protocol for it is narrower than what it declares.)
-FUNCTIONS = [deliver_notification, func(cast(WorkerCoroutine, scan_pending_attachments), timeout=3600)]
+# Every job keeps within the worker's one time limit (JOB_TIMEOUT). arq marks a running job "in progress"
+# for the longest time limit of any function plus 10 s, and a job whose worker died is taken up again only
+# once that mark expires: one function allowed an hour would leave a crashed worker's mail deliveries
+# waiting an hour. Long work (rescanning a contract's files) goes in slices that re-enqueue themselves.
+FUNCTIONS = [deliver_notification, scan_pending_attachments]
+JOB_TIMEOUT = 120
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
 CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # Hourly, off the round hour when other schedules pile up (reliability.md §4 item 3).
-             cron(sweep_orphan_objects, minute={17}, unique=True, timeout=1800)]
+             cron(sweep_orphan_objects, minute={17}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
@@ -59,7 +61,7 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
         # invitations would trickle out at 20 mails a second whatever the SMTP server can take.
         "max_jobs": MAX_JOBS,
         "poll_delay": 0.1,
-        "job_timeout": 120,
+        "job_timeout": JOB_TIMEOUT,
         "handle_signals": True,
     }
     options.update(overrides)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from collections import Counter
@@ -18,6 +19,10 @@ from marketplace.tenders.opening import OpeningService, scanner_from
 from marketplace.tenders.sweeper import OrphanSweeper
 
 log = logging.getLogger("marketplace.tenders.jobs")
+
+
+# Rescanning stops taking new files after this long, well within the worker's time limit (120 s).
+SCAN_SLICE_SECONDS = 60.0
 
 
 def _retry_later(ctx: dict[str, Any]) -> Retry:
@@ -46,7 +51,13 @@ async def scan_pending_attachments(ctx: dict[str, Any], contract_id: str) -> dic
     async with ctx["session_maker"]() as session, session.begin():
         pending = await service(session).pending_scans(uuid.UUID(contract_id))
     outcome: Counter[str] = Counter()
+    loop = asyncio.get_running_loop()
+    stop_at = loop.time() + SCAN_SLICE_SECONDS
     for attachment_id in pending:
+        if loop.time() > stop_at:
+            # Within the worker's time limit (marketplace/worker.py): the rest in the next run.
+            log.info("offer_attachment.rescan_continues", extra={"contract": contract_id, **outcome})
+            raise Retry(defer=1)
         async with ctx["session_maker"]() as session, session.begin():
             outcome[await service(session).rescan(attachment_id)] += 1
     log.info("offer_attachment.rescanned", extra={"contract": contract_id, **outcome})

@@ -111,3 +111,14 @@ async def test_two_thousand_invitations_are_mailed_once_each_though_the_worker_i
                                     "WHERE name = 'deliver_notification' GROUP BY 1")
     assert {r["s"]: r["n"] for r in intents} == {"done": SCALE}
     assert uuid.UUID(contract["id"])
+
+
+def test_a_crashed_workers_jobs_are_taken_up_within_the_job_time_limit(settings: Settings) -> None:
+    """arq takes up a dead worker's jobs once their in-progress mark expires: the longest time limit of any
+    function plus 10 s. A single long-running function would hold every mail of a crashed worker that long."""
+    from arq.worker import Worker
+
+    from marketplace.worker import JOB_TIMEOUT, worker_options
+
+    worker = Worker(**worker_options(settings))
+    assert worker.in_progress_timeout_s == JOB_TIMEOUT + 10
