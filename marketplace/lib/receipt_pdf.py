@@ -13,7 +13,7 @@ are shown when present.
 Fonts: file names may hold any Unicode. The text is set in DejaVu Sans (and DejaVu Sans Mono for
 hashes) when the system has them (Debian's fonts-dejavu-core, which our images install), else in the
 PDF core fonts, which only draw WinAnsi (cp1252: Latin-1 plus œ, €, dashes). Either way a character
-the font can't draw, and any control or bidi-override character, is shown as a visible `<U+XXXX>`
+the font can't draw, and any control or bidi-override character, is shown as a visible code point (`<U+202E>`, say)
 rather than dropped or reordered, so the printed name never looks like another one; the embedded
 JSON keeps the exact name.
 """
@@ -104,7 +104,7 @@ def _winansi(ch: str) -> bool:
 
 
 def _visible(text: str, drawable: Callable[[str], bool]) -> str:
-    """`text` with every character that would be invisible, misleading or missing shown as <U+XXXX>.
+    """`text` with every character that would be invisible, misleading or missing shown by its code point (<U+202E>).
 
     Line breaks included: the layout puts its own between escaped values, never inside one.
     """
@@ -265,6 +265,6 @@ def _how_to_verify(platform: str) -> str:
         "RFC 7638) figure ci-dessus — ne vous fiez à la clé jointe qu'après l'avoir comparée à la clé "
         "publiée ; (3) recalculer l'empreinte SHA-256 de chaque fichier et la comparer au tableau. Les "
         "heures sont celles de la plateforme, enregistrées en UTC et affichées en heure de Paris. Un "
-        "caractère qui ne peut pas être imprimé est montré sous la forme <U+XXXX> ; le JSON joint contient "
-        "le nom exact."
+        "caractère qui ne peut pas être imprimé est montré par son point de code (par exemple <U+202E>) ; "
+        "le JSON joint contient le nom exact."
     )

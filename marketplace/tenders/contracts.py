@@ -54,9 +54,28 @@ VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
 NOTIFIED_VENDOR_ROLES = [Role.VENDOR_ADMIN.value, Role.VENDOR_BID_MANAGER.value]
 INVITATION_KIND = "tender.invitation"
 
+# The common end of the set-based statements below: one notification per row of `recipients` (its
+# `email`), about the contract, and its delivery intent (the outbox), in the same statement.
+_NOTIFY_RECIPIENTS = """
+), notified AS (
+    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
+                              created_at, updated_at)
+    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
+           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
+           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM recipients
+    RETURNING id
+), intents AS (
+    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
+    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
+           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
+    FROM notified
+    RETURNING id
+)"""
+
 # One statement: invitations for the admitted vendors of the category not yet invited, then one
 # notification per (new invitee, admin or bid manager), then one delivery intent per notification.
-_FAN_OUT = text("""
+_FAN_OUT_INVITE = """
 WITH invited AS (
     INSERT INTO contract_invitation (id, specific_contract_id, vendor_organisation_id, admission_request_id,
                                      invited_at, created_at, updated_at)
@@ -72,53 +91,22 @@ WITH invited AS (
     FROM invited
     JOIN membership m ON m.organisation_id = invited.vendor_organisation_id
     JOIN user_account u ON u.id = m.user_id
-    WHERE u.is_active AND m.roles && CAST(:roles AS varchar[])
-), notified AS (
-    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
-                              created_at, updated_at)
-    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
-           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
-           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM recipients
-    RETURNING id
-), intents AS (
-    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
-    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
-           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM notified
-    RETURNING id
-)
-SELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents
-""")
+    WHERE u.is_active AND m.roles && CAST(:roles AS varchar[])"""
+_FAN_OUT = text(_FAN_OUT_INVITE + _NOTIFY_RECIPIENTS  # noqa: S608 (module constants joined, no input)
+                + "\nSELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents")
 
 
 # Every admin or bid manager of every vendor invited to a contract gets one notification and its delivery
 # intent: set-based, as for the invitations themselves.
-_NOTIFY_INVITEES = text("""
+_INVITEES = """
 WITH recipients AS (
     SELECT DISTINCT u.email
     FROM contract_invitation i
     JOIN membership m ON m.organisation_id = i.vendor_organisation_id
     JOIN user_account u ON u.id = m.user_id
     WHERE i.specific_contract_id = CAST(:contract_id AS uuid) AND u.is_active
-      AND m.roles && CAST(:roles AS varchar[])
-), notified AS (
-    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
-                              created_at, updated_at)
-    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
-           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
-           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM recipients
-    RETURNING id
-), intents AS (
-    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
-    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
-           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM notified
-    RETURNING id
-)
-SELECT count(*) FROM intents
-""")
+      AND m.roles && CAST(:roles AS varchar[])"""
+_NOTIFY_INVITEES = text(_INVITEES + _NOTIFY_RECIPIENTS + "\nSELECT count(*) FROM intents")
 
 
 async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
