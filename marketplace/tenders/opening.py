@@ -129,12 +129,19 @@ class OpeningService:
             Offer.status.in_((OfferStatus.SUBMITTED, OfferStatus.OPENED))).order_by(Offer.received_at,
                                                                                      Offer.id))).all()
         opened = any(o.status == OfferStatus.OPENED for o in offers)
-        return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=opened,
-                                      offers=[await self._summary(o) for o in offers] if opened else [])
+        if not opened:
+            return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=False,
+                                          offers=[])
+        # Every offer's files in one query, not one per offer.
+        files: dict[uuid.UUID, list[OfferAttachment]] = {o.id: [] for o in offers}
+        for attachment in (await self.session.scalars(select(OfferAttachment).where(
+                OfferAttachment.offer_id.in_(list(files))).order_by(OfferAttachment.received_at,
+                                                                    OfferAttachment.id))).all():
+            files[attachment.offer_id].append(attachment)
+        return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=True,
+                                      offers=[self._summary(o, files[o.id]) for o in offers])
 
-    async def _summary(self, offer: Offer) -> schemas.OfferSummary:
-        attachments = (await self.session.scalars(select(OfferAttachment).where(
-            OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+    def _summary(self, offer: Offer, attachments: list[OfferAttachment]) -> schemas.OfferSummary:
         return schemas.OfferSummary(
             id=offer.id, vendor_organisation_id=offer.vendor_organisation_id, version=offer.version,
             status=offer.status, received_started_at=offer.received_started_at, received_at=offer.received_at,
