@@ -241,7 +241,7 @@ class ContractService:
                                                body)
         try:
             milestone.validated_by, milestone.validated_at = principal.label, self.clock.now()
-            milestone.evidence_key, milestone.evidence_size, milestone.evidence_sha256 = key, size, sha256
+            milestone.object_key, milestone.evidence_size, milestone.evidence_sha256 = key, size, sha256
             await self.session.flush()
         except BaseException:
             assert self.store is not None

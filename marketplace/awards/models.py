@@ -201,7 +201,7 @@ class ContractMilestone(UUIDv7AuditBase):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     validated_by: Mapped[str | None] = mapped_column(String(200), default=None)
     validated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    evidence_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    object_key: Mapped[str | None] = mapped_column(String(500), default=None)
     evidence_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 

@@ -55,7 +55,7 @@ def upgrade() -> None:
     sa.Column('amount_cents', sa.BigInteger(), nullable=False),
     sa.Column('validated_by', sa.String(length=200), nullable=True),
     sa.Column('validated_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=True),
-    sa.Column('evidence_key', sa.String(length=500), nullable=True),
+    sa.Column('object_key', sa.String(length=500), nullable=True),
     sa.Column('evidence_size', sa.BigInteger(), nullable=True),
     sa.Column('evidence_sha256', sa.String(length=64), nullable=True),
     sa.Column('sa_orm_sentinel', sa.Integer(), nullable=True),
