@@ -15,7 +15,18 @@ from marketplace.accounts.models import (
     RefreshToken,
     User,
 )
-from marketplace.awards.models import Award, ConflictDeclaration, EvaluationScore, OfferRejection, ReasonsRequest
+from marketplace.awards.models import (
+    Award,
+    ConflictDeclaration,
+    Contract,
+    ContractMilestone,
+    ContractModification,
+    ContractSignature,
+    ContractTransition,
+    EvaluationScore,
+    OfferRejection,
+    ReasonsRequest,
+)
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
@@ -33,8 +44,13 @@ __all__ = [
     "AuditEvent",
     "Award",
     "ConflictDeclaration",
+    "Contract",
     "ContractInvitation",
+    "ContractMilestone",
+    "ContractModification",
     "ContractQuestion",
+    "ContractSignature",
+    "ContractTransition",
     "CpvCode",
     "Dps",
     "DpsCategory",

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from litestar import Controller, Response, get, post, put
+from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -14,11 +15,14 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
+from marketplace.awards.contracts import ContractService
 from marketplace.awards.services import REASONS_ROLES, AwardService
+from marketplace.awards.states import MilestoneKind
 from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
+from storage import ObjectStore
 
 Caller = NamedDependency[Principal]
 
@@ -98,3 +102,63 @@ class AwardController(Controller):
     async def answer_reasons(self, reasons_request_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsAnswer],
                              awards: Awards, principal: Caller) -> schemas.ReasonsRequest:
         return await awards.answer_reasons(principal, reasons_request_id, data)
+
+
+def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                             store: NamedDependency[ObjectStore]) -> ContractService:
+    return ContractService(db_session, clock, store)
+
+
+Contracts = NamedDependency[ContractService]
+PARTIES = "Members of the contract's buying organisation or of the awardee."
+
+
+def _declared(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    length = request.headers.get("content-length")
+    return {"declared_type": request.headers.get("content-type", ""),
+            "declared_size": int(length) if length and length.isdigit() else None, "body": request.stream()}
+
+
+class ContractController(Controller):
+    """The contract after the award: signatures, funding milestones (N14), modifications (machine (e))."""
+
+    tags = ["Contracts"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "contracts": Provide(provide_contract_service, sync_to_thread=False)}
+
+    @post("/specific-contracts/{contract_id:uuid}/contract", status_code=HTTP_201_CREATED,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Create the contract from the award: PENDING, with its amount and milestones 40/40/20 (N14)")
+    async def create(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractCreate],
+                     contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
+        contract = await contracts.create(principal, contract_id, data)
+        return created(contract, f"/contracts/{contract.id}")
+
+    @get("/contracts/{contract_id:uuid}", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+         summary="A contract: status, amounts, signatures, milestones, modifications and transitions")
+    async def get(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
+                  principal: Caller) -> schemas.Contract:
+        return await contracts.get(principal, contract_id)
+
+    @post("/contracts/{contract_id:uuid}/signatures", status_code=HTTP_201_CREATED, request_max_body_size=None,
+          opt=requires(Role.BUYER_ADMIN, Role.VENDOR_ADMIN,
+                       reason="An administrator of the buying organisation or of the awardee."),
+          summary="Sign for your side with the signed document (raw PDF body); both sides → ACTIVE (D18)")
+    async def sign(self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], contracts: Contracts,
+                   principal: Caller) -> schemas.Contract:
+        return await contracts.sign(principal, contract_id, **_declared(request))
+
+    @post("/contracts/{contract_id:uuid}/milestones/{kind:str}/validate", status_code=HTTP_200_OK,
+          request_max_body_size=None, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Validate a funding milestone with its evidence (raw PDF body), in order (N14)")
+    async def validate(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
+                       request: Request[Any, Any, Any], contracts: Contracts, principal: Caller) -> schemas.Contract:
+        return await contracts.validate_milestone(principal, contract_id, kind, **_declared(request))
+
+    @post("/contracts/{contract_id:uuid}/modifications", status_code=HTTP_201_CREATED,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Append a modification (avenant) with its reason and new amount; the signed amount stays")
+    async def modify(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ModificationCreate],
+                     contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
+        contract = await contracts.modify(principal, contract_id, data)
+        return created(contract, f"/contracts/{contract.id}")

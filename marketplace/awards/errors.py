@@ -25,3 +25,25 @@ class AlreadyAwarded(Conflict):
     """G8: one live award per specific contract; a concurrent or repeated award loses."""
 
     slug: ClassVar[str] = "already-awarded"
+
+
+class ContractStage(Conflict):
+    """Machine (e): the contract is not in a state that allows this (signing, milestones, modifications)."""
+
+    slug: ClassVar[str] = "contract-stage"
+
+
+class SignatureTooEarly(Conflict):
+    """D18: no signature before the earliest signature date set by the award."""
+
+    slug: ClassVar[str] = "signature-too-early"
+
+
+class AlreadySigned(Conflict):
+    slug: ClassVar[str] = "already-signed"
+
+
+class MilestoneOutOfOrder(Conflict):
+    """N14: a milestone is validated on an active contract, after the one before it, once."""
+
+    slug: ClassVar[str] = "milestone-out-of-order"

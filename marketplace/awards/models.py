@@ -10,6 +10,7 @@ from typing import Any
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
     Enum,
@@ -24,7 +25,15 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from marketplace.awards.states import SCORE_MAX, SCORE_MIN, AwardStatus, RejectionGround
+from marketplace.awards.states import (
+    SCORE_MAX,
+    SCORE_MIN,
+    AwardStatus,
+    ContractStatus,
+    MilestoneKind,
+    RejectionGround,
+    SignatureSide,
+)
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -127,3 +136,85 @@ class ReasonsRequest(UUIDv7AuditBase):
     answer: Mapped[str | None] = mapped_column(Text, default=None)
     answered_by: Mapped[str | None] = mapped_column(String(200), default=None)
     answered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class Contract(UUIDv7AuditBase):
+    """Machine (e): the contract signed with the awardee, one per specific contract. `amount_cents` is the
+    amount as signed and never changes: modifications (avenants) are rows appended to `contract_modification`."""
+
+    __tablename__ = "contract"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), unique=True)
+    award_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("award.id", ondelete="RESTRICT"), unique=True)
+    buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[ContractStatus] = mapped_column(_enum(ContractStatus, "contract_status"))
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    # D18: from the award; no signature before.
+    earliest_sign_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    created_by: Mapped[str] = mapped_column(String(200))
+
+
+class ContractTransition(UUIDv7AuditBase):
+    """Every move of a contract through machine (e), in order."""
+
+    __tablename__ = "contract_transition"
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
+    from_status: Mapped[str | None] = mapped_column(String(20), default=None)
+    to_status: Mapped[str] = mapped_column(String(20))
+    action: Mapped[str] = mapped_column(String(40))
+    actor: Mapped[str] = mapped_column(String(200))
+    at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ContractSignature(UUIDv7AuditBase):
+    """One side's signature: who, when, and the signed document (key, size, SHA-256)."""
+
+    __tablename__ = "contract_signature"
+    __table_args__ = (UniqueConstraint("contract_id", "side"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
+    side: Mapped[SignatureSide] = mapped_column(_enum(SignatureSide, "contract_signature_side"))
+    signed_by: Mapped[str] = mapped_column(String(200))
+    signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    object_key: Mapped[str] = mapped_column(String(500))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+
+
+class ContractMilestone(UUIDv7AuditBase):
+    """N14: a funding milestone, created with the contract; validated once, in order, with evidence."""
+
+    __tablename__ = "contract_milestone"
+    __table_args__ = (UniqueConstraint("contract_id", "kind", name="uq_contract_milestone_kind"),
+                      UniqueConstraint("contract_id", "position", name="uq_contract_milestone_position"))
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
+    kind: Mapped[MilestoneKind] = mapped_column(_enum(MilestoneKind, "contract_milestone_kind"))
+    position: Mapped[int] = mapped_column(SmallInteger)
+    percent: Mapped[int] = mapped_column(SmallInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    validated_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    validated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    object_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    evidence_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    evidence_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+
+
+class ContractModification(UUIDv7AuditBase):
+    """ACTIVE --modification--> ACTIVE: an avenant, appended (DECP `modifications[]`), never an edit."""
+
+    __tablename__ = "contract_modification"
+    __table_args__ = (CheckConstraint("amount_cents > 0", name="amount_positive"),)
+
+    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
+    reason: Mapped[str] = mapped_column(Text)
+    previous_amount_cents: Mapped[int] = mapped_column(BigInteger)
+    amount_cents: Mapped[int] = mapped_column(BigInteger)
+    modified_by: Mapped[str] = mapped_column(String(200))
+    modified_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -11,7 +11,16 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
-from marketplace.awards.states import SCORE_MAX, SCORE_MIN, AwardStatus, OfferOutcome, RejectionGround
+from marketplace.awards.states import (
+    SCORE_MAX,
+    SCORE_MIN,
+    AwardStatus,
+    ContractStatus,
+    MilestoneKind,
+    OfferOutcome,
+    RejectionGround,
+    SignatureSide,
+)
 from marketplace.lib.schemas import CamelStruct
 
 Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
@@ -155,3 +164,70 @@ class MyEvaluation(CamelStruct):
     award_reasons: str
     earliest_signature_at: datetime
     reasons_requests: list[ReasonsRequest] = msgspec.field(default_factory=list)
+
+
+# -- contracts (machine (e), N14) -------------------------------------------------------------------------
+
+Cents = Annotated[int, Meta(gt=0, le=10**15)]
+
+
+class ContractCreate(CamelStruct):
+    # The amount signed, in euro cents excluding tax (the award records no amount).
+    amount_cents: Cents
+
+
+class ContractSignature(CamelStruct):
+    side: SignatureSide
+    signed_by: str
+    signed_at: datetime
+    size: int
+    sha256: str
+
+
+class ContractMilestone(CamelStruct):
+    kind: MilestoneKind
+    position: int
+    percent: int
+    amount_cents: int
+    validated_by: str | None
+    validated_at: datetime | None
+    evidence_size: int | None
+    evidence_sha256: str | None
+
+
+class ModificationCreate(CamelStruct):
+    reason: Text
+    amount_cents: Cents
+
+
+class ContractModification(CamelStruct):
+    id: uuid.UUID
+    reason: str
+    previous_amount_cents: int
+    amount_cents: int
+    modified_by: str
+    modified_at: datetime
+
+
+class ContractTransition(CamelStruct):
+    from_status: str | None
+    to_status: str
+    action: str
+    at: datetime
+
+
+class Contract(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    award_id: uuid.UUID
+    buyer_organisation_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    status: ContractStatus
+    # As signed; `currentAmountCents` is the last modification's, or this one.
+    amount_cents: int
+    current_amount_cents: int
+    earliest_sign_at: datetime
+    signatures: list[ContractSignature]
+    milestones: list[ContractMilestone]
+    modifications: list[ContractModification]
+    transitions: list[ContractTransition]

@@ -52,3 +52,54 @@ class OfferOutcome(enum.StrEnum):
 
 
 SCORE_MIN, SCORE_MAX = 0, 100
+
+
+class ContractStatus(enum.StrEnum):
+    """Machine (e), the contract (OCDS contractStatus in the comments)."""
+
+    PENDING = "pending"         # pending: awaiting both signatures, none before `earliest_sign_at`
+    SIGNED = "signed"           # active: signed by all, being notified
+    ACTIVE = "active"           # active
+    CANCELLED = "cancelled"     # cancelled
+    TERMINATED = "terminated"   # terminated
+
+
+CONTRACT_MOVES: dict[str, tuple[tuple[ContractStatus, ...], ContractStatus]] = {
+    "sign": ((ContractStatus.PENDING,), ContractStatus.PENDING),
+    "signed_by_all": ((ContractStatus.PENDING,), ContractStatus.SIGNED),
+    "notified": ((ContractStatus.SIGNED,), ContractStatus.ACTIVE),
+    # DECP `modifications[]`: a row appended, the contract stays ACTIVE.
+    "modification": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
+    "validate_milestone": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
+}
+
+
+def contract_allows(action: str, status: ContractStatus) -> bool:
+    return status in CONTRACT_MOVES[action][0]
+
+
+class SignatureSide(enum.StrEnum):
+    BUYER = "buyer"
+    VENDOR = "vendor"
+
+
+class MilestoneKind(enum.StrEnum):
+    """N14: the funding schedule, in the order the milestones are validated."""
+
+    START = "start"
+    ACCEPTANCE_TESTING = "acceptance_testing"   # recettage
+    USAGE_VERIFIED = "usage_verified"
+
+
+# N14: percent of the amount per milestone, in order; they add up to 100.
+FUNDING_SCHEDULE: tuple[tuple[MilestoneKind, int], ...] = (
+    (MilestoneKind.START, 40), (MilestoneKind.ACCEPTANCE_TESTING, 40), (MilestoneKind.USAGE_VERIFIED, 20))
+
+
+def split_amount(amount_cents: int) -> list[tuple[MilestoneKind, int, int]]:
+    """(kind, percent, cents) per milestone: each share rounded down, the remainder on the last, so the
+    sum is exactly the amount (1 000 001 → 400 000 + 400 000 + 200 001)."""
+    shares = [(kind, percent, amount_cents * percent // 100) for kind, percent in FUNDING_SCHEDULE]
+    kind, percent, _ = shares[-1]
+    shares[-1] = (kind, percent, amount_cents - sum(cents for _, _, cents in shares[:-1]))
+    return shares

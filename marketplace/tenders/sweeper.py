@@ -19,6 +19,7 @@ from sqlalchemy import delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
+from marketplace.awards.models import ContractMilestone, ContractSignature
 from marketplace.lib.clock import Clock
 from marketplace.tenders.models import ContractDocument, OfferAttachment
 from marketplace.vendors.models import AdmissionDocument, DpsDocument
@@ -26,12 +27,14 @@ from storage import ObjectStore
 
 log = logging.getLogger("marketplace.storage.sweeper")
 
-# The prefixes the product writes under (tenders/offers.py, tenders/amendments.py, vendors/services.py).
+# The prefixes the product writes under (tenders/offers.py, tenders/amendments.py, vendors/services.py,
+# awards/contracts.py).
 SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions")
 # Every column that names an object; tests/tenders/test_sweeper.py checks no table is missing here.
-KEY_COLUMNS: tuple[InstrumentedAttribute[str], ...] = (
-    OfferAttachment.object_key, ContractDocument.object_key, DpsDocument.object_key, AdmissionDocument.object_key)
-# Keys per lookup: four `IN` lists of this size stay well within PostgreSQL's bind-parameter limit.
+KEY_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
+    OfferAttachment.object_key, ContractDocument.object_key, DpsDocument.object_key, AdmissionDocument.object_key,
+    ContractSignature.object_key, ContractMilestone.object_key)
+# Keys per lookup: six `IN` lists of this size stay well within PostgreSQL's bind-parameter limit.
 BATCH = 1000
 
 
@@ -79,4 +82,5 @@ class OrphanSweeper:
         """Those of `keys` some row names: one query for the whole batch, across every table."""
         lookups = [select(column).where(column.in_(keys)) for column in KEY_COLUMNS]
         async with self.session_maker() as session:
-            return set((await session.scalars(union_all(*lookups))).all())
+            # `IN` never matches NULL: a milestone not yet validated names no object.
+            return {key for key in (await session.scalars(union_all(*lookups))).all() if key is not None}

@@ -207,6 +207,13 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
     "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
     "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),
+    # Contracts. The matrix's specific contract has no award: its buying organisation's admin is refused by
+    # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
+    "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
+    "GET /contracts/{contract_id}":                                   row(U, F, N, N, F),
+    "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/milestones/{kind}/validate":       row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/modifications":                    row(U, F, F, N, F),
     # A buying organisation's admins and openers register opener keys; members of the buying organisation
     # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
     "POST /my/opener-keys":                                           row(U, F, F, A, F),
@@ -446,6 +453,7 @@ class Scenario:
                              "reasons_request_id": str(uuid.uuid4())}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
+        self.segment_values["contracts"] = {"kind": "start"}
 
     async def contract_document(self, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(
@@ -510,6 +518,10 @@ class Scenario:
             return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
         if route == "POST /specific-contracts/{contract_id}/award":
             return {"offerId": self.path_values["offer_id"], "reasons": "Meilleure offre."}
+        if route == "POST /specific-contracts/{contract_id}/contract":
+            return {"amountCents": 1_000_001}
+        if route == "POST /contracts/{contract_id}/modifications":
+            return {"reason": "Avenant", "amountCents": 1_200_000}
         if route == "POST /offers/{offer_id}/uploads":
             return {"filename": "offre.pdf", "size": 10, "sha256": "0" * 64}
         if route == "POST /offers/{offer_id}/uploads/{attachment_id}/complete":

@@ -1,0 +1,323 @@
+"""The contract after the award (machine (e), D18, N14).
+
+The buyer's admin creates the contract from the live award: PENDING, with its amount and the award's
+earliest signature date. Each side signs once, by its admin, with the signed document (a PDF streamed to
+object storage; the row keeps key, size and SHA-256); no signature before the earliest date (D18). When
+both sides have signed the contract is SIGNED, then ACTIVE once notified to the awardee; every move is
+recorded in `contract_transition` and the audit log.
+
+The funding milestones (N14: 40 % at the start, 40 % at acceptance testing, 20 % once usage is verified)
+are created with the contract and validated in that order by the buyer's admin, with evidence, on an
+ACTIVE contract only. Modifications (avenants) are rows appended: the signed amount stays as it was and
+the current amount is the last modification's.
+
+The contract row is locked (`FOR UPDATE`) by every write, so two signatures or validations at once queue
+and the second sees the first; unique constraints back it at the database.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Membership, User
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.awards import schemas
+from marketplace.awards.errors import (
+    AlreadySigned,
+    ContractStage,
+    MilestoneOutOfOrder,
+    SignatureTooEarly,
+    WrongStage,
+)
+from marketplace.awards.models import (
+    Award,
+    Contract,
+    ContractMilestone,
+    ContractModification,
+    ContractSignature,
+    ContractTransition,
+)
+from marketplace.awards.states import (
+    AwardStatus,
+    ContractStatus,
+    MilestoneKind,
+    SignatureSide,
+    contract_allows,
+    split_amount,
+)
+from marketplace.errors import Conflict, Forbidden, NotFound
+from marketplace.lib import audit
+from marketplace.lib.clock import Clock, format_paris
+from marketplace.notifications.services import NotificationService
+from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
+from marketplace.tenders.models import SpecificContract, SpecificContractStatus
+from marketplace.uploads import check_declared, store_upload
+from storage import ObjectStore
+
+DOCUMENT_TYPES = ["application/pdf"]
+DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
+_NOT_FOUND = "No contract has this id."
+_SIDE_FR = {SignatureSide.BUYER: "acheteuse", SignatureSide.VENDOR: "titulaire"}
+_SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VENDOR: NOTIFIED_VENDOR_ROLES}
+
+
+class ContractService:
+    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None) -> None:
+        self.session = session
+        self.clock = clock
+        self.store = store
+        self.notifications = NotificationService(session, clock)
+
+    # -- loading -------------------------------------------------------------------------------------
+
+    async def _load(self, principal: Principal, contract_id: uuid.UUID, *, lock: bool = False) -> Contract:
+        """The contract, if the caller belongs to its buying organisation or to the awardee (else 404)."""
+        query = select(Contract).where(Contract.id == contract_id)
+        if lock:
+            query = query.with_for_update().execution_options(populate_existing=True)
+        contract = await self.session.scalar(query)
+        if contract is None or not (principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES)
+                                    or principal.has_role_in(contract.vendor_organisation_id, *VENDOR_ROLES)):
+            raise NotFound(_NOT_FOUND)
+        return contract
+
+    @staticmethod
+    def _buyer_admin(principal: Principal, contract: Contract, what: str) -> None:
+        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+            raise Forbidden(f"Only an administrator of the buying organisation {what}.")
+
+    async def _audit(self, principal: Principal | None, contract: Contract, action: str, target_type: str,
+                     target_id: uuid.UUID, **details: Any) -> None:
+        await audit.record(self.session, self.clock, action, actor=principal.label if principal else "system",
+                           organisation_id=contract.buyer_organisation_id, target_type=target_type,
+                           target_id=target_id, details={"contract": str(contract.id),
+                                                         "specific_contract": str(contract.specific_contract_id),
+                                                         **details})
+
+    async def _move(self, principal: Principal, contract: Contract, action: str, to: ContractStatus) -> None:
+        before = contract.status
+        contract.status = to
+        self.session.add(ContractTransition(contract_id=contract.id, from_status=before.value, to_status=to.value,
+                                            action=action, actor=principal.label, at=self.clock.now()))
+        await self.session.flush()
+        await self._audit(principal, contract, f"contract.{to.value}", "contract", contract.id,
+                          from_status=before.value, to_status=to.value)
+
+    async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
+        return list((await self.session.scalars(
+            select(User.email).join(Membership, Membership.user_id == User.id).where(
+                Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
+            .distinct().order_by(User.email))).all())
+
+    async def _tell(self, contract: Contract, side: SignatureSide, kind: str, subject: str, body: str) -> None:
+        organisation = (contract.buyer_organisation_id if side is SignatureSide.BUYER
+                        else contract.vendor_organisation_id)
+        for email in await self._emails(organisation, _SIDE_ROLES[side]):
+            await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
+                                            about=contract.id)
+
+    async def _upload(self, contract: Contract, what: str, declared_type: str, declared_size: int | None,
+                      body: AsyncIterable[bytes]) -> tuple[str, int, str]:
+        assert self.store is not None
+        media_type = check_declared(declared_type, declared_size, DOCUMENT_TYPES, DOCUMENT_MAX_BYTES, what)
+        key, stored = await store_upload(self.store, "contracts", body, media_type, DOCUMENT_TYPES,
+                                         DOCUMENT_MAX_BYTES, what, {"contract": str(contract.id)})
+        return key, stored.size, stored.sha256
+
+    # -- creation ------------------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, specific_contract_id: uuid.UUID,
+                     data: schemas.ContractCreate) -> schemas.Contract:
+        specific = await self.session.scalar(select(SpecificContract).where(
+            SpecificContract.id == specific_contract_id).with_for_update().execution_options(populate_existing=True))
+        if specific is None or not principal.has_role_in(specific.buyer_organisation_id, *BUYER_ROLES):
+            raise NotFound("No specific contract has this id.")
+        if not principal.has_role_in(specific.buyer_organisation_id, Role.BUYER_ADMIN):
+            raise Forbidden("Only an administrator of the buying organisation creates the contract.")
+        award = await self.session.scalar(select(Award).where(
+            Award.specific_contract_id == specific.id,
+            Award.status.in_([AwardStatus.STANDSTILL, AwardStatus.ACTIVE])))
+        if award is None:
+            raise WrongStage(f"status: the specific contract is {specific.status.value}; the contract follows "
+                             "the award", field="status", rule="G8")
+        if await self.session.scalar(select(Contract.id).where(Contract.specific_contract_id == specific.id)):
+            raise Conflict("This specific contract has its contract already: one per specific contract.",
+                           field="specificContractId")
+        contract = Contract(specific_contract_id=specific.id, award_id=award.id,
+                            buyer_organisation_id=specific.buyer_organisation_id,
+                            vendor_organisation_id=award.vendor_organisation_id, status=ContractStatus.PENDING,
+                            amount_cents=data.amount_cents, earliest_sign_at=award.earliest_signature_at,
+                            created_by=principal.label)
+        self.session.add(contract)
+        await self.session.flush()
+        self.session.add(ContractTransition(contract_id=contract.id, from_status=None,
+                                            to_status=ContractStatus.PENDING.value, action="create",
+                                            actor=principal.label, at=self.clock.now()))
+        self.session.add_all([ContractMilestone(contract_id=contract.id, kind=kind, position=position,
+                                                percent=percent, amount_cents=cents)
+                              for position, (kind, percent, cents) in enumerate(split_amount(data.amount_cents), 1)])
+        await self.session.flush()
+        await self._audit(principal, contract, "contract.created", "contract", contract.id,
+                          amount_cents=contract.amount_cents, earliest_sign_at=contract.earliest_sign_at.isoformat())
+        return await self._schema(contract)
+
+    # -- signatures ----------------------------------------------------------------------------------
+
+    async def sign(self, principal: Principal, contract_id: uuid.UUID, *, declared_type: str,
+                   declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.Contract:
+        contract = await self._load(principal, contract_id, lock=True)
+        if principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+            side = SignatureSide.BUYER
+        elif principal.has_role_in(contract.vendor_organisation_id, Role.VENDOR_ADMIN):
+            side = SignatureSide.VENDOR
+        else:
+            raise Forbidden("An administrator of the buying organisation or of the awardee signs the contract.")
+        if not contract_allows("sign", contract.status):
+            raise ContractStage(f"status: the contract is {contract.status.value}; it is signed while pending",
+                                field="status")
+        now = self.clock.now()
+        if now < contract.earliest_sign_at:
+            raise SignatureTooEarly(f"The contract can't be signed before {format_paris(contract.earliest_sign_at)} "
+                                    "(standstill period, D18).", field="earliestSignAt", rule="D18")
+        signatures = {s.side: s for s in await self._signatures(contract.id)}
+        if side in signatures:
+            raise AlreadySigned(f"The {side.value} side has signed this contract already.", field="side")
+        key, size, sha256 = await self._upload(contract, "a signed contract", declared_type, declared_size, body)
+        try:
+            row = ContractSignature(contract_id=contract.id, side=side, signed_by=principal.label, signed_at=now,
+                                    object_key=key, size=size, sha256=sha256)
+            self.session.add(row)
+            await self.session.flush()
+        except BaseException:
+            assert self.store is not None
+            await self.store.delete(key)  # no object without its row
+            raise
+        await self._audit(principal, contract, "contract.signature_added", "contract_signature", row.id,
+                          side=side.value, sha256=sha256, size=size)
+        other = SignatureSide.VENDOR if side is SignatureSide.BUYER else SignatureSide.BUYER
+        await self._tell(contract, other, "contract.signed", "Marché : signature de l'autre partie",
+                         f"Le marché a été signé par la partie {_SIDE_FR[side]} le {format_paris(now)}.")
+        if len(signatures) + 1 == len(SignatureSide):
+            await self._move(principal, contract, "signed_by_all", ContractStatus.SIGNED)
+            await self._tell(contract, SignatureSide.VENDOR, "contract.notified", "Notification du marché",
+                             "Le marché, signé par les deux parties, vous est notifié : il est exécutoire.")
+            await self._move(principal, contract, "notified", ContractStatus.ACTIVE)
+            specific = await self.session.get(SpecificContract, contract.specific_contract_id)
+            if specific is not None:
+                specific.status = SpecificContractStatus.CONTRACTED
+                await self.session.flush()
+        return await self._schema(contract)
+
+    async def _signatures(self, contract_id: uuid.UUID) -> list[ContractSignature]:
+        return list((await self.session.scalars(select(ContractSignature).where(
+            ContractSignature.contract_id == contract_id).order_by(ContractSignature.signed_at,
+                                                                   ContractSignature.id))).all())
+
+    # -- N14: milestones -----------------------------------------------------------------------------
+
+    async def validate_milestone(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind, *,
+                                 declared_type: str, declared_size: int | None,
+                                 body: AsyncIterable[bytes]) -> schemas.Contract:
+        contract = await self._load(principal, contract_id, lock=True)
+        self._buyer_admin(principal, contract, "validates a milestone")
+        if not contract_allows("validate_milestone", contract.status):
+            raise MilestoneOutOfOrder(f"status: the contract is {contract.status.value}; milestones are validated "
+                                      "on an active contract", field="status", rule="N14")
+        milestones = await self._milestones(contract.id)
+        milestone = next(m for m in milestones if m.kind == kind)
+        if milestone.validated_at is not None:
+            raise MilestoneOutOfOrder(f"The milestone {kind.value} is validated already.", field="kind", rule="N14")
+        pending = [m.kind.value for m in milestones if m.position < milestone.position and m.validated_at is None]
+        if pending:
+            raise MilestoneOutOfOrder(f"The milestone {kind.value} comes after {', '.join(pending)}, not validated "
+                                      "yet (funding schedule 40/40/20).", field="kind", rule="N14")
+        key, size, sha256 = await self._upload(contract, "a milestone's evidence", declared_type, declared_size,
+                                               body)
+        try:
+            milestone.validated_by, milestone.validated_at = principal.label, self.clock.now()
+            milestone.object_key, milestone.evidence_size, milestone.evidence_sha256 = key, size, sha256
+            await self.session.flush()
+        except BaseException:
+            assert self.store is not None
+            await self.store.delete(key)
+            raise
+        await self._audit(principal, contract, "contract.milestone_validated", "contract_milestone", milestone.id,
+                          kind=kind.value, amount_cents=milestone.amount_cents, sha256=sha256)
+        await self._tell(contract, SignatureSide.VENDOR, "contract.milestone_validated",
+                         "Marché : jalon de paiement validé",
+                         f"Le jalon « {kind.value} » ({milestone.percent} %, {milestone.amount_cents} centimes) "
+                         "est validé par l'acheteur.")
+        return await self._schema(contract)
+
+    async def _milestones(self, contract_id: uuid.UUID) -> list[ContractMilestone]:
+        return list((await self.session.scalars(select(ContractMilestone).where(
+            ContractMilestone.contract_id == contract_id).order_by(ContractMilestone.position))).all())
+
+    # -- modifications -------------------------------------------------------------------------------
+
+    async def modify(self, principal: Principal, contract_id: uuid.UUID,
+                     data: schemas.ModificationCreate) -> schemas.Contract:
+        contract = await self._load(principal, contract_id, lock=True)
+        self._buyer_admin(principal, contract, "modifies the contract")
+        if not contract_allows("modification", contract.status):
+            raise ContractStage(f"status: the contract is {contract.status.value}; only an active contract is "
+                                "modified", field="status")
+        previous = await self._current_amount(contract)
+        row = ContractModification(contract_id=contract.id, reason=data.reason, previous_amount_cents=previous,
+                                   amount_cents=data.amount_cents, modified_by=principal.label,
+                                   modified_at=self.clock.now())
+        self.session.add(row)
+        await self.session.flush()
+        await self._audit(principal, contract, "contract.modified", "contract_modification", row.id,
+                          previous_amount_cents=previous, amount_cents=data.amount_cents)
+        await self._tell(contract, SignatureSide.VENDOR, "contract.modified", "Marché : avenant",
+                         f"Un avenant modifie le montant du marché : {previous} → {data.amount_cents} centimes.\n"
+                         f"{data.reason}")
+        return await self._schema(contract)
+
+    async def _modifications(self, contract_id: uuid.UUID) -> list[ContractModification]:
+        return list((await self.session.scalars(select(ContractModification).where(
+            ContractModification.contract_id == contract_id).order_by(
+            ContractModification.modified_at, ContractModification.created_at, ContractModification.id))).all())
+
+    async def _current_amount(self, contract: Contract) -> int:
+        modifications = await self._modifications(contract.id)
+        return modifications[-1].amount_cents if modifications else contract.amount_cents
+
+    # -- reading -------------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Contract:
+        return await self._schema(await self._load(principal, contract_id))
+
+    async def _schema(self, contract: Contract) -> schemas.Contract:
+        modifications = await self._modifications(contract.id)
+        transitions = (await self.session.scalars(select(ContractTransition).where(
+            ContractTransition.contract_id == contract.id).order_by(
+            ContractTransition.at, ContractTransition.created_at, ContractTransition.id))).all()
+        return schemas.Contract(
+            id=contract.id, specific_contract_id=contract.specific_contract_id, award_id=contract.award_id,
+            buyer_organisation_id=contract.buyer_organisation_id,
+            vendor_organisation_id=contract.vendor_organisation_id, status=contract.status,
+            amount_cents=contract.amount_cents,
+            current_amount_cents=modifications[-1].amount_cents if modifications else contract.amount_cents,
+            earliest_sign_at=contract.earliest_sign_at,
+            signatures=[schemas.ContractSignature(side=s.side, signed_by=s.signed_by, signed_at=s.signed_at,
+                                                  size=s.size, sha256=s.sha256)
+                        for s in await self._signatures(contract.id)],
+            milestones=[schemas.ContractMilestone(kind=m.kind, position=m.position, percent=m.percent,
+                                                  amount_cents=m.amount_cents, validated_by=m.validated_by,
+                                                  validated_at=m.validated_at, evidence_size=m.evidence_size,
+                                                  evidence_sha256=m.evidence_sha256)
+                        for m in await self._milestones(contract.id)],
+            modifications=[schemas.ContractModification(id=m.id, reason=m.reason,
+                                                        previous_amount_cents=m.previous_amount_cents,
+                                                        amount_cents=m.amount_cents, modified_by=m.modified_by,
+                                                        modified_at=m.modified_at) for m in modifications],
+            transitions=[schemas.ContractTransition(from_status=t.from_status, to_status=t.to_status,
+                                                    action=t.action, at=t.at) for t in transitions])

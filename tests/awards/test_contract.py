@@ -1,0 +1,161 @@
+"""The contract after the award through the API (machine (e), D18, N14): created from the award, signed by
+both sides (never before the earliest signature date, once per side) → SIGNED → ACTIVE, the funding
+milestones 40/40/20 with exact cents validated in order with evidence, modifications appended without
+touching the signed amount, and only the two parties see it."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from marketplace.lib.clock import FrozenClock
+from marketplace.settings import Settings
+from tests.awards.test_award import opened_contract, scores
+from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
+from tests.vendors.api import Client, expect, fetch, minimal_pdf
+
+# The frozen clock and the app reading it, as for the DPS tests.
+from tests.vendors.conftest import app, clock  # noqa: F401
+from tests.world import World, email_of
+
+pytestmark = pytest.mark.usefixtures("cpv")
+
+
+async def awarded_contract(client: Client, world: World, clock: FrozenClock, *,
+                           standstill: bool) -> tuple[str, dict[str, Any]]:
+    """A specific contract awarded to the `vendor`'s offer (the buyer's admin is the only evaluator)."""
+    cid, offers = await opened_contract(client, world, clock)
+    admin = world["buyer_admin"].headers
+    expect(await client.post(f"/specific-contracts/{cid}/evaluation", headers=admin), 200)
+    expect(await client.post(f"/specific-contracts/{cid}/conflict-declarations", headers=admin,
+                             json={"hasConflict": False, "statement": "Aucun lien."}), 201)
+    for person, mark in (("vendor_admin", 90), ("other_vendor_admin", 60), ("third_vendor_admin", 50)):
+        expect(await client.put(f"/offers/{offers[person]}/scores", headers=admin, json=scores(mark, mark)), 200)
+    award = expect(await client.post(f"/specific-contracts/{cid}/award", headers=admin, json={
+        "offerId": offers["vendor_admin"], "reasons": "Meilleure offre.", "standstillRequired": standstill}), 201)
+    return cid, award
+
+
+async def sign(client: Client, world: World, contract_id: str, person: str, document: bytes) -> Any:
+    return await client.post(f"/contracts/{contract_id}/signatures", content=document,
+                             headers={**world[person].headers, "content-type": "application/pdf"})
+
+
+async def validate(client: Client, world: World, contract_id: str, kind: str, document: bytes,
+                   person: str = "buyer_admin") -> Any:
+    return await client.post(f"/contracts/{contract_id}/milestones/{kind}/validate", content=document,
+                             headers={**world[person].headers, "content-type": "application/pdf"})
+
+
+async def test_contract_signed_activated_milestones_and_modifications(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    cid, _ = await awarded_contract(client, world, clock, standstill=False)
+    admin = world["buyer_admin"].headers
+
+    # Created by the buyer's admin only, once; the amount is split 40/40/20, the remainder on the last.
+    body = {"amountCents": 1_000_001}
+    expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["other_buyer_admin"].headers,
+                             json=body), 404)
+    expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["vendor_admin"].headers,
+                             json=body), 403)
+    contract = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin, json=body), 201)
+    expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin, json=body), 409)
+    kid = contract["id"]
+    assert (contract["status"], contract["amountCents"], contract["currentAmountCents"]) == (
+        "pending", 1_000_001, 1_000_001)
+    assert [(m["kind"], m["percent"], m["amountCents"]) for m in contract["milestones"]] == [
+        ("start", 40, 400_000), ("acceptance_testing", 40, 400_000), ("usage_verified", 20, 200_001)]
+
+    # Only the two parties see it.
+    assert expect(await client.get(f"/contracts/{kid}", headers=world["vendor_member"].headers), 200)["id"] == kid
+    for person in ("other_buyer_admin", "other_vendor_admin"):
+        expect(await client.get(f"/contracts/{kid}", headers=world[person].headers), 404)
+    expect(await sign(client, world, kid, "other_vendor_admin", minimal_pdf("intrus")), 404)
+
+    # No milestone before the contract is active (N14).
+    early = expect(await validate(client, world, kid, "start", minimal_pdf("trop tôt")), 409)
+    assert early["rule"] == "N14"
+
+    # Signatures: a PDF only, once per side; both → SIGNED → ACTIVE.
+    expect(await client.post(f"/contracts/{kid}/signatures", content=b"not a pdf",
+                             headers={**world["vendor_admin"].headers, "content-type": "text/plain"}), 415)
+    buyer_pdf = minimal_pdf("signé acheteur")
+    signed = expect(await sign(client, world, kid, "buyer_admin", buyer_pdf), 201)
+    assert signed["status"] == "pending"
+    assert [(s["side"], s["sha256"], s["size"]) for s in signed["signatures"]] == [
+        ("buyer", hashlib.sha256(buyer_pdf).hexdigest(), len(buyer_pdf))]
+    expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("encore")), 409)
+    vendor_pdf = minimal_pdf("signé titulaire")
+    active = expect(await sign(client, world, kid, "vendor_admin", vendor_pdf), 201)
+    assert active["status"] == "active"
+    assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
+        (None, "pending"), ("pending", "signed"), ("signed", "active")]
+    assert sorted((s["side"], s["sha256"]) for s in active["signatures"]) == [
+        ("buyer", hashlib.sha256(buyer_pdf).hexdigest()), ("vendor", hashlib.sha256(vendor_pdf).hexdigest())]
+    expect(await sign(client, world, kid, "vendor_admin", minimal_pdf("encore")), 409)
+    specific = await fetch(settings, "SELECT status FROM specific_contract WHERE id = $1", uuid.UUID(cid))
+    assert specific[0]["status"] == "contracted"
+    # Each signature is told to the other side.
+    told = await fetch(settings, "SELECT recipient_email FROM notification WHERE about_id = $1 AND kind = "
+                       "'contract.signed'", uuid.UUID(kid))
+    assert {email_of("vendor_admin"), email_of("buyer_admin")} <= {r["recipient_email"] for r in told}
+
+    # Milestones in order, by the buyer's admin, with evidence whose SHA-256 is recorded.
+    expect(await validate(client, world, kid, "start", minimal_pdf("x"), person="vendor_admin"), 403)
+    for kind in ("acceptance_testing", "usage_verified"):
+        assert expect(await validate(client, world, kid, kind, minimal_pdf("désordre")), 409)["rule"] == "N14"
+    evidence = {kind: minimal_pdf(f"preuve {kind}") for kind in ("start", "acceptance_testing", "usage_verified")}
+    expect(await validate(client, world, kid, "start", evidence["start"]), 200)
+    assert expect(await validate(client, world, kid, "start", evidence["start"]), 409)["rule"] == "N14"
+    assert expect(await validate(client, world, kid, "usage_verified", minimal_pdf("x")), 409)["rule"] == "N14"
+    expect(await validate(client, world, kid, "acceptance_testing", evidence["acceptance_testing"]), 200)
+    done = expect(await validate(client, world, kid, "usage_verified", evidence["usage_verified"]), 200)
+    assert [(m["kind"], m["evidenceSha256"], m["evidenceSize"]) for m in done["milestones"]] == [
+        (k, hashlib.sha256(v).hexdigest(), len(v)) for k, v in evidence.items()]
+    assert all(m["validatedBy"] and m["validatedAt"] for m in done["milestones"])
+
+    # Modifications are appended: the signed amount stays, the current one is the last modification's.
+    expect(await client.post(f"/contracts/{kid}/modifications", headers=world["vendor_admin"].headers,
+                             json={"reason": "?", "amountCents": 1}), 403)
+    clock.advance(timedelta(days=30))
+    expect(await client.post(f"/contracts/{kid}/modifications", headers=admin,
+                             json={"reason": "Module supplémentaire.", "amountCents": 1_100_000}), 201)
+    clock.advance(timedelta(days=30))
+    modified = expect(await client.post(f"/contracts/{kid}/modifications", headers=admin,
+                                        json={"reason": "Extension à un second site.", "amountCents": 1_250_000}), 201)
+    assert (modified["status"], modified["amountCents"], modified["currentAmountCents"]) == (
+        "active", 1_000_001, 1_250_000)
+    assert [(m["previousAmountCents"], m["amountCents"]) for m in modified["modifications"]] == [
+        (1_000_001, 1_100_000), (1_100_000, 1_250_000)]
+    row = await fetch(settings, "SELECT amount_cents FROM contract WHERE id = $1", uuid.UUID(kid))
+    assert row[0]["amount_cents"] == 1_000_001
+
+    actions = [r["action"] for r in await fetch(
+        settings, "SELECT action FROM audit_event WHERE details->>'contract' = $1 ORDER BY id", kid)]
+    assert actions == ["contract.created", "contract.signature_added", "contract.signature_added",
+                       "contract.signed", "contract.active"] + ["contract.milestone_validated"] * 3 + [
+                       "contract.modified"] * 2
+
+
+async def test_no_signature_before_the_standstill_ends(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    cid, award = await awarded_contract(client, world, clock, standstill=True)
+    contract = expect(await client.post(f"/specific-contracts/{cid}/contract",
+                                        headers=world["buyer_admin"].headers, json={"amountCents": 5_000_000}), 201)
+    kid = contract["id"]
+    assert contract["earliestSignAt"] == award["earliestSignatureAt"]
+    for person in ("buyer_admin", "vendor_admin"):
+        refused = expect(await sign(client, world, kid, person, minimal_pdf(f"tôt {person}")), 409)
+        assert refused["rule"] == "D18"
+    clock.advance(timedelta(days=11))
+    expect(await sign(client, world, kid, "vendor_admin", minimal_pdf("titulaire")), 201)
+    active = expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("acheteur")), 201)
+    assert active["status"] == "active"
+    assert [m["amountCents"] for m in active["milestones"]] == [2_000_000, 2_000_000, 1_000_000]
+    stored = await fetch(settings, "SELECT count(*) AS n FROM contract_signature WHERE contract_id = $1",
+                         uuid.UUID(kid))
+    assert stored[0]["n"] == 2
