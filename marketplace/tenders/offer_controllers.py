@@ -5,7 +5,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
-from urllib.parse import unquote
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
@@ -114,7 +113,7 @@ class OfferController(Controller):
     ) -> schemas.AttachmentReceipt:
         length = request.headers.get("content-length")
         return await offers.add_attachment(
-            principal, offer_id, filename=unquote(filename, errors="strict"),
+            principal, offer_id, filename=filename,
             declared_type=request.headers.get("content-type", ""),
             declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
 

@@ -29,6 +29,7 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime, timedelta
 from typing import IO, Any
+from urllib.parse import unquote
 
 import msgspec
 from sqlalchemy import func, select, text, update
@@ -212,9 +213,16 @@ class OfferService:
 
     async def add_attachment(self, principal: Principal, offer_id: uuid.UUID, *, filename: str, declared_type: str,
                              declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.AttachmentReceipt:
-        """Stream one file: sniffed, counted, hashed and sealed on the way to the bucket (P9, P11)."""
+        """Stream one file: sniffed, counted, hashed and sealed on the way to the bucket (P9, P11).
+
+        `filename` is the X-Filename header as sent: UTF-8, percent-encoded."""
         assert self.store is not None
         started = self.clock.now()  # P11: the first byte's time, before anything is read
+        try:
+            filename = unquote(filename, errors="strict")
+        except UnicodeDecodeError as exc:
+            raise RuleViolation("X-Filename: the name is percent-encoded UTF-8 (%C3%A9 for é)",
+                                field="X-Filename") from exc
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
         self._before_deadline(contract, "files are added")

@@ -427,6 +427,9 @@ async def test_upload_attacks_are_refused_or_neutralised_and_leave_nothing(
         kept = expect(await put(minimal_pdf(name), name), 201)
         assert "/" not in kept["filename"] and "\\" not in kept["filename"] and "\u202e" not in kept["filename"]
         assert not kept["filename"].startswith(".") and kept["filename"].lower() != "con.pdf"
+    # A name that is not percent-encoded UTF-8 is refused naming the header, not a 500.
+    bad_name = expect(await put(minimal_pdf("x"), "ok.pdf", **{"x-filename": "caf%E9.pdf"}), 422)
+    assert bad_name["field"] == "X-Filename"
     keys = [r["object_key"] for r in await fetch(settings, "SELECT object_key FROM offer_attachment")]
     assert all(uuid.UUID(k.split("/")[-1]) for k in keys)
     # A plain archive is accepted, recorded by what its content is, and never extracted.
