@@ -22,6 +22,7 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.plugins.problem_details import ProblemDetailsException
 from litestar.types import ExceptionHandlersMap
 
+from marketplace.lib.clock import ClockExhausted
 from marketplace.lib.sealing import SealingError
 
 log = logging.getLogger("marketplace.errors")
@@ -176,8 +177,15 @@ def _tampered(request: Request[Any, Any, Any], exc: SealingError) -> Response[An
                            "it is blocked.")
 
 
+def _clock_exhausted(request: Request[Any, Any, Any], exc: ClockExhausted) -> Response[Any]:
+    # A sandbox left running for weeks at a high factor: its time can go no further (year 9999).
+    return _problem(request, status=410, title="Sandbox clock exhausted", slug="sandbox-clock-exhausted",
+                    detail=f"{exc} Create a new sandbox.", extra={"field": "sandbox", "rule": "sandbox"})
+
+
 exception_handlers: ExceptionHandlersMap = {
     DomainError: _domain_error,
+    ClockExhausted: _clock_exhausted,
     SealingError: _tampered,
     ValidationException: _validation_error,
     HTTPException: _http_error,

@@ -17,7 +17,7 @@ from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
 from marketplace.tenders.jobs import scan_pending_attachments, sweep_orphan_objects
 from marketplace.tenders.vault import Vault
-from marketplace.vendors.jobs import warn_expiring_documents
+from marketplace.vendors.jobs import warn_expiring_documents, warn_expiring_sandbox_documents
 
 log = logging.getLogger("marketplace.worker")
 
@@ -30,6 +30,8 @@ JOB_TIMEOUT = 120
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
 CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
+             # Sandboxes live days in minutes (vendors/sandbox.py): their daily work runs every minute.
+             cron(warn_expiring_sandbox_documents, unique=True),
              # Hourly, off the round hour when other schedules pile up (reliability.md §4 item 3).
              cron(sweep_orphan_objects, minute={17}, unique=True)]
 

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterable
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
@@ -58,6 +59,8 @@ from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.uploads import check_declared, store_upload
+from marketplace.vendors.models import Dps
+from marketplace.vendors.sandbox import dps_clock, dps_of
 from storage import ObjectStore
 
 DOCUMENT_TYPES = ["application/pdf"]
@@ -87,6 +90,15 @@ class ContractService:
             raise NotFound(_NOT_FOUND)
         return contract
 
+    async def _dps(self, contract: Contract) -> Dps:
+        specific = await self.session.get(SpecificContract, contract.specific_contract_id)
+        assert specific is not None
+        return await dps_of(self.session, specific.dps_id)
+
+    async def _now(self, contract: Contract) -> datetime:
+        """Business time on the contract's clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""
+        return dps_clock(self.clock, await self._dps(contract)).now()
+
     @staticmethod
     def _buyer_admin(principal: Principal, contract: Contract, what: str) -> None:
         if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
@@ -104,7 +116,7 @@ class ContractService:
         before = contract.status
         contract.status = to
         self.session.add(ContractTransition(contract_id=contract.id, from_status=before.value, to_status=to.value,
-                                            action=action, actor=principal.label, at=self.clock.now()))
+                                            action=action, actor=principal.label, at=await self._now(contract)))
         await self.session.flush()
         await self._audit(principal, contract, f"contract.{to.value}", "contract", contract.id,
                           from_status=before.value, to_status=to.value)
@@ -118,9 +130,10 @@ class ContractService:
     async def _tell(self, contract: Contract, side: SignatureSide, kind: str, subject: str, body: str) -> None:
         organisation = (contract.buyer_organisation_id if side is SignatureSide.BUYER
                         else contract.vendor_organisation_id)
+        sandbox = (await self._dps(contract)).is_sandbox
         for email in await self._emails(organisation, _SIDE_ROLES[side]):
             await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
-                                            about=contract.id)
+                                            about=contract.id, sandbox=sandbox)
 
     async def _upload(self, contract: Contract, what: str, declared_type: str, declared_size: int | None,
                       body: AsyncIterable[bytes]) -> tuple[str, int, str]:
@@ -158,7 +171,7 @@ class ContractService:
         await self.session.flush()
         self.session.add(ContractTransition(contract_id=contract.id, from_status=None,
                                             to_status=ContractStatus.PENDING.value, action="create",
-                                            actor=principal.label, at=self.clock.now()))
+                                            actor=principal.label, at=await self._now(contract)))
         self.session.add_all([ContractMilestone(contract_id=contract.id, kind=kind, position=position,
                                                 percent=percent, amount_cents=cents)
                               for position, (kind, percent, cents) in enumerate(split_amount(data.amount_cents), 1)])
@@ -181,7 +194,7 @@ class ContractService:
         if not contract_allows("sign", contract.status):
             raise ContractStage(f"status: the contract is {contract.status.value}; it is signed while pending",
                                 field="status")
-        now = self.clock.now()
+        now = await self._now(contract)  # D18 on the contract's clock
         if now < contract.earliest_sign_at:
             raise SignatureTooEarly(f"The contract can't be signed before {format_paris(contract.earliest_sign_at)} "
                                     "(standstill period, D18).", field="earliestSignAt", rule="D18")
@@ -240,7 +253,7 @@ class ContractService:
         key, size, sha256 = await self._upload(contract, "a milestone's evidence", declared_type, declared_size,
                                                body)
         try:
-            milestone.validated_by, milestone.validated_at = principal.label, self.clock.now()
+            milestone.validated_by, milestone.validated_at = principal.label, await self._now(contract)
             milestone.object_key, milestone.evidence_size, milestone.evidence_sha256 = key, size, sha256
             await self.session.flush()
         except BaseException:
@@ -271,7 +284,7 @@ class ContractService:
         previous = await self._current_amount(contract)
         row = ContractModification(contract_id=contract.id, reason=data.reason, previous_amount_cents=previous,
                                    amount_cents=data.amount_cents, modified_by=principal.label,
-                                   modified_at=self.clock.now())
+                                   modified_at=await self._now(contract))
         self.session.add(row)
         await self.session.flush()
         await self._audit(principal, contract, "contract.modified", "contract_modification", row.id,
@@ -320,4 +333,5 @@ class ContractService:
                                                         amount_cents=m.amount_cents, modified_by=m.modified_by,
                                                         modified_at=m.modified_at) for m in modifications],
             transitions=[schemas.ContractTransition(from_status=t.from_status, to_status=t.to_status,
-                                                    action=t.action, at=t.at) for t in transitions])
+                                                    action=t.action, at=t.at) for t in transitions],
+            sandbox=(await self._dps(contract)).is_sandbox)

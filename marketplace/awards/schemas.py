@@ -123,6 +123,7 @@ class Award(CamelStruct):
     notices_sent_at: datetime
     earliest_signature_at: datetime
     notices: int
+    sandbox: bool = False
 
 
 class ReasonsRequestCreate(CamelStruct):
@@ -231,3 +232,5 @@ class Contract(CamelStruct):
     milestones: list[ContractMilestone]
     modifications: list[ContractModification]
     transitions: list[ContractTransition]
+    # Under a sandbox DPS: a rehearsal, "sans valeur juridique"; its times are the sandbox's.
+    sandbox: bool = False

@@ -43,6 +43,7 @@ from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
+from marketplace.vendors.sandbox import clock_of, dps_of
 
 STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to date
 REASONS_DUE = timedelta(days=15)      # D17
@@ -97,6 +98,13 @@ class AwardService:
             raise NotFound("No offer has this id.") from None
         return offer, contract
 
+    async def _now(self, contract: SpecificContract) -> datetime:
+        """Business time on the contract's clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""
+        return (await clock_of(self.session, self.clock, contract.dps_id)).now()
+
+    async def _sandbox(self, contract: SpecificContract) -> bool:
+        return (await dps_of(self.session, contract.dps_id)).is_sandbox
+
     async def _rejection(self, offer_id: uuid.UUID) -> OfferRejection | None:
         return await self.session.scalar(select(OfferRejection).where(OfferRejection.offer_id == offer_id))
 
@@ -135,7 +143,7 @@ class AwardService:
                            field="evaluatorId")
         row = ConflictDeclaration(specific_contract_id=contract.id, evaluator_id=principal.user_id,
                                   has_conflict=data.has_conflict, statement=data.statement,
-                                  declared_at=self.clock.now())
+                                  declared_at=await self._now(contract))
         self.session.add(row)
         await self.session.flush()
         await self._audit(principal, contract, "evaluation.interests_declared", "conflict_declaration", row.id,
@@ -178,11 +186,11 @@ class AwardService:
                 raise RuleViolation(f"scores[{index}].criterion: {given.criterion!r} is scored twice",
                                     field=f"scores[{index}].criterion")
             seen.add(given.criterion)
-        now = self.clock.now()
+        now, real = await self._now(contract), self.clock.now()
         statement = insert(EvaluationScore).values([
             {"id": uuid.uuid4(), "specific_contract_id": contract.id, "offer_id": offer.id,
              "evaluator_id": principal.user_id, "criterion": g.criterion, "score": g.score, "comment": g.comment,
-             "scored_at": now, "created_at": now, "updated_at": now} for g in data.scores])
+             "scored_at": now, "created_at": real, "updated_at": real} for g in data.scores])
         # One score per evaluator × offer × criterion: a new one replaces the old (until the award).
         statement = statement.on_conflict_do_update(
             index_elements=["offer_id", "evaluator_id", "criterion"],
@@ -204,7 +212,7 @@ class AwardService:
         self._stage("evaluate", contract, "offers are rejected during the evaluation")
         await self._admissible(offer, contract)
         row = OfferRejection(specific_contract_id=contract.id, offer_id=offer.id, grounds=data.grounds,
-                             reasons=data.reasons, rejected_by=principal.label, rejected_at=self.clock.now())
+                             reasons=data.reasons, rejected_by=principal.label, rejected_at=await self._now(contract))
         self.session.add(row)
         await self.session.flush()
         await self._audit(principal, contract, "offer.rejected", "offer", offer.id, grounds=data.grounds.value)
@@ -292,7 +300,7 @@ class AwardService:
         if chosen.rank != 1 and data.departure_reason is None:
             raise RuleViolation("departureReason: the award goes to the best-ranked offer unless a reason is "
                                 "recorded for choosing another", field="departureReason")
-        now = self.clock.now()
+        now = await self._now(contract)  # D18's 11 days on the contract's clock
         earliest = now + STANDSTILL if data.standstill_required else now
         award = Award(specific_contract_id=contract.id, offer_id=chosen.offer_id,
                       vendor_organisation_id=chosen.vendor_organisation_id,
@@ -314,7 +322,8 @@ class AwardService:
                              vendor_organisation_id=award.vendor_organisation_id, vendor_name=chosen.vendor_name,
                              status=award.status, reasons=award.reasons, departure_reason=award.departure_reason,
                              standstill_required=award.standstill_required, decided_at=now, notices_sent_at=now,
-                             earliest_signature_at=earliest, notices=notices)
+                             earliest_signature_at=earliest, notices=notices,
+                             sandbox=await self._sandbox(contract))
 
     async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
         return list((await self.session.scalars(
@@ -331,6 +340,7 @@ class AwardService:
         entries = {r.offer_id: r for r in ranking.offers}
         rejected = {r.offer_id: r for r in ranking.rejected}
         sign = format_paris(award.earliest_signature_at)
+        sandbox = await self._sandbox(contract)
         sent = 0
         for offer in offers.values():
             if offer.id == award.offer_id:
@@ -355,7 +365,7 @@ class AwardService:
                 body = "\n".join(lines)
             for email in await self._emails(offer.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
                 await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
-                                                about=contract.id)
+                                                about=contract.id, sandbox=sandbox)
                 sent += 1
         return sent
 
@@ -414,7 +424,7 @@ class AwardService:
         award = await self._decided(contract)
         if award.offer_id == offer.id:
             raise Conflict("Your offer won this contract: there is no rejection to explain.", field="offerId")
-        now = self.clock.now()
+        now = await self._now(contract)  # D17's 15 days on the contract's clock
         row = ReasonsRequest(specific_contract_id=contract.id, vendor_organisation_id=offer.vendor_organisation_id,
                              requested_by=principal.label, request=data.request, requested_at=now,
                              due_at=now + REASONS_DUE)
@@ -425,7 +435,7 @@ class AwardService:
                 recipient_email=email, kind="award.reasons_requested", about=row.id,
                 subject="Demande des motifs de rejet d'une offre",
                 body=f"Un soumissionnaire demande les motifs du rejet de son offre : réponse due le "
-                     f"{format_paris(row.due_at)}.\n\n{row.request}")
+                     f"{format_paris(row.due_at)}.\n\n{row.request}", sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "award.reasons_requested", "reasons_request", row.id,
                           due_at=row.due_at.isoformat())
         return self._request_schema(row)
@@ -439,12 +449,12 @@ class AwardService:
             raise NotFound("No request for reasons has this id.")
         if row.answer is not None:
             raise Conflict("This request was answered already.", field="answer")
-        row.answer, row.answered_by, row.answered_at = data.answer, principal.label, self.clock.now()
+        row.answer, row.answered_by, row.answered_at = data.answer, principal.label, await self._now(contract)
         await self.session.flush()
         for email in await self._emails(row.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
             await self.notifications.notify(recipient_email=email, kind="award.reasons_answered",
                                             about=contract.id, subject="Motifs du rejet de votre offre",
-                                            body=data.answer)
+                                            body=data.answer, sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "award.reasons_answered", "reasons_request", row.id,
                           late=row.answered_at > row.due_at)
         return self._request_schema(row)

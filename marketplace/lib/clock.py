@@ -46,6 +46,52 @@ class FrozenClock:
             return self._at
 
 
+class ClockExhausted(RuntimeError):
+    """An accelerated clock ran past the last instant a datetime can hold (year 9999)."""
+
+
+class AcceleratedClock:
+    """Time that runs `factor` times faster than `base` from `epoch` on: a sandbox's clock.
+
+    now = epoch + (base.now() − epoch) × factor. At `epoch` the two clocks agree; afterwards one second
+    of `base` is `factor` seconds here, so a sandbox at 86 400 lives a day per second. Computed from the
+    base on every call, never stored: every process (API workers, the job worker) reads the same instant
+    from the same base, and a test moves it by moving its `FrozenClock`.
+    """
+
+    def __init__(self, base: Clock, epoch: datetime, factor: int) -> None:
+        if factor < 1:
+            raise ValueError("an accelerated clock runs at least as fast as its base")
+        self.base = base
+        self.epoch = _require_aware(epoch).astimezone(UTC)
+        self.factor = factor
+
+    def now(self) -> datetime:
+        return self.at(self.base.now())
+
+    def at(self, real: datetime) -> datetime:
+        """This clock's reading at the real instant `real` (what it showed, or will show, then)."""
+        try:
+            return self.epoch + (real - self.epoch) * self.factor
+        except OverflowError as exc:
+            raise ClockExhausted(f"this clock, {self.factor} times faster since {self.epoch.isoformat()}, has run "
+                                 "past the year 9999") from exc
+
+    def real_span(self, span: timedelta) -> timedelta:
+        """How long `span` of this clock's time lasts on its base."""
+        return span / self.factor
+
+
+def reading_at(clock: Clock, real: datetime) -> datetime:
+    """What `clock` showed at the real instant `real`: `real` itself, unless the clock is accelerated."""
+    return clock.at(real) if isinstance(clock, AcceleratedClock) else real
+
+
+def real_span(clock: Clock, span: timedelta) -> timedelta:
+    """How long `span` of `clock`'s time lasts in real time (the same, unless the clock is accelerated)."""
+    return clock.real_span(span) if isinstance(clock, AcceleratedClock) else span
+
+
 def _require_aware(at: datetime) -> datetime:
     if at.tzinfo is None or at.utcoffset() is None:
         raise ValueError("a naive datetime has no instant: give it a time zone")

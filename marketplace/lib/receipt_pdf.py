@@ -8,7 +8,8 @@ one published at `/receipts/public-key`, or anyone could sign their own.
 The receipt document this renders (camelCase, as on the API; times are RFC 3339 UTC strings):
 `offer`, `receivedStart`, `receivedEnd`, `files` (each `name`, `size`, `sha256`) and `manifestSha256`
 are required; `platform`, `version`, `specificContract` and `vendor` (a name, or an object with `name`)
-are shown when present.
+are shown when present. A receipt with a `sandbox` object (`notice`, `factor`) is a rehearsal's: the
+title and every page say so, and the times are named as the sandbox's accelerated ones.
 
 Fonts: file names may hold any Unicode. The text is set in DejaVu Sans (and DejaVu Sans Mono for
 hashes) when the system has them (Debian's fonts-dejavu-core, which our images install), else in the
@@ -161,7 +162,9 @@ def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[
     kid = str(jwk.get("kid", ""))
 
     chosen = find_fonts() if fonts is True else fonts
-    pdf = _Receipt(chosen if isinstance(chosen, dict) else None, f"{platform} — offre {offer}")
+    notice = _sandbox_notice(receipt)
+    pdf = _Receipt(chosen if isinstance(chosen, dict) else None,
+                   f"{platform} — offre {offer}" + (f" — {notice}" if notice else ""))
     pdf.set_creation_date(end.astimezone(UTC))
     pdf.set_title(f"{TITLE} {offer}")
     pdf.set_author(platform)
@@ -169,6 +172,7 @@ def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[
     pdf.set_lang("fr")
     pdf.add_page()
 
+    _sandbox_banner(pdf, receipt)
     pdf.set_font(pdf.sans, "B", 16)
     _paragraph(pdf, TITLE, 8)
     pdf.set_font(pdf.sans, "", 10)
@@ -196,6 +200,27 @@ def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[
                    desc="Signature Ed25519 et clé publique (JWK)", mime_type="application/json",
                    modification_date=modified, associated_file_relationship="Supplement")
     return bytes(pdf.output())
+
+
+def _sandbox_notice(receipt: Mapping[str, Any]) -> str | None:
+    sandbox = receipt.get("sandbox")
+    return str(sandbox.get("notice") or "BAC À SABLE / SANDBOX") if isinstance(sandbox, Mapping) else None
+
+
+def _sandbox_banner(pdf: _Receipt, receipt: Mapping[str, Any]) -> None:
+    """A rehearsal's receipt says so first, in red, and that its times are not real ones."""
+    notice = _sandbox_notice(receipt)
+    if notice is None:
+        return
+    pdf.set_font(pdf.sans, "B", 14)
+    pdf.set_text_color(170, 0, 0)
+    _paragraph(pdf, notice, 7)
+    pdf.set_font(pdf.sans, "", 9)
+    _paragraph(pdf, "Exercice sur une procédure fictive : les heures ci-dessous sont celles de son horloge "
+                    f"accélérée ({receipt['sandbox'].get('factor')} fois le temps réel), pas des heures réelles.",
+               4.5)
+    pdf.set_text_color(0)
+    pdf.ln(2)
 
 
 def _paragraph(pdf: _Receipt, text: str, line_height: float) -> None:

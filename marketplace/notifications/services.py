@@ -6,6 +6,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.lib.clock import Clock
 from marketplace.lib.jobs import record_job
+from marketplace.lib.sandbox import labelled
 from marketplace.notifications.models import SUBJECT_MAX, Notification
 
 
@@ -17,7 +18,8 @@ class NotificationService:
         self.clock = clock
 
     async def notify(self, *, recipient_email: str, kind: str, subject: str, body: str,
-                     about: uuid.UUID | None = None) -> Notification:
+                     about: uuid.UUID | None = None, sandbox: bool = False) -> Notification:
+        subject, body = labelled(subject, body, sandbox)  # about a sandbox object: it says so
         if len(subject) > SUBJECT_MAX:
             # Subjects quote user text (a request's title); mail clients cut long ones anyway.
             subject = subject[: SUBJECT_MAX - 1] + "…"

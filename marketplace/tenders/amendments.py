@@ -41,6 +41,7 @@ from marketplace.tenders.models import (
     SpecificContractStatus,
 )
 from marketplace.uploads import check_declared, store_upload
+from marketplace.vendors.sandbox import clock_of, dps_clock, dps_of
 from storage import ObjectStore
 
 DOCUMENT_TYPES = ["application/pdf", "application/zip"]
@@ -82,14 +83,16 @@ class AmendmentService:
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: only an open contract is amended; this one is {contract.status.value}",
                            field="status", rule="domain.md §1.5")
-        if self.clock.now() >= contract.tender_deadline:
+        if (await clock_of(self.session, self.clock, contract.dps_id)).now() >= contract.tender_deadline:
             raise Conflict(f"The tender deadline passed on {format_paris(contract.tender_deadline)}: the "
                            "contract can no longer be amended.", field="tenderDeadline")
         return contract
 
     async def _record(self, principal: Principal, contract: SpecificContract, kind: AmendmentKind, reason: str,
                       old: dict[str, object] | None, new: dict[str, object], change: str) -> ContractAmendment:
-        amendment = ContractAmendment(specific_contract_id=contract.id, kind=kind, amended_at=self.clock.now(),
+        dps = await dps_of(self.session, contract.dps_id)
+        amendment = ContractAmendment(specific_contract_id=contract.id, kind=kind,
+                                      amended_at=dps_clock(self.clock, dps).now(),
                                       amended_by=principal.label, reason=reason, old_value=old, new_value=new)
         self.session.add(amendment)
         await self.session.flush()
@@ -99,7 +102,8 @@ class AmendmentService:
             subject=f"Modification de la consultation — {title}",
             body=(f"Le marché spécifique {contract.id} ({title}) a été modifié.\n\n{change}\n\n"
                   f"Motif : {reason}\n\n"
-                  f"Date limite de remise des offres : {format_paris(contract.tender_deadline)}.\n"))
+                  f"Date limite de remise des offres : {format_paris(contract.tender_deadline)}.\n"),
+            sandbox=dps.is_sandbox)
         await audit.record(self.session, self.clock, f"specific_contract.amended.{kind.value}",
                            actor=principal.label, organisation_id=contract.buyer_organisation_id,
                            target_type="specific_contract", target_id=contract.id,

@@ -25,6 +25,7 @@ from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.lib.sandbox import labelled
 from marketplace.notifications.models import SUBJECT_MAX
 from marketplace.tenders import schemas
 from marketplace.tenders.models import (
@@ -37,6 +38,7 @@ from marketplace.tenders.models import (
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.vendors.models import Dps, DpsCategory
+from marketplace.vendors.sandbox import clock_schema, dps_clock
 from marketplace.vendors.states import DpsStatus
 
 TENDER_PERIOD_MIN = timedelta(days=10)  # D9
@@ -110,8 +112,11 @@ _NOTIFY_INVITEES = text(_INVITEES + _NOTIFY_RECIPIENTS + "\nSELECT count(*) FROM
 
 
 async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
-                          body: str) -> int:
-    """Tell every invitee of the contract (its admins and bid managers); returns how many were told."""
+                          body: str, sandbox: bool = False) -> int:
+    """Tell every invitee of the contract (its admins and bid managers); returns how many were told.
+
+    `clock` is the real one: it dates the notifications and their delivery intents, which the relay reads."""
+    subject, body = labelled(subject, body, sandbox)
     if len(subject) > SUBJECT_MAX:
         subject = subject[: SUBJECT_MAX - 1] + "…"
     count = await session.scalar(_NOTIFY_INVITEES, {
@@ -186,6 +191,11 @@ class SpecificContractService:
         if dps.status != DpsStatus.ACTIVE:
             raise Conflict(f"dpsId: specific contracts are put on an active DPS; this one is {dps.status.value}",
                            field="dpsId", rule="domain.md §1.3")
+        if need.sandbox != dps.is_sandbox:
+            # A rehearsal never becomes a real procedure, nor a real need a rehearsal (migration 0018 backs it).
+            raise RuleViolation("dpsId: " + ("a sandbox need is published on a sandbox DPS only" if need.sandbox else
+                                             "a real need is never published on a sandbox DPS"),
+                                field="dpsId", rule="sandbox")
         category_id = await self.session.scalar(select(DpsCategory.id).where(
             DpsCategory.dps_id == dps.id, DpsCategory.sector == need.sector,
             DpsCategory.delivery_mode == need.delivery_mode))
@@ -197,7 +207,7 @@ class SpecificContractService:
         except InvalidLocalTime as exc:
             raise RuleViolation(f"tenderDeadline: {exc}", field="tenderDeadline") from exc
         criteria = _criteria(dps, data.award_criteria)
-        invited_at = self.clock.now()
+        invited_at = dps_clock(self.clock, dps).now()  # D9 on the DPS's clock (a sandbox's runs faster)
         if deadline - invited_at < TENDER_PERIOD_MIN:
             raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 calendar days after the "
                                 f"invitation (not before {format_paris(invited_at + TENDER_PERIOD_MIN)})",
@@ -213,8 +223,8 @@ class SpecificContractService:
         need.status = NeedStatus.PUBLISHED
         await self.session.flush()
         await seal_contract(self.session, contract)
-        await index_needs(self.session, [need.id])  # now public: searchable (tenders/search.py)
-        invitations, _ = await self.fan_out(contract, need.title)
+        await index_needs(self.session, [need.id])  # now public: searchable (tenders/search.py); sandboxes never
+        invitations, _ = await self.fan_out(contract, need.title, sandbox=dps.is_sandbox)
         await audit.record(self.session, self.clock, "specific_contract.published", actor=principal.label,
                            organisation_id=dps.buyer_organisation_id, target_type="specific_contract",
                            target_id=str(contract.id),
@@ -223,15 +233,16 @@ class SpecificContractService:
                                     "tender_deadline": deadline.isoformat()})
         return await self._to_schema(contract, None)
 
-    async def fan_out(self, contract: SpecificContract, title: str) -> tuple[int, int]:
+    async def fan_out(self, contract: SpecificContract, title: str, *, sandbox: bool = False) -> tuple[int, int]:
         """Invite every vendor admitted to the category at `invited_at` not yet invited (D8), and queue their
         notifications; returns (new invitations, new delivery intents). Idempotent."""
         deadline = format_paris(contract.tender_deadline)
-        subject = f"Invitation à remettre une offre — {title}"
+        subject, body = labelled(
+            f"Invitation à remettre une offre — {title}",
+            f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
+            f"Date limite de remise des offres : {deadline}.\n", sandbox)
         if len(subject) > SUBJECT_MAX:
             subject = subject[: SUBJECT_MAX - 1] + "…"
-        body = (f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
-                f"Date limite de remise des offres : {deadline}.\n")
         row = (await self.session.execute(_FAN_OUT, {
             "contract_id": contract.id, "category_id": contract.category_id, "invited_at": contract.invited_at,
             "now": self.clock.now(), "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
@@ -265,6 +276,8 @@ class SpecificContractService:
             query = query.where(ContractInvitation.vendor_organisation_id.in_(vendors))
         rows = (await self.session.execute(query.order_by(ContractInvitation.vendor_organisation_id))).all()
         title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
+        dps = await self.session.get(Dps, contract.dps_id)
+        assert dps is not None
         return schemas.SpecificContract(
             id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
             buyer_organisation_id=contract.buyer_organisation_id, status=contract.status, title=title or "",
@@ -274,7 +287,8 @@ class SpecificContractService:
             questions_close_at_paris=format_paris(questions_close_at(contract)),
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
             invitation_count=int(count or 0) if vendors is None else len(rows),
-            invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows])
+            invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
+            sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:
         vendors = principal.organisations_with(*VENDOR_ROLES)
@@ -282,7 +296,7 @@ class SpecificContractService:
             return []
         rows = (await self.session.execute(
             select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at, SpecificContract,
-                   Need.title)
+                   Need.title, Need.sandbox)
             .join(SpecificContract, SpecificContract.id == ContractInvitation.specific_contract_id)
             .join(Need, Need.id == SpecificContract.need_id)
             .where(ContractInvitation.vendor_organisation_id.in_(vendors))
@@ -290,5 +304,6 @@ class SpecificContractService:
         return [schemas.MyInvitation(
             specific_contract_id=contract.id, vendor_organisation_id=vendor, dps_id=contract.dps_id,
             category_id=contract.category_id, title=title, status=contract.status, invited_at=invited_at,
-            tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline))
-            for vendor, invited_at, contract, title in rows]
+            tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
+            sandbox=sandbox)
+            for vendor, invited_at, contract, title, sandbox in rows]

@@ -81,6 +81,8 @@ class Need(UUIDv7AuditBase):
         _enum(DeliveryMode, "dps_delivery_mode", create=False), default=None)
     cpv_codes: Mapped[list[str]] = mapped_column(ARRAY(String(10)))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # A rehearsal need, set at creation: it is published on a sandbox DPS only, and a real need never on one.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
 
 
 class SpecificContractStatus(enum.StrEnum):

@@ -41,9 +41,10 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
-from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.clock import Clock, format_paris, reading_at, real_span
 from marketplace.lib.files import check_zip, inspect_zip, safe_filename, sniff
 from marketplace.lib.receipt_pdf import render_receipt_pdf
+from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.sealing import (
     DigestingStream,
     ProtectedContractKey,
@@ -69,6 +70,7 @@ from marketplace.tenders.models import (
 )
 from marketplace.tenders.vault import Vault
 from marketplace.uploads import DocumentTooLarge, check_declared, sniffing
+from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
 
 OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
@@ -139,8 +141,12 @@ class OfferService:
         assert contract is not None
         return offer, contract
 
-    def _before_deadline(self, contract: SpecificContract, what: str) -> datetime:
-        now = self.clock.now()
+    async def _time(self, contract: SpecificContract) -> Clock:
+        """The contract's business clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""
+        return await clock_of(self.session, self.clock, contract.dps_id)
+
+    async def _before_deadline(self, contract: SpecificContract, what: str) -> datetime:
+        now = (await self._time(contract)).now()
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: the contract is {contract.status.value}; {what} only while it is open",
                            field="status")
@@ -163,7 +169,7 @@ class OfferService:
         if contract is None:
             raise NotFound("No specific contract has this id.")
         vendor = await self._invited_vendor(principal, contract, *OFFER_ROLES)
-        self._before_deadline(contract, "offers are prepared")
+        await self._before_deadline(contract, "offers are prepared")
         _, public = await self._public_key(contract)
         # Versions count per vendor and contract; the lock keeps two drafts from taking the same number.
         await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
@@ -189,7 +195,7 @@ class OfferService:
     async def set_parts(self, principal: Principal, offer_id: uuid.UUID, parts: schemas.OfferParts) -> schemas.Offer:
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
-        self._before_deadline(contract, "offers are prepared")
+        await self._before_deadline(contract, "offers are prepared")
         criteria = [str(c["name"]) for c in contract.award_criteria]
         answered = [a.criterion for a in parts.answers]
         if sorted(answered) != sorted(criteria):
@@ -217,7 +223,7 @@ class OfferService:
 
         `filename` is the X-Filename header as sent: UTF-8, percent-encoded."""
         assert self.store is not None
-        started = self.clock.now()  # P11: the first byte's time, before anything is read
+        started = self.clock.now()  # P11: the first byte's time (real), before anything is read
         try:
             filename = unquote(filename, errors="strict")
         except UnicodeDecodeError as exc:
@@ -225,7 +231,8 @@ class OfferService:
                                 field="X-Filename") from exc
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
-        self._before_deadline(contract, "files are added")
+        await self._before_deadline(contract, "files are added")
+        started = reading_at(await self._time(contract), started)  # on the contract's clock
         allowed = list(contract.attachment_types)
         label = "an offer attachment"
         # What is declared is checked before a byte is read; what is recorded is what the content shows.
@@ -260,7 +267,7 @@ class OfferService:
                 if reasons:
                     raise RuleViolation("body: this archive is refused: " + "; ".join(reasons), field="body",
                                         reasons=reasons)
-            received = self.clock.now()  # P1: after the last byte is persisted
+            received = (await self._time(contract)).now()  # P1: after the last byte is persisted
             attachment = OfferAttachment(
                 id=attachment_id, offer_id=offer.id, object_key=key,
                 sealed_name=self.vault.seal(safe_filename(filename).encode(), name_context(attachment_id)),
@@ -289,10 +296,12 @@ class OfferService:
         key of the file's own (SSE-C) and refuses any but the declared ones (signed SHA-256), so the file
         never passes through the API, not even to be checked (`complete` reads only its metadata)."""
         assert self.store is not None
-        started = self.clock.now()  # P11
+        real_started = self.clock.now()  # P11
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
-        self._before_deadline(contract, "files are added")
+        await self._before_deadline(contract, "files are added")
+        clock = await self._time(contract)
+        started = reading_at(clock, real_started)
         count, total = await self._usage(offer)
         if count >= contract.attachment_max_count:
             raise RuleViolation(f"size: an offer carries at most {contract.attachment_max_count} files", field="size")
@@ -304,11 +313,11 @@ class OfferService:
         sse_key = CustomerKey.generate()
         key = ObjectStore.new_key("offers")
         sha256 = data.sha256.lower()
-        # The URL lives a quarter of an hour, and never past the deadline.
-        expires = min(started + PRESIGNED_LIFETIME, contract.tender_deadline)
-        # Signed at the real time: the storage server checks the signature against its own clock.
-        upload = self.store.presign_upload(key, size=data.size, sha256=sha256, sse_key=sse_key,
-                                           expires=expires - started)
+        # The URL lives a quarter of an hour, and never past the deadline. Signed at the real time: the
+        # storage server checks it against its own clock, so a sandbox's deadline is brought back to real time.
+        lifetime = min(PRESIGNED_LIFETIME, real_span(clock, contract.tender_deadline - started))
+        expires = real_started + lifetime
+        upload = self.store.presign_upload(key, size=data.size, sha256=sha256, sse_key=sse_key, expires=lifetime)
         attachment = OfferAttachment(
             id=attachment_id, offer_id=offer.id, object_key=key,
             sealed_name=self.vault.seal(safe_filename(data.filename).encode(), name_context(attachment_id)),
@@ -335,7 +344,7 @@ class OfferService:
         name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
         if attachment.received_at is not None:
             return self._attachment_schema(attachment, name)  # completed already: the same answer
-        self._before_deadline(contract, "files are received")
+        await self._before_deadline(contract, "files are received")
         try:
             sse_key = CustomerKey(base64.b64decode(data.key, validate=True))
         except ValueError as exc:
@@ -350,7 +359,7 @@ class OfferService:
         except ObjectMismatch as exc:
             raise RuleViolation("upload: the stored file is not the declared size and SHA-256; it was removed",
                                 field="upload") from exc
-        attachment.received_at = self.clock.now()  # P1: the file is in, verified
+        attachment.received_at = (await self._time(contract)).now()  # P1: the file is in, verified
         attachment.sse_key_md5 = None
         await self.session.flush()
         await audit.record(self.session, self.clock, "offer.attachment_received", actor=principal.label,
@@ -414,13 +423,14 @@ class OfferService:
         # The contract row is read under a share lock: a deadline change waits for this submission's end.
         await self.session.refresh(contract, with_for_update={"read": True})
         try:
-            now = self._before_deadline(contract, "offers are received")
+            now = await self._before_deadline(contract, "offers are received")
         except DeadlinePassed:
             if self.side_sessions is not None:
                 await audit_apart(self.side_sessions, self.clock, "offer.submission_refused_late",
                                   actor=principal.label, organisation_id=offer.vendor_organisation_id,
                                   target_type="offer", target_id=offer.id,
-                                  details={"specific_contract": str(contract.id), "at": self.clock.now().isoformat(),
+                                  details={"specific_contract": str(contract.id),
+                                           "at": (await self._time(contract)).now().isoformat(),
                                            "tender_deadline": contract.tender_deadline.isoformat(),
                                            "started_before_deadline": bool(
                                                offer.received_started_at
@@ -450,6 +460,13 @@ class OfferService:
             # The key the offer was sealed to: a key swapped in the database would show here.
             "contractKeyFingerprint": key.fingerprint,
         }
+        dps = await dps_of(self.session, contract.dps_id)
+        if dps.is_sandbox:
+            # Signed with the rest: a sandbox receipt can't pass for a real one; its times are the sandbox's,
+            # and the real instant of receipt is given beside them.
+            receipt["sandbox"] = {"notice": NOTICE, "factor": dps.sandbox_factor,
+                                  "epoch": dps.sandbox_epoch.isoformat() if dps.sandbox_epoch else None,
+                                  "receivedEndRealTime": self.clock.now().isoformat()}
         signature = self.vault.signer.sign(receipt)
         offer.status = OfferStatus.SUBMITTED
         offer.received_started_at = started
@@ -486,7 +503,7 @@ class OfferService:
         if offer.status not in (OfferStatus.DRAFT, OfferStatus.SUBMITTED):
             raise Conflict(f"status: this offer is {offer.status.value}", field="status")
         await self.session.refresh(contract, with_for_update={"read": True})
-        now = self._before_deadline(contract, "offers are withdrawn")
+        now = await self._before_deadline(contract, "offers are withdrawn")
         offer.status = OfferStatus.WITHDRAWN
         offer.withdrawn_at = now
         await self.session.flush()
@@ -523,7 +540,8 @@ class OfferService:
             received_at=offer.received_at,
             received_at_paris=format_paris(offer.received_at) if offer.received_at else None,
             manifest_sha256=offer.manifest_sha256, tender_deadline=contract.tender_deadline,
-            tender_deadline_paris=format_paris(contract.tender_deadline))
+            tender_deadline_paris=format_paris(contract.tender_deadline),
+            sandbox=(await dps_of(self.session, contract.dps_id)).is_sandbox)
 
     @staticmethod
     def _attachment_schema(attachment: OfferAttachment, filename: str) -> schemas.AttachmentReceipt:

@@ -41,6 +41,7 @@ from marketplace.lib.audit import AuditEvent
 from marketplace.lib.clamd import Clamd, ScanResult
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.lib.jobs import record_job
+from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.sealing import (
     DigestingStream,
     IntegrityError,
@@ -72,6 +73,7 @@ from marketplace.tenders.models import (
 from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
 from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
 from marketplace.tenders.vault import Vault
+from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectStore
 
 log = logging.getLogger("marketplace.tenders.opening")
@@ -117,7 +119,7 @@ class OpeningService:
 
     async def received(self, principal: Principal, contract_id: uuid.UUID) -> schemas.ReceivedOffers:
         contract = await self._contract(principal, contract_id)
-        now = self.clock.now()
+        now = (await clock_of(self.session, self.clock, contract.dps_id)).now()  # a sandbox's runs faster
         if now < contract.tender_deadline:
             await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
                               organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
@@ -159,8 +161,8 @@ class OpeningService:
         if not principal.has_role_in(contract.buyer_organisation_id, *OPENER_ROLES):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")
-        now = self.clock.now()
-        if now < contract.tender_deadline:  # P6 (i): now ≥ D
+        now = (await clock_of(self.session, self.clock, contract.dps_id)).now()
+        if now < contract.tender_deadline:  # P6 (i): now ≥ D, on the contract's clock
             raise await self._refused(principal, contract, "before-deadline",
                                       f"The offers open at the deadline, {format_paris(contract.tender_deadline)}.")
         if contract.status != SpecificContractStatus.OPEN:
@@ -268,6 +270,11 @@ class OpeningService:
             # P10: quarantined, kept with their verdict; never served.
             "quarantinedFiles": quarantined,
         }
+        dps = await dps_of(self.session, contract.dps_id)
+        if dps.is_sandbox:
+            # Signed with the rest: a rehearsal's record, on its accelerated clock.
+            document["sandbox"] = {"notice": NOTICE, "factor": dps.sandbox_factor,
+                                   "openedAtRealTime": self.clock.now().isoformat()}
         signature = self.vault.signer.sign(document)
         record = OpeningRecord(specific_contract_id=contract.id, opened_at=now, opened_by=opened_by,
                                document=document, signature=signature)

@@ -35,6 +35,7 @@ from marketplace.tenders.models import (
     SpecificContract,
     SpecificContractStatus,
 )
+from marketplace.vendors.sandbox import clock_of, dps_of
 
 ASKING_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 QA_PUBLISHED_KIND = "tenders.qa_published"
@@ -100,7 +101,7 @@ class QuestionService:
             if await self._invited(principal, contract, *VENDOR_ROLES):
                 raise Forbidden("Only an administrator or bid manager of an invited vendor asks questions.")
             raise NotFound(_NOT_FOUND)
-        now = self.clock.now()
+        now = (await clock_of(self.session, self.clock, contract.dps_id)).now()
         closes_at = questions_close_at(contract)
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: questions are asked while the contract is open; it is {contract.status.value}",
@@ -134,7 +135,7 @@ class QuestionService:
         if question.answer is not None:
             raise Conflict("This question has already been answered and published.", field="answer")
         question.answer = data.answer
-        question.answered_at = self.clock.now()
+        question.answered_at = (await clock_of(self.session, self.clock, contract.dps_id)).now()
         question.answered_by = principal.label
         question.published = True
         await self.session.flush()
@@ -152,7 +153,8 @@ class QuestionService:
             self.session, self.clock, contract.id, kind=QA_PUBLISHED_KIND,
             subject=f"Question-réponse publiée — {title}",
             body=(f"Une réponse a été publiée pour le marché spécifique {contract.id} ({title}).\n\n"
-                  f"Question :\n{question.question}\n\nRéponse :\n{question.answer}\n"))
+                  f"Question :\n{question.question}\n\nRéponse :\n{question.answer}\n"),
+            sandbox=(await dps_of(self.session, contract.dps_id)).is_sandbox)
 
     # -- reading -------------------------------------------------------------------------------------
 

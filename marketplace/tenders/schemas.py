@@ -11,6 +11,7 @@ from marketplace.tenders.campaigns import Call, CoreService
 from marketplace.tenders.models import AmendmentKind, NeedStatus, OfferStatus, SpecificContractStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.vendors.models import DeliveryMode, Sector
+from marketplace.vendors.schemas import SandboxClock
 
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 LongText = Annotated[str, msgspec.Meta(min_length=1, max_length=20_000)]
@@ -65,6 +66,8 @@ class NeedFields(CamelStruct):
 class NeedCreate(NeedFields):
     # The holder (an OG or a grappe) the need is filed for; defaults to the caller's only one.
     holder_organisation_id: uuid.UUID | None = None
+    # A rehearsal need, for a sandbox DPS only (and never on a real one); fixed at creation.
+    sandbox: bool = False
 
 
 class NeedUpdate(NeedFields):
@@ -98,6 +101,7 @@ class Need(CamelStruct):
     cpv_codes: list[str]
     created_at: datetime
     submitted_at: datetime | None
+    sandbox: bool = False
 
 
 # -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------
@@ -166,6 +170,9 @@ class SpecificContract(CamelStruct):
     # The buyer sees every invitation; an invited vendor sees its own.
     invitation_count: int
     invitations: list[ContractInvitation]
+    # On a sandbox DPS: every time above is the sandbox's (`sandboxClock.now` is its present).
+    sandbox: bool = False
+    sandbox_clock: SandboxClock | None = None
 
 
 class MyInvitation(CamelStruct):
@@ -178,6 +185,7 @@ class MyInvitation(CamelStruct):
     invited_at: datetime
     tender_deadline: datetime
     tender_deadline_paris: str
+    sandbox: bool = False
 
 
 # -- questions and answers ----------------------------------------------------------------------------
@@ -369,6 +377,7 @@ class Offer(CamelStruct):
     manifest_sha256: str | None
     tender_deadline: datetime
     tender_deadline_paris: str
+    sandbox: bool = False
 
 
 class SignedReceipt(CamelStruct):

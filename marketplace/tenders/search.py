@@ -69,7 +69,8 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # published need at once (a backfill). The département of a facility is the one `lib.geography`
 # reads in its FINESS (overseas: 9701… is 971); a CPV code brings every code above it in the tree
 # (its digits, one fewer at a time down to the division, zero-padded, as `reference.services.cpv_parent`).
-# Title weighs most, then who and where (holder, facilities, category), then the description.
+# Title weighs most, then who and where (holder, facilities, category), then the description. A sandbox need
+# (vendors/sandbox.py) is a rehearsal: it never gets a search document, so no discovery query can find it.
 _INDEX = """
 INSERT INTO need_search (need_id, specific_contract_id, holder_organisation_id, category_id, sector,
                          delivery_mode, status, departements, cpv_codes, published_at, tender_deadline, document)
@@ -88,7 +89,7 @@ FROM need n
 JOIN specific_contract sc ON sc.need_id = n.id
 JOIN organisation o ON o.id = n.holder_organisation_id
 JOIN dps_category cat ON cat.id = sc.category_id
-WHERE n.status = 'published' {where}
+WHERE n.status = 'published' AND NOT n.sandbox {where}
 ON CONFLICT (need_id) DO UPDATE SET
     specific_contract_id = excluded.specific_contract_id, holder_organisation_id = excluded.holder_organisation_id,
     category_id = excluded.category_id, sector = excluded.sector, delivery_mode = excluded.delivery_mode,

@@ -95,7 +95,8 @@ class NeedService:
             funding_schedule=list(need.funding_schedule),
             ars_prevalidation_reference=need.ars_prevalidation_reference,
             ars_prevalidated_on=need.ars_prevalidated_on, sector=need.sector, delivery_mode=need.delivery_mode,
-            cpv_codes=list(need.cpv_codes), created_at=need.created_at, submitted_at=need.submitted_at)
+            cpv_codes=list(need.cpv_codes), created_at=need.created_at, submitted_at=need.submitted_at,
+            sandbox=need.sandbox)
 
     # -- drafts ----------------------------------------------------------------------------------
 
@@ -140,10 +141,12 @@ class NeedService:
         if holder is None or holder.kind != OrganisationKind.HOLDER:
             raise RuleViolation("holderOrganisationId: a need is filed by a project holder (an OG or a grappe)",
                                 field="holderOrganisationId", rule="N1")
-        need = Need(holder_organisation_id=organisation_id, status=NeedStatus.DRAFT, **await self._fields(data))
+        need = Need(holder_organisation_id=organisation_id, status=NeedStatus.DRAFT, sandbox=data.sandbox,
+                    **await self._fields(data))
         self.session.add(need)
         await self.session.flush()
-        await self._audit("need.created", principal, need, title=need.title, campaign=need.campaign)
+        await self._audit("need.created", principal, need, title=need.title, campaign=need.campaign,
+                          sandbox=need.sandbox)
         return self._to_schema(need)
 
     async def update(self, principal: Principal, need_id: uuid.UUID, data: schemas.NeedUpdate) -> schemas.Need:
@@ -177,10 +180,11 @@ class NeedService:
                 [og_id for og_id, _ in members])
 
     async def _busy_facilities(self, need: Need) -> set[str]:
-        """FINESS ET of the other active needs of the same campaign (N18)."""
+        """FINESS ET of the other active needs of the same campaign (N18); a rehearsal need and a real one
+        never count against each other."""
         others = (await self.session.scalars(
             select(Need.facilities).where(Need.campaign == need.campaign, Need.id != need.id,
-                                          Need.status.in_(ACTIVE_NEED_STATES)))).all()
+                                          Need.status.in_(ACTIVE_NEED_STATES), Need.sandbox == need.sandbox))).all()
         return {str(item.get("finessEt")) for facilities in others for item in facilities}
 
     async def facts(self, need: Need) -> tuple[NeedFacts, list[Violation]]:

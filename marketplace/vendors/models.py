@@ -7,7 +7,20 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Boolean, Date, Enum, ForeignKey, Index, String, Text, UniqueConstraint, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -34,6 +47,12 @@ class Dps(UUIDv7AuditBase):
     """A dynamic purchasing system (SAD) run by a buying organisation (domain.md §1)."""
 
     __tablename__ = "dps"
+    __table_args__ = (
+        # A sandbox has both its factor and its epoch, a real procedure neither (vendors/sandbox.py).
+        CheckConstraint("(sandbox_factor IS NULL AND sandbox_epoch IS NULL) OR "
+                        "(sandbox_factor BETWEEN 2 AND 86400 AND sandbox_epoch IS NOT NULL)",
+                        name="sandbox_clock"),
+    )
 
     buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
                                                              index=True)
@@ -47,6 +66,14 @@ class Dps(UUIDv7AuditBase):
     initial_window_end: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # [{"name": ..., "weightMin": int, "weightMax": int}] (D10: specific contracts stay within these)
     award_criteria: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
+    # A sandbox (rehearsal) DPS: everything under it lives on a clock `sandbox_factor` times faster than real
+    # time from `sandbox_epoch` (the real instant of its creation) on. NULL: a real procedure.
+    sandbox_factor: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
+    sandbox_epoch: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+    @property
+    def is_sandbox(self) -> bool:
+        return self.sandbox_factor is not None
 
 
 class DpsCategory(UUIDv7AuditBase):

@@ -40,6 +40,13 @@ class CategoryCreate(CamelStruct):
     required_documents: list[DocumentRule] = msgspec.field(default_factory=list)
 
 
+class SandboxCreate(CamelStruct):
+    """Create the DPS as a sandbox: its time runs `factor` times faster (1 440: a day a minute; 86 400: a day
+    a second)."""
+
+    factor: Annotated[int, msgspec.Meta(ge=2, le=86_400)]
+
+
 class DpsCreate(CamelStruct):
     title: Text300
     description: LongText
@@ -49,6 +56,8 @@ class DpsCreate(CamelStruct):
     award_criteria: Annotated[list[AwardCriterion], msgspec.Meta(min_length=1)]
     categories: Annotated[list[CategoryCreate], msgspec.Meta(min_length=1, max_length=50)]
     buyer_organisation_id: uuid.UUID | None = None
+    # Given: a rehearsal DPS on an accelerated clock (vendors/sandbox.py), kept out of every public list.
+    sandbox: SandboxCreate | None = None
 
 
 class DpsPublish(CamelStruct):
@@ -77,6 +86,8 @@ class Dps(CamelStruct):
     initial_window_end: datetime | None
     award_criteria: list[AwardCriterion]
     categories: list[Category]
+    sandbox: bool = False
+    sandbox_clock: SandboxClock | None = None
 
 
 class ReferencedSoftware(CamelStruct):
@@ -135,6 +146,7 @@ class AdmissionRequest(CamelStruct):
     missing_documents: list[str]
     expired_documents: list[str]
     declaration_due_at: datetime | None
+    sandbox: bool = False
 
 
 class Receipt(CamelStruct):
@@ -146,6 +158,9 @@ class Receipt(CamelStruct):
     due_at: datetime
     documents: list[AdmissionDocument]
     receipt_sha256: str
+    # A sandbox's receipt: its times are the sandbox's, and it says so.
+    sandbox: bool = False
+    notice: str | None = None
 
 
 class DocumentsRequest(CamelStruct):
@@ -191,3 +206,14 @@ class DpsDocument(CamelStruct):
     sha256: str
     published_at: datetime
     download_path: str
+
+
+class SandboxClock(CamelStruct):
+    """A sandbox's clock: `factor` times faster than real time since `epoch` (the real instant of the DPS's
+    creation, when both clocks agreed). Every deadline, due date and receipt under the DPS is on it."""
+
+    factor: int
+    epoch: datetime
+    now: datetime
+    now_paris: str
+    notice: str

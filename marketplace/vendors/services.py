@@ -24,6 +24,7 @@ from marketplace.accounts.roles import OrganisationKind, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris, to_paris
+from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import (
     EVALUATION_DAYS,
     EVALUATION_DAYS_EXTENDED,
@@ -39,6 +40,7 @@ from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.errors import DocumentArchived, MissingDocuments
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
+from marketplace.vendors.sandbox import clock_schema, dps_clock
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,
     EVALUATION_STATES,
@@ -81,6 +83,10 @@ class DpsService:
         await audit.record(self.session, self.clock, action, actor=actor, organisation_id=organisation_id,
                            target_type=target_type, target_id=str(target_id), details=details)
 
+    def _time(self, dps: Dps) -> Clock:
+        """The DPS's business clock: accelerated for a sandbox (vendors/sandbox.py), else the real one."""
+        return dps_clock(self.clock, dps)
+
     # -- the DPS ---------------------------------------------------------------------------------
 
     def _is_buyer_of(self, principal: Principal | None, dps: Dps, *roles: Role) -> bool:
@@ -106,7 +112,8 @@ class DpsService:
                 id=c.id, sector=c.sector, delivery_mode=c.delivery_mode, title=c.title,
                 selection_criteria=c.selection_criteria,
                 required_documents=msgspec.convert(c.required_documents, list[schemas.DocumentRule]))
-                for c in categories])
+                for c in categories],
+            sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def create(self, principal: Principal, data: schemas.DpsCreate) -> schemas.Dps:
         buyers = principal.organisations_with(Role.BUYER_ADMIN)
@@ -130,6 +137,9 @@ class DpsService:
         dps = Dps(buyer_organisation_id=organisation_id, title=data.title.strip(), description=data.description,
                   validity_start=data.validity_start, validity_end=data.validity_end,
                   usable_by_other_buyers=data.usable_by_other_buyers, award_criteria=_criteria(data.award_criteria))
+        if data.sandbox is not None:
+            # Sandbox time starts at real time, now, and runs `factor` times faster from here on.
+            dps.sandbox_factor, dps.sandbox_epoch = data.sandbox.factor, self.clock.now()
         self.session.add(dps)
         await self.session.flush()
         for category in data.categories:
@@ -139,14 +149,15 @@ class DpsService:
                 required_documents=[msgspec.to_builtins(d) for d in category.required_documents]))
         await self.session.flush()
         await self._audit("dps.created", principal, "dps", dps.id, organisation_id, title=dps.title,
-                          categories=len(data.categories))
+                          categories=len(data.categories), sandbox_factor=dps.sandbox_factor)
         return await self._to_schema(dps)
 
     async def get(self, dps_id: uuid.UUID, principal: Principal | None) -> schemas.Dps:
         return await self._to_schema(await self._dps(dps_id, principal))
 
     async def list_public(self, limit: int, offset: int) -> schemas.Page[schemas.Dps]:
-        visible = Dps.status != DpsStatus.DRAFT
+        # Sandboxes are rehearsals: never in the public list (they stay readable by id).
+        visible = (Dps.status != DpsStatus.DRAFT) & Dps.sandbox_factor.is_(None)
         total = await self.session.scalar(select(func.count()).select_from(Dps).where(visible))
         rows = (await self.session.scalars(select(Dps).where(visible).order_by(Dps.created_at.desc(), Dps.id)
                                            .limit(limit).offset(offset))).all()
@@ -168,7 +179,7 @@ class DpsService:
     async def publish(self, principal: Principal, dps_id: uuid.UUID, data: schemas.DpsPublish) -> schemas.Dps:
         """Send the notice: the initial request window runs ≥ 30 days from now (D4)."""
         dps = await self._transition(principal, dps_id, DpsStatus.PENDING)
-        now = self.clock.now()
+        now = self._time(dps).now()
         if data.initial_window_end - now < INITIAL_WINDOW_MIN:
             raise RuleViolation("initialWindowEnd: the initial window for requests to participate lasts at "
                                 "least 30 days from the notice", field="initialWindowEnd", rule="D4")
@@ -182,7 +193,7 @@ class DpsService:
 
     async def activate(self, principal: Principal, dps_id: uuid.UUID) -> schemas.Dps:
         dps = await self._transition(principal, dps_id, DpsStatus.ACTIVE)
-        if dps.initial_window_end is not None and self.clock.now() < dps.initial_window_end:
+        if dps.initial_window_end is not None and self._time(dps).now() < dps.initial_window_end:
             raise RuleViolation("status: the DPS becomes active once its initial window has ended",
                                 field="status", rule="D4")
         dps.status = DpsStatus.ACTIVE
@@ -212,10 +223,10 @@ class DpsService:
             previous = request.status
             # Machine (b): an admission closes with its DPS; a request never decided is closed too.
             request.status, request.decided_at, request.decision_reasons = (
-                AdmissionStatus.CLOSED, self.clock.now(), reasons)
+                AdmissionStatus.CLOSED, self._time(dps).now(), reasons)
             await self._audit("admission.closed", principal, "admission_request", request.id,
                               dps.buyer_organisation_id, old=previous.value, new=request.status.value)
-            await self._notify_vendor(request, "admission.closed", subject, f"{dps.title}\n\n{reasons}\n")
+            await self._notify_vendor(request, "admission.closed", subject, f"{dps.title}\n\n{reasons}\n", dps)
         await self._audit(f"dps.{target.value}", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
         return await self._to_schema(dps)
@@ -267,7 +278,7 @@ class DpsService:
         document = await self.session.get(DpsDocument, document_id)
         if document is None or document.dps_id != dps.id:
             raise NotFound("No document has this id.")
-        if self.clock.now() >= dps.validity_end and not self._is_buyer_of(principal, dps):
+        if self._time(dps).now() >= dps.validity_end and not self._is_buyer_of(principal, dps):
             raise DocumentArchived("The DPS's validity has ended; its documents are no longer published.")
         return self.store.presigned_get(document.object_key, filename=document.filename)
 
@@ -313,7 +324,9 @@ class DpsService:
         category = await self._category(request)
         present = {d.kind for d in documents}
         missing = [rule["kind"] for rule in category.required_documents if rule["kind"] not in present]
-        now = self.clock.now()
+        dps = await self.session.get(Dps, request.dps_id)
+        assert dps is not None
+        now = self._time(dps).now()
         today = to_paris(now).date()
         return schemas.AdmissionRequest(
             id=request.id, dps_id=request.dps_id, category_id=request.category_id,
@@ -328,7 +341,7 @@ class DpsService:
             decision_reasons=request.decision_reasons, decided_at=request.decided_at,
             documents=[self._doc_schema(d) for d in documents], missing_documents=missing,
             expired_documents=sorted(d.kind for d in documents if d.valid_until and d.valid_until < today),
-            declaration_due_at=request.declaration_due_at)
+            declaration_due_at=request.declaration_due_at, sandbox=dps.is_sandbox)
 
     async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
         vendors = principal.organisations_with(*VENDOR_ROLES)
@@ -372,7 +385,7 @@ class DpsService:
         """Stream one required document to object storage, checking the category's rules first on what
         the client declares (size, type), then on what it sends (bytes counted, content sniffed)."""
         assert self.store is not None
-        request, _ = await self._request(request_id, principal, lock=True)
+        request, dps = await self._request(request_id, principal, lock=True)
         self._require_vendor(principal, request)
         # Admitted vendors keep their documents current (certificates expire); under evaluation the file
         # is frozen until the buyer asks for more.
@@ -388,7 +401,7 @@ class DpsService:
         media_type = check_declared(declared_type, declared_size, allowed, rule["maxBytes"], rule["label"])
         if rule["hasExpiry"] and valid_until is None:
             raise RuleViolation(f"validUntil: {rule['label']} has an end of validity; give it", field="validUntil")
-        if valid_until is not None and valid_until < to_paris(self.clock.now()).date():
+        if valid_until is not None and valid_until < to_paris(self._time(dps).now()).date():
             raise RuleViolation(f"validUntil: this {rule['label']} expired on {valid_until.isoformat()}",
                                 field="validUntil")
         key, stored = await store_upload(self.store, "admissions", body, media_type, allowed, rule["maxBytes"],
@@ -416,7 +429,7 @@ class DpsService:
         check_admission_transition(request.status, AdmissionStatus.UNDER_EVALUATION)
         if dps.status not in DPS_ACCEPTS_REQUESTS:
             raise RuleViolation(f"status: the DPS is {dps.status.value} and receives no requests", rule="D5")
-        now = self.clock.now()
+        now = self._time(dps).now()
         resumed = request.status == AdmissionStatus.AWAITING_DOCUMENTS
         if resumed:
             assert request.due_at and request.paused_at
@@ -445,7 +458,8 @@ class DpsService:
         assert request.received_at and request.due_at
         return schemas.Receipt(request_id=request.id, received_at=now, received_at_paris=format_paris(now),
                                due_at=request.due_at, documents=[self._doc_schema(d) for d in documents],
-                               receipt_sha256=request.receipt_sha256)
+                               receipt_sha256=request.receipt_sha256, sandbox=dps.is_sandbox,
+                               notice=NOTICE if dps.is_sandbox else None)
 
     async def queue(self, principal: Principal, dps_id: uuid.UUID) -> list[schemas.AdmissionRequest]:
         """Requests awaiting a decision, overdue first, then by due date (D6)."""
@@ -470,14 +484,14 @@ class DpsService:
                                 data: schemas.DocumentsRequest) -> schemas.AdmissionRequest:
         request, dps = await self._decide(principal, request_id, AdmissionStatus.AWAITING_DOCUMENTS)
         request.status = AdmissionStatus.AWAITING_DOCUMENTS
-        request.paused_at = self.clock.now()
+        request.paused_at = self._time(dps).now()
         request.documents_requested = data.message
         await self._audit("admission.documents_requested", principal, "admission_request", request.id,
                           dps.buyer_organisation_id, old=AdmissionStatus.UNDER_EVALUATION.value,
                           new=request.status.value)
         await self._notify_vendor(request, "admission.documents_requested", "Pièces complémentaires demandées",
                                   f"L'acheteur demande des pièces complémentaires :\n\n{data.message}\n\n"
-                                  "Le délai d'évaluation est suspendu jusqu'à leur dépôt.")
+                                  "Le délai d'évaluation est suspendu jusqu'à leur dépôt.", dps)
         return await self._request_schema(request)
 
     async def extend(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
@@ -509,7 +523,7 @@ class DpsService:
         await self._close(principal, request, dps, AdmissionStatus.ADMITTED, None)
         await self._notify_vendor(request, "admission.admitted", "Admission au SAD prononcée",
                                   "Votre entreprise est admise dans la catégorie demandée. Elle sera invitée à "
-                                  "chaque marché spécifique de cette catégorie.")
+                                  "chaque marché spécifique de cette catégorie.", dps)
         return await self._request_schema(request)
 
     async def reject(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
@@ -518,13 +532,13 @@ class DpsService:
         await self._close(principal, request, dps, AdmissionStatus.REJECTED, data.reasons)
         await self._notify_vendor(request, "admission.rejected", "Demande d'admission rejetée",
                                   f"Votre demande d'admission est rejetée pour les motifs suivants :\n\n"
-                                  f"{data.reasons}\n\nVous pouvez présenter une nouvelle demande.")
+                                  f"{data.reasons}\n\nVous pouvez présenter une nouvelle demande.", dps)
         return await self._request_schema(request)
 
     async def _close(self, principal: Principal, request: AdmissionRequest, dps: Dps, target: AdmissionStatus,
                      reasons: str | None) -> None:
         old = request.status
-        request.status, request.decided_at = target, self.clock.now()
+        request.status, request.decided_at = target, self._time(dps).now()
         request.decided_by, request.decision_reasons = principal.label, reasons
         await self._audit(f"admission.{target.value}", principal, "admission_request", request.id,
                           dps.buyer_organisation_id, old=old.value, new=target.value, reasons=reasons)
@@ -558,7 +572,7 @@ class DpsService:
                            f"{request.status.value}", field="status")
         await self._close(principal, request, dps, AdmissionStatus.ADMITTED, None)
         await self._notify_vendor(request, "admission.reinstated", "Admission rétablie",
-                                  "La suspension de votre admission est levée.")
+                                  "La suspension de votre admission est levée.", dps)
         return await self._request_schema(request)
 
     async def _sanction(self, principal: Principal, request_id: uuid.UUID, target: AdmissionStatus, reasons: str,
@@ -566,7 +580,7 @@ class DpsService:
         request, dps = await self._decide(principal, request_id, target)
         await self._close(principal, request, dps, target, reasons)
         await self._notify_vendor(request, f"admission.{target.value}", subject,
-                                  f"Motifs :\n\n{reasons}\n")
+                                  f"Motifs :\n\n{reasons}\n", dps)
         return await self._request_schema(request)
 
     async def request_declaration(self, principal: Principal, request_id: uuid.UUID,
@@ -577,13 +591,13 @@ class DpsService:
         if request.status not in (AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED):
             raise Conflict(f"status: an updated declaration is asked of an admitted vendor, not of a request "
                            f"that is {request.status.value}", field="status", rule="D11")
-        now = self.clock.now()
+        now = self._time(dps).now()
         request.declaration_requested_at, request.declaration_due_at = now, declaration_due_at(now)
         await self._audit("admission.declaration_requested", principal, "admission_request", request.id,
                           dps.buyer_organisation_id, due_at=request.declaration_due_at.isoformat())
         await self._notify_vendor(request, "admission.declaration_requested", "Mise à jour de votre DUME demandée",
                                   f"{data.message}\n\nÀ transmettre avant le "
-                                  f"{format_paris(request.declaration_due_at)}.")
+                                  f"{format_paris(request.declaration_due_at)}.", dps)
         return await self._request_schema(request)
 
     async def update_declaration(self, principal: Principal, request_id: uuid.UUID,
@@ -597,7 +611,7 @@ class DpsService:
             raise Conflict(f"status: the self-declaration can't be changed while the request is "
                            f"{request.status.value} and no update was asked", field="status")
         request.self_declaration = msgspec.to_builtins(data)
-        late = bool(asked and request.declaration_due_at and self.clock.now() > request.declaration_due_at)
+        late = bool(asked and request.declaration_due_at and self._time(dps).now() > request.declaration_due_at)
         request.declaration_requested_at = request.declaration_due_at = None
         await self._audit("admission.declaration_updated", principal, "admission_request", request.id,
                           request.vendor_organisation_id, late=late)
@@ -605,28 +619,38 @@ class DpsService:
             await self._notify_buyer_side(dps, request, "admission.declaration_updated", "DUME mis à jour")
         return await self._request_schema(request)
 
-    async def warn_expiring_documents(self, horizon: timedelta = timedelta(days=30)) -> int:
-        """Daily: warn each admitted vendor once about documents that expire within `horizon`."""
-        today = to_paris(self.clock.now()).date()
-        rows = (await self.session.execute(
-            select(AdmissionDocument, AdmissionRequest)
-            .join(AdmissionRequest, AdmissionRequest.id == AdmissionDocument.request_id)
-            .where(AdmissionRequest.status.in_([AdmissionStatus.ADMITTED.value, AdmissionStatus.SUSPENDED.value]),
-                   AdmissionDocument.superseded.is_(False), AdmissionDocument.expiry_warned_at.is_(None),
-                   AdmissionDocument.valid_until.is_not(None),
-                   AdmissionDocument.valid_until <= today + horizon)
-            .with_for_update(of=AdmissionDocument, skip_locked=True))).all()
-        for document, request in rows:
+    async def warn_expiring_documents(self, horizon: timedelta = timedelta(days=30), *,
+                                      sandbox: bool = False) -> int:
+        """Warn each admitted vendor once about documents that expire within `horizon` of its DPS's today:
+        real procedures daily; sandboxes (`sandbox=True`), whose days pass in minutes, every minute."""
+        query = (select(AdmissionDocument, AdmissionRequest, Dps)
+                 .join(AdmissionRequest, AdmissionRequest.id == AdmissionDocument.request_id)
+                 .join(Dps, Dps.id == AdmissionRequest.dps_id)
+                 .where(AdmissionRequest.status.in_([AdmissionStatus.ADMITTED.value, AdmissionStatus.SUSPENDED.value]),
+                        AdmissionDocument.superseded.is_(False), AdmissionDocument.expiry_warned_at.is_(None),
+                        AdmissionDocument.valid_until.is_not(None),
+                        Dps.sandbox_factor.is_not(None) if sandbox else Dps.sandbox_factor.is_(None))
+                 .with_for_update(of=AdmissionDocument, skip_locked=True))
+        if not sandbox:
+            query = query.where(AdmissionDocument.valid_until <= to_paris(self.clock.now()).date() + horizon)
+        warned = 0
+        for document, request, dps in (await self.session.execute(query)).all():
             assert document.valid_until is not None
+            now = self._time(dps).now()
+            today = to_paris(now).date()
+            if document.valid_until > today + horizon:
+                continue  # a sandbox's document not due yet on its own clock
             when = "a expiré le" if document.valid_until < today else "expire le"
             await self._notify_vendor(request, "admission.document_expiring", "Document bientôt expiré",
                                       f"Le document « {document.kind} » ({document.filename}) {when} "
-                                      f"{document.valid_until.strftime('%d/%m/%Y')}. Merci d'en déposer un à jour.")
-            document.expiry_warned_at = self.clock.now()
+                                      f"{document.valid_until.strftime('%d/%m/%Y')}. Merci d'en déposer un à jour.",
+                                      dps)
+            document.expiry_warned_at = now
             await self._audit("admission.document_expiry_warned", "system", "admission_request", request.id,
                               request.vendor_organisation_id, kind=document.kind,
                               valid_until=document.valid_until.isoformat())
-        return len(rows)
+            warned += 1
+        return warned
 
     async def _recipients(self, organisation_id: uuid.UUID, *roles: Role) -> list[str]:
         from marketplace.accounts.models import Membership, User
@@ -637,11 +661,13 @@ class DpsService:
         wanted = {r.value for r in roles}
         return sorted({email for email, held in rows if not wanted or wanted & set(held)})
 
-    async def _notify_vendor(self, request: AdmissionRequest, kind: str, subject: str, body: str) -> None:
+    async def _notify_vendor(self, request: AdmissionRequest, kind: str, subject: str, body: str,
+                             dps: Dps) -> None:
         notifications = NotificationService(self.session, self.clock)
         for email in await self._recipients(request.vendor_organisation_id, *VENDOR_ROLES):
             await notifications.notify(recipient_email=email, kind=kind, about=request.id,
-                                       subject=f"{subject} (demande {request.id})", body=body)
+                                       subject=f"{subject} (demande {request.id})", body=body,
+                                       sandbox=dps.is_sandbox)
 
     async def _notify_buyer_side(self, dps: Dps, request: AdmissionRequest, kind: str, subject: str) -> None:
         notifications = NotificationService(self.session, self.clock)
@@ -649,16 +675,19 @@ class DpsService:
         for email in await self._recipients(dps.buyer_organisation_id, *BUYER_ROLES):
             await notifications.notify(
                 recipient_email=email, kind=kind, about=request.id, subject=f"{subject} — {dps.title}",
-                body=f"Demande {request.id} à évaluer avant le {format_paris(request.due_at)}.\n")
+                body=f"Demande {request.id} à évaluer avant le {format_paris(request.due_at)}.\n",
+                sandbox=dps.is_sandbox)
 
     # -- the public register --------------------------------------------------------------------
 
     async def register(self, *, dps_id: uuid.UUID | None, category_id: uuid.UUID | None, siren: str | None,
                        limit: int, offset: int) -> schemas.Page[schemas.RegisterEntry]:
+        # Admissions to a sandbox are rehearsals: never in the public register.
         query = (select(AdmissionRequest, Organisation, DpsCategory)
                  .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id)
                  .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
-                 .where(AdmissionRequest.status == AdmissionStatus.ADMITTED))
+                 .join(Dps, Dps.id == AdmissionRequest.dps_id)
+                 .where(AdmissionRequest.status == AdmissionStatus.ADMITTED, Dps.sandbox_factor.is_(None)))
         if dps_id:
             query = query.where(AdmissionRequest.dps_id == dps_id)
         if category_id:

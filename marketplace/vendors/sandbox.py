@@ -1,0 +1,54 @@
+"""Sandbox procedures: a DPS, and everything under it, on an accelerated clock (issue 8).
+
+A DPS created with `{"sandbox": {"factor": N}}` keeps every rule of a real one (D4, D6, D9, D11, D14,
+D18 …), but its time is `AcceleratedClock(real, epoch, N)`: at its creation (`epoch`) sandbox time is real
+time, then it runs N times faster, so at 1 440 a 10-day tender period passes in 10 minutes. Everything
+under the DPS (categories, admission requests, specific contracts, invitations, Q&A, offers, the opening,
+evaluation, award, contract, milestones) reads its business time from `clock_of(...)` below, never from
+the real clock directly; the audit log keeps real time (one chain, in real order, for every act).
+
+Sandbox objects are kept apart: never listed publicly, never indexed for search, never in the register,
+and a need is created sandbox or real and can only go onto a DPS of the same kind (the database backs
+it, migration 0018). What they produce says so: responses carry `"sandbox": true`, receipts and
+notifications carry NOTICE.
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.lib.clock import AcceleratedClock, Clock, format_paris
+from marketplace.lib.sandbox import NOTICE
+from marketplace.vendors import schemas
+from marketplace.vendors.models import Dps
+
+
+def dps_clock(base: Clock, dps: Dps) -> Clock:
+    """The business clock of everything under `dps`: `base` itself for a real procedure."""
+    if dps.sandbox_factor is None or dps.sandbox_epoch is None:
+        return base
+    return AcceleratedClock(base, dps.sandbox_epoch, dps.sandbox_factor)
+
+
+async def dps_of(session: AsyncSession, dps_id: uuid.UUID) -> Dps:
+    """The DPS an object belongs to (through the session's identity map: one query per request at most)."""
+    dps = await session.get(Dps, dps_id)
+    assert dps is not None  # every caller holds a row whose foreign key names it
+    return dps
+
+
+async def clock_of(session: AsyncSession, base: Clock, dps_id: uuid.UUID) -> Clock:
+    """The business clock of everything under the DPS with this id."""
+    return dps_clock(base, await dps_of(session, dps_id))
+
+
+def clock_schema(base: Clock, dps: Dps) -> schemas.SandboxClock | None:
+    clock = dps_clock(base, dps)
+    if not isinstance(clock, AcceleratedClock):
+        return None
+    now = clock.now()
+    return schemas.SandboxClock(factor=clock.factor, epoch=clock.epoch, now=now, now_paris=format_paris(now),
+                                notice=NOTICE)
+
