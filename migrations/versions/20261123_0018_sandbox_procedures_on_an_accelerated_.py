@@ -36,13 +36,21 @@ $$
 CREATE TRIGGER specific_contract_same_world BEFORE INSERT OR UPDATE OF need_id, dps_id ON specific_contract
     FOR EACH ROW EXECUTE FUNCTION specific_contract_same_world()
 """, """
-CREATE FUNCTION sandbox_flag_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+CREATE FUNCTION need_sandbox_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    IF TG_TABLE_NAME = 'need' AND NEW.sandbox IS DISTINCT FROM OLD.sandbox THEN
+    IF NEW.sandbox IS DISTINCT FROM OLD.sandbox THEN
         RAISE EXCEPTION 'sandbox: need % stays what it was created as', OLD.id USING ERRCODE = 'check_violation';
     END IF;
-    IF TG_TABLE_NAME = 'dps' AND (NEW.sandbox_factor IS DISTINCT FROM OLD.sandbox_factor
-                                  OR NEW.sandbox_epoch IS DISTINCT FROM OLD.sandbox_epoch) THEN
+    RETURN NEW;
+END
+$$
+""", """
+CREATE TRIGGER need_sandbox_fixed BEFORE UPDATE OF sandbox ON need
+    FOR EACH ROW EXECUTE FUNCTION need_sandbox_fixed()
+""", """
+CREATE FUNCTION dps_sandbox_fixed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.sandbox_factor IS DISTINCT FROM OLD.sandbox_factor OR NEW.sandbox_epoch IS DISTINCT FROM OLD.sandbox_epoch THEN
         RAISE EXCEPTION 'sandbox: the clock of DPS % is set at its creation', OLD.id
             USING ERRCODE = 'check_violation';
     END IF;
@@ -50,11 +58,8 @@ BEGIN
 END
 $$
 """, """
-CREATE TRIGGER need_sandbox_fixed BEFORE UPDATE OF sandbox ON need
-    FOR EACH ROW EXECUTE FUNCTION sandbox_flag_fixed()
-""", """
 CREATE TRIGGER dps_sandbox_fixed BEFORE UPDATE OF sandbox_factor, sandbox_epoch ON dps
-    FOR EACH ROW EXECUTE FUNCTION sandbox_flag_fixed()
+    FOR EACH ROW EXECUTE FUNCTION dps_sandbox_fixed()
 """)
 
 
@@ -74,8 +79,9 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.execute("DROP TRIGGER dps_sandbox_fixed ON dps")
+    op.execute("DROP FUNCTION dps_sandbox_fixed()")
     op.execute("DROP TRIGGER need_sandbox_fixed ON need")
-    op.execute("DROP FUNCTION sandbox_flag_fixed()")
+    op.execute("DROP FUNCTION need_sandbox_fixed()")
     op.execute("DROP TRIGGER specific_contract_same_world ON specific_contract")
     op.execute("DROP FUNCTION specific_contract_same_world()")
     op.drop_column('need', 'sandbox')

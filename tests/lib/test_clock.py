@@ -11,11 +11,15 @@ from hypothesis import strategies as st
 
 from marketplace.lib.clock import (
     PARIS,
+    AcceleratedClock,
+    ClockExhausted,
     FrozenClock,
     InvalidLocalTime,
     SystemClock,
     format_paris,
     paris_instant,
+    reading_at,
+    real_span,
     to_paris,
 )
 
@@ -95,3 +99,30 @@ def test_paris_traps_are_refused(given: datetime, reason: str) -> None:
                     timezones=st.just(UTC)))
 def test_every_paris_reading_with_its_offset_names_its_instant(instant: datetime) -> None:
     assert paris_instant(to_paris(instant)) == instant
+
+
+def test_an_accelerated_clock_starts_at_its_base_then_runs_factor_times_faster() -> None:
+    epoch = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
+    base = FrozenClock(epoch)
+    sandbox = AcceleratedClock(base, epoch, 1440)  # a day a minute
+    assert sandbox.now() == epoch
+    base.advance(timedelta(minutes=10))
+    assert sandbox.now() == epoch + timedelta(days=10)
+    base.advance(timedelta(microseconds=1))
+    assert sandbox.now() == epoch + timedelta(days=10, microseconds=1440)
+    # What it read at a real instant, and how long one of its spans lasts in real time.
+    assert reading_at(sandbox, epoch + timedelta(seconds=1)) == epoch + timedelta(minutes=24)
+    assert real_span(sandbox, timedelta(days=30)) == timedelta(minutes=30)
+    # The real clock reads itself.
+    assert reading_at(base, epoch) == epoch and real_span(base, timedelta(days=30)) == timedelta(days=30)
+    with pytest.raises(ValueError, match="naive"):
+        AcceleratedClock(base, datetime(2026, 1, 5), 2)
+    with pytest.raises(ValueError, match="at least as fast"):
+        AcceleratedClock(base, epoch, 0)
+
+
+def test_an_accelerated_clock_that_runs_past_the_year_9999_says_so() -> None:
+    epoch = datetime(2026, 1, 5, tzinfo=UTC)
+    base = FrozenClock(epoch + timedelta(days=40))
+    with pytest.raises(ClockExhausted, match="year 9999"):
+        AcceleratedClock(base, epoch, 86_400).now()

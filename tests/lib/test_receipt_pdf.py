@@ -146,3 +146,15 @@ def test_fonts_are_found_only_where_all_three_are(tmp_path: Path) -> None:
         for path in found.values():
             (tmp_path / path.name).write_bytes(path.read_bytes())
         assert find_fonts([tmp_path / "nowhere", tmp_path]) == {role: tmp_path / p.name for role, p in found.items()}
+
+
+@pytest.mark.parametrize("fonts", _FONT_MODES)
+def test_a_sandbox_receipt_says_so_on_its_first_line_and_every_page(fonts: bool) -> None:
+    receipt = _receipt(sandbox={"notice": "BAC À SABLE / SANDBOX — sans valeur juridique", "factor": 1440})
+    _, reader, text = _render(receipt, fonts)
+    first = reader.pages[0].extract_text()
+    assert first.lstrip().startswith("BAC À SABLE / SANDBOX — sans valeur juridique")
+    assert "horloge accélérée (1440 fois le temps réel)" in text
+    assert all("BAC À SABLE" in page.extract_text() for page in reader.pages)  # the footer too
+    # A real receipt never does.
+    assert "BAC À SABLE" not in _render(_receipt(), fonts)[2]
