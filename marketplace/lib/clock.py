@@ -53,18 +53,22 @@ class ClockExhausted(RuntimeError):
 class AcceleratedClock:
     """Time that runs `factor` times faster than `base` from `epoch` on: a sandbox's clock.
 
-    now = epoch + (base.now() − epoch) × factor. At `epoch` the two clocks agree; afterwards one second
-    of `base` is `factor` seconds here, so a sandbox at 86 400 lives a day per second. Computed from the
-    base on every call, never stored: every process (API workers, the job worker) reads the same instant
-    from the same base, and a test moves it by moving its `FrozenClock`.
+    now = epoch + skipped + (base.now() − epoch) × factor. At `epoch` the two clocks agree; afterwards one
+    second of `base` is `factor` seconds here, so a sandbox at 86 400 lives a day per second, plus what was
+    `skipped` at once (a fast-forward, never backwards). Computed from the base on every call, never
+    stored: every process (API workers, the job worker) reads the same instant from the same base, and a
+    test moves it by moving its `FrozenClock`.
     """
 
-    def __init__(self, base: Clock, epoch: datetime, factor: int) -> None:
+    def __init__(self, base: Clock, epoch: datetime, factor: int, skipped: timedelta = timedelta(0)) -> None:
         if factor < 1:
             raise ValueError("an accelerated clock runs at least as fast as its base")
+        if skipped < timedelta(0):
+            raise ValueError("an accelerated clock never goes back")
         self.base = base
         self.epoch = _require_aware(epoch).astimezone(UTC)
         self.factor = factor
+        self.skipped = skipped
 
     def now(self) -> datetime:
         return self.at(self.base.now())
@@ -72,7 +76,7 @@ class AcceleratedClock:
     def at(self, real: datetime) -> datetime:
         """This clock's reading at the real instant `real` (what it showed, or will show, then)."""
         try:
-            return self.epoch + (real - self.epoch) * self.factor
+            return self.epoch + self.skipped + (real - self.epoch) * self.factor
         except OverflowError as exc:
             raise ClockExhausted(f"this clock, {self.factor} times faster since {self.epoch.isoformat()}, has run "
                                  "past the year 9999") from exc

@@ -207,6 +207,9 @@ class SpecificContractService:
         except InvalidLocalTime as exc:
             raise RuleViolation(f"tenderDeadline: {exc}", field="tenderDeadline") from exc
         criteria = _criteria(dps, data.award_criteria)
+        if dps.is_sandbox:
+            # Its clock can be fast-forwarded: held still (shared lock) from this reading to the commit.
+            await self.session.refresh(dps, with_for_update={"read": True})
         invited_at = dps_clock(self.clock, dps).now()  # D9 on the DPS's clock (a sandbox's runs faster)
         if deadline - invited_at < TENDER_PERIOD_MIN:
             raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 calendar days after the "

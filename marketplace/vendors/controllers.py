@@ -77,6 +77,13 @@ class DpsController(Controller):
                         principal: Caller) -> schemas.Dps:
         return await dps.terminate(principal, dps_id, data)
 
+    @post("/{dps_id:uuid}/sandbox/fast-forward",
+          opt=requires(Role.BUYER_ADMIN, reason="The sandbox DPS's buying organisation."), status_code=HTTP_200_OK,
+          summary="Sandbox only: skip sandbox time at once (never during an open tender period or a standstill)")
+    async def fast_forward(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.SandboxFastForward],
+                           dps: Service, principal: Caller) -> schemas.Dps:
+        return await dps.fast_forward(principal, dps_id, data)
+
     @put("/{dps_id:uuid}/documents", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
          request_max_body_size=None, status_code=201,
          summary="Publish a procurement document (raw body; a new version never replaces the old one)")

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import enum
 import uuid
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
@@ -16,6 +16,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    Interval,
     String,
     Text,
     UniqueConstraint,
@@ -49,8 +50,9 @@ class Dps(UUIDv7AuditBase):
     __tablename__ = "dps"
     __table_args__ = (
         # A sandbox has both its factor and its epoch, a real procedure neither (vendors/sandbox.py).
-        CheckConstraint("(sandbox_factor IS NULL AND sandbox_epoch IS NULL) OR "
-                        "(sandbox_factor BETWEEN 2 AND 86400 AND sandbox_epoch IS NOT NULL)",
+        CheckConstraint("(sandbox_factor IS NULL AND sandbox_epoch IS NULL AND sandbox_skipped = '0') OR "
+                        "(sandbox_factor BETWEEN 2 AND 86400 AND sandbox_epoch IS NOT NULL "
+                        "AND sandbox_skipped >= '0')",
                         name="sandbox_clock"),
     )
 
@@ -70,6 +72,9 @@ class Dps(UUIDv7AuditBase):
     # time from `sandbox_epoch` (the real instant of its creation) on. NULL: a real procedure.
     sandbox_factor: Mapped[int | None] = mapped_column(Integer, default=None, index=True)
     sandbox_epoch: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # Sandbox time skipped at once by the buyer (POST /dps/{id}/sandbox/fast-forward): it only grows.
+    sandbox_skipped: Mapped[timedelta] = mapped_column(Interval, default=timedelta(0),
+                                                       server_default=text("'0'::interval"))
 
     @property
     def is_sandbox(self) -> bool:

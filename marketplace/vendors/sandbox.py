@@ -29,7 +29,7 @@ def dps_clock(base: Clock, dps: Dps) -> Clock:
     """The business clock of everything under `dps`: `base` itself for a real procedure."""
     if dps.sandbox_factor is None or dps.sandbox_epoch is None:
         return base
-    return AcceleratedClock(base, dps.sandbox_epoch, dps.sandbox_factor)
+    return AcceleratedClock(base, dps.sandbox_epoch, dps.sandbox_factor, dps.sandbox_skipped)
 
 
 async def dps_of(session: AsyncSession, dps_id: uuid.UUID) -> Dps:
@@ -49,6 +49,7 @@ def clock_schema(base: Clock, dps: Dps) -> schemas.SandboxClock | None:
     if not isinstance(clock, AcceleratedClock):
         return None
     now = clock.now()
-    return schemas.SandboxClock(factor=clock.factor, epoch=clock.epoch, now=now, now_paris=format_paris(now),
-                                notice=NOTICE)
+    return schemas.SandboxClock(factor=clock.factor, epoch=clock.epoch,
+                                skipped_seconds=int(clock.skipped.total_seconds()), now=now,
+                                now_paris=format_paris(now), notice=NOTICE)
 

@@ -208,12 +208,21 @@ class DpsDocument(CamelStruct):
     download_path: str
 
 
+class SandboxFastForward(CamelStruct):
+    """Skip sandbox time at once (whole days and hours): the sandbox's clock jumps forward, never back."""
+
+    days: Annotated[int, msgspec.Meta(ge=0, le=3650)] = 0
+    hours: Annotated[int, msgspec.Meta(ge=0, le=23)] = 0
+
+
 class SandboxClock(CamelStruct):
     """A sandbox's clock: `factor` times faster than real time since `epoch` (the real instant of the DPS's
-    creation, when both clocks agreed). Every deadline, due date and receipt under the DPS is on it."""
+    creation, when both clocks agreed), plus `skippedSeconds` fast-forwarded. Every deadline, due date and
+    receipt under the DPS is on it: `now` is its present."""
 
     factor: int
     epoch: datetime
+    skipped_seconds: int
     now: datetime
     now_paris: str
     notice: str

@@ -36,6 +36,7 @@ from marketplace.lib.working_days import (
     suspended_due_at,
 )
 from marketplace.notifications.services import NotificationService
+from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.errors import DocumentArchived, MissingDocuments
@@ -229,6 +230,47 @@ class DpsService:
             await self._notify_vendor(request, "admission.closed", subject, f"{dps.title}\n\n{reasons}\n", dps)
         await self._audit(f"dps.{target.value}", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
+        return await self._to_schema(dps)
+
+    # -- a sandbox's clock ---------------------------------------------------------------------------
+
+    async def fast_forward(self, principal: Principal, dps_id: uuid.UUID,
+                           data: schemas.SandboxFastForward) -> schemas.Dps:
+        """Skip sandbox time at once, so a rehearsal needn't wait out D4's 30 days or a contract's months.
+
+        Never while a vendor is owed time on this sandbox: an open tender period (D9, D14), a standstill
+        (D18) or an updated self-declaration asked of it (D11) runs its full length, on the sandbox clock.
+        The DPS row is locked: a need being published on it meanwhile waits, or is waited for and seen."""
+        dps = await self._dps(dps_id, principal)
+        if not self._is_buyer_of(principal, dps, Role.BUYER_ADMIN):
+            if self._is_buyer_of(principal, dps):
+                raise Forbidden("Only an administrator of the DPS's buying organisation moves its sandbox clock.")
+            raise NotFound("No DPS has this id.")
+        await self.session.refresh(dps, with_for_update=True)
+        if not dps.is_sandbox:
+            raise Conflict("sandbox: a real procedure's clock is real time; only a sandbox's moves forward",
+                           field="sandbox", rule="sandbox")
+        skip = timedelta(days=data.days, hours=data.hours)
+        if skip <= timedelta(0):
+            raise RuleViolation("days: skip at least an hour", field="days")
+        running = await self.session.scalar(select(SpecificContract.id).where(
+            SpecificContract.dps_id == dps.id,
+            SpecificContract.status.in_([SpecificContractStatus.OPEN, SpecificContractStatus.STANDSTILL])).limit(1))
+        if running is not None:
+            raise Conflict(f"sandbox: specific contract {running} is open for offers or in its standstill; vendors "
+                           "keep every second of those periods (D9, D14, D18)", field="sandbox", rule="sandbox",
+                           specificContractId=str(running))
+        asked = await self.session.scalar(select(AdmissionRequest.id).where(
+            AdmissionRequest.dps_id == dps.id, AdmissionRequest.declaration_due_at.is_not(None)).limit(1))
+        if asked is not None:
+            raise Conflict(f"sandbox: admission request {asked} owes an updated self-declaration; the vendor keeps "
+                           "its 5 working days (D11)", field="sandbox", rule="D11", admissionRequestId=str(asked))
+        before = self._time(dps).now()
+        dps.sandbox_skipped += skip
+        await self.session.flush()
+        await self._audit("dps.sandbox_fast_forwarded", principal, "dps", dps.id, dps.buyer_organisation_id,
+                          skipped_seconds=int(skip.total_seconds()), sandbox_from=before.isoformat(),
+                          sandbox_to=self._time(dps).now().isoformat())
         return await self._to_schema(dps)
 
     # -- the DPS's documents (D3) -----------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""sandbox procedures on an accelerated clock: a DPS's sandbox factor and epoch, a need's sandbox flag, and
+"""sandbox procedures on an accelerated clock: a DPS's sandbox factor, epoch and skipped time, a need's sandbox flag, and
 the database refusing any specific contract that mixes a sandbox need with a real DPS (or the reverse)
 
 Revision ID: 0018
@@ -54,11 +54,14 @@ BEGIN
         RAISE EXCEPTION 'sandbox: the clock of DPS % is set at its creation', OLD.id
             USING ERRCODE = 'check_violation';
     END IF;
+    IF NEW.sandbox_skipped < OLD.sandbox_skipped THEN
+        RAISE EXCEPTION 'sandbox: the clock of DPS % never goes back', OLD.id USING ERRCODE = 'check_violation';
+    END IF;
     RETURN NEW;
 END
 $$
 """, """
-CREATE TRIGGER dps_sandbox_fixed BEFORE UPDATE OF sandbox_factor, sandbox_epoch ON dps
+CREATE TRIGGER dps_sandbox_fixed BEFORE UPDATE OF sandbox_factor, sandbox_epoch, sandbox_skipped ON dps
     FOR EACH ROW EXECUTE FUNCTION dps_sandbox_fixed()
 """)
 
@@ -67,11 +70,13 @@ def upgrade() -> None:
     op.add_column('dps', sa.Column('sandbox_factor', sa.Integer(), nullable=True))
     op.add_column('dps', sa.Column('sandbox_epoch', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True),
                                    nullable=True))
+    op.add_column('dps', sa.Column('sandbox_skipped', sa.Interval(), server_default=sa.text("'0'::interval"),
+                                   nullable=False))
     op.create_index(op.f('ix_dps_sandbox_factor'), 'dps', ['sandbox_factor'], unique=False)
     op.create_check_constraint(
         op.f('ck_dps_sandbox_clock'), 'dps',
-        "(sandbox_factor IS NULL AND sandbox_epoch IS NULL) OR "
-        "(sandbox_factor BETWEEN 2 AND 86400 AND sandbox_epoch IS NOT NULL)")
+        "(sandbox_factor IS NULL AND sandbox_epoch IS NULL AND sandbox_skipped = '0') OR "
+        "(sandbox_factor BETWEEN 2 AND 86400 AND sandbox_epoch IS NOT NULL AND sandbox_skipped >= '0')")
     op.add_column('need', sa.Column('sandbox', sa.Boolean(), server_default=sa.text('false'), nullable=False))
     for statement in _GUARDS:
         op.execute(statement)
@@ -87,5 +92,6 @@ def downgrade() -> None:
     op.drop_column('need', 'sandbox')
     op.drop_constraint(op.f('ck_dps_sandbox_clock'), 'dps', type_='check')
     op.drop_index(op.f('ix_dps_sandbox_factor'), table_name='dps')
+    op.drop_column('dps', 'sandbox_skipped')
     op.drop_column('dps', 'sandbox_epoch')
     op.drop_column('dps', 'sandbox_factor')

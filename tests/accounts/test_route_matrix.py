@@ -236,6 +236,8 @@ EXPECTATIONS |= {
     # Managing the DPS: its buying organisation's admin only; another buyer organisation's admin gets 404.
     "POST /dps/{dps_id}/publish":                                 dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/activate":                                dps_row(U, F, F, A, F, F, N, F, F),
+    # A sandbox's clock: its buying organisation's admin (the matrix's DPS is real: 409, still ALLOW).
+    "POST /dps/{dps_id}/sandbox/fast-forward":                    dps_row(U, F, F, A, F, F, N, F, F),
     # Evaluating: admin or evaluator of the DPS's buying organisation; vendors stopped by the role guard.
     "GET /dps/{dps_id}/admission-queue":                          dps_row(U, F, F, A, F, A, N, F, F),
     "POST /admission-requests/{request_id}/request-documents":    dps_row(U, F, F, A, F, A, N, F, F),
@@ -290,6 +292,7 @@ BODIES: dict[str, Any] = {
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
+    "POST /dps/{dps_id}/sandbox/fast-forward": {"days": 30},
     "POST /dps/{dps_id}/terminate": {"reasons": "Fin anticipée."},
     "POST /specific-contracts/{contract_id}/questions": {"question": "La reprise des données est-elle incluse ?"},
     "POST /specific-contracts/{contract_id}/conflict-declarations": {"hasConflict": False,

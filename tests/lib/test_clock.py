@@ -119,6 +119,11 @@ def test_an_accelerated_clock_starts_at_its_base_then_runs_factor_times_faster()
         AcceleratedClock(base, datetime(2026, 1, 5), 2)
     with pytest.raises(ValueError, match="at least as fast"):
         AcceleratedClock(base, epoch, 0)
+    # Time skipped at once (a fast-forward) adds to it, and never takes away.
+    ahead = AcceleratedClock(base, epoch, 1440, timedelta(days=30))
+    assert ahead.now() == sandbox.now() + timedelta(days=30)
+    with pytest.raises(ValueError, match="never goes back"):
+        AcceleratedClock(base, epoch, 1440, timedelta(seconds=-1))
 
 
 def test_an_accelerated_clock_that_runs_past_the_year_9999_says_so() -> None:

@@ -294,3 +294,41 @@ async def test_a_sandbox_clock_that_runs_out_is_a_410_not_a_500(
     assert gone["rule"] == "sandbox" and "new sandbox" in gone["detail"]
     # Only the sandbox's time ran out: the real procedures go on.
     expect(await client.get("/dps"), 200)
+
+
+async def test_fast_forward_skips_sandbox_time_but_never_a_vendors_period(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    buyer = world["buyer_admin"].headers
+    dps = await sandbox_dps(client, world, clock)
+    path = f"/dps/{dps['id']}/sandbox/fast-forward"
+    expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer, json={
+        "initialWindowEnd": (clock.now() + timedelta(days=30, hours=1)).isoformat()}), 200)
+    # Only the buying organisation's admin; a real DPS's clock never moves; nothing to skip is refused.
+    expect(await client.post(path, headers=world["buyer_evaluator"].headers, json={"days": 31}), 403)
+    expect(await client.post(path, headers=world["other_buyer_admin"].headers, json={"days": 31}), 404)
+    real = expect(await client.post("/dps", headers=buyer, json=dps_body(clock.now())), 201)
+    refused = expect(await client.post(f"/dps/{real['id']}/sandbox/fast-forward", headers=buyer, json={"days": 31}),
+                     409)
+    assert (refused["field"], refused["rule"]) == ("sandbox", "sandbox")
+    expect(await client.post(path, headers=buyer, json={}), 422)
+    expect(await client.post(path, headers=buyer, json={"days": -1}), 400)
+
+    # D4's 30 days skipped at once: the DPS activates without a real minute passing.
+    moved = expect(await client.post(path, headers=buyer, json={"days": 30, "hours": 2}), 200)
+    assert moved["sandboxClock"]["skippedSeconds"] == (30 * 24 + 2) * 3600
+    assert _at(moved["sandboxClock"]["now"]) == clock.now() + timedelta(days=30, hours=2)
+    expect(await client.post(f"/dps/{dps['id']}/activate", headers=buyer), 200)
+
+    # While a tender period runs, the clock only runs: the vendors keep every second of it.
+    await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])
+    need = await sandbox_need(client, world)
+    deadline = await sandbox_now(client, dps["id"]) + timedelta(days=10, hours=1)
+    cid = expect(await publish(client, world, need["id"], dps["id"], deadline.isoformat()), 201)["id"]
+    held = expect(await client.post(path, headers=buyer, json={"days": 11}), 409)
+    assert held["rule"] == "sandbox" and held["specificContractId"] == cid
+    assert await sandbox_now(client, dps["id"]) < deadline
+    # The database never lets the clock go back either.
+    with pytest.raises(asyncpg.CheckViolationError):
+        await fetch(settings, "UPDATE dps SET sandbox_skipped = '1 hour' WHERE id = $1", uuid.UUID(dps["id"]))
+    assert "dps.sandbox_fast_forwarded" in [r["action"] for r in await fetch(
+        settings, "SELECT action FROM audit_event WHERE target_id = $1", dps["id"])]
