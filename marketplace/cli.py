@@ -250,24 +250,47 @@ def create_admin(email: str, full_name: str, password: str, operator_name: str, 
 
 @main.command()
 def seed() -> None:
-    """Load demo organisations and people (idempotent)."""
-    _print_demo(_seed(Settings.from_env()))
+    """Load demo organisations and people (idempotent), and a demo sandbox open for offers."""
+    settings = Settings.from_env()
+    _ensure_bucket(settings)
+    _print_demo(_seed(settings))
 
 
-def _seed(settings: Settings) -> Any:
+def _seed(settings: Settings) -> tuple[Any, Any]:
+    """The demo accounts, then (in a transaction of its own) a sandbox ready to walk (tenders/demo.py)."""
     from marketplace.accounts.demo import seed_demo
+    from marketplace.app import make_store
+    from marketplace.errors import DomainError
     from marketplace.lib.clock import system_clock
+    from marketplace.tenders.demo import seed_demo_sandbox
 
-    return _with_session(settings, lambda s: seed_demo(s, system_clock, settings))
+    accounts = _with_session(settings, lambda s: seed_demo(s, system_clock, settings))
+    try:
+        sandbox = _with_session(settings, lambda s: seed_demo_sandbox(s, system_clock, make_store(settings)))
+    except DomainError as exc:
+        raise click.ClickException(f"the demo sandbox: {exc.detail}") from exc
+    return accounts, sandbox
 
 
-def _print_demo(summary: Any) -> None:
+def _print_demo(summaries: tuple[Any, Any]) -> None:
     from marketplace.accounts.demo import DEMO_PASSWORD
+    from marketplace.lib.clock import format_paris
+    from marketplace.lib.sandbox import NOTICE
+    from marketplace.tenders.demo import DEMO_OPENER_PASSPHRASE
 
+    summary, sandbox = summaries
     click.echo("Demo data " + ("loaded." if summary.created else "already present."))
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, organisation in summary.logins:
         click.echo(f"  {email:<40} {organisation}")
+    minutes = max(1, round(sandbox.deadline_in.total_seconds() / 60))
+    click.echo(f"Demo sandbox ({NOTICE}), 1 sandbox day = {86_400 // sandbox.factor} real second(s), "
+               + ("new:" if sandbox.created else "still open:"))
+    click.echo(f"  DPS                {sandbox.dps_id}")
+    click.echo(f"  specific contract  {sandbox.specific_contract_id}  (offers until "
+               f"{format_paris(sandbox.tender_deadline)} sandbox time, about {minutes} real minutes from now)")
+    click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}")
+    click.echo('  Walk it: README, "Rehearse in the sandbox".')
 
 
 @main.command("import-cpv")

@@ -37,6 +37,31 @@ async def test_seed_is_idempotent_and_its_accounts_log_in(settings: Settings,
     assert kinds == {"platform", "buyer", "holder", "vendor"}
 
 
+async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_lists(
+        settings: Settings, client: AsyncTestClient[Litestar]) -> None:
+    first = _cli(settings, "seed")
+    assert first.returncode == 0, first.stderr
+    assert "Demo sandbox (BAC À SABLE / SANDBOX — sans valeur juridique)" in first.stdout and "new:" in first.stdout
+    lines = [line.split() for line in first.stdout.splitlines()]
+    dps_id = next(words[1] for words in lines if words[:1] == ["DPS"])
+    contract_id = next(words[2] for words in lines if words[:2] == ["specific", "contract"])
+    # Ready to walk: active, both demo vendors admitted and invited, the need open for about ten minutes.
+    dps = (await client.get(f"/dps/{dps_id}")).json()
+    assert (dps["status"], dps["sandbox"], dps["sandboxClock"]["factor"]) == ("active", True, 1440)
+    for email in ("commercial@logisante.example", "contact@dossier-soins.example"):
+        token = (await client.post("/auth/login", json={"email": email, "password": DEMO_PASSWORD})).json()
+        invitations = (await client.get("/my/invitations",
+                                        headers={"Authorization": f"Bearer {token['accessToken']}"})).json()
+        assert [(i["specificContractId"], i["sandbox"], i["status"]) for i in invitations] == [
+            (contract_id, True, "open")]
+    assert dps_id not in {d["id"] for d in (await client.get("/dps")).json()["items"]}
+    assert (await client.get("/discovery/needs")).json()["items"] == []
+    assert (await client.get(f"/register?dpsId={dps_id}")).json()["total"] == 0
+    # A second run finds it still open and reuses it.
+    second = _cli(settings, "seed")
+    assert second.returncode == 0 and "still open:" in second.stdout and contract_id in second.stdout
+
+
 async def test_create_admin(settings: Settings, client: AsyncTestClient[Litestar]) -> None:
     bad = _cli(settings, "create-admin", "--email", "root@example.fr", "--name", "Root",
                "--operator-siret", "73282932000075", MARKETPLACE_ADMIN_PASSWORD="a-long-password-1")

@@ -1,0 +1,176 @@
+"""The demo sandbox: a ready rehearsal for a newcomer (`marketplace dev --demo`, `marketplace seed`).
+
+A sandbox DPS of the demo buyer at one sandbox day per real minute (vendors/sandbox.py), with two categories,
+both demo vendors admitted to one of them, and a published need of the demo holder open for offers for ten
+sandbox days (ten real minutes): what is left to walk is the offers, the opening, the evaluation, the award
+and the contract. Built through the same services as the API, with the same rules and audit; D4's 30-day
+window is skipped with the sandbox fast-forward any buyer may use.
+
+Idempotent in its own way: a start that finds a demo sandbox still open for offers reuses it; otherwise (its
+deadline passed while nobody looked) it seeds a fresh one, so `dev --demo` always leaves one to walk.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import msgspec
+from fpdf import FPDF
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Membership, User
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import Role
+from marketplace.lib.clock import Clock, real_span
+from marketplace.tenders import schemas as tender_schemas
+from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.models import OpenerKey, SpecificContract, SpecificContractStatus
+from marketplace.tenders.openers import OpenerService
+from marketplace.tenders.services import NeedService
+from marketplace.vendors import schemas as dps_schemas
+from marketplace.vendors.models import Dps
+from marketplace.vendors.sandbox import dps_clock
+from marketplace.vendors.services import DpsService
+from storage import ObjectStore
+
+DEMO_FACTOR = 1440  # a sandbox day per real minute
+DEMO_SANDBOX_TITLE = "Bac à sable — SAD ESMS numérique (démonstration)"
+DEMO_OPENER_PASSPHRASE = "ouverture des plis de démonstration"  # noqa: S105 - printed to the developer on purpose
+BUYER = "acheteur@centrale-achat.example"
+HOLDER = "direction@les-tilleuls.example"
+VENDORS = ("commercial@logisante.example", "contact@dossier-soins.example")
+TENDER_PERIOD = timedelta(days=10, hours=1)  # D9's 10 days, and an hour to spare
+# Reused while at least this much sandbox time is left to submit offers (two real minutes).
+STILL_OPEN = timedelta(days=2)
+
+_DPS = {
+    "title": DEMO_SANDBOX_TITLE,
+    "description": "Procédure fictive de démonstration : acquisition de solutions de dossier usager informatisé "
+                   "pour les ESSMS. Sans valeur juridique.",
+    "usableByOtherBuyers": False,
+    "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
+                      {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
+    "categories": [{"sector": sector, "deliveryMode": "saas", "title": f"DUI {label} en SaaS",
+                    "selectionCriteria": "Capacités techniques et professionnelles ; références.",
+                    "requiredDocuments": [{"kind": "kbis", "label": "Extrait Kbis de moins de trois mois",
+                                           "maxBytes": 1024 * 1024}]}
+                   for sector, label in (("grand_age", "grand âge"), ("handicap", "handicap"))],
+}
+_NEED = {
+    "title": "Démonstration — mise en conformité du DUI de l'EHPAD Les Tilleuls",
+    "description": "Besoin fictif de démonstration : mise en conformité Ségur du dossier usager informatisé.",
+    "campaign": 2025, "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
+    "facilities": [{"finessEt": "750000010", "equipmentBudgetCents": 0}],
+    "coreServices": ["ins", "mss", "dmp", "eprescription"],
+    "gdprCompliance": True, "targetMapConvergence": True, "businessContinuity": True,
+    "usageTargetsDeclared": True, "software": {"couloir": "MS1", "referenced": True},
+    "fundingSchedule": [40, 40, 20], "arsPrevalidationReference": "ARS-IDF-2025-042",
+    "arsPrevalidatedOn": "2025-06-01", "sector": "grand_age", "deliveryMode": "saas", "sandbox": True,
+}
+_ADMISSION = {
+    "selfDeclaration": {"noExclusionGrounds": True, "taxAndSocialObligationsMet": True,
+                        "legalRepresentative": "Représentant de démonstration"},
+    "referencedSoftware": {"referencingId": "SEGUR-DEMO-1", "software": "Logiciel de démonstration",
+                           "version": "1.0", "dispositif": "DUI-ESMS"},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class SandboxSummary:
+    created: bool
+    dps_id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    factor: int
+    tender_deadline: datetime   # on the sandbox's clock
+    deadline_in: timedelta      # real time left to submit offers
+
+
+async def _principal(session: AsyncSession, email: str) -> Principal:
+    user = await session.scalar(select(User).where(User.email == email))
+    assert user is not None, f"the demo account {email} is seeded first (accounts/demo.py)"
+    rows = (await session.execute(select(Membership.organisation_id, Membership.roles).where(
+        Membership.user_id == user.id))).all()
+    return Principal(user_id=user.id, api_key_id=None, email=user.email,
+                     roles_by_organisation={org: frozenset(Role(r) for r in roles) for org, roles in rows})
+
+
+def demo_pdf(text: str) -> bytes:
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("helvetica", size=14)
+    pdf.cell(0, 10, text.encode("latin-1", "replace").decode("latin-1"))
+    return bytes(pdf.output())
+
+
+async def _once(data: bytes) -> AsyncIterator[bytes]:
+    yield data
+
+
+async def _open_demo(session: AsyncSession, clock: Clock, buyer_organisation: uuid.UUID) -> SandboxSummary | None:
+    """The latest demo sandbox still open for offers for a while, if any."""
+    rows = (await session.execute(
+        select(SpecificContract, Dps).join(Dps, Dps.id == SpecificContract.dps_id)
+        .where(Dps.buyer_organisation_id == buyer_organisation, Dps.title == DEMO_SANDBOX_TITLE,
+               Dps.sandbox_factor.is_not(None), SpecificContract.status == SpecificContractStatus.OPEN)
+        .order_by(SpecificContract.created_at.desc()).limit(1))).all()
+    for contract, dps in rows:
+        sandbox = dps_clock(clock, dps)
+        left = contract.tender_deadline - sandbox.now()
+        if left > STILL_OPEN:
+            return SandboxSummary(created=False, dps_id=dps.id, specific_contract_id=contract.id,
+                                  factor=dps.sandbox_factor or 1, tender_deadline=contract.tender_deadline,
+                                  deadline_in=real_span(sandbox, left))
+    return None
+
+
+async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectStore) -> SandboxSummary:
+    buyer = await _principal(session, BUYER)
+    buyer_organisation = buyer.organisations_with(Role.BUYER_ADMIN)[0]
+    reused = await _open_demo(session, clock, buyer_organisation)
+    if reused is not None:
+        return reused
+    dps_service = DpsService(session, clock, store)
+    now = clock.now()
+    created = await dps_service.create(buyer, msgspec.convert({
+        **_DPS, "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
+        "sandbox": {"factor": DEMO_FACTOR}}, dps_schemas.DpsCreate))
+    assert created.sandbox_clock is not None
+    await dps_service.publish(buyer, created.id, dps_schemas.DpsPublish(
+        initial_window_end=created.sandbox_clock.now + timedelta(days=30, hours=1)))
+    category = next(c.id for c in created.categories if c.sector == "grand_age")
+    for email in VENDORS:
+        vendor = await _principal(session, email)
+        request = await dps_service.apply(vendor, msgspec.convert({**_ADMISSION, "categoryId": str(category)},
+                                                                  dps_schemas.AdmissionCreate))
+        kbis = demo_pdf(f"Extrait Kbis de démonstration — {email}")
+        await dps_service.upload_document(vendor, request.id, "kbis", filename="kbis.pdf",
+                                          declared_type="application/pdf", declared_size=len(kbis),
+                                          body=_once(kbis), valid_until=None)
+        await dps_service.submit(vendor, request.id)
+        await dps_service.admit(buyer, request.id)
+    # D4's 30 days, skipped as any buyer of a sandbox may, rather than waited for (30 real minutes).
+    await dps_service.fast_forward(buyer, created.id, dps_schemas.SandboxFastForward(days=30, hours=2))
+    await dps_service.activate(buyer, created.id)
+
+    if await session.scalar(select(OpenerKey.id).where(OpenerKey.user_id == buyer.user_id,
+                                                       OpenerKey.organisation_id == buyer_organisation,
+                                                       OpenerKey.retired_at.is_(None))) is None:
+        await OpenerService(session, clock).register(buyer, tender_schemas.OpenerKeyCreate(
+            organisation_id=buyer_organisation, passphrase=DEMO_OPENER_PASSPHRASE))
+    holder = await _principal(session, HOLDER)
+    needs = NeedService(session, clock)
+    need = await needs.create(holder, msgspec.convert(_NEED, tender_schemas.NeedCreate))
+    await needs.submit(holder, need.id)
+    sandbox_now = (await dps_service.get(created.id, buyer)).sandbox_clock
+    assert sandbox_now is not None
+    contract = await SpecificContractService(session, clock).publish(buyer, need.id, tender_schemas.NeedPublish(
+        dps_id=created.id, tender_deadline=sandbox_now.now + TENDER_PERIOD,
+        award_criteria=[tender_schemas.CriterionWeight(name="Prix", weight=40),
+                        tender_schemas.CriterionWeight(name="Valeur technique", weight=60)]))
+    return SandboxSummary(created=True, dps_id=created.id, specific_contract_id=contract.id, factor=DEMO_FACTOR,
+                          tender_deadline=contract.tender_deadline, deadline_in=TENDER_PERIOD / DEMO_FACTOR)
+
