@@ -1,0 +1,262 @@
+"""A sandbox procedure end to end, over HTTP, against a running server (issue 8, "must show" 1).
+
+`marketplace dev --demo` runs as a subprocess, as a newcomer would start it (API under granian, the arq
+worker, PostgreSQL, Redis, S3 and the mail catcher); the test only speaks HTTP to it, as the demo accounts,
+and reads the mails it writes. It creates its own sandbox DPS at 86 400 (a sandbox day per real second) and
+walks it from the DPS's publication to a contract signed by both sides, waiting for the real deadlines to
+pass on the sandbox clock: the DPS activates only once D4's 30 days are over, the buyer can't read the
+offers (D13) nor open them before the tender deadline, an offer submitted at or after it is refused (D14)
+and listed as late, the opening works after it, and no side signs before the standstill ends (D18). About
+a minute of waiting, plus the server's start.
+
+Times: the test computes the sandbox's present from the real clock exactly as the server does (one
+machine, one clock): epoch + (now − epoch) × 86 400. It never acts on a computed time alone: each
+deadline is crossed with a margin of a real second or less, and the server's own answer is checked.
+"""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import io
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import pytest
+from pypdf import PdfReader
+
+from marketplace.accounts.demo import DEMO_PASSWORD
+from marketplace.lib.sandbox import NOTICE, SUBJECT_PREFIX
+from marketplace.lib.sealing import verify
+from tests.test_dev_command import Dev, _temp_data_dir, dev_running
+from tests.vendors.api import minimal_pdf
+
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+
+FACTOR = 86_400  # a sandbox day per real second
+MARGIN = timedelta(hours=12)  # half a real second: what a request may take to arrive
+BUYER, HOLDER = "acheteur@centrale-achat.example", "direction@les-tilleuls.example"
+VENDOR, OTHER_VENDOR = "commercial@logisante.example", "contact@dossier-soins.example"
+PASSPHRASE = "la phrase de passe de l'ouverture en bac à sable"
+NEED = {
+    "title": "Répétition de bout en bout — DUI de l'EHPAD", "description": "Besoin fictif d'un test d'intégration.",
+    "campaign": 2025, "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
+    "facilities": [{"finessEt": "750000010"}], "coreServices": ["ins", "mss", "dmp", "eprescription"],
+    "gdprCompliance": True, "targetMapConvergence": True, "businessContinuity": True, "usageTargetsDeclared": True,
+    "software": {"couloir": "MS1", "referenced": True}, "fundingSchedule": [40, 40, 20],
+    "arsPrevalidationReference": "ARS-IDF-2025-042", "arsPrevalidatedOn": "2025-06-01", "sector": "grand_age",
+    "deliveryMode": "saas", "sandbox": True,
+}
+PARTS = {"priceSchedule": [{"item": "Licence DUI, 40 postes", "quantity": 1, "unitPriceCents": 4_800_000}],
+         "answers": [{"criterion": "Prix", "answer": "Prix ferme."},
+                     {"criterion": "Valeur technique", "answer": "Mémoire technique joint."}]}
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
+    logs = tmp_path_factory.mktemp("sandbox-e2e-logs")
+    for data_dir in _temp_data_dir():
+        with dev_running(data_dir, logs, "sandbox-e2e", "--demo") as dev:
+            dev.wait_healthy(90)
+            deadline = time.monotonic() + 90
+            while "Demo sandbox" not in dev.log():  # the demo accounts are seeded once the API answers
+                assert dev.proc.poll() is None and time.monotonic() < deadline, dev.log()
+                time.sleep(0.2)
+            yield dev
+
+
+class Api:
+    """One demo person speaking HTTP to the server."""
+
+    def __init__(self, base: str, person: str) -> None:
+        self.http = httpx.Client(base_url=base, timeout=30)
+        tokens = self.expect(self.http.post("/auth/login", json={"email": person, "password": DEMO_PASSWORD}), 200)
+        self.http.headers["Authorization"] = f"Bearer {tokens['accessToken']}"
+        self.organisation = self.get("/auth/me")["memberships"][0]["organisationId"]
+
+    @staticmethod
+    def expect(response: httpx.Response, status: int) -> Any:
+        assert response.status_code == status, (f"{response.request.method} {response.request.url}: "
+                                                f"{response.status_code} {response.text}")
+        return response.json() if response.content and "json" in response.headers.get("content-type", "") else None
+
+    def get(self, path: str, status: int = 200, **options: Any) -> Any:
+        return self.expect(self.http.get(path, **options), status)
+
+    def post(self, path: str, json: Any = None, status: int = 200, **options: Any) -> Any:
+        return self.expect(self.http.post(path, json=json, **options), status)
+
+    def put(self, path: str, status: int = 200, **options: Any) -> Any:
+        return self.expect(self.http.put(path, **options), status)
+
+
+class SandboxTime:
+    """The sandbox's present, read off the real clock as the server reads it."""
+
+    def __init__(self, epoch: datetime) -> None:
+        self.epoch = epoch
+
+    def now(self) -> datetime:
+        return self.epoch + (datetime.now(UTC) - self.epoch) * FACTOR
+
+    def wait_until(self, instant: datetime) -> None:
+        """Sleep until the sandbox's clock has passed `instant` by MARGIN."""
+        left = (instant + MARGIN - self.now()) / FACTOR
+        if left > timedelta(0):
+            time.sleep(left.total_seconds())
+
+
+def _at(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def offer(api: Api, contract_id: str, label: str) -> str:
+    """A prepared offer (parts and one PDF), not yet submitted: its id."""
+    created = api.post(f"/specific-contracts/{contract_id}/offers", status=201)
+    api.put(f"/offers/{created['id']}/parts", json=PARTS)
+    api.put(f"/offers/{created['id']}/attachments", status=201, content=minimal_pdf(label),
+            headers={"content-type": "application/pdf", "x-filename": quote(f"{label}.pdf")})
+    return str(created["id"])
+
+
+def _mails(directory: Path) -> list[email.message.EmailMessage]:
+    return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
+            for p in sorted(directory.glob("*.eml"))]
+
+
+def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadlines(server: Dev) -> None:
+    began = time.monotonic()
+    buyer, holder = Api(server.base, BUYER), Api(server.base, HOLDER)
+    vendor, other = Api(server.base, VENDOR), Api(server.base, OTHER_VENDOR)
+
+    # The buyer creates and publishes a sandbox DPS: D4's 30 days now take 30 seconds.
+    now = datetime.now(UTC)
+    dps = buyer.post("/dps", status=201, json={
+        "title": "SAD de répétition — test d'intégration", "description": "Procédure fictive.",
+        "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
+        "usableByOtherBuyers": False, "sandbox": {"factor": FACTOR},
+        "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
+                          {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
+        "categories": [{"sector": "grand_age", "deliveryMode": "saas", "title": "DUI grand âge en SaaS",
+                        "selectionCriteria": "Références.",
+                        "requiredDocuments": [{"kind": "kbis", "label": "Extrait Kbis"}]}]})
+    assert dps["sandbox"] is True and dps["sandboxClock"]["factor"] == FACTOR
+    sandbox = SandboxTime(_at(dps["sandboxClock"]["epoch"]))
+    window_end = sandbox.now() + timedelta(days=30) + MARGIN
+    buyer.post(f"/dps/{dps['id']}/publish", json={"initialWindowEnd": window_end.isoformat()})
+    assert buyer.post(f"/dps/{dps['id']}/activate", status=422)["rule"] == "D4"
+    category = dps["categories"][0]["id"]
+
+    # Both vendors apply during the initial window and are admitted; their receipts are the sandbox's.
+    for api, name in ((vendor, "LogiSanté"), (other, "Dossier de Soins")):
+        request = api.post("/admission-requests", status=201, json={
+            "categoryId": category,
+            "selfDeclaration": {"noExclusionGrounds": True, "taxAndSocialObligationsMet": True,
+                                "legalRepresentative": "Représentant légal"},
+            "referencedSoftware": {"referencingId": f"SEGUR-{name[:3].upper()}-1", "software": f"DUI {name}",
+                                   "version": "1.0", "dispositif": "DUI-ESMS"}})
+        api.put(f"/admission-requests/{request['id']}/documents/kbis", status=201, params={"filename": "kbis.pdf"},
+                content=minimal_pdf(f"kbis {name}"), headers={"content-type": "application/pdf"})
+        receipt = api.post(f"/admission-requests/{request['id']}/submit")
+        assert (receipt["sandbox"], receipt["notice"]) == (True, NOTICE)
+        assert abs(_at(receipt["receivedAt"]) - sandbox.now()) < timedelta(days=1)
+        assert buyer.post(f"/admission-requests/{request['id']}/admit")["status"] == "admitted"
+
+    # The sandbox is nowhere in public: not in the DPS list, not in the register.
+    assert dps["id"] not in {d["id"] for d in buyer.get("/dps", params={"limit": 200})["items"]}
+    assert buyer.get("/register", params={"dpsId": dps["id"]})["total"] == 0
+
+    # The holder files a rehearsal need; the buyer holds an opener key (sealing is as for a real procedure).
+    need = holder.post("/needs", status=201, json=NEED)
+    holder.post(f"/needs/{need['id']}/submit")
+    key = buyer.post("/my/opener-keys", status=201,
+                     json={"organisationId": buyer.organisation, "passphrase": PASSPHRASE})
+
+    # D4: the window is over on the sandbox clock after about 30 real seconds.
+    sandbox.wait_until(window_end)
+    assert buyer.post(f"/dps/{dps['id']}/activate")["status"] == "active"
+
+    # D9 in sandbox days; then published with a deadline 10 sandbox days (10 real seconds) ahead.
+    weights = [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]
+    early = buyer.post(f"/needs/{need['id']}/publish", status=422, json={
+        "dpsId": dps["id"], "awardCriteria": weights,
+        "tenderDeadline": (sandbox.now() + timedelta(days=9)).isoformat()})
+    assert early["rule"] == "D9"
+    deadline = sandbox.now() + timedelta(days=10) + MARGIN * 2
+    contract = buyer.post(f"/needs/{need['id']}/publish", status=201, json={
+        "dpsId": dps["id"], "awardCriteria": weights, "tenderDeadline": deadline.isoformat()})
+    cid = contract["id"]
+    assert contract["sandbox"] is True and contract["invitationCount"] == 2
+    assert need["id"] not in {n["needId"] for n in buyer.get("/discovery/needs", params={"limit": 100})["items"]}
+
+    # Offers: sealed, signed receipts that say they are a sandbox's, in JSON and in PDF.
+    first = offer(vendor, cid, "offre LogiSanté")
+    signed = vendor.post(f"/offers/{first}/submit")
+    jwk = vendor.get("/receipts/public-key")
+    assert verify(signed["receipt"], signed["signature"], jwk)
+    assert signed["receipt"]["sandbox"]["notice"] == NOTICE
+    pdf = vendor.http.get(f"/offers/{first}/receipt.pdf")
+    assert pdf.status_code == 200
+    assert "BAC À SABLE" in PdfReader(io.BytesIO(pdf.content)).pages[0].extract_text()
+    second = offer(other, cid, "offre Dossier de Soins")
+    other.post(f"/offers/{second}/submit")
+    late = offer(other, cid, "offre tardive")  # a new version, submitted once the deadline has passed
+
+    # Sealing holds until the accelerated deadline: the buyer reads nothing, and can't open.
+    assert sandbox.now() < deadline
+    assert buyer.get(f"/specific-contracts/{cid}/offers", status=403)["rule"] == "D13"
+    opening = {"openers": [{"openerKeyId": key["id"], "passphrase": PASSPHRASE}]}
+    assert buyer.post(f"/specific-contracts/{cid}/opening", json=opening, status=403)["reason"] == "before-deadline"
+
+    # About 10 real seconds later: a late offer is refused (D14), the opening works and lists it as late.
+    sandbox.wait_until(deadline)
+    assert other.post(f"/offers/{late}/submit", status=409)["rule"] == "D14"
+    record = buyer.post(f"/specific-contracts/{cid}/opening", json=opening)
+    assert _at(record["openedAt"]) >= deadline
+    assert {e["offer"] for e in record["document"]["offers"]} == {first, second}
+    assert [e["offer"] for e in record["document"]["late"]] == [late]
+    assert record["document"]["sandbox"]["notice"] == NOTICE and verify(record["document"], record["signature"], jwk)
+
+    # Evaluation and award with a standstill: 11 sandbox days, 11 real seconds.
+    buyer.post(f"/specific-contracts/{cid}/evaluation")
+    buyer.post(f"/specific-contracts/{cid}/conflict-declarations", status=201,
+               json={"hasConflict": False, "statement": "Aucun lien avec les soumissionnaires."})
+    for offer_id, mark in ((first, 90), (second, 60)):
+        buyer.put(f"/offers/{offer_id}/scores", json={"scores": [
+            {"criterion": "Prix", "score": mark, "comment": "Lu."},
+            {"criterion": "Valeur technique", "score": mark, "comment": "Lu."}]})
+    award = buyer.post(f"/specific-contracts/{cid}/award", status=201, json={
+        "offerId": first, "reasons": "Meilleure offre.", "standstillRequired": True})
+    assert award["sandbox"] is True
+    assert _at(award["earliestSignatureAt"]) - _at(award["decidedAt"]) == timedelta(days=11)
+    signed_contract = buyer.post(f"/specific-contracts/{cid}/contract", status=201, json={"amountCents": 4_800_000})
+    kid = signed_contract["id"]
+    pdf_headers = {"content-type": "application/pdf"}
+    early_sign = buyer.post(f"/contracts/{kid}/signatures", status=409, content=minimal_pdf("acheteur"),
+                            headers=pdf_headers)
+    assert early_sign["rule"] == "D18"
+    sandbox.wait_until(_at(award["earliestSignatureAt"]))
+    buyer.post(f"/contracts/{kid}/signatures", status=201, content=minimal_pdf("acheteur"), headers=pdf_headers)
+    active = vendor.post(f"/contracts/{kid}/signatures", status=201, content=minimal_pdf("titulaire"),
+                         headers=pdf_headers)
+    assert (active["status"], active["sandbox"]) == ("active", True)
+    assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
+        (None, "pending"), ("pending", "signed"), ("signed", "active")]
+    assert vendor.get(f"/specific-contracts/{cid}")["status"] == "contracted"
+
+    # The mails the worker sent about it say plainly they are a sandbox's.
+    deadline_mail = time.monotonic() + 30
+    while True:
+        about = [m for m in _mails(server.data_dir / "mail") if cid in m.get_content() or
+                 "Répétition de bout en bout" in str(m["Subject"])]
+        if len(about) >= 2 or time.monotonic() > deadline_mail:
+            break
+        time.sleep(0.5)
+    assert about, server.log()
+    assert all(str(m["Subject"]).startswith(SUBJECT_PREFIX) and NOTICE in m.get_content() for m in about)
+    print(f"\nsandbox e2e: publication to signed contract in {time.monotonic() - began:.0f} s")
