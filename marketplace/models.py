@@ -17,6 +17,9 @@ from marketplace.accounts.models import (
 )
 from marketplace.awards.models import (
     Award,
+    ClarificationAttachment,
+    ClarificationMessage,
+    ClarificationThread,
     ConflictDeclaration,
     Contract,
     ContractMilestone,
@@ -43,6 +46,9 @@ __all__ = [
     "ApiKey",
     "AuditEvent",
     "Award",
+    "ClarificationAttachment",
+    "ClarificationMessage",
+    "ClarificationThread",
     "ConflictDeclaration",
     "Contract",
     "ContractInvitation",

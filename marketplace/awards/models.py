@@ -29,7 +29,9 @@ from marketplace.awards.states import (
     SCORE_MAX,
     SCORE_MIN,
     AwardStatus,
+    ClarificationStatus,
     ContractStatus,
+    DialogueSide,
     MilestoneKind,
     RejectionGround,
     SignatureSide,
@@ -218,3 +220,60 @@ class ContractModification(UUIDv7AuditBase):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     modified_by: Mapped[str] = mapped_column(String(200))
     modified_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClarificationThread(UUIDv7AuditBase):
+    """A clarification the buying side asks of one vendor about its opened offer (DialogueThread, domain.md
+    §0, §8 item 3). Private to the two sides. It never changes the offer: the answers sit beside it."""
+
+    __tablename__ = "clarification_thread"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), index=True)
+    # Both sides, copied from the contract and the offer: every access check reads this row alone.
+    buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[ClarificationStatus] = mapped_column(_enum(ClarificationStatus, "clarification_status"))
+    # The vendor answers strictly before it; a later question of the buying side may set a new one.
+    answer_due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    opened_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class ClarificationMessage(UUIDv7AuditBase):
+    """One message of a thread: a text, or a file (its `clarification_attachment`). Appended, never edited
+    (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "clarification_message"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
+                                                 index=True)
+    side: Mapped[DialogueSide] = mapped_column(_enum(DialogueSide, "clarification_side"))
+    # None for a message that carries a file.
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    # The due date a question of the buying side set, as it was set.
+    answer_due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    posted_by: Mapped[str] = mapped_column(String(200))
+    posted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClarificationAttachment(UUIDv7AuditBase):
+    """The file a message carries: its object (key, size, SHA-256) and the name it was sent under."""
+
+    __tablename__ = "clarification_attachment"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_message.id", ondelete="RESTRICT"),
+                                                  unique=True)
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
+                                                 index=True)
+    object_key: Mapped[str] = mapped_column(String(500), unique=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

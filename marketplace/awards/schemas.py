@@ -15,7 +15,9 @@ from marketplace.awards.states import (
     SCORE_MAX,
     SCORE_MIN,
     AwardStatus,
+    ClarificationStatus,
     ContractStatus,
+    DialogueSide,
     MilestoneKind,
     OfferOutcome,
     RejectionGround,
@@ -231,3 +233,57 @@ class Contract(CamelStruct):
     milestones: list[ContractMilestone]
     modifications: list[ContractModification]
     transitions: list[ContractTransition]
+
+
+
+# -- clarifications (the dialogue on an opened offer) ------------------------------------------------------
+
+Subject = Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class ClarificationCreate(CamelStruct):
+    subject: Subject
+    body: Text
+    # The vendor answers strictly before it. Without a zone, a Paris wall-clock time.
+    answer_due_at: datetime
+
+
+class ClarificationPost(CamelStruct):
+    body: Text
+    # The buying side only, with a new question: a new due date (else the thread's stays).
+    answer_due_at: datetime | None = None
+
+
+class ClarificationFile(CamelStruct):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    download_path: str
+
+
+class ClarificationMessage(CamelStruct):
+    id: uuid.UUID
+    side: DialogueSide
+    # A text, or a file (`attachment`).
+    body: str | None
+    # The due date this question of the buying side set.
+    answer_due_at: datetime | None
+    posted_at: datetime
+    posted_at_paris: str
+    attachment: ClarificationFile | None
+
+
+class ClarificationThread(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    subject: str
+    status: ClarificationStatus
+    answer_due_at: datetime
+    answer_due_at_paris: str
+    opened_at: datetime
+    closed_at: datetime | None
+    messages: list[ClarificationMessage]

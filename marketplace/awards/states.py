@@ -16,6 +16,9 @@ CONTRACT_TRANSITIONS: dict[str, tuple[tuple[SpecificContractStatus, ...], Specif
     # Declarations, scores and rejections happen during the evaluation only; the award freezes them.
     "evaluate": ((SpecificContractStatus.EVALUATION,), None),
     "award": ((SpecificContractStatus.EVALUATION,), SpecificContractStatus.AWARD_DECIDED),
+    # EVALUATION --alt_check/clarifications--> EVALUATION: after the opening (nothing is read or discussed
+    # before it, D13) and until the award, which the answers may no longer inform.
+    "clarify": ((SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION), None),
 }
 AFTER_AWARD = (SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL,
                SpecificContractStatus.CONTRACTED)
@@ -103,3 +106,27 @@ def split_amount(amount_cents: int) -> list[tuple[MilestoneKind, int, int]]:
     kind, percent, _ = shares[-1]
     shares[-1] = (kind, percent, amount_cents - sum(cents for _, _, cents in shares[:-1]))
     return shares
+
+
+class ClarificationStatus(enum.StrEnum):
+    """A clarification thread: open while the buying side waits for answers, then closed by it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+THREAD_MOVES: dict[str, tuple[tuple[ClarificationStatus, ...], ClarificationStatus]] = {
+    "post": ((ClarificationStatus.OPEN,), ClarificationStatus.OPEN),
+    "close": ((ClarificationStatus.OPEN,), ClarificationStatus.CLOSED),
+}
+
+
+def thread_allows(action: str, status: ClarificationStatus) -> bool:
+    return status in THREAD_MOVES[action][0]
+
+
+class DialogueSide(enum.StrEnum):
+    """Who wrote a clarification message: the buying side asks, the offer's vendor answers."""
+
+    BUYER = "buyer"
+    VENDOR = "vendor"

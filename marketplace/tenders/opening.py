@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
+from marketplace.awards.dialogue import clarification_summaries
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -138,10 +139,14 @@ class OpeningService:
                 OfferAttachment.offer_id.in_(list(files))).order_by(OfferAttachment.received_at,
                                                                     OfferAttachment.id))).all():
             files[attachment.offer_id].append(attachment)
+        # The clarifications asked of each vendor since the opening sit beside its offer, never in it.
+        clarifications = await clarification_summaries(self.session, list(files))
         return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=True,
-                                      offers=[self._summary(o, files[o.id]) for o in offers])
+                                      offers=[self._summary(o, files[o.id], clarifications.get(o.id, []))
+                                              for o in offers])
 
-    def _summary(self, offer: Offer, attachments: list[OfferAttachment]) -> schemas.OfferSummary:
+    def _summary(self, offer: Offer, attachments: list[OfferAttachment],
+                 clarifications: list[schemas.ClarificationSummary]) -> schemas.OfferSummary:
         return schemas.OfferSummary(
             id=offer.id, vendor_organisation_id=offer.vendor_organisation_id, version=offer.version,
             status=offer.status, received_started_at=offer.received_started_at, received_at=offer.received_at,
@@ -149,7 +154,8 @@ class OpeningService:
             attachments=[{"id": str(a.id), "filename": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
                           "contentType": a.content_type, "size": a.size, "sha256": a.sha256,
                           "integrity": a.integrity.value, "scanStatus": a.scan_status.value,
-                          "downloadPath": f"/offers/{offer.id}/attachments/{a.id}/content"} for a in attachments])
+                          "downloadPath": f"/offers/{offer.id}/attachments/{a.id}/content"} for a in attachments],
+            clarifications=clarifications)
 
     # -- the opening ---------------------------------------------------------------------------------
 

@@ -207,6 +207,17 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
     "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
     "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),
+    # Clarifications. The matrix's thread (on the `vendor`'s draft offer, inserted for the matrix with a message
+    # and a file) is read by the buying organisation and by the vendor's members; the buying side writes and is
+    # refused by the machine (409, D13: the matrix's contract is not opened); the vendor's writers are its
+    # admin and bid manager, which no core principal is. The buyer's close really closes it: last.
+    "POST /offers/{offer_id}/clarifications":                        row(U, F, F, A, F),
+    "GET /offers/{offer_id}/clarifications":                         row(U, F, A, A, F),
+    "GET /clarifications/{thread_id}":                                row(U, F, A, A, F),
+    "POST /clarifications/{thread_id}/messages":                      row(U, F, F, A, F),
+    "PUT /clarifications/{thread_id}/attachments":                    row(U, F, F, A, F),
+    "GET /clarifications/{thread_id}/attachments/{attachment_id}/download": row(U, F, A, A, F),
+    "POST /clarifications/{thread_id}/close":                         row(U, F, F, A, F),
     # Contracts. The matrix's specific contract has no award: its buying organisation's admin is refused by
     # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
     "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
@@ -298,6 +309,7 @@ BODIES: dict[str, Any] = {
     "POST /offers/{offer_id}/rejection": {"grounds": "irregular", "reasons": "Pièce manquante."},
     "POST /specific-contracts/{contract_id}/reasons-requests": {"request": "Pourquoi ?"},
     "POST /reasons-requests/{reasons_request_id}/answer": {"answer": "Parce que."},
+    "POST /clarifications/{thread_id}/messages": {"body": "Une précision."},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
@@ -451,6 +463,21 @@ class Scenario:
         self.path_values |= {"offer_id": str(offer_id), "attachment_id": str(attachment_id),
                              # No request for reasons exists before an award: any id is one the buyer can't see.
                              "reasons_request_id": str(uuid.uuid4())}
+        thread_id = await self.db.fetchval(
+            "INSERT INTO clarification_thread (id, specific_contract_id, offer_id, buyer_organisation_id, "
+            "vendor_organisation_id, subject, status, answer_due_at, opened_by, opened_at, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, $4, 'Précisions', 'open', $5, 'matrix', $6, $6, $6) RETURNING id",
+            contract_id, offer_id, self.world.organisations["buyer"], self.world.organisations["vendor"],
+            now + timedelta(days=3), now)
+        message_id = await self.db.fetchval(
+            "INSERT INTO clarification_message (id, thread_id, side, body, posted_by, posted_at, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), $1, 'vendor', NULL, 'matrix', $2, $2, $2) RETURNING id",
+            thread_id, now)
+        clarification_file = await self.db.fetchval(
+            "INSERT INTO clarification_attachment (id, message_id, thread_id, object_key, filename, content_type, "
+            "size, sha256, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 'clarifications/matrix', "
+            "'precisions.pdf', 'application/pdf', 1, $3, $4, $4) RETURNING id", message_id, thread_id, "0" * 64, now)
+        self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
         self.segment_values["contracts"] = {"kind": "start"}
@@ -487,6 +514,9 @@ class Scenario:
                                          headers={**self.headers(principal), "content-type": "application/pdf"})
         if route == "PUT /specific-contracts/{contract_id}/documents":
             return await self.contract_document(self.headers(principal))
+        if route == "PUT /clarifications/{thread_id}/attachments":
+            return await self.client.put(self.url(route), content=minimal_pdf("matrix clarification"), headers={
+                **self.headers(principal), "content-type": "application/pdf", "x-filename": "precisions.pdf"})
         if route == "PUT /offers/{offer_id}/attachments":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix offer"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "offre.pdf"})
@@ -529,6 +559,9 @@ class Scenario:
         if route == "PUT /offers/{offer_id}/parts":
             return {"priceSchedule": [{"item": "Licence", "quantity": 1, "unitPriceCents": 100}],
                     "answers": [{"criterion": "Prix", "answer": "Ferme"}]}
+        if route == "POST /offers/{offer_id}/clarifications":
+            return {"subject": "Précisions", "body": "Une question ?",
+                    "answerDueAt": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
         if route == "POST /specific-contracts/{contract_id}/deadline":
             return {"tenderDeadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "reason": "Report"}
         if route == "POST /dps/{dps_id}/publish":
