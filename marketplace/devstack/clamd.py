@@ -189,6 +189,9 @@ class EmbeddedClamd:
     """clamd on 127.0.0.1 and a free port, with the test signature database described above."""
 
     host = "127.0.0.1"
+    # Every file the app accepts by default (250 MB a file, 1 GiB an offer) is read to its end; the app's
+    # `clamd_max_bytes` is set to the same figure when this clamd is used.
+    max_bytes = 1024**3
 
     def __init__(self, data_dir: Path, *, cache_dir: Path | None = None, port: int | None = None) -> None:
         self.dir = data_dir / "clamd"
@@ -217,9 +220,9 @@ class EmbeddedClamd:
             # Offer files go up to the contract's limits (250 MB a file, 1 GiB an offer by default). With
             # clamd's defaults a stream past 25 MB gets no verdict, and a file past MaxFileSize is "OK"
             # without being read (§2.9): here every file the app accepts is read to its end.
-            "StreamMaxLength 1024M",
-            "MaxFileSize 1024M",
-            "MaxScanSize 1024M",
+            f"StreamMaxLength {self.max_bytes // 1024**2}M",
+            f"MaxFileSize {self.max_bytes // 1024**2}M",
+            f"MaxScanSize {self.max_bytes // 1024**2}M",
             "",
         ]))
         return config

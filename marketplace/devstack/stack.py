@@ -74,7 +74,7 @@ class Stack:
             self.started.pop()
             self.unavailable["clamd"] = str(exc)
             return
-        changes.update(clamd_host=clamd.host, clamd_port=clamd.port)
+        changes.update(clamd_host=clamd.host, clamd_port=clamd.port, clamd_max_bytes=clamd.max_bytes)
 
     @staticmethod
     def _secret_key(data_dir: Path) -> str:

@@ -255,7 +255,7 @@ async def test_without_a_verdict_files_stay_pending_then_the_job_scans_them_once
     assert {r["integrity"] for r in rows.values()} == {"verified"}  # the opening itself went through
     assert {f["scanStatus"] for f in document["offers"][0]["files"]} == {"pending"}
     assert document["quarantinedFiles"] == []
-    # Pending files can still be read (no verdict is not a threat); the job is on record.
+    # The job is on record, to scan them once clamd is back.
     [intent] = await _scan_jobs(settings)
     assert intent["args"] == f'["{cid}"]'
 
@@ -304,8 +304,31 @@ async def test_with_no_scanner_configured_files_stay_pending(
         assert {r["scan_status"] for r in rows.values()} == {"pending"}
         assert {f["scanStatus"] for f in document["offers"][0]["files"]} == {"pending"}
         assert await _scan_jobs(settings) == []
-        # Unscanned is not infected: the buyer still reads the files (the scan is the scanner's to give).
+        # Fail closed (§2.9): no verdict, no file, unless the reader knowingly takes it unscanned (audited).
         pending = rows[hashlib.sha256(files["propre.pdf"]).hexdigest()]
-        served = await client.get(f"/offers/{offer_id}/attachments/{pending['id']}/content",
-                                  headers=world["buyer_admin"].headers)
+        url = f"/offers/{offer_id}/attachments/{pending['id']}/content"
+        refused = expect(await client.get(url, headers=world["buyer_admin"].headers), 409)
+        assert (refused["field"], refused["type"].rsplit("/", 1)[-1]) == ("scanStatus", "file-not-scanned")
+        assert "acceptUnscanned=true" in refused["detail"]
+        served = await client.get(url, headers=world["buyer_admin"].headers, params={"acceptUnscanned": "true"})
         assert served.status_code == 200 and served.content == files["propre.pdf"]
+        downloads = await fetch(settings, "SELECT details FROM audit_event WHERE action = "
+                                          "'offer_attachment.downloaded' AND target_id = $1", str(pending["id"]))
+        assert len(downloads) == 1 and '"scan_status": "pending"' in downloads[0]["details"]
+
+
+async def test_a_file_past_the_scanners_limit_is_not_sent_and_stays_pending(
+        world: World, clock: FrozenClock, settings: Settings, scan_settings: Settings,
+        fake_clamd: FakeClamd) -> None:
+    """Past clamd's MaxFileSize a real clamd answers "OK" without reading the file: that is no verdict, so
+    such a file is never sent, stays `pending` (never "clean"), and no job waits to scan it again."""
+    files = {"court.pdf": minimal_pdf("court"), "long.pdf": minimal_pdf("long", size=200_000)}
+    limited = scan_settings.with_(clamd_max_bytes=100_000)
+    async with AsyncTestClient(app=create_app(limited, clock=clock)) as client:
+        await _opened_with(client, world, clock, files)
+    rows = await _rows(settings)
+    short, long = (rows[hashlib.sha256(files[n]).hexdigest()] for n in ("court.pdf", "long.pdf"))
+    assert fake_clamd.scanned == [files["court.pdf"]]
+    assert (short["scan_status"], long["scan_status"]) == ("clean", "pending")
+    assert long["integrity"] == "verified"  # still read in full and checked against its receipt
+    assert await _scan_jobs(settings) == []
