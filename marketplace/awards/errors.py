@@ -47,3 +47,15 @@ class MilestoneOutOfOrder(Conflict):
     """N14: a milestone is validated on an active contract, after the one before it, once."""
 
     slug: ClassVar[str] = "milestone-out-of-order"
+
+
+class AbnormallyLowConflict(Conflict):
+    """D15: the abnormally-low procedure doesn't allow this now (pending, decided, or past its due date)."""
+
+    slug: ClassVar[str] = "abnormally-low"
+
+
+class MilestonesPending(Conflict):
+    """N14: a contract is completed only once every funding milestone is validated."""
+
+    slug: ClassVar[str] = "milestones-pending"
