@@ -427,6 +427,9 @@ class AwardService:
 
     async def _decided(self, contract: SpecificContract) -> Award:
         award = await self._live_award(contract.id)
+        if award is None and contract.status == SpecificContractStatus.CANCELLED:
+            raise WrongStage("status: the contract was declared sans suite: no offer was retained",
+                             field="status", rule="G8")
         if award is None:
             raise WrongStage(f"status: the contract is {contract.status.value}; the award is not decided yet",
                              field="status", rule="D16")

@@ -97,7 +97,8 @@ async def test_suspected_justified_then_rejected_leaves_the_ranking(
     assert pending["rule"] == "D15"
     blocked = expect(await client.post(f"/specific-contracts/{cid}/award", headers=admin,
                                        json={"offerId": a, "reasons": "Meilleure offre."}), 409)
-    assert blocked["rule"] == "D15" and b in blocked["detail"]
+    assert blocked["rule"] == "D15" and b in blocked["detail"] and blocked["offers"] == [b]
+    assert blocked["status"] == 409 and blocked["type"].endswith("/problems/abnormally-low")
 
     # No rejection before the justification is received or due; only the admin decides; reasons required.
     decision = f"{path}/decision"

@@ -131,6 +131,10 @@ async def test_cancelled_in_standstill_cancels_the_award_and_abandons_the_pendin
     expect(await client.post(f"/offers/{award['offerId']}/rejection", headers=admin,
                              json={"grounds": "irregular", "reasons": "?"}), 409)
     assert expect(await cancel(client, world, cid), 409)["rule"] == "G8"
+    # The vendors learn there is no award any more, not that it is still to come.
+    result = expect(await client.get(f"/specific-contracts/{cid}/my-evaluation",
+                                     headers=world["vendor_member"].headers), 409)
+    assert "sans suite" in result["detail"]
     signatures = await fetch(settings, "SELECT count(*) AS n FROM contract_signature WHERE contract_id = $1",
                              uuid.UUID(kid))
     assert signatures[0]["n"] == 0

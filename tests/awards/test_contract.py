@@ -230,6 +230,7 @@ async def test_an_active_contract_is_completed_only_once_every_milestone_is_vali
         expect(await validate(client, world, kid, kind, minimal_pdf(f"preuve {kind}")), 200)
     refused = expect(await client.post(path, headers=admin, json=body), 409)
     assert refused["rule"] == "N14" and refused["pending"] == ["usage_verified"]
+    assert refused["type"].endswith("/problems/milestones-pending") and refused["field"] == "kind"
     expect(await validate(client, world, kid, "usage_verified", minimal_pdf("preuve usage")), 200)
     completed = expect(await client.post(path, headers=admin, json=body), 200)
     assert completed["status"] == "terminated"
