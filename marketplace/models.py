@@ -16,6 +16,7 @@ from marketplace.accounts.models import (
     User,
 )
 from marketplace.awards.models import (
+    AbnormallyLowProcedure,
     Award,
     ClarificationAttachment,
     ClarificationMessage,
@@ -29,6 +30,7 @@ from marketplace.awards.models import (
     EvaluationScore,
     OfferRejection,
     ReasonsRequest,
+    SansSuiteDeclaration,
 )
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
@@ -41,6 +43,7 @@ from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps,
 metadata = orm_registry.metadata
 
 __all__ = [
+    "AbnormallyLowProcedure",
     "AdmissionDocument",
     "AdmissionRequest",
     "ApiKey",
@@ -74,6 +77,7 @@ __all__ = [
     "ReasonsRequest",
     "ReferenceDataset",
     "RefreshToken",
+    "SansSuiteDeclaration",
     "SpecificContract",
     "SupportRequest",
     "User",

@@ -66,3 +66,15 @@ class AnswerOverdue(Conflict):
     more time than it was given to explain its offer)."""
 
     slug: ClassVar[str] = "answer-overdue"
+
+
+class AbnormallyLowConflict(Conflict):
+    """D15: the abnormally-low procedure doesn't allow this now (pending, decided, or past its due date)."""
+
+    slug: ClassVar[str] = "abnormally-low"
+
+
+class MilestonesPending(Conflict):
+    """N14: a contract is completed only once every funding milestone is validated."""
+
+    slug: ClassVar[str] = "milestones-pending"

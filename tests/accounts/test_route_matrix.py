@@ -218,6 +218,16 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "PUT /clarifications/{thread_id}/attachments":                    row(U, F, F, A, F),
     "GET /clarifications/{thread_id}/attachments/{attachment_id}/download": row(U, F, A, A, F),
     "POST /clarifications/{thread_id}/close":                         row(U, F, F, A, F),
+    # Abnormally low offers (D15). The matrix's offer is a draft on an open contract: the buying organisation's
+    # admin passes the guard and the object check and is refused by the machine (409, G8); the offer has no
+    # procedure, so reading it (the buyer, or the offer's own vendor's member) and deciding answer 404;
+    # justifying needs the vendor's admin or bid manager, which no core principal is.
+    "POST /offers/{offer_id}/abnormally-low":                         row(U, F, F, A, F),
+    "GET /offers/{offer_id}/abnormally-low":                          row(U, F, N, N, F),
+    "PUT /offers/{offer_id}/abnormally-low/justification/document":   row(U, F, F, F, F),
+    "POST /offers/{offer_id}/abnormally-low/justification":           row(U, F, F, F, F),
+    "GET /offers/{offer_id}/abnormally-low/justification/document":   row(U, F, N, N, F),
+    "POST /offers/{offer_id}/abnormally-low/decision":                row(U, F, F, N, F),
     # Contracts. The matrix's specific contract has no award: its buying organisation's admin is refused by
     # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
     "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
@@ -225,6 +235,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/milestones/{kind}/validate":       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/modifications":                    row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/cancellation":                     row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/termination":                      row(U, F, F, N, F),
     # A buying organisation's admins and openers register opener keys; members of the buying organisation
     # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
     "POST /my/opener-keys":                                           row(U, F, F, A, F),
@@ -275,6 +287,11 @@ EXPECTATIONS |= {
     "POST /dps/{dps_id}/terminate":                               dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/cancel":                                  dps_row(U, F, F, A, F, F, N, F, F),
 }
+# Declaring the matrix's specific contract sans suite: its buying organisation's admin. Last for the same
+# reason: the owner's call really cancels it, after which every route above would only meet 409s.
+EXPECTATIONS |= {
+    "POST /specific-contracts/{contract_id}/cancellation":            row(U, F, F, A, F),
+}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -310,6 +327,11 @@ BODIES: dict[str, Any] = {
     "POST /specific-contracts/{contract_id}/reasons-requests": {"request": "Pourquoi ?"},
     "POST /reasons-requests/{reasons_request_id}/answer": {"answer": "Parce que."},
     "POST /clarifications/{thread_id}/messages": {"body": "Une précision."},
+    "POST /offers/{offer_id}/abnormally-low/justification": {"text": "Licence mutualisée."},
+    "POST /offers/{offer_id}/abnormally-low/decision": {"accepted": False, "reasons": "Justification insuffisante."},
+    "POST /specific-contracts/{contract_id}/cancellation": {"reasons": "Besoin redéfini."},
+    "POST /contracts/{contract_id}/cancellation": {"reasons": "L'attributaire renonce."},
+    "POST /contracts/{contract_id}/termination": {"kind": "terminated_early", "reasons": "Résiliation."},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
@@ -548,6 +570,9 @@ class Scenario:
             return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
         if route == "POST /specific-contracts/{contract_id}/award":
             return {"offerId": self.path_values["offer_id"], "reasons": "Meilleure offre."}
+        if route == "POST /offers/{offer_id}/abnormally-low":
+            return {"reasons": "Prix anormalement bas.",
+                    "justificationDueAt": (datetime.now(UTC) + timedelta(days=5)).isoformat()}
         if route == "POST /specific-contracts/{contract_id}/contract":
             return {"amountCents": 1_000_001}
         if route == "POST /contracts/{contract_id}/modifications":
