@@ -42,7 +42,7 @@ from marketplace.errors import Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, SpecificContract
-from marketplace.uploads import check_declared, store_upload
+from marketplace.uploads import check_declared, header_filename, store_upload
 from storage import ObjectStore
 
 DOCUMENT_TYPES = ["application/pdf"]
@@ -179,7 +179,7 @@ class AbnormallyLowService(AwardService):
                                          "a justification document", {"offer": str(procedure.offer_id)})
         try:
             procedure.object_key, procedure.document_size, procedure.document_sha256 = key, stored.size, stored.sha256
-            procedure.document_filename = (filename.strip() or "justification.pdf")[:300]
+            procedure.document_filename = header_filename(filename)[:300]
             await self.session.flush()
             await self._audit(principal, contract, "offer.abnormally_low_document_received", "offer",
                               procedure.offer_id, procedure=str(procedure.id), sha256=stored.sha256, size=stored.size)

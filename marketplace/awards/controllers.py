@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -138,7 +138,9 @@ def provide_abnormally_low_service(db_session: NamedDependency[AsyncSession], cl
 AbnormallyLow = NamedDependency[AbnormallyLowService]
 JUSTIFIERS = "The administrator or bid manager of the offer's vendor."
 PROCEDURE_READERS = "Members of the contract's buying organisation, and of the offer's vendor."
-Filename = Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)]
+Filename = Annotated[str, HeaderParameter(
+    name="X-Filename", min_length=1, max_length=1000,
+    description="The file's name, UTF-8 percent-encoded (a header: URLs end up in access logs).")]
 
 
 class AbnormallyLowController(Controller):

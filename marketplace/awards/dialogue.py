@@ -30,7 +30,6 @@ from collections import defaultdict
 from collections.abc import AsyncIterable, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import unquote
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -51,7 +50,7 @@ from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
 from marketplace.tenders.offers import audit_apart
-from marketplace.uploads import check_declared, store_upload
+from marketplace.uploads import check_declared, header_filename, store_upload
 from storage import ObjectStore
 
 # Who answers for the vendor: those who prepared and submitted its offer.
@@ -202,11 +201,7 @@ class DialogueService:
         """A message carrying one file (a PDF), streamed to object storage. `filename` is the X-Filename
         header as sent: UTF-8, percent-encoded."""
         assert self.store is not None
-        try:
-            filename = unquote(filename, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise RuleViolation("X-Filename: the name is percent-encoded UTF-8 (%C3%A9 for é)",
-                                field="X-Filename") from exc
+        filename = header_filename(filename)
         thread, side = await self._writable(principal, thread_id)
         if side is DialogueSide.VENDOR:
             await self._on_time(principal, thread)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import uuid
 from datetime import UTC, datetime, timedelta
+from urllib.parse import quote
 
 import pytest
 
@@ -117,8 +118,10 @@ async def test_suspected_justified_then_rejected_leaves_the_ranking(
     upload = {**world["other_vendor_admin"].headers, "content-type": "application/pdf"}
     expect(await client.put(f"{path}/justification/document", content=b"not a pdf",
                             headers={**upload, "content-type": "text/plain"}), 415)
-    attached = expect(await client.put(f"{path}/justification/document", params={"filename": "prix.pdf"},
-                                       content=pdf, headers=upload), 200)
+    # The name travels percent-encoded in a header (never the URL, which access logs keep).
+    attached = expect(await client.put(f"{path}/justification/document", content=pdf, headers={
+        **upload, "x-filename": quote("Décomposition du prix.pdf")}), 200)
+    assert attached["document"]["filename"] == "Décomposition du prix.pdf"
     assert attached["document"]["sha256"] == hashlib.sha256(pdf).hexdigest()
     assert attached["document"]["size"] == len(pdf) and attached["justification"] is None
     expect(await client.put(f"{path}/justification/document", content=minimal_pdf("encore"), headers=upload), 409)
