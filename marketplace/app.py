@@ -30,7 +30,13 @@ from marketplace import models  # noqa: F401 - registers every table on the meta
 from marketplace.accounts.auth import BearerAuthMiddleware
 from marketplace.accounts.controllers import AuthController, InvitationController, OrganisationController
 from marketplace.accounts.guards import access_guard
-from marketplace.awards.controllers import AwardController, ContractController
+from marketplace.awards.controllers import (
+    AbnormallyLowController,
+    AwardController,
+    CancellationController,
+    ClarificationController,
+    ContractController,
+)
 from marketplace.errors import exception_handlers
 from marketplace.lib.access import publish_access
 from marketplace.lib.clock import Clock, system_clock
@@ -135,7 +141,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         LivingAdmissionController, NeedController,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
                         PublicSearchController, OfferController, OpeningController, AwardController,
-                        ContractController],
+                        AbnormallyLowController, CancellationController, ContractController,
+                        ClarificationController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),

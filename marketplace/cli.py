@@ -10,12 +10,15 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import httpx
 
 from marketplace.settings import Settings
+
+if TYPE_CHECKING:
+    from marketplace.devstack import Stack
 
 
 def _granian_args(host: str, port: int, workers: int) -> list[str]:
@@ -89,8 +92,8 @@ def worker() -> None:
               help="Where embedded services keep their data [default: ./.data/dev].")
 @click.option("--demo", is_flag=True, help="Load demo organisations and accounts (idempotent).")
 def dev(port: int, data_dir: Path | None, demo: bool) -> None:
-    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages (unless configured), migrate,
-    then run the API and a worker until Ctrl-C."""
+    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages and a clamd with test signatures
+    only (unless configured), migrate, then run the API and a worker until Ctrl-C."""
     from marketplace.devstack import Stack
     from marketplace.devstack.smtp import MailSink
     from marketplace.devstack.stack import DataDirBusy
@@ -100,7 +103,7 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
     settings = Settings.from_env()
     if data_dir is not None:
         settings = settings.with_(data_dir=data_dir)
-    stack = Stack(settings)
+    stack = Stack(settings, clamd=True)
     children: list[subprocess.Popen[bytes]] = []
     sink: MailSink | None = None
     # Ctrl-C and SIGTERM both end up in the `finally` below, which stops everything we started. SIGINT
@@ -126,7 +129,7 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         _wait_healthy(base, children)
         # Seeded once the API answers, so `--demo` doesn't delay the start (and is idempotent).
         summary = _seed(settings) if demo else None
-        _print_urls(base, settings, stack.timings, sink, time.monotonic() - began)
+        _print_urls(base, settings, stack, sink, time.monotonic() - began)
         if summary is not None:
             _print_demo(summary)
         click.echo("Press Ctrl-C to stop.", err=False)
@@ -155,8 +158,8 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _print_urls(base: str, settings: Settings, timings: dict[str, float], sink: Any, elapsed: float) -> None:
-    started = ", ".join(f"{name} {secs:.1f}s" for name, secs in timings.items())
+def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed: float) -> None:
+    started = ", ".join(f"{name} {secs:.1f}s" for name, secs in stack.timings.items())
     click.echo(f"\nMarketplace is up in {elapsed:.1f}s ({started or 'nothing embedded'})")
     click.echo(f"  API         {base}")
     click.echo(f"  API docs    {base}/schema  (Swagger UI: {base}/schema/swagger)")
@@ -166,6 +169,14 @@ def _print_urls(base: str, settings: Settings, timings: dict[str, float], sink: 
     click.echo(f"  S3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")
     if sink is not None:
         click.echo(f"  Mail        smtp://127.0.0.1:{sink.port}  (messages in {sink.directory})")
+    if "clamd" in stack.timings:
+        click.echo(f"  clamd       {settings.clamd_host}:{settings.clamd_port}  (TEST signatures only: detects EICAR, "
+                   "nothing else)")
+    elif settings.clamd_host:
+        click.echo(f"  clamd       {settings.clamd_host}:{settings.clamd_port}")
+    else:
+        click.echo(f"  clamd       none ({stack.unavailable.get('clamd', 'not configured')}): offer files stay "
+                   "scanStatus pending")
     click.echo(f"  Data        {settings.data_dir}")
 
 

@@ -16,7 +16,11 @@ from marketplace.accounts.models import (
     User,
 )
 from marketplace.awards.models import (
+    AbnormallyLowProcedure,
     Award,
+    ClarificationAttachment,
+    ClarificationMessage,
+    ClarificationThread,
     ConflictDeclaration,
     Contract,
     ContractMilestone,
@@ -26,6 +30,7 @@ from marketplace.awards.models import (
     EvaluationScore,
     OfferRejection,
     ReasonsRequest,
+    SansSuiteDeclaration,
 )
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
@@ -38,11 +43,15 @@ from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps,
 metadata = orm_registry.metadata
 
 __all__ = [
+    "AbnormallyLowProcedure",
     "AdmissionDocument",
     "AdmissionRequest",
     "ApiKey",
     "AuditEvent",
     "Award",
+    "ClarificationAttachment",
+    "ClarificationMessage",
+    "ClarificationThread",
     "ConflictDeclaration",
     "Contract",
     "ContractInvitation",
@@ -68,6 +77,7 @@ __all__ = [
     "ReasonsRequest",
     "ReferenceDataset",
     "RefreshToken",
+    "SansSuiteDeclaration",
     "SpecificContract",
     "SupportRequest",
     "User",

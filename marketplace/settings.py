@@ -43,6 +43,9 @@ class Settings:
     # clamd's TCP address. Empty: no scanner, every offer file stays `pending` (never "clean") (P10, G11).
     clamd_host: str = ""
     clamd_port: int = 3310
+    # The largest file clamd reads in full: its MaxFileSize (100 MB by default). Past it clamd answers "OK"
+    # without scanning, so a larger file is not sent and stays `pending`; raise both together.
+    clamd_max_bytes: int = 100 * 1024**2
     # An object in the bucket that no row names is an orphan (its transaction failed after the upload);
     # the sweeper deletes it only once it is this old, well past the longest upload-and-commit.
     orphan_grace_minutes: int = 60

@@ -11,13 +11,25 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable
 from typing import ClassVar
+from urllib.parse import unquote
 
 import filetype
 
-from marketplace.errors import DomainError
+from marketplace.errors import DomainError, RuleViolation
+from marketplace.lib.files import safe_filename
 from storage import ObjectStore, ObjectTooLarge, StoredObject
 
 SNIFF_BYTES = 8192
+
+
+def header_filename(raw: str) -> str:
+    """A file's name as sent in the `X-Filename` header (a header, never the URL: URLs end up in access
+    logs), percent-encoded UTF-8, reduced to the only form we keep (`safe_filename`)."""
+    try:
+        return safe_filename(unquote(raw, errors="strict"))
+    except UnicodeDecodeError as exc:
+        raise RuleViolation("X-Filename: the name is percent-encoded UTF-8 (%C3%A9 for é)",
+                            field="X-Filename") from exc
 
 
 class DocumentTooLarge(DomainError):

@@ -1,4 +1,5 @@
-"""Test session: real PostgreSQL, Redis, S3 and SMTP, started like `marketplace dev` unless configured.
+"""Test session: real PostgreSQL, Redis, S3 and SMTP, started like `marketplace dev` unless configured;
+a real clamd (test signatures only) for the tests that ask for it.
 
 With no MARKETPLACE_* variables the session starts its own embedded services under .data/test (separate
 from `marketplace dev`'s data, non-durable for speed). Each test starts from empty tables, an empty Redis
@@ -20,6 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import asyncpg_dsn, create_app, make_store
 from marketplace.devstack import Stack
+from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.smtp import MailSink
 from marketplace.devstack.stack import DataDirBusy
 from marketplace.lib.migrate import upgrade
@@ -48,6 +50,27 @@ def stack_settings() -> Iterator[Settings]:
         yield stack.settings
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def real_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
+    """The port of a real clamd on 127.0.0.1, whose database holds test signatures only (EICAR).
+
+    Installed, or fetched once from Debian's packages into .tools/clamav (marketplace/devstack/clamd.py).
+    Where it can't be had, the test is skipped on a developer's machine, but fails under CI=true: CI runs
+    where apt can fetch it, and a skip there would hide a broken scan path.
+    """
+    clamd = EmbeddedClamd(tmp_path_factory.mktemp("clamd"), cache_dir=ROOT / ".tools" / "clamav")
+    try:
+        clamd.start()
+    except ClamdUnavailable as exc:
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and no real clamd: {exc}")
+        pytest.skip(f"no real clamd: {exc}")
+    try:
+        yield clamd.port
+    finally:
+        clamd.stop()
 
 
 @pytest.fixture(scope="session")

@@ -11,8 +11,15 @@ are created with the contract and validated in that order by the buyer's admin, 
 ACTIVE contract only. Modifications (avenants) are rows appended: the signed amount stays as it was and
 the current amount is the last modification's.
 
+The contract ends two ways, each by the buyer's admin with reasons, the awardee told: before both
+signatures it is abandoned (PENDING --abandon--> CANCELLED; the specific contract stays awarded, and the
+buyer then declares it sans suite, awards/cancellation.py, since one contract only is made per specific
+contract); once active it is terminated (ACTIVE --completed|terminated_early--> TERMINATED), "completed" only
+once the three N14 milestones are validated. The reasons go on the transition row and in the audit log.
+
 The contract row is locked (`FOR UPDATE`) by every write, so two signatures or validations at once queue
-and the second sees the first; unique constraints back it at the database.
+and the second sees the first; unique constraints back it at the database. The signature locks the specific
+contract's row before the contract's, as the cancellation does, since the last signature writes both.
 """
 
 from __future__ import annotations
@@ -33,6 +40,7 @@ from marketplace.awards.errors import (
     AlreadySigned,
     ContractStage,
     MilestoneOutOfOrder,
+    MilestonesPending,
     SignatureTooEarly,
     WrongStage,
 )
@@ -45,7 +53,9 @@ from marketplace.awards.models import (
     ContractTransition,
 )
 from marketplace.awards.states import (
+    CONTRACT_MOVES,
     AwardStatus,
+    ContractEnd,
     ContractStatus,
     MilestoneKind,
     SignatureSide,
@@ -112,14 +122,18 @@ class ContractService:
                                                          "specific_contract": str(contract.specific_contract_id),
                                                          **details})
 
-    async def _move(self, principal: Principal, contract: Contract, action: str, to: ContractStatus) -> None:
+    async def _move(self, principal: Principal, contract: Contract, action: str, to: ContractStatus, *,
+                    reasons: str | None = None, **details: Any) -> None:
         before = contract.status
         contract.status = to
         self.session.add(ContractTransition(contract_id=contract.id, from_status=before.value, to_status=to.value,
-                                            action=action, actor=principal.label, at=await self._now(contract)))
+                                            action=action, actor=principal.label, at=await self._now(contract),
+                                            reasons=reasons))
         await self.session.flush()
+        if reasons is not None:
+            details["reasons"] = reasons
         await self._audit(principal, contract, f"contract.{to.value}", "contract", contract.id,
-                          from_status=before.value, to_status=to.value)
+                          from_status=before.value, to_status=to.value, move=action, **details)
 
     async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
         return list((await self.session.scalars(
@@ -184,6 +198,11 @@ class ContractService:
 
     async def sign(self, principal: Principal, contract_id: uuid.UUID, *, declared_type: str,
                    declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.Contract:
+        # Lock order: the specific contract's row, then the contract's, as the cancellation (sans suite) takes
+        # them; the last signature writes both rows.
+        unlocked = await self._load(principal, contract_id)
+        await self.session.execute(select(SpecificContract.id).where(
+            SpecificContract.id == unlocked.specific_contract_id).with_for_update())
         contract = await self._load(principal, contract_id, lock=True)
         if principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
             side = SignatureSide.BUYER
@@ -272,6 +291,49 @@ class ContractService:
         return list((await self.session.scalars(select(ContractMilestone).where(
             ContractMilestone.contract_id == contract_id).order_by(ContractMilestone.position))).all())
 
+    # -- the ends: abandoned before signature, terminated once active ---------------------------------
+
+    async def abandon(self, principal: Principal, contract: Contract, reasons: str, *,
+                      sans_suite: bool = False) -> None:
+        """PENDING --abandon--> CANCELLED on a contract the caller locked; the awardee is told."""
+        if not contract_allows("abandon", contract.status):
+            raise ContractStage(f"status: the contract is {contract.status.value}; only a contract awaiting its "
+                                "signatures is abandoned", field="status")
+        await self._move(principal, contract, "abandon", CONTRACT_MOVES["abandon"][1], reasons=reasons,
+                         sans_suite=sans_suite)
+        why = "Le marché spécifique est déclaré sans suite." if sans_suite else ""
+        await self._tell(contract, SignatureSide.VENDOR, "contract.cancelled", "Marché abandonné avant signature",
+                         f"Le marché, en attente de signature, est abandonné par l'acheteur. {why}\n"
+                         f"Motifs : {reasons}")
+
+    async def cancel(self, principal: Principal, contract_id: uuid.UUID,
+                     data: schemas.ContractCancellation) -> schemas.Contract:
+        contract = await self._load(principal, contract_id, lock=True)
+        self._buyer_admin(principal, contract, "abandons the contract")
+        await self.abandon(principal, contract, data.reasons)
+        return await self._schema(contract)
+
+    async def terminate(self, principal: Principal, contract_id: uuid.UUID,
+                        data: schemas.ContractTermination) -> schemas.Contract:
+        contract = await self._load(principal, contract_id, lock=True)
+        self._buyer_admin(principal, contract, "terminates the contract")
+        action = data.kind.value
+        if not contract_allows(action, contract.status):
+            raise ContractStage(f"status: the contract is {contract.status.value}; only an active contract is "
+                                "terminated", field="status")
+        if data.kind is ContractEnd.COMPLETED:
+            pending = [m.kind.value for m in await self._milestones(contract.id) if m.validated_at is None]
+            if pending:
+                raise MilestonesPending(f"N14: the contract is completed once every funding milestone is validated; "
+                                        f"not yet: {', '.join(pending)}.", field="kind", rule="N14",
+                                        pending=pending)
+        await self._move(principal, contract, action, CONTRACT_MOVES[action][1], reasons=data.reasons)
+        what = ("est terminé : exécution achevée" if data.kind is ContractEnd.COMPLETED
+                else "est résilié avant son terme")
+        await self._tell(contract, SignatureSide.VENDOR, f"contract.{action}", "Fin du marché",
+                         f"Le marché {what}.\nMotifs : {data.reasons}")
+        return await self._schema(contract)
+
     # -- modifications -------------------------------------------------------------------------------
 
     async def modify(self, principal: Principal, contract_id: uuid.UUID,
@@ -333,5 +395,6 @@ class ContractService:
                                                         amount_cents=m.amount_cents, modified_by=m.modified_by,
                                                         modified_at=m.modified_at) for m in modifications],
             transitions=[schemas.ContractTransition(from_status=t.from_status, to_status=t.to_status,
-                                                    action=t.action, at=t.at) for t in transitions],
+                                                    action=t.action, at=t.at, reasons=t.reasons)
+                         for t in transitions],
             sandbox=(await self._dps(contract)).is_sandbox)

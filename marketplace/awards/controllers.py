@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody
+from litestar.openapi.datastructures import ResponseSpec
+from litestar.params import FromPath, HeaderParameter, JSONBody
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
+from marketplace.awards.abnormally_low import AbnormallyLowService
+from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.contracts import ContractService
+from marketplace.awards.dialogue import ANSWERING_ROLES, DialogueService, thread_path
 from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import MilestoneKind
 from marketplace.lib.access import requires
@@ -104,6 +109,90 @@ class AwardController(Controller):
         return await awards.answer_reasons(principal, reasons_request_id, data)
 
 
+def provide_cancellation_service(db_session: NamedDependency[AsyncSession],
+                                 clock: NamedDependency[Clock]) -> CancellationService:
+    return CancellationService(db_session, clock)
+
+
+class CancellationController(Controller):
+    """A specific contract declared sans suite (machine (c): any pre-contract state → CANCELLED)."""
+
+    tags = ["Evaluation and award"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "cancellations": Provide(provide_cancellation_service, sync_to_thread=False)}
+
+    @post("/specific-contracts/{contract_id:uuid}/cancellation", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Declare the specific contract sans suite, with reasons: the award is cancelled, a pending "
+                  "contract abandoned, every invitee told; nothing moves afterwards")
+    async def cancel(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.SansSuiteCreate],
+                     cancellations: NamedDependency[CancellationService], principal: Caller) -> schemas.SansSuite:
+        return await cancellations.declare_sans_suite(principal, contract_id, data)
+
+
+def provide_abnormally_low_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                                   store: NamedDependency[ObjectStore]) -> AbnormallyLowService:
+    return AbnormallyLowService(db_session, clock, store)
+
+
+AbnormallyLow = NamedDependency[AbnormallyLowService]
+JUSTIFIERS = "The administrator or bid manager of the offer's vendor."
+PROCEDURE_READERS = "Members of the contract's buying organisation, and of the offer's vendor."
+Filename = Annotated[str, HeaderParameter(
+    name="X-Filename", min_length=1, max_length=1000,
+    description="The file's name, UTF-8 percent-encoded (a header: URLs end up in access logs).")]
+
+
+class AbnormallyLowController(Controller):
+    """D15: an offer suspected abnormally low, the written request for its justification, the vendor's
+    justification and the buyer's decision (machine (d))."""
+
+    path = "/offers/{offer_id:uuid}/abnormally-low"
+    tags = ["Evaluation and award"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "procedures": Provide(provide_abnormally_low_service, sync_to_thread=False)}
+
+    @post("/", status_code=HTTP_201_CREATED, opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+          summary="Suspect an opened offer of being abnormally low and ask its vendor in writing to justify it "
+                  "by a due date (D15)")
+    async def request(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.AbnormallyLowCreate],
+                      procedures: AbnormallyLow, principal: Caller) -> Response[schemas.AbnormallyLow]:
+        procedure = await procedures.request(principal, offer_id, data)
+        return created(procedure, f"/offers/{offer_id}/abnormally-low")
+
+    @get("/", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PROCEDURE_READERS),
+         summary="The offer's abnormally-low procedure: request, justification, decision")
+    async def show(self, offer_id: FromPath[uuid.UUID], procedures: AbnormallyLow,
+                   principal: Caller) -> schemas.AbnormallyLow:
+        return await procedures.get(principal, offer_id)
+
+    @put("/justification/document", request_max_body_size=None, opt=requires(*REASONS_ROLES, reason=JUSTIFIERS),
+         summary="Attach a PDF to your justification (raw body), before sending its text and its due date")
+    async def attach(self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], procedures: AbnormallyLow,
+                     principal: Caller, filename: Filename = "justification.pdf") -> schemas.AbnormallyLow:
+        return await procedures.attach_document(principal, offer_id, filename=filename, **_declared(request))
+
+    @get("/justification/document", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PROCEDURE_READERS),
+         summary="Download the justification's PDF (redirect to a short-lived link)",
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
+    async def document(self, offer_id: FromPath[uuid.UUID], procedures: AbnormallyLow,
+                       principal: Caller) -> Redirect:
+        return Redirect(await procedures.document_url(principal, offer_id), status_code=307)
+
+    @post("/justification", status_code=HTTP_200_OK, opt=requires(*REASONS_ROLES, reason=JUSTIFIERS),
+          summary="Send your written justification, once, before its due date (D15)")
+    async def justify(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.JustificationCreate],
+                      procedures: AbnormallyLow, principal: Caller) -> schemas.AbnormallyLow:
+        return await procedures.justify(principal, offer_id, data)
+
+    @post("/decision", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Accept the justification (the offer stays evaluated) or reject the offer, only once the "
+                  "justification was received or its due date passed (D15)")
+    async def decide(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.AbnormallyLowDecision],
+                     procedures: AbnormallyLow, principal: Caller) -> schemas.AbnormallyLow:
+        return await procedures.decide(principal, offer_id, data)
+
+
 def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                              store: NamedDependency[ObjectStore]) -> ContractService:
     return ContractService(db_session, clock, store)
@@ -162,3 +251,95 @@ class ContractController(Controller):
                      contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
         contract = await contracts.modify(principal, contract_id, data)
         return created(contract, f"/contracts/{contract.id}")
+
+    @post("/contracts/{contract_id:uuid}/cancellation", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="Abandon a contract awaiting its signatures, with reasons (machine (e): PENDING → CANCELLED)")
+    async def cancel(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractCancellation],
+                     contracts: Contracts, principal: Caller) -> schemas.Contract:
+        return await contracts.cancel(principal, contract_id, data)
+
+    @post("/contracts/{contract_id:uuid}/termination", status_code=HTTP_200_OK,
+          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          summary="End an active contract: completed (every N14 milestone validated) or terminated early, with "
+                  "reasons (machine (e): ACTIVE → TERMINATED)")
+    async def terminate(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractTermination],
+                        contracts: Contracts, principal: Caller) -> schemas.Contract:
+        return await contracts.terminate(principal, contract_id, data)
+
+
+def provide_dialogue_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                             store: NamedDependency[ObjectStore],
+                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DialogueService:
+    return DialogueService(db_session, clock, store, side_sessions)
+
+
+Dialogue = NamedDependency[DialogueService]
+EVALUATORS_ASK = "An evaluator or administrator of the buying organisation, after the opening (D13)."
+BOTH_SIDES = "The contract's buying organisation (admins, evaluators) and the offer's vendor (any member)."
+WRITERS = ("The buying organisation's admins and evaluators; the vendor's admin or bid manager before the answer "
+           "is due.")
+
+
+class ClarificationController(Controller):
+    """Clarifications on an opened offer: the buying side asks one vendor, the vendor answers by a due date;
+    private to the two, beside the offer, never changing it (D13, domain.md §8 item 3)."""
+
+    tags = ["Clarifications"]
+    dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
+                    "dialogue": Provide(provide_dialogue_service, sync_to_thread=False)}
+
+    @post("/offers/{offer_id:uuid}/clarifications", status_code=HTTP_201_CREATED,
+          opt=requires(*BUYER_ROLES, reason=EVALUATORS_ASK),
+          summary="Ask the offer's vendor for clarifications: a subject, the question and when the answer is due")
+    async def open(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ClarificationCreate],
+                   dialogue: Dialogue, principal: Caller) -> Response[schemas.ClarificationThread]:
+        thread = await dialogue.open(principal, offer_id, data)
+        return created(thread, thread_path(thread.id))
+
+    @get("/offers/{offer_id:uuid}/clarifications", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+         summary="The clarification threads of an offer, with their messages")
+    async def for_offer(self, offer_id: FromPath[uuid.UUID], dialogue: Dialogue,
+                        principal: Caller) -> list[schemas.ClarificationThread]:
+        return await dialogue.for_offer(principal, offer_id)
+
+    @get("/clarifications/{thread_id:uuid}", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+         summary="A clarification thread with its messages")
+    async def show(self, thread_id: FromPath[uuid.UUID], dialogue: Dialogue,
+                   principal: Caller) -> schemas.ClarificationThread:
+        return await dialogue.get(principal, thread_id)
+
+    @post("/clarifications/{thread_id:uuid}/messages", status_code=HTTP_201_CREATED,
+          opt=requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS),
+          summary="Post a message: the vendor's answer (before the due date), or another question of the buyer")
+    async def write(self, thread_id: FromPath[uuid.UUID], data: JSONBody[schemas.ClarificationPost],
+                    dialogue: Dialogue, principal: Caller) -> Response[schemas.ClarificationThread]:
+        return created(await dialogue.post(principal, thread_id, data), thread_path(thread_id))
+
+    @put("/clarifications/{thread_id:uuid}/attachments", status_code=HTTP_201_CREATED, request_max_body_size=None,
+         opt=requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS),
+         summary="Post a message carrying one file (raw PDF body), under the same rules as a text message")
+    async def attach(
+            self, thread_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dialogue: Dialogue,
+            principal: Caller,
+            filename: Annotated[str, HeaderParameter(
+                name="X-Filename", min_length=1, max_length=1000,
+                description="The file's name, UTF-8 percent-encoded (a header: URLs end up in access logs).")],
+    ) -> Response[schemas.ClarificationThread]:
+        thread = await dialogue.attach(principal, thread_id, filename=filename, **_declared(request))
+        return created(thread, thread_path(thread_id))
+
+    @get("/clarifications/{thread_id:uuid}/attachments/{attachment_id:uuid}/download", status_code=307,
+         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+         summary="Download a clarification's file (redirect to a short-lived link, as an attachment)",
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the file.")})
+    async def download(self, thread_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
+                       dialogue: Dialogue, principal: Caller) -> Redirect:
+        return Redirect(await dialogue.download_url(principal, thread_id, attachment_id), status_code=307)
+
+    @post("/clarifications/{thread_id:uuid}/close", status_code=HTTP_200_OK,
+          opt=requires(*BUYER_ROLES, reason="An evaluator or administrator of the buying organisation."),
+          summary="Close the thread: nothing more is posted to it")
+    async def close(self, thread_id: FromPath[uuid.UUID], dialogue: Dialogue,
+                    principal: Caller) -> schemas.ClarificationThread:
+        return await dialogue.close(principal, thread_id)

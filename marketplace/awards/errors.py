@@ -47,3 +47,34 @@ class MilestoneOutOfOrder(Conflict):
     """N14: a milestone is validated on an active contract, after the one before it, once."""
 
     slug: ClassVar[str] = "milestone-out-of-order"
+
+
+class OffersNotOpened(Conflict):
+    """D13: nothing of an offer is read, nor discussed with its vendor, before the opening."""
+
+    slug: ClassVar[str] = "offers-not-opened"
+
+
+class ClarificationClosed(Conflict):
+    """The buying side closed the thread: nothing more is posted to it."""
+
+    slug: ClassVar[str] = "clarification-closed"
+
+
+class AnswerOverdue(Conflict):
+    """The vendor answers strictly before the due date the buying side set (equal treatment: no vendor gets
+    more time than it was given to explain its offer)."""
+
+    slug: ClassVar[str] = "answer-overdue"
+
+
+class AbnormallyLowConflict(Conflict):
+    """D15: the abnormally-low procedure doesn't allow this now (pending, decided, or past its due date)."""
+
+    slug: ClassVar[str] = "abnormally-low"
+
+
+class MilestonesPending(Conflict):
+    """N14: a contract is completed only once every funding milestone is validated."""
+
+    slug: ClassVar[str] = "milestones-pending"

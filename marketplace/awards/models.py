@@ -16,6 +16,7 @@ from sqlalchemy import (
     Enum,
     ForeignKey,
     Index,
+    Integer,
     SmallInteger,
     String,
     Text,
@@ -28,8 +29,11 @@ from sqlalchemy.orm import Mapped, mapped_column
 from marketplace.awards.states import (
     SCORE_MAX,
     SCORE_MIN,
+    AbnormallyLowStatus,
     AwardStatus,
+    ClarificationStatus,
     ContractStatus,
+    DialogueSide,
     MilestoneKind,
     RejectionGround,
     SignatureSide,
@@ -91,6 +95,36 @@ class OfferRejection(UUIDv7AuditBase):
     rejected_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
+class AbnormallyLowProcedure(UUIDv7AuditBase):
+    """D15: an opened offer suspected abnormally low, the written request for its justification (reasons and
+    due date), the vendor's justification (text, optionally a PDF), and the buyer's decision. One per offer:
+    once decided, the decision is on record and the offer is not suspected again."""
+
+    __tablename__ = "abnormally_low_procedure"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), unique=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    status: Mapped[AbnormallyLowStatus] = mapped_column(_enum(AbnormallyLowStatus, "abnormally_low_status"))
+    reasons: Mapped[str] = mapped_column(Text)
+    requested_by: Mapped[str] = mapped_column(String(200))
+    requested_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    justification_due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    justification: Mapped[str | None] = mapped_column(Text, default=None)
+    justified_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    justified_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # The justification's PDF, if the vendor sends one (before its text): key, name, size and SHA-256.
+    object_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    document_filename: Mapped[str | None] = mapped_column(String(300), default=None)
+    document_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    document_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    decision_reasons: Mapped[str | None] = mapped_column(Text, default=None)
+    decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
 class Award(UUIDv7AuditBase):
     """Machine (e): the award of a specific contract to one offer, with the ranking it was decided on."""
 
@@ -118,6 +152,25 @@ class Award(UUIDv7AuditBase):
     earliest_signature_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     # The ranking as frozen by the decision (services.Ranking as JSON).
     ranking: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class SansSuiteDeclaration(UUIDv7AuditBase):
+    """Machine (c): any pre-contract state --declare_sans_suite(reasons)--> CANCELLED, on record with what it
+    ended (the live award, the pending contract) and how many invitees were told."""
+
+    __tablename__ = "sans_suite_declaration"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), unique=True)
+    previous_status: Mapped[str] = mapped_column(String(30))
+    reasons: Mapped[str] = mapped_column(Text)
+    declared_by: Mapped[str] = mapped_column(String(200))
+    declared_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    cancelled_award_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("award.id", ondelete="RESTRICT"), default=None)
+    abandoned_contract_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("contract.id", ondelete="RESTRICT"), default=None)
+    notified: Mapped[int] = mapped_column(Integer)
 
 
 class ReasonsRequest(UUIDv7AuditBase):
@@ -170,6 +223,8 @@ class ContractTransition(UUIDv7AuditBase):
     action: Mapped[str] = mapped_column(String(40))
     actor: Mapped[str] = mapped_column(String(200))
     at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    # Why, for the moves that need one (abandon, completed, terminated_early).
+    reasons: Mapped[str | None] = mapped_column(Text, default=None)
 
 
 class ContractSignature(UUIDv7AuditBase):
@@ -218,3 +273,60 @@ class ContractModification(UUIDv7AuditBase):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     modified_by: Mapped[str] = mapped_column(String(200))
     modified_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClarificationThread(UUIDv7AuditBase):
+    """A clarification the buying side asks of one vendor about its opened offer (DialogueThread, domain.md
+    §0, §8 item 3). Private to the two sides. It never changes the offer: the answers sit beside it."""
+
+    __tablename__ = "clarification_thread"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), index=True)
+    # Both sides, copied from the contract and the offer: every access check reads this row alone.
+    buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    subject: Mapped[str] = mapped_column(String(300))
+    status: Mapped[ClarificationStatus] = mapped_column(_enum(ClarificationStatus, "clarification_status"))
+    # The vendor answers strictly before it; a later question of the buying side may set a new one.
+    answer_due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    opened_by: Mapped[str] = mapped_column(String(200))
+    opened_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(200), default=None)
+    closed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class ClarificationMessage(UUIDv7AuditBase):
+    """One message of a thread: a text, or a file (its `clarification_attachment`). Appended, never edited
+    (a trigger refuses UPDATE and DELETE)."""
+
+    __tablename__ = "clarification_message"
+
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
+                                                 index=True)
+    side: Mapped[DialogueSide] = mapped_column(_enum(DialogueSide, "clarification_side"))
+    # None for a message that carries a file.
+    body: Mapped[str | None] = mapped_column(Text, default=None)
+    # The due date a question of the buying side set, as it was set.
+    answer_due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    posted_by: Mapped[str] = mapped_column(String(200))
+    posted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class ClarificationAttachment(UUIDv7AuditBase):
+    """The file a message carries: its object (key, size, SHA-256) and the name it was sent under."""
+
+    __tablename__ = "clarification_attachment"
+
+    message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_message.id", ondelete="RESTRICT"),
+                                                  unique=True)
+    thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
+                                                 index=True)
+    object_key: Mapped[str] = mapped_column(String(500), unique=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))

@@ -14,8 +14,12 @@ from msgspec import Meta
 from marketplace.awards.states import (
     SCORE_MAX,
     SCORE_MIN,
+    AbnormallyLowStatus,
     AwardStatus,
+    ClarificationStatus,
+    ContractEnd,
     ContractStatus,
+    DialogueSide,
     MilestoneKind,
     OfferOutcome,
     RejectionGround,
@@ -72,6 +76,51 @@ class Rejection(CamelStruct):
     rejected_at: datetime
 
 
+# -- abnormally low offers (D15) ---------------------------------------------------------------------------
+
+
+class AbnormallyLowCreate(CamelStruct):
+    # Why the offer looks abnormally low: sent to the vendor as the written request for justification.
+    reasons: Text
+    # The justification is received until then (strictly before). A time without offset is Paris time.
+    justification_due_at: datetime
+
+
+class JustificationCreate(CamelStruct):
+    text: Text
+
+
+class AbnormallyLowDecision(CamelStruct):
+    # True: the justification convinces, the offer is evaluated as any other; False: rejected (REJECTED_ALT).
+    accepted: bool
+    # Required to reject (the vendor reads them, D16/D17).
+    reasons: Text | None = None
+
+
+class JustificationDocument(CamelStruct):
+    filename: str
+    size: int
+    sha256: str
+    download_path: str
+
+
+class AbnormallyLow(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    status: AbnormallyLowStatus
+    reasons: str
+    requested_at: datetime
+    justification_due_at: datetime
+    justification_due_at_paris: str
+    justification: str | None
+    justified_at: datetime | None
+    document: JustificationDocument | None
+    decision_reasons: str | None
+    decided_at: datetime | None
+
+
 class CriterionResult(CamelStruct):
     name: str
     weight: int
@@ -87,6 +136,9 @@ class RankedOffer(CamelStruct):
     criteria: list[CriterionResult]
     total: Decimal
     received_at: datetime | None
+    # Once the award is decided: winning or not_retained (machine (d)'s last states); rejected offers are
+    # listed apart, in `rejected`. None before the award.
+    outcome: OfferOutcome | None = None
 
 
 class Ranking(CamelStruct):
@@ -215,6 +267,40 @@ class ContractTransition(CamelStruct):
     to_status: str
     action: str
     at: datetime
+    reasons: str | None = None
+
+
+class ContractCancellation(CamelStruct):
+    """PENDING --abandon--> CANCELLED."""
+
+    reasons: Text
+
+
+class ContractTermination(CamelStruct):
+    """ACTIVE --completed|terminated_early--> TERMINATED."""
+
+    kind: ContractEnd
+    reasons: Text
+
+
+# -- the specific contract declared sans suite (machine (c)) ---------------------------------------------
+
+
+class SansSuiteCreate(CamelStruct):
+    reasons: Text
+
+
+class SansSuite(CamelStruct):
+    specific_contract_id: uuid.UUID
+    status: str
+    previous_status: str
+    reasons: str
+    declared_at: datetime
+    # The award cancelled and the pending contract abandoned with it, if there were any.
+    cancelled_award_id: uuid.UUID | None
+    abandoned_contract_id: uuid.UUID | None
+    # How many notifications went to the invitees (admins and bid managers of every invited vendor).
+    notified: int
 
 
 class Contract(CamelStruct):
@@ -234,3 +320,56 @@ class Contract(CamelStruct):
     transitions: list[ContractTransition]
     # Under a sandbox DPS: a rehearsal, "sans valeur juridique"; its times are the sandbox's.
     sandbox: bool = False
+
+
+# -- clarifications (the dialogue on an opened offer) ------------------------------------------------------
+
+Subject = Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class ClarificationCreate(CamelStruct):
+    subject: Subject
+    body: Text
+    # The vendor answers strictly before it. Without a zone, a Paris wall-clock time.
+    answer_due_at: datetime
+
+
+class ClarificationPost(CamelStruct):
+    body: Text
+    # The buying side only, with a new question: a new due date (else the thread's stays).
+    answer_due_at: datetime | None = None
+
+
+class ClarificationFile(CamelStruct):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    sha256: str
+    download_path: str
+
+
+class ClarificationMessage(CamelStruct):
+    id: uuid.UUID
+    side: DialogueSide
+    # A text, or a file (`attachment`).
+    body: str | None
+    # The due date this question of the buying side set.
+    answer_due_at: datetime | None
+    posted_at: datetime
+    posted_at_paris: str
+    attachment: ClarificationFile | None
+
+
+class ClarificationThread(CamelStruct):
+    id: uuid.UUID
+    specific_contract_id: uuid.UUID
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    subject: str
+    status: ClarificationStatus
+    answer_due_at: datetime
+    answer_due_at_paris: str
+    opened_at: datetime
+    closed_at: datetime | None
+    messages: list[ClarificationMessage]

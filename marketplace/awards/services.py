@@ -34,9 +34,30 @@ from marketplace.accounts.models import Membership, Organisation, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
-from marketplace.awards.errors import AlreadyAwarded, DeclarationRequired, RankingIncomplete, WrongStage
-from marketplace.awards.models import Award, ConflictDeclaration, EvaluationScore, OfferRejection, ReasonsRequest
-from marketplace.awards.states import AFTER_AWARD, AwardStatus, OfferOutcome, RejectionGround, allowed
+from marketplace.awards.errors import (
+    AbnormallyLowConflict,
+    AlreadyAwarded,
+    DeclarationRequired,
+    RankingIncomplete,
+    WrongStage,
+)
+from marketplace.awards.models import (
+    AbnormallyLowProcedure,
+    Award,
+    ConflictDeclaration,
+    EvaluationScore,
+    OfferRejection,
+    ReasonsRequest,
+)
+from marketplace.awards.states import (
+    AFTER_AWARD,
+    AbnormallyLowStatus,
+    AwardStatus,
+    RejectionGround,
+    allowed,
+    offer_outcome,
+    owes_winning_characteristics,
+)
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
@@ -51,7 +72,7 @@ REASONS_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No specific contract has this id."
 _CENT = Decimal("0.01")
 _GROUNDS_FR = {RejectionGround.IRREGULAR: "irrégulière", RejectionGround.UNACCEPTABLE: "inacceptable",
-               RejectionGround.INAPPROPRIATE: "inappropriée"}
+               RejectionGround.INAPPROPRIATE: "inappropriée", RejectionGround.ABNORMALLY_LOW: "anormalement basse"}
 
 
 def rounded(value: Fraction) -> Decimal:
@@ -112,6 +133,15 @@ class AwardService:
         return await self.session.scalar(select(Award).where(Award.specific_contract_id == contract_id,
                                                              Award.status != AwardStatus.CANCELLED))
 
+    async def _pending_abnormally_low(self, contract_id: uuid.UUID,
+                                      offer_id: uuid.UUID | None = None) -> list[AbnormallyLowProcedure]:
+        query = select(AbnormallyLowProcedure).where(
+            AbnormallyLowProcedure.specific_contract_id == contract_id,
+            AbnormallyLowProcedure.status == AbnormallyLowStatus.JUSTIFICATION_REQUESTED)
+        if offer_id is not None:
+            query = query.where(AbnormallyLowProcedure.offer_id == offer_id)
+        return list((await self.session.scalars(query.order_by(AbnormallyLowProcedure.offer_id))).all())
+
     async def _audit(self, principal: Principal, contract: SpecificContract, action: str, target_type: str,
                      target_id: uuid.UUID, **details: Any) -> None:
         await audit.record(self.session, self.clock, action, actor=principal.label,
@@ -152,6 +182,17 @@ class AwardService:
                                    has_conflict=row.has_conflict, statement=row.statement,
                                    declared_at=row.declared_at)
 
+    async def check_evaluator(self, principal: Principal, contract: SpecificContract, what: str) -> None:
+        """The caller may judge the contract's offers: a person who declared no conflict of interest for it."""
+        declaration = None if principal.user_id is None else await self._declaration(contract.id, principal.user_id)
+        if declaration is None:
+            raise DeclarationRequired("An evaluator files a conflict-of-interest declaration for the contract "
+                                      f"before {what}.", rule="conflict-of-interest-declaration",
+                                      field="declaration")
+        if declaration.has_conflict:
+            raise DeclarationRequired("You declared a conflict of interest for this contract: you stay out of "
+                                      f"{what}.", rule="conflict-of-interest-declaration", field="declaration")
+
     async def _declaration(self, contract_id: uuid.UUID, user_id: uuid.UUID) -> ConflictDeclaration | None:
         return await self.session.scalar(select(ConflictDeclaration).where(
             ConflictDeclaration.specific_contract_id == contract_id, ConflictDeclaration.evaluator_id == user_id))
@@ -167,14 +208,7 @@ class AwardService:
         offer, contract = await self._offer(principal, offer_id)
         self._stage("evaluate", contract, "offers are scored during the evaluation, until the award")
         await self._admissible(offer, contract)
-        declaration = None if principal.user_id is None else await self._declaration(contract.id, principal.user_id)
-        if declaration is None:
-            raise DeclarationRequired("An evaluator files a conflict-of-interest declaration for the contract "
-                                      "before scoring its offers.", rule="conflict-of-interest-declaration",
-                                      field="declaration")
-        if declaration.has_conflict:
-            raise DeclarationRequired("You declared a conflict of interest for this contract: you don't score "
-                                      "its offers.", rule="conflict-of-interest-declaration", field="declaration")
+        await self.check_evaluator(principal, contract, "scoring its offers")
         names = [c["name"] for c in contract.award_criteria]
         seen: set[str] = set()
         for index, given in enumerate(data.scores):
@@ -211,6 +245,11 @@ class AwardService:
         self._admin(principal, contract, "rejects an offer")
         self._stage("evaluate", contract, "offers are rejected during the evaluation")
         await self._admissible(offer, contract)
+        # Machine (d): from JUSTIFICATION_REQUESTED the only ways out are the D15 decision's.
+        if await self._pending_abnormally_low(contract.id, offer.id):
+            raise AbnormallyLowConflict("D15: this offer awaits the decision on its justification as an abnormally "
+                                        "low offer; decide it first (POST /offers/{id}/abnormally-low/decision).",
+                                        field="offerId", rule="D15")
         row = OfferRejection(specific_contract_id=contract.id, offer_id=offer.id, grounds=data.grounds,
                              reasons=data.reasons, rejected_by=principal.label, rejected_at=await self._now(contract))
         self.session.add(row)
@@ -230,7 +269,13 @@ class AwardService:
         if contract.status not in (SpecificContractStatus.EVALUATION, *AFTER_AWARD):
             raise WrongStage(f"status: the contract is {contract.status.value}; there is no ranking before the "
                              "evaluation", field="status", rule="G8")
-        return (await self._ranking(contract))[0]
+        ranking = (await self._ranking(contract))[0]
+        award = await self._live_award(contract.id)
+        if award is None:
+            return ranking
+        return msgspec.structs.replace(ranking, offers=[
+            msgspec.structs.replace(r, outcome=offer_outcome(r.offer_id, award.offer_id, rejected=False))
+            for r in ranking.offers])
 
     async def _ranking(self, contract: SpecificContract) -> tuple[schemas.Ranking, dict[uuid.UUID, Offer]]:
         offers = (await self.session.scalars(select(Offer).where(
@@ -286,6 +331,14 @@ class AwardService:
             raise AlreadyAwarded("This contract is awarded already: one award per specific contract.",
                                  field="status", rule="G8")
         self._stage("award", contract, "the award follows the evaluation")
+        # D15: no award while an offer awaits the decision on its justification, whichever offer is chosen: the
+        # suspected offer, if its justification convinces, may rank first and must still be able to win.
+        pending = await self._pending_abnormally_low(contract.id)
+        if pending:
+            raise AbnormallyLowConflict(
+                "D15: the award waits for the decision on every abnormally-low procedure of the contract; pending "
+                f"for offer(s) {', '.join(str(p.offer_id) for p in pending)}.", field="abnormallyLow", rule="D15",
+                offers=[str(p.offer_id) for p in pending])
         ranking, offers = await self._ranking(contract)
         if not ranking.offers:
             raise RankingIncomplete("No admissible offer is left to award.", field="offers")
@@ -384,6 +437,9 @@ class AwardService:
 
     async def _decided(self, contract: SpecificContract) -> Award:
         award = await self._live_award(contract.id)
+        if award is None and contract.status == SpecificContractStatus.CANCELLED:
+            raise WrongStage("status: the contract was declared sans suite: no offer was retained",
+                             field="status", rule="G8")
         if award is None:
             raise WrongStage(f"status: the contract is {contract.status.value}; the award is not decided yet",
                              field="status", rule="D16")
@@ -396,8 +452,7 @@ class AwardService:
         mine = next((r for r in ranking.offers if r.offer_id == offer.id), None)
         rejection = next((r for r in ranking.rejected if r.offer_id == offer.id), None)
         awardee = next(r.vendor_name for r in ranking.offers if r.offer_id == award.offer_id)
-        outcome = (OfferOutcome.WINNING if offer.id == award.offer_id else
-                   OfferOutcome.REJECTED if rejection else OfferOutcome.NOT_RETAINED)
+        outcome = offer_outcome(offer.id, award.offer_id, rejected=rejection is not None)
         requests = (await self.session.scalars(select(ReasonsRequest).where(
             ReasonsRequest.specific_contract_id == contract.id,
             ReasonsRequest.vendor_organisation_id == offer.vendor_organisation_id)
@@ -430,12 +485,19 @@ class AwardService:
                              due_at=now + REASONS_DUE)
         self.session.add(row)
         await self.session.flush()
+        rejection = await self._rejection(offer.id)
+        grounds = rejection.grounds if rejection else None
+        # D17: what the answer owes depends on why the offer lost; the buyer is told which answer is due.
+        owed = ("La réponse comprend aussi les caractéristiques et avantages de l'offre retenue et le nom de "
+                "l'attributaire (D17)" if owes_winning_characteristics(grounds) else
+                "La réponse donne les motifs du rejet de l'offre (D17)")
+        lost = f"offre écartée comme {_GROUNDS_FR[grounds]}" if grounds else "offre classée, non retenue"
         for email in await self._emails(contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
             await self.notifications.notify(
                 recipient_email=email, kind="award.reasons_requested", about=row.id,
                 subject="Demande des motifs de rejet d'une offre",
-                body=f"Un soumissionnaire demande les motifs du rejet de son offre : réponse due le "
-                     f"{format_paris(row.due_at)}.\n\n{row.request}", sandbox=await self._sandbox(contract))
+                body=f"Un soumissionnaire demande les motifs du rejet de son offre ({lost}) : réponse due le "
+                     f"{format_paris(row.due_at)}.\n{owed}.\n\n{row.request}", sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "award.reasons_requested", "reasons_request", row.id,
                           due_at=row.due_at.isoformat())
         return self._request_schema(row)

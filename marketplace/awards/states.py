@@ -16,6 +16,15 @@ CONTRACT_TRANSITIONS: dict[str, tuple[tuple[SpecificContractStatus, ...], Specif
     # Declarations, scores and rejections happen during the evaluation only; the award freezes them.
     "evaluate": ((SpecificContractStatus.EVALUATION,), None),
     "award": ((SpecificContractStatus.EVALUATION,), SpecificContractStatus.AWARD_DECIDED),
+    # EVALUATION --alt_check/clarifications--> EVALUATION: after the opening (nothing is read or discussed
+    # before it, D13) and until the award, which the answers may no longer inform.
+    "clarify": ((SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION), None),
+    # Any pre-contract state --declare_sans_suite(reasons)--> CANCELLED: the buyer abandons the procedure.
+    # CONTRACTED, UNSUCCESSFUL and CANCELLED are final (G8: a cancelled need moves no further).
+    "declare_sans_suite": ((SpecificContractStatus.DRAFT, SpecificContractStatus.OPEN,
+                            SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION,
+                            SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL),
+                           SpecificContractStatus.CANCELLED),
 }
 AFTER_AWARD = (SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL,
                SpecificContractStatus.CONTRACTED)
@@ -32,6 +41,46 @@ class RejectionGround(enum.StrEnum):
     IRREGULAR = "irregular"
     UNACCEPTABLE = "unacceptable"
     INAPPROPRIATE = "inappropriate"
+    # D15, machine (d) JUSTIFICATION_REQUESTED --insufficient--> REJECTED_ALT (L2152-5, L2152-6): only ever
+    # written by the abnormally-low procedure's decision, never by the plain rejection route.
+    ABNORMALLY_LOW = "abnormally_low"
+
+
+# D17: an offer rejected on one of these grounds gets the reasons of its rejection; any other rejected or
+# unsuccessful offer (an abnormally low one included: it was not irregular, unacceptable nor inappropriate)
+# also gets the characteristics and advantages of the winning offer and the awardee's name.
+IRREGULARITY_GROUNDS = frozenset({RejectionGround.IRREGULAR, RejectionGround.UNACCEPTABLE,
+                                  RejectionGround.INAPPROPRIATE})
+
+
+def owes_winning_characteristics(grounds: RejectionGround | None) -> bool:
+    """D17: whether the answer to this vendor's request for reasons includes the winning offer's
+    characteristics and advantages (None: the offer was ranked, not rejected)."""
+    return grounds not in IRREGULARITY_GROUNDS
+
+
+class AbnormallyLowStatus(enum.StrEnum):
+    """D15, machine (d): UNDER_EVALUATION --suspect_ALT--> JUSTIFICATION_REQUESTED --ok--> UNDER_EVALUATION
+    (ACCEPTED here) | --insufficient--> REJECTED_ALT (REJECTED here). Suspecting and asking in writing are one
+    act: the procedure is born JUSTIFICATION_REQUESTED, so no offer is ever rejected without being asked."""
+
+    JUSTIFICATION_REQUESTED = "justification_requested"
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+
+
+# action → (states it may start from, state it leads to); the start is None for the request (no procedure yet).
+ABNORMALLY_LOW_MOVES: dict[str, tuple[tuple[AbnormallyLowStatus | None, ...], AbnormallyLowStatus]] = {
+    "request_justification": ((None,), AbnormallyLowStatus.JUSTIFICATION_REQUESTED),
+    # The vendor's written justification: received once, the procedure waits for the buyer's decision.
+    "justify": ((AbnormallyLowStatus.JUSTIFICATION_REQUESTED,), AbnormallyLowStatus.JUSTIFICATION_REQUESTED),
+    "accept": ((AbnormallyLowStatus.JUSTIFICATION_REQUESTED,), AbnormallyLowStatus.ACCEPTED),
+    "reject": ((AbnormallyLowStatus.JUSTIFICATION_REQUESTED,), AbnormallyLowStatus.REJECTED),
+}
+
+
+def abnormally_low_allows(action: str, status: AbnormallyLowStatus | None) -> bool:
+    return status in ABNORMALLY_LOW_MOVES[action][0]
 
 
 class AwardStatus(enum.StrEnum):
@@ -49,6 +98,15 @@ class OfferOutcome(enum.StrEnum):
     WINNING = "winning"
     NOT_RETAINED = "not_retained"
     REJECTED = "rejected"
+
+
+def offer_outcome(offer_id: object, awarded_offer_id: object, *, rejected: bool) -> OfferOutcome:
+    """Machine (d)'s last states, derived from the live award and the rejections (both stored, the award
+    with its frozen ranking): the awarded offer WINNING, a rejected one (any ground, D15's included)
+    REJECTED, every other opened offer NOT_RETAINED. One function, so every view says the same."""
+    if offer_id == awarded_offer_id:
+        return OfferOutcome.WINNING
+    return OfferOutcome.REJECTED if rejected else OfferOutcome.NOT_RETAINED
 
 
 SCORE_MIN, SCORE_MAX = 0, 100
@@ -71,11 +129,24 @@ CONTRACT_MOVES: dict[str, tuple[tuple[ContractStatus, ...], ContractStatus]] = {
     # DECP `modifications[]`: a row appended, the contract stays ACTIVE.
     "modification": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
     "validate_milestone": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
+    # PENDING --abandon--> CANCELLED: never signed by both sides, given up (also when the specific contract
+    # is declared sans suite).
+    "abandon": ((ContractStatus.PENDING,), ContractStatus.CANCELLED),
+    # ACTIVE --completed|terminated_early--> TERMINATED; "completed" also needs every N14 milestone validated.
+    "completed": ((ContractStatus.ACTIVE,), ContractStatus.TERMINATED),
+    "terminated_early": ((ContractStatus.ACTIVE,), ContractStatus.TERMINATED),
 }
 
 
 def contract_allows(action: str, status: ContractStatus) -> bool:
     return status in CONTRACT_MOVES[action][0]
+
+
+class ContractEnd(enum.StrEnum):
+    """How an active contract ends (machine (e): ACTIVE --completed|terminated_early--> TERMINATED)."""
+
+    COMPLETED = "completed"
+    TERMINATED_EARLY = "terminated_early"
 
 
 class SignatureSide(enum.StrEnum):
@@ -103,3 +174,27 @@ def split_amount(amount_cents: int) -> list[tuple[MilestoneKind, int, int]]:
     kind, percent, _ = shares[-1]
     shares[-1] = (kind, percent, amount_cents - sum(cents for _, _, cents in shares[:-1]))
     return shares
+
+
+class ClarificationStatus(enum.StrEnum):
+    """A clarification thread: open while the buying side waits for answers, then closed by it."""
+
+    OPEN = "open"
+    CLOSED = "closed"
+
+
+THREAD_MOVES: dict[str, tuple[tuple[ClarificationStatus, ...], ClarificationStatus]] = {
+    "post": ((ClarificationStatus.OPEN,), ClarificationStatus.OPEN),
+    "close": ((ClarificationStatus.OPEN,), ClarificationStatus.CLOSED),
+}
+
+
+def thread_allows(action: str, status: ClarificationStatus) -> bool:
+    return status in THREAD_MOVES[action][0]
+
+
+class DialogueSide(enum.StrEnum):
+    """Who wrote a clarification message: the buying side asks, the offer's vendor answers."""
+
+    BUYER = "buyer"
+    VENDOR = "vendor"

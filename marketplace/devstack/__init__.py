@@ -1,4 +1,5 @@
-"""The embedded service stack: real PostgreSQL, Redis and S3 servers started from pip packages.
+"""The embedded service stack: real PostgreSQL, Redis and S3 servers started from pip packages, and for
+`marketplace dev` a clamd with test signatures only (from Debian's packages when not installed).
 
 `marketplace dev` and the test session both use it, so what a newcomer runs is what the tests run.
 Each service is started only when no URL for it is configured (`MARKETPLACE_*`), binds 127.0.0.1 on a
@@ -7,9 +8,10 @@ free port and keeps its data under one data directory, reused on the next start.
 
 from __future__ import annotations
 
+from marketplace.devstack.clamd import EmbeddedClamd
 from marketplace.devstack.postgres import EmbeddedPostgres
 from marketplace.devstack.redis import EmbeddedRedis
 from marketplace.devstack.s3 import EmbeddedS3
 from marketplace.devstack.stack import Stack
 
-__all__ = ["EmbeddedPostgres", "EmbeddedRedis", "EmbeddedS3", "Stack"]
+__all__ = ["EmbeddedClamd", "EmbeddedPostgres", "EmbeddedRedis", "EmbeddedS3", "Stack"]

@@ -11,12 +11,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, TypeVar
 
+from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.postgres import EmbeddedPostgres
 from marketplace.devstack.redis import EmbeddedRedis
 from marketplace.devstack.s3 import EmbeddedS3
 from marketplace.settings import Settings
 
-_S = TypeVar("_S", EmbeddedPostgres, EmbeddedRedis, EmbeddedS3)
+_S = TypeVar("_S", EmbeddedPostgres, EmbeddedRedis, EmbeddedS3, EmbeddedClamd)
 
 
 class DataDirBusy(RuntimeError):
@@ -27,8 +28,13 @@ class DataDirBusy(RuntimeError):
 class Stack:
     settings: Settings
     durable: bool = True
-    started: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3] = field(default_factory=list)
+    # `marketplace dev` asks for a clamd (with test signatures only) when none is configured; the test
+    # session doesn't: most tests expect no scanner, and those about the scan start their own.
+    clamd: bool = False
+    started: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3 | EmbeddedClamd] = field(default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
+    # Why a service that is optional (clamd) was not started, for the launcher to say.
+    unavailable: dict[str, str] = field(default_factory=dict)
     _lock: IO[str] | None = None
 
     def start(self) -> Settings:
@@ -50,6 +56,8 @@ class Stack:
                 s3 = self._timed("s3", EmbeddedS3(data_dir, bucket=s.s3_bucket))
                 changes.update(s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
                                s3_secret_key=s3.secret_key, s3_region=s3.region)
+            if self.clamd and not s.clamd_host:
+                self._clamd(data_dir, changes)
             if not s.secret_key:
                 changes["secret_key"] = self._secret_key(data_dir)
         except BaseException:
@@ -57,6 +65,16 @@ class Stack:
             raise
         self.settings = s.with_(**changes)
         return self.settings
+
+    def _clamd(self, data_dir: Path, changes: dict[str, object]) -> None:
+        try:
+            clamd = self._timed("clamd", EmbeddedClamd(data_dir))
+        except ClamdUnavailable as exc:
+            # Without a scanner, offer files stay `pending` (never "clean"): the app works, minus verdicts.
+            self.started.pop()
+            self.unavailable["clamd"] = str(exc)
+            return
+        changes.update(clamd_host=clamd.host, clamd_port=clamd.port, clamd_max_bytes=clamd.max_bytes)
 
     @staticmethod
     def _secret_key(data_dir: Path) -> str:

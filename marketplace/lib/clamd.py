@@ -129,6 +129,11 @@ class Clamd:
     host: str
     port: int = DEFAULT_PORT
     timeout: float = SCAN_TIMEOUT
+    # clamd's MaxFileSize: a larger file would be answered "OK" unread, which is no verdict (G11).
+    max_bytes: int = 100 * 1024**2
+
+    def reads_in_full(self, size: int) -> bool:
+        return size <= self.max_bytes
 
     async def scan(self, chunks: AsyncIterable[bytes]) -> ScanResult:
         return await scan(self.host, self.port, chunks, self.timeout)

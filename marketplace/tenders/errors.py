@@ -42,3 +42,10 @@ class FileQuarantined(Conflict):
     """P10: the malware scan found a threat in this file; it is kept as the trace, never served."""
 
     slug: ClassVar[str] = "file-quarantined"
+
+
+class FileNotScanned(Conflict):
+    """reliability.md §2.9: a file without a verdict is not served unless the reader says, knowingly, that
+    it takes it unscanned (and that choice is audited)."""
+
+    slug: ClassVar[str] = "file-not-scanned"

@@ -8,7 +8,7 @@ from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, JSONBody, Parameter
+from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -209,9 +209,13 @@ class OpeningController(Controller):
     @get("/offers/{offer_id:uuid}/attachments/{attachment_id:uuid}/content",
          opt=requires(*BUYING_SIDE, reason=BUYER_AFTER),
          summary="Download an opened offer's file, re-verified against its receipt first")
-    async def content(self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], opening: Opening,
-                      principal: Caller) -> Stream:
-        name, media_type, chunks = await opening.attachment(principal, offer_id, attachment_id)
+    async def content(
+            self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], opening: Opening,
+            principal: Caller, accept_unscanned: Annotated[bool, QueryParameter(
+                name="acceptUnscanned", description="Take a file that has no malware-scan verdict yet "
+                "(recorded in the audit log); without it such a file is refused with 409.")] = False) -> Stream:
+        name, media_type, chunks = await opening.attachment(principal, offer_id, attachment_id,
+                                                            accept_unscanned=accept_unscanned)
         return Stream(_relay(chunks), media_type=_served_type(media_type), headers={
             "Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
             "Content-Security-Policy": "default-src 'none'; sandbox"})

@@ -29,7 +29,6 @@ import uuid
 from collections.abc import AsyncIterable, AsyncIterator
 from datetime import datetime, timedelta
 from typing import IO, Any
-from urllib.parse import unquote
 
 import msgspec
 from sqlalchemy import func, select, text, update
@@ -69,7 +68,7 @@ from marketplace.tenders.models import (
     SpecificContractStatus,
 )
 from marketplace.tenders.vault import Vault
-from marketplace.uploads import DocumentTooLarge, check_declared, sniffing
+from marketplace.uploads import DocumentTooLarge, check_declared, header_filename, sniffing
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
 
@@ -224,11 +223,7 @@ class OfferService:
         `filename` is the X-Filename header as sent: UTF-8, percent-encoded."""
         assert self.store is not None
         started = self.clock.now()  # P11: the first byte's time (real), before anything is read
-        try:
-            filename = unquote(filename, errors="strict")
-        except UnicodeDecodeError as exc:
-            raise RuleViolation("X-Filename: the name is percent-encoded UTF-8 (%C3%A9 for é)",
-                                field="X-Filename") from exc
+        filename = header_filename(filename)
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
         await self._before_deadline(contract, "files are added")

@@ -35,6 +35,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
+from marketplace.awards.dialogue import clarification_summaries
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -57,7 +58,13 @@ from marketplace.lib.sealing import (
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES
-from marketplace.tenders.errors import FileQuarantined, IntegrityFailure, OffersSealed, OpeningRefused
+from marketplace.tenders.errors import (
+    FileNotScanned,
+    FileQuarantined,
+    IntegrityFailure,
+    OffersSealed,
+    OpeningRefused,
+)
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -87,7 +94,8 @@ def released_key_context(contract_id: uuid.UUID) -> str:
 
 
 def scanner_from(settings: Settings) -> Clamd | None:
-    return Clamd(settings.clamd_host, settings.clamd_port) if settings.clamd_host else None
+    return Clamd(settings.clamd_host, settings.clamd_port, max_bytes=settings.clamd_max_bytes) \
+        if settings.clamd_host else None
 
 
 class OpeningService:
@@ -140,10 +148,14 @@ class OpeningService:
                 OfferAttachment.offer_id.in_(list(files))).order_by(OfferAttachment.received_at,
                                                                     OfferAttachment.id))).all():
             files[attachment.offer_id].append(attachment)
+        # The clarifications asked of each vendor since the opening sit beside its offer, never in it.
+        clarifications = await clarification_summaries(self.session, list(files))
         return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=True,
-                                      offers=[self._summary(o, files[o.id]) for o in offers])
+                                      offers=[self._summary(o, files[o.id], clarifications.get(o.id, []))
+                                              for o in offers])
 
-    def _summary(self, offer: Offer, attachments: list[OfferAttachment]) -> schemas.OfferSummary:
+    def _summary(self, offer: Offer, attachments: list[OfferAttachment],
+                 clarifications: list[schemas.ClarificationSummary]) -> schemas.OfferSummary:
         return schemas.OfferSummary(
             id=offer.id, vendor_organisation_id=offer.vendor_organisation_id, version=offer.version,
             status=offer.status, received_started_at=offer.received_started_at, received_at=offer.received_at,
@@ -151,7 +163,8 @@ class OpeningService:
             attachments=[{"id": str(a.id), "filename": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
                           "contentType": a.content_type, "size": a.size, "sha256": a.sha256,
                           "integrity": a.integrity.value, "scanStatus": a.scan_status.value,
-                          "downloadPath": f"/offers/{offer.id}/attachments/{a.id}/content"} for a in attachments])
+                          "downloadPath": f"/offers/{offer.id}/attachments/{a.id}/content"} for a in attachments],
+            clarifications=clarifications)
 
     # -- the opening ---------------------------------------------------------------------------------
 
@@ -238,7 +251,7 @@ class OpeningService:
                     blocked.append(str(attachment.id))
                 if verdict is not None and self._record_verdict(attachment, verdict):
                     quarantined.append({"attachment": str(attachment.id), "signature": attachment.scan_verdict})
-                if ok and attachment.scan_status == ScanStatus.PENDING:
+                if ok and attachment.scan_status == ScanStatus.PENDING and self._scannable(attachment):
                     unscanned += 1
                 files.append({"attachment": str(attachment.id), "size": attachment.size, "sha256": attachment.sha256,
                               "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value,
@@ -329,6 +342,10 @@ class OpeningService:
         end and verified: a file that no longer matches its receipt gets none."""
         if not scan or self.scanner is None:
             return await self._verify(contract, offer, attachment, private), None
+        if not self._scannable(attachment):
+            log.warning("offer_attachment.too_large_to_scan", extra={
+                "attachment": str(attachment.id), "size": attachment.size, "limit": self.scanner.max_bytes})
+            return await self._verify(contract, offer, attachment, private), None
         plain = _Followed(self._plaintext(contract, offer, attachment, private))
         try:
             result = await self.scanner.scan(plain)
@@ -342,6 +359,11 @@ class OpeningService:
             self._log_no_verdict(attachment, result)
             return await self._verify(contract, offer, attachment, private), None
         return True, result
+
+    def _scannable(self, attachment: OfferAttachment) -> bool:
+        """Whether the scanner would read this file in full: past its limit clamd says "OK" unread, so the
+        file is not sent, stays `pending` for a person to deal with, and no job retries it."""
+        return self.scanner is None or self.scanner.reads_in_full(attachment.size)
 
     def _record_verdict(self, attachment: OfferAttachment, result: ScanResult) -> bool:
         """Set the file's scan status from clamd's answer; True when it is infected. Only a clear
@@ -378,7 +400,8 @@ class OpeningService:
             select(OfferAttachment.id).join(Offer, Offer.id == OfferAttachment.offer_id).where(
                 Offer.specific_contract_id == contract_id, Offer.status == OfferStatus.OPENED,
                 OfferAttachment.scan_status == ScanStatus.PENDING,
-                OfferAttachment.integrity == Integrity.VERIFIED)
+                OfferAttachment.integrity == Integrity.VERIFIED,
+                *([OfferAttachment.size <= self.scanner.max_bytes] if self.scanner is not None else []))
             .order_by(OfferAttachment.received_at, OfferAttachment.id))).all())
 
     async def rescan(self, attachment_id: uuid.UUID) -> str:
@@ -459,9 +482,12 @@ class OpeningService:
                            details={})
         return msgspec.json.decode(plain, type=schemas.OfferParts)
 
-    async def attachment(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID) -> tuple[
-            str, str, AsyncIterator[bytes]]:
-        """(filename, media type, content): verified in full before the first byte is served (P9)."""
+    async def attachment(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID, *,
+                         accept_unscanned: bool = False) -> tuple[str, str, AsyncIterator[bytes]]:
+        """(filename, media type, content): verified in full before the first byte is served (P9).
+
+        Fail closed (reliability.md §2.9): a file still `pending` (no scanner, clamd down, too large for it)
+        is served only to a reader who asks for it unscanned, and the download's audit says so."""
         offer, contract, private = await self._released(principal, offer_id)
         attachment = await self.session.get(OfferAttachment, attachment_id)
         if attachment is None or attachment.offer_id != offer.id:
@@ -486,9 +512,14 @@ class OpeningService:
                                    details={"specific_contract": str(contract.id), "at": "download"})
             raise IntegrityFailure("This file no longer matches the size and SHA-256 recorded at its receipt: it "
                                    "is blocked.", field="sha256")
+        if attachment.scan_status == ScanStatus.PENDING and not accept_unscanned:
+            raise FileNotScanned("This file has no malware-scan verdict yet: download it later, or ask for it "
+                                 "unscanned with acceptUnscanned=true (the choice is recorded).",
+                                 field="scanStatus")
         await audit.record(self.session, self.clock, "offer_attachment.downloaded", actor=principal.label,
                            organisation_id=contract.buyer_organisation_id, target_type="offer_attachment",
-                           target_id=attachment.id, details={"offer": str(offer.id)})
+                           target_id=attachment.id, details={"offer": str(offer.id),
+                                                             "scan_status": attachment.scan_status.value})
         name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
         return name, attachment.content_type, self._plaintext(contract, offer, attachment, private)
 

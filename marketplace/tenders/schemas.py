@@ -389,8 +389,21 @@ class SignedReceipt(CamelStruct):
     algorithm: str = "EdDSA"
 
 
+class ClarificationSummary(CamelStruct):
+    """A clarification thread on an opened offer (awards/dialogue.py): the answers sit beside the offer,
+    at `path`, never in it."""
+
+    id: uuid.UUID
+    subject: str
+    status: str
+    answer_due_at: datetime
+    messages: int
+    path: str
+
+
 class OfferSummary(CamelStruct):
-    """The buyer's view after the opening: the receipt facts and each file's integrity."""
+    """The buyer's view after the opening: the receipt facts, each file's integrity, and the clarifications
+    asked of its vendor since."""
 
     id: uuid.UUID
     vendor_organisation_id: uuid.UUID
@@ -400,6 +413,7 @@ class OfferSummary(CamelStruct):
     received_at: datetime | None
     manifest_sha256: str | None
     attachments: list[dict[str, Any]]
+    clarifications: list[ClarificationSummary] = msgspec.field(default_factory=list)
 
 
 class ReceivedOffers(CamelStruct):

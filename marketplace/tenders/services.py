@@ -249,6 +249,9 @@ class NeedService:
         violations.sort(key=lambda v: _RULE_ORDER.get(v.rule, -1))
         raise_first(violations)
         need.status, need.submitted_at = NeedStatus.SUBMITTED, self.clock.now()
+        # The submitted need reads as the rules judged it: facilities in two regions made it multiregional
+        # (N6, N17) even if the holder declared otherwise; the draft kept the declaration.
+        need.multiregional = facts.multiregional
         await self.session.flush()
         await self._audit("need.submitted", principal, need, old=NeedStatus.DRAFT.value,
                           new=NeedStatus.SUBMITTED.value, campaign=need.campaign)

@@ -19,7 +19,12 @@ from sqlalchemy import delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import InstrumentedAttribute
 
-from marketplace.awards.models import ContractMilestone, ContractSignature
+from marketplace.awards.models import (
+    AbnormallyLowProcedure,
+    ClarificationAttachment,
+    ContractMilestone,
+    ContractSignature,
+)
 from marketplace.lib.clock import Clock
 from marketplace.tenders.models import ContractDocument, OfferAttachment
 from marketplace.vendors.models import AdmissionDocument, DpsDocument
@@ -28,13 +33,14 @@ from storage import ObjectStore
 log = logging.getLogger("marketplace.storage.sweeper")
 
 # The prefixes the product writes under (tenders/offers.py, tenders/amendments.py, vendors/services.py,
-# awards/contracts.py).
-SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions")
+# awards/contracts.py, awards/dialogue.py, awards/abnormally_low.py).
+SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications")
 # Every column that names an object; tests/tenders/test_sweeper.py checks no table is missing here.
 KEY_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
     OfferAttachment.object_key, ContractDocument.object_key, DpsDocument.object_key, AdmissionDocument.object_key,
-    ContractSignature.object_key, ContractMilestone.object_key)
-# Keys per lookup: six `IN` lists of this size stay well within PostgreSQL's bind-parameter limit.
+    ContractSignature.object_key, ContractMilestone.object_key, ClarificationAttachment.object_key,
+    AbnormallyLowProcedure.object_key)
+# Keys per lookup: seven `IN` lists of this size stay well within PostgreSQL's bind-parameter limit.
 BATCH = 1000
 
 

@@ -2,7 +2,7 @@
 the database refusing any specific contract that mixes a sandbox need with a real DPS (or the reverse)
 
 Revision ID: 0018
-Revises: 0015
+Revises: 0017
 Create Date: 2026-11-23 07:46:33.577425+00:00
 """
 
@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = '0018'
-down_revision: str | None = '0015'
+down_revision: str | None = '0017'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -207,6 +207,27 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
     "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
     "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),
+    # Clarifications. The matrix's thread (on the `vendor`'s draft offer, inserted for the matrix with a message
+    # and a file) is read by the buying organisation and by the vendor's members; the buying side writes and is
+    # refused by the machine (409, D13: the matrix's contract is not opened); the vendor's writers are its
+    # admin and bid manager, which no core principal is. The buyer's close really closes it: last.
+    "POST /offers/{offer_id}/clarifications":                        row(U, F, F, A, F),
+    "GET /offers/{offer_id}/clarifications":                         row(U, F, A, A, F),
+    "GET /clarifications/{thread_id}":                                row(U, F, A, A, F),
+    "POST /clarifications/{thread_id}/messages":                      row(U, F, F, A, F),
+    "PUT /clarifications/{thread_id}/attachments":                    row(U, F, F, A, F),
+    "GET /clarifications/{thread_id}/attachments/{attachment_id}/download": row(U, F, A, A, F),
+    "POST /clarifications/{thread_id}/close":                         row(U, F, F, A, F),
+    # Abnormally low offers (D15). The matrix's offer is a draft on an open contract: the buying organisation's
+    # admin passes the guard and the object check and is refused by the machine (409, G8); the offer has no
+    # procedure, so reading it (the buyer, or the offer's own vendor's member) and deciding answer 404;
+    # justifying needs the vendor's admin or bid manager, which no core principal is.
+    "POST /offers/{offer_id}/abnormally-low":                         row(U, F, F, A, F),
+    "GET /offers/{offer_id}/abnormally-low":                          row(U, F, N, N, F),
+    "PUT /offers/{offer_id}/abnormally-low/justification/document":   row(U, F, F, F, F),
+    "POST /offers/{offer_id}/abnormally-low/justification":           row(U, F, F, F, F),
+    "GET /offers/{offer_id}/abnormally-low/justification/document":   row(U, F, N, N, F),
+    "POST /offers/{offer_id}/abnormally-low/decision":                row(U, F, F, N, F),
     # Contracts. The matrix's specific contract has no award: its buying organisation's admin is refused by
     # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
     "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
@@ -214,6 +235,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/milestones/{kind}/validate":       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/modifications":                    row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/cancellation":                     row(U, F, F, N, F),
+    "POST /contracts/{contract_id}/termination":                      row(U, F, F, N, F),
     # A buying organisation's admins and openers register opener keys; members of the buying organisation
     # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
     "POST /my/opener-keys":                                           row(U, F, F, A, F),
@@ -266,6 +289,11 @@ EXPECTATIONS |= {
     "POST /dps/{dps_id}/terminate":                               dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/cancel":                                  dps_row(U, F, F, A, F, F, N, F, F),
 }
+# Declaring the matrix's specific contract sans suite: its buying organisation's admin. Last for the same
+# reason: the owner's call really cancels it, after which every route above would only meet 409s.
+EXPECTATIONS |= {
+    "POST /specific-contracts/{contract_id}/cancellation":            row(U, F, F, A, F),
+}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -301,6 +329,12 @@ BODIES: dict[str, Any] = {
     "POST /offers/{offer_id}/rejection": {"grounds": "irregular", "reasons": "Pièce manquante."},
     "POST /specific-contracts/{contract_id}/reasons-requests": {"request": "Pourquoi ?"},
     "POST /reasons-requests/{reasons_request_id}/answer": {"answer": "Parce que."},
+    "POST /clarifications/{thread_id}/messages": {"body": "Une précision."},
+    "POST /offers/{offer_id}/abnormally-low/justification": {"text": "Licence mutualisée."},
+    "POST /offers/{offer_id}/abnormally-low/decision": {"accepted": False, "reasons": "Justification insuffisante."},
+    "POST /specific-contracts/{contract_id}/cancellation": {"reasons": "Besoin redéfini."},
+    "POST /contracts/{contract_id}/cancellation": {"reasons": "L'attributaire renonce."},
+    "POST /contracts/{contract_id}/termination": {"kind": "terminated_early", "reasons": "Résiliation."},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
@@ -454,6 +488,21 @@ class Scenario:
         self.path_values |= {"offer_id": str(offer_id), "attachment_id": str(attachment_id),
                              # No request for reasons exists before an award: any id is one the buyer can't see.
                              "reasons_request_id": str(uuid.uuid4())}
+        thread_id = await self.db.fetchval(
+            "INSERT INTO clarification_thread (id, specific_contract_id, offer_id, buyer_organisation_id, "
+            "vendor_organisation_id, subject, status, answer_due_at, opened_by, opened_at, created_at, updated_at) "
+            "VALUES (gen_random_uuid(), $1, $2, $3, $4, 'Précisions', 'open', $5, 'matrix', $6, $6, $6) RETURNING id",
+            contract_id, offer_id, self.world.organisations["buyer"], self.world.organisations["vendor"],
+            now + timedelta(days=3), now)
+        message_id = await self.db.fetchval(
+            "INSERT INTO clarification_message (id, thread_id, side, body, posted_by, posted_at, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), $1, 'vendor', NULL, 'matrix', $2, $2, $2) RETURNING id",
+            thread_id, now)
+        clarification_file = await self.db.fetchval(
+            "INSERT INTO clarification_attachment (id, message_id, thread_id, object_key, filename, content_type, "
+            "size, sha256, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 'clarifications/matrix', "
+            "'precisions.pdf', 'application/pdf', 1, $3, $4, $4) RETURNING id", message_id, thread_id, "0" * 64, now)
+        self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
         self.segment_values["contracts"] = {"kind": "start"}
@@ -490,6 +539,9 @@ class Scenario:
                                          headers={**self.headers(principal), "content-type": "application/pdf"})
         if route == "PUT /specific-contracts/{contract_id}/documents":
             return await self.contract_document(self.headers(principal))
+        if route == "PUT /clarifications/{thread_id}/attachments":
+            return await self.client.put(self.url(route), content=minimal_pdf("matrix clarification"), headers={
+                **self.headers(principal), "content-type": "application/pdf", "x-filename": "precisions.pdf"})
         if route == "PUT /offers/{offer_id}/attachments":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix offer"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "offre.pdf"})
@@ -521,6 +573,9 @@ class Scenario:
             return {"openers": [{"openerKeyId": str(uuid.uuid4()), "passphrase": "une phrase de passe du tableau"}]}
         if route == "POST /specific-contracts/{contract_id}/award":
             return {"offerId": self.path_values["offer_id"], "reasons": "Meilleure offre."}
+        if route == "POST /offers/{offer_id}/abnormally-low":
+            return {"reasons": "Prix anormalement bas.",
+                    "justificationDueAt": (datetime.now(UTC) + timedelta(days=5)).isoformat()}
         if route == "POST /specific-contracts/{contract_id}/contract":
             return {"amountCents": 1_000_001}
         if route == "POST /contracts/{contract_id}/modifications":
@@ -532,6 +587,9 @@ class Scenario:
         if route == "PUT /offers/{offer_id}/parts":
             return {"priceSchedule": [{"item": "Licence", "quantity": 1, "unitPriceCents": 100}],
                     "answers": [{"criterion": "Prix", "answer": "Ferme"}]}
+        if route == "POST /offers/{offer_id}/clarifications":
+            return {"subject": "Précisions", "body": "Une question ?",
+                    "answerDueAt": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
         if route == "POST /specific-contracts/{contract_id}/deadline":
             return {"tenderDeadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "reason": "Report"}
         if route == "POST /dps/{dps_id}/publish":

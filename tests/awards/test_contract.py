@@ -159,3 +159,103 @@ async def test_no_signature_before_the_standstill_ends(
     stored = await fetch(settings, "SELECT count(*) AS n FROM contract_signature WHERE contract_id = $1",
                          uuid.UUID(kid))
     assert stored[0]["n"] == 2
+
+
+async def told(settings: Settings, kid: str, kind: str) -> dict[str, str]:
+    rows = await fetch(settings, "SELECT recipient_email, body FROM notification WHERE about_id = $1 AND kind = $2",
+                       uuid.UUID(kid), kind)
+    return {r["recipient_email"]: r["body"] for r in rows}
+
+
+async def active_contract(client: Client, world: World, clock: FrozenClock) -> tuple[str, str]:
+    cid, _ = await awarded_contract(client, world, clock, standstill=False)
+    kid = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["buyer_admin"].headers,
+                                   json={"amountCents": 3_000_000}), 201)["id"]
+    for person in ("buyer_admin", "vendor_admin"):
+        expect(await sign(client, world, kid, person, minimal_pdf(f"signé {person}")), 201)
+    return cid, kid
+
+
+async def test_a_pending_contract_is_abandoned_with_reasons(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    cid, _ = await awarded_contract(client, world, clock, standstill=False)
+    admin = world["buyer_admin"].headers
+    kid = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin,
+                                   json={"amountCents": 1_500_000}), 201)["id"]
+    expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("signé acheteur")), 201)
+    reasons = "L'attributaire renonce à signer : son offre ne couvre pas l'hébergement HDS."
+    path = f"/contracts/{kid}/cancellation"
+    # Pending, it can't be terminated; only the buyer's admin abandons it.
+    ended = expect(await client.post(f"/contracts/{kid}/termination", headers=admin,
+                                     json={"kind": "terminated_early", "reasons": reasons}), 409)
+    assert ended["field"] == "status"
+    expect(await client.post(path, headers=world["vendor_admin"].headers, json={"reasons": reasons}), 403)
+    expect(await client.post(path, headers=world["other_buyer_admin"].headers, json={"reasons": reasons}), 404)
+    expect(await client.post(path, headers=admin, json={"reasons": ""}), 400)
+    abandoned = expect(await client.post(path, headers=admin, json={"reasons": reasons}), 200)
+    assert abandoned["status"] == "cancelled"
+    last = abandoned["transitions"][-1]
+    assert (last["fromStatus"], last["toStatus"], last["action"], last["reasons"]) == (
+        "pending", "cancelled", "abandon", reasons)
+    # The other side is told, with the reasons.
+    assert reasons in (await told(settings, kid, "contract.cancelled"))[email_of("vendor_admin")]
+    # Final: not again, no more signature.
+    expect(await client.post(path, headers=admin, json={"reasons": reasons}), 409)
+    expect(await sign(client, world, kid, "vendor_admin", minimal_pdf("trop tard")), 409)
+    actions = [r["action"] for r in await fetch(
+        settings, "SELECT action FROM audit_event WHERE details->>'contract' = $1 ORDER BY id", kid)]
+    assert actions[-1] == "contract.cancelled"
+    # The specific contract stays awarded: the buyer then declares it sans suite (one contract per award).
+    assert expect(await client.get(f"/specific-contracts/{cid}", headers=admin), 200)["status"] == "award_decided"
+    expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin, json={"amountCents": 1}), 409)
+    sans_suite = expect(await client.post(f"/specific-contracts/{cid}/cancellation", headers=admin,
+                                          json={"reasons": reasons}), 200)
+    assert sans_suite["abandonedContractId"] is None and sans_suite["cancelledAwardId"] is not None
+
+
+async def test_an_active_contract_is_completed_only_once_every_milestone_is_validated(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    cid, kid = await active_contract(client, world, clock)
+    admin = world["buyer_admin"].headers
+    path = f"/contracts/{kid}/termination"
+    body = {"kind": "completed", "reasons": "Déploiement achevé, usage vérifié dans les trois établissements."}
+    # Signed: neither abandoned nor declared sans suite any more.
+    expect(await client.post(f"/contracts/{kid}/cancellation", headers=admin, json={"reasons": "?"}), 409)
+    expect(await client.post(f"/specific-contracts/{cid}/cancellation", headers=admin, json={"reasons": "?"}), 409)
+    expect(await client.post(path, headers=world["vendor_admin"].headers, json=body), 403)
+    expect(await client.post(path, headers=admin, json={"kind": "abandoned", "reasons": "?"}), 400)
+    for kind in ("start", "acceptance_testing"):
+        refused = expect(await client.post(path, headers=admin, json=body), 409)
+        assert refused["rule"] == "N14" and "usage_verified" in refused["detail"]
+        expect(await validate(client, world, kid, kind, minimal_pdf(f"preuve {kind}")), 200)
+    refused = expect(await client.post(path, headers=admin, json=body), 409)
+    assert refused["rule"] == "N14" and refused["pending"] == ["usage_verified"]
+    assert refused["type"].endswith("/problems/milestones-pending") and refused["field"] == "kind"
+    expect(await validate(client, world, kid, "usage_verified", minimal_pdf("preuve usage")), 200)
+    completed = expect(await client.post(path, headers=admin, json=body), 200)
+    assert completed["status"] == "terminated"
+    last = completed["transitions"][-1]
+    assert (last["fromStatus"], last["toStatus"], last["action"], last["reasons"]) == (
+        "active", "terminated", "completed", body["reasons"])
+    assert body["reasons"] in (await told(settings, kid, "contract.completed"))[email_of("vendor_admin")]
+    # Terminated is final: no second end, no modification.
+    expect(await client.post(path, headers=admin, json={"kind": "terminated_early", "reasons": "?"}), 409)
+    expect(await client.post(f"/contracts/{kid}/modifications", headers=admin,
+                             json={"reason": "Avenant", "amountCents": 3_100_000}), 409)
+    audited = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'contract.terminated' AND "
+                          "details->>'contract' = $1", kid)
+    assert len(audited) == 1 and '"completed"' in audited[0]["details"]
+
+
+async def test_an_active_contract_is_terminated_early_with_reasons(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    _, kid = await active_contract(client, world, clock)
+    admin = world["buyer_admin"].headers
+    reasons = "Résiliation pour faute : le titulaire n'a pas livré le module de facturation."
+    expect(await validate(client, world, kid, "start", minimal_pdf("preuve start")), 200)
+    ended = expect(await client.post(f"/contracts/{kid}/termination", headers=admin,
+                                     json={"kind": "terminated_early", "reasons": reasons}), 200)
+    assert (ended["status"], ended["transitions"][-1]["action"]) == ("terminated", "terminated_early")
+    assert reasons in (await told(settings, kid, "contract.terminated_early"))[email_of("vendor_admin")]
+    # No milestone once it is over (N14: milestones on an active contract only).
+    assert expect(await validate(client, world, kid, "acceptance_testing", minimal_pdf("x")), 409)["rule"] == "N14"

@@ -401,8 +401,8 @@ async def test_facilities_in_two_regions_make_a_need_multiregional_whatever_it_d
     # In 2024 a multiregional need applies by 1 Jun, a regional one by 15 Sep (N17). An OG of Paris with a site in
     # the Rhône applied on 1 Jul without declaring its need multiregional: the facilities say it is.
     admin = world["holder_admin"].headers
-    paris, lyon = finess("75000040"), finess("69000040")
-    await add_facilities(client, world, str(world.organisations["holder"]), [paris, lyon])
+    paris, lyon, marseille = finess("75000040"), finess("69000040"), finess("13000040")
+    await add_facilities(client, world, str(world.organisations["holder"]), [paris, lyon, marseille])
 
     def conformity(*ets: str) -> dict[str, Any]:
         return need_body(campaign=2024, appliedOn="2024-07-01", arsPrevalidatedOn="2024-10-15",
@@ -415,3 +415,11 @@ async def test_facilities_in_two_regions_make_a_need_multiregional_whatever_it_d
     # Both sites in Île-de-France: a regional need, in time for its call.
     in_time = await submit(client, admin, conformity(FACILITIES["holder"][1], paris))
     assert in_time.status_code == 200, in_time.text
+    assert in_time.json()["multiregional"] is False
+    # Applied in time for the multiregional call, the two-region need reads back as the rules judged it.
+    early = await submit(client, admin, conformity(lyon, marseille) | {
+        "appliedOn": "2024-05-15", "arsPrevalidatedOn": "2024-05-20"})
+    assert early.status_code == 200, early.text
+    assert early.json()["multiregional"] is True
+    read = await client.get(f"/needs/{early.json()['id']}", headers=admin)
+    assert read.json()["multiregional"] is True

@@ -159,7 +159,11 @@ async def test_an_offer_is_sealed_until_the_opening_then_read_back_intact(
                     200)
     files = listed["offers"][0]["attachments"]
     assert [f["filename"] for f in files] == ["Mémoire technique.pdf", "Annexe.pdf"]
-    downloaded = await client.get(files[0]["downloadPath"], headers=world["buyer_evaluator"].headers)
+    # No scanner in this test: the files have no verdict, so they are taken knowingly unscanned.
+    assert files[0]["scanStatus"] == "pending"
+    assert (await client.get(files[0]["downloadPath"], headers=world["buyer_evaluator"].headers)).status_code == 409
+    downloaded = await client.get(files[0]["downloadPath"], headers=world["buyer_evaluator"].headers,
+                                  params={"acceptUnscanned": "true"})
     assert downloaded.status_code == 200 and downloaded.content == memo
     assert downloaded.headers["content-disposition"].startswith("attachment")
     assert downloaded.headers["x-content-type-options"] == "nosniff"
@@ -307,7 +311,9 @@ async def test_a_flipped_byte_or_an_edited_hash_is_caught_and_blocks_only_that_f
     buyer = world["buyer_admin"].headers
     assert expect(await client.get(f"{base}/{by_name['a.pdf']['id']}/content", headers=buyer), 409)["field"] == \
         "sha256"
-    assert (await client.get(f"{base}/{by_name['c.pdf']['id']}/content", headers=buyer)).content == files["c.pdf"]
+    # No scanner here: the intact file is served to a reader who takes it unscanned.
+    assert (await client.get(f"{base}/{by_name['c.pdf']['id']}/content", headers=buyer,
+                             params={"acceptUnscanned": "true"})).content == files["c.pdf"]
     flagged = await fetch(settings, "SELECT target_id, details FROM audit_event WHERE action = "
                                     "'offer_attachment.integrity_mismatch' ORDER BY id")
     assert [r["target_id"] for r in flagged] == [str(by_name["a.pdf"]["id"]), str(by_name["b.pdf"]["id"]),
@@ -477,7 +483,7 @@ async def test_a_presigned_upload_never_passes_through_the_api_and_ends_in_the_s
     listed = expect(await client.get(f"/specific-contracts/{contract['id']}/offers",
                                      headers=world["buyer_admin"].headers), 200)
     downloaded = await client.get(listed["offers"][0]["attachments"][0]["downloadPath"],
-                                  headers=world["buyer_admin"].headers)
+                                  headers=world["buyer_admin"].headers, params={"acceptUnscanned": "true"})
     assert downloaded.status_code == 200 and downloaded.content == content
 
 

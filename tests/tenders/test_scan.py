@@ -3,8 +3,10 @@ reads them when they first become readable. Only a clear verdict counts; an infe
 with its trace, listed in the opening record, refused and audited; clamd down, confused or absent leaves
 `pending`, never "clean", and the job scans again once clamd is back.
 
-clamd here is a fake speaking its INSTREAM protocol (like tests/lib/test_clamd.py's), in a thread of its
-own so it answers whichever event loop the app runs in.
+Most tests here use a fake clamd speaking its INSTREAM protocol (like tests/lib/test_clamd.py's), in a
+thread of its own so it answers whichever event loop the app runs in: it can be stopped, confused or cut
+off at will. The first test runs against a real clamd (tests/conftest.py's `real_clamd`, test signatures
+only), so the path from the upload to the quarantine is shown with clamd's own verdict.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
+from marketplace.devstack.clamd import REPORTED_EICAR_SIGNATURE
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.tenders.jobs import scan_pending_attachments
@@ -135,6 +138,62 @@ def _files() -> dict[str, bytes]:
     return {"propre.pdf": minimal_pdf("mémoire technique"), "piege.pdf": minimal_pdf(EICAR)}
 
 
+async def test_with_a_real_clamd_an_eicar_file_is_quarantined_with_its_verdict(
+        world: World, clock: FrozenClock, settings: Settings, real_clamd: int) -> None:
+    """Must show 6: with clamd configured, an EICAR file ends up quarantined with its verdict kept (P10, G11).
+
+    The real clamd answers with its own signature name (".UNOFFICIAL" is clamd's suffix for a local
+    database): the fake's name would not match, nor would a verdict invented by the app.
+    """
+    files = _files()
+    configured = settings.with_(clamd_host="127.0.0.1", clamd_port=real_clamd)
+    async with AsyncTestClient(app=create_app(configured, clock=clock)) as client:
+        contract = await open_contract(client, world, clock)
+        cid = contract["id"]
+        offer = await prepared_offer(client, world, cid, files=files)
+        expect(await submit(client, world, offer["id"]), 200)
+        # Sealed at receipt: nobody, clamd included, could read the files yet.
+        assert {r["scan_status"] for r in (await _rows(settings)).values()} == {"pending"}
+        clock.set(DEADLINE)
+        document = expect(await open_offers(client, world, cid), 200)["document"]
+
+        rows = await _rows(settings)
+        clean, infected = (rows[hashlib.sha256(files[n]).hexdigest()] for n in ("propre.pdf", "piege.pdf"))
+        assert (infected["scan_status"], infected["scan_verdict"]) == ("infected", REPORTED_EICAR_SIGNATURE)
+        assert (clean["scan_status"], clean["scan_verdict"]) == ("clean", None)
+        assert clean["integrity"] == infected["integrity"] == "verified"
+
+        # Listed with its verdict in the signed opening record, which reads back the same later.
+        assert document["quarantinedFiles"] == [{"attachment": str(infected["id"]),
+                                                 "signature": REPORTED_EICAR_SIGNATURE}]
+        listed = {f["attachment"]: f for f in document["offers"][0]["files"]}
+        assert (listed[str(infected["id"])]["scanStatus"], listed[str(infected["id"])]["scanVerdict"]) == \
+            ("infected", REPORTED_EICAR_SIGNATURE)
+        assert listed[str(clean["id"])]["scanStatus"] == "clean"
+        buyer = world["buyer_admin"].headers
+        record = expect(await client.get(f"/specific-contracts/{cid}/opening", headers=buyer), 200)
+        assert record["document"]["quarantinedFiles"] == document["quarantinedFiles"]
+
+        # Quarantined: kept in the bucket as the trace, never served; the clean file beside it is.
+        store = ObjectStore(StoreConfig(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key,
+                                        secret_key=settings.s3_secret_key, bucket=settings.s3_bucket,
+                                        region=settings.s3_region))
+        assert (await store.stat(infected["object_key"])).size > 0
+        base = f"/offers/{offer['id']}/attachments"
+        refused = expect(await client.get(f"{base}/{infected['id']}/content", headers=buyer), 409)
+        assert refused["type"].endswith("file-quarantined") and REPORTED_EICAR_SIGNATURE in refused["detail"]
+        served = await client.get(f"{base}/{clean['id']}/content", headers=buyer)
+        assert served.status_code == 200 and served.content == files["propre.pdf"]
+
+    # Audited: the quarantine with its verdict, then the refused download.
+    assert await audit_actions(settings, str(infected["id"])) == [
+        "offer_attachment.quarantined", "offer_attachment.download_refused_quarantined"]
+    found = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'offer_attachment.quarantined'")
+    assert REPORTED_EICAR_SIGNATURE in found[0]["details"] and cid in found[0]["details"]
+    # Both files have a verdict: no scan left to retry.
+    assert await _scan_jobs(settings) == []
+
+
 async def test_an_infected_file_is_quarantined_with_its_trace_and_never_served(
         client: Client, world: World, clock: FrozenClock, settings: Settings, fake_clamd: FakeClamd) -> None:
     """P10 / G11 "EICAR → quarantined with its trace"; the clean file beside it is clean and served."""
@@ -196,7 +255,7 @@ async def test_without_a_verdict_files_stay_pending_then_the_job_scans_them_once
     assert {r["integrity"] for r in rows.values()} == {"verified"}  # the opening itself went through
     assert {f["scanStatus"] for f in document["offers"][0]["files"]} == {"pending"}
     assert document["quarantinedFiles"] == []
-    # Pending files can still be read (no verdict is not a threat); the job is on record.
+    # The job is on record, to scan them once clamd is back.
     [intent] = await _scan_jobs(settings)
     assert intent["args"] == f'["{cid}"]'
 
@@ -245,8 +304,31 @@ async def test_with_no_scanner_configured_files_stay_pending(
         assert {r["scan_status"] for r in rows.values()} == {"pending"}
         assert {f["scanStatus"] for f in document["offers"][0]["files"]} == {"pending"}
         assert await _scan_jobs(settings) == []
-        # Unscanned is not infected: the buyer still reads the files (the scan is the scanner's to give).
+        # Fail closed (§2.9): no verdict, no file, unless the reader knowingly takes it unscanned (audited).
         pending = rows[hashlib.sha256(files["propre.pdf"]).hexdigest()]
-        served = await client.get(f"/offers/{offer_id}/attachments/{pending['id']}/content",
-                                  headers=world["buyer_admin"].headers)
+        url = f"/offers/{offer_id}/attachments/{pending['id']}/content"
+        refused = expect(await client.get(url, headers=world["buyer_admin"].headers), 409)
+        assert (refused["field"], refused["type"].rsplit("/", 1)[-1]) == ("scanStatus", "file-not-scanned")
+        assert "acceptUnscanned=true" in refused["detail"]
+        served = await client.get(url, headers=world["buyer_admin"].headers, params={"acceptUnscanned": "true"})
         assert served.status_code == 200 and served.content == files["propre.pdf"]
+        downloads = await fetch(settings, "SELECT details FROM audit_event WHERE action = "
+                                          "'offer_attachment.downloaded' AND target_id = $1", str(pending["id"]))
+        assert len(downloads) == 1 and '"scan_status": "pending"' in downloads[0]["details"]
+
+
+async def test_a_file_past_the_scanners_limit_is_not_sent_and_stays_pending(
+        world: World, clock: FrozenClock, settings: Settings, scan_settings: Settings,
+        fake_clamd: FakeClamd) -> None:
+    """Past clamd's MaxFileSize a real clamd answers "OK" without reading the file: that is no verdict, so
+    such a file is never sent, stays `pending` (never "clean"), and no job waits to scan it again."""
+    files = {"court.pdf": minimal_pdf("court"), "long.pdf": minimal_pdf("long", size=200_000)}
+    limited = scan_settings.with_(clamd_max_bytes=100_000)
+    async with AsyncTestClient(app=create_app(limited, clock=clock)) as client:
+        await _opened_with(client, world, clock, files)
+    rows = await _rows(settings)
+    short, long = (rows[hashlib.sha256(files[n]).hexdigest()] for n in ("court.pdf", "long.pdf"))
+    assert fake_clamd.scanned == [files["court.pdf"]]
+    assert (short["scan_status"], long["scan_status"]) == ("clean", "pending")
+    assert long["integrity"] == "verified"  # still read in full and checked against its receipt
+    assert await _scan_jobs(settings) == []
