@@ -30,7 +30,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
@@ -68,6 +68,7 @@ from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
+from marketplace.tenders.offers import audit_apart
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock, dps_of
@@ -81,10 +82,12 @@ _SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VEND
 
 
 class ContractService:
-    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.session = session
         self.clock = clock
         self.store = store
+        self.side_sessions = side_sessions
         self.notifications = NotificationService(session, clock)
 
     # -- loading -------------------------------------------------------------------------------------
@@ -367,6 +370,33 @@ class ContractService:
 
     # -- reading -------------------------------------------------------------------------------------
 
+    async def signed_document_url(self, principal: Principal, contract_id: uuid.UUID, side: SignatureSide) -> str:
+        """A short-lived link to the document a side signed, for either party."""
+        contract = await self._load(principal, contract_id)
+        signature = next((s for s in await self._signatures(contract.id) if s.side is side), None)
+        if signature is None:
+            raise NotFound(f"The {side.value} side has not signed this contract.")
+        return await self._document_url(principal, contract, signature.object_key, "contract_signature",
+                                        signature.id, f"contrat-{contract.id}-signature-{side.value}.pdf")
+
+    async def evidence_url(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind) -> str:
+        """A short-lived link to the evidence a milestone was validated on, for either party."""
+        contract = await self._load(principal, contract_id)
+        milestone = next((m for m in await self._milestones(contract.id) if m.kind is kind), None)
+        if milestone is None or milestone.object_key is None:
+            raise NotFound(f"The {kind.value} milestone of this contract is not validated.")
+        return await self._document_url(principal, contract, milestone.object_key, "contract_milestone",
+                                        milestone.id, f"contrat-{contract.id}-{kind.value}.pdf")
+
+    async def _document_url(self, principal: Principal, contract: Contract, key: str, target_type: str,
+                            target_id: uuid.UUID, filename: str) -> str:
+        assert self.store is not None and self.side_sessions is not None
+        # In a transaction of its own: a redirect is no success to the request's, which rolls back.
+        await audit_apart(self.side_sessions, self.clock, f"{target_type}.downloaded", actor=principal.label,
+                          organisation_id=contract.buyer_organisation_id, target_type=target_type,
+                          target_id=target_id, details={"contract": str(contract.id)})
+        return self.store.presigned_get(key, filename=filename)
+
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Contract:
         return await self._schema(await self._load(principal, contract_id))
 
@@ -383,12 +413,16 @@ class ContractService:
             current_amount_cents=modifications[-1].amount_cents if modifications else contract.amount_cents,
             earliest_sign_at=contract.earliest_sign_at,
             signatures=[schemas.ContractSignature(side=s.side, signed_by=s.signed_by, signed_at=s.signed_at,
-                                                  size=s.size, sha256=s.sha256)
+                                                  size=s.size, sha256=s.sha256,
+                                                  download_path=f"/contracts/{contract.id}/signatures/{s.side.value}"
+                                                                "/document")
                         for s in await self._signatures(contract.id)],
             milestones=[schemas.ContractMilestone(kind=m.kind, position=m.position, percent=m.percent,
                                                   amount_cents=m.amount_cents, validated_by=m.validated_by,
                                                   validated_at=m.validated_at, evidence_size=m.evidence_size,
-                                                  evidence_sha256=m.evidence_sha256)
+                                                  evidence_sha256=m.evidence_sha256,
+                                                  evidence_path=f"/contracts/{contract.id}/milestones/"
+                                                                f"{m.kind.value}/evidence" if m.object_key else None)
                         for m in await self._milestones(contract.id)],
             modifications=[schemas.ContractModification(id=m.id, reason=m.reason,
                                                         previous_amount_cents=m.previous_amount_cents,

@@ -22,7 +22,7 @@ from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.contracts import ContractService
 from marketplace.awards.dialogue import ANSWERING_ROLES, DialogueService, thread_path
 from marketplace.awards.services import REASONS_ROLES, AwardService
-from marketplace.awards.states import MilestoneKind
+from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
@@ -194,8 +194,9 @@ class AbnormallyLowController(Controller):
 
 
 def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                             store: NamedDependency[ObjectStore]) -> ContractService:
-    return ContractService(db_session, clock, store)
+                             store: NamedDependency[ObjectStore],
+                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> ContractService:
+    return ContractService(db_session, clock, store, side_sessions)
 
 
 Contracts = NamedDependency[ContractService]
@@ -222,6 +223,22 @@ class ContractController(Controller):
                      contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
         contract = await contracts.create(principal, contract_id, data)
         return created(contract, f"/contracts/{contract.id}")
+
+    @get("/contracts/{contract_id:uuid}/signatures/{side:str}/document", status_code=307,
+         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+         summary="Download the document a side signed (redirect to a short-lived link, as an attachment)",
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
+    async def signed_document(self, contract_id: FromPath[uuid.UUID], side: FromPath[SignatureSide],
+                              contracts: Contracts, principal: Caller) -> Redirect:
+        return Redirect(await contracts.signed_document_url(principal, contract_id, side), status_code=307)
+
+    @get("/contracts/{contract_id:uuid}/milestones/{kind:str}/evidence", status_code=307,
+         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+         summary="Download a validated milestone's evidence (redirect to a short-lived link, as an attachment)",
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the evidence.")})
+    async def evidence(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
+                       contracts: Contracts, principal: Caller) -> Redirect:
+        return Redirect(await contracts.evidence_url(principal, contract_id, kind), status_code=307)
 
     @get("/contracts/{contract_id:uuid}", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
          summary="A contract: status, amounts, signatures, milestones, modifications and transitions")

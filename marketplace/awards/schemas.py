@@ -235,6 +235,8 @@ class ContractSignature(CamelStruct):
     signed_at: datetime
     size: int
     sha256: str
+    # GET: a short-lived link to the signed document (307).
+    download_path: str
 
 
 class ContractMilestone(CamelStruct):
@@ -246,6 +248,8 @@ class ContractMilestone(CamelStruct):
     validated_at: datetime | None
     evidence_size: int | None
     evidence_sha256: str | None
+    # GET: a short-lived link to the evidence (307), once validated.
+    evidence_path: str | None
 
 
 class ModificationCreate(CamelStruct):

@@ -232,6 +232,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
     "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
     "GET /contracts/{contract_id}":                                   row(U, F, N, N, F),
+    "GET /contracts/{contract_id}/signatures/{side}/document":        row(U, F, N, N, F),
+    "GET /contracts/{contract_id}/milestones/{kind}/evidence":        row(U, F, N, N, F),
     "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/milestones/{kind}/validate":       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/modifications":                    row(U, F, F, N, F),
@@ -505,7 +507,7 @@ class Scenario:
         self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
-        self.segment_values["contracts"] = {"kind": "start"}
+        self.segment_values["contracts"] = {"kind": "start", "side": "buyer"}
 
     async def contract_document(self, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(

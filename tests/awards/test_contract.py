@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import httpx
 import pytest
 
 from marketplace.lib.clock import FrozenClock
@@ -118,6 +119,25 @@ async def test_contract_signed_activated_milestones_and_modifications(
         (k, hashlib.sha256(v).hexdigest(), len(v)) for k, v in evidence.items()]
     assert all(m["validatedBy"] and m["validatedAt"] for m in done["milestones"])
 
+    # The signed documents and the evidence are downloaded by either party (a short-lived link, as an
+    # attachment, the bytes as signed); anyone else learns nothing; each download is audited.
+    paths = [s["downloadPath"] for s in done["signatures"]] + [m["evidencePath"] for m in done["milestones"]]
+    expected = [buyer_pdf, vendor_pdf, *evidence.values()]
+    assert len(paths) == 5
+    for path, content in zip(paths, expected, strict=True):
+        for person in ("buyer_admin", "vendor_member"):
+            redirect = await client.get(path, headers=world[person].headers, follow_redirects=False)
+            assert redirect.status_code == 307, redirect.text
+            async with httpx.AsyncClient() as raw:
+                fetched = await raw.get(redirect.headers["location"])
+            assert fetched.status_code == 200 and fetched.content == content
+            assert fetched.headers["content-disposition"].startswith("attachment")
+        for person in ("other_buyer_admin", "other_vendor_admin"):
+            expect(await client.get(path, headers=world[person].headers), 404)
+    downloads = await fetch(settings, "SELECT action FROM audit_event WHERE action IN "
+                                      "('contract_signature.downloaded', 'contract_milestone.downloaded')")
+    assert len(downloads) == 10
+
     # Modifications are appended: the signed amount stays, the current one is the last modification's.
     expect(await client.post(f"/contracts/{kid}/modifications", headers=world["vendor_admin"].headers,
                              json={"reason": "?", "amountCents": 1}), 403)
@@ -138,6 +158,7 @@ async def test_contract_signed_activated_milestones_and_modifications(
         settings, "SELECT action FROM audit_event WHERE details->>'contract' = $1 ORDER BY id", kid)]
     assert actions == ["contract.created", "contract.signature_added", "contract.signature_added",
                        "contract.signed", "contract.active"] + ["contract.milestone_validated"] * 3 + [
+                       "contract_signature.downloaded"] * 4 + ["contract_milestone.downloaded"] * 6 + [
                        "contract.modified"] * 2
 
 
