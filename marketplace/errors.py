@@ -178,7 +178,7 @@ def _tampered(request: Request[Any, Any, Any], exc: SealingError) -> Response[An
 
 
 def _clock_exhausted(request: Request[Any, Any, Any], exc: ClockExhausted) -> Response[Any]:
-    # A sandbox left running for weeks at a high factor: its time can go no further (year 9999).
+    # A sandbox left running for weeks at a high factor: its time can go no further (lib/clock.py).
     return _problem(request, status=410, title="Sandbox clock exhausted", slug="sandbox-clock-exhausted",
                     detail=f"{exc} Create a new sandbox.", extra={"field": "sandbox", "rule": "sandbox"})
 

@@ -47,7 +47,11 @@ class FrozenClock:
 
 
 class ClockExhausted(RuntimeError):
-    """An accelerated clock ran past the last instant a datetime can hold (year 9999)."""
+    """An accelerated clock ran past the last instant it serves (the year 9900): beyond it, a deadline set
+    from its present, or its present shown in Paris time, could pass the year 9999 datetimes can hold."""
+
+
+_LAST_INSTANT = datetime(9900, 1, 1, tzinfo=UTC)
 
 
 class AcceleratedClock:
@@ -76,10 +80,13 @@ class AcceleratedClock:
     def at(self, real: datetime) -> datetime:
         """This clock's reading at the real instant `real` (what it showed, or will show, then)."""
         try:
-            return self.epoch + self.skipped + (real - self.epoch) * self.factor
-        except OverflowError as exc:
+            reading = self.epoch + self.skipped + (real - self.epoch) * self.factor
+        except OverflowError:
+            reading = datetime.max.replace(tzinfo=UTC)
+        if reading >= _LAST_INSTANT:
             raise ClockExhausted(f"this clock, {self.factor} times faster since {self.epoch.isoformat()}, has run "
-                                 "past the year 9999") from exc
+                                 f"past the year {_LAST_INSTANT.year}")
+        return reading
 
     def real_span(self, span: timedelta) -> timedelta:
         """How long `span` of this clock's time lasts on its base."""

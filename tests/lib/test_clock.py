@@ -126,8 +126,14 @@ def test_an_accelerated_clock_starts_at_its_base_then_runs_factor_times_faster()
         AcceleratedClock(base, epoch, 1440, timedelta(seconds=-1))
 
 
-def test_an_accelerated_clock_that_runs_past_the_year_9999_says_so() -> None:
+def test_an_accelerated_clock_stops_serving_well_before_the_year_9999() -> None:
     epoch = datetime(2026, 1, 5, tzinfo=UTC)
-    base = FrozenClock(epoch + timedelta(days=40))
-    with pytest.raises(ClockExhausted, match="year 9999"):
-        AcceleratedClock(base, epoch, 86_400).now()
+    base = FrozenClock(epoch + timedelta(days=33))
+    sandbox = AcceleratedClock(base, epoch, 86_400)
+    assert sandbox.now().year == 9832  # 33 real days at a day a second: 2.85 million days
+    base.advance(timedelta(days=1))  # past the year 9900: deadlines set from it could not be held
+    with pytest.raises(ClockExhausted, match="year 9900"):
+        sandbox.now()
+    base.advance(timedelta(days=1000))  # and past what a datetime can hold at all
+    with pytest.raises(ClockExhausted, match="year 9900"):
+        sandbox.now()

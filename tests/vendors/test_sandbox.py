@@ -288,7 +288,7 @@ async def test_a_sandbox_clock_that_runs_out_is_a_410_not_a_500(
     dps = await sandbox_dps(client, world, clock, factor=86_400)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=world["buyer_admin"].headers,
                              json={"initialWindowEnd": (clock.now() + timedelta(days=31)).isoformat()}), 200)
-    # A day per second for 40 real days (3.5 million days): past the year 9999.
+    # A day per second for 40 real days (3.5 million days): past what the clock serves.
     clock.advance(timedelta(days=40))
     gone = expect(await client.get(f"/dps/{dps['id']}"), 410)
     assert gone["rule"] == "sandbox" and "new sandbox" in gone["detail"]
