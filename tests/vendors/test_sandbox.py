@@ -22,6 +22,7 @@ from marketplace.lib.sandbox import NOTICE, SUBJECT_PREFIX
 from marketplace.lib.working_days import evaluation_due_at
 from marketplace.settings import Settings
 from marketplace.vendors.jobs import warn_expiring_documents, warn_expiring_sandbox_documents
+from marketplace.worker import CRON_JOBS
 from tests.tenders.test_needs import (
     cpv,  # noqa: F401  (a fixture)
     create,
@@ -281,6 +282,10 @@ async def test_a_sandbox_daily_job_runs_on_its_clock_and_the_real_one_leaves_it_
         await engine.dispose()
     warned = await fetch(settings, "SELECT subject FROM notification WHERE kind = 'admission.document_expiring'")
     assert [r["subject"][:len(SUBJECT_PREFIX)] for r in warned] == [SUBJECT_PREFIX]
+    # The worker runs the sandbox pass every minute (a sandbox day may be a minute), the real one daily.
+    schedule = {job.coroutine: (job.hour, job.minute) for job in CRON_JOBS}
+    assert schedule[warn_expiring_sandbox_documents] == (None, None)
+    assert schedule[warn_expiring_documents] == ({6}, {0})
 
 
 async def test_a_sandbox_clock_that_runs_out_is_a_410_not_a_500(
