@@ -40,6 +40,7 @@ from marketplace.awards.controllers import (
 from marketplace.errors import exception_handlers
 from marketplace.lib.access import publish_access
 from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
@@ -149,9 +150,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                  ProblemDetailsPlugin(ProblemDetailsConfig())],
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
-                      "side_sessions": state_value("auth_session_maker")},
+                      "side_sessions": state_value("auth_session_maker"),
+                      "signature_policy": state_value("signature_policy")},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings)}),
+                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings),
+                     "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
+                                                         require_qualified=settings.esign_require_qualified)}),
         lifespan=[relay_lifespan],
         # A copy: plugins may add handlers, and the module-level map is shared by every app instance.
         exception_handlers=dict(exception_handlers),

@@ -49,6 +49,13 @@ class Settings:
     # An object in the bucket that no row names is an orphan (its transaction failed after the upload);
     # the sweeper deletes it only once it is this old, well past the longest upload-and-commit.
     orphan_grace_minutes: int = 60
+    # Contract signatures (G16): the directory of trust anchors (PEM) and trusted lists (ETSI TS 119 612 XML)
+    # signatures are checked against, offline; the local stand-in for the EU Trusted List. Empty: no anchor,
+    # so no signature chains and none is accepted.
+    esign_trust_list: str = ""
+    # The arrêté of 22 March 2019 (art. 5) asks for an advanced signature based on a qualified certificate:
+    # a valid signature whose certificate is not qualified is refused unless this is turned off (sandboxes).
+    esign_require_qualified: bool = True
 
     @property
     def migration_url(self) -> str:

@@ -57,6 +57,18 @@ def check_declared(declared_type: str, declared_size: int | None, allowed: list[
     return media_type
 
 
+async def read_limited(body: AsyncIterable[bytes], max_bytes: int, label: str) -> bytes:
+    """The whole body in memory, for documents that are checked as a whole before they are stored (a signed
+    contract's signature, G16); refused as soon as it passes `max_bytes`."""
+    data = bytearray()
+    async for chunk in body:
+        data += chunk
+        if len(data) > max_bytes:
+            raise DocumentTooLarge(f"body: over the {max_bytes}-byte limit for {label}", field="body",
+                                   limit=max_bytes)
+    return bytes(data)
+
+
 async def store_upload(store: ObjectStore, prefix: str, body: AsyncIterable[bytes], media_type: str,
                        allowed: list[str], max_bytes: int, label: str,
                        metadata: dict[str, str]) -> tuple[str, StoredObject]:

@@ -27,6 +27,7 @@ from marketplace.devstack.stack import DataDirBusy
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
 from marketplace.settings import Settings
+from tests import esign_pki
 from tests.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,7 +105,9 @@ def settings(stack_settings: Settings, mail_sink: MailSink) -> Settings:
     settings = stack_settings.with_(
         database_url=_with_database(stack_settings.database_url, TEST_DATABASE),
         migration_database_url=owner_url, smtp_host="127.0.0.1", smtp_port=mail_sink.port,
-        outbox_poll_interval=0.2, secret_key=stack_settings.secret_key or "test-secret-" + "x" * 40)
+        outbox_poll_interval=0.2, secret_key=stack_settings.secret_key or "test-secret-" + "x" * 40,
+        # Contract signatures (G16) are checked against the session's test PKI and its trusted list.
+        esign_trust_list=str(esign_pki.pki().trust_dir))
     asyncio.run(make_store(settings).ensure_bucket())
     return settings
 

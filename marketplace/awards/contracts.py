@@ -17,6 +17,15 @@ buyer then declares it sans suite, awards/cancellation.py, since one contract on
 contract); once active it is terminated (ACTIVE --completed|terminated_early--> TERMINATED), "completed" only
 once the three N14 milestones are validated. The reasons go on the transition row and in the audit log.
 
+Each signature is checked offline before it is kept (G16, `marketplace.lib.esign`): a PAdES-signed PDF, a
+CAdES signature enveloping the document, or an enveloped XAdES signature, each check reported (integrity,
+signing time, validity and revocation at that time, chain to the trusted list, certificate category). An
+unsupported format is refused (415), an invalid signature too (422), and so is a valid one whose certificate
+isn't qualified while `MARKETPLACE_ESIGN_REQUIRE_QUALIFIED` holds (the default: the arrêté of 22 March 2019,
+art. 5, asks public contracts for an advanced signature based on a qualified certificate). A refusal names the
+failing check and is audited in a transaction of its own; an accepted signature keeps its report, shown with
+the contract.
+
 The contract row is locked (`FOR UPDATE`) by every write, so two signatures or validations at once queue
 and the second sees the first; unique constraints back it at the database. The signature locks the specific
 contract's row before the contract's, as the cancellation does, since the last signature writes both.
@@ -24,11 +33,15 @@ contract's row before the contract's, as the cancellation does, since the last s
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import uuid
 from collections.abc import AsyncIterable
 from datetime import datetime
 from typing import Any
 
+import anyio.to_thread
+import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
@@ -41,7 +54,9 @@ from marketplace.awards.errors import (
     ContractStage,
     MilestoneOutOfOrder,
     MilestonesPending,
+    SignatureInvalid,
     SignatureTooEarly,
+    SignatureUnsupported,
     WrongStage,
 )
 from marketplace.awards.models import (
@@ -62,20 +77,28 @@ from marketplace.awards.states import (
     contract_allows,
     split_amount,
 )
-from marketplace.errors import Conflict, Forbidden, NotFound
-from marketplace.lib import audit
+from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
+from marketplace.lib import audit, esign
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.tenders.offers import audit_apart
-from marketplace.uploads import check_declared, store_upload
+from marketplace.uploads import check_declared, read_limited, store_upload
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock, dps_of
 from storage import ObjectStore
 
 DOCUMENT_TYPES = ["application/pdf"]
 DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
+# G16: the signature formats of the arrêté of 22 March 2019 (art. 5), by the media type that declares them.
+SIGNATURE_TYPES = {"application/pdf": esign.SignatureFormat.PADES,
+                   "application/pkcs7-signature": esign.SignatureFormat.CADES,
+                   "application/pkcs7-mime": esign.SignatureFormat.CADES,
+                   "application/xml": esign.SignatureFormat.XADES, "text/xml": esign.SignatureFormat.XADES}
+# The downloaded signed document's name says what it is.
+_EXTENSIONS = {"application/pdf": ".pdf", "application/pkcs7-signature": ".p7s", "application/pkcs7-mime": ".p7m",
+               "application/xml": ".xml", "text/xml": ".xml"}
 _NOT_FOUND = "No contract has this id."
 _SIDE_FR = {SignatureSide.BUYER: "acheteuse", SignatureSide.VENDOR: "titulaire"}
 _SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VENDOR: NOTIFIED_VENDOR_ROLES}
@@ -83,10 +106,12 @@ _SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VEND
 
 class ContractService:
     def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,
-                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None,
+                 signatures: esign.SignaturePolicy | None = None) -> None:
         self.session = session
         self.clock = clock
         self.store = store
+        self.signature_policy = signatures or esign.SignaturePolicy()
         self.side_sessions = side_sessions
         self.notifications = NotificationService(session, clock)
 
@@ -223,18 +248,28 @@ class ContractService:
         signatures = {s.side: s for s in await self._signatures(contract.id)}
         if side in signatures:
             raise AlreadySigned(f"The {side.value} side has signed this contract already.", field="side")
-        key, size, sha256 = await self._upload(contract, "a signed contract", declared_type, declared_size, body)
+        media_type = check_declared(declared_type, declared_size, list(SIGNATURE_TYPES), DOCUMENT_MAX_BYTES,
+                                    "a signed contract")
+        data = await read_limited(body, DOCUMENT_MAX_BYTES, "a signed contract")
+        report = await self._verified(principal, contract, side, media_type, data)
+        assert self.store is not None
+        key = ObjectStore.new_key("contracts")
+        stored = await self.store.put_bytes(key, data, content_type=media_type,
+                                            metadata={"contract": str(contract.id)})
+        size, sha256 = stored.size, stored.sha256
         try:
             row = ContractSignature(contract_id=contract.id, side=side, signed_by=principal.label, signed_at=now,
-                                    object_key=key, size=size, sha256=sha256)
+                                    object_key=key, size=size, sha256=sha256, media_type=media_type,
+                                    verification=msgspec.to_builtins(report))
             self.session.add(row)
             await self.session.flush()
         except BaseException:
-            assert self.store is not None
             await self.store.delete(key)  # no object without its row
             raise
         await self._audit(principal, contract, "contract.signature_added", "contract_signature", row.id,
-                          side=side.value, sha256=sha256, size=size)
+                          side=side.value, sha256=sha256, size=size, format=report.format.value,
+                          category="qualified" if report.qualified else "not_qualified",
+                          signers=[s.identity.subject for s in report.signatures if s.identity])
         other = SignatureSide.VENDOR if side is SignatureSide.BUYER else SignatureSide.BUYER
         await self._tell(contract, other, "contract.signed", "Marché : signature de l'autre partie",
                          f"Le marché a été signé par la partie {_SIDE_FR[side]} le {format_paris(now)}.")
@@ -248,6 +283,25 @@ class ContractService:
                 specific.status = SpecificContractStatus.CONTRACTED
                 await self.session.flush()
         return await self._schema(contract)
+
+    async def _verified(self, principal: Principal, contract: Contract, side: SignatureSide, media_type: str,
+                        data: bytes) -> esign.SignatureReport:
+        """G16: the signature checked offline (in a thread: parsing and hashing a large PDF is CPU work); a
+        refusal is audited apart, since the request's transaction rolls back with it."""
+        policy = self.signature_policy
+        report = await anyio.to_thread.run_sync(functools.partial(esign.verify, data, policy.trust))
+        refusal = _refusal(report, media_type, require_qualified=policy.require_qualified)
+        if refusal is None:
+            return report
+        if self.side_sessions is not None:
+            await audit_apart(self.side_sessions, self.clock, "contract.signature_refused", actor=principal.label,
+                              organisation_id=contract.buyer_organisation_id, target_type="contract",
+                              target_id=contract.id, details={
+                                  "contract": str(contract.id), "specific_contract": str(contract.specific_contract_id),
+                                  "side": side.value, "media_type": media_type, "size": len(data),
+                                  "sha256": hashlib.sha256(data).hexdigest(), "rule": "G16",
+                                  "check": refusal.extra.get("check"), "detail": refusal.detail})
+        raise refusal
 
     async def _signatures(self, contract_id: uuid.UUID) -> list[ContractSignature]:
         return list((await self.session.scalars(select(ContractSignature).where(
@@ -377,7 +431,8 @@ class ContractService:
         if signature is None:
             raise NotFound(f"The {side.value} side has not signed this contract.")
         return await self._document_url(principal, contract, signature.object_key, "contract_signature",
-                                        signature.id, f"contrat-{contract.id}-signature-{side.value}.pdf")
+                                        signature.id, f"contrat-{contract.id}-signature-{side.value}"
+                                                      f"{_EXTENSIONS.get(signature.media_type, '.pdf')}")
 
     async def evidence_url(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind) -> str:
         """A short-lived link to the evidence a milestone was validated on, for either party."""
@@ -413,9 +468,12 @@ class ContractService:
             current_amount_cents=modifications[-1].amount_cents if modifications else contract.amount_cents,
             earliest_sign_at=contract.earliest_sign_at,
             signatures=[schemas.ContractSignature(side=s.side, signed_by=s.signed_by, signed_at=s.signed_at,
-                                                  size=s.size, sha256=s.sha256,
+                                                  size=s.size, sha256=s.sha256, media_type=s.media_type,
                                                   download_path=f"/contracts/{contract.id}/signatures/{s.side.value}"
-                                                                "/document")
+                                                                "/document",
+                                                  verification=msgspec.convert(s.verification,
+                                                                               esign.SignatureReport)
+                                                  if s.verification is not None else None)
                         for s in await self._signatures(contract.id)],
             milestones=[schemas.ContractMilestone(kind=m.kind, position=m.position, percent=m.percent,
                                                   amount_cents=m.amount_cents, validated_by=m.validated_by,
@@ -432,3 +490,24 @@ class ContractService:
                                                     action=t.action, at=t.at, reasons=t.reasons)
                          for t in transitions],
             sandbox=(await self._dps(contract)).is_sandbox)
+
+
+def _refusal(report: esign.SignatureReport, media_type: str, *, require_qualified: bool) -> DomainError | None:
+    """G16: why this signature is refused, naming the failing check; None when it is accepted."""
+    verification = msgspec.to_builtins(report)
+    if report.verdict is esign.Verdict.UNSUPPORTED:
+        return SignatureUnsupported(f"body: {report.detail} (G16: PAdES, CAdES or XAdES)", field="body",
+                                    rule="G16", check="format", verification=verification)
+    if report.format is not SIGNATURE_TYPES[media_type]:
+        return SignatureUnsupported(f"body: the content is a {report.format.value} signature, declared as "
+                                    f"{media_type} (G16)", field="body", rule="G16", check="format",
+                                    verification=verification)
+    if report.verdict is esign.Verdict.INVALID:
+        return SignatureInvalid(f"body: {report.detail} (G16)", field="body", rule="G16",
+                                check=report.failed_check, verification=verification)
+    if require_qualified and not report.qualified:
+        return SignatureInvalid("body: the signature is valid but its certificate is not qualified; a public "
+                                "contract is signed with an advanced signature based on a qualified certificate "
+                                "(arrêté du 22 mars 2019, art. 5; G16)", field="body", rule="G16",
+                                check="category", verification=verification)
+    return None

@@ -25,6 +25,7 @@ from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
+from marketplace.lib.esign import SignaturePolicy
 from marketplace.lib.http import created
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from storage import ObjectStore
@@ -195,8 +196,9 @@ class AbnormallyLowController(Controller):
 
 def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                              store: NamedDependency[ObjectStore],
-                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> ContractService:
-    return ContractService(db_session, clock, store, side_sessions)
+                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
+                             signature_policy: NamedDependency[SignaturePolicy]) -> ContractService:
+    return ContractService(db_session, clock, store, side_sessions, signature_policy)
 
 
 Contracts = NamedDependency[ContractService]
@@ -249,7 +251,8 @@ class ContractController(Controller):
     @post("/contracts/{contract_id:uuid}/signatures", status_code=HTTP_201_CREATED, request_max_body_size=None,
           opt=requires(Role.BUYER_ADMIN, Role.VENDOR_ADMIN,
                        reason="An administrator of the buying organisation or of the awardee."),
-          summary="Sign for your side with the signed document (raw PDF body); both sides → ACTIVE (D18)")
+          summary="Sign for your side with the signed document (raw body: PAdES PDF, CAdES .p7s/.p7m enveloping "
+                  "the document, or XAdES enveloped XML), checked offline (G16); both sides → ACTIVE (D18)")
     async def sign(self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], contracts: Contracts,
                    principal: Caller) -> schemas.Contract:
         return await contracts.sign(principal, contract_id, **_declared(request))

@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from marketplace.errors import Conflict, RuleViolation
+from marketplace.uploads import DocumentTypeRefused
 
 
 class WrongStage(Conflict):
@@ -78,3 +79,16 @@ class MilestonesPending(Conflict):
     """N14: a contract is completed only once every funding milestone is validated."""
 
     slug: ClassVar[str] = "milestones-pending"
+
+
+class SignatureInvalid(RuleViolation):
+    """G16: the signed contract doesn't verify offline (integrity, timestamp, validity or revocation at signing
+    time, chain to the trusted list) or, when qualified signatures are required, its certificate isn't qualified."""
+
+    slug: ClassVar[str] = "signature-invalid"
+
+
+class SignatureUnsupported(DocumentTypeRefused):
+    """G16: not a PAdES, CAdES (enveloping) or XAdES (enveloped) signature, or not the declared one."""
+
+    slug: ClassVar[str] = "signature-unsupported"

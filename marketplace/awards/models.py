@@ -228,7 +228,8 @@ class ContractTransition(UUIDv7AuditBase):
 
 
 class ContractSignature(UUIDv7AuditBase):
-    """One side's signature: who, when, and the signed document (key, size, SHA-256)."""
+    """One side's signature: who, when, the signed document (key, media type, size, SHA-256) and what its
+    offline verification found (G16: `marketplace.lib.esign.SignatureReport`; none on rows from before it)."""
 
     __tablename__ = "contract_signature"
     __table_args__ = (UniqueConstraint("contract_id", "side"),)
@@ -240,6 +241,8 @@ class ContractSignature(UUIDv7AuditBase):
     object_key: Mapped[str] = mapped_column(String(500))
     size: Mapped[int] = mapped_column(BigInteger)
     sha256: Mapped[str] = mapped_column(String(64))
+    media_type: Mapped[str] = mapped_column(String(100), server_default="application/pdf")
+    verification: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
 
 
 class ContractMilestone(UUIDv7AuditBase):

@@ -25,6 +25,7 @@ from marketplace.awards.states import (
     RejectionGround,
     SignatureSide,
 )
+from marketplace.lib.esign import SignatureReport
 from marketplace.lib.schemas import CamelStruct
 
 Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
@@ -237,6 +238,9 @@ class ContractSignature(CamelStruct):
     sha256: str
     # GET: a short-lived link to the signed document (307).
     download_path: str
+    media_type: str
+    # G16: what the offline verification found, check by check (none on signatures from before it).
+    verification: SignatureReport | None
 
 
 class ContractMilestone(CamelStruct):

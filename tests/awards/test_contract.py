@@ -6,16 +6,20 @@ touching the signed amount, and only the two parties see it."""
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 from datetime import timedelta
 from typing import Any
 
 import httpx
 import pytest
+from litestar.testing import AsyncTestClient
 
+from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from tests.awards.test_award import opened_contract, scores
+from tests.esign_pki import NOW, contract_xml, issue, pki, sign_cms, sign_pdf, sign_xml
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.vendors.api import Client, expect, fetch, minimal_pdf
 
@@ -41,9 +45,14 @@ async def awarded_contract(client: Client, world: World, clock: FrozenClock, *,
     return cid, award
 
 
-async def sign(client: Client, world: World, contract_id: str, person: str, document: bytes) -> Any:
+async def sign(client: Client, world: World, contract_id: str, person: str, document: bytes,
+               content_type: str = "application/pdf") -> Any:
+    """Send the signed contract. An unsigned PDF is signed here first (PAdES, timestamped, with `person`'s
+    qualified test certificate), so a test about the contract's life passes any PDF; a signed one goes as is."""
+    if content_type == "application/pdf" and document.startswith(b"%PDF") and b"/ByteRange" not in document:
+        document = sign_pdf(pki(), pki().signer(person), document)
     return await client.post(f"/contracts/{contract_id}/signatures", content=document,
-                             headers={**world[person].headers, "content-type": "application/pdf"})
+                             headers={**world[person].headers, "content-type": content_type})
 
 
 async def validate(client: Client, world: World, contract_id: str, kind: str, document: bytes,
@@ -84,13 +93,18 @@ async def test_contract_signed_activated_milestones_and_modifications(
     # Signatures: a PDF only, once per side; both → SIGNED → ACTIVE.
     expect(await client.post(f"/contracts/{kid}/signatures", content=b"not a pdf",
                              headers={**world["vendor_admin"].headers, "content-type": "text/plain"}), 415)
-    buyer_pdf = minimal_pdf("signé acheteur")
+    buyer_pdf = sign_pdf(pki(), pki().signer("buyer_admin"), minimal_pdf("signé acheteur"))
     signed = expect(await sign(client, world, kid, "buyer_admin", buyer_pdf), 201)
     assert signed["status"] == "pending"
     assert [(s["side"], s["sha256"], s["size"]) for s in signed["signatures"]] == [
         ("buyer", hashlib.sha256(buyer_pdf).hexdigest(), len(buyer_pdf))]
+    # G16: kept with what its offline verification found.
+    report = signed["signatures"][0]["verification"]
+    assert (report["verdict"], report["format"], report["signatures"][0]["category"]) == (
+        "valid", "PAdES", "qualified")
+    assert report["signatures"][0]["identity"]["commonName"] == "buyer_admin"
     expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("encore")), 409)
-    vendor_pdf = minimal_pdf("signé titulaire")
+    vendor_pdf = sign_pdf(pki(), pki().signer("vendor_admin"), minimal_pdf("signé titulaire"))
     active = expect(await sign(client, world, kid, "vendor_admin", vendor_pdf), 201)
     assert active["status"] == "active"
     assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
@@ -280,3 +294,87 @@ async def test_an_active_contract_is_terminated_early_with_reasons(
     assert reasons in (await told(settings, kid, "contract.terminated_early"))[email_of("vendor_admin")]
     # No milestone once it is over (N14: milestones on an active contract only).
     assert expect(await validate(client, world, kid, "acceptance_testing", minimal_pdf("x")), 409)["rule"] == "N14"
+
+
+async def pending_contract(client: Client, world: World, clock: FrozenClock) -> str:
+    cid, _ = await awarded_contract(client, world, clock, standstill=False)
+    return expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["buyer_admin"].headers,
+                                    json={"amountCents": 2_000_000}), 201)["id"]
+
+
+async def test_signatures_are_verified_offline_and_refusals_name_the_failing_check(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    """G16 at the door: each refusal names the body, the rule and the failing check, carries the report, is
+    audited apart, and leaves no signature and no object behind; CAdES and XAdES are accepted as well."""
+    kid = await pending_contract(client, world, clock)
+    buyer = pki().signer("buyer_admin")
+
+    async def refused(document: bytes, status: int, check: str, content_type: str = "application/pdf") -> Any:
+        problem = expect(await client.post(f"/contracts/{kid}/signatures", content=document,
+                                           headers={**world["buyer_admin"].headers, "content-type": content_type}),
+                         status)
+        assert (problem["field"], problem["rule"], problem["check"]) == ("body", "G16", check), problem
+        return problem
+
+    # Unsupported: an unsigned PDF, bytes that are no signature format, content unlike its declared type.
+    unsigned = await refused(minimal_pdf("jamais signé"), 415, "format")
+    assert unsigned["type"].endswith("/problems/signature-unsupported")
+    assert unsigned["verification"]["verdict"] == "unsupported"
+    await refused(b"\x00\x01 ceci n'est pas une signature", 415, "format")
+    cades = sign_cms(pki(), buyer, minimal_pdf("contrat en CAdES"))
+    assert "CAdES" in (await refused(cades, 415, "format"))["detail"]
+    # Invalid: one byte changed after signing; a certificate expired at signing time.
+    signed = sign_pdf(pki(), buyer, minimal_pdf("contrat à altérer"))
+    at = signed.index(b"contrat")
+    tampered = await refused(signed[:at] + b"C" + signed[at + 1:], 422, "integrity")
+    assert tampered["type"].endswith("/problems/signature-invalid")
+    assert tampered["verification"]["signatures"][0]["checks"]["integrity"]["status"] == "failed"
+    expired = issue("Périmé", "Acheteur", pki().qualified_ca, qualified=True,
+                    not_before=NOW - timedelta(days=400), not_after=NOW - timedelta(days=1))
+    await refused(sign_pdf(pki(), expired, minimal_pdf("signé trop tard")), 422, "validity")
+    # Valid but not qualified: refused, since public contracts need a qualified certificate by default.
+    advanced = issue("Avancé", "Acheteur", pki().advanced_ca)
+    category = await refused(sign_pdf(pki(), advanced, minimal_pdf("signature avancée")), 422, "category")
+    assert category["verification"]["verdict"] == "valid"
+    assert category["verification"]["signatures"][0]["category"] == "not_qualified"
+
+    refusals = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'contract.signature_refused' "
+                           "AND details->>'contract' = $1 ORDER BY id", kid)
+    assert [json.loads(r["details"])["check"] for r in refusals] == [
+        "format", "format", "format", "integrity", "validity", "category"]
+    assert await fetch(settings, "SELECT id FROM contract_signature WHERE contract_id = $1", uuid.UUID(kid)) == []
+
+    # CAdES enveloping the document for the buyer, XAdES enveloped for the vendor: both accepted → ACTIVE.
+    expect(await sign(client, world, kid, "buyer_admin", cades, "application/pkcs7-signature"), 201)
+    xades = sign_xml(pki().signer("vendor_admin"), contract_xml("Marché signé en XAdES"))
+    active = expect(await sign(client, world, kid, "vendor_admin", xades, "application/xml"), 201)
+    assert active["status"] == "active"
+    shown = {s["side"]: s for s in expect(await client.get(f"/contracts/{kid}",
+                                                            headers=world["vendor_member"].headers), 200)["signatures"]}
+    assert (shown["buyer"]["mediaType"], shown["buyer"]["verification"]["format"],
+            shown["buyer"]["verification"]["packaging"]) == ("application/pkcs7-signature", "CAdES", "enveloping")
+    vendor = shown["vendor"]["verification"]["signatures"][0]
+    assert (shown["vendor"]["mediaType"], vendor["category"], vendor["signingTime"]["source"]) == (
+        "application/xml", "qualified", "claimed")
+    assert set(vendor["checks"]) == {"integrity", "timestamp", "validity", "chain", "revocation", "category"}
+    added = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'contract.signature_added' "
+                        "AND details->>'contract' = $1 ORDER BY id", kid)
+    assert [json.loads(r["details"])["format"] for r in added] == ["CAdES", "XAdES"]
+
+
+async def test_a_sandbox_may_accept_signatures_that_are_not_qualified(
+        world: World, clock: FrozenClock, settings: Settings) -> None:
+    """MARKETPLACE_ESIGN_REQUIRE_QUALIFIED=false (sandboxes): a valid advanced signature is kept, reported as not
+    qualified; an invalid one is still refused."""
+    sandbox = create_app(settings.with_(esign_require_qualified=False), clock=clock)
+    async with AsyncTestClient(app=sandbox) as client:
+        kid = await pending_contract(client, world, clock)
+        advanced = issue("Avancé", "Acheteur", pki().advanced_ca)
+        rogue = issue("Inconnu", "Acheteur", pki().rogue_ca)
+        refused = expect(await sign(client, world, kid, "buyer_admin",
+                                    sign_pdf(pki(), rogue, minimal_pdf("autorité inconnue"))), 422)
+        assert (refused["rule"], refused["check"]) == ("G16", "chain")
+        kept = expect(await sign(client, world, kid, "buyer_admin",
+                                 sign_pdf(pki(), advanced, minimal_pdf("signature avancée"))), 201)
+        report = kept["signatures"][0]["verification"]
+        assert (report["verdict"], report["signatures"][0]["category"]) == ("valid", "not_qualified")
