@@ -251,8 +251,9 @@ def contract_xml(label: str) -> bytes:
             "<Montant devise=\"EUR\">30000.00</Montant></Marche>").encode()
 
 
-def trusted_list(qualified: list[Identity]) -> str:
-    """A trusted list in the ETSI TS 119 612 format listing these CAs as qualified (CA/QC, granted)."""
+def trusted_list(qualified: list[Identity], status: str = "granted") -> str:
+    """A trusted list in the ETSI TS 119 612 format listing these CAs as qualified CAs (CA/QC) with this status
+    (granted, or withdrawn for a CA that no longer is)."""
     services = "".join(f"""
       <tsl:TSPService><tsl:ServiceInformation>
         <tsl:ServiceTypeIdentifier>http://uri.etsi.org/TrstSvc/Svctype/CA/QC</tsl:ServiceTypeIdentifier>
@@ -260,7 +261,7 @@ def trusted_list(qualified: list[Identity]) -> str:
         <tsl:ServiceDigitalIdentity><tsl:DigitalId><tsl:X509Certificate>{
             base64.b64encode(ca.cert.public_bytes(serialization.Encoding.DER)).decode()
         }</tsl:X509Certificate></tsl:DigitalId></tsl:ServiceDigitalIdentity>
-        <tsl:ServiceStatus>http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/granted</tsl:ServiceStatus>
+        <tsl:ServiceStatus>http://uri.etsi.org/TrstSvc/TrustedList/Svcstatus/{status}</tsl:ServiceStatus>
         <tsl:StatusStartingTime>{(NOW - timedelta(days=3650)).strftime("%Y-%m-%dT%H:%M:%SZ")}</tsl:StatusStartingTime>
       </tsl:ServiceInformation></tsl:TSPService>""" for ca in qualified)
     return f"""<?xml version="1.0" encoding="UTF-8"?>

@@ -196,8 +196,9 @@ class TrustStore:
         for authority in registry.known_certificate_authorities:
             if isinstance(authority, AuthorityWithCert):
                 anchors.append(authority.certificate)
-        source = (f"local trusted list {root} ({', '.join(lists) or 'no ETSI TS 119 612 list'}; "
-                  f"{len(anchors)} anchors), the offline stand-in for the EU Trusted List")
+        # Named by its files, not its path: the report is shown to the parties.
+        source = (f"local trusted list ({', '.join(lists) or 'no ETSI TS 119 612 list'}; {len(anchors)} anchors), "
+                  "the offline stand-in for the EU Trusted List")
         return cls(tuple(anchors), registry, source)
 
 
