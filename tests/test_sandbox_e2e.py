@@ -33,6 +33,7 @@ from pypdf import PdfReader
 from marketplace.accounts.demo import DEMO_PASSWORD
 from marketplace.lib.sandbox import NOTICE, SUBJECT_PREFIX
 from marketplace.lib.sealing import verify
+from tests.esign_pki import pki, signed_contract_pdf
 from tests.test_dev_command import Dev, _temp_data_dir, dev_running
 from tests.vendors.api import minimal_pdf
 
@@ -61,7 +62,9 @@ PARTS = {"priceSchedule": [{"item": "Licence DUI, 40 postes", "quantity": 1, "un
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     logs = tmp_path_factory.mktemp("sandbox-e2e-logs")
     for data_dir in _temp_data_dir():
-        with dev_running(data_dir, logs, "sandbox-e2e", "--demo") as dev:
+        # Contract signatures are checked (G16) against the test PKI's trusted list, as in a real procedure.
+        with dev_running(data_dir, logs, "sandbox-e2e", "--demo",
+                         MARKETPLACE_ESIGN_TRUST_LIST=str(pki().trust_dir)) as dev:
             dev.wait_healthy(90)
             deadline = time.monotonic() + 90
             while "Demo sandbox" not in dev.log():  # the demo accounts are seeded once the API answers
@@ -237,13 +240,13 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
     signed_contract = buyer.post(f"/specific-contracts/{cid}/contract", status=201, json={"amountCents": 4_800_000})
     kid = signed_contract["id"]
     pdf_headers = {"content-type": "application/pdf"}
-    early_sign = buyer.post(f"/contracts/{kid}/signatures", status=409, content=minimal_pdf("acheteur"),
-                            headers=pdf_headers)
+    buyer_pdf, vendor_pdf = (signed_contract_pdf(who, f"marché signé {who}") for who in ("acheteur", "titulaire"))
+    early_sign = buyer.post(f"/contracts/{kid}/signatures", status=409, content=buyer_pdf, headers=pdf_headers)
     assert early_sign["rule"] == "D18"
     sandbox.wait_until(_at(award["earliestSignatureAt"]))
-    buyer.post(f"/contracts/{kid}/signatures", status=201, content=minimal_pdf("acheteur"), headers=pdf_headers)
-    active = vendor.post(f"/contracts/{kid}/signatures", status=201, content=minimal_pdf("titulaire"),
-                         headers=pdf_headers)
+    buyer.post(f"/contracts/{kid}/signatures", status=201, content=buyer_pdf, headers=pdf_headers)
+    active = vendor.post(f"/contracts/{kid}/signatures", status=201, content=vendor_pdf, headers=pdf_headers)
+    assert [s["verification"]["verdict"] for s in active["signatures"]] == ["valid", "valid"]
     assert (active["status"], active["sandbox"]) == ("active", True)
     assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
         (None, "pending"), ("pending", "signed"), ("signed", "active")]
