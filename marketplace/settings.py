@@ -54,7 +54,8 @@ class Settings:
     # so no signature chains and none is accepted.
     esign_trust_list: str = ""
     # The arrêté of 22 March 2019 (art. 5) asks for an advanced signature based on a qualified certificate:
-    # a valid signature whose certificate is not qualified is refused unless this is turned off (sandboxes).
+    # a valid signature whose certificate is not qualified is refused unless this is turned off (a whole test
+    # deployment with test certificates; it is not a per-sandbox setting).
     esign_require_qualified: bool = True
 
     @property

@@ -357,17 +357,26 @@ async def test_signatures_are_verified_offline_and_refusals_name_the_failing_che
     assert (shown["vendor"]["mediaType"], vendor["category"], vendor["signingTime"]["source"]) == (
         "application/xml", "qualified", "claimed")
     assert set(vendor["checks"]) == {"integrity", "timestamp", "validity", "chain", "revocation", "category"}
+    # Downloaded as sent, under a name that says what it is.
+    for side, content, extension in (("buyer", cades, ".p7s"), ("vendor", xades, ".xml")):
+        redirect = await client.get(shown[side]["downloadPath"], headers=world["buyer_admin"].headers,
+                                    follow_redirects=False)
+        assert redirect.status_code == 307, redirect.text
+        async with httpx.AsyncClient() as raw:
+            fetched = await raw.get(redirect.headers["location"])
+        assert fetched.content == content
+        assert f'signature-{side}{extension}"' in fetched.headers["content-disposition"]
     added = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'contract.signature_added' "
                         "AND details->>'contract' = $1 ORDER BY id", kid)
     assert [json.loads(r["details"])["format"] for r in added] == ["CAdES", "XAdES"]
 
 
-async def test_a_sandbox_may_accept_signatures_that_are_not_qualified(
+async def test_a_test_deployment_may_accept_signatures_that_are_not_qualified(
         world: World, clock: FrozenClock, settings: Settings) -> None:
-    """MARKETPLACE_ESIGN_REQUIRE_QUALIFIED=false (sandboxes): a valid advanced signature is kept, reported as not
+    """MARKETPLACE_ESIGN_REQUIRE_QUALIFIED=false (test deployments): a valid advanced signature is kept, reported as not
     qualified; an invalid one is still refused."""
-    sandbox = create_app(settings.with_(esign_require_qualified=False), clock=clock)
-    async with AsyncTestClient(app=sandbox) as client:
+    relaxed = create_app(settings.with_(esign_require_qualified=False), clock=clock)
+    async with AsyncTestClient(app=relaxed) as client:
         kid = await pending_contract(client, world, clock)
         advanced = issue("Avancé", "Acheteur", pki().advanced_ca)
         rogue = issue("Inconnu", "Acheteur", pki().rogue_ca)
