@@ -138,7 +138,9 @@ class OpeningService:
             Offer.specific_contract_id == contract.id,
             Offer.status.in_((OfferStatus.SUBMITTED, OfferStatus.OPENED))).order_by(Offer.received_at,
                                                                                      Offer.id))).all()
-        opened = any(o.status == OfferStatus.OPENED for o in offers)
+        # The opening record says whether the offers were opened: an opening that found no offer is one too.
+        opened = await self.session.scalar(select(OpeningRecord.id).where(
+            OpeningRecord.specific_contract_id == contract.id).limit(1)) is not None
         if not opened:
             return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=False,
                                           offers=[])

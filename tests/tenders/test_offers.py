@@ -234,6 +234,22 @@ async def test_a_new_version_supersedes_and_a_withdrawn_offer_is_out(
     assert [o["offer"] for o in document["withdrawn"]] == [withdrawn["id"]]
 
 
+async def test_an_opening_that_finds_no_offer_is_an_opening_all_the_same(
+        client: Client, world: World, clock: FrozenClock) -> None:
+    """Found by tests/awards/test_state_machine.py: with nothing submitted, the list of the offers still
+    said `opened: false` after the opening, as if the buyer could open them again."""
+    contract = await open_contract(client, world, clock)
+    await prepared_offer(client, world, contract["id"])  # a draft, never submitted: not an offer
+    clock.set(DEADLINE)
+    url = f"/specific-contracts/{contract['id']}/offers"
+    before = expect(await client.get(url, headers=world["buyer_admin"].headers), 200)
+    assert (before["received"], before["opened"], before["offers"]) == (0, False, [])
+    assert expect(await open_offers(client, world, contract["id"]), 200)["document"]["offers"] == []
+    after = expect(await client.get(url, headers=world["buyer_admin"].headers), 200)
+    assert (after["received"], after["opened"], after["offers"]) == (0, True, [])
+    assert (await open_offers(client, world, contract["id"])).status_code == 409
+
+
 async def test_fifty_identical_submissions_with_one_key_make_one_version_and_one_receipt(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     """G7 (must show 4)."""
