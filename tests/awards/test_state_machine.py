@@ -54,6 +54,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.clock import FrozenClock, to_paris
 from marketplace.settings import Settings
+from tests.esign_pki import signed_contract_pdf
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, PARTS
 from tests.tenders.test_publication import OPENER_PASSPHRASE, admit, ensure_opener, publish, submitted_need
@@ -61,9 +62,9 @@ from tests.vendors.api import Client, categories_by_pair, expect, minimal_pdf, o
 from tests.vendors.conftest import START
 from tests.world import World, build_world
 
-# The routes that declare a specific contract "sans suite" (and cancel or terminate a contract) are built
-# on another branch: once they are merged, set this to True and the `cancel` rule joins the machine.
-CANCELLATION_ROUTES_EXIST = False
+# The `cancel` rule (POST /specific-contracts/{id}/cancellation, "sans suite") takes part in the machine;
+# False leaves it out, to tell a failure of the rest from one of the cancellation.
+CANCELLATION_ROUTES_EXIST = True
 
 # CI runs a fixed set of sequences (see the settings in the test); MARKETPLACE_FSM_EXAMPLES=N (and
 # MARKETPLACE_FSM_STEPS) run new random ones instead, as long as wanted: 2,000 × 50 is G8's nightly run.
@@ -458,7 +459,8 @@ class TenderMachine(RuleBasedStateMachine):
         else:
             expected = 201
         response = self.h.call("POST", f"/contracts/{self.deal.id}/signatures", person,
-                               content=minimal_pdf(f"signé {person}"), content_type="application/pdf")
+                               content=signed_contract_pdf(person, f"signé {person}"),
+                               content_type="application/pdf")
         deal = self.check(response, expected, f"{person} signs")
         if expected != 201:
             if expected == 409 and self.now < self.award["earliest"]:
