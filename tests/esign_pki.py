@@ -12,9 +12,9 @@ Made once per test session (EC P-256 keys: a few ms each):
 `PKI.trust_dir` is a directory laid out as `MARKETPLACE_ESIGN_TRUST_LIST` expects: PEM anchors plus the
 trusted list. Signing a PDF, a CMS or an XML document takes a few milliseconds.
 
-Certificates, trusted lists, the time stamper and PAdES signing are the product's (marketplace/devstack/esign.py,
-which also makes `marketplace dev`'s demo PKI); what only tests need (a non-qualified and an untrusted CA, CRLs,
-CAdES and XAdES signatures) is here.
+Certificates, trusted lists, the time stamper and PAdES signing are the product's (marketplace/devstack/pki.py,
+with which marketplace/devstack/esign.py makes `marketplace dev`'s demo PKI); what only tests need (a
+non-qualified and an untrusted CA, CRLs, CAdES and XAdES signatures) is here.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ from pyhanko.sign.validation.dss import DocumentSecurityStore
 from signxml import DigestAlgorithm, SignatureMethod
 from signxml.xades import XAdESSigner
 
-from marketplace.devstack import esign as pki_tools
-from marketplace.devstack.esign import QC_COMPLIANCE, Identity, TimeStamper, cms_signer, issue, run_sync, trusted_list
+from marketplace.devstack import pki as pki_tools
+from marketplace.devstack.pki import QC_COMPLIANCE, Identity, TimeStamper, cms_signer, issue, run_sync, trusted_list
 from tests.vendors.api import minimal_pdf
 
 __all__ = ["NOW", "PKI", "QC_COMPLIANCE", "TRUSTED_LIST", "Identity", "add_dss", "contract_xml", "issue", "pki",
