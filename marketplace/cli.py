@@ -1,4 +1,4 @@
-"""`marketplace`: dev (embedded stack), serve, worker, migrate, create-bucket."""
+"""`marketplace`: dev (embedded stack), serve, worker, migrate, create-bucket, demo-sign, …"""
 
 from __future__ import annotations
 
@@ -92,8 +92,9 @@ def worker() -> None:
               help="Where embedded services keep their data [default: ./.data/dev].")
 @click.option("--demo", is_flag=True, help="Load demo organisations and accounts (idempotent).")
 def dev(port: int, data_dir: Path | None, demo: bool) -> None:
-    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages and a clamd with test signatures
-    only (unless configured), migrate, then run the API and a worker until Ctrl-C."""
+    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages, a clamd with test signatures only and
+    a DEMO trusted list for contract signatures (each unless configured), migrate, then run the API and a
+    worker until Ctrl-C."""
     from marketplace.devstack import Stack
     from marketplace.devstack.smtp import MailSink
     from marketplace.devstack.stack import DataDirBusy
@@ -120,6 +121,8 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
             sink = MailSink(settings.data_dir / "mail")
             sink.start()
             settings = settings.with_(smtp_host="127.0.0.1", smtp_port=sink.port)
+        demo_signatures = not settings.esign_trust_list
+        settings = _demo_trust_list(settings) if demo_signatures else settings
         upgrade(settings.migration_url)
         _ensure_bucket(settings)
         env = {**os.environ, **settings.to_env()}
@@ -129,7 +132,7 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         _wait_healthy(base, children)
         # Seeded once the API answers, so `--demo` doesn't delay the start (and is idempotent).
         summary = _seed(settings) if demo else None
-        _print_urls(base, settings, stack, sink, time.monotonic() - began)
+        _print_urls(base, settings, stack, sink, time.monotonic() - began, demo_signatures=demo_signatures)
         if summary is not None:
             _print_demo(summary)
         click.echo("Press Ctrl-C to stop.", err=False)
@@ -158,7 +161,20 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed: float) -> None:
+def _demo_trust_list(settings: Settings) -> Settings:
+    """Like clamd with test signatures, and only when no trusted list is configured (never in `serve` or
+    `worker`): contract signatures are checked against the DEMO PKI's trusted list, made once under the data
+    directory (a file check on later starts), so the sandbox can be walked to a signed contract."""
+    from marketplace.devstack.esign import DemoPki, DemoPkiMissing
+
+    try:
+        return settings.with_(esign_trust_list=str(DemoPki(settings.data_dir).ensure().trust_dir))
+    except DemoPkiMissing as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed: float, *,
+                demo_signatures: bool) -> None:
     started = ", ".join(f"{name} {secs:.1f}s" for name, secs in stack.timings.items())
     click.echo(f"\nMarketplace is up in {elapsed:.1f}s ({started or 'nothing embedded'})")
     click.echo(f"  API         {base}")
@@ -177,6 +193,11 @@ def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed:
     else:
         click.echo(f"  clamd       none ({stack.unavailable.get('clamd', 'not configured')}): offer files stay "
                    "scanStatus pending")
+    if demo_signatures:
+        click.echo(f"  Signatures  DEMO trust list ({settings.esign_trust_list}): development only; sign with "
+                   "`marketplace demo-sign`")
+    else:
+        click.echo(f"  Signatures  trusted list {settings.esign_trust_list}")
     click.echo(f"  Data        {settings.data_dir}")
 
 
@@ -302,6 +323,64 @@ def _print_demo(summaries: tuple[Any, Any]) -> None:
                f"{format_paris(sandbox.tender_deadline)} sandbox time, about {minutes} real minutes from now)")
     click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}")
     click.echo('  Walk it: README, "Rehearse in the sandbox".')
+
+
+@main.command("demo-sign")
+@click.argument("document", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--as", "email", metavar="E-MAIL", help="Sign as this demo account: its name and organisation.")
+@click.option("--signer", metavar="NAME", help="Sign as this name (any person; with --as, that account's e-mail).")
+@click.option("--organisation", metavar="NAME", help="The organisation the certificate names [default: the "
+              "demo account's].")
+@click.option("--generate", metavar="TITLE", help="Sign a one-page PDF made on the spot with this title, "
+              "instead of DOCUMENT.")
+@click.option("-o", "--output", type=click.File("wb"), default="-", help="The signed PDF [default: stdout].")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="The `marketplace dev` data directory whose demo PKI signs [default: ./.data/dev].")
+def demo_sign(document: Path | None, email: str | None, signer: str | None, organisation: str | None,
+              generate: str | None, output: Any, data_dir: Path | None) -> None:
+    """PAdES-sign a PDF with a DEMO certificate of `marketplace dev`'s demo PKI (development only).
+
+    The signature is timestamped by the demo TSA. Only a server checking signatures against the DEMO trust
+    list accepts it: `marketplace dev` when MARKETPLACE_ESIGN_TRUST_LIST is unset, never a real deployment.
+    Signing an already signed PDF adds a signature (a counter-signature).
+    """
+    from pyhanko.pdf_utils.misc import PdfError
+
+    from marketplace.accounts.demo import DEMO_ORGANISATIONS, DEMO_PEOPLE
+    from marketplace.devstack.esign import DemoPki, DemoPkiMissing, contract_pdf
+
+    if (document is None) == (generate is None):
+        raise click.UsageError("give either a DOCUMENT to sign or --generate TITLE")
+    if email is None and signer is None:
+        raise click.UsageError("say who signs: --as a demo account's e-mail, or --signer NAME")
+    if signer is None:
+        person = DEMO_PEOPLE.get((email or "").strip().lower())
+        if person is None:
+            raise click.UsageError(f"{email} is not a demo account ({', '.join(DEMO_PEOPLE)}); "
+                                   "use --signer NAME for anyone else")
+        signer, organisation = person[1], organisation or DEMO_ORGANISATIONS[person[0]][1]
+    settings = Settings.from_env()
+    directory = (data_dir or settings.data_dir).resolve()
+    try:
+        pki = DemoPki.open(directory)
+    except DemoPkiMissing as exc:
+        raise click.ClickException(str(exc)) from None
+    if output.isatty():
+        raise click.UsageError("the signed PDF goes to stdout: redirect it (> signed.pdf) or use -o FILE")
+    if settings.esign_trust_list and Path(settings.esign_trust_list).resolve() != pki.trust_dir.resolve():
+        click.echo(f"Note: MARKETPLACE_ESIGN_TRUST_LIST is {settings.esign_trust_list}, not the demo trust list: "
+                   "a server checking against it refuses this signature.", err=True)
+    data = document.read_bytes() if document is not None else contract_pdf(generate or "")
+    try:
+        identity = pki.signer(signer, organisation or "Organisation de démonstration", email)
+        signed = pki.sign_pdf(identity, data)
+    except ValueError as exc:  # a name too long for a certificate (64 characters at most)
+        raise click.ClickException(str(exc)) from None
+    except PdfError as exc:
+        raise click.ClickException(f"{document}: not a PDF pyHanko can sign ({exc})") from None
+    output.write(signed)
+    click.echo(f"Signed (PAdES, timestamped) by {identity.cert.subject.rfc4514_string()}: a DEMO certificate, "
+               "for development only.", err=True)
 
 
 @main.command("import-cpv")

@@ -1,7 +1,8 @@
 """`marketplace dev`, end to end: the command a newcomer runs, run as a subprocess like they would.
 
 Cold start on an empty data directory (every MARKETPLACE_* variable removed) → /health 200 within the
-issue's 30 s; a support request goes through the outbox, Redis and the worker to the SMTP sink; a second
+issue's 30 s; a support request goes through the outbox, Redis and the worker to the SMTP sink; the DEMO trust
+list for contract signatures is made in the data directory (and reused by the warm start); a second
 launcher on the same data directory is refused without harming the first; Ctrl-C stops every process
 the command started. Warm start on the same directory (with crash leftovers planted) → 200 within 10 s,
 data still there; an externally configured Redis is used, not started, and survives the stop. Ctrl-C
@@ -155,6 +156,12 @@ class Dev:
                 last = f"{response.status_code} {response.text}"
             time.sleep(0.1)
         pytest.fail(f"/health not 200 within {limit:.0f} s (last: {last})\n{self.log()}")
+
+    def wait_for_log(self, text: str, limit: float = 15) -> None:
+        deadline = time.monotonic() + limit
+        while text not in self.log():
+            assert self.proc.poll() is None and time.monotonic() < deadline, f"no {text!r} in:\n{self.log()}"
+            time.sleep(0.1)
 
     def processes(self) -> set[psutil.Process]:
         """Every descendant of the command plus every process belonging to its data directory."""
@@ -313,6 +320,14 @@ def test_cold_start_runs_jobs_refuses_a_second_launcher_and_stops_everything(
         assert recipients == sorted(["claire@example.fr", Settings().support_email]), recipients
         cold_run["location"] = location
 
+        # No trusted list configured: contract signatures are checked against the DEMO PKI, made in the data
+        # directory (printed once the API answers, after the URLs).
+        dev.wait_for_log("Signatures  ")
+        trust = data_dir / "esign-demo" / "trust"
+        assert f"Signatures  DEMO trust list ({trust}): development only" in dev.log(), dev.log()
+        assert (trust / "demo-trusted-list.xml").is_file()
+        cold_run["demo root"] = (data_dir / "esign-demo" / "root-ca.pem").read_bytes()
+
         # 6. A second launcher on the same data directory fails fast with one clear line …
         began = time.monotonic()
         second = subprocess.run(
@@ -382,6 +397,11 @@ def test_warm_start_reuses_data_and_uses_a_configured_redis(
         login = httpx.post(f"{dev.base}/auth/login", timeout=10,
                            json={"email": "admin@plateforme-sad.example", "password": DEMO_PASSWORD})
         assert login.status_code == 200, login.text
+
+        # The demo PKI the cold start made is reused as it is, not made again.
+        dev.wait_for_log("Signatures  ")
+        assert "Signatures  DEMO trust list (" in dev.log()
+        assert (data_dir / "esign-demo" / "root-ca.pem").read_bytes() == cold_run["demo root"]
 
         assert_stops_cleanly(dev, "warm")
     # What dev did not start, it does not stop.

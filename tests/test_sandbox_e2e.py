@@ -6,8 +6,10 @@ and reads the mails it writes. It creates its own sandbox DPS at 86 400 (a sandb
 walks it from the DPS's publication to a contract signed by both sides, waiting for the real deadlines to
 pass on the sandbox clock: the DPS activates only once D4's 30 days are over, the buyer can't read the
 offers (D13) nor open them before the tender deadline, an offer submitted at or after it is refused (D14)
-and listed as late, the opening works after it, and no side signs before the standstill ends (D18). About
-a minute of waiting, plus the server's start.
+and listed as late, the opening works after it, and no side signs before the standstill ends (D18). Each
+side signs the contract with `marketplace demo-sign`, as the README's walk does, and the server accepts the
+signatures as qualified against the DEMO trust list `dev` made (G16). About a minute of waiting, plus the
+server's start.
 
 Times: the test computes the sandbox's present from the real clock exactly as the server does (one
 machine, one clock): epoch + (now − epoch) × 86 400. It never acts on a computed time alone: each
@@ -19,6 +21,8 @@ from __future__ import annotations
 import email
 import email.policy
 import io
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -33,8 +37,7 @@ from pypdf import PdfReader
 from marketplace.accounts.demo import DEMO_PASSWORD
 from marketplace.lib.sandbox import NOTICE, SUBJECT_PREFIX
 from marketplace.lib.sealing import verify
-from tests.esign_pki import pki, signed_contract_pdf
-from tests.test_dev_command import Dev, _temp_data_dir, dev_running
+from tests.test_dev_command import ROOT, Dev, _clean_env, _temp_data_dir, dev_running
 from tests.vendors.api import minimal_pdf
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
@@ -62,9 +65,9 @@ PARTS = {"priceSchedule": [{"item": "Licence DUI, 40 postes", "quantity": 1, "un
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dev]:
     logs = tmp_path_factory.mktemp("sandbox-e2e-logs")
     for data_dir in _temp_data_dir():
-        # Contract signatures are checked (G16) against the test PKI's trusted list, as in a real procedure.
-        with dev_running(data_dir, logs, "sandbox-e2e", "--demo",
-                         MARKETPLACE_ESIGN_TRUST_LIST=str(pki().trust_dir)) as dev:
+        # No trusted list configured: `dev` checks contract signatures (G16) against its DEMO trust list, with
+        # qualified certificates required as in production, and `demo-sign` signs with that PKI.
+        with dev_running(data_dir, logs, "sandbox-e2e", "--demo") as dev:
             dev.wait_healthy(90)
             deadline = time.monotonic() + 90
             while "Demo sandbox" not in dev.log():  # the demo accounts are seeded once the API answers
@@ -127,12 +130,27 @@ def offer(api: Api, contract_id: str, label: str) -> str:
     return str(created["id"])
 
 
+def demo_sign(server: Dev, person: str, *args: str) -> bytes:
+    """`marketplace demo-sign` as the README's walk runs it, against the server's data directory: the PDF."""
+    done = subprocess.run([sys.executable, "-m", "marketplace", "demo-sign", "--data-dir", str(server.data_dir),
+                           "--as", person, *args], env=_clean_env(), cwd=ROOT, capture_output=True, timeout=60,
+                          check=False)
+    assert done.returncode == 0, done.stderr.decode()
+    return done.stdout
+
+
 def _mails(directory: Path) -> list[email.message.EmailMessage]:
     return [email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
             for p in sorted(directory.glob("*.eml"))]
 
 
-def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadlines(server: Dev) -> None:
+def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadlines(
+        server: Dev, tmp_path: Path) -> None:
+    # The contract as each side will sign it, made first (two commands of a few seconds each) so the standstill's
+    # 11 real seconds are not spent on it: the buyer signs a generated PDF, the titulaire counter-signs that.
+    buyer_pdf = demo_sign(server, BUYER, "--generate", "Marché de répétition — test d'intégration")
+    (tmp_path / "signe-acheteur.pdf").write_bytes(buyer_pdf)
+    vendor_pdf = demo_sign(server, VENDOR, str(tmp_path / "signe-acheteur.pdf"))
     began = time.monotonic()
     buyer, holder = Api(server.base, BUYER), Api(server.base, HOLDER)
     vendor, other = Api(server.base, VENDOR), Api(server.base, OTHER_VENDOR)
@@ -240,13 +258,15 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
     signed_contract = buyer.post(f"/specific-contracts/{cid}/contract", status=201, json={"amountCents": 4_800_000})
     kid = signed_contract["id"]
     pdf_headers = {"content-type": "application/pdf"}
-    buyer_pdf, vendor_pdf = (signed_contract_pdf(who, f"marché signé {who}") for who in ("acheteur", "titulaire"))
     early_sign = buyer.post(f"/contracts/{kid}/signatures", status=409, content=buyer_pdf, headers=pdf_headers)
     assert early_sign["rule"] == "D18"
     sandbox.wait_until(_at(award["earliestSignatureAt"]))
     buyer.post(f"/contracts/{kid}/signatures", status=201, content=buyer_pdf, headers=pdf_headers)
     active = vendor.post(f"/contracts/{kid}/signatures", status=201, content=vendor_pdf, headers=pdf_headers)
     assert [s["verification"]["verdict"] for s in active["signatures"]] == ["valid", "valid"]
+    assert [[(who["category"], who["identity"]["commonName"]) for who in s["verification"]["signatures"]]
+            for s in active["signatures"]] == [[("qualified", "Julien Moreau")],
+                                               [("qualified", "Julien Moreau"), ("qualified", "Antoine Girard")]]
     assert (active["status"], active["sandbox"]) == ("active", True)
     assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
         (None, "pending"), ("pending", "signed"), ("signed", "active")]

@@ -3,7 +3,8 @@
 
 `marketplace dev` and the test session both use it, so what a newcomer runs is what the tests run.
 Each service is started only when no URL for it is configured (`MARKETPLACE_*`), binds 127.0.0.1 on a
-free port and keeps its data under one data directory, reused on the next start.
+free port and keeps its data under one data directory, reused on the next start. `esign.py` is the DEMO PKI
+`marketplace dev` checks contract signatures against when no trusted list is configured (development only).
 """
 
 from __future__ import annotations
