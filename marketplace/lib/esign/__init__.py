@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import asyncio
 
-from marketplace.lib.esign._checks import unsupported
-from marketplace.lib.esign._formats import cades, pades, xades
 from marketplace.lib.esign._report import (
     Category,
     Check,
@@ -62,7 +60,17 @@ def verify(data: bytes, trust: TrustStore, *, detached_content: bytes | None = N
     return asyncio.run(averify(data, trust, detached_content=detached_content))
 
 
+def unsupported(reason: str, trust: TrustStore) -> SignatureReport:
+    from marketplace.lib.esign._checks import unsupported as report
+
+    return report(reason, trust)
+
+
 async def averify(data: bytes, trust: TrustStore, *, detached_content: bytes | None = None) -> SignatureReport:
+    # Imported here: pyHanko's signing and validation modules take about half a second to import, which
+    # every process start (API, worker, `dev`) would pay while only a signature upload needs them.
+    from marketplace.lib.esign._formats import cades, pades, xades
+
     fmt = detect(data)
     if fmt is SignatureFormat.PADES:
         return await pades(data, trust)
