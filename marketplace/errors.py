@@ -85,7 +85,7 @@ def _problem(request: Request[Any, Any, Any], *, status: int, title: str, detail
              extra: dict[str, Any] | None = None, headers: dict[str, str] | None = None) -> Response[Any]:
     return ProblemDetailsException(
         status_code=status, title=title, detail=detail, type_=PROBLEM_TYPE_BASE + slug,
-        instance=request.url.path, extra=extra or None, headers=headers,
+        instance=_path(request), extra=extra or None, headers=headers,
     ).to_response(request)
 
 
@@ -128,7 +128,7 @@ def _repository_error(request: Request[Any, Any, Any], exc: RepositoryError) -> 
 
 
 def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.warning("dependency.unavailable", extra={"error": repr(exc), "path": request.url.path})
+    log.warning("dependency.unavailable", extra={"error": repr(exc), "path": _path(request)})
     return _problem(request, status=503, title="Service unavailable",
                     detail="A service the platform depends on is unavailable; retry shortly.",
                     slug="service-unavailable", headers={"Retry-After": "5"})
@@ -171,7 +171,7 @@ def _is_connection_failure(exc: BaseException) -> bool:
 
 def _tampered(request: Request[Any, Any, Any], exc: SealingError) -> Response[Any]:
     # Sealed data that no longer opens was altered behind the application (P9): say so, never a 500.
-    log.error("sealed_data.tampered", extra={"path": request.url.path, "error": str(exc)})
+    log.error("sealed_data.tampered", extra={"path": _path(request), "error": str(exc)})
     return _problem(request, status=409, title="Integrity failure", slug="integrity-failure",
                     detail="Sealed data of this object was altered outside the platform and no longer opens; "
                            "it is blocked.")
@@ -192,3 +192,9 @@ exception_handlers: ExceptionHandlersMap = {
     RepositoryError: _repository_error,
     Exception: _unexpected,
 }
+
+
+def _path(request: Request[Any, Any, Any]) -> str:
+    # From the ASGI scope, not `request.url`: building the URL parses the client's Host header, and a
+    # malformed one (":<") would turn any 4xx into a 500.
+    return str(request.scope.get("path", ""))

@@ -73,3 +73,11 @@ async def test_a_constraint_violation_is_a_409_not_a_500() -> None:
     assert response.status_code == 409
     assert response.json()["type"].endswith("/conflict")
     assert "duplicate key" not in response.text
+
+
+async def test_a_malformed_host_header_still_gets_its_problem_not_a_500() -> None:
+    """Found by schemathesis: building `request.url` parses the Host header, and `:<` has no valid port."""
+    async with AsyncTestClient(_app_raising(NotFound("no such offer"))) as client:
+        response = await client.get("/boom", headers={"host": ":<"})
+    assert 400 <= response.status_code < 500, response.text
+    assert response.headers["content-type"].startswith("application/problem+json")
