@@ -28,8 +28,9 @@ VENDORS = ("vendor_admin", "other_vendor_admin", "third_vendor_admin")
 AWARDEE_NAME = "Logiciels Médico-Sociaux SAS"  # tests.world's `vendor`
 
 
-async def opened_contract(client: Client, world: World, clock: FrozenClock) -> tuple[str, dict[str, str]]:
-    """A contract (Prix 40, Valeur technique 60) with an opened offer of each of the three vendors."""
+async def submitted_offers(client: Client, world: World, clock: FrozenClock) -> tuple[str, dict[str, str]]:
+    """A published contract (Prix 40, Valeur technique 60) with a submitted offer of each of the three vendors,
+    before its deadline."""
     dps = await open_dps(client, world, clock)
     category = categories_by_pair(dps)["grand_age", "saas"]
     for person in VENDORS:
@@ -41,6 +42,12 @@ async def opened_contract(client: Client, world: World, clock: FrozenClock) -> t
         offers[person] = (await prepared_offer(client, world, cid, person))["id"]
         clock.advance(timedelta(minutes=1))
         expect(await submit(client, world, offers[person], person), 200)
+    return cid, offers
+
+
+async def opened_contract(client: Client, world: World, clock: FrozenClock) -> tuple[str, dict[str, str]]:
+    """A contract (Prix 40, Valeur technique 60) with an opened offer of each of the three vendors."""
+    cid, offers = await submitted_offers(client, world, clock)
     clock.set(DEADLINE)
     # Machine (c): no evaluation before the opening (G8).
     early = expect(await client.post(f"/specific-contracts/{cid}/evaluation",

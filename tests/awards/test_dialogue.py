@@ -25,19 +25,16 @@ from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.settings import Settings
 from marketplace.tenders.sweeper import OrphanSweeper
 from storage import ObjectNotFound, ObjectStore
-from tests.awards.test_award import VENDORS, opened_contract, scores
+from tests.awards.test_award import opened_contract, scores, submitted_offers
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, PARTS, open_offers, prepared_offer, submit
-from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import (
     Client,
     bucket_keys,
-    categories_by_pair,
     deliver_notifications,
     expect,
     fetch,
     minimal_pdf,
-    open_dps,
 )
 
 # The frozen clock and the app reading it, as for the DPS tests.
@@ -55,17 +52,7 @@ FOLLOW_UP = "Précisez le calendrier de la reprise Vermillon."
 async def submitted_contract(client: Client, world: World, clock: FrozenClock) -> tuple[str, dict[str, str], str]:
     """A contract with an offer of each of the three vendors, not opened yet; the third vendor submitted
     twice, so its first version is superseded (its id is returned too)."""
-    dps = await open_dps(client, world, clock)
-    category = categories_by_pair(dps)["grand_age", "saas"]
-    for person in VENDORS:
-        await admit(client, world, world[person], category)
-    need = await submitted_need(client, world)
-    cid = expect(await publish(client, world, need["id"], dps["id"], "2026-02-17T09:00:00"), 201)["id"]
-    offers = {}
-    for person in VENDORS:
-        offers[person] = (await prepared_offer(client, world, cid, person))["id"]
-        clock.advance(timedelta(minutes=1))
-        expect(await submit(client, world, offers[person], person), 200)
+    cid, offers = await submitted_offers(client, world, clock)
     superseded = offers["third_vendor_admin"]
     offers["third_vendor_admin"] = (await prepared_offer(client, world, cid, "third_vendor_admin"))["id"]
     expect(await submit(client, world, offers["third_vendor_admin"], "third_vendor_admin"), 200)
