@@ -3,7 +3,7 @@ client sends, the answer is a problem naming what is wrong, never a 500 (G10, re
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -15,6 +15,8 @@ from marketplace.errors import exception_handlers
 from marketplace.lib.access import public
 from marketplace.lib.body import MAX_DEPTH, MarketplaceRequest
 from marketplace.lib.schemas import CamelStruct, UnstorableValue
+from tests.vendors.api import dps_body
+from tests.world import World
 
 PROBLEM = "application/problem+json"
 
@@ -65,7 +67,7 @@ async def test_a_valid_body_passes() -> None:
     (b"[" * (MAX_DEPTH + 2) + b"]" * (MAX_DEPTH + 2), "nested too deeply"),
     (b'{"title": "\\ud800"}', "not valid JSON"),  # a lone surrogate, escaped
     (b'{"title": ', "not valid JSON"),
-])
+], ids=["invalid-utf8", "cesu8-surrogate", "400-deep", "past-max-depth", "escaped-lone-surrogate", "truncated"])
 async def test_an_undecodable_body_is_a_400_naming_the_body(content: bytes, says: str) -> None:
     response = await _post(content)
     assert response.status_code == 400
@@ -163,3 +165,16 @@ async def test_search_deadlines_out_of_range_name_the_parameter(client: AsyncTes
     assert response.status_code == 422, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     assert response.json()["field"] == parameter
+
+
+@pytest.mark.parametrize(("field", "value"), [
+    ("validityEnd", "9999-12-31T23:59:59-14:00"),
+    ("validityStart", "0001-01-01T00:00:00+14:00"),
+])
+async def test_a_dps_validity_out_of_range_names_the_field(client: AsyncTestClient[Litestar], world: World,
+                                                           field: str, value: str) -> None:
+    body = dps_body(datetime.now(UTC))
+    body[field] = value
+    response = await client.post("/dps", headers=world["buyer_admin"].headers, json=body)
+    assert response.status_code == 400, response.text
+    assert response.json()["field"] == field

@@ -14,6 +14,7 @@ from marketplace.lib.clock import (
     AcceleratedClock,
     ClockExhausted,
     FrozenClock,
+    InstantOutOfRange,
     InvalidLocalTime,
     SystemClock,
     format_paris,
@@ -137,3 +138,20 @@ def test_an_accelerated_clock_stops_serving_well_before_the_year_9999() -> None:
     base.advance(timedelta(days=1000))  # and past what a datetime can hold at all
     with pytest.raises(ClockExhausted, match="year 9900"):
         sandbox.now()
+
+
+@pytest.mark.parametrize("value", [
+    datetime(1, 1, 1),  # naive: Paris time, before UTC's year 1 begins
+    datetime(9999, 12, 31, 23, 59, 59, tzinfo=timezone(timedelta(hours=-14))),  # past UTC's year 9999
+    datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=14))),
+    datetime(1899, 12, 31, 23, 0),
+    datetime(9900, 1, 1, tzinfo=UTC),
+])
+def test_an_instant_out_of_range_is_refused_not_an_overflow(value: datetime) -> None:
+    with pytest.raises(InstantOutOfRange, match="out of range"):
+        paris_instant(value)
+
+
+def test_the_first_and_last_years_are_accepted() -> None:
+    assert paris_instant(datetime(1900, 6, 1, 12, 0)).tzinfo is UTC
+    assert paris_instant(datetime(9899, 12, 31, 23, 59, 59)).year == 9899
