@@ -54,7 +54,8 @@ DATE_TIMES = ("0001-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00
 STRINGS = ("a\x00b", "\ud800", "\udfff", "x" * 100_000)
 # Raw query values: NUL, invalid UTF-8, a UTF-8-encoded lone surrogate, a long value.
 RAW_PARAMS = ("%00", "%FF%FE", "%ED%A0%80", "x" * 5_000, "-1", "99999999999999999999999999999",
-              "1e308", "0001-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "2026-03-29T02:30:00")
+              "1e308", "0001-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "2026-03-29T02:30:00",
+              "0001-01-01", "9999-12-31", "true", "[]", "null")
 CONTENT_TYPES = ("text/plain", "application/xml", "multipart/form-data", "application/x-www-form-urlencoded",
                  "application/json; charset=latin-1", "")
 

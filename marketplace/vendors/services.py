@@ -23,7 +23,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import OrganisationKind, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
-from marketplace.lib.clock import Clock, format_paris, to_paris
+from marketplace.lib.clock import Clock, InstantOutOfRange, check_year, format_paris, to_paris
 from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import (
     EVALUATION_DAYS,
@@ -443,6 +443,11 @@ class DpsService:
         media_type = check_declared(declared_type, declared_size, allowed, rule["maxBytes"], rule["label"])
         if rule["hasExpiry"] and valid_until is None:
             raise RuleViolation(f"validUntil: {rule['label']} has an end of validity; give it", field="validUntil")
+        if valid_until is not None:
+            try:
+                check_year(valid_until)  # before the file is stored: its answer could not show the date (G10)
+            except InstantOutOfRange as exc:
+                raise RuleViolation(f"validUntil: {exc}", field="validUntil") from None
         if valid_until is not None and valid_until < to_paris(self._time(dps).now()).date():
             raise RuleViolation(f"validUntil: this {rule['label']} expired on {valid_until.isoformat()}",
                                 field="validUntil")
