@@ -44,7 +44,7 @@ ACTOR = {"buyer:admin": "buyer_admin", "buyer:evaluator": "buyer_evaluator", "bu
          "holder:admin": "holder_admin", "holder:project_lead": "holder_admin", "holder:member": "holder_member",
          "platform:admin": "platform_admin"}
 
-TEN_MB = 10 * 1024 * 1024
+TEN_MB_BODY = b'{"x": "' + b"x" * 10 * 1024 * 1024 + b'"}'
 NUMBERS = (1e308, -1, 2**31, 2**63, 10**30, -(2**63) - 1)
 DATES = ("0001-01-01", "9999-12-31", "1900-01-01", "9899-12-31")
 DATE_TIMES = ("0001-01-01T00:00:00", "9999-12-31T23:59:59-14:00", "0001-01-01T00:00:00+14:00",
@@ -270,8 +270,14 @@ def _json_schema(op: Operation) -> dict[str, Any] | None:
     return content.get("application/json", {}).get("schema") if "application/json" in content else None
 
 
-def _with_body(corpus: Corpus) -> list[Operation]:
-    return [op for op in corpus.operations if "requestBody" in op.spec]
+def _with_json_body(corpus: Corpus) -> list[Operation]:
+    return [op for op in corpus.operations if _json_schema(op) is not None]
+
+
+def _without_json_body(corpus: Corpus) -> list[Operation]:
+    """Raw-body uploads (streamed, never buffered) and actions without a body: a body they don't expect
+    must not break them either."""
+    return [op for op in corpus.operations if op.method in ("post", "put", "patch") and _json_schema(op) is None]
 
 
 def _hostile_values(schema: dict[str, Any]) -> tuple[Any, ...]:
@@ -290,27 +296,40 @@ def _encode(value: Any) -> bytes:
     return json.dumps(value).encode()
 
 
+async def _undecodable(corpus: Corpus, op: Operation, content_type: str = "application/json") -> None:
+    await corpus.call(op, "invalid UTF-8", content=b'{"title": "\xff\xfe\xed\xa0\x80"}', content_type=content_type)
+    await corpus.call(op, "nested 1000 deep", content=b"[" * 1000 + b"]" * 1000, content_type=content_type)
+    await corpus.call(op, "nested objects", content=b'{"a":' * 500 + b"1" + b"}" * 500, content_type=content_type)
+    await corpus.call(op, "10 MB", content=TEN_MB_BODY, content_type=content_type)
+    await corpus.call(op, "lone surrogate escape", content=b'{"title": "\\ud800"}', content_type=content_type)
+
+
 async def test_hostile_bodies(corpus: Corpus) -> None:
     started = time.perf_counter()
-    huge = b'{"x": "' + b"x" * TEN_MB + b'"}'
-    for op in _with_body(corpus):
-        await corpus.call(op, "invalid UTF-8", content=b'{"title": "\xff\xfe\xed\xa0\x80"}')
-        await corpus.call(op, "nested 1000 deep", content=b"[" * 1000 + b"]" * 1000)
-        await corpus.call(op, "nested objects", content=b'{"a":' * 500 + b"1" + b"}" * 500)
-        await corpus.call(op, "10 MB", content=huge)
-        await corpus.call(op, "lone surrogate escape", content=b'{"title": "\\ud800"}')
+    for op in _with_json_body(corpus):
+        await _undecodable(corpus, op)
         schema = _json_schema(op)
-        base = _example(corpus, schema) if schema is not None else {}
+        assert schema is not None
+        base = _example(corpus, schema)
         for content_type in CONTENT_TYPES:
             await corpus.call(op, f"content type {content_type!r}", content=_encode(base),
                               content_type=content_type or None)
-        if schema is None:
-            continue
         for path, leaf in _leaves(corpus, schema):
             for value in _hostile_values(leaf):
                 label = f"{'.'.join(map(str, path)) or 'body'} = {str(value)[:40]!r}"
                 await corpus.call(op, label, content=_encode(_put(corpus, base, schema, path, value)))
     corpus.report("bodies", started)
+
+
+async def test_hostile_raw_bodies(corpus: Corpus) -> None:
+    started = time.perf_counter()
+    for op in _without_json_body(corpus):
+        for content_type in ("application/pdf", "application/json", "application/octet-stream"):
+            await _undecodable(corpus, op, content_type)
+        for content_type in CONTENT_TYPES:
+            await corpus.call(op, f"content type {content_type!r}", content=b"%PDF-1.4\n%\xe2\xe3",
+                              content_type=content_type or None)
+    corpus.report("raw bodies", started)
 
 
 # -- query and path parameters -------------------------------------------------------------------------

@@ -109,7 +109,7 @@ async def test_a_value_that_cannot_be_stored_is_a_400_naming_its_field(changes: 
     assert response.status_code == 400, response.text
     problem = response.json()
     assert problem["field"] == field, problem
-    assert field.rsplit(".", 1)[-1].split("[")[0] in problem["detail"]
+    assert field.rsplit(".", 1)[-1].split("[", maxsplit=1)[0] in problem["detail"]
 
 
 def test_the_limits_hold_at_the_edges() -> None:
