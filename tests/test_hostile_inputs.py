@@ -30,7 +30,7 @@ from marketplace.lib.access import route_inventory
 from marketplace.settings import Settings
 from tests.awards.test_award import submitted_offers
 from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
-from tests.vendors.api import Client, categories_by_pair, expect, fetch
+from tests.vendors.api import Client, categories_by_pair, expect, fetch, minimal_pdf
 from tests.vendors.conftest import app, clock  # noqa: F401
 from tests.world import World
 
@@ -163,7 +163,7 @@ def _operations(app: Litestar, document: dict[str, Any]) -> list[Operation]:
 
 @pytest.fixture
 async def corpus(client: Client, world: World, clock: Any, app: Litestar, settings: Settings) -> Corpus:
-    contract_id, offers = await submitted_offers(client, world, clock)
+    contract_id, _ = await submitted_offers(client, world, clock)
     contract = expect(await client.get(f"/specific-contracts/{contract_id}", headers=world["buyer_admin"].headers),
                       200)
     dps_id = contract.get("dpsId")
@@ -172,7 +172,10 @@ async def corpus(client: Client, world: World, clock: Any, app: Litestar, settin
     support = expect(await client.post("/support/requests", json={
         "name": "Claire Martin", "email": "claire.martin@exemple.fr", "subject": "Accès", "message": "Bonjour"}),
         201)
-    ids = {"contract_id": contract_id, "offer_id": offers["vendor_admin"], "support_request": support["id"],
+    # A new version of the vendor's offer, still a draft: the routes that fill an offer reach their service.
+    draft = expect(await client.post(f"/specific-contracts/{contract_id}/offers",
+                                     headers=world["vendor_admin"].headers), 201)
+    ids = {"contract_id": contract_id, "offer_id": draft["id"], "support_request": support["id"],
            "need_id": contract.get("needId", ""), "dps_id": dps_id or "",
            "request_id": str(admission[0]["id"])}
     if dps_id:
@@ -349,6 +352,21 @@ async def test_hostile_parameters(corpus: Corpus) -> None:
                     url = f"{corpus.url(op)}?{parameter['name']}={raw}"
                 await corpus.call(op, label, url=url, content_type=None)
     corpus.report("parameters", started)
+
+
+async def test_hostile_header_parameters(corpus: Corpus) -> None:
+    """Header parameters (file names, idempotency keys) with a body the route takes, to reach their use."""
+    started = time.perf_counter()
+    pdf = minimal_pdf("hostile")
+    for op in corpus.operations:
+        for parameter in op.spec.get("parameters", []):
+            if parameter["in"] != "header":
+                continue
+            for raw in (*RAW_PARAMS, b"\xff\xfe", "a%2F..%2F..%2Fetc%2Fpasswd", "%E2%80%AE.pdf", "\t"):
+                label = f"header {parameter['name']} = {raw[:40]!r}"
+                headers = [*corpus.headers(op).items(), (parameter["name"], raw), ("Content-Type", "application/pdf")]
+                await corpus.call(op, label, content=pdf, content_type=None, headers=headers)
+    corpus.report("header parameters", started)
 
 
 # -- authorization headers -----------------------------------------------------------------------------
