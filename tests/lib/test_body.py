@@ -178,3 +178,16 @@ async def test_a_dps_validity_out_of_range_names_the_field(client: AsyncTestClie
     response = await client.post("/dps", headers=world["buyer_admin"].headers, json=body)
     assert response.status_code == 400, response.text
     assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize(("query", "field"), [
+    ("limit=1000", "limit"),
+    ("limit=99999999999999999999999999999", "limit"),
+    ("q=a%00b", "q"),
+])
+async def test_query_parameters_out_of_range_name_the_parameter(client: AsyncTestClient[Litestar], query: str,
+                                                                field: str) -> None:
+    response = await client.get(f"/discovery/needs?{query}")
+    assert response.status_code in (400, 422), response.text
+    assert response.headers["content-type"].startswith(PROBLEM)
+    assert response.json()["field"] == field
