@@ -42,6 +42,7 @@ from marketplace.lib.access import publish_access
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
+from marketplace.notifications.controllers import FailedDeliveryController, InboxController
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
@@ -143,7 +144,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
                         PublicSearchController, OfferController, OpeningController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
-                        ClarificationController],
+                        ClarificationController, InboxController, FailedDeliveryController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
