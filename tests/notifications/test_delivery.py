@@ -104,6 +104,21 @@ async def test_a_support_request_whose_subject_holds_cr_lf_reaches_the_support_d
     assert expect(await client.get(f"/support/requests/{receipt['id']}"), 200)["status"] == "forwarded"
 
 
+async def test_a_subject_stored_with_a_line_break_before_the_fix_is_still_mailed(
+        settings: Settings, mail_sink: MailSink) -> None:
+    """Rows written before subjects were made safe are made safe again when the mail is built."""
+    rows = await fetch(settings, "INSERT INTO notification (id, recipient_email, subject, body, kind, email_status, "
+                                 "created_at, updated_at) VALUES (gen_random_uuid(), 'ancien@exemple.fr', "
+                                 "E'Ancien\\r\\nsujet', 'Corps', 'legacy', 'pending', now(), now()) RETURNING id")
+    await fetch(settings, "INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, "
+                          "updated_at) VALUES (gen_random_uuid(), 'deliver_notification', jsonb_build_array($1::text), "
+                          "'pending', now(), 0, now(), now())", str(rows[0]["id"]))
+    async with AsyncTestClient(app=create_app(settings)):  # its relay hands the job to arq
+        await run_worker(settings)
+    [mail] = mail_sink.to("ancien@exemple.fr")
+    assert str(mail["Subject"]) == "Ancien sujet"
+
+
 # -- addresses: SMTPUTF8 where the relay offers it, else a 422 where the address enters ---------------------
 
 
