@@ -14,8 +14,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import sqlalchemy as sa
-from alembic import op
 from advanced_alchemy.types import DateTimeUTC
+from alembic import op
 
 revision: str = '0020'
 down_revision: str | None = '0019'
