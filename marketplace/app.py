@@ -43,6 +43,7 @@ from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
+from marketplace.notifications.controllers import FailedDeliveryController, InboxController
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
@@ -144,7 +145,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
                         PublicSearchController, OfferController, OpeningController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
-                        ClarificationController],
+                        ClarificationController, InboxController, FailedDeliveryController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).
         request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,

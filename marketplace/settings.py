@@ -29,6 +29,9 @@ class Settings:
     s3_region: str = "us-east-1"
     smtp_host: str = ""
     smtp_port: int = 25
+    # The SMTP relay offers SMTPUTF8 (RFC 6531): non-ASCII addresses (`zoé@exemple.fr`) are accepted and
+    # mailed with it. Off: they are refused where they enter, with a 422 (notifications/mail.py).
+    smtp_utf8: bool = False
     mail_from: str = "Marketplace SAD <no-reply@marketplace.localhost>"
     support_email: str = "support@marketplace.localhost"
     data_dir: Path = field(default_factory=_default_data_dir)

@@ -136,6 +136,7 @@ def _clean_state(request: pytest.FixtureRequest, mail_sink: MailSink) -> None:
     if "settings" in request.fixturenames:
         asyncio.run(_reset(request.getfixturevalue("settings")))
     mail_sink.messages.clear()
+    mail_sink.refused.clear()
 
 
 @pytest.fixture

@@ -2,6 +2,11 @@
 
 Both arrive as `Authorization: Bearer …`. Every request re-reads the user (or key) from the database, so
 a deactivated user or a revoked key is refused on the very next request, whatever its token says.
+
+An access token issued at login or refresh names its refresh-token family (`fam`): it is honoured only
+while that family still holds an unspent refresh token. Logging out, deactivation and the replay of a spent
+refresh token (RFC 6819 §5.2.2.3, AccountsService.refresh) revoke the family, and with it every access
+token issued from it, at once rather than when they expire.
 """
 
 from __future__ import annotations
@@ -16,10 +21,10 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.security.jwt import Token
-from sqlalchemy import select, update
+from sqlalchemy import exists, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marketplace.accounts.models import ApiKey, Membership, User
+from marketplace.accounts.models import ApiKey, Membership, RefreshToken, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 
@@ -37,10 +42,11 @@ def new_secret() -> str:
     return secrets.token_urlsafe(32)
 
 
-def issue_access_token(user_id: uuid.UUID, secret: str) -> tuple[str, int]:
+def issue_access_token(user_id: uuid.UUID, secret: str, family_id: uuid.UUID | None = None) -> tuple[str, int]:
     # JWT validity is checked by the JWT library against the wall clock, so it is stamped from it too.
     now = datetime.now(UTC)
-    token = Token(sub=str(user_id), exp=now + ACCESS_TOKEN_TTL, iat=now, jti=uuid.uuid4().hex)
+    token = Token(sub=str(user_id), exp=now + ACCESS_TOKEN_TTL, iat=now, jti=uuid.uuid4().hex,
+                  extras={"fam": str(family_id)} if family_id else {})
     return token.encode(secret, ALGORITHM), int(ACCESS_TOKEN_TTL.total_seconds())
 
 
@@ -83,9 +89,22 @@ async def resolve_principal(session_maker: async_sessionmaker[AsyncSession], tok
         try:
             decoded = Token.decode(token, secret, ALGORITHM)
             user_id = uuid.UUID(decoded.sub)
-        except (NotAuthorizedException, ValueError):
+            family = decoded.extras.get("fam")
+            family_id = uuid.UUID(family) if family is not None else None
+        except (NotAuthorizedException, ValueError, TypeError, AttributeError):
+            return None
+        if family_id is not None and not await _family_alive(session, family_id, user_id):
             return None
         return await _user_principal(session, user_id)
+
+
+async def _family_alive(session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+    """A session lives while one of its refresh tokens is unspent: rotation spends one and adds the next
+    in the same transaction, so a family is dead only once logged out, deactivated or revoked for reuse.
+    (The refresh token's own expiry is not asked: the access token's 15 minutes, on the wall clock, end
+    sooner.) Tokens signed without a family (tests, tools) are checked against the account alone."""
+    return bool(await session.scalar(select(exists().where(
+        RefreshToken.family_id == family_id, RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)))))
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):

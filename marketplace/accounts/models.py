@@ -95,9 +95,14 @@ class ApiKey(UUIDv7AuditBase):
 
 
 class RefreshToken(UUIDv7AuditBase):
+    """One link of a rotation chain. A login starts a family; each refresh spends its token and adds the
+    next one to the same family. The family is the session: its access tokens carry its id and are
+    honoured only while one of its refresh tokens is unspent (accounts/auth.py)."""
+
     __tablename__ = "refresh_token"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    family_id: Mapped[uuid.UUID] = mapped_column(index=True)
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     expires_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

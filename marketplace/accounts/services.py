@@ -52,6 +52,7 @@ from marketplace.lib.identifiers import (
     validate_siren,
     validate_siret,
 )
+from marketplace.notifications.mail import deliverable_address
 from marketplace.notifications.services import NotificationService
 from marketplace.settings import Settings
 
@@ -245,31 +246,55 @@ class AccountsService:
             throttle.locked_until = now + LOGIN_LOCK
         await self.session.flush()
 
-    async def _token_pair(self, user_id: uuid.UUID) -> schemas.TokenPair:
-        access, expires_in = issue_access_token(user_id, self.settings.secret_key)
+    async def _token_pair(self, user_id: uuid.UUID, family_id: uuid.UUID | None = None) -> schemas.TokenPair:
+        """A new pair; without `family_id` it opens a new family (a login), else it continues one."""
+        family_id = family_id or uuid.uuid4()
+        access, expires_in = issue_access_token(user_id, self.settings.secret_key, family_id)
         refresh = new_secret()
-        self.session.add(RefreshToken(user_id=user_id, token_sha256=sha256_hex(refresh),
+        self.session.add(RefreshToken(user_id=user_id, family_id=family_id, token_sha256=sha256_hex(refresh),
                                       expires_at=self.clock.now() + REFRESH_TOKEN_TTL))
         await self.session.flush()
         return schemas.TokenPair(access_token=access, refresh_token=refresh, expires_in=expires_in)
 
     async def refresh(self, token: str) -> schemas.TokenPair:
-        """Rotate: the refresh token is spent, a new pair is issued."""
+        """Rotate: the refresh token is spent, a new pair of the same family is issued.
+
+        A spent token presented again means two parties held it, the legitimate client and a thief, and we
+        can't tell which one is calling: the whole family is revoked, so whoever rotated first loses the
+        session too and both must log in again (RFC 6819 §5.2.2.3). The 401 commits (app.py), so the
+        revocation and its audit event stand although the request is refused.
+        """
         now = self.clock.now()
         stored = await self.session.scalar(
             select(RefreshToken).where(RefreshToken.token_sha256 == sha256_hex(token)).with_for_update())
+        if stored is not None and stored.revoked_at is not None:
+            await self._revoke_family(stored, now)
+            raise InvalidCredentials
         user = await self.session.get(User, stored.user_id) if stored else None
-        if stored is None or stored.revoked_at or stored.expires_at <= now or user is None or not user.is_active:
+        if stored is None or stored.expires_at <= now or user is None or not user.is_active:
             raise InvalidCredentials
         stored.revoked_at = now
-        return await self._token_pair(user.id)
+        return await self._token_pair(user.id, stored.family_id)
+
+    async def _revoke_family(self, replayed: RefreshToken, now: datetime) -> None:
+        revoked = await self.session.execute(update(RefreshToken).where(
+            RefreshToken.family_id == replayed.family_id, RefreshToken.revoked_at.is_(None)
+        ).values(revoked_at=now))
+        # A security event: the token was copied. The caller may be the thief, so the actor is anonymous.
+        await self._audit("auth.refresh_token_reused", ANONYMOUS_ACTOR, target_type="user",
+                          target_id=replayed.user_id, family=str(replayed.family_id),
+                          spent_at=replayed.revoked_at.isoformat() if replayed.revoked_at else None,
+                          tokens_revoked=revoked.rowcount, security=True)  # type: ignore[attr-defined]
 
     async def logout(self, principal: Principal, refresh_token: str) -> None:
         stored = await self.session.scalar(
             select(RefreshToken).where(RefreshToken.token_sha256 == sha256_hex(refresh_token),
                                        RefreshToken.user_id == principal.user_id))
-        if stored is not None and stored.revoked_at is None:
-            stored.revoked_at = self.clock.now()
+        if stored is not None:
+            # The whole session ends: its refresh tokens and, through them, its access tokens.
+            await self.session.execute(update(RefreshToken).where(
+                RefreshToken.family_id == stored.family_id, RefreshToken.revoked_at.is_(None)
+            ).values(revoked_at=self.clock.now()))
         await self._audit("auth.logout", principal.label, target_type="user", target_id=principal.user_id)
 
     async def me(self, principal: Principal) -> schemas.Me:
@@ -287,7 +312,8 @@ class AccountsService:
     # -- users, members, invitations -----------------------------------------------------------
 
     async def create_user(self, email: str, full_name: str, password: str) -> User:
-        email = email.strip().lower()
+        # Every account is written to (invitations, D8 invitations, decisions): its address must be reachable.
+        email = deliverable_address(email, self.settings, field="email")
         if await self.session.scalar(select(func.count()).where(User.email == email)):
             raise AlreadyExists("email: an account with this address exists already", field="email")
         user = User(email=email, full_name=full_name.strip(), password_hash=hasher.hash(password))
@@ -314,8 +340,9 @@ class AccountsService:
                      data: schemas.InvitationCreate) -> schemas.Invitation:
         organisation = await self._administered(principal, organisation_id)
         roles = _check_roles(organisation.kind, data.roles)
+        email = deliverable_address(data.email, self.settings, field="email")  # the code travels by mail
         token = new_secret()
-        invitation = Invitation(organisation_id=organisation_id, email=data.email.strip().lower(), roles=roles,
+        invitation = Invitation(organisation_id=organisation_id, email=email, roles=roles,
                                 token_sha256=sha256_hex(token), invited_by_id=principal.user_id,
                                 expires_at=self.clock.now() + INVITATION_TTL)
         self.session.add(invitation)

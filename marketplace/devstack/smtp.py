@@ -22,6 +22,15 @@ class _Handler:
     def __init__(self, sink: MailSink) -> None:
         self.sink = sink
 
+    async def handle_RCPT(self, server: Any, session: Any, envelope: Any, address: str,
+                          rcpt_options: list[str]) -> str:
+        refusal = self.sink.refused.get(address.lower())
+        if refusal is not None:
+            return refusal
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 OK"
+
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
@@ -30,9 +39,14 @@ class _Handler:
 
 
 class MailSink:
-    def __init__(self, directory: Path | None = None, *, port: int | None = None) -> None:
+    """`smtputf8`: offer SMTPUTF8 (RFC 6531), as current relays do. `refused`: recipient address → the reply
+    that refuses it at RCPT (`550 5.1.1 …` for good, `451 …` for now), for tests of failed deliveries."""
+
+    def __init__(self, directory: Path | None = None, *, port: int | None = None, smtputf8: bool = True) -> None:
         self.directory = directory
         self.port = port or 0
+        self.smtputf8 = smtputf8
+        self.refused: dict[str, str] = {}
         self.messages: list[tuple[EmailMessage, list[str]]] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
@@ -51,7 +65,8 @@ class MailSink:
 
     def start(self) -> None:
         self.port = self.port or free_port()
-        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port)
+        self._controller = Controller(_Handler(self), hostname="127.0.0.1", port=self.port,
+                                      enable_SMTPUTF8=self.smtputf8)
         self._controller.start()
 
     def stop(self) -> None:

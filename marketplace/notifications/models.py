@@ -6,7 +6,7 @@ from datetime import datetime
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, String, Text
+from sqlalchemy import Enum, Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 SUBJECT_MAX = 300
@@ -20,11 +20,24 @@ class EmailStatus(enum.StrEnum):
     SENT = "sent"
     # No SMTP server configured: the notification lives in the in-app inbox only.
     NOT_CONFIGURED = "not_configured"
+    # Never delivered: refused for good by the server, or still failing after every retry. `failure_reason`
+    # says why; the recipient reads it in the app inbox, and the platform's operators list these.
+    FAILED = "failed"
+
+
+FAILURE_MAX = 500
 
 
 class Notification(UUIDv7AuditBase):
     __tablename__ = "notification"
+    __table_args__ = (
+        # The inbox: a person's notifications, newest first.
+        Index("ix_notification_inbox", "recipient_email", "created_at"),
+        # The operators' list of failed deliveries stays small; the index holds nothing else.
+        Index("ix_notification_failed", "failed_at", postgresql_where=text("email_status = 'failed'")),
+    )
 
+    # As the account holds it (lower-cased): the inbox is matched on it.
     recipient_email: Mapped[str] = mapped_column(String(320))
     subject: Mapped[str] = mapped_column(String(SUBJECT_MAX))
     body: Mapped[str] = mapped_column(Text)
@@ -37,3 +50,9 @@ class Notification(UUIDv7AuditBase):
         default=EmailStatus.PENDING,
     )
     emailed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    # SMTP attempts made (notifications/jobs.py): a transient failure is retried until MAX_ATTEMPTS.
+    attempts: Mapped[int] = mapped_column(SmallInteger, default=0, server_default="0")
+    failed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    failure_reason: Mapped[str | None] = mapped_column(String(FAILURE_MAX), default=None)
+    # When the recipient marked it read in the inbox.
+    read_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

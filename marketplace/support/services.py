@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import NotFound
 from marketplace.lib.clock import Clock, format_paris
+from marketplace.notifications.mail import deliverable_address
 from marketplace.notifications.models import EmailStatus, Notification
 from marketplace.notifications.services import NotificationService
 from marketplace.settings import Settings
@@ -22,7 +23,9 @@ class SupportService:
         self.notifications = NotificationService(session, clock)
 
     async def submit(self, data: SupportRequestCreate) -> SupportRequestReceipt:
-        request = SupportRequest(name=data.name.strip(), email=data.email, subject=data.subject.strip(),
+        # The acknowledgement is mailed to this address: one we can write to, or a 422 now.
+        email = deliverable_address(data.email, self.settings, field="email")
+        request = SupportRequest(name=data.name.strip(), email=email, subject=data.subject.strip(),
                                  message=data.message, organisation=data.organisation)
         self.session.add(request)
         await self.session.flush()

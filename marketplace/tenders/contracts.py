@@ -26,7 +26,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.sandbox import labelled
-from marketplace.notifications.models import SUBJECT_MAX
+from marketplace.notifications.mail import subject_line
 from marketplace.tenders import schemas
 from marketplace.tenders.models import (
     ContractInvitation,
@@ -117,8 +117,7 @@ async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid
 
     `clock` is the real one: it dates the notifications and their delivery intents, which the relay reads."""
     subject, body = labelled(subject, body, sandbox)
-    if len(subject) > SUBJECT_MAX:
-        subject = subject[: SUBJECT_MAX - 1] + "…"
+    subject = subject_line(subject)  # titles are typed by users: a line break can't reach the header
     count = await session.scalar(_NOTIFY_INVITEES, {
         "contract_id": contract_id, "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
         "kind": kind, "now": clock.now()})
@@ -244,8 +243,9 @@ class SpecificContractService:
             f"Invitation à remettre une offre — {title}",
             f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
             f"Date limite de remise des offres : {deadline}.\n", sandbox)
-        if len(subject) > SUBJECT_MAX:
-            subject = subject[: SUBJECT_MAX - 1] + "…"
+        # D8: the invitation is in writing. A line break in the need's title made every mail of the fan-out
+        # fail on its Subject header; one header-safe line can't.
+        subject = subject_line(subject)
         row = (await self.session.execute(_FAN_OUT, {
             "contract_id": contract.id, "category_id": contract.category_id, "invited_at": contract.invited_at,
             "now": self.clock.now(), "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,

@@ -31,14 +31,48 @@ async def test_login_me_refresh_logout(client: AsyncTestClient[Litestar], world:
 
     refreshed = await client.post("/auth/refresh", json={"refreshToken": pair["refreshToken"]})
     assert refreshed.status_code == 200
-    # A refresh token is spent once used.
-    assert (await client.post("/auth/refresh", json={"refreshToken": pair["refreshToken"]})).status_code == 401
     new = refreshed.json()
-    out = await client.post("/auth/logout", json={"refreshToken": new["refreshToken"]},
-                            headers={"Authorization": f"Bearer {new['accessToken']}"})
+    bearer = {"Authorization": f"Bearer {new['accessToken']}"}
+    assert (await client.get("/auth/me", headers=bearer)).status_code == 200
+    out = await client.post("/auth/logout", json={"refreshToken": new["refreshToken"]}, headers=bearer)
     assert out.status_code == 204
     assert (await client.post("/auth/refresh", json={"refreshToken": new["refreshToken"]})).status_code == 401
+    # Logging out ends the session: its access token too, not only when it expires.
+    assert (await client.get("/auth/me", headers=bearer)).status_code == 401
     assert "auth.login_succeeded" in await _audit_actions(settings)
+
+
+async def test_a_replayed_refresh_token_revokes_its_whole_family(client: AsyncTestClient[Litestar], world: World,
+                                                                settings: Settings) -> None:
+    """RFC 6819 §5.2.2.3: a spent refresh token presented again means it was copied. Whoever rotated it
+    first (the thief, or the client) loses the session: every refresh and access token of the family."""
+    login = await client.post("/auth/login", json={"email": email_of("vendor_admin"), "password": PASSWORD})
+    a = login.json()
+    other = (await client.post("/auth/login", json={"email": email_of("vendor_admin"), "password": PASSWORD})).json()
+    b = (await client.post("/auth/refresh", json={"refreshToken": a["refreshToken"]})).json()
+    b_bearer = {"Authorization": f"Bearer {b['accessToken']}"}
+    assert (await client.get("/auth/me", headers=b_bearer)).status_code == 200
+
+    replay = await client.post("/auth/refresh", json={"refreshToken": a["refreshToken"]})
+    assert replay.status_code == 401
+    # B, issued in exchange for A, is refused now, and so is the access token that came with it.
+    assert (await client.post("/auth/refresh", json={"refreshToken": b["refreshToken"]})).status_code == 401
+    assert (await client.get("/auth/me", headers=b_bearer)).status_code == 401
+    assert (await client.get("/auth/me", headers={"Authorization": f"Bearer {a['accessToken']}"})).status_code == 401
+    # Another session of the same person (another device) is not touched.
+    other_bearer = {"Authorization": f"Bearer {other['accessToken']}"}
+    assert (await client.get("/auth/me", headers=other_bearer)).status_code == 200
+    assert (await client.post("/auth/refresh", json={"refreshToken": other["refreshToken"]})).status_code == 200
+
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        event = await conn.fetchrow("SELECT actor, target_id, details FROM audit_event "
+                                    "WHERE action = 'auth.refresh_token_reused'")
+    finally:
+        await conn.close()
+    assert event is not None, "the reuse is a security event of the audit log"
+    assert event["target_id"] == str(world["vendor_admin"].user_id)
+    assert '"tokens_revoked": 1' in event["details"] and '"security": true' in event["details"]
 
 
 async def test_login_failures_do_not_reveal_whether_the_account_exists(

@@ -245,6 +245,14 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /organisations/{organisation_id}/opener-keys":               row(U, F, F, F, F, F, F),
     # A vendor's members list their own invitations.
     "GET /my/invitations":                                            row(U, F, A, F, F),
+    # The inbox: anyone signed in reads and marks their own notifications. The matrix's notification is the
+    # holder member's: anyone else, platform admins included, gets 404 (an inbox is personal).
+    "GET /my/notifications":                                          row(U, A, A, A, A),
+    "GET /my/notifications/unread-count":                             row(U, A, A, A, A),
+    "POST /my/notifications/{notification_id}/read":                  row(U, A, N, N, N),
+    "POST /my/notifications/read-all":                                row(U, A, A, A, A),
+    # Failed deliveries, everyone's: the platform's operators only.
+    "GET /notifications/failed":                                      row(U, F, F, F, A),
 }
 # DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
 EXPECTATIONS |= {
@@ -439,8 +447,12 @@ class Scenario:
             "/auth/me", headers={"Authorization": f"Bearer {spare['accessToken']}"}), "spare /auth/me")
         self.refresh_token = spare["refreshToken"]
         need = self._ok(await self.client.post("/needs", headers=admin, json=NEED_BODY), "need")
+        # A notification in the holder member's inbox: an invitation to the holder sent to their address.
+        await self.invitation_code(self.world["holder_member"].email)
+        inbox = self._ok(await self.client.get("/my/notifications", headers=self.headers("holder_member")), "inbox")
         self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "user_id": me["id"],
-                            "request_id": request["id"], "need_id": need["id"]}
+                            "request_id": request["id"], "need_id": need["id"],
+                            "notification_id": inbox["items"][0]["id"]}
         await self.setup_dps()
 
     async def setup_dps(self) -> None:

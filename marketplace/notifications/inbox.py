@@ -1,0 +1,86 @@
+"""The in-app inbox: every notification addressed to a person, whatever became of its e-mail.
+
+A notification is addressed to an e-mail address (some recipients have no account yet: a support request's
+author, an invitee), so a person's inbox is the notifications sent to their account's address. It is the
+copy that can't be lost: a mail that failed (notifications/jobs.py) is still read here, with the reason.
+Operators see the failed deliveries of everyone, without their bodies (an invitation carries its code).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.principal import Principal
+from marketplace.errors import Forbidden, NotFound
+from marketplace.lib.clock import Clock
+from marketplace.notifications import schemas
+from marketplace.notifications.models import EmailStatus, Notification
+
+
+def _item(n: Notification) -> schemas.InboxNotification:
+    return schemas.InboxNotification(
+        id=n.id, kind=n.kind, subject=n.subject, body=n.body, about_id=n.about_id, created_at=n.created_at,
+        read=n.read_at is not None, read_at=n.read_at, delivery_status=n.email_status, emailed_at=n.emailed_at,
+        delivery_attempts=n.attempts, delivery_failure=n.failure_reason)
+
+
+class InboxService:
+    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+        self.session = session
+        self.clock = clock
+
+    @staticmethod
+    def _address(principal: Principal) -> str:
+        if principal.email is None:
+            # An API key acts for an organisation, not a person: mail is addressed to people.
+            raise Forbidden("An inbox belongs to a person; API keys have none.")
+        return principal.email
+
+    async def _unread(self, address: str) -> int:
+        return int(await self.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.recipient_email == address, Notification.read_at.is_(None))) or 0)
+
+    async def list(self, principal: Principal, *, limit: int, offset: int,
+                   unread_only: bool = False) -> schemas.InboxPage:
+        address = self._address(principal)
+        where = [Notification.recipient_email == address]
+        if unread_only:
+            where.append(Notification.read_at.is_(None))
+        total = await self.session.scalar(select(func.count()).select_from(Notification).where(*where))
+        rows = (await self.session.scalars(select(Notification).where(*where).order_by(
+            Notification.created_at.desc(), Notification.id.desc()).limit(limit).offset(offset))).all()
+        return schemas.InboxPage(items=[_item(n) for n in rows], total=int(total or 0),
+                                 unread=await self._unread(address), limit=limit, offset=offset)
+
+    async def unread_count(self, principal: Principal) -> schemas.UnreadCount:
+        return schemas.UnreadCount(unread=await self._unread(self._address(principal)))
+
+    async def mark_read(self, principal: Principal, notification_id: uuid.UUID) -> schemas.InboxNotification:
+        notification = await self.session.get(Notification, notification_id)
+        # Someone else's notification is as absent as one that doesn't exist.
+        if notification is None or notification.recipient_email != self._address(principal):
+            raise NotFound("No notification of yours has this id.")
+        if notification.read_at is None:  # the first reading is the one kept
+            notification.read_at = self.clock.now()
+            await self.session.flush()
+        return _item(notification)
+
+    async def mark_all_read(self, principal: Principal) -> schemas.MarkedRead:
+        result = await self.session.execute(update(Notification).where(
+            Notification.recipient_email == self._address(principal), Notification.read_at.is_(None)
+        ).values(read_at=self.clock.now()))
+        return schemas.MarkedRead(marked=int(result.rowcount or 0))  # type: ignore[attr-defined]
+
+    async def failed_deliveries(self, *, limit: int, offset: int) -> schemas.FailedDeliveryPage:
+        where = Notification.email_status == EmailStatus.FAILED
+        total = await self.session.scalar(select(func.count()).select_from(Notification).where(where))
+        rows = (await self.session.scalars(select(Notification).where(where).order_by(
+            Notification.failed_at.desc(), Notification.id.desc()).limit(limit).offset(offset))).all()
+        return schemas.FailedDeliveryPage(
+            items=[schemas.FailedDelivery(id=n.id, recipient_email=n.recipient_email, kind=n.kind, subject=n.subject,
+                                          about_id=n.about_id, created_at=n.created_at, attempts=n.attempts,
+                                          failed_at=n.failed_at, failure_reason=n.failure_reason) for n in rows],
+            total=int(total or 0), limit=limit, offset=offset)
