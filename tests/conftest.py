@@ -62,7 +62,7 @@ class NothingVanishes:
         elif report.skipped:
             longrepr = report.longrepr
             reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
-            self.vanished.append((report.nodeid, f"skipped: {reason}"))
+            self.vanished.append((report.nodeid, f"skipped: {reason.removeprefix('Skipped: ')}"))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         self._note(report)
