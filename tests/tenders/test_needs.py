@@ -15,6 +15,9 @@ from marketplace.lib.clock import SystemClock
 from marketplace.settings import Settings
 from marketplace.tenders.models import Need
 from marketplace.tenders.services import NeedService
+
+# The `cpv` fixture lives in tests/conftest.py; still importable from here, where tests used to take it.
+from tests.conftest import cpv  # noqa: F401
 from tests.vendors.api import audit_actions, fetch
 from tests.world import FACILITIES, PASSWORD, World
 
