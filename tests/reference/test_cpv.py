@@ -30,7 +30,6 @@ from marketplace.reference.services import (
     seed_cpv_codes,
 )
 from marketplace.settings import Settings
-
 from tests.conftest import CPV_SAMPLE
 
 # The publisher's whole table, where a checkout keeps it beside the repository (../shared/data/README.md).
