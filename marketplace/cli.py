@@ -308,7 +308,8 @@ def _print_demo(summaries: tuple[Any, Any]) -> None:
     from marketplace.accounts.demo import DEMO_PASSWORD
     from marketplace.lib.clock import format_paris
     from marketplace.lib.sandbox import NOTICE
-    from marketplace.tenders.demo import DEMO_OPENER_PASSPHRASE
+    from marketplace.reference.services import IMPORT_COMMAND
+    from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE
 
     summary, sandbox = summaries
     click.echo("Demo data " + ("loaded." if summary.created else "already present."))
@@ -322,6 +323,9 @@ def _print_demo(summaries: tuple[Any, Any]) -> None:
     click.echo(f"  specific contract  {sandbox.specific_contract_id}  (offers until "
                f"{format_paris(sandbox.tender_deadline)} sandbox time, about {minutes} real minutes from now)")
     click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}")
+    if sandbox.cpv_seeded:
+        click.echo(f"  CPV codes          the table was empty: loaded the {len(DEMO_CPV_CODES)} the demo cites; "
+                   f"import the whole table with `{IMPORT_COMMAND}`")
     click.echo('  Walk it: README, "Rehearse in the sandbox".')
 
 

@@ -20,16 +20,52 @@ from marketplace.lib.files import safe_filename
 from storage import ObjectStore, ObjectTooLarge, StoredObject
 
 SNIFF_BYTES = 8192
+# What a rule may list as a document's accepted types: the ones the sniffer recognises from the content
+# (`filetype`, `_check_content`); a type it never detects (text/plain, a typo, "PDF") would refuse every
+# file. Never the executables it recognises (reliability G11), nor application/octet-stream: that is what
+# it answers for content it does *not* recognise, so listing it would accept anything.
+_NEVER_ACCEPTED = frozenset({
+    "application/octet-stream", "application/x-executable", "application/x-msdownload", "application/wasm",
+    "application/x-shockwave-flash", "application/x-google-chrome-extension", "application/x-deb",
+    "application/x-rpm", "application/x-nintendo-nes-rom",
+})
+SNIFFED_MEDIA_TYPES = frozenset(kind.mime for kind in filetype.TYPES) - _NEVER_ACCEPTED
 
 
 def header_filename(raw: str) -> str:
     """A file's name as sent in the `X-Filename` header (a header, never the URL: URLs end up in access
     logs), percent-encoded UTF-8, reduced to the only form we keep (`safe_filename`)."""
+    return safe_filename(_percent_decoded(raw))
+
+
+def _percent_decoded(raw: str) -> str:
     try:
-        return safe_filename(unquote(raw, errors="strict"))
+        return unquote(raw, errors="strict")
     except UnicodeDecodeError as exc:
         raise RuleViolation("X-Filename: the name is percent-encoded UTF-8 (%C3%A9 for é)",
                             field="X-Filename") from exc
+
+
+def check_rule_media_types(media_types: list[str], field: str) -> None:
+    """A document rule's accepted types, each one the upload pipeline can recognise in a file (422 naming
+    the first that isn't, e.g. `categories[0].requiredDocuments[1].contentTypes[0]`)."""
+    for index, media_type in enumerate(media_types):
+        if media_type not in SNIFFED_MEDIA_TYPES:
+            raise RuleViolation(f"{field}[{index}]: {media_type!r} is not a media type an upload can be recognised "
+                                "as (lowercase type/subtype the content sniffer detects, e.g. application/pdf, "
+                                "application/zip, image/jpeg)", field=f"{field}[{index}]")
+
+
+def given_filename(header: str | None, query: str | None) -> str:
+    """A document's name as the client gave it: its `X-Filename` header (percent-encoded UTF-8, as for
+    `header_filename`) or, as older clients send it, its `filename` query parameter. Not yet the name kept:
+    the service that stores the document keeps `safe_filename` of it, whichever way it came."""
+    if header is not None:
+        return _percent_decoded(header)
+    if query is not None:
+        return query
+    raise RuleViolation("X-Filename: give the file's name in this header (UTF-8, percent-encoded)",
+                        field="X-Filename")
 
 
 class DocumentTooLarge(DomainError):

@@ -18,20 +18,73 @@ import asyncpg
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.app import asyncpg_dsn, create_app, make_store
 from marketplace.devstack import Stack
 from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.smtp import MailSink
 from marketplace.devstack.stack import DataDirBusy
+from marketplace.lib.clock import system_clock
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
+from marketplace.reference.services import import_cpv
 from marketplace.settings import Settings
 from tests import esign_pki
 from tests.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
 TEST_DATABASE = "marketplace_test"
+# The CPV 2008 codes the tests cite, with their labels (Regulation (EC) No 213/2008): a few lines, not the
+# table, which the product imports itself from the operator's download (tests/reference/test_cpv.py).
+CPV_SAMPLE = ROOT / "tests" / "data" / "cpv_sample.json"
+
+
+def _ci() -> bool:
+    return os.environ.get("CI", "").lower() == "true"
+
+
+# -- under CI=true, nothing may vanish -----------------------------------------------------------------
+# A skipped test is green and tests nothing: a missing file, service or font would silently drop whole rules
+# from the run. Under CI=true every skip (and every xfail or xpass, a test whose outcome is not looked at)
+# fails the session, its reasons listed; on a developer's machine they stay what pytest makes of them.
+
+class NothingVanishes:
+    """Registered under CI=true: lists what was skipped, xfailed or xpassed, and fails the run if anything was."""
+
+    def __init__(self) -> None:
+        self.vanished: list[tuple[str, str]] = []
+
+    def _note(self, report: pytest.CollectReport | pytest.TestReport) -> None:
+        if getattr(report, "wasxfail", None) is not None:
+            outcome = "xpassed" if report.passed else "xfailed"
+            self.vanished.append((report.nodeid, f"{outcome}: {report.wasxfail or '(no reason given)'}"))
+        elif report.skipped:
+            longrepr = report.longrepr
+            reason = longrepr[2] if isinstance(longrepr, tuple) else str(longrepr)
+            self.vanished.append((report.nodeid, f"skipped: {reason.removeprefix('Skipped: ')}"))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        self._note(report)
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        self._note(report)
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.vanished and session.exitstatus == pytest.ExitCode.OK:
+            session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+    def pytest_terminal_summary(self, terminalreporter: pytest.TerminalReporter) -> None:
+        if self.vanished:
+            terminalreporter.section(f"CI=true: {len(self.vanished)} test(s) did not run, which fails the run",
+                                     sep="=", red=True, bold=True)
+            for nodeid, reason in self.vanished:
+                terminalreporter.line(f"{nodeid}: {reason}")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if _ci():
+        config.pluginmanager.register(NothingVanishes(), "nothing-vanishes")
 
 
 @pytest.fixture(scope="session")
@@ -65,7 +118,7 @@ def real_clamd(tmp_path_factory: pytest.TempPathFactory) -> Iterator[int]:
     try:
         clamd.start()
     except ClamdUnavailable as exc:
-        if os.environ.get("CI", "").lower() == "true":
+        if _ci():
             pytest.fail(f"CI=true and no real clamd: {exc}")
         pytest.skip(f"no real clamd: {exc}")
     try:
@@ -143,6 +196,19 @@ def _clean_state(request: pytest.FixtureRequest, mail_sink: MailSink) -> None:
 async def world(settings: Settings) -> World:
     """Organisations and people of every kind, with tokens (tests/world.py)."""
     return await build_world(settings)
+
+
+@pytest.fixture
+async def cpv(settings: Settings) -> None:
+    """The CPV codes the tests cite (CPV_SAMPLE), imported by the product's own service as the operator's
+    command does: the tests carry the reference data they use, and run in a clone of the repository alone."""
+    engine = create_async_engine(settings.migration_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            await import_cpv(session, system_clock, CPV_SAMPLE, "cpv-2008-sample")
+            await session.commit()
+    finally:
+        await engine.dispose()
 
 
 @pytest.fixture

@@ -34,6 +34,8 @@ from marketplace.lib.clock import Clock
 from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
 
 KIND_CPV = "cpv"
+# What a refusal says when there is no table to look a code up in: the operator's one step to fix it.
+IMPORT_COMMAND = "./run import-cpv cpv_en.json --version cpv-2008"
 BATCH_SIZE = 2000
 # Any constant will do; it only has to be the same for every importer of the table.
 _IMPORT_LOCK = 0x4D4B_5043_5056_494D  # "MKPCPVIM"
@@ -67,7 +69,7 @@ def cpv_parent(code: str, known: set[str] | frozenset[str]) -> str | None:
     return None
 
 
-def _refuse(path: Path, problems: list[str], total: int | None = None) -> ReferenceFileRefused:
+def _refuse(path: Path | str, problems: list[str], total: int | None = None) -> ReferenceFileRefused:
     shown = "; ".join(problems[:_SHOWN_ERRORS])
     more = len(problems) - _SHOWN_ERRORS
     count = f"{len(problems)} malformed entr{'y' if len(problems) == 1 else 'ies'}"
@@ -80,7 +82,7 @@ class _Pairs(list[tuple[str, Any]]):
     """A JSON object's members, in order, duplicates included."""
 
 
-def parse_cpv_file(path: Path, data: bytes) -> dict[str, tuple[str, str]]:
+def parse_cpv_file(path: Path | str, data: bytes) -> dict[str, tuple[str, str]]:
     """`{code: (check digit, label)}` from the file's bytes; refuses the whole file on any malformed entry."""
 
     try:
@@ -134,11 +136,21 @@ async def import_cpv(session: AsyncSession, clock: Clock, path: Path, version: s
         data = await asyncio.to_thread(path.read_bytes)
     except OSError as exc:
         raise ReferenceFileRefused(f"{path}: cannot be read ({exc.strerror or exc})") from None
+    return await import_cpv_data(session, clock, path, data, version)
+
+
+async def import_cpv_data(session: AsyncSession, clock: Clock, source: Path | str, data: bytes,
+                          version: str | None) -> ReferenceDataset:
+    """`import_cpv` from the file's bytes already read; `source` names where they came from.
+
+    Also how a few codes written in the code itself are loaded (the demo's, `seed_cpv_codes`): the same
+    checks, the same dataset record, so a later import of the whole table simply completes them.
+    """
     digest = hashlib.sha256(data).hexdigest()
     name = (version or digest[:12]).strip()
     if not name or len(name) > 64:
         raise ReferenceFileRefused("the dataset version must be 1 to 64 characters")
-    rows = parse_cpv_file(path, data)
+    rows = parse_cpv_file(source, data)
 
     # One importer at a time: the skip decision and the upsert must see the same table.
     await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _IMPORT_LOCK})
@@ -169,11 +181,28 @@ async def import_cpv(session: AsyncSession, clock: Clock, path: Path, version: s
             for column in ("check_digit", "label", "level", "parent_code", "dataset", "imported_at")})
         await session.execute(statement)
 
-    dataset = ReferenceDataset(kind=KIND_CPV, version=name, source=str(path), sha256=digest, row_count=len(rows),
+    dataset = ReferenceDataset(kind=KIND_CPV, version=name, source=str(source), sha256=digest, row_count=len(rows),
                                imported_at=now)
     session.add(dataset)
     await session.flush()
     return dataset
+
+
+async def cpv_table_is_empty(session: AsyncSession) -> bool:
+    return (await session.execute(select(CpvCode.code).limit(1))).first() is None
+
+
+async def seed_cpv_codes(session: AsyncSession, clock: Clock, codes: dict[str, str],
+                         version: str) -> ReferenceDataset | None:
+    """Import `codes` (`{"DDDDDDDD-C": "label"}`) when the CPV table is empty, else nothing (None).
+
+    For a demonstration that must run before any operator imported the publisher's file: a few codes,
+    never the table itself (the product imports it from the operator's download, `IMPORT_COMMAND`).
+    """
+    if not await cpv_table_is_empty(session):
+        return None
+    data = json.dumps(codes, ensure_ascii=False, sort_keys=True).encode()
+    return await import_cpv_data(session, clock, f"({version})", data, version)
 
 
 class CpvInputError(ValueError):
@@ -218,6 +247,10 @@ async def cpv_error(session: AsyncSession, code: str) -> str | None:
         return str(exc)
     cleaned = code.strip()
     if found is None:
+        if await cpv_table_is_empty(session):
+            # Not the code's fault: nothing was imported yet, and the operator is the one who can fix it.
+            return (f"CPV {cleaned}: the CPV 2008 table is empty on this server, so no code can be checked; "
+                    f"an operator imports it first with `{IMPORT_COMMAND}`")
         return f"CPV {cleaned}: not in the CPV 2008 table"
     if check is not None and check != found.check_digit:
         return f"CPV {cleaned}: the check digit of {digits} is {found.check_digit}"

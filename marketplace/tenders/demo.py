@@ -26,6 +26,7 @@ from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.clock import Clock, real_span
+from marketplace.reference.services import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.models import OpenerKey, SpecificContract, SpecificContractStatus
@@ -70,7 +71,16 @@ _NEED = {
     "usageTargetsDeclared": True, "software": {"couloir": "MS1", "referenced": True},
     "fundingSchedule": [40, 40, 20], "arsPrevalidationReference": "ARS-IDF-2025-042",
     "arsPrevalidatedOn": "2025-06-01", "sector": "grand_age", "deliveryMode": "saas", "sandbox": True,
+    "cpvCodes": ["48180000-3", "72000000-5"],
 }
+# The CPV codes the demo need cites (CPV 2008 labels), loaded when no table was imported yet so that
+# `dev --demo` runs on a fresh database; never the table itself (`./run import-cpv`, reference/services.py).
+DEMO_CPV_CODES = {
+    "48000000-8": "Software package and information systems",
+    "48180000-3": "Medical software package",
+    "72000000-5": "IT services: consulting, software development, Internet and support",
+}
+DEMO_CPV_VERSION = "demo"
 _ADMISSION = {
     "selfDeclaration": {"noExclusionGrounds": True, "taxAndSocialObligationsMet": True,
                         "legalRepresentative": "Représentant de démonstration"},
@@ -87,6 +97,7 @@ class SandboxSummary:
     factor: int
     tender_deadline: datetime   # on the sandbox's clock
     deadline_in: timedelta      # real time left to submit offers
+    cpv_seeded: bool = False    # the CPV table was empty: the demo's few codes were loaded
 
 
 async def _principal(session: AsyncSession, email: str) -> Principal:
@@ -161,6 +172,7 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
                                                        OpenerKey.retired_at.is_(None))) is None:
         await OpenerService(session, clock).register(buyer, tender_schemas.OpenerKeyCreate(
             organisation_id=buyer_organisation, passphrase=DEMO_OPENER_PASSPHRASE))
+    cpv_seeded = await seed_cpv_codes(session, clock, DEMO_CPV_CODES, DEMO_CPV_VERSION) is not None
     holder = await _principal(session, HOLDER)
     needs = NeedService(session, clock)
     need = await needs.create(holder, msgspec.convert(_NEED, tender_schemas.NeedCreate))
@@ -172,5 +184,6 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
         award_criteria=[tender_schemas.CriterionWeight(name="Prix", weight=40),
                         tender_schemas.CriterionWeight(name="Valeur technique", weight=60)]))
     return SandboxSummary(created=True, dps_id=created.id, specific_contract_id=contract.id, factor=DEMO_FACTOR,
-                          tender_deadline=contract.tender_deadline, deadline_in=TENDER_PERIOD / DEMO_FACTOR)
+                          tender_deadline=contract.tender_deadline, deadline_in=TENDER_PERIOD / DEMO_FACTOR,
+                          cpv_seeded=cpv_seeded)
 

@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK
 
@@ -16,6 +16,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
+from marketplace.uploads import given_filename
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
 from marketplace.vendors.services import DpsService
@@ -29,6 +30,14 @@ Caller = NamedDependency[Principal]
 MaybeCaller = NamedDependency[Principal | None]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+# A document's name: the X-Filename header, as for offers' files (URLs end up in access logs); the `filename`
+# query parameter older clients send is still read. Either way the name kept is `safe_filename`'s.
+XFilename = Annotated[str | None, HeaderParameter(
+    name="X-Filename", min_length=1, max_length=1000,
+    description="The file's name, UTF-8 percent-encoded (kept in a safe form: one path component, no controls).")]
+QueryFilename = Annotated[str | None, QueryParameter(
+    name="filename", min_length=1, max_length=300,
+    description="The file's name, where no X-Filename header is sent (kept in the same safe form).")]
 BUYERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDORS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 
@@ -90,11 +99,12 @@ class DpsController(Controller):
     async def add_document(self, dps_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dps: Service,
                            principal: Caller,
                            title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
-                           filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
+                           x_filename: XFilename = None, filename: QueryFilename = None,
                            ) -> Response[schemas.DpsDocument]:
         length = request.headers.get("content-length")
         document = await dps.add_document(
-            principal, dps_id, title=title, filename=filename, declared_type=request.headers.get("content-type", ""),
+            principal, dps_id, title=title, filename=given_filename(x_filename, filename),
+            declared_type=request.headers.get("content-type", ""),
             declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
         return created(document, document.download_path)
 
@@ -156,16 +166,24 @@ class AdmissionController(Controller):
          summary="Upload a required document (raw body; streamed, hashed, checked against the category's rules)")
     async def upload(self, request_id: FromPath[uuid.UUID], kind: FromPath[str], request: Request[Any, Any, Any],
                      dps: Service, principal: Caller,
-                     filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
+                     x_filename: XFilename = None, filename: QueryFilename = None,
                      valid_until: Annotated[date | None, QueryParameter(name="validUntil")] = None,
                      ) -> Response[schemas.AdmissionDocument]:
         length = request.headers.get("content-length")
         document = await dps.upload_document(
-            principal, request_id, kind, filename=filename,
+            principal, request_id, kind, filename=given_filename(x_filename, filename),
             declared_type=request.headers.get("content-type", ""),
             declared_size=int(length) if length and length.isdigit() else None,
             body=request.stream(), valid_until=valid_until)
         return created(document, f"{self.path}/{request_id}")
+
+    @get("/{request_id:uuid}/documents/{document_id:uuid}/download",
+         opt=requires(reason="The buyers of the DPS's organisation, who judge the request, and the vendor's people."),
+         summary="Download a document of the request (redirect to a short-lived link; audited)", status_code=307,
+         responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
+    async def download(self, request_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID], dps: Service,
+                       principal: Caller) -> Redirect:
+        return Redirect(await dps.admission_document_url(principal, request_id, document_id), status_code=307)
 
     @post("/{request_id:uuid}/submit", opt=requires(*VENDORS, reason="The applying vendor."),
           status_code=HTTP_200_OK, summary="Submit (or resubmit after a documents request): returns the receipt")

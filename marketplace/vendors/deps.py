@@ -4,7 +4,7 @@ from typing import Any
 
 from litestar import Request
 from litestar.di import NamedDependency
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.lib.clock import Clock
@@ -13,8 +13,9 @@ from storage import ObjectStore
 
 
 def provide_dps_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                        store: NamedDependency[ObjectStore]) -> DpsService:
-    return DpsService(db_session, clock, store)
+                        store: NamedDependency[ObjectStore],
+                        side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DpsService:
+    return DpsService(db_session, clock, store, side_sessions)
 
 
 def provide_optional_principal(request: Request[Any, Any, Any]) -> Principal | None:

@@ -124,6 +124,8 @@ class AdmissionDocument(CamelStruct):
     sha256: str
     valid_until: date | None
     uploaded_at: datetime
+    # For the buyers judging the request and the vendor's people: a redirect to a short-lived link.
+    download_path: str
 
 
 class AdmissionRequest(CamelStruct):

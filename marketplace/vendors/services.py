@@ -16,7 +16,7 @@ from typing import Any
 
 import msgspec
 from sqlalchemy import func, select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
@@ -24,6 +24,7 @@ from marketplace.accounts.roles import OrganisationKind, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InstantOutOfRange, check_year, format_paris, to_paris
+from marketplace.lib.files import safe_filename
 from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import (
     EVALUATION_DAYS,
@@ -37,7 +38,7 @@ from marketplace.lib.working_days import (
 )
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
-from marketplace.uploads import check_declared, store_upload
+from marketplace.uploads import check_declared, check_rule_media_types, store_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.errors import DocumentArchived, MissingDocuments
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
@@ -73,10 +74,13 @@ def _criteria(items: list[schemas.AwardCriterion]) -> list[dict[str, Any]]:
 
 
 class DpsService:
-    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.session = session
         self.clock = clock
         self.store = store
+        # For what must be recorded whatever the request's transaction becomes (a redirect rolls it back).
+        self.side_sessions = side_sessions
 
     async def _audit(self, action: str, principal: Principal | str, target_type: str, target_id: object,
                      organisation_id: uuid.UUID | None = None, **details: object) -> None:
@@ -131,6 +135,9 @@ class DpsService:
                 raise RuleViolation(f"categories[{index}]: {pair[0]} × {pair[1]} appears twice",
                                     field=f"categories[{index}]", rule="D20")
             seen.add(pair)
+            for position, rule in enumerate(category.required_documents):
+                check_rule_media_types(rule.content_types,
+                                       f"categories[{index}].requiredDocuments[{position}].contentTypes")
             kinds = [d.kind for d in category.required_documents]
             if len(kinds) != len(set(kinds)):
                 raise RuleViolation(f"categories[{index}].requiredDocuments: a document kind appears twice",
@@ -296,8 +303,9 @@ class DpsService:
         key, stored = await store_upload(self.store, "dps", body, media_type, list(DPS_DOCUMENT_TYPES),
                                          DPS_DOCUMENT_MAX_BYTES, "a DPS document", {"dps": str(dps.id)})
         try:
-            document = DpsDocument(dps_id=dps.id, title=title.strip(), object_key=key, filename=filename[:300],
-                                   content_type=media_type, size=stored.size, sha256=stored.sha256)
+            document = DpsDocument(dps_id=dps.id, title=title.strip(), object_key=key,
+                                   filename=safe_filename(filename), content_type=media_type, size=stored.size,
+                                   sha256=stored.sha256)
             self.session.add(document)
             await self.session.flush()
             await self._audit("dps.document_published", principal, "dps", dps.id, dps.buyer_organisation_id,
@@ -359,7 +367,26 @@ class DpsService:
     def _doc_schema(d: AdmissionDocument) -> schemas.AdmissionDocument:
         return schemas.AdmissionDocument(id=d.id, kind=d.kind, filename=d.filename, content_type=d.content_type,
                                          size=d.size, sha256=d.sha256, valid_until=d.valid_until,
-                                         uploaded_at=d.created_at)
+                                         uploaded_at=d.created_at,
+                                         download_path=f"/admission-requests/{d.request_id}/documents/{d.id}/download")
+
+    async def admission_document_url(self, principal: Principal, request_id: uuid.UUID,
+                                     document_id: uuid.UUID) -> str:
+        """A short-lived presigned GET of a document of the request, for the buyers who judge it (D6, D20) and
+        the vendor's own people; nobody else learns the request exists. Each link given is audited, in a
+        transaction of its own: the redirect rolls the request's back."""
+        assert self.store is not None and self.side_sessions is not None
+        request, dps = await self._request(request_id, principal)
+        document = await self.session.get(AdmissionDocument, document_id)
+        if document is None or document.request_id != request.id:
+            raise NotFound("No document of this admission request has this id.")
+        async with self.side_sessions() as side, side.begin():
+            await audit.record(side, self.clock, "admission.document_downloaded", actor=principal.label,
+                               organisation_id=request.vendor_organisation_id, target_type="admission_request",
+                               target_id=str(request.id), details={
+                                   "document": str(document.id), "kind": document.kind, "sha256": document.sha256,
+                                   "superseded": document.superseded, "dps": str(dps.id)})
+        return self.store.presigned_get(document.object_key, filename=document.filename)
 
     async def _request_schema(self, request: AdmissionRequest) -> schemas.AdmissionRequest:
         documents = await self._documents(request.id)
@@ -458,7 +485,7 @@ class DpsService:
                 if old.kind == kind:
                     old.superseded = True
             document = AdmissionDocument(request_id=request.id, kind=kind, object_key=key,
-                                         filename=filename[:300] or kind, content_type=media_type, size=stored.size,
+                                         filename=safe_filename(filename), content_type=media_type, size=stored.size,
                                          sha256=stored.sha256, valid_until=valid_until)
             self.session.add(document)
             await self.session.flush()

@@ -11,6 +11,8 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.accounts.demo import DEMO_PASSWORD, DEMO_PEOPLE
 from marketplace.settings import Settings
+from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_CPV_VERSION
+from tests.vendors.api import fetch
 
 
 def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -60,6 +62,31 @@ async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_list
     # A second run finds it still open and reuses it.
     second = _cli(settings, "seed")
     assert second.returncode == 0 and "still open:" in second.stdout and contract_id in second.stdout
+
+
+async def test_seed_loads_the_cpv_codes_its_need_cites_into_an_empty_table_only(
+        settings: Settings, client: AsyncTestClient[Litestar]) -> None:
+    """A fresh database has no CPV table: the demo loads its few codes (never the table) and says how to
+    import the rest; its need cites them."""
+    first = _cli(settings, "seed")
+    assert first.returncode == 0, first.stderr
+    assert "./run import-cpv cpv_en.json --version cpv-2008" in first.stdout
+    codes = await fetch(settings, "SELECT code, dataset FROM cpv_code ORDER BY code")
+    assert [(r["code"], r["dataset"]) for r in codes] == [
+        (code[:8], DEMO_CPV_VERSION) for code in sorted(DEMO_CPV_CODES)]
+    need = await fetch(settings, "SELECT cpv_codes FROM need")
+    assert [list(r["cpv_codes"]) for r in need] == [["48180000-3", "72000000-5"]]
+    assert all(code in DEMO_CPV_CODES for code in need[0]["cpv_codes"])
+
+
+async def test_seed_leaves_an_imported_cpv_table_alone(settings: Settings, cpv: None) -> None:
+    before = await fetch(settings, "SELECT code, dataset, label FROM cpv_code ORDER BY code")
+    first = _cli(settings, "seed")
+    assert first.returncode == 0, first.stderr
+    assert "import-cpv" not in first.stdout
+    assert await fetch(settings, "SELECT code, dataset, label FROM cpv_code ORDER BY code") == before
+    assert [r["version"] for r in await fetch(settings, "SELECT version FROM reference_dataset")] == [
+        "cpv-2008-sample"]
 
 
 async def test_create_admin(settings: Settings, client: AsyncTestClient[Litestar]) -> None:

@@ -287,6 +287,8 @@ EXPECTATIONS |= {
     # The request: the vendor's members and the DPS's buyers; nobody else learns it exists (platform
     # admins included: admission files are between the vendor and the buyer).
     "GET /admission-requests/{request_id}":                       dps_row(U, N, A, A, N, A, N, A, N),
+    # Its documents likewise: the buyers judge them (D6, D20), the vendor's people see what they sent.
+    "GET /admission-requests/{request_id}/documents/{document_id}/download": dps_row(U, N, A, A, N, A, N, A, N),
     # Acting on the request as the applicant: the vendor's admin or bid manager; another vendor gets 404.
     "PUT /admission-requests/{request_id}/documents/{kind}":      dps_row(U, F, F, F, F, F, F, A, N),
     "POST /admission-requests/{request_id}/submit":               dps_row(U, F, F, F, F, F, F, A, N),
@@ -466,15 +468,16 @@ class Scenario:
         self.admission_body = admission_body(category["id"])
         admission = self._ok(await self.client.post("/admission-requests", headers=vendor,
                                                     json=self.admission_body), "admission request")
-        for rule in category["requiredDocuments"]:
-            self._ok(await self.upload(admission["id"], rule["kind"], vendor), f"upload {rule['kind']}")
+        uploaded = [self._ok(await self.upload(admission["id"], rule["kind"], vendor), f"upload {rule['kind']}")
+                    for rule in category["requiredDocuments"]]
         document = await self.client.put(
             f"/dps/{dps['id']}/documents", params={"title": "Règlement", "filename": "rc.pdf"},
             content=minimal_pdf("matrix notice"), headers={**buyer, "content-type": "application/pdf"})
         self._ok(document, "publish a DPS document")
         self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"],
                              "document_id": document.json()["id"]}
-        self.segment_values["admission-requests"] = {"request_id": admission["id"]}
+        self.segment_values["admission-requests"] = {"request_id": admission["id"],
+                                                     "document_id": uploaded[0]["id"]}
         # A specific contract of the `buyer` on that DPS, written directly (publishing needs an active DPS).
         now = datetime.now(UTC)
         contract_id = await self.db.fetchval(

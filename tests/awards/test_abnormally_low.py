@@ -18,7 +18,6 @@ from marketplace.devstack.smtp import MailSink
 from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.settings import Settings
 from tests.awards.test_award import AWARDEE_NAME, VENDORS, opened_contract, scores
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.vendors.api import Client, deliver_notifications, expect, fetch, minimal_pdf
 
 # The frozen clock and the app reading it, as for the DPS tests.

@@ -18,7 +18,6 @@ from tests.awards.test_abnormally_low import REASONS as ALT_REASONS
 from tests.awards.test_abnormally_low import evaluation
 from tests.awards.test_award import VENDORS, scores
 from tests.awards.test_contract import awarded_contract, sign
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, open_contract, open_offers, prepared_offer, submit
 from tests.vendors.api import Client, deliver_notifications, expect, fetch, minimal_pdf
 

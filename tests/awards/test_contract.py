@@ -20,7 +20,6 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from tests.awards.test_award import opened_contract, scores
 from tests.esign_pki import NOW, contract_xml, issue, pki, sign_cms, sign_pdf, sign_xml
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.vendors.api import Client, expect, fetch, minimal_pdf
 
 # The frozen clock and the app reading it, as for the DPS tests.

@@ -26,7 +26,6 @@ from marketplace.settings import Settings
 from marketplace.tenders.sweeper import OrphanSweeper
 from storage import ObjectNotFound, ObjectStore
 from tests.awards.test_award import opened_contract, scores, submitted_offers
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, PARTS, open_offers, prepared_offer, submit
 from tests.vendors.api import (
     Client,

@@ -18,7 +18,6 @@ from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.settings import Settings
 from tests.awards.test_award import AWARDEE_NAME, VENDORS, scores
 from tests.awards.test_contract import sign, validate
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, minimal_pdf, open_dps

@@ -55,7 +55,6 @@ from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.clock import FrozenClock, to_paris
 from marketplace.settings import Settings
 from tests.esign_pki import signed_contract_pdf
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, PARTS
 from tests.tenders.test_publication import OPENER_PASSPHRASE, admit, ensure_opener, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, minimal_pdf, open_dps

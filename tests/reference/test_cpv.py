@@ -10,6 +10,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -19,25 +20,42 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_asyn
 from marketplace.lib.clock import system_clock
 from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
 from marketplace.reference.services import (
+    IMPORT_COMMAND,
     ReferenceFileRefused,
     cpv_error,
     import_cpv,
     lookup_cpv,
     parse_cpv,
     parse_cpv_file,
+    seed_cpv_codes,
 )
 from marketplace.settings import Settings
+from tests.conftest import CPV_SAMPLE
 
-CPV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
+# The publisher's whole table, where a checkout keeps it beside the repository (../shared/data/README.md).
+# These tests are the only ones that read it: every other test imports CPV_SAMPLE (the `cpv` fixture). Without
+# it they run all the same on the sample, with the checks that only the whole table can answer left out:
+# a clone of the repository alone runs the same tests, and skips none.
+WHOLE_TABLE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
 CODES_IN_CPV_2008 = 9458
 WEIGHTS = (3, 7, 1, 3, 7, 1, 3, 7)
 
 
+@dataclass(frozen=True, slots=True)
+class CpvFile:
+    path: Path
+    whole: bool  # the publisher's whole table, not the sample
+
+    @property
+    def codes(self) -> int:
+        return len(_table(self.path))
+
+
 @pytest.fixture
-def cpv_file() -> Path:
-    if not CPV_FILE.is_file():
-        pytest.skip(f"the CPV 2008 file is not at {CPV_FILE} (see ../shared/data/README.md)")
-    return CPV_FILE
+def cpv_file() -> CpvFile:
+    if WHOLE_TABLE.is_file():
+        return CpvFile(WHOLE_TABLE, whole=True)
+    return CpvFile(CPV_SAMPLE, whole=False)
 
 
 @pytest.fixture
@@ -76,20 +94,23 @@ def _weighted_check_digit(code: str) -> int:
     return sum(w * int(d) for w, d in zip(WEIGHTS, code, strict=True)) % 10
 
 
-async def test_the_command_imports_the_whole_table_in_seconds(settings: Settings, cpv_file: Path,
+async def test_the_command_imports_the_whole_table_in_seconds(settings: Settings, cpv_file: CpvFile,
                                                               session: AsyncSession) -> None:
     began = time.monotonic()
-    result = _import(settings, cpv_file)
+    result = _import(settings, cpv_file.path)
     elapsed = time.monotonic() - began
     assert result.returncode == 0, result.stderr
-    digest = _sha256(cpv_file)
-    assert f"Imported {CODES_IN_CPV_2008} CPV codes, dataset {digest[:12]}" in result.stdout
+    digest = _sha256(cpv_file.path)
+    codes = cpv_file.codes
+    if cpv_file.whole:
+        assert codes == CODES_IN_CPV_2008
+    assert f"Imported {codes} CPV codes, dataset {digest[:12]}" in result.stdout
     assert elapsed < 10, f"import took {elapsed:.1f}s"
 
-    assert await _count(session, CpvCode) == CODES_IN_CPV_2008
+    assert await _count(session, CpvCode) == codes
     dataset = (await session.execute(select(ReferenceDataset))).scalar_one()
     assert (dataset.kind, dataset.version, dataset.sha256, dataset.row_count, dataset.source) == (
-        "cpv", digest[:12], digest, CODES_IN_CPV_2008, str(cpv_file))
+        "cpv", digest[:12], digest, codes, str(cpv_file.path))
     software = await session.get(CpvCode, "48000000")
     assert software is not None
     assert software.full_code == "48000000-8"
@@ -99,9 +120,9 @@ async def test_the_command_imports_the_whole_table_in_seconds(settings: Settings
     assert software.imported_at == dataset.imported_at
 
 
-async def test_lookup_by_code_with_or_without_its_check_digit(settings: Settings, cpv_file: Path,
+async def test_lookup_by_code_with_or_without_its_check_digit(settings: Settings, cpv_file: CpvFile,
                                                               session: AsyncSession) -> None:
-    assert _import(settings, cpv_file).returncode == 0
+    assert _import(settings, cpv_file.path).returncode == 0
 
     for given in ("48000000-8", "48000000", "  48000000-8 ", "48180000-3", "72000000-5"):
         found = await lookup_cpv(session, given)
@@ -116,10 +137,10 @@ async def test_lookup_by_code_with_or_without_its_check_digit(settings: Settings
     assert await cpv_error(session, "12345678-5") == "CPV 12345678-5: not in the CPV 2008 table"
 
 
-async def test_codes_off_the_weighted_formula_are_accepted_from_the_table(settings: Settings, cpv_file: Path,
+async def test_codes_off_the_weighted_formula_are_accepted_from_the_table(settings: Settings, cpv_file: CpvFile,
                                                                           session: AsyncSession) -> None:
     """Domain §2.4: the check digit comes from the table; a formula would refuse whole branches."""
-    assert _import(settings, cpv_file).returncode == 0
+    assert _import(settings, cpv_file.path).returncode == 0
     for given in ("03300000-2", "72400000-4", "48628000-9", "31680000-6"):
         found = await lookup_cpv(session, given)
         assert found is not None, given
@@ -153,43 +174,44 @@ async def test_malformed_codes_are_refused_with_a_reason(settings: Settings, ses
     assert error.startswith(reason), error
 
 
-async def test_importing_the_same_file_again_changes_nothing(settings: Settings, cpv_file: Path,
+async def test_importing_the_same_file_again_changes_nothing(settings: Settings, cpv_file: CpvFile,
                                                              session: AsyncSession) -> None:
-    assert _import(settings, cpv_file).returncode == 0
+    assert _import(settings, cpv_file.path).returncode == 0
     first = (await session.execute(select(ReferenceDataset))).scalar_one()
     version, imported_at = first.version, first.imported_at
     await session.rollback()
 
-    again = _import(settings, cpv_file, "--version", "cpv-2008")
+    again = _import(settings, cpv_file.path, "--version", "cpv-2008")
     assert again.returncode == 0, again.stderr
     assert "already imported from this file" in again.stdout
     assert f"dataset {version}" in again.stdout
-    assert await _count(session, CpvCode) == CODES_IN_CPV_2008
+    assert await _count(session, CpvCode) == cpv_file.codes
     assert await _count(session, ReferenceDataset) == 1
     stamps = (await session.execute(select(func.min(CpvCode.imported_at), func.max(CpvCode.imported_at)))).one()
     assert tuple(stamps) == (imported_at, imported_at)
 
 
 async def test_a_later_version_updates_keeps_dropped_codes_and_french_labels(
-        settings: Settings, cpv_file: Path, session: AsyncSession, tmp_path: Path) -> None:
-    assert _import(settings, cpv_file, "--version", "cpv-2008").returncode == 0
+        settings: Settings, cpv_file: CpvFile, session: AsyncSession, tmp_path: Path) -> None:
+    assert _import(settings, cpv_file.path, "--version", "cpv-2008").returncode == 0
+    codes = cpv_file.codes
     await session.execute(update(CpvCode).where(CpvCode.code == "48000000")
                           .values(label_fr="Logiciels et systèmes d'information"))
     await session.commit()
 
-    table = _table(cpv_file)
+    table = _table(cpv_file.path)
     del table["48900000-7"]
     table["48000000-8"] = "Software packages and information systems"
     later = tmp_path / "cpv_en_later.json"
     later.write_text(json.dumps(table))
     result = _import(settings, later, "--version", "cpv-2008-amended")
     assert result.returncode == 0, result.stderr
-    assert f"Imported {CODES_IN_CPV_2008 - 1} CPV codes, dataset cpv-2008-amended" in result.stdout
+    assert f"Imported {codes - 1} CPV codes, dataset cpv-2008-amended" in result.stdout
 
-    assert await _count(session, CpvCode) == CODES_IN_CPV_2008  # the dropped code is kept...
+    assert await _count(session, CpvCode) == codes  # the dropped code is kept...
     by_dataset = {dataset: count for dataset, count in (await session.execute(
         select(CpvCode.dataset, func.count()).group_by(CpvCode.dataset))).all()}
-    assert by_dataset == {"cpv-2008-amended": CODES_IN_CPV_2008 - 1, "cpv-2008": 1}
+    assert by_dataset == {"cpv-2008-amended": codes - 1, "cpv-2008": 1}
     dropped = await session.get(CpvCode, "48900000")
     assert dropped is not None and dropped.dataset == "cpv-2008"  # ...and shows where it last came from
     software = await session.get(CpvCode, "48000000")
@@ -200,15 +222,15 @@ async def test_a_later_version_updates_keeps_dropped_codes_and_french_labels(
     assert await _count(session, ReferenceDataset) == 2
 
     # A version name denotes one file.
-    clash = _import(settings, cpv_file, "--version", "cpv-2008-amended")
+    clash = _import(settings, cpv_file.path, "--version", "cpv-2008-amended")
     assert clash.returncode != 0
     assert "version 'cpv-2008-amended' already names another CPV file" in clash.stderr
     assert await _count(session, ReferenceDataset) == 2
 
 
-async def test_a_malformed_file_is_refused_whole(settings: Settings, cpv_file: Path, session: AsyncSession,
+async def test_a_malformed_file_is_refused_whole(settings: Settings, cpv_file: CpvFile, session: AsyncSession,
                                                  tmp_path: Path) -> None:
-    table = _table(cpv_file)
+    table = _table(cpv_file.path)
     table["4800000-8"] = "Seven digits"
     table["48000000-X"] = "A letter for a check digit"
     broken = tmp_path / "cpv_broken.json"
@@ -221,7 +243,8 @@ async def test_a_malformed_file_is_refused_whole(settings: Settings, cpv_file: P
     assert await _count(session, ReferenceDataset) == 0
 
     truncated = tmp_path / "cpv_truncated.json"
-    truncated.write_text(json.dumps(_table(cpv_file))[:5000])
+    whole = json.dumps(_table(cpv_file.path))
+    truncated.write_text(whole[:len(whole) // 2])
     result = _import(settings, truncated)
     assert result.returncode != 0 and "not JSON" in result.stderr
     assert await _count(session, CpvCode) == 0
@@ -243,11 +266,11 @@ def test_file_checks(content: bytes, reason: str) -> None:
     assert reason in refused.value.detail
 
 
-async def test_levels_and_parents_come_from_trailing_zeros(settings: Settings, cpv_file: Path,
+async def test_levels_and_parents_come_from_trailing_zeros(settings: Settings, cpv_file: CpvFile,
                                                            session: AsyncSession) -> None:
     async with session.begin():  # the service itself, in the caller's transaction
-        dataset = await import_cpv(session, system_clock, cpv_file, "cpv-2008")
-    assert dataset.row_count == CODES_IN_CPV_2008
+        dataset = await import_cpv(session, system_clock, cpv_file.path, "cpv-2008")
+    assert dataset.row_count == cpv_file.codes
 
     expected = {
         "48000000": (CpvLevel.DIVISION, None),
@@ -265,6 +288,8 @@ async def test_levels_and_parents_come_from_trailing_zeros(settings: Settings, c
         assert row is not None, code
         assert (row.level, row.parent_code) == (level, parent), code
 
+    if not cpv_file.whole:
+        return  # what follows holds of the whole table only
     levels = Counter((await session.execute(select(CpvCode.level))).scalars().all())
     assert levels == {CpvLevel.DIVISION: 45, CpvLevel.GROUP: 272, CpvLevel.CLASS: 1003,
                       CpvLevel.CATEGORY: 2381, CpvLevel.SUBCATEGORY: 806 + 1811 + 3140}
@@ -273,3 +298,30 @@ async def test_levels_and_parents_come_from_trailing_zeros(settings: Settings, c
     orphans = (await session.execute(select(CpvCode.code).where(
         CpvCode.parent_code.is_(None), CpvCode.level != CpvLevel.DIVISION))).scalars().all()
     assert orphans == ["99999999"]
+
+
+async def test_with_no_table_imported_the_refusal_names_the_import_command(settings: Settings,
+                                                                         session: AsyncSession) -> None:
+    """The code is not at fault when nothing was imported: the reason says so, and how the operator fixes it."""
+    error = await cpv_error(session, "48000000-8")
+    assert error is not None
+    assert "the CPV 2008 table is empty" in error
+    assert IMPORT_COMMAND in error and IMPORT_COMMAND == "./run import-cpv cpv_en.json --version cpv-2008"
+
+
+async def test_a_few_codes_are_seeded_only_into_an_empty_table(settings: Settings, cpv_file: CpvFile,
+                                                               session: AsyncSession) -> None:
+    few = {"48000000-8": "Software package and information systems", "48180000-3": "Medical software package"}
+    async with session.begin():
+        seeded = await seed_cpv_codes(session, system_clock, few, "demo")
+    assert seeded is not None and (seeded.version, seeded.row_count) == ("demo", 2)
+    medical = await lookup_cpv(session, "48180000-3")
+    assert medical is not None and medical.parent_code == "48000000"
+    await session.rollback()
+
+    # The operator's import completes them; a later seed then leaves the table alone.
+    assert _import(settings, cpv_file.path, "--version", "cpv-2008").returncode == 0
+    assert await _count(session, CpvCode) == cpv_file.codes
+    async with session.begin():
+        assert await seed_cpv_codes(session, system_clock, {"72000000-5": "IT services"}, "demo-2") is None
+    assert await _count(session, ReferenceDataset) == 2

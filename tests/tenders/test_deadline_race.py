@@ -17,7 +17,6 @@ from marketplace.accounts.auth import issue_access_token
 from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import PARTS
 from tests.tenders.test_publication import _insert_admitted_vendors, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps

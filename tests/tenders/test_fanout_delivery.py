@@ -20,7 +20,6 @@ from marketplace.devstack.smtp import MailSink
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.worker import MAX_JOBS
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_publication import SCALE, _insert_admitted_vendors, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps, wait_for
 

@@ -4,39 +4,22 @@ from __future__ import annotations
 
 import itertools
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
-import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from stdnum import luhn
 
 from marketplace.lib.clock import SystemClock
-from marketplace.reference.services import import_cpv
 from marketplace.settings import Settings
 from marketplace.tenders.models import Need
 from marketplace.tenders.services import NeedService
+
+# The `cpv` fixture lives in tests/conftest.py; still importable from here, where tests used to take it.
+from tests.conftest import cpv  # noqa: F401
 from tests.vendors.api import audit_actions, fetch
 from tests.world import FACILITIES, PASSWORD, World
-
-CPV_FILE = Path(__file__).resolve().parents[2].parent / "shared/data/cpv/cpv_en.json"
-
-
-@pytest.fixture
-async def cpv(settings: Settings) -> AsyncIterator[None]:
-    if not CPV_FILE.is_file():
-        pytest.skip(f"the CPV 2008 file is not at {CPV_FILE} (see ../shared/data/README.md)")
-    engine = create_async_engine(settings.migration_url)
-    try:
-        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            await import_cpv(session, SystemClock(), CPV_FILE, None)
-            await session.commit()
-    finally:
-        await engine.dispose()
-    yield
 
 
 def finess(prefix: str) -> str:
@@ -199,6 +182,17 @@ async def test_an_unknown_cpv_code_is_refused_naming_the_field(
                                     json=need_body(cpvCodes=["48000000-9"]))
     assert wrong_check.status_code == 422 and wrong_check.json()["field"] == "cpvCodes[0]"
     assert "check digit" in wrong_check.json()["detail"]
+
+
+async def test_with_no_cpv_table_imported_the_refusal_names_the_import_command(
+        client: AsyncTestClient[Litestar], world: World) -> None:
+    """No `cpv` fixture: the server's table is empty, which the holder can't fix; the 422 says who can, how."""
+    response = await client.post("/needs", headers=world["holder_admin"].headers, json=need_body())
+    assert response.status_code == 422, response.text
+    problem = response.json()
+    assert problem["field"] == "cpvCodes[0]"
+    assert "the CPV 2008 table is empty" in problem["detail"]
+    assert "./run import-cpv cpv_en.json --version cpv-2008" in problem["detail"]
 
 
 async def test_facilities_must_be_the_holders_and_free_in_the_campaign(

@@ -27,7 +27,6 @@ from marketplace.devstack.postgres import _bin
 from marketplace.lib.clock import FrozenClock
 from marketplace.lib.sealing import verify
 from marketplace.settings import Settings
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_publication import OPENER_PASSPHRASE, admit, ensure_opener, publish, submitted_need
 from tests.vendors.api import (
     Client,

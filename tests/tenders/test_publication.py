@@ -15,7 +15,7 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.models import SpecificContract
-from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
+from tests.tenders.test_needs import create
 from tests.vendors.api import (
     Client,
     apply,

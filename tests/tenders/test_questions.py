@@ -10,7 +10,6 @@ import pytest
 
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, audit_actions, categories_by_pair, expect, fetch, open_dps
 from tests.world import ORGANISATIONS, World

@@ -31,7 +31,6 @@ from marketplace.settings import Settings
 from marketplace.tenders.jobs import scan_pending_attachments
 from marketplace.worker import worker_options
 from storage import ObjectStore, StoreConfig
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import DEADLINE, open_contract, open_offers, prepared_offer, submit
 from tests.vendors.api import Client, audit_actions, expect, fetch, minimal_pdf
 from tests.vendors.conftest import clock  # noqa: F401  (a fixture)

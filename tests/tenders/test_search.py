@@ -22,7 +22,7 @@ from marketplace.lib.geography import DEPARTEMENTS, departement_of_finess
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.search import build_search, check_params
-from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
+from tests.tenders.test_needs import create
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
 

@@ -21,7 +21,6 @@ from marketplace.tenders import sweeper
 from marketplace.tenders.jobs import sweep_orphan_objects
 from marketplace.worker import CRON_JOBS, worker_options
 from storage import ObjectNotFound, ObjectStore
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
 from tests.tenders.test_offers import PARTS, open_contract, prepared_offer
 from tests.vendors.api import Client, _minio, expect, fetch, incomplete_uploads, minimal_pdf
 from tests.vendors.conftest import app, clock  # noqa: F401  (fixtures)

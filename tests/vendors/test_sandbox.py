@@ -23,10 +23,7 @@ from marketplace.lib.working_days import evaluation_due_at
 from marketplace.settings import Settings
 from marketplace.vendors.jobs import warn_expiring_documents, warn_expiring_sandbox_documents
 from marketplace.worker import CRON_JOBS
-from tests.tenders.test_needs import (
-    cpv,  # noqa: F401  (a fixture)
-    create,
-)
+from tests.tenders.test_needs import create
 from tests.tenders.test_offers import open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import (
