@@ -181,7 +181,7 @@ async def test_submission_names_the_rule_and_lists_every_violation(
     assert "(and 2 more violations)" in problem["detail"]
     found = [(v["rule"], v["field"]) for v in problem["violations"]]
     assert found == [("N2", "holder.isGrappe"), ("N2", "facilities"), ("N9", "gdprCompliance")]
-    assert "this one has 1 facility" in problem["violations"][1]["message"]
+    assert "this one lists 1 facility of 1 OG" in problem["violations"][1]["message"]
     # Refused: still a draft, and nothing audited but the creation.
     shown = await client.get(f"/needs/{need['id']}", headers=world["holder_admin"].headers)
     assert shown.json()["status"] == "draft"
