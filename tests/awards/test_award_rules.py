@@ -41,7 +41,7 @@ def award_body(offer_id: str, **extra: Any) -> dict[str, Any]:
 async def test_the_plain_rejection_route_refuses_the_abnormally_low_ground(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     # D15: rejected as abnormally low only after a written justification was asked for and found insufficient.
-    cid, offers = await evaluation(client, world, clock)
+    _, offers = await evaluation(client, world, clock)
     offer = offers["other_vendor_admin"]
     refused = expect(await client.post(f"/offers/{offer}/rejection", headers=world["buyer_admin"].headers,
                                        json={"grounds": "abnormally_low", "reasons": "Prix trop bas."}), 422)
