@@ -181,10 +181,16 @@ class NeedService:
 
     async def _busy_facilities(self, need: Need) -> set[str]:
         """FINESS ET of the other active needs of the same campaign (N18): submitted, or published with a
-        procedure that has not ended unawarded; a rehearsal need and a real one never count against each other."""
+        procedure that has not ended unawarded; a rehearsal need and a real one never count against each other.
+
+        Among rehearsals only the submitted ones count: a published rehearsal runs on a sandbox clock that
+        nobody may ever walk to its end, and holding its ESMS would lock the holder's facilities in the sandbox
+        after the first rehearsal (the demo seeds a published one at every start that finds the last expired).
+        A submitted twin is still refused, so N18's refusal can be rehearsed."""
+        states = (NeedStatus.SUBMITTED,) if need.sandbox else ACTIVE_NEED_STATES
         others = (await self.session.scalars(
             select(Need.facilities).outerjoin(SpecificContract, SpecificContract.need_id == Need.id)
-            .where(Need.campaign == need.campaign, Need.id != need.id, Need.status.in_(ACTIVE_NEED_STATES),
+            .where(Need.campaign == need.campaign, Need.id != need.id, Need.status.in_(states),
                    Need.sandbox == need.sandbox,
                    or_(SpecificContract.id.is_(None), SpecificContract.status.not_in(ENDED_UNAWARDED))))).all()
         return {str(item.get("finessEt")) for facilities in others for item in facilities}
