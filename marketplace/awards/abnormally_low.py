@@ -29,7 +29,7 @@ import uuid
 from collections.abc import AsyncIterable
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
@@ -53,8 +53,9 @@ _NO_PROCEDURE = "This offer has no abnormally-low procedure."
 class AbnormallyLowService(AwardService):
     """The D15 procedure; an evaluation use case, so it shares AwardService's loading and checks."""
 
-    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None) -> None:
-        super().__init__(session, clock)
+    def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
+        super().__init__(session, clock, side_sessions)
         self.store = store
 
     # -- loading -------------------------------------------------------------------------------------
@@ -73,6 +74,9 @@ class AbnormallyLowService(AwardService):
                 principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES)
                 or principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES)):
             raise NotFound("No offer has this id.")
+        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            # The vendor's justification explains its offer: offer content, out of a conflicted reader's reach.
+            await self._stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)
         procedure = await self._procedure(offer.id)
         if procedure is None:
             raise NotFound(_NO_PROCEDURE)
@@ -215,6 +219,7 @@ class AbnormallyLowService(AwardService):
                      data: schemas.AbnormallyLowDecision) -> schemas.AbnormallyLow:
         offer, contract = await self._offer(principal, offer_id)
         self._admin(principal, contract, "decides on an abnormally low offer")
+        await self._stay_out(principal, contract, "judging its offers", target_type="offer", target_id=offer.id)
         contract = await self._contract_locked(contract.id)
         procedure = await self._procedure(offer.id, lock=True)
         if procedure is None:
@@ -254,6 +259,8 @@ class AbnormallyLowService(AwardService):
         await self._tell_vendor(procedure, f"award.abnormally_low_{procedure.status.value}", subject, body)
         await self._audit(principal, contract, f"offer.abnormally_low_{procedure.status.value}", "offer", offer.id,
                           procedure=str(procedure.id), justified=procedure.justified_at is not None)
+        if not data.accepted:
+            await self.unsuccessful_if_none_left(principal, contract)
         return self._schema(procedure)
 
     # -- reading -------------------------------------------------------------------------------------

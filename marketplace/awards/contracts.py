@@ -74,6 +74,7 @@ from marketplace.awards.states import (
     ContractStatus,
     MilestoneKind,
     SignatureSide,
+    award_status,
     contract_allows,
     split_amount,
 )
@@ -204,6 +205,8 @@ class ContractService:
         if await self.session.scalar(select(Contract.id).where(Contract.specific_contract_id == specific.id)):
             raise Conflict("This specific contract has its contract already: one per specific contract.",
                            field="specificContractId")
+        now = dps_clock(self.clock, await dps_of(self.session, specific.dps_id)).now()
+        award.status = award_status(award.status, award.earliest_signature_at, now)
         contract = Contract(specific_contract_id=specific.id, award_id=award.id,
                             buyer_organisation_id=specific.buyer_organisation_id,
                             vendor_organisation_id=award.vendor_organisation_id, status=ContractStatus.PENDING,
@@ -245,6 +248,10 @@ class ContractService:
         if now < contract.earliest_sign_at:
             raise SignatureTooEarly(f"The contract can't be signed before {format_paris(contract.earliest_sign_at)} "
                                     "(standstill period, D18).", field="earliestSignAt", rule="D18")
+        # The standstill is over: the award row catches up with what every read derives (states.award_status).
+        award = await self.session.get(Award, contract.award_id, with_for_update=True)
+        if award is not None:
+            award.status = award_status(award.status, award.earliest_signature_at, now)
         signatures = {s.side: s for s in await self._signatures(contract.id)}
         if side in signatures:
             raise AlreadySigned(f"The {side.value} side has signed this contract already.", field="side")

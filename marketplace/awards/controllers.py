@@ -33,8 +33,9 @@ from storage import ObjectStore
 Caller = NamedDependency[Principal]
 
 
-def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> AwardService:
-    return AwardService(db_session, clock)
+def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> AwardService:
+    return AwardService(db_session, clock, side_sessions)
 
 
 Awards = NamedDependency[AwardService]
@@ -86,7 +87,12 @@ class AwardController(Controller):
     async def award(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.AwardCreate], awards: Awards,
                     principal: Caller) -> Response[schemas.Award]:
         award = await awards.award(principal, contract_id, data)
-        return created(award, f"/specific-contracts/{contract_id}/ranking")
+        return created(award, f"/specific-contracts/{contract_id}/award")
+
+    @get("/specific-contracts/{contract_id:uuid}/award", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+         summary="The award as it stands now: a standstill that ended reads active (machine (e), D18)")
+    async def show_award(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Award:
+        return await awards.get_award(principal, contract_id)
 
     @get("/specific-contracts/{contract_id:uuid}/my-evaluation",
          opt=requires(*VENDOR_ROLES, reason="Members of a vendor whose offer was opened: its own result."),
@@ -132,8 +138,10 @@ class CancellationController(Controller):
 
 
 def provide_abnormally_low_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                                   store: NamedDependency[ObjectStore]) -> AbnormallyLowService:
-    return AbnormallyLowService(db_session, clock, store)
+                                   store: NamedDependency[ObjectStore],
+                                   side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]
+                                   ) -> AbnormallyLowService:
+    return AbnormallyLowService(db_session, clock, store, side_sessions)
 
 
 AbnormallyLow = NamedDependency[AbnormallyLowService]

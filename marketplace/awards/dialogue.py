@@ -38,6 +38,7 @@ from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
+from marketplace.awards.conflicts import stay_out
 from marketplace.awards.errors import AnswerOverdue, ClarificationClosed, OffersNotOpened, WrongStage
 from marketplace.awards.models import ClarificationAttachment, ClarificationMessage, ClarificationThread
 from marketplace.awards.states import ClarificationStatus, DialogueSide, allowed, thread_allows
@@ -87,6 +88,7 @@ class DialogueService:
         if offer is None or contract is None:
             raise NotFound(_NO_OFFER)
         if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+            await self._stay_out(principal, contract.id, contract.buyer_organisation_id, "offer", offer.id)
             return offer, contract, DialogueSide.BUYER
         if principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES):
             return offer, contract, DialogueSide.VENDOR
@@ -98,10 +100,19 @@ class DialogueService:
                                         populate_existing=lock)
         if thread is not None:
             if principal.has_role_in(thread.buyer_organisation_id, *BUYER_ROLES):
+                await self._stay_out(principal, thread.specific_contract_id, thread.buyer_organisation_id,
+                                     "clarification_thread", thread.id)
                 return thread, DialogueSide.BUYER
             if principal.has_role_in(thread.vendor_organisation_id, *VENDOR_ROLES):
                 return thread, DialogueSide.VENDOR
         raise NotFound(_NO_THREAD)
+
+    async def _stay_out(self, principal: Principal, contract_id: uuid.UUID, organisation_id: uuid.UUID,
+                        target_type: str, target_id: uuid.UUID) -> None:
+        """The dialogue explains the offers: whoever declared a conflict of interest stays out of it (403)."""
+        await stay_out(self.session, self.clock, principal, contract_id, organisation_id,
+                       "the dialogue with its vendors", target_type=target_type, target_id=target_id,
+                       side_sessions=self.side_sessions)
 
     async def _now(self, contract_id: uuid.UUID) -> datetime:
         """Business time on the contract's clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""

@@ -150,14 +150,18 @@ class Ranking(CamelStruct):
     evaluators: list[uuid.UUID]
     offers: list[RankedOffer]
     rejected: list[Rejection]
-    tie_break: str = "total (exact, before rounding) descending, then the earlier receipt, then the offer id"
+    tie_break: str = ("total (exact, before rounding) descending, then the earlier receipt, then the offer id; "
+                      "offers tied on the exact total are all first (firstOfferIds)")
+    # D10, R2162-51: the offers the award may go to, the first of the weighted ranking (several when tied on the
+    # exact total, the buyer's reasons then say which and why); empty while nothing is admissible.
+    first_offer_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
 
 
 class AwardCreate(CamelStruct):
+    # D10, R2162-51: the first of the weighted ranking (`Ranking.firstOfferIds`); a better-ranked offer leaves
+    # the ranking only by a reasoned rejection, never by a reason given here.
     offer_id: uuid.UUID
     reasons: Text
-    # Required when `offerId` is not the best-ranked admissible offer.
-    departure_reason: Text | None = None
     # D18: a standstill is not required for a DPS specific contract; the buyer may observe one.
     standstill_required: bool = False
 
@@ -170,6 +174,7 @@ class Award(CamelStruct):
     vendor_name: str
     status: AwardStatus
     reasons: str
+    # Awards decided before D10 was enforced could depart from the ranking with a reason; none since.
     departure_reason: str | None
     standstill_required: bool
     decided_at: datetime

@@ -26,14 +26,15 @@ from fractions import Fraction
 from typing import Any
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.models import Membership, Organisation, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
+from marketplace.awards.conflicts import stay_out
 from marketplace.awards.errors import (
     AbnormallyLowConflict,
     AlreadyAwarded,
@@ -55,12 +56,15 @@ from marketplace.awards.states import (
     AwardStatus,
     RejectionGround,
     allowed,
+    award_status,
     offer_outcome,
     owes_winning_characteristics,
 )
+from marketplace.awards.unsuccessful import any_admissible, end_unsuccessful
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
+from marketplace.notifications.models import Notification
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
@@ -80,9 +84,11 @@ def rounded(value: Fraction) -> Decimal:
 
 
 class AwardService:
-    def __init__(self, session: AsyncSession, clock: Clock) -> None:
+    def __init__(self, session: AsyncSession, clock: Clock,
+                 side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.session = session
         self.clock = clock
+        self.side_sessions = side_sessions  # to audit a refusal apart: the request's transaction rolls back
         self.notifications = NotificationService(session, clock)
 
     # -- loading and checks --------------------------------------------------------------------------
@@ -118,6 +124,12 @@ class AwardService:
         except NotFound:
             raise NotFound("No offer has this id.") from None
         return offer, contract
+
+    async def _stay_out(self, principal: Principal, contract: SpecificContract, what: str, *,
+                        target_type: str = "specific_contract", target_id: uuid.UUID | None = None) -> None:
+        """403 to whoever declared a conflict of interest for the contract (awards/conflicts.py)."""
+        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id, what,
+                       target_type=target_type, target_id=target_id or contract.id, side_sessions=self.side_sessions)
 
     async def _now(self, contract: SpecificContract) -> datetime:
         """Business time on the contract's clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""
@@ -243,6 +255,18 @@ class AwardService:
                      data: schemas.RejectionCreate) -> schemas.Rejection:
         offer, contract = await self._offer(principal, offer_id)
         self._admin(principal, contract, "rejects an offer")
+        await self._stay_out(principal, contract, "judging its offers", target_type="offer", target_id=offer.id)
+        if data.grounds == RejectionGround.ABNORMALLY_LOW:
+            # D15: an offer is rejected as abnormally low only after its vendor was asked in writing to justify
+            # it and the justification was found insufficient; that procedure (awards/abnormally_low.py) writes
+            # the rejection itself, so this route never takes the ground.
+            raise RuleViolation(
+                "grounds: an offer is rejected as abnormally low only through the abnormally-low procedure, after "
+                f"asking its vendor for a written justification: POST /offers/{offer.id}/abnormally-low, then "
+                f"POST /offers/{offer.id}/abnormally-low/decision", field="grounds", rule="D15")
+        # Locked, as the award and the D15 decision lock it: two last rejections at once queue, and the second
+        # sees the first (no valid offer left: UNSUCCESSFUL, exactly once).
+        contract = await self._contract(principal, contract.id, lock=True)
         self._stage("evaluate", contract, "offers are rejected during the evaluation")
         await self._admissible(offer, contract)
         # Machine (d): from JUSTIFICATION_REQUESTED the only ways out are the D15 decision's.
@@ -255,7 +279,15 @@ class AwardService:
         self.session.add(row)
         await self.session.flush()
         await self._audit(principal, contract, "offer.rejected", "offer", offer.id, grounds=data.grounds.value)
+        await self.unsuccessful_if_none_left(principal, contract)
         return self._rejection_schema(row, offer)
+
+    async def unsuccessful_if_none_left(self, principal: Principal, contract: SpecificContract) -> None:
+        """Machine (c) EVALUATION --no_valid_offer--> UNSUCCESSFUL at the rejection of the last admissible
+        offer (awards/unsuccessful.py says why automatic). The caller holds the contract's row lock."""
+        if not await any_admissible(self.session, contract):
+            await end_unsuccessful(self.session, self.clock, contract, actor=principal.label,
+                                   cause="toutes les offres reçues ont été écartées, aucune offre valable ne reste")
 
     @staticmethod
     def _rejection_schema(row: OfferRejection, offer: Offer) -> schemas.Rejection:
@@ -266,7 +298,9 @@ class AwardService:
 
     async def ranking(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:
         contract = await self._contract(principal, contract_id)
-        if contract.status not in (SpecificContractStatus.EVALUATION, *AFTER_AWARD):
+        await self._stay_out(principal, contract, "its ranking")
+        if contract.status not in (SpecificContractStatus.EVALUATION, *AFTER_AWARD,
+                                   SpecificContractStatus.UNSUCCESSFUL):
             raise WrongStage(f"status: the contract is {contract.status.value}; there is no ranking before the "
                              "evaluation", field="status", rule="G8")
         ranking = (await self._ranking(contract))[0]
@@ -319,14 +353,19 @@ class AwardService:
                                       total=rounded(total), received_at=o.received_at)
                   for i, (total, o, results) in enumerate(entries, start=1)]
         rejected = [self._rejection_schema(rejections[o.id], o) for o in offers if o.id in rejections]
+        # Ties on the exact total are all first: receipt order is no award criterion (D10), so it only orders
+        # the display; the award may go to any of them, its reasons saying which and why (D16).
+        first = [o.id for total, o, _ in entries if total == entries[0][0]] if entries else []
         return schemas.Ranking(specific_contract_id=contract.id, status=contract.status.value, complete=complete,
-                               evaluators=evaluators, offers=ranked, rejected=rejected), by_id
+                               evaluators=evaluators, offers=ranked, rejected=rejected,
+                               first_offer_ids=first), by_id
 
     # -- machine (e): the award ----------------------------------------------------------------------
 
     async def award(self, principal: Principal, contract_id: uuid.UUID, data: schemas.AwardCreate) -> schemas.Award:
         contract = await self._contract(principal, contract_id, lock=True)
         self._admin(principal, contract, "awards the contract")
+        await self._stay_out(principal, contract, "its award")
         if contract.status in AFTER_AWARD or await self._live_award(contract.id) is not None:
             raise AlreadyAwarded("This contract is awarded already: one award per specific contract.",
                                  field="status", rule="G8")
@@ -350,15 +389,22 @@ class AwardService:
             rejected = any(r.offer_id == data.offer_id for r in ranking.rejected)
             raise RuleViolation("offerId: " + ("this offer was rejected and left the ranking" if rejected else
                                                "not an opened offer of this contract"), field="offerId")
-        if chosen.rank != 1 and data.departure_reason is None:
-            raise RuleViolation("departureReason: the award goes to the best-ranked offer unless a reason is "
-                                "recorded for choosing another", field="departureReason")
+        if chosen.offer_id not in ranking.first_offer_ids:
+            # D10, R2162-51: the award goes to the most economically advantageous offer on the notice's criteria,
+            # the first of the weighted ranking; a better-ranked offer leaves it only by a reasoned rejection
+            # (POST /offers/{id}/rejection, or the D15 procedure), never by a free-text reason here.
+            first = next(r for r in ranking.offers if r.offer_id == ranking.first_offer_ids[0])
+            raise RuleViolation(
+                f"offerId: the award goes to the first offer of the weighted ranking, {first.offer_id} "
+                f"({first.vendor_name}, {first.total} / 100); this offer ranks {chosen.rank} ({chosen.total} / 100). "
+                "A better-ranked offer leaves the ranking only by a reasoned rejection.", field="offerId",
+                rule="D10", firstOfferIds=[str(i) for i in ranking.first_offer_ids])
         now = await self._now(contract)  # D18's 11 days on the contract's clock
         earliest = now + STANDSTILL if data.standstill_required else now
         award = Award(specific_contract_id=contract.id, offer_id=chosen.offer_id,
                       vendor_organisation_id=chosen.vendor_organisation_id,
                       status=AwardStatus.STANDSTILL if data.standstill_required else AwardStatus.ACTIVE,
-                      reasons=data.reasons, departure_reason=data.departure_reason,
+                      reasons=data.reasons,
                       standstill_required=data.standstill_required, decided_by=principal.label, decided_at=now,
                       notices_sent_at=now, earliest_signature_at=earliest,
                       ranking=msgspec.json.decode(msgspec.json.encode(ranking)))
@@ -369,7 +415,7 @@ class AwardService:
         await self.session.flush()
         notices = await self._notify(contract, award, ranking, offers, chosen.vendor_name)
         await self._audit(principal, contract, "specific_contract.awarded", "award", award.id,
-                          offer=str(chosen.offer_id), rank=chosen.rank, departure=data.departure_reason is not None,
+                          offer=str(chosen.offer_id), rank=chosen.rank, tied=len(ranking.first_offer_ids) > 1,
                           standstill_required=data.standstill_required, notices=notices)
         return schemas.Award(id=award.id, specific_contract_id=contract.id, offer_id=award.offer_id,
                              vendor_organisation_id=award.vendor_organisation_id, vendor_name=chosen.vendor_name,
@@ -377,6 +423,26 @@ class AwardService:
                              standstill_required=award.standstill_required, decided_at=now, notices_sent_at=now,
                              earliest_signature_at=earliest, notices=notices,
                              sandbox=await self._sandbox(contract))
+
+    async def get_award(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Award:
+        """The contract's award as it stands now: the live one, else the last cancelled one; its status read on
+        the contract's clock (a standstill that ended reads ACTIVE, states.award_status)."""
+        contract = await self._contract(principal, contract_id)
+        award = await self.session.scalar(select(Award).where(Award.specific_contract_id == contract.id).order_by(
+            (Award.status == AwardStatus.CANCELLED).asc(), Award.decided_at.desc()).limit(1))
+        if award is None:
+            raise NotFound("This specific contract has no award.")
+        ranking = msgspec.json.decode(msgspec.json.encode(award.ranking), type=schemas.Ranking)
+        name = next((r.vendor_name for r in ranking.offers if r.offer_id == award.offer_id), "")
+        notices = await self.session.scalar(select(func.count()).select_from(Notification).where(
+            Notification.about_id == contract.id, Notification.kind.in_(("award.awarded", "award.rejection_notice"))))
+        return schemas.Award(id=award.id, specific_contract_id=contract.id, offer_id=award.offer_id,
+                             vendor_organisation_id=award.vendor_organisation_id, vendor_name=name,
+                             status=award_status(award.status, award.earliest_signature_at, await self._now(contract)),
+                             reasons=award.reasons, departure_reason=award.departure_reason,
+                             standstill_required=award.standstill_required, decided_at=award.decided_at,
+                             notices_sent_at=award.notices_sent_at, earliest_signature_at=award.earliest_signature_at,
+                             notices=int(notices or 0), sandbox=await self._sandbox(contract))
 
     async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
         return list((await self.session.scalars(
@@ -439,6 +505,9 @@ class AwardService:
         award = await self._live_award(contract.id)
         if award is None and contract.status == SpecificContractStatus.CANCELLED:
             raise WrongStage("status: the contract was declared sans suite: no offer was retained",
+                             field="status", rule="G8")
+        if award is None and contract.status == SpecificContractStatus.UNSUCCESSFUL:
+            raise WrongStage("status: the contract is unsuccessful: no valid offer was left, none was retained",
                              field="status", rule="G8")
         if award is None:
             raise WrongStage(f"status: the contract is {contract.status.value}; the award is not decided yet",

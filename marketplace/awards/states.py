@@ -6,6 +6,7 @@ Pure: the services check every transition here before they make it.
 from __future__ import annotations
 
 import enum
+from datetime import datetime
 
 from marketplace.tenders.models import SpecificContractStatus
 
@@ -19,6 +20,10 @@ CONTRACT_TRANSITIONS: dict[str, tuple[tuple[SpecificContractStatus, ...], Specif
     # EVALUATION --alt_check/clarifications--> EVALUATION: after the opening (nothing is read or discussed
     # before it, D13) and until the award, which the answers may no longer inform.
     "clarify": ((SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION), None),
+    # OPEN|CLOSED|EVALUATION --no_valid_offer--> UNSUCCESSFUL: the opening found no offer, or the last admissible
+    # one was rejected (awards/unsuccessful.py). Automatic, as part of the act that leaves no valid offer.
+    "no_valid_offer": ((SpecificContractStatus.OPEN, SpecificContractStatus.CLOSED_FOR_OFFERS,
+                        SpecificContractStatus.EVALUATION), SpecificContractStatus.UNSUCCESSFUL),
     # Any pre-contract state --declare_sans_suite(reasons)--> CANCELLED: the buyer abandons the procedure.
     # CONTRACTED, UNSUCCESSFUL and CANCELLED are final (G8: a cancelled need moves no further).
     "declare_sans_suite": ((SpecificContractStatus.DRAFT, SpecificContractStatus.OPEN,
@@ -90,6 +95,15 @@ class AwardStatus(enum.StrEnum):
     STANDSTILL = "standstill"   # pending: no signature before `earliest_signature_at`
     ACTIVE = "active"           # active
     CANCELLED = "cancelled"     # cancelled: frees the contract for another award
+
+
+def award_status(stored: AwardStatus, earliest_signature_at: datetime, now: datetime) -> AwardStatus:
+    """Machine (e): PROPOSED --notices_sent--> (STANDSTILL) --> ACTIVE once the standstill ends (D18). Derived
+    on every read from the contract's clock, so it is never stale; the row catches up when the award is next
+    written (the contract's creation or first signature, awards/contracts.py)."""
+    if stored == AwardStatus.STANDSTILL and now >= earliest_signature_at:
+        return AwardStatus.ACTIVE
+    return stored
 
 
 class OfferOutcome(enum.StrEnum):

@@ -39,8 +39,9 @@ class NeedStatus(enum.StrEnum):
     PUBLISHED = "published"
 
 
-# Needs in these states count as "active projects of the campaign" for N18.
-ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED,)
+# Needs in these states count as "active projects of the campaign" for N18: a published need holds its ESMS as
+# much as a submitted one (its procedure runs), unless that procedure ended without a contract (ENDED_UNAWARDED).
+ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.PUBLISHED)
 
 
 def _enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
@@ -97,6 +98,11 @@ class SpecificContractStatus(enum.StrEnum):
     CONTRACTED = "contracted"                # complete
     UNSUCCESSFUL = "unsuccessful"
     CANCELLED = "cancelled"
+
+
+# Machine (c)'s ends without a contract: the need's project is no longer active (N18), its ESMS are free for
+# another need of the campaign (a need is published once: a new procedure needs a new need).
+ENDED_UNAWARDED = (SpecificContractStatus.CANCELLED, SpecificContractStatus.UNSUCCESSFUL)
 
 
 class SpecificContract(UUIDv7AuditBase):

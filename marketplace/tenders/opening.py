@@ -35,7 +35,9 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
+from marketplace.awards.conflicts import stay_out
 from marketplace.awards.dialogue import clarification_summaries
+from marketplace.awards.unsuccessful import end_unsuccessful
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -127,6 +129,9 @@ class OpeningService:
 
     async def received(self, principal: Principal, contract_id: uuid.UUID) -> schemas.ReceivedOffers:
         contract = await self._contract(principal, contract_id)
+        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
+                       "its offers", target_type="specific_contract", target_id=contract.id,
+                       side_sessions=self.side_sessions)
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()  # a sandbox's runs faster
         if now < contract.tender_deadline:
             await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
@@ -228,6 +233,10 @@ class OpeningService:
         key_row.released_at = now
         contract.status = SpecificContractStatus.CLOSED_FOR_OFFERS
         await self.session.flush()
+        if not record.document["offers"]:
+            # Machine (c) --no_valid_offer--> UNSUCCESSFUL: nothing was submitted, nothing will be evaluated.
+            await end_unsuccessful(self.session, self.clock, contract, actor=principal.label,
+                                   cause="aucune offre n'a été remise avant la date limite")
         return record
 
     async def _unseal_all(self, principal: Principal, contract: SpecificContract, private: X25519PrivateKey,
@@ -458,6 +467,8 @@ class OpeningService:
             raise NotFound("No offer has this id.")
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
+        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
+                       "its offers", target_type="offer", target_id=offer.id, side_sessions=self.side_sessions)
         return offer, contract, await self._released_key(contract)
 
     async def _released_key(self, contract: SpecificContract) -> X25519PrivateKey:

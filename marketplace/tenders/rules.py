@@ -201,6 +201,12 @@ def _og_count(facts: NeedFacts) -> int:
     return len({_finess_key(og.finess_ej) for og in facts.holder.ogs})
 
 
+def _owning_og_count(facts: NeedFacts) -> int:
+    """The holder's OGs that own at least one listed ESMS (a facility of another OG is N18's business)."""
+    holder = {_finess_key(og.finess_ej) for og in facts.holder.ogs}
+    return len({key for f in facts.facilities if (key := _finess_key(f.og_finess_ej)) in holder})
+
+
 def _in_corsica_or_overseas(facts: NeedFacts) -> bool:
     """The lower thresholds (N2, N6) apply when every ESMS of the need is in Corsica or overseas."""
     return bool(facts.facilities) and all(is_corsica_or_overseas(f.departement) for f in facts.facilities)
@@ -269,22 +275,28 @@ def holder_is_og_or_grappe(facts: NeedFacts, _campaign: Campaign) -> Iterator[Vi
 @_rule("N2", "[SEED]")
 def acquisition_grappe_size(facts: NeedFacts, campaign: Campaign) -> Iterator[Violation]:
     """N2 `project_type=ACQUISITION` (type 1): ESMS without a DUI acquire and deploy one, carried by a grappe of
-    ≥ 3 OGs totalling ≥ 15 ESMS [SEED] (amorçage; from 2022 the total follows N6: ≥ 8 in Corsica/overseas)."""
+    ≥ 3 OGs totalling ≥ 15 ESMS [SEED] (amorçage; from 2022 the total follows N6: ≥ 8 in Corsica/overseas).
+
+    The OGs that count are those whose ESMS the need lists, not the grappe's members: a dormant third member
+    that brings no facility to the project does not make it a project of 3 OGs."""
     if facts.project_type is not ProjectType.ACQUISITION:
         return
     min_ogs = campaign.type1_min_ogs
     reduced = _in_corsica_or_overseas(facts)
     min_esms = campaign.type1_min_esms_corsica_overseas if reduced else campaign.type1_min_esms
     where = " (Corsica/overseas)" if reduced and min_esms != campaign.type1_min_esms else ""
-    need = f"a type-1 project needs at least {min_ogs} OGs and {min_esms} facilities{where}"
-    ogs = _og_count(facts)
+    need = f"a type-1 project needs the facilities of at least {min_ogs} OGs and at least {min_esms} facilities{where}"
+    ogs, esms = _owning_og_count(facts), _esms_count(facts)
+    counts = f"this one lists {_plural(esms, 'facility', 'facilities')} of {_plural(ogs, 'OG')}"
+    members = _og_count(facts)
     if not facts.holder.is_grappe:
-        yield _violation("N2", "holder.isGrappe", f"{need}, as a grappe; this one is a single OG")
-    elif ogs < min_ogs:
-        yield _violation("N2", "holder.ogs", f"{need}; this one has {_plural(ogs, 'OG')}")
-    esms = _esms_count(facts)
-    if esms < min_esms:
-        yield _violation("N2", "facilities", f"{need}; this one has {_plural(esms, 'facility', 'facilities')}")
+        yield _violation("N2", "holder.isGrappe", f"{need}, carried by a grappe; this one is a single OG")
+    elif members < min_ogs:
+        yield _violation("N2", "holder.ogs", f"{need}; this grappe has {_plural(members, 'OG')} ({counts})")
+    # A grappe big enough on paper still fails when its need lists the facilities of fewer OGs.
+    few_ogs = facts.holder.is_grappe and members >= min_ogs and ogs < min_ogs
+    if few_ogs or esms < min_esms:
+        yield _violation("N2", "facilities", f"{need}; {counts}")
 
 
 @_rule("N3", "[SEED]")

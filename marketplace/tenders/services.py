@@ -12,7 +12,7 @@ import uuid
 from typing import Any
 
 import msgspec
-from sqlalchemy import select, text
+from sqlalchemy import or_, select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Facility as FacilityRow
@@ -27,7 +27,7 @@ from marketplace.lib.identifiers import InvalidIdentifier, validate_finess
 from marketplace.reference.services import cpv_error
 from marketplace.tenders import schemas
 from marketplace.tenders.campaigns import CoreService
-from marketplace.tenders.models import ACTIVE_NEED_STATES, Need, NeedStatus
+from marketplace.tenders.models import ACTIVE_NEED_STATES, ENDED_UNAWARDED, Need, NeedStatus, SpecificContract
 from marketplace.tenders.rules import (
     RULES,
     Facility,
@@ -180,11 +180,19 @@ class NeedService:
                 [og_id for og_id, _ in members])
 
     async def _busy_facilities(self, need: Need) -> set[str]:
-        """FINESS ET of the other active needs of the same campaign (N18); a rehearsal need and a real one
-        never count against each other."""
+        """FINESS ET of the other active needs of the same campaign (N18): submitted, or published with a
+        procedure that has not ended unawarded; a rehearsal need and a real one never count against each other.
+
+        Among rehearsals only the submitted ones count: a published rehearsal runs on a sandbox clock that
+        nobody may ever walk to its end, and holding its ESMS would lock the holder's facilities in the sandbox
+        after the first rehearsal (the demo seeds a published one at every start that finds the last expired).
+        A submitted twin is still refused, so N18's refusal can be rehearsed."""
+        states = (NeedStatus.SUBMITTED,) if need.sandbox else ACTIVE_NEED_STATES
         others = (await self.session.scalars(
-            select(Need.facilities).where(Need.campaign == need.campaign, Need.id != need.id,
-                                          Need.status.in_(ACTIVE_NEED_STATES), Need.sandbox == need.sandbox))).all()
+            select(Need.facilities).outerjoin(SpecificContract, SpecificContract.need_id == Need.id)
+            .where(Need.campaign == need.campaign, Need.id != need.id, Need.status.in_(states),
+                   Need.sandbox == need.sandbox,
+                   or_(SpecificContract.id.is_(None), SpecificContract.status.not_in(ENDED_UNAWARDED))))).all()
         return {str(item.get("finessEt")) for facilities in others for item in facilities}
 
     async def facts(self, need: Need) -> tuple[NeedFacts, list[Violation]]:

@@ -204,6 +204,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /offers/{offer_id}/rejection":                              row(U, F, F, A, F),
     "GET /specific-contracts/{contract_id}/ranking":                  row(U, F, F, A, F),
     "POST /specific-contracts/{contract_id}/award":                   row(U, F, F, A, F),
+    # No award on the matrix's open contract: the buying organisation's admin is let through and finds none.
+    "GET /specific-contracts/{contract_id}/award":                    row(U, F, F, N, F),
     "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
     "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
     "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),

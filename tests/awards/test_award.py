@@ -131,12 +131,12 @@ async def test_evaluation_ranking_award_notices_and_a_losers_view(
     assert (await client.get(f"/specific-contracts/{cid}/ranking",
                              headers=world["vendor_admin"].headers)).status_code == 403
 
-    # Award rules: the best-ranked offer, or another with a reason; never a rejected one.
+    # Award rules: the first of the weighted ranking only (D10, R2162-51); never a rejected one.
     to_b = expect(await client.post(f"/specific-contracts/{cid}/award", headers=admin,
                                      json={"offerId": b, "reasons": "Prix."}), 422)
-    assert to_b["field"] == "departureReason"
+    assert (to_b["field"], to_b["rule"], to_b["firstOfferIds"]) == ("offerId", "D10", [a])
     expect(await client.post(f"/specific-contracts/{cid}/award", headers=admin,
-                             json={"offerId": c, "reasons": "?", "departureReason": "?"}), 422)
+                             json={"offerId": c, "reasons": "?"}), 422)
     expect(await client.post(f"/specific-contracts/{cid}/award", headers=evaluator,
                              json={"offerId": a, "reasons": "?"}), 403)
 

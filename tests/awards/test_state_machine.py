@@ -9,7 +9,10 @@ and after every step the real database must agree with the model too:
 - a contract only for the awarded offer, with the awardee as its vendor;
 - before the opening the buyer reads nothing of the offers (their number only, once the deadline passed);
 - after the procedure is declared "sans suite", nothing moves (see CANCELLATION_ROUTES_EXIST);
-- every status is one of the machines' states, the one the model expects.
+- every status is one of the machines' states, the one the model expects: UNSUCCESSFUL when the opening finds
+  no offer or the last admissible one is rejected; an award's standstill reads active from its end on;
+- the award goes to the first of the weighted ranking only (D10; any of the offers tied first);
+- whoever declared a conflict of interest is out of the ranking, the rejections and the award (403).
 
 Each example starts from a freshly published specific contract on one DPS whose three vendors are
 admitted once per test (the world is costly, a contract is not); each example's clock starts at the same
@@ -82,9 +85,9 @@ SMALL_TICKS = (timedelta(microseconds=1), timedelta(seconds=1), timedelta(minute
 TICKS = (*SMALL_TICKS, timedelta(days=1), timedelta(days=4), timedelta(days=12))
 NEAR = {"just before": timedelta(microseconds=-1), "at": timedelta(0), "just after": timedelta(microseconds=1)}
 
-# Machine (c)'s states as this machine reaches them (DRAFT and UNSUCCESSFUL are not reached here).
+# Machine (c)'s states as this machine reaches them (DRAFT is not reached here).
 CONTRACT_STATES = {"open", "closed_for_offers", "evaluation", "award_decided", "standstill", "contracted",
-                   "cancelled"}
+                   "cancelled", "unsuccessful"}
 OFFER_STATES = {"draft", "submitted", "superseded", "withdrawn", "opened"}
 AWARD_STATES = {"standstill", "active", "cancelled"}
 DEAL_STATES = {"pending", "signed", "active", "cancelled", "terminated"}
@@ -227,6 +230,12 @@ class TenderMachine(RuleBasedStateMachine):
     def ranking(self) -> tuple[bool, list[str]]:
         """(complete, offer ids best first), computed as the product promises: per criterion the mean of
         the evaluators' scores, weighted; ties broken by the earlier receipt, then the offer id."""
+        complete, order, _ = self.ranked()
+        return complete, order
+
+    def ranked(self) -> tuple[bool, list[str], list[str]]:
+        """`ranking`, and the offers the award may go to (D10, R2162-51): the first of the weighted ranking,
+        several when tied on the exact total (the receipt order is no award criterion)."""
         admissible = self.admissible()
         evaluators = [p for p, conflict in self.declared.items() if not conflict]
         complete = bool(admissible) and bool(evaluators) and all(
@@ -242,7 +251,12 @@ class TenderMachine(RuleBasedStateMachine):
 
         assert all(o.received_at is not None for o in admissible)
         order = sorted(admissible, key=lambda o: (-total(o), o.received_at, uuid.UUID(o.id)))
-        return complete, [o.id for o in order]
+        first = [o.id for o in order if total(o) == total(order[0])]
+        return complete, [o.id for o in order], first
+
+    def conflicted(self, person: str) -> bool:
+        """Declared a conflict of interest for the contract: out of its offers, ranking and award (403)."""
+        return self.declared.get(person, False)
 
     # -- setup: a published specific contract per example ----------------------------------------------
 
@@ -352,7 +366,9 @@ class TenderMachine(RuleBasedStateMachine):
             assert self.check(parts, 200, "an opened offer's parts") == PARTS
         for offer_id in self.offer_ids("draft", "superseded", "withdrawn"):
             self.sealed_offer(offer_id)  # the opening released only what was submitted
-        self.status, self.opened = "closed_for_offers", True
+        # Machine (c) OPEN --no_valid_offer--> UNSUCCESSFUL when the opening finds no offer.
+        self.status, self.opened = "closed_for_offers" if submitted else "unsuccessful", True
+        self.seen.update(["unsuccessful"] * (not submitted))
         self.seen.add("opened " + ("empty" if not submitted else "one offer" if len(submitted) == 1 else "several"))
 
     def start_evaluation(self) -> None:
@@ -389,32 +405,40 @@ class TenderMachine(RuleBasedStateMachine):
     def reject(self, offer_id: str) -> None:
         offer = self.offers[offer_id]
         legal = self.status == "evaluation" and offer.status == "opened" and offer_id not in self.rejected
+        expected = 403 if self.conflicted("buyer_admin") else 200 if legal else 409
         response = self.h.call("POST", f"/offers/{offer_id}/rejection", "buyer_admin",
                                json={"grounds": "irregular", "reasons": "Pièce manquante."})
-        self.check(response, 200 if legal else 409, f"rejection of {offer.status} {offer_id}")
-        if legal:
+        self.check(response, expected, f"rejection of {offer.status} {offer_id}")
+        if expected == 200:
             self.rejected.add(offer_id)
             self.seen.add("rejected")
+            if not self.admissible():
+                # Machine (c) EVALUATION --no_valid_offer--> UNSUCCESSFUL at the last rejection.
+                self.status = "unsuccessful"
+                self.seen.update(["unsuccessful", "unsuccessful after rejections"])
 
     # -- machine (e): award and contract -------------------------------------------------------------
 
-    def decide(self, offer_id: str, departure: bool, standstill: bool, concurrent: bool) -> None:
-        complete, order = self.ranking()
-        if self.status == "evaluation":
+    def decide(self, offer_id: str, standstill: bool, concurrent: bool) -> None:
+        complete, order, first = self.ranked()
+        reader = next((p for p in EVALUATORS if not self.conflicted(p)), None)
+        if self.status == "evaluation" and reader is not None:
             # The model's ranking is the product's (or one of them is wrong).
-            ranking = self.check(self.h.call("GET", f"/specific-contracts/{self.cid}/ranking", "buyer_admin"),
+            ranking = self.check(self.h.call("GET", f"/specific-contracts/{self.cid}/ranking", reader),
                                  200, "the ranking")
-            assert (ranking["complete"], [o["offerId"] for o in ranking["offers"]]) == (complete, order)
-        if self.status != "evaluation" or not order or not complete:
+            assert (ranking["complete"], [o["offerId"] for o in ranking["offers"]], ranking["firstOfferIds"]) == (
+                complete, order, first)
+        if self.conflicted("buyer_admin"):
+            expected = 403  # a conflict of interest declared: out of the award
+            self.seen.add("award refused for a conflict of interest")
+        elif self.status != "evaluation" or not order or not complete:
             expected = 409  # decided already, not evaluating, nothing admissible, or a score missing
-        elif offer_id not in order or (offer_id != order[0] and not departure):
-            expected = 422
+        elif offer_id not in first:
+            expected = 422  # D10: the first of the weighted ranking only (or a rejected / unknown offer)
         else:
             expected = 201
         body: dict[str, Any] = {"offerId": offer_id, "reasons": "Meilleur rapport qualité-prix.",
                                 "standstillRequired": standstill}
-        if departure:
-            body["departureReason"] = "Délai de déploiement plus court."
         path = f"/specific-contracts/{self.cid}/award"
         if concurrent:
             responses = self.h.together("POST", path, "buyer_admin", body)
@@ -430,11 +454,28 @@ class TenderMachine(RuleBasedStateMachine):
         earliest = self.now + STANDSTILL if standstill else self.now
         assert datetime.fromisoformat(award["earliestSignatureAt"]) == earliest  # D18
         self.award = {"id": award["id"], "offer": offer_id, "vendor": self.offers[offer_id].vendor,
-                      "earliest": earliest, "status": "standstill" if standstill else "active"}
+                      "earliest": earliest, "status": "standstill" if standstill else "active",
+                      "standstill": standstill}
         self.status = "standstill" if standstill else "award_decided"
         self.seen.update(["awarded"] + ["awarded concurrently"] * concurrent
                          + ["awarded with a standstill"] * standstill
-                         + ["awarded departing from the ranking"] * (offer_id != order[0]))
+                         + ["awarded among tied first offers"] * (offer_id != order[0]))
+
+    def settle(self) -> None:
+        """Machine (e): the award row catches up with the end of its standstill when next written (the
+        contract's creation, a signature); reads derive it all along (`award_read`)."""
+        if self.award is not None and self.now >= self.award["earliest"]:
+            self.award["status"] = "active"
+
+    def award_read(self) -> None:
+        """GET …/award says STANDSTILL until the standstill's end, ACTIVE from it (on the contract's clock)."""
+        if self.award is None or self.cancelled:
+            return
+        shown = self.check(self.h.call("GET", f"/specific-contracts/{self.cid}/award", "buyer_admin"), 200,
+                           "the award read")
+        assert shown["status"] == ("active" if self.now >= self.award["earliest"] else "standstill"), shown
+        if self.award["standstill"] and self.now >= self.award["earliest"]:
+            self.seen.add("standstill ended")
 
     def make_deal(self, amount: int) -> None:
         legal = self.award is not None and self.deal is None and self.status in ("award_decided", "standstill")
@@ -446,6 +487,7 @@ class TenderMachine(RuleBasedStateMachine):
             assert (deal["awardId"], deal["status"]) == (self.award["id"], "pending")
             self.deal = DealModel(deal["id"])
             self.seen.add("contract")
+            self.settle()
 
     def sign(self, person: str) -> None:
         assert self.deal is not None and self.award is not None
@@ -466,6 +508,7 @@ class TenderMachine(RuleBasedStateMachine):
                 self.seen.add("signature within the standstill")
             return
         self.deal.signed.add(side)
+        self.settle()
         if self.deal.signed == {"buyer", "vendor"}:
             self.deal.status, self.status = "active", "contracted"
             self.seen.add("contracted")
@@ -539,12 +582,13 @@ class TenderMachine(RuleBasedStateMachine):
     def tick(self, delta: timedelta | str) -> None:
         if isinstance(delta, timedelta):
             self.h.clock.advance(delta)
-            return
-        offset = NEAR[delta]
-        upcoming = [t + offset for t in (self.deadline, self.award["earliest"] if self.award else None)
-                    if t is not None and t + offset > self.now]
-        if upcoming:
-            self.h.clock.set(min(upcoming))
+        else:
+            offset = NEAR[delta]
+            upcoming = [t + offset for t in (self.deadline, self.award["earliest"] if self.award else None)
+                        if t is not None and t + offset > self.now]
+            if upcoming:
+                self.h.clock.set(min(upcoming))
+        self.award_read()
 
     @precondition(lambda self: self.status == "open" and self.now >= self.deadline)
     @rule()
@@ -584,10 +628,11 @@ class TenderMachine(RuleBasedStateMachine):
     @rule(index=st.integers(0, 31), departure=st.booleans(), standstill=st.booleans(), concurrent=st.booleans())
     def award_offer(self, index: int, departure: bool, standstill: bool, concurrent: bool) -> None:
         _, order = self.ranking()
-        # Mostly the best-ranked one; sometimes another (with or without a reason for departing).
-        offer_id = self.pick(order, index // 4) if index % 4 == 0 else order[0]
+        # Mostly the best-ranked one; sometimes another, departing from the ranking: refused unless tied first
+        # (D10), whatever reason the buyer would give.
+        offer_id = self.pick(order, index // 4 + departure) if index % 4 == 0 else order[0]
         assert offer_id is not None
-        self.decide(offer_id, departure, standstill, concurrent)
+        self.decide(offer_id, standstill, concurrent)
 
     @precondition(lambda self: self.award is not None and self.deal is None)
     @rule(amount=st.integers(1, 10**9))
@@ -672,13 +717,13 @@ class TenderMachine(RuleBasedStateMachine):
             self.score(person, offer_id, marks)
         elif complete:
             # Twice at once (the double click, or two tabs: G8's race); `award_offer` awards once.
-            self.decide(order[0], departure=False, standstill=data.draw(st.booleans(), label="standstill"),
+            self.decide(order[0], standstill=data.draw(st.booleans(), label="standstill"),
                         concurrent=True)
         else:
             # Nothing admissible, or no evaluator without a conflict: the award can't be made (the
             # procedure would end "sans suite" or unsuccessful); the buyer tries anyway.
             self.decide(order[0] if order else self.offer_ids()[0] if self.offers else str(uuid.uuid4()),
-                        departure=False, standstill=False, concurrent=False)
+                        standstill=False, concurrent=False)
 
     # -- any act, out of turn: the refusals of machines (c), (d) and (e) -------------------------------
 
@@ -710,7 +755,7 @@ class TenderMachine(RuleBasedStateMachine):
         elif act == "reject":
             self.reject(str(offer_id))
         elif act == "award":
-            self.decide(str(offer_id), departure=True, standstill=False, concurrent=False)
+            self.decide(str(offer_id), standstill=False, concurrent=False)
         elif act == "contract":
             self.make_deal(1_000_000)
         elif act == "sign" and self.deal is not None:
@@ -828,6 +873,10 @@ class TenderMachine(RuleBasedStateMachine):
 # What the CI run must have reached (see TenderMachine.reached).
 MUST_REACH = {"submitted", "withdrawn", "opened several", "scored", "awarded", "awarded concurrently", "contracted",
               "milestone usage_verified"}
+# Reached by some runs, not all: the ranking breaks exact ties by receipt then by the offers' random ids, so the
+# same sequence may award another vendor. tests/awards/test_award_rules.py covers each of them deterministically.
+SOMETIMES = {"unsuccessful", "unsuccessful after rejections", "standstill ended", "awarded among tied first offers",
+             "award refused for a conflict of interest"}
 
 
 def test_the_tender_machines_refuse_every_illegal_transition(settings: Settings, cpv: None) -> None:
@@ -853,7 +902,7 @@ def test_the_tender_machines_refuse_every_illegal_transition(settings: Settings,
             runner.run(db.close())
             runner.run(client.__aexit__(None, None, None))
     reached = dict(sorted(TenderMachine.reached.items()))
-    print("\nexamples reached:", reached)
+    print("\nexamples reached:", reached, "\nof the occasional ones:", sorted(SOMETIMES & set(reached)))
     if not _LONG_RUN:
         assert set(reached) >= MUST_REACH, f"the machine no longer gets that far: {MUST_REACH - set(reached)}"
         assert not CANCELLATION_ROUTES_EXIST or any(k.startswith("cancelled from") for k in reached), reached

@@ -160,11 +160,11 @@ async def test_submission_names_the_rule_and_lists_every_violation(
     assert response.status_code == 422, response.text
     problem = response.json()
     assert problem["rule"] == "N2" and problem["field"] == "holder.isGrappe"
-    assert "at least 3 OGs and 15 facilities" in problem["detail"]
+    assert "at least 3 OGs and at least 15 facilities" in problem["detail"]
     assert "(and 2 more violations)" in problem["detail"]
     found = [(v["rule"], v["field"]) for v in problem["violations"]]
     assert found == [("N2", "holder.isGrappe"), ("N2", "facilities"), ("N9", "gdprCompliance")]
-    assert "this one has 1 facility" in problem["violations"][1]["message"]
+    assert "this one lists 1 facility of 1 OG" in problem["violations"][1]["message"]
     # Refused: still a draft, and nothing audited but the creation.
     shown = await client.get(f"/needs/{need['id']}", headers=world["holder_admin"].headers)
     assert shown.json()["status"] == "draft"
@@ -279,8 +279,8 @@ async def test_a_grappe_of_3_ogs_and_15_facilities_submits_a_type_1_need(
     # 14 facilities: one short of N2, and of N6's grouping of 15 (the facilities are not in Corsica or overseas).
     short = await submit(client, lead, acquisition(facilities=sites(*every[:14])))
     assert violations(short) == [("N2", "facilities"), ("N6", "facilities")]
-    assert short.json()["detail"] == ("N2: a type-1 project needs at least 3 OGs and 15 facilities;"
-                                      " this one has 14 facilities (and 1 more violation)")
+    assert short.json()["detail"] == ("N2: a type-1 project needs the facilities of at least 3 OGs and at least 15"
+                                      " facilities; this one lists 14 facilities of 3 OGs (and 1 more violation)")
     assert short.json()["violations"][1]["message"] == (
         "N6: a grouping needs at least 15 ESSMS (8 in Corsica and overseas); this one has 14")
 
@@ -291,7 +291,13 @@ async def test_a_grappe_of_3_ogs_and_15_facilities_submits_a_type_1_need(
     pair_lead = await grappe_admin(client, world, settings, pair, "cheffe.projet@example.fr")
     two = await submit(client, pair_lead, acquisition(holderOrganisationId=pair, facilities=sites(*every[:10], *extra)))
     assert violations(two) == [("N2", "holder.ogs")]
-    assert two.json()["detail"] == "N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 2 OGs"
+    assert two.json()["detail"] == ("N2: a type-1 project needs the facilities of at least 3 OGs and at least 15"
+                                    " facilities; this grappe has 2 OGs (this one lists 15 facilities of 2 OGs)")
+    # The 3-OG grappe listing the 15 facilities of two of its OGs: the third, dormant member does not count.
+    dormant = await submit(client, lead, acquisition(facilities=sites(*every[:10], *extra)))
+    assert violations(dormant) == [("N2", "facilities")]
+    assert dormant.json()["detail"] == ("N2: a type-1 project needs the facilities of at least 3 OGs and at least"
+                                        " 15 facilities; this one lists 15 facilities of 2 OGs")
 
     # 3 OGs and their 15 facilities: submitted, and read by the grappe's lead.
     done = await submit(client, lead, acquisition(facilities=sites(*every)))
@@ -300,7 +306,7 @@ async def test_a_grappe_of_3_ogs_and_15_facilities_submits_a_type_1_need(
     assert need["status"] == "submitted" and need["holderOrganisationId"] == grappe
     assert [f["finessEt"] for f in need["facilities"]] == every
     listed = {n["id"]: n["status"] for n in (await client.get("/needs", headers=lead)).json()}
-    assert listed[need["id"]] == "submitted" and sorted(listed.values()) == ["draft", "draft", "submitted"]
+    assert listed[need["id"]] == "submitted" and sorted(listed.values()) == ["draft", "draft", "draft", "submitted"]
     # The refused drafts claimed nothing; the submitted need now holds its 15 ESMS for the campaign (N18).
     again = await submit(client, lead, acquisition(facilities=sites(*every)))
     assert ("N18", "facilities[0].finessEt") in violations(again)
@@ -335,7 +341,8 @@ async def test_a_grouping_in_corsica_and_overseas_needs_8_essms_instead_of_15(
     refused = await eight_facilities(metropolitan, [et for ets in metropolitan_ets for et in ets], "Grappe Métropole")
     assert violations(refused) == [("N2", "facilities"), ("N6", "facilities")]
     messages = [v["message"] for v in refused.json()["violations"]]
-    assert messages == ["N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 8 facilities",
+    assert messages == ["N2: a type-1 project needs the facilities of at least 3 OGs and at least 15 facilities; this"
+                        " one lists 8 facilities of 3 OGs",
                         "N6: a grouping needs at least 15 ESSMS (8 in Corsica and overseas); this one has 8"]
     # Mixed: 6 ESSMS overseas and 2 in Gironde are not "in Corsica and overseas".
     mixed = await eight_facilities([guadeloupe, martinique, metropolitan[0]],

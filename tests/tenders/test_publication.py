@@ -3,6 +3,7 @@ tender deadline (D9), the award criteria's weights (D10), and the fan-out at sca
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -15,7 +16,7 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.models import SpecificContract
-from tests.tenders.test_needs import create
+from tests.tenders.test_needs import create, finess
 from tests.vendors.api import (
     Client,
     apply,
@@ -51,8 +52,16 @@ async def admit(client: Client, world: World, person: Person, category_id: str) 
     return str(request["id"])
 
 
+_FACILITY_NUMBERS = itertools.count(1)
+
+
 async def submitted_need(client: Client, world: World) -> dict[str, Any]:
-    need = await create(client, world)  # grand_age × saas
+    """A submitted need of the holder for an ESMS of its own, registered for it: a published need keeps its
+    ESMS for the campaign (N18), so each need of a test covers a facility no other need has claimed."""
+    et = finess(f"7509{next(_FACILITY_NUMBERS):04d}")
+    expect(await client.post(f"/organisations/{world.organisations['holder']}/facilities",
+                             headers=world["holder_admin"].headers, json={"name": f"EHPAD {et}", "finessEt": et}), 201)
+    need = await create(client, world, facilities=[{"finessEt": et}])  # grand_age × saas
     return dict(expect(await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers),
                        200))
 
@@ -207,6 +216,25 @@ async def test_a_need_outside_the_dps_categories_or_a_dps_not_active_is_refused(
     draft = expect(await client.post("/dps", headers=world["buyer_admin"].headers,
                                      json=dps_body(clock.now(), title="Second SAD")), 201)
     assert (await publish(client, world, need["id"], draft["id"], deadline)).status_code == 409
+
+
+async def test_a_published_need_keeps_its_facilities_for_the_campaign(
+        client: Client, world: World, clock: FrozenClock) -> None:
+    # N18: no ESMS in two active projects of the same campaign; a published need is as active as a submitted one.
+    dps = await open_dps(client, world, clock)
+    admin = world["holder_admin"].headers
+    need = await submitted_need(client, world)
+    deadline = (clock.now() + timedelta(days=12)).isoformat()
+    contract = expect(await publish(client, world, need["id"], dps["id"], deadline), 201)
+    clash = await create(client, world, facilities=need["facilities"])  # the same ESMS, the same campaign
+    refused = expect(await client.post(f"/needs/{clash['id']}/submit", headers=admin), 422)
+    assert (refused["rule"], refused["field"]) == ("N18", "facilities[0].finessEt")
+    assert "already in another active project of campaign 2025" in refused["detail"]
+    # Declared sans suite, the procedure ended without a contract: the project is no longer active, its ESMS are
+    # free for a new need (a published need is not published again).
+    expect(await client.post(f"/specific-contracts/{contract['id']}/cancellation",
+                             headers=world["buyer_admin"].headers, json={"reasons": "Besoin redéfini."}), 200)
+    assert expect(await client.post(f"/needs/{clash['id']}/submit", headers=admin), 200)["status"] == "submitted"
 
 
 SCALE = 2000

@@ -111,15 +111,20 @@ def valid_2021_need(**changes: object) -> NeedFacts:
     return replace(need, **changes)  # type: ignore[arg-type]
 
 
-def grappe_of(count: int, departement: str = "75", ej: str = EJ_PARIS) -> dict[str, object]:
-    """A grappe of 3 OGs whose first OG holds `count` ESMS (the other two hold none)."""
-    return {"facilities": facilities(ej, count, departement)}
+def spread(ejs: tuple[str, ...], count: int, departement: str) -> tuple[Facility, ...]:
+    """`count` ESMS shared among the OGs as evenly as can be (N2 counts the OGs whose ESMS the need lists)."""
+    return tuple(facility(ejs[i % len(ejs)], 100 + i, departement) for i in range(count))
+
+
+def grappe_of(count: int, departement: str = "75") -> dict[str, object]:
+    """The grappe of 3 OGs of `valid_need`, with `count` ESMS spread over its three OGs."""
+    return {"facilities": spread((EJ_PARIS, EJ_LYON, EJ_MARSEILLE), count, departement)}
 
 
 def corsican_grappe(count: int) -> dict[str, object]:
     ejs = (EJ_AJACCIO, "2B0000050", "2A0000060")
     return {"holder": Holder(is_grappe=True, ogs=tuple(Og(finess_ej=ej) for ej in ejs), lead_finess_ej=EJ_AJACCIO),
-            "facilities": facilities(EJ_AJACCIO, count, "2A")}
+            "facilities": spread(ejs, count, "2A")}
 
 
 def with_facility(need: NeedFacts, index: int, **changes: object) -> NeedFacts:
@@ -148,9 +153,13 @@ CASES: list[tuple[str, Factory, Factory, str]] = [
      lambda: valid_need(holder=Holder(is_grappe=True, ogs=(Og(finess_ej=EJ_PARIS), Og(finess_ej=EJ_LYON)),
                                       lead_finess_ej=EJ_PARIS),
                         facilities=facilities(EJ_PARIS, 11, "75") + facilities(EJ_LYON, 5, "69")),
-     "needs at least 3 OGs and 15 facilities; this one has 2 OGs"),
+     "needs the facilities of at least 3 OGs and at least 15 facilities; this grappe has 2 OGs (this one lists 16 "
+     "facilities of 2 OGs)"),
     ("N2", valid_2021_need, lambda: valid_2021_need(**grappe_of(14)),
-     "needs at least 3 OGs and 15 facilities; this one has 14 facilities"),
+     "needs the facilities of at least 3 OGs and at least 15 facilities; this one lists 14 facilities of 3 OGs"),
+    # A grappe of 3 OGs whose need lists the ESMS of 2 of them: the dormant third member does not count.
+    ("N2", valid_need, lambda: valid_need(facilities=facilities(EJ_PARIS, 11, "75") + facilities(EJ_LYON, 5, "69")),
+     "needs the facilities of at least 3 OGs and at least 15 facilities; this one lists 16 facilities of 2 OGs"),
     ("N2", valid_need, lambda: valid_need(holder=single_og(), facilities=facilities(EJ_PARIS, 16, "75")),
      "this one is a single OG"),
     ("N3", valid_type2_need, lambda: valid_type2_need(facilities=facilities(EJ_PARIS, 31, "75")),
@@ -266,7 +275,8 @@ def test_the_issue_example_message() -> None:
     need = valid_need(holder=Holder(is_grappe=True, ogs=(Og(finess_ej=EJ_PARIS), Og(finess_ej=EJ_LYON)),
                                     lead_finess_ej=EJ_PARIS),
                       facilities=facilities(EJ_PARIS, 11, "75") + facilities(EJ_LYON, 5, "69"))
-    message = "N2: a type-1 project needs at least 3 OGs and 15 facilities; this one has 2 OGs"
+    message = ("N2: a type-1 project needs the facilities of at least 3 OGs and at least 15 facilities; this grappe "
+               "has 2 OGs (this one lists 16 facilities of 2 OGs)")
     assert check_need(need) == [Violation("N2", "holder.ogs", message)]
 
 
@@ -300,7 +310,7 @@ def test_n6_applies_from_2022_with_a_lower_threshold_in_corsica_and_overseas() -
 def test_overseas_grouping_uses_the_lower_threshold() -> None:
     reunion = {"holder": Holder(is_grappe=True, ogs=(Og(finess_ej=EJ_REUNION), Og(finess_ej=finess("97040013")),
                                                        Og(finess_ej=finess("97040021"))), lead_finess_ej=EJ_REUNION),
-               "facilities": facilities(EJ_REUNION, 9, "974")}
+               "facilities": spread((EJ_REUNION, finess("97040013"), finess("97040021")), 9, "974")}
     assert check_need(valid_need(**reunion)) == []
 
 

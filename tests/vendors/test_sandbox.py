@@ -177,7 +177,8 @@ async def test_sandbox_and_real_objects_never_mix(client: Client, world: World, 
         await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])
     # N18 counts the active needs of one world only: a real submitted need doesn't block a rehearsal of the
     # same facility, and two rehearsals of it still conflict.
-    real_need = await submitted_need(client, world)
+    real_need = await create(client, world)  # the facility of the rehearsals below
+    expect(await client.post(f"/needs/{real_need['id']}/submit", headers=world["holder_admin"].headers), 200)
     rehearsal = await sandbox_need(client, world)
     twin = await create(client, world, sandbox=True)
     refused = expect(await client.post(f"/needs/{twin['id']}/submit", headers=world["holder_admin"].headers), 422)
@@ -189,6 +190,8 @@ async def test_sandbox_and_real_objects_never_mix(client: Client, world: World, 
     crossed = expect(await publish(client, world, real_need["id"], sandbox["id"], deadline), 422)
     assert (crossed["field"], crossed["rule"]) == ("dpsId", "sandbox")
     contract = expect(await publish(client, world, rehearsal["id"], sandbox["id"], deadline), 201)
+    # A published rehearsal holds no ESMS (services.NeedService._busy_facilities): the twin is submitted now.
+    expect(await client.post(f"/needs/{twin['id']}/submit", headers=world["holder_admin"].headers), 200)
 
     # Whatever writes them, the database refuses a crossing and any change of a sandbox flag (migration 0018).
     statements = [
