@@ -42,6 +42,7 @@ from marketplace.lib.access import publish_access
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
+from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
@@ -147,7 +148,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
-                 ProblemDetailsPlugin(ProblemDetailsConfig())],
+                 ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin()],
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
@@ -167,4 +168,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         debug=settings.debug,
     )
     publish_access(app)
+    document_contract(app)
     return app

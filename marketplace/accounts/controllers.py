@@ -14,6 +14,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.accounts.services import AccountsService
 from marketplace.lib.access import public, requires
+from marketplace.lib.openapi import answers
 from marketplace.lib.http import created
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
@@ -31,7 +32,8 @@ class AuthController(Controller):
     # Per client address, on top of the per-account throttle of AccountsService.login.
     middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
 
-    @post("/login", opt=public("Rate-limited per account; failures never say whether the account exists."),
+    @post("/login", opt={**public("Rate-limited per account; failures never say whether the account exists."),
+                         **answers(429)},
           status_code=HTTP_200_OK, summary="Log in with e-mail and password")
     async def login(self, data: JSONBody[schemas.LoginRequest], accounts: Service) -> schemas.TokenPair:
         return await accounts.login(data.email, data.password)

@@ -16,10 +16,11 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
+from marketplace.lib.openapi import raw_body
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.tenders import schemas
-from marketplace.tenders.amendments import AmendmentService
+from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
 from marketplace.tenders.models import SpecificContractStatus
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
@@ -185,7 +186,8 @@ class ContractAmendmentController(Controller):
                               amendments: Amendments, principal: Caller) -> schemas.SpecificContract:
         return await amendments.extend_deadline(principal, contract_id, data)
 
-    @put("/documents", opt=requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), request_max_body_size=None,
+    @put("/documents", opt={**requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), **raw_body(*DOCUMENT_TYPES)},
+         request_max_body_size=None,
          status_code=HTTP_201_CREATED,
          summary="Publish a consultation document or a new version of one (raw body, PDF or zip): every "
                  "invitee is told")

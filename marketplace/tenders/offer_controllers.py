@@ -17,6 +17,7 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
+from marketplace.lib.openapi import raw_body
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.settings import Settings
@@ -100,7 +101,9 @@ class OfferController(Controller):
                         principal: Caller) -> schemas.Offer:
         return await offers.set_parts(principal, offer_id, data)
 
-    @put("/offers/{offer_id:uuid}/attachments", opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @put("/offers/{offer_id:uuid}/attachments", opt={**requires(*OFFER_ROLES, reason=AUTHOR), **raw_body(
+            *schemas.DEFAULT_ATTACHMENT_TYPES, description="The file itself, as the raw body: one of the types the "
+            "specific contract accepts (`attachmentTypes`; these unless its buyer chose others).")},
          request_max_body_size=None, status_code=HTTP_201_CREATED,
          summary="Stream a file (raw body): type checked on the content, hashed and sealed as it arrives")
     async def add_attachment(
