@@ -28,12 +28,12 @@ ALL_ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATF
 class AuthController(Controller):
     path = "/auth"
     tags = ["Authentication"]
+    opt = answers(429)  # the per-address rate limit below answers every route of the controller
     dependencies = _deps
     # Per client address, on top of the per-account throttle of AccountsService.login.
     middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
 
-    @post("/login", opt={**public("Rate-limited per account; failures never say whether the account exists."),
-                         **answers(429)},
+    @post("/login", opt=public("Rate-limited per account; failures never say whether the account exists."),
           status_code=HTTP_200_OK, summary="Log in with e-mail and password")
     async def login(self, data: JSONBody[schemas.LoginRequest], accounts: Service) -> schemas.TokenPair:
         return await accounts.login(data.email, data.password)

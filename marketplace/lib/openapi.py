@@ -72,9 +72,51 @@ class StrictStructSchemaPlugin(StructSchemaPlugin):
     def to_openapi_schema(self, field_definition: FieldDefinition, schema_creator: SchemaCreator) -> Schema:
         schema = super().to_openapi_schema(field_definition, schema_creator)
         info = msgspec.inspect.type_info(field_definition.type_)
-        if isinstance(info, msgspec.inspect.StructType) and info.forbid_unknown_fields:
-            schema.additional_properties = False
+        if isinstance(info, msgspec.inspect.StructType):
+            if info.forbid_unknown_fields:
+                schema.additional_properties = False
+            for field in info.fields:
+                _constraints((schema.properties or {}).get(field.encode_name), field.type)
         return schema
+
+
+# msgspec constraint → OpenAPI Schema attribute.
+_CONSTRAINTS = {"min_length": "min_length", "max_length": "max_length", "pattern": "pattern", "ge": "minimum",
+                "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum", "multiple_of": "multiple_of"}
+
+
+_JSON_TYPES = {msgspec.inspect.StrType: "string", msgspec.inspect.IntType: "integer",
+               msgspec.inspect.FloatType: "number"}
+_ARRAYS = (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.FrozenSetType,
+           msgspec.inspect.VarTupleType)
+
+
+def _constraints(schema: Schema | Reference | None, type_: msgspec.inspect.Type) -> None:
+    """Litestar drops the constraints of a list's items (`list[Annotated[str, Meta(min_length=1)]]` becomes
+    `items: {type: string}`) and of an optional value (`Annotated[int, Meta(ge=0)] | None`), so a client
+    reading the document would send an empty CPV code or a negative staff count and get a 400: they are
+    copied from what msgspec enforces."""
+    if not isinstance(schema, Schema):
+        return
+    if isinstance(type_, msgspec.inspect.UnionType):
+        for option in type_.types:
+            wanted = _JSON_TYPES.get(type(option)) or ("array" if isinstance(option, _ARRAYS) else None)
+            for branch in schema.one_of or [schema]:
+                if isinstance(branch, Schema) and wanted is not None and _type_name(branch) == wanted:
+                    _constraints(branch, option)
+        return
+    if isinstance(type_, _ARRAYS):
+        _constraints(schema.items if isinstance(schema.items, Schema) else None, type_.item_type)
+        return
+    for constraint, attribute in _CONSTRAINTS.items():
+        value = getattr(type_, constraint, None)
+        if value is not None and getattr(schema, attribute, None) is None:
+            setattr(schema, attribute, value)
+
+
+def _type_name(schema: Schema) -> str | None:
+    value = getattr(schema.type, "value", schema.type)
+    return value if isinstance(value, str) else None
 
 
 SECURITY_SCHEMES: dict[str, SecurityScheme | Reference] = {
@@ -140,8 +182,10 @@ def error_statuses(method: str, access: Access, *, has_parameters: bool, has_pat
         statuses.add(403)
     if has_path_parameters or has_body:
         statuses.add(404)
+    if has_path_parameters or method != "GET":
+        statuses.add(409)  # a resource's state can refuse a read too (no ranking before the evaluation)
     if method != "GET":
-        statuses |= {409, 422}
+        statuses.add(422)
     if has_body:
         statuses.add(413)
     if raw:
