@@ -173,3 +173,16 @@ async def test_an_unknown_field_is_a_400_naming_it_and_a_short_list_a_400_not_a_
         # The served document is the corrected one.
         served = (await client.get("/schema/openapi.json")).json()
         assert BEARER in served["components"]["securitySchemes"]
+
+
+def test_the_email_pattern_refuses_the_same_characters_in_python_and_in_the_document() -> None:
+    """The document's regex is JavaScript's: `\\s` there is not Python's (\\x1c-\\x1f, \\x85 vs \\ufeff), so
+    characters the server refused were documented as valid (found by fuzzing an invitation)."""
+    import re as python_re
+
+    from marketplace.support.schemas import EMAIL_PATTERN
+
+    for address in ("\x1fa@exemple.fr", "a\x85@exemple.fr", "a\ufeff@exemple.fr", "a@exem\x1cple.fr"):
+        assert python_re.search(EMAIL_PATTERN, address) is None, repr(address)
+    assert python_re.search(EMAIL_PATTERN, "zoé@exemple.fr")
+    assert r"\x00-\x1f\x7f-\x9f\ufeff" in EMAIL_PATTERN  # named explicitly, so both dialects agree
