@@ -3,8 +3,9 @@
 
 Per role, the objects a role works on exist first (tests/fuzz_world.py) and path parameters are drawn from
 their real identifiers, so generated requests reach the handlers rather than stopping at a 401 or a 404.
-Each role fuzzes the operations its access declaration lets it call (lib/access.py); the anonymous run
-fuzzes every operation. `not_a_server_error` runs as its own blocking check first: with every check at once
+Each role fuzzes the operations its access declaration lets it call (lib/access.py), and `ignored_auth`
+replays each operation it gets a 2xx from without a credential and with a forged one; the anonymous run
+fuzzes the public operations. `not_a_server_error` runs as its own blocking check first: with every check at once
 a first conformance failure on an operation would hide later 500s (reliability.md §2.1).
 
 Under CI=true the seed is fixed and generation derandomized (MARKETPLACE_FUZZ_SEED overrides the seed);
@@ -119,9 +120,11 @@ def _access_by_operation(app: Litestar) -> dict[tuple[str, str], Access]:
             for method, path, access in route_inventory(app) if access is not None}
 
 
-def _may_call(person: str, access: Access) -> bool:
+def _may_call(person: str | None, access: Access) -> bool:
     if access.audience == "public":
-        return False  # fuzzed by the anonymous run
+        return person is None  # fuzzed by the anonymous run
+    if person is None:
+        return False  # only a 401 to see: each role's run probes every route without and with a bad credential
     roles = {role.value for role in PEOPLE[person][1]}
     return not access.roles or bool(roles & {str(getattr(r, "value", r)) for r in access.roles})
 
@@ -132,7 +135,7 @@ _CURRENT: dict[str, Any] = {}
 
 def _included(ctx: Any) -> bool:
     person, access = _CURRENT["role"], _CURRENT["access"]
-    return person is None or _may_call(person, access[ctx.operation.method.upper(), ctx.operation.path])
+    return _may_call(person, access[ctx.operation.method.upper(), ctx.operation.path])
 
 
 def _load(app: Litestar, world: FuzzWorld, person: str | None) -> schemathesis.BaseSchema:

@@ -173,7 +173,8 @@ _PUBLIC_401 = ("A credential was sent and is invalid, expired or revoked (the ro
 
 
 def error_statuses(method: str, access: Access, *, has_parameters: bool, has_path_parameters: bool,
-                   has_body: bool, raw: bool, extra: frozenset[int] = frozenset()) -> set[int]:
+                   has_query_parameters: bool, has_body: bool, raw: bool,
+                   extra: frozenset[int] = frozenset()) -> set[int]:
     """The error statuses a route can answer, from what it takes and who may call it."""
     statuses = {401, 503} | set(extra)  # any request may carry a bad credential; any may meet an outage
     if has_parameters or has_body:
@@ -184,8 +185,8 @@ def error_statuses(method: str, access: Access, *, has_parameters: bool, has_pat
         statuses.add(404)
     if has_path_parameters or method != "GET":
         statuses.add(409)  # a resource's state can refuse a read too (no ranking before the evaluation)
-    if method != "GET":
-        statuses.add(422)
+    if method != "GET" or has_query_parameters:
+        statuses.add(422)  # well-formed values that name nothing known, or break a rule (search codes, dates)
     if has_body:
         statuses.add(413)
     if raw:
@@ -242,6 +243,7 @@ def document_contract(app: Litestar) -> None:
         statuses = error_statuses(
             method, access, has_parameters=bool(parameters),
             has_path_parameters=any(p.param_in == "path" for p in parameters),
+            has_query_parameters=any(p.param_in == "query" for p in parameters),
             has_body=operation.request_body is not None, raw=isinstance(raw, RawBody),
             extra=handler.opt.get(ANSWERS_KEY, frozenset()))
         responses = {code: response for code, response in (operation.responses or {}).items()
