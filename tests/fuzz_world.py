@@ -30,7 +30,6 @@ from tests.vendors.api import DOCUMENT_RULES, expect, fetch
 from tests.vendors.conftest import START
 from tests.world import FACILITIES, World, build_world
 
-
 # Each path parameter name of the OpenAPI document → the tables whose rows it names.
 ID_SOURCES = {
     "dps_id": ("dps",), "contract_id": ("specific_contract", "contract"), "offer_id": ("offer",),

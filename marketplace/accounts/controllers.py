@@ -14,8 +14,8 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.accounts.services import AccountsService
 from marketplace.lib.access import public, requires
-from marketplace.lib.openapi import answers
 from marketplace.lib.http import created
+from marketplace.lib.openapi import answers
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "accounts": Provide(provide_accounts_service, sync_to_thread=False)}

@@ -26,10 +26,10 @@ from marketplace.awards.dialogue import ANSWERING_ROLES, CLARIFICATION_TYPES, Di
 from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
-from marketplace.lib.openapi import raw_body
 from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.lib.http import created
+from marketplace.lib.openapi import raw_body
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from storage import ObjectStore
 

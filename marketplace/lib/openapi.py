@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import msgspec
-from litestar._openapi.schema_generation.plugins import StructSchemaPlugin
+from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugin
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
@@ -196,8 +196,9 @@ def error_statuses(method: str, access: Access, *, has_parameters: bool, has_pat
 
 def _problem_response(status: int, access: Access) -> OpenAPIResponse:
     description = _PUBLIC_401 if status == 401 and access.audience == "public" else DESCRIPTIONS[status]
-    headers = ({"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER), description="Seconds to wait.")}
-               if status in {429, 503} else None)
+    headers: dict[str, OpenAPIHeader | Reference] | None = (
+        {"Retry-After": OpenAPIHeader(schema=Schema(type=OpenAPIType.INTEGER), description="Seconds to wait.")}
+        if status in {429, 503} else None)
     return OpenAPIResponse(description=description, headers=headers, content={
         PROBLEM_MEDIA_TYPE: OpenAPIMediaType(schema=Reference(ref=f"#/components/schemas/{PROBLEM}"))})
 
@@ -210,14 +211,14 @@ def _raw_request_body(raw: RawBody) -> RequestBody:
 
 
 def _handlers(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
-    rows = []
+    rows: list[tuple[str, str, HTTPRouteHandler]] = []
     for route in app.routes:
         if route.path.startswith(FRAMEWORK_PREFIXES):
             continue
         for handler in getattr(route, "route_handlers", []):
             if isinstance(handler, HTTPRouteHandler):
                 for method in sorted(handler.http_methods - {"HEAD", "OPTIONS"}):
-                    rows.append((method, re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path), handler))
+                    rows.append((str(method), re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path), handler))
     return rows
 
 

@@ -17,9 +17,9 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
-from marketplace.lib.openapi import raw_body
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
+from marketplace.lib.openapi import raw_body
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES

@@ -15,8 +15,8 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
-from marketplace.lib.openapi import answers, raw_body
 from marketplace.lib.http import created
+from marketplace.lib.openapi import answers, raw_body
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
 from marketplace.vendors.services import DPS_DOCUMENT_TYPES, DpsService

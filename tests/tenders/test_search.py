@@ -213,6 +213,8 @@ async def test_bad_parameters_are_refused_naming_the_field(client: Client, world
     assert await refused(400, sector="hospital") == "sector"
     assert await refused(400, status="opened") == "status"
     assert await refused(400, deadlineFrom="tomorrow") == "deadlineFrom"
+    # A number is not read as a Unix time: the document promises an ISO 8601 date-time (found by fuzzing).
+    assert await refused(400, deadlineTo="0.5") == "deadlineTo"
     assert await refused(422, departement="20") == "departement"
     assert await refused(400, departement="9999") == "departement"
     assert await refused(422, region="99") == "region"
