@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 import re
+from datetime import UTC, datetime
 from typing import Any
 
 import msgspec
@@ -23,6 +24,7 @@ from marketplace.settings import Settings
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
 from marketplace.vendors.services import DPS_DOCUMENT_TYPES
+from tests.vendors.api import dps_body
 from tests.world import World
 
 METHODS = ("get", "put", "post", "delete", "patch")
@@ -186,3 +188,22 @@ def test_the_email_pattern_refuses_the_same_characters_in_python_and_in_the_docu
         assert python_re.search(EMAIL_PATTERN, address) is None, repr(address)
     assert python_re.search(EMAIL_PATTERN, "zoé@exemple.fr")
     assert r"\x00-\x1f\x7f-\x9f\ufeff" in EMAIL_PATTERN  # named explicitly, so both dialects agree
+
+
+def test_the_documented_ranges_are_the_decoders(document: dict[str, Any]) -> None:
+    """lib/schemas.py refuses years outside 1900-9899 and integers past 64 bits: the document says so, or a
+    client would be refused values it was told are valid (found by fuzzing after the decoder landed)."""
+    schemas = document["components"]["schemas"]
+    assert schemas["DpsCreate"]["properties"]["validityStart"]["pattern"].startswith("^(19")
+    assert schemas["NeedCreate"]["properties"]["arsPrevalidatedOn"]["oneOf"][0]["pattern"].startswith("^(19")
+    assert schemas["SelfDeclaration"]["properties"]["annualTurnoverEur"]["oneOf"][0]["maximum"] == 2**63 - 1
+
+
+@pytest.mark.xfail(strict=True, reason="Litestar converts JSON bodies in msgspec's lax mode: a number given for a "
+                                       "date-time is read as a Unix time. Left to the body decoder (lib/body.py); "
+                                       "when this passes, drop `_number_for_a_date` in tests/test_schemathesis.py.")
+async def test_a_number_for_a_date_time_in_a_body_is_a_400(settings: Settings, world: World) -> None:
+    async with AsyncTestClient(app=create_app(settings, run_relay=False)) as client:
+        body = dps_body(datetime.now(UTC)) | {"validityStart": 1_900_000_000}  # 2030, as a Unix time
+        response = await client.post("/dps", headers=world["buyer_admin"].headers, json=body)
+    assert response.status_code == 400 and response.json()["field"] == "validityStart", response.text

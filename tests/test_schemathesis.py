@@ -71,7 +71,31 @@ def auth_enforced(ctx: Any, response: Any, case: schemathesis.Case) -> bool | No
         raise
 
 
-CHECKS = [negative_data_rejection, positive_data_acceptance, status_code_conformance, auth_enforced,
+def _number_for_a_date(case: schemathesis.Case) -> bool:
+    """A JSON number where the body schema says date or date-time: Litestar converts bodies in msgspec's lax
+    mode, which reads it as a Unix time. Known and left to the body decoder (lib/body.py); the strict xfail
+    in tests/test_openapi.py turns red once it is refused, and this exemption must go with it."""
+    body = case.body if isinstance(case.body, dict) else {}
+    media = (case.operation.definition.raw.get("requestBody") or {}).get("content", {}).get("application/json")
+    ref = ((media or {}).get("schema") or {}).get("$ref", "")
+    properties = DOCUMENT.get("components", {}).get("schemas", {}).get(ref.rsplit("/", 1)[-1], {}).get(
+        "properties", {})
+
+    def is_date(schema: dict[str, Any]) -> bool:
+        return schema.get("format") in {"date", "date-time"} or any(is_date(b) for b in schema.get("oneOf", []))
+
+    return any(isinstance(value, (int, float)) and not isinstance(value, bool) and is_date(properties.get(key, {}))
+               for key, value in body.items())
+
+
+def rejects_negative_data(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:
+    if _number_for_a_date(case):
+        return None
+    return negative_data_rejection(ctx, response, case)
+
+
+DOCUMENT: dict[str, Any] = {}
+CHECKS = [rejects_negative_data, positive_data_acceptance, status_code_conformance, auth_enforced,
           use_after_free]
 FUZZ_SETTINGS = settings(
     max_examples=EXAMPLES, deadline=None, derandomize=CI, database=None if CI else settings().database,
@@ -142,6 +166,7 @@ def _load(app: Litestar, world: FuzzWorld, person: str | None) -> schemathesis.B
     config = SchemathesisConfig.from_dict({"seed": SEED, "generation": {"allow-x00": False}, "checks": {
         "positive_data_acceptance": {"expected-statuses": ACCEPTED_FOR_VALID_DATA}}})
     schema = schemathesis.openapi.from_asgi("/schema/openapi.json", app, config=config)
+    DOCUMENT.update(app.openapi_schema.to_schema())
     _CURRENT.update(role=person, access=_access_by_operation(app))
 
     def flatmap_case(context: Any, case: schemathesis.Case) -> Any:

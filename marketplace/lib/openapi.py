@@ -33,6 +33,8 @@ from litestar.openapi.spec import (
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
 
 from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES, Access
+from marketplace.lib.clock import FIRST_YEAR, LAST_YEAR
+from marketplace.lib.schemas import INT_MAX, INT_MIN
 
 if TYPE_CHECKING:
     from litestar import Litestar
@@ -85,8 +87,12 @@ _CONSTRAINTS = {"min_length": "min_length", "max_length": "max_length", "pattern
                 "le": "maximum", "gt": "exclusive_minimum", "lt": "exclusive_maximum", "multiple_of": "multiple_of"}
 
 
+# The years FIRST_YEAR..LAST_YEAR (1900..9899) as a regex on an ISO 8601 date or date-time.
+assert (FIRST_YEAR, LAST_YEAR) == (1900, 9899), "YEAR_PATTERN spells these years out"
+YEAR_PATTERN = r"^(19[0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2})-"
 _JSON_TYPES = {msgspec.inspect.StrType: "string", msgspec.inspect.IntType: "integer",
-               msgspec.inspect.FloatType: "number"}
+               msgspec.inspect.FloatType: "number", msgspec.inspect.DateType: "string",
+               msgspec.inspect.DateTimeType: "string"}
 _ARRAYS = (msgspec.inspect.ListType, msgspec.inspect.SetType, msgspec.inspect.FrozenSetType,
            msgspec.inspect.VarTupleType)
 
@@ -112,6 +118,14 @@ def _constraints(schema: Schema | Reference | None, type_: msgspec.inspect.Type)
         value = getattr(type_, constraint, None)
         if value is not None and getattr(schema, attribute, None) is None:
             setattr(schema, attribute, value)
+    # What lib/schemas.py refuses beyond the annotations: integers past 64 bits, years out of the range.
+    if isinstance(type_, msgspec.inspect.IntType):
+        if type_.ge is None and type_.gt is None and schema.minimum is None:
+            schema.minimum = INT_MIN
+        if type_.le is None and type_.lt is None and schema.maximum is None:
+            schema.maximum = INT_MAX
+    elif isinstance(type_, (msgspec.inspect.DateType, msgspec.inspect.DateTimeType)) and schema.pattern is None:
+        schema.pattern = YEAR_PATTERN
 
 
 def _type_name(schema: Schema) -> str | None:
