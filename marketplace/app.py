@@ -43,6 +43,7 @@ from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
+from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
 from marketplace.notifications.controllers import FailedDeliveryController, InboxController
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
@@ -151,7 +152,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
-                 ProblemDetailsPlugin(ProblemDetailsConfig())],
+                 ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin()],
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
@@ -171,4 +172,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         debug=settings.debug,
     )
     publish_access(app)
+    document_contract(app)
     return app

@@ -15,6 +15,7 @@ from marketplace.accounts.roles import Role
 from marketplace.accounts.services import AccountsService
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
+from marketplace.lib.openapi import answers
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "accounts": Provide(provide_accounts_service, sync_to_thread=False)}
@@ -27,6 +28,7 @@ ALL_ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATF
 class AuthController(Controller):
     path = "/auth"
     tags = ["Authentication"]
+    opt = answers(429)  # the per-address rate limit below answers every route of the controller
     dependencies = _deps
     # Per client address, on top of the per-account throttle of AccountsService.login.
     middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]

@@ -17,16 +17,19 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
+from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TYPES
 from marketplace.awards.abnormally_low import AbnormallyLowService
 from marketplace.awards.cancellation import CancellationService
-from marketplace.awards.contracts import ContractService
-from marketplace.awards.dialogue import ANSWERING_ROLES, DialogueService, thread_path
+from marketplace.awards.contracts import DOCUMENT_TYPES as EVIDENCE_TYPES
+from marketplace.awards.contracts import SIGNATURE_TYPES, ContractService
+from marketplace.awards.dialogue import ANSWERING_ROLES, CLARIFICATION_TYPES, DialogueService, thread_path
 from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.lib.http import created
+from marketplace.lib.openapi import raw_body
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from storage import ObjectStore
 
@@ -175,7 +178,8 @@ class AbnormallyLowController(Controller):
                    principal: Caller) -> schemas.AbnormallyLow:
         return await procedures.get(principal, offer_id)
 
-    @put("/justification/document", request_max_body_size=None, opt=requires(*REASONS_ROLES, reason=JUSTIFIERS),
+    @put("/justification/document", request_max_body_size=None,
+         opt={**requires(*REASONS_ROLES, reason=JUSTIFIERS), **raw_body(*JUSTIFICATION_TYPES)},
          summary="Attach a PDF to your justification (raw body), before sending its text and its due date")
     async def attach(self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], procedures: AbnormallyLow,
                      principal: Caller, filename: Filename = "justification.pdf") -> schemas.AbnormallyLow:
@@ -257,8 +261,9 @@ class ContractController(Controller):
         return await contracts.get(principal, contract_id)
 
     @post("/contracts/{contract_id:uuid}/signatures", status_code=HTTP_201_CREATED, request_max_body_size=None,
-          opt=requires(Role.BUYER_ADMIN, Role.VENDOR_ADMIN,
-                       reason="An administrator of the buying organisation or of the awardee."),
+          opt={**requires(Role.BUYER_ADMIN, Role.VENDOR_ADMIN,
+                          reason="An administrator of the buying organisation or of the awardee."),
+               **raw_body(*SIGNATURE_TYPES)},
           summary="Sign for your side with the signed document (raw body: PAdES PDF, CAdES .p7s/.p7m enveloping "
                   "the document, or XAdES enveloped XML), checked offline (G16); both sides → ACTIVE (D18)")
     async def sign(self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], contracts: Contracts,
@@ -266,7 +271,7 @@ class ContractController(Controller):
         return await contracts.sign(principal, contract_id, **_declared(request))
 
     @post("/contracts/{contract_id:uuid}/milestones/{kind:str}/validate", status_code=HTTP_200_OK,
-          request_max_body_size=None, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          request_max_body_size=None, opt={**requires(Role.BUYER_ADMIN, reason=ADMIN), **raw_body(*EVIDENCE_TYPES)},
           summary="Validate a funding milestone with its evidence (raw PDF body), in order (N14)")
     async def validate(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
                        request: Request[Any, Any, Any], contracts: Contracts, principal: Caller) -> schemas.Contract:
@@ -345,7 +350,7 @@ class ClarificationController(Controller):
         return created(await dialogue.post(principal, thread_id, data), thread_path(thread_id))
 
     @put("/clarifications/{thread_id:uuid}/attachments", status_code=HTTP_201_CREATED, request_max_body_size=None,
-         opt=requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS),
+         opt={**requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS), **raw_body(*CLARIFICATION_TYPES)},
          summary="Post a message carrying one file (raw PDF body), under the same rules as a text message")
     async def attach(
             self, thread_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dialogue: Dialogue,

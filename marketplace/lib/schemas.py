@@ -13,7 +13,7 @@ from marketplace.lib.clock import InstantOutOfRange, check_year
 # one): refused at the door with a 400 naming the field, rather than failing in the database as a 500.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # No column holds an integer beyond 64 bits (BIGINT); msgspec decodes any JSON integer, 10**30 included.
-_INT_MIN, _INT_MAX = -(2**63), 2**63 - 1
+INT_MIN, INT_MAX = -(2**63), 2**63 - 1
 
 
 class UnstorableValue(DomainError, ValueError):
@@ -31,7 +31,7 @@ def _check_value(path: str, value: Any) -> None:
             raise UnstorableValue(f"`{path}` contains a NUL or an unpaired surrogate character, which can't be "
                                   "stored", field=path)
     elif isinstance(value, int):
-        if not _INT_MIN <= value <= _INT_MAX:
+        if not INT_MIN <= value <= INT_MAX:
             raise UnstorableValue(f"`{path}` is out of range (a 64-bit integer at most)", field=path)
     elif isinstance(value, date):  # datetimes too: near year 1 or 9999 a conversion would overflow
         try:

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime
 from typing import Annotated, Any
@@ -18,12 +19,13 @@ from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
+from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
-from marketplace.tenders.amendments import AmendmentService
+from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
 from marketplace.tenders.models import SpecificContractStatus
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
-from marketplace.tenders.search import NeedSearchService
+from marketplace.tenders.search import InvalidSearch, NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
 from marketplace.vendors.models import DeliveryMode, Sector
 from storage import ObjectStore
@@ -185,7 +187,8 @@ class ContractAmendmentController(Controller):
                               amendments: Amendments, principal: Caller) -> schemas.SpecificContract:
         return await amendments.extend_deadline(principal, contract_id, data)
 
-    @put("/documents", opt=requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), request_max_body_size=None,
+    @put("/documents", opt={**requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), **raw_body(*DOCUMENT_TYPES)},
+         request_max_body_size=None,
          status_code=HTTP_201_CREATED,
          summary="Publish a consultation document or a new version of one (raw body, PDF or zip): every "
                  "invitee is told")
@@ -252,6 +255,18 @@ Cursor = Annotated[str | None, QueryParameter(name="cursor", max_length=200,
 PageSize = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
 
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _iso_dates(request: Request[Any, Any, Any], *names: str) -> None:
+    """The framework's lax decoding takes a number for a Unix time (`deadlineTo=0.5` is 1970): the document
+    promises an ISO 8601 date-time, so anything else is the 400 it announces (found by fuzzing)."""
+    for name in names:
+        value = request.query_params.get(name)
+        if value is not None and not _ISO_DATE.match(value):
+            raise InvalidSearch(f"{name}: not an ISO 8601 date-time (2026-02-17T09:00:00)", field=name)
+
+
 class PublicSearchController(Controller):
     """Discovery: anyone searches the published needs and their specific contracts."""
 
@@ -262,11 +277,12 @@ class PublicSearchController(Controller):
     @get("/", opt=public("Published needs are public notices; drafts and submitted needs are never listed."),
          summary="Search the published needs: French full text, filters, and a cursor for the next page")
     # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
-    async def search(self, search: SearchService, q: Q = None, categoryId: CategoryId = None,
-                     sector: SectorParam = None, deliveryMode: ModeParam = None, departement: Departement = None,
-                     region: Region = None, cpv: CpvParam = None, status: StatusParam = None,
-                     deadlineFrom: DeadlineFrom = None, deadlineTo: DeadlineTo = None, cursor: Cursor = None,
-                     limit: PageSize = 20) -> schemas.PublicNeedPage:
+    async def search(self, request: Request[Any, Any, Any], search: SearchService, q: Q = None,
+                     categoryId: CategoryId = None, sector: SectorParam = None, deliveryMode: ModeParam = None,
+                     departement: Departement = None, region: Region = None, cpv: CpvParam = None,
+                     status: StatusParam = None, deadlineFrom: DeadlineFrom = None, deadlineTo: DeadlineTo = None,
+                     cursor: Cursor = None, limit: PageSize = 20) -> schemas.PublicNeedPage:
+        _iso_dates(request, "deadlineFrom", "deadlineTo")
         return await search.search(schemas.NeedSearchParams(
             q=q, category_id=categoryId, sector=sector, delivery_mode=deliveryMode, departement=departement,
             region=region, cpv=cpv, status=status, deadline_from=deadlineFrom, deadline_to=deadlineTo,

@@ -19,6 +19,7 @@ from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
+from marketplace.lib.openapi import raw_body
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
@@ -100,7 +101,9 @@ class OfferController(Controller):
                         principal: Caller) -> schemas.Offer:
         return await offers.set_parts(principal, offer_id, data)
 
-    @put("/offers/{offer_id:uuid}/attachments", opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @put("/offers/{offer_id:uuid}/attachments", opt={**requires(*OFFER_ROLES, reason=AUTHOR), **raw_body(
+            *schemas.DEFAULT_ATTACHMENT_TYPES, description="The file itself, as the raw body: one of the types the "
+            "specific contract accepts (`attachmentTypes`; these unless its buyer chose others).")},
          request_max_body_size=None, status_code=HTTP_201_CREATED,
          summary="Stream a file (raw body): type checked on the content, hashed and sealed as it arrives")
     async def add_attachment(
@@ -172,21 +175,23 @@ class OpeningController(Controller):
     tags = ["Opening"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
                     "opening": Provide(provide_opening_service, sync_to_thread=False),
-                    "openers": Provide(provide_opener_service, sync_to_thread=False)}
+                    # Not "openers": Litestar takes a body field named like a dependency (the opening's
+                    # `openers`) for a failed dependency, and answers its validation error with a 500.
+                    "opener_registry": Provide(provide_opener_service, sync_to_thread=False)}
 
     @post("/my/opener-keys", status_code=HTTP_201_CREATED,
           opt=requires(*OPENER_ROLES, reason="An opener or administrator of a buying organisation."),
           summary="Register your opener key for a buying organisation (locked by your passphrase, never stored)")
-    async def register(self, data: JSONBody[schemas.OpenerKeyCreate], openers: Openers,
+    async def register(self, data: JSONBody[schemas.OpenerKeyCreate], opener_registry: Openers,
                        principal: Caller) -> schemas.OpenerKey:
-        return await openers.register(principal, data)
+        return await opener_registry.register(principal, data)
 
     @get("/organisations/{organisation_id:uuid}/opener-keys",
          opt=requires(*BUYING_SIDE, reason="Members of the buying organisation."),
          summary="The opener keys of a buying organisation")
-    async def opener_keys(self, organisation_id: FromPath[uuid.UUID], openers: Openers,
+    async def opener_keys(self, organisation_id: FromPath[uuid.UUID], opener_registry: Openers,
                           principal: Caller) -> list[schemas.OpenerKey]:
-        return await openers.list_for(principal, organisation_id)
+        return await opener_registry.list_for(principal, organisation_id)
 
     @post("/specific-contracts/{contract_id:uuid}/opening", status_code=HTTP_200_OK,
           opt=requires(*OPENER_ROLES, reason="Openers of the buying organisation (k of n), after the deadline."),

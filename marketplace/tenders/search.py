@@ -121,6 +121,14 @@ class InvalidSearch(DomainError):
     slug: ClassVar[str] = "invalid-request"
 
 
+class UnknownSearchValue(RuleViolation):
+    """A parameter of the documented form that names nothing known (a département, region or CPV code that
+    doesn't exist, a cursor this listing never gave, a range that ends before it starts): a 422 naming it,
+    as the document can't list every code (a 400 is for input its schema refuses)."""
+
+    slug: ClassVar[str] = "unknown-search-value"
+
+
 # -- the query --------------------------------------------------------------------------------------
 
 
@@ -157,7 +165,7 @@ class Cursor:
                     return cls(False, None, at, uuid.UUID(raw[2]))
         except (ValueError, TypeError, binascii.Error, UnicodeDecodeError):
             pass
-        raise InvalidSearch("cursor: not a cursor this listing gave (use `nextCursor` as it is)", field="cursor")
+        raise UnknownSearchValue("cursor: not a cursor this listing gave (use `nextCursor` as it is)", field="cursor")
 
 
 @dataclass(frozen=True)
@@ -203,27 +211,27 @@ def check_params(params: schemas.NeedSearchParams, now: datetime) -> SearchQuery
     if departement is not None:
         departement = departement.upper()
         if departement not in DEPARTEMENTS:
-            raise InvalidSearch(f"departement: {departement!r} is not a département code (\"75\", \"2A\", "
+            raise UnknownSearchValue(f"departement: {departement!r} is not a département code (\"75\", \"2A\", "
                                 "\"971\"…, INSEE COG 2024)", field="departement")
     region = _text("region", params.region)
     if region is not None and region not in REGIONS:
-        raise InvalidSearch(f"region: {region!r} is not an INSEE region code (\"11\" Île-de-France, "
+        raise UnknownSearchValue(f"region: {region!r} is not an INSEE region code (\"11\" Île-de-France, "
                             "\"84\" Auvergne-Rhône-Alpes…, COG 2024)", field="region")
     cpv = _text("cpv", params.cpv)
     if cpv is not None:
         try:
             cpv = parse_cpv(cpv)[0]
         except CpvInputError as exc:
-            raise InvalidSearch(f"cpv: {exc}", field="cpv") from exc
+            raise UnknownSearchValue(f"cpv: {exc}", field="cpv") from exc
     deadline_from = _instant("deadlineFrom", params.deadline_from)
     deadline_to = _instant("deadlineTo", params.deadline_to)
     if deadline_from is not None and deadline_to is not None and deadline_to < deadline_from:
-        raise InvalidSearch("deadlineTo: must not be before deadlineFrom", field="deadlineTo")
+        raise UnknownSearchValue("deadlineTo: must not be before deadlineFrom", field="deadlineTo")
     q = _text("q", params.q)
     cursor = _text("cursor", params.cursor)
     after = Cursor.decode(cursor) if cursor is not None else None
     if after is not None and after.ranked != (q is not None):
-        raise InvalidSearch("cursor: this cursor belongs to a listing " + ("with" if after.ranked else "without")
+        raise UnknownSearchValue("cursor: this cursor belongs to a listing " + ("with" if after.ranked else "without")
                             + " a text query `q`", field="cursor")
     return SearchQuery(q=q, category_id=params.category_id, sector=params.sector, delivery_mode=params.delivery_mode,
                        departement=departement, region=region, cpv=cpv, status=params.status,

@@ -16,10 +16,11 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
+from marketplace.lib.openapi import answers, raw_body
 from marketplace.uploads import given_filename
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
-from marketplace.vendors.services import DpsService
+from marketplace.vendors.services import DPS_DOCUMENT_TYPES, DpsService
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "maybe_principal": Provide(provide_optional_principal, sync_to_thread=False),
@@ -93,7 +94,8 @@ class DpsController(Controller):
                            dps: Service, principal: Caller) -> schemas.Dps:
         return await dps.fast_forward(principal, dps_id, data)
 
-    @put("/{dps_id:uuid}/documents", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+    @put("/{dps_id:uuid}/documents", opt={**requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+                                          **raw_body(*DPS_DOCUMENT_TYPES)},
          request_max_body_size=None, status_code=201,
          summary="Publish a procurement document (raw body; a new version never replaces the old one)")
     async def add_document(self, dps_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dps: Service,
@@ -115,7 +117,7 @@ class DpsController(Controller):
         return await dps.documents(dps_id, maybe_principal)
 
     @get("/{dps_id:uuid}/documents/{document_id:uuid}/download",
-         opt=public("The DPS's documents are public for its whole validity (D3)."),
+         opt={**public("The DPS's documents are public for its whole validity (D3)."), **answers(410)},
          summary="Download a document (redirect to a short-lived link)", status_code=307,
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
     async def download(self, dps_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID], dps: Service,
@@ -161,7 +163,10 @@ class AdmissionController(Controller):
                    principal: Caller) -> schemas.AdmissionRequest:
         return await dps.show(principal, request_id)
 
-    @put("/{request_id:uuid}/documents/{kind:str}", opt=requires(*VENDORS, reason="The applying vendor."),
+    @put("/{request_id:uuid}/documents/{kind:str}",
+         opt={**requires(*VENDORS, reason="The applying vendor."), **raw_body(
+             "application/pdf", description="The document itself, as the raw body: a PDF, or another type "
+                                            "where the category's rule for this kind lists it (`contentTypes`).")},
          request_max_body_size=None, status_code=201,
          summary="Upload a required document (raw body; streamed, hashed, checked against the category's rules)")
     async def upload(self, request_id: FromPath[uuid.UUID], kind: FromPath[str], request: Request[Any, Any, Any],
