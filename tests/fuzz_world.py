@@ -23,7 +23,8 @@ from marketplace.lib.clock import FrozenClock, SystemClock
 from marketplace.reference.services import import_cpv
 from marketplace.settings import Settings
 from tests.awards.test_award import VENDORS, submitted_offers
-from tests.tenders.test_needs import CPV_FILE, create
+from tests.conftest import CPV_SAMPLE
+from tests.tenders.test_needs import create
 from tests.tenders.test_offers import DEADLINE, open_offers
 from tests.tenders.test_publication import publish
 from tests.vendors.api import DOCUMENT_RULES, expect, fetch
@@ -96,7 +97,7 @@ async def _import_cpv(settings: Settings) -> None:
     engine = create_async_engine(settings.migration_url)
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session:
-            await import_cpv(session, SystemClock(), CPV_FILE, None)
+            await import_cpv(session, SystemClock(), CPV_SAMPLE, "cpv-2008-sample")
             await session.commit()
     finally:
         await engine.dispose()

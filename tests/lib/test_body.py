@@ -191,3 +191,24 @@ async def test_query_parameters_out_of_range_name_the_parameter(client: AsyncTes
     assert response.status_code in (400, 422), response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     assert response.json()["field"] == field
+
+
+@pytest.mark.parametrize(("body", "field"), [
+    ({"title": "t", "lines": [{"label": "a", "quantity": "3"}]}, "lines[0].quantity"),  # a string for an int
+    ({"title": 5, "lines": []}, "title"),  # a number for a string
+])
+def test_a_value_of_the_wrong_json_type_is_refused_naming_its_field(body: Any, field: str) -> None:
+    """Litestar converts bodies in msgspec's lax mode (made for query strings); a JSON body is typed strictly."""
+    from litestar.exceptions import ValidationException
+
+    from marketplace.lib.body import check_json_types
+
+    with pytest.raises(ValidationException) as caught:
+        check_json_types(body, Order)
+    assert caught.value.extra[0]["key"] == field  # type: ignore[index]
+
+
+def test_an_integral_float_is_an_integer_as_json_schema_says() -> None:
+    from marketplace.lib.body import check_json_types
+
+    check_json_types({"title": "t", "lines": [{"label": "a", "quantity": 3.0}]}, Order)
