@@ -39,6 +39,7 @@ from marketplace.awards.controllers import (
 )
 from marketplace.errors import exception_handlers
 from marketplace.lib.access import publish_access
+from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
@@ -145,6 +146,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
+        # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).
+        request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig())],

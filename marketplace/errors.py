@@ -8,6 +8,7 @@ always a bug: it is logged with its traceback and answered without internals.
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any, ClassVar
 
 from advanced_alchemy.exceptions import (
@@ -99,12 +100,29 @@ def _validation_error(request: Request[Any, Any, Any], exc: ValidationException)
     errors = []
     for item in exc.extra if isinstance(exc.extra, list) else []:
         if isinstance(item, dict):
-            errors.append({"field": item.get("key") or "body", "message": item.get("message", ""),
+            message = str(item.get("message", ""))
+            errors.append({"field": _field_of(str(item.get("key") or ""), message), "message": message,
                            "source": item.get("source", "body")})
     fields = ", ".join(e["field"] for e in errors) or "the request"
     detail = f"Invalid {fields}: " + "; ".join(e["message"] for e in errors) if errors else str(exc.detail)
+    # `field` as in every other problem: the first thing wrong (all of them are in `errors`).
     return _problem(request, status=400, title="Invalid request", detail=detail, slug="invalid-request",
-                    extra={"errors": errors})
+                    extra={"field": errors[0]["field"] if errors else "body", "errors": errors})
+
+
+# msgspec names a field in its message when the error is about the object holding it (a missing or unknown
+# field) and lib/schemas.py when a value can't be stored: "`name` contains a NUL…".
+_NAMED_FIELD = re.compile(r"^(?:Object (?:missing required|contains unknown) field )?`([^`]+)`")
+
+
+def _field_of(key: str, message: str) -> str:
+    """The wire path of what is wrong: Litestar's key ("data" for the body itself) completed by the field
+    the message names."""
+    base = "" if key in ("", "data") else key
+    named = _NAMED_FIELD.match(message)
+    if named:
+        return f"{base}.{named.group(1)}" if base else named.group(1)
+    return base or "body"
 
 
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
@@ -112,6 +130,9 @@ def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response
              413: "Content too large", 415: "Unsupported media type", 429: "Too many requests"}.get(
         exc.status_code, "Error")
     extra = exc.extra if isinstance(exc.extra, dict) else None
+    if exc.status_code == 413:
+        # Raised by the framework's `request_max_body_size` before anything is decoded.
+        extra = {"field": "body", **(extra or {})}
     return _problem(request, status=exc.status_code, title=title, detail=str(exc.detail),
                     slug=title.lower().replace(" ", "-"), extra=extra, headers=exc.headers)
 

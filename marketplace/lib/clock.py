@@ -8,7 +8,7 @@ passed into SQL as a parameter.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, runtime_checkable
 from zoneinfo import ZoneInfo
 
@@ -133,6 +133,28 @@ class InvalidLocalTime(ValueError):
     """A wall-clock time that names no instant, or two, in Europe/Paris (reliability.md §2.8)."""
 
 
+class InstantOutOfRange(InvalidLocalTime):
+    """A date or time outside the years the platform handles: near year 1 or 9999, converting it to UTC or
+    to Paris time, or adding a period to it, would overflow what a datetime holds (a 500)."""
+
+
+# The years the platform accepts from its users: on the wall-clock value, so that no conversion (to UTC, to
+# Paris time: at most a day either way) and no period added (D4's 30 days, a DPS's years) can overflow, with
+# the same end as an accelerated clock's (`_LAST_INSTANT`).
+FIRST_YEAR = 1900
+LAST_YEAR = _LAST_INSTANT.year - 1
+
+
+def check_year(value: date) -> date:
+    """`value` (a date or a datetime) itself, or `InstantOutOfRange` if its year is not one the platform
+    handles: raised at the door, rather than an OverflowError (a 500) in a later conversion."""
+    if not FIRST_YEAR <= value.year <= LAST_YEAR:
+        what = "time" if isinstance(value, datetime) else "date"
+        raise InstantOutOfRange(f"{value.isoformat()} is out of range: give a {what} between the years "
+                                f"{FIRST_YEAR} and {LAST_YEAR}")
+    return value
+
+
 def paris_instant(value: datetime) -> datetime:
     """The UTC instant a deadline names, refusing the Europe/Paris traps (reliability.md §2.8, P12).
 
@@ -141,7 +163,9 @@ def paris_instant(value: datetime) -> datetime:
       clocks go forward names an instant, but not a Paris time anyone could read off a clock.
     - A naive value is Paris local time, refused when it doesn't exist (spring gap) or exists twice
       (autumn overlap), since the caller didn't say which.
+    - Outside the years the platform handles (`check_year`): `InstantOutOfRange`, never an OverflowError.
     """
+    check_year(value)
     offset = value.utcoffset()
     if value.tzinfo is not None and offset is not None:
         if offset == timedelta(0):
