@@ -520,6 +520,7 @@ class DpsService:
             opens = max(now, dps.initial_window_end) if dps.status == DpsStatus.PENDING and \
                 dps.initial_window_end else now
             request.due_at = evaluation_due_at(opens)
+        assert request.due_at is not None  # set at the first submission, unchanged by a resubmission (D6)
         old = request.status
         request.status = AdmissionStatus.UNDER_EVALUATION
         documents = await self._documents(request.id)
