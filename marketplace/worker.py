@@ -17,7 +17,13 @@ from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
 from marketplace.tenders.jobs import scan_pending_attachments, sweep_orphan_objects
 from marketplace.tenders.vault import Vault
-from marketplace.vendors.jobs import warn_expiring_documents, warn_expiring_sandbox_documents
+from marketplace.vendors.jobs import (
+    alert_admission_due_dates,
+    close_ended_dps,
+    sandbox_timers,
+    warn_expiring_documents,
+    warn_expiring_sandbox_documents,
+)
 
 log = logging.getLogger("marketplace.worker")
 
@@ -33,7 +39,12 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # Sandboxes live days in minutes (vendors/sandbox.py): their daily work runs every minute.
              cron(warn_expiring_sandbox_documents, unique=True),
              # Hourly, off the round hour when other schedules pile up (reliability.md §4 item 3).
-             cron(sweep_orphan_objects, minute={17}, unique=True)]
+             cron(sweep_orphan_objects, minute={17}, unique=True),
+             # A DPS's end and its D6 alerts: the status is read on the clock at every decision anyway; these
+             # store it and tell people, within five minutes.
+             cron(close_ended_dps, minute=set(range(1, 60, 5)), unique=True),
+             cron(alert_admission_due_dates, minute=set(range(3, 60, 5)), unique=True),
+             cron(sandbox_timers, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

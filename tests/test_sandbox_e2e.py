@@ -168,12 +168,13 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
                         "requiredDocuments": [{"kind": "kbis", "label": "Extrait Kbis"}]}]})
     assert dps["sandbox"] is True and dps["sandboxClock"]["factor"] == FACTOR
     sandbox = SandboxTime(_at(dps["sandboxClock"]["epoch"]))
-    window_end = sandbox.now() + timedelta(days=30) + MARGIN
+    window_end = sandbox.now() + timedelta(days=31) + MARGIN  # D4's 30 days are a délai franc
     buyer.post(f"/dps/{dps['id']}/publish", json={"initialWindowEnd": window_end.isoformat()})
     assert buyer.post(f"/dps/{dps['id']}/activate", status=422)["rule"] == "D4"
     category = dps["categories"][0]["id"]
 
-    # Both vendors apply during the initial window and are admitted; their receipts are the sandbox's.
+    # Both vendors apply during the initial window (decided once it is over, D6); their receipts are the sandbox's.
+    requests = []
     for api, name in ((vendor, "LogiSanté"), (other, "Dossier de Soins")):
         request = api.post("/admission-requests", status=201, json={
             "categoryId": category,
@@ -186,29 +187,31 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
         receipt = api.post(f"/admission-requests/{request['id']}/submit")
         assert (receipt["sandbox"], receipt["notice"]) == (True, NOTICE)
         assert abs(_at(receipt["receivedAt"]) - sandbox.now()) < timedelta(days=1)
-        assert buyer.post(f"/admission-requests/{request['id']}/admit")["status"] == "admitted"
+        requests.append(request["id"])
 
     # The sandbox is nowhere in public: not in the DPS list, not in the register.
     assert dps["id"] not in {d["id"] for d in buyer.get("/dps", params={"limit": 200})["items"]}
     assert buyer.get("/register", params={"dpsId": dps["id"]})["total"] == 0
 
     # The holder files a rehearsal need; the buyer holds an opener key (sealing is as for a real procedure).
-    need = holder.post("/needs", status=201, json=NEED)
+    need = holder.post("/needs", status=201, json={**NEED, "dpsId": dps["id"]})
     holder.post(f"/needs/{need['id']}/submit")
     key = buyer.post("/my/opener-keys", status=201,
                      json={"organisationId": buyer.organisation, "passphrase": PASSPHRASE})
 
     # D4: the window is over on the sandbox clock after about 30 real seconds.
     sandbox.wait_until(window_end)
+    for request_id in requests:
+        assert buyer.post(f"/admission-requests/{request_id}/admit")["status"] == "admitted"
     assert buyer.post(f"/dps/{dps['id']}/activate")["status"] == "active"
 
-    # D9 in sandbox days; then published with a deadline 10 sandbox days (10 real seconds) ahead.
+    # D9 in sandbox days; then published with a deadline 11 sandbox days (11 real seconds) ahead (a délai franc).
     weights = [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]
     early = buyer.post(f"/needs/{need['id']}/publish", status=422, json={
         "dpsId": dps["id"], "awardCriteria": weights,
         "tenderDeadline": (sandbox.now() + timedelta(days=9)).isoformat()})
     assert early["rule"] == "D9"
-    deadline = sandbox.now() + timedelta(days=10) + MARGIN * 2
+    deadline = sandbox.now() + timedelta(days=11) + MARGIN * 2
     contract = buyer.post(f"/needs/{need['id']}/publish", status=201, json={
         "dpsId": dps["id"], "awardCriteria": weights, "tenderDeadline": deadline.isoformat()})
     cid = contract["id"]

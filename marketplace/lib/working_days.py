@@ -1,4 +1,4 @@
-"""Working-day arithmetic for DPS deadlines (domain.md §1.2 D6 and D11, §1.7 "Time counting").
+"""Working-day arithmetic and délais francs for DPS deadlines (domain.md §1.2 D4, D6, D9 and D11, §1.7).
 
 Counting follows Regulation (EEC, Euratom) 1182/71 (§1.7):
 
@@ -157,28 +157,27 @@ def declaration_due_at(requested_at: datetime) -> datetime:
     return due_at(requested_at, DECLARATION_REFRESH_DAYS, DECLARATION_RULES)
 
 
-def suspended_due_at(original_due: datetime, paused_at: datetime, resumed_at: datetime,
-                     rules: WorkingDayRules) -> datetime:
-    """Move a deadline for the time its clock stood still (D6, while the buyer waits for missing documents).
+def earliest_franc_deadline(sent_at: datetime, days: int) -> datetime:
+    """The earliest deadline a minimum period of `days` calendar days allows when it is a "délai franc" (D4, D9).
 
-    Clock semantics: the evaluation clock stops when the buyer asks the operator for missing documents
-    (`paused_at`) and restarts when they arrive (`resumed_at`). The due date moves forward by the number of
-    working days that elapsed while paused, counted like any period (§1.7) on the Paris local dates:
-    working days in (paused date, resumed date]. So
+    §1.7: minimum tender and request periods are délais francs, and periods in days start the day AFTER the
+    event (Regulation 1182/71). So, with the sending's day taken as its Europe/Paris local date:
 
-    * the day of the request still counts as used: the clock ran that day until the request went out;
-    * the day the documents arrive does not count: as for a receipt, counting restarts the day after;
-    * a pause and resume on the same local day moves nothing.
+    * the day of sending never counts, whatever the hour: a notice sent at 23:59 and one sent at 00:01 the
+      same day give the same deadline;
+    * the period runs from 00:00 Paris on the next day for `days` full days, i.e. it covers days 1 … N after
+      the sending day and only ends when day N is over;
+    * a deadline inside day N would cut that day short, so the earliest allowed deadline is the end of day N,
+      that is 00:00 Paris on day N + 1 (returned as an aware UTC instant; any deadline at or after it is
+      allowed, one microsecond earlier is refused).
 
-    When the due day is a working day and the pause starts before it, this is the same as counting the
-    working days that were left at the pause again from the day of resumption. Several pauses compose by
-    applying the function once per pause. A pause that begins after the deadline has already passed cannot
-    revive it: `original_due` is returned unchanged.
+    Counting is on Paris calendar dates, never `sent_at + N × 24 h`: across a change of the clocks a day
+    lasts 23 or 25 hours, and the limit is still local midnight. Saturdays, Sundays and public holidays count
+    like any day (D4 and D9 are in calendar days); Article 3(4) of 1182/71, which moves a period ending on a
+    non-working day to the next working day, is not applied: D4/D9 are minima the buyer chooses a deadline
+    above, and the domain rules (§1.7) state only the start of the count.
     """
-    if resumed_at < paused_at:
-        raise ValueError("the clock resumes before it was paused")
-    if paused_at > original_due:
-        return original_due
-    paused_days = working_days_between(to_paris(paused_at).date(), to_paris(resumed_at).date(), rules)
-    due_day = to_paris(original_due).date()
-    return end_of_paris_day(add_working_days(due_day, paused_days, rules))
+    if days < 0:
+        raise ValueError(f"a period cannot last a negative number of days: {days}")
+    sending_day = to_paris(sent_at).date()
+    return datetime.combine(sending_day + timedelta(days=days + 1), time(0), tzinfo=PARIS).astimezone(UTC)

@@ -28,6 +28,7 @@ from marketplace.tenders.contracts import (
     BUYER_ROLES,
     VENDOR_ROLES,
     SpecificContractService,
+    check_tender_period,
     notify_invitees,
     questions_close_at,
 )
@@ -124,6 +125,8 @@ class AmendmentService:
             raise RuleViolation("tenderDeadline: the deadline is only ever extended, never shortened or kept "
                                 f"(now {format_paris(contract.tender_deadline)})", field="tenderDeadline",
                                 rule="issue-5/amendments")
+        # D9 holds for the new date too (a contract published under an earlier count may still be short of it).
+        check_tender_period(contract.invited_at, deadline)
         before = contract.tender_deadline
         old: dict[str, object] = {"tenderDeadline": before.isoformat(),
                "questionsCloseAt": questions_close_at(contract).isoformat()}

@@ -26,6 +26,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.sandbox import labelled
+from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.notifications.mail import subject_line
 from marketplace.tenders import schemas
 from marketplace.tenders.models import (
@@ -39,9 +40,9 @@ from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.vendors.models import Dps, DpsCategory
 from marketplace.vendors.sandbox import clock_schema, dps_clock
-from marketplace.vendors.states import DpsStatus
+from marketplace.vendors.states import DpsStatus, require_in_force
 
-TENDER_PERIOD_MIN = timedelta(days=10)  # D9
+TENDER_PERIOD_DAYS = 10  # D9, a délai franc (lib/working_days.py `earliest_franc_deadline`)
 # What a buyer may allow in offers: documents and archives the content sniffer recognises; never HTML, SVG
 # or executables, which a browser or a desktop would run (G11).
 ACCEPTABLE_ATTACHMENT_TYPES = frozenset({
@@ -124,6 +125,37 @@ async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid
     return int(count or 0)
 
 
+def check_tender_period(invited_at: datetime, deadline: datetime) -> None:
+    """D9: offers are received for at least 10 full days after the day of the invitation (a délai franc, §1.7)."""
+    earliest = earliest_franc_deadline(invited_at, TENDER_PERIOD_DAYS)
+    if deadline < earliest:
+        raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 full days after the day of the "
+                            f"invitation (délai franc): not before {format_paris(earliest)}",
+                            field="tenderDeadline", rule="D9", earliest=earliest.isoformat())
+
+
+def _buying_organisation(need: Need, dps: Dps) -> uuid.UUID:
+    """Who runs the need's specific contract (D2). The DPS's own buying organisation, unless the holder named
+    another one when filing the need, which it may only on a DPS whose notice says it is usable by other
+    buyers (`usable_by_other_buyers`, the central purchasing body's statement, §1.1): then that organisation,
+    and it alone, publishes the need on the DPS the need is filed to, as the buyer of its specific contract.
+    On a DPS not usable by other buyers, only the DPS's own organisation runs specific contracts."""
+    return need.buyer_organisation_id or dps.buyer_organisation_id
+
+
+def _publisher(principal: Principal, need: Need, dps: Dps) -> uuid.UUID:
+    """The buying organisation that publishes `need` on `dps`, if the caller administers it."""
+    buyer_id = _buying_organisation(need, dps)
+    if not principal.has_role_in(buyer_id, *BUYER_ROLES):
+        if principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
+            raise Conflict("buyerOrganisationId: the holder named another buying organisation to run this "
+                           "need's specific contract (D2)", field="buyerOrganisationId", rule="D2")
+        raise NotFound("No DPS has this id.")
+    if not principal.has_role_in(buyer_id, Role.BUYER_ADMIN):
+        raise Forbidden("Only an administrator of the buying organisation may publish the need.")
+    return buyer_id
+
+
 def questions_close_at(contract: SpecificContract) -> datetime:
     """When invited vendors stop being able to ask questions on the contract."""
     return contract.questions_close_at or contract.tender_deadline - QUESTIONS_DEFAULT_LEAD
@@ -179,14 +211,14 @@ class SpecificContractService:
         if need is None:
             raise NotFound("No need has this id.")
         dps = await self.session.get(Dps, data.dps_id)
-        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
+        if dps is None:
             raise NotFound("No DPS has this id.")
-        if not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN):
-            raise Forbidden("Only an administrator of the DPS's buying organisation may publish on it.")
+        buyer_id = _publisher(principal, need, dps)
         await self.session.refresh(need, with_for_update=True)
         if need.status != NeedStatus.SUBMITTED:
             raise Conflict(f"status: only a submitted need can be published; this one is {need.status.value}",
                            field="status")
+        require_in_force(dps, dps_clock(self.clock, dps).now())  # machine (a): none after the validity end
         if dps.status != DpsStatus.ACTIVE:
             raise Conflict(f"dpsId: specific contracts are put on an active DPS; this one is {dps.status.value}",
                            field="dpsId", rule="domain.md §1.3")
@@ -195,6 +227,15 @@ class SpecificContractService:
             raise RuleViolation("dpsId: " + ("a sandbox need is published on a sandbox DPS only" if need.sandbox else
                                              "a real need is never published on a sandbox DPS"),
                                 field="dpsId", rule="sandbox")
+        if need.dps_id != dps.id:
+            # D2: the holder filed the need to one DPS; no other buying organisation takes it onto its own.
+            raise Conflict("dpsId: the need is filed to " + (f"DPS {need.dps_id}" if need.dps_id else "no DPS")
+                           + "; it is published there only (D2)", field="dpsId", rule="D2",
+                           filedTo=str(need.dps_id) if need.dps_id else None)
+        if buyer_id != dps.buyer_organisation_id and not dps.usable_by_other_buyers:
+            raise Conflict("buyerOrganisationId: this DPS is not usable by other buyers; only its own buying "
+                           "organisation runs specific contracts on it (D2)", field="buyerOrganisationId",
+                           rule="D2")
         category_id = await self.session.scalar(select(DpsCategory.id).where(
             DpsCategory.dps_id == dps.id, DpsCategory.sector == need.sector,
             DpsCategory.delivery_mode == need.delivery_mode))
@@ -210,12 +251,9 @@ class SpecificContractService:
             # Its clock can be fast-forwarded: held still (shared lock) from this reading to the commit.
             await self.session.refresh(dps, with_for_update={"read": True})
         invited_at = dps_clock(self.clock, dps).now()  # D9 on the DPS's clock (a sandbox's runs faster)
-        if deadline - invited_at < TENDER_PERIOD_MIN:
-            raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 calendar days after the "
-                                f"invitation (not before {format_paris(invited_at + TENDER_PERIOD_MIN)})",
-                                field="tenderDeadline", rule="D9")
+        check_tender_period(invited_at, deadline)
         contract = SpecificContract(
-            need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=dps.buyer_organisation_id,
+            need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=buyer_id,
             status=SpecificContractStatus.OPEN, invited_at=invited_at, tender_deadline=deadline,
             award_criteria=criteria, created_by=principal.label, opening_threshold=data.opening_threshold,
             attachment_max_bytes=data.attachment_max_bytes, offer_max_bytes=data.offer_max_bytes,
@@ -253,6 +291,24 @@ class SpecificContractService:
         return int(row.invitations), int(row.intents)
 
     # -- reading ---------------------------------------------------------------------------------
+
+    async def filed_needs(self, principal: Principal, dps_id: uuid.UUID) -> list[schemas.Need]:
+        """The needs filed to the DPS, submitted or published (D2), for the buyers who publish them: the DPS's
+        own buying organisation sees them all; on a DPS usable by other buyers, another buying organisation
+        sees those whose holder named it. Drafts stay the holder's own."""
+        from marketplace.tenders.services import NeedService
+
+        dps = await self.session.get(Dps, dps_id)
+        if dps is None:
+            raise NotFound("No DPS has this id.")
+        query = select(Need).where(Need.dps_id == dps.id, Need.status != NeedStatus.DRAFT)
+        if not principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
+            others = principal.organisations_with(*BUYER_ROLES)
+            if not (dps.usable_by_other_buyers and others):
+                raise NotFound("No DPS has this id.")
+            query = query.where(Need.buyer_organisation_id.in_(others))
+        rows = (await self.session.scalars(query.order_by(Need.submitted_at, Need.id))).all()
+        return [NeedService.to_schema(need) for need in rows]
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract = await self.session.get(SpecificContract, contract_id)

@@ -100,6 +100,14 @@ class SpecificContractController(Controller):
         contract = await contracts.publish(principal, need_id, data)
         return created(contract, f"/specific-contracts/{contract.id}")
 
+    @get("/dps/{dps_id:uuid}/needs",
+         opt=requires(*BUYER_ROLES, reason="The DPS's buying organisation (on a DPS usable by other buyers, another "
+                                          "buying organisation sees the needs naming it)."),
+         summary="The needs filed to a DPS, submitted or published (D2), oldest submission first")
+    async def filed_needs(self, dps_id: FromPath[uuid.UUID], contracts: Contracts,
+                          principal: Caller) -> list[schemas.Need]:
+        return await contracts.filed_needs(principal, dps_id)
+
     @get("/specific-contracts/{contract_id:uuid}",
          opt=requires(*BUYER_ROLES, *VENDOR_ROLES,
                       reason="The buying organisation, and the vendors invited (their own invitations)."),

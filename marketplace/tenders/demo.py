@@ -1,8 +1,8 @@
 """The demo sandbox: a ready rehearsal for a newcomer (`marketplace dev --demo`, `marketplace seed`).
 
 A sandbox DPS of the demo buyer at one sandbox day per real minute (vendors/sandbox.py), with two categories,
-both demo vendors admitted to one of them, and a published need of the demo holder open for offers for ten
-sandbox days (ten real minutes): what is left to walk is the offers, the opening, the evaluation, the award
+both demo vendors admitted to one of them, and a published need of the demo holder open for offers for eleven
+sandbox days (eleven real minutes): what is left to walk is the offers, the opening, the evaluation, the award
 and the contract. Built through the same services as the API, with the same rules and audit; D4's 30-day
 window is skipped with the sandbox fast-forward any buyer may use.
 
@@ -44,7 +44,8 @@ DEMO_OPENER_PASSPHRASE = "ouverture des plis de démonstration"  # noqa: S105 - 
 BUYER = "acheteur@centrale-achat.example"
 HOLDER = "direction@les-tilleuls.example"
 VENDORS = ("commercial@logisante.example", "contact@dossier-soins.example")
-TENDER_PERIOD = timedelta(days=10, hours=1)  # D9's 10 days, and an hour to spare
+# D9's 10 days are a délai franc (the day of the invitation doesn't count): 11 days and an hour always cover them.
+TENDER_PERIOD = timedelta(days=11, hours=1)
 # Reused while at least this much sandbox time is left to submit offers (two real minutes).
 STILL_OPEN = timedelta(days=2)
 
@@ -150,9 +151,11 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
         **_DPS, "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
         "sandbox": {"factor": DEMO_FACTOR}}, dps_schemas.DpsCreate))
     assert created.sandbox_clock is not None
+    # D4's 30 days are a délai franc: 31 days and two hours always cover them, whatever the hour and the DST.
     await dps_service.publish(buyer, created.id, dps_schemas.DpsPublish(
-        initial_window_end=created.sandbox_clock.now + timedelta(days=30, hours=1)))
+        initial_window_end=created.sandbox_clock.now + timedelta(days=31, hours=2)))
     category = next(c.id for c in created.categories if c.sector == "grand_age")
+    requests = []
     for email in VENDORS:
         vendor = await _principal(session, email)
         request = await dps_service.apply(vendor, msgspec.convert({**_ADMISSION, "categoryId": str(category)},
@@ -161,10 +164,13 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
         await dps_service.upload_document(vendor, request.id, "kbis", filename="kbis.pdf",
                                           declared_type="application/pdf", declared_size=len(kbis),
                                           body=_once(kbis), valid_until=None)
+        requests.append(request.id)
         await dps_service.submit(vendor, request.id)
-        await dps_service.admit(buyer, request.id)
-    # D4's 30 days, skipped as any buyer of a sandbox may, rather than waited for (30 real minutes).
-    await dps_service.fast_forward(buyer, created.id, dps_schemas.SandboxFastForward(days=30, hours=2))
+    # D4's window, skipped as any buyer of a sandbox may, rather than waited for (31 real minutes); the requests
+    # of the window are decided once it has closed, before the DPS becomes active (D6).
+    await dps_service.fast_forward(buyer, created.id, dps_schemas.SandboxFastForward(days=31, hours=3))
+    for request_id in requests:
+        await dps_service.admit(buyer, request_id)
     await dps_service.activate(buyer, created.id)
 
     if await session.scalar(select(OpenerKey.id).where(OpenerKey.user_id == buyer.user_id,
@@ -175,7 +181,7 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
     cpv_seeded = await seed_cpv_codes(session, clock, DEMO_CPV_CODES, DEMO_CPV_VERSION) is not None
     holder = await _principal(session, HOLDER)
     needs = NeedService(session, clock)
-    need = await needs.create(holder, msgspec.convert(_NEED, tender_schemas.NeedCreate))
+    need = await needs.create(holder, msgspec.convert({**_NEED, "dpsId": str(created.id)}, tender_schemas.NeedCreate))
     await needs.submit(holder, need.id)
     sandbox_now = (await dps_service.get(created.id, buyer)).sandbox_clock
     assert sandbox_now is not None

@@ -84,6 +84,14 @@ class Need(UUIDv7AuditBase):
     submitted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # A rehearsal need, set at creation: it is published on a sandbox DPS only, and a real need never on one.
     sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
+    # The DPS the need is filed to (required before submission, D2): it is published there and nowhere else,
+    # and that DPS's buying organisation lists it (GET /dps/{id}/needs).
+    dps_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), default=None,
+                                                     index=True)
+    # The buying organisation that is to run its specific contract: NULL, the DPS's own; another one only on a
+    # DPS usable by other buyers (D2, see tenders/contracts.py `_buying_organisation`).
+    buyer_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), default=None, index=True)
 
 
 class SpecificContractStatus(enum.StrEnum):

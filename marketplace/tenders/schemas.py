@@ -61,6 +61,12 @@ class NeedFields(CamelStruct):
     sector: Sector | None = None
     delivery_mode: DeliveryMode | None = None
     cpv_codes: Annotated[list[Cpv], msgspec.Meta(max_length=50)] = msgspec.field(default_factory=list)
+    # The DPS the need is filed to (a published one): required before submission; the need is published there
+    # only, and that DPS's buying organisation lists it (D2).
+    dps_id: uuid.UUID | None = None
+    # The buying organisation to run its specific contract: the DPS's own when absent; another buying
+    # organisation only if the DPS is usable by other buyers (D2).
+    buyer_organisation_id: uuid.UUID | None = None
 
 
 class NeedCreate(NeedFields):
@@ -102,6 +108,8 @@ class Need(CamelStruct):
     created_at: datetime
     submitted_at: datetime | None
     sandbox: bool = False
+    dps_id: uuid.UUID | None = None
+    buyer_organisation_id: uuid.UUID | None = None
 
 
 # -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------

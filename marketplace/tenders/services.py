@@ -40,6 +40,9 @@ from marketplace.tenders.rules import (
     check_need,
     raise_first,
 )
+from marketplace.vendors.models import Dps
+from marketplace.vendors.sandbox import dps_clock
+from marketplace.vendors.states import DPS_IN_FORCE, DpsStatus, require_in_force
 
 HOLDER_MEMBERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD, Role.HOLDER_MEMBER)
 HOLDER_WRITERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD)
@@ -69,7 +72,7 @@ class NeedService:
         return need
 
     async def get(self, principal: Principal, need_id: uuid.UUID) -> schemas.Need:
-        return self._to_schema(await self._need(principal, need_id))
+        return self.to_schema(await self._need(principal, need_id))
 
     async def list_own(self, principal: Principal) -> list[schemas.Need]:
         organisations = principal.organisations_with(*HOLDER_MEMBERS)
@@ -78,10 +81,10 @@ class NeedService:
         rows = (await self.session.scalars(
             select(Need).where(Need.holder_organisation_id.in_(organisations))
             .order_by(Need.created_at.desc(), Need.id))).all()
-        return [self._to_schema(need) for need in rows]
+        return [self.to_schema(need) for need in rows]
 
     @staticmethod
-    def _to_schema(need: Need) -> schemas.Need:
+    def to_schema(need: Need) -> schemas.Need:
         return schemas.Need(
             id=need.id, holder_organisation_id=need.holder_organisation_id, status=need.status, title=need.title,
             description=need.description, campaign=need.campaign, project_type=ProjectType(need.project_type),
@@ -96,7 +99,7 @@ class NeedService:
             ars_prevalidation_reference=need.ars_prevalidation_reference,
             ars_prevalidated_on=need.ars_prevalidated_on, sector=need.sector, delivery_mode=need.delivery_mode,
             cpv_codes=list(need.cpv_codes), created_at=need.created_at, submitted_at=need.submitted_at,
-            sandbox=need.sandbox)
+            sandbox=need.sandbox, dps_id=need.dps_id, buyer_organisation_id=need.buyer_organisation_id)
 
     # -- drafts ----------------------------------------------------------------------------------
 
@@ -129,7 +132,33 @@ class NeedService:
             "ars_prevalidation_reference": (data.ars_prevalidation_reference or "").strip() or None,
             "ars_prevalidated_on": data.ars_prevalidated_on, "sector": data.sector,
             "delivery_mode": data.delivery_mode, "cpv_codes": codes,
+            "dps_id": data.dps_id, "buyer_organisation_id": data.buyer_organisation_id,
         }
+
+    async def _filing(self, dps_id: uuid.UUID | None, buyer_id: uuid.UUID | None, sandbox: bool) -> Dps | None:
+        """The DPS a need is filed to, and the buying organisation it names, checked (D2): a published DPS of
+        the need's world (sandbox or real), and a buying organisation that may run contracts on it."""
+        if dps_id is None:
+            if buyer_id is not None:
+                raise RuleViolation("buyerOrganisationId: name the DPS (dpsId) the need is filed to first",
+                                    field="dpsId", rule="D2")
+            return None
+        dps = await self.session.get(Dps, dps_id)
+        if dps is None or dps.status == DpsStatus.DRAFT:
+            raise RuleViolation("dpsId: no published DPS has this id", field="dpsId", rule="D2")
+        if dps.is_sandbox != sandbox:
+            raise RuleViolation("dpsId: " + ("a sandbox need is filed to a sandbox DPS only" if sandbox else
+                                             "a real need is never filed to a sandbox DPS"),
+                                field="dpsId", rule="sandbox")
+        if buyer_id is not None and buyer_id != dps.buyer_organisation_id:
+            buyer = await self.session.get(Organisation, buyer_id)
+            if buyer is None or buyer.kind != OrganisationKind.BUYER:
+                raise RuleViolation("buyerOrganisationId: not a buying organisation", field="buyerOrganisationId")
+            if not dps.usable_by_other_buyers:
+                raise RuleViolation("buyerOrganisationId: this DPS is not usable by other buyers: its specific "
+                                    "contracts are run by its own buying organisation (D2)",
+                                    field="buyerOrganisationId", rule="D2")
+        return dps
 
     async def create(self, principal: Principal, data: schemas.NeedCreate) -> schemas.Need:
         writable = principal.organisations_with(*HOLDER_WRITERS)
@@ -141,13 +170,14 @@ class NeedService:
         if holder is None or holder.kind != OrganisationKind.HOLDER:
             raise RuleViolation("holderOrganisationId: a need is filed by a project holder (an OG or a grappe)",
                                 field="holderOrganisationId", rule="N1")
+        await self._filing(data.dps_id, data.buyer_organisation_id, data.sandbox)
         need = Need(holder_organisation_id=organisation_id, status=NeedStatus.DRAFT, sandbox=data.sandbox,
                     **await self._fields(data))
         self.session.add(need)
         await self.session.flush()
         await self._audit("need.created", principal, need, title=need.title, campaign=need.campaign,
                           sandbox=need.sandbox)
-        return self._to_schema(need)
+        return self.to_schema(need)
 
     async def update(self, principal: Principal, need_id: uuid.UUID, data: schemas.NeedUpdate) -> schemas.Need:
         need = await self._need(principal, need_id, write=True)
@@ -155,11 +185,12 @@ class NeedService:
         if need.status != NeedStatus.DRAFT:
             raise Conflict(f"status: only a draft need can be edited; this one is {need.status.value}",
                            field="status")
+        await self._filing(data.dps_id, data.buyer_organisation_id, need.sandbox)
         for name, value in (await self._fields(data)).items():
             setattr(need, name, value)
         await self.session.flush()
         await self._audit("need.updated", principal, need, title=need.title)
-        return self._to_schema(need)
+        return self.to_schema(need)
 
     # -- submission ------------------------------------------------------------------------------
 
@@ -251,8 +282,16 @@ class NeedService:
                            field="status")
         await self.session.execute(text("SELECT pg_advisory_xact_lock(:key, :campaign)"),
                                    {"key": _SUBMIT_LOCK, "campaign": need.campaign})
+        # D2: a need is filed to one DPS before it is submitted; that DPS must still be in force (D5).
+        dps = await self._filing(need.dps_id, need.buyer_organisation_id, need.sandbox)
+        filing = [] if dps is not None else [Violation("D2", "dpsId", "D2: name the DPS the need is filed to")]
+        if dps is not None:
+            if dps.status not in DPS_IN_FORCE:
+                raise Conflict(f"dpsId: the DPS is {dps.status.value}; file the need to a DPS in force",
+                               field="dpsId", rule="domain.md §1.3")
+            require_in_force(dps, dps_clock(self.clock, dps).now())
         facts, unknown = await self.facts(need)
-        violations = check_need(facts) + unknown
+        violations = check_need(facts) + unknown + filing
         # Every rule's violations together, in rule order (N1…N19); "campaign" first.
         violations.sort(key=lambda v: _RULE_ORDER.get(v.rule, -1))
         raise_first(violations)
@@ -263,4 +302,4 @@ class NeedService:
         await self.session.flush()
         await self._audit("need.submitted", principal, need, old=NeedStatus.DRAFT.value,
                           new=NeedStatus.SUBMITTED.value, campaign=need.campaign)
-        return self._to_schema(need)
+        return self.to_schema(need)

@@ -87,6 +87,13 @@ class DpsController(Controller):
                         principal: Caller) -> schemas.Dps:
         return await dps.terminate(principal, dps_id, data)
 
+    @post("/{dps_id:uuid}/validity", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
+          status_code=HTTP_200_OK,
+          summary="Change the DPS's end of validity, with reasons: every admitted vendor is told (§1.1)")
+    async def change_validity(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsValidityChange],
+                              dps: Service, principal: Caller) -> schemas.Dps:
+        return await dps.change_validity(principal, dps_id, data)
+
     @post("/{dps_id:uuid}/sandbox/fast-forward",
           opt=requires(Role.BUYER_ADMIN, reason="The sandbox DPS's buying organisation."), status_code=HTTP_200_OK,
           summary="Sandbox only: skip sandbox time at once (never during an open tender period or a standstill)")

@@ -119,8 +119,10 @@ class AdmissionRequest(UUIDv7AuditBase):
     received_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None, index=True)
     extension_reason: Mapped[str | None] = mapped_column(Text, default=None)
-    paused_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     documents_requested: Mapped[str | None] = mapped_column(Text, default=None)
+    # D6 alerts to the buying organisation (vendors/lifecycle.py), each sent once per due date.
+    due_soon_alerted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    overdue_alerted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     decided_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     decided_by: Mapped[str | None] = mapped_column(String(200), default=None)
     decision_reasons: Mapped[str | None] = mapped_column(Text, default=None)

@@ -173,6 +173,13 @@ class Reasons(CamelStruct):
     reasons: LongText
 
 
+class DpsValidityChange(CamelStruct):
+    """ACTIVE --change_validity--> ACTIVE (machine (a)): a new end of validity, with the reasons (§1.1)."""
+
+    validity_end: AwareDatetime
+    reasons: LongText
+
+
 class RegisterEntry(CamelStruct):
     """Public: never the self-declaration, documents or contacts."""
 

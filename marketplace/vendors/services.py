@@ -32,15 +32,16 @@ from marketplace.lib.working_days import (
     EVALUATION_RULES,
     add_working_days,
     declaration_due_at,
+    earliest_franc_deadline,
     end_of_paris_day,
     evaluation_due_at,
-    suspended_due_at,
 )
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.uploads import check_declared, check_rule_media_types, store_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.errors import DocumentArchived, MissingDocuments
+from marketplace.vendors.lifecycle import DpsLifecycle
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
 from marketplace.vendors.sandbox import clock_schema, dps_clock
 from marketplace.vendors.states import (
@@ -51,10 +52,12 @@ from marketplace.vendors.states import (
     DpsStatus,
     check_admission_transition,
     check_dps_transition,
+    dps_status_at,
+    require_in_force,
 )
 from storage import ObjectStore
 
-INITIAL_WINDOW_MIN = timedelta(days=30)  # D4
+INITIAL_WINDOW_DAYS = 30  # D4, a délai franc (lib/working_days.py `earliest_franc_deadline`)
 BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 # What a procurement document may be: PDF, office formats (which are zip containers when sniffed), zip.
@@ -110,7 +113,9 @@ class DpsService:
         return schemas.Dps(
             id=dps.id, buyer_organisation_id=dps.buyer_organisation_id, title=dps.title,
             description=dps.description, validity_start=dps.validity_start, validity_end=dps.validity_end,
-            usable_by_other_buyers=dps.usable_by_other_buyers, status=dps.status,
+            usable_by_other_buyers=dps.usable_by_other_buyers,
+            # Never stale: past its validity end the DPS reads terminated before the job stores it (machine (a)).
+            status=dps_status_at(dps.status, dps.validity_end, self._time(dps).now()),
             notice_sent_at=dps.notice_sent_at, initial_window_end=dps.initial_window_end,
             award_criteria=msgspec.convert(dps.award_criteria, list[schemas.AwardCriterion]),
             categories=[schemas.Category(
@@ -188,9 +193,13 @@ class DpsService:
         """Send the notice: the initial request window runs ≥ 30 days from now (D4)."""
         dps = await self._transition(principal, dps_id, DpsStatus.PENDING)
         now = self._time(dps).now()
-        if data.initial_window_end - now < INITIAL_WINDOW_MIN:
-            raise RuleViolation("initialWindowEnd: the initial window for requests to participate lasts at "
-                                "least 30 days from the notice", field="initialWindowEnd", rule="D4")
+        require_in_force(dps, now, field="validityEnd")
+        earliest = earliest_franc_deadline(now, INITIAL_WINDOW_DAYS)
+        if data.initial_window_end < earliest:
+            raise RuleViolation("initialWindowEnd: the initial window for requests to participate lasts at least "
+                                "30 full days after the day the notice is sent (délai franc): not before "
+                                f"{format_paris(earliest)}", field="initialWindowEnd", rule="D4",
+                                earliest=earliest.isoformat())
         if data.initial_window_end >= dps.validity_end:
             raise RuleViolation("initialWindowEnd: must end before the DPS's validity", field="initialWindowEnd")
         old = dps.status
@@ -201,9 +210,23 @@ class DpsService:
 
     async def activate(self, principal: Principal, dps_id: uuid.UUID) -> schemas.Dps:
         dps = await self._transition(principal, dps_id, DpsStatus.ACTIVE)
-        if dps.initial_window_end is not None and self._time(dps).now() < dps.initial_window_end:
+        now = self._time(dps).now()
+        require_in_force(dps, now, field="status")
+        if dps.initial_window_end is not None and now < dps.initial_window_end:
             raise RuleViolation("status: the DPS becomes active once its initial window has ended",
                                 field="status", rule="D4")
+        # D6: activation opens the DPS to specific contracts, whose invitations go to the vendors admitted at
+        # that moment (D8). A vendor who applied in the initial window must not miss the first one because its
+        # request was still undecided: every such request is decided first.
+        if dps.initial_window_end is not None:
+            undecided = int(await self.session.scalar(select(func.count()).select_from(AdmissionRequest).where(
+                AdmissionRequest.dps_id == dps.id, AdmissionRequest.received_at <= dps.initial_window_end,
+                AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES]))) or 0)
+            if undecided:
+                raise Conflict(f"status: {undecided} request(s) to participate received in the initial window "
+                               "are still undecided; decide them before the DPS becomes active, so that no "
+                               "vendor who applied in time misses the first invitation (D6)",
+                               field="status", rule="D6", undecided=undecided)
         dps.status = DpsStatus.ACTIVE
         await self._audit("dps.activated", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=DpsStatus.PENDING.value, new=dps.status.value)
@@ -219,7 +242,15 @@ class DpsService:
         dps = await self._transition(principal, dps_id, DpsStatus.TERMINATED)
         return await self._end(principal, dps, DpsStatus.TERMINATED, data.reasons, "Fin du SAD")
 
-    async def _end(self, principal: Principal, dps: Dps, target: DpsStatus, reasons: str, subject: str
+    async def end_of_validity(self, dps: Dps) -> None:
+        """Machine (a): the DPS (locked by the caller) reached its validity end, stored by the job
+        (vendors/lifecycle.py); admissions close and their vendors are told, running contracts finish."""
+        check_dps_transition(dps.status, DpsStatus.TERMINATED)
+        await self._end("system", dps, DpsStatus.TERMINATED,
+                        f"La durée de validité du SAD a pris fin le {format_paris(dps.validity_end)}.",
+                        "Fin de validité du SAD")
+
+    async def _end(self, principal: Principal | str, dps: Dps, target: DpsStatus, reasons: str, subject: str
                    ) -> schemas.Dps:
         old = dps.status
         dps.status = target
@@ -238,6 +269,11 @@ class DpsService:
         await self._audit(f"dps.{target.value}", principal, "dps", dps.id, dps.buyer_organisation_id,
                           old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
         return await self._to_schema(dps)
+
+    async def change_validity(self, principal: Principal, dps_id: uuid.UUID,
+                              data: schemas.DpsValidityChange) -> schemas.Dps:
+        return await self._to_schema(await DpsLifecycle(self.session, self.clock).change_validity(
+            principal, dps_id, data))
 
     # -- a sandbox's clock ---------------------------------------------------------------------------
 
@@ -404,8 +440,8 @@ class DpsService:
             referenced_software=msgspec.convert(request.referenced_software, schemas.ReferencedSoftware),
             received_at=request.received_at, due_at=request.due_at,
             due_at_paris=format_paris(request.due_at) if request.due_at else None,
-            overdue=bool(request.due_at and request.status == AdmissionStatus.UNDER_EVALUATION
-                         and request.due_at < now),
+            # Awaiting documents included: the clock runs on (D6).
+            overdue=bool(request.due_at and request.status in EVALUATION_STATES and request.due_at < now),
             extension_reason=request.extension_reason, documents_requested=request.documents_requested,
             decision_reasons=request.decision_reasons, decided_at=request.decided_at,
             documents=[self._doc_schema(d) for d in documents], missing_documents=missing,
@@ -425,6 +461,7 @@ class DpsService:
         if dps.status not in DPS_ACCEPTS_REQUESTS:
             raise RuleViolation(f"categoryId: the DPS is {dps.status.value} and receives no requests",
                                 field="categoryId", rule="D5")
+        require_in_force(dps, self._time(dps).now(), field="categoryId")
         vendor = await self.session.get(Organisation, vendor_id)
         assert vendor is not None and vendor.kind == OrganisationKind.VENDOR
         live = await self.session.scalar(select(AdmissionRequest.id).where(
@@ -504,18 +541,18 @@ class DpsService:
         if dps.status not in DPS_ACCEPTS_REQUESTS:
             raise RuleViolation(f"status: the DPS is {dps.status.value} and receives no requests", rule="D5")
         now = self._time(dps).now()
+        require_in_force(dps, now, field="status")
         resumed = request.status == AdmissionStatus.AWAITING_DOCUMENTS
-        if resumed:
-            assert request.due_at and request.paused_at
-            request.due_at = suspended_due_at(request.due_at, request.paused_at, now, EVALUATION_RULES)
-            request.paused_at = None
-        else:
+        # Documents supplied on request: the evaluation clock never stopped (R2162-45 allows no pause, D6), the
+        # due date stays 10 (15) working days from receipt.
+        if not resumed:
             request.received_at = now
             # Requests received during the initial window are opened when it ends (§1.4): the
             # evaluation delay runs from then, not from receipt.
             opens = max(now, dps.initial_window_end) if dps.status == DpsStatus.PENDING and \
                 dps.initial_window_end else now
             request.due_at = evaluation_due_at(opens)
+        assert request.due_at is not None  # set at the first submission, unchanged by a resubmission (D6)
         old = request.status
         request.status = AdmissionStatus.UNDER_EVALUATION
         documents = await self._documents(request.id)
@@ -552,20 +589,26 @@ class DpsService:
         request, dps = await self._request(request_id, principal, lock=True)
         self._require_buyer(principal, request, dps)
         check_admission_transition(request.status, target)
+        now = self._time(dps).now()
+        require_in_force(dps, now, field="status")
+        # §1.4: requests of the initial window are opened when it closes (D4), so that every vendor who applied
+        # in time is judged together; no decision (nor request for documents) is taken before (D6).
+        if dps.initial_window_end is not None and now < dps.initial_window_end:
+            raise Conflict(f"status: requests are decided once the initial window closes, on "
+                           f"{format_paris(dps.initial_window_end)} (D4, D6)", field="status", rule="D6",
+                           initialWindowEnd=dps.initial_window_end.isoformat())
         return request, dps
 
     async def request_documents(self, principal: Principal, request_id: uuid.UUID,
                                 data: schemas.DocumentsRequest) -> schemas.AdmissionRequest:
         request, dps = await self._decide(principal, request_id, AdmissionStatus.AWAITING_DOCUMENTS)
         request.status = AdmissionStatus.AWAITING_DOCUMENTS
-        request.paused_at = self._time(dps).now()
         request.documents_requested = data.message
         await self._audit("admission.documents_requested", principal, "admission_request", request.id,
                           dps.buyer_organisation_id, old=AdmissionStatus.UNDER_EVALUATION.value,
                           new=request.status.value)
         await self._notify_vendor(request, "admission.documents_requested", "Pièces complémentaires demandées",
-                                  f"L'acheteur demande des pièces complémentaires :\n\n{data.message}\n\n"
-                                  "Le délai d'évaluation est suspendu jusqu'à leur dépôt.", dps)
+                                  f"L'acheteur demande des pièces complémentaires :\n\n{data.message}\n", dps)
         return await self._request_schema(request)
 
     async def extend(self, principal: Principal, request_id: uuid.UUID, data: schemas.Reasons
@@ -576,9 +619,10 @@ class DpsService:
             raise Conflict("status: only a request under evaluation, not yet extended, can be extended",
                            field="status", rule="D6")
         assert request.received_at and request.due_at
-        # 15 working days instead of 10 (D6): five more, on top of any time already suspended.
+        # 15 working days instead of 10 (D6): five more. The alerts of the old due date re-arm for the new one.
         extra = EVALUATION_DAYS_EXTENDED - EVALUATION_DAYS
         request.due_at = end_of_paris_day(add_working_days(to_paris(request.due_at).date(), extra, EVALUATION_RULES))
+        request.due_soon_alerted_at = request.overdue_alerted_at = None
         request.extension_reason = data.reasons
         await self._audit("admission.extended", principal, "admission_request", request.id,
                           dps.buyer_organisation_id, reason=data.reasons, due_at=request.due_at.isoformat())
@@ -725,6 +769,10 @@ class DpsService:
                               valid_until=document.valid_until.isoformat())
             warned += 1
         return warned
+
+    async def recipients(self, organisation_id: uuid.UUID, *roles: Role) -> list[str]:
+        """The active members of the organisation holding one of `roles` (any role if none): their e-mails."""
+        return await self._recipients(organisation_id, *roles)
 
     async def _recipients(self, organisation_id: uuid.UUID, *roles: Role) -> list[str]:
         from marketplace.accounts.models import Membership, User

@@ -3,8 +3,14 @@
 from __future__ import annotations
 
 import enum
+from datetime import datetime
+from typing import TYPE_CHECKING
 
 from marketplace.errors import Conflict
+from marketplace.lib.clock import format_paris
+
+if TYPE_CHECKING:
+    from marketplace.vendors.models import Dps
 
 
 class DpsStatus(enum.StrEnum):
@@ -19,13 +25,35 @@ class DpsStatus(enum.StrEnum):
 
 DPS_TRANSITIONS: dict[DpsStatus, frozenset[DpsStatus]] = {
     DpsStatus.DRAFT: frozenset({DpsStatus.PENDING, DpsStatus.CANCELLED}),
-    DpsStatus.PENDING: frozenset({DpsStatus.ACTIVE, DpsStatus.CANCELLED}),
+    # PENDING --validity_end reached--> TERMINATED: a notice whose validity ran out before it ever became
+    # active has ended, like an active one (nobody cancelled it; OCDS "terminated" is "no longer in force").
+    DpsStatus.PENDING: frozenset({DpsStatus.ACTIVE, DpsStatus.CANCELLED, DpsStatus.TERMINATED}),
     DpsStatus.ACTIVE: frozenset({DpsStatus.TERMINATED}),
     DpsStatus.CANCELLED: frozenset(),
     DpsStatus.TERMINATED: frozenset(),
 }
 # Requests to participate are received while the DPS is pending or active (D5, §1.3).
 DPS_ACCEPTS_REQUESTS = frozenset({DpsStatus.PENDING, DpsStatus.ACTIVE})
+# The notice is in force: the validity end is reached in these (machine (a)).
+DPS_IN_FORCE = DPS_ACCEPTS_REQUESTS
+
+
+def dps_status_at(status: DpsStatus, validity_end: datetime, now: datetime) -> DpsStatus:
+    """The DPS's status at `now` on its own clock: machine (a)'s ACTIVE --validity_end reached--> TERMINATED
+    (and a PENDING one likewise) happens at `validity_end` itself, whether or not the job that stores it
+    (vendors/lifecycle.py) has run yet, so no decision ever reads a stale "active"."""
+    if status in DPS_IN_FORCE and now >= validity_end:
+        return DpsStatus.TERMINATED
+    return status
+
+
+def require_in_force(dps: Dps, now: datetime, field: str = "dpsId") -> None:
+    """409 once the DPS's validity has ended (D5: requests are received until `validity_end`; machine (a):
+    no new specific contract on a terminated DPS), whether or not the job has stored it yet."""
+    if dps.status in DPS_IN_FORCE and dps_status_at(dps.status, dps.validity_end, now) == DpsStatus.TERMINATED:
+        raise Conflict(f"{field}: the DPS's validity ended on {format_paris(dps.validity_end)}; it receives no "
+                       "requests to participate and no new specific contract (D5, machine (a))",
+                       field=field, rule="D5", validityEnd=dps.validity_end.isoformat())
 
 
 class AdmissionStatus(enum.StrEnum):

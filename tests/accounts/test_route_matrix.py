@@ -271,6 +271,10 @@ EXPECTATIONS |= {
     # Managing the DPS: its buying organisation's admin only; another buyer organisation's admin gets 404.
     "POST /dps/{dps_id}/publish":                                 dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/activate":                                dps_row(U, F, F, A, F, F, N, F, F),
+    "POST /dps/{dps_id}/validity":                                dps_row(U, F, F, A, F, F, N, F, F),
+    # The needs filed to the DPS (D2): its buyers; another buying organisation passes on a DPS usable by other
+    # buyers (the matrix's is) and sees only the needs naming it.
+    "GET /dps/{dps_id}/needs":                                    dps_row(U, F, F, A, F, A, A, F, F),
     # A sandbox's clock: its buying organisation's admin (the matrix's DPS is real: 409, still ALLOW).
     "POST /dps/{dps_id}/sandbox/fast-forward":                    dps_row(U, F, F, A, F, F, N, F, F),
     # Evaluating: admin or evaluator of the DPS's buying organisation; vendors stopped by the role guard.
@@ -336,6 +340,8 @@ BODIES: dict[str, Any] = {
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
     "POST /dps/{dps_id}/sandbox/fast-forward": {"days": 30},
     "POST /dps/{dps_id}/terminate": {"reasons": "Fin anticipée."},
+    "POST /dps/{dps_id}/validity": {"validityEnd": (datetime.now(UTC) + timedelta(days=5 * 365)).isoformat(),
+                                    "reasons": "Prolongation."},
     "POST /specific-contracts/{contract_id}/questions": {"question": "La reprise des données est-elle incluse ?"},
     "POST /specific-contracts/{contract_id}/conflict-declarations": {"hasConflict": False,
                                                                       "statement": "Aucun lien."},

@@ -25,11 +25,11 @@ from marketplace.lib.working_days import (
     add_working_days,
     declaration_due_at,
     due_at,
+    earliest_franc_deadline,
     end_of_paris_day,
     evaluation_due_at,
     is_public_holiday,
     is_working_day,
-    suspended_due_at,
     working_days_between,
 )
 
@@ -323,36 +323,34 @@ def test_evaluation_and_declaration_deadlines() -> None:
     assert declaration_due_at(utc("2026-04-01T08:00:00")) == utc("2026-04-09T21:59:59.999999")
 
 
-# Received Mon 2 Mar 2026, D6 10 WD Mon–Sat: Tue 3 1, 4 2, 5 3, Fri 6 4, Sat 7 5, Mon 9 6, 10 7, 11 8, 12 9,
-# Fri 13 10 → due at the end of Fri 13 Mar (CET).
-SUSPENSION_DUE = utc("2026-03-13T22:59:59.999999")
+# --- Délais francs (D4, D9; §1.7): the day of sending doesn't count, the period ends with day N ---
 
 
-@pytest.mark.parametrize(("paused_at", "resumed_at", "expected"), [
-    # Paused Wed 4, resumed Sat 7: Thu 5, Fri 6, Sat 7 = 3 WD paused → Sat 14 1, Mon 16 2, Tue 17 3.
-    # (Re-counting instead: 8 WD were left after Wed 4; from Sat 7: 9, 10, 11, 12, 13, 14, 16, Tue 17.)
-    ("2026-03-04T10:00:00", "2026-03-07T15:00:00", "2026-03-17T22:59:59.999999"),
-    # Paused and resumed on the same local day: nothing moves.
-    ("2026-03-04T08:00:00", "2026-03-04T16:00:00", "2026-03-13T22:59:59.999999"),
-    # Paused Wed 4, resumed Sun 8: Thu 5, Fri 6, Sat 7 = 3 WD (Sunday is not one) → Tue 17, as above.
-    ("2026-03-04T10:00:00", "2026-03-08T15:00:00", "2026-03-17T22:59:59.999999"),
-    # Across the spring DST change: paused Wed 11, resumed Mon 30 Mar: 12, 13, 14, 16, 17, 18, 19, 20, 21,
-    # 23, 24, 25, 26, 27, 28, 30 = 16 WD → from Fri 13: Sat 14 1, 16 2, … 28 13, Mon 30 14, Tue 31 15,
-    # Wed 1 Apr 16 → ends in CEST. (2 WD were left after Wed 11: Tue 31 1, Wed 1 Apr 2.)
-    ("2026-03-11T09:00:00", "2026-03-30T07:00:00", "2026-04-01T21:59:59.999999"),
-    # 23:30 UTC on Tue 10 Mar is 00:30 CET on Wed 11: same as pausing on the 11th.
-    ("2026-03-10T23:30:00", "2026-03-30T07:00:00", "2026-04-01T21:59:59.999999"),
-    # A pause that starts after the deadline cannot revive it.
-    ("2026-03-14T08:00:00", "2026-03-20T08:00:00", "2026-03-13T22:59:59.999999"),
+@pytest.mark.parametrize(("sent_at", "days", "earliest"), [
+    # D9: invitation sent Mon 5 Jan 2026 09:00 UTC (10:00 CET); days 1…10 are Tue 6 … Thu 15 Jan, so the
+    # earliest deadline is Fri 16 Jan 00:00 CET = Thu 15 Jan 23:00 UTC (not Thu 15 09:00 UTC, + 10 × 24 h).
+    ("2026-01-05T09:00:00", 10, "2026-01-15T23:00:00"),
+    # Sent at 23:30 UTC on Sun 4 Jan, which is already Mon 5 Jan 00:30 in Paris: the same answer.
+    ("2026-01-04T23:30:00", 10, "2026-01-15T23:00:00"),
+    # Sent one minute before Paris midnight, Mon 5 Jan 23:59 CET: still the 5th, still the same answer.
+    ("2026-01-05T22:59:00", 10, "2026-01-15T23:00:00"),
+    # Across the spring change (Sun 29 Mar 2026 02:00 CET → 03:00 CEST): sent Fri 20 Mar 10:00 CET, days
+    # 21 Mar … 30 Mar, the limit is Tue 31 Mar 00:00 CEST = Mon 30 Mar 22:00 UTC (a 23-hour day in between).
+    ("2026-03-20T09:00:00", 10, "2026-03-30T22:00:00"),
+    # Across the autumn change (Sun 25 Oct 2026 03:00 CEST → 02:00 CET): sent Thu 22 Oct 12:00 CEST, days
+    # 23 Oct … 1 Nov, the limit is Mon 2 Nov 00:00 CET = Sun 1 Nov 23:00 UTC.
+    ("2026-10-22T10:00:00", 10, "2026-11-01T23:00:00"),
+    # D4: notice sent Mon 5 Jan 2026; days 1…30 are 6 Jan … 4 Feb; earliest end Thu 5 Feb 00:00 CET.
+    ("2026-01-05T08:00:00", 30, "2026-02-04T23:00:00"),
 ])
-def test_suspended_due_at(paused_at: str, resumed_at: str, expected: str) -> None:
-    assert due_at(utc("2026-03-02T09:00:00"), EVALUATION_DAYS, EVALUATION_RULES) == SUSPENSION_DUE
-    assert suspended_due_at(SUSPENSION_DUE, utc(paused_at), utc(resumed_at), EVALUATION_RULES) == utc(expected)
+def test_earliest_franc_deadline(sent_at: str, days: int, earliest: str) -> None:
+    assert earliest_franc_deadline(utc(sent_at), days) == utc(earliest)
 
 
-def test_suspension_cannot_run_backwards() -> None:
-    with pytest.raises(ValueError, match="resumes before"):
-        suspended_due_at(SUSPENSION_DUE, utc("2026-03-05T10:00:00"), utc("2026-03-04T10:00:00"), EVALUATION_RULES)
+def test_a_franc_deadline_is_paris_midnight_and_never_shorter_than_n_times_24_hours() -> None:
+    with pytest.raises(ValueError, match="negative"):
+        earliest_franc_deadline(utc("2026-01-05T09:00:00"), -1)
+    assert earliest_franc_deadline(utc("2026-01-05T09:00:00"), 0) == utc("2026-01-05T23:00:00")
 
 
 # --- Properties, over the years the issue asks for ---
@@ -393,15 +391,11 @@ def test_due_at_is_the_last_instant_of_a_paris_day(received: datetime, n: int, r
     assert due >= received
 
 
-@given(start=dates, n=st.integers(min_value=1, max_value=15), pause_offset=st.integers(min_value=0, max_value=30),
-       pause_length=st.integers(min_value=0, max_value=30), rules=rules_strategy)
-def test_suspension_recounts_the_days_left(start: date, n: int, pause_offset: int, pause_length: int,
-                                           rules: WorkingDayRules) -> None:
-    due_day = add_working_days(start, n, rules)
-    paused_day = min(start + timedelta(days=pause_offset), due_day - timedelta(days=1))
-    resumed_day = paused_day + timedelta(days=pause_length)
-    noon = time(12, tzinfo=PARIS)
-    moved = suspended_due_at(end_of_paris_day(due_day), datetime.combine(paused_day, noon),
-                             datetime.combine(resumed_day, noon), rules)
-    left_at_pause = working_days_between(paused_day, due_day, rules)
-    assert moved == end_of_paris_day(add_working_days(resumed_day, left_at_pause, rules))
+@given(sent=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
+       days=st.integers(min_value=1, max_value=60))
+def test_a_franc_deadline_ends_the_nth_paris_day_after_sending(sent: datetime, days: int) -> None:
+    limit = earliest_franc_deadline(sent, days)
+    local = limit.astimezone(PARIS)
+    assert local.time() == time(0) and local.date() == sent.astimezone(PARIS).date() + timedelta(days=days + 1)
+    # Never shorter than N × 24 h (more when the day of sending is cut), at most a day more, DST aside.
+    assert timedelta(days=days) < limit - sent <= timedelta(days=days + 1, hours=1)

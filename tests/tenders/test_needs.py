@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import itertools
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -18,7 +20,7 @@ from marketplace.tenders.services import NeedService
 
 # The `cpv` fixture lives in tests/conftest.py; still importable from here, where tests used to take it.
 from tests.conftest import cpv  # noqa: F401
-from tests.vendors.api import audit_actions, fetch
+from tests.vendors.api import audit_actions, dps_body, fetch
 from tests.world import FACILITIES, PASSWORD, World
 
 
@@ -104,8 +106,33 @@ def sites(*finess_ets: str) -> list[dict[str, Any]]:
     return [{"finessEt": et} for et in finess_ets]
 
 
+async def filing_dps(client: AsyncTestClient[Litestar], world: World | None = None) -> str:
+    """The DPS a test's needs are filed to (D2): the newest published real one, else (given `world`) a DPS of
+    the world's buyer created and published through the API, in force whatever the app's clock reads."""
+    listed = await client.get("/dps")
+    assert listed.status_code == 200, listed.text
+    if listed.json()["items"]:
+        return str(listed.json()["items"][0]["id"])
+    assert world is not None, "no published DPS to file the need to"
+    buyer = world["buyer_admin"].headers
+    body = dps_body(datetime(2020, 1, 1, tzinfo=UTC)) | {"validityEnd": "2100-01-01T00:00:00+00:00"}
+    dps = await client.post("/dps", headers=buyer, json=body)
+    assert dps.status_code == 201, dps.text
+    published = await client.post(f"/dps/{dps.json()['id']}/publish", headers=buyer,
+                                  json={"initialWindowEnd": "2099-01-01T00:00:00+00:00"})
+    assert published.status_code == 200, published.text
+    return str(dps.json()["id"])
+
+
+@pytest.fixture(autouse=True)
+async def _a_dps_to_file_to(client: AsyncTestClient[Litestar], world: World) -> None:
+    """Needs are filed to a DPS before submission (D2): these tests have one."""
+    await filing_dps(client, world)
+
+
 async def submit(client: AsyncTestClient[Litestar], headers: dict[str, str], body: dict[str, Any]) -> Any:
     """Create the draft, submit it, and return the submission's response."""
+    body = {"dpsId": await filing_dps(client)} | body
     created = await client.post("/needs", headers=headers, json=body)
     assert created.status_code == 201, created.text
     return await client.post(f"/needs/{created.json()['id']}/submit", headers=headers)
@@ -118,6 +145,8 @@ def violations(response: Any) -> list[tuple[str, str]]:
 
 async def create(client: AsyncTestClient[Litestar], world: World, person: str = "holder_admin",
                  **overrides: Any) -> dict[str, Any]:
+    if "dpsId" not in overrides and not overrides.get("sandbox"):
+        overrides["dpsId"] = await filing_dps(client, world)
     response = await client.post("/needs", headers=world[person].headers, json=need_body(**overrides))
     assert response.status_code == 201, response.text
     assert response.headers["location"] == f"/needs/{response.json()['id']}"
@@ -132,7 +161,7 @@ async def test_a_valid_need_is_created_as_draft_then_submitted(
     assert need["cpvCodes"] == ["48000000-8", "72000000"]
 
     edited = await client.put(f"/needs/{need['id']}", headers=world["holder_admin"].headers,
-                              json=need_body(title="Mise en conformité du DUI (v2)"))
+                              json=need_body(title="Mise en conformité du DUI (v2)", dpsId=need["dpsId"]))
     assert edited.status_code == 200, edited.text
     assert edited.json()["title"] == "Mise en conformité du DUI (v2)"
 

@@ -175,9 +175,14 @@ async def test_deadline_d9_paris_local_times_and_weights_d10(
     def problem(response: Any) -> dict[str, Any]:
         return dict(expect(response, 422))
 
-    short = problem(await publish(client, world, need["id"], dps["id"],
-                                  (clock.now() + timedelta(days=10, seconds=-1)).isoformat()))
-    assert short["rule"] == "D9" and short["field"] == "tenderDeadline"
+    # D9 is a délai franc (§1.7): invited Thu 5 Feb 2026 (09:00 Paris), the day of the invitation doesn't count;
+    # days 1…10 are 6 … 15 Feb, so the deadline is at the earliest Mon 16 Feb 00:00 Paris = Sun 15 Feb 23:00 UTC.
+    # Ten times 24 hours (15 Feb 08:00 UTC) is short of it, and so is one microsecond before the limit.
+    limit = datetime(2026, 2, 15, 23, 0, tzinfo=UTC)
+    for early in (clock.now() + timedelta(days=10), limit - timedelta(microseconds=1)):
+        short = problem(await publish(client, world, need["id"], dps["id"], early.isoformat()))
+        assert short["rule"] == "D9" and short["field"] == "tenderDeadline"
+        assert short["earliest"] == limit.isoformat() and "16/02/2026 00:00" in short["detail"]
     # Naive = Paris local time: a time the clocks skip, and one they show twice.
     gap = problem(await publish(client, world, need["id"], dps["id"], "2026-03-29T02:30:00"))
     assert gap["field"] == "tenderDeadline" and "does not exist" in gap["detail"]
@@ -197,12 +202,10 @@ async def test_deadline_d9_paris_local_times_and_weights_d10(
     assert unknown["rule"] == "D10"
     assert await fetch(settings, "SELECT id FROM specific_contract") == []
 
-    # Exactly ten days is enough; naive local time 2026-02-15 09:00 is 08:00 UTC (winter time).
-    exact = clock.now() + timedelta(days=10)
-    assert exact == datetime(2026, 2, 15, 8, 0, tzinfo=UTC)
-    contract = expect(await publish(client, world, need["id"], dps["id"], "2026-02-15T09:00:00"), 201)
-    assert datetime.fromisoformat(contract["tenderDeadline"]) == exact
-    assert contract["tenderDeadlineParis"] == "15/02/2026 09:00 (heure de Paris, UTC+1)"
+    # The limit itself is enough; naive local time 2026-02-16 00:00 is 15 Feb 23:00 UTC (winter time).
+    contract = expect(await publish(client, world, need["id"], dps["id"], "2026-02-16T00:00:00"), 201)
+    assert datetime.fromisoformat(contract["tenderDeadline"]) == limit
+    assert contract["tenderDeadlineParis"] == "16/02/2026 00:00 (heure de Paris, UTC+1)"
     assert contract["invitationCount"] == 0
 
 

@@ -20,7 +20,6 @@ from marketplace.lib.working_days import (
     add_working_days,
     end_of_paris_day,
     evaluation_due_at,
-    suspended_due_at,
 )
 from marketplace.settings import Settings
 from tests.vendors.api import (
@@ -140,7 +139,7 @@ async def test_six_categories_three_vendors_admitted_rejected_and_asked_for_docu
         seen_by_b = await _show(client, b, requests["b", pair])
         assert seen_by_b["status"] == "rejected" and seen_by_b["decisionReasons"] == reasons[pair]
 
-    # C: its incomplete request can't be admitted; the buyer asks for the missing document (clock paused).
+    # C: its incomplete request can't be admitted; the buyer asks for the missing document (the clock runs on).
     c_first, c_second = requests["c", ("handicap", "saas")], requests["c", ("handicap", "hosted")]
     refused = await _decide(client, buyer, c_first, "admit")
     assert refused.status_code == 422, refused.text
@@ -151,17 +150,15 @@ async def test_six_categories_three_vendors_admitted_rejected_and_asked_for_docu
     message = "Merci de fournir l'attestation d'assurance RC professionnelle en cours de validité."
     asked = expect(await _decide(client, buyer, c_first, "request-documents", {"message": message}), 200)
     assert asked["status"] == "awaiting_documents" and asked["documentsRequested"] == message
-    paused_at = clock.now()
     # Two days later (Thursday → Saturday, both working days for D6) C uploads it and resubmits.
     clock.advance(timedelta(days=2))
     insurance = minimal_pdf("c insurance, at last")
     expect(await upload(client, c, c_first, "insurance", insurance), 201)
     resumed = await _submit(client, c, c_first)
     assert {d["kind"]: d["sha256"] for d in resumed["documents"]}["insurance"] == sha256(insurance)
-    # The clock stood still while documents were awaited: the due date moves by the working days paused.
-    old_due = _instant(before["dueAt"])
-    assert _instant(resumed["dueAt"]) == suspended_due_at(old_due, paused_at, clock.now(), EVALUATION_RULES)
-    assert to_date(resumed["dueAt"]) == to_date(before["dueAt"]) + timedelta(days=2) == date(2026, 2, 19)
+    # R2162-45 knows no pause (D6): the due date stays 10 working days from the request's receipt.
+    assert _instant(resumed["dueAt"]) == _instant(before["dueAt"])
+    assert to_date(resumed["dueAt"]) == date(2026, 2, 17)
     assert _instant(resumed["receivedAt"]) == clock.now()  # this receipt is for the documents supplied...
     shown = await _show(client, c, c_first)
     assert shown["status"] == "under_evaluation" and shown["missingDocuments"] == []
@@ -274,7 +271,7 @@ async def test_queue_puts_overdue_first_then_by_due_date_and_an_extension_is_fiv
     assert [to_date(r["dueAt"]) for r in queue] == [date(2026, 2, 17), date(2026, 2, 18), date(2026, 2, 19)]
     assert not any(r["overdue"] for r in queue)
 
-    # The first waits for a document (its clock stands still), the third is extended with a reason.
+    # The first waits for a document (its clock runs on: R2162-45 has no pause), the third is extended.
     expect(await _decide(client, buyer, first, "request-documents", {"message": "Le Kbis est illisible."}), 200)
     third_due = _instant(queue[2]["dueAt"])
     reason = "Vérification des références clients auprès de trois établissements."
@@ -291,15 +288,16 @@ async def test_queue_puts_overdue_first_then_by_due_date_and_an_extension_is_fiv
     assert _instant((await _show(client, buyer, third))["dueAt"]) == expected
     assert "admission.extended" in await audit_actions(settings, third)
 
-    # Past the second's due date (Wed 18 Feb, end of the Paris day): it is overdue and comes first, ahead of
-    # the first (due earlier, but its clock is suspended while documents are awaited).
+    # Past the second's due date (Wed 18 Feb, end of the Paris day): it is overdue, and so is the first, whose
+    # documents are still awaited (due Tue 17: the clock never stopped, D6); overdue first, by due date.
     clock.set(datetime(2026, 2, 18, 23, 0, tzinfo=UTC))  # Thursday 19 February, 00:00 in Paris
     queue = await _queue(client, buyer, dps["id"])
-    assert [(r["id"], r["overdue"]) for r in queue] == [(second, True), (first, False), (third, False)]
+    assert [(r["id"], r["overdue"]) for r in queue] == [(first, True), (second, True), (third, False)]
+    assert queue[0]["status"] == "awaiting_documents"
     assert (await _show(client, world["other_vendor_admin"], second))["overdue"] is True
-    # One microsecond earlier it was still on time.
+    # One microsecond earlier the second was still on time.
     clock.set(datetime(2026, 2, 18, 22, 59, 59, 999999, tzinfo=UTC))
-    assert not any(r["overdue"] for r in await _queue(client, buyer, dps["id"]))
+    assert [r["overdue"] for r in await _queue(client, buyer, dps["id"])] == [True, False, False]
 
     # Decided requests leave the queue.
     clock.set(datetime(2026, 2, 19, 9, 0, tzinfo=UTC))
@@ -434,12 +432,17 @@ async def test_the_initial_window_lasts_thirty_days_and_activation_waits_for_its
     client: Client, world: World, clock: FrozenClock, settings: Settings
 ) -> None:
     dps = await create_dps(client, world, clock)
-    short = await publish(client, world, clock, dps["id"], window=timedelta(days=30) - timedelta(seconds=1))
+    # A délai franc (§1.7): sent Mon 5 Jan 2026, the day of sending doesn't count; days 1…30 are 6 Jan … 4 Feb,
+    # so the window ends at the earliest on Thu 5 Feb 00:00 Paris (CET) = Wed 4 Feb 23:00 UTC: fifteen hours
+    # later than 30 × 24 h from the notice, which is refused.
+    window_end = datetime(2026, 2, 4, 23, 0, tzinfo=UTC)
+    assert window_end > clock.now() + timedelta(days=30)
+    short = await publish(client, world, clock, dps["id"], window=window_end - clock.now() - timedelta(microseconds=1))
     assert short.status_code == 422, short.text
     assert short.json()["rule"] == "D4" and short.json()["field"] == "initialWindowEnd"
+    assert short.json()["earliest"] == window_end.isoformat()
     assert expect(await client.get(f"/dps/{dps['id']}", headers=world["buyer_admin"].headers), 200)["status"] == "draft"
-    window_end = clock.now() + timedelta(days=30)
-    expect(await publish(client, world, clock, dps["id"], window=timedelta(days=30)), 200)
+    expect(await publish(client, world, clock, dps["id"], window=window_end - clock.now()), 200)
     assert (await publish(client, world, clock, dps["id"])).status_code == 409  # already published
 
     activate = f"/dps/{dps['id']}/activate"

@@ -53,9 +53,10 @@ async def sandbox_dps(client: Client, world: World, clock: FrozenClock, factor: 
 
 
 async def active_sandbox(client: Client, world: World, clock: FrozenClock) -> dict[str, Any]:
-    """Created now, its 30-day window (D4) published and over: 31 sandbox days are 31 real minutes."""
+    """Created now, its 30-day window (D4, a délai franc: 31 days cover it) published and over: 31 sandbox days
+    are 31 real minutes."""
     dps = await sandbox_dps(client, world, clock)
-    window_end = _at(dps["sandboxClock"]["now"]) + timedelta(days=30, hours=1)
+    window_end = _at(dps["sandboxClock"]["now"]) + timedelta(days=31)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=world["buyer_admin"].headers,
                              json={"initialWindowEnd": window_end.isoformat()}), 200)
     clock.advance(timedelta(minutes=31))
@@ -66,8 +67,8 @@ async def sandbox_now(client: Client, dps_id: str) -> datetime:
     return _at(expect(await client.get(f"/dps/{dps_id}"), 200)["sandboxClock"]["now"])
 
 
-async def sandbox_need(client: Client, world: World, **overrides: Any) -> dict[str, Any]:
-    need = await create(client, world, sandbox=True, **overrides)
+async def sandbox_need(client: Client, world: World, dps_id: str, **overrides: Any) -> dict[str, Any]:
+    need = await create(client, world, sandbox=True, dpsId=dps_id, **overrides)
     assert need["sandbox"] is True
     return dict(expect(await client.post(f"/needs/{need['id']}/submit", headers=world["holder_admin"].headers),
                        200))
@@ -87,10 +88,10 @@ async def test_a_sandbox_dps_keeps_its_rules_on_its_accelerated_clock(
     real = expect(await client.post("/dps", headers=buyer, json=dps_body(clock.now())), 201)
     assert real["sandbox"] is False and real["sandboxClock"] is None
 
-    # D4 holds in sandbox days: 29 days are refused, 30 accepted.
-    for dps, days, status in ((created, 29, 422), (created, 30, 200), (real, 30, 200)):
+    # D4 holds in sandbox days: 30 full days after the day of sending, so 30 × 24 h are refused, 31 days accepted.
+    for dps, days, status in ((created, 30, 422), (created, 31, 200), (real, 31, 200)):
         answer = expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer, json={
-            "initialWindowEnd": (clock.now() + timedelta(days=days, hours=1)).isoformat()}), status)
+            "initialWindowEnd": (clock.now() + timedelta(days=days)).isoformat()}), status)
         if status == 422:
             assert answer["rule"] == "D4"
     # 31 real minutes: the sandbox's window is over, the real one's isn't.
@@ -138,7 +139,7 @@ async def test_sandbox_objects_never_appear_in_public_lists_search_or_the_regist
     real_contract = expect(await publish(client, world, real_need["id"], real["id"],
                                          (clock.now() + timedelta(days=11)).isoformat()), 201)
     assert real_contract["sandbox"] is False
-    rehearsal = await sandbox_need(client, world, title="Répétition générale du dossier usager")
+    rehearsal = await sandbox_need(client, world, sandbox["id"], title="Répétition générale du dossier usager")
     deadline = await sandbox_now(client, sandbox["id"]) + timedelta(days=11)
     contract = expect(await publish(client, world, rehearsal["id"], sandbox["id"], deadline.isoformat()), 201)
     assert contract["sandbox"] is True and contract["sandboxClock"]["factor"] == FACTOR
@@ -179,8 +180,8 @@ async def test_sandbox_and_real_objects_never_mix(client: Client, world: World, 
     # same facility, and two rehearsals of it still conflict.
     real_need = await create(client, world)  # the facility of the rehearsals below
     expect(await client.post(f"/needs/{real_need['id']}/submit", headers=world["holder_admin"].headers), 200)
-    rehearsal = await sandbox_need(client, world)
-    twin = await create(client, world, sandbox=True)
+    rehearsal = await sandbox_need(client, world, sandbox["id"])
+    twin = await create(client, world, sandbox=True, dpsId=sandbox["id"])
     refused = expect(await client.post(f"/needs/{twin['id']}/submit", headers=world["holder_admin"].headers), 422)
     assert refused["rule"] == "N18"
 
@@ -215,13 +216,14 @@ async def test_offers_are_sealed_until_the_accelerated_deadline_then_late_and_op
     dps = await active_sandbox(client, world, clock)
     epoch = _at(dps["sandboxClock"]["epoch"])
     await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])
-    need = await sandbox_need(client, world)
+    need = await sandbox_need(client, world, dps["id"])
     # D9 holds in sandbox days too.
     now = await sandbox_now(client, dps["id"])
     early = expect(await publish(client, world, need["id"], dps["id"], (now + timedelta(days=9)).isoformat()), 422)
     assert early["rule"] == "D9"
-    # 41 days and an hour after the epoch: 2 462.5 real seconds, so a real instant reads it exactly.
-    deadline = epoch + timedelta(days=41, hours=1)
+    # 42 days and an hour after the epoch (D9 is a délai franc): 2 522.5 real seconds, so a real instant reads
+    # it exactly.
+    deadline = epoch + timedelta(days=42, hours=1)
     cid = expect(await publish(client, world, need["id"], dps["id"], deadline.isoformat()), 201)["id"]
 
     offer = await prepared_offer(client, world, cid)
@@ -307,7 +309,7 @@ async def test_fast_forward_skips_sandbox_time_but_never_a_vendors_period(
     dps = await sandbox_dps(client, world, clock)
     path = f"/dps/{dps['id']}/sandbox/fast-forward"
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer, json={
-        "initialWindowEnd": (clock.now() + timedelta(days=30, hours=1)).isoformat()}), 200)
+        "initialWindowEnd": (clock.now() + timedelta(days=31)).isoformat()}), 200)
     # Only the buying organisation's admin; a real DPS's clock never moves; nothing to skip is refused.
     expect(await client.post(path, headers=world["buyer_evaluator"].headers, json={"days": 31}), 403)
     expect(await client.post(path, headers=world["other_buyer_admin"].headers, json={"days": 31}), 404)
@@ -318,16 +320,16 @@ async def test_fast_forward_skips_sandbox_time_but_never_a_vendors_period(
     expect(await client.post(path, headers=buyer, json={}), 422)
     expect(await client.post(path, headers=buyer, json={"days": -1}), 400)
 
-    # D4's 30 days skipped at once: the DPS activates without a real minute passing.
-    moved = expect(await client.post(path, headers=buyer, json={"days": 30, "hours": 2}), 200)
-    assert moved["sandboxClock"]["skippedSeconds"] == (30 * 24 + 2) * 3600
-    assert _at(moved["sandboxClock"]["now"]) == clock.now() + timedelta(days=30, hours=2)
+    # D4's window skipped at once: the DPS activates without a real minute passing.
+    moved = expect(await client.post(path, headers=buyer, json={"days": 31, "hours": 2}), 200)
+    assert moved["sandboxClock"]["skippedSeconds"] == (31 * 24 + 2) * 3600
+    assert _at(moved["sandboxClock"]["now"]) == clock.now() + timedelta(days=31, hours=2)
     expect(await client.post(f"/dps/{dps['id']}/activate", headers=buyer), 200)
 
     # While a tender period runs, the clock only runs: the vendors keep every second of it.
     await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])
-    need = await sandbox_need(client, world)
-    deadline = await sandbox_now(client, dps["id"]) + timedelta(days=10, hours=1)
+    need = await sandbox_need(client, world, dps["id"])
+    deadline = await sandbox_now(client, dps["id"]) + timedelta(days=11, hours=1)
     cid = expect(await publish(client, world, need["id"], dps["id"], deadline.isoformat()), 201)["id"]
     held = expect(await client.post(path, headers=buyer, json={"days": 11}), 409)
     assert held["rule"] == "sandbox" and held["specificContractId"] == cid

@@ -48,7 +48,7 @@ async def test_an_expired_document_is_refused_and_blocks_admission(client: Clien
 async def test_a_request_received_during_the_initial_window_is_due_from_its_end(client: Client, world: World,
                                                                                clock: FrozenClock) -> None:
     dps = await create_dps(client, world, clock)
-    window = timedelta(days=30, hours=1)
+    window = timedelta(days=31)
     window_end = clock.now() + window
     expect(await publish(client, world, clock, dps["id"], window=window), 200)
     category = next(iter(categories_by_pair(dps).values()))
