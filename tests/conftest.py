@@ -82,6 +82,22 @@ class NothingVanishes:
                 terminalreporter.line(f"{nodeid}: {reason}")
 
 
+# -- figures a run must show (fuzzing seed, cases and time per role; the hostile corpus) -------------------
+# Printed in the terminal summary whatever the verbosity or capture: CI's log keeps them.
+FIGURES: list[str] = []
+
+
+def report_figure(line: str) -> None:
+    FIGURES.append(line)
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    if FIGURES:
+        terminalreporter.section("fuzzing and hostile-input figures", sep="-")
+        for line in FIGURES:
+            terminalreporter.line(line)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if _ci():
         config.pluginmanager.register(NothingVanishes(), "nothing-vanishes")

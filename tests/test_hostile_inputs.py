@@ -29,7 +29,7 @@ from litestar import Litestar
 from marketplace.lib.access import route_inventory
 from marketplace.settings import Settings
 from tests.awards.test_award import submitted_offers
-from tests.tenders.test_needs import cpv  # noqa: F401  (a fixture)
+from tests.conftest import report_figure
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, minimal_pdf
 from tests.vendors.conftest import app, clock  # noqa: F401
 from tests.world import World
@@ -134,8 +134,9 @@ class Corpus:
             self.failures.append(f"{op.name} [{label}]: {status} as {response.headers.get('content-type')}")
 
     def report(self, kind: str, started: float) -> None:
-        print(f"\nhostile {kind}: {sum(self.statuses.values())} calls over {len(self.operations)} operations "
-              f"in {time.perf_counter() - started:.1f} s; statuses {dict(sorted(self.statuses.items()))}")
+        report_figure(f"hostile {kind}: {sum(self.statuses.values())} calls over {len(self.operations)} "
+                      f"operations in {time.perf_counter() - started:.1f} s; "
+                      f"statuses {dict(sorted(self.statuses.items()))}")
         assert not self.failures, f"{len(self.failures)} hostile {kind} calls failed:\n" + "\n".join(self.failures)
 
 

@@ -40,7 +40,7 @@ from schemathesis.specs.openapi.checks import (
 from marketplace.app import create_app
 from marketplace.lib.access import Access, route_inventory
 from marketplace.settings import Settings
-from tests.conftest import _reset
+from tests.conftest import _reset, report_figure
 from tests.fuzz_world import FuzzWorld, build_fuzz_world, office_file
 from tests.vendors.api import minimal_pdf
 from tests.world import PEOPLE
@@ -50,6 +50,7 @@ SEED = int(os.environ.get("MARKETPLACE_FUZZ_SEED") or (20261205 if CI else int(t
 # At least 50 under CI; a developer may lower it locally (MARKETPLACE_FUZZ_EXAMPLES) while chasing a failure.
 _ASKED = int(os.environ.get("MARKETPLACE_FUZZ_EXAMPLES", "50"))
 EXAMPLES = max(50, _ASKED) if CI else _ASKED
+STATEFUL_EXAMPLES = 50
 ROLES = ("platform_admin", "buyer_admin", "buyer_evaluator", "holder_admin", "vendor_admin")
 # A schema-valid request may still break a business rule (422, its `rule` named), meet the state of the
 # resource (409), or a resource gone (410): these are documented answers to well-formed input. What must
@@ -179,9 +180,9 @@ def timed(role: str | None) -> Iterator[None]:
     STATS[role] = [0, 0]
     yield
     cases, operations = STATS[role]
-    print(f"\nschemathesis[{role or 'anonymous'}]: {operations:.0f} operations, {cases:.0f} cases "
-          f"(≥ {EXAMPLES} generated per operation), seed {SEED}{' derandomized' if CI else ''}, "
-          f"{time.monotonic() - started:.1f} s")
+    report_figure(f"schemathesis[{role or 'anonymous'}]: {operations:.0f} operations, {cases:.0f} cases "
+                  f"(≥ {EXAMPLES} generated per operation), seed {SEED}{' derandomized' if CI else ''}, "
+                  f"{time.monotonic() - started:.1f} s")
 
 
 schema = schemathesis.pytest.from_fixture("role_schema").include(_included)
@@ -207,3 +208,32 @@ def test_fuzz(case: schemathesis.Case, fuzz_client: Any, fuzz_world: FuzzWorld, 
         stats[1] += 1
     case.validate_response(response, checks=[not_a_server_error], headers=headers)
     case.validate_response(response, checks=CHECKS, headers=headers)
+
+
+# The stateful phase: schemathesis chains operations through the links it infers from the document (response
+# schemas, path parameters, the Location header of every 201), so that calls reach objects made in the run.
+STATEFUL_ROLES = ROLES
+
+
+@pytest.mark.parametrize("role", STATEFUL_ROLES)
+def test_stateful(role_schema: schemathesis.BaseSchema, fuzz_client: Any, fuzz_world: FuzzWorld, role: str) -> None:
+    headers = fuzz_world.world[role].headers
+    started, steps = time.monotonic(), [0]
+    base = role_schema.include(_included).as_state_machine()
+
+    class Machine(base):  # type: ignore[misc, valid-type]
+        def get_call_kwargs(self, case: schemathesis.Case) -> dict[str, Any]:
+            return {"session": fuzz_client, "headers": headers}
+
+        def validate_response(self, response: Any, case: schemathesis.Case,
+                              additional_checks: Any = None, **kwargs: Any) -> None:
+            steps[0] += 1
+            case.validate_response(response, checks=[not_a_server_error], headers=headers)
+
+    Machine.run(settings=settings(
+        max_examples=STATEFUL_EXAMPLES, stateful_step_count=10, deadline=None, derandomize=CI,
+        database=None if CI else settings().database,
+        suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]))
+    report_figure(f"schemathesis stateful[{role}]: {steps[0]} calls in {STATEFUL_EXAMPLES} scenarios, "
+                  f"{time.monotonic() - started:.1f} s")
+    assert steps[0] > STATEFUL_EXAMPLES, "the stateful phase found no chain of operations to run"

@@ -3,6 +3,7 @@ query plan at scale (tenders/search.py)."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from marketplace.lib.geography import DEPARTEMENTS, departement_of_finess
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.search import build_search, check_params
-from tests.tenders.test_needs import create
+from tests.tenders.test_needs import create, finess
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
 
@@ -32,12 +33,24 @@ from tests.world import FACILITIES, World
 
 pytestmark = pytest.mark.usefixtures("cpv")
 URL = "/discovery/needs"
+_FACILITY_NUMBERS = itertools.count(1)
 
 
 async def publish_need(client: Client, world: World, clock: FrozenClock, dps_id: str, *, days: int = 12,
                        person: str = "holder_admin", **overrides: Any) -> dict[str, Any]:
-    """Create, submit and publish a need (as the holder, then the buyer); returns the contract."""
-    need = await create(client, world, person, **overrides)
+    """Create, submit and publish a need (as the holder, then the buyer); returns the contract.
+
+    A published need keeps its ESMS for the campaign (N18): each one lists a facility of its own, registered
+    for the holder in the same département as the one it stands for."""
+    organisation = "other_holder" if person.startswith("other_holder") else "holder"
+    facilities = overrides.pop("facilities", None) or [{"finessEt": FACILITIES[organisation][1]}]
+    fresh = []
+    for facility in facilities:
+        et = finess(f"{facility['finessEt'][:4]}9{next(_FACILITY_NUMBERS):03d}")
+        expect(await client.post(f"/organisations/{world.organisations[organisation]}/facilities",
+                                 headers=world[person].headers, json={"name": f"ESMS {et}", "finessEt": et}), 201)
+        fresh.append(facility | {"finessEt": et})
+    need = await create(client, world, person, facilities=fresh, **overrides)
     expect(await client.post(f"/needs/{need['id']}/submit", headers=world[person].headers), 200)
     await ensure_opener(client, world)
     contract = expect(await client.post(f"/needs/{need['id']}/publish", headers=world["buyer_admin"].headers,
