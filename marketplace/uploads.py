@@ -10,10 +10,11 @@ object behind (reliability.md §2.7).
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from typing import ClassVar
+from typing import Annotated, ClassVar
 from urllib.parse import unquote
 
 import filetype
+from litestar.params import HeaderParameter, QueryParameter
 
 from marketplace.errors import DomainError, RuleViolation
 from marketplace.lib.files import safe_filename
@@ -54,6 +55,16 @@ def check_rule_media_types(media_types: list[str], field: str) -> None:
             raise RuleViolation(f"{field}[{index}]: {media_type!r} is not a media type an upload can be recognised "
                                 "as (lowercase type/subtype the content sniffer detects, e.g. application/pdf, "
                                 "application/zip, image/jpeg)", field=f"{field}[{index}]")
+
+
+# A document's name: the X-Filename header, as for offers' files (URLs end up in access logs); the `filename`
+# query parameter older clients send is still read. Either way the name kept is `safe_filename`'s.
+XFilename = Annotated[str | None, HeaderParameter(
+    name="X-Filename", min_length=1, max_length=1000,
+    description="The file's name, UTF-8 percent-encoded (kept in a safe form: one path component, no controls).")]
+QueryFilename = Annotated[str | None, QueryParameter(
+    name="filename", min_length=1, max_length=300,
+    description="The file's name, where no X-Filename header is sent (kept in the same safe form).")]
 
 
 def given_filename(header: str | None, query: str | None) -> str:

@@ -23,6 +23,7 @@ from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.lib.files import safe_filename
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import (
     BUYER_ROLES,
@@ -158,7 +159,7 @@ class AmendmentService:
                                          {"contract": str(contract.id)})
         try:
             document = ContractDocument(specific_contract_id=contract.id, title=title.strip(), object_key=key,
-                                        filename=filename[:300], content_type=media_type, size=stored.size,
+                                        filename=safe_filename(filename), content_type=media_type, size=stored.size,
                                         sha256=stored.sha256, replaces_id=replaces, published_by=principal.label)
             self.session.add(document)
             await self.session.flush()

@@ -27,6 +27,7 @@ from marketplace.tenders.models import SpecificContractStatus
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
 from marketplace.tenders.search import InvalidSearch, NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+from marketplace.uploads import QueryFilename, XFilename, given_filename
 from marketplace.vendors.models import DeliveryMode, Sector
 from storage import ObjectStore
 
@@ -204,13 +205,14 @@ class ContractAmendmentController(Controller):
             self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], amendments: Amendments,
             principal: Caller,
             title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
-            filename: Annotated[str, QueryParameter(name="filename", min_length=1, max_length=300)],
             reason: Annotated[str, QueryParameter(name="reason", min_length=1, max_length=2000)],
             replaces: Annotated[uuid.UUID | None, QueryParameter(name="replaces")] = None,
+            x_filename: XFilename = None, filename: QueryFilename = None,
     ) -> Response[schemas.ContractDocument]:
         length = request.headers.get("content-length")
         document = await amendments.add_document(
-            principal, contract_id, title=title, filename=filename, reason=reason, replaces=replaces,
+            principal, contract_id, title=title, filename=given_filename(x_filename, filename), reason=reason,
+            replaces=replaces,
             declared_type=request.headers.get("content-type", ""),
             declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
         return created(document, document.download_path)

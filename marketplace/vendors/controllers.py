@@ -7,7 +7,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, HeaderParameter, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK
 
@@ -17,7 +17,7 @@ from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
-from marketplace.uploads import given_filename
+from marketplace.uploads import QueryFilename, XFilename, given_filename
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
 from marketplace.vendors.services import DPS_DOCUMENT_TYPES, DpsService
@@ -31,14 +31,6 @@ Caller = NamedDependency[Principal]
 MaybeCaller = NamedDependency[Principal | None]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
-# A document's name: the X-Filename header, as for offers' files (URLs end up in access logs); the `filename`
-# query parameter older clients send is still read. Either way the name kept is `safe_filename`'s.
-XFilename = Annotated[str | None, HeaderParameter(
-    name="X-Filename", min_length=1, max_length=1000,
-    description="The file's name, UTF-8 percent-encoded (kept in a safe form: one path component, no controls).")]
-QueryFilename = Annotated[str | None, QueryParameter(
-    name="filename", min_length=1, max_length=300,
-    description="The file's name, where no X-Filename header is sent (kept in the same safe form).")]
 BUYERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
 VENDORS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 

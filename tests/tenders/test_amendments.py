@@ -8,6 +8,7 @@ import json
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import pytest
@@ -158,3 +159,21 @@ async def test_documents_are_versioned_told_to_the_invitees_and_closed_at_the_de
     clock.set(datetime(2026, 2, 17, 8, 0, tzinfo=UTC) + timedelta(microseconds=1))
     assert (await put(minimal_pdf("late"), "Annexe", "annexe.pdf")).status_code == 409
     assert len(expect(await client.get(path, headers=world["vendor_member"].headers), 200)) == 2
+
+
+async def test_a_consultation_documents_name_is_kept_in_a_safe_form(client: Client, world: World,
+                                                                    clock: FrozenClock) -> None:
+    """As for DPS, admission and offer files: the name comes in X-Filename (or the older `filename` query) and
+    what is kept is one printable path component."""
+    contract = await _open_contract(client, world, clock)
+    path = f"/specific-contracts/{contract['id']}/documents"
+    buyer = {**world["buyer_admin"].headers, "content-type": "application/pdf"}
+    params = {"title": "CCTP", "reason": "Mise à jour"}
+    by_header = expect(await client.put(path, params=params, content=minimal_pdf("CCTP"),
+                                        headers={**buyer, "x-filename": quote("../../CCTP\u202efdp.exe")}), 201)
+    assert by_header["filename"] == "CCTPfdp.exe"
+    by_query = expect(await client.put(path, params={**params, "filename": "C:\\Dossier\\CCTP.pdf"},
+                                       content=minimal_pdf("CCTP 2"), headers=buyer), 201)
+    assert by_query["filename"] == "CCTP.pdf"
+    nameless = expect(await client.put(path, params=params, content=minimal_pdf("CCTP 3"), headers=buyer), 422)
+    assert nameless["field"] == "X-Filename"
