@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from arq.worker import Worker
 from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
@@ -19,7 +18,7 @@ from marketplace.settings import Settings
 from marketplace.worker import worker_options
 from tests.tenders.test_needs import cpv, create  # noqa: F401  (cpv: a fixture)
 from tests.tenders.test_publication import admit, publish
-from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps, wait_for
+from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps, run_worker
 
 # The frozen clock and the app reading it, as for the DPS tests.
 from tests.vendors.conftest import app, clock  # noqa: F401
@@ -28,21 +27,6 @@ from tests.world import World
 ZOE = "zoé@exemple.fr"
 SUPPORT = {"name": "Claire Martin", "email": "claire.martin@ehpad-les-tilleuls.fr",
            "subject": "Candidature au SAD", "message": "Bonjour, comment candidater ?"}
-
-
-async def run_worker(settings: Settings) -> None:
-    """Wait for the app's relay to hand every job to Redis, then run the real worker until the queue is empty."""
-    async def relayed() -> bool:
-        rows = await fetch(settings, "SELECT count(*) AS n FROM job_intent WHERE status = 'pending'")
-        return rows[0]["n"] == 0
-
-    await wait_for(relayed, 15, "the relay to hand the jobs to arq")
-    # Without the crons: only the deliveries under test run.
-    worker = Worker(**worker_options(settings, burst=True, poll_delay=0.05, handle_signals=False, cron_jobs=[]))
-    try:
-        await worker.async_run()
-    finally:
-        await worker.close()
 
 
 async def notifications(settings: Settings, kind: str) -> list[dict[str, Any]]:

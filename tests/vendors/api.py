@@ -208,7 +208,7 @@ async def wait_for(predicate: Callable[[], Awaitable[bool]], seconds: float, wha
         await asyncio.sleep(0.05)
 
 
-async def deliver_notifications(settings: Settings) -> None:
+async def run_worker(settings: Settings) -> None:
     """Wait for the app's relay to hand every job to Redis, then run the real worker until the queue is empty."""
     from arq.worker import Worker
 
@@ -224,6 +224,11 @@ async def deliver_notifications(settings: Settings) -> None:
         await worker.async_run()
     finally:
         await worker.close()
+
+
+async def deliver_notifications(settings: Settings) -> None:
+    """Run the real worker over every queued job, then wait until no notification is left to mail."""
+    await run_worker(settings)
 
     async def sent() -> bool:
         rows = await fetch(settings, "SELECT count(*) AS n FROM notification WHERE email_status = 'pending'")
