@@ -5,8 +5,11 @@ that unknown fields are refused (lib/openapi.py)."""
 from __future__ import annotations
 
 import inspect
+import json
+import os
 import re
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import msgspec
@@ -206,3 +209,19 @@ async def test_a_number_for_a_date_time_in_a_body_is_a_400(settings: Settings, w
         body = dps_body(datetime.now(UTC)) | {"validityStart": 1_900_000_000}  # 2030, as a Unix time
         response = await client.post("/dps", headers=world["buyer_admin"].headers, json=body)
     assert response.status_code == 400 and response.json()["field"] == "validityStart", response.text
+
+
+SNAPSHOT = Path(__file__).parent / "data" / "openapi.json"
+
+
+def rendered(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=1, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def test_the_document_is_its_reviewed_snapshot(document: dict[str, Any]) -> None:
+    """Any change to the public API shows up as a diff of tests/data/openapi.json in review, and a refactoring
+    proves it changed nothing. After an intended change: `MARKETPLACE_WRITE_OPENAPI=1 ./run test
+    tests/test_openapi.py -k snapshot`, then read the diff."""
+    if os.environ.get("MARKETPLACE_WRITE_OPENAPI") == "1":
+        SNAPSHOT.write_text(rendered(document), encoding="utf-8")
+    assert rendered(document) == SNAPSHOT.read_text(encoding="utf-8"), "the OpenAPI document changed"
