@@ -6,12 +6,6 @@ from marketplace.errors import Conflict, RuleViolation
 from marketplace.uploads import DocumentTypeRefused
 
 
-class WrongStage(Conflict):
-    """Machine (c): the action is not allowed in the contract's current state (G8)."""
-
-    slug: ClassVar[str] = "wrong-stage"
-
-
 class DeclarationRequired(RuleViolation):
     """An evaluator scores only after declaring, for this contract, that they have no conflict of interest."""
 

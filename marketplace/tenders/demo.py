@@ -29,9 +29,10 @@ from marketplace.lib.clock import Clock, real_span
 from marketplace.reference.services import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
-from marketplace.tenders.models import OpenerKey, SpecificContract, SpecificContractStatus
+from marketplace.tenders.models import OpenerKey, SpecificContract
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.services import NeedService
+from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors import schemas as dps_schemas
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock

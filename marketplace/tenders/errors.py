@@ -5,6 +5,12 @@ from typing import ClassVar
 from marketplace.errors import Conflict, DomainError
 
 
+class WrongStage(Conflict):
+    """Machine (c): the action is not allowed in the contract's current state (G8)."""
+
+    slug: ClassVar[str] = "wrong-stage"
+
+
 class DeadlinePassed(Conflict):
     """D14: the end of the submission reached the server at or after the deadline."""
 

@@ -59,7 +59,7 @@ from marketplace.lib.sealing import (
 )
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
-from marketplace.tenders.contracts import BUYER_ROLES
+from marketplace.tenders.access import BUYER_ROLES, buying_side, for_buying_side
 from marketplace.tenders.errors import (
     FileNotScanned,
     FileQuarantined,
@@ -72,22 +72,21 @@ from marketplace.tenders.models import (
     Integrity,
     Offer,
     OfferAttachment,
-    OfferStatus,
     OpenerKey,
     OpeningRecord,
     ScanStatus,
     SpecificContract,
-    SpecificContractStatus,
 )
 from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
 from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectStore
 
 log = logging.getLogger("marketplace.tenders.opening")
 
-_NOT_FOUND = "No specific contract has this id."
+_NO_OFFER = "No offer has this id."
 SCAN_JOB = "scan_pending_attachments"
 
 
@@ -112,11 +111,9 @@ class OpeningService:
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
-        contract = await self.session.get(SpecificContract, contract_id, with_for_update=lock or None)
-        if contract is None or not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES,
-                                                         Role.BUYER_OPENER):
-            raise NotFound(_NOT_FOUND)
-        return contract
+        return for_buying_side(principal, await self.session.get(SpecificContract, contract_id,
+                                                                 with_for_update=lock or None),
+                               *BUYER_ROLES, Role.BUYER_OPENER)
 
     async def _refused(self, principal: Principal, contract: SpecificContract, reason: str,
                        detail: str, **extra: Any) -> OpeningRefused:
@@ -133,7 +130,7 @@ class OpeningService:
                        "its offers", target_type="specific_contract", target_id=contract.id,
                        side_sessions=self.side_sessions)
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()  # a sandbox's runs faster
-        if now < contract.tender_deadline:
+        if not deadline_passed(contract, now):
             await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
                               organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
                               target_id=contract.id, details={})
@@ -178,16 +175,15 @@ class OpeningService:
     async def open(self, principal: Principal, contract_id: uuid.UUID,
                    data: schemas.OpeningRequest) -> schemas.OpeningRecord:
         contract = await self._contract(principal, contract_id, lock=True)
-        if not principal.has_role_in(contract.buyer_organisation_id, *OPENER_ROLES):
+        if not buying_side(principal, contract, *OPENER_ROLES):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()
-        if now < contract.tender_deadline:  # P6 (i): now ≥ D, on the contract's clock
+        if not deadline_passed(contract, now):  # P6 (i): now ≥ D, on the contract's clock
             raise await self._refused(principal, contract, "before-deadline",
                                       f"The offers open at the deadline, {format_paris(contract.tender_deadline)}.")
-        if contract.status != SpecificContractStatus.OPEN:
-            raise Conflict(f"status: the contract is {contract.status.value}; its offers were opened already or "
-                           "it was closed", field="status")
+        require_move(contract, SpecificContractStatus.CLOSED_FOR_OFFERS,
+                     "its offers were opened already or it was closed", error=Conflict)
         key_row = await self.session.scalar(select(ContractKey).where(
             ContractKey.specific_contract_id == contract.id))
         if key_row is None:
@@ -231,7 +227,7 @@ class OpeningService:
                                     serialization.NoEncryption())
         key_row.released_key = self.vault.seal(raw, released_key_context(contract.id))
         key_row.released_at = now
-        contract.status = SpecificContractStatus.CLOSED_FOR_OFFERS
+        move(contract, SpecificContractStatus.CLOSED_FOR_OFFERS)
         await self.session.flush()
         if not record.document["offers"]:
             # Machine (c) --no_valid_offer--> UNSUCCESSFUL: nothing was submitted, nothing will be evaluated.
@@ -267,7 +263,7 @@ class OpeningService:
                 files.append({"attachment": str(attachment.id), "size": attachment.size, "sha256": attachment.sha256,
                               "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value,
                               "scanVerdict": attachment.scan_verdict})
-            offer.status = OfferStatus.OPENED
+            move(offer, OfferStatus.OPENED)
             offer.opened_at = now
             entries.append({"offer": str(offer.id), "vendor": str(offer.vendor_organisation_id),
                             "version": offer.version,
@@ -461,10 +457,10 @@ class OpeningService:
     async def _released(self, principal: Principal, offer_id: uuid.UUID) -> tuple[
             Offer, SpecificContract, X25519PrivateKey]:
         offer = await self.session.get(Offer, offer_id)
-        contract = await self.session.get(SpecificContract, offer.specific_contract_id) if offer else None
-        if offer is None or contract is None or not principal.has_role_in(
-                contract.buyer_organisation_id, *BUYER_ROLES, Role.BUYER_OPENER):
-            raise NotFound("No offer has this id.")
+        if offer is None:
+            raise NotFound(_NO_OFFER)
+        contract = for_buying_side(principal, await self.session.get(SpecificContract, offer.specific_contract_id),
+                                   *BUYER_ROLES, Role.BUYER_OPENER, missing=_NO_OFFER)
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
         await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
