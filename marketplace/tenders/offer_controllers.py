@@ -25,7 +25,7 @@ from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from marketplace.tenders.offers import OFFER_ROLES, OfferService
 from marketplace.tenders.openers import OPENER_ROLES, OpenerService
-from marketplace.tenders.opening import OpeningService, scanner_from
+from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
 from storage._headers import content_disposition
@@ -43,8 +43,11 @@ def provide_offer_service(db_session: NamedDependency[AsyncSession], clock: Name
 def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                             vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
-                            settings: NamedDependency[Settings]) -> OpeningService:
-    return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings))
+                            settings: NamedDependency[Settings],
+                            opening_evaluation: NamedDependency[Evaluation]) -> OpeningService:
+    # `opening_evaluation` is the awards side's (awards/deps.py), registered by the app: tenders doesn't import it.
+    return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings),
+                          opening_evaluation)
 
 
 def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:

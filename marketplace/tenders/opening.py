@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, TypedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
@@ -35,9 +35,6 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
-from marketplace.awards.conflicts import stay_out
-from marketplace.awards.dialogue import clarification_summaries
-from marketplace.awards.unsuccessful import end_unsuccessful
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -99,15 +96,42 @@ def scanner_from(settings: Settings) -> Clamd | None:
         if settings.clamd_host else None
 
 
+# Runtime-checkable: the framework checks each dependency it injects against its annotation (isinstance).
+@runtime_checkable
+class Evaluation(Protocol):
+    """What the opening needs of the evaluation that follows it (awards/), on the request's session: given to the
+    service by its provider (awards/deps.py, wired by the app), so that tenders/ never imports awards/."""
+
+    async def stay_out(self, principal: Principal, contract: SpecificContract, what: str, *, target_type: str,
+                       target_id: uuid.UUID) -> None:
+        """403, audited, to a member of the buying side who declared a conflict of interest for the contract."""
+
+    async def clarifications(self, offer_ids: list[uuid.UUID]) -> Mapping[
+            uuid.UUID, list[schemas.ClarificationSummary]]:
+        """Per offer, the clarification threads held with its vendor since the opening."""
+
+    async def end_unsuccessful(self, contract: SpecificContract, *, actor: str, cause: str) -> None:
+        """Machine (c) --no_valid_offer--> UNSUCCESSFUL, with its notices (the caller holds the row lock)."""
+
+
 class OpeningService:
     def __init__(self, session: AsyncSession, clock: Clock, vault: Vault, store: ObjectStore,
-                 side_sessions: async_sessionmaker[AsyncSession], scanner: Clamd | None = None) -> None:
+                 side_sessions: async_sessionmaker[AsyncSession], scanner: Clamd | None = None,
+                 evaluation: Evaluation | None = None) -> None:
         self.session = session
         self.clock = clock
         self.vault = vault
         self.store = store
         self.side_sessions = side_sessions
         self.scanner = scanner
+        # None only for the scanning job, which neither reads the offers for a person nor opens them.
+        self._evaluation = evaluation
+
+    @property
+    def evaluation(self) -> Evaluation:
+        if self._evaluation is None:
+            raise RuntimeError("this OpeningService was built without the evaluation side (awards/deps.py)")
+        return self._evaluation
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
@@ -126,9 +150,8 @@ class OpeningService:
 
     async def received(self, principal: Principal, contract_id: uuid.UUID) -> schemas.ReceivedOffers:
         contract = await self._contract(principal, contract_id)
-        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
-                       "its offers", target_type="specific_contract", target_id=contract.id,
-                       side_sessions=self.side_sessions)
+        await self.evaluation.stay_out(principal, contract, "its offers", target_type="specific_contract",
+                                       target_id=contract.id)
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()  # a sandbox's runs faster
         if not deadline_passed(contract, now):
             await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
@@ -153,7 +176,7 @@ class OpeningService:
                                                                     OfferAttachment.id))).all():
             files[attachment.offer_id].append(attachment)
         # The clarifications asked of each vendor since the opening sit beside its offer, never in it.
-        clarifications = await clarification_summaries(self.session, list(files))
+        clarifications = await self.evaluation.clarifications(list(files))
         return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=True,
                                       offers=[self._summary(o, files[o.id], clarifications.get(o.id, []))
                                               for o in offers])
@@ -231,8 +254,8 @@ class OpeningService:
         await self.session.flush()
         if not record.document["offers"]:
             # Machine (c) --no_valid_offer--> UNSUCCESSFUL: nothing was submitted, nothing will be evaluated.
-            await end_unsuccessful(self.session, self.clock, contract, actor=principal.label,
-                                   cause="aucune offre n'a été remise avant la date limite")
+            await self.evaluation.end_unsuccessful(contract, actor=principal.label,
+                                                   cause="aucune offre n'a été remise avant la date limite")
         return record
 
     async def _unseal_all(self, principal: Principal, contract: SpecificContract, private: X25519PrivateKey,
@@ -463,8 +486,7 @@ class OpeningService:
                                    *BUYER_ROLES, Role.BUYER_OPENER, missing=_NO_OFFER)
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
-        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
-                       "its offers", target_type="offer", target_id=offer.id, side_sessions=self.side_sessions)
+        await self.evaluation.stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)
         return offer, contract, await self._released_key(contract)
 
     async def _released_key(self, contract: SpecificContract) -> X25519PrivateKey:
