@@ -48,8 +48,8 @@ from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_i
 from marketplace.lib.files import safe_filename
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders import schemas as tender_schemas
-from marketplace.tenders.access import BUYER_ROLES, buying_side, vendor_side
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
+from marketplace.tenders.access import buying_side, vendor_side
+from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.offers import audit_apart

@@ -65,8 +65,8 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.models import Notification
 from marketplace.notifications.services import NotificationService
-from marketplace.tenders.access import VENDOR_ROLES, buying_side, for_buying_side
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
+from marketplace.tenders.access import buying_side, for_buying_side
+from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move, require_move

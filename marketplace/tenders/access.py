@@ -15,13 +15,10 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_MEMBERS, Role
 from marketplace.errors import NotFound
 from marketplace.tenders.models import ContractInvitation, SpecificContract
 
-# The buying organisation's members who follow its procedures; and a vendor's, who read what it was sent.
-BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
-VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
 CONTRACT_NOT_FOUND = "No specific contract has this id."
 
 
@@ -48,9 +45,10 @@ _Bought = TypeVar("_Bought", bound=BoughtObject)
 
 
 def buying_side(principal: Principal, obj: BoughtObject, *roles: Role) -> bool:
-    """Whether the caller is of the buying side of `obj`'s procedure (with one of `roles`, by default any of
-    the buying organisation's members who follow its procedures). The one definition of the buying side."""
-    return principal.has_role_in(obj.buyer_organisation_id, *(roles or BUYER_ROLES))
+    """Whether the caller is of the buying side of `obj`'s procedure with one of `roles` (by default those who
+    run its procedures, BUYER_WRITERS; BUYING_SIDE adds the openers). The one definition of the buying side:
+    the holder's place in it (domain.md §11.1, HC2) is to be decided here."""
+    return principal.has_role_in(obj.buyer_organisation_id, *(roles or BUYER_WRITERS))
 
 
 def for_buying_side(principal: Principal, obj: _Bought | None, *roles: Role,
@@ -64,7 +62,7 @@ def for_buying_side(principal: Principal, obj: _Bought | None, *roles: Role,
 def vendor_side(principal: Principal, obj: VendorObject, *roles: Role) -> bool:
     """Whether the caller is of the vendor `obj` concerns: an offer's author, a thread's or a contract's vendor
     (with one of `roles`, by default any of its members)."""
-    return principal.has_role_in(obj.vendor_organisation_id, *(roles or VENDOR_ROLES))
+    return principal.has_role_in(obj.vendor_organisation_id, *(roles or VENDOR_MEMBERS))
 
 
 def party(principal: Principal, obj: PartiesObject) -> bool:
@@ -76,7 +74,7 @@ async def invitations(session: AsyncSession, principal: Principal, contract: Spe
                       *roles: Role) -> list[ContractInvitation]:
     """The contract's invitations of the caller's vendor organisations (where it holds one of `roles`, by
     default any vendor role), ordered by vendor: empty when none of them was invited."""
-    vendors = principal.organisations_with(*(roles or VENDOR_ROLES))
+    vendors = principal.organisations_with(*(roles or VENDOR_MEMBERS))
     if not vendors:
         return []
     return list((await session.scalars(select(ContractInvitation).where(

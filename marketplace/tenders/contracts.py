@@ -28,8 +28,6 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
-from marketplace.tenders.access import BUYER_ROLES as BUYER_ROLES  # noqa: PLC0414 (still imported from here)
-from marketplace.tenders.access import VENDOR_ROLES as VENDOR_ROLES  # noqa: PLC0414
 from marketplace.tenders.access import visible_contract
 from marketplace.tenders.models import ContractInvitation, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
@@ -48,6 +46,8 @@ ACCEPTABLE_ATTACHMENT_TYPES = frozenset({
 })
 # Unless the buyer sets another date, questions close this long before the tender deadline.
 QUESTIONS_DEFAULT_LEAD = timedelta(days=4)
+BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
+VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
 # Who of an invited vendor is told: the people who answer calls for competition.
 NOTIFIED_VENDOR_ROLES = [Role.VENDOR_ADMIN.value, Role.VENDOR_BID_MANAGER.value]
 INVITATION_KIND = "tender.invitation"

@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYING_SIDE
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -56,7 +56,7 @@ from marketplace.lib.sealing import (
 )
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
-from marketplace.tenders.access import BUYER_ROLES, buying_side, for_buying_side
+from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.errors import (
     FileNotScanned,
     FileQuarantined,
@@ -137,7 +137,7 @@ class OpeningService:
                         lock: bool = False) -> SpecificContract:
         return for_buying_side(principal, await self.session.get(SpecificContract, contract_id,
                                                                  with_for_update=lock or None),
-                               *BUYER_ROLES, Role.BUYER_OPENER)
+                               *BUYING_SIDE)
 
     async def _refused(self, principal: Principal, contract: SpecificContract, reason: str,
                        detail: str, **extra: Any) -> OpeningRefused:
@@ -483,7 +483,7 @@ class OpeningService:
         if offer is None:
             raise NotFound(_NO_OFFER)
         contract = for_buying_side(principal, await self.session.get(SpecificContract, offer.specific_contract_id),
-                                   *BUYER_ROLES, Role.BUYER_OPENER, missing=_NO_OFFER)
+                                   *BUYING_SIDE, missing=_NO_OFFER)
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
         await self.evaluation.stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)
