@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from marketplace.errors import Conflict, RuleViolation
+from marketplace.errors import Conflict, Forbidden, RuleViolation
 from marketplace.uploads import DocumentTypeRefused
 
 
@@ -86,3 +86,9 @@ class SignatureUnsupported(DocumentTypeRefused):
     """G16: not a PAdES, CAdES (enveloping) or XAdES (enveloped) signature, or not the declared one."""
 
     slug: ClassVar[str] = "signature-unsupported"
+
+
+class ConflictOfInterest(Forbidden):
+    """The caller declared a conflict of interest for this contract: they stay out of its offers."""
+
+    slug: ClassVar[str] = "conflict-of-interest"

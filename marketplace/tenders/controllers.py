@@ -23,8 +23,9 @@ from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
+from marketplace.tenders.errors import InvalidSearch
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
-from marketplace.tenders.search import InvalidSearch, NeedSearchService
+from marketplace.tenders.search import NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.uploads import QueryFilename, XFilename, given_filename
