@@ -1,4 +1,4 @@
-"""Providers of the awards package (litestar dependency injection).
+"""Providers of the awards package's services (litestar dependency injection), for its controllers.
 
 `provide_opening_evaluation` gives the opening of the offers (tenders/opening.py) what it needs of the
 evaluation: the conflict-of-interest refusal, the clarification threads beside each offer, and the procedure
@@ -15,12 +15,18 @@ from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
+from marketplace.awards.abnormally_low import AbnormallyLowService
+from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.conflicts import stay_out
-from marketplace.awards.dialogue import clarification_summaries
+from marketplace.awards.contracts import ContractService
+from marketplace.awards.dialogue import DialogueService, clarification_summaries
+from marketplace.awards.services import AwardService
 from marketplace.awards.unsuccessful import end_unsuccessful
 from marketplace.lib.clock import Clock
+from marketplace.lib.esign import SignaturePolicy
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.models import SpecificContract
+from storage import ObjectStore
 
 
 class OpeningEvaluation:
@@ -49,3 +55,33 @@ def provide_opening_evaluation(db_session: NamedDependency[AsyncSession], clock:
                                side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
                                ) -> OpeningEvaluation:
     return OpeningEvaluation(db_session, clock, side_sessions)
+
+
+def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> AwardService:
+    return AwardService(db_session, clock, side_sessions)
+
+
+def provide_cancellation_service(db_session: NamedDependency[AsyncSession],
+                                 clock: NamedDependency[Clock]) -> CancellationService:
+    return CancellationService(db_session, clock)
+
+
+def provide_abnormally_low_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                                   store: NamedDependency[ObjectStore],
+                                   side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]
+                                   ) -> AbnormallyLowService:
+    return AbnormallyLowService(db_session, clock, store, side_sessions)
+
+
+def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                             store: NamedDependency[ObjectStore],
+                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
+                             signature_policy: NamedDependency[SignaturePolicy]) -> ContractService:
+    return ContractService(db_session, clock, store, side_sessions, signature_policy)
+
+
+def provide_dialogue_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                             store: NamedDependency[ObjectStore],
+                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DialogueService:
+    return DialogueService(db_session, clock, store, side_sessions)
