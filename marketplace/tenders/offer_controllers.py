@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -18,7 +17,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
-from marketplace.lib.http import created
+from marketplace.lib.http import DOWNLOAD_HEADERS, created, download
 from marketplace.lib.openapi import raw_body
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
@@ -28,7 +27,6 @@ from marketplace.tenders.openers import OPENER_ROLES, OpenerService
 from marketplace.tenders.opening import OpeningService, scanner_from
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
-from storage._headers import content_disposition
 
 Caller = NamedDependency[Principal]
 BUYING_SIDE = (*BUYER_ROLES, Role.BUYER_OPENER)
@@ -156,11 +154,11 @@ class OfferController(Controller):
         return await offers.receipt(principal, offer_id)
 
     @get("/offers/{offer_id:uuid}/receipt.pdf", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
-         media_type="application/pdf", summary="The receipt as a PDF (with the signed JSON inside)")
+         media_type="application/pdf", response_headers=DOWNLOAD_HEADERS,
+         summary="The receipt as a PDF (with the signed JSON inside)")
     async def receipt_pdf(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> Response[bytes]:
         pdf = await offers.receipt_pdf(principal, offer_id)
-        return Response(pdf, media_type="application/pdf", headers={
-            "Content-Disposition": content_disposition(f"accuse-de-reception-{offer_id}.pdf")})
+        return download(pdf, f"accuse-de-reception-{offer_id}.pdf", "application/pdf")
 
     @get("/receipts/public-key", opt=public("The key receipts and opening records are signed with: anyone "
                                             "verifies them."),
@@ -212,7 +210,7 @@ class OpeningController(Controller):
         return await opening.parts(principal, offer_id)
 
     @get("/offers/{offer_id:uuid}/attachments/{attachment_id:uuid}/content",
-         opt=requires(*BUYING_SIDE, reason=BUYER_AFTER),
+         opt=requires(*BUYING_SIDE, reason=BUYER_AFTER), response_headers=DOWNLOAD_HEADERS,
          summary="Download an opened offer's file, re-verified against its receipt first")
     async def content(
             self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], opening: Opening,
@@ -221,16 +219,4 @@ class OpeningController(Controller):
                 "(recorded in the audit log); without it such a file is refused with 409.")] = False) -> Stream:
         name, media_type, chunks = await opening.attachment(principal, offer_id, attachment_id,
                                                             accept_unscanned=accept_unscanned)
-        return Stream(_relay(chunks), media_type=_served_type(media_type), headers={
-            "Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox"})
-
-
-def _served_type(media_type: str) -> str:
-    # Offers carry documents, never active content; should one slip through, it is served inert (G11).
-    return "application/octet-stream" if "html" in media_type or "svg" in media_type else media_type
-
-
-async def _relay(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        yield chunk
+        return download(chunks, name, media_type)
