@@ -26,6 +26,7 @@ from marketplace.tenders.offers import OFFER_ROLES, OfferService
 from marketplace.tenders.openers import OPENER_ROLES, OpenerService
 from marketplace.tenders.opening import OpeningService, scanner_from
 from marketplace.tenders.vault import Vault
+from marketplace.uploads import raw_upload
 from storage import ObjectStore
 
 Caller = NamedDependency[Principal]
@@ -112,11 +113,7 @@ class OfferController(Controller):
                 description="The file's name, UTF-8 percent-encoded. A header, not a query parameter: URLs end "
                             "up in access logs, and an offer's file names are sealed like its content.")],
     ) -> schemas.AttachmentReceipt:
-        length = request.headers.get("content-length")
-        return await offers.add_attachment(
-            principal, offer_id, filename=filename,
-            declared_type=request.headers.get("content-type", ""),
-            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+        return await offers.add_attachment(principal, offer_id, filename=filename, **raw_upload(request))
 
     @post("/offers/{offer_id:uuid}/uploads", status_code=HTTP_201_CREATED, opt=requires(*OFFER_ROLES, reason=AUTHOR),
           summary="Upload a file straight to object storage: a presigned PUT bound to its size and SHA-256, "
