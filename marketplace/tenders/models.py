@@ -304,9 +304,6 @@ class OfferStatus(enum.StrEnum):
     OPENED = "opened"            # unsealed at the opening
 
 
-LIVE_OFFER_STATES = (OfferStatus.DRAFT, OfferStatus.SUBMITTED)
-
-
 class Offer(UUIDv7AuditBase):
     """One version of a vendor's offer on a specific contract. Its content (the structured parts and the
     attachments) is sealed under a data key wrapped to the contract key; what its author may read back
