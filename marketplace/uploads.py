@@ -10,10 +10,11 @@ object behind (reliability.md §2.7).
 from __future__ import annotations
 
 from collections.abc import AsyncIterable
-from typing import Annotated, ClassVar
+from typing import Annotated, Any, ClassVar, TypedDict
 from urllib.parse import unquote
 
 import filetype
+from litestar import Request
 from litestar.params import HeaderParameter, QueryParameter
 
 from marketplace.errors import DomainError, RuleViolation
@@ -77,6 +78,24 @@ def given_filename(header: str | None, query: str | None) -> str:
         return query
     raise RuleViolation("X-Filename: give the file's name in this header (UTF-8, percent-encoded)",
                         field="X-Filename")
+
+
+class RawUpload(TypedDict):
+    """A file sent as the raw request body, as every upload service takes it: what the client declares
+    (judged by `check_declared` before a byte is read) and the body, streamed."""
+
+    declared_type: str
+    declared_size: int | None
+    body: AsyncIterable[bytes]
+
+
+def raw_upload(request: Request[Any, Any, Any]) -> RawUpload:
+    """The raw body of an upload route and its declared Content-Type and Content-Length. A length that is
+    not a plain decimal number is no declaration: the size is then enforced on the bytes as they come."""
+    length = request.headers.get("content-length")
+    return RawUpload(declared_type=request.headers.get("content-type", ""),
+                     declared_size=int(length) if length and length.isascii() and length.isdigit() else None,
+                     body=request.stream())
 
 
 class DocumentTooLarge(DomainError):

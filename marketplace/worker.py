@@ -15,7 +15,8 @@ from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
-from marketplace.tenders.jobs import scan_pending_attachments, sweep_orphan_objects
+from marketplace.sweeper import sweep_orphan_objects
+from marketplace.tenders.jobs import scan_pending_attachments
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.jobs import (
     alert_admission_due_dates,

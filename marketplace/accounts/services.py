@@ -6,7 +6,6 @@ organisation a principal does not belong to answers 404 (NotFound), never 403, s
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from datetime import datetime, timedelta
 
@@ -479,7 +478,3 @@ class AccountsService:
             key.revoked_at = self.clock.now()
             await self._audit("api_key.revoked", principal.label, organisation_id=organisation_id,
                               target_type="api_key", target_id=key.id, prefix=key.prefix)
-
-
-def email_digest(email: str) -> str:
-    return hashlib.sha256(email.strip().lower().encode()).hexdigest()

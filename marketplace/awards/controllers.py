@@ -35,6 +35,7 @@ from marketplace.lib.access import requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
+from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
 
@@ -169,7 +170,7 @@ class AbnormallyLowController(Controller):
          summary="Attach a PDF to your justification (raw body), before sending its text and its due date")
     async def attach(self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], procedures: AbnormallyLow,
                      principal: Caller, filename: Filename = "justification.pdf") -> schemas.AbnormallyLow:
-        return await procedures.attach_document(principal, offer_id, filename=filename, **_declared(request))
+        return await procedures.attach_document(principal, offer_id, filename=filename, **raw_upload(request))
 
     @get("/justification/document", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PROCEDURE_READERS),
          summary="Download the justification's PDF (redirect to a short-lived link)",
@@ -194,12 +195,6 @@ class AbnormallyLowController(Controller):
 
 Contracts = NamedDependency[ContractService]
 PARTIES = "Members of the contract's buying organisation or of the awardee."
-
-
-def _declared(request: Request[Any, Any, Any]) -> dict[str, Any]:
-    length = request.headers.get("content-length")
-    return {"declared_type": request.headers.get("content-type", ""),
-            "declared_size": int(length) if length and length.isdigit() else None, "body": request.stream()}
 
 
 class ContractController(Controller):
@@ -247,14 +242,14 @@ class ContractController(Controller):
                   "the document, or XAdES enveloped XML), checked offline (G16); both sides → ACTIVE (D18)")
     async def sign(self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], contracts: Contracts,
                    principal: Caller) -> schemas.Contract:
-        return await contracts.sign(principal, contract_id, **_declared(request))
+        return await contracts.sign(principal, contract_id, **raw_upload(request))
 
     @post("/contracts/{contract_id:uuid}/milestones/{kind:str}/validate", status_code=HTTP_200_OK,
           request_max_body_size=None, opt={**requires(Role.BUYER_ADMIN, reason=ADMIN), **raw_body(*EVIDENCE_TYPES)},
           summary="Validate a funding milestone with its evidence (raw PDF body), in order (N14)")
     async def validate(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
                        request: Request[Any, Any, Any], contracts: Contracts, principal: Caller) -> schemas.Contract:
-        return await contracts.validate_milestone(principal, contract_id, kind, **_declared(request))
+        return await contracts.validate_milestone(principal, contract_id, kind, **raw_upload(request))
 
     @post("/contracts/{contract_id:uuid}/modifications", status_code=HTTP_201_CREATED,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
@@ -332,7 +327,7 @@ class ClarificationController(Controller):
                 name="X-Filename", min_length=1, max_length=1000,
                 description="The file's name, UTF-8 percent-encoded (a header: URLs end up in access logs).")],
     ) -> Response[schemas.ClarificationThread]:
-        thread = await dialogue.attach(principal, thread_id, filename=filename, **_declared(request))
+        thread = await dialogue.attach(principal, thread_id, filename=filename, **raw_upload(request))
         return created(thread, thread_path(thread_id))
 
     @get("/clarifications/{thread_id:uuid}/attachments/{attachment_id:uuid}/download", status_code=307,

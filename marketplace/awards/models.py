@@ -38,6 +38,7 @@ from marketplace.awards.states import (
     RejectionGround,
     SignatureSide,
 )
+from marketplace.lib.stored import OptionalStoredObject, StoredFile, StoredObject
 
 
 def _enum(cls: type[enum.Enum], name: str) -> Enum:
@@ -95,7 +96,7 @@ class OfferRejection(UUIDv7AuditBase):
     rejected_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
-class AbnormallyLowProcedure(UUIDv7AuditBase):
+class AbnormallyLowProcedure(OptionalStoredObject, UUIDv7AuditBase):
     """D15: an opened offer suspected abnormally low, the written request for its justification (reasons and
     due date), the vendor's justification (text, optionally a PDF), and the buyer's decision. One per offer:
     once decided, the decision is on record and the offer is not suspected again."""
@@ -115,8 +116,8 @@ class AbnormallyLowProcedure(UUIDv7AuditBase):
     justification: Mapped[str | None] = mapped_column(Text, default=None)
     justified_by: Mapped[str | None] = mapped_column(String(200), default=None)
     justified_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    # The justification's PDF, if the vendor sends one (before its text): key, name, size and SHA-256.
-    object_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The justification's PDF, if the vendor sends one (before its text): key (`OptionalStoredObject`), name,
+    # size and SHA-256.
     document_filename: Mapped[str | None] = mapped_column(String(300), default=None)
     document_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     document_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
@@ -227,25 +228,25 @@ class ContractTransition(UUIDv7AuditBase):
     reasons: Mapped[str | None] = mapped_column(Text, default=None)
 
 
-class ContractSignature(UUIDv7AuditBase):
+class ContractSignature(StoredObject, UUIDv7AuditBase):
     """One side's signature: who, when, the signed document (key, media type, size, SHA-256) and what its
     offline verification found (G16: `marketplace.lib.esign.SignatureReport`; none on rows from before it)."""
 
     __tablename__ = "contract_signature"
     __table_args__ = (UniqueConstraint("contract_id", "side"),)
+    object_key_length = 500
+    object_key_unique = False
 
     contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
     side: Mapped[SignatureSide] = mapped_column(_enum(SignatureSide, "contract_signature_side"))
     signed_by: Mapped[str] = mapped_column(String(200))
     signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
-    object_key: Mapped[str] = mapped_column(String(500))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
+    # The signed document's media type, named so since its table was created (a StoredFile's `content_type`).
     media_type: Mapped[str] = mapped_column(String(100), server_default="application/pdf")
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
 
 
-class ContractMilestone(UUIDv7AuditBase):
+class ContractMilestone(OptionalStoredObject, UUIDv7AuditBase):
     """N14: a funding milestone, created with the contract; validated once, in order, with evidence."""
 
     __tablename__ = "contract_milestone"
@@ -259,7 +260,7 @@ class ContractMilestone(UUIDv7AuditBase):
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     validated_by: Mapped[str | None] = mapped_column(String(200), default=None)
     validated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    object_key: Mapped[str | None] = mapped_column(String(500), default=None)
+    # The evidence, once validated: key (`OptionalStoredObject`), size and SHA-256.
     evidence_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
     evidence_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
@@ -319,17 +320,13 @@ class ClarificationMessage(UUIDv7AuditBase):
     posted_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
 
-class ClarificationAttachment(UUIDv7AuditBase):
+class ClarificationAttachment(StoredFile, UUIDv7AuditBase):
     """The file a message carries: its object (key, size, SHA-256) and the name it was sent under."""
 
     __tablename__ = "clarification_attachment"
+    object_key_length = 500
 
     message_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_message.id", ondelete="RESTRICT"),
                                                   unique=True)
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
                                                  index=True)
-    object_key: Mapped[str] = mapped_column(String(500), unique=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))

@@ -20,7 +20,7 @@ from typing import Any
 
 from advanced_alchemy.base import orm_registry
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import BigInteger, Identity, String, func, select, text
+from sqlalchemy import BigInteger, Identity, String, select, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -139,10 +139,3 @@ async def verify_chain(session: AsyncSession) -> ChainReport:
         prev_hash = row.hash
         checked += 1
     return ChainReport(checked, None, None)
-
-
-async def count(session: AsyncSession, action: str | None = None) -> int:
-    query = select(func.count()).select_from(AuditEvent)
-    if action is not None:
-        query = query.where(AuditEvent.action == action)
-    return int((await session.execute(query)).scalar_one())

@@ -137,9 +137,6 @@ class OutboxRelay:
             raise failure
         return relayed
 
-    def nudge(self) -> None:
-        self._wake.set()
-
     def stop(self) -> None:
         """Finish the batch in hand, then return: cancelling mid-transaction would strand a connection."""
         self._stopping = True

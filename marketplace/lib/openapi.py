@@ -46,7 +46,6 @@ ANSWERS_KEY = "answers"
 BEARER = "bearerAuth"
 PROBLEM = "Problem"
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-_METHODS = ("get", "put", "post", "delete", "patch")
 
 
 @dataclass(frozen=True, slots=True)

@@ -33,7 +33,7 @@ from marketplace.tenders.questions import ASKING_ROLES, QuestionService
 from marketplace.tenders.search import NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
 from marketplace.tenders.states import SpecificContractStatus
-from marketplace.uploads import QueryFilename, XFilename, given_filename
+from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors.models import DeliveryMode, Sector
 
 Service = NamedDependency[NeedService]
@@ -194,12 +194,9 @@ class ContractAmendmentController(Controller):
             replaces: Annotated[uuid.UUID | None, QueryParameter(name="replaces")] = None,
             x_filename: XFilename = None, filename: QueryFilename = None,
     ) -> Response[schemas.ContractDocument]:
-        length = request.headers.get("content-length")
         document = await amendments.add_document(
             principal, contract_id, title=title, filename=given_filename(x_filename, filename), reason=reason,
-            replaces=replaces,
-            declared_type=request.headers.get("content-type", ""),
-            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+            replaces=replaces, **raw_upload(request))
         return created(document, document.download_path)
 
     @get("/documents", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),

@@ -1,4 +1,5 @@
-"""Background work on tenders: scanning opened files again (P10, G11), sweeping orphan objects (§4.3)."""
+"""Background work on tenders: scanning opened files again (P10, G11). The orphan sweep (§4.3) reads every
+domain's tables of files: it lives in marketplace/sweeper.py."""
 
 from __future__ import annotations
 
@@ -6,8 +7,6 @@ import asyncio
 import logging
 import uuid
 from collections import Counter
-from dataclasses import asdict
-from datetime import timedelta
 from typing import Any
 
 from arq import Retry
@@ -16,7 +15,6 @@ from marketplace.lib.jobs import job
 from marketplace.settings import Settings
 from marketplace.tenders.models import ScanStatus
 from marketplace.tenders.opening import OpeningService, scanner_from
-from marketplace.tenders.sweeper import OrphanSweeper
 
 log = logging.getLogger("marketplace.tenders.jobs")
 
@@ -64,12 +62,3 @@ async def scan_pending_attachments(ctx: dict[str, Any], contract_id: str) -> dic
     if outcome[ScanStatus.PENDING.value]:
         raise _retry_later(ctx)
     return dict(outcome)
-
-
-async def sweep_orphan_objects(ctx: dict[str, Any]) -> dict[str, int]:
-    """Hourly: delete objects no row names and abort unfinished uploads, once past the grace period."""
-    settings: Settings = ctx["settings"]
-    report = await OrphanSweeper(ctx["session_maker"], ctx["store"], ctx["clock"]).sweep(
-        timedelta(minutes=settings.orphan_grace_minutes))
-    log.info("storage.orphans_swept", extra=asdict(report))
-    return asdict(report)

@@ -27,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.lib.stored import StoredFile, StoredObject
 from marketplace.tenders.campaigns import Call
 
 # Machines (c) and (d), their states and moves, live in states.py. Re-exported for the modules outside this
@@ -170,7 +171,7 @@ class ContractQuestion(UUIDv7AuditBase):
     published: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class ContractDocument(UUIDv7AuditBase):
+class ContractDocument(StoredFile, UUIDv7AuditBase):
     """A consultation document of a specific contract, for its buyer and invitees. Never edited: a new
     version is a new row naming the one it replaces, which stays downloadable."""
 
@@ -179,11 +180,6 @@ class ContractDocument(UUIDv7AuditBase):
     specific_contract_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(300))
-    object_key: Mapped[str] = mapped_column(String(200), unique=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
     replaces_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("contract_document.id", ondelete="RESTRICT"),
                                                          default=None)
     published_by: Mapped[str] = mapped_column(String(200))
@@ -333,17 +329,15 @@ class Integrity(enum.StrEnum):
     MISMATCH = "mismatch"  # blocked (P9)
 
 
-class OfferAttachment(UUIDv7AuditBase):
-    """A file of an offer: ciphertext under a UUID key; its name sealed under the platform key."""
+class OfferAttachment(StoredObject, UUIDv7AuditBase):
+    """A file of an offer: ciphertext under a UUID key; its name sealed under the platform key (so never a
+    `StoredFile`: no name in clear)."""
 
     __tablename__ = "offer_attachment"
 
     offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), index=True)
-    object_key: Mapped[str] = mapped_column(String(200), unique=True)
     sealed_name: Mapped[bytes] = mapped_column(LargeBinary)
     content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
     # How the stored bytes are sealed: "stream" (streamed through the API, AES-256-GCM in lib/sealing's
     # format) or "sse-c" (a presigned PUT the S3 server encrypted with a per-file key, SSE-C); either way

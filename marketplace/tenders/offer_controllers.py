@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post, put
@@ -16,7 +15,7 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
-from marketplace.lib.http import created
+from marketplace.lib.http import DOWNLOAD_HEADERS, created, download
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
@@ -25,7 +24,7 @@ from marketplace.tenders.offers import OFFER_ROLES, OfferService
 from marketplace.tenders.openers import OPENER_ROLES, OpenerService
 from marketplace.tenders.opening import OpeningService
 from marketplace.tenders.vault import Vault
-from storage._headers import content_disposition
+from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
 BUYING_SIDE = (*BUYER_ROLES, Role.BUYER_OPENER)
@@ -94,11 +93,7 @@ class OfferController(Controller):
                 description="The file's name, UTF-8 percent-encoded. A header, not a query parameter: URLs end "
                             "up in access logs, and an offer's file names are sealed like its content.")],
     ) -> schemas.AttachmentReceipt:
-        length = request.headers.get("content-length")
-        return await offers.add_attachment(
-            principal, offer_id, filename=filename,
-            declared_type=request.headers.get("content-type", ""),
-            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+        return await offers.add_attachment(principal, offer_id, filename=filename, **raw_upload(request))
 
     @post("/offers/{offer_id:uuid}/uploads", status_code=HTTP_201_CREATED, opt=requires(*OFFER_ROLES, reason=AUTHOR),
           summary="Upload a file straight to object storage: a presigned PUT bound to its size and SHA-256, "
@@ -136,11 +131,11 @@ class OfferController(Controller):
         return await offers.receipt(principal, offer_id)
 
     @get("/offers/{offer_id:uuid}/receipt.pdf", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
-         media_type="application/pdf", summary="The receipt as a PDF (with the signed JSON inside)")
+         media_type="application/pdf", response_headers=DOWNLOAD_HEADERS,
+         summary="The receipt as a PDF (with the signed JSON inside)")
     async def receipt_pdf(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> Response[bytes]:
         pdf = await offers.receipt_pdf(principal, offer_id)
-        return Response(pdf, media_type="application/pdf", headers={
-            "Content-Disposition": content_disposition(f"accuse-de-reception-{offer_id}.pdf")})
+        return download(pdf, f"accuse-de-reception-{offer_id}.pdf", "application/pdf")
 
     @get("/receipts/public-key", opt=public("The key receipts and opening records are signed with: anyone "
                                             "verifies them."),
@@ -192,7 +187,7 @@ class OpeningController(Controller):
         return await opening.parts(principal, offer_id)
 
     @get("/offers/{offer_id:uuid}/attachments/{attachment_id:uuid}/content",
-         opt=requires(*BUYING_SIDE, reason=BUYER_AFTER),
+         opt=requires(*BUYING_SIDE, reason=BUYER_AFTER), response_headers=DOWNLOAD_HEADERS,
          summary="Download an opened offer's file, re-verified against its receipt first")
     async def content(
             self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID], opening: Opening,
@@ -201,16 +196,4 @@ class OpeningController(Controller):
                 "(recorded in the audit log); without it such a file is refused with 409.")] = False) -> Stream:
         name, media_type, chunks = await opening.attachment(principal, offer_id, attachment_id,
                                                             accept_unscanned=accept_unscanned)
-        return Stream(_relay(chunks), media_type=_served_type(media_type), headers={
-            "Content-Disposition": content_disposition(name), "X-Content-Type-Options": "nosniff",
-            "Content-Security-Policy": "default-src 'none'; sandbox"})
-
-
-def _served_type(media_type: str) -> str:
-    # Offers carry documents, never active content; should one slip through, it is served inert (G11).
-    return "application/octet-stream" if "html" in media_type or "svg" in media_type else media_type
-
-
-async def _relay(chunks: AsyncIterator[bytes]) -> AsyncIterator[bytes]:
-    async for chunk in chunks:
-        yield chunk
+        return download(chunks, name, media_type)

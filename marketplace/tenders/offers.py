@@ -72,7 +72,6 @@ from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, Ob
 
 OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No offer has this id."
-RECEIPT_KIND = "tender.offer_received"
 PRESIGNED_LIFETIME = timedelta(minutes=15)
 RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
 

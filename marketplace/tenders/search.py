@@ -99,7 +99,7 @@ ON CONFLICT (need_id) DO UPDATE SET
 """
 _INDEX = _INDEX.replace("{departement}", departement_of_finess_sql("(f ->> 'finessEt')"))
 _INDEX_SOME = text(_INDEX.format(where="AND n.id = ANY(CAST(:need_ids AS uuid[]))"))
-# Every published need at once: a backfill, and the benchmark's seeding (bench/seed_needs.py).
+# Every published need at once: the benchmark's seeding (bench/seed_needs.py).
 INDEX_ALL_SQL = _INDEX.format(where="")
 
 
@@ -108,10 +108,6 @@ async def index_needs(session: AsyncSession, need_ids: Sequence[uuid.UUID]) -> N
     await session.execute(_INDEX_SOME, {"need_ids": list(need_ids)})
 
 
-async def index_all_published(session: AsyncSession) -> int:
-    """(Re)write the search document of every published need (a backfill); returns the rows written."""
-    result = await session.execute(text(INDEX_ALL_SQL))
-    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # -- the query --------------------------------------------------------------------------------------

@@ -17,7 +17,7 @@ from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
-from marketplace.uploads import QueryFilename, XFilename, given_filename
+from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
 from marketplace.vendors.services import DPS_DOCUMENT_TYPES, DpsService
@@ -102,11 +102,8 @@ class DpsController(Controller):
                            title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
                            x_filename: XFilename = None, filename: QueryFilename = None,
                            ) -> Response[schemas.DpsDocument]:
-        length = request.headers.get("content-length")
         document = await dps.add_document(
-            principal, dps_id, title=title, filename=given_filename(x_filename, filename),
-            declared_type=request.headers.get("content-type", ""),
-            declared_size=int(length) if length and length.isdigit() else None, body=request.stream())
+            principal, dps_id, title=title, filename=given_filename(x_filename, filename), **raw_upload(request))
         return created(document, document.download_path)
 
     @get("/{dps_id:uuid}/documents", opt=public("The DPS's documents are public for its whole validity (D3)."),
@@ -173,12 +170,9 @@ class AdmissionController(Controller):
                      x_filename: XFilename = None, filename: QueryFilename = None,
                      valid_until: Annotated[date | None, QueryParameter(name="validUntil")] = None,
                      ) -> Response[schemas.AdmissionDocument]:
-        length = request.headers.get("content-length")
         document = await dps.upload_document(
-            principal, request_id, kind, filename=given_filename(x_filename, filename),
-            declared_type=request.headers.get("content-type", ""),
-            declared_size=int(length) if length and length.isdigit() else None,
-            body=request.stream(), valid_until=valid_until)
+            principal, request_id, kind, filename=given_filename(x_filename, filename), valid_until=valid_until,
+            **raw_upload(request))
         return created(document, f"{self.path}/{request_id}")
 
     @get("/{request_id:uuid}/documents/{document_id:uuid}/download",

@@ -8,7 +8,6 @@ from typing import Any
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
-    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -25,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.lib.stored import StoredFile
 from marketplace.vendors.states import AdmissionStatus, DpsStatus
 
 
@@ -132,17 +132,12 @@ class AdmissionRequest(UUIDv7AuditBase):
     declaration_due_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
-class AdmissionDocument(UUIDv7AuditBase):
+class AdmissionDocument(StoredFile, UUIDv7AuditBase):
     __tablename__ = "admission_document"
 
     request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("admission_request.id", ondelete="CASCADE"),
                                                   index=True)
     kind: Mapped[str] = mapped_column(String(50))
-    object_key: Mapped[str] = mapped_column(String(200), unique=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))
     valid_until: Mapped[date | None] = mapped_column(Date, default=None)
     # A newer upload of the same kind replaces this one; the old object stays for the record.
     superseded: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -150,7 +145,7 @@ class AdmissionDocument(UUIDv7AuditBase):
     expiry_warned_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
-class DpsDocument(UUIDv7AuditBase):
+class DpsDocument(StoredFile, UUIDv7AuditBase):
     """A procurement document of the DPS, public for the whole validity (D3). Never edited: a new
     version is a new row, the previous one stays downloadable."""
 
@@ -158,8 +153,3 @@ class DpsDocument(UUIDv7AuditBase):
 
     dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
     title: Mapped[str] = mapped_column(String(300))
-    object_key: Mapped[str] = mapped_column(String(200), unique=True)
-    filename: Mapped[str] = mapped_column(String(300))
-    content_type: Mapped[str] = mapped_column(String(100))
-    size: Mapped[int] = mapped_column(BigInteger)
-    sha256: Mapped[str] = mapped_column(String(64))

@@ -23,7 +23,7 @@ from marketplace.app import make_store
 from marketplace.devstack.smtp import MailSink
 from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.settings import Settings
-from marketplace.tenders.sweeper import OrphanSweeper
+from marketplace.sweeper import OrphanSweeper
 from storage import ObjectNotFound, ObjectStore
 from tests.awards.test_award import opened_contract, scores, submitted_offers
 from tests.tenders.test_offers import DEADLINE, PARTS, open_offers, prepared_offer, submit

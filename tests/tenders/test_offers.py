@@ -120,6 +120,9 @@ async def test_an_offer_is_sealed_until_the_opening_then_read_back_intact(
     # As a PDF, carrying the signed JSON: it verifies on its own.
     pdf = await client.get(f"/offers/{offer['id']}/receipt.pdf", headers=world["vendor_member"].headers)
     assert pdf.status_code == 200 and pdf.headers["content-type"].startswith("application/pdf")
+    # A file like any other (lib/http.py `download`): an attachment, kept by no cache.
+    assert pdf.headers["content-disposition"].startswith("attachment")
+    assert pdf.headers["cache-control"] == "private, no-store"
     attached = PdfReader(io.BytesIO(pdf.content)).attachments
     embedded = json.loads(attached["receipt.json"][0])
     assert embedded == body and verify(embedded, receipt["signature"], jwk)
@@ -166,6 +169,10 @@ async def test_an_offer_is_sealed_until_the_opening_then_read_back_intact(
     assert downloaded.status_code == 200 and downloaded.content == memo
     assert downloaded.headers["content-disposition"].startswith("attachment")
     assert downloaded.headers["x-content-type-options"] == "nosniff"
+    # An unsealed offer's file is kept by no shared cache and by no disk cache (lib/http.py `download`).
+    assert downloaded.headers["cache-control"] == "private, no-store"
+    assert downloaded.headers["content-security-policy"] == "default-src 'none'; sandbox"
+    assert downloaded.headers["content-type"] == "application/pdf"
     assert expect(await client.get(f"/offers/{offer['id']}/unsealed-parts",
                                    headers=world["buyer_admin"].headers), 200) == PARTS
     assert (await client.get(f"/offers/{offer['id']}/unsealed-parts",

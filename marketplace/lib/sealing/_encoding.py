@@ -10,8 +10,6 @@ from collections.abc import Mapping
 
 import rfc8785
 
-JsonScalar = str | int | bool | None
-
 
 def b64u(data: bytes) -> str:
     """Base64url without padding (RFC 7515 §2, the JOSE form), used for every byte string we store."""

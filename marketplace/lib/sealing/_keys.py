@@ -240,10 +240,6 @@ class ProtectedContractKey:
     def public(self) -> X25519PublicKey:
         return load_public_key(self.public_key)
 
-    @property
-    def opener_ids(self) -> tuple[str, ...]:
-        return tuple(s.opener_id for s in self.shares)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "version": RECORD_VERSION, "publicKey": b64u(self.public_key), "scheme": "shamir-gf128x2",

@@ -7,27 +7,30 @@ upload leaves parts S3 keeps (and bills) until aborted. The sweeper removes both
 older than a grace period far longer than any upload-and-commit: an object younger than that may belong
 to a transaction still running. Its rows are looked up a batch of keys at a time, in every table that
 names objects, whatever the prefix: a key named anywhere is kept.
+
+The tables that name objects are those of the classes using a stored-file mixin (`lib/stored.py`), found in
+the registry rather than listed: a table of files added later is consulted without a line here. That reads
+every domain's tables, so the sweeper sits beside `models.py`, above the domain packages.
 """
 
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
+from typing import Any
 
+from advanced_alchemy.base import orm_registry
 from sqlalchemy import delete, select, union_all
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
-from sqlalchemy.orm import InstrumentedAttribute
+from sqlalchemy.orm import InstrumentedAttribute, registry
 
-from marketplace.awards.models import (
-    AbnormallyLowProcedure,
-    ClarificationAttachment,
-    ContractMilestone,
-    ContractSignature,
-)
+# Every domain's models, mapped: the registry then holds every table of files.
+import marketplace.models  # noqa: F401
 from marketplace.lib.clock import Clock
-from marketplace.tenders.models import ContractDocument, OfferAttachment
-from marketplace.vendors.models import AdmissionDocument, DpsDocument
+from marketplace.lib.stored import NamesStoredObject
+from marketplace.settings import Settings
+from marketplace.tenders.models import OfferAttachment
 from storage import ObjectStore
 
 log = logging.getLogger("marketplace.storage.sweeper")
@@ -35,13 +38,17 @@ log = logging.getLogger("marketplace.storage.sweeper")
 # The prefixes the product writes under (tenders/offers.py, tenders/amendments.py, vendors/services.py,
 # awards/contracts.py, awards/dialogue.py, awards/abnormally_low.py).
 SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications")
-# Every column that names an object; tests/tenders/test_sweeper.py checks no table is missing here.
-KEY_COLUMNS: tuple[InstrumentedAttribute[str] | InstrumentedAttribute[str | None], ...] = (
-    OfferAttachment.object_key, ContractDocument.object_key, DpsDocument.object_key, AdmissionDocument.object_key,
-    ContractSignature.object_key, ContractMilestone.object_key, ClarificationAttachment.object_key,
-    AbnormallyLowProcedure.object_key)
-# Keys per lookup: seven `IN` lists of this size stay well within PostgreSQL's bind-parameter limit.
+# Keys per lookup: one `IN` list of this size per table of files stays well within PostgreSQL's bind-parameter
+# limit (32,767), with room for many more tables.
 BATCH = 1000
+
+
+def key_columns(models: registry = orm_registry) -> tuple[InstrumentedAttribute[Any], ...]:
+    """Every column that names an object: the `object_key` of each mapped class using a stored-file mixin,
+    in table order (one query plan whatever the import order)."""
+    classes: list[type[Any]] = [mapper.class_ for mapper in models.mappers
+                                if issubclass(mapper.class_, NamesStoredObject)]
+    return tuple(cls.object_key for cls in sorted(classes, key=lambda cls: cls.__tablename__))
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,6 +64,7 @@ class OrphanSweeper:
         self.session_maker = session_maker
         self.store = store
         self.clock = clock
+        self.key_columns = key_columns()
 
     async def sweep(self, grace: timedelta, prefixes: tuple[str, ...] = SWEPT_PREFIXES) -> SweepReport:
         if grace <= timedelta(0):
@@ -86,7 +94,16 @@ class OrphanSweeper:
 
     async def _named(self, keys: list[str]) -> set[str]:
         """Those of `keys` some row names: one query for the whole batch, across every table."""
-        lookups = [select(column).where(column.in_(keys)) for column in KEY_COLUMNS]
+        lookups = [select(column).where(column.in_(keys)) for column in self.key_columns]
         async with self.session_maker() as session:
             # `IN` never matches NULL: a milestone not yet validated names no object.
             return {key for key in (await session.scalars(union_all(*lookups))).all() if key is not None}
+
+
+async def sweep_orphan_objects(ctx: dict[str, Any]) -> dict[str, int]:
+    """Hourly: delete objects no row names and abort unfinished uploads, once past the grace period."""
+    settings: Settings = ctx["settings"]
+    report = await OrphanSweeper(ctx["session_maker"], ctx["store"], ctx["clock"]).sweep(
+        timedelta(minutes=settings.orphan_grace_minutes))
+    log.info("storage.orphans_swept", extra=asdict(report))
+    return asdict(report)
