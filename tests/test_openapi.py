@@ -26,7 +26,7 @@ from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
-from marketplace.vendors.services import DPS_DOCUMENT_TYPES
+from marketplace.vendors.documents import DPS_DOCUMENT_TYPES
 from tests.vendors.api import dps_body
 from tests.world import World
 

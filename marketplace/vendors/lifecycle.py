@@ -31,6 +31,7 @@ from marketplace.tenders.contracts import _NOTIFY_RECIPIENTS, NOTIFIED_VENDOR_RO
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.vendors import schemas
 from marketplace.vendors.models import AdmissionRequest, Dps
+from marketplace.vendors.notify import recipients
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import (
     DPS_IN_FORCE,
@@ -129,7 +130,7 @@ class DpsLifecycle:
 
     async def close_ended(self, *, sandbox: bool = False) -> int:
         """Store TERMINATED on every DPS whose validity has ended on its clock; returns how many ended."""
-        from marketplace.vendors.services import DpsService
+        from marketplace.vendors.dps import DpsService  # dps.py delegates the change of validity here
 
         query = (select(Dps).where(Dps.status.in_([s.value for s in DPS_IN_FORCE]))
                  .with_for_update(skip_locked=True))
@@ -154,8 +155,6 @@ class DpsLifecycle:
 
     async def alert_due_dates(self, *, sandbox: bool = False) -> int:
         """Alert the buying organisation's administrators about evaluations due soon, then overdue (D6)."""
-        from marketplace.vendors.services import DpsService
-
         query = (select(AdmissionRequest, Dps).join(Dps, Dps.id == AdmissionRequest.dps_id)
                  .where(AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES]),
                         AdmissionRequest.due_at.is_not(None), AdmissionRequest.overdue_alerted_at.is_(None),
@@ -164,7 +163,6 @@ class DpsLifecycle:
         if not sandbox:
             # Two working days are at most a week away, whatever the holidays: the rest can wait.
             query = query.where(AdmissionRequest.due_at <= self.clock.now() + timedelta(days=7))
-        service = DpsService(self.session, self.clock)
         notifications = NotificationService(self.session, self.clock)
         sent = 0
         for request, dps in (await self.session.execute(query)).all():
@@ -187,7 +185,7 @@ class DpsLifecycle:
                 request.due_soon_alerted_at = now
             else:
                 continue
-            for email in await service.recipients(dps.buyer_organisation_id, Role.BUYER_ADMIN):
+            for email in await recipients(self.session, dps.buyer_organisation_id, Role.BUYER_ADMIN):
                 await notifications.notify(recipient_email=email, kind=kind, about=request.id,
                                            subject=f"{subject} — {dps.title}", body=body, sandbox=dps.is_sandbox)
             await audit.record(self.session, self.clock, f"admission.{kind.split('.')[1]}_alerted", actor="system",

@@ -18,10 +18,10 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from marketplace.lib.clock import system_clock
+from marketplace.reference.errors import ReferenceFileRefused
 from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
 from marketplace.reference.services import (
     IMPORT_COMMAND,
-    ReferenceFileRefused,
     cpv_error,
     import_cpv,
     lookup_cpv,
