@@ -23,7 +23,7 @@ from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import evaluation_due_at
 from marketplace.vendors import schemas
 from marketplace.vendors.access import VENDOR_ROLES, is_buyer_of, require_vendor, visible_dps, visible_request
-from marketplace.vendors.base import VendorsService
+from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.documents import category_of, current_documents, document_schema
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
 from marketplace.vendors.notify import notify_buyer_side
@@ -65,7 +65,7 @@ async def request_schema(session: AsyncSession, clock: Clock, request: Admission
         declaration_due_at=request.declaration_due_at, sandbox=dps.is_sandbox)
 
 
-class AdmissionService(VendorsService):
+class AdmissionService(ServiceBase):
     """What the vendor does with its request, and the buyers' queue of requests to decide."""
 
     async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:

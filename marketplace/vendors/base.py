@@ -13,7 +13,7 @@ from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock
 
 
-class VendorsService:
+class ServiceBase:
     def __init__(self, session: AsyncSession, clock: Clock) -> None:
         self.session = session
         self.clock = clock

@@ -23,7 +23,7 @@ from marketplace.lib.working_days import (
 from marketplace.vendors import schemas
 from marketplace.vendors.access import require_buyer, visible_request
 from marketplace.vendors.admissions import request_schema
-from marketplace.vendors.base import VendorsService
+from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.errors import MissingDocuments
 from marketplace.vendors.models import AdmissionRequest, Dps
 from marketplace.vendors.notify import notify_vendor
@@ -35,7 +35,7 @@ from marketplace.vendors.states import (
 )
 
 
-class DecisionService(VendorsService):
+class DecisionService(ServiceBase):
     """What the DPS's buyers decide on a request, then on the admission it became."""
 
     async def _decide(self, principal: Principal, request_id: uuid.UUID,

@@ -22,7 +22,7 @@ from marketplace.lib.files import safe_filename
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps, visible_request
-from marketplace.vendors.base import VendorsService
+from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.errors import DocumentArchived
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
 from marketplace.vendors.notify import notify_vendor
@@ -61,7 +61,7 @@ async def category_of(session: AsyncSession, request: AdmissionRequest) -> DpsCa
     return category
 
 
-class DpsDocumentService(VendorsService):
+class DpsDocumentService(ServiceBase):
     """The procurement documents of a DPS: public for its whole validity, archived afterwards (D3)."""
 
     def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore) -> None:
@@ -111,7 +111,7 @@ class DpsDocumentService(VendorsService):
         return self.store.presigned_get(document.object_key, filename=document.filename)
 
 
-class AdmissionDocumentService(VendorsService):
+class AdmissionDocumentService(ServiceBase):
     """The documents a vendor supplies with its request, kept current while it is admitted (D7, D11)."""
 
     def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,

@@ -23,7 +23,7 @@ from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.uploads import check_rule_media_types
 from marketplace.vendors import schemas
 from marketplace.vendors.access import is_buyer_of, visible_dps
-from marketplace.vendors.base import VendorsService
+from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.lifecycle import DpsLifecycle
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
 from marketplace.vendors.notify import notify_vendor
@@ -52,7 +52,7 @@ def _criteria(items: list[schemas.AwardCriterion]) -> list[dict[str, Any]]:
     return [msgspec.to_builtins(i) for i in items]
 
 
-class DpsService(VendorsService):
+class DpsService(ServiceBase):
     async def to_schema(self, dps: Dps) -> schemas.Dps:
         categories = (await self.session.scalars(
             select(DpsCategory).where(DpsCategory.dps_id == dps.id).order_by(DpsCategory.sector,

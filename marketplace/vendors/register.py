@@ -8,12 +8,12 @@ from sqlalchemy import func, select
 
 from marketplace.accounts.models import Organisation
 from marketplace.vendors import schemas
-from marketplace.vendors.base import VendorsService
+from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
 from marketplace.vendors.states import AdmissionStatus
 
 
-class RegisterService(VendorsService):
+class RegisterService(ServiceBase):
     async def entries(self, *, dps_id: uuid.UUID | None, category_id: uuid.UUID | None, siren: str | None,
                        limit: int, offset: int) -> schemas.Page[schemas.RegisterEntry]:
         # Admissions to a sandbox are rehearsals: never in the public register.
