@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.accounts import schemas
 from marketplace.accounts.auth import hasher, issue_access_token
-from marketplace.accounts.members import MemberService
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
@@ -98,7 +98,7 @@ async def build_world(settings: Settings) -> World:
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
             service = OrganisationService(session, system_clock, settings)
-            members = MemberService(session, system_clock, settings)
+            memberships = MembershipService(session, system_clock, settings)
             bootstrap = Principal(user_id=None, api_key_id=None, email=None,
                                   roles_by_organisation={uuid.uuid4(): frozenset({Role.PLATFORM_ADMIN})})
             for key, (name, kind, siret, finess) in ORGANISATIONS.items():
@@ -117,7 +117,7 @@ async def build_world(settings: Settings) -> World:
                 await session.flush()
                 organisation = await session.get(Organisation, world.organisations[org_key])
                 assert organisation is not None
-                await members.add_membership("system", user, organisation, roles)
+                await memberships.add_membership("system", user, organisation, roles)
                 token, _ = issue_access_token(user.id, settings.secret_key)
                 world.people[person] = Person(user.id, user.email, token, org_key)
     finally:

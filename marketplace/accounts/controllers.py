@@ -12,12 +12,12 @@ from marketplace.accounts import schemas
 from marketplace.accounts.api_keys import ApiKeyService
 from marketplace.accounts.deps import (
     provide_api_key_service,
-    provide_member_service,
+    provide_membership_service,
     provide_organisation_service,
     provide_principal,
     provide_session_service,
 )
-from marketplace.accounts.members import MemberService
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
@@ -29,12 +29,12 @@ from marketplace.lib.openapi import answers
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "sessions": Provide(provide_session_service, sync_to_thread=False),
          "organisations": Provide(provide_organisation_service, sync_to_thread=False),
-         "members": Provide(provide_member_service, sync_to_thread=False),
+         "memberships": Provide(provide_membership_service, sync_to_thread=False),
          "api_keys": Provide(provide_api_key_service, sync_to_thread=False)}
 
 Sessions = NamedDependency[SessionService]
 Organisations = NamedDependency[OrganisationService]
-Members = NamedDependency[MemberService]
+Memberships = NamedDependency[MembershipService]
 ApiKeys = NamedDependency[ApiKeyService]
 Caller = NamedDependency[Principal]
 ALL_ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
@@ -107,28 +107,29 @@ class OrganisationController(Controller):
     @post("/{organisation_id:uuid}/invitations", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Invite a colleague (an e-mail carries the invitation code)")
     async def invite(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.InvitationCreate],
-                     members: Members, principal: Caller) -> Response[schemas.Invitation]:
-        invitation = await members.invite(principal, organisation_id, data)
+                     memberships: Memberships, principal: Caller) -> Response[schemas.Invitation]:
+        invitation = await memberships.invite(principal, organisation_id, data)
         return created(invitation, f"{self.path}/{organisation_id}/members")
 
     @get("/{organisation_id:uuid}/members", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
          summary="List members and their roles")
-    async def members(self, organisation_id: FromPath[uuid.UUID], members: Members,
+    async def members(self, organisation_id: FromPath[uuid.UUID], memberships: Memberships,
                       principal: Caller) -> list[schemas.Member]:
-        return await members.members(principal, organisation_id)
+        return await memberships.members(principal, organisation_id)
 
     @patch("/{organisation_id:uuid}/members/{user_id:uuid}",
            opt=requires(*ALL_ADMINS, reason="The organisation's admin."), summary="Change a member's roles")
     async def set_roles(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
-                        data: JSONBody[schemas.MemberUpdate], members: Members, principal: Caller) -> schemas.Member:
-        return await members.set_roles(principal, organisation_id, user_id, data)
+                        data: JSONBody[schemas.MemberUpdate], memberships: Memberships,
+                        principal: Caller) -> schemas.Member:
+        return await memberships.set_roles(principal, organisation_id, user_id, data)
 
     @post("/{organisation_id:uuid}/members/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT,
           opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Deactivate a member's account (effective on their next request)")
     async def deactivate(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
-                         members: Members, principal: Caller) -> None:
-        await members.deactivate(principal, organisation_id, user_id)
+                         memberships: Memberships, principal: Caller) -> None:
+        await memberships.deactivate(principal, organisation_id, user_id)
 
     @post("/{organisation_id:uuid}/api-keys", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Create an API key (its secret is shown once)")
@@ -157,5 +158,5 @@ class InvitationController(Controller):
 
     @post("/accept", opt=public("The invitation code is the credential."), status_code=HTTP_200_OK,
           summary="Accept an invitation (creates the account if needed) and log in")
-    async def accept(self, data: JSONBody[schemas.InvitationAccept], members: Members) -> schemas.TokenPair:
-        return await members.accept_invitation(data)
+    async def accept(self, data: JSONBody[schemas.InvitationAccept], memberships: Memberships) -> schemas.TokenPair:
+        return await memberships.accept_invitation(data)

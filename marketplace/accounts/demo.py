@@ -13,7 +13,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts import schemas
-from marketplace.accounts.members import MemberService
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import SYSTEM_ACTOR, Principal
@@ -60,7 +60,8 @@ _SYSTEM = Principal(user_id=None, api_key_id=None, email=None,
 
 
 async def seed_demo(session: AsyncSession, clock: Clock, settings: Settings) -> DemoSummary:
-    organisations, members = OrganisationService(session, clock, settings), MemberService(session, clock, settings)
+    organisations = OrganisationService(session, clock, settings)
+    memberships = MembershipService(session, clock, settings)
     logins = [(email, DEMO_ORGANISATIONS[org][1]) for email, (org, _, _) in DEMO_PEOPLE.items()]
     if await session.scalar(select(Organisation.id).where(Organisation.siret == DEMO_ORGANISATIONS["platform"][2])):
         return DemoSummary(created=False, logins=logins)
@@ -73,17 +74,18 @@ async def seed_demo(session: AsyncSession, clock: Clock, settings: Settings) -> 
         for name, finess in facilities:
             await organisations.add_facility(_SYSTEM, ids[key], schemas.FacilityCreate(name=name, finess_et=finess))
     for email, (org_key, full_name, roles) in DEMO_PEOPLE.items():
-        user = await members.create_user(email, full_name, DEMO_PASSWORD)
+        user = await memberships.create_user(email, full_name, DEMO_PASSWORD)
         organisation = await session.get(Organisation, ids[org_key])
         assert organisation is not None
-        await members.add_membership(SYSTEM_ACTOR, user, organisation, roles)
+        await memberships.add_membership(SYSTEM_ACTOR, user, organisation, roles)
     return DemoSummary(created=True, logins=logins)
 
 
 async def create_platform_admin(session: AsyncSession, clock: Clock, settings: Settings, *, email: str,
                                 full_name: str, password: str, operator_name: str, operator_siret: str) -> User:
     """The first administrator: creates the platform operator organisation if there is none yet."""
-    organisations, members = OrganisationService(session, clock, settings), MemberService(session, clock, settings)
+    organisations = OrganisationService(session, clock, settings)
+    memberships = MembershipService(session, clock, settings)
     operator = await session.scalar(select(Organisation).where(Organisation.kind == OrganisationKind.PLATFORM))
     if operator is None:
         created = await organisations.create_organisation(_SYSTEM, schemas.OrganisationCreate(
@@ -92,6 +94,6 @@ async def create_platform_admin(session: AsyncSession, clock: Clock, settings: S
         assert operator is not None
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        user = await members.create_user(email, full_name, password)
-    await members.add_membership(SYSTEM_ACTOR, user, operator, [Role.PLATFORM_ADMIN])
+        user = await memberships.create_user(email, full_name, password)
+    await memberships.add_membership(SYSTEM_ACTOR, user, operator, [Role.PLATFORM_ADMIN])
     return user

@@ -8,7 +8,7 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.api_keys import ApiKeyService
-from marketplace.accounts.members import MemberService
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.sessions import SessionService
@@ -34,9 +34,9 @@ def provide_organisation_service(db_session: NamedDependency[AsyncSession], cloc
     return OrganisationService(db_session, clock, settings)
 
 
-def provide_member_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                           settings: NamedDependency[Settings]) -> MemberService:
-    return MemberService(db_session, clock, settings)
+def provide_membership_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                           settings: NamedDependency[Settings]) -> MembershipService:
+    return MembershipService(db_session, clock, settings)
 
 
 def provide_api_key_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],

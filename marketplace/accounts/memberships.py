@@ -23,7 +23,7 @@ from marketplace.notifications.services import NotificationService
 INVITATION_TTL = timedelta(days=7)
 
 
-class MemberService(ServiceBase):
+class MembershipService(ServiceBase):
     async def create_user(self, email: str, full_name: str, password: str) -> User:
         # Every account is written to (invitations, D8 invitations, decisions): its address must be reachable.
         email = deliverable_address(email, self.settings, field="email")
