@@ -1,11 +1,12 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from marketplace.accounts import schemas
@@ -25,6 +26,9 @@ from marketplace.accounts.sessions import SessionService
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers
+from marketplace.notifications import schemas as inbox_schemas
+from marketplace.notifications.deps import provide_inbox_service
+from marketplace.notifications.inbox import InboxService
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "sessions": Provide(provide_session_service, sync_to_thread=False),
@@ -160,3 +164,51 @@ class InvitationController(Controller):
           summary="Accept an invitation (creates the account if needed) and log in")
     async def accept(self, data: JSONBody[schemas.InvitationAccept], memberships: Memberships) -> schemas.TokenPair:
         return await memberships.accept_invitation(data)
+
+
+# -- the inbox: notifications are addressed to an e-mail address, a person's is their account's (accounts
+# resolve the caller; notifications/inbox.py knows addresses only) ------------------------------------------
+
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+Inbox = NamedDependency[InboxService]
+_inbox_deps = {"principal": Provide(provide_principal, sync_to_thread=False),
+               "inbox": Provide(provide_inbox_service, sync_to_thread=False)}
+_OWN = "Any person signed in: their own notifications only (an API key has no inbox: 403)."
+
+
+class InboxController(Controller):
+    path = "/my/notifications"
+    tags = ["Notifications"]
+    dependencies = _inbox_deps
+
+    @get("/", opt=requires(reason=_OWN), summary="My notifications, newest first, with their delivery status")
+    async def list_mine(self, inbox: Inbox, principal: Caller, limit: Limit = 50, offset: Offset = 0,
+                        unread: Annotated[bool, QueryParameter(name="unread")] = False) -> inbox_schemas.InboxPage:
+        return await inbox.list(principal.email, limit=limit, offset=offset, unread_only=unread)
+
+    @get("/unread-count", opt=requires(reason=_OWN), summary="How many of my notifications are unread")
+    async def unread_count(self, inbox: Inbox, principal: Caller) -> inbox_schemas.UnreadCount:
+        return await inbox.unread_count(principal.email)
+
+    @post("/{notification_id:uuid}/read", opt=requires(reason=_OWN + " Someone else's is a 404."),
+          status_code=HTTP_200_OK, summary="Mark one of my notifications read")
+    async def mark_read(self, notification_id: FromPath[uuid.UUID], inbox: Inbox,
+                        principal: Caller) -> inbox_schemas.InboxNotification:
+        return await inbox.mark_read(principal.email, notification_id)
+
+    @post("/read-all", opt=requires(reason=_OWN), status_code=HTTP_200_OK,
+          summary="Mark all my notifications read")
+    async def mark_all_read(self, inbox: Inbox, principal: Caller) -> inbox_schemas.MarkedRead:
+        return await inbox.mark_all_read(principal.email)
+
+
+class FailedDeliveryController(Controller):
+    path = "/notifications"
+    tags = ["Notifications"]
+    dependencies = _inbox_deps
+
+    @get("/failed", opt=requires(Role.PLATFORM_ADMIN, reason="The platform's operators follow up lost e-mails."),
+         summary="E-mails that could not be delivered, most recent failure first")
+    async def failed(self, inbox: Inbox, limit: Limit = 50, offset: Offset = 0) -> inbox_schemas.FailedDeliveryPage:
+        return await inbox.failed_deliveries(limit=limit, offset=offset)
