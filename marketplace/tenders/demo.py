@@ -29,6 +29,7 @@ from marketplace.lib.clock import Clock, real_span
 from marketplace.reference.services import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.models import OpenerKey, SpecificContract, SpecificContractStatus
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.services import NeedService
@@ -172,7 +173,8 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
         await admissions.submit(vendor, request.id)
     # D4's window, skipped as any buyer of a sandbox may, rather than waited for (31 real minutes); the requests
     # of the window are decided once it has closed, before the DPS becomes active (D6).
-    await dps_service.fast_forward(buyer, created.id, dps_schemas.SandboxFastForward(days=31, hours=3))
+    await DpsTimeService(session, clock).fast_forward(buyer, created.id,
+                                                      dps_schemas.SandboxFastForward(days=31, hours=3))
     for request_id in requests:
         await decisions.admit(buyer, request_id)
     await dps_service.activate(buyer, created.id)

@@ -101,20 +101,6 @@ class DpsController(Controller):
                         principal: Caller) -> schemas.Dps:
         return await dps.terminate(principal, dps_id, data)
 
-    @post("/{dps_id:uuid}/validity", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
-          status_code=HTTP_200_OK,
-          summary="Change the DPS's end of validity, with reasons: every admitted vendor is told (§1.1)")
-    async def change_validity(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsValidityChange],
-                              dps: Dps, principal: Caller) -> schemas.Dps:
-        return await dps.change_validity(principal, dps_id, data)
-
-    @post("/{dps_id:uuid}/sandbox/fast-forward",
-          opt=requires(Role.BUYER_ADMIN, reason="The sandbox DPS's buying organisation."), status_code=HTTP_200_OK,
-          summary="Sandbox only: skip sandbox time at once (never during an open tender period or a standstill)")
-    async def fast_forward(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.SandboxFastForward],
-                           dps: Dps, principal: Caller) -> schemas.Dps:
-        return await dps.fast_forward(principal, dps_id, data)
-
     @put("/{dps_id:uuid}/documents", opt={**requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
                                           **raw_body(*DPS_DOCUMENT_TYPES)},
          request_max_body_size=None, status_code=201,

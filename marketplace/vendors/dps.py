@@ -2,13 +2,14 @@
 
 domain.md §1.1–§1.3, D2, D4–D6, D10, D20. Every transition is checked against `states.py` and audited; when
 the DPS ends, the requests and admissions still live close and their vendors are told. A DPS in draft is
-visible only to its buying organisation (vendors/access.py).
+visible only to its buying organisation (vendors/access.py). The change of its validity is in lifecycle.py.
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -19,12 +20,10 @@ from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import format_paris
 from marketplace.lib.working_days import earliest_franc_deadline
-from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.uploads import check_rule_media_types
 from marketplace.vendors import schemas
 from marketplace.vendors.access import is_buyer_of, visible_dps
 from marketplace.vendors.base import ServiceBase
-from marketplace.vendors.lifecycle import DpsLifecycle
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
 from marketplace.vendors.notify import notify_vendor
 from marketplace.vendors.sandbox import clock_schema
@@ -39,6 +38,13 @@ from marketplace.vendors.states import (
 )
 
 INITIAL_WINDOW_DAYS = 30  # D4, a délai franc (lib/working_days.py `earliest_franc_deadline`)
+
+# The specific contracts run under a DPS constrain its time: a sandbox's clock never skips a period a vendor is
+# owed (D9, D14, D18), a validity never ends before a tender deadline. They live a layer above (tenders/), which
+# passes these checks in (tenders/dps_time.py), run once the DPS row is locked: admission never depends on
+# competitions, and the arguments are required, so no door can leave them out.
+ContractsHold = Callable[[Dps], Awaitable[None]]  # refuses (raises) while a contract under the DPS is owed time
+LatestTenderDeadline = Callable[[Dps], Awaitable[datetime | None]]  # of a contract under the DPS open for offers
 
 
 def _criteria(items: list[schemas.AwardCriterion]) -> list[dict[str, Any]]:
@@ -218,15 +224,10 @@ class DpsService(ServiceBase):
                           old=old.value, new=target.value, reasons=reasons, closed_requests=len(live))
         return await self.to_schema(dps)
 
-    async def change_validity(self, principal: Principal, dps_id: uuid.UUID,
-                              data: schemas.DpsValidityChange) -> schemas.Dps:
-        return await self.to_schema(await DpsLifecycle(self.session, self.clock).change_validity(
-            principal, dps_id, data))
-
     # -- a sandbox's clock ---------------------------------------------------------------------------
 
-    async def fast_forward(self, principal: Principal, dps_id: uuid.UUID,
-                           data: schemas.SandboxFastForward) -> schemas.Dps:
+    async def fast_forward(self, principal: Principal, dps_id: uuid.UUID, data: schemas.SandboxFastForward, *,
+                           contracts_hold: ContractsHold) -> schemas.Dps:
         """Skip sandbox time at once, so a rehearsal needn't wait out D4's 30 days or a contract's months.
 
         Never while a vendor is owed time on this sandbox: an open tender period (D9, D14), a standstill
@@ -244,13 +245,7 @@ class DpsService(ServiceBase):
         skip = timedelta(days=data.days, hours=data.hours)
         if skip <= timedelta(0):
             raise RuleViolation("days: skip at least an hour", field="days")
-        running = await self.session.scalar(select(SpecificContract.id).where(
-            SpecificContract.dps_id == dps.id,
-            SpecificContract.status.in_([SpecificContractStatus.OPEN, SpecificContractStatus.STANDSTILL])).limit(1))
-        if running is not None:
-            raise Conflict(f"sandbox: specific contract {running} is open for offers or in its standstill; vendors "
-                           "keep every second of those periods (D9, D14, D18)", field="sandbox", rule="sandbox",
-                           specificContractId=str(running))
+        await contracts_hold(dps)
         asked = await self.session.scalar(select(AdmissionRequest.id).where(
             AdmissionRequest.dps_id == dps.id, AdmissionRequest.declaration_due_at.is_not(None)).limit(1))
         if asked is not None:
