@@ -26,7 +26,7 @@ from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.clock import Clock, real_span
-from marketplace.reference.services import seed_cpv_codes
+from marketplace.reference.cpv import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.dps_time import DpsTimeService
@@ -79,7 +79,7 @@ _NEED = {
     "cpvCodes": ["48180000-3", "72000000-5"],
 }
 # The CPV codes the demo need cites (CPV 2008 labels), loaded when no table was imported yet so that
-# `dev --demo` runs on a fresh database; never the table itself (`./run import-cpv`, reference/services.py).
+# `dev --demo` runs on a fresh database; never the table itself (`./run import-cpv`, reference/cpv.py).
 DEMO_CPV_CODES = {
     "48000000-8": "Software package and information systems",
     "48180000-3": "Medical software package",
