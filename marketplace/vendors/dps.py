@@ -231,7 +231,8 @@ class DpsService(ServiceBase):
         """Skip sandbox time at once, so a rehearsal needn't wait out D4's 30 days or a contract's months.
 
         Never while a vendor is owed time on this sandbox: an open tender period (D9, D14), a standstill
-        (D18) or an updated self-declaration asked of it (D11) runs its full length, on the sandbox clock.
+        (D18) or an updated self-declaration asked of it (D11) runs its full length, on the sandbox clock. The
+        contracts' periods are `contracts_hold`'s to check (tenders/dps_time.py); the declaration is checked here.
         The DPS row is locked: a need being published on it meanwhile waits, or is waited for and seen."""
         dps = await visible_dps(self.session, dps_id, principal)
         if not is_buyer_of(principal, dps, Role.BUYER_ADMIN):

@@ -68,6 +68,8 @@ class DpsLifecycle:
 
     async def change_validity(self, principal: Principal, dps_id: uuid.UUID, data: schemas.DpsValidityChange, *,
                               latest_tender_deadline: LatestTenderDeadline) -> schemas.Dps:
+        """ACTIVE --change_validity--> ACTIVE (or while pending), audited, every admitted vendor told (§1.1).
+        `latest_tender_deadline` answers for the specific contracts under the DPS (tenders/dps_time.py)."""
         dps = await self.session.get(Dps, dps_id, with_for_update=True)
         if dps is None or not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN,
                                                     Role.BUYER_EVALUATOR):
