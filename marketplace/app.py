@@ -43,6 +43,7 @@ from marketplace.awards.controllers import (
     ClarificationController,
     ContractController,
 )
+from marketplace.awards.deps import provide_opening_evaluation
 from marketplace.errors import exception_handlers
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
@@ -162,7 +163,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
-                      "signature_policy": state_value("signature_policy")},
+                      "signature_policy": state_value("signature_policy"),
+                      # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
+                      "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
                      "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),

@@ -40,7 +40,8 @@ from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import ABNORMALLY_LOW_MOVES, RejectionGround, abnormally_low_allows
 from marketplace.errors import Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
-from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
+from marketplace.tenders.access import buying_side, vendor_side
+from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.uploads import check_declared, header_filename, store_upload
 from storage import ObjectStore
@@ -70,11 +71,10 @@ class AbnormallyLowService(AwardService):
         """The procedure, for the buying organisation's members and the offer's vendor; 404 for anyone else."""
         offer = await self.session.get(Offer, offer_id)
         contract = await self.session.get(SpecificContract, offer.specific_contract_id) if offer else None
-        if offer is None or contract is None or not (
-                principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES)
-                or principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES)):
+        if offer is None or contract is None or not (buying_side(principal, contract)
+                                                     or vendor_side(principal, offer)):
             raise NotFound("No offer has this id.")
-        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+        if buying_side(principal, contract):
             # The vendor's justification explains its offer: offer content, out of a conflicted reader's reach.
             await self._stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)
         procedure = await self._procedure(offer.id)
@@ -87,9 +87,9 @@ class AbnormallyLowService(AwardService):
         """For the vendor's answer: the offer's own vendor (admin or bid manager), the contract locked, the
         procedure waiting for a justification not yet sent, before its due date."""
         offer = await self.session.get(Offer, offer_id)
-        if offer is None or not principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES):
+        if offer is None or not vendor_side(principal, offer):
             raise NotFound("No offer has this id.")
-        if not principal.has_role_in(offer.vendor_organisation_id, *REASONS_ROLES):
+        if not vendor_side(principal, offer, *REASONS_ROLES):
             raise Forbidden("Only the vendor's administrator or bid manager justifies its offer.")
         contract = await self._contract_locked(offer.specific_contract_id)
         procedure = await self._procedure(offer.id, lock=True)

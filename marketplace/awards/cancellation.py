@@ -30,18 +30,19 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
 from marketplace.awards.contracts import ContractService
-from marketplace.awards.errors import ContractStage, WrongStage
+from marketplace.awards.errors import ContractStage
 from marketplace.awards.models import Award, Contract, SansSuiteDeclaration
-from marketplace.awards.states import CONTRACT_TRANSITIONS, AwardStatus, ContractStatus, allowed
-from marketplace.errors import Forbidden, NotFound
+from marketplace.awards.states import AwardStatus, ContractStatus
+from marketplace.errors import Forbidden
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
-from marketplace.tenders.contracts import BUYER_ROLES, notify_invitees
+from marketplace.tenders.access import buying_side, for_buying_side
+from marketplace.tenders.contracts import notify_invitees
 from marketplace.tenders.models import Need, SpecificContract
+from marketplace.tenders.states import SpecificContractStatus, move, require_move
 from marketplace.vendors.sandbox import dps_clock, dps_of
 
 CANCELLED_KIND = "tender.cancelled"
-_NOT_FOUND = "No specific contract has this id."
 
 
 class CancellationService:
@@ -53,19 +54,14 @@ class CancellationService:
                                  data: schemas.SansSuiteCreate) -> schemas.SansSuite:
         specific = await self.session.scalar(select(SpecificContract).where(SpecificContract.id == contract_id)
                                              .with_for_update().execution_options(populate_existing=True))
-        if specific is None or not principal.has_role_in(specific.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound(_NOT_FOUND)
-        if not principal.has_role_in(specific.buyer_organisation_id, Role.BUYER_ADMIN):
+        specific = for_buying_side(principal, specific)
+        if not buying_side(principal, specific, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the buying organisation declares the contract sans suite.")
-        if not allowed("declare_sans_suite", specific.status):
-            raise WrongStage(f"status: the contract is {specific.status.value}; only a contract not yet signed, "
-                             "nor already ended, is declared sans suite", field="status", rule="G8")
-        previous = specific.status
+        require_move(specific, SpecificContractStatus.CANCELLED,
+                     "only a contract not yet signed, nor already ended, is declared sans suite")
         dps = await dps_of(self.session, specific.dps_id)
         now = dps_clock(self.clock, dps).now()  # a sandbox's runs faster (vendors/sandbox.py)
-        cancelled = CONTRACT_TRANSITIONS["declare_sans_suite"][1]
-        assert cancelled is not None
-        specific.status = cancelled
+        previous = move(specific, SpecificContractStatus.CANCELLED)
         award = await self.session.scalar(select(Award).where(
             Award.specific_contract_id == specific.id, Award.status != AwardStatus.CANCELLED).with_for_update())
         if award is not None:

@@ -12,24 +12,17 @@ its own when the caller gives one (the request's rolls back with the refusal), l
 from __future__ import annotations
 
 import uuid
-from typing import ClassVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
+from marketplace.awards.errors import ConflictOfInterest
 from marketplace.awards.models import ConflictDeclaration
-from marketplace.errors import Forbidden
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
 
 RULE = "conflict-of-interest-declaration"
-
-
-class ConflictOfInterest(Forbidden):
-    """The caller declared a conflict of interest for this contract: they stay out of its offers."""
-
-    slug: ClassVar[str] = "conflict-of-interest"
 
 
 async def declared_conflict(session: AsyncSession, contract_id: uuid.UUID, principal: Principal) -> bool:

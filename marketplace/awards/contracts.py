@@ -57,7 +57,6 @@ from marketplace.awards.errors import (
     SignatureInvalid,
     SignatureTooEarly,
     SignatureUnsupported,
-    WrongStage,
 )
 from marketplace.awards.models import (
     Award,
@@ -82,9 +81,12 @@ from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.lib import audit, esign
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.services import NotificationService
-from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
-from marketplace.tenders.models import SpecificContract, SpecificContractStatus
+from marketplace.tenders.access import buying_side, for_buying_side, party, vendor_side
+from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
+from marketplace.tenders.errors import WrongStage
+from marketplace.tenders.models import SpecificContract
 from marketplace.tenders.offers import audit_apart
+from marketplace.tenders.states import SpecificContractStatus, move
 from marketplace.uploads import check_declared, read_limited, store_upload
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock, dps_of
@@ -124,8 +126,7 @@ class ContractService:
         if lock:
             query = query.with_for_update().execution_options(populate_existing=True)
         contract = await self.session.scalar(query)
-        if contract is None or not (principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES)
-                                    or principal.has_role_in(contract.vendor_organisation_id, *VENDOR_ROLES)):
+        if contract is None or not party(principal, contract):
             raise NotFound(_NOT_FOUND)
         return contract
 
@@ -140,7 +141,7 @@ class ContractService:
 
     @staticmethod
     def _buyer_admin(principal: Principal, contract: Contract, what: str) -> None:
-        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+        if not buying_side(principal, contract, Role.BUYER_ADMIN):
             raise Forbidden(f"Only an administrator of the buying organisation {what}.")
 
     async def _audit(self, principal: Principal | None, contract: Contract, action: str, target_type: str,
@@ -192,9 +193,8 @@ class ContractService:
                      data: schemas.ContractCreate) -> schemas.Contract:
         specific = await self.session.scalar(select(SpecificContract).where(
             SpecificContract.id == specific_contract_id).with_for_update().execution_options(populate_existing=True))
-        if specific is None or not principal.has_role_in(specific.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound("No specific contract has this id.")
-        if not principal.has_role_in(specific.buyer_organisation_id, Role.BUYER_ADMIN):
+        specific = for_buying_side(principal, specific)
+        if not buying_side(principal, specific, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the buying organisation creates the contract.")
         award = await self.session.scalar(select(Award).where(
             Award.specific_contract_id == specific.id,
@@ -235,9 +235,9 @@ class ContractService:
         await self.session.execute(select(SpecificContract.id).where(
             SpecificContract.id == unlocked.specific_contract_id).with_for_update())
         contract = await self._load(principal, contract_id, lock=True)
-        if principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+        if buying_side(principal, contract, Role.BUYER_ADMIN):
             side = SignatureSide.BUYER
-        elif principal.has_role_in(contract.vendor_organisation_id, Role.VENDOR_ADMIN):
+        elif vendor_side(principal, contract, Role.VENDOR_ADMIN):
             side = SignatureSide.VENDOR
         else:
             raise Forbidden("An administrator of the buying organisation or of the awardee signs the contract.")
@@ -287,7 +287,7 @@ class ContractService:
             await self._move(principal, contract, "notified", ContractStatus.ACTIVE)
             specific = await self.session.get(SpecificContract, contract.specific_contract_id)
             if specific is not None:
-                specific.status = SpecificContractStatus.CONTRACTED
+                move(specific, SpecificContractStatus.CONTRACTED)
                 await self.session.flush()
         return await self._schema(contract)
 

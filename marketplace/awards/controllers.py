@@ -11,7 +11,6 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, HeaderParameter, JSONBody
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
@@ -22,23 +21,22 @@ from marketplace.awards.abnormally_low import AbnormallyLowService
 from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.contracts import DOCUMENT_TYPES as EVIDENCE_TYPES
 from marketplace.awards.contracts import SIGNATURE_TYPES, ContractService
+from marketplace.awards.deps import (
+    provide_abnormally_low_service,
+    provide_award_service,
+    provide_cancellation_service,
+    provide_contract_service,
+    provide_dialogue_service,
+)
 from marketplace.awards.dialogue import ANSWERING_ROLES, CLARIFICATION_TYPES, DialogueService, thread_path
 from marketplace.awards.services import REASONS_ROLES, AwardService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
-from marketplace.lib.clock import Clock
-from marketplace.lib.esign import SignaturePolicy
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
-from storage import ObjectStore
 
 Caller = NamedDependency[Principal]
-
-
-def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> AwardService:
-    return AwardService(db_session, clock, side_sessions)
 
 
 Awards = NamedDependency[AwardService]
@@ -119,11 +117,6 @@ class AwardController(Controller):
         return await awards.answer_reasons(principal, reasons_request_id, data)
 
 
-def provide_cancellation_service(db_session: NamedDependency[AsyncSession],
-                                 clock: NamedDependency[Clock]) -> CancellationService:
-    return CancellationService(db_session, clock)
-
-
 class CancellationController(Controller):
     """A specific contract declared sans suite (machine (c): any pre-contract state → CANCELLED)."""
 
@@ -138,13 +131,6 @@ class CancellationController(Controller):
     async def cancel(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.SansSuiteCreate],
                      cancellations: NamedDependency[CancellationService], principal: Caller) -> schemas.SansSuite:
         return await cancellations.declare_sans_suite(principal, contract_id, data)
-
-
-def provide_abnormally_low_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                                   store: NamedDependency[ObjectStore],
-                                   side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]
-                                   ) -> AbnormallyLowService:
-    return AbnormallyLowService(db_session, clock, store, side_sessions)
 
 
 AbnormallyLow = NamedDependency[AbnormallyLowService]
@@ -204,13 +190,6 @@ class AbnormallyLowController(Controller):
     async def decide(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.AbnormallyLowDecision],
                      procedures: AbnormallyLow, principal: Caller) -> schemas.AbnormallyLow:
         return await procedures.decide(principal, offer_id, data)
-
-
-def provide_contract_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                             store: NamedDependency[ObjectStore],
-                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
-                             signature_policy: NamedDependency[SignaturePolicy]) -> ContractService:
-    return ContractService(db_session, clock, store, side_sessions, signature_policy)
 
 
 Contracts = NamedDependency[ContractService]
@@ -299,12 +278,6 @@ class ContractController(Controller):
     async def terminate(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractTermination],
                         contracts: Contracts, principal: Caller) -> schemas.Contract:
         return await contracts.terminate(principal, contract_id, data)
-
-
-def provide_dialogue_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                             store: NamedDependency[ObjectStore],
-                             side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DialogueService:
-    return DialogueService(db_session, clock, store, side_sessions)
 
 
 Dialogue = NamedDependency[DialogueService]

@@ -39,7 +39,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
 from marketplace.awards.conflicts import stay_out
-from marketplace.awards.errors import AnswerOverdue, ClarificationClosed, OffersNotOpened, WrongStage
+from marketplace.awards.errors import AnswerOverdue, ClarificationClosed, OffersNotOpened
 from marketplace.awards.models import ClarificationAttachment, ClarificationMessage, ClarificationThread
 from marketplace.awards.states import ClarificationStatus, DialogueSide, allowed, thread_allows
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
@@ -48,9 +48,12 @@ from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_i
 from marketplace.lib.files import safe_filename
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders import schemas as tender_schemas
-from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
-from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
+from marketplace.tenders.access import buying_side, vendor_side
+from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES
+from marketplace.tenders.errors import WrongStage
+from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.offers import audit_apart
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus
 from marketplace.uploads import check_declared, header_filename, store_upload
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import ObjectStore
@@ -87,10 +90,10 @@ class DialogueService:
         contract = await self.session.get(SpecificContract, offer.specific_contract_id) if offer else None
         if offer is None or contract is None:
             raise NotFound(_NO_OFFER)
-        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+        if buying_side(principal, contract):
             await self._stay_out(principal, contract.id, contract.buyer_organisation_id, "offer", offer.id)
             return offer, contract, DialogueSide.BUYER
-        if principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES):
+        if vendor_side(principal, offer):
             return offer, contract, DialogueSide.VENDOR
         raise NotFound(_NO_OFFER)
 
@@ -99,11 +102,11 @@ class DialogueService:
         thread = await self.session.get(ClarificationThread, thread_id, with_for_update=lock or None,
                                         populate_existing=lock)
         if thread is not None:
-            if principal.has_role_in(thread.buyer_organisation_id, *BUYER_ROLES):
+            if buying_side(principal, thread):
                 await self._stay_out(principal, thread.specific_contract_id, thread.buyer_organisation_id,
                                      "clarification_thread", thread.id)
                 return thread, DialogueSide.BUYER
-            if principal.has_role_in(thread.vendor_organisation_id, *VENDOR_ROLES):
+            if vendor_side(principal, thread):
                 return thread, DialogueSide.VENDOR
         raise NotFound(_NO_THREAD)
 
@@ -175,8 +178,7 @@ class DialogueService:
     async def _writable(self, principal: Principal, thread_id: uuid.UUID) -> tuple[ClarificationThread, DialogueSide]:
         """The thread, locked (a close and a message queue), if the caller may write to it now."""
         thread, side = await self._thread(principal, thread_id, lock=True)
-        if side is DialogueSide.VENDOR and not principal.has_role_in(thread.vendor_organisation_id,
-                                                                      *ANSWERING_ROLES):
+        if side is DialogueSide.VENDOR and not vendor_side(principal, thread, *ANSWERING_ROLES):
             raise Forbidden("The vendor's administrator or bid manager answers for it.")
         if not thread_allows("post", thread.status):
             raise ClarificationClosed("This clarification thread was closed by the buying side.", field="status")

@@ -2,14 +2,8 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from marketplace.errors import Conflict, RuleViolation
+from marketplace.errors import Conflict, Forbidden, RuleViolation
 from marketplace.uploads import DocumentTypeRefused
-
-
-class WrongStage(Conflict):
-    """Machine (c): the action is not allowed in the contract's current state (G8)."""
-
-    slug: ClassVar[str] = "wrong-stage"
 
 
 class DeclarationRequired(RuleViolation):
@@ -92,3 +86,9 @@ class SignatureUnsupported(DocumentTypeRefused):
     """G16: not a PAdES, CAdES (enveloping) or XAdES (enveloped) signature, or not the declared one."""
 
     slug: ClassVar[str] = "signature-unsupported"
+
+
+class ConflictOfInterest(Forbidden):
+    """The caller declared a conflict of interest for this contract: they stay out of its offers."""
+
+    slug: ClassVar[str] = "conflict-of-interest"

@@ -40,7 +40,6 @@ from marketplace.awards.errors import (
     AlreadyAwarded,
     DeclarationRequired,
     RankingIncomplete,
-    WrongStage,
 )
 from marketplace.awards.models import (
     AbnormallyLowProcedure,
@@ -66,8 +65,11 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.models import Notification
 from marketplace.notifications.services import NotificationService
-from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
-from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract, SpecificContractStatus
+from marketplace.tenders.access import buying_side, for_buying_side
+from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
+from marketplace.tenders.errors import WrongStage
+from marketplace.tenders.models import Need, Offer, SpecificContract
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move, require_move
 from marketplace.vendors.sandbox import clock_of, dps_of
 
 STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to date
@@ -99,14 +101,11 @@ class AwardService:
         if lock:
             # Re-read after the wait: a concurrent award that committed meanwhile must be seen (G8).
             query = query.with_for_update().execution_options(populate_existing=True)
-        contract = await self.session.scalar(query)
-        if contract is None or not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound(_NOT_FOUND)
-        return contract
+        return for_buying_side(principal, await self.session.scalar(query))
 
     @staticmethod
     def _admin(principal: Principal, contract: SpecificContract, what: str) -> None:
-        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+        if not buying_side(principal, contract, Role.BUYER_ADMIN):
             raise Forbidden(f"Only an administrator of the buying organisation {what}.")
 
     @staticmethod
@@ -165,8 +164,7 @@ class AwardService:
     async def start_evaluation(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:
         contract = await self._contract(principal, contract_id, lock=True)
         self._admin(principal, contract, "starts the evaluation")
-        self._stage("start_evaluation", contract, "the evaluation starts once the offers are opened")
-        contract.status = SpecificContractStatus.EVALUATION
+        move(contract, SpecificContractStatus.EVALUATION, "the evaluation starts once the offers are opened")
         await self.session.flush()
         await self._audit(principal, contract, "specific_contract.evaluation_started", "specific_contract",
                           contract.id)
@@ -369,7 +367,7 @@ class AwardService:
         if contract.status in AFTER_AWARD or await self._live_award(contract.id) is not None:
             raise AlreadyAwarded("This contract is awarded already: one award per specific contract.",
                                  field="status", rule="G8")
-        self._stage("award", contract, "the award follows the evaluation")
+        require_move(contract, SpecificContractStatus.AWARD_DECIDED, "the award follows the evaluation")
         # D15: no award while an offer awaits the decision on its justification, whichever offer is chosen: the
         # suspected offer, if its justification convinces, may rank first and must still be able to win.
         pending = await self._pending_abnormally_low(contract.id)
@@ -410,8 +408,8 @@ class AwardService:
                       ranking=msgspec.json.decode(msgspec.json.encode(ranking)))
         self.session.add(award)
         # Machine (c): AWARD_DECIDED, and STANDSTILL at once when one is observed (the notices leave now).
-        contract.status = (SpecificContractStatus.STANDSTILL if data.standstill_required
-                           else SpecificContractStatus.AWARD_DECIDED)
+        move(contract, SpecificContractStatus.STANDSTILL if data.standstill_required
+             else SpecificContractStatus.AWARD_DECIDED)
         await self.session.flush()
         notices = await self._notify(contract, award, ranking, offers, chosen.vendor_name)
         await self._audit(principal, contract, "specific_contract.awarded", "award", award.id,
@@ -573,11 +571,12 @@ class AwardService:
 
     async def answer_reasons(self, principal: Principal, request_id: uuid.UUID,
                              data: schemas.ReasonsAnswer) -> schemas.ReasonsRequest:
+        missing = "No request for reasons has this id."
         row = await self.session.get(ReasonsRequest, request_id, with_for_update=True)
-        contract = await self.session.get(SpecificContract, row.specific_contract_id) if row else None
-        if row is None or contract is None or not principal.has_role_in(contract.buyer_organisation_id,
-                                                                         Role.BUYER_ADMIN):
-            raise NotFound("No request for reasons has this id.")
+        if row is None:
+            raise NotFound(missing)
+        contract = for_buying_side(principal, await self.session.get(SpecificContract, row.specific_contract_id),
+                                   Role.BUYER_ADMIN, missing=missing)
         if row.answer is not None:
             raise Conflict("This request was answered already.", field="answer")
         row.answer, row.answered_by, row.answered_at = data.answer, principal.label, await self._now(contract)

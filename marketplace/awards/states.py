@@ -8,35 +8,23 @@ from __future__ import annotations
 import enum
 from datetime import datetime
 
-from marketplace.tenders.models import SpecificContractStatus
+from marketplace.tenders.states import SpecificContractStatus
 
-# Machine (c), the part this package drives.
-CONTRACT_TRANSITIONS: dict[str, tuple[tuple[SpecificContractStatus, ...], SpecificContractStatus | None]] = {
-    # No evaluation before the opening (G8): the offers are readable only once opened.
-    "start_evaluation": ((SpecificContractStatus.CLOSED_FOR_OFFERS,), SpecificContractStatus.EVALUATION),
+# Machine (c), the stages in which this package acts without moving the contract (its moves, the evaluation's
+# start, the award, no_valid_offer and declare_sans_suite, are in tenders/states.py's table, made by `move`).
+CONTRACT_STAGES: dict[str, tuple[SpecificContractStatus, ...]] = {
     # Declarations, scores and rejections happen during the evaluation only; the award freezes them.
-    "evaluate": ((SpecificContractStatus.EVALUATION,), None),
-    "award": ((SpecificContractStatus.EVALUATION,), SpecificContractStatus.AWARD_DECIDED),
+    "evaluate": (SpecificContractStatus.EVALUATION,),
     # EVALUATION --alt_check/clarifications--> EVALUATION: after the opening (nothing is read or discussed
     # before it, D13) and until the award, which the answers may no longer inform.
-    "clarify": ((SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION), None),
-    # OPEN|CLOSED|EVALUATION --no_valid_offer--> UNSUCCESSFUL: the opening found no offer, or the last admissible
-    # one was rejected (awards/unsuccessful.py). Automatic, as part of the act that leaves no valid offer.
-    "no_valid_offer": ((SpecificContractStatus.OPEN, SpecificContractStatus.CLOSED_FOR_OFFERS,
-                        SpecificContractStatus.EVALUATION), SpecificContractStatus.UNSUCCESSFUL),
-    # Any pre-contract state --declare_sans_suite(reasons)--> CANCELLED: the buyer abandons the procedure.
-    # CONTRACTED, UNSUCCESSFUL and CANCELLED are final (G8: a cancelled need moves no further).
-    "declare_sans_suite": ((SpecificContractStatus.DRAFT, SpecificContractStatus.OPEN,
-                            SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION,
-                            SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL),
-                           SpecificContractStatus.CANCELLED),
+    "clarify": (SpecificContractStatus.CLOSED_FOR_OFFERS, SpecificContractStatus.EVALUATION),
 }
 AFTER_AWARD = (SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL,
                SpecificContractStatus.CONTRACTED)
 
 
 def allowed(action: str, status: SpecificContractStatus) -> bool:
-    return status in CONTRACT_TRANSITIONS[action][0]
+    return status in CONTRACT_STAGES[action]
 
 
 class RejectionGround(enum.StrEnum):

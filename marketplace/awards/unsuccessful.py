@@ -14,7 +14,7 @@ vendors and the holder are owed the news without delay (D16); a separate act wou
 procedure is still admissible: the contract stays in evaluation until that decision.
 
 UNSUCCESSFUL is final: no opening, evaluation, score, rejection, award, dialogue or cancellation afterwards
-(409, states.CONTRACT_TRANSITIONS). Every invitee is told, each vendor whose offer was rejected gets the
+(409, tenders/states.py CONTRACT_TRANSITIONS). Every invitee is told, each vendor whose offer was rejected gets the
 grounds and reasons of its rejection, the holder of the need is told too; the act is audited.
 """
 
@@ -26,12 +26,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import Membership, User
 from marketplace.accounts.roles import Role
 from marketplace.awards.models import OfferRejection
-from marketplace.awards.states import CONTRACT_TRANSITIONS, allowed
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
 from marketplace.notifications.services import NotificationService
 from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, notify_invitees
-from marketplace.tenders.models import Need, Offer, OfferStatus, SpecificContract
+from marketplace.tenders.models import Need, Offer, SpecificContract
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move
 from marketplace.vendors.sandbox import dps_of
 
 KIND = "tender.unsuccessful"
@@ -58,9 +58,7 @@ async def end_unsuccessful(session: AsyncSession, clock: Clock, contract: Specif
                            cause: str) -> None:
     """Machine (c) --no_valid_offer--> UNSUCCESSFUL, with the notices. The caller holds the contract's row
     lock and checked that no valid offer is left; `cause` says why, in French, for the notices."""
-    assert allowed("no_valid_offer", contract.status), contract.status
-    previous = contract.status
-    contract.status = CONTRACT_TRANSITIONS["no_valid_offer"][1]  # type: ignore[assignment]
+    previous = move(contract, SpecificContractStatus.UNSUCCESSFUL)
     await session.flush()
     sandbox = (await dps_of(session, contract.dps_id)).is_sandbox
     need = await session.get(Need, contract.need_id)

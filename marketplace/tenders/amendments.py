@@ -25,9 +25,8 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.files import safe_filename
 from marketplace.tenders import schemas
+from marketplace.tenders.access import buying_side, for_buying_side, visible_contract
 from marketplace.tenders.contracts import (
-    BUYER_ROLES,
-    VENDOR_ROLES,
     SpecificContractService,
     check_tender_period,
     notify_invitees,
@@ -37,11 +36,10 @@ from marketplace.tenders.models import (
     AmendmentKind,
     ContractAmendment,
     ContractDocument,
-    ContractInvitation,
     Need,
     SpecificContract,
-    SpecificContractStatus,
 )
+from marketplace.tenders.states import SpecificContractStatus, deadline_passed
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors.sandbox import clock_of, dps_clock, dps_of
 from storage import ObjectStore
@@ -49,7 +47,6 @@ from storage import ObjectStore
 DOCUMENT_TYPES = ["application/pdf", "application/zip"]
 DOCUMENT_MAX_BYTES = 100 * 1024 * 1024
 AMENDED_KIND = "tender.amended"
-_NOT_FOUND = "No specific contract has this id."
 
 
 class AmendmentService:
@@ -63,29 +60,19 @@ class AmendmentService:
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
         """The contract if the caller is of its buying organisation or an invited vendor; else 404."""
-        contract = await self.session.get(SpecificContract, contract_id, with_for_update=lock or None)
-        if contract is None:
-            raise NotFound(_NOT_FOUND)
-        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            return contract
-        vendors = principal.organisations_with(*VENDOR_ROLES)
-        if vendors and await self.session.scalar(select(ContractInvitation.id).where(
-                ContractInvitation.specific_contract_id == contract.id,
-                ContractInvitation.vendor_organisation_id.in_(vendors)).limit(1)):
-            return contract
-        raise NotFound(_NOT_FOUND)
+        contract, _ = await visible_contract(self.session, principal, await self.session.get(
+            SpecificContract, contract_id, with_for_update=lock or None))
+        return contract
 
     async def _amendable(self, principal: Principal, contract_id: uuid.UUID) -> SpecificContract:
         """Locked, the caller its buying organisation's administrator, before the deadline."""
-        contract = await self._contract(principal, contract_id, lock=True)
-        if not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound(_NOT_FOUND)
-        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+        contract = for_buying_side(principal, await self._contract(principal, contract_id, lock=True))
+        if not buying_side(principal, contract, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the buying organisation amends the contract.")
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: only an open contract is amended; this one is {contract.status.value}",
                            field="status", rule="domain.md §1.5")
-        if (await clock_of(self.session, self.clock, contract.dps_id)).now() >= contract.tender_deadline:
+        if deadline_passed(contract, (await clock_of(self.session, self.clock, contract.dps_id)).now()):
             raise Conflict(f"The tender deadline passed on {format_paris(contract.tender_deadline)}: the "
                            "contract can no longer be amended.", field="tenderDeadline")
         return contract

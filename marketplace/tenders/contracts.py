@@ -28,15 +28,11 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
-from marketplace.tenders.models import (
-    ContractInvitation,
-    Need,
-    NeedStatus,
-    SpecificContract,
-    SpecificContractStatus,
-)
+from marketplace.tenders.access import visible_contract
+from marketplace.tenders.models import ContractInvitation, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
+from marketplace.tenders.states import SpecificContractStatus, move
 from marketplace.vendors.models import Dps, DpsCategory
 from marketplace.vendors.sandbox import clock_schema, dps_clock
 from marketplace.vendors.states import DpsStatus, require_in_force
@@ -219,11 +215,13 @@ class SpecificContractService:
         check_tender_period(invited_at, deadline)
         contract = SpecificContract(
             need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=buyer_id,
-            status=SpecificContractStatus.OPEN, invited_at=invited_at, tender_deadline=deadline,
+            status=SpecificContractStatus.DRAFT, invited_at=invited_at, tender_deadline=deadline,
             award_criteria=criteria, created_by=principal.label, opening_threshold=data.opening_threshold,
             attachment_max_bytes=data.attachment_max_bytes, offer_max_bytes=data.offer_max_bytes,
             attachment_max_count=data.attachment_max_count,
             attachment_types=_attachment_types(data.attachment_types))
+        # Machine (c): DRAFT --invite_all_admitted--> OPEN, in this transaction with the invitations (D8).
+        move(contract, SpecificContractStatus.OPEN)
         self.session.add(contract)
         need.status = NeedStatus.PUBLISHED
         await self.session.flush()
@@ -274,29 +272,23 @@ class SpecificContractService:
         return [NeedService.to_schema(need) for need in rows]
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
-        contract = await self.session.get(SpecificContract, contract_id)
-        if contract is None:
-            raise NotFound("No specific contract has this id.")
-        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            return await self._to_schema(contract, None)
-        vendors = principal.organisations_with(*VENDOR_ROLES)
-        invited = (await self.session.scalars(select(ContractInvitation.vendor_organisation_id).where(
-            ContractInvitation.specific_contract_id == contract.id,
-            ContractInvitation.vendor_organisation_id.in_(vendors)))).all() if vendors else []
-        if not invited:
-            raise NotFound("No specific contract has this id.")
-        return await self._to_schema(contract, list(invited))
+        contract, invited = await visible_contract(self.session, principal,
+                                                   await self.session.get(SpecificContract, contract_id))
+        return await self._to_schema(contract, invited)
 
     async def _to_schema(self, contract: SpecificContract,
-                         vendors: list[uuid.UUID] | None) -> schemas.SpecificContract:
-        """`vendors` None: the buyer's view (every invitation); else only those vendors' invitations."""
-        query = select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at).where(
-            ContractInvitation.specific_contract_id == contract.id)
-        count = await self.session.scalar(select(func.count()).select_from(ContractInvitation).where(
-            ContractInvitation.specific_contract_id == contract.id))
-        if vendors is not None:
-            query = query.where(ContractInvitation.vendor_organisation_id.in_(vendors))
-        rows = (await self.session.execute(query.order_by(ContractInvitation.vendor_organisation_id))).all()
+                         invited: list[ContractInvitation] | None) -> schemas.SpecificContract:
+        """`invited` None: the buyer's view (every invitation); else only the caller's vendors' invitations."""
+        if invited is None:
+            count = int(await self.session.scalar(select(func.count()).select_from(ContractInvitation).where(
+                ContractInvitation.specific_contract_id == contract.id)) or 0)
+            rows = [(vendor, at) for vendor, at in (await self.session.execute(
+                select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at)
+                .where(ContractInvitation.specific_contract_id == contract.id)
+                .order_by(ContractInvitation.vendor_organisation_id))).all()]
+        else:
+            rows = [(i.vendor_organisation_id, i.invited_at) for i in invited]
+            count = len(rows)
         title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
         dps = await self.session.get(Dps, contract.dps_id)
         assert dps is not None
@@ -308,7 +300,7 @@ class SpecificContractService:
             questions_close_at=questions_close_at(contract),
             questions_close_at_paris=format_paris(questions_close_at(contract)),
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
-            invitation_count=int(count or 0) if vendors is None else len(rows),
+            invitation_count=count,
             invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
             sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 

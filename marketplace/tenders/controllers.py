@@ -11,30 +11,30 @@ from litestar.openapi.datastructures import ResponseSpec
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
-from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
-from marketplace.tenders.models import SpecificContractStatus
+from marketplace.tenders.deps import (
+    provide_amendment_service,
+    provide_contract_service,
+    provide_need_service,
+    provide_question_service,
+    provide_search_service,
+)
+from marketplace.tenders.errors import InvalidSearch
 from marketplace.tenders.questions import ASKING_ROLES, QuestionService
-from marketplace.tenders.search import InvalidSearch, NeedSearchService
+from marketplace.tenders.search import NeedSearchService
 from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+from marketplace.tenders.states import SpecificContractStatus
 from marketplace.uploads import QueryFilename, XFilename, given_filename
 from marketplace.vendors.models import DeliveryMode, Sector
-from storage import ObjectStore
-
-
-def provide_need_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> NeedService:
-    return NeedService(db_session, clock)
-
 
 Service = NamedDependency[NeedService]
 Caller = NamedDependency[Principal]
@@ -77,11 +77,6 @@ class NeedController(Controller):
         return await needs.submit(principal, need_id)
 
 
-def provide_contract_service(db_session: NamedDependency[AsyncSession],
-                             clock: NamedDependency[Clock]) -> SpecificContractService:
-    return SpecificContractService(db_session, clock)
-
-
 Contracts = NamedDependency[SpecificContractService]
 
 
@@ -121,11 +116,6 @@ class SpecificContractController(Controller):
          summary="The invitations to tender of your vendor organisations")
     async def my_invitations(self, contracts: Contracts, principal: Caller) -> list[schemas.MyInvitation]:
         return await contracts.my_invitations(principal)
-
-
-def provide_question_service(db_session: NamedDependency[AsyncSession],
-                             clock: NamedDependency[Clock]) -> QuestionService:
-    return QuestionService(db_session, clock)
 
 
 Questions = NamedDependency[QuestionService]
@@ -170,11 +160,6 @@ class ContractQuestionController(Controller):
     async def list_questions(self, contract_id: FromPath[uuid.UUID], questions: Questions,
                              principal: Caller) -> list[schemas.ContractQuestion]:
         return await questions.list_for(principal, contract_id)
-
-
-def provide_amendment_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                              store: NamedDependency[ObjectStore]) -> AmendmentService:
-    return AmendmentService(db_session, clock, store)
 
 
 Amendments = NamedDependency[AmendmentService]
@@ -235,11 +220,6 @@ class ContractAmendmentController(Controller):
     async def amendments(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                          principal: Caller) -> list[schemas.ContractAmendment]:
         return await amendments.amendments(principal, contract_id)
-
-def provide_search_service(db_session: NamedDependency[AsyncSession],
-                           clock: NamedDependency[Clock]) -> NeedSearchService:
-    return NeedSearchService(db_session, clock)
-
 
 SearchService = NamedDependency[NeedSearchService]
 # The search's query string; what these types can't say is checked by `search.check_params`.

@@ -30,9 +30,10 @@ from marketplace.reference.cpv import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.dps_time import DpsTimeService
-from marketplace.tenders.models import OpenerKey, SpecificContract, SpecificContractStatus
+from marketplace.tenders.models import OpenerKey, SpecificContract
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.services import NeedService
+from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors import schemas as dps_schemas
 from marketplace.vendors.admissions import AdmissionService
 from marketplace.vendors.decisions import DecisionService

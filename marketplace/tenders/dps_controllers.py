@@ -9,21 +9,14 @@ from litestar import Controller, post
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody
 from litestar.status_codes import HTTP_200_OK
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import requires
-from marketplace.lib.clock import Clock
+from marketplace.tenders.deps import provide_dps_time_service
 from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.vendors import schemas
-
-
-def provide_dps_time_service(db_session: NamedDependency[AsyncSession],
-                             clock: NamedDependency[Clock]) -> DpsTimeService:
-    return DpsTimeService(db_session, clock)
-
 
 DpsTime = NamedDependency[DpsTimeService]
 Caller = NamedDependency[Principal]

@@ -21,7 +21,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.principal import Principal
 from marketplace.errors import Conflict
 from marketplace.lib.clock import Clock
-from marketplace.tenders.models import SpecificContract, SpecificContractStatus
+from marketplace.tenders.models import SpecificContract
+from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors import schemas as dps_schemas
 from marketplace.vendors.dps import DpsService
 from marketplace.vendors.lifecycle import DpsLifecycle

@@ -2,7 +2,13 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from marketplace.errors import Conflict, DomainError
+from marketplace.errors import Conflict, DomainError, RuleViolation
+
+
+class WrongStage(Conflict):
+    """Machine (c): the action is not allowed in the contract's current state (G8)."""
+
+    slug: ClassVar[str] = "wrong-stage"
 
 
 class DeadlinePassed(Conflict):
@@ -49,3 +55,19 @@ class FileNotScanned(Conflict):
     it takes it unscanned (and that choice is audited)."""
 
     slug: ClassVar[str] = "file-not-scanned"
+
+
+class InvalidSearch(DomainError):
+    """A search parameter that is malformed; `field` names it as on the wire."""
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "Invalid request"
+    slug: ClassVar[str] = "invalid-request"
+
+
+class UnknownSearchValue(RuleViolation):
+    """A parameter of the documented form that names nothing known (a département, region or CPV code that
+    doesn't exist, a cursor this listing never gave, a range that ends before it starts): a 422 naming it,
+    as the document can't list every code (a 400 is for input its schema refuses)."""
+
+    slug: ClassVar[str] = "unknown-search-value"

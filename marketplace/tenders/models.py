@@ -28,6 +28,11 @@ from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.tenders.campaigns import Call
+
+# Machines (c) and (d), their states and moves, live in states.py. Re-exported for the modules outside this
+# package that still read them here (vendors/), until they import them from states.py.
+from marketplace.tenders.states import OfferStatus as OfferStatus  # noqa: PLC0414
+from marketplace.tenders.states import SpecificContractStatus as SpecificContractStatus  # noqa: PLC0414
 from marketplace.vendors.models import DeliveryMode, Sector
 
 
@@ -92,25 +97,6 @@ class Need(UUIDv7AuditBase):
     # DPS usable by other buyers (D2, see tenders/contracts.py `_buying_organisation`).
     buyer_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), default=None, index=True)
-
-
-class SpecificContractStatus(enum.StrEnum):
-    """Machine (c), domain.md §1.5; OCDS tender.status in the comments."""
-
-    DRAFT = "draft"                          # planning
-    OPEN = "open"                            # active: invitations sent, offers accepted until the deadline
-    CLOSED_FOR_OFFERS = "closed_for_offers"
-    EVALUATION = "evaluation"
-    AWARD_DECIDED = "award_decided"
-    STANDSTILL = "standstill"
-    CONTRACTED = "contracted"                # complete
-    UNSUCCESSFUL = "unsuccessful"
-    CANCELLED = "cancelled"
-
-
-# Machine (c)'s ends without a contract: the need's project is no longer active (N18), its ESMS are free for
-# another need of the campaign (a need is published once: a new procedure needs a new need).
-ENDED_UNAWARDED = (SpecificContractStatus.CANCELLED, SpecificContractStatus.UNSUCCESSFUL)
 
 
 class SpecificContract(UUIDv7AuditBase):
@@ -296,19 +282,6 @@ class ContractKey(UUIDv7AuditBase):
     fingerprint: Mapped[str] = mapped_column(String(64))
     released_key: Mapped[bytes | None] = mapped_column(LargeBinary, default=None)
     released_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-
-
-class OfferStatus(enum.StrEnum):
-    """Machine (d), domain.md §1.6; OCDS bid status in the comments."""
-
-    DRAFT = "draft"              # being prepared: attachments are uploaded to it
-    SUBMITTED = "submitted"      # pending: sealed, received strictly before the deadline (D14)
-    SUPERSEDED = "superseded"    # replaced by a later submission of the same vendor: only the last counts
-    WITHDRAWN = "withdrawn"      # withdrawn
-    OPENED = "opened"            # unsealed at the opening
-
-
-LIVE_OFFER_STATES = (OfferStatus.DRAFT, OfferStatus.SUBMITTED)
 
 
 class Offer(UUIDv7AuditBase):

@@ -11,44 +11,24 @@ from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, Parameter, QueryParameter
 from litestar.response import Stream
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import public, requires
-from marketplace.lib.clock import Clock
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
-from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
+from marketplace.tenders.deps import provide_offer_service, provide_opener_service, provide_opening_service
 from marketplace.tenders.offers import OFFER_ROLES, OfferService
 from marketplace.tenders.openers import OPENER_ROLES, OpenerService
-from marketplace.tenders.opening import OpeningService, scanner_from
+from marketplace.tenders.opening import OpeningService
 from marketplace.tenders.vault import Vault
-from storage import ObjectStore
 from storage._headers import content_disposition
 
 Caller = NamedDependency[Principal]
 BUYING_SIDE = (*BUYER_ROLES, Role.BUYER_OPENER)
-
-
-def provide_offer_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                          vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
-                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OfferService:
-    return OfferService(db_session, clock, vault, store, side_sessions)
-
-
-def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                            vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
-                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
-                            settings: NamedDependency[Settings]) -> OpeningService:
-    return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings))
-
-
-def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:
-    return OpenerService(db_session, clock)
 
 
 Offers = NamedDependency[OfferService]

@@ -55,18 +55,16 @@ from marketplace.lib.sealing import (
     wrap_dek,
 )
 from marketplace.tenders import schemas
-from marketplace.tenders.contracts import VENDOR_ROLES
+from marketplace.tenders.access import invited_vendor, vendor_side
 from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
 from marketplace.tenders.models import (
-    ContractInvitation,
     ContractKey,
     IdempotentResponse,
     Offer,
     OfferAttachment,
-    OfferStatus,
     SpecificContract,
-    SpecificContractStatus,
 )
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
 from marketplace.tenders.vault import Vault
 from marketplace.uploads import DocumentTooLarge, check_declared, header_filename, sniffing
 from marketplace.vendors.sandbox import clock_of, dps_of
@@ -118,23 +116,13 @@ class OfferService:
 
     # -- access ------------------------------------------------------------------------------------
 
-    async def _invited_vendor(self, principal: Principal, contract: SpecificContract, *roles: Role) -> uuid.UUID:
-        vendors = principal.organisations_with(*(roles or VENDOR_ROLES))
-        invited = await self.session.scalar(select(ContractInvitation.vendor_organisation_id).where(
-            ContractInvitation.specific_contract_id == contract.id,
-            ContractInvitation.vendor_organisation_id.in_(vendors)).order_by(
-            ContractInvitation.vendor_organisation_id).limit(1)) if vendors else None
-        if invited is None:
-            raise NotFound("No specific contract has this id.")
-        return invited
-
     async def _own(self, principal: Principal, offer_id: uuid.UUID, *, lock: bool = False,
                    write: bool = False) -> tuple[Offer, SpecificContract]:
         """The caller's vendor's offer (any member reads; admins and bid managers write); else 404."""
         offer = await self.session.get(Offer, offer_id, with_for_update=lock or None)
-        if offer is None or not principal.has_role_in(offer.vendor_organisation_id, *VENDOR_ROLES):
+        if offer is None or not vendor_side(principal, offer):
             raise NotFound(_NOT_FOUND)
-        if write and not principal.has_role_in(offer.vendor_organisation_id, *OFFER_ROLES):
+        if write and not vendor_side(principal, offer, *OFFER_ROLES):
             raise Forbidden("Only the vendor's administrator or bid manager prepares and submits its offers.")
         contract = await self.session.get(SpecificContract, offer.specific_contract_id)
         assert contract is not None
@@ -149,7 +137,7 @@ class OfferService:
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: the contract is {contract.status.value}; {what} only while it is open",
                            field="status")
-        if now >= contract.tender_deadline:  # D14: at the deadline exactly it is too late
+        if deadline_passed(contract, now):  # D14: at the deadline exactly it is too late
             raise DeadlinePassed(f"The deadline for offers passed on {format_paris(contract.tender_deadline)}: "
                                  f"{what} no longer.", field="tenderDeadline", rule="D14")
         return now
@@ -167,7 +155,7 @@ class OfferService:
         contract = await self.session.get(SpecificContract, contract_id)
         if contract is None:
             raise NotFound("No specific contract has this id.")
-        vendor = await self._invited_vendor(principal, contract, *OFFER_ROLES)
+        vendor = await invited_vendor(self.session, principal, contract, *OFFER_ROLES)
         await self._before_deadline(contract, "offers are prepared")
         _, public = await self._public_key(contract)
         # Versions count per vendor and contract; the lock keeps two drafts from taking the same number.
@@ -429,11 +417,16 @@ class OfferService:
                                            "tender_deadline": contract.tender_deadline.isoformat(),
                                            "started_before_deadline": bool(
                                                offer.received_started_at
-                                               and offer.received_started_at < contract.tender_deadline)})
+                                               and not deadline_passed(contract, offer.received_started_at))})
             raise
-        await self.session.execute(update(Offer).where(
+        # SUBMITTED --replace--> SUPERSEDED: the vendor's previous submission (one at most), stored before this
+        # one becomes submitted (one submitted offer per vendor and contract, uq_offer_one_submitted).
+        previous = await self.session.scalar(select(Offer).where(
             Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == offer.vendor_organisation_id,
-            Offer.status == OfferStatus.SUBMITTED).values(status=OfferStatus.SUPERSEDED))
+            Offer.status == OfferStatus.SUBMITTED).with_for_update())
+        if previous is not None:
+            move(previous, OfferStatus.SUPERSEDED)
+            await self.session.flush()
         files = [{"id": str(a.id), "name": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
                   "size": a.size, "sha256": a.sha256,
                   "receivedAt": a.received_at.isoformat() if a.received_at else None} for a in attachments]
@@ -463,7 +456,7 @@ class OfferService:
                                   "epoch": dps.sandbox_epoch.isoformat() if dps.sandbox_epoch else None,
                                   "receivedEndRealTime": self.clock.now().isoformat()}
         signature = self.vault.signer.sign(receipt)
-        offer.status = OfferStatus.SUBMITTED
+        move(offer, OfferStatus.SUBMITTED)
         offer.received_started_at = started
         offer.received_at = now
         offer.manifest_sha256 = manifest_sha256
@@ -495,11 +488,10 @@ class OfferService:
 
     async def withdraw(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)
-        if offer.status not in (OfferStatus.DRAFT, OfferStatus.SUBMITTED):
-            raise Conflict(f"status: this offer is {offer.status.value}", field="status")
+        require_move(offer, OfferStatus.WITHDRAWN)
         await self.session.refresh(contract, with_for_update={"read": True})
         now = await self._before_deadline(contract, "offers are withdrawn")
-        offer.status = OfferStatus.WITHDRAWN
+        move(offer, OfferStatus.WITHDRAWN)
         offer.withdrawn_at = now
         await self.session.flush()
         await audit.record(self.session, self.clock, "offer.withdrawn", actor=principal.label,
@@ -517,7 +509,7 @@ class OfferService:
         contract = await self.session.get(SpecificContract, contract_id)
         if contract is None:
             raise NotFound("No specific contract has this id.")
-        vendor = await self._invited_vendor(principal, contract)
+        vendor = await invited_vendor(self.session, principal, contract)
         rows = (await self.session.scalars(select(Offer).where(
             Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == vendor)
             .order_by(Offer.version))).all()

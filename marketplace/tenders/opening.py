@@ -24,8 +24,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
-from collections.abc import AsyncGenerator, AsyncIterator
-from typing import Any, TypedDict
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 import msgspec
 from cryptography.hazmat.primitives import serialization
@@ -34,10 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
-from marketplace.awards.conflicts import stay_out
-from marketplace.awards.dialogue import clarification_summaries
-from marketplace.awards.unsuccessful import end_unsuccessful
+from marketplace.accounts.roles import BUYING_SIDE
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -59,7 +56,7 @@ from marketplace.lib.sealing import (
 )
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
-from marketplace.tenders.contracts import BUYER_ROLES
+from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.errors import (
     FileNotScanned,
     FileQuarantined,
@@ -72,22 +69,21 @@ from marketplace.tenders.models import (
     Integrity,
     Offer,
     OfferAttachment,
-    OfferStatus,
     OpenerKey,
     OpeningRecord,
     ScanStatus,
     SpecificContract,
-    SpecificContractStatus,
 )
 from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
 from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectStore
 
 log = logging.getLogger("marketplace.tenders.opening")
 
-_NOT_FOUND = "No specific contract has this id."
+_NO_OFFER = "No offer has this id."
 SCAN_JOB = "scan_pending_attachments"
 
 
@@ -100,23 +96,48 @@ def scanner_from(settings: Settings) -> Clamd | None:
         if settings.clamd_host else None
 
 
+# Runtime-checkable: the framework checks each dependency it injects against its annotation (isinstance).
+@runtime_checkable
+class Evaluation(Protocol):
+    """What the opening needs of the evaluation that follows it (awards/), on the request's session: given to the
+    service by its provider (awards/deps.py, wired by the app), so that tenders/ never imports awards/."""
+
+    async def stay_out(self, principal: Principal, contract: SpecificContract, what: str, *, target_type: str,
+                       target_id: uuid.UUID) -> None:
+        """403, audited, to a member of the buying side who declared a conflict of interest for the contract."""
+
+    async def clarifications(self, offer_ids: list[uuid.UUID]) -> Mapping[
+            uuid.UUID, list[schemas.ClarificationSummary]]:
+        """Per offer, the clarification threads held with its vendor since the opening."""
+
+    async def end_unsuccessful(self, contract: SpecificContract, *, actor: str, cause: str) -> None:
+        """Machine (c) --no_valid_offer--> UNSUCCESSFUL, with its notices (the caller holds the row lock)."""
+
+
 class OpeningService:
     def __init__(self, session: AsyncSession, clock: Clock, vault: Vault, store: ObjectStore,
-                 side_sessions: async_sessionmaker[AsyncSession], scanner: Clamd | None = None) -> None:
+                 side_sessions: async_sessionmaker[AsyncSession], scanner: Clamd | None = None,
+                 evaluation: Evaluation | None = None) -> None:
         self.session = session
         self.clock = clock
         self.vault = vault
         self.store = store
         self.side_sessions = side_sessions
         self.scanner = scanner
+        # None only for the scanning job, which neither reads the offers for a person nor opens them.
+        self._evaluation = evaluation
+
+    @property
+    def evaluation(self) -> Evaluation:
+        if self._evaluation is None:
+            raise RuntimeError("this OpeningService was built without the evaluation side (awards/deps.py)")
+        return self._evaluation
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
-        contract = await self.session.get(SpecificContract, contract_id, with_for_update=lock or None)
-        if contract is None or not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES,
-                                                         Role.BUYER_OPENER):
-            raise NotFound(_NOT_FOUND)
-        return contract
+        return for_buying_side(principal, await self.session.get(SpecificContract, contract_id,
+                                                                 with_for_update=lock or None),
+                               *BUYING_SIDE)
 
     async def _refused(self, principal: Principal, contract: SpecificContract, reason: str,
                        detail: str, **extra: Any) -> OpeningRefused:
@@ -129,11 +150,10 @@ class OpeningService:
 
     async def received(self, principal: Principal, contract_id: uuid.UUID) -> schemas.ReceivedOffers:
         contract = await self._contract(principal, contract_id)
-        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
-                       "its offers", target_type="specific_contract", target_id=contract.id,
-                       side_sessions=self.side_sessions)
+        await self.evaluation.stay_out(principal, contract, "its offers", target_type="specific_contract",
+                                       target_id=contract.id)
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()  # a sandbox's runs faster
-        if now < contract.tender_deadline:
+        if not deadline_passed(contract, now):
             await audit_apart(self.side_sessions, self.clock, "offers.read_refused_sealed", actor=principal.label,
                               organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
                               target_id=contract.id, details={})
@@ -156,7 +176,7 @@ class OpeningService:
                                                                     OfferAttachment.id))).all():
             files[attachment.offer_id].append(attachment)
         # The clarifications asked of each vendor since the opening sit beside its offer, never in it.
-        clarifications = await clarification_summaries(self.session, list(files))
+        clarifications = await self.evaluation.clarifications(list(files))
         return schemas.ReceivedOffers(specific_contract_id=contract.id, received=len(offers), opened=True,
                                       offers=[self._summary(o, files[o.id], clarifications.get(o.id, []))
                                               for o in offers])
@@ -178,16 +198,15 @@ class OpeningService:
     async def open(self, principal: Principal, contract_id: uuid.UUID,
                    data: schemas.OpeningRequest) -> schemas.OpeningRecord:
         contract = await self._contract(principal, contract_id, lock=True)
-        if not principal.has_role_in(contract.buyer_organisation_id, *OPENER_ROLES):
+        if not buying_side(principal, contract, *OPENER_ROLES):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()
-        if now < contract.tender_deadline:  # P6 (i): now ≥ D, on the contract's clock
+        if not deadline_passed(contract, now):  # P6 (i): now ≥ D, on the contract's clock
             raise await self._refused(principal, contract, "before-deadline",
                                       f"The offers open at the deadline, {format_paris(contract.tender_deadline)}.")
-        if contract.status != SpecificContractStatus.OPEN:
-            raise Conflict(f"status: the contract is {contract.status.value}; its offers were opened already or "
-                           "it was closed", field="status")
+        require_move(contract, SpecificContractStatus.CLOSED_FOR_OFFERS,
+                     "its offers were opened already or it was closed", error=Conflict)
         key_row = await self.session.scalar(select(ContractKey).where(
             ContractKey.specific_contract_id == contract.id))
         if key_row is None:
@@ -231,12 +250,12 @@ class OpeningService:
                                     serialization.NoEncryption())
         key_row.released_key = self.vault.seal(raw, released_key_context(contract.id))
         key_row.released_at = now
-        contract.status = SpecificContractStatus.CLOSED_FOR_OFFERS
+        move(contract, SpecificContractStatus.CLOSED_FOR_OFFERS)
         await self.session.flush()
         if not record.document["offers"]:
             # Machine (c) --no_valid_offer--> UNSUCCESSFUL: nothing was submitted, nothing will be evaluated.
-            await end_unsuccessful(self.session, self.clock, contract, actor=principal.label,
-                                   cause="aucune offre n'a été remise avant la date limite")
+            await self.evaluation.end_unsuccessful(contract, actor=principal.label,
+                                                   cause="aucune offre n'a été remise avant la date limite")
         return record
 
     async def _unseal_all(self, principal: Principal, contract: SpecificContract, private: X25519PrivateKey,
@@ -267,7 +286,7 @@ class OpeningService:
                 files.append({"attachment": str(attachment.id), "size": attachment.size, "sha256": attachment.sha256,
                               "integrity": attachment.integrity.value, "scanStatus": attachment.scan_status.value,
                               "scanVerdict": attachment.scan_verdict})
-            offer.status = OfferStatus.OPENED
+            move(offer, OfferStatus.OPENED)
             offer.opened_at = now
             entries.append({"offer": str(offer.id), "vendor": str(offer.vendor_organisation_id),
                             "version": offer.version,
@@ -461,14 +480,13 @@ class OpeningService:
     async def _released(self, principal: Principal, offer_id: uuid.UUID) -> tuple[
             Offer, SpecificContract, X25519PrivateKey]:
         offer = await self.session.get(Offer, offer_id)
-        contract = await self.session.get(SpecificContract, offer.specific_contract_id) if offer else None
-        if offer is None or contract is None or not principal.has_role_in(
-                contract.buyer_organisation_id, *BUYER_ROLES, Role.BUYER_OPENER):
-            raise NotFound("No offer has this id.")
+        if offer is None:
+            raise NotFound(_NO_OFFER)
+        contract = for_buying_side(principal, await self.session.get(SpecificContract, offer.specific_contract_id),
+                                   *BUYING_SIDE, missing=_NO_OFFER)
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
-        await stay_out(self.session, self.clock, principal, contract.id, contract.buyer_organisation_id,
-                       "its offers", target_type="offer", target_id=offer.id, side_sessions=self.side_sessions)
+        await self.evaluation.stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)
         return offer, contract, await self._released_key(contract)
 
     async def _released_key(self, contract: SpecificContract) -> X25519PrivateKey:

@@ -21,20 +21,10 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.tenders import schemas
-from marketplace.tenders.contracts import (
-    BUYER_ROLES,
-    VENDOR_ROLES,
-    SpecificContractService,
-    notify_invitees,
-    questions_close_at,
-)
-from marketplace.tenders.models import (
-    ContractInvitation,
-    ContractQuestion,
-    Need,
-    SpecificContract,
-    SpecificContractStatus,
-)
+from marketplace.tenders.access import buying_side, for_buying_side, invited_vendors, visible_contract
+from marketplace.tenders.contracts import SpecificContractService, notify_invitees, questions_close_at
+from marketplace.tenders.models import ContractQuestion, Need, SpecificContract
+from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.sandbox import clock_of, dps_of
 
 ASKING_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
@@ -55,25 +45,12 @@ class QuestionService:
             raise NotFound(_NOT_FOUND)
         return contract
 
-    async def _invited(self, principal: Principal, contract: SpecificContract, *roles: Role) -> list[uuid.UUID]:
-        """The caller's vendor organisations (where it holds one of `roles`) invited to the contract."""
-        vendors = principal.organisations_with(*roles)
-        if not vendors:
-            return []
-        return list((await self.session.scalars(
-            select(ContractInvitation.vendor_organisation_id).where(
-                ContractInvitation.specific_contract_id == contract.id,
-                ContractInvitation.vendor_organisation_id.in_(vendors))
-            .order_by(ContractInvitation.vendor_organisation_id))).all())
-
     # -- the buyer sets the closing date -----------------------------------------------------------
 
     async def set_deadline(self, principal: Principal, contract_id: uuid.UUID,
                            data: schemas.QuestionsDeadline) -> schemas.SpecificContract:
-        contract = await self._contract(contract_id, lock=True)
-        if not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound(_NOT_FOUND)
-        if not principal.has_role_in(contract.buyer_organisation_id, Role.BUYER_ADMIN):
+        contract = for_buying_side(principal, await self._contract(contract_id, lock=True))
+        if not buying_side(principal, contract, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the buying organisation sets when questions close.")
         try:
             closes_at = paris_instant(data.closes_at)
@@ -96,9 +73,9 @@ class QuestionService:
     async def ask(self, principal: Principal, contract_id: uuid.UUID,
                   data: schemas.QuestionAsk) -> schemas.ContractQuestion:
         contract = await self._contract(contract_id)
-        invited = await self._invited(principal, contract, *ASKING_ROLES)
+        invited = await invited_vendors(self.session, principal, contract, *ASKING_ROLES)
         if not invited:
-            if await self._invited(principal, contract, *VENDOR_ROLES):
+            if await invited_vendors(self.session, principal, contract):
                 raise Forbidden("Only an administrator or bid manager of an invited vendor asks questions.")
             raise NotFound(_NOT_FOUND)
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()
@@ -123,9 +100,7 @@ class QuestionService:
 
     async def answer(self, principal: Principal, contract_id: uuid.UUID, question_id: uuid.UUID,
                      data: schemas.QuestionAnswer) -> schemas.ContractQuestion:
-        contract = await self._contract(contract_id)
-        if not principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
-            raise NotFound(_NOT_FOUND)
+        contract = for_buying_side(principal, await self._contract(contract_id))
         question = await self.session.scalar(
             select(ContractQuestion).where(ContractQuestion.id == question_id,
                                            ContractQuestion.specific_contract_id == contract.id)
@@ -159,14 +134,12 @@ class QuestionService:
     # -- reading -------------------------------------------------------------------------------------
 
     async def list_for(self, principal: Principal, contract_id: uuid.UUID) -> list[schemas.ContractQuestion]:
-        contract = await self._contract(contract_id)
+        contract, invitations = await visible_contract(self.session, principal, await self._contract(contract_id))
         query = select(ContractQuestion).where(ContractQuestion.specific_contract_id == contract.id).order_by(
             ContractQuestion.asked_at, ContractQuestion.id)
-        if principal.has_role_in(contract.buyer_organisation_id, *BUYER_ROLES):
+        if invitations is None:
             return [_buyer_view(q) for q in (await self.session.scalars(query)).all()]
-        invited = await self._invited(principal, contract, *VENDOR_ROLES)
-        if not invited:
-            raise NotFound(_NOT_FOUND)
+        invited = [i.vendor_organisation_id for i in invitations]
         query = query.where(or_(ContractQuestion.published,
                                 ContractQuestion.vendor_organisation_id.in_(invited)))
         return [_vendor_view(q, set(invited)) for q in (await self.session.scalars(query)).all()]

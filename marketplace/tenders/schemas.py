@@ -8,8 +8,9 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import AmendmentKind, NeedStatus, OfferStatus, SpecificContractStatus
+from marketplace.tenders.models import AmendmentKind, NeedStatus
 from marketplace.tenders.rules import Couloir, ProjectType
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus
 from marketplace.vendors.models import DeliveryMode, Sector
 from marketplace.vendors.schemas import SandboxClock
 

@@ -33,14 +33,14 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import Float, Select, and_, bindparam, func, literal_column, or_, select, text, tuple_
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Organisation
-from marketplace.errors import DomainError, RuleViolation
+from marketplace.errors import RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.geography import (
     DEPARTEMENTS,
@@ -51,6 +51,7 @@ from marketplace.lib.geography import (
 )
 from marketplace.reference.cpv import CpvInputError, parse_cpv
 from marketplace.tenders import schemas
+from marketplace.tenders.errors import InvalidSearch, UnknownSearchValue
 from marketplace.tenders.models import Need, NeedSearch
 from marketplace.vendors.models import DpsCategory
 
@@ -111,22 +112,6 @@ async def index_all_published(session: AsyncSession) -> int:
     """(Re)write the search document of every published need (a backfill); returns the rows written."""
     result = await session.execute(text(INDEX_ALL_SQL))
     return int(getattr(result, "rowcount", 0) or 0)
-
-
-class InvalidSearch(DomainError):
-    """A search parameter that is malformed; `field` names it as on the wire."""
-
-    status_code: ClassVar[int] = 400
-    title: ClassVar[str] = "Invalid request"
-    slug: ClassVar[str] = "invalid-request"
-
-
-class UnknownSearchValue(RuleViolation):
-    """A parameter of the documented form that names nothing known (a département, region or CPV code that
-    doesn't exist, a cursor this listing never gave, a range that ends before it starts): a 422 naming it,
-    as the document can't list every code (a 400 is for input its schema refuses)."""
-
-    slug: ClassVar[str] = "unknown-search-value"
 
 
 # -- the query --------------------------------------------------------------------------------------

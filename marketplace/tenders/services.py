@@ -27,7 +27,7 @@ from marketplace.lib.identifiers import InvalidIdentifier, validate_finess
 from marketplace.reference.cpv import cpv_error
 from marketplace.tenders import schemas
 from marketplace.tenders.campaigns import CoreService
-from marketplace.tenders.models import ACTIVE_NEED_STATES, ENDED_UNAWARDED, Need, NeedStatus, SpecificContract
+from marketplace.tenders.models import ACTIVE_NEED_STATES, Need, NeedStatus, SpecificContract
 from marketplace.tenders.rules import (
     RULES,
     Facility,
@@ -40,6 +40,7 @@ from marketplace.tenders.rules import (
     check_need,
     raise_first,
 )
+from marketplace.tenders.states import ENDED_UNAWARDED
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import DPS_IN_FORCE, DpsStatus, require_in_force

@@ -1,0 +1,72 @@
+"""Providers of the tenders package's services (litestar dependency injection), for its controllers.
+
+`provide_opening_service` takes the evaluation (tenders.opening.Evaluation) as a dependency the app registers
+from awards/deps.py: tenders/ never imports awards/.
+"""
+
+from __future__ import annotations
+
+from litestar.di import NamedDependency
+from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+
+from marketplace.lib.clock import Clock
+from marketplace.settings import Settings
+from marketplace.tenders.amendments import AmendmentService
+from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.dps_time import DpsTimeService
+from marketplace.tenders.offers import OfferService
+from marketplace.tenders.openers import OpenerService
+from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
+from marketplace.tenders.questions import QuestionService
+from marketplace.tenders.search import NeedSearchService
+from marketplace.tenders.services import NeedService
+from marketplace.tenders.vault import Vault
+from storage import ObjectStore
+
+
+def provide_need_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> NeedService:
+    return NeedService(db_session, clock)
+
+
+def provide_contract_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> SpecificContractService:
+    return SpecificContractService(db_session, clock)
+
+
+def provide_question_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> QuestionService:
+    return QuestionService(db_session, clock)
+
+
+def provide_amendment_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                              store: NamedDependency[ObjectStore]) -> AmendmentService:
+    return AmendmentService(db_session, clock, store)
+
+
+def provide_search_service(db_session: NamedDependency[AsyncSession],
+                           clock: NamedDependency[Clock]) -> NeedSearchService:
+    return NeedSearchService(db_session, clock)
+
+
+def provide_offer_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OfferService:
+    return OfferService(db_session, clock, vault, store, side_sessions)
+
+
+def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            vault: NamedDependency[Vault], store: NamedDependency[ObjectStore],
+                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
+                            settings: NamedDependency[Settings],
+                            opening_evaluation: NamedDependency[Evaluation]) -> OpeningService:
+    return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings),
+                          opening_evaluation)
+
+
+def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:
+    return OpenerService(db_session, clock)
+
+
+def provide_dps_time_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> DpsTimeService:
+    return DpsTimeService(db_session, clock)
