@@ -39,7 +39,7 @@ from marketplace.app import asyncpg_dsn, create_app, make_store  # noqa: E402
 from marketplace.devstack import Stack  # noqa: E402
 from marketplace.lib.clock import FrozenClock, SystemClock  # noqa: E402
 from marketplace.lib.migrate import upgrade  # noqa: E402
-from marketplace.reference.services import import_cpv  # noqa: E402
+from marketplace.reference.cpv import import_cpv  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 from tests.conftest import CPV_SAMPLE as CPV_FILE  # noqa: E402
 from tests.tenders.test_publication import _insert_admitted_vendors, publish, submitted_need  # noqa: E402

@@ -45,7 +45,7 @@ from bench.http import Server, child_env, code_version, machine_facts  # noqa: E
 from marketplace.app import create_app, make_store  # noqa: E402
 from marketplace.devstack import Stack  # noqa: E402
 from marketplace.lib.clock import FrozenClock  # noqa: E402
-from marketplace.reference.services import import_cpv  # noqa: E402
+from marketplace.reference.cpv import import_cpv  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 from storage import CustomerKey  # noqa: E402
 from tests.conftest import CPV_SAMPLE as CPV_FILE  # noqa: E402

@@ -28,7 +28,13 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
 from marketplace.accounts.auth import BearerAuthMiddleware
-from marketplace.accounts.controllers import AuthController, InvitationController, OrganisationController
+from marketplace.accounts.controllers import (
+    AuthController,
+    FailedDeliveryController,
+    InboxController,
+    InvitationController,
+    OrganisationController,
+)
 from marketplace.accounts.guards import access_guard
 from marketplace.awards.controllers import (
     AbnormallyLowController,
@@ -45,7 +51,6 @@ from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
-from marketplace.notifications.controllers import FailedDeliveryController, InboxController
 from marketplace.settings import Settings
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
@@ -56,6 +61,7 @@ from marketplace.tenders.controllers import (
     PublicSearchController,
     SpecificContractController,
 )
+from marketplace.tenders.dps_controllers import DpsTimeController
 from marketplace.tenders.offer_controllers import OfferController, OpeningController
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.controllers import (
@@ -142,8 +148,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
 
     app = Litestar(
         route_handlers=[HealthController, SupportController, AuthController, OrganisationController,
-                        InvitationController, DpsController, RegisterController, AdmissionController,
-                        LivingAdmissionController, NeedController,
+                        InvitationController, DpsController, DpsTimeController, RegisterController,
+                        AdmissionController, LivingAdmissionController, NeedController,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
                         PublicSearchController, OfferController, OpeningController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,

@@ -308,7 +308,7 @@ def _print_demo(summaries: tuple[Any, Any]) -> None:
     from marketplace.accounts.demo import DEMO_PASSWORD
     from marketplace.lib.clock import format_paris
     from marketplace.lib.sandbox import NOTICE
-    from marketplace.reference.services import IMPORT_COMMAND
+    from marketplace.reference.cpv import IMPORT_COMMAND
     from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE
 
     summary, sandbox = summaries
@@ -395,7 +395,7 @@ def import_cpv_command(path: Path, version: str | None) -> None:
     """Import the CPV 2008 table from the publisher's JSON file ({"DDDDDDDD-C": "label", ...})."""
     from marketplace.errors import DomainError
     from marketplace.lib.clock import system_clock
-    from marketplace.reference.services import current_dataset, import_cpv
+    from marketplace.reference.cpv import current_dataset, import_cpv
 
     async def work(session: Any) -> tuple[Any, bool]:
         before = await current_dataset(session)

@@ -28,7 +28,7 @@ from marketplace.devstack.stack import DataDirBusy
 from marketplace.lib.clock import system_clock
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
-from marketplace.reference.services import import_cpv
+from marketplace.reference.cpv import import_cpv
 from marketplace.settings import Settings
 from tests import esign_pki
 from tests.world import World, build_world

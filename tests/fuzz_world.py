@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock, SystemClock
-from marketplace.reference.services import import_cpv
+from marketplace.reference.cpv import import_cpv
 from marketplace.settings import Settings
 from tests.awards.test_award import VENDORS, submitted_offers
 from tests.conftest import CPV_SAMPLE

@@ -26,7 +26,7 @@ from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
-from marketplace.vendors.services import DPS_DOCUMENT_TYPES
+from marketplace.vendors.documents import DPS_DOCUMENT_TYPES
 from tests.vendors.api import dps_body
 from tests.world import World
 
@@ -185,7 +185,7 @@ def test_the_email_pattern_refuses_the_same_characters_in_python_and_in_the_docu
     characters the server refused were documented as valid (found by fuzzing an invitation)."""
     import re as python_re
 
-    from marketplace.support.schemas import EMAIL_PATTERN
+    from marketplace.lib.schemas import EMAIL_PATTERN
 
     for address in ("\x1fa@exemple.fr", "a\x85@exemple.fr", "a\ufeff@exemple.fr", "a@exem\x1cple.fr"):
         assert python_re.search(EMAIL_PATTERN, address) is None, repr(address)

@@ -15,11 +15,12 @@ from dataclasses import dataclass, field
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.accounts import schemas
-from marketplace.accounts.auth import issue_access_token
+from marketplace.accounts.auth import hasher, issue_access_token
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.models import Organisation, User
+from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import OrganisationKind, Role
-from marketplace.accounts.services import AccountsService, hasher
 from marketplace.lib.clock import system_clock
 from marketplace.settings import Settings
 
@@ -96,7 +97,8 @@ async def build_world(settings: Settings) -> World:
     world = World()
     try:
         async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-            service = AccountsService(session, system_clock, settings)
+            service = OrganisationService(session, system_clock, settings)
+            memberships = MembershipService(session, system_clock, settings)
             bootstrap = Principal(user_id=None, api_key_id=None, email=None,
                                   roles_by_organisation={uuid.uuid4(): frozenset({Role.PLATFORM_ADMIN})})
             for key, (name, kind, siret, finess) in ORGANISATIONS.items():
@@ -115,7 +117,7 @@ async def build_world(settings: Settings) -> World:
                 await session.flush()
                 organisation = await session.get(Organisation, world.organisations[org_key])
                 assert organisation is not None
-                await service.add_membership("system", user, organisation, roles)
+                await memberships.add_membership("system", user, organisation, roles)
                 token, _ = issue_access_token(user.id, settings.secret_key)
                 world.people[person] = Person(user.id, user.email, token, org_key)
     finally:

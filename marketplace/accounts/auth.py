@@ -5,7 +5,7 @@ a deactivated user or a revoked key is refused on the very next request, whateve
 
 An access token issued at login or refresh names its refresh-token family (`fam`): it is honoured only
 while that family still holds an unspent refresh token. Logging out, deactivation and the replay of a spent
-refresh token (RFC 6819 §5.2.2.3, AccountsService.refresh) revoke the family, and with it every access
+refresh token (RFC 6819 §5.2.2.3, SessionService.refresh) revoke the family, and with it every access
 token issued from it, at once rather than when they expire.
 """
 
@@ -17,6 +17,7 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from advanced_alchemy.types.password_hash.argon2 import Argon2Hasher
 from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
@@ -32,6 +33,8 @@ ALGORITHM = "HS256"
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
 REFRESH_TOKEN_TTL = timedelta(days=30)
 API_KEY_PREFIX = "mpk_"
+
+hasher = Argon2Hasher()
 
 
 def sha256_hex(value: str) -> str:

@@ -1,26 +1,45 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.params import FromPath, JSONBody
+from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
 from marketplace.accounts import schemas
-from marketplace.accounts.deps import provide_accounts_service, provide_principal
+from marketplace.accounts.api_keys import ApiKeyService
+from marketplace.accounts.deps import (
+    provide_api_key_service,
+    provide_membership_service,
+    provide_organisation_service,
+    provide_principal,
+    provide_session_service,
+)
+from marketplace.accounts.memberships import MembershipService
+from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
-from marketplace.accounts.services import AccountsService
+from marketplace.accounts.sessions import SessionService
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers
+from marketplace.notifications import schemas as inbox_schemas
+from marketplace.notifications.deps import provide_inbox_service
+from marketplace.notifications.inbox import InboxService
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
-         "accounts": Provide(provide_accounts_service, sync_to_thread=False)}
+         "sessions": Provide(provide_session_service, sync_to_thread=False),
+         "organisations": Provide(provide_organisation_service, sync_to_thread=False),
+         "memberships": Provide(provide_membership_service, sync_to_thread=False),
+         "api_keys": Provide(provide_api_key_service, sync_to_thread=False)}
 
-Service = NamedDependency[AccountsService]
+Sessions = NamedDependency[SessionService]
+Organisations = NamedDependency[OrganisationService]
+Memberships = NamedDependency[MembershipService]
+ApiKeys = NamedDependency[ApiKeyService]
 Caller = NamedDependency[Principal]
 ALL_ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
 
@@ -30,26 +49,26 @@ class AuthController(Controller):
     tags = ["Authentication"]
     opt = answers(429)  # the per-address rate limit below answers every route of the controller
     dependencies = _deps
-    # Per client address, on top of the per-account throttle of AccountsService.login.
+    # Per client address, on top of the per-account throttle of SessionService.login.
     middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
 
     @post("/login", opt=public("Rate-limited per account; failures never say whether the account exists."),
           status_code=HTTP_200_OK, summary="Log in with e-mail and password")
-    async def login(self, data: JSONBody[schemas.LoginRequest], accounts: Service) -> schemas.TokenPair:
-        return await accounts.login(data.email, data.password)
+    async def login(self, data: JSONBody[schemas.LoginRequest], sessions: Sessions) -> schemas.TokenPair:
+        return await sessions.login(data.email, data.password)
 
     @post("/refresh", opt=public("The refresh token is the credential."), status_code=HTTP_200_OK,
           summary="Exchange a refresh token for a new pair (the old one is spent)")
-    async def refresh(self, data: JSONBody[schemas.RefreshRequest], accounts: Service) -> schemas.TokenPair:
-        return await accounts.refresh(data.refresh_token)
+    async def refresh(self, data: JSONBody[schemas.RefreshRequest], sessions: Sessions) -> schemas.TokenPair:
+        return await sessions.refresh(data.refresh_token)
 
     @post("/logout", opt=requires(), status_code=HTTP_204_NO_CONTENT, summary="Revoke a refresh token")
-    async def logout(self, data: JSONBody[schemas.RefreshRequest], accounts: Service, principal: Caller) -> None:
-        await accounts.logout(principal, data.refresh_token)
+    async def logout(self, data: JSONBody[schemas.RefreshRequest], sessions: Sessions, principal: Caller) -> None:
+        await sessions.logout(principal, data.refresh_token)
 
     @get("/me", opt=requires(), summary="Who am I: account and memberships")
-    async def me(self, accounts: Service, principal: Caller) -> schemas.Me:
-        return await accounts.me(principal)
+    async def me(self, sessions: Sessions, principal: Caller) -> schemas.Me:
+        return await sessions.me(principal)
 
 
 class OrganisationController(Controller):
@@ -59,80 +78,81 @@ class OrganisationController(Controller):
 
     @post("/", opt=requires(Role.PLATFORM_ADMIN, reason="Organisations are registered by the platform."),
           summary="Register an organisation")
-    async def create(self, data: JSONBody[schemas.OrganisationCreate], accounts: Service,
+    async def create(self, data: JSONBody[schemas.OrganisationCreate], organisations: Organisations,
                      principal: Caller) -> Response[schemas.Organisation]:
-        organisation = await accounts.create_organisation(principal, data)
+        organisation = await organisations.create_organisation(principal, data)
         return created(organisation, f"{self.path}/{organisation.id}")
 
     @get("/", opt=requires(reason="Lists the caller's organisations (all of them for a platform admin)."),
          summary="List organisations")
-    async def list_all(self, accounts: Service, principal: Caller) -> list[schemas.Organisation]:
-        return await accounts.list_organisations(principal)
+    async def list_all(self, organisations: Organisations, principal: Caller) -> list[schemas.Organisation]:
+        return await organisations.list_organisations(principal)
 
     @get("/{organisation_id:uuid}", opt=requires(reason="Members of the organisation and platform admins."),
          summary="Show an organisation")
-    async def show(self, organisation_id: FromPath[uuid.UUID], accounts: Service,
+    async def show(self, organisation_id: FromPath[uuid.UUID], organisations: Organisations,
                    principal: Caller) -> schemas.Organisation:
-        return await accounts.get_organisation(principal, organisation_id)
+        return await organisations.get_organisation(principal, organisation_id)
 
     @post("/{organisation_id:uuid}/facilities",
           opt=requires(Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN, reason="The OG's administrator."),
           summary="Add a facility (ESMS) to an OG")
     async def add_facility(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.FacilityCreate],
-                           accounts: Service, principal: Caller) -> Response[schemas.Facility]:
-        facility = await accounts.add_facility(principal, organisation_id, data)
+                           organisations: Organisations, principal: Caller) -> Response[schemas.Facility]:
+        facility = await organisations.add_facility(principal, organisation_id, data)
         return created(facility, f"{self.path}/{organisation_id}/facilities")
 
     @get("/{organisation_id:uuid}/facilities", opt=requires(reason="Members of the OG and platform admins."),
          summary="List an OG's facilities")
-    async def facilities(self, organisation_id: FromPath[uuid.UUID], accounts: Service,
+    async def facilities(self, organisation_id: FromPath[uuid.UUID], organisations: Organisations,
                          principal: Caller) -> list[schemas.Facility]:
-        return await accounts.list_facilities(principal, organisation_id)
+        return await organisations.list_facilities(principal, organisation_id)
 
     @post("/{organisation_id:uuid}/invitations", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Invite a colleague (an e-mail carries the invitation code)")
     async def invite(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.InvitationCreate],
-                     accounts: Service, principal: Caller) -> Response[schemas.Invitation]:
-        invitation = await accounts.invite(principal, organisation_id, data)
+                     memberships: Memberships, principal: Caller) -> Response[schemas.Invitation]:
+        invitation = await memberships.invite(principal, organisation_id, data)
         return created(invitation, f"{self.path}/{organisation_id}/members")
 
     @get("/{organisation_id:uuid}/members", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
          summary="List members and their roles")
-    async def members(self, organisation_id: FromPath[uuid.UUID], accounts: Service,
+    async def members(self, organisation_id: FromPath[uuid.UUID], memberships: Memberships,
                       principal: Caller) -> list[schemas.Member]:
-        return await accounts.members(principal, organisation_id)
+        return await memberships.members(principal, organisation_id)
 
     @patch("/{organisation_id:uuid}/members/{user_id:uuid}",
            opt=requires(*ALL_ADMINS, reason="The organisation's admin."), summary="Change a member's roles")
     async def set_roles(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
-                        data: JSONBody[schemas.MemberUpdate], accounts: Service, principal: Caller) -> schemas.Member:
-        return await accounts.set_roles(principal, organisation_id, user_id, data)
+                        data: JSONBody[schemas.MemberUpdate], memberships: Memberships,
+                        principal: Caller) -> schemas.Member:
+        return await memberships.set_roles(principal, organisation_id, user_id, data)
 
     @post("/{organisation_id:uuid}/members/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT,
           opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Deactivate a member's account (effective on their next request)")
     async def deactivate(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
-                         accounts: Service, principal: Caller) -> None:
-        await accounts.deactivate(principal, organisation_id, user_id)
+                         memberships: Memberships, principal: Caller) -> None:
+        await memberships.deactivate(principal, organisation_id, user_id)
 
     @post("/{organisation_id:uuid}/api-keys", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
           summary="Create an API key (its secret is shown once)")
     async def create_api_key(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.ApiKeyCreate],
-                             accounts: Service, principal: Caller) -> Response[schemas.ApiKeyCreated]:
-        key = await accounts.create_api_key(principal, organisation_id, data)
+                             api_keys: ApiKeys, principal: Caller) -> Response[schemas.ApiKeyCreated]:
+        key = await api_keys.create_api_key(principal, organisation_id, data)
         return created(key, f"{self.path}/{organisation_id}/api-keys")
 
     @get("/{organisation_id:uuid}/api-keys", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
          summary="List API keys (never their secrets)")
-    async def api_keys(self, organisation_id: FromPath[uuid.UUID], accounts: Service,
+    async def api_keys(self, organisation_id: FromPath[uuid.UUID], api_keys: ApiKeys,
                        principal: Caller) -> list[schemas.ApiKey]:
-        return await accounts.list_api_keys(principal, organisation_id)
+        return await api_keys.list_api_keys(principal, organisation_id)
 
     @delete("/{organisation_id:uuid}/api-keys/{key_id:uuid}",
             opt=requires(*ALL_ADMINS, reason="The organisation's admin."), summary="Revoke an API key")
     async def revoke_api_key(self, organisation_id: FromPath[uuid.UUID], key_id: FromPath[uuid.UUID],
-                             accounts: Service, principal: Caller) -> None:
-        await accounts.revoke_api_key(principal, organisation_id, key_id)
+                             api_keys: ApiKeys, principal: Caller) -> None:
+        await api_keys.revoke_api_key(principal, organisation_id, key_id)
 
 
 class InvitationController(Controller):
@@ -142,5 +162,53 @@ class InvitationController(Controller):
 
     @post("/accept", opt=public("The invitation code is the credential."), status_code=HTTP_200_OK,
           summary="Accept an invitation (creates the account if needed) and log in")
-    async def accept(self, data: JSONBody[schemas.InvitationAccept], accounts: Service) -> schemas.TokenPair:
-        return await accounts.accept_invitation(data)
+    async def accept(self, data: JSONBody[schemas.InvitationAccept], memberships: Memberships) -> schemas.TokenPair:
+        return await memberships.accept_invitation(data)
+
+
+# -- the inbox: notifications are addressed to an e-mail address, a person's is their account's (accounts
+# resolve the caller; notifications/inbox.py knows addresses only) ------------------------------------------
+
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
+Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+Inbox = NamedDependency[InboxService]
+_inbox_deps = {"principal": Provide(provide_principal, sync_to_thread=False),
+               "inbox": Provide(provide_inbox_service, sync_to_thread=False)}
+_OWN = "Any person signed in: their own notifications only (an API key has no inbox: 403)."
+
+
+class InboxController(Controller):
+    path = "/my/notifications"
+    tags = ["Notifications"]
+    dependencies = _inbox_deps
+
+    @get("/", opt=requires(reason=_OWN), summary="My notifications, newest first, with their delivery status")
+    async def list_mine(self, inbox: Inbox, principal: Caller, limit: Limit = 50, offset: Offset = 0,
+                        unread: Annotated[bool, QueryParameter(name="unread")] = False) -> inbox_schemas.InboxPage:
+        return await inbox.list(principal.email, limit=limit, offset=offset, unread_only=unread)
+
+    @get("/unread-count", opt=requires(reason=_OWN), summary="How many of my notifications are unread")
+    async def unread_count(self, inbox: Inbox, principal: Caller) -> inbox_schemas.UnreadCount:
+        return await inbox.unread_count(principal.email)
+
+    @post("/{notification_id:uuid}/read", opt=requires(reason=_OWN + " Someone else's is a 404."),
+          status_code=HTTP_200_OK, summary="Mark one of my notifications read")
+    async def mark_read(self, notification_id: FromPath[uuid.UUID], inbox: Inbox,
+                        principal: Caller) -> inbox_schemas.InboxNotification:
+        return await inbox.mark_read(principal.email, notification_id)
+
+    @post("/read-all", opt=requires(reason=_OWN), status_code=HTTP_200_OK,
+          summary="Mark all my notifications read")
+    async def mark_all_read(self, inbox: Inbox, principal: Caller) -> inbox_schemas.MarkedRead:
+        return await inbox.mark_all_read(principal.email)
+
+
+class FailedDeliveryController(Controller):
+    path = "/notifications"
+    tags = ["Notifications"]
+    dependencies = _inbox_deps
+
+    @get("/failed", opt=requires(Role.PLATFORM_ADMIN, reason="The platform's operators follow up lost e-mails."),
+         summary="E-mails that could not be delivered, most recent failure first")
+    async def failed(self, inbox: Inbox, limit: Limit = 50, offset: Offset = 0) -> inbox_schemas.FailedDeliveryPage:
+        return await inbox.failed_deliveries(limit=limit, offset=offset)

@@ -1,7 +1,7 @@
 """Demo data: realistic French organisations of every kind, with valid identifiers, and their people.
 
 Used by `marketplace seed` and `marketplace dev --demo`. Idempotent: it does nothing when the demo
-platform operator exists already. Goes through AccountsService, so the same rules and audit apply.
+platform operator exists already. Goes through the accounts services, so the same rules and audit apply.
 """
 
 from __future__ import annotations
@@ -13,10 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts import schemas
+from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.models import Organisation, User
+from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import SYSTEM_ACTOR, Principal
 from marketplace.accounts.roles import OrganisationKind, Role
-from marketplace.accounts.services import AccountsService
 from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 
@@ -59,38 +60,40 @@ _SYSTEM = Principal(user_id=None, api_key_id=None, email=None,
 
 
 async def seed_demo(session: AsyncSession, clock: Clock, settings: Settings) -> DemoSummary:
-    service = AccountsService(session, clock, settings)
+    organisations = OrganisationService(session, clock, settings)
+    memberships = MembershipService(session, clock, settings)
     logins = [(email, DEMO_ORGANISATIONS[org][1]) for email, (org, _, _) in DEMO_PEOPLE.items()]
     if await session.scalar(select(Organisation.id).where(Organisation.siret == DEMO_ORGANISATIONS["platform"][2])):
         return DemoSummary(created=False, logins=logins)
     ids: dict[str, uuid.UUID] = {}
     for key, (kind, name, siret, finess) in DEMO_ORGANISATIONS.items():
-        created = await service.create_organisation(
+        created = await organisations.create_organisation(
             _SYSTEM, schemas.OrganisationCreate(kind=kind, name=name, siret=siret, finess_ej=finess))
         ids[key] = created.id
     for key, facilities in DEMO_FACILITIES.items():
         for name, finess in facilities:
-            await service.add_facility(_SYSTEM, ids[key], schemas.FacilityCreate(name=name, finess_et=finess))
+            await organisations.add_facility(_SYSTEM, ids[key], schemas.FacilityCreate(name=name, finess_et=finess))
     for email, (org_key, full_name, roles) in DEMO_PEOPLE.items():
-        user = await service.create_user(email, full_name, DEMO_PASSWORD)
+        user = await memberships.create_user(email, full_name, DEMO_PASSWORD)
         organisation = await session.get(Organisation, ids[org_key])
         assert organisation is not None
-        await service.add_membership(SYSTEM_ACTOR, user, organisation, roles)
+        await memberships.add_membership(SYSTEM_ACTOR, user, organisation, roles)
     return DemoSummary(created=True, logins=logins)
 
 
 async def create_platform_admin(session: AsyncSession, clock: Clock, settings: Settings, *, email: str,
                                 full_name: str, password: str, operator_name: str, operator_siret: str) -> User:
     """The first administrator: creates the platform operator organisation if there is none yet."""
-    service = AccountsService(session, clock, settings)
+    organisations = OrganisationService(session, clock, settings)
+    memberships = MembershipService(session, clock, settings)
     operator = await session.scalar(select(Organisation).where(Organisation.kind == OrganisationKind.PLATFORM))
     if operator is None:
-        created = await service.create_organisation(_SYSTEM, schemas.OrganisationCreate(
+        created = await organisations.create_organisation(_SYSTEM, schemas.OrganisationCreate(
             kind=OrganisationKind.PLATFORM, name=operator_name, siret=operator_siret))
         operator = await session.get(Organisation, created.id)
         assert operator is not None
     user = await session.scalar(select(User).where(User.email == email.strip().lower()))
     if user is None:
-        user = await service.create_user(email, full_name, password)
-    await service.add_membership(SYSTEM_ACTOR, user, operator, [Role.PLATFORM_ADMIN])
+        user = await memberships.create_user(email, full_name, password)
+    await memberships.add_membership(SYSTEM_ACTOR, user, operator, [Role.PLATFORM_ADMIN])
     return user

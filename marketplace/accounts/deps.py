@@ -7,8 +7,11 @@ from litestar.di import NamedDependency
 from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.api_keys import ApiKeyService
+from marketplace.accounts.memberships import MembershipService
+from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.services import AccountsService
+from marketplace.accounts.sessions import SessionService
 from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 
@@ -21,6 +24,21 @@ def provide_principal(request: Request[Any, Any, Any]) -> Principal:
     return principal
 
 
-def provide_accounts_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                             settings: NamedDependency[Settings]) -> AccountsService:
-    return AccountsService(db_session, clock, settings)
+def provide_session_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            settings: NamedDependency[Settings]) -> SessionService:
+    return SessionService(db_session, clock, settings)
+
+
+def provide_organisation_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                                 settings: NamedDependency[Settings]) -> OrganisationService:
+    return OrganisationService(db_session, clock, settings)
+
+
+def provide_membership_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                           settings: NamedDependency[Settings]) -> MembershipService:
+    return MembershipService(db_session, clock, settings)
+
+
+def provide_api_key_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            settings: NamedDependency[Settings]) -> ApiKeyService:
+    return ApiKeyService(db_session, clock, settings)

@@ -7,8 +7,7 @@ from typing import Annotated
 import msgspec
 
 from marketplace.accounts.roles import OrganisationKind, Role
-from marketplace.lib.schemas import CamelStruct
-from marketplace.support.schemas import Email
+from marketplace.lib.schemas import CamelStruct, Email
 
 Name = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
 Password = Annotated[str, msgspec.Meta(min_length=12, max_length=200,

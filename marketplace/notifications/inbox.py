@@ -4,6 +4,9 @@ A notification is addressed to an e-mail address (some recipients have no accoun
 author, an invitee), so a person's inbox is the notifications sent to their account's address. It is the
 copy that can't be lost: a mail that failed (notifications/jobs.py) is still read here, with the reason.
 Operators see the failed deliveries of everyone, without their bodies (an invitation carries its code).
+
+The inbox is addressed by the caller's e-mail address, a plain value: who the caller is, and whether they may
+read an inbox at all, is the accounts' business (accounts/controllers.py), above this package.
 """
 
 from __future__ import annotations
@@ -13,7 +16,6 @@ import uuid
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.principal import Principal
 from marketplace.errors import Forbidden, NotFound
 from marketplace.lib.clock import Clock
 from marketplace.notifications import schemas
@@ -33,19 +35,20 @@ class InboxService:
         self.clock = clock
 
     @staticmethod
-    def _address(principal: Principal) -> str:
-        if principal.email is None:
+    def _address(email: str | None) -> str:
+        """`email`: the caller's account address; None for a machine client."""
+        if email is None:
             # An API key acts for an organisation, not a person: mail is addressed to people.
             raise Forbidden("An inbox belongs to a person; API keys have none.")
-        return principal.email
+        return email
 
     async def _unread(self, address: str) -> int:
         return int(await self.session.scalar(select(func.count()).select_from(Notification).where(
             Notification.recipient_email == address, Notification.read_at.is_(None))) or 0)
 
-    async def list(self, principal: Principal, *, limit: int, offset: int,
+    async def list(self, email: str | None, *, limit: int, offset: int,
                    unread_only: bool = False) -> schemas.InboxPage:
-        address = self._address(principal)
+        address = self._address(email)
         where = [Notification.recipient_email == address]
         if unread_only:
             where.append(Notification.read_at.is_(None))
@@ -55,22 +58,22 @@ class InboxService:
         return schemas.InboxPage(items=[_item(n) for n in rows], total=int(total or 0),
                                  unread=await self._unread(address), limit=limit, offset=offset)
 
-    async def unread_count(self, principal: Principal) -> schemas.UnreadCount:
-        return schemas.UnreadCount(unread=await self._unread(self._address(principal)))
+    async def unread_count(self, email: str | None) -> schemas.UnreadCount:
+        return schemas.UnreadCount(unread=await self._unread(self._address(email)))
 
-    async def mark_read(self, principal: Principal, notification_id: uuid.UUID) -> schemas.InboxNotification:
+    async def mark_read(self, email: str | None, notification_id: uuid.UUID) -> schemas.InboxNotification:
         notification = await self.session.get(Notification, notification_id)
         # Someone else's notification is as absent as one that doesn't exist.
-        if notification is None or notification.recipient_email != self._address(principal):
+        if notification is None or notification.recipient_email != self._address(email):
             raise NotFound("No notification of yours has this id.")
         if notification.read_at is None:  # the first reading is the one kept
             notification.read_at = self.clock.now()
             await self.session.flush()
         return _item(notification)
 
-    async def mark_all_read(self, principal: Principal) -> schemas.MarkedRead:
+    async def mark_all_read(self, email: str | None) -> schemas.MarkedRead:
         result = await self.session.execute(update(Notification).where(
-            Notification.recipient_email == self._address(principal), Notification.read_at.is_(None)
+            Notification.recipient_email == self._address(email), Notification.read_at.is_(None)
         ).values(read_at=self.clock.now()))
         return schemas.MarkedRead(marked=int(result.rowcount or 0))  # type: ignore[attr-defined]
 

@@ -26,17 +26,21 @@ from marketplace.accounts.models import Membership, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.clock import Clock, real_span
-from marketplace.reference.services import seed_cpv_codes
+from marketplace.reference.cpv import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.models import OpenerKey, SpecificContract
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.services import NeedService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors import schemas as dps_schemas
+from marketplace.vendors.admissions import AdmissionService
+from marketplace.vendors.decisions import DecisionService
+from marketplace.vendors.documents import AdmissionDocumentService
+from marketplace.vendors.dps import DpsService
 from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock
-from marketplace.vendors.services import DpsService
 from storage import ObjectStore
 
 DEMO_FACTOR = 1440  # a sandbox day per real minute
@@ -76,7 +80,7 @@ _NEED = {
     "cpvCodes": ["48180000-3", "72000000-5"],
 }
 # The CPV codes the demo need cites (CPV 2008 labels), loaded when no table was imported yet so that
-# `dev --demo` runs on a fresh database; never the table itself (`./run import-cpv`, reference/services.py).
+# `dev --demo` runs on a fresh database; never the table itself (`./run import-cpv`, reference/cpv.py).
 DEMO_CPV_CODES = {
     "48000000-8": "Software package and information systems",
     "48180000-3": "Medical software package",
@@ -146,7 +150,8 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
     reused = await _open_demo(session, clock, buyer_organisation)
     if reused is not None:
         return reused
-    dps_service = DpsService(session, clock, store)
+    dps_service = DpsService(session, clock)
+    admissions, decisions = AdmissionService(session, clock), DecisionService(session, clock)
     now = clock.now()
     created = await dps_service.create(buyer, msgspec.convert({
         **_DPS, "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
@@ -159,19 +164,20 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
     requests = []
     for email in VENDORS:
         vendor = await _principal(session, email)
-        request = await dps_service.apply(vendor, msgspec.convert({**_ADMISSION, "categoryId": str(category)},
-                                                                  dps_schemas.AdmissionCreate))
+        request = await admissions.apply(vendor, msgspec.convert({**_ADMISSION, "categoryId": str(category)},
+                                                                 dps_schemas.AdmissionCreate))
         kbis = demo_pdf(f"Extrait Kbis de démonstration — {email}")
-        await dps_service.upload_document(vendor, request.id, "kbis", filename="kbis.pdf",
-                                          declared_type="application/pdf", declared_size=len(kbis),
-                                          body=_once(kbis), valid_until=None)
+        await AdmissionDocumentService(session, clock, store).upload_document(
+            vendor, request.id, "kbis", filename="kbis.pdf", declared_type="application/pdf",
+            declared_size=len(kbis), body=_once(kbis), valid_until=None)
         requests.append(request.id)
-        await dps_service.submit(vendor, request.id)
+        await admissions.submit(vendor, request.id)
     # D4's window, skipped as any buyer of a sandbox may, rather than waited for (31 real minutes); the requests
     # of the window are decided once it has closed, before the DPS becomes active (D6).
-    await dps_service.fast_forward(buyer, created.id, dps_schemas.SandboxFastForward(days=31, hours=3))
+    await DpsTimeService(session, clock).fast_forward(buyer, created.id,
+                                                      dps_schemas.SandboxFastForward(days=31, hours=3))
     for request_id in requests:
-        await dps_service.admit(buyer, request_id)
+        await decisions.admit(buyer, request_id)
     await dps_service.activate(buyer, created.id)
 
     if await session.scalar(select(OpenerKey.id).where(OpenerKey.user_id == buyer.user_id,

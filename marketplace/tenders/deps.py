@@ -13,6 +13,7 @@ from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 from marketplace.tenders.amendments import AmendmentService
 from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.offers import OfferService
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
@@ -64,3 +65,8 @@ def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: Na
 
 def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:
     return OpenerService(db_session, clock)
+
+
+def provide_dps_time_service(db_session: NamedDependency[AsyncSession],
+                             clock: NamedDependency[Clock]) -> DpsTimeService:
+    return DpsTimeService(db_session, clock)

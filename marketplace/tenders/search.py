@@ -49,7 +49,7 @@ from marketplace.lib.geography import (
     departements_of_region,
     region_of,
 )
-from marketplace.reference.services import CpvInputError, parse_cpv
+from marketplace.reference.cpv import CpvInputError, parse_cpv
 from marketplace.tenders import schemas
 from marketplace.tenders.errors import InvalidSearch, UnknownSearchValue
 from marketplace.tenders.models import Need, NeedSearch
@@ -69,7 +69,7 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 # The search document of published needs, written set-based: for one need at publication, or for every
 # published need at once (a backfill). The département of a facility is the one `lib.geography`
 # reads in its FINESS (overseas: 9701… is 971); a CPV code brings every code above it in the tree
-# (its digits, one fewer at a time down to the division, zero-padded, as `reference.services.cpv_parent`).
+# (its digits, one fewer at a time down to the division, zero-padded, as `reference.cpv.cpv_parent`).
 # Title weighs most, then who and where (holder, facilities, category), then the description. A sandbox need
 # (vendors/sandbox.py) is a rehearsal: it never gets a search document, so no discovery query can find it.
 _INDEX = """

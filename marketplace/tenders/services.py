@@ -24,7 +24,7 @@ from marketplace.lib import audit
 from marketplace.lib.clock import Clock, to_paris
 from marketplace.lib.geography import departement_of_finess, region_of
 from marketplace.lib.identifiers import InvalidIdentifier, validate_finess
-from marketplace.reference.services import cpv_error
+from marketplace.reference.cpv import cpv_error
 from marketplace.tenders import schemas
 from marketplace.tenders.campaigns import CoreService
 from marketplace.tenders.models import ACTIVE_NEED_STATES, Need, NeedStatus, SpecificContract

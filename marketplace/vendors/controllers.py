@@ -19,14 +19,36 @@ from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
 from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors import schemas
-from marketplace.vendors.deps import provide_dps_service, provide_optional_principal
-from marketplace.vendors.services import DPS_DOCUMENT_TYPES, DpsService
+from marketplace.vendors.admissions import AdmissionService
+from marketplace.vendors.decisions import DecisionService
+from marketplace.vendors.deps import (
+    provide_admission_document_service,
+    provide_admission_service,
+    provide_decision_service,
+    provide_dps_document_service,
+    provide_dps_service,
+    provide_optional_principal,
+    provide_register_service,
+)
+from marketplace.vendors.documents import DPS_DOCUMENT_TYPES, AdmissionDocumentService, DpsDocumentService
+from marketplace.vendors.dps import DpsService
+from marketplace.vendors.register import RegisterService
 
 _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "maybe_principal": Provide(provide_optional_principal, sync_to_thread=False),
-         "dps": Provide(provide_dps_service, sync_to_thread=False)}
+         "dps": Provide(provide_dps_service, sync_to_thread=False),
+         "dps_documents": Provide(provide_dps_document_service, sync_to_thread=False),
+         "admissions": Provide(provide_admission_service, sync_to_thread=False),
+         "admission_documents": Provide(provide_admission_document_service, sync_to_thread=False),
+         "decisions": Provide(provide_decision_service, sync_to_thread=False),
+         "register": Provide(provide_register_service, sync_to_thread=False)}
 
-Service = NamedDependency[DpsService]
+Dps = NamedDependency[DpsService]
+DpsDocuments = NamedDependency[DpsDocumentService]
+Admissions = NamedDependency[AdmissionService]
+AdmissionDocuments = NamedDependency[AdmissionDocumentService]
+Decisions = NamedDependency[DecisionService]
+Register = NamedDependency[RegisterService]
 Caller = NamedDependency[Principal]
 MaybeCaller = NamedDependency[Principal | None]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
@@ -42,89 +64,75 @@ class DpsController(Controller):
 
     @post("/", opt=requires(Role.BUYER_ADMIN, reason="An administrator of a buying organisation."),
           summary="Create a DPS (draft) with its categories")
-    async def create(self, data: JSONBody[schemas.DpsCreate], dps: Service,
+    async def create(self, data: JSONBody[schemas.DpsCreate], dps: Dps,
                      principal: Caller) -> Response[schemas.Dps]:
         created_dps = await dps.create(principal, data)
         return created(created_dps, f"{self.path}/{created_dps.id}")
 
     @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS")
-    async def list_all(self, dps: Service, limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.Dps]:
+    async def list_all(self, dps: Dps, limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.Dps]:
         return await dps.list_public(limit, offset)
 
     @get("/{dps_id:uuid}", opt=public("Public once published; a draft only to its buying organisation."),
          summary="Show a DPS and its categories")
-    async def show(self, dps_id: FromPath[uuid.UUID], dps: Service, maybe_principal: MaybeCaller) -> schemas.Dps:
+    async def show(self, dps_id: FromPath[uuid.UUID], dps: Dps, maybe_principal: MaybeCaller) -> schemas.Dps:
         return await dps.get(dps_id, maybe_principal)
 
     @post("/{dps_id:uuid}/publish", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Send the notice: opens the initial window (≥ 30 days, D4)")
-    async def publish(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsPublish], dps: Service,
+    async def publish(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsPublish], dps: Dps,
                       principal: Caller) -> schemas.Dps:
         return await dps.publish(principal, dps_id, data)
 
     @post("/{dps_id:uuid}/activate", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Activate the DPS once its initial window has ended")
-    async def activate(self, dps_id: FromPath[uuid.UUID], dps: Service, principal: Caller) -> schemas.Dps:
+    async def activate(self, dps_id: FromPath[uuid.UUID], dps: Dps, principal: Caller) -> schemas.Dps:
         return await dps.activate(principal, dps_id)
 
     @post("/{dps_id:uuid}/cancel", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Cancel a DPS before it starts (draft or pending), with reasons")
-    async def cancel(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+    async def cancel(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Dps,
                      principal: Caller) -> schemas.Dps:
         return await dps.cancel(principal, dps_id, data)
 
     @post("/{dps_id:uuid}/terminate", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Terminate an active DPS, with reasons: admissions close")
-    async def terminate(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
+    async def terminate(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Dps,
                         principal: Caller) -> schemas.Dps:
         return await dps.terminate(principal, dps_id, data)
-
-    @post("/{dps_id:uuid}/validity", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
-          status_code=HTTP_200_OK,
-          summary="Change the DPS's end of validity, with reasons: every admitted vendor is told (§1.1)")
-    async def change_validity(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsValidityChange],
-                              dps: Service, principal: Caller) -> schemas.Dps:
-        return await dps.change_validity(principal, dps_id, data)
-
-    @post("/{dps_id:uuid}/sandbox/fast-forward",
-          opt=requires(Role.BUYER_ADMIN, reason="The sandbox DPS's buying organisation."), status_code=HTTP_200_OK,
-          summary="Sandbox only: skip sandbox time at once (never during an open tender period or a standstill)")
-    async def fast_forward(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.SandboxFastForward],
-                           dps: Service, principal: Caller) -> schemas.Dps:
-        return await dps.fast_forward(principal, dps_id, data)
 
     @put("/{dps_id:uuid}/documents", opt={**requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
                                           **raw_body(*DPS_DOCUMENT_TYPES)},
          request_max_body_size=None, status_code=201,
          summary="Publish a procurement document (raw body; a new version never replaces the old one)")
-    async def add_document(self, dps_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dps: Service,
-                           principal: Caller,
+    async def add_document(self, dps_id: FromPath[uuid.UUID], request: Request[Any, Any, Any],
+                           dps_documents: DpsDocuments, principal: Caller,
                            title: Annotated[str, QueryParameter(name="title", min_length=1, max_length=300)],
                            x_filename: XFilename = None, filename: QueryFilename = None,
                            ) -> Response[schemas.DpsDocument]:
-        document = await dps.add_document(
+        document = await dps_documents.add_document(
             principal, dps_id, title=title, filename=given_filename(x_filename, filename), **raw_upload(request))
         return created(document, document.download_path)
 
     @get("/{dps_id:uuid}/documents", opt=public("The DPS's documents are public for its whole validity (D3)."),
          summary="List the DPS's documents")
-    async def documents(self, dps_id: FromPath[uuid.UUID], dps: Service,
+    async def documents(self, dps_id: FromPath[uuid.UUID], dps_documents: DpsDocuments,
                         maybe_principal: MaybeCaller) -> list[schemas.DpsDocument]:
-        return await dps.documents(dps_id, maybe_principal)
+        return await dps_documents.documents(dps_id, maybe_principal)
 
     @get("/{dps_id:uuid}/documents/{document_id:uuid}/download",
          opt={**public("The DPS's documents are public for its whole validity (D3)."), **answers(410)},
          summary="Download a document (redirect to a short-lived link)", status_code=307,
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
-    async def download(self, dps_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID], dps: Service,
-                       maybe_principal: MaybeCaller) -> Redirect:
-        return Redirect(await dps.document_url(dps_id, document_id, maybe_principal), status_code=307)
+    async def download(self, dps_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID],
+                       dps_documents: DpsDocuments, maybe_principal: MaybeCaller) -> Redirect:
+        return Redirect(await dps_documents.document_url(dps_id, document_id, maybe_principal), status_code=307)
 
     @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
          summary="Requests awaiting a decision: overdue first, then by due date")
-    async def queue(self, dps_id: FromPath[uuid.UUID], dps: Service,
+    async def queue(self, dps_id: FromPath[uuid.UUID], admissions: Admissions,
                     principal: Caller) -> list[schemas.AdmissionRequest]:
-        return await dps.queue(principal, dps_id)
+        return await admissions.queue(principal, dps_id)
 
 
 class RegisterController(Controller):
@@ -134,11 +142,13 @@ class RegisterController(Controller):
 
     @get("/", opt=public("The register of admitted vendors is public."),
          summary="Vendors admitted to each category (public data only)")
-    async def register(self, dps: Service, dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
+    async def register(self, register: Register,
+                       dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
                        category_id: Annotated[uuid.UUID | None, QueryParameter(name="categoryId")] = None,
                        siren: Annotated[str | None, QueryParameter(name="siren", pattern=r"^\d{9}$")] = None,
                        limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.RegisterEntry]:
-        return await dps.register(dps_id=dps_id, category_id=category_id, siren=siren, limit=limit, offset=offset)
+        return await register.entries(dps_id=dps_id, category_id=category_id, siren=siren, limit=limit,
+                                      offset=offset)
 
 
 class AdmissionController(Controller):
@@ -148,16 +158,16 @@ class AdmissionController(Controller):
 
     @post("/", opt=requires(*VENDORS, reason="A vendor's admin or bid manager."),
           summary="Apply for admission to a category (draft)")
-    async def apply(self, data: JSONBody[schemas.AdmissionCreate], dps: Service,
+    async def apply(self, data: JSONBody[schemas.AdmissionCreate], admissions: Admissions,
                     principal: Caller) -> Response[schemas.AdmissionRequest]:
-        request = await dps.apply(principal, data)
+        request = await admissions.apply(principal, data)
         return created(request, f"{self.path}/{request.id}")
 
     @get("/{request_id:uuid}", opt=requires(reason="The vendor, and buyers of the DPS's organisation."),
          summary="Show an admission request")
-    async def show(self, request_id: FromPath[uuid.UUID], dps: Service,
+    async def show(self, request_id: FromPath[uuid.UUID], admissions: Admissions,
                    principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.show(principal, request_id)
+        return await admissions.show(principal, request_id)
 
     @put("/{request_id:uuid}/documents/{kind:str}",
          opt={**requires(*VENDORS, reason="The applying vendor."), **raw_body(
@@ -166,11 +176,11 @@ class AdmissionController(Controller):
          request_max_body_size=None, status_code=201,
          summary="Upload a required document (raw body; streamed, hashed, checked against the category's rules)")
     async def upload(self, request_id: FromPath[uuid.UUID], kind: FromPath[str], request: Request[Any, Any, Any],
-                     dps: Service, principal: Caller,
+                     admission_documents: AdmissionDocuments, principal: Caller,
                      x_filename: XFilename = None, filename: QueryFilename = None,
                      valid_until: Annotated[date | None, QueryParameter(name="validUntil")] = None,
                      ) -> Response[schemas.AdmissionDocument]:
-        document = await dps.upload_document(
+        document = await admission_documents.upload_document(
             principal, request_id, kind, filename=given_filename(x_filename, filename), valid_until=valid_until,
             **raw_upload(request))
         return created(document, f"{self.path}/{request_id}")
@@ -179,44 +189,46 @@ class AdmissionController(Controller):
          opt=requires(reason="The buyers of the DPS's organisation, who judge the request, and the vendor's people."),
          summary="Download a document of the request (redirect to a short-lived link; audited)", status_code=307,
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
-    async def download(self, request_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID], dps: Service,
-                       principal: Caller) -> Redirect:
-        return Redirect(await dps.admission_document_url(principal, request_id, document_id), status_code=307)
+    async def download(self, request_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID],
+                       admission_documents: AdmissionDocuments, principal: Caller) -> Redirect:
+        return Redirect(await admission_documents.admission_document_url(principal, request_id, document_id),
+                        status_code=307)
 
     @post("/{request_id:uuid}/submit", opt=requires(*VENDORS, reason="The applying vendor."),
           status_code=HTTP_200_OK, summary="Submit (or resubmit after a documents request): returns the receipt")
-    async def submit(self, request_id: FromPath[uuid.UUID], dps: Service, principal: Caller) -> schemas.Receipt:
-        return await dps.submit(principal, request_id)
+    async def submit(self, request_id: FromPath[uuid.UUID], admissions: Admissions,
+                     principal: Caller) -> schemas.Receipt:
+        return await admissions.submit(principal, request_id)
 
     @post("/{request_id:uuid}/withdraw", opt=requires(*VENDORS, reason="The applying vendor."),
           status_code=HTTP_200_OK, summary="Withdraw the request or the admission")
-    async def withdraw(self, request_id: FromPath[uuid.UUID], dps: Service,
+    async def withdraw(self, request_id: FromPath[uuid.UUID], admissions: Admissions,
                        principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.withdraw(principal, request_id)
+        return await admissions.withdraw(principal, request_id)
 
     @post("/{request_id:uuid}/request-documents", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Ask the vendor for missing documents (suspends the clock)")
     async def request_documents(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
-                                dps: Service, principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.request_documents(principal, request_id, data)
+                                decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.request_documents(principal, request_id, data)
 
     @post("/{request_id:uuid}/extend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Extend the evaluation to 15 working days, with a reason (D6)")
-    async def extend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
-                     principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.extend(principal, request_id, data)
+    async def extend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
+                     decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.extend(principal, request_id, data)
 
     @post("/{request_id:uuid}/admit", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Admit the vendor to the category")
-    async def admit(self, request_id: FromPath[uuid.UUID], dps: Service,
+    async def admit(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                     principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.admit(principal, request_id)
+        return await decisions.admit(principal, request_id)
 
     @post("/{request_id:uuid}/reject", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Reject the request, with reasons")
-    async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
-                     principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.reject(principal, request_id, data)
+    async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
+                     decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.reject(principal, request_id, data)
 
 
 class LivingAdmissionController(Controller):
@@ -228,31 +240,31 @@ class LivingAdmissionController(Controller):
 
     @post("/{request_id:uuid}/suspend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Suspend an admitted vendor, with reasons")
-    async def suspend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
-                      principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.suspend(principal, request_id, data)
+    async def suspend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
+                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.suspend(principal, request_id, data)
 
     @post("/{request_id:uuid}/reinstate", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Lift a suspension")
-    async def reinstate(self, request_id: FromPath[uuid.UUID], dps: Service,
+    async def reinstate(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                         principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.reinstate(principal, request_id)
+        return await decisions.reinstate(principal, request_id)
 
     @post("/{request_id:uuid}/exclude", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Exclude an admitted vendor, with reasons")
-    async def exclude(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons], dps: Service,
-                      principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.exclude(principal, request_id, data)
+    async def exclude(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
+                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.exclude(principal, request_id, data)
 
     @post("/{request_id:uuid}/declaration-request",
           opt=requires(*BUYERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
           summary="Ask an admitted vendor for an updated self-declaration (due in 5 working days, D11)")
     async def request_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
-                                  dps: Service, principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.request_declaration(principal, request_id, data)
+                                  decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
+        return await decisions.request_declaration(principal, request_id, data)
 
     @put("/{request_id:uuid}/self-declaration", opt=requires(*VENDORS, reason="The applying vendor."),
          summary="Update the self-declaration (before submission, or when the buyer asked for it)")
     async def update_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.SelfDeclaration],
-                                 dps: Service, principal: Caller) -> schemas.AdmissionRequest:
-        return await dps.update_declaration(principal, request_id, data)
+                                 admissions: Admissions, principal: Caller) -> schemas.AdmissionRequest:
+        return await admissions.update_declaration(principal, request_id, data)

@@ -20,16 +20,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, ClockExhausted, format_paris, to_paris
 from marketplace.lib.working_days import EVALUATION_RULES, working_days_between
 from marketplace.notifications.services import NotificationService
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
-from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.vendors import schemas
+from marketplace.vendors.dps import DpsService, LatestTenderDeadline
 from marketplace.vendors.models import AdmissionRequest, Dps
+from marketplace.vendors.notify import recipients
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import (
     DPS_IN_FORCE,
@@ -54,7 +54,7 @@ _NOTIFY_ADMITTED = tell_members_statement("""targets AS (
 async def notify_admitted(session: AsyncSession, clock: Clock, dps: Dps, *, kind: str, subject: str,
                           body: str) -> int:
     """Tell every admitted vendor of the DPS (admins and bid managers); returns how many were told."""
-    row = await tell_members(session, clock, _NOTIFY_ADMITTED, roles=NOTIFIED_VENDOR_ROLES, kind=kind,
+    row = await tell_members(session, clock, _NOTIFY_ADMITTED, roles=VENDOR_WRITERS, kind=kind,
                              subject=subject, body=body, about=dps.id, sandbox=dps.is_sandbox)
     return int(row.told)
 
@@ -66,8 +66,10 @@ class DpsLifecycle:
 
     # -- change of validity (§1.1) -----------------------------------------------------------------
 
-    async def change_validity(self, principal: Principal, dps_id: uuid.UUID,
-                              data: schemas.DpsValidityChange) -> Dps:
+    async def change_validity(self, principal: Principal, dps_id: uuid.UUID, data: schemas.DpsValidityChange, *,
+                              latest_tender_deadline: LatestTenderDeadline) -> schemas.Dps:
+        """ACTIVE --change_validity--> ACTIVE (or while pending), audited, every admitted vendor told (§1.1).
+        `latest_tender_deadline` answers for the specific contracts under the DPS (tenders/dps_time.py)."""
         dps = await self.session.get(Dps, dps_id, with_for_update=True)
         if dps is None or not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN,
                                                     Role.BUYER_EVALUATOR):
@@ -91,10 +93,7 @@ class DpsLifecycle:
         floor, why = now, "now"
         if dps.initial_window_end is not None and dps.initial_window_end > floor:
             floor, why = dps.initial_window_end, "the end of the initial window (D4)"
-        latest = await self.session.scalar(
-            select(SpecificContract.tender_deadline).where(SpecificContract.dps_id == dps.id,
-                                                           SpecificContract.status == SpecificContractStatus.OPEN)
-            .order_by(SpecificContract.tender_deadline.desc()).limit(1))
+        latest = await latest_tender_deadline(dps)
         if latest is not None and latest > floor:
             floor, why = latest, "the tender deadline of a specific contract open for offers"
         if new_end <= floor or new_end <= dps.validity_start:
@@ -114,14 +113,12 @@ class DpsLifecycle:
                            details={"old": {"validityEnd": old.isoformat()},
                                     "new": {"validityEnd": new_end.isoformat()},
                                     "reasons": data.reasons, "notified": notified})
-        return dps
+        return await DpsService(self.session, self.clock).to_schema(dps)
 
     # -- the end of validity (job) -----------------------------------------------------------------
 
     async def close_ended(self, *, sandbox: bool = False) -> int:
         """Store TERMINATED on every DPS whose validity has ended on its clock; returns how many ended."""
-        from marketplace.vendors.services import DpsService
-
         query = (select(Dps).where(Dps.status.in_([s.value for s in DPS_IN_FORCE]))
                  .with_for_update(skip_locked=True))
         if sandbox:
@@ -145,8 +142,6 @@ class DpsLifecycle:
 
     async def alert_due_dates(self, *, sandbox: bool = False) -> int:
         """Alert the buying organisation's administrators about evaluations due soon, then overdue (D6)."""
-        from marketplace.vendors.services import DpsService
-
         query = (select(AdmissionRequest, Dps).join(Dps, Dps.id == AdmissionRequest.dps_id)
                  .where(AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES]),
                         AdmissionRequest.due_at.is_not(None), AdmissionRequest.overdue_alerted_at.is_(None),
@@ -155,7 +150,6 @@ class DpsLifecycle:
         if not sandbox:
             # Two working days are at most a week away, whatever the holidays: the rest can wait.
             query = query.where(AdmissionRequest.due_at <= self.clock.now() + timedelta(days=7))
-        service = DpsService(self.session, self.clock)
         notifications = NotificationService(self.session, self.clock)
         sent = 0
         for request, dps in (await self.session.execute(query)).all():
@@ -178,7 +172,7 @@ class DpsLifecycle:
                 request.due_soon_alerted_at = now
             else:
                 continue
-            for email in await service.recipients(dps.buyer_organisation_id, Role.BUYER_ADMIN):
+            for email in await recipients(self.session, dps.buyer_organisation_id, Role.BUYER_ADMIN):
                 await notifications.notify(recipient_email=email, kind=kind, about=request.id,
                                            subject=f"{subject} — {dps.title}", body=body, sandbox=dps.is_sandbox)
             await audit.record(self.session, self.clock, f"admission.{kind.split('.')[1]}_alerted", actor="system",

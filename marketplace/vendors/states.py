@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 from marketplace.errors import Conflict
 from marketplace.lib.clock import format_paris
+from marketplace.vendors.errors import InvalidTransition
 
 if TYPE_CHECKING:
     from marketplace.vendors.models import Dps
@@ -94,10 +95,6 @@ LIVE_ADMISSION_STATES = frozenset({
     AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED})
 # The evaluation clock runs in these (D6).
 EVALUATION_STATES = frozenset({AdmissionStatus.UNDER_EVALUATION, AdmissionStatus.AWAITING_DOCUMENTS})
-
-
-class InvalidTransition(Conflict):
-    slug = "invalid-transition"
 
 
 def check_dps_transition(current: DpsStatus, target: DpsStatus) -> None:

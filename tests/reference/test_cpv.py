@@ -18,10 +18,8 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker, create_async_engine
 
 from marketplace.lib.clock import system_clock
-from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
-from marketplace.reference.services import (
+from marketplace.reference.cpv import (
     IMPORT_COMMAND,
-    ReferenceFileRefused,
     cpv_error,
     import_cpv,
     lookup_cpv,
@@ -29,6 +27,8 @@ from marketplace.reference.services import (
     parse_cpv_file,
     seed_cpv_codes,
 )
+from marketplace.reference.errors import ReferenceFileRefused
+from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
 from marketplace.settings import Settings
 from tests.conftest import CPV_SAMPLE
 

@@ -1,3 +1,5 @@
+"""Requests to the support desk: anyone may write; the requester can follow arrival and status, never content."""
+
 from __future__ import annotations
 
 import uuid

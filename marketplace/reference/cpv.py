@@ -23,14 +23,14 @@ import hashlib
 import json
 import re
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 from sqlalchemy import select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.errors import DomainError
 from marketplace.lib.clock import Clock
+from marketplace.reference.errors import ReferenceFileRefused
 from marketplace.reference.models import CpvCode, CpvLevel, ReferenceDataset
 
 KIND_CPV = "cpv"
@@ -44,14 +44,6 @@ FILE_KEY = re.compile(r"[0-9]{8}-[0-9]")
 INPUT = re.compile(r"([0-9]{8})(?:-([0-9]))?")
 _LEVELS = {2: CpvLevel.DIVISION, 3: CpvLevel.GROUP, 4: CpvLevel.CLASS, 5: CpvLevel.CATEGORY}
 _SHOWN_ERRORS = 5
-
-
-class ReferenceFileRefused(DomainError):
-    """The file is not a reference table this command can import; nothing was imported."""
-
-    status_code: ClassVar[int] = 422
-    title: ClassVar[str] = "Reference file refused"
-    slug: ClassVar[str] = "reference-file-refused"
 
 
 def cpv_level(code: str) -> CpvLevel:

@@ -1,0 +1,138 @@
+"""Organisations (holders and their grappes, vendors, buyers, the platform) and a holder's facilities (ESMS).
+
+domain.md §2: every identifier is checked (SIRET, SIREN, FINESS); a grappe groups existing OGs. Audited (P8).
+"""
+
+from __future__ import annotations
+
+import uuid
+
+from sqlalchemy import func, select
+
+from marketplace.accounts import schemas
+from marketplace.accounts.access import administered_organisation, visible_organisation
+from marketplace.accounts.base import ServiceBase
+from marketplace.accounts.errors import AlreadyExists, InvalidIdentifierError
+from marketplace.accounts.models import Facility, GrappeMember, Organisation
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import OrganisationKind
+from marketplace.errors import RuleViolation
+from marketplace.lib.identifiers import (
+    InvalidIdentifier,
+    siren_of,
+    validate_finess,
+    validate_siren,
+    validate_siret,
+)
+
+
+def _identifier(field: str, check: object, value: str) -> str:
+    try:
+        return check(value)  # type: ignore[operator, no-any-return]
+    except InvalidIdentifier as exc:
+        raise InvalidIdentifierError(f"{field}: {exc.reason}", field=field, rule="domain.md §2") from exc
+
+
+class OrganisationService(ServiceBase):
+    async def _to_schema(self, organisation: Organisation) -> schemas.Organisation:
+        members = list((await self.session.scalars(
+            select(GrappeMember.organisation_id).where(GrappeMember.grappe_id == organisation.id)
+            .order_by(GrappeMember.created_at)
+        )).all())
+        return schemas.Organisation(
+            id=organisation.id, kind=organisation.kind, name=organisation.name, siren=organisation.siren,
+            siret=organisation.siret, finess_ej=organisation.finess_ej, is_grappe=organisation.is_grappe,
+            lead_organisation_id=organisation.lead_organisation_id, grappe_member_ids=members)
+
+    async def create_organisation(self, principal: Principal,
+                                  data: schemas.OrganisationCreate) -> schemas.Organisation:
+        siret = _identifier("siret", validate_siret, data.siret) if data.siret else None
+        siren = _identifier("siren", validate_siren, data.siren) if data.siren else None
+        if siret and siren and siren_of(siret) != siren:
+            raise InvalidIdentifierError("siren: it is not the SIREN of the SIRET given (its first 9 digits)",
+                                         field="siren", rule="domain.md §2.2")
+        siren = siren or (siren_of(siret) if siret else None)
+        finess = _identifier("finessEj", validate_finess, data.finess_ej) if data.finess_ej else None
+        is_holder = data.kind == OrganisationKind.HOLDER
+        if not is_holder and (finess or data.is_grappe):
+            raise RuleViolation("finessEj / isGrappe: only a project holder has a FINESS EJ or is a grappe",
+                                field="finessEj")
+        if data.kind in (OrganisationKind.VENDOR, OrganisationKind.BUYER) and not siret:
+            raise RuleViolation(f"siret: a {data.kind.value} is identified by its SIRET", field="siret")
+        if data.is_grappe:
+            await self._check_grappe(data)
+        elif is_holder and not (siret and finess):
+            raise RuleViolation("siret / finessEj: a managing organisation (OG) is identified by its SIRET and "
+                                "its FINESS EJ", field="finessEj" if siret else "siret")
+        elif data.grappe_member_ids or data.lead_organisation_id:
+            raise RuleViolation("grappeMemberIds: only a grappe has members", field="grappeMemberIds")
+        await self._unique(Organisation.siret, siret, "siret")
+        await self._unique(Organisation.finess_ej, finess, "finessEj")
+        organisation = Organisation(kind=data.kind, name=data.name.strip(), siren=siren, siret=siret,
+                                    finess_ej=finess, is_grappe=data.is_grappe,
+                                    lead_organisation_id=data.lead_organisation_id)
+        self.session.add(organisation)
+        await self.session.flush()
+        for member_id in dict.fromkeys(data.grappe_member_ids):
+            self.session.add(GrappeMember(grappe_id=organisation.id, organisation_id=member_id))
+        await self.session.flush()
+        await self._audit("organisation.created", principal.label, organisation_id=organisation.id,
+                          target_type="organisation", target_id=organisation.id, kind=data.kind.value,
+                          name=organisation.name, siret=siret, finess_ej=finess)
+        return await self._to_schema(organisation)
+
+    async def _check_grappe(self, data: schemas.OrganisationCreate) -> None:
+        members = list(dict.fromkeys(data.grappe_member_ids))
+        if len(members) < 2:
+            raise RuleViolation("grappeMemberIds: a grappe groups at least two OGs", field="grappeMemberIds")
+        if data.lead_organisation_id not in members:
+            raise RuleViolation("leadOrganisationId: the lead OG must be one of the grappe's OGs",
+                                field="leadOrganisationId")
+        found = (await self.session.scalars(
+            select(Organisation.id).where(Organisation.id.in_(members), Organisation.kind == OrganisationKind.HOLDER,
+                                          Organisation.is_grappe.is_(False))
+        )).all()
+        if len(found) != len(members):
+            raise RuleViolation("grappeMemberIds: every member must be an existing OG (a holder, not a grappe)",
+                                field="grappeMemberIds")
+
+    async def _unique(self, column: object, value: str | None, field: str) -> None:
+        if value and await self.session.scalar(select(func.count()).where(column == value)):  # type: ignore[arg-type]
+            raise AlreadyExists(f"{field}: an organisation with this identifier exists already", field=field)
+
+    async def get_organisation(self, principal: Principal, organisation_id: uuid.UUID) -> schemas.Organisation:
+        return await self._to_schema(await visible_organisation(self.session, principal, organisation_id))
+
+    async def list_organisations(self, principal: Principal) -> list[schemas.Organisation]:
+        query = select(Organisation).order_by(Organisation.name)
+        if not principal.is_platform_admin:
+            query = query.where(Organisation.id.in_(list(principal.roles_by_organisation)))
+        return [await self._to_schema(o) for o in (await self.session.scalars(query)).all()]
+
+    async def add_facility(self, principal: Principal, organisation_id: uuid.UUID,
+                           data: schemas.FacilityCreate) -> schemas.Facility:
+        organisation = await administered_organisation(self.session, principal, organisation_id)
+        if organisation.kind != OrganisationKind.HOLDER or organisation.is_grappe:
+            raise RuleViolation("organisationId: facilities (ESMS) belong to a managing organisation (OG)",
+                                field="organisationId")
+        finess = _identifier("finessEt", validate_finess, data.finess_et)
+        if finess == organisation.finess_ej:
+            raise RuleViolation("finessEt: this is the OG's FINESS EJ; a facility has its own FINESS ET",
+                                field="finessEt", rule="domain.md §2.3")
+        if await self.session.scalar(select(func.count()).where(Facility.finess_et == finess)):
+            raise AlreadyExists("finessEt: a facility with this FINESS ET exists already", field="finessEt")
+        facility = Facility(organisation_id=organisation_id, name=data.name.strip(), finess_et=finess,
+                            category_code=data.category_code)
+        self.session.add(facility)
+        await self.session.flush()
+        await self._audit("facility.added", principal.label, organisation_id=organisation_id,
+                          target_type="facility", target_id=facility.id, finess_et=finess)
+        return schemas.Facility(id=facility.id, organisation_id=organisation_id, name=facility.name,
+                                finess_et=finess, category_code=facility.category_code)
+
+    async def list_facilities(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.Facility]:
+        await visible_organisation(self.session, principal, organisation_id)
+        rows = (await self.session.scalars(
+            select(Facility).where(Facility.organisation_id == organisation_id).order_by(Facility.name))).all()
+        return [schemas.Facility(id=f.id, organisation_id=f.organisation_id, name=f.name, finess_et=f.finess_et,
+                                 category_code=f.category_code) for f in rows]

@@ -1,0 +1,187 @@
+"""The vendor's request to participate (machine (b), domain.md §1.4): apply, submit, withdraw, its self-declaration.
+
+D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. The buyers'
+decisions on a request are in `decisions.py`, its documents in `documents.py`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+
+import msgspec
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.accounts.models import Organisation
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import OrganisationKind
+from marketplace.errors import Conflict, NotFound, RuleViolation
+from marketplace.lib.clock import Clock, format_paris, to_paris
+from marketplace.lib.sandbox import NOTICE
+from marketplace.lib.working_days import evaluation_due_at
+from marketplace.vendors import schemas
+from marketplace.vendors.access import VENDOR_ROLES, is_buyer_of, require_vendor, visible_dps, visible_request
+from marketplace.vendors.base import ServiceBase
+from marketplace.vendors.documents import category_of, current_documents, document_schema
+from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
+from marketplace.vendors.notify import notify_buyer_side
+from marketplace.vendors.sandbox import dps_clock
+from marketplace.vendors.states import (
+    DPS_ACCEPTS_REQUESTS,
+    EVALUATION_STATES,
+    AdmissionStatus,
+    DpsStatus,
+    check_admission_transition,
+    require_in_force,
+)
+
+
+async def request_schema(session: AsyncSession, clock: Clock, request: AdmissionRequest
+                         ) -> schemas.AdmissionRequest:
+    """The request as its vendor and its buyers read it: what is missing or expired, on its DPS's clock."""
+    documents = await current_documents(session, request.id)
+    category = await category_of(session, request)
+    present = {d.kind for d in documents}
+    missing = [rule["kind"] for rule in category.required_documents if rule["kind"] not in present]
+    dps = await session.get(Dps, request.dps_id)
+    assert dps is not None
+    now = dps_clock(clock, dps).now()
+    today = to_paris(now).date()
+    return schemas.AdmissionRequest(
+        id=request.id, dps_id=request.dps_id, category_id=request.category_id,
+        vendor_organisation_id=request.vendor_organisation_id, status=request.status,
+        self_declaration=msgspec.convert(request.self_declaration, schemas.SelfDeclaration),
+        referenced_software=msgspec.convert(request.referenced_software, schemas.ReferencedSoftware),
+        received_at=request.received_at, due_at=request.due_at,
+        due_at_paris=format_paris(request.due_at) if request.due_at else None,
+        # Awaiting documents included: the clock runs on (D6).
+        overdue=bool(request.due_at and request.status in EVALUATION_STATES and request.due_at < now),
+        extension_reason=request.extension_reason, documents_requested=request.documents_requested,
+        decision_reasons=request.decision_reasons, decided_at=request.decided_at,
+        documents=[document_schema(d) for d in documents], missing_documents=missing,
+        expired_documents=sorted(d.kind for d in documents if d.valid_until and d.valid_until < today),
+        declaration_due_at=request.declaration_due_at, sandbox=dps.is_sandbox)
+
+
+class AdmissionService(ServiceBase):
+    """What the vendor does with its request, and the buyers' queue of requests to decide."""
+
+    async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
+        vendors = principal.organisations_with(*VENDOR_ROLES)
+        vendor_id = data.vendor_organisation_id or (vendors[0] if len(vendors) == 1 else None)
+        if vendor_id is None or vendor_id not in vendors:
+            raise RuleViolation("vendorOrganisationId: name a vendor organisation you act for",
+                                field="vendorOrganisationId")
+        category = await self.session.get(DpsCategory, data.category_id)
+        dps = await self.session.get(Dps, category.dps_id) if category else None
+        if category is None or dps is None or dps.status == DpsStatus.DRAFT:
+            raise NotFound("No DPS category has this id.")
+        if dps.status not in DPS_ACCEPTS_REQUESTS:
+            raise RuleViolation(f"categoryId: the DPS is {dps.status.value} and receives no requests",
+                                field="categoryId", rule="D5")
+        require_in_force(dps, self._time(dps).now(), field="categoryId")
+        vendor = await self.session.get(Organisation, vendor_id)
+        assert vendor is not None and vendor.kind == OrganisationKind.VENDOR
+        live = await self.session.scalar(select(AdmissionRequest.id).where(
+            AdmissionRequest.category_id == category.id, AdmissionRequest.vendor_organisation_id == vendor_id,
+            AdmissionRequest.status.in_([s.value for s in (AdmissionStatus.DRAFT, AdmissionStatus.UNDER_EVALUATION,
+                                                           AdmissionStatus.AWAITING_DOCUMENTS,
+                                                           AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED)])))
+        if live is not None:
+            raise Conflict(f"categoryId: this vendor already has a request for this category ({live})",
+                           field="categoryId", existing=str(live))
+        request = AdmissionRequest(dps_id=dps.id, category_id=category.id, vendor_organisation_id=vendor_id,
+                                   self_declaration=msgspec.to_builtins(data.self_declaration),
+                                   referenced_software=msgspec.to_builtins(data.referenced_software))
+        self.session.add(request)
+        await self.session.flush()
+        await self._audit("admission.created", principal, "admission_request", request.id, vendor_id,
+                          category_id=str(category.id))
+        return await request_schema(self.session, self.clock, request)
+
+    async def show(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, _ = await visible_request(self.session, request_id, principal)
+        return await request_schema(self.session, self.clock, request)
+
+    async def submit(self, principal: Principal, request_id: uuid.UUID) -> schemas.Receipt:
+        """Receipt time from the server clock; the evaluation clock starts (D6) or resumes."""
+        request, dps = await visible_request(self.session, request_id, principal, lock=True)
+        require_vendor(principal, request)
+        check_admission_transition(request.status, AdmissionStatus.UNDER_EVALUATION)
+        if dps.status not in DPS_ACCEPTS_REQUESTS:
+            raise RuleViolation(f"status: the DPS is {dps.status.value} and receives no requests", rule="D5")
+        now = self._time(dps).now()
+        require_in_force(dps, now, field="status")
+        resumed = request.status == AdmissionStatus.AWAITING_DOCUMENTS
+        # Documents supplied on request: the evaluation clock never stopped (R2162-45 allows no pause, D6), the
+        # due date stays 10 (15) working days from receipt.
+        if not resumed:
+            request.received_at = now
+            # Requests received during the initial window are opened when it ends (§1.4): the
+            # evaluation delay runs from then, not from receipt.
+            opens = max(now, dps.initial_window_end) if dps.status == DpsStatus.PENDING and \
+                dps.initial_window_end else now
+            request.due_at = evaluation_due_at(opens)
+        assert request.due_at is not None  # set at the first submission, unchanged by a resubmission (D6)
+        old = request.status
+        request.status = AdmissionStatus.UNDER_EVALUATION
+        documents = await current_documents(self.session, request.id)
+        manifest = json.dumps({"request": str(request.id), "receivedAt": now.isoformat(),
+                               "documents": [[d.kind, d.sha256, d.size] for d in documents]},
+                              sort_keys=True, separators=(",", ":"))
+        request.receipt_sha256 = hashlib.sha256(manifest.encode()).hexdigest()
+        await self._audit("admission.submitted" if not resumed else "admission.documents_supplied", principal,
+                          "admission_request", request.id, request.vendor_organisation_id, old=old.value,
+                          new=request.status.value, due_at=request.due_at.isoformat(),
+                          receipt_sha256=request.receipt_sha256)
+        subject = "Pièces complémentaires reçues" if resumed else "Nouvelle demande d'admission"
+        await notify_buyer_side(self.session, self.clock, dps, request, "admission.submitted", subject)
+        assert request.received_at and request.due_at
+        return schemas.Receipt(request_id=request.id, received_at=now, received_at_paris=format_paris(now),
+                               due_at=request.due_at, documents=[document_schema(d) for d in documents],
+                               receipt_sha256=request.receipt_sha256, sandbox=dps.is_sandbox,
+                               notice=NOTICE if dps.is_sandbox else None)
+
+    async def queue(self, principal: Principal, dps_id: uuid.UUID) -> list[schemas.AdmissionRequest]:
+        """Requests awaiting a decision, overdue first, then by due date (D6)."""
+        dps = await visible_dps(self.session, dps_id, principal)
+        if not is_buyer_of(principal, dps):
+            raise NotFound("No DPS has this id.")
+        rows = (await self.session.scalars(
+            select(AdmissionRequest).where(AdmissionRequest.dps_id == dps.id,
+                                           AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES]))
+            .order_by(AdmissionRequest.due_at, AdmissionRequest.received_at))).all()
+        items = [await request_schema(self.session, self.clock, r) for r in rows]
+        return sorted(items, key=lambda r: (not r.overdue, r.due_at))
+
+    async def withdraw(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
+        request, _ = await visible_request(self.session, request_id, principal, lock=True)
+        require_vendor(principal, request)
+        check_admission_transition(request.status, AdmissionStatus.WITHDRAWN)
+        old = request.status
+        request.status = AdmissionStatus.WITHDRAWN
+        await self._audit("admission.withdrawn", principal, "admission_request", request.id,
+                          request.vendor_organisation_id, old=old.value, new=request.status.value)
+        return await request_schema(self.session, self.clock, request)
+
+    async def update_declaration(self, principal: Principal, request_id: uuid.UUID,
+                                 data: schemas.SelfDeclaration) -> schemas.AdmissionRequest:
+        request, dps = await visible_request(self.session, request_id, principal, lock=True)
+        require_vendor(principal, request)
+        editable = request.status in (AdmissionStatus.DRAFT, AdmissionStatus.AWAITING_DOCUMENTS)
+        asked = request.declaration_requested_at is not None and request.status in (
+            AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED)
+        if not (editable or asked):
+            raise Conflict(f"status: the self-declaration can't be changed while the request is "
+                           f"{request.status.value} and no update was asked", field="status")
+        request.self_declaration = msgspec.to_builtins(data)
+        late = bool(asked and request.declaration_due_at and self._time(dps).now() > request.declaration_due_at)
+        request.declaration_requested_at = request.declaration_due_at = None
+        await self._audit("admission.declaration_updated", principal, "admission_request", request.id,
+                          request.vendor_organisation_id, late=late)
+        if asked:
+            await notify_buyer_side(self.session, self.clock, dps, request, "admission.declaration_updated",
+                                    "DUME mis à jour")
+        return await request_schema(self.session, self.clock, request)
