@@ -41,7 +41,7 @@ from marketplace.lib.clock import FrozenClock, SystemClock  # noqa: E402
 from marketplace.lib.migrate import upgrade  # noqa: E402
 from marketplace.reference.services import import_cpv  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
-from tests.tenders.test_needs import CPV_FILE  # noqa: E402
+from tests.conftest import CPV_SAMPLE as CPV_FILE  # noqa: E402
 from tests.tenders.test_publication import _insert_admitted_vendors, publish, submitted_need  # noqa: E402
 from tests.vendors.api import categories_by_pair, open_dps  # noqa: E402
 from tests.world import build_world  # noqa: E402
@@ -63,9 +63,9 @@ generate_series` into unindexed unlogged tables of the same columns, in the same
 """
 
 _FLOOR = """
-CREATE UNLOGGED TABLE IF NOT EXISTS floor_invitation (LIKE contract_invitation);
-CREATE UNLOGGED TABLE IF NOT EXISTS floor_notification (LIKE notification);
-CREATE UNLOGGED TABLE IF NOT EXISTS floor_intent (LIKE job_intent);
+CREATE UNLOGGED TABLE IF NOT EXISTS floor_invitation (LIKE contract_invitation INCLUDING DEFAULTS);
+CREATE UNLOGGED TABLE IF NOT EXISTS floor_notification (LIKE notification INCLUDING DEFAULTS);
+CREATE UNLOGGED TABLE IF NOT EXISTS floor_intent (LIKE job_intent INCLUDING DEFAULTS);
 """
 
 

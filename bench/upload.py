@@ -48,7 +48,7 @@ from marketplace.lib.clock import FrozenClock  # noqa: E402
 from marketplace.reference.services import import_cpv  # noqa: E402
 from marketplace.settings import Settings  # noqa: E402
 from storage import CustomerKey  # noqa: E402
-from tests.tenders.test_needs import CPV_FILE  # noqa: E402
+from tests.conftest import CPV_SAMPLE as CPV_FILE  # noqa: E402
 from tests.tenders.test_offers import PARTS  # noqa: E402
 from tests.tenders.test_publication import admit, publish, submitted_need  # noqa: E402
 from tests.vendors.api import categories_by_pair, expect, open_dps  # noqa: E402

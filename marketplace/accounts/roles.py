@@ -36,3 +36,21 @@ ADMIN_ROLE = {kind: Role(f"{kind.value}:admin") for kind in OrganisationKind}
 
 def roles_for(kind: OrganisationKind) -> frozenset[Role]:
     return frozenset(role for role in Role if role.kind == kind)
+
+
+# -- audiences: the one vocabulary every route declaration and object check uses ---------------------------
+# Tuples, not sets: the order is the order the OpenAPI document lists them in ("Requires: …").
+# `*_MEMBERS`: everyone of the organisation, who may read its objects; `*_WRITERS`: those who act for it.
+HOLDER_MEMBERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD, Role.HOLDER_MEMBER)
+HOLDER_WRITERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD)  # file needs, receive the award notices
+VENDOR_MEMBERS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
+VENDOR_WRITERS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)  # apply, ask, bid, answer; the ones told of calls
+BUYER_WRITERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)  # run DPS and procedures: read, evaluate, ask
+OPENERS = (Role.BUYER_OPENER, Role.BUYER_ADMIN)  # hold opener keys, take part in an opening (D13, G2)
+BUYING_SIDE = (*BUYER_WRITERS, Role.BUYER_OPENER)  # every member of the buying organisation
+ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
+
+
+def values(roles: tuple[Role, ...]) -> list[str]:
+    """As stored in `membership.roles` (a varchar array), for set-based statements."""
+    return [role.value for role in roles]

@@ -17,17 +17,16 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
-from marketplace.lib.sandbox import labelled
 from marketplace.lib.working_days import earliest_franc_deadline
-from marketplace.notifications.mail import subject_line
 from marketplace.tenders import schemas
 from marketplace.tenders.models import (
     ContractInvitation,
@@ -57,29 +56,10 @@ VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
 NOTIFIED_VENDOR_ROLES = [Role.VENDOR_ADMIN.value, Role.VENDOR_BID_MANAGER.value]
 INVITATION_KIND = "tender.invitation"
 
-# The common end of the set-based statements below: one notification per row of `recipients` (its
-# `email`), about the contract, and its delivery intent (the outbox), in the same statement.
-_NOTIFY_RECIPIENTS = """
-), notified AS (
-    INSERT INTO notification (id, recipient_email, subject, body, kind, about_id, email_status,
-                              created_at, updated_at)
-    SELECT gen_random_uuid(), recipients.email, CAST(:subject AS varchar), CAST(:body AS text),
-           CAST(:kind AS varchar), CAST(:contract_id AS uuid), 'pending',
-           CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM recipients
-    RETURNING id
-), intents AS (
-    INSERT INTO job_intent (id, name, args, status, available_at, relay_attempts, created_at, updated_at)
-    SELECT gen_random_uuid(), 'deliver_notification', jsonb_build_array(notified.id::text), 'pending',
-           CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
-    FROM notified
-    RETURNING id
-)"""
-
 # One statement: invitations for the admitted vendors of the category not yet invited, then one
-# notification per (new invitee, admin or bid manager), then one delivery intent per notification.
-_FAN_OUT_INVITE = """
-WITH invited AS (
+# notification per (new invitee, admin or bid manager), then one delivery intent per notification
+# (accounts/members.py joins the fragments of the tables' own packages).
+_FAN_OUT = tell_members_statement("""invited AS (
     INSERT INTO contract_invitation (id, specific_contract_id, vendor_organisation_id, admission_request_id,
                                      invited_at, created_at, updated_at)
     SELECT gen_random_uuid(), CAST(:contract_id AS uuid), ar.vendor_organisation_id, ar.id,
@@ -88,28 +68,16 @@ WITH invited AS (
     WHERE ar.category_id = CAST(:category_id AS uuid) AND ar.status = 'admitted'
       AND (ar.decided_at IS NULL OR ar.decided_at <= CAST(:invited_at AS timestamptz))
     ON CONFLICT (specific_contract_id, vendor_organisation_id) DO NOTHING
-    RETURNING vendor_organisation_id
-), recipients AS (
-    SELECT DISTINCT invited.vendor_organisation_id, u.email
-    FROM invited
-    JOIN membership m ON m.organisation_id = invited.vendor_organisation_id
-    JOIN user_account u ON u.id = m.user_id
-    WHERE u.is_active AND m.roles && CAST(:roles AS varchar[])"""
-_FAN_OUT = text(_FAN_OUT_INVITE + _NOTIFY_RECIPIENTS  # noqa: S608 (module constants joined, no input)
-                + "\nSELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents")
-
+    RETURNING vendor_organisation_id AS organisation_id
+)""", "SELECT (SELECT count(*) FROM invited) AS invitations, (SELECT count(*) FROM intents) AS intents",
+    source="invited", per_organisation=True)
 
 # Every admin or bid manager of every vendor invited to a contract gets one notification and its delivery
 # intent: set-based, as for the invitations themselves.
-_INVITEES = """
-WITH recipients AS (
-    SELECT DISTINCT u.email
-    FROM contract_invitation i
-    JOIN membership m ON m.organisation_id = i.vendor_organisation_id
-    JOIN user_account u ON u.id = m.user_id
-    WHERE i.specific_contract_id = CAST(:contract_id AS uuid) AND u.is_active
-      AND m.roles && CAST(:roles AS varchar[])"""
-_NOTIFY_INVITEES = text(_INVITEES + _NOTIFY_RECIPIENTS + "\nSELECT count(*) FROM intents")
+_NOTIFY_INVITEES = tell_members_statement("""targets AS (
+    SELECT vendor_organisation_id AS organisation_id FROM contract_invitation
+    WHERE specific_contract_id = CAST(:about_id AS uuid)
+)""", "SELECT count(*) AS told FROM intents")
 
 
 async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
@@ -117,12 +85,9 @@ async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid
     """Tell every invitee of the contract (its admins and bid managers); returns how many were told.
 
     `clock` is the real one: it dates the notifications and their delivery intents, which the relay reads."""
-    subject, body = labelled(subject, body, sandbox)
-    subject = subject_line(subject)  # titles are typed by users: a line break can't reach the header
-    count = await session.scalar(_NOTIFY_INVITEES, {
-        "contract_id": contract_id, "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
-        "kind": kind, "now": clock.now()})
-    return int(count or 0)
+    row = await tell_members(session, clock, _NOTIFY_INVITEES, roles=NOTIFIED_VENDOR_ROLES, kind=kind,
+                             subject=subject, body=body, about=contract_id, sandbox=sandbox)
+    return int(row.told)
 
 
 def check_tender_period(invited_at: datetime, deadline: datetime) -> None:
@@ -277,17 +242,15 @@ class SpecificContractService:
         """Invite every vendor admitted to the category at `invited_at` not yet invited (D8), and queue their
         notifications; returns (new invitations, new delivery intents). Idempotent."""
         deadline = format_paris(contract.tender_deadline)
-        subject, body = labelled(
-            f"Invitation à remettre une offre — {title}",
-            f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
-            f"Date limite de remise des offres : {deadline}.\n", sandbox)
-        # D8: the invitation is in writing. A line break in the need's title made every mail of the fan-out
-        # fail on its Subject header; one header-safe line can't.
-        subject = subject_line(subject)
-        row = (await self.session.execute(_FAN_OUT, {
-            "contract_id": contract.id, "category_id": contract.category_id, "invited_at": contract.invited_at,
-            "now": self.clock.now(), "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body,
-            "kind": INVITATION_KIND})).one()
+        # D8: the invitation is in writing.
+        row = await tell_members(
+            self.session, self.clock, _FAN_OUT, roles=NOTIFIED_VENDOR_ROLES, kind=INVITATION_KIND,
+            subject=f"Invitation à remettre une offre — {title}",
+            body=f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
+                 f"Date limite de remise des offres : {deadline}.\n",
+            about=contract.id, sandbox=sandbox,
+            params={"contract_id": contract.id, "category_id": contract.category_id,
+                    "invited_at": contract.invited_at})
         return int(row.invitations), int(row.intents)
 
     # -- reading ---------------------------------------------------------------------------------

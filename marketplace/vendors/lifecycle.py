@@ -15,19 +15,18 @@ from __future__ import annotations
 import uuid
 from datetime import timedelta
 
-from sqlalchemy import select, text
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, ClockExhausted, format_paris, to_paris
-from marketplace.lib.sandbox import labelled
 from marketplace.lib.working_days import EVALUATION_RULES, working_days_between
-from marketplace.notifications.mail import subject_line
 from marketplace.notifications.services import NotificationService
-from marketplace.tenders.contracts import _NOTIFY_RECIPIENTS, NOTIFIED_VENDOR_ROLES
+from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.models import SpecificContract, SpecificContractStatus
 from marketplace.vendors import schemas
 from marketplace.vendors.models import AdmissionRequest, Dps
@@ -45,27 +44,19 @@ DUE_SOON_WORKING_DAYS = 2
 VALIDITY_CHANGED_KIND = "dps.validity_changed"
 
 # Every admin or bid manager of every vendor admitted (or suspended: still admitted) to the DPS gets one
-# notification and its delivery intent, in one statement (as tenders/contracts.py does for invitees).
-_ADMITTED = """
-WITH recipients AS (
-    SELECT DISTINCT u.email
-    FROM admission_request ar
-    JOIN membership m ON m.organisation_id = ar.vendor_organisation_id
-    JOIN user_account u ON u.id = m.user_id
-    WHERE ar.dps_id = CAST(:contract_id AS uuid) AND ar.status IN ('admitted', 'suspended') AND u.is_active
-      AND m.roles && CAST(:roles AS varchar[])"""
-_NOTIFY_ADMITTED = text(_ADMITTED + _NOTIFY_RECIPIENTS + "\nSELECT count(*) FROM intents")
+# notification and its delivery intent, in one statement (accounts/members.py).
+_NOTIFY_ADMITTED = tell_members_statement("""targets AS (
+    SELECT vendor_organisation_id AS organisation_id FROM admission_request
+    WHERE dps_id = CAST(:about_id AS uuid) AND status IN ('admitted', 'suspended')
+)""", "SELECT count(*) AS told FROM intents")
 
 
 async def notify_admitted(session: AsyncSession, clock: Clock, dps: Dps, *, kind: str, subject: str,
                           body: str) -> int:
     """Tell every admitted vendor of the DPS (admins and bid managers); returns how many were told."""
-    subject, body = labelled(subject, body, dps.is_sandbox)
-    subject = subject_line(subject)  # the DPS's title is typed by users: one header-safe line
-    count = await session.scalar(_NOTIFY_ADMITTED, {
-        "contract_id": dps.id, "roles": NOTIFIED_VENDOR_ROLES, "subject": subject, "body": body, "kind": kind,
-        "now": clock.now()})
-    return int(count or 0)
+    row = await tell_members(session, clock, _NOTIFY_ADMITTED, roles=NOTIFIED_VENDOR_ROLES, kind=kind,
+                             subject=subject, body=body, about=dps.id, sandbox=dps.is_sandbox)
+    return int(row.told)
 
 
 class DpsLifecycle:

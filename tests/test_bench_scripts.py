@@ -1,0 +1,20 @@
+"""The benchmarks in bench/ stay runnable: each script's imports resolve against today's code (a moved or renamed
+module broke `bench/fanout.py` once, unnoticed until the next measurement)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_every_bench_script_imports() -> None:
+    scripts = sorted(path.stem for path in (ROOT / "bench").glob("*.py") if path.stem != "__init__")
+    assert "fanout" in scripts
+    # In a child process: some scripts reorder sys.path when imported, which must not leak into this one.
+    code = "import importlib\n" + "".join(f"importlib.import_module('bench.{name}')\n" for name in scripts)
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
+                            check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
