@@ -16,13 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OrganisationKind
+from marketplace.accounts.roles import VENDOR_WRITERS, OrganisationKind
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, format_paris, to_paris
 from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import evaluation_due_at
 from marketplace.vendors import schemas
-from marketplace.vendors.access import VENDOR_ROLES, is_buyer_of, require_vendor, visible_dps, visible_request
+from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps, visible_request
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.documents import category_of, current_documents, document_schema
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
@@ -69,7 +69,7 @@ class AdmissionService(ServiceBase):
     """What the vendor does with its request, and the buyers' queue of requests to decide."""
 
     async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
-        vendors = principal.organisations_with(*VENDOR_ROLES)
+        vendors = principal.organisations_with(*VENDOR_WRITERS)
         vendor_id = data.vendor_organisation_id or (vendors[0] if len(vendors) == 1 else None)
         if vendor_id is None or vendor_id not in vendors:
             raise RuleViolation("vendorOrganisationId: name a vendor organisation you act for",
