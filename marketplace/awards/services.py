@@ -60,7 +60,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.models import Notification
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract

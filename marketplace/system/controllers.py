@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketplace.lib.access import public
 from marketplace.system.schemas import Health
-from marketplace.system.services import check_health
+from marketplace.system.health import check_health
 from storage import ObjectStore
 
 

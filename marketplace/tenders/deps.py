@@ -19,7 +19,7 @@ from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.search import NeedSearchService
-from marketplace.tenders.services import NeedService
+from marketplace.tenders.needs import NeedService
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
 
