@@ -1,7 +1,8 @@
 """The vendor's request to participate (machine (b), domain.md §1.4): apply, submit, withdraw, its self-declaration.
 
 D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. The buyers'
-decisions on a request are in `decisions.py`, its documents in `documents.py`.
+decisions on a request are in `decisions.py`, its documents in `documents.py`. Taking part costs a vendor
+nothing (D12): no step of the request asks for a fee, a subscription or a payment.
 """
 
 from __future__ import annotations
