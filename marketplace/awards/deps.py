@@ -1,6 +1,6 @@
 """Providers of the awards package's services (litestar dependency injection), for its controllers.
 
-`provide_opening_evaluation` gives the opening of the offers (tenders/opening.py) what it needs of the
+`provide_opening_evaluation` gives the opening of the offers (tenders/opening/) what it needs of the
 evaluation: the conflict-of-interest refusal, the clarification threads beside each offer, and the procedure
 ended unsuccessful when the opening finds no offer. The app registers it (marketplace/app.py): tenders/ sits
 below awards/ and never imports it, so the evaluation is handed to the opening rather than looked up by it.

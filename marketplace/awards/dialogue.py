@@ -383,7 +383,7 @@ Summaries = dict[uuid.UUID, list[tender_schemas.ClarificationSummary]]
 
 async def clarification_summaries(session: AsyncSession, offer_ids: list[uuid.UUID]) -> Summaries:
     """Per offer, its clarification threads with their message counts, for the buyer's list of opened
-    offers (tenders/opening.py): one query for every offer."""
+    offers (tenders/opening/): one query for every offer."""
     found: Summaries = defaultdict(list)
     if not offer_ids:
         return found

@@ -3,7 +3,7 @@ UNSUCCESSFUL; OCDS tender.status `unsuccessful`).
 
 Two ways to get there, both automatic, in the transaction of the act that makes it so:
 
-- the opening finds no submitted offer (tenders/opening.py): nothing to evaluate, ever;
+- the opening finds no submitted offer (tenders/opening/): nothing to evaluate, ever;
 - the last admissible opened offer is rejected, on any ground (the plain rejection, or the D15 decision):
   nothing is left to award.
 

@@ -14,7 +14,7 @@ again, or with the same Idempotency-Key, returns the same receipt (G7). A new dr
 supersedes the previous submission; before the deadline the vendor may also withdraw.
 
 Object rule: an offer is its vendor's; its buyer learns nothing of it before the deadline, then how many
-were received, then everything at the opening (tenders/opening.py). Anyone else: 404.
+were received, then everything at the opening (tenders/opening/). Anyone else: 404.
 
 The package's private modules: `_drafts.py` (the draft and its parts), `_attachments.py` (its files),
 `_submission.py` (submission, the receipt, withdrawal) over `_base.py` (the vendor's own offer, the deadline);
