@@ -33,6 +33,8 @@ STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to
 
 
 class AwardService(ServiceBase):
+    """The award of a specific contract, its notices, and the award as it stands."""
+
     # -- machine (e): the award ----------------------------------------------------------------------
 
     async def award(self, principal: Principal, contract_id: uuid.UUID, data: schemas.AwardCreate) -> schemas.Award:

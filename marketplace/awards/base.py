@@ -35,6 +35,9 @@ GROUNDS_FR = {RejectionGround.IRREGULAR: "irrégulière", RejectionGround.UNACCE
 
 
 class ServiceBase:
+    """The session, the clock, the side sessions (a refusal audited apart) and the notifications of every
+    evaluation and award act."""
+
     def __init__(self, session: AsyncSession, clock: Clock,
                  side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:
         self.session = session

@@ -30,6 +30,8 @@ from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move
 
 
 class EvaluationService(ServiceBase):
+    """The evaluation: its start, the evaluators' declarations and scores, the rejections, the ranking."""
+
     # -- machine (c): CLOSED_FOR_OFFERS --start_evaluation--> EVALUATION -----------------------------
 
     async def start_evaluation(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:

@@ -31,6 +31,8 @@ REASONS_DUE = timedelta(days=15)      # D17
 
 
 class ReasonsService(ServiceBase):
+    """A vendor's own result once the award is decided, and its requests for the reasons (D17)."""
+
     # -- what a vendor reads, D17 --------------------------------------------------------------------
 
     async def _own_offer(self, principal: Principal, contract_id: uuid.UUID,
