@@ -17,7 +17,9 @@ from minio import Minio
 
 from marketplace.app import asyncpg_dsn
 from marketplace.lib.clock import FrozenClock
+from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.settings import Settings
+from marketplace.vendors.dps import INITIAL_WINDOW_DAYS
 from marketplace.worker import worker_options
 from tests.world import Person, World
 
@@ -102,18 +104,27 @@ async def create_dps(client: Client, world: World, clock: FrozenClock, **options
                                     json=dps_body(clock.now(), **options)), 201)
 
 
+def initial_window(clock: FrozenClock) -> timedelta:
+    """D4: 30 full days after the day of sending (a délai franc). 31 days from the hour of sending cover them,
+    except from the first hour of a Paris day with an autumn clock change inside the window (sent 7 October
+    00:20, the limit is 7 November 00:00, 31 days + 1 h later): never less than the rule's own limit."""
+    now = clock.now()
+    return max(timedelta(days=31), earliest_franc_deadline(now, INITIAL_WINDOW_DAYS) - now)
+
+
 async def publish(client: Client, world: World, clock: FrozenClock, dps_id: str,
-                  window: timedelta = timedelta(days=31)) -> httpx.Response:
-    """D4: 30 full days after the day of sending (a délai franc); 31 days from any hour always cover them."""
+                  window: timedelta | None = None) -> httpx.Response:
+    window = initial_window(clock) if window is None else window
     return await client.post(f"/dps/{dps_id}/publish", headers=world["buyer_admin"].headers,
                              json={"initialWindowEnd": (clock.now() + window).isoformat()})
 
 
 async def open_dps(client: Client, world: World, clock: FrozenClock, **options: Any) -> dict[str, Any]:
-    """Created, published, and active once its initial window is over (the clock moves 31 days)."""
+    """Created, published, and active once its initial window is over (the clock moves past it)."""
     dps = await create_dps(client, world, clock, **options)
-    expect(await publish(client, world, clock, dps["id"]), 200)
-    clock.advance(timedelta(days=31))
+    window = initial_window(clock)
+    expect(await publish(client, world, clock, dps["id"], window), 200)
+    clock.advance(max(timedelta(days=31), window + timedelta(minutes=1)))
     return expect(await client.post(f"/dps/{dps['id']}/activate", headers=world["buyer_admin"].headers), 200)
 
 

@@ -214,3 +214,16 @@ async def test_the_buyers_admins_are_alerted_once_before_and_once_after_an_evalu
     queue = expect(await client.get(f"/dps/{dps['id']}/admission-queue", headers=world["buyer_evaluator"].headers),
                    200)
     assert [(r["id"], r["status"], r["overdue"]) for r in queue] == [(request["id"], "awaiting_documents", True)]
+
+
+def test_the_tests_initial_window_meets_d4_across_an_autumn_clock_change() -> None:
+    """Sent 7 October 2026 00:20 Paris (22:20 UTC the day before), D4's limit is 7 November 00:00 Paris:
+    31 days + 40 min later, as 25 October has 25 hours. Publishing with a bare 31 days was refused there."""
+    from marketplace.lib.clock import FrozenClock
+    from marketplace.lib.working_days import earliest_franc_deadline
+    from tests.vendors.api import initial_window
+
+    clock = FrozenClock(datetime(2026, 10, 6, 22, 20, tzinfo=UTC))
+    limit = earliest_franc_deadline(clock.now(), 30)
+    assert limit - clock.now() > timedelta(days=31)
+    assert clock.now() + initial_window(clock) >= limit
