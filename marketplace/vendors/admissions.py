@@ -1,7 +1,8 @@
 """The vendor's request to participate (machine (b), domain.md §1.4): apply, submit, withdraw, its self-declaration.
 
-D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. The buyers'
-decisions on a request are in `decisions.py`, its documents in `documents.py`.
+D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. Taking
+part costs the vendor nothing (D12): no step asks a fee. The buyers' decisions on a request are in
+`decisions.py`, its documents in `documents.py`.
 """
 
 from __future__ import annotations
