@@ -80,7 +80,7 @@ from marketplace.awards.states import (
 from marketplace.errors import Conflict, DomainError, Forbidden, NotFound
 from marketplace.lib import audit, esign
 from marketplace.lib.clock import Clock, format_paris
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.sending import NotificationService
 from marketplace.tenders.access import buying_side, for_buying_side, party, vendor_side
 from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage

@@ -46,7 +46,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.files import safe_filename
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.sending import NotificationService
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.access import buying_side, vendor_side
 from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES

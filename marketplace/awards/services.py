@@ -64,7 +64,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.models import Notification
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.sending import NotificationService
 from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage

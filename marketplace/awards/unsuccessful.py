@@ -28,7 +28,7 @@ from marketplace.accounts.roles import Role
 from marketplace.awards.models import OfferRejection
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.sending import NotificationService
 from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, notify_invitees
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move

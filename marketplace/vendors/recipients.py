@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import Membership, User
 from marketplace.accounts.roles import Role
 from marketplace.lib.clock import Clock, format_paris
-from marketplace.notifications.services import NotificationService
+from marketplace.notifications.sending import NotificationService
 from marketplace.vendors.access import BUYER_ROLES, VENDOR_ROLES
 from marketplace.vendors.models import AdmissionRequest, Dps
 
