@@ -21,7 +21,7 @@ from marketplace.accounts.deps import (
 from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import ADMINS, HOLDER_ADMINISTRATION, Role
 from marketplace.accounts.sessions import SessionService
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
@@ -41,7 +41,6 @@ Organisations = NamedDependency[OrganisationService]
 Memberships = NamedDependency[MembershipService]
 ApiKeys = NamedDependency[ApiKeyService]
 Caller = NamedDependency[Principal]
-ALL_ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
 
 
 class AuthController(Controller):
@@ -95,7 +94,7 @@ class OrganisationController(Controller):
         return await organisations.get_organisation(principal, organisation_id)
 
     @post("/{organisation_id:uuid}/facilities",
-          opt=requires(Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN, reason="The OG's administrator."),
+          opt=requires(*HOLDER_ADMINISTRATION, reason="The OG's administrator."),
           summary="Add a facility (ESMS) to an OG")
     async def add_facility(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.FacilityCreate],
                            organisations: Organisations, principal: Caller) -> Response[schemas.Facility]:
@@ -108,48 +107,48 @@ class OrganisationController(Controller):
                          principal: Caller) -> list[schemas.Facility]:
         return await organisations.list_facilities(principal, organisation_id)
 
-    @post("/{organisation_id:uuid}/invitations", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
+    @post("/{organisation_id:uuid}/invitations", opt=requires(*ADMINS, reason="The organisation's admin."),
           summary="Invite a colleague (an e-mail carries the invitation code)")
     async def invite(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.InvitationCreate],
                      memberships: Memberships, principal: Caller) -> Response[schemas.Invitation]:
         invitation = await memberships.invite(principal, organisation_id, data)
         return created(invitation, f"{self.path}/{organisation_id}/members")
 
-    @get("/{organisation_id:uuid}/members", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
+    @get("/{organisation_id:uuid}/members", opt=requires(*ADMINS, reason="The organisation's admin."),
          summary="List members and their roles")
     async def members(self, organisation_id: FromPath[uuid.UUID], memberships: Memberships,
                       principal: Caller) -> list[schemas.Member]:
         return await memberships.members(principal, organisation_id)
 
     @patch("/{organisation_id:uuid}/members/{user_id:uuid}",
-           opt=requires(*ALL_ADMINS, reason="The organisation's admin."), summary="Change a member's roles")
+           opt=requires(*ADMINS, reason="The organisation's admin."), summary="Change a member's roles")
     async def set_roles(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
                         data: JSONBody[schemas.MemberUpdate], memberships: Memberships,
                         principal: Caller) -> schemas.Member:
         return await memberships.set_roles(principal, organisation_id, user_id, data)
 
     @post("/{organisation_id:uuid}/members/{user_id:uuid}/deactivate", status_code=HTTP_204_NO_CONTENT,
-          opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
+          opt=requires(*ADMINS, reason="The organisation's admin."),
           summary="Deactivate a member's account (effective on their next request)")
     async def deactivate(self, organisation_id: FromPath[uuid.UUID], user_id: FromPath[uuid.UUID],
                          memberships: Memberships, principal: Caller) -> None:
         await memberships.deactivate(principal, organisation_id, user_id)
 
-    @post("/{organisation_id:uuid}/api-keys", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
+    @post("/{organisation_id:uuid}/api-keys", opt=requires(*ADMINS, reason="The organisation's admin."),
           summary="Create an API key (its secret is shown once)")
     async def create_api_key(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.ApiKeyCreate],
                              api_keys: ApiKeys, principal: Caller) -> Response[schemas.ApiKeyCreated]:
         key = await api_keys.create_api_key(principal, organisation_id, data)
         return created(key, f"{self.path}/{organisation_id}/api-keys")
 
-    @get("/{organisation_id:uuid}/api-keys", opt=requires(*ALL_ADMINS, reason="The organisation's admin."),
+    @get("/{organisation_id:uuid}/api-keys", opt=requires(*ADMINS, reason="The organisation's admin."),
          summary="List API keys (never their secrets)")
     async def api_keys(self, organisation_id: FromPath[uuid.UUID], api_keys: ApiKeys,
                        principal: Caller) -> list[schemas.ApiKey]:
         return await api_keys.list_api_keys(principal, organisation_id)
 
     @delete("/{organisation_id:uuid}/api-keys/{key_id:uuid}",
-            opt=requires(*ALL_ADMINS, reason="The organisation's admin."), summary="Revoke an API key")
+            opt=requires(*ADMINS, reason="The organisation's admin."), summary="Revoke an API key")
     async def revoke_api_key(self, organisation_id: FromPath[uuid.UUID], key_id: FromPath[uuid.UUID],
                              api_keys: ApiKeys, principal: Caller) -> None:
         await api_keys.revoke_api_key(principal, organisation_id, key_id)

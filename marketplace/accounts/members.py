@@ -13,10 +13,11 @@ import uuid
 from collections.abc import Iterable, Mapping
 from typing import Any
 
-from sqlalchemy import TextClause, text
+from sqlalchemy import TextClause, select, text
 from sqlalchemy.engine import Row
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.models import Membership, User
 from marketplace.lib.clock import Clock
 from marketplace.notifications.sending import broadcast_params, notified_cte
 
@@ -52,3 +53,13 @@ async def tell_members(session: AsyncSession, clock: Clock, statement: TextClaus
     bound = {**broadcast_params(kind=kind, subject=subject, body=body, about=about, sandbox=sandbox,
                                 now=clock.now()), "roles": [str(role) for role in roles], **(params or {})}
     return (await session.execute(statement, bound)).one()
+
+
+async def member_emails(session: AsyncSession, organisation_id: uuid.UUID, roles: Iterable[str]) -> list[str]:
+    """The addresses of the organisation's active members holding one of `roles`, each once, sorted: who of it
+    is told, one by one (the notices that differ per recipient)."""
+    return list((await session.scalars(
+        select(User.email).join(Membership, Membership.user_id == User.id).where(
+            Membership.organisation_id == organisation_id, User.is_active,
+            Membership.roles.overlap([str(role) for role in roles]))
+        .distinct().order_by(User.email))).all())

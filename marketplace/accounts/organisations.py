@@ -17,13 +17,7 @@ from marketplace.accounts.models import Facility, GrappeMember, Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import OrganisationKind
 from marketplace.errors import RuleViolation
-from marketplace.lib.identifiers import (
-    InvalidIdentifier,
-    siren_of,
-    validate_finess,
-    validate_siren,
-    validate_siret,
-)
+from marketplace.lib.identifiers import InvalidIdentifier, siren_of, validate_finess, validate_siren, validate_siret
 
 
 def _identifier(field: str, check: object, value: str) -> str:

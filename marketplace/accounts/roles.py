@@ -49,8 +49,5 @@ BUYER_WRITERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)  # run DPS and procedur
 OPENERS = (Role.BUYER_OPENER, Role.BUYER_ADMIN)  # hold opener keys, take part in an opening (D13, G2)
 BUYING_SIDE = (*BUYER_WRITERS, Role.BUYER_OPENER)  # every member of the buying organisation
 ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
-
-
-def values(roles: tuple[Role, ...]) -> list[str]:
-    """As stored in `membership.roles` (a varchar array), for set-based statements."""
-    return [role.value for role in roles]
+SIGNATORIES = (Role.BUYER_ADMIN, Role.VENDOR_ADMIN)  # sign a contract, each for its own side (D18)
+HOLDER_ADMINISTRATION = (Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN)  # an OG's own records: its admin or the operator

@@ -31,17 +31,17 @@ from collections.abc import AsyncIterable
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
+from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.errors import AbnormallyLowConflict
 from marketplace.awards.models import AbnormallyLowProcedure, OfferRejection
-from marketplace.awards.services import REASONS_ROLES, AwardService
+from marketplace.awards.services import AwardService
 from marketplace.awards.states import ABNORMALLY_LOW_MOVES, RejectionGround, abnormally_low_allows
 from marketplace.errors import Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.tenders.access import buying_side, vendor_side
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.uploads import check_declared, header_filename, store_upload
 from storage import ObjectStore
@@ -89,7 +89,7 @@ class AbnormallyLowService(AwardService):
         offer = await self.session.get(Offer, offer_id)
         if offer is None or not vendor_side(principal, offer):
             raise NotFound("No offer has this id.")
-        if not vendor_side(principal, offer, *REASONS_ROLES):
+        if not vendor_side(principal, offer, *VENDOR_WRITERS):
             raise Forbidden("Only the vendor's administrator or bid manager justifies its offer.")
         contract = await self._contract_locked(offer.specific_contract_id)
         procedure = await self._procedure(offer.id, lock=True)
@@ -129,7 +129,7 @@ class AbnormallyLowService(AwardService):
         contract = await self.session.get(SpecificContract, procedure.specific_contract_id)
         assert contract is not None
         sandbox = await self._sandbox(contract)
-        for email in await self._emails(procedure.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
+        for email in await member_emails(self.session, procedure.vendor_organisation_id, VENDOR_WRITERS):
             await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
                                             about=procedure.offer_id, sandbox=sandbox)
 
@@ -202,7 +202,7 @@ class AbnormallyLowService(AwardService):
         procedure.justified_at = await self._now(contract)
         await self.session.flush()
         title = await self._title(contract)
-        for email in await self._emails(contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
+        for email in await member_emails(self.session, contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
             await self.notifications.notify(
                 recipient_email=email, kind="award.abnormally_low_justified", about=procedure.offer_id,
                 subject=f"Offre anormalement basse : justification reçue ({title})",

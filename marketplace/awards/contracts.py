@@ -45,9 +45,9 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marketplace.accounts.models import Membership, User
+from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.errors import (
     AlreadySigned,
@@ -82,7 +82,6 @@ from marketplace.lib import audit, esign
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.sending import NotificationService
 from marketplace.tenders.access import buying_side, for_buying_side, party, vendor_side
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import SpecificContract
 from marketplace.tenders.offers import audit_apart
@@ -104,7 +103,7 @@ _EXTENSIONS = {"application/pdf": ".pdf", "application/pkcs7-signature": ".p7s",
                "application/xml": ".xml", "text/xml": ".xml"}
 _NOT_FOUND = "No contract has this id."
 _SIDE_FR = {SignatureSide.BUYER: "acheteuse", SignatureSide.VENDOR: "titulaire"}
-_SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VENDOR: NOTIFIED_VENDOR_ROLES}
+_SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VENDOR: VENDOR_WRITERS}
 
 
 class ContractService:
@@ -165,17 +164,12 @@ class ContractService:
         await self._audit(principal, contract, f"contract.{to.value}", "contract", contract.id,
                           from_status=before.value, to_status=to.value, move=action, **details)
 
-    async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
-        return list((await self.session.scalars(
-            select(User.email).join(Membership, Membership.user_id == User.id).where(
-                Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
-            .distinct().order_by(User.email))).all())
 
     async def _tell(self, contract: Contract, side: SignatureSide, kind: str, subject: str, body: str) -> None:
         organisation = (contract.buyer_organisation_id if side is SignatureSide.BUYER
                         else contract.vendor_organisation_id)
         sandbox = (await self._dps(contract)).is_sandbox
-        for email in await self._emails(organisation, _SIDE_ROLES[side]):
+        for email in await member_emails(self.session, organisation, _SIDE_ROLES[side]):
             await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
                                             about=contract.id, sandbox=sandbox)
 

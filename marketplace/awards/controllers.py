@@ -14,7 +14,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, SIGNATORIES, VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TYPES
 from marketplace.awards.abnormally_low import AbnormallyLowService
@@ -28,13 +28,12 @@ from marketplace.awards.deps import (
     provide_contract_service,
     provide_dialogue_service,
 )
-from marketplace.awards.dialogue import ANSWERING_ROLES, CLARIFICATION_TYPES, DialogueService, thread_path
-from marketplace.awards.services import REASONS_ROLES, AwardService
+from marketplace.awards.dialogue import CLARIFICATION_TYPES, DialogueService, thread_path
+from marketplace.awards.services import AwardService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
-from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
@@ -59,14 +58,14 @@ class AwardController(Controller):
         return await awards.start_evaluation(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/conflict-declarations", status_code=HTTP_201_CREATED,
-          opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+          opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
           summary="File your conflict-of-interest declaration for the contract (before any score)")
     async def declare(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeclarationCreate],
                       awards: Awards, principal: Caller) -> Response[schemas.Declaration]:
         declaration = await awards.declare(principal, contract_id, data)
         return created(declaration, f"/specific-contracts/{contract_id}/ranking")
 
-    @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+    @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
          summary="Give or replace your scores of an opened offer, 0–100 per award criterion, with comments")
     async def score(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ScoresPut], awards: Awards,
                     principal: Caller) -> list[schemas.Score]:
@@ -78,7 +77,7 @@ class AwardController(Controller):
                      principal: Caller) -> schemas.Rejection:
         return await awards.reject(principal, offer_id, data)
 
-    @get("/specific-contracts/{contract_id:uuid}/ranking", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+    @get("/specific-contracts/{contract_id:uuid}/ranking", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
          summary="The ranking: weighted means of the evaluators' scores, ties broken deterministically")
     async def ranking(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Ranking:
         return await awards.ranking(principal, contract_id)
@@ -91,20 +90,20 @@ class AwardController(Controller):
         award = await awards.award(principal, contract_id, data)
         return created(award, f"/specific-contracts/{contract_id}/award")
 
-    @get("/specific-contracts/{contract_id:uuid}/award", opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+    @get("/specific-contracts/{contract_id:uuid}/award", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
          summary="The award as it stands now: a standstill that ended reads active (machine (e), D18)")
     async def show_award(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Award:
         return await awards.get_award(principal, contract_id)
 
     @get("/specific-contracts/{contract_id:uuid}/my-evaluation",
-         opt=requires(*VENDOR_ROLES, reason="Members of a vendor whose offer was opened: its own result."),
+         opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor whose offer was opened: its own result."),
          summary="Your offer's result once awarded: your own scores and the awardee, nothing of the others")
     async def mine(self, contract_id: FromPath[uuid.UUID], awards: Awards,
                    principal: Caller) -> schemas.MyEvaluation:
         return await awards.my_evaluation(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/reasons-requests", status_code=HTTP_201_CREATED,
-          opt=requires(*REASONS_ROLES, reason="An administrator or bid manager of a vendor whose offer lost."),
+          opt=requires(*VENDOR_WRITERS, reason="An administrator or bid manager of a vendor whose offer lost."),
           summary="Ask in writing for the reasons your offer was rejected (answer due within 15 days, D17)")
     async def request_reasons(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsRequestCreate],
                               awards: Awards, principal: Caller) -> Response[schemas.ReasonsRequest]:
@@ -151,7 +150,7 @@ class AbnormallyLowController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
                     "procedures": Provide(provide_abnormally_low_service, sync_to_thread=False)}
 
-    @post("/", status_code=HTTP_201_CREATED, opt=requires(*BUYER_ROLES, reason=EVALUATORS),
+    @post("/", status_code=HTTP_201_CREATED, opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
           summary="Suspect an opened offer of being abnormally low and ask its vendor in writing to justify it "
                   "by a due date (D15)")
     async def request(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.AbnormallyLowCreate],
@@ -159,27 +158,27 @@ class AbnormallyLowController(Controller):
         procedure = await procedures.request(principal, offer_id, data)
         return created(procedure, f"/offers/{offer_id}/abnormally-low")
 
-    @get("/", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PROCEDURE_READERS),
+    @get("/", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PROCEDURE_READERS),
          summary="The offer's abnormally-low procedure: request, justification, decision")
     async def show(self, offer_id: FromPath[uuid.UUID], procedures: AbnormallyLow,
                    principal: Caller) -> schemas.AbnormallyLow:
         return await procedures.get(principal, offer_id)
 
     @put("/justification/document", request_max_body_size=None,
-         opt={**requires(*REASONS_ROLES, reason=JUSTIFIERS), **raw_body(*JUSTIFICATION_TYPES)},
+         opt={**requires(*VENDOR_WRITERS, reason=JUSTIFIERS), **raw_body(*JUSTIFICATION_TYPES)},
          summary="Attach a PDF to your justification (raw body), before sending its text and its due date")
     async def attach(self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], procedures: AbnormallyLow,
                      principal: Caller, filename: Filename = "justification.pdf") -> schemas.AbnormallyLow:
         return await procedures.attach_document(principal, offer_id, filename=filename, **raw_upload(request))
 
-    @get("/justification/document", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PROCEDURE_READERS),
+    @get("/justification/document", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PROCEDURE_READERS),
          summary="Download the justification's PDF (redirect to a short-lived link)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
     async def document(self, offer_id: FromPath[uuid.UUID], procedures: AbnormallyLow,
                        principal: Caller) -> Redirect:
         return Redirect(await procedures.document_url(principal, offer_id), status_code=307)
 
-    @post("/justification", status_code=HTTP_200_OK, opt=requires(*REASONS_ROLES, reason=JUSTIFIERS),
+    @post("/justification", status_code=HTTP_200_OK, opt=requires(*VENDOR_WRITERS, reason=JUSTIFIERS),
           summary="Send your written justification, once, before its due date (D15)")
     async def justify(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.JustificationCreate],
                       procedures: AbnormallyLow, principal: Caller) -> schemas.AbnormallyLow:
@@ -213,7 +212,7 @@ class ContractController(Controller):
         return created(contract, f"/contracts/{contract.id}")
 
     @get("/contracts/{contract_id:uuid}/signatures/{side:str}/document", status_code=307,
-         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PARTIES),
          summary="Download the document a side signed (redirect to a short-lived link, as an attachment)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
     async def signed_document(self, contract_id: FromPath[uuid.UUID], side: FromPath[SignatureSide],
@@ -221,21 +220,21 @@ class ContractController(Controller):
         return Redirect(await contracts.signed_document_url(principal, contract_id, side), status_code=307)
 
     @get("/contracts/{contract_id:uuid}/milestones/{kind:str}/evidence", status_code=307,
-         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PARTIES),
          summary="Download a validated milestone's evidence (redirect to a short-lived link, as an attachment)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the evidence.")})
     async def evidence(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
                        contracts: Contracts, principal: Caller) -> Redirect:
         return Redirect(await contracts.evidence_url(principal, contract_id, kind), status_code=307)
 
-    @get("/contracts/{contract_id:uuid}", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=PARTIES),
+    @get("/contracts/{contract_id:uuid}", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PARTIES),
          summary="A contract: status, amounts, signatures, milestones, modifications and transitions")
     async def get(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
                   principal: Caller) -> schemas.Contract:
         return await contracts.get(principal, contract_id)
 
     @post("/contracts/{contract_id:uuid}/signatures", status_code=HTTP_201_CREATED, request_max_body_size=None,
-          opt={**requires(Role.BUYER_ADMIN, Role.VENDOR_ADMIN,
+          opt={**requires(*SIGNATORIES,
                           reason="An administrator of the buying organisation or of the awardee."),
                **raw_body(*SIGNATURE_TYPES)},
           summary="Sign for your side with the signed document (raw body: PAdES PDF, CAdES .p7s/.p7m enveloping "
@@ -291,34 +290,34 @@ class ClarificationController(Controller):
                     "dialogue": Provide(provide_dialogue_service, sync_to_thread=False)}
 
     @post("/offers/{offer_id:uuid}/clarifications", status_code=HTTP_201_CREATED,
-          opt=requires(*BUYER_ROLES, reason=EVALUATORS_ASK),
+          opt=requires(*BUYER_WRITERS, reason=EVALUATORS_ASK),
           summary="Ask the offer's vendor for clarifications: a subject, the question and when the answer is due")
     async def open(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ClarificationCreate],
                    dialogue: Dialogue, principal: Caller) -> Response[schemas.ClarificationThread]:
         thread = await dialogue.open(principal, offer_id, data)
         return created(thread, thread_path(thread.id))
 
-    @get("/offers/{offer_id:uuid}/clarifications", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+    @get("/offers/{offer_id:uuid}/clarifications", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=BOTH_SIDES),
          summary="The clarification threads of an offer, with their messages")
     async def for_offer(self, offer_id: FromPath[uuid.UUID], dialogue: Dialogue,
                         principal: Caller) -> list[schemas.ClarificationThread]:
         return await dialogue.for_offer(principal, offer_id)
 
-    @get("/clarifications/{thread_id:uuid}", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+    @get("/clarifications/{thread_id:uuid}", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=BOTH_SIDES),
          summary="A clarification thread with its messages")
     async def show(self, thread_id: FromPath[uuid.UUID], dialogue: Dialogue,
                    principal: Caller) -> schemas.ClarificationThread:
         return await dialogue.get(principal, thread_id)
 
     @post("/clarifications/{thread_id:uuid}/messages", status_code=HTTP_201_CREATED,
-          opt=requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS),
+          opt=requires(*BUYER_WRITERS, *VENDOR_WRITERS, reason=WRITERS),
           summary="Post a message: the vendor's answer (before the due date), or another question of the buyer")
     async def write(self, thread_id: FromPath[uuid.UUID], data: JSONBody[schemas.ClarificationPost],
                     dialogue: Dialogue, principal: Caller) -> Response[schemas.ClarificationThread]:
         return created(await dialogue.post(principal, thread_id, data), thread_path(thread_id))
 
     @put("/clarifications/{thread_id:uuid}/attachments", status_code=HTTP_201_CREATED, request_max_body_size=None,
-         opt={**requires(*BUYER_ROLES, *ANSWERING_ROLES, reason=WRITERS), **raw_body(*CLARIFICATION_TYPES)},
+         opt={**requires(*BUYER_WRITERS, *VENDOR_WRITERS, reason=WRITERS), **raw_body(*CLARIFICATION_TYPES)},
          summary="Post a message carrying one file (raw PDF body), under the same rules as a text message")
     async def attach(
             self, thread_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], dialogue: Dialogue,
@@ -331,7 +330,7 @@ class ClarificationController(Controller):
         return created(thread, thread_path(thread_id))
 
     @get("/clarifications/{thread_id:uuid}/attachments/{attachment_id:uuid}/download", status_code=307,
-         opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=BOTH_SIDES),
+         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=BOTH_SIDES),
          summary="Download a clarification's file (redirect to a short-lived link, as an attachment)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the file.")})
     async def download(self, thread_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
@@ -339,7 +338,7 @@ class ClarificationController(Controller):
         return Redirect(await dialogue.download_url(principal, thread_id, attachment_id), status_code=307)
 
     @post("/clarifications/{thread_id:uuid}/close", status_code=HTTP_200_OK,
-          opt=requires(*BUYER_ROLES, reason="An evaluator or administrator of the buying organisation."),
+          opt=requires(*BUYER_WRITERS, reason="An evaluator or administrator of the buying organisation."),
           summary="Close the thread: nothing more is posted to it")
     async def close(self, thread_id: FromPath[uuid.UUID], dialogue: Dialogue,
                     principal: Caller) -> schemas.ClarificationThread:

@@ -34,9 +34,9 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marketplace.accounts.models import Membership, User
+from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS
 from marketplace.awards import schemas
 from marketplace.awards.conflicts import stay_out
 from marketplace.awards.errors import AnswerOverdue, ClarificationClosed, OffersNotOpened
@@ -49,7 +49,6 @@ from marketplace.lib.files import safe_filename
 from marketplace.notifications.sending import NotificationService
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.access import buying_side, vendor_side
-from marketplace.tenders.contracts import BUYER_ROLES, NOTIFIED_VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.offers import audit_apart
@@ -58,8 +57,6 @@ from marketplace.uploads import check_declared, header_filename, store_upload
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import ObjectStore
 
-# Who answers for the vendor: those who prepared and submitted its offer.
-ANSWERING_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 CLARIFICATION_TYPES = ["application/pdf"]
 CLARIFICATION_MAX_BYTES = 50 * 1024 * 1024
 PREFIX = "clarifications"
@@ -178,7 +175,7 @@ class DialogueService:
     async def _writable(self, principal: Principal, thread_id: uuid.UUID) -> tuple[ClarificationThread, DialogueSide]:
         """The thread, locked (a close and a message queue), if the caller may write to it now."""
         thread, side = await self._thread(principal, thread_id, lock=True)
-        if side is DialogueSide.VENDOR and not vendor_side(principal, thread, *ANSWERING_ROLES):
+        if side is DialogueSide.VENDOR and not vendor_side(principal, thread, *VENDOR_WRITERS):
             raise Forbidden("The vendor's administrator or bid manager answers for it.")
         if not thread_allows("post", thread.status):
             raise ClarificationClosed("This clarification thread was closed by the buying side.", field="status")
@@ -344,9 +341,9 @@ class DialogueService:
         """The other side's people (the vendor's admins and bid managers; the buying organisation's admins
         and evaluators) learn that a message awaits them, in their inbox and by mail."""
         if side is DialogueSide.VENDOR:
-            organisation, roles = thread.vendor_organisation_id, NOTIFIED_VENDOR_ROLES
+            organisation, roles = thread.vendor_organisation_id, VENDOR_WRITERS
         else:
-            organisation, roles = thread.buyer_organisation_id, [r.value for r in BUYER_ROLES]
+            organisation, roles = thread.buyer_organisation_id, BUYER_WRITERS
         title = await self.session.scalar(select(Need.title).join(
             SpecificContract, SpecificContract.need_id == Need.id).where(
             SpecificContract.id == thread.specific_contract_id)) or str(thread.specific_contract_id)
@@ -365,15 +362,10 @@ class DialogueService:
         contract = await self.session.get(SpecificContract, thread.specific_contract_id)
         assert contract is not None
         sandbox = (await dps_of(self.session, contract.dps_id)).is_sandbox
-        for email in await self._emails(organisation, roles):
+        for email in await member_emails(self.session, organisation, roles):
             await self.notifications.notify(recipient_email=email, kind=MESSAGE_KIND, subject=subject,
                                             body="\n".join(lines), about=thread.id, sandbox=sandbox)
 
-    async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
-        return list((await self.session.scalars(
-            select(User.email).join(Membership, Membership.user_id == User.id).where(
-                Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
-            .distinct().order_by(User.email))).all())
 
 
 def _message_schema(message: ClarificationMessage,

@@ -30,17 +30,13 @@ from sqlalchemy import func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
-from marketplace.accounts.models import Membership, Organisation, User
+from marketplace.accounts.members import member_emails
+from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.conflicts import stay_out
-from marketplace.awards.errors import (
-    AbnormallyLowConflict,
-    AlreadyAwarded,
-    DeclarationRequired,
-    RankingIncomplete,
-)
+from marketplace.awards.errors import AbnormallyLowConflict, AlreadyAwarded, DeclarationRequired, RankingIncomplete
 from marketplace.awards.models import (
     AbnormallyLowProcedure,
     Award,
@@ -66,7 +62,6 @@ from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.models import Notification
 from marketplace.notifications.sending import NotificationService
 from marketplace.tenders.access import buying_side, for_buying_side
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, VENDOR_ROLES
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move, require_move
@@ -74,7 +69,6 @@ from marketplace.vendors.sandbox import clock_of, dps_of
 
 STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to date
 REASONS_DUE = timedelta(days=15)      # D17
-REASONS_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No specific contract has this id."
 _CENT = Decimal("0.01")
 _GROUNDS_FR = {RejectionGround.IRREGULAR: "irrégulière", RejectionGround.UNACCEPTABLE: "inacceptable",
@@ -442,11 +436,6 @@ class AwardService:
                              notices_sent_at=award.notices_sent_at, earliest_signature_at=award.earliest_signature_at,
                              notices=int(notices or 0), sandbox=await self._sandbox(contract))
 
-    async def _emails(self, organisation_id: uuid.UUID, roles: list[str]) -> list[str]:
-        return list((await self.session.scalars(
-            select(User.email).join(Membership, Membership.user_id == User.id).where(
-                Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
-            .distinct().order_by(User.email))).all())
 
     async def _notify(self, contract: SpecificContract, award: Award, ranking: schemas.Ranking,
                       offers: dict[uuid.UUID, Offer], awardee: str) -> int:
@@ -480,7 +469,7 @@ class AwardService:
                 lines += [f"Le marché peut être signé à partir du {sign}.",
                           "Vous pouvez demander par écrit les motifs du rejet ; la réponse vous est due sous 15 jours."]
                 body = "\n".join(lines)
-            for email in await self._emails(offer.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
+            for email in await member_emails(self.session, offer.vendor_organisation_id, VENDOR_WRITERS):
                 await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
                                                 about=contract.id, sandbox=sandbox)
                 sent += 1
@@ -513,7 +502,7 @@ class AwardService:
         return award
 
     async def my_evaluation(self, principal: Principal, contract_id: uuid.UUID) -> schemas.MyEvaluation:
-        offer, contract = await self._own_offer(principal, contract_id, VENDOR_ROLES)
+        offer, contract = await self._own_offer(principal, contract_id, VENDOR_MEMBERS)
         award = await self._decided(contract)
         ranking = msgspec.json.decode(msgspec.json.encode(award.ranking), type=schemas.Ranking)
         mine = next((r for r in ranking.offers if r.offer_id == offer.id), None)
@@ -542,7 +531,7 @@ class AwardService:
 
     async def request_reasons(self, principal: Principal, contract_id: uuid.UUID,
                               data: schemas.ReasonsRequestCreate) -> schemas.ReasonsRequest:
-        offer, contract = await self._own_offer(principal, contract_id, REASONS_ROLES)
+        offer, contract = await self._own_offer(principal, contract_id, VENDOR_WRITERS)
         award = await self._decided(contract)
         if award.offer_id == offer.id:
             raise Conflict("Your offer won this contract: there is no rejection to explain.", field="offerId")
@@ -559,7 +548,7 @@ class AwardService:
                 "l'attributaire (D17)" if owes_winning_characteristics(grounds) else
                 "La réponse donne les motifs du rejet de l'offre (D17)")
         lost = f"offre écartée comme {_GROUNDS_FR[grounds]}" if grounds else "offre classée, non retenue"
-        for email in await self._emails(contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
+        for email in await member_emails(self.session, contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
             await self.notifications.notify(
                 recipient_email=email, kind="award.reasons_requested", about=row.id,
                 subject="Demande des motifs de rejet d'une offre",
@@ -581,7 +570,7 @@ class AwardService:
             raise Conflict("This request was answered already.", field="answer")
         row.answer, row.answered_by, row.answered_at = data.answer, principal.label, await self._now(contract)
         await self.session.flush()
-        for email in await self._emails(row.vendor_organisation_id, NOTIFIED_VENDOR_ROLES):
+        for email in await member_emails(self.session, row.vendor_organisation_id, VENDOR_WRITERS):
             await self.notifications.notify(recipient_email=email, kind="award.reasons_answered",
                                             about=contract.id, subject="Motifs du rejet de votre offre",
                                             body=data.answer, sandbox=await self._sandbox(contract))

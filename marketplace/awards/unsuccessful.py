@@ -23,19 +23,18 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.accounts.models import Membership, User
-from marketplace.accounts.roles import Role
+from marketplace.accounts.members import member_emails
+from marketplace.accounts.roles import HOLDER_WRITERS, VENDOR_WRITERS
 from marketplace.awards.models import OfferRejection
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
 from marketplace.notifications.sending import NotificationService
-from marketplace.tenders.contracts import NOTIFIED_VENDOR_ROLES, notify_invitees
+from marketplace.tenders.contracts import notify_invitees
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move
 from marketplace.vendors.sandbox import dps_of
 
 KIND = "tender.unsuccessful"
-HOLDER_ROLES = (Role.HOLDER_ADMIN.value, Role.HOLDER_PROJECT_LEAD.value)
 _GROUNDS_FR = {"irregular": "irrégulière", "unacceptable": "inacceptable", "inappropriate": "inappropriée",
                "abnormally_low": "anormalement basse"}
 
@@ -47,11 +46,6 @@ async def any_admissible(session: AsyncSession, contract: SpecificContract) -> b
         ~select(OfferRejection.id).where(OfferRejection.offer_id == Offer.id).exists()).limit(1)) is not None
 
 
-async def _emails(session: AsyncSession, organisation_id: object, roles: list[str]) -> list[str]:
-    return list((await session.scalars(
-        select(User.email).join(Membership, Membership.user_id == User.id).where(
-            Membership.organisation_id == organisation_id, User.is_active, Membership.roles.overlap(roles))
-        .distinct().order_by(User.email))).all())
 
 
 async def end_unsuccessful(session: AsyncSession, clock: Clock, contract: SpecificContract, *, actor: str,
@@ -74,7 +68,7 @@ async def end_unsuccessful(session: AsyncSession, clock: Clock, contract: Specif
                                       .where(Offer.specific_contract_id == contract.id)
                                       .order_by(Offer.received_at, Offer.id))).all()
     for vendor, grounds, reasons in rejected:
-        for email in await _emails(session, vendor, list(NOTIFIED_VENDOR_ROLES)):
+        for email in await member_emails(session, vendor, VENDOR_WRITERS):
             await notifications.notify(
                 recipient_email=email, kind="award.rejection_notice", about=contract.id, sandbox=sandbox,
                 subject=f"Marché spécifique : votre offre n'est pas retenue ({title})",
@@ -83,7 +77,7 @@ async def end_unsuccessful(session: AsyncSession, clock: Clock, contract: Specif
                       "Vous pouvez demander par écrit les motifs du rejet ; la réponse vous est due sous 15 jours."))
             told += 1
     if need is not None:
-        for email in await _emails(session, need.holder_organisation_id, list(HOLDER_ROLES)):
+        for email in await member_emails(session, need.holder_organisation_id, HOLDER_WRITERS):
             await notifications.notify(recipient_email=email, kind=KIND, subject=subject, body=text,
                                        about=contract.id, sandbox=sandbox)
             told += 1

@@ -47,7 +47,7 @@ _Bought = TypeVar("_Bought", bound=BoughtObject)
 def buying_side(principal: Principal, obj: BoughtObject, *roles: Role) -> bool:
     """Whether the caller is of the buying side of `obj`'s procedure with one of `roles` (by default those who
     run its procedures, BUYER_WRITERS; BUYING_SIDE adds the openers). The one definition of the buying side:
-    the holder's place in it (domain.md §11.1, HC2) is to be decided here."""
+    the holder's place in it (domain.md §11.1, intermediation) is to be decided here."""
     return principal.has_role_in(obj.buyer_organisation_id, *(roles or BUYER_WRITERS))
 
 

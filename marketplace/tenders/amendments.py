@@ -32,13 +32,7 @@ from marketplace.tenders.contracts import (
     notify_invitees,
     questions_close_at,
 )
-from marketplace.tenders.models import (
-    AmendmentKind,
-    ContractAmendment,
-    ContractDocument,
-    Need,
-    SpecificContract,
-)
+from marketplace.tenders.models import AmendmentKind, ContractAmendment, ContractDocument, Need, SpecificContract
 from marketplace.tenders.states import SpecificContractStatus, deadline_passed
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors.sandbox import clock_of, dps_clock, dps_of

@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
@@ -46,10 +46,6 @@ ACCEPTABLE_ATTACHMENT_TYPES = frozenset({
 })
 # Unless the buyer sets another date, questions close this long before the tender deadline.
 QUESTIONS_DEFAULT_LEAD = timedelta(days=4)
-BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
-VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER, Role.VENDOR_MEMBER)
-# Who of an invited vendor is told: the people who answer calls for competition.
-NOTIFIED_VENDOR_ROLES = [Role.VENDOR_ADMIN.value, Role.VENDOR_BID_MANAGER.value]
 INVITATION_KIND = "tender.invitation"
 
 # One statement: invitations for the admitted vendors of the category not yet invited, then one
@@ -81,7 +77,7 @@ async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid
     """Tell every invitee of the contract (its admins and bid managers); returns how many were told.
 
     `clock` is the real one: it dates the notifications and their delivery intents, which the relay reads."""
-    row = await tell_members(session, clock, _NOTIFY_INVITEES, roles=NOTIFIED_VENDOR_ROLES, kind=kind,
+    row = await tell_members(session, clock, _NOTIFY_INVITEES, roles=VENDOR_WRITERS, kind=kind,
                              subject=subject, body=body, about=contract_id, sandbox=sandbox)
     return int(row.told)
 
@@ -107,8 +103,8 @@ def _buying_organisation(need: Need, dps: Dps) -> uuid.UUID:
 def _publisher(principal: Principal, need: Need, dps: Dps) -> uuid.UUID:
     """The buying organisation that publishes `need` on `dps`, if the caller administers it."""
     buyer_id = _buying_organisation(need, dps)
-    if not principal.has_role_in(buyer_id, *BUYER_ROLES):
-        if principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
+    if not principal.has_role_in(buyer_id, *BUYER_WRITERS):
+        if principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
             raise Conflict("buyerOrganisationId: the holder named another buying organisation to run this "
                            "need's specific contract (D2)", field="buyerOrganisationId", rule="D2")
         raise NotFound("No DPS has this id.")
@@ -242,7 +238,7 @@ class SpecificContractService:
         deadline = format_paris(contract.tender_deadline)
         # D8: the invitation is in writing.
         row = await tell_members(
-            self.session, self.clock, _FAN_OUT, roles=NOTIFIED_VENDOR_ROLES, kind=INVITATION_KIND,
+            self.session, self.clock, _FAN_OUT, roles=VENDOR_WRITERS, kind=INVITATION_KIND,
             subject=f"Invitation à remettre une offre — {title}",
             body=f"Vous êtes invité à remettre une offre pour le marché spécifique {contract.id} ({title}).\n"
                  f"Date limite de remise des offres : {deadline}.\n",
@@ -263,8 +259,8 @@ class SpecificContractService:
         if dps is None:
             raise NotFound("No DPS has this id.")
         query = select(Need).where(Need.dps_id == dps.id, Need.status != NeedStatus.DRAFT)
-        if not principal.has_role_in(dps.buyer_organisation_id, *BUYER_ROLES):
-            others = principal.organisations_with(*BUYER_ROLES)
+        if not principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
+            others = principal.organisations_with(*BUYER_WRITERS)
             if not (dps.usable_by_other_buyers and others):
                 raise NotFound("No DPS has this id.")
             query = query.where(Need.buyer_organisation_id.in_(others))
@@ -305,7 +301,7 @@ class SpecificContractService:
             sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:
-        vendors = principal.organisations_with(*VENDOR_ROLES)
+        vendors = principal.organisations_with(*VENDOR_MEMBERS)
         if not vendors:
             return []
         rows = (await self.session.execute(

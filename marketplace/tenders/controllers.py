@@ -14,13 +14,20 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import (
+    BUYER_WRITERS,
+    HOLDER_MEMBERS,
+    HOLDER_WRITERS,
+    VENDOR_MEMBERS,
+    VENDOR_WRITERS,
+    Role,
+)
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
-from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES, SpecificContractService
+from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.deps import (
     provide_amendment_service,
     provide_contract_service,
@@ -29,9 +36,9 @@ from marketplace.tenders.deps import (
     provide_search_service,
 )
 from marketplace.tenders.errors import InvalidSearch
-from marketplace.tenders.questions import ASKING_ROLES, QuestionService
+from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.search import NeedSearchService
-from marketplace.tenders.services import HOLDER_MEMBERS, HOLDER_WRITERS, NeedService
+from marketplace.tenders.services import NeedService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors.models import DeliveryMode, Sector
@@ -97,7 +104,7 @@ class SpecificContractController(Controller):
         return created(contract, f"/specific-contracts/{contract.id}")
 
     @get("/dps/{dps_id:uuid}/needs",
-         opt=requires(*BUYER_ROLES, reason="The DPS's buying organisation (on a DPS usable by other buyers, another "
+         opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation (on a DPS usable by other buyers, another "
                                           "buying organisation sees the needs naming it)."),
          summary="The needs filed to a DPS, submitted or published (D2), oldest submission first")
     async def filed_needs(self, dps_id: FromPath[uuid.UUID], contracts: Contracts,
@@ -105,14 +112,14 @@ class SpecificContractController(Controller):
         return await contracts.filed_needs(principal, dps_id)
 
     @get("/specific-contracts/{contract_id:uuid}",
-         opt=requires(*BUYER_ROLES, *VENDOR_ROLES,
+         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS,
                       reason="The buying organisation, and the vendors invited (their own invitations)."),
          summary="Show a specific contract")
     async def show(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
                    principal: Caller) -> schemas.SpecificContract:
         return await contracts.get(principal, contract_id)
 
-    @get("/my/invitations", opt=requires(*VENDOR_ROLES, reason="Members of a vendor: its invitations."),
+    @get("/my/invitations", opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor: its invitations."),
          summary="The invitations to tender of your vendor organisations")
     async def my_invitations(self, contracts: Contracts, principal: Caller) -> list[schemas.MyInvitation]:
         return await contracts.my_invitations(principal)
@@ -138,14 +145,14 @@ class ContractQuestionController(Controller):
         return await questions.set_deadline(principal, contract_id, data)
 
     @post("/questions", status_code=HTTP_201_CREATED,
-          opt=requires(*ASKING_ROLES, reason="An administrator or bid manager of an invited vendor."),
+          opt=requires(*VENDOR_WRITERS, reason="An administrator or bid manager of an invited vendor."),
           summary="Ask a question on the contract (until questions close); only the buyer learns who asked")
     async def ask(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.QuestionAsk],
                   questions: Questions, principal: Caller) -> schemas.ContractQuestion:
         return await questions.ask(principal, contract_id, data)
 
     @post("/questions/{question_id:uuid}/answer", status_code=HTTP_200_OK,
-          opt=requires(*BUYER_ROLES, reason="The contract's buying organisation (administrator or evaluator)."),
+          opt=requires(*BUYER_WRITERS, reason="The contract's buying organisation (administrator or evaluator)."),
           summary="Answer a question: the question and its answer are published to every invited vendor, "
                   "without the asker")
     async def answer(self, contract_id: FromPath[uuid.UUID], question_id: FromPath[uuid.UUID],
@@ -153,7 +160,7 @@ class ContractQuestionController(Controller):
                      principal: Caller) -> schemas.ContractQuestion:
         return await questions.answer(principal, contract_id, question_id, data)
 
-    @get("/questions", opt=requires(*BUYER_ROLES, *VENDOR_ROLES,
+    @get("/questions", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS,
                                     reason="The buying organisation (every question, with askers), and the "
                                            "invited vendors (their own and the published ones, anonymised)."),
          summary="The questions and answers of a specific contract")
@@ -199,20 +206,20 @@ class ContractAmendmentController(Controller):
             replaces=replaces, **raw_upload(request))
         return created(document, document.download_path)
 
-    @get("/documents", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+    @get("/documents", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
          summary="The consultation documents, every version")
     async def documents(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                         principal: Caller) -> list[schemas.ContractDocument]:
         return await amendments.documents(principal, contract_id)
 
-    @get("/documents/{document_id:uuid}/download", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+    @get("/documents/{document_id:uuid}/download", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
          status_code=307, summary="Download a consultation document (redirect to a short-lived link)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
     async def download(self, contract_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID],
                        amendments: Amendments, principal: Caller) -> Redirect:
         return Redirect(await amendments.document_url(principal, contract_id, document_id), status_code=307)
 
-    @get("/amendments", opt=requires(*BUYER_ROLES, *VENDOR_ROLES, reason=READERS),
+    @get("/amendments", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
          summary="Every amendment of the contract, with its old and new values")
     async def amendments(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                          principal: Caller) -> list[schemas.ContractAmendment]:

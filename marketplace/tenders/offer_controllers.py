@@ -13,21 +13,19 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYING_SIDE, OPENERS, VENDOR_MEMBERS, VENDOR_WRITERS
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import DOWNLOAD_HEADERS, created, download
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
-from marketplace.tenders.contracts import BUYER_ROLES, VENDOR_ROLES
 from marketplace.tenders.deps import provide_offer_service, provide_opener_service, provide_opening_service
-from marketplace.tenders.offers import OFFER_ROLES, OfferService
-from marketplace.tenders.openers import OPENER_ROLES, OpenerService
+from marketplace.tenders.offers import OfferService
+from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import OpeningService
 from marketplace.tenders.vault import Vault
 from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
-BUYING_SIDE = (*BUYER_ROLES, Role.BUYER_OPENER)
 
 
 Offers = NamedDependency[OfferService]
@@ -48,7 +46,7 @@ class OfferController(Controller):
                     "opening": Provide(provide_opening_service, sync_to_thread=False)}
 
     @post("/specific-contracts/{contract_id:uuid}/offers", status_code=HTTP_201_CREATED,
-          opt=requires(*OFFER_ROLES, reason="An administrator or bid manager of an invited vendor."),
+          opt=requires(*VENDOR_WRITERS, reason="An administrator or bid manager of an invited vendor."),
           summary="Start an offer (a new version replaces the submitted one once it is submitted in turn)")
     async def create(self, contract_id: FromPath[uuid.UUID], offers: Offers,
                      principal: Caller) -> Response[schemas.Offer]:
@@ -64,23 +62,23 @@ class OfferController(Controller):
         return await opening.received(principal, contract_id)
 
     @get("/specific-contracts/{contract_id:uuid}/my-offers",
-         opt=requires(*VENDOR_ROLES, reason="Members of an invited vendor: its own offers."),
+         opt=requires(*VENDOR_MEMBERS, reason="Members of an invited vendor: its own offers."),
          summary="Your vendor's offers on the contract, every version")
     async def mine(self, contract_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> list[schemas.Offer]:
         return await offers.mine(principal, contract_id)
 
-    @get("/offers/{offer_id:uuid}", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+    @get("/offers/{offer_id:uuid}", opt=requires(*VENDOR_MEMBERS, reason=AUTHOR_READS),
          summary="Your offer: its status and what was received (never the content back: it is sealed)")
     async def show(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> schemas.Offer:
         return await offers.get(principal, offer_id)
 
-    @put("/offers/{offer_id:uuid}/parts", opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @put("/offers/{offer_id:uuid}/parts", opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
          summary="Give the structured parts: price schedule and an answer per award criterion (sealed)")
     async def set_parts(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.OfferParts], offers: Offers,
                         principal: Caller) -> schemas.Offer:
         return await offers.set_parts(principal, offer_id, data)
 
-    @put("/offers/{offer_id:uuid}/attachments", opt={**requires(*OFFER_ROLES, reason=AUTHOR), **raw_body(
+    @put("/offers/{offer_id:uuid}/attachments", opt={**requires(*VENDOR_WRITERS, reason=AUTHOR), **raw_body(
             *schemas.DEFAULT_ATTACHMENT_TYPES, description="The file itself, as the raw body: one of the types the "
             "specific contract accepts (`attachmentTypes`; these unless its buyer chose others).")},
          request_max_body_size=None, status_code=HTTP_201_CREATED,
@@ -95,7 +93,7 @@ class OfferController(Controller):
     ) -> schemas.AttachmentReceipt:
         return await offers.add_attachment(principal, offer_id, filename=filename, **raw_upload(request))
 
-    @post("/offers/{offer_id:uuid}/uploads", status_code=HTTP_201_CREATED, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @post("/offers/{offer_id:uuid}/uploads", status_code=HTTP_201_CREATED, opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
           summary="Upload a file straight to object storage: a presigned PUT bound to its size and SHA-256, "
                   "encrypted by the storage server with the file's own key")
     async def request_upload(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.UploadRequest],
@@ -103,14 +101,14 @@ class OfferController(Controller):
         return await offers.request_upload(principal, offer_id, data)
 
     @post("/offers/{offer_id:uuid}/uploads/{attachment_id:uuid}/complete", status_code=HTTP_200_OK,
-          opt=requires(*OFFER_ROLES, reason=AUTHOR),
+          opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
           summary="Complete a presigned upload: the server checks the stored size, SHA-256 and encryption")
     async def complete_upload(self, offer_id: FromPath[uuid.UUID], attachment_id: FromPath[uuid.UUID],
                               data: JSONBody[schemas.UploadCompletion], offers: Offers,
                               principal: Caller) -> schemas.AttachmentReceipt:
         return await offers.complete_upload(principal, offer_id, attachment_id, data)
 
-    @post("/offers/{offer_id:uuid}/submit", status_code=HTTP_200_OK, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @post("/offers/{offer_id:uuid}/submit", status_code=HTTP_200_OK, opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
           summary="Submit before the deadline (D14, to the second): returns the signed receipt; idempotent")
     async def submit(
             self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller,
@@ -119,18 +117,18 @@ class OfferController(Controller):
     ) -> schemas.SignedReceipt:
         return await offers.submit(principal, offer_id, idempotency_key)
 
-    @post("/offers/{offer_id:uuid}/withdraw", status_code=HTTP_200_OK, opt=requires(*OFFER_ROLES, reason=AUTHOR),
+    @post("/offers/{offer_id:uuid}/withdraw", status_code=HTTP_200_OK, opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
           summary="Withdraw the offer before the deadline")
     async def withdraw(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> schemas.Offer:
         return await offers.withdraw(principal, offer_id)
 
-    @get("/offers/{offer_id:uuid}/receipt", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+    @get("/offers/{offer_id:uuid}/receipt", opt=requires(*VENDOR_MEMBERS, reason=AUTHOR_READS),
          summary="The signed receipt (accusé de réception) of a submitted offer")
     async def receipt(self, offer_id: FromPath[uuid.UUID], offers: Offers,
                       principal: Caller) -> schemas.SignedReceipt:
         return await offers.receipt(principal, offer_id)
 
-    @get("/offers/{offer_id:uuid}/receipt.pdf", opt=requires(*VENDOR_ROLES, reason=AUTHOR_READS),
+    @get("/offers/{offer_id:uuid}/receipt.pdf", opt=requires(*VENDOR_MEMBERS, reason=AUTHOR_READS),
          media_type="application/pdf", response_headers=DOWNLOAD_HEADERS,
          summary="The receipt as a PDF (with the signed JSON inside)")
     async def receipt_pdf(self, offer_id: FromPath[uuid.UUID], offers: Offers, principal: Caller) -> Response[bytes]:
@@ -155,7 +153,7 @@ class OpeningController(Controller):
                     "opener_registry": Provide(provide_opener_service, sync_to_thread=False)}
 
     @post("/my/opener-keys", status_code=HTTP_201_CREATED,
-          opt=requires(*OPENER_ROLES, reason="An opener or administrator of a buying organisation."),
+          opt=requires(*OPENERS, reason="An opener or administrator of a buying organisation."),
           summary="Register your opener key for a buying organisation (locked by your passphrase, never stored)")
     async def register(self, data: JSONBody[schemas.OpenerKeyCreate], opener_registry: Openers,
                        principal: Caller) -> schemas.OpenerKey:
@@ -169,7 +167,7 @@ class OpeningController(Controller):
         return await opener_registry.list_for(principal, organisation_id)
 
     @post("/specific-contracts/{contract_id:uuid}/opening", status_code=HTTP_200_OK,
-          opt=requires(*OPENER_ROLES, reason="Openers of the buying organisation (k of n), after the deadline."),
+          opt=requires(*OPENERS, reason="Openers of the buying organisation (k of n), after the deadline."),
           summary="Open every offer at once: k openers' passphrases, every file re-verified; the signed record")
     async def open(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.OpeningRequest],
                    opening: Opening, principal: Caller) -> schemas.OpeningRecord:

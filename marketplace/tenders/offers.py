@@ -37,7 +37,7 @@ from uuid_utils.compat import uuid7
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_WRITERS
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, format_paris, reading_at, real_span
@@ -57,20 +57,13 @@ from marketplace.lib.sealing import (
 from marketplace.tenders import schemas
 from marketplace.tenders.access import invited_vendor, vendor_side
 from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
-from marketplace.tenders.models import (
-    ContractKey,
-    IdempotentResponse,
-    Offer,
-    OfferAttachment,
-    SpecificContract,
-)
+from marketplace.tenders.models import ContractKey, IdempotentResponse, Offer, OfferAttachment, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
 from marketplace.tenders.vault import Vault
 from marketplace.uploads import DocumentTooLarge, check_declared, header_filename, sniffing
 from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
 
-OFFER_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 _NOT_FOUND = "No offer has this id."
 PRESIGNED_LIFETIME = timedelta(minutes=15)
 RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
@@ -121,7 +114,7 @@ class OfferService:
         offer = await self.session.get(Offer, offer_id, with_for_update=lock or None)
         if offer is None or not vendor_side(principal, offer):
             raise NotFound(_NOT_FOUND)
-        if write and not vendor_side(principal, offer, *OFFER_ROLES):
+        if write and not vendor_side(principal, offer, *VENDOR_WRITERS):
             raise Forbidden("Only the vendor's administrator or bid manager prepares and submits its offers.")
         contract = await self.session.get(SpecificContract, offer.specific_contract_id)
         assert contract is not None
@@ -154,7 +147,7 @@ class OfferService:
         contract = await self.session.get(SpecificContract, contract_id)
         if contract is None:
             raise NotFound("No specific contract has this id.")
-        vendor = await invited_vendor(self.session, principal, contract, *OFFER_ROLES)
+        vendor = await invited_vendor(self.session, principal, contract, *VENDOR_WRITERS)
         await self._before_deadline(contract, "offers are prepared")
         _, public = await self._public_key(contract)
         # Versions count per vendor and contract; the lock keeps two drafts from taking the same number.

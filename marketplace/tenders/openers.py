@@ -17,20 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from uuid_utils.compat import uuid7
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYING_SIDE, OPENERS
 from marketplace.errors import Forbidden, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
-from marketplace.lib.sealing import (
-    LockedOpenerKey,
-    associated_data,
-    create_contract_key,
-    fingerprint,
-)
+from marketplace.lib.sealing import LockedOpenerKey, associated_data, create_contract_key, fingerprint
 from marketplace.tenders import schemas
 from marketplace.tenders.models import ContractKey, OpenerKey, SpecificContract
-
-OPENER_ROLES = (Role.BUYER_OPENER, Role.BUYER_ADMIN)
 
 
 def contract_key_context(contract_id: uuid.UUID) -> bytes:
@@ -45,7 +38,7 @@ class OpenerService:
     async def register(self, principal: Principal, data: schemas.OpenerKeyCreate) -> schemas.OpenerKey:
         if principal.user_id is None:
             raise Forbidden("An opener is a person: API keys cannot hold opener keys.")
-        if not principal.has_role_in(data.organisation_id, *OPENER_ROLES):
+        if not principal.has_role_in(data.organisation_id, *OPENERS):
             raise Forbidden("Only an opener or an administrator of the buying organisation holds an opener key.")
         key_id = uuid7()
         # Argon2id at 64 MiB is seconds of CPU on a busy machine: not on the event loop.
@@ -65,8 +58,7 @@ class OpenerService:
         return _schema(key)
 
     async def list_for(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.OpenerKey]:
-        if not principal.has_role_in(organisation_id, Role.BUYER_ADMIN, Role.BUYER_OPENER,
-                                     Role.BUYER_EVALUATOR):
+        if not principal.has_role_in(organisation_id, *BUYING_SIDE):
             raise Forbidden("Only the buying organisation's members see its openers.")
         rows = (await self.session.scalars(select(OpenerKey).where(OpenerKey.organisation_id == organisation_id)
                                            .order_by(OpenerKey.created_at))).all()

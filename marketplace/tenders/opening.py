@@ -34,7 +34,7 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYING_SIDE
+from marketplace.accounts.roles import BUYING_SIDE, OPENERS
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
@@ -57,13 +57,7 @@ from marketplace.lib.sealing import (
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.access import buying_side, for_buying_side
-from marketplace.tenders.errors import (
-    FileNotScanned,
-    FileQuarantined,
-    IntegrityFailure,
-    OffersSealed,
-    OpeningRefused,
-)
+from marketplace.tenders.errors import FileNotScanned, FileQuarantined, IntegrityFailure, OffersSealed, OpeningRefused
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -75,7 +69,7 @@ from marketplace.tenders.models import (
     SpecificContract,
 )
 from marketplace.tenders.offers import attachment_context, audit_apart, name_context, offer_context
-from marketplace.tenders.openers import OPENER_ROLES, contract_key_context
+from marketplace.tenders.openers import contract_key_context
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
 from marketplace.tenders.vault import Vault
 from marketplace.vendors.sandbox import clock_of, dps_of
@@ -198,7 +192,7 @@ class OpeningService:
     async def open(self, principal: Principal, contract_id: uuid.UUID,
                    data: schemas.OpeningRequest) -> schemas.OpeningRecord:
         contract = await self._contract(principal, contract_id, lock=True)
-        if not buying_side(principal, contract, *OPENER_ROLES):
+        if not buying_side(principal, contract, *OPENERS):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")
         now = (await clock_of(self.session, self.clock, contract.dps_id)).now()

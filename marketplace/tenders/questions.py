@@ -16,7 +16,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
@@ -27,7 +27,6 @@ from marketplace.tenders.models import ContractQuestion, Need, SpecificContract
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.sandbox import clock_of, dps_of
 
-ASKING_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 QA_PUBLISHED_KIND = "tenders.qa_published"
 _NOT_FOUND = "No specific contract has this id."
 
@@ -73,7 +72,7 @@ class QuestionService:
     async def ask(self, principal: Principal, contract_id: uuid.UUID,
                   data: schemas.QuestionAsk) -> schemas.ContractQuestion:
         contract = await self._contract(contract_id)
-        invited = await invited_vendors(self.session, principal, contract, *ASKING_ROLES)
+        invited = await invited_vendors(self.session, principal, contract, *VENDOR_WRITERS)
         if not invited:
             if await invited_vendors(self.session, principal, contract):
                 raise Forbidden("Only an administrator or bid manager of an invited vendor asks questions.")

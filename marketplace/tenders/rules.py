@@ -24,14 +24,7 @@ from typing import Any
 
 from marketplace.errors import RuleViolation
 from marketplace.lib.identifiers import InvalidIdentifier, normalise, validate_finess
-from marketplace.tenders.campaigns import (
-    CAMPAIGNS,
-    Call,
-    CallWindow,
-    Campaign,
-    CoreService,
-    is_corsica_or_overseas,
-)
+from marketplace.tenders.campaigns import CAMPAIGNS, Call, CallWindow, Campaign, CoreService, is_corsica_or_overseas
 from marketplace.vendors.models import DeliveryMode, Sector
 
 __all__ = [

@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import Facility as FacilityRow
 from marketplace.accounts.models import GrappeMember, Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OrganisationKind, Role
+from marketplace.accounts.roles import HOLDER_MEMBERS, HOLDER_WRITERS, OrganisationKind
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, to_paris
@@ -45,8 +45,6 @@ from marketplace.vendors.models import Dps
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import DPS_IN_FORCE, DpsStatus, require_in_force
 
-HOLDER_MEMBERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD, Role.HOLDER_MEMBER)
-HOLDER_WRITERS = (Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD)
 # Submissions of one campaign take turns, so two needs cannot both claim the same ESMS (N18).
 _SUBMIT_LOCK = 0x4E454544  # "NEED"
 _RULE_ORDER = {rule.id: index for index, rule in enumerate(RULES)}

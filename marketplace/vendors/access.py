@@ -11,17 +11,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.errors import Forbidden, NotFound
 from marketplace.vendors.models import AdmissionRequest, Dps
 from marketplace.vendors.states import DpsStatus
 
-BUYER_ROLES = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
-VENDOR_ROLES = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
-
 
 def is_buyer_of(principal: Principal | None, dps: Dps, *roles: Role) -> bool:
-    return principal is not None and principal.has_role_in(dps.buyer_organisation_id, *(roles or BUYER_ROLES))
+    return principal is not None and principal.has_role_in(dps.buyer_organisation_id, *(roles or BUYER_WRITERS))
 
 
 async def visible_dps(session: AsyncSession, dps_id: uuid.UUID, principal: Principal | None) -> Dps:
@@ -42,7 +39,7 @@ async def visible_request(session: AsyncSession, request_id: uuid.UUID, principa
 
 
 def require_vendor(principal: Principal, request: AdmissionRequest) -> None:
-    if not principal.has_role_in(request.vendor_organisation_id, *VENDOR_ROLES):
+    if not principal.has_role_in(request.vendor_organisation_id, *VENDOR_WRITERS):
         raise NotFound("No admission request has this id.") if not principal.member_of(
             request.vendor_organisation_id) else Forbidden("Only the vendor's admin or bid manager may do this.")
 

@@ -1,8 +1,8 @@
 """The vendor's request to participate (machine (b), domain.md §1.4): apply, submit, withdraw, its self-declaration.
 
-D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. Taking
-part costs the vendor nothing (D12): no step asks a fee. The buyers' decisions on a request are in
-`decisions.py`, its documents in `documents.py`.
+D5–D7, D11, D20. The evaluation clock starts at receipt (D6); the receipt hashes what was received. The buyers'
+decisions on a request are in `decisions.py`, its documents in `documents.py`. Taking part costs a vendor
+nothing (D12): no step of the request asks for a fee, a subscription or a payment.
 """
 
 from __future__ import annotations
@@ -17,13 +17,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OrganisationKind
+from marketplace.accounts.roles import VENDOR_WRITERS, OrganisationKind
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, format_paris, to_paris
 from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.working_days import evaluation_due_at
 from marketplace.vendors import schemas
-from marketplace.vendors.access import VENDOR_ROLES, is_buyer_of, require_vendor, visible_dps, visible_request
+from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps, visible_request
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.documents import category_of, current_documents, document_schema
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
@@ -70,7 +70,7 @@ class AdmissionService(ServiceBase):
     """What the vendor does with its request, and the buyers' queue of requests to decide."""
 
     async def apply(self, principal: Principal, data: schemas.AdmissionCreate) -> schemas.AdmissionRequest:
-        vendors = principal.organisations_with(*VENDOR_ROLES)
+        vendors = principal.organisations_with(*VENDOR_WRITERS)
         vendor_id = data.vendor_organisation_id or (vendors[0] if len(vendors) == 1 else None)
         if vendor_id is None or vendor_id not in vendors:
             raise RuleViolation("vendorOrganisationId: name a vendor organisation you act for",

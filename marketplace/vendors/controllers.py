@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
@@ -53,8 +53,6 @@ Caller = NamedDependency[Principal]
 MaybeCaller = NamedDependency[Principal | None]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=200)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
-BUYERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)
-VENDORS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)
 
 
 class DpsController(Controller):
@@ -128,7 +126,7 @@ class DpsController(Controller):
                        dps_documents: DpsDocuments, maybe_principal: MaybeCaller) -> Redirect:
         return Redirect(await dps_documents.document_url(dps_id, document_id, maybe_principal), status_code=307)
 
-    @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
          summary="Requests awaiting a decision: overdue first, then by due date")
     async def queue(self, dps_id: FromPath[uuid.UUID], admissions: Admissions,
                     principal: Caller) -> list[schemas.AdmissionRequest]:
@@ -156,7 +154,7 @@ class AdmissionController(Controller):
     tags = ["Admission"]
     dependencies = _deps
 
-    @post("/", opt=requires(*VENDORS, reason="A vendor's admin or bid manager."),
+    @post("/", opt=requires(*VENDOR_WRITERS, reason="A vendor's admin or bid manager."),
           summary="Apply for admission to a category (draft)")
     async def apply(self, data: JSONBody[schemas.AdmissionCreate], admissions: Admissions,
                     principal: Caller) -> Response[schemas.AdmissionRequest]:
@@ -170,7 +168,7 @@ class AdmissionController(Controller):
         return await admissions.show(principal, request_id)
 
     @put("/{request_id:uuid}/documents/{kind:str}",
-         opt={**requires(*VENDORS, reason="The applying vendor."), **raw_body(
+         opt={**requires(*VENDOR_WRITERS, reason="The applying vendor."), **raw_body(
              "application/pdf", description="The document itself, as the raw body: a PDF, or another type "
                                             "where the category's rule for this kind lists it (`contentTypes`).")},
          request_max_body_size=None, status_code=201,
@@ -194,37 +192,37 @@ class AdmissionController(Controller):
         return Redirect(await admission_documents.admission_document_url(principal, request_id, document_id),
                         status_code=307)
 
-    @post("/{request_id:uuid}/submit", opt=requires(*VENDORS, reason="The applying vendor."),
+    @post("/{request_id:uuid}/submit", opt=requires(*VENDOR_WRITERS, reason="The applying vendor."),
           status_code=HTTP_200_OK, summary="Submit (or resubmit after a documents request): returns the receipt")
     async def submit(self, request_id: FromPath[uuid.UUID], admissions: Admissions,
                      principal: Caller) -> schemas.Receipt:
         return await admissions.submit(principal, request_id)
 
-    @post("/{request_id:uuid}/withdraw", opt=requires(*VENDORS, reason="The applying vendor."),
+    @post("/{request_id:uuid}/withdraw", opt=requires(*VENDOR_WRITERS, reason="The applying vendor."),
           status_code=HTTP_200_OK, summary="Withdraw the request or the admission")
     async def withdraw(self, request_id: FromPath[uuid.UUID], admissions: Admissions,
                        principal: Caller) -> schemas.AdmissionRequest:
         return await admissions.withdraw(principal, request_id)
 
-    @post("/{request_id:uuid}/request-documents", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/request-documents", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Ask the vendor for missing documents (suspends the clock)")
     async def request_documents(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
                                 decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.request_documents(principal, request_id, data)
 
-    @post("/{request_id:uuid}/extend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/extend", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Extend the evaluation to 15 working days, with a reason (D6)")
     async def extend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.extend(principal, request_id, data)
 
-    @post("/{request_id:uuid}/admit", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/admit", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Admit the vendor to the category")
     async def admit(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                     principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.admit(principal, request_id)
 
-    @post("/{request_id:uuid}/reject", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/reject", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Reject the request, with reasons")
     async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
@@ -238,32 +236,32 @@ class LivingAdmissionController(Controller):
     tags = ["Admission"]
     dependencies = _deps
 
-    @post("/{request_id:uuid}/suspend", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/suspend", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Suspend an admitted vendor, with reasons")
     async def suspend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                       decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.suspend(principal, request_id, data)
 
-    @post("/{request_id:uuid}/reinstate", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/reinstate", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Lift a suspension")
     async def reinstate(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                         principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.reinstate(principal, request_id)
 
-    @post("/{request_id:uuid}/exclude", opt=requires(*BUYERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/exclude", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Exclude an admitted vendor, with reasons")
     async def exclude(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                       decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.exclude(principal, request_id, data)
 
     @post("/{request_id:uuid}/declaration-request",
-          opt=requires(*BUYERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
+          opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
           summary="Ask an admitted vendor for an updated self-declaration (due in 5 working days, D11)")
     async def request_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
                                   decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.request_declaration(principal, request_id, data)
 
-    @put("/{request_id:uuid}/self-declaration", opt=requires(*VENDORS, reason="The applying vendor."),
+    @put("/{request_id:uuid}/self-declaration", opt=requires(*VENDOR_WRITERS, reason="The applying vendor."),
          summary="Update the self-declaration (before submission, or when the buyer asked for it)")
     async def update_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.SelfDeclaration],
                                  admissions: Admissions, principal: Caller) -> schemas.AdmissionRequest:

@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_WRITERS, Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, ClockExhausted, format_paris, to_paris
@@ -31,13 +31,7 @@ from marketplace.vendors.dps import DpsService, LatestTenderDeadline
 from marketplace.vendors.models import AdmissionRequest, Dps
 from marketplace.vendors.recipients import recipients
 from marketplace.vendors.sandbox import dps_clock
-from marketplace.vendors.states import (
-    DPS_IN_FORCE,
-    EVALUATION_STATES,
-    DpsStatus,
-    dps_status_at,
-    require_in_force,
-)
+from marketplace.vendors.states import DPS_IN_FORCE, EVALUATION_STATES, DpsStatus, dps_status_at, require_in_force
 
 # D6 alert: this many working days (the evaluation's own Monday-to-Saturday count) before the due date.
 DUE_SOON_WORKING_DAYS = 2
@@ -71,8 +65,7 @@ class DpsLifecycle:
         """ACTIVE --change_validity--> ACTIVE (or while pending), audited, every admitted vendor told (§1.1).
         `latest_tender_deadline` answers for the specific contracts under the DPS (tenders/dps_time.py)."""
         dps = await self.session.get(Dps, dps_id, with_for_update=True)
-        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN,
-                                                    Role.BUYER_EVALUATOR):
+        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
             raise NotFound("No DPS has this id.")
         if not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the DPS's buying organisation changes its validity.")

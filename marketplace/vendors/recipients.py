@@ -8,10 +8,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Membership, User
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.sending import NotificationService
-from marketplace.vendors.access import BUYER_ROLES, VENDOR_ROLES
 from marketplace.vendors.models import AdmissionRequest, Dps
 
 
@@ -27,7 +26,7 @@ async def recipients(session: AsyncSession, organisation_id: uuid.UUID, *roles: 
 async def notify_vendor(session: AsyncSession, clock: Clock, request: AdmissionRequest, kind: str, subject: str,
                         body: str, dps: Dps) -> None:
     notifications = NotificationService(session, clock)
-    for email in await recipients(session, request.vendor_organisation_id, *VENDOR_ROLES):
+    for email in await recipients(session, request.vendor_organisation_id, *VENDOR_WRITERS):
         await notifications.notify(recipient_email=email, kind=kind, about=request.id,
                                    subject=f"{subject} (demande {request.id})", body=body,
                                    sandbox=dps.is_sandbox)
@@ -37,7 +36,7 @@ async def notify_buyer_side(session: AsyncSession, clock: Clock, dps: Dps, reque
                             subject: str) -> None:
     notifications = NotificationService(session, clock)
     assert request.due_at
-    for email in await recipients(session, dps.buyer_organisation_id, *BUYER_ROLES):
+    for email in await recipients(session, dps.buyer_organisation_id, *BUYER_WRITERS):
         await notifications.notify(
             recipient_email=email, kind=kind, about=request.id, subject=f"{subject} — {dps.title}",
             body=f"Demande {request.id} à évaluer avant le {format_paris(request.due_at)}.\n",
