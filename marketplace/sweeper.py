@@ -35,8 +35,8 @@ from storage import ObjectStore
 
 log = logging.getLogger("marketplace.storage.sweeper")
 
-# The prefixes the product writes under (tenders/offers.py, tenders/amendments.py, vendors/documents.py,
-# awards/contracts.py, awards/dialogue.py, awards/abnormally_low.py).
+# The prefixes the product writes under (tenders/offers/, tenders/amendments.py, vendors/documents.py,
+# awards/contracts/, awards/dialogue.py, awards/abnormally_low.py).
 SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications")
 # Keys per lookup: one `IN` list of this size per table of files stays well within PostgreSQL's bind-parameter
 # limit (32,767), with room for many more tables.

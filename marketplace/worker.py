@@ -56,7 +56,7 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
         engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=MAX_JOBS)
         ctx.update(engine=engine, session_maker=async_sessionmaker(engine, expire_on_commit=False),
                    settings=settings, clock=clock, store=make_store(settings),
-                   # The rescan opens each contract's released key (tenders/opening.py); without a secret
+                   # The rescan opens each contract's released key (tenders/opening/); without a secret
                    # key there is nothing it could open, and the other jobs still run.
                    vault=Vault.from_settings(settings) if settings.secret_key else None)
 

@@ -2,7 +2,7 @@
 that writes their notifications and delivery intents.
 
 Each table's fragment lives with the package that owns it: the recipients (`membership`, `user_account`)
-here, the notifications in notifications/sending.py, the delivery intents in lib/jobs.py. A caller names
+here, the notifications in notifications/notify.py, the delivery intents in lib/jobs.py. A caller names
 the organisations (a CTE `targets` whose rows carry `organisation_id`) and what it selects at the end; the
 whole is one statement, so ten thousand recipients cost one round trip (bench/fanout).
 """
@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Membership, User
 from marketplace.lib.clock import Clock
-from marketplace.notifications.sending import broadcast_params, notified_cte
+from marketplace.notifications.notify import broadcast_params, notified_cte
 
 
 def recipients_cte(targets: str, *, per_organisation: bool = False) -> str:

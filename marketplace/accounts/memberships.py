@@ -18,7 +18,7 @@ from marketplace.accounts.roles import Role
 from marketplace.accounts.sessions import SessionService
 from marketplace.errors import NotFound, RuleViolation
 from marketplace.notifications.mail import deliverable_address
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 
 INVITATION_TTL = timedelta(days=7)
 

@@ -15,7 +15,7 @@ names it). D17 treats that offer as one that was *not* irregular, unacceptable o
 is owed the winning offer's characteristics and advantages as well (states.owes_winning_characteristics).
 
 While a procedure is pending the offer can't be rejected on another ground and the contract can't be
-awarded at all, to that offer or another (services.AwardService.award): the suspected offer may yet win.
+awarded at all, to that offer or another (award.AwardService.award): the suspected offer may yet win.
 The evaluators may keep scoring it meanwhile (its technical value is scored whatever its price).
 
 Each act locks the specific contract row first, as the award and the cancellation do, so a decision, an
@@ -36,8 +36,8 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.errors import AbnormallyLowConflict
+from marketplace.awards.evaluation import EvaluationService
 from marketplace.awards.models import AbnormallyLowProcedure, OfferRejection
-from marketplace.awards.services import AwardService
 from marketplace.awards.states import ABNORMALLY_LOW_MOVES, RejectionGround, abnormally_low_allows
 from marketplace.errors import Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
@@ -51,8 +51,8 @@ DOCUMENT_MAX_BYTES = 50 * 1024 * 1024
 _NO_PROCEDURE = "This offer has no abnormally-low procedure."
 
 
-class AbnormallyLowService(AwardService):
-    """The D15 procedure; an evaluation use case, so it shares AwardService's loading and checks."""
+class AbnormallyLowService(EvaluationService):
+    """The D15 procedure; an evaluation use case, so it shares EvaluationService's loading and checks."""
 
     def __init__(self, session: AsyncSession, clock: Clock, store: ObjectStore | None = None,
                  side_sessions: async_sessionmaker[AsyncSession] | None = None) -> None:

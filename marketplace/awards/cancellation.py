@@ -8,15 +8,15 @@ contract abandoned (machine (e): PENDING --abandon--> CANCELLED); every invitee 
 reasons; the act is on record (`sans_suite_declaration`) and in the audit log.
 
 Afterwards nothing moves (G8: a cancelled need makes no further transition): every door checks the
-contract's state — offers are neither prepared, submitted nor withdrawn (tenders/offers.py: open contracts
-only), nor opened (tenders/opening.py), nor scored, rejected, examined for D15 or awarded (the "evaluate" and
+contract's state — offers are neither prepared, submitted nor withdrawn (tenders/offers/: open contracts
+only), nor opened (tenders/opening/), nor scored, rejected, examined for D15 or awarded (the "evaluate" and
 "award" moves), and no contract is created (no live award) nor signed (the abandoned contract is CANCELLED).
 
 Cancelled while OPEN, the offers received stay sealed: the opening needs an OPEN contract, so nobody ever
 opens them and the buyer never reads their content (D13); their vendors were only told of the cancellation.
 
 The specific contract row is locked first, then the contract row, the order the award, the D15 decisions and
-the signature (awards/contracts.py) follow too, so two of them at once queue instead of deadlocking.
+the signature (awards/contracts/) follow too, so two of them at once queue instead of deadlocking.
 """
 
 from __future__ import annotations

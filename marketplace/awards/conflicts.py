@@ -1,5 +1,5 @@
 """A member of the buying side who declared a conflict of interest for a specific contract stays out of its
-offers (AwardService.declare files the declaration; one per person and contract, never edited).
+offers (EvaluationService.declare files the declaration; one per person and contract, never edited).
 
 From the declaration on, that person reads nothing of the offers (the list of opened offers with their files,
 their unsealed parts, their files, the ranking) and takes no part in judging them (scores, rejections, the

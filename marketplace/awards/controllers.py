@@ -1,4 +1,4 @@
-"""Routes of the evaluation and the award (thin: each calls one AwardService method)."""
+"""Routes of the evaluation and the award (thin: each calls one method of a service of awards/)."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from marketplace.accounts.roles import BUYER_WRITERS, SIGNATORIES, VENDOR_MEMBER
 from marketplace.awards import schemas
 from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TYPES
 from marketplace.awards.abnormally_low import AbnormallyLowService
+from marketplace.awards.award import AwardService
 from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.contracts import DOCUMENT_TYPES as EVIDENCE_TYPES
 from marketplace.awards.contracts import SIGNATURE_TYPES, ContractService
@@ -27,9 +28,12 @@ from marketplace.awards.deps import (
     provide_cancellation_service,
     provide_contract_service,
     provide_dialogue_service,
+    provide_evaluation_service,
+    provide_reasons_service,
 )
 from marketplace.awards.dialogue import CLARIFICATION_TYPES, DialogueService, thread_path
-from marketplace.awards.services import AwardService
+from marketplace.awards.evaluation import EvaluationService
+from marketplace.awards.reasons import ReasonsService
 from marketplace.awards.states import MilestoneKind, SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
@@ -39,7 +43,9 @@ from marketplace.uploads import raw_upload
 Caller = NamedDependency[Principal]
 
 
+Evaluation = NamedDependency[EvaluationService]
 Awards = NamedDependency[AwardService]
+Reasons = NamedDependency[ReasonsService]
 ADMIN = "An administrator of the contract's buying organisation."
 EVALUATORS = "An evaluator or administrator of the contract's buying organisation."
 
@@ -49,38 +55,42 @@ class AwardController(Controller):
 
     tags = ["Evaluation and award"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
-                    "awards": Provide(provide_award_service, sync_to_thread=False)}
+                    "evaluation": Provide(provide_evaluation_service, sync_to_thread=False),
+                    "awards": Provide(provide_award_service, sync_to_thread=False),
+                    "reasons_requests": Provide(provide_reasons_service, sync_to_thread=False)}
 
     @post("/specific-contracts/{contract_id:uuid}/evaluation", status_code=HTTP_200_OK,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
           summary="Start the evaluation of the opened offers (machine (c): CLOSED_FOR_OFFERS → EVALUATION)")
-    async def start(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Ranking:
-        return await awards.start_evaluation(principal, contract_id)
+    async def start(self, contract_id: FromPath[uuid.UUID], evaluation: Evaluation,
+                    principal: Caller) -> schemas.Ranking:
+        return await evaluation.start_evaluation(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/conflict-declarations", status_code=HTTP_201_CREATED,
           opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
           summary="File your conflict-of-interest declaration for the contract (before any score)")
     async def declare(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeclarationCreate],
-                      awards: Awards, principal: Caller) -> Response[schemas.Declaration]:
-        declaration = await awards.declare(principal, contract_id, data)
+                      evaluation: Evaluation, principal: Caller) -> Response[schemas.Declaration]:
+        declaration = await evaluation.declare(principal, contract_id, data)
         return created(declaration, f"/specific-contracts/{contract_id}/ranking")
 
     @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
          summary="Give or replace your scores of an opened offer, 0–100 per award criterion, with comments")
-    async def score(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ScoresPut], awards: Awards,
+    async def score(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ScoresPut], evaluation: Evaluation,
                     principal: Caller) -> list[schemas.Score]:
-        return await awards.score(principal, offer_id, data)
+        return await evaluation.score(principal, offer_id, data)
 
     @post("/offers/{offer_id:uuid}/rejection", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
           summary="Reject an opened offer as irregular, unacceptable or inappropriate (it leaves the ranking)")
-    async def reject(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.RejectionCreate], awards: Awards,
-                     principal: Caller) -> schemas.Rejection:
-        return await awards.reject(principal, offer_id, data)
+    async def reject(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.RejectionCreate],
+                     evaluation: Evaluation, principal: Caller) -> schemas.Rejection:
+        return await evaluation.reject(principal, offer_id, data)
 
     @get("/specific-contracts/{contract_id:uuid}/ranking", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
          summary="The ranking: weighted means of the evaluators' scores, ties broken deterministically")
-    async def ranking(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Ranking:
-        return await awards.ranking(principal, contract_id)
+    async def ranking(self, contract_id: FromPath[uuid.UUID], evaluation: Evaluation,
+                      principal: Caller) -> schemas.Ranking:
+        return await evaluation.ranking(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/award", status_code=HTTP_201_CREATED,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
@@ -98,23 +108,23 @@ class AwardController(Controller):
     @get("/specific-contracts/{contract_id:uuid}/my-evaluation",
          opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor whose offer was opened: its own result."),
          summary="Your offer's result once awarded: your own scores and the awardee, nothing of the others")
-    async def mine(self, contract_id: FromPath[uuid.UUID], awards: Awards,
+    async def mine(self, contract_id: FromPath[uuid.UUID], reasons_requests: Reasons,
                    principal: Caller) -> schemas.MyEvaluation:
-        return await awards.my_evaluation(principal, contract_id)
+        return await reasons_requests.my_evaluation(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/reasons-requests", status_code=HTTP_201_CREATED,
           opt=requires(*VENDOR_WRITERS, reason="An administrator or bid manager of a vendor whose offer lost."),
           summary="Ask in writing for the reasons your offer was rejected (answer due within 15 days, D17)")
     async def request_reasons(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsRequestCreate],
-                              awards: Awards, principal: Caller) -> Response[schemas.ReasonsRequest]:
-        request = await awards.request_reasons(principal, contract_id, data)
+                              reasons_requests: Reasons, principal: Caller) -> Response[schemas.ReasonsRequest]:
+        request = await reasons_requests.request_reasons(principal, contract_id, data)
         return created(request, f"/specific-contracts/{contract_id}/my-evaluation")
 
     @post("/reasons-requests/{reasons_request_id:uuid}/answer", status_code=HTTP_200_OK,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN), summary="Answer a vendor's request for reasons (D17)")
     async def answer_reasons(self, reasons_request_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsAnswer],
-                             awards: Awards, principal: Caller) -> schemas.ReasonsRequest:
-        return await awards.answer_reasons(principal, reasons_request_id, data)
+                             reasons_requests: Reasons, principal: Caller) -> schemas.ReasonsRequest:
+        return await reasons_requests.answer_reasons(principal, reasons_request_id, data)
 
 
 class CancellationController(Controller):

@@ -1,6 +1,6 @@
 """Providers of the awards package's services (litestar dependency injection), for its controllers.
 
-`provide_opening_evaluation` gives the opening of the offers (tenders/opening.py) what it needs of the
+`provide_opening_evaluation` gives the opening of the offers (tenders/opening/) what it needs of the
 evaluation: the conflict-of-interest refusal, the clarification threads beside each offer, and the procedure
 ended unsuccessful when the opening finds no offer. The app registers it (marketplace/app.py): tenders/ sits
 below awards/ and never imports it, so the evaluation is handed to the opening rather than looked up by it.
@@ -16,11 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.principal import Principal
 from marketplace.awards.abnormally_low import AbnormallyLowService
+from marketplace.awards.award import AwardService
 from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.conflicts import stay_out
 from marketplace.awards.contracts import ContractService
 from marketplace.awards.dialogue import DialogueService, clarification_summaries
-from marketplace.awards.services import AwardService
+from marketplace.awards.evaluation import EvaluationService
+from marketplace.awards.reasons import ReasonsService
 from marketplace.awards.unsuccessful import end_unsuccessful
 from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
@@ -57,9 +59,19 @@ def provide_opening_evaluation(db_session: NamedDependency[AsyncSession], clock:
     return OpeningEvaluation(db_session, clock, side_sessions)
 
 
+def provide_evaluation_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                               side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> EvaluationService:
+    return EvaluationService(db_session, clock, side_sessions)
+
+
 def provide_award_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                           side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> AwardService:
     return AwardService(db_session, clock, side_sessions)
+
+
+def provide_reasons_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> ReasonsService:
+    return ReasonsService(db_session, clock, side_sessions)
 
 
 def provide_cancellation_service(db_session: NamedDependency[AsyncSession],

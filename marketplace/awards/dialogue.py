@@ -46,7 +46,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.files import safe_filename
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.access import buying_side, vendor_side
 from marketplace.tenders.errors import WrongStage
@@ -383,7 +383,7 @@ Summaries = dict[uuid.UUID, list[tender_schemas.ClarificationSummary]]
 
 async def clarification_summaries(session: AsyncSession, offer_ids: list[uuid.UUID]) -> Summaries:
     """Per offer, its clarification threads with their message counts, for the buyer's list of opened
-    offers (tenders/opening.py): one query for every offer."""
+    offers (tenders/opening/): one query for every offer."""
     found: Summaries = defaultdict(list)
     if not offer_ids:
         return found

@@ -88,7 +88,7 @@ class AwardStatus(enum.StrEnum):
 def award_status(stored: AwardStatus, earliest_signature_at: datetime, now: datetime) -> AwardStatus:
     """Machine (e): PROPOSED --notices_sent--> (STANDSTILL) --> ACTIVE once the standstill ends (D18). Derived
     on every read from the contract's clock, so it is never stale; the row catches up when the award is next
-    written (the contract's creation or first signature, awards/contracts.py)."""
+    written (the contract's creation or first signature, awards/contracts/)."""
     if stored == AwardStatus.STANDSTILL and now >= earliest_signature_at:
         return AwardStatus.ACTIVE
     return stored

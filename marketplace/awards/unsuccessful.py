@@ -3,7 +3,7 @@ UNSUCCESSFUL; OCDS tender.status `unsuccessful`).
 
 Two ways to get there, both automatic, in the transaction of the act that makes it so:
 
-- the opening finds no submitted offer (tenders/opening.py): nothing to evaluate, ever;
+- the opening finds no submitted offer (tenders/opening/): nothing to evaluate, ever;
 - the last admissible opened offer is rejected, on any ground (the plain rejection, or the D15 decision):
   nothing is left to award.
 
@@ -28,7 +28,7 @@ from marketplace.accounts.roles import HOLDER_WRITERS, VENDOR_WRITERS
 from marketplace.awards.models import OfferRejection
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.tenders.contracts import notify_invitees
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move

@@ -11,7 +11,7 @@ from marketplace.errors import NotFound
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.mail import deliverable_address
 from marketplace.notifications.models import EmailStatus, Notification
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.settings import Settings
 from marketplace.support.models import SupportRequest
 from marketplace.support.schemas import SupportRequestCreate, SupportRequestReceipt

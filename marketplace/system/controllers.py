@@ -8,8 +8,8 @@ from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketplace.lib.access import public
+from marketplace.system.health import check_health
 from marketplace.system.schemas import Health
-from marketplace.system.services import check_health
 from storage import ObjectStore
 
 

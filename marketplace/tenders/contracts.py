@@ -253,7 +253,7 @@ class SpecificContractService:
         """The needs filed to the DPS, submitted or published (D2), for the buyers who publish them: the DPS's
         own buying organisation sees them all; on a DPS usable by other buyers, another buying organisation
         sees those whose holder named it. Drafts stay the holder's own."""
-        from marketplace.tenders.services import NeedService
+        from marketplace.tenders.needs import NeedService
 
         dps = await self.session.get(Dps, dps_id)
         if dps is None:

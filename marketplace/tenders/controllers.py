@@ -36,9 +36,9 @@ from marketplace.tenders.deps import (
     provide_search_service,
 )
 from marketplace.tenders.errors import InvalidSearch
+from marketplace.tenders.needs import NeedService
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.search import NeedSearchService
-from marketplace.tenders.services import NeedService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors.models import DeliveryMode, Sector

@@ -31,8 +31,8 @@ from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.models import OpenerKey, SpecificContract
+from marketplace.tenders.needs import NeedService
 from marketplace.tenders.openers import OpenerService
-from marketplace.tenders.services import NeedService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors import schemas as dps_schemas
 from marketplace.vendors.admissions import AdmissionService

@@ -14,12 +14,12 @@ from marketplace.settings import Settings
 from marketplace.tenders.amendments import AmendmentService
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.dps_time import DpsTimeService
+from marketplace.tenders.needs import NeedService
 from marketplace.tenders.offers import OfferService
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.search import NeedSearchService
-from marketplace.tenders.services import NeedService
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
 

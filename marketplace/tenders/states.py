@@ -55,7 +55,7 @@ CONTRACT_TRANSITIONS: dict[SpecificContractStatus, frozenset[SpecificContractSta
     SpecificContractStatus.EVALUATION: frozenset({SpecificContractStatus.AWARD_DECIDED,
                                                   SpecificContractStatus.STANDSTILL, _NO_VALID_OFFER,
                                                   _SANS_SUITE}),
-    # AWARD_DECIDED|STANDSTILL --sign--> CONTRACTED: the last signature (awards/contracts.py).
+    # AWARD_DECIDED|STANDSTILL --sign--> CONTRACTED: the last signature (awards/contracts/).
     SpecificContractStatus.AWARD_DECIDED: frozenset({SpecificContractStatus.STANDSTILL,
                                                      SpecificContractStatus.CONTRACTED, _SANS_SUITE}),
     SpecificContractStatus.STANDSTILL: frozenset({SpecificContractStatus.CONTRACTED, _SANS_SUITE}),

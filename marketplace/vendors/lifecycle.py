@@ -25,7 +25,7 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, ClockExhausted, format_paris, to_paris
 from marketplace.lib.working_days import EVALUATION_RULES, working_days_between
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.vendors import schemas
 from marketplace.vendors.dps import DpsService, LatestTenderDeadline
 from marketplace.vendors.models import AdmissionRequest, Dps

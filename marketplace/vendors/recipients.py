@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import Membership, User
 from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.clock import Clock, format_paris
-from marketplace.notifications.sending import NotificationService
+from marketplace.notifications.notify import NotificationService
 from marketplace.vendors.models import AdmissionRequest, Dps
 
 

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given
 from hypothesis import strategies as st
 
 from marketplace.lib.working_days import (
@@ -393,9 +393,12 @@ def test_due_at_is_the_last_instant_of_a_paris_day(received: datetime, n: int, r
 
 @given(sent=st.datetimes(min_value=datetime(2025, 1, 1), max_value=datetime(2030, 12, 31), timezones=st.just(UTC)),
        days=st.integers(min_value=1, max_value=60))
+@example(sent=datetime(2028, 3, 23, 22, 0, tzinfo=UTC), days=3)
 def test_a_franc_deadline_ends_the_nth_paris_day_after_sending(sent: datetime, days: int) -> None:
     limit = earliest_franc_deadline(sent, days)
     local = limit.astimezone(PARIS)
     assert local.time() == time(0) and local.date() == sent.astimezone(PARIS).date() + timedelta(days=days + 1)
-    # Never shorter than N × 24 h (more when the day of sending is cut), at most a day more, DST aside.
-    assert timedelta(days=days) < limit - sent <= timedelta(days=days + 1, hours=1)
+    # N whole Paris days after the rest of the day of sending: more than N × 24 h, at most a day more, give or
+    # take the hour a clock change adds or removes (sent 2028-03-23 23:00 Paris with N = 3 ends exactly
+    # 72 h later: 26 March 2028 has 23 hours).
+    assert timedelta(days=days, hours=-1) < limit - sent <= timedelta(days=days + 1, hours=1)

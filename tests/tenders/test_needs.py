@@ -16,7 +16,7 @@ from stdnum import luhn
 from marketplace.lib.clock import SystemClock
 from marketplace.settings import Settings
 from marketplace.tenders.models import Need
-from marketplace.tenders.services import NeedService
+from marketplace.tenders.needs import NeedService
 
 # The `cpv` fixture lives in tests/conftest.py; still importable from here, where tests used to take it.
 from tests.conftest import cpv  # noqa: F401

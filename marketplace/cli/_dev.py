@@ -1,8 +1,9 @@
-"""`marketplace`: dev (embedded stack), serve, worker, migrate, create-bucket, demo-sign, …"""
+"""The development commands: `dev` (the embedded stack, the API and a worker until Ctrl-C) and `demo-sign` (a
+contract signed with a DEMO certificate).
+"""
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import os
 import signal
@@ -15,75 +16,11 @@ from typing import TYPE_CHECKING, Any
 import click
 import httpx
 
+from marketplace.cli._main import _ensure_bucket, _granian_args, _print_demo, _seed, main
 from marketplace.settings import Settings
 
 if TYPE_CHECKING:
     from marketplace.devstack import Stack
-
-
-def _granian_args(host: str, port: int, workers: int) -> list[str]:
-    granian = Path(sys.executable).parent / "granian"
-    return [str(granian) if granian.exists() else "granian", "--interface", "asgi", "--factory",
-            "--host", host, "--port", str(port), "--workers", str(workers), "--no-ws",
-            "--log-level", "warning", "marketplace.app:create_app"]
-
-
-def _run_until_signal(main: Any) -> None:
-    """Run a coroutine; SIGINT/SIGTERM cancel it so its `finally` blocks clean up."""
-
-    async def runner() -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, task.cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await main
-
-    asyncio.run(runner())
-
-
-def _ensure_bucket(settings: Settings) -> None:
-    from marketplace.app import make_store
-
-    asyncio.run(make_store(settings).ensure_bucket())
-
-
-@click.group()
-def main() -> None:
-    """The SAD marketplace backend."""
-
-
-@main.command()
-@click.option("--revision", default="head", show_default=True)
-def migrate(revision: str) -> None:
-    """Apply database migrations to MARKETPLACE_DATABASE_URL."""
-    from marketplace.lib.migrate import upgrade
-
-    upgrade(Settings.from_env().migration_url, revision)
-
-
-@main.command("create-bucket")
-def create_bucket() -> None:
-    """Create the object-storage bucket if it does not exist (idempotent)."""
-    _ensure_bucket(Settings.from_env())
-
-
-@main.command()
-@click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", default=8000, show_default=True, type=int)
-@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Run the API with its production server (granian) against the configured services."""
-    os.execvp(_granian_args(host, port, workers)[0], _granian_args(host, port, workers))
-
-
-@main.command()
-def worker() -> None:
-    """Run the arq worker against the configured services."""
-    from marketplace.worker import run_worker
-
-    _run_until_signal(run_worker(Settings.from_env()))
 
 
 @main.command()
@@ -213,122 +150,6 @@ def _wait_healthy(base: str, children: list[subprocess.Popen[bytes]], timeout: f
     raise click.ClickException(f"{base}/health did not answer 200 within {timeout:.0f} s")
 
 
-@main.group()
-def audit() -> None:
-    """The tamper-evident audit log."""
-
-
-@audit.command("verify")
-def audit_verify() -> None:
-    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact."""
-    from marketplace.lib.audit import verify_chain
-
-    async def run() -> None:
-        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
-        engine = create_async_engine(Settings.from_env().migration_url)
-        try:
-            async with async_sessionmaker(engine)() as session:
-                report = await verify_chain(session)
-        finally:
-            await engine.dispose()
-        if not report.ok:
-            click.echo(f"BROKEN at audit event {report.first_broken_id}: {report.reason} "
-                       f"({report.checked} events before it are intact)", err=True)
-            sys.exit(1)
-        click.echo(f"OK: {report.checked} audit events, chain intact")
-
-    asyncio.run(run())
-
-
-def _with_session(settings: Settings, work: Any) -> Any:
-    """Run `work(session)` in one committed transaction against the configured database."""
-
-    async def run() -> Any:
-        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
-
-        engine = create_async_engine(settings.database_url)
-        try:
-            async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
-                return await work(session)
-        finally:
-            await engine.dispose()
-
-    return asyncio.run(run())
-
-
-@main.command("create-admin")
-@click.option("--email", required=True)
-@click.option("--name", "full_name", required=True)
-@click.option("--password", envvar="MARKETPLACE_ADMIN_PASSWORD", prompt=True, hide_input=True,
-              confirmation_prompt=True, help="Prompted for unless MARKETPLACE_ADMIN_PASSWORD is set.")
-@click.option("--operator-name", default="Opérateur de la plateforme SAD", show_default=True)
-@click.option("--operator-siret", required=True, help="SIRET of the organisation operating the platform.")
-def create_admin(email: str, full_name: str, password: str, operator_name: str, operator_siret: str) -> None:
-    """Create the first platform administrator (and the operator organisation if missing)."""
-    from marketplace.accounts.demo import create_platform_admin
-    from marketplace.errors import DomainError
-    from marketplace.lib.clock import system_clock
-
-    settings = Settings.from_env()
-    try:
-        user = _with_session(settings, lambda s: create_platform_admin(
-            s, system_clock, settings, email=email, full_name=full_name, password=password,
-            operator_name=operator_name, operator_siret=operator_siret))
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from exc
-    click.echo(f"Platform administrator {user.email} is ready.")
-
-
-@main.command()
-def seed() -> None:
-    """Load demo organisations and people (idempotent), and a demo sandbox open for offers."""
-    settings = Settings.from_env()
-    _ensure_bucket(settings)
-    _print_demo(_seed(settings))
-
-
-def _seed(settings: Settings) -> tuple[Any, Any]:
-    """The demo accounts, then (in a transaction of its own) a sandbox ready to walk (tenders/demo.py)."""
-    from marketplace.accounts.demo import seed_demo
-    from marketplace.app import make_store
-    from marketplace.errors import DomainError
-    from marketplace.lib.clock import system_clock
-    from marketplace.tenders.demo import seed_demo_sandbox
-
-    accounts = _with_session(settings, lambda s: seed_demo(s, system_clock, settings))
-    try:
-        sandbox = _with_session(settings, lambda s: seed_demo_sandbox(s, system_clock, make_store(settings)))
-    except DomainError as exc:
-        raise click.ClickException(f"the demo sandbox: {exc.detail}") from exc
-    return accounts, sandbox
-
-
-def _print_demo(summaries: tuple[Any, Any]) -> None:
-    from marketplace.accounts.demo import DEMO_PASSWORD
-    from marketplace.lib.clock import format_paris
-    from marketplace.lib.sandbox import NOTICE
-    from marketplace.reference.cpv import IMPORT_COMMAND
-    from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE
-
-    summary, sandbox = summaries
-    click.echo("Demo data " + ("loaded." if summary.created else "already present."))
-    click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
-    for email, organisation in summary.logins:
-        click.echo(f"  {email:<40} {organisation}")
-    minutes = max(1, round(sandbox.deadline_in.total_seconds() / 60))
-    click.echo(f"Demo sandbox ({NOTICE}), 1 sandbox day = {86_400 // sandbox.factor} real second(s), "
-               + ("new:" if sandbox.created else "still open:"))
-    click.echo(f"  DPS                {sandbox.dps_id}")
-    click.echo(f"  specific contract  {sandbox.specific_contract_id}  (offers until "
-               f"{format_paris(sandbox.tender_deadline)} sandbox time, about {minutes} real minutes from now)")
-    click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}")
-    if sandbox.cpv_seeded:
-        click.echo(f"  CPV codes          the table was empty: loaded the {len(DEMO_CPV_CODES)} the demo cites; "
-                   f"import the whole table with `{IMPORT_COMMAND}`")
-    click.echo('  Walk it: README, "Rehearse in the sandbox".')
-
-
 @main.command("demo-sign")
 @click.argument("document", required=False, type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--as", "email", metavar="E-MAIL", help="Sign as this demo account: its name and organisation.")
@@ -385,31 +206,3 @@ def demo_sign(document: Path | None, email: str | None, signer: str | None, orga
     output.write(signed)
     click.echo(f"Signed (PAdES, timestamped) by {identity.cert.subject.rfc4514_string()}: a DEMO certificate, "
                "for development only.", err=True)
-
-
-@main.command("import-cpv")
-@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
-@click.option("--version", "version", default=None,
-              help="Name of this dataset [default: the first 12 hex digits of the file's SHA-256].")
-def import_cpv_command(path: Path, version: str | None) -> None:
-    """Import the CPV 2008 table from the publisher's JSON file ({"DDDDDDDD-C": "label", ...})."""
-    from marketplace.errors import DomainError
-    from marketplace.lib.clock import system_clock
-    from marketplace.reference.cpv import current_dataset, import_cpv
-
-    async def work(session: Any) -> tuple[Any, bool]:
-        before = await current_dataset(session)
-        dataset = await import_cpv(session, system_clock, path, version)
-        return dataset, before is not None and before.id == dataset.id
-
-    began = time.monotonic()
-    try:
-        dataset, unchanged = _with_session(Settings.from_env(), work)
-    except DomainError as exc:
-        raise click.ClickException(exc.detail) from exc
-    if unchanged:
-        click.echo(f"CPV table already imported from this file: {dataset.row_count} codes, "
-                   f"dataset {dataset.version} (nothing changed).")
-    else:
-        click.echo(f"Imported {dataset.row_count} CPV codes, dataset {dataset.version} "
-                   f"(sha256 {dataset.sha256[:12]}) in {time.monotonic() - began:.1f}s.")

@@ -1,0 +1,144 @@
+"""The commands that run and operate the product: migrate, create-bucket, serve, worker, audit verify,
+create-admin, seed, import-cpv.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import click
+
+from marketplace.cli._main import (
+    _ensure_bucket,
+    _granian_args,
+    _print_demo,
+    _run_until_signal,
+    _seed,
+    _with_session,
+    main,
+)
+from marketplace.settings import Settings
+
+
+@main.command()
+@click.option("--revision", default="head", show_default=True)
+def migrate(revision: str) -> None:
+    """Apply database migrations to MARKETPLACE_DATABASE_URL."""
+    from marketplace.lib.migrate import upgrade
+
+    upgrade(Settings.from_env().migration_url, revision)
+
+
+@main.command("create-bucket")
+def create_bucket() -> None:
+    """Create the object-storage bucket if it does not exist (idempotent)."""
+    _ensure_bucket(Settings.from_env())
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=os.cpu_count() or 1, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Run the API with its production server (granian) against the configured services."""
+    os.execvp(_granian_args(host, port, workers)[0], _granian_args(host, port, workers))
+
+
+@main.command()
+def worker() -> None:
+    """Run the arq worker against the configured services."""
+    from marketplace.worker import run_worker
+
+    _run_until_signal(run_worker(Settings.from_env()))
+
+
+@main.group()
+def audit() -> None:
+    """The tamper-evident audit log."""
+
+
+@audit.command("verify")
+def audit_verify() -> None:
+    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact."""
+    from marketplace.lib.audit import verify_chain
+
+    async def run() -> None:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(Settings.from_env().migration_url)
+        try:
+            async with async_sessionmaker(engine)() as session:
+                report = await verify_chain(session)
+        finally:
+            await engine.dispose()
+        if not report.ok:
+            click.echo(f"BROKEN at audit event {report.first_broken_id}: {report.reason} "
+                       f"({report.checked} events before it are intact)", err=True)
+            sys.exit(1)
+        click.echo(f"OK: {report.checked} audit events, chain intact")
+
+    asyncio.run(run())
+
+
+@main.command("create-admin")
+@click.option("--email", required=True)
+@click.option("--name", "full_name", required=True)
+@click.option("--password", envvar="MARKETPLACE_ADMIN_PASSWORD", prompt=True, hide_input=True,
+              confirmation_prompt=True, help="Prompted for unless MARKETPLACE_ADMIN_PASSWORD is set.")
+@click.option("--operator-name", default="Opérateur de la plateforme SAD", show_default=True)
+@click.option("--operator-siret", required=True, help="SIRET of the organisation operating the platform.")
+def create_admin(email: str, full_name: str, password: str, operator_name: str, operator_siret: str) -> None:
+    """Create the first platform administrator (and the operator organisation if missing)."""
+    from marketplace.accounts.demo import create_platform_admin
+    from marketplace.errors import DomainError
+    from marketplace.lib.clock import system_clock
+
+    settings = Settings.from_env()
+    try:
+        user = _with_session(settings, lambda s: create_platform_admin(
+            s, system_clock, settings, email=email, full_name=full_name, password=password,
+            operator_name=operator_name, operator_siret=operator_siret))
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"Platform administrator {user.email} is ready.")
+
+
+@main.command()
+def seed() -> None:
+    """Load demo organisations and people (idempotent), and a demo sandbox open for offers."""
+    settings = Settings.from_env()
+    _ensure_bucket(settings)
+    _print_demo(_seed(settings))
+
+
+@main.command("import-cpv")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", default=None,
+              help="Name of this dataset [default: the first 12 hex digits of the file's SHA-256].")
+def import_cpv_command(path: Path, version: str | None) -> None:
+    """Import the CPV 2008 table from the publisher's JSON file ({"DDDDDDDD-C": "label", ...})."""
+    from marketplace.errors import DomainError
+    from marketplace.lib.clock import system_clock
+    from marketplace.reference.cpv import current_dataset, import_cpv
+
+    async def work(session: Any) -> tuple[Any, bool]:
+        before = await current_dataset(session)
+        dataset = await import_cpv(session, system_clock, path, version)
+        return dataset, before is not None and before.id == dataset.id
+
+    began = time.monotonic()
+    try:
+        dataset, unchanged = _with_session(Settings.from_env(), work)
+    except DomainError as exc:
+        raise click.ClickException(exc.detail) from exc
+    if unchanged:
+        click.echo(f"CPV table already imported from this file: {dataset.row_count} codes, "
+                   f"dataset {dataset.version} (nothing changed).")
+    else:
+        click.echo(f"Imported {dataset.row_count} CPV codes, dataset {dataset.version} "
+                   f"(sha256 {dataset.sha256[:12]}) in {time.monotonic() - began:.1f}s.")

@@ -1,0 +1,178 @@
+"""Submission and withdrawal (machine (d): DRAFT → SUBMITTED, SUBMITTED → SUPERSEDED | WITHDRAWN; D14, P2, G7):
+strictly before the deadline, on the contract's clock; the signed receipt, replayed for the same
+Idempotency-Key, and its PDF.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import uuid
+from typing import Any
+
+import msgspec
+from sqlalchemy import select, text, update
+
+from marketplace.accounts.models import Organisation
+from marketplace.accounts.principal import Principal
+from marketplace.errors import Conflict, NotFound, RuleViolation
+from marketplace.lib import audit
+from marketplace.lib.receipt_pdf import render_receipt_pdf
+from marketplace.lib.sandbox import NOTICE
+from marketplace.lib.sealing import canonical_json
+from marketplace.tenders import schemas
+from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
+from marketplace.tenders.models import IdempotentResponse, Offer, OfferAttachment, SpecificContract
+from marketplace.tenders.offers._base import OfferBase, audit_apart
+from marketplace.tenders.offers._contexts import name_context, receipt_context
+from marketplace.tenders.states import OfferStatus, deadline_passed, move, require_move
+from marketplace.vendors.sandbox import dps_of
+
+RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
+
+
+class Submission(OfferBase):
+    """Submission, its receipt, and withdrawal before the deadline."""
+
+    async def submit(self, principal: Principal, offer_id: uuid.UUID,
+                     idempotency_key: str | None) -> schemas.SignedReceipt:
+        request_hash = hashlib.sha256(f"POST /offers/{offer_id}/submit".encode()).hexdigest()
+        if idempotency_key is not None:
+            replay = await self._claim(principal.label, idempotency_key, request_hash)
+            if replay is not None:
+                return replay
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
+            receipt = self._receipt(offer)  # submitted already: the same receipt again
+        else:
+            receipt = await self._submit(principal, offer, contract)
+        if idempotency_key is not None:
+            await self.session.execute(update(IdempotentResponse).where(
+                IdempotentResponse.caller == principal.label, IdempotentResponse.key == idempotency_key).values(
+                status_code=200, body=msgspec.json.encode(receipt).decode()))
+        return receipt
+
+    async def _claim(self, caller: str, key: str, request_hash: str) -> schemas.SignedReceipt | None:
+        """Take the key, or wait for whoever holds it and replay its answer (G7)."""
+        claimed = await self.session.scalar(text(
+            "INSERT INTO idempotent_response (id, caller, key, request_hash, status_code, body, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), :caller, :key, :hash, 0, '', now(), now()) "
+            "ON CONFLICT (caller, key) DO NOTHING RETURNING id"), {"caller": caller, "key": key, "hash": request_hash})
+        if claimed is not None:
+            return None
+        # The row committed before the insert above returned (it waited for the first request's end).
+        previous = await self.session.scalar(select(IdempotentResponse).where(
+            IdempotentResponse.caller == caller, IdempotentResponse.key == key))
+        assert previous is not None
+        if previous.request_hash != request_hash:
+            raise IdempotencyKeyReused("Idempotency-Key: this key was used for another request",
+                                       field="Idempotency-Key")
+        return msgspec.json.decode(previous.body, type=schemas.SignedReceipt)
+
+    async def _submit(self, principal: Principal, offer: Offer, contract: SpecificContract) -> schemas.SignedReceipt:
+        self._draft(offer)
+        key, _ = await self._public_key(contract)
+        if offer.sealed_parts is None:
+            raise RuleViolation("priceSchedule: give the offer's structured parts (PUT /offers/{id}/parts) first",
+                                field="priceSchedule")
+        attachments = (await self.session.scalars(select(OfferAttachment).where(
+            OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
+        if any(a.received_at is None for a in attachments):
+            raise Conflict("upload: a presigned upload of this offer is not completed; complete it (or start a new "
+                           "version without it) before submitting", field="upload")
+        # The contract row is read under a share lock: a deadline change waits for this submission's end.
+        await self.session.refresh(contract, with_for_update={"read": True})
+        try:
+            now = await self._before_deadline(contract, "offers are received")
+        except DeadlinePassed:
+            if self.side_sessions is not None:
+                await audit_apart(self.side_sessions, self.clock, "offer.submission_refused_late",
+                                  actor=principal.label, organisation_id=offer.vendor_organisation_id,
+                                  target_type="offer", target_id=offer.id,
+                                  details={"specific_contract": str(contract.id),
+                                           "at": (await self._time(contract)).now().isoformat(),
+                                           "tender_deadline": contract.tender_deadline.isoformat(),
+                                           "started_before_deadline": bool(
+                                               offer.received_started_at
+                                               and not deadline_passed(contract, offer.received_started_at))})
+            raise
+        # SUBMITTED --replace--> SUPERSEDED: the vendor's previous submission (one at most), stored before this
+        # one becomes submitted (one submitted offer per vendor and contract, uq_offer_one_submitted).
+        previous = await self.session.scalar(select(Offer).where(
+            Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == offer.vendor_organisation_id,
+            Offer.status == OfferStatus.SUBMITTED).with_for_update())
+        if previous is not None:
+            move(previous, OfferStatus.SUPERSEDED)
+            await self.session.flush()
+        files = [{"id": str(a.id), "name": self.vault.open(a.sealed_name, name_context(a.id)).decode(),
+                  "size": a.size, "sha256": a.sha256,
+                  "receivedAt": a.received_at.isoformat() if a.received_at else None} for a in attachments]
+        manifest = {"offer": str(offer.id), "version": offer.version, "files": files,
+                    "partsSha256": hashlib.sha256(offer.sealed_parts).hexdigest()}
+        manifest_sha256 = hashlib.sha256(canonical_json(manifest)).hexdigest()
+        started = min([offer.received_started_at or now, now])
+        vendor_name = await self.session.scalar(select(Organisation.name).where(
+            Organisation.id == offer.vendor_organisation_id))
+        receipt: dict[str, Any] = {
+            "type": "marketplace.offer-receipt.v1",
+            "platform": RECEIPT_PLATFORM,
+            "offer": str(offer.id), "version": offer.version, "specificContract": str(contract.id),
+            "vendor": {"id": str(offer.vendor_organisation_id), "name": vendor_name or ""},
+            "receivedStart": started.isoformat(), "receivedEnd": now.isoformat(),
+            "tenderDeadline": contract.tender_deadline.isoformat(),
+            "files": [{k: f[k] for k in ("name", "size", "sha256")} for f in files],
+            "manifestSha256": manifest_sha256,
+            # The key the offer was sealed to: a key swapped in the database would show here.
+            "contractKeyFingerprint": key.fingerprint,
+        }
+        dps = await dps_of(self.session, contract.dps_id)
+        if dps.is_sandbox:
+            # Signed with the rest: a sandbox receipt can't pass for a real one; its times are the sandbox's,
+            # and the real instant of receipt is given beside them.
+            receipt["sandbox"] = {"notice": NOTICE, "factor": dps.sandbox_factor,
+                                  "epoch": dps.sandbox_epoch.isoformat() if dps.sandbox_epoch else None,
+                                  "receivedEndRealTime": self.clock.now().isoformat()}
+        signature = self.vault.signer.sign(receipt)
+        move(offer, OfferStatus.SUBMITTED)
+        offer.received_started_at = started
+        offer.received_at = now
+        offer.manifest_sha256 = manifest_sha256
+        offer.sealed_receipt = self.vault.seal(json.dumps(receipt).encode(), receipt_context(offer.id))
+        offer.receipt_signature = signature
+        await self.session.flush()  # the deadline trigger checks the row here (P2)
+        await audit.record(self.session, self.clock, "offer.submitted", actor=principal.label,
+                           organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
+                           details={"specific_contract": str(contract.id), "version": offer.version,
+                                    "received_at": now.isoformat(), "manifest_sha256": manifest_sha256})
+        return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid)
+
+    def _receipt(self, offer: Offer) -> schemas.SignedReceipt:
+        assert offer.sealed_receipt is not None and offer.receipt_signature is not None
+        receipt = json.loads(self.vault.open(offer.sealed_receipt, receipt_context(offer.id)))
+        return schemas.SignedReceipt(receipt=receipt, signature=offer.receipt_signature, kid=self.vault.signer.kid)
+
+    async def receipt_pdf(self, principal: Principal, offer_id: uuid.UUID) -> bytes:
+        """The receipt as a French A4 PDF that carries the signed JSON, so it verifies on its own."""
+        signed = await self.receipt(principal, offer_id)
+        return await asyncio.to_thread(render_receipt_pdf, signed.receipt, signed.signature,
+                                       self.vault.signer.public_jwk())
+
+    async def receipt(self, principal: Principal, offer_id: uuid.UUID) -> schemas.SignedReceipt:
+        offer, _ = await self._own(principal, offer_id)
+        if offer.sealed_receipt is None:
+            raise NotFound("This offer has no receipt: it was never submitted.")
+        return self._receipt(offer)
+
+    async def withdraw(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        require_move(offer, OfferStatus.WITHDRAWN)
+        await self.session.refresh(contract, with_for_update={"read": True})
+        now = await self._before_deadline(contract, "offers are withdrawn")
+        move(offer, OfferStatus.WITHDRAWN)
+        offer.withdrawn_at = now
+        await self.session.flush()
+        await audit.record(self.session, self.clock, "offer.withdrawn", actor=principal.label,
+                           organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
+                           details={"specific_contract": str(contract.id), "version": offer.version})
+        return await self._schema(offer, contract)

@@ -1,0 +1,98 @@
+"""Specific contracts on the wire: publishing a need on a DPS with its criteria' weights (D8–D10), the contract
+as read, and a vendor's invitation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+
+from marketplace.lib.schemas import CamelStruct
+from marketplace.tenders.states import SpecificContractStatus
+from marketplace.vendors.schemas import SandboxClock
+
+# -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------
+
+CriterionName = Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
+Weight = Annotated[int, msgspec.Meta(ge=0, le=100)]
+
+
+class CriterionWeight(CamelStruct):
+    """The weight chosen for one of the DPS's award criteria, within its range (D10)."""
+
+    name: CriterionName
+    weight: Weight
+
+
+DEFAULT_ATTACHMENT_TYPES = (
+    "application/pdf", "application/zip",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.oasis.opendocument.text", "application/vnd.oasis.opendocument.spreadsheet",
+)
+
+
+class NeedPublish(CamelStruct):
+    dps_id: uuid.UUID
+    # Without a zone, a Paris wall-clock time; refused when it names no instant or two.
+    tender_deadline: datetime
+    award_criteria: Annotated[list[CriterionWeight], msgspec.Meta(min_length=1, max_length=50)]
+    # How many of the buying organisation's openers must come together to open the offers (k of n).
+    opening_threshold: Annotated[int, msgspec.Meta(ge=1, le=20)] = 1
+    # What each offer may carry; types are checked on the content, never on what the client declares.
+    attachment_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=2 * 1024**3)] = 250 * 1024**2
+    offer_max_bytes: Annotated[int, msgspec.Meta(ge=1024, le=10 * 1024**3)] = 1024**3
+    attachment_max_count: Annotated[int, msgspec.Meta(ge=1, le=200)] = 30
+    attachment_types: Annotated[list[str], msgspec.Meta(min_length=1, max_length=20)] = msgspec.field(
+        default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES))
+
+
+class ChosenCriterion(CamelStruct):
+    name: str
+    weight_min: int
+    weight_max: int
+    weight: int
+
+
+class ContractInvitation(CamelStruct):
+    vendor_organisation_id: uuid.UUID
+    invited_at: datetime
+
+
+class SpecificContract(CamelStruct):
+    id: uuid.UUID
+    need_id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    buyer_organisation_id: uuid.UUID
+    status: SpecificContractStatus
+    title: str
+    invited_at: datetime
+    tender_deadline: datetime
+    tender_deadline_paris: str
+    # Until then invited vendors may ask questions (set by the buyer, else 4 days before the deadline).
+    questions_close_at: datetime
+    questions_close_at_paris: str
+    award_criteria: list[ChosenCriterion]
+    # The buyer sees every invitation; an invited vendor sees its own.
+    invitation_count: int
+    invitations: list[ContractInvitation]
+    # On a sandbox DPS: every time above is the sandbox's (`sandboxClock.now` is its present).
+    sandbox: bool = False
+    sandbox_clock: SandboxClock | None = None
+
+
+class MyInvitation(CamelStruct):
+    specific_contract_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    title: str
+    status: SpecificContractStatus
+    invited_at: datetime
+    tender_deadline: datetime
+    tender_deadline_paris: str
+    sandbox: bool = False
