@@ -1,3 +1,6 @@
+"""Sending notifications: what one says (written once), its row and its delivery intent (the outbox), one at a
+time (`NotificationService`) or for many recipients in one statement (`notified_cte`, accounts/members.py)."""
+
 from __future__ import annotations
 
 import uuid

@@ -27,7 +27,7 @@ from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps,
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.documents import category_of, current_documents, document_schema
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
-from marketplace.vendors.notify import notify_buyer_side
+from marketplace.vendors.recipients import notify_buyer_side
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,

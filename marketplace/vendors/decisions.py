@@ -26,7 +26,7 @@ from marketplace.vendors.admissions import request_schema
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.errors import MissingDocuments
 from marketplace.vendors.models import AdmissionRequest, Dps
-from marketplace.vendors.notify import notify_vendor
+from marketplace.vendors.recipients import notify_vendor
 from marketplace.vendors.states import EVALUATION_STATES, AdmissionStatus, check_admission_transition, require_in_force
 
 

@@ -25,7 +25,7 @@ from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps,
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.errors import DocumentArchived
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory, DpsDocument
-from marketplace.vendors.notify import notify_vendor
+from marketplace.vendors.recipients import notify_vendor
 from marketplace.vendors.states import AdmissionStatus, DpsStatus
 from storage import ObjectStore
 

@@ -25,7 +25,7 @@ from marketplace.vendors import schemas
 from marketplace.vendors.access import is_buyer_of, visible_dps
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
-from marketplace.vendors.notify import notify_vendor
+from marketplace.vendors.recipients import notify_vendor
 from marketplace.vendors.sandbox import clock_schema
 from marketplace.vendors.states import (
     EVALUATION_STATES,

@@ -29,7 +29,7 @@ from marketplace.notifications.notify import NotificationService
 from marketplace.vendors import schemas
 from marketplace.vendors.dps import DpsService, LatestTenderDeadline
 from marketplace.vendors.models import AdmissionRequest, Dps
-from marketplace.vendors.notify import recipients
+from marketplace.vendors.recipients import recipients
 from marketplace.vendors.sandbox import dps_clock
 from marketplace.vendors.states import DPS_IN_FORCE, EVALUATION_STATES, DpsStatus, dps_status_at, require_in_force
 
