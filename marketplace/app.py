@@ -45,6 +45,7 @@ from marketplace.awards.controllers import (
 )
 from marketplace.awards.deps import provide_opening_evaluation
 from marketplace.errors import exception_handlers
+from marketplace.funding.controllers import FundingCallController, NeedFundingController
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
@@ -153,7 +154,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
                         PublicSearchController, OfferController, OpeningController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
-                        ClarificationController, InboxController, FailedDeliveryController],
+                        ClarificationController, FundingCallController, NeedFundingController, InboxController,
+                        FailedDeliveryController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).
         request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,

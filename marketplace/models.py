@@ -23,7 +23,6 @@ from marketplace.awards.models import (
     ClarificationThread,
     ConflictDeclaration,
     Contract,
-    ContractMilestone,
     ContractModification,
     ContractSignature,
     ContractTransition,
@@ -31,6 +30,13 @@ from marketplace.awards.models import (
     OfferRejection,
     ReasonsRequest,
     SansSuiteDeclaration,
+)
+from marketplace.funding.models import (
+    FundingCall,
+    FundingCallVersion,
+    FundingDecision,
+    GrantTranche,
+    TrancheRequest,
 )
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
@@ -55,7 +61,6 @@ __all__ = [
     "ConflictDeclaration",
     "Contract",
     "ContractInvitation",
-    "ContractMilestone",
     "ContractModification",
     "ContractQuestion",
     "ContractSignature",
@@ -65,6 +70,10 @@ __all__ = [
     "DpsCategory",
     "EvaluationScore",
     "Facility",
+    "FundingCall",
+    "FundingCallVersion",
+    "FundingDecision",
+    "GrantTranche",
     "GrappeMember",
     "Invitation",
     "JobIntent",
@@ -80,6 +89,7 @@ __all__ = [
     "SansSuiteDeclaration",
     "SpecificContract",
     "SupportRequest",
+    "TrancheRequest",
     "User",
     "metadata",
 ]

@@ -37,7 +37,7 @@ log = logging.getLogger("marketplace.storage.sweeper")
 
 # The prefixes the product writes under (tenders/offers/, tenders/amendments.py, vendors/documents.py,
 # awards/contracts/, awards/dialogue.py, awards/abnormally_low.py).
-SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications")
+SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications", "funding")
 # Keys per lookup: one `IN` list of this size per table of files stays well within PostgreSQL's bind-parameter
 # limit (32,767), with room for many more tables.
 BATCH = 1000
@@ -96,7 +96,7 @@ class OrphanSweeper:
         """Those of `keys` some row names: one query for the whole batch, across every table."""
         lookups = [select(column).where(column.in_(keys)) for column in self.key_columns]
         async with self.session_maker() as session:
-            # `IN` never matches NULL: a milestone not yet validated names no object.
+            # `IN` never matches NULL: a rejection (funding_decision) names no object.
             return {key for key in (await session.scalars(union_all(*lookups))).all() if key is not None}
 
 

@@ -27,7 +27,7 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom to top: a package may import only those before it.
-LAYERS = ("reference", "notifications", "accounts", "support", "vendors", "tenders", "awards")
+LAYERS = ("reference", "notifications", "accounts", "support", "vendors", "tenders", "awards", "funding")
 # Outside the order: imports no domain, and no domain needs it.
 ISOLATED = ("system",)
 DOMAINS = (*LAYERS, *ISOLATED)

@@ -23,6 +23,13 @@ class Organisation(UUIDv7AuditBase):
         CheckConstraint("kind = 'holder' OR (finess_ej IS NULL AND NOT is_grappe)", name="holder_fields"),
         Index("uq_organisation_siret", "siret", unique=True, postgresql_where=text("siret IS NOT NULL")),
         Index("uq_organisation_finess_ej", "finess_ej", unique=True, postgresql_where=text("finess_ej IS NOT NULL")),
+        # FU1: only a funder has a region (an ARS its INSEE region code; the national funder, CNSA/DNS, none);
+        # one ARS per region and one national funder.
+        CheckConstraint("kind = 'funder' OR region IS NULL", name="funder_region"),
+        Index("uq_organisation_funder_region", "region", unique=True,
+              postgresql_where=text("kind = 'funder' AND region IS NOT NULL")),
+        Index("uq_organisation_national_funder", "kind", unique=True,
+              postgresql_where=text("kind = 'funder' AND region IS NULL")),
     )
 
     kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"), index=True)
@@ -31,6 +38,8 @@ class Organisation(UUIDv7AuditBase):
     siret: Mapped[str | None] = mapped_column(String(14), default=None)
     finess_ej: Mapped[str | None] = mapped_column(String(9), default=None)
     is_grappe: Mapped[bool] = mapped_column(Boolean, default=False)
+    # For a funder (FU1): the INSEE code of the region of an ARS ("11", "53"); NULL for the national funder.
+    region: Mapped[str | None] = mapped_column(String(2), default=None)
     # For a grappe: its lead OG (also one of its members, see GrappeMember).
     lead_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), default=None)

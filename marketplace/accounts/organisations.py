@@ -1,4 +1,4 @@
-"""Organisations (holders and their grappes, vendors, buyers, the platform) and a holder's facilities (ESMS).
+"""Organisations (holders and their grappes, vendors, buyers, funders, the platform) and a holder's facilities (ESMS).
 
 domain.md §2: every identifier is checked (SIRET, SIREN, FINESS); a grappe groups existing OGs. Audited (P8).
 """
@@ -17,6 +17,7 @@ from marketplace.accounts.models import Facility, GrappeMember, Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import OrganisationKind
 from marketplace.errors import RuleViolation
+from marketplace.lib.geography import REGIONS
 from marketplace.lib.identifiers import InvalidIdentifier, siren_of, validate_finess, validate_siren, validate_siret
 
 
@@ -36,7 +37,9 @@ class OrganisationService(ServiceBase):
         return schemas.Organisation(
             id=organisation.id, kind=organisation.kind, name=organisation.name, siren=organisation.siren,
             siret=organisation.siret, finess_ej=organisation.finess_ej, is_grappe=organisation.is_grappe,
-            lead_organisation_id=organisation.lead_organisation_id, grappe_member_ids=members)
+            lead_organisation_id=organisation.lead_organisation_id, grappe_member_ids=members,
+            region=organisation.region,
+            national=organisation.kind == OrganisationKind.FUNDER and organisation.region is None)
 
     async def create_organisation(self, principal: Principal,
                                   data: schemas.OrganisationCreate) -> schemas.Organisation:
@@ -62,9 +65,10 @@ class OrganisationService(ServiceBase):
             raise RuleViolation("grappeMemberIds: only a grappe has members", field="grappeMemberIds")
         await self._unique(Organisation.siret, siret, "siret")
         await self._unique(Organisation.finess_ej, finess, "finessEj")
+        region = await self._funder_region(data)
         organisation = Organisation(kind=data.kind, name=data.name.strip(), siren=siren, siret=siret,
                                     finess_ej=finess, is_grappe=data.is_grappe,
-                                    lead_organisation_id=data.lead_organisation_id)
+                                    lead_organisation_id=data.lead_organisation_id, region=region)
         self.session.add(organisation)
         await self.session.flush()
         for member_id in dict.fromkeys(data.grappe_member_ids):
@@ -72,8 +76,32 @@ class OrganisationService(ServiceBase):
         await self.session.flush()
         await self._audit("organisation.created", principal.label, organisation_id=organisation.id,
                           target_type="organisation", target_id=organisation.id, kind=data.kind.value,
-                          name=organisation.name, siret=siret, finess_ej=finess)
+                          name=organisation.name, siret=siret, finess_ej=finess, region=region,
+                          national=data.kind == OrganisationKind.FUNDER and region is None)
         return await self._to_schema(organisation)
+
+    async def _funder_region(self, data: schemas.OrganisationCreate) -> str | None:
+        """FU1: an ARS names its region (an INSEE region code), the national funder says it is national; one
+        funder per region and one national (the database's unique indexes back it against a race)."""
+        if data.kind != OrganisationKind.FUNDER:
+            if data.region is not None or data.national:
+                raise RuleViolation("region / national: only a funder has a region or is national", field="region",
+                                    rule="FU1")
+            return None
+        if data.national == (data.region is not None):
+            raise RuleViolation("region: a funder is an ARS of one region (its INSEE code) or the national funder "
+                                "(national: true), one of the two", field="region", rule="FU1")
+        if data.region is not None and data.region not in REGIONS:
+            raise RuleViolation(f"region: {data.region} is not an INSEE region code (one of: "
+                                f"{', '.join(sorted(REGIONS))})", field="region", rule="FU1")
+        taken = await self.session.scalar(select(func.count()).select_from(Organisation).where(
+            Organisation.kind == OrganisationKind.FUNDER,
+            Organisation.region == data.region if data.region is not None else Organisation.region.is_(None)))
+        if taken:
+            where = f"region {data.region}" if data.region is not None else "the national calls"
+            raise AlreadyExists(f"region: there is a funder for {where} already (FU1: one per region, one "
+                                "national)", field="region", rule="FU1")
+        return data.region
 
     async def _check_grappe(self, data: schemas.OrganisationCreate) -> None:
         members = list(dict.fromkeys(data.grappe_member_ids))

@@ -10,6 +10,7 @@ class OrganisationKind(enum.StrEnum):
     VENDOR = "vendor"      # éditeur de logiciel
     BUYER = "buyer"        # centrale d'achat, or a holder's purchasing service
     PLATFORM = "platform"  # the platform operator
+    FUNDER = "funder"      # financeur: an ARS (one per region) or the national funder (CNSA/DNS), FU1
 
 
 class Role(enum.StrEnum):
@@ -25,6 +26,9 @@ class Role(enum.StrEnum):
     BUYER_EVALUATOR = "buyer:evaluator"
     BUYER_OPENER = "buyer:opener"
     PLATFORM_ADMIN = "platform:admin"
+    FUNDER_ADMIN = "funder:admin"            # runs the funder's calls for projects
+    FUNDER_INSTRUCTOR = "funder:instructor"  # instructs the projects filed: selects, rejects, validates, pays
+    FUNDER_MEMBER = "funder:member"
 
     @property
     def kind(self) -> OrganisationKind:
@@ -48,6 +52,8 @@ VENDOR_WRITERS = (Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER)  # apply, ask, bid
 BUYER_WRITERS = (Role.BUYER_ADMIN, Role.BUYER_EVALUATOR)  # run DPS and procedures: read, evaluate, ask
 OPENERS = (Role.BUYER_OPENER, Role.BUYER_ADMIN)  # hold opener keys, take part in an opening (D13, G2)
 BUYING_SIDE = (*BUYER_WRITERS, Role.BUYER_OPENER)  # every member of the buying organisation
-ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN)
+FUNDER_MEMBERS = (Role.FUNDER_ADMIN, Role.FUNDER_INSTRUCTOR, Role.FUNDER_MEMBER)  # read the funder's calls (FU6)
+FUNDER_WRITERS = (Role.FUNDER_ADMIN, Role.FUNDER_INSTRUCTOR)  # instruct: decide, validate tranches, record payments
+ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_ADMIN, Role.FUNDER_ADMIN)
 SIGNATORIES = (Role.BUYER_ADMIN, Role.VENDOR_ADMIN)  # sign a contract, each for its own side (D18)
 HOLDER_ADMINISTRATION = (Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN)  # an OG's own records: its admin or the operator

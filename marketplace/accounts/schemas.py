@@ -42,6 +42,10 @@ class OrganisationCreate(CamelStruct):
     # A grappe lists its OGs (holder organisations) and names its lead among them.
     grappe_member_ids: list[uuid.UUID] = msgspec.field(default_factory=list)
     lead_organisation_id: uuid.UUID | None = None
+    # A funder (FU1): an ARS names its region (INSEE code, e.g. "11" Île-de-France, "53" Bretagne); the
+    # national funder (CNSA/DNS, national calls of N5) says `national` instead. One funder per region, one national.
+    region: Annotated[str, msgspec.Meta(pattern=r"^\d{2}$")] | None = None
+    national: bool = False
 
 
 class Organisation(CamelStruct):
@@ -54,6 +58,9 @@ class Organisation(CamelStruct):
     is_grappe: bool
     lead_organisation_id: uuid.UUID | None
     grappe_member_ids: list[uuid.UUID]
+    # A funder's region (INSEE code) and whether it is the national funder (FU1); None / false otherwise.
+    region: str | None = None
+    national: bool = False
 
 
 class FacilityCreate(CamelStruct):

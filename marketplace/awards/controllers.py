@@ -20,7 +20,6 @@ from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TY
 from marketplace.awards.abnormally_low import AbnormallyLowService
 from marketplace.awards.award import AwardService
 from marketplace.awards.cancellation import CancellationService
-from marketplace.awards.contracts import DOCUMENT_TYPES as EVIDENCE_TYPES
 from marketplace.awards.contracts import SIGNATURE_TYPES, ContractService
 from marketplace.awards.deps import (
     provide_abnormally_low_service,
@@ -34,7 +33,7 @@ from marketplace.awards.deps import (
 from marketplace.awards.dialogue import CLARIFICATION_TYPES, DialogueService, thread_path
 from marketplace.awards.evaluation import EvaluationService
 from marketplace.awards.reasons import ReasonsService
-from marketplace.awards.states import MilestoneKind, SignatureSide
+from marketplace.awards.states import SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
@@ -207,7 +206,7 @@ PARTIES = "Members of the contract's buying organisation or of the awardee."
 
 
 class ContractController(Controller):
-    """The contract after the award: signatures, funding milestones (N14), modifications (machine (e))."""
+    """The contract after the award: its payment terms (FU7), signatures, modifications (machine (e))."""
 
     tags = ["Contracts"]
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
@@ -215,7 +214,7 @@ class ContractController(Controller):
 
     @post("/specific-contracts/{contract_id:uuid}/contract", status_code=HTTP_201_CREATED,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
-          summary="Create the contract from the award: PENDING, with its amount and milestones 40/40/20 (N14)")
+          summary="Create the contract from the award: PENDING, with its amount and its payment terms (FU7)")
     async def create(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractCreate],
                      contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
         contract = await contracts.create(principal, contract_id, data)
@@ -229,16 +228,8 @@ class ContractController(Controller):
                               contracts: Contracts, principal: Caller) -> Redirect:
         return Redirect(await contracts.signed_document_url(principal, contract_id, side), status_code=307)
 
-    @get("/contracts/{contract_id:uuid}/milestones/{kind:str}/evidence", status_code=307,
-         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PARTIES),
-         summary="Download a validated milestone's evidence (redirect to a short-lived link, as an attachment)",
-         responses={307: ResponseSpec(data_container=None, description="Redirect to the evidence.")})
-    async def evidence(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
-                       contracts: Contracts, principal: Caller) -> Redirect:
-        return Redirect(await contracts.evidence_url(principal, contract_id, kind), status_code=307)
-
     @get("/contracts/{contract_id:uuid}", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=PARTIES),
-         summary="A contract: status, amounts, signatures, milestones, modifications and transitions")
+         summary="A contract: status, amounts, payment terms, signatures, modifications and transitions")
     async def get(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
                   principal: Caller) -> schemas.Contract:
         return await contracts.get(principal, contract_id)
@@ -252,13 +243,6 @@ class ContractController(Controller):
     async def sign(self, contract_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], contracts: Contracts,
                    principal: Caller) -> schemas.Contract:
         return await contracts.sign(principal, contract_id, **raw_upload(request))
-
-    @post("/contracts/{contract_id:uuid}/milestones/{kind:str}/validate", status_code=HTTP_200_OK,
-          request_max_body_size=None, opt={**requires(Role.BUYER_ADMIN, reason=ADMIN), **raw_body(*EVIDENCE_TYPES)},
-          summary="Validate a funding milestone with its evidence (raw PDF body), in order (N14)")
-    async def validate(self, contract_id: FromPath[uuid.UUID], kind: FromPath[MilestoneKind],
-                       request: Request[Any, Any, Any], contracts: Contracts, principal: Caller) -> schemas.Contract:
-        return await contracts.validate_milestone(principal, contract_id, kind, **raw_upload(request))
 
     @post("/contracts/{contract_id:uuid}/modifications", status_code=HTTP_201_CREATED,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
@@ -277,8 +261,8 @@ class ContractController(Controller):
 
     @post("/contracts/{contract_id:uuid}/termination", status_code=HTTP_200_OK,
           opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
-          summary="End an active contract: completed (every N14 milestone validated) or terminated early, with "
-                  "reasons (machine (e): ACTIVE → TERMINATED)")
+          summary="End an active contract: completed or terminated early, with reasons (machine (e): ACTIVE → "
+                  "TERMINATED)")
     async def terminate(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractTermination],
                         contracts: Contracts, principal: Caller) -> schemas.Contract:
         return await contracts.terminate(principal, contract_id, data)

@@ -23,7 +23,7 @@ class AlreadyAwarded(Conflict):
 
 
 class ContractStage(Conflict):
-    """Machine (e): the contract is not in a state that allows this (signing, milestones, modifications)."""
+    """Machine (e): the contract is not in a state that allows this (signing, modifications, its end)."""
 
     slug: ClassVar[str] = "contract-stage"
 
@@ -36,12 +36,6 @@ class SignatureTooEarly(Conflict):
 
 class AlreadySigned(Conflict):
     slug: ClassVar[str] = "already-signed"
-
-
-class MilestoneOutOfOrder(Conflict):
-    """N14: a milestone is validated on an active contract, after the one before it, once."""
-
-    slug: ClassVar[str] = "milestone-out-of-order"
 
 
 class OffersNotOpened(Conflict):
@@ -67,12 +61,6 @@ class AbnormallyLowConflict(Conflict):
     """D15: the abnormally-low procedure doesn't allow this now (pending, decided, or past its due date)."""
 
     slug: ClassVar[str] = "abnormally-low"
-
-
-class MilestonesPending(Conflict):
-    """N14: a contract is completed only once every funding milestone is validated."""
-
-    slug: ClassVar[str] = "milestones-pending"
 
 
 class SignatureInvalid(RuleViolation):

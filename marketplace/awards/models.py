@@ -34,7 +34,6 @@ from marketplace.awards.states import (
     ClarificationStatus,
     ContractStatus,
     DialogueSide,
-    MilestoneKind,
     RejectionGround,
     SignatureSide,
 )
@@ -211,6 +210,11 @@ class Contract(UUIDv7AuditBase):
     # D18: from the award; no signature before.
     earliest_sign_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     created_by: Mapped[str] = mapped_column(String(200))
+    # FU7: what the buyer pays the vendor and when, the contract's own business (the funder's grant tranches, FU5,
+    # are the need's): free text and/or instalments [{"label", "amountCents", "dueOn"}] adding up to the amount.
+    payment_terms: Mapped[str | None] = mapped_column(Text, default=None)
+    payment_schedule: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, default=list,
+                                                                   server_default=text("'[]'::jsonb"))
 
 
 class ContractTransition(UUIDv7AuditBase):
@@ -244,25 +248,6 @@ class ContractSignature(StoredObject, UUIDv7AuditBase):
     # The signed document's media type, named so since its table was created (a StoredFile's `content_type`).
     media_type: Mapped[str] = mapped_column(String(100), server_default="application/pdf")
     verification: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
-
-
-class ContractMilestone(OptionalStoredObject, UUIDv7AuditBase):
-    """N14: a funding milestone, created with the contract; validated once, in order, with evidence."""
-
-    __tablename__ = "contract_milestone"
-    __table_args__ = (UniqueConstraint("contract_id", "kind", name="uq_contract_milestone_kind"),
-                      UniqueConstraint("contract_id", "position", name="uq_contract_milestone_position"))
-
-    contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
-    kind: Mapped[MilestoneKind] = mapped_column(_enum(MilestoneKind, "contract_milestone_kind"))
-    position: Mapped[int] = mapped_column(SmallInteger)
-    percent: Mapped[int] = mapped_column(SmallInteger)
-    amount_cents: Mapped[int] = mapped_column(BigInteger)
-    validated_by: Mapped[str | None] = mapped_column(String(200), default=None)
-    validated_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
-    # The evidence, once validated: key (`OptionalStoredObject`), size and SHA-256.
-    evidence_size: Mapped[int | None] = mapped_column(BigInteger, default=None)
-    evidence_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
 
 class ContractModification(UUIDv7AuditBase):

@@ -4,7 +4,7 @@ rounded half-up to two places, sent as strings so no client reads them through a
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated
 
@@ -20,7 +20,6 @@ from marketplace.awards.states import (
     ContractEnd,
     ContractStatus,
     DialogueSide,
-    MilestoneKind,
     OfferOutcome,
     RejectionGround,
     SignatureSide,
@@ -225,14 +224,30 @@ class MyEvaluation(CamelStruct):
     reasons_requests: list[ReasonsRequest] = msgspec.field(default_factory=list)
 
 
-# -- contracts (machine (e), N14) -------------------------------------------------------------------------
+# -- contracts (machine (e), FU7) -------------------------------------------------------------------------
 
 Cents = Annotated[int, Meta(gt=0, le=10**15)]
+Terms = Annotated[str, Meta(min_length=1, max_length=10_000)]
+Label = Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class PaymentInstalment(CamelStruct):
+    """One payment the holder (the buyer) owes the vendor under the contract: what for, how much, and when (a date,
+    or none when it hangs on an event the label says, e.g. "à la recette")."""
+
+    label: Label
+    amount_cents: Cents
+    due_on: date | None = None
 
 
 class ContractCreate(CamelStruct):
     # The amount signed, in euro cents excluding tax (the award records no amount).
     amount_cents: Cents
+    # FU7: the contract's own payment terms, what the buyer pays the vendor and when, as agreed between them:
+    # free text and/or a schedule whose instalments add up to the amount. Distinct from the funder's grant
+    # tranches (FU5), which pay the holder.
+    payment_terms: Terms | None = None
+    payment_schedule: Annotated[list[PaymentInstalment], Meta(max_length=50)] = msgspec.field(default_factory=list)
 
 
 class ContractSignature(CamelStruct):
@@ -246,19 +261,6 @@ class ContractSignature(CamelStruct):
     media_type: str
     # G16: what the offline verification found, check by check (none on signatures from before it).
     verification: SignatureReport | None
-
-
-class ContractMilestone(CamelStruct):
-    kind: MilestoneKind
-    position: int
-    percent: int
-    amount_cents: int
-    validated_by: str | None
-    validated_at: datetime | None
-    evidence_size: int | None
-    evidence_sha256: str | None
-    # GET: a short-lived link to the evidence (307), once validated.
-    evidence_path: str | None
 
 
 class ModificationCreate(CamelStruct):
@@ -328,7 +330,9 @@ class Contract(CamelStruct):
     current_amount_cents: int
     earliest_sign_at: datetime
     signatures: list[ContractSignature]
-    milestones: list[ContractMilestone]
+    # FU7: the contract's payment terms as given at its creation (the funder's grant is the need's, FU5).
+    payment_terms: str | None
+    payment_schedule: list[PaymentInstalment]
     modifications: list[ContractModification]
     transitions: list[ContractTransition]
     # Under a sandbox DPS: a rehearsal, "sans valeur juridique"; its times are the sandbox's.

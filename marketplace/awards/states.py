@@ -130,11 +130,11 @@ CONTRACT_MOVES: dict[str, tuple[tuple[ContractStatus, ...], ContractStatus]] = {
     "notified": ((ContractStatus.SIGNED,), ContractStatus.ACTIVE),
     # DECP `modifications[]`: a row appended, the contract stays ACTIVE.
     "modification": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
-    "validate_milestone": ((ContractStatus.ACTIVE,), ContractStatus.ACTIVE),
     # PENDING --abandon--> CANCELLED: never signed by both sides, given up (also when the specific contract
     # is declared sans suite).
     "abandon": ((ContractStatus.PENDING,), ContractStatus.CANCELLED),
-    # ACTIVE --completed|terminated_early--> TERMINATED; "completed" also needs every N14 milestone validated.
+    # ACTIVE --completed|terminated_early--> TERMINATED. The funder's grant tranches (FU5) are the need's, not
+    # the contract's: a contract is completed whatever was paid of the grant (FU7).
     "completed": ((ContractStatus.ACTIVE,), ContractStatus.TERMINATED),
     "terminated_early": ((ContractStatus.ACTIVE,), ContractStatus.TERMINATED),
 }
@@ -154,28 +154,6 @@ class ContractEnd(enum.StrEnum):
 class SignatureSide(enum.StrEnum):
     BUYER = "buyer"
     VENDOR = "vendor"
-
-
-class MilestoneKind(enum.StrEnum):
-    """N14: the funding schedule, in the order the milestones are validated."""
-
-    START = "start"
-    ACCEPTANCE_TESTING = "acceptance_testing"   # recettage
-    USAGE_VERIFIED = "usage_verified"
-
-
-# N14: percent of the amount per milestone, in order; they add up to 100.
-FUNDING_SCHEDULE: tuple[tuple[MilestoneKind, int], ...] = (
-    (MilestoneKind.START, 40), (MilestoneKind.ACCEPTANCE_TESTING, 40), (MilestoneKind.USAGE_VERIFIED, 20))
-
-
-def split_amount(amount_cents: int) -> list[tuple[MilestoneKind, int, int]]:
-    """(kind, percent, cents) per milestone: each share rounded down, the remainder on the last, so the
-    sum is exactly the amount (1 000 001 → 400 000 + 400 000 + 200 001)."""
-    shares = [(kind, percent, amount_cents * percent // 100) for kind, percent in FUNDING_SCHEDULE]
-    kind, percent, _ = shares[-1]
-    shares[-1] = (kind, percent, amount_cents - sum(cents for _, _, cents in shares[:-1]))
-    return shares
 
 
 class ClarificationStatus(enum.StrEnum):

@@ -29,7 +29,7 @@ from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_i
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
 from marketplace.tenders.access import visible_contract
-from marketplace.tenders.models import ContractInvitation, Need, NeedStatus, SpecificContract
+from marketplace.tenders.models import ContractInvitation, FundingStatus, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.tenders.states import SpecificContractStatus, move
@@ -89,6 +89,20 @@ def check_tender_period(invited_at: datetime, deadline: datetime) -> None:
         raise RuleViolation("tenderDeadline: D9: offers are received for at least 10 full days after the day of the "
                             f"invitation (délai franc): not before {format_paris(earliest)}",
                             field="tenderDeadline", rule="D9", earliest=earliest.isoformat())
+
+
+def check_funded(need: Need) -> None:
+    """N16, FU4: a need is published on the SAD only with a positive funding decision of the call it is filed to
+    (the funder selected it, funding/), not on a free-text reference. A rehearsal (sandbox) need never meets a
+    funder: it is published on a sandbox DPS without one."""
+    if need.sandbox or need.funding_status == FundingStatus.SELECTED:
+        return
+    where = {None: "it is not filed to a funder's call for projects (POST /needs/{id}/filing)",
+             FundingStatus.FILED: "its funder has not decided yet",
+             FundingStatus.REJECTED: "its funder rejected it"}.get(need.funding_status, "")
+    raise RuleViolation(f"fundingDecision: N16: a need is published on the SAD only once the funder of its call "
+                        f"selected it (a positive funding decision); {where}", field="fundingDecision", rule="N16",
+                        fundingStatus=need.funding_status.value if need.funding_status else None)
 
 
 def _buying_organisation(need: Need, dps: Dps) -> uuid.UUID:
@@ -175,6 +189,7 @@ class SpecificContractService:
         if need.status != NeedStatus.SUBMITTED:
             raise Conflict(f"status: only a submitted need can be published; this one is {need.status.value}",
                            field="status")
+        check_funded(need)
         require_in_force(dps, dps_clock(self.clock, dps).now())  # machine (a): none after the validity end
         if dps.status != DpsStatus.ACTIVE:
             raise Conflict(f"dpsId: specific contracts are put on an active DPS; this one is {dps.status.value}",

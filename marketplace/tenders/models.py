@@ -45,6 +45,16 @@ class NeedStatus(enum.StrEnum):
     PUBLISHED = "published"
 
 
+class FundingStatus(enum.StrEnum):
+    """Where the need stands with its funder (domain.md §11.2, FU3): NULL before it is filed to a call, then
+    FILED → SELECTED | REJECTED. Written by the funding domain (funding/), read here: the need is published on
+    the SAD only once SELECTED (FU4, N16)."""
+
+    FILED = "filed"
+    SELECTED = "selected"
+    REJECTED = "rejected"
+
+
 # Needs in these states count as "active projects of the campaign" for N18: a published need holds its ESMS as
 # much as a submitted one (its procedure runs), unless that procedure ended without a contract (ENDED_UNAWARDED).
 ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.PUBLISHED)
@@ -80,6 +90,8 @@ class Need(UUIDv7AuditBase):
     # {"couloir": "MS1", "referenced": bool, "registeredAtDesk": bool} or None.
     software: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
     funding_schedule: Mapped[list[int]] = mapped_column(ARRAY(Integer))
+    # The free-text ARS pre-validation the holder once declared: kept, readable, for the needs filed before the
+    # funding decision replaced it (N16 is now the decision of the call the need is filed to, FU4).
     ars_prevalidation_reference: Mapped[str | None] = mapped_column(String(100), default=None)
     ars_prevalidated_on: Mapped[date | None] = mapped_column(Date, default=None)
     applied_on: Mapped[date] = mapped_column(Date)
@@ -98,6 +110,14 @@ class Need(UUIDv7AuditBase):
     # DPS usable by other buyers (D2, see tenders/contracts.py `_buying_organisation`).
     buyer_organisation_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), default=None, index=True)
+    # The funder's call for projects the holder filed the submitted need to (FU3), when, and the funder's answer.
+    # Written by funding/ (tenders never imports it: the table is named, not its model); the publication reads
+    # `funding_status` (FU4, N16).
+    call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("funding_call.id", ondelete="RESTRICT"),
+                                                      default=None, index=True)
+    funding_status: Mapped[FundingStatus | None] = mapped_column(_enum(FundingStatus, "need_funding_status"),
+                                                                 default=None)
+    funding_filed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
 
 class SpecificContract(UUIDv7AuditBase):

@@ -98,7 +98,8 @@ class NeedService:
             ars_prevalidation_reference=need.ars_prevalidation_reference,
             ars_prevalidated_on=need.ars_prevalidated_on, sector=need.sector, delivery_mode=need.delivery_mode,
             cpv_codes=list(need.cpv_codes), created_at=need.created_at, submitted_at=need.submitted_at,
-            sandbox=need.sandbox, dps_id=need.dps_id, buyer_organisation_id=need.buyer_organisation_id)
+            sandbox=need.sandbox, dps_id=need.dps_id, buyer_organisation_id=need.buyer_organisation_id,
+            call_id=need.call_id, funding_status=need.funding_status, funding_filed_at=need.funding_filed_at)
 
     # -- drafts ----------------------------------------------------------------------------------
 
@@ -267,8 +268,7 @@ class NeedService:
             gdpr_compliance=need.gdpr_compliance, target_map_convergence=need.target_map_convergence,
             business_continuity=need.business_continuity, software=software,
             funding_schedule=tuple(need.funding_schedule), usage_targets_declared=need.usage_targets_declared,
-            ars_prevalidation_reference=need.ars_prevalidation_reference,
-            ars_prevalidated_on=need.ars_prevalidated_on, applied_on=need.applied_on,
+            applied_on=need.applied_on,
             submitted_on=to_paris(self.clock.now()).date(), sector=need.sector, delivery_mode=need.delivery_mode,
             companion_dui_acquisition=need.companion_dui_acquisition)
         return facts, unknown

@@ -1,4 +1,4 @@
-"""The contract after the award (machine (e), D18, N14).
+"""The contract after the award (machine (e), D18, FU7).
 
 The buyer's admin creates the contract from the live award: PENDING, with its amount and the award's
 earliest signature date. Each side signs once, by its admin, with the signed document (a PDF streamed to
@@ -6,16 +6,17 @@ object storage; the row keeps key, size and SHA-256); no signature before the ea
 both sides have signed the contract is SIGNED, then ACTIVE once notified to the awardee; every move is
 recorded in `contract_transition` and the audit log.
 
-The funding milestones (N14: 40 % at the start, 40 % at acceptance testing, 20 % once usage is verified)
-are created with the contract and validated in that order by the buyer's admin, with evidence, on an
-ACTIVE contract only. Modifications (avenants) are rows appended: the signed amount stays as it was and
-the current amount is the last modification's.
+The contract carries its own payment terms (FU7: what the buyer pays the vendor, and when, as free text and/or
+a schedule of instalments adding up to the amount), given at its creation and shown with it. They are not the
+funder's grant: the 40/40/20 tranches (N14, FU5) pay the holder and live with the need (funding/).
+Modifications (avenants) are rows appended: the signed amount stays as it was and the current amount is the
+last modification's.
 
 The contract ends two ways, each by the buyer's admin with reasons, the awardee told: before both
 signatures it is abandoned (PENDING --abandon--> CANCELLED; the specific contract stays awarded, and the
 buyer then declares it sans suite, awards/cancellation.py, since one contract only is made per specific
-contract); once active it is terminated (ACTIVE --completed|terminated_early--> TERMINATED), "completed" only
-once the three N14 milestones are validated. The reasons go on the transition row and in the audit log.
+contract); once active it is terminated (ACTIVE --completed|terminated_early--> TERMINATED). The reasons go on
+the transition row and in the audit log.
 
 Each signature is checked offline before it is kept (G16, `marketplace.lib.esign`): a PAdES-signed PDF, a
 CAdES signature enveloping the document, or an enveloped XAdES signature, each check reported (integrity,
@@ -26,11 +27,11 @@ art. 5, asks public contracts for an advanced signature based on a qualified cer
 failing check and is audited in a transaction of its own; an accepted signature keeps its report, shown with
 the contract.
 
-The contract row is locked (`FOR UPDATE`) by every write, so two signatures or validations at once queue
+The contract row is locked (`FOR UPDATE`) by every write, so two signatures or modifications at once queue
 and the second sees the first; unique constraints back it at the database. The signature locks the specific
 contract's row before the contract's, as the cancellation does, since the last signature writes both.
 
-The package's private modules: `_lifecycle.py` (creation, milestones, ends, modifications), `_signing.py` (the
+The package's private modules: `_lifecycle.py` (creation, ends, modifications), `_signing.py` (the
 signatures), `_documents.py` (the stored documents served) over `_base.py`.
 """
 

@@ -17,13 +17,7 @@ from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.awards import schemas
-from marketplace.awards.models import (
-    Contract,
-    ContractMilestone,
-    ContractModification,
-    ContractSignature,
-    ContractTransition,
-)
+from marketplace.awards.models import Contract, ContractModification, ContractSignature, ContractTransition
 from marketplace.awards.states import ContractStatus, SignatureSide
 from marketplace.errors import Forbidden, NotFound
 from marketplace.lib import audit, esign
@@ -132,10 +126,6 @@ class ContractBase:
             ContractSignature.contract_id == contract_id).order_by(ContractSignature.signed_at,
                                                                    ContractSignature.id))).all())
 
-    async def _milestones(self, contract_id: uuid.UUID) -> list[ContractMilestone]:
-        return list((await self.session.scalars(select(ContractMilestone).where(
-            ContractMilestone.contract_id == contract_id).order_by(ContractMilestone.position))).all())
-
     async def _modifications(self, contract_id: uuid.UUID) -> list[ContractModification]:
         return list((await self.session.scalars(select(ContractModification).where(
             ContractModification.contract_id == contract_id).order_by(
@@ -170,13 +160,8 @@ class ContractBase:
                                                                                esign.SignatureReport)
                                                   if s.verification is not None else None)
                         for s in await self._signatures(contract.id)],
-            milestones=[schemas.ContractMilestone(kind=m.kind, position=m.position, percent=m.percent,
-                                                  amount_cents=m.amount_cents, validated_by=m.validated_by,
-                                                  validated_at=m.validated_at, evidence_size=m.evidence_size,
-                                                  evidence_sha256=m.evidence_sha256,
-                                                  evidence_path=f"/contracts/{contract.id}/milestones/"
-                                                                f"{m.kind.value}/evidence" if m.object_key else None)
-                        for m in await self._milestones(contract.id)],
+            payment_terms=contract.payment_terms,
+            payment_schedule=msgspec.convert(contract.payment_schedule, list[schemas.PaymentInstalment]),
             modifications=[schemas.ContractModification(id=m.id, reason=m.reason,
                                                         previous_amount_cents=m.previous_amount_cents,
                                                         amount_cents=m.amount_cents, modified_by=m.modified_by,

@@ -1,5 +1,5 @@
 """The contract's stored documents, served to its parties through short-lived presigned URLs: each side's signed
-document and each milestone's evidence.
+document.
 """
 
 from __future__ import annotations
@@ -9,13 +9,13 @@ import uuid
 from marketplace.accounts.principal import Principal
 from marketplace.awards.contracts._base import EXTENSIONS, ContractBase
 from marketplace.awards.models import Contract
-from marketplace.awards.states import MilestoneKind, SignatureSide
+from marketplace.awards.states import SignatureSide
 from marketplace.errors import NotFound
 from marketplace.tenders.offers import audit_apart
 
 
 class Documents(ContractBase):
-    """The signed documents and the milestones' evidence, read."""
+    """The signed documents, read."""
 
     async def signed_document_url(self, principal: Principal, contract_id: uuid.UUID, side: SignatureSide) -> str:
         """A short-lived link to the document a side signed, for either party."""
@@ -26,15 +26,6 @@ class Documents(ContractBase):
         return await self._document_url(principal, contract, signature.object_key, "contract_signature",
                                         signature.id, f"contrat-{contract.id}-signature-{side.value}"
                                                       f"{EXTENSIONS.get(signature.media_type, '.pdf')}")
-
-    async def evidence_url(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind) -> str:
-        """A short-lived link to the evidence a milestone was validated on, for either party."""
-        contract = await self._load(principal, contract_id)
-        milestone = next((m for m in await self._milestones(contract.id) if m.kind is kind), None)
-        if milestone is None or milestone.object_key is None:
-            raise NotFound(f"The {kind.value} milestone of this contract is not validated.")
-        return await self._document_url(principal, contract, milestone.object_key, "contract_milestone",
-                                        milestone.id, f"contrat-{contract.id}-{kind.value}.pdf")
 
     async def _document_url(self, principal: Principal, contract: Contract, key: str, target_type: str,
                             target_id: uuid.UUID, filename: str) -> str:

@@ -1,32 +1,30 @@
-"""The contract from its creation to its end: created from the live award, its N14 milestones validated in order,
-its modifications (avenants) appended, abandoned before the signatures or terminated once active (machine (e)).
+"""The contract from its creation to its end: created from the live award with its own payment terms (FU7), its
+modifications (avenants) appended, abandoned before the signatures or terminated once active (machine (e)).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterable
 
+import msgspec
 from sqlalchemy import select
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.awards import schemas
 from marketplace.awards.contracts._base import ContractBase
-from marketplace.awards.errors import ContractStage, MilestoneOutOfOrder, MilestonesPending
-from marketplace.awards.models import Award, Contract, ContractMilestone, ContractModification, ContractTransition
+from marketplace.awards.errors import ContractStage
+from marketplace.awards.models import Award, Contract, ContractModification, ContractTransition
 from marketplace.awards.states import (
     CONTRACT_MOVES,
     AwardStatus,
     ContractEnd,
     ContractStatus,
-    MilestoneKind,
     SignatureSide,
     award_status,
     contract_allows,
-    split_amount,
 )
-from marketplace.errors import Conflict, Forbidden
+from marketplace.errors import Conflict, Forbidden, RuleViolation
 from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import SpecificContract
@@ -34,7 +32,7 @@ from marketplace.vendors.sandbox import dps_clock, dps_of
 
 
 class Lifecycle(ContractBase):
-    """The contract created, its milestones, its ends and its modifications."""
+    """The contract created with its payment terms, its ends and its modifications."""
 
     # -- creation ------------------------------------------------------------------------------------------
 
@@ -54,60 +52,24 @@ class Lifecycle(ContractBase):
         if await self.session.scalar(select(Contract.id).where(Contract.specific_contract_id == specific.id)):
             raise Conflict("This specific contract has its contract already: one per specific contract.",
                            field="specificContractId")
+        _check_payment_schedule(data)
         now = dps_clock(self.clock, await dps_of(self.session, specific.dps_id)).now()
         award.status = award_status(award.status, award.earliest_signature_at, now)
         contract = Contract(specific_contract_id=specific.id, award_id=award.id,
                             buyer_organisation_id=specific.buyer_organisation_id,
                             vendor_organisation_id=award.vendor_organisation_id, status=ContractStatus.PENDING,
                             amount_cents=data.amount_cents, earliest_sign_at=award.earliest_signature_at,
-                            created_by=principal.label)
+                            created_by=principal.label, payment_terms=data.payment_terms,
+                            payment_schedule=msgspec.to_builtins(data.payment_schedule))
         self.session.add(contract)
         await self.session.flush()
         self.session.add(ContractTransition(contract_id=contract.id, from_status=None,
                                             to_status=ContractStatus.PENDING.value, action="create",
                                             actor=principal.label, at=await self._now(contract)))
-        self.session.add_all([ContractMilestone(contract_id=contract.id, kind=kind, position=position,
-                                                percent=percent, amount_cents=cents)
-                              for position, (kind, percent, cents) in enumerate(split_amount(data.amount_cents), 1)])
         await self.session.flush()
         await self._audit(principal, contract, "contract.created", "contract", contract.id,
-                          amount_cents=contract.amount_cents, earliest_sign_at=contract.earliest_sign_at.isoformat())
-        return await self._schema(contract)
-
-    # -- N14: milestones -----------------------------------------------------------------------------------
-
-    async def validate_milestone(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind, *,
-                                 declared_type: str, declared_size: int | None,
-                                 body: AsyncIterable[bytes]) -> schemas.Contract:
-        contract = await self._load(principal, contract_id, lock=True)
-        self._buyer_admin(principal, contract, "validates a milestone")
-        if not contract_allows("validate_milestone", contract.status):
-            raise MilestoneOutOfOrder(f"status: the contract is {contract.status.value}; milestones are validated "
-                                      "on an active contract", field="status", rule="N14")
-        milestones = await self._milestones(contract.id)
-        milestone = next(m for m in milestones if m.kind == kind)
-        if milestone.validated_at is not None:
-            raise MilestoneOutOfOrder(f"The milestone {kind.value} is validated already.", field="kind", rule="N14")
-        pending = [m.kind.value for m in milestones if m.position < milestone.position and m.validated_at is None]
-        if pending:
-            raise MilestoneOutOfOrder(f"The milestone {kind.value} comes after {', '.join(pending)}, not validated "
-                                      "yet (funding schedule 40/40/20).", field="kind", rule="N14")
-        key, size, sha256 = await self._upload(contract, "a milestone's evidence", declared_type, declared_size,
-                                               body)
-        try:
-            milestone.validated_by, milestone.validated_at = principal.label, await self._now(contract)
-            milestone.object_key, milestone.evidence_size, milestone.evidence_sha256 = key, size, sha256
-            await self.session.flush()
-        except BaseException:
-            assert self.store is not None
-            await self.store.delete(key)
-            raise
-        await self._audit(principal, contract, "contract.milestone_validated", "contract_milestone", milestone.id,
-                          kind=kind.value, amount_cents=milestone.amount_cents, sha256=sha256)
-        await self._tell(contract, SignatureSide.VENDOR, "contract.milestone_validated",
-                         "Marché : jalon de paiement validé",
-                         f"Le jalon « {kind.value} » ({milestone.percent} %, {milestone.amount_cents} centimes) "
-                         "est validé par l'acheteur.")
+                          amount_cents=contract.amount_cents, earliest_sign_at=contract.earliest_sign_at.isoformat(),
+                          payment_terms=contract.payment_terms, payment_schedule=contract.payment_schedule)
         return await self._schema(contract)
 
     # -- the ends: abandoned before signature, terminated once active --------------------------------------
@@ -140,12 +102,6 @@ class Lifecycle(ContractBase):
         if not contract_allows(action, contract.status):
             raise ContractStage(f"status: the contract is {contract.status.value}; only an active contract is "
                                 "terminated", field="status")
-        if data.kind is ContractEnd.COMPLETED:
-            pending = [m.kind.value for m in await self._milestones(contract.id) if m.validated_at is None]
-            if pending:
-                raise MilestonesPending(f"N14: the contract is completed once every funding milestone is validated; "
-                                        f"not yet: {', '.join(pending)}.", field="kind", rule="N14",
-                                        pending=pending)
         await self._move(principal, contract, action, CONTRACT_MOVES[action][1], reasons=data.reasons)
         what = ("est terminé : exécution achevée" if data.kind is ContractEnd.COMPLETED
                 else "est résilié avant son terme")
@@ -174,3 +130,14 @@ class Lifecycle(ContractBase):
                          f"Un avenant modifie le montant du marché : {previous} → {data.amount_cents} centimes.\n"
                          f"{data.reason}")
         return await self._schema(contract)
+
+
+def _check_payment_schedule(data: schemas.ContractCreate) -> None:
+    """FU7: a schedule, when given, says how the whole amount is paid: its instalments add up to it, to the cent."""
+    if not data.payment_schedule:
+        return
+    total = sum(instalment.amount_cents for instalment in data.payment_schedule)
+    if total != data.amount_cents:
+        raise RuleViolation(f"paymentSchedule: FU7: the instalments add up to {total} cents, not the contract's "
+                            f"amount of {data.amount_cents} cents", field="paymentSchedule", rule="FU7",
+                            total=total)

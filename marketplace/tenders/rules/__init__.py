@@ -10,12 +10,12 @@ names the rule id, the field (the camelCase path of the `NeedFacts` attribute, a
 message, the numbers involved.
 
 Two dates, because the programme has two steps [SEED]: the holder applies for aid in a call (ARS or national,
-`applied_on`, N17's window), the call's selection pre-validates the project, and only then is the need
-submitted for publication on the SAD (`submitted_on`, N16).
+`applied_on`, N17's window), then submits the need (`submitted_on`); the call's selection (N16) is the funder's
+decision on the need filed to its call (domain.md §11.2), checked at publication, not here.
 
 The package's private modules: `_facts.py` (the need as the rules see it), `_registry.py` (the registry and
 the shared helpers), one module per rule family, each registering its rules as it is imported:
-`_holder.py` (N1–N7), `_commitments.py` (N8–N15), `_procedure.py` (N16–N19).
+`_holder.py` (N1–N7), `_commitments.py` (N8–N15), `_procedure.py` (N17–N19).
 """
 
 from __future__ import annotations

@@ -83,8 +83,6 @@ class NeedFacts:
     software: Software | None = None
     funding_schedule: tuple[int, ...] = ()
     usage_targets_declared: bool = False
-    ars_prevalidation_reference: str | None = None
-    ars_prevalidated_on: date | None = None
     applied_on: date
     submitted_on: date
     sector: Sector | None = None

@@ -1,5 +1,8 @@
-"""Where the need stands in the programme's procedure (N16–N19): the ARS pre-validation, the call's window, the
-facilities identified, the SAD category it targets.
+"""Where the need stands in the programme's procedure (N17–N19): the call's window, the facilities identified, the
+SAD category it targets.
+
+N16 (published on the SAD only once selected) is no longer a check of the need as submitted: it is the funder's
+decision on the call the need is filed to (domain.md §11.2, FU4), guarded at publication (tenders/contracts.py).
 """
 
 from __future__ import annotations
@@ -11,29 +14,6 @@ from marketplace.tenders.campaigns import Call, CallWindow, Campaign
 from marketplace.tenders.rules._facts import NeedFacts, Violation
 from marketplace.tenders.rules._registry import _finess_key, _plural, _rule, _violation
 from marketplace.vendors.models import DeliveryMode, Sector
-
-
-@_rule("N16", "[S20]")
-def ars_prevalidation(facts: NeedFacts, _campaign: Campaign) -> Iterator[Violation]:
-    """N16 `ars_prevalidation`: a need is published on the SAD only if the ARS (or national) selection
-    pre-validated the project [S20]: a reference and a date, after the application, not after the submission."""
-    reference = facts.ars_prevalidation_reference
-    if reference is None or not reference.strip():
-        yield _violation("N16", "arsPrevalidationReference",
-                         "a need is published only once its project was pre-validated by the ARS (or national)"
-                         " selection; no pre-validation reference is given")
-    prevalidated = facts.ars_prevalidated_on
-    if prevalidated is None:
-        yield _violation("N16", "arsPrevalidatedOn", "the date of the ARS pre-validation is missing")
-        return
-    if prevalidated > facts.submitted_on:
-        yield _violation("N16", "arsPrevalidatedOn",
-                         f"the ARS pre-validation ({prevalidated.isoformat()}) must come before the need is submitted"
-                         f" ({facts.submitted_on.isoformat()})")
-    if prevalidated < facts.applied_on:
-        yield _violation("N16", "arsPrevalidatedOn",
-                         f"the ARS pre-validation ({prevalidated.isoformat()}) cannot come before the application to"
-                         f" the call ({facts.applied_on.isoformat()})")
 
 
 def _call_label(facts: NeedFacts, campaign: Campaign) -> str:

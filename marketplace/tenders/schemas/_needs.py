@@ -11,7 +11,7 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import NeedStatus
+from marketplace.tenders.models import FundingStatus, NeedStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.tenders.schemas._common import Cents, Cpv, Finess, LongText, Percent, Reference, Text300, Year
 from marketplace.vendors.models import DeliveryMode, Sector
@@ -50,6 +50,8 @@ class NeedFields(CamelStruct):
     companion_dui_acquisition: bool = False
     software: NeedSoftware | None = None
     funding_schedule: Annotated[list[Percent], msgspec.Meta(max_length=10)] = msgspec.field(default_factory=list)
+    # The ARS pre-validation once declared as free text: optional and no longer checked; kept for the record. N16
+    # is the funding decision of the call the need is filed to (POST /needs/{id}/filing, domain.md §11.2).
     ars_prevalidation_reference: Reference | None = None
     ars_prevalidated_on: date | None = None
     sector: Sector | None = None
@@ -104,3 +106,8 @@ class Need(CamelStruct):
     sandbox: bool = False
     dps_id: uuid.UUID | None = None
     buyer_organisation_id: uuid.UUID | None = None
+    # The funder's call the need is filed to, when, and where it stands: filed, selected (it may then be
+    # published, N16) or rejected; the decision and the grant's tranches: GET /needs/{id}/funding.
+    call_id: uuid.UUID | None = None
+    funding_status: FundingStatus | None = None
+    funding_filed_at: datetime | None = None
