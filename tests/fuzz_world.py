@@ -38,6 +38,7 @@ ID_SOURCES = {
     "request_id": ("admission_request", "support_request"), "document_id": ("dps_document", "contract_document"),
     "attachment_id": ("offer_attachment", "clarification_attachment"), "reasons_request_id": ("reasons_request",),
     "key_id": ("api_key",), "organisation_id": ("organisation",), "user_id": ("user_account",),
+    "call_id": ("funding_call",),
 }
 
 

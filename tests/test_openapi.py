@@ -21,6 +21,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.awards import abnormally_low, contracts, dialogue
+from marketplace.funding import base as funding_base
 from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES
 from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
@@ -39,7 +40,8 @@ UPLOADS = {
     ("put", "/offers/{offer_id}/attachments"): DEFAULT_ATTACHMENT_TYPES,
     ("put", "/offers/{offer_id}/abnormally-low/justification/document"): abnormally_low.DOCUMENT_TYPES,
     ("post", "/contracts/{contract_id}/signatures"): tuple(contracts.SIGNATURE_TYPES),
-    ("post", "/contracts/{contract_id}/milestones/{kind}/validate"): contracts.DOCUMENT_TYPES,
+    ("post", "/funding-calls/{call_id}/projects/{need_id}/selection"): funding_base.DOCUMENT_TYPES,
+    ("put", "/needs/{need_id}/funding/tranches/{position}/evidence"): funding_base.DOCUMENT_TYPES,
     ("put", "/clarifications/{thread_id}/attachments"): dialogue.CLARIFICATION_TYPES,
 }
 

@@ -58,7 +58,7 @@ ROLES = ("platform_admin", "buyer_admin", "buyer_evaluator", "holder_admin", "ve
 # media type or size refused).
 ACCEPTED_FOR_VALID_DATA = ["2xx", "3xx", "401", "403", "404", "409", "410", "422", "429"]
 # A path parameter name that means different things on different routes: real values only where they fit.
-PATH_SCOPED = {"kind": "/admission-requests/"}  # a document kind there, a milestone (an enum) elsewhere
+PATH_SCOPED = {"kind": "/admission-requests/"}  # a document kind there (only there, since FU7 took the milestones)
 
 
 def auth_enforced(ctx: Any, response: Any, case: schemathesis.Case) -> bool | None:

@@ -109,7 +109,8 @@ def test_every_column_naming_an_object_is_consulted_and_the_sweep_is_scheduled()
     consulted = {(c.class_.__tablename__, c.key) for c in sweeper.key_columns()}
     assert naming == consulted == {("offer_attachment", "object_key"), ("contract_document", "object_key"),
                                    ("dps_document", "object_key"), ("admission_document", "object_key"),
-                                   ("contract_signature", "object_key"), ("contract_milestone", "object_key"),
+                                   ("contract_signature", "object_key"), ("funding_decision", "object_key"),
+                                   ("tranche_request", "object_key"),
                                    ("clarification_attachment", "object_key"),
                                    ("abnormally_low_procedure", "object_key")}
     assert sweep_orphan_objects in {job.coroutine for job in CRON_JOBS}

@@ -2,8 +2,10 @@
 
 `build_world(settings)` creates, in one transaction: the platform operator with an admin; a buyer (the
 central purchasing body) with a buyer admin and an evaluator; two OGs (holders) with an admin and a
-member each, and a facility each; two vendors with an admin and a member each. Each person gets an
-access token. Identifiers are real-format and valid (SIRET Luhn, FINESS Luhn).
+member each, and a facility each; two vendors with an admin and a member each; two funders, the ARS of
+Île-de-France (region 11, where the `holder`'s facility is) and the ARS of Bretagne (region 53), with an
+admin (and, for the first, an instructor). Each person gets an access token. Identifiers are real-format
+and valid (SIRET Luhn, FINESS Luhn).
 """
 
 from __future__ import annotations
@@ -36,7 +38,11 @@ ORGANISATIONS = {
     "other_vendor": ("Éditions Santé Numérique", OrganisationKind.VENDOR, "38012986648005", None),
     "other_buyer": ("Groupement régional d'achat médico-social", OrganisationKind.BUYER, "51732048724724", None),
     "third_vendor": ("Atelier Logiciel Domicile SARL", OrganisationKind.VENDOR, "56496156307921", None),
+    "funder": ("ARS Île-de-France", OrganisationKind.FUNDER, None, None),
+    "other_funder": ("ARS Bretagne", OrganisationKind.FUNDER, None, None),
 }
+# FU1: a funder's region (INSEE code).
+FUNDER_REGIONS = {"funder": "11", "other_funder": "53"}
 FACILITIES = {"holder": ("EHPAD Les Tilleuls", "750000010"), "other_holder": ("IME Bellevue", "970100418")}
 
 
@@ -59,6 +65,10 @@ class World:
     people: dict[str, Person] = field(default_factory=dict)
     # Opener keys registered during the test (person → key id), see tests/tenders/test_publication.py.
     opener_keys: dict[str, str] = field(default_factory=dict)
+    # Funding made during the test (tests/funding_api.py): calls opened (funder headers key, campaign → call id)
+    # and the headers acting for funders the world doesn't have (another region's ARS, the national funder).
+    funding_calls: dict[tuple[str, int], str] = field(default_factory=dict)
+    funder_headers: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __getitem__(self, name: str) -> Person:
         return self.people[name]
@@ -80,6 +90,9 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
     "other_vendor_member": ("other_vendor", [Role.VENDOR_MEMBER]),
     "other_buyer_admin": ("other_buyer", [Role.BUYER_ADMIN]),
     "third_vendor_admin": ("third_vendor", [Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER]),
+    "funder_admin": ("funder", [Role.FUNDER_ADMIN]),
+    "funder_instructor": ("funder", [Role.FUNDER_INSTRUCTOR]),
+    "other_funder_admin": ("other_funder", [Role.FUNDER_ADMIN]),
 }
 
 
@@ -103,7 +116,7 @@ async def build_world(settings: Settings) -> World:
                                   roles_by_organisation={uuid.uuid4(): frozenset({Role.PLATFORM_ADMIN})})
             for key, (name, kind, siret, finess) in ORGANISATIONS.items():
                 created = await service.create_organisation(bootstrap, schemas.OrganisationCreate(
-                    kind=kind, name=name, siret=siret, finess_ej=finess))
+                    kind=kind, name=name, siret=siret, finess_ej=finess, region=FUNDER_REGIONS.get(key)))
                 world.organisations[key] = created.id
             for key, (name, finess) in FACILITIES.items():
                 facility = await service.add_facility(bootstrap, world.organisations[key],

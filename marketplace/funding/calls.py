@@ -150,7 +150,7 @@ class CallService(FundingBase):
                 FundingCallVersion.call_id.in_(ids)).order_by(FundingCallVersion.version))).all():
             versions[version.call_id].append(version)
         names = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
-            Organisation.id.in_({call.funder_organisation_id for call in calls})))).tuples().all())
+            Organisation.id.in_(list({call.funder_organisation_id for call in calls}))))).tuples().all())
         own = [call.id for call in calls if funder_side(principal, call)]
         totals = await granted(self.session, own)
         now = self.clock.now()

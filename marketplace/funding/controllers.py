@@ -83,12 +83,12 @@ class FundingCallController(Controller):
             self, calls: Calls, principal: Caller,
             open_only: Annotated[bool | None, QueryParameter(name="open")] = None,
             campaign: Annotated[int | None, QueryParameter(name="campaign", ge=2000, le=2100)] = None,
-            scope: Annotated[CallScope | None, QueryParameter(name="scope")] = None,
+            call_scope: Annotated[CallScope | None, QueryParameter(name="scope")] = None,
             region: Annotated[str | None, QueryParameter(name="region", pattern=r"^\d{2}$")] = None,
             funder_id: Annotated[uuid.UUID | None, QueryParameter(name="funderOrganisationId")] = None,
     ) -> list[schemas.FundingCall]:
-        return await calls.list_calls(principal, open_only=open_only, campaign=campaign, scope=scope, region=region,
-                                      funder_id=funder_id)
+        return await calls.list_calls(principal, open_only=open_only, campaign=campaign, scope=call_scope,
+                                      region=region, funder_id=funder_id)
 
     @get("/{call_id:uuid}", opt=requires(reason="Anyone signed in."), summary="A call for projects and its versions")
     async def show(self, call_id: FromPath[uuid.UUID], calls: Calls, principal: Caller) -> schemas.FundingCall:

@@ -69,9 +69,9 @@ class ProjectReader(FundingBase):
             return []
         ids = [need.id for need in needs]
         holders = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
-            Organisation.id.in_({need.holder_organisation_id for need in needs})))).tuples().all())
+            Organisation.id.in_(list({need.holder_organisation_id for need in needs}))))).tuples().all())
         call_rows = list((await self.session.scalars(select(FundingCall).where(
-            FundingCall.id.in_({need.call_id for need in needs if need.call_id is not None})))).all())
+            FundingCall.id.in_(list({need.call_id for need in needs if need.call_id is not None}))))).all())
         calls = {call.id: call for call in await CallService(self.session, self.clock).to_schemas(principal,
                                                                                                    call_rows)}
         decisions = {row.need_id: row for row in (await self.session.scalars(

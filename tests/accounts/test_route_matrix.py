@@ -39,6 +39,15 @@ routes, `dps_id` is a DPS of the `buyer` with six categories, created and publis
 initial window) by `buyer_admin`, and `request_id` is the `vendor`'s admission request to one of its
 categories, in draft with both required documents uploaded; `kind` is one of those documents.
 
+Funding routes (`/funding-calls…`, and a need's `/filing` and `/funding…`) target a call of the `funder` (the ARS
+Île-de-France) and a need of the `holder` filed to it and selected (written directly, with its decision, its three
+tranches and a draft evidence of the first); three more principals say who gets through:
+
+- `funder_admin`: the call's funder's administrator.
+- `funder_instructor`: its instructor (decides and pays, does not run calls).
+- `other_funder`: `other_funder_admin`, the administrator of another funder (ARS Bretagne): it passes every funder
+  role guard, so only the object check can stop it (404, FU6).
+
 Outcomes: `401`, `403`, `404`, or ALLOW = any other status below 500 (200, 201, 204, but also 400, 409,
 422: the guard and the object check let the call through; validation isn't under test here). A 405 or
 any 5xx never matches.
@@ -81,15 +90,21 @@ OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
 NEED_PREFIXES = ("/needs",)
+FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
+FUNDING_PREFIXES = ("/funding-calls",)
+# A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
+FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # Who calls first: refused ones before the ones allowed to change state.
-CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "buyer", "other_org",
-              "holder_admin", "buyer_evaluator", "vendor_admin", "platform_admin")
+CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "other_funder", "buyer",
+              "other_org", "holder_admin", "buyer_evaluator", "vendor_admin", "funder_instructor", "funder_admin",
+              "platform_admin")
 # Principal → person of tests.world (None: anonymous).
 PERSON: dict[str, str | None] = {
     "anonymous": None, "holder_member": "holder_member", "vendor_member": "vendor_member",
     "buyer": "buyer_admin", "platform_admin": "platform_admin", "holder_admin": "holder_admin",
     "other_org": "other_holder_admin", "buyer_evaluator": "buyer_evaluator", "other_buyer": "other_buyer_admin",
     "vendor_admin": "vendor_admin", "other_vendor": "other_vendor_admin",
+    "funder_admin": "funder_admin", "funder_instructor": "funder_instructor", "other_funder": "other_funder_admin",
 }
 A, U, F, N = ALLOW, "401", "403", "404"  # short names, so the table below reads as a grid
 
@@ -101,6 +116,13 @@ def row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buye
              "buyer": buyer, "platform_admin": platform_admin, "holder_admin": holder_admin,
              "other_org": other_org}
     return {principal: outcome for principal, outcome in cells.items() if outcome is not None}
+
+
+def funding_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
+                platform_admin: Outcome, funder_admin: Outcome, funder_instructor: Outcome, other_funder: Outcome,
+                holder_admin: Outcome | None = None, other_org: Outcome | None = None) -> dict[str, Outcome]:
+    return {**row(anonymous, holder_member, vendor_member, buyer, platform_admin, holder_admin, other_org),
+            "funder_admin": funder_admin, "funder_instructor": funder_instructor, "other_funder": other_funder}
 
 
 def dps_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
@@ -235,9 +257,7 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
     "GET /contracts/{contract_id}":                                   row(U, F, N, N, F),
     "GET /contracts/{contract_id}/signatures/{side}/document":        row(U, F, N, N, F),
-    "GET /contracts/{contract_id}/milestones/{kind}/evidence":        row(U, F, N, N, F),
     "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
-    "POST /contracts/{contract_id}/milestones/{kind}/validate":       row(U, F, F, N, F),
     "POST /contracts/{contract_id}/modifications":                    row(U, F, F, N, F),
     "POST /contracts/{contract_id}/cancellation":                     row(U, F, F, N, F),
     "POST /contracts/{contract_id}/termination":                      row(U, F, F, N, F),
@@ -301,6 +321,33 @@ EXPECTATIONS |= {
     "POST /admission-requests/{request_id}/withdraw":             dps_row(U, F, F, F, F, F, F, A, N),
     "PUT /admission-requests/{request_id}/self-declaration":      dps_row(U, F, F, F, F, F, F, A, N),
 }
+# Funding (domain.md §11.2). Columns:                        anon h_mbr v_mbr buyer platf f_adm f_ins o_fnd h_adm other
+EXPECTATIONS |= {
+    # Calls for projects: a funder's admin opens one for its own funder (other_funder opens its own); anyone signed
+    # in reads them; only the call's admin versions it (another funder: 404).
+    "POST /funding-calls":                                    funding_row(U, F, F, F, F, A, F, A),
+    "GET /funding-calls":                                     funding_row(U, A, A, A, A, A, A, A),
+    "GET /funding-calls/{call_id}":                           funding_row(U, A, A, A, A, A, A, A),
+    "POST /funding-calls/{call_id}/versions":                 funding_row(U, F, F, F, F, A, F, N),
+    # Its projects: its funder's members read them, its admin and instructor decide (the matrix's need is decided
+    # already: 409, still ALLOW); another funder doesn't learn they exist (FU6).
+    "GET /funding-calls/{call_id}/projects":                  funding_row(U, F, F, F, F, A, A, N),
+    "GET /funding-calls/{call_id}/projects/{need_id}":        funding_row(U, F, F, F, F, A, A, N),
+    "POST /funding-calls/{call_id}/projects/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
+    "POST /funding-calls/{call_id}/projects/{need_id}/rejection": funding_row(U, F, F, F, F, A, A, N),
+    # A need's funding: its holder files it (filed already: 409, ALLOW) and requests the tranches (the first
+    # needs the contract signed: 409, ALLOW); its holder's members and its call's funder's read; the funder's
+    # admin and instructor validate, refuse and pay (the tranche is not requested: 409, ALLOW).
+    "POST /needs/{need_id}/filing":                           funding_row(U, F, F, F, F, F, F, F, A, N),
+    "GET /needs/{need_id}/funding":                           funding_row(U, A, F, F, F, A, A, N, A, N),
+    "GET /needs/{need_id}/funding/decision-document":         funding_row(U, A, F, F, F, A, A, N, A, N),
+    "PUT /needs/{need_id}/funding/tranches/{position}/evidence": funding_row(U, F, F, F, F, F, F, F, A, N),
+    "GET /needs/{need_id}/funding/tranches/{position}/evidence": funding_row(U, A, F, F, F, A, A, N, A, N),
+    "POST /needs/{need_id}/funding/tranches/{position}/request": funding_row(U, F, F, F, F, F, F, F, A, N),
+    "POST /needs/{need_id}/funding/tranches/{position}/validation": funding_row(U, F, F, F, F, A, A, N, F, F),
+    "POST /needs/{need_id}/funding/tranches/{position}/refusal": funding_row(U, F, F, F, F, A, A, N, F, F),
+    "POST /needs/{need_id}/funding/tranches/{position}/payment": funding_row(U, F, F, F, F, A, A, N, F, F),
+}
 # Ending the DPS: its buying organisation's admin. Last in the table on purpose: the owner's cancel really
 # cancels the shared DPS (and closes the draft request), which every row above still needs open.
 EXPECTATIONS |= {
@@ -355,6 +402,11 @@ BODIES: dict[str, Any] = {
     "POST /specific-contracts/{contract_id}/cancellation": {"reasons": "Besoin redéfini."},
     "POST /contracts/{contract_id}/cancellation": {"reasons": "L'attributaire renonce."},
     "POST /contracts/{contract_id}/termination": {"kind": "terminated_early", "reasons": "Résiliation."},
+    "POST /funding-calls/{call_id}/projects/{need_id}/rejection": {"reasons": "Hors des priorités régionales."},
+    "POST /needs/{need_id}/funding/tranches/{position}/request": {},
+    "POST /needs/{need_id}/funding/tranches/{position}/refusal": {"reasons": "Procès-verbal illisible."},
+    "POST /needs/{need_id}/funding/tranches/{position}/payment": {"paidOn": "2026-01-05", "amountCents": 400_000,
+                                                                  "reference": "VIR-MATRIX"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
@@ -391,6 +443,10 @@ def compare_with_expectations(app: Litestar, expectations: Mapping[str, object] 
 
 def _principals_for(route: str) -> tuple[str, ...]:
     path = route.split(" ", 1)[1]
+    if path.startswith(FUNDING_PREFIXES):
+        return CORE_PRINCIPALS + FUNDING_PRINCIPALS
+    if FUNDING_OF_NEED.match(path):
+        return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(DPS_PREFIXES):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
     object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES)
@@ -417,6 +473,7 @@ class Scenario:
     # Values for routes under one first path segment, over `path_values` (`request_id` means two things).
     segment_values: dict[str, dict[str, str]] = field(default_factory=dict)
     refresh_token: str = ""
+    funded_need_id: str = ""
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
 
@@ -530,7 +587,47 @@ class Scenario:
         self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
-        self.segment_values["contracts"] = {"kind": "start", "side": "buyer"}
+        self.segment_values["contracts"] = {"side": "buyer"}
+        await self.setup_funding()
+
+    async def setup_funding(self) -> None:
+        """A call of the `funder` (through the API), and a need of the `holder` filed to it and selected, with its
+        decision, its three tranches and a draft evidence of the first (written directly: a submitted need needs
+        the programme rules met, which the matrix's draft is not)."""
+        call = self._ok(await self.client.post("/funding-calls", headers=self.world["funder_admin"].headers,
+                                               json=self.call_body()), "funding call")
+        now = datetime.now(UTC)
+        need_id = await self.db.fetchval(
+            "INSERT INTO need SELECT (jsonb_populate_record(NULL::need, to_jsonb(n) || jsonb_build_object("
+            "'id', gen_random_uuid(), 'status', 'submitted', 'call_id', CAST($2 AS uuid), 'funding_status', "
+            "'selected', 'funding_filed_at', CAST($3 AS timestamptz)))).* FROM need n WHERE n.id = $1 RETURNING id",
+            uuid.UUID(self.path_values["need_id"]), uuid.UUID(call["id"]), now)
+        decision_id = await self.db.fetchval(
+            "INSERT INTO funding_decision (id, need_id, call_id, outcome, amount_cents, decided_on, reference, "
+            "object_key, document_filename, document_size, document_sha256, decided_by, decided_at, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), $1, $2, 'selected', 1000000, $3, 'DEC-MATRIX', "
+            "'funding/matrix-decision', 'decision.pdf', 1, $4, 'matrix', $5, $5, $5) RETURNING id",
+            need_id, uuid.UUID(call["id"]), now.date(), "0" * 64, now)
+        tranche_ids = [await self.db.fetchval(
+            "INSERT INTO grant_tranche (id, decision_id, need_id, position, kind, percent, amount_cents, status, "
+            "created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, $3, $4, $5, $6, 'pending', $7, $7) "
+            "RETURNING id", decision_id, need_id, position, kind, percent, cents, now)
+            for position, kind, percent, cents in ((1, "start", 40, 400_000), (2, "acceptance_testing", 40, 400_000),
+                                                   (3, "usage_verified", 20, 200_000))]
+        await self.db.execute(
+            "INSERT INTO tranche_request (id, tranche_id, status, object_key, filename, content_type, size, sha256, "
+            "uploaded_by, uploaded_at, created_at, updated_at) VALUES (gen_random_uuid(), $1, 'draft', "
+            "'funding/matrix-evidence', 'reunion-de-lancement.pdf', 'application/pdf', 1, $2, 'matrix', $3, $3, $3)",
+            tranche_ids[0], "0" * 64, now)
+        self.path_values |= {"call_id": call["id"], "position": "1"}
+        self.funded_need_id = str(need_id)
+        self.segment_values["funding-calls"] = {"need_id": self.funded_need_id}
+
+    def call_body(self) -> dict[str, Any]:
+        now = datetime.now(UTC)
+        return {"title": "Appel à projets de la matrice", "reference": "AAP-MATRIX", "campaign": 2025,
+                "opensAt": (now - timedelta(days=1)).isoformat(), "closesAt": (now + timedelta(days=60)).isoformat(),
+                "envelopeCents": 10**10}
 
     async def contract_document(self, headers: dict[str, str]) -> httpx.Response:
         return await self.client.put(
@@ -547,6 +644,8 @@ class Scenario:
     def url(self, route: str) -> str:
         _, template = route.split(" ", 1)
         values = {**self.path_values, **self.segment_values.get(template.split("/")[1], {})}
+        if FUNDING_OF_NEED.match(template):
+            values["need_id"] = self.funded_need_id
         unknown = set(re.findall(r"\{(\w+)\}", template)) - values.keys()
         assert not unknown, f"{route}: give Scenario.setup a value for path parameter(s) {sorted(unknown)}"
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
@@ -567,6 +666,13 @@ class Scenario:
         if route == "PUT /clarifications/{thread_id}/attachments":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix clarification"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "precisions.pdf"})
+        if route == "POST /funding-calls/{call_id}/projects/{need_id}/selection":
+            return await self.client.post(self.url(route), content=minimal_pdf("matrix decision"), params={
+                "amountCents": 100, "decidedOn": datetime.now(UTC).date().isoformat(), "reference": "DEC-2"},
+                headers={**self.headers(principal), "content-type": "application/pdf"})
+        if route == "PUT /needs/{need_id}/funding/tranches/{position}/evidence":
+            return await self.client.put(self.url(route), content=minimal_pdf("matrix evidence"), headers={
+                **self.headers(principal), "content-type": "application/pdf", "x-filename": "lancement.pdf"})
         if route == "PUT /offers/{offer_id}/attachments":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix offer"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "offre.pdf"})
@@ -617,6 +723,14 @@ class Scenario:
                     "answerDueAt": (datetime.now(UTC) + timedelta(days=3)).isoformat()}
         if route == "POST /specific-contracts/{contract_id}/deadline":
             return {"tenderDeadline": (datetime.now(UTC) + timedelta(days=20)).isoformat(), "reason": "Report"}
+        if route == "POST /funding-calls":
+            return self.call_body()
+        if route == "POST /funding-calls/{call_id}/versions":
+            body = self.call_body()
+            return {"opensAt": body["opensAt"], "closesAt": body["closesAt"], "envelopeCents": body["envelopeCents"],
+                    "reason": "Report de la clôture."}
+        if route == "POST /needs/{need_id}/filing":
+            return {"callId": self.path_values["call_id"]}
         if route == "POST /dps/{dps_id}/publish":
             return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
         return BODIES.get(route)

@@ -1,7 +1,7 @@
-"""The contract after the award through the API (machine (e), D18, N14): created from the award, signed by
-both sides (never before the earliest signature date, once per side) → SIGNED → ACTIVE, the funding
-milestones 40/40/20 with exact cents validated in order with evidence, modifications appended without
-touching the signed amount, and only the two parties see it."""
+"""The contract after the award through the API (machine (e), D18, FU7): created from the award with its own
+payment terms (free text and/or instalments adding up to its amount; the funder's 40/40/20 grant is the need's,
+tests/funding/), signed by both sides (never before the earliest signature date, once per side) → SIGNED →
+ACTIVE, modifications appended without touching the signed amount, and only the two parties see it."""
 
 from __future__ import annotations
 
@@ -54,19 +54,23 @@ async def sign(client: Client, world: World, contract_id: str, person: str, docu
                              headers={**world[person].headers, "content-type": content_type})
 
 
-async def validate(client: Client, world: World, contract_id: str, kind: str, document: bytes,
-                   person: str = "buyer_admin") -> Any:
-    return await client.post(f"/contracts/{contract_id}/milestones/{kind}/validate", content=document,
-                             headers={**world[person].headers, "content-type": "application/pdf"})
+TERMS = "Paiement à 30 jours : 30 % à la commande, 50 % à la recette, 20 % au terme de la première année."
+SCHEDULE = [{"label": "À la commande", "amountCents": 300_000},
+            {"label": "À la recette", "amountCents": 500_000},
+            {"label": "Au terme de la première année", "amountCents": 200_001, "dueOn": "2027-03-01"}]
 
 
-async def test_contract_signed_activated_milestones_and_modifications(
+async def test_contract_signed_activated_with_its_payment_terms_and_modifications(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     cid, _ = await awarded_contract(client, world, clock, standstill=False)
     admin = world["buyer_admin"].headers
 
-    # Created by the buyer's admin only, once; the amount is split 40/40/20, the remainder on the last.
-    body = {"amountCents": 1_000_001}
+    # Created by the buyer's admin only, once, with its own payment terms (FU7): a schedule says how the whole
+    # amount is paid, to the cent.
+    body = {"amountCents": 1_000_001, "paymentTerms": TERMS, "paymentSchedule": SCHEDULE}
+    short = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin,
+                                     json=body | {"paymentSchedule": SCHEDULE[:2]}), 422)
+    assert (short["rule"], short["field"], short["total"]) == ("FU7", "paymentSchedule", 800_000)
     expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["other_buyer_admin"].headers,
                              json=body), 404)
     expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["vendor_admin"].headers,
@@ -76,18 +80,17 @@ async def test_contract_signed_activated_milestones_and_modifications(
     kid = contract["id"]
     assert (contract["status"], contract["amountCents"], contract["currentAmountCents"]) == (
         "pending", 1_000_001, 1_000_001)
-    assert [(m["kind"], m["percent"], m["amountCents"]) for m in contract["milestones"]] == [
-        ("start", 40, 400_000), ("acceptance_testing", 40, 400_000), ("usage_verified", 20, 200_001)]
+    assert contract["paymentTerms"] == TERMS
+    assert contract["paymentSchedule"] == [{"label": "À la commande", "amountCents": 300_000, "dueOn": None},
+                                           {"label": "À la recette", "amountCents": 500_000, "dueOn": None},
+                                           SCHEDULE[2]]
+    assert "milestones" not in contract  # the grant's tranches are the funder's, not the contract's (FU7)
 
     # Only the two parties see it.
     assert expect(await client.get(f"/contracts/{kid}", headers=world["vendor_member"].headers), 200)["id"] == kid
     for person in ("other_buyer_admin", "other_vendor_admin"):
         expect(await client.get(f"/contracts/{kid}", headers=world[person].headers), 404)
     expect(await sign(client, world, kid, "other_vendor_admin", minimal_pdf("intrus")), 404)
-
-    # No milestone before the contract is active (N14).
-    early = expect(await validate(client, world, kid, "start", minimal_pdf("trop tôt")), 409)
-    assert early["rule"] == "N14"
 
     # Signatures: a PDF only, once per side; both → SIGNED → ACTIVE.
     expect(await client.post(f"/contracts/{kid}/signatures", content=b"not a pdf",
@@ -118,25 +121,15 @@ async def test_contract_signed_activated_milestones_and_modifications(
                        "'contract.signed'", uuid.UUID(kid))
     assert {email_of("vendor_admin"), email_of("buyer_admin")} <= {r["recipient_email"] for r in told}
 
-    # Milestones in order, by the buyer's admin, with evidence whose SHA-256 is recorded.
-    expect(await validate(client, world, kid, "start", minimal_pdf("x"), person="vendor_admin"), 403)
-    for kind in ("acceptance_testing", "usage_verified"):
-        assert expect(await validate(client, world, kid, kind, minimal_pdf("désordre")), 409)["rule"] == "N14"
-    evidence = {kind: minimal_pdf(f"preuve {kind}") for kind in ("start", "acceptance_testing", "usage_verified")}
-    expect(await validate(client, world, kid, "start", evidence["start"]), 200)
-    assert expect(await validate(client, world, kid, "start", evidence["start"]), 409)["rule"] == "N14"
-    assert expect(await validate(client, world, kid, "usage_verified", minimal_pdf("x")), 409)["rule"] == "N14"
-    expect(await validate(client, world, kid, "acceptance_testing", evidence["acceptance_testing"]), 200)
-    done = expect(await validate(client, world, kid, "usage_verified", evidence["usage_verified"]), 200)
-    assert [(m["kind"], m["evidenceSha256"], m["evidenceSize"]) for m in done["milestones"]] == [
-        (k, hashlib.sha256(v).hexdigest(), len(v)) for k, v in evidence.items()]
-    assert all(m["validatedBy"] and m["validatedAt"] for m in done["milestones"])
+    # The contract's view still carries the payment terms it was created with.
+    done = expect(await client.get(f"/contracts/{kid}", headers=world["vendor_member"].headers), 200)
+    assert (done["paymentTerms"], done["paymentSchedule"][2]) == (TERMS, SCHEDULE[2])
 
-    # The signed documents and the evidence are downloaded by either party (a short-lived link, as an
-    # attachment, the bytes as signed); anyone else learns nothing; each download is audited.
-    paths = [s["downloadPath"] for s in done["signatures"]] + [m["evidencePath"] for m in done["milestones"]]
-    expected = [buyer_pdf, vendor_pdf, *evidence.values()]
-    assert len(paths) == 5
+    # The signed documents are downloaded by either party (a short-lived link, as an attachment, the bytes as
+    # signed); anyone else learns nothing; each download is audited.
+    paths = [s["downloadPath"] for s in sorted(done["signatures"], key=lambda s: s["side"])]
+    expected = [buyer_pdf, vendor_pdf]
+    assert len(paths) == 2
     for path, content in zip(paths, expected, strict=True):
         for person in ("buyer_admin", "vendor_member"):
             redirect = await client.get(path, headers=world[person].headers, follow_redirects=False)
@@ -147,9 +140,8 @@ async def test_contract_signed_activated_milestones_and_modifications(
             assert fetched.headers["content-disposition"].startswith("attachment")
         for person in ("other_buyer_admin", "other_vendor_admin"):
             expect(await client.get(path, headers=world[person].headers), 404)
-    downloads = await fetch(settings, "SELECT action FROM audit_event WHERE action IN "
-                                      "('contract_signature.downloaded', 'contract_milestone.downloaded')")
-    assert len(downloads) == 10
+    downloads = await fetch(settings, "SELECT action FROM audit_event WHERE action = 'contract_signature.downloaded'")
+    assert len(downloads) == 4
 
     # Modifications are appended: the signed amount stays, the current one is the last modification's.
     expect(await client.post(f"/contracts/{kid}/modifications", headers=world["vendor_admin"].headers,
@@ -170,9 +162,11 @@ async def test_contract_signed_activated_milestones_and_modifications(
     actions = [r["action"] for r in await fetch(
         settings, "SELECT action FROM audit_event WHERE details->>'contract' = $1 ORDER BY id", kid)]
     assert actions == ["contract.created", "contract.signature_added", "contract.signature_added",
-                       "contract.signed", "contract.active"] + ["contract.milestone_validated"] * 3 + [
-                       "contract_signature.downloaded"] * 4 + ["contract_milestone.downloaded"] * 6 + [
+                       "contract.signed", "contract.active"] + ["contract_signature.downloaded"] * 4 + [
                        "contract.modified"] * 2
+    created = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'contract.created' AND "
+                                    "details->>'contract' = $1", kid)
+    assert TERMS in created[0]["details"]
 
 
 async def test_no_signature_before_the_standstill_ends(
@@ -189,7 +183,8 @@ async def test_no_signature_before_the_standstill_ends(
     expect(await sign(client, world, kid, "vendor_admin", minimal_pdf("titulaire")), 201)
     active = expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("acheteur")), 201)
     assert active["status"] == "active"
-    assert [m["amountCents"] for m in active["milestones"]] == [2_000_000, 2_000_000, 1_000_000]
+    # No payment terms given: none shown (they are the parties' business, FU7).
+    assert (active["paymentTerms"], active["paymentSchedule"]) == (None, [])
     stored = await fetch(settings, "SELECT count(*) AS n FROM contract_signature WHERE contract_id = $1",
                          uuid.UUID(kid))
     assert stored[0]["n"] == 2
@@ -247,7 +242,7 @@ async def test_a_pending_contract_is_abandoned_with_reasons(
     assert sans_suite["abandonedContractId"] is None and sans_suite["cancelledAwardId"] is not None
 
 
-async def test_an_active_contract_is_completed_only_once_every_milestone_is_validated(
+async def test_an_active_contract_is_completed_with_reasons_whatever_the_grant(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     cid, kid = await active_contract(client, world, clock)
     admin = world["buyer_admin"].headers
@@ -258,14 +253,7 @@ async def test_an_active_contract_is_completed_only_once_every_milestone_is_vali
     expect(await client.post(f"/specific-contracts/{cid}/cancellation", headers=admin, json={"reasons": "?"}), 409)
     expect(await client.post(path, headers=world["vendor_admin"].headers, json=body), 403)
     expect(await client.post(path, headers=admin, json={"kind": "abandoned", "reasons": "?"}), 400)
-    for kind in ("start", "acceptance_testing"):
-        refused = expect(await client.post(path, headers=admin, json=body), 409)
-        assert refused["rule"] == "N14" and "usage_verified" in refused["detail"]
-        expect(await validate(client, world, kid, kind, minimal_pdf(f"preuve {kind}")), 200)
-    refused = expect(await client.post(path, headers=admin, json=body), 409)
-    assert refused["rule"] == "N14" and refused["pending"] == ["usage_verified"]
-    assert refused["type"].endswith("/problems/milestones-pending") and refused["field"] == "kind"
-    expect(await validate(client, world, kid, "usage_verified", minimal_pdf("preuve usage")), 200)
+    # FU7: the contract waits for no funding milestone (the grant's tranches are the need's, with its funder).
     completed = expect(await client.post(path, headers=admin, json=body), 200)
     assert completed["status"] == "terminated"
     last = completed["transitions"][-1]
@@ -286,13 +274,14 @@ async def test_an_active_contract_is_terminated_early_with_reasons(
     _, kid = await active_contract(client, world, clock)
     admin = world["buyer_admin"].headers
     reasons = "Résiliation pour faute : le titulaire n'a pas livré le module de facturation."
-    expect(await validate(client, world, kid, "start", minimal_pdf("preuve start")), 200)
     ended = expect(await client.post(f"/contracts/{kid}/termination", headers=admin,
                                      json={"kind": "terminated_early", "reasons": reasons}), 200)
     assert (ended["status"], ended["transitions"][-1]["action"]) == ("terminated", "terminated_early")
     assert reasons in (await told(settings, kid, "contract.terminated_early"))[email_of("vendor_admin")]
-    # No milestone once it is over (N14: milestones on an active contract only).
-    assert expect(await validate(client, world, kid, "acceptance_testing", minimal_pdf("x")), 409)["rule"] == "N14"
+    # The routes of the funding milestones the contract once had are gone (FU7).
+    gone = await client.post(f"/contracts/{kid}/milestones/start/validate", content=minimal_pdf("x"),
+                             headers={**admin, "content-type": "application/pdf"})
+    assert gone.status_code in (404, 405)
 
 
 async def pending_contract(client: Client, world: World, clock: FrozenClock) -> str:

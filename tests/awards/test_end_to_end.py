@@ -1,8 +1,10 @@
-"""One procedure end to end through the API, from a published DPS to an active contract with its three
-funding milestones validated (issue 7): three vendors admitted, three sealed offers, the opening, a private
-clarification thread with one vendor, an abnormally-low procedure with another (D15), scores by two
-evaluators, the award, the rejection notices with the right content (D16), both signatures and the
-milestones 40/40/20 (N14); every transition on the audit trail, whose chain still verifies."""
+"""One procedure end to end through the API, from a published DPS to an active contract and the funder's grant
+paid (issue 7, then domain.md §11.2): the need selected by its funder before it is published (N16), three vendors
+admitted, three sealed offers, the opening, a private clarification thread with one vendor, an abnormally-low
+procedure with another (D15), scores by two evaluators, the award, the rejection notices with the right content
+(D16), the contract with its own payment terms (FU7) and both signatures, then the grant's tranches 40/40/20
+requested with their evidence, validated and paid (N14, FU5); every transition on the audit trail, whose chain
+still verifies."""
 
 from __future__ import annotations
 
@@ -17,7 +19,8 @@ from marketplace.lib.audit import verify_chain
 from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.settings import Settings
 from tests.awards.test_award import AWARDEE_NAME, VENDORS, scores
-from tests.awards.test_contract import sign, validate
+from tests.awards.test_contract import sign
+from tests.funding_api import give_evidence, pay_tranche, request_tranche, validate_tranche
 from tests.tenders.test_offers import DEADLINE, open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, minimal_pdf, open_dps
@@ -36,7 +39,7 @@ ALT_DECISION = "Justification insuffisante : le coût du déploiement sur site n
 AWARD_REASONS = "Meilleur rapport qualité-prix au regard des critères pondérés."
 
 
-async def test_from_a_published_dps_to_an_active_contract_with_its_milestones_validated(
+async def test_from_a_published_dps_to_an_active_contract_and_its_grant_paid(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     admin, evaluator = world["buyer_admin"].headers, world["buyer_evaluator"].headers
     winner, asked, suspected = VENDORS  # the awardee, the vendor asked to clarify, the abnormally low one
@@ -141,8 +144,8 @@ async def test_from_a_published_dps_to_an_active_contract_with_its_milestones_va
         assert secret not in view.text
 
     # The contract: created from the award, signed by both sides → ACTIVE, the specific contract CONTRACTED.
-    contract = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin,
-                                        json={"amountCents": 12_500_000}), 201)
+    contract = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=admin, json={
+        "amountCents": 12_500_000, "paymentTerms": "Paiement à 30 jours de la réception de chaque facture."}), 201)
     kid = contract["id"]
     expect(await sign(client, world, kid, "buyer_admin", minimal_pdf("signé acheteur")), 201)
     active = expect(await sign(client, world, kid, winner, minimal_pdf("signé titulaire")), 201)
@@ -150,14 +153,22 @@ async def test_from_a_published_dps_to_an_active_contract_with_its_milestones_va
     status = await fetch(settings, "SELECT status FROM specific_contract WHERE id = $1", uuid.UUID(cid))
     assert status[0]["status"] == "contracted"
 
-    # N14: 40 % at the start, 40 % at acceptance testing, 20 % once usage is verified, each with evidence.
-    for kind in ("start", "acceptance_testing", "usage_verified"):
+    # N14, FU5: the funder's grant (selected before publication, tests/funding_api.py), 40 % at the start, 40 %
+    # at acceptance testing, 20 % once usage is verified: each requested with its evidence, validated, paid.
+    grant = expect(await client.get(f"/needs/{need['id']}/funding", headers=world["holder_member"].headers), 200)
+    amounts = [t["amountCents"] for t in grant["tranches"]]
+    for position, amount in enumerate(amounts, 1):
         clock.advance(timedelta(days=30))
-        done = expect(await validate(client, world, kid, kind, minimal_pdf(f"preuve {kind}")), 200)
-    assert [(m["kind"], m["percent"], m["amountCents"], bool(m["validatedAt"])) for m in done["milestones"]] == [
-        ("start", 40, 5_000_000, True), ("acceptance_testing", 40, 5_000_000, True),
-        ("usage_verified", 20, 2_500_000, True)]
-    assert done["status"] == "active"
+        expect(await give_evidence(client, world, need["id"], position), 200)
+        usage = {"activeDuiUsers": 42} if position == 3 else None
+        expect(await request_tranche(client, world, need["id"], position, usage=usage), 200)
+        expect(await validate_tranche(client, world, need["id"], position), 200)
+        done = expect(await pay_tranche(client, world, need["id"], position, amount,
+                                        paid_on=clock.now().date().isoformat()), 200)
+    assert [(t["kind"], t["percent"], t["status"]) for t in done["tranches"]] == [
+        ("start", 40, "paid"), ("acceptance_testing", 40, "paid"), ("usage_verified", 20, "paid")]
+    assert done["paidCents"] == sum(amounts) == done["decision"]["amountCents"]
+    assert done["tranches"][0]["requests"][0]["contractId"] == kid
 
     # Every step on the audit trail, and the chain intact.
     actions = {r["action"] for r in await fetch(settings, "SELECT DISTINCT action FROM audit_event")}
@@ -167,7 +178,8 @@ async def test_from_a_published_dps_to_an_active_contract_with_its_milestones_va
                  "offer.abnormally_low_justification_requested", "offer.abnormally_low_justified",
                  "offer.abnormally_low_rejected",
                  "evaluation.scored", "specific_contract.awarded", "contract.created", "contract.signed",
-                 "contract.active", "contract.milestone_validated"):
+                 "contract.active", "need.filed_for_funding", "funding_decision.selected",
+                 "grant_tranche.requested", "grant_tranche.validated", "grant_tranche.paid"):
         assert step in actions, (step, sorted(actions))
     engine = create_async_engine(settings.database_url)
     try:

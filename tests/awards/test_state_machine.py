@@ -77,7 +77,6 @@ STEPS = int(os.environ.get("MARKETPLACE_FSM_STEPS", "0")) or 60
 VENDORS = ("vendor_admin", "other_vendor_admin", "third_vendor_admin")
 EVALUATORS = ("buyer_admin", "buyer_evaluator")
 WEIGHTS = (("Prix", 40), ("Valeur technique", 60))  # as tests.tenders.test_publication.WEIGHTS
-MILESTONES = ("start", "acceptance_testing", "usage_verified")
 STANDSTILL = timedelta(days=11)
 # From a microsecond (D14 is strict to it) to past the 11-day standstill in one jump; or to the next instant
 # that matters (the deadline, the end of the standstill): a microsecond before it, at it or just after.
@@ -164,7 +163,6 @@ class DealModel:
     id: str
     status: str = "pending"
     signed: set[str] = field(default_factory=set)  # "buyer", "vendor"
-    validated: int = 0  # milestones validated, in order (N14)
 
 
 class TenderMachine(RuleBasedStateMachine):
@@ -514,16 +512,17 @@ class TenderMachine(RuleBasedStateMachine):
             self.seen.add("contracted")
         assert deal["status"] == self.deal.status
 
-    def validate(self, kind: str) -> None:
+    def complete(self) -> None:
+        """Machine (e): ACTIVE --completed--> TERMINATED, waiting for nothing else (the funder's grant is the
+        need's, FU7)."""
         assert self.deal is not None
-        position = MILESTONES.index(kind)
-        legal = not self.cancelled and self.deal.status == "active" and self.deal.validated == position
-        response = self.h.call("POST", f"/contracts/{self.deal.id}/milestones/{kind}/validate", "buyer_admin",
-                               content=minimal_pdf(f"preuve {kind}"), content_type="application/pdf")
-        self.check(response, 200 if legal else 409, f"milestone {kind}")
+        legal = not self.cancelled and self.deal.status == "active"
+        response = self.h.call("POST", f"/contracts/{self.deal.id}/termination", "buyer_admin",
+                               json={"kind": "completed", "reasons": "Exécution achevée."})
+        self.check(response, 200 if legal else 409, "contract completed")
         if legal:
-            self.deal.validated += 1
-            self.seen.add(f"milestone {kind}")
+            self.deal.status = "terminated"
+            self.seen.add("contract completed")
 
     def cancel(self) -> None:
         """Machine (c): any state before the contract --declare_sans_suite(reasons)--> CANCELLED."""
@@ -645,13 +644,11 @@ class TenderMachine(RuleBasedStateMachine):
         assert self.award is not None
         self.sign(self.award["vendor"] if person == "awardee" else person)
 
-    @precondition(lambda self: self.deal is not None and self.deal.status == "active"
-                  and self.deal.validated < len(MILESTONES))
-    @rule(index=st.integers(0, 31))
-    def validate_milestone(self, index: int) -> None:
-        assert self.deal is not None
-        # Mostly the next one; sometimes one out of order.
-        self.validate(MILESTONES[self.deal.validated if index % 4 else index % len(MILESTONES)])
+    @precondition(lambda self: self.deal is not None and self.deal.status in ("active", "terminated"))
+    @rule()
+    def complete_contract(self) -> None:
+        # Once, and once more (refused: a terminated contract ends no more).
+        self.complete()
 
     @precondition(lambda self: CANCELLATION_ROUTES_EXIST and self.status == self.cancel_at)
     @rule()
@@ -683,8 +680,8 @@ class TenderMachine(RuleBasedStateMachine):
                 self.h.clock.set(self.award["earliest"])
             side = data.draw(st.sampled_from(sorted({"buyer", "vendor"} - self.deal.signed)), label="side")
             self.sign("buyer_admin" if side == "buyer" else self.award["vendor"])
-        elif self.deal is not None and self.deal.status == "active" and self.deal.validated < len(MILESTONES):
-            self.validate(MILESTONES[self.deal.validated])
+        elif self.deal is not None and self.deal.status == "active":
+            self.complete()
         else:
             self.h.clock.advance(data.draw(st.sampled_from(TICKS), label="delta"))  # nothing left to do
 
@@ -730,7 +727,7 @@ class TenderMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def out_of_turn(self, data: st.DataObject) -> None:
         acts = ["prepare", "submit", "withdraw", "extend", "open", "evaluate", "declare", "score", "reject",
-                "award", "contract", "sign", "validate"] + (["cancel"] * CANCELLATION_ROUTES_EXIST)
+                "award", "contract", "sign", "complete"] + (["cancel"] * CANCELLATION_ROUTES_EXIST)
         act = data.draw(st.sampled_from(acts), label="act")
         any_offer = self.offer_ids()
         offer_id = self.pick(any_offer, data.draw(st.integers(0, 31), label="offer")) if any_offer else None
@@ -760,8 +757,8 @@ class TenderMachine(RuleBasedStateMachine):
             self.make_deal(1_000_000)
         elif act == "sign" and self.deal is not None:
             self.sign(data.draw(st.sampled_from(["buyer_admin", *VENDORS])))
-        elif act == "validate" and self.deal is not None:
-            self.validate(data.draw(st.sampled_from(MILESTONES)))
+        elif act == "complete" and self.deal is not None:
+            self.complete()
         elif act == "cancel":
             self.cancel()
 
@@ -789,9 +786,8 @@ class TenderMachine(RuleBasedStateMachine):
             "FROM award a WHERE a.specific_contract_id = $1 ORDER BY a.id", cid)]
         deals = [dict(r) for r in h.rows(
             "SELECT c.id, c.award_id, c.vendor_organisation_id, c.status::text AS status, "
-            "(SELECT count(*) FROM contract_signature s WHERE s.contract_id = c.id) AS signatures, "
-            "(SELECT count(*) FROM contract_milestone m WHERE m.contract_id = c.id AND m.validated_at IS NOT NULL) "
-            "AS validated FROM contract c WHERE c.specific_contract_id = $1", cid)]
+            "(SELECT count(*) FROM contract_signature s WHERE s.contract_id = c.id) AS signatures "
+            "FROM contract c WHERE c.specific_contract_id = $1", cid)]
         return {**dict(row), "offers": offers, "awards": awards, "deals": deals}
 
     @invariant()
@@ -832,8 +828,7 @@ class TenderMachine(RuleBasedStateMachine):
             assert (str(deal["id"]), str(deal["award_id"])) == (self.deal.id, self.award["id"])
             assert deal["vendor_organisation_id"] == live[0]["vendor_organisation_id"] == self.h.world.organisations[
                 self.h.world[self.award["vendor"]].organisation]
-            assert (deal["status"], deal["signatures"], deal["validated"]) == (
-                self.deal.status, len(self.deal.signed), self.deal.validated)
+            assert (deal["status"], deal["signatures"]) == (self.deal.status, len(self.deal.signed))
 
     @invariant()
     def the_buyer_reads_nothing_before_the_opening(self) -> None:
@@ -872,7 +867,7 @@ class TenderMachine(RuleBasedStateMachine):
 
 # What the CI run must have reached (see TenderMachine.reached).
 MUST_REACH = {"submitted", "withdrawn", "opened several", "scored", "awarded", "awarded concurrently", "contracted",
-              "milestone usage_verified"}
+              "contract completed"}
 # Reached by some runs, not all: the ranking breaks exact ties by receipt then by the offers' random ids, so the
 # same sequence may award another vendor. tests/awards/test_award_rules.py covers each of them deterministically.
 SOMETIMES = {"unsuccessful", "unsuccessful after rejections", "standstill ended", "awarded among tied first offers",

@@ -396,11 +396,26 @@ async def test_a_grouping_in_corsica_and_overseas_needs_8_essms_instead_of_15(
     assert [f.departement for f in facts.facilities] == ["971"] * 3 + ["972"] * 3 + ["2A"] * 2
 
 
+async def test_a_need_is_submitted_without_an_ars_reference_and_reads_its_funding_standing(
+        client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
+    # FU4: N16 no longer asks the need for a free-text ARS pre-validation at submission; the need reads where it
+    # stands with its funder instead: filed to no call yet.
+    admin = world["holder_admin"].headers
+    body = need_body()
+    del body["arsPrevalidationReference"], body["arsPrevalidatedOn"]
+    submitted = await submit(client, admin, body)
+    assert submitted.status_code == 200, submitted.text
+    need = submitted.json()
+    assert need["status"] == "submitted" and need["arsPrevalidationReference"] is None
+    assert (need["callId"], need["fundingStatus"], need["fundingFiledAt"]) == (None, None, None)
+
+
 async def test_a_type_3_equipment_need_within_the_2024_cap_is_submitted(
         client: AsyncTestClient[Litestar], world: World, cpv: None) -> None:
     # N4: equipment for one small OG (< 15 ESMS) that also carries a DUI acquisition project; N13: in campaign 2024
     # the equipment aid is at most 10 000 € per ESSMS. The application falls in the 2024 regional call (N17: until
-    # 15 Sep) and the ARS pre-validated it afterwards (N16).
+    # 15 Sep). (The free-text ARS pre-validation is kept as the holder gives it, no longer checked: N16 is the
+    # funder's decision, at publication.)
     admin = world["holder_admin"].headers
     second = finess("75000040")
     await add_facilities(client, world, str(world.organisations["holder"]), [second])

@@ -16,6 +16,7 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.models import SpecificContract
+from tests.funding_api import fund
 from tests.tenders.test_needs import create, finess
 from tests.vendors.api import (
     Client,
@@ -81,7 +82,11 @@ async def ensure_opener(client: Client, world: World, person: str = "buyer_admin
 async def publish(client: Client, world: World, need_id: str, dps_id: str, deadline: str,
                   weights: list[dict[str, Any]] | None = None, person: str = "buyer_admin",
                   **options: Any) -> Any:
+    """Publish the need on the DPS, funded first (N16: only a need its funder selected is published): a
+    submitted need of the world's holders is filed to the call N5 routes it to and selected (tests/funding_api.py
+    `fund`, a no-op for a need funded already, a sandbox need or one not submitted)."""
     await ensure_opener(client, world)
+    await fund(client, world, need_id)
     return await client.post(f"/needs/{need_id}/publish", headers=world[person].headers,
                              json={"dpsId": dps_id, "tenderDeadline": deadline, "awardCriteria": weights or WEIGHTS,
                                    **options})

@@ -60,7 +60,7 @@ def facilities(ej: str, count: int, departement: str, start: int = 100) -> tuple
 
 
 def valid_need(**changes: object) -> NeedFacts:
-    """A 2024 type-1 need: a grappe of 3 OGs (lead: Paris) and 16 ESMS, filed in its ARS call, pre-validated."""
+    """A 2024 type-1 need: a grappe of 3 OGs (lead: Paris) and 16 ESMS, filed in its ARS call."""
     need = NeedFacts(
         campaign=2024,
         project_type=ProjectType.ACQUISITION,
@@ -76,8 +76,6 @@ def valid_need(**changes: object) -> NeedFacts:
         software=Software(couloir=Couloir.MS1, referenced=True),
         funding_schedule=(40, 40, 20),
         usage_targets_declared=True,
-        ars_prevalidation_reference="ARS-IDF-ESMSNUM-2024-017",
-        ars_prevalidated_on=date(2024, 10, 15),
         applied_on=date(2024, 5, 2),
         submitted_on=date(2024, 11, 4),
         sector=Sector.GRAND_AGE,
@@ -105,9 +103,8 @@ def valid_type3_need(**changes: object) -> NeedFacts:
 
 
 def valid_2021_need(**changes: object) -> NeedFacts:
-    """Amorçage: applied within 1 Feb–15 Apr 2021, selected by 15 May, no Ségur couloir yet."""
-    need = valid_need(campaign=2021, applied_on=date(2021, 3, 1), ars_prevalidated_on=date(2021, 5, 10),
-                      submitted_on=date(2021, 6, 1), software=None)
+    """Amorçage: applied within 1 Feb–15 Apr 2021, no Ségur couloir yet."""
+    need = valid_need(campaign=2021, applied_on=date(2021, 3, 1), submitted_on=date(2021, 6, 1), software=None)
     return replace(need, **changes)  # type: ignore[arg-type]
 
 
@@ -207,13 +204,6 @@ CASES: list[tuple[str, Factory, Factory, str]] = [
      "split 40/40/20 % (project start, acceptance testing, usage verified); this one is 50/30/20"),
     ("N14", valid_need, lambda: valid_need(funding_schedule=(40, 40)), "this one is 40/40"),
     ("N15", valid_need, lambda: valid_need(usage_targets_declared=False), "usage targets"),
-    ("N16", valid_need, lambda: valid_need(ars_prevalidation_reference="  "), "no pre-validation reference"),
-    ("N16", valid_need, lambda: valid_need(ars_prevalidated_on=None), "date of the ARS pre-validation is missing"),
-    ("N16", lambda: valid_need(ars_prevalidated_on=date(2024, 11, 4)),
-     lambda: valid_need(ars_prevalidated_on=date(2024, 11, 5)),
-     "pre-validation (2024-11-05) must come before the need is submitted (2024-11-04)"),
-    ("N16", valid_need, lambda: valid_need(ars_prevalidated_on=date(2024, 5, 1)),
-     "cannot come before the application to the call (2024-05-02)"),
     ("N17", lambda: valid_need(applied_on=date(2024, 9, 15)), lambda: valid_need(applied_on=date(2024, 9, 16)),
      "regional ARS call of campaign 2024 closed on 2024-09-15; the application is dated 2024-09-16"),
     ("N17", lambda: valid_need(multiregional=True, applied_on=date(2024, 6, 1)),
@@ -224,10 +214,8 @@ CASES: list[tuple[str, Factory, Factory, str]] = [
      "national call of campaign 2024 opens on 2024-02-15"),
     ("N17", lambda: valid_2021_need(applied_on=date(2021, 4, 15)),
      lambda: valid_2021_need(applied_on=date(2021, 4, 16)), "campaign 2021 closed on 2021-04-15"),
-    ("N17", lambda: valid_need(campaign=2022, applied_on=date(2022, 3, 14), ars_prevalidated_on=date(2022, 10, 3),
-                               submitted_on=date(2022, 10, 10)),
-     lambda: valid_need(campaign=2022, applied_on=date(2022, 3, 11), ars_prevalidated_on=date(2022, 10, 3),
-                        submitted_on=date(2022, 10, 10)),
+    ("N17", lambda: valid_need(campaign=2022, applied_on=date(2022, 3, 14), submitted_on=date(2022, 10, 10)),
+     lambda: valid_need(campaign=2022, applied_on=date(2022, 3, 11), submitted_on=date(2022, 10, 10)),
      "campaign 2022 opens on 2022-03-14"),
     ("N18", valid_need, lambda: with_facility(valid_need(), 0, finess_et="750001001"), "'750001001' is invalid"),
     ("N18", valid_need, lambda: with_facility(valid_need(), 1, finess_et=valid_need().facilities[0].finess_et),
@@ -262,7 +250,7 @@ def test_rule_passes_and_fails(rule: str, passing: Factory, failing: Factory, ex
 
 
 def test_every_rule_has_a_passing_and_a_failing_case() -> None:
-    assert {case[0] for case in CASES} == {f"N{i}" for i in range(1, 20)}
+    assert {case[0] for case in CASES} == {rule.id for rule in RULES}
 
 
 def test_the_valid_needs_are_valid() -> None:
@@ -394,6 +382,14 @@ def test_ensure_valid_refuses_an_unknown_campaign() -> None:
     assert raised.value.extra["rule"] == "campaign"
 
 
+def test_n16_is_not_a_submission_rule_any_more() -> None:
+    """FU4: N16 is the funder's selection of the need filed to its call, checked at publication
+    (tests/funding/test_funding.py), not a free-text reference at submission: a need with none is valid."""
+    assert "N16" not in {rule.id for rule in RULES}
+    assert check_need(valid_need()) == []
+    assert not any("arsPrevalid" in v.field for v in check_need(valid_need(usage_targets_declared=False)))
+
+
 def test_raise_first_with_nothing_to_raise() -> None:
     raise_first([])
     with pytest.raises(RuleViolation) as raised:
@@ -403,7 +399,8 @@ def test_raise_first_with_nothing_to_raise() -> None:
 
 
 def test_rules_are_registered_in_order_and_cite_their_row_and_source() -> None:
-    assert [rule.id for rule in RULES] == [f"N{i}" for i in range(1, 20)]
+    # N16 is no longer a check of the need as submitted: the funder's selection, guarded at publication (FU4).
+    assert [rule.id for rule in RULES] == [f"N{i}" for i in range(1, 20) if i != 16]
     for rule in RULES:
         doc = inspect.getdoc(rule.check) or ""
         assert doc.startswith(f"{rule.id} "), rule.id
@@ -416,6 +413,5 @@ def test_a_thoroughly_broken_need_reports_every_rule() -> None:
                      holder=Holder(is_grappe=True, ogs=()), facilities=(), requested_call=Call.NATIONAL,
                      multiregional=True, applied_on=date(2024, 1, 1), submitted_on=date(2024, 1, 1))
     rules = {v.rule for v in check_need(need)}
-    assert rules == {"N1", "N2", "N5", "N6", "N8", "N9", "N10", "N11", "N12", "N14", "N15", "N16", "N17", "N18",
-                     "N19"}
+    assert rules == {"N1", "N2", "N5", "N6", "N8", "N9", "N10", "N11", "N12", "N14", "N15", "N17", "N18", "N19"}
     assert all(v.message.startswith(f"{v.rule}: ") for v in check_need(need))

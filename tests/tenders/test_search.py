@@ -23,6 +23,7 @@ from marketplace.lib.geography import DEPARTEMENTS, departement_of_finess
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.search import build_search, check_params
+from tests.funding_api import fund
 from tests.tenders.test_needs import create, finess
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
@@ -53,6 +54,7 @@ async def publish_need(client: Client, world: World, clock: FrozenClock, dps_id:
     need = await create(client, world, person, facilities=fresh, **overrides)
     expect(await client.post(f"/needs/{need['id']}/submit", headers=world[person].headers), 200)
     await ensure_opener(client, world)
+    await fund(client, world, need["id"], holder_headers=world[person].headers)  # N16
     contract = expect(await client.post(f"/needs/{need['id']}/publish", headers=world["buyer_admin"].headers,
                                         json={"dpsId": dps_id, "awardCriteria": WEIGHTS,
                                               "tenderDeadline": (clock.now() + timedelta(days=days)).isoformat()}),
