@@ -171,12 +171,12 @@ class TrancheService(FundingBase):
         if tranche.kind is not TrancheKind.USAGE_VERIFIED and indicators is not None:
             raise RuleViolation("usageIndicators: FU5: only the last tranche reports the usage indicators",
                                 field="usageIndicators", rule="FU5")
-        contract = await self._signed_contract(need) if tranche.kind is TrancheKind.START else None
         draft = await self._request(tranche, RequestStatus.DRAFT)
         if draft is None:
             raise RuleViolation(f"evidence: FU5: the {tranche.kind.value} tranche is requested with its evidence; "
                                 f"send it first (PUT /needs/{need.id}/funding/tranches/{position}/evidence)",
                                 field="evidence", rule="FU5")
+        contract = await self._signed_contract(need) if tranche.kind is TrancheKind.START else None
         now = self.clock.now()
         draft.status, draft.requested_by, draft.requested_at = RequestStatus.REQUESTED, principal.label, now
         draft.usage_indicators = msgspec.to_builtins(indicators) if indicators is not None else None
