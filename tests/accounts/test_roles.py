@@ -60,4 +60,6 @@ def test_the_audiences_are_distinct_and_read_as_their_names_say() -> None:
     assert set(roles.HOLDER_WRITERS) < set(roles.HOLDER_MEMBERS)
     assert set(roles.VENDOR_WRITERS) < set(roles.VENDOR_MEMBERS)
     assert set(roles.BUYER_WRITERS) < set(roles.BUYING_SIDE)
+    assert set(roles.FUNDER_MEMBERS) == roles.roles_for(roles.OrganisationKind.FUNDER)
+    assert set(roles.FUNDER_WRITERS) < set(roles.FUNDER_MEMBERS)
     assert {role.kind for role in roles.ADMINS} == set(roles.OrganisationKind)
