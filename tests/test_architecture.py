@@ -1,6 +1,7 @@
 """The intended structure, as a test (README "Architecture in one screen").
 
-Domain packages, bottom to top: reference < notifications < accounts < support < vendors < tenders < awards.
+Domain packages, bottom to top: reference < notifications < accounts < support < vendors < tenders < awards <
+funding.
 A domain package imports only packages below it, so no cycle can form between them and each can be read
 (and changed) knowing only what lies beneath: admission (vendors) knows nothing of competitions (tenders),
 a competition nothing of its award. `system` (/health) imports no domain. `lib/` knows no domain (it may

@@ -1,6 +1,7 @@
 """A project as its funder and its holder read it (FU3, FU5, FU6): the need's summary (never an offer), the call
 it is filed to, the decision and the grant's tranches with their requests; built for many needs at once in a
-handful of queries.
+handful of queries. The evidence the holder is still gathering (a draft request) is the holder's until it
+requests the tranche: its funder doesn't see it.
 """
 
 from __future__ import annotations
@@ -13,11 +14,12 @@ from sqlalchemy import select
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import HOLDER_MEMBERS
 from marketplace.funding import schemas
 from marketplace.funding.base import FundingBase
 from marketplace.funding.calls import CallService
 from marketplace.funding.models import FundingCall, FundingDecision, GrantTranche, TrancheRequest
-from marketplace.funding.states import TrancheStatus
+from marketplace.funding.states import RequestStatus, TrancheStatus
 from marketplace.lib.geography import departement_of_finess, region_of
 from marketplace.tenders.campaigns import Call
 from marketplace.tenders.models import Need
@@ -91,6 +93,9 @@ class ProjectReader(FundingBase):
         for need in needs:
             decision = decisions.get(need.id)
             rows = tranches[need.id]
+            holder = principal.has_role_in(need.holder_organisation_id, *HOLDER_MEMBERS)
+            shown = {t.id: [r for r in requests[t.id] if holder or r.status is not RequestStatus.DRAFT]
+                     for t in rows}
             result.append(schemas.FundingProject(
                 need_id=need.id, title=need.title, holder_organisation_id=need.holder_organisation_id,
                 holder_name=holders.get(need.holder_organisation_id, ""), campaign=need.campaign,
@@ -102,8 +107,8 @@ class ProjectReader(FundingBase):
                 tranches=[schemas.GrantTranche(
                     position=t.position, kind=t.kind, percent=t.percent, amount_cents=t.amount_cents, status=t.status,
                     paid_on=t.paid_on, paid_amount_cents=t.paid_amount_cents, payment_reference=t.payment_reference,
-                    requests=[request_schema(r) for r in requests[t.id]],
-                    evidence_path=evidence_path(need.id, t.position) if requests[t.id] else None) for t in rows],
+                    requests=[request_schema(r) for r in shown[t.id]],
+                    evidence_path=evidence_path(need.id, t.position) if shown[t.id] else None) for t in rows],
                 paid_cents=sum(t.paid_amount_cents or 0 for t in rows if t.status is TrancheStatus.PAID)))
         return result
 

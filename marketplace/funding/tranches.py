@@ -21,7 +21,7 @@ import msgspec
 from sqlalchemy import select
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import FUNDER_WRITERS, HOLDER_WRITERS
+from marketplace.accounts.roles import FUNDER_WRITERS, HOLDER_MEMBERS, HOLDER_WRITERS
 from marketplace.awards.models import Contract
 from marketplace.awards.states import ContractStatus
 from marketplace.errors import NotFound, RuleViolation
@@ -89,16 +89,19 @@ class TrancheService(FundingBase):
         return await self._view(principal, need)
 
     async def evidence_url(self, principal: Principal, need_id: uuid.UUID, position: int) -> str:
-        """A short-lived link to the latest evidence of a tranche (audited apart)."""
+        """A short-lived link to the latest evidence of a tranche (audited apart); the funder's members read the
+        evidence of a request made, not of a draft the holder is still gathering."""
         assert self.store is not None and self.side_sessions is not None
         need, _ = await funded_need(self.session, principal, need_id)
         tranche = await self.session.scalar(select(GrantTranche).where(GrantTranche.need_id == need.id,
                                                                        GrantTranche.position == position))
         if tranche is None:
             raise NotFound(_NO_TRANCHE)
-        request = await self.session.scalar(select(TrancheRequest).where(TrancheRequest.tranche_id == tranche.id)
-                                            .order_by(TrancheRequest.uploaded_at.desc(), TrancheRequest.id.desc())
-                                            .limit(1))
+        query = select(TrancheRequest).where(TrancheRequest.tranche_id == tranche.id)
+        if not principal.has_role_in(need.holder_organisation_id, *HOLDER_MEMBERS):
+            query = query.where(TrancheRequest.status != RequestStatus.DRAFT)
+        request = await self.session.scalar(query.order_by(TrancheRequest.uploaded_at.desc(),
+                                                           TrancheRequest.id.desc()).limit(1))
         if request is None:
             raise NotFound("This tranche has no evidence yet.")
         await audit_apart(self.side_sessions, self.clock, "tranche_request.downloaded", actor=principal.label,

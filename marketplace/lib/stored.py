@@ -7,8 +7,9 @@ listed anywhere.
 
 - `StoredObject`: the key, the size and the SHA-256 a file was received with.
 - `StoredFile`: the same, with the name it was given (`safe_filename`'s form) and its media type.
-- `OptionalStoredObject`: a key that is named only once a file is given (a milestone's evidence, an
-  abnormally-low justification's PDF); such a row keeps the size and hash under names of its own.
+- `OptionalStoredObject`: a key that is named only once a file is given, or never (a funding decision's
+  signed document, none for a rejection; an abnormally-low justification's PDF); such a row keeps the size
+  and hash under names of its own.
 
 Each only declares columns: using one never changes a table's schema (tests/test_migrations.py checks the
 models against the migrations).

@@ -4,7 +4,7 @@ A DPS created with `{"sandbox": {"factor": N}}` keeps every rule of a real one (
 D18 …), but its time is `AcceleratedClock(real, epoch, N)`: at its creation (`epoch`) sandbox time is real
 time, then it runs N times faster, so at 1 440 a 10-day tender period passes in 10 minutes. Everything
 under the DPS (categories, admission requests, specific contracts, invitations, Q&A, offers, the opening,
-evaluation, award, contract, milestones) reads its business time from `clock_of(...)` below, never from
+evaluation, award, contract, signatures) reads its business time from `clock_of(...)` below, never from
 the real clock directly; the audit log keeps real time (one chain, in real order, for every act).
 
 Sandbox objects are kept apart: never listed publicly, never indexed for search, never in the register,

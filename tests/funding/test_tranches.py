@@ -59,6 +59,10 @@ async def test_the_tranches_are_requested_in_order_with_their_evidence_validated
     draft = expect(await give_evidence(client, world, nid, 1, kickoff), 200)  # replaces the draft's document
     [request] = draft["tranches"][0]["requests"]
     assert (request["status"], request["evidence"]["sha256"]) == ("draft", hashlib.sha256(kickoff).hexdigest())
+    # The evidence being gathered is the holder's until the tranche is requested: its funder doesn't see it.
+    seen = expect(await client.get(f"/needs/{nid}/funding", headers=world["funder_admin"].headers), 200)
+    assert (seen["tranches"][0]["requests"], seen["tranches"][0]["evidencePath"]) == ([], None)
+    expect(await client.get(tranche_path(nid, 1, "evidence"), headers=world["funder_admin"].headers), 404)
     unsigned = expect(await request_tranche(client, world, nid, 1), 409)
     assert (unsigned["rule"], unsigned["field"]) == ("FU5", "contract")
     kid = expect(await client.post(f"/specific-contracts/{cid}/contract", headers=world["buyer_admin"].headers,
