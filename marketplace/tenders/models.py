@@ -235,6 +235,7 @@ class NeedSearch(DefaultBase):
     sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False))
     delivery_mode: Mapped[DeliveryMode | None] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode",
                                                                      create=False))
+    # The stored status; listings and filters read it with the deadline (states.py `status_at_sql`, HC6).
     status: Mapped[SpecificContractStatus] = mapped_column(
         _enum(SpecificContractStatus, "specific_contract_status", create=False), index=True)
     # The facilities' départements ("75", "2A", "971"), and the CPV codes (8 digits) with every code above
