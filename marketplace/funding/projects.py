@@ -23,6 +23,7 @@ from marketplace.funding.states import RequestStatus, TrancheStatus
 from marketplace.lib.geography import departement_of_finess, region_of
 from marketplace.tenders.campaigns import Call
 from marketplace.tenders.models import Need
+from marketplace.tenders.needs import NeedService
 
 
 def need_regions(need: Need) -> list[str]:
@@ -89,6 +90,8 @@ class ProjectReader(FundingBase):
                     TrancheRequest.tranche_id.in_(tranche_ids)).order_by(
                     TrancheRequest.uploaded_at.desc(), TrancheRequest.id.desc()))).all():
                 requests[request.tranche_id].append(request)
+        # HC5: the need's status as read, derived from its specific contract (tenders/needs.py).
+        progress = {view.id: view.status for view in await NeedService(self.session, self.clock).views(needs)}
         result = []
         for need in needs:
             decision = decisions.get(need.id)
@@ -99,7 +102,7 @@ class ProjectReader(FundingBase):
             result.append(schemas.FundingProject(
                 need_id=need.id, title=need.title, holder_organisation_id=need.holder_organisation_id,
                 holder_name=holders.get(need.holder_organisation_id, ""), campaign=need.campaign,
-                requested_call=Call(need.requested_call), need_status=need.status, esms_count=esms_count(need),
+                requested_call=Call(need.requested_call), need_status=progress[need.id], esms_count=esms_count(need),
                 regions=need_regions(need), multiregional=need.multiregional,
                 call=calls.get(need.call_id) if need.call_id is not None else None,
                 funding_status=need.funding_status, filed_at=need.funding_filed_at,

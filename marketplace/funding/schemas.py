@@ -14,7 +14,8 @@ from msgspec import Meta
 from marketplace.funding.states import CallScope, DecisionOutcome, RequestStatus, TrancheKind, TrancheStatus
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call
-from marketplace.tenders.models import FundingStatus, NeedStatus
+from marketplace.tenders.models import FundingStatus
+from marketplace.tenders.states import NeedProgress
 
 Text300 = Annotated[str, Meta(min_length=1, max_length=300)]
 Reference = Annotated[str, Meta(min_length=1, max_length=100)]
@@ -187,7 +188,8 @@ class FundingProject(CamelStruct):
     holder_name: str
     campaign: int
     requested_call: Call
-    need_status: NeedStatus
+    # HC5: the need's stage as read (submitted, published, … contracted), never an offer's content.
+    need_status: NeedProgress
     esms_count: int
     # The INSEE regions of its facilities (N5).
     regions: list[str]

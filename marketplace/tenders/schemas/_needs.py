@@ -11,9 +11,10 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import FundingStatus, NeedStatus
+from marketplace.tenders.models import FundingStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.tenders.schemas._common import Cents, Cpv, Finess, LongText, Percent, Reference, Text300, Year
+from marketplace.tenders.states import NeedProgress
 from marketplace.vendors.models import DeliveryMode, Sector
 
 
@@ -79,7 +80,8 @@ class NeedUpdate(NeedFields):
 class Need(CamelStruct):
     id: uuid.UUID
     holder_organisation_id: uuid.UUID
-    status: NeedStatus
+    # HC5: draft, submitted, then its procedure's stage as it stands now (derived from its specific contract).
+    status: NeedProgress
     title: str
     description: str
     campaign: int
