@@ -55,14 +55,16 @@ async def test_orphans_past_the_grace_are_deleted_named_and_young_objects_kept(
         client: Client, world: World, clock: FrozenClock, settings: Settings,
         monkeypatch: pytest.MonkeyPatch) -> None:
     store = make_store(settings)
-    # Named objects, written by the real upload paths: an offer's sealed file, and the admission
-    # documents of the vendors admitted on the way.
+    # Named objects, written by the real upload paths: an offer's sealed file, the admission documents of the
+    # vendors admitted on the way, and the funding decision the published need rests on (N16).
     contract = await open_contract(client, world, clock)
     await prepared_offer(client, world, contract["id"])
     named = [r["object_key"] for r in await fetch(
         settings, "SELECT object_key FROM offer_attachment UNION ALL SELECT object_key FROM admission_document "
-                  "UNION ALL SELECT object_key FROM contract_document UNION ALL SELECT object_key FROM dps_document")]
+                  "UNION ALL SELECT object_key FROM contract_document UNION ALL SELECT object_key FROM dps_document "
+                  "UNION ALL SELECT object_key FROM funding_decision WHERE object_key IS NOT NULL")]
     assert any(k.startswith("offers/") for k in named) and any(k.startswith("admissions/") for k in named)
+    assert any(k.startswith("funding/") for k in named)
     # Orphans under every prefix the product writes: stored, then their transaction "failed".
     orphans = [ObjectStore.new_key(prefix) for prefix in sweeper.SWEPT_PREFIXES for _ in range(2)]
     for key in orphans:
