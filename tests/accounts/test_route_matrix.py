@@ -337,9 +337,10 @@ EXPECTATIONS |= {
     "GET /funding-calls/{call_id}/projects/{need_id}":        funding_row(U, F, F, F, F, A, A, N),
     "POST /funding-calls/{call_id}/projects/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
     "POST /funding-calls/{call_id}/projects/{need_id}/rejection": funding_row(U, F, F, F, F, A, A, N),
-    # A need's funding: its holder files it (filed already: 409, ALLOW) and requests the tranches (the first
-    # needs the contract signed: 409, ALLOW); its holder's members and its call's funder's read; the funder's
-    # admin and instructor validate, refuse and pay (the tranche is not requested: 409, ALLOW).
+    # A need's funding: its holder files it (filed already: 409, ALLOW), gives a tranche's evidence and requests
+    # it (the matrix's first tranche is requested already: 409, ALLOW); its holder's members and its call's
+    # funder's read; the funder's admin and instructor validate, refuse and pay it (the instructor validates, then
+    # pays; what follows meets 409s, ALLOW).
     "POST /needs/{need_id}/filing":                           funding_row(U, F, F, F, F, F, F, F, A, N),
     "GET /needs/{need_id}/funding":                           funding_row(U, A, F, F, F, A, A, N, A, N),
     "GET /needs/{need_id}/funding/decision-document":         funding_row(U, A, F, F, F, A, A, N, A, N),
@@ -594,8 +595,8 @@ class Scenario:
 
     async def setup_funding(self) -> None:
         """A call of the `funder` (through the API), and a need of the `holder` filed to it and selected, with its
-        decision, its three tranches and a draft evidence of the first (written directly: a submitted need needs
-        the programme rules met, which the matrix's draft is not)."""
+        decision, its three tranches and the first one requested with its evidence (written directly: a submitted
+        need needs the programme rules met, which the matrix's draft is not)."""
         call = self._ok(await self.client.post("/funding-calls", headers=self.world["funder_admin"].headers,
                                                json=self.call_body()), "funding call")
         now = datetime.now(UTC)
@@ -618,9 +619,10 @@ class Scenario:
                                                    (3, "usage_verified", 20, 200_000))]
         await self.db.execute(
             "INSERT INTO tranche_request (id, tranche_id, status, object_key, filename, content_type, size, sha256, "
-            "uploaded_by, uploaded_at, created_at, updated_at) VALUES (gen_random_uuid(), $1, 'draft', "
-            "'funding/matrix-evidence', 'reunion-de-lancement.pdf', 'application/pdf', 1, $2, 'matrix', $3, $3, $3)",
-            tranche_ids[0], "0" * 64, now)
+            "uploaded_by, uploaded_at, requested_by, requested_at, created_at, updated_at) VALUES (gen_random_uuid(), "
+            "$1, 'requested', 'funding/matrix-evidence', 'reunion-de-lancement.pdf', 'application/pdf', 1, $2, "
+            "'matrix', $3, 'matrix', $3, $3, $3)", tranche_ids[0], "0" * 64, now)
+        await self.db.execute("UPDATE grant_tranche SET status = 'requested' WHERE id = $1", tranche_ids[0])
         self.path_values |= {"call_id": call["id"], "position": "1"}
         self.funded_need_id = str(need_id)
         self.segment_values["funding-calls"] = {"need_id": self.funded_need_id}
