@@ -10,7 +10,7 @@ from typing import Annotated, Any
 from litestar import Controller, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.openapi.datastructures import ResponseSpec
-from litestar.params import FromPath, JSONBody, QueryParameter
+from litestar.params import FromPath, JSONBody, PathParameter, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
@@ -28,7 +28,7 @@ from marketplace.funding.deps import (
     provide_tranche_service,
 )
 from marketplace.funding.filing import FilingService
-from marketplace.funding.states import CallScope
+from marketplace.funding.states import FUNDING_SCHEDULE, CallScope
 from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
@@ -40,7 +40,8 @@ Calls = NamedDependency[CallService]
 Filings = NamedDependency[FilingService]
 Decisions = NamedDependency[DecisionService]
 Tranches = NamedDependency[TrancheService]
-Position = FromPath[int]
+# The tranche's place in the grant (N14: 1, 2, 3).
+Position = Annotated[int, PathParameter(ge=1, le=len(FUNDING_SCHEDULE))]
 
 FUNDER_ADMIN = "An administrator of the call's funder."
 FUNDER_READERS = "Members of the call's funder (another funder: 404, FU6)."
