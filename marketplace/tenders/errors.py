@@ -26,6 +26,16 @@ class OffersSealed(DomainError):
     slug: ClassVar[str] = "offers-sealed"
 
 
+class NotTheBuyingSide(DomainError):
+    """HC2, HC3: the caller follows the procedure (the central purchasing body in intermediation) or holds it (the
+    need's holder in centralised mode) without being its buying side: it knows the contract exists, so a 403 that
+    says why rather than a 404, and nothing is done."""
+
+    status_code: ClassVar[int] = 403
+    title: ClassVar[str] = "Not the buying side"
+    slug: ClassVar[str] = "not-the-buying-side"
+
+
 class OpeningRefused(DomainError):
     status_code: ClassVar[int] = 403
     title: ClassVar[str] = "Opening refused"

@@ -34,7 +34,7 @@ from marketplace.tenders.campaigns import Call
 # package that still read them here (vendors/), until they import them from states.py.
 from marketplace.tenders.states import OfferStatus as OfferStatus  # noqa: PLC0414
 from marketplace.tenders.states import SpecificContractStatus as SpecificContractStatus  # noqa: PLC0414
-from marketplace.vendors.models import DeliveryMode, Sector
+from marketplace.vendors.models import ConductMode, DeliveryMode, Sector
 
 
 class NeedStatus(enum.StrEnum):
@@ -109,8 +109,21 @@ class SpecificContract(UUIDv7AuditBase):
     dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"),
                                                    index=True)
+    # Who buys: the holder in intermediation (HC2), the DPS's buying organisation (or the one the holder named on a
+    # DPS usable by other buyers, D2) when centralised (HC3). Its people are the contract's buying side
+    # (tenders/access.py `buying_side`).
     buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
                                                              index=True)
+    # Copied at publication, so a procedure keeps the mode it started with (HC1) and the access predicates need
+    # no other row: the DPS's mode, its buying organisation (the central purchasing body, which follows every
+    # procedure of its DPS in intermediation, HC2), and the need's holder (which reads its own, HC3).
+    conduct_mode: Mapped[ConductMode] = mapped_column(_enum(ConductMode, "dps_conduct_mode", create=False))
+    dps_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                           index=True)
+    holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                              index=True)
+    # HC3: the central purchasing body invited the holder onto the evaluation committee (declarations and scores).
+    holder_on_committee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     status: Mapped[SpecificContractStatus] = mapped_column(
         _enum(SpecificContractStatus, "specific_contract_status"), default=SpecificContractStatus.DRAFT,
         index=True)

@@ -84,6 +84,9 @@ def dps_body(now: datetime, *, sectors: tuple[str, ...] = SECTORS, modes: tuple[
         "description": "Acquisition de solutions de dossier usager informatisé pour les ESSMS.",
         "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
         "usableByOtherBuyers": True,
+        # HC1: the central purchasing body runs the procedures (HC3), as every test before the holder bought its
+        # own did; the intermediation tests (HC2) say so explicitly.
+        "conductMode": "centralised",
         "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                           {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
         "categories": [{"sector": sector, "deliveryMode": mode, "title": f"DUI {sector} en {mode}",

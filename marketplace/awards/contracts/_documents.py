@@ -19,7 +19,7 @@ class Documents(ContractBase):
 
     async def signed_document_url(self, principal: Principal, contract_id: uuid.UUID, side: SignatureSide) -> str:
         """A short-lived link to the document a side signed, for either party."""
-        contract = await self._load(principal, contract_id)
+        contract = await self._load(principal, contract_id, read=True)
         signature = next((s for s in await self._signatures(contract.id) if s.side is side), None)
         if signature is None:
             raise NotFound(f"The {side.value} side has not signed this contract.")
@@ -29,7 +29,7 @@ class Documents(ContractBase):
 
     async def evidence_url(self, principal: Principal, contract_id: uuid.UUID, kind: MilestoneKind) -> str:
         """A short-lived link to the evidence a milestone was validated on, for either party."""
-        contract = await self._load(principal, contract_id)
+        contract = await self._load(principal, contract_id, read=True)
         milestone = next((m for m in await self._milestones(contract.id) if m.kind is kind), None)
         if milestone is None or milestone.object_key is None:
             raise NotFound(f"The {kind.value} milestone of this contract is not validated.")

@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OPENERS
-from marketplace.errors import Conflict, RuleViolation
+from marketplace.accounts.roles import BUYING_SIDE, OPENERS
+from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.clock import format_paris
@@ -29,8 +29,8 @@ from marketplace.lib.sealing import (
     recover_contract_key,
 )
 from marketplace.tenders import schemas
-from marketplace.tenders.access import buying_side
-from marketplace.tenders.errors import OffersSealed
+from marketplace.tenders.access import CONTRACT_NOT_FOUND, buying_side, not_the_buying_side
+from marketplace.tenders.errors import NotTheBuyingSide, OffersSealed
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -101,9 +101,23 @@ class Opening(Scanning):
 
     # -- the opening ---------------------------------------------------------------------------------------
 
+    async def _for_opening(self, principal: Principal, contract_id: uuid.UUID) -> SpecificContract:
+        """The contract, locked, for its buying side; who follows or holds it never opens it (HC2, HC3): a 403
+        naming the rule, audited like every refused opening; anyone else a 404."""
+        contract = await self.session.get(SpecificContract, contract_id, with_for_update=True)
+        if contract is None:
+            raise NotFound(CONTRACT_NOT_FOUND)
+        if not buying_side(principal, contract, *BUYING_SIDE):
+            refusal = not_the_buying_side(principal, contract, CONTRACT_NOT_FOUND)
+            if isinstance(refusal, NotTheBuyingSide):
+                raise await self._refused(principal, contract, "not-the-buying-side", refusal.detail,
+                                          rule=refusal.extra["rule"])
+            raise refusal
+        return contract
+
     async def open(self, principal: Principal, contract_id: uuid.UUID,
                    data: schemas.OpeningRequest) -> schemas.OpeningRecord:
-        contract = await self._contract(principal, contract_id, lock=True)
+        contract = await self._for_opening(principal, contract_id)
         if not buying_side(principal, contract, *OPENERS):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")

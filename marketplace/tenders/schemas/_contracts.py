@@ -12,6 +12,7 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.states import SpecificContractStatus
+from marketplace.vendors.models import ConductMode
 from marketplace.vendors.schemas import SandboxClock
 
 # -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------
@@ -67,7 +68,15 @@ class SpecificContract(CamelStruct):
     need_id: uuid.UUID
     dps_id: uuid.UUID
     category_id: uuid.UUID
+    # The buyer: the holder in intermediation (HC2), the DPS's buying organisation (or the one the holder named,
+    # D2) when centralised (HC3); the mode is the DPS's at publication, kept whatever the DPS does after (HC1).
     buyer_organisation_id: uuid.UUID
+    conduct_mode: ConductMode
+    # The DPS's buying organisation (it follows the procedure in intermediation, HC2) and the need's holder.
+    dps_organisation_id: uuid.UUID
+    holder_organisation_id: uuid.UUID
+    # HC3: the holder sits on the evaluation committee (declarations and scores).
+    holder_on_committee: bool
     status: SpecificContractStatus
     title: str
     invited_at: datetime
