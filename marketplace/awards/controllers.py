@@ -21,7 +21,6 @@ from marketplace.accounts.roles import (
     SIGNATORIES,
     VENDOR_MEMBERS,
     VENDOR_WRITERS,
-    Role,
 )
 from marketplace.awards import schemas
 from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TYPES
@@ -126,8 +125,8 @@ class AwardController(Controller):
         return await awards.get_award(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/committee", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason="An administrator of the buying organisation running a centralised "
-                                                "contract on the holder's behalf."),
+          opt=requires(*BUYER_ADMINS, reason="An administrator of the buying organisation running a centralised "
+                                             "contract on the holder's behalf (HC3)."),
           summary="Invite the holder onto the evaluation committee (HC3: its admins and evaluators declare their "
                   "interests and score), or take it off before any of them declared")
     async def committee(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.CommitteeUpdate],
