@@ -180,8 +180,8 @@ async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_se
         "INSERT INTO dps (id, buyer_organisation_id, title, description, validity_start, validity_end, "
         "usable_by_other_buyers, conduct_mode, status, award_criteria, created_at, updated_at) "
         "VALUES ($1, $2, 'SAD ESMS numérique — banc d''essai', 'Solutions logicielles pour les ESSMS.', $3, $4, "
-        "true, 'centralised', 'active', $5::jsonb, $3, $3)", dps, buyer, now - timedelta(days=400), now + timedelta(days=1000),
-        criteria)
+        "true, 'centralised', 'active', $5::jsonb, $3, $3)", dps, buyer, now - timedelta(days=400),
+        now + timedelta(days=1000), criteria)
     categories = {(s, m): uuid.uuid4() for s in SECTORS for m in MODES}
     await conn.copy_records_to_table("dps_category", columns=(
         "id", "dps_id", "sector", "delivery_mode", "title", "selection_criteria", "required_documents", "created_at",
