@@ -299,7 +299,7 @@ class SpecificContractService:
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
             invitation_count=count,
             invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
-            deposit_limits=deposit_limits(contract),
+            deposit_limits=deposit_limits(contract),  # D14a: published to its buyer and its invitees
             sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:
