@@ -101,8 +101,10 @@ class OrganisationController(Controller):
         facility = await organisations.add_facility(principal, organisation_id, data)
         return created(facility, f"{self.path}/{organisation_id}/facilities")
 
-    @get("/{organisation_id:uuid}/facilities", opt=requires(reason="Members of the OG and platform admins."),
-         summary="List an OG's facilities")
+    @get("/{organisation_id:uuid}/facilities",
+         opt=requires(reason="Members of the organisation (an OG, or a grappe for its OGs' facilities) and "
+                             "platform admins."),
+         summary="List an OG's facilities, or every facility of a grappe's OGs")
     async def facilities(self, organisation_id: FromPath[uuid.UUID], organisations: Organisations,
                          principal: Caller) -> list[schemas.Facility]:
         return await organisations.list_facilities(principal, organisation_id)

@@ -122,11 +122,22 @@ class OrganisationService(ServiceBase):
         await self._audit("facility.added", principal.label, organisation_id=organisation_id,
                           target_type="facility", target_id=facility.id, finess_et=finess)
         return schemas.Facility(id=facility.id, organisation_id=organisation_id, name=facility.name,
-                                finess_et=finess, category_code=facility.category_code)
+                                finess_et=finess, category_code=facility.category_code,
+                                organisation_name=organisation.name, finess_ej=organisation.finess_ej)
 
     async def list_facilities(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.Facility]:
-        await visible_organisation(self.session, principal, organisation_id)
-        rows = (await self.session.scalars(
-            select(Facility).where(Facility.organisation_id == organisation_id).order_by(Facility.name))).all()
+        """An OG's facilities; for a grappe, those of every one of its member OGs, each with its OG, so that the
+        grappe's people pick the ESMS of a need among them (N18: each ESMS a FINESS ET of one of the holder's
+        OGs). Readable by the organisation's own members (and platform admins): a grappe's members see its
+        OGs' facilities through the grappe, never another OG's by its own id (404)."""
+        organisation = await visible_organisation(self.session, principal, organisation_id)
+        owners = select(GrappeMember.organisation_id).where(GrappeMember.grappe_id == organisation.id) \
+            if organisation.is_grappe else select(Organisation.id).where(Organisation.id == organisation.id)
+        rows = (await self.session.execute(
+            select(Facility, Organisation.name, Organisation.finess_ej)
+            .join(Organisation, Organisation.id == Facility.organisation_id)
+            .where(Facility.organisation_id.in_(owners))
+            .order_by(Organisation.name, Organisation.id, Facility.name, Facility.finess_et))).all()
         return [schemas.Facility(id=f.id, organisation_id=f.organisation_id, name=f.name, finess_et=f.finess_et,
-                                 category_code=f.category_code) for f in rows]
+                                 category_code=f.category_code, organisation_name=og_name, finess_ej=finess_ej)
+                for f, og_name, finess_ej in rows]

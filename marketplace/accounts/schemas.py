@@ -63,11 +63,16 @@ class FacilityCreate(CamelStruct):
 
 
 class Facility(CamelStruct):
+    """An ESMS and the OG it belongs to (for a grappe's listing, one of its member OGs)."""
+
     id: uuid.UUID
     organisation_id: uuid.UUID
     name: str
     finess_et: str
     category_code: str | None
+    # The OG's name and FINESS EJ (N18 links each ESMS to its OG).
+    organisation_name: str
+    finess_ej: str | None
 
 
 class MembershipView(CamelStruct):

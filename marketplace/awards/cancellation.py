@@ -39,7 +39,7 @@ from marketplace.lib.clock import Clock
 from marketplace.tenders.access import buying_side, for_buying_side
 from marketplace.tenders.contracts import notify_invitees
 from marketplace.tenders.models import Need, SpecificContract
-from marketplace.tenders.states import SpecificContractStatus, move, require_move
+from marketplace.tenders.states import SpecificContractStatus, move, require_move, status_at
 from marketplace.vendors.sandbox import dps_clock, dps_of
 
 CANCELLED_KIND = "tender.cancelled"
@@ -61,7 +61,9 @@ class CancellationService:
                      "only a contract not yet signed, nor already ended, is declared sans suite")
         dps = await dps_of(self.session, specific.dps_id)
         now = dps_clock(self.clock, dps).now()  # a sandbox's runs faster (vendors/sandbox.py)
-        previous = move(specific, SpecificContractStatus.CANCELLED)
+        # What it leaves, as everyone read it: closed_for_offers once its deadline passed, opened or not (HC6).
+        previous = status_at(specific, now)
+        move(specific, SpecificContractStatus.CANCELLED)
         award = await self.session.scalar(select(Award).where(
             Award.specific_contract_id == specific.id, Award.status != AwardStatus.CANCELLED).with_for_update())
         if award is not None:

@@ -33,9 +33,9 @@ from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.models import ContractInvitation, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
-from marketplace.tenders.states import SpecificContractStatus, move
+from marketplace.tenders.states import SpecificContractStatus, move, status_at
 from marketplace.vendors.models import Dps, DpsCategory
-from marketplace.vendors.sandbox import clock_schema, dps_clock
+from marketplace.vendors.sandbox import clock_schema, dps_clock, listing_now
 from marketplace.vendors.states import DpsStatus, require_in_force
 
 TENDER_PERIOD_DAYS = 10  # D9, a délai franc (lib/working_days.py `earliest_franc_deadline`)
@@ -266,7 +266,7 @@ class SpecificContractService:
                 raise NotFound("No DPS has this id.")
             query = query.where(Need.buyer_organisation_id.in_(others))
         rows = (await self.session.scalars(query.order_by(Need.submitted_at, Need.id))).all()
-        return [NeedService.to_schema(need) for need in rows]
+        return await NeedService(self.session, self.clock).views(rows)  # HC5: each as its procedure stands
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,
@@ -291,7 +291,9 @@ class SpecificContractService:
         assert dps is not None
         return schemas.SpecificContract(
             id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
-            buyer_organisation_id=contract.buyer_organisation_id, status=contract.status, title=title or "",
+            # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
+            buyer_organisation_id=contract.buyer_organisation_id,
+            status=status_at(contract, dps_clock(self.clock, dps).now()), title=title or "",
             invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
             tender_deadline_paris=format_paris(contract.tender_deadline),
             questions_close_at=questions_close_at(contract),
@@ -308,14 +310,17 @@ class SpecificContractService:
             return []
         rows = (await self.session.execute(
             select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at, SpecificContract,
-                   Need.title, Need.sandbox)
+                   Need.title, Need.sandbox, Dps)
             .join(SpecificContract, SpecificContract.id == ContractInvitation.specific_contract_id)
             .join(Need, Need.id == SpecificContract.need_id)
+            .join(Dps, Dps.id == SpecificContract.dps_id)
             .where(ContractInvitation.vendor_organisation_id.in_(vendors))
             .order_by(ContractInvitation.invited_at.desc(), SpecificContract.id))).all()
+        # HC6: each contract's status on its own DPS's clock (a sandbox's runs faster).
         return [schemas.MyInvitation(
             specific_contract_id=contract.id, vendor_organisation_id=vendor, dps_id=contract.dps_id,
-            category_id=contract.category_id, title=title, status=contract.status, invited_at=invited_at,
+            category_id=contract.category_id, title=title,
+            status=status_at(contract, listing_now(self.clock, dps)), invited_at=invited_at,
             tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
             sandbox=sandbox)
-            for vendor, invited_at, contract, title, sandbox in rows]
+            for vendor, invited_at, contract, title, sandbox, dps in rows]

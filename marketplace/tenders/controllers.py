@@ -239,7 +239,8 @@ Region = Annotated[str | None, QueryParameter(name="region", max_length=2,
                                               description="A facility's INSEE region (COG 2024): 11, 84…")]
 CpvParam = Annotated[str | None, QueryParameter(name="cpv", max_length=10,
                                                 description="48000000 or 48000000-8; codes below it match too")]
-StatusParam = Annotated[SpecificContractStatus | None, QueryParameter(name="status")]
+StatusParam = Annotated[SpecificContractStatus | None, QueryParameter(
+    name="status", description="As read now: past its deadline an unopened contract is closed_for_offers, not open")]
 DeadlineFrom = Annotated[datetime | None, QueryParameter(
     name="deadlineFrom", description="Tender deadline at or after (without a zone: Paris time)")]
 DeadlineTo = Annotated[datetime | None, QueryParameter(

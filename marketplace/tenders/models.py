@@ -39,7 +39,9 @@ from marketplace.vendors.models import DeliveryMode, Sector
 
 
 class NeedStatus(enum.StrEnum):
-    """DRAFT → SUBMITTED_FOR_CHECK (§6) → PUBLISHED (a specific contract on a DPS, §1.5)."""
+    """DRAFT → SUBMITTED_FOR_CHECK (§6) → PUBLISHED (a specific contract on a DPS, §1.5): what is stored. What
+    follows the publication (closed for offers, in dialogue, chosen, contracted, cancelled, unsuccessful) is
+    its specific contract's, read through it (states.py `NeedProgress`, `need_status_at`, HC5), never stored."""
 
     DRAFT = "draft"
     SUBMITTED = "submitted"
@@ -48,6 +50,8 @@ class NeedStatus(enum.StrEnum):
 
 # Needs in these states count as "active projects of the campaign" for N18: a published need holds its ESMS as
 # much as a submitted one (its procedure runs), unless that procedure ended without a contract (ENDED_UNAWARDED).
+# In the need's status as read (HC5): submitted, published, closed_for_offers, in_dialogue, chosen and
+# contracted are active; cancelled and unsuccessful are not (all stored PUBLISHED, told apart by the contract).
 ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.PUBLISHED)
 
 
@@ -232,6 +236,7 @@ class NeedSearch(DefaultBase):
     sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False))
     delivery_mode: Mapped[DeliveryMode | None] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode",
                                                                      create=False))
+    # The stored status; listings and filters read it with the deadline (states.py `status_at_sql`, HC6).
     status: Mapped[SpecificContractStatus] = mapped_column(
         _enum(SpecificContractStatus, "specific_contract_status", create=False), index=True)
     # The facilities' départements ("75", "2A", "971"), and the CPV codes (8 digits) with every code above

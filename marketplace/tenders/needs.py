@@ -9,6 +9,7 @@ facility's OG, the other active needs of the campaign) and refuses with every vi
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 import msgspec
@@ -40,9 +41,9 @@ from marketplace.tenders.rules import (
     check_need,
     raise_first,
 )
-from marketplace.tenders.states import ENDED_UNAWARDED
+from marketplace.tenders.states import ENDED_UNAWARDED, NeedProgress, need_status_at
 from marketplace.vendors.models import Dps
-from marketplace.vendors.sandbox import dps_clock
+from marketplace.vendors.sandbox import dps_clock, listing_now
 from marketplace.vendors.states import DPS_IN_FORCE, DpsStatus, require_in_force
 
 # Submissions of one campaign take turns, so two needs cannot both claim the same ESMS (N18).
@@ -71,7 +72,7 @@ class NeedService:
         return need
 
     async def get(self, principal: Principal, need_id: uuid.UUID) -> schemas.Need:
-        return self.to_schema(await self._need(principal, need_id))
+        return await self.view(await self._need(principal, need_id))
 
     async def list_own(self, principal: Principal) -> list[schemas.Need]:
         organisations = principal.organisations_with(*HOLDER_MEMBERS)
@@ -80,12 +81,32 @@ class NeedService:
         rows = (await self.session.scalars(
             select(Need).where(Need.holder_organisation_id.in_(organisations))
             .order_by(Need.created_at.desc(), Need.id))).all()
-        return [self.to_schema(need) for need in rows]
+        return await self.views(rows)
+
+    async def views(self, needs: Sequence[Need]) -> list[schemas.Need]:
+        """The needs as read, each with its status derived from its specific contract at this instant, on that
+        contract's DPS clock (HC5, HC6): two queries whatever their number."""
+        ids = [need.id for need in needs]
+        contracts = {c.need_id: c for c in (await self.session.scalars(
+            select(SpecificContract).where(SpecificContract.need_id.in_(ids)))).all()} if ids else {}
+        dps_ids = {c.dps_id for c in contracts.values()}
+        clocks = {d.id: listing_now(self.clock, d) for d in (await self.session.scalars(
+            select(Dps).where(Dps.id.in_(dps_ids)))).all()} if dps_ids else {}
+        result = []
+        for need in needs:
+            contract = contracts.get(need.id)
+            now = clocks[contract.dps_id] if contract is not None else self.clock.now()
+            result.append(self.to_schema(need, need_status_at(need.status, contract, now)))
+        return result
+
+    async def view(self, need: Need) -> schemas.Need:
+        return (await self.views([need]))[0]
 
     @staticmethod
-    def to_schema(need: Need) -> schemas.Need:
+    def to_schema(need: Need, status: NeedProgress) -> schemas.Need:
+        """`status` is the need's as read (HC5): `views` derives it; never the stored one of a published need."""
         return schemas.Need(
-            id=need.id, holder_organisation_id=need.holder_organisation_id, status=need.status, title=need.title,
+            id=need.id, holder_organisation_id=need.holder_organisation_id, status=status, title=need.title,
             description=need.description, campaign=need.campaign, project_type=ProjectType(need.project_type),
             requested_call=need.requested_call, applied_on=need.applied_on,
             facilities=msgspec.convert(need.facilities, list[schemas.NeedFacility]),
@@ -176,7 +197,7 @@ class NeedService:
         await self.session.flush()
         await self._audit("need.created", principal, need, title=need.title, campaign=need.campaign,
                           sandbox=need.sandbox)
-        return self.to_schema(need)
+        return await self.view(need)
 
     async def update(self, principal: Principal, need_id: uuid.UUID, data: schemas.NeedUpdate) -> schemas.Need:
         need = await self._need(principal, need_id, write=True)
@@ -189,7 +210,7 @@ class NeedService:
             setattr(need, name, value)
         await self.session.flush()
         await self._audit("need.updated", principal, need, title=need.title)
-        return self.to_schema(need)
+        return await self.view(need)
 
     # -- submission ------------------------------------------------------------------------------
 
@@ -301,4 +322,4 @@ class NeedService:
         await self.session.flush()
         await self._audit("need.submitted", principal, need, old=NeedStatus.DRAFT.value,
                           new=NeedStatus.SUBMITTED.value, campaign=need.campaign)
-        return self.to_schema(need)
+        return await self.view(need)

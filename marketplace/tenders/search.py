@@ -54,6 +54,7 @@ from marketplace.tenders import schemas
 from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.errors import InvalidSearch, UnknownSearchValue
 from marketplace.tenders.models import Need, NeedSearch, SpecificContract
+from marketplace.tenders.states import SpecificContractStatus, reads_as_sql, status_at_sql
 from marketplace.vendors.models import DpsCategory
 
 # The text search configuration of migration 0010 (french with unaccent); a constant, never user input.
@@ -154,6 +155,8 @@ class Cursor:
 class SearchQuery:
     """A checked search: what `build_search` turns into SQL."""
 
+    # The instant the statuses are read at (HC6); public needs are real ones, on the real clock.
+    now: datetime
     q: str | None = None
     category_id: uuid.UUID | None = None
     sector: str | None = None
@@ -161,7 +164,7 @@ class SearchQuery:
     departement: str | None = None
     region: str | None = None
     cpv: str | None = None
-    status: str | None = None
+    status: SpecificContractStatus | None = None
     deadline_from: datetime | None = None
     deadline_to: datetime | None = None
     limit: int = 20
@@ -218,7 +221,7 @@ def check_params(params: schemas.NeedSearchParams, now: datetime) -> SearchQuery
     return SearchQuery(q=q, category_id=params.category_id, sector=params.sector, delivery_mode=params.delivery_mode,
                        departement=departement, region=region, cpv=cpv, status=params.status,
                        deadline_from=deadline_from, deadline_to=deadline_to, limit=params.limit, after=after,
-                       as_of=(after.as_of if after is not None else now) if q is not None else None)
+                       as_of=(after.as_of if after is not None else now) if q is not None else None, now=now)
 
 
 def _tsquery(q: str) -> Any:
@@ -236,7 +239,9 @@ def _filters(query: SearchQuery) -> list[Any]:
     if query.delivery_mode is not None:
         filters.append(s.delivery_mode == query.delivery_mode)
     if query.status is not None:
-        filters.append(s.status == query.status)
+        # HC6: the status as read now, not the stored one the trigger copies: past its deadline an unopened
+        # contract is no longer found as `open`, and is found as `closed_for_offers`.
+        filters.append(reads_as_sql(s.status, s.tender_deadline, query.status, query.now))
     if query.departement is not None:
         filters.append(s.departements.overlap(array([query.departement])))
     if query.region is not None:
@@ -296,7 +301,8 @@ def build_search(query: SearchQuery) -> Select[*tuple[Any, ...]]:
         rank_column = literal_column("NULL::real")
 
     return (select(s.need_id, s.specific_contract_id, s.holder_organisation_id, s.category_id, s.sector,
-                   s.delivery_mode, s.status, s.departements, s.published_at, s.tender_deadline,
+                   s.delivery_mode, status_at_sql(s.status, s.tender_deadline, query.now).label("status"),
+                   s.departements, s.published_at, s.tender_deadline,
                    Need.title, Need.cpv_codes, excerpt.label("excerpt"), Organisation.name.label("holder_name"),
                    DpsCategory.title.label("category_title"), rank_column.label("rank"),
                    # D14a: the limits a deposit can hit, published with the need.

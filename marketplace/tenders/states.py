@@ -4,13 +4,22 @@ Every status a specific contract or an offer takes is set here, by `move`, after
 machine's table; whoever moves one (the publication, the opening, the evaluation, the award, the signature,
 the cancellation, an offer's submission or withdrawal) names the target and says, for the refusal, what the
 stage is for. `deadline_passed` is the one reading of the tender deadline (D14).
+
+What everyone reads is derived here too, at read time, on the contract's clock (a sandbox's runs faster):
+`status_at` is the contract's status (HC6: `closed_for_offers` from the deadline's microsecond on, whether or
+not the offers were opened yet), `need_status_at` the need's (HC5: it follows its procedure), and their SQL
+twins `status_at_sql` / `reads_as_sql` are the same reading for a query that filters or lists by status.
+Nothing is stored at the deadline: the stored `closed_for_offers` stays the opening's own move (below).
 """
 
 from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
+
+from sqlalchemy import ColumnElement, and_, case, literal, or_
+from sqlalchemy.orm import QueryableAttribute
 
 from marketplace.errors import Conflict, DomainError
 from marketplace.tenders.errors import WrongStage
@@ -44,7 +53,8 @@ _NO_VALID_OFFER = SpecificContractStatus.UNSUCCESSFUL
 CONTRACT_TRANSITIONS: dict[SpecificContractStatus, frozenset[SpecificContractStatus]] = {
     # DRAFT --invite_all_admitted--> OPEN: the publication invites every admitted vendor at once (D8).
     SpecificContractStatus.DRAFT: frozenset({SpecificContractStatus.OPEN, _SANS_SUITE}),
-    # OPEN --deadline_passed--> CLOSED_FOR_OFFERS: at the opening, after the deadline (D13, P6).
+    # OPEN --deadline_passed--> CLOSED_FOR_OFFERS: stored by the opening, after the deadline (D13, P6), which
+    # reads it to open the offers once; everyone reads it from the deadline itself on (`status_at`, HC6).
     SpecificContractStatus.OPEN: frozenset({SpecificContractStatus.CLOSED_FOR_OFFERS, _NO_VALID_OFFER,
                                             _SANS_SUITE}),
     # No evaluation before the opening (G8): the offers are readable only once opened.
@@ -105,6 +115,87 @@ def deadline_passed(contract: SpecificContract, now: datetime, admitted_until: d
     trigger, as replaced by migration 0025, allows exactly those."""
     end = contract.tender_deadline if admitted_until is None else max(contract.tender_deadline, admitted_until)
     return now >= end
+
+
+def status_at(contract: SpecificContract, now: datetime) -> SpecificContractStatus:
+    """HC6: the contract's status as everyone reads it at `now` (on the contract's clock). Machine (c)'s
+    OPEN --deadline_passed--> CLOSED_FOR_OFFERS happens at the deadline itself, to the microsecond, for
+    everyone at once: an open contract whose deadline passed reads `closed_for_offers` although its stored
+    status stays OPEN until the opening moves it (the opening's guard is that stored move, so no offer is opened
+    twice). Every view of a contract's status reads it here, never `contract.status` directly."""
+    if contract.status == SpecificContractStatus.OPEN and deadline_passed(contract, now):
+        return SpecificContractStatus.CLOSED_FOR_OFFERS
+    return contract.status
+
+
+# The SQL side of `status_at`, for a query that lists or filters by status (tenders/search.py): the stored
+# status and the deadline are columns, `now` a bound parameter from the same clock. "Passed" is written once,
+# `deadline <= now`, `deadline_passed`'s `now >= deadline`.
+_Column = ColumnElement[Any] | QueryableAttribute[Any]
+
+
+def _passed_sql(deadline: _Column, now: datetime) -> ColumnElement[bool]:
+    return deadline <= now
+
+
+def status_at_sql(status: _Column, deadline: _Column, now: datetime) -> ColumnElement[Any]:
+    """`status_at` in SQL: the status a row reads at `now` (HC6)."""
+    closed = literal(SpecificContractStatus.CLOSED_FOR_OFFERS, type_=status.type)
+    return case((and_(status == SpecificContractStatus.OPEN, _passed_sql(deadline, now)), closed), else_=status)
+
+
+def reads_as_sql(status: _Column, deadline: _Column, target: SpecificContractStatus,
+                 now: datetime) -> ColumnElement[bool]:
+    """Whether a row reads `target` at `now` (HC6), written so that the index on the stored status still serves:
+    `open` is stored OPEN before the deadline; `closed_for_offers` is stored so (opened) or OPEN past it."""
+    if target == SpecificContractStatus.OPEN:
+        return and_(status == SpecificContractStatus.OPEN, ~_passed_sql(deadline, now))
+    if target == SpecificContractStatus.CLOSED_FOR_OFFERS:
+        return or_(status == SpecificContractStatus.CLOSED_FOR_OFFERS,
+                   and_(status == SpecificContractStatus.OPEN, _passed_sql(deadline, now)))
+    return status == target
+
+
+class NeedProgress(enum.StrEnum):
+    """The need's status as it is read (HC5): draft, submitted, then its procedure's stage, derived from its
+    specific contract at read time, never stale."""
+
+    DRAFT = "draft"
+    SUBMITTED = "submitted"
+    PUBLISHED = "published"                  # its specific contract is open for offers
+    CLOSED_FOR_OFFERS = "closed_for_offers"  # the tender deadline passed; the offers are not opened yet
+    IN_DIALOGUE = "in_dialogue"              # the offers are opened: clarifications and evaluation
+    CHOSEN = "chosen"                        # the award is decided (in its standstill, if any)
+    CONTRACTED = "contracted"                # the contract is signed
+    UNSUCCESSFUL = "unsuccessful"            # no valid offer
+    CANCELLED = "cancelled"                  # declared sans suite
+
+
+# HC5: the need's stage for each stored stage of its specific contract past the deadline's reading (OPEN and
+# DRAFT, the publication's own instant, read through `status_at`). The stored CLOSED_FOR_OFFERS is the
+# opening's: the offers are opened, the dialogue with the vendors begins (domain.md §11.1).
+_NEED_FOLLOWS: dict[SpecificContractStatus, NeedProgress] = {
+    SpecificContractStatus.CLOSED_FOR_OFFERS: NeedProgress.IN_DIALOGUE,
+    SpecificContractStatus.EVALUATION: NeedProgress.IN_DIALOGUE,
+    SpecificContractStatus.AWARD_DECIDED: NeedProgress.CHOSEN,
+    SpecificContractStatus.STANDSTILL: NeedProgress.CHOSEN,
+    SpecificContractStatus.CONTRACTED: NeedProgress.CONTRACTED,
+    SpecificContractStatus.UNSUCCESSFUL: NeedProgress.UNSUCCESSFUL,
+    SpecificContractStatus.CANCELLED: NeedProgress.CANCELLED,
+}
+
+
+def need_status_at(stored: str, contract: SpecificContract | None, now: datetime) -> NeedProgress:
+    """HC5: the need's status at `now` (on its contract's clock). Its own stored status (draft, submitted) until
+    it is published; from then on its specific contract's stage: published while open for offers,
+    closed_for_offers from the deadline (HC6), in_dialogue once the offers are opened, chosen at the award,
+    contracted at the signature, or cancelled / unsuccessful."""
+    if contract is None:
+        return NeedProgress(stored)
+    if contract.status in (SpecificContractStatus.DRAFT, SpecificContractStatus.OPEN):
+        return (NeedProgress.CLOSED_FOR_OFFERS if status_at(contract, now) == SpecificContractStatus.CLOSED_FOR_OFFERS
+                else NeedProgress.PUBLISHED)
+    return _NEED_FOLLOWS[contract.status]
 
 
 def can_move(current: SpecificContractStatus | OfferStatus,

@@ -16,10 +16,11 @@ notifications carry NOTICE.
 from __future__ import annotations
 
 import uuid
+from datetime import UTC, datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from marketplace.lib.clock import AcceleratedClock, Clock, format_paris
+from marketplace.lib.clock import AcceleratedClock, Clock, ClockExhausted, format_paris
 from marketplace.lib.sandbox import NOTICE
 from marketplace.vendors import schemas
 from marketplace.vendors.models import Dps
@@ -30,6 +31,16 @@ def dps_clock(base: Clock, dps: Dps) -> Clock:
     if dps.sandbox_factor is None or dps.sandbox_epoch is None:
         return base
     return AcceleratedClock(base, dps.sandbox_epoch, dps.sandbox_factor, dps.sandbox_skipped)
+
+
+def listing_now(base: Clock, dps: Dps) -> datetime:
+    """The present under `dps`, for one row of a listing: a sandbox whose clock ran out reads the end of time
+    (every deadline it ever set has passed) instead of failing, so one rehearsal past its time never turns a
+    whole listing into a 410. Reading that sandbox's objects one by one still answers 410."""
+    try:
+        return dps_clock(base, dps).now()
+    except ClockExhausted:
+        return datetime.max.replace(tzinfo=UTC)
 
 
 async def dps_of(session: AsyncSession, dps_id: uuid.UUID) -> Dps:

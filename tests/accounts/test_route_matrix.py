@@ -130,6 +130,8 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /organisations":                                            row(U, F, F, F, A),
     # Members of the organisation (and platform admins); outsiders don't learn it exists.
     "GET /organisations/{organisation_id}":                           row(U, A, N, N, A, A, N),
+    # The same for a grappe, which lists its OGs' facilities: its own members only (tests/accounts/
+    # test_facilities.py calls it on a grappe of 3 OGs, as the grappe's lead, other holders and a vendor).
     "GET /organisations/{organisation_id}/facilities":                row(U, A, N, N, A, A, N),
     # The OG's administrator: other kinds' admins are stopped by the role guard.
     "POST /organisations/{organisation_id}/facilities":               row(U, F, F, F, A, A, N),

@@ -296,6 +296,9 @@ async def test_the_search_statement_uses_indexes_at_scale(clock: FrozenClock, se
         "region + cpv": {"region": "84", "cpv": "48814000"},
         "deadline window": {"deadlineFrom": (now + timedelta(days=1)).isoformat(),
                             "deadlineTo": (now + timedelta(days=3)).isoformat()},
+        # HC6: the status as read now (an open contract past its deadline reads closed_for_offers).
+        "open": {"status": "open"},
+        "closed for offers + text": {"q": "interoperabilite", "status": "closed_for_offers"},
     }
     engine = create_async_engine(settings.database_url)
     try:

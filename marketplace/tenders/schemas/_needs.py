@@ -11,9 +11,9 @@ import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 from marketplace.tenders.campaigns import Call, CoreService
-from marketplace.tenders.models import NeedStatus
 from marketplace.tenders.rules import Couloir, ProjectType
 from marketplace.tenders.schemas._common import Cents, Cpv, Finess, LongText, Percent, Reference, Text300, Year
+from marketplace.tenders.states import NeedProgress
 from marketplace.vendors.models import DeliveryMode, Sector
 
 
@@ -77,7 +77,8 @@ class NeedUpdate(NeedFields):
 class Need(CamelStruct):
     id: uuid.UUID
     holder_organisation_id: uuid.UUID
-    status: NeedStatus
+    # HC5: draft, submitted, then its procedure's stage as it stands now (derived from its specific contract).
+    status: NeedProgress
     title: str
     description: str
     campaign: int
