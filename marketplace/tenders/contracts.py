@@ -33,6 +33,7 @@ from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_i
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
 from marketplace.tenders.access import visible_contract
+from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.models import ContractInvitation, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
@@ -333,6 +334,7 @@ class SpecificContractService:
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
             invitation_count=count,
             invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
+            deposit_limits=deposit_limits(contract),  # D14a: published to its buyer and its invitees
             sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from marketplace.errors import Conflict, DomainError, RuleViolation
 
@@ -15,6 +15,16 @@ class DeadlinePassed(Conflict):
     """D14: the end of the submission reached the server at or after the deadline."""
 
     slug: ClassVar[str] = "deadline-passed"
+
+
+class ArchiveRefused(RuleViolation):
+    """G11: an archive among an offer's files holds what is refused (a bomb, a zip-slip, nested or encrypted
+    members). Its reasons name members of the archive, which is sealed content: the journal of failed deposits
+    (D14b) keeps `unnamed`, the same reasons without the names."""
+
+    def __init__(self, detail: str, *, unnamed: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.unnamed = unnamed
 
 
 class OffersSealed(DomainError):

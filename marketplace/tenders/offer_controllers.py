@@ -89,7 +89,7 @@ class OfferController(Controller):
             self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], offers: Offers,
             principal: Caller,
             filename: Annotated[str, Parameter(
-                header="X-Filename", min_length=1, max_length=1000,
+                header="X-Filename", min_length=1, max_length=schemas.FILENAME_MAX_LENGTH,
                 description="The file's name, UTF-8 percent-encoded. A header, not a query parameter: URLs end "
                             "up in access logs, and an offer's file names are sealed like its content.")],
     ) -> schemas.AttachmentReceipt:

@@ -204,6 +204,14 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /specific-contracts/{contract_id}/opening":                  row(U, N, F, N, F, N, N),
     "GET /offers/{offer_id}/unsealed-parts":                          row(U, F, F, F, F),
     "GET /offers/{offer_id}/attachments/{attachment_id}/content":     row(U, F, F, F, F),
+    # Deposits (D14b–D14c). A vendor's member reads its own refused attempts only where its vendor is invited
+    # (the matrix's contract invites nobody: 404); the buying organisation reads every attempt from the deadline
+    # on (before it, 403 from the service, D13) and its late admissions; its admin is let through to admit late
+    # and refused by the service before the deadline (409, D14c).
+    "GET /specific-contracts/{contract_id}/my-deposit-attempts":      row(U, F, N, F, F),
+    "GET /specific-contracts/{contract_id}/deposit-attempts":         row(U, F, F, F, F),
+    "POST /specific-contracts/{contract_id}/late-admissions":         row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/late-admissions":          row(U, F, F, A, F),
     # Evaluation and award. The matrix's contract is still open: the buying organisation's admin is let
     # through and refused by the machine (409, G8); the holder reads no ranking nor award before the opening
     # (404, HC3); the `vendor`'s offer is a draft, so its member has no result to read (404); no request for
@@ -374,6 +382,9 @@ BODIES: dict[str, Any] = {
     "POST /specific-contracts/{contract_id}/cancellation": {"reasons": "Besoin redéfini."},
     "POST /specific-contracts/{contract_id}/committee": {"holderInvited": True},
     "PUT /dps/{dps_id}/conduct-mode": {"conductMode": "intermediation"},
+    "POST /specific-contracts/{contract_id}/late-admissions": {
+        "vendorOrganisationId": str(uuid.uuid4()), "reasons": "Dépôts bloqués.", "attemptIds": [str(uuid.uuid4())],
+        "depositUntil": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
     "POST /contracts/{contract_id}/cancellation": {"reasons": "L'attributaire renonce."},
     "POST /contracts/{contract_id}/termination": {"kind": "terminated_early", "reasons": "Résiliation."},
 

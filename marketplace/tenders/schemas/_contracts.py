@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
+from marketplace.tenders.schemas._deposits import DepositLimits
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.models import ConductMode
 from marketplace.vendors.schemas import SandboxClock
@@ -89,6 +90,8 @@ class SpecificContract(CamelStruct):
     # The buyer sees every invitation; an invited vendor sees its own.
     invitation_count: int
     invitations: list[ContractInvitation]
+    # D14a: every limit a deposit can hit (files, sizes, types, archives, the deadline), quoted by each refusal.
+    deposit_limits: DepositLimits
     # On a sandbox DPS: every time above is the sandbox's (`sandboxClock.now` is its present).
     sandbox: bool = False
     sandbox_clock: SandboxClock | None = None
