@@ -207,11 +207,12 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     # Deposits (D14b–D14c). A vendor's member reads its own refused attempts only where its vendor is invited
     # (the matrix's contract invites nobody: 404); the buying organisation reads every attempt from the deadline
     # on (before it, 403 from the service, D13) and its late admissions; its admin is let through to admit late
-    # and refused by the service before the deadline (409, D14c).
-    "GET /specific-contracts/{contract_id}/my-deposit-attempts":      row(U, F, N, F, F),
-    "GET /specific-contracts/{contract_id}/deposit-attempts":         row(U, F, F, F, F),
-    "POST /specific-contracts/{contract_id}/late-admissions":         row(U, F, F, A, F),
-    "GET /specific-contracts/{contract_id}/late-admissions":          row(U, F, F, A, F),
+    # and refused by the service before the deadline (409, D14c). The holder of this centralised contract is told
+    # it is not its buying side (403, HC3); another holder finds nothing (404).
+    "GET /specific-contracts/{contract_id}/my-deposit-attempts":      row(U, F, N, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/deposit-attempts":         row(U, F, F, F, F, F, N),
+    "POST /specific-contracts/{contract_id}/late-admissions":         row(U, F, F, A, F, F, N),
+    "GET /specific-contracts/{contract_id}/late-admissions":          row(U, F, F, A, F, F, N),
     # Evaluation and award. The matrix's contract is still open: the buying organisation's admin is let
     # through and refused by the machine (409, G8); the holder reads no ranking nor award before the opening
     # (404, HC3); the `vendor`'s offer is a draft, so its member has no result to read (404); no request for
