@@ -178,10 +178,10 @@ async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_se
                            {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}])
     await conn.execute(
         "INSERT INTO dps (id, buyer_organisation_id, title, description, validity_start, validity_end, "
-        "usable_by_other_buyers, status, award_criteria, created_at, updated_at) "
+        "usable_by_other_buyers, conduct_mode, status, award_criteria, created_at, updated_at) "
         "VALUES ($1, $2, 'SAD ESMS numérique — banc d''essai', 'Solutions logicielles pour les ESSMS.', $3, $4, "
-        "true, 'active', $5::jsonb, $3, $3)", dps, buyer, now - timedelta(days=400), now + timedelta(days=1000),
-        criteria)
+        "true, 'centralised', 'active', $5::jsonb, $3, $3)", dps, buyer, now - timedelta(days=400),
+        now + timedelta(days=1000), criteria)
     categories = {(s, m): uuid.uuid4() for s in SECTORS for m in MODES}
     await conn.copy_records_to_table("dps_category", columns=(
         "id", "dps_id", "sector", "delivery_mode", "title", "selection_criteria", "required_documents", "created_at",
@@ -216,8 +216,8 @@ async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_se
         needs.append((need_id, holder.id, "published", title, description, 2025, 2, facilities, "regional", False,
                       ["ins", "mss", "dmp"], True, True, True, True, False, [40, 40, 20], date(2025, 3, 1),
                       sector, mode, cpv, invited_at - timedelta(days=5), invited_at - timedelta(days=30), invited_at))
-        contracts.append((uuid.uuid4(), need_id, dps, categories[sector, mode], buyer, status, invited_at, deadline,
-                          criteria, "seed", invited_at, invited_at))
+        contracts.append((uuid.uuid4(), need_id, dps, categories[sector, mode], buyer, "centralised", buyer,
+                          holder.id, status, invited_at, deadline, criteria, "seed", invited_at, invited_at))
     await conn.copy_records_to_table("need", columns=(
         "id", "holder_organisation_id", "status", "title", "description", "campaign", "project_type", "facilities",
         "requested_call", "multiregional", "core_services", "gdpr_compliance", "target_map_convergence",
@@ -225,8 +225,9 @@ async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_se
         "applied_on", "sector", "delivery_mode", "cpv_codes", "submitted_at", "created_at", "updated_at"),
         records=needs)
     await conn.copy_records_to_table("specific_contract", columns=(
-        "id", "need_id", "dps_id", "category_id", "buyer_organisation_id", "status", "invited_at", "tender_deadline",
-        "award_criteria", "created_by", "created_at", "updated_at"), records=contracts)
+        "id", "need_id", "dps_id", "category_id", "buyer_organisation_id", "conduct_mode", "dps_organisation_id",
+        "holder_organisation_id", "status", "invited_at", "tender_deadline", "award_criteria", "created_by",
+        "created_at", "updated_at"), records=contracts)
     # Every published need, the new ones and any already there: the statement is an upsert.
     result = await conn.execute(INDEX_ALL_SQL)
     return int(result.split()[-1])

@@ -62,6 +62,7 @@ from marketplace.tenders.controllers import (
     PublicSearchController,
     SpecificContractController,
 )
+from marketplace.tenders.deposit_controllers import DepositController
 from marketplace.tenders.dps_controllers import DpsTimeController
 from marketplace.tenders.offer_controllers import OfferController, OpeningController
 from marketplace.tenders.vault import Vault
@@ -152,7 +153,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         InvitationController, DpsController, DpsTimeController, RegisterController,
                         AdmissionController, LivingAdmissionController, NeedController,
                         SpecificContractController, ContractQuestionController, ContractAmendmentController,
-                        PublicSearchController, OfferController, OpeningController, AwardController,
+                        PublicSearchController, OfferController, OpeningController, DepositController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController, FundingCallController, NeedFundingController, InboxController,
                         FailedDeliveryController],

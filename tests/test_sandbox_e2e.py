@@ -161,6 +161,8 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
         "title": "SAD de répétition — test d'intégration", "description": "Procédure fictive.",
         "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
         "usableByOtherBuyers": False, "sandbox": {"factor": FACTOR},
+        # The buyer opens and awards below: it runs the procedure on the holder's behalf (HC1, HC3).
+        "conductMode": "centralised",
         "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                           {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
         "categories": [{"sector": "grand_age", "deliveryMode": "saas", "title": "DUI grand âge en SaaS",

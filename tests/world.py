@@ -82,6 +82,10 @@ PEOPLE: dict[str, tuple[str, list[Role]]] = {
     "buyer_opener": ("buyer", [Role.BUYER_OPENER]),
     "holder_admin": ("holder", [Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD]),
     "holder_member": ("holder", [Role.HOLDER_MEMBER]),
+    # The holder's own openers and evaluators: it buys its specific contract in intermediation (HC2) and sits on
+    # the central purchasing body's committee when invited (HC3).
+    "holder_opener": ("holder", [Role.HOLDER_OPENER]),
+    "holder_evaluator": ("holder", [Role.HOLDER_EVALUATOR]),
     "other_holder_admin": ("other_holder", [Role.HOLDER_ADMIN]),
     "other_holder_member": ("other_holder", [Role.HOLDER_MEMBER]),
     "vendor_admin": ("vendor", [Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER]),

@@ -33,7 +33,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_WRITERS, Role
+from marketplace.accounts.roles import BUYER_ADMINS, VENDOR_WRITERS
 from marketplace.awards import schemas
 from marketplace.awards.errors import AbnormallyLowConflict
 from marketplace.awards.evaluation import EvaluationService
@@ -202,7 +202,7 @@ class AbnormallyLowService(EvaluationService):
         procedure.justified_at = await self._now(contract)
         await self.session.flush()
         title = await self._title(contract)
-        for email in await member_emails(self.session, contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
+        for email in await member_emails(self.session, contract.buyer_organisation_id, BUYER_ADMINS):
             await self.notifications.notify(
                 recipient_email=email, kind="award.abnormally_low_justified", about=procedure.offer_id,
                 subject=f"Offre anormalement basse : justification reçue ({title})",

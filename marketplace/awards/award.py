@@ -101,8 +101,9 @@ class AwardService(ServiceBase):
 
     async def get_award(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Award:
         """The contract's award as it stands now: the live one, else the last cancelled one; its status read on
-        the contract's clock (a standstill that ended reads ACTIVE, states.award_status)."""
-        contract = await self._contract(principal, contract_id)
+        the contract's clock (a standstill that ended reads ACTIVE, states.award_status). Read by the buying side,
+        and by who follows or holds the contract (HC2, HC3)."""
+        contract = await self._readable(principal, contract_id)
         award = await self.session.scalar(select(Award).where(Award.specific_contract_id == contract.id).order_by(
             (Award.status == AwardStatus.CANCELLED).asc(), Award.decided_at.desc()).limit(1))
         if award is None:

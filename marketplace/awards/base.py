@@ -24,7 +24,7 @@ from marketplace.errors import Forbidden, NotFound
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
 from marketplace.notifications.notify import NotificationService
-from marketplace.tenders.access import buying_side, for_buying_side
+from marketplace.tenders.access import buying_side, for_buying_side, for_evaluation, for_procedure_reader
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Offer, SpecificContract
 from marketplace.vendors.sandbox import clock_of, dps_of
@@ -48,12 +48,21 @@ class ServiceBase:
     # -- loading and checks --------------------------------------------------------------------------
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
-                        lock: bool = False) -> SpecificContract:
+                        lock: bool = False, committee: bool = False) -> SpecificContract:
+        """The contract for its buying side (else 404, or 403 naming HC2 or HC3 to who follows or holds it);
+        with `committee`, also for the holder's people on its evaluation committee (HC3: declarations, scores)."""
         query = select(SpecificContract).where(SpecificContract.id == contract_id)
         if lock:
             # Re-read after the wait: a concurrent award that committed meanwhile must be seen (G8).
             query = query.with_for_update().execution_options(populate_existing=True)
-        return for_buying_side(principal, await self.session.scalar(query))
+        contract = await self.session.scalar(query)
+        return for_evaluation(principal, contract) if committee else for_buying_side(principal, contract)
+
+    async def _readable(self, principal: Principal, contract_id: uuid.UUID) -> SpecificContract:
+        """The contract for its buying side, and, once the offers are opened, for who follows it (HC2) or holds it
+        (HC3): they read the ranking and the award."""
+        return await for_procedure_reader(self.session, principal,
+                                          await self.session.get(SpecificContract, contract_id))
 
     @staticmethod
     def _admin(principal: Principal, contract: SpecificContract, what: str) -> None:
@@ -66,12 +75,13 @@ class ServiceBase:
             raise WrongStage(f"status: the contract is {contract.status.value}; {detail}", field="status",
                              rule="G8")
 
-    async def _offer(self, principal: Principal, offer_id: uuid.UUID) -> tuple[Offer, SpecificContract]:
+    async def _offer(self, principal: Principal, offer_id: uuid.UUID, *,
+                     committee: bool = False) -> tuple[Offer, SpecificContract]:
         offer = await self.session.get(Offer, offer_id)
         if offer is None:
             raise NotFound("No offer has this id.")
         try:
-            contract = await self._contract(principal, offer.specific_contract_id)
+            contract = await self._contract(principal, offer.specific_contract_id, committee=committee)
         except NotFound:
             raise NotFound("No offer has this id.") from None
         return offer, contract

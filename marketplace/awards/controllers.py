@@ -14,7 +14,14 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, SIGNATORIES, VENDOR_MEMBERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import (
+    BUYER_ADMINS,
+    BUYER_WRITERS,
+    HOLDER_MEMBERS,
+    SIGNATORIES,
+    VENDOR_MEMBERS,
+    VENDOR_WRITERS,
+)
 from marketplace.awards import schemas
 from marketplace.awards.abnormally_low import DOCUMENT_TYPES as JUSTIFICATION_TYPES
 from marketplace.awards.abnormally_low import AbnormallyLowService
@@ -37,6 +44,7 @@ from marketplace.awards.states import SignatureSide
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
+from marketplace.tenders import schemas as tender_schemas
 from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
@@ -45,8 +53,17 @@ Caller = NamedDependency[Principal]
 Evaluation = NamedDependency[EvaluationService]
 Awards = NamedDependency[AwardService]
 Reasons = NamedDependency[ReasonsService]
-ADMIN = "An administrator of the contract's buying organisation."
-EVALUATORS = "An evaluator or administrator of the contract's buying organisation."
+# Who the buying side is (domain.md §11.1): the holder itself in intermediation (HC2), the central purchasing body
+# (or the buyer the holder named, D2) when centralised (HC3). The central purchasing body that follows a procedure
+# in intermediation passes the role guard of these routes and is refused by the service (403 naming HC2).
+ADMIN = ("An administrator of the contract's buying side: the holder's (intermediation) or the buying "
+         "organisation's (centralised).")
+EVALUATORS = ("An evaluator or administrator of the contract's buying side: the holder's (intermediation) or the "
+              "buying organisation's (centralised).")
+COMMITTEE = (EVALUATORS[:-1] + "; on a centralised contract, also the holder's evaluators and administrators once "
+             "invited onto the evaluation committee (HC3).")
+READERS_AFTER_OPENING = (EVALUATORS[:-1] + "; once the offers are opened, also the holder's members and the central "
+                         "purchasing body following a procedure in intermediation (HC2, HC3).")
 
 
 class AwardController(Controller):
@@ -59,50 +76,61 @@ class AwardController(Controller):
                     "reasons_requests": Provide(provide_reasons_service, sync_to_thread=False)}
 
     @post("/specific-contracts/{contract_id:uuid}/evaluation", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Start the evaluation of the opened offers (machine (c): CLOSED_FOR_OFFERS → EVALUATION)")
     async def start(self, contract_id: FromPath[uuid.UUID], evaluation: Evaluation,
                     principal: Caller) -> schemas.Ranking:
         return await evaluation.start_evaluation(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/conflict-declarations", status_code=HTTP_201_CREATED,
-          opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
+          opt=requires(*BUYER_WRITERS, reason=COMMITTEE),
           summary="File your conflict-of-interest declaration for the contract (before any score)")
     async def declare(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeclarationCreate],
                       evaluation: Evaluation, principal: Caller) -> Response[schemas.Declaration]:
         declaration = await evaluation.declare(principal, contract_id, data)
         return created(declaration, f"/specific-contracts/{contract_id}/ranking")
 
-    @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
+    @put("/offers/{offer_id:uuid}/scores", opt=requires(*BUYER_WRITERS, reason=COMMITTEE),
          summary="Give or replace your scores of an opened offer, 0–100 per award criterion, with comments")
     async def score(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.ScoresPut], evaluation: Evaluation,
                     principal: Caller) -> list[schemas.Score]:
         return await evaluation.score(principal, offer_id, data)
 
-    @post("/offers/{offer_id:uuid}/rejection", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+    @post("/offers/{offer_id:uuid}/rejection", status_code=HTTP_200_OK, opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Reject an opened offer as irregular, unacceptable or inappropriate (it leaves the ranking)")
     async def reject(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.RejectionCreate],
                      evaluation: Evaluation, principal: Caller) -> schemas.Rejection:
         return await evaluation.reject(principal, offer_id, data)
 
-    @get("/specific-contracts/{contract_id:uuid}/ranking", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
+    @get("/specific-contracts/{contract_id:uuid}/ranking",
+         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, reason=READERS_AFTER_OPENING),
          summary="The ranking: weighted means of the evaluators' scores, ties broken deterministically")
     async def ranking(self, contract_id: FromPath[uuid.UUID], evaluation: Evaluation,
                       principal: Caller) -> schemas.Ranking:
         return await evaluation.ranking(principal, contract_id)
 
     @post("/specific-contracts/{contract_id:uuid}/award", status_code=HTTP_201_CREATED,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Award the contract (one award per contract) and send the rejection notices (D16)")
     async def award(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.AwardCreate], awards: Awards,
                     principal: Caller) -> Response[schemas.Award]:
         award = await awards.award(principal, contract_id, data)
         return created(award, f"/specific-contracts/{contract_id}/award")
 
-    @get("/specific-contracts/{contract_id:uuid}/award", opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
+    @get("/specific-contracts/{contract_id:uuid}/award",
+         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, reason=READERS_AFTER_OPENING),
          summary="The award as it stands now: a standstill that ended reads active (machine (e), D18)")
     async def show_award(self, contract_id: FromPath[uuid.UUID], awards: Awards, principal: Caller) -> schemas.Award:
         return await awards.get_award(principal, contract_id)
+
+    @post("/specific-contracts/{contract_id:uuid}/committee", status_code=HTTP_200_OK,
+          opt=requires(*BUYER_ADMINS, reason="An administrator of the buying organisation running a centralised "
+                                             "contract on the holder's behalf (HC3)."),
+          summary="Invite the holder onto the evaluation committee (HC3: its admins and evaluators declare their "
+                  "interests and score), or take it off before any of them declared")
+    async def committee(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.CommitteeUpdate],
+                        evaluation: Evaluation, principal: Caller) -> tender_schemas.SpecificContract:
+        return await evaluation.set_committee(principal, contract_id, data)
 
     @get("/specific-contracts/{contract_id:uuid}/my-evaluation",
          opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor whose offer was opened: its own result."),
@@ -120,7 +148,7 @@ class AwardController(Controller):
         return created(request, f"/specific-contracts/{contract_id}/my-evaluation")
 
     @post("/reasons-requests/{reasons_request_id:uuid}/answer", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN), summary="Answer a vendor's request for reasons (D17)")
+          opt=requires(*BUYER_ADMINS, reason=ADMIN), summary="Answer a vendor's request for reasons (D17)")
     async def answer_reasons(self, reasons_request_id: FromPath[uuid.UUID], data: JSONBody[schemas.ReasonsAnswer],
                              reasons_requests: Reasons, principal: Caller) -> schemas.ReasonsRequest:
         return await reasons_requests.answer_reasons(principal, reasons_request_id, data)
@@ -134,7 +162,7 @@ class CancellationController(Controller):
                     "cancellations": Provide(provide_cancellation_service, sync_to_thread=False)}
 
     @post("/specific-contracts/{contract_id:uuid}/cancellation", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Declare the specific contract sans suite, with reasons: the award is cancelled, a pending "
                   "contract abandoned, every invitee told; nothing moves afterwards")
     async def cancel(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.SansSuiteCreate],
@@ -144,7 +172,7 @@ class CancellationController(Controller):
 
 AbnormallyLow = NamedDependency[AbnormallyLowService]
 JUSTIFIERS = "The administrator or bid manager of the offer's vendor."
-PROCEDURE_READERS = "Members of the contract's buying organisation, and of the offer's vendor."
+PROCEDURE_READERS = "Members of the contract's buying side, and of the offer's vendor."
 Filename = Annotated[str, HeaderParameter(
     name="X-Filename", min_length=1, max_length=1000,
     description="The file's name, UTF-8 percent-encoded (a header: URLs end up in access logs).")]
@@ -193,7 +221,7 @@ class AbnormallyLowController(Controller):
                       procedures: AbnormallyLow, principal: Caller) -> schemas.AbnormallyLow:
         return await procedures.justify(principal, offer_id, data)
 
-    @post("/decision", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+    @post("/decision", status_code=HTTP_200_OK, opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Accept the justification (the offer stays evaluated) or reject the offer, only once the "
                   "justification was received or its due date passed (D15)")
     async def decide(self, offer_id: FromPath[uuid.UUID], data: JSONBody[schemas.AbnormallyLowDecision],
@@ -202,7 +230,8 @@ class AbnormallyLowController(Controller):
 
 
 Contracts = NamedDependency[ContractService]
-PARTIES = "Members of the contract's buying organisation or of the awardee."
+PARTIES = ("Members of the contract's parties (HC4): its buyer (the holder in intermediation) and the awardee; "
+           "the central purchasing body following a procedure in intermediation reads it too (HC2).")
 
 
 class ContractController(Controller):
@@ -213,7 +242,7 @@ class ContractController(Controller):
                     "contracts": Provide(provide_contract_service, sync_to_thread=False)}
 
     @post("/specific-contracts/{contract_id:uuid}/contract", status_code=HTTP_201_CREATED,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Create the contract from the award: PENDING, with its amount and its payment terms (FU7)")
     async def create(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractCreate],
                      contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
@@ -236,7 +265,8 @@ class ContractController(Controller):
 
     @post("/contracts/{contract_id:uuid}/signatures", status_code=HTTP_201_CREATED, request_max_body_size=None,
           opt={**requires(*SIGNATORIES,
-                          reason="An administrator of the buying organisation or of the awardee."),
+                          reason="An administrator of each party (HC4): the buyer (the holder in intermediation, "
+                                 "the buying organisation when centralised) and the awardee."),
                **raw_body(*SIGNATURE_TYPES)},
           summary="Sign for your side with the signed document (raw body: PAdES PDF, CAdES .p7s/.p7m enveloping "
                   "the document, or XAdES enveloped XML), checked offline (G16); both sides → ACTIVE (D18)")
@@ -245,7 +275,7 @@ class ContractController(Controller):
         return await contracts.sign(principal, contract_id, **raw_upload(request))
 
     @post("/contracts/{contract_id:uuid}/modifications", status_code=HTTP_201_CREATED,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Append a modification (avenant) with its reason and new amount; the signed amount stays")
     async def modify(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ModificationCreate],
                      contracts: Contracts, principal: Caller) -> Response[schemas.Contract]:
@@ -253,14 +283,14 @@ class ContractController(Controller):
         return created(contract, f"/contracts/{contract.id}")
 
     @post("/contracts/{contract_id:uuid}/cancellation", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="Abandon a contract awaiting its signatures, with reasons (machine (e): PENDING → CANCELLED)")
     async def cancel(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractCancellation],
                      contracts: Contracts, principal: Caller) -> schemas.Contract:
         return await contracts.cancel(principal, contract_id, data)
 
     @post("/contracts/{contract_id:uuid}/termination", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason=ADMIN),
+          opt=requires(*BUYER_ADMINS, reason=ADMIN),
           summary="End an active contract: completed or terminated early, with reasons (machine (e): ACTIVE → "
                   "TERMINATED)")
     async def terminate(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.ContractTermination],
@@ -269,10 +299,10 @@ class ContractController(Controller):
 
 
 Dialogue = NamedDependency[DialogueService]
-EVALUATORS_ASK = "An evaluator or administrator of the buying organisation, after the opening (D13)."
-BOTH_SIDES = "The contract's buying organisation (admins, evaluators) and the offer's vendor (any member)."
-WRITERS = ("The buying organisation's admins and evaluators; the vendor's admin or bid manager before the answer "
-           "is due.")
+EVALUATORS_ASK = EVALUATORS[:-1] + ", after the opening (D13)."
+BOTH_SIDES = "The contract's buying side (admins, evaluators: the holder's in intermediation) and the offer's vendor."
+WRITERS = ("The buying side's admins and evaluators (the holder's in intermediation); the vendor's admin or bid "
+           "manager before the answer is due.")
 
 
 class ClarificationController(Controller):
@@ -332,7 +362,7 @@ class ClarificationController(Controller):
         return Redirect(await dialogue.download_url(principal, thread_id, attachment_id), status_code=307)
 
     @post("/clarifications/{thread_id:uuid}/close", status_code=HTTP_200_OK,
-          opt=requires(*BUYER_WRITERS, reason="An evaluator or administrator of the buying organisation."),
+          opt=requires(*BUYER_WRITERS, reason=EVALUATORS),
           summary="Close the thread: nothing more is posted to it")
     async def close(self, thread_id: FromPath[uuid.UUID], dialogue: Dialogue,
                     principal: Caller) -> schemas.ClarificationThread:

@@ -18,8 +18,9 @@ that was withdrawn or superseded.
 Object rule: a thread is its buying organisation's and its vendor's. Anyone else gets 404, the other
 vendors first: they must not learn that a competitor is being asked anything.
 
-The dialogue is held by the buying organisation only: a holder's project lead takes part through a
-membership of it (no delegation to the holder's organisation is modelled on specific contracts).
+The dialogue is held by the buying side only: in intermediation that is the holder itself, its admins and
+evaluators (HC2); the central purchasing body that follows the procedure takes no part (403 naming HC2), nor does
+the holder of a contract the central purchasing body runs (403 naming HC3).
 """
 
 from __future__ import annotations
@@ -36,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS
+from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.conflicts import stay_out
 from marketplace.awards.errors import AnswerOverdue, ClarificationClosed, OffersNotOpened
@@ -48,7 +49,7 @@ from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_i
 from marketplace.lib.files import safe_filename
 from marketplace.notifications.notify import NotificationService
 from marketplace.tenders import schemas as tender_schemas
-from marketplace.tenders.access import buying_side, vendor_side
+from marketplace.tenders.access import buying_side, not_the_buying_side, vendor_side
 from marketplace.tenders.errors import WrongStage
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.offers import audit_apart
@@ -92,7 +93,9 @@ class DialogueService:
             return offer, contract, DialogueSide.BUYER
         if vendor_side(principal, offer):
             return offer, contract, DialogueSide.VENDOR
-        raise NotFound(_NO_OFFER)
+        # The dialogue is the buying side's with each vendor (HC2: the holder's in intermediation); who follows or
+        # holds the contract knows the offers exist (the opening record lists them) and is told why not.
+        raise not_the_buying_side(principal, contract, _NO_OFFER)
 
     async def _thread(self, principal: Principal, thread_id: uuid.UUID, *,
                       lock: bool = False) -> tuple[ClarificationThread, DialogueSide]:
@@ -340,6 +343,7 @@ class DialogueService:
     async def _tell(self, thread: ClarificationThread, side: DialogueSide, answer_due_at: datetime | None) -> None:
         """The other side's people (the vendor's admins and bid managers; the buying organisation's admins
         and evaluators) learn that a message awaits them, in their inbox and by mail."""
+        roles: tuple[Role, ...]
         if side is DialogueSide.VENDOR:
             organisation, roles = thread.vendor_organisation_id, VENDOR_WRITERS
         else:

@@ -1,10 +1,11 @@
 """The evaluation of a specific contract's offers (machines (c), (d); G8).
 
-The evaluation starts after the opening. Each evaluator (a buyer:evaluator or buyer:admin of the buying
-organisation) first files a conflict-of-interest declaration for the contract, then scores every admissible
-opened offer on every award criterion, 0–100 with a comment; a score is replaced until the award freezes
-the ranking (`ranking.py`). Offers rejected as irregular, unacceptable or inappropriate leave the ranking.
-The award that ends the evaluation is in `award.py`.
+The evaluation starts after the opening. Each evaluator (an evaluator or admin of the buying side: of the buying
+organisation, or of the holder buying in intermediation, HC2; and, on a contract the central purchasing body
+runs, of the holder it invited onto the committee, HC3) first files a conflict-of-interest declaration for the
+contract, then scores every admissible opened offer on every award criterion, 0–100 with a comment; a score is
+replaced until the award freezes the ranking (`ranking.py`). Offers rejected as irregular, unacceptable or
+inappropriate leave the ranking. The award that ends the evaluation is in `award.py`.
 """
 
 from __future__ import annotations
@@ -15,18 +16,24 @@ import msgspec
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from marketplace.accounts.members import member_emails
+from marketplace.accounts.models import Membership
 from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import HOLDER_EVALUATORS
 from marketplace.awards import schemas
 from marketplace.awards.base import ServiceBase
 from marketplace.awards.errors import AbnormallyLowConflict, DeclarationRequired
 from marketplace.awards.models import ConflictDeclaration, EvaluationScore, OfferRejection
 from marketplace.awards.ranking import rank, rejection_schema
-from marketplace.awards.states import AFTER_AWARD, RejectionGround, offer_outcome
+from marketplace.awards.states import AFTER_AWARD, COMMITTEE_STATES, RejectionGround, offer_outcome
 from marketplace.awards.unsuccessful import any_admissible, end_unsuccessful
 from marketplace.errors import Conflict, Forbidden, RuleViolation
+from marketplace.tenders import schemas as tender_schemas
+from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.errors import WrongStage
-from marketplace.tenders.models import Offer, SpecificContract
+from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, move
+from marketplace.vendors.models import ConductMode
 
 
 class EvaluationService(ServiceBase):
@@ -43,11 +50,53 @@ class EvaluationService(ServiceBase):
                           contract.id)
         return (await rank(self.session, contract))[0]
 
+    # -- HC3: the holder on the evaluation committee ---------------------------------------------------
+
+    async def set_committee(self, principal: Principal, contract_id: uuid.UUID,
+                            data: schemas.CommitteeUpdate) -> tender_schemas.SpecificContract:
+        """HC3: the central purchasing body's admin invites the holder onto the evaluation committee of a contract
+        it runs on the holder's behalf (the holder's admins and evaluators then declare their interests, read the
+        opened offers and score them), or takes it off before any of them declared. Audited; the holder told."""
+        contract = await self._contract(principal, contract_id, lock=True)
+        self._admin(principal, contract, "sets up the evaluation committee")
+        if contract.conduct_mode != ConductMode.CENTRALISED:
+            raise Conflict("holderInvited: HC3: the holder is invited onto the committee of a contract the central "
+                           "purchasing body runs; in intermediation it is the buying side itself (HC2)",
+                           field="holderInvited", rule="HC3")
+        if contract.status not in COMMITTEE_STATES:
+            raise WrongStage(f"status: the contract is {contract.status.value}; the committee is set up until the "
+                             "award", field="status", rule="G8")
+        if contract.holder_on_committee == data.holder_invited:
+            raise Conflict("holderInvited: the holder " + ("sits on the committee already" if data.holder_invited
+                                                           else "is not on the committee"), field="holderInvited")
+        if not data.holder_invited and await self.session.scalar(select(ConflictDeclaration.id).join(
+                Membership, Membership.user_id == ConflictDeclaration.evaluator_id).where(
+                ConflictDeclaration.specific_contract_id == contract.id,
+                Membership.organisation_id == contract.holder_organisation_id).limit(1)) is not None:
+            raise Conflict("holderInvited: the holder's people declared their interests for this contract already: "
+                           "their declarations and scores are on record, the holder stays on the committee",
+                           field="holderInvited", rule="HC3")
+        contract.holder_on_committee = data.holder_invited
+        await self.session.flush()
+        await self._audit(principal, contract, "specific_contract.committee_holder_" + (
+            "invited" if data.holder_invited else "withdrawn"), "specific_contract", contract.id,
+                          holder=str(contract.holder_organisation_id))
+        if data.holder_invited:
+            title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id)) or ""
+            for email in await member_emails(self.session, contract.holder_organisation_id, HOLDER_EVALUATORS):
+                await self.notifications.notify(
+                    recipient_email=email, kind="evaluation.committee_invitation", about=contract.id,
+                    subject=f"Commission d'évaluation — {title}",
+                    body=f"La centrale d'achat vous invite à la commission d'évaluation du marché spécifique "
+                         f"{contract.id} ({title}) : après l'ouverture des plis, chaque membre dépose sa "
+                         "déclaration d'intérêts puis note les offres.", sandbox=await self._sandbox(contract))
+        return await SpecificContractService(self.session, self.clock).get(principal, contract.id)
+
     # -- declarations, scores, rejections ------------------------------------------------------------
 
     async def declare(self, principal: Principal, contract_id: uuid.UUID,
                       data: schemas.DeclarationCreate) -> schemas.Declaration:
-        contract = await self._contract(principal, contract_id)
+        contract = await self._contract(principal, contract_id, committee=True)  # HC3: the invited holder too
         self._stage("evaluate", contract, "declarations are filed during the evaluation")
         if principal.user_id is None:
             raise Forbidden("A declaration of interests is a person's: an API key can't file one.")
@@ -88,7 +137,7 @@ class EvaluationService(ServiceBase):
             raise Conflict("This offer was rejected: it left the ranking.", field="offerId")
 
     async def score(self, principal: Principal, offer_id: uuid.UUID, data: schemas.ScoresPut) -> list[schemas.Score]:
-        offer, contract = await self._offer(principal, offer_id)
+        offer, contract = await self._offer(principal, offer_id, committee=True)  # HC3: the invited holder too
         self._stage("evaluate", contract, "offers are scored during the evaluation, until the award")
         await self._admissible(offer, contract)
         await self.check_evaluator(principal, contract, "scoring its offers")
@@ -163,7 +212,7 @@ class EvaluationService(ServiceBase):
     # -- the ranking ---------------------------------------------------------------------------------
 
     async def ranking(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Ranking:
-        contract = await self._contract(principal, contract_id)
+        contract = await self._readable(principal, contract_id)  # HC2, HC3: read after the opening too
         await self._stay_out(principal, contract, "its ranking")
         if contract.status not in (SpecificContractStatus.EVALUATION, *AFTER_AWARD,
                                    SpecificContractStatus.UNSUCCESSFUL):

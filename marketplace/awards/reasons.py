@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_MEMBERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import BUYER_ADMINS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.base import GROUNDS_FR, ServiceBase
 from marketplace.awards.models import Award, ReasonsRequest
@@ -106,7 +106,7 @@ class ReasonsService(ServiceBase):
                 "l'attributaire (D17)" if owes_winning_characteristics(grounds) else
                 "La réponse donne les motifs du rejet de l'offre (D17)")
         lost = f"offre écartée comme {GROUNDS_FR[grounds]}" if grounds else "offre classée, non retenue"
-        for email in await member_emails(self.session, contract.buyer_organisation_id, [Role.BUYER_ADMIN.value]):
+        for email in await member_emails(self.session, contract.buyer_organisation_id, BUYER_ADMINS):
             await self.notifications.notify(
                 recipient_email=email, kind="award.reasons_requested", about=row.id,
                 subject="Demande des motifs de rejet d'une offre",

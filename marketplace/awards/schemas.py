@@ -11,6 +11,7 @@ from typing import Annotated
 import msgspec
 from msgspec import Meta
 
+from marketplace.accounts.roles import OrganisationKind
 from marketplace.awards.states import (
     SCORE_MAX,
     SCORE_MIN,
@@ -318,12 +319,25 @@ class SansSuite(CamelStruct):
     notified: int
 
 
+class ContractParty(CamelStruct):
+    """HC4: a party to the contract, who signs for its side: the buyer of the specific contract (the holder in
+    intermediation, HC2; the central purchasing body when centralised, HC3) and the awardee."""
+
+    side: SignatureSide
+    organisation_id: uuid.UUID
+    name: str
+    kind: OrganisationKind
+    signed_at: datetime | None
+
+
 class Contract(CamelStruct):
     id: uuid.UUID
     specific_contract_id: uuid.UUID
     award_id: uuid.UUID
     buyer_organisation_id: uuid.UUID
     vendor_organisation_id: uuid.UUID
+    # HC4: both parties, the buyer's side first; each signs for its own (G16, D18).
+    parties: list[ContractParty]
     status: ContractStatus
     # As signed; `currentAmountCents` is the last modification's, or this one.
     amount_cents: int
@@ -342,6 +356,12 @@ class Contract(CamelStruct):
 # -- clarifications (the dialogue on an opened offer) ------------------------------------------------------
 
 Subject = Annotated[str, Meta(min_length=1, max_length=300)]
+
+
+class CommitteeUpdate(CamelStruct):
+    """HC3: whether the holder sits on the evaluation committee of a contract the central purchasing body runs."""
+
+    holder_invited: bool
 
 
 class ClarificationCreate(CamelStruct):

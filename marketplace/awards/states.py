@@ -21,6 +21,9 @@ CONTRACT_STAGES: dict[str, tuple[SpecificContractStatus, ...]] = {
 }
 AFTER_AWARD = (SpecificContractStatus.AWARD_DECIDED, SpecificContractStatus.STANDSTILL,
                SpecificContractStatus.CONTRACTED)
+# HC3: the holder is invited onto (or taken off) the evaluation committee until the evaluation ends in an award.
+COMMITTEE_STATES = (SpecificContractStatus.OPEN, SpecificContractStatus.CLOSED_FOR_OFFERS,
+                    SpecificContractStatus.EVALUATION)
 
 
 def allowed(action: str, status: SpecificContractStatus) -> bool:

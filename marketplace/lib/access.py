@@ -36,7 +36,8 @@ def public(reason: str = "") -> dict[str, Any]:
 
 
 def requires(*roles: str, reason: str = "") -> dict[str, Any]:
-    return {ACCESS_KEY: Access("authenticated", roles=tuple(roles), reason=reason)}
+    """Audiences may overlap (a holder's admin is of the holder's members and of a buying side): each role once."""
+    return {ACCESS_KEY: Access("authenticated", roles=tuple(dict.fromkeys(roles)), reason=reason)}
 
 
 # Routes the framework itself mounts (the OpenAPI documents and their viewers): public by design.

@@ -6,8 +6,12 @@ statement writes the invitations, the vendors' notifications and their delivery 
 ten thousand vendors cost one round trip, not ten thousand. `ON CONFLICT DO NOTHING` on
 (contract, vendor) makes it idempotent: running it again invites nobody twice and notifies nobody twice.
 
-Object rule: a specific contract is visible to its buying organisation and to the vendors it invited;
-anyone else gets 404.
+Who buys depends on the DPS's conduct mode, copied onto the contract here so that the procedure keeps the mode it
+started with (HC1): in intermediation the holder is the buyer of its specific contract (HC2), in centralised mode
+the DPS's buying organisation (or the one the holder named, D2) buys on its behalf (HC3).
+
+Object rule: a specific contract is visible to its buying side, to the central purchasing body that follows it
+and to its holder (tenders/access.py), and to the vendors it invited; anyone else gets 404.
 """
 
 from __future__ import annotations
@@ -22,18 +26,19 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, HOLDER_MEMBERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
 from marketplace.tenders.access import visible_contract
+from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.models import ContractInvitation, FundingStatus, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.tenders.states import SpecificContractStatus, move, status_at
-from marketplace.vendors.models import Dps, DpsCategory
+from marketplace.vendors.models import ConductMode, Dps, DpsCategory
 from marketplace.vendors.sandbox import clock_schema, dps_clock, listing_now
 from marketplace.vendors.states import DpsStatus, require_in_force
 
@@ -106,21 +111,44 @@ def check_funded(need: Need) -> None:
 
 
 def _buying_organisation(need: Need, dps: Dps) -> uuid.UUID:
-    """Who runs the need's specific contract (D2). The DPS's own buying organisation, unless the holder named
-    another one when filing the need, which it may only on a DPS whose notice says it is usable by other
-    buyers (`usable_by_other_buyers`, the central purchasing body's statement, §1.1): then that organisation,
-    and it alone, publishes the need on the DPS the need is filed to, as the buyer of its specific contract.
-    On a DPS not usable by other buyers, only the DPS's own organisation runs specific contracts."""
+    """Who buys the need's specific contract. In intermediation, the holder itself (HC2: a grappe through its own
+    organisation). In centralised mode (HC3), the DPS's own buying organisation, unless the holder named another
+    one when filing the need, which it may only on a DPS whose notice says it is usable by other buyers
+    (`usable_by_other_buyers`, the central purchasing body's statement, §1.1): then that organisation, and it
+    alone, publishes the need on the DPS the need is filed to, as the buyer of its specific contract (D2)."""
+    if dps.conduct_mode == ConductMode.INTERMEDIATION:
+        return need.holder_organisation_id
     return need.buyer_organisation_id or dps.buyer_organisation_id
 
 
 def _publisher(principal: Principal, need: Need, dps: Dps) -> uuid.UUID:
-    """The buying organisation that publishes `need` on `dps`, if the caller administers it."""
+    """The buying organisation of the contract `need` becomes on `dps`, if the caller may publish it.
+
+    In intermediation (HC2) the holder's administrator publishes its own need, or the DPS's buying organisation's
+    administrator does on its behalf (the holder's openers are the ones the offers are sealed to, either way).
+    When centralised (HC3) the buying organisation's administrator publishes; the holder only reads."""
     buyer_id = _buying_organisation(need, dps)
-    if not principal.has_role_in(buyer_id, *BUYER_WRITERS):
-        if principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
+    holder = need.holder_organisation_id
+    if dps.conduct_mode == ConductMode.INTERMEDIATION:
+        if need.buyer_organisation_id not in (None, holder):
+            raise Conflict("buyerOrganisationId: HC2: on a DPS conducted in intermediation the holder is the buyer "
+                           "of its specific contract; this need names another buying organisation",
+                           field="buyerOrganisationId", rule="HC2")
+        if principal.has_role_in(holder, Role.HOLDER_ADMIN) or principal.has_role_in(dps.buyer_organisation_id,
+                                                                                     Role.BUYER_ADMIN):
+            return buyer_id
+        if principal.has_role_in(holder, *HOLDER_MEMBERS) or principal.has_role_in(dps.buyer_organisation_id,
+                                                                                   *DPS_WRITERS):
+            raise Forbidden("HC2: the holder's administrator publishes its need (or the DPS's buying "
+                            "organisation's administrator, on its behalf).", rule="HC2")
+        raise NotFound("No DPS has this id.")
+    if not principal.has_role_in(buyer_id, *DPS_WRITERS):
+        if principal.has_role_in(dps.buyer_organisation_id, *DPS_WRITERS):
             raise Conflict("buyerOrganisationId: the holder named another buying organisation to run this "
                            "need's specific contract (D2)", field="buyerOrganisationId", rule="D2")
+        if principal.has_role_in(holder, *HOLDER_MEMBERS):
+            raise Forbidden("HC3: on a DPS conducted centrally, the buying organisation publishes the need and runs "
+                            "its specific contract on the holder's behalf.", rule="HC3")
         raise NotFound("No DPS has this id.")
     if not principal.has_role_in(buyer_id, Role.BUYER_ADMIN):
         raise Forbidden("Only an administrator of the buying organisation may publish the need.")
@@ -204,7 +232,8 @@ class SpecificContractService:
             raise Conflict("dpsId: the need is filed to " + (f"DPS {need.dps_id}" if need.dps_id else "no DPS")
                            + "; it is published there only (D2)", field="dpsId", rule="D2",
                            filedTo=str(need.dps_id) if need.dps_id else None)
-        if buyer_id != dps.buyer_organisation_id and not dps.usable_by_other_buyers:
+        if (dps.conduct_mode == ConductMode.CENTRALISED and buyer_id != dps.buyer_organisation_id
+                and not dps.usable_by_other_buyers):
             raise Conflict("buyerOrganisationId: this DPS is not usable by other buyers; only its own buying "
                            "organisation runs specific contracts on it (D2)", field="buyerOrganisationId",
                            rule="D2")
@@ -226,6 +255,8 @@ class SpecificContractService:
         check_tender_period(invited_at, deadline)
         contract = SpecificContract(
             need_id=need.id, dps_id=dps.id, category_id=category_id, buyer_organisation_id=buyer_id,
+            conduct_mode=dps.conduct_mode, dps_organisation_id=dps.buyer_organisation_id,
+            holder_organisation_id=need.holder_organisation_id, holder_on_committee=False,
             status=SpecificContractStatus.DRAFT, invited_at=invited_at, tender_deadline=deadline,
             award_criteria=criteria, created_by=principal.label, opening_threshold=data.opening_threshold,
             attachment_max_bytes=data.attachment_max_bytes, offer_max_bytes=data.offer_max_bytes,
@@ -243,6 +274,7 @@ class SpecificContractService:
                            organisation_id=dps.buyer_organisation_id, target_type="specific_contract",
                            target_id=str(contract.id),
                            details={"need": str(need.id), "dps": str(dps.id), "category": str(category_id),
+                                    "conduct_mode": contract.conduct_mode.value, "buyer": str(buyer_id),
                                     "invitations": invitations, "invited_at": invited_at.isoformat(),
                                     "tender_deadline": deadline.isoformat()})
         return await self._to_schema(contract, None)
@@ -274,8 +306,8 @@ class SpecificContractService:
         if dps is None:
             raise NotFound("No DPS has this id.")
         query = select(Need).where(Need.dps_id == dps.id, Need.status != NeedStatus.DRAFT)
-        if not principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
-            others = principal.organisations_with(*BUYER_WRITERS)
+        if not principal.has_role_in(dps.buyer_organisation_id, *DPS_WRITERS):
+            others = principal.organisations_with(*DPS_WRITERS)
             if not (dps.usable_by_other_buyers and others):
                 raise NotFound("No DPS has this id.")
             query = query.where(Need.buyer_organisation_id.in_(others))
@@ -305,8 +337,10 @@ class SpecificContractService:
         assert dps is not None
         return schemas.SpecificContract(
             id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
+            buyer_organisation_id=contract.buyer_organisation_id, conduct_mode=contract.conduct_mode,
+            dps_organisation_id=contract.dps_organisation_id, holder_organisation_id=contract.holder_organisation_id,
+            holder_on_committee=contract.holder_on_committee,
             # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
-            buyer_organisation_id=contract.buyer_organisation_id,
             status=status_at(contract, dps_clock(self.clock, dps).now()), title=title or "",
             invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
             tender_deadline_paris=format_paris(contract.tender_deadline),
@@ -315,6 +349,7 @@ class SpecificContractService:
             award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
             invitation_count=count,
             invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
+            deposit_limits=deposit_limits(contract),  # D14a: published to its buyer and its invitees
             sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:

@@ -15,12 +15,13 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import (
+    BUYER_ADMINS,
     BUYER_WRITERS,
+    DPS_WRITERS,
     HOLDER_MEMBERS,
     HOLDER_WRITERS,
     VENDOR_MEMBERS,
     VENDOR_WRITERS,
-    Role,
 )
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
@@ -46,6 +47,13 @@ from marketplace.vendors.models import DeliveryMode, Sector
 Service = NamedDependency[NeedService]
 Caller = NamedDependency[Principal]
 WRITERS = "The holder's administrator or project lead."
+# The buying side of a specific contract (domain.md §11.1): the holder itself in intermediation (HC2), the buying
+# organisation when centralised (HC3). Who follows or holds a contract passes the role guard of its writes and is
+# refused by the service with a 403 naming HC2 or HC3.
+BUYING_ADMIN = ("An administrator of the contract's buying side: the holder's (intermediation) or the buying "
+                "organisation's (centralised).")
+NOTICE_READERS = ("The contract's buying side, the central purchasing body following it (intermediation, HC2), the "
+                  "holder's members (HC3), and the vendors invited (their own invitations).")
 
 
 class NeedController(Controller):
@@ -95,25 +103,28 @@ class SpecificContractController(Controller):
                     "contracts": Provide(provide_contract_service, sync_to_thread=False)}
 
     @post("/needs/{need_id:uuid}/publish", status_code=HTTP_201_CREATED,
-          opt=requires(Role.BUYER_ADMIN, reason="An administrator of the DPS's buying organisation."),
+          opt=requires(*BUYER_ADMINS, reason="On a DPS conducted in intermediation, the holder's administrator (or the "
+                                             "DPS's buying organisation's, on its behalf), and the holder buys (HC2); "
+                                             "centralised, an administrator of the buying organisation, which buys "
+                                             "(HC3)."),
           summary="Publish a submitted need on an active DPS: every vendor admitted to its category is invited "
-                  "at once (D8); deadline ≥ 10 days (D9); weights within the DPS's ranges (D10)")
+                  "at once (D8); deadline ≥ 10 days (D9); weights within the DPS's ranges (D10); the contract keeps "
+                  "the DPS's conduct mode (HC1)")
     async def publish(self, need_id: FromPath[uuid.UUID], data: JSONBody[schemas.NeedPublish],
                       contracts: Contracts, principal: Caller) -> Response[schemas.SpecificContract]:
         contract = await contracts.publish(principal, need_id, data)
         return created(contract, f"/specific-contracts/{contract.id}")
 
     @get("/dps/{dps_id:uuid}/needs",
-         opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation (on a DPS usable by other buyers, another "
-                                          "buying organisation sees the needs naming it)."),
+         opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation (on a DPS usable by other buyers, another "
+                                         "buying organisation sees the needs naming it)."),
          summary="The needs filed to a DPS, submitted or published (D2), oldest submission first")
     async def filed_needs(self, dps_id: FromPath[uuid.UUID], contracts: Contracts,
                           principal: Caller) -> list[schemas.Need]:
         return await contracts.filed_needs(principal, dps_id)
 
     @get("/specific-contracts/{contract_id:uuid}",
-         opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS,
-                      reason="The buying organisation, and the vendors invited (their own invitations)."),
+         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=NOTICE_READERS),
          summary="Show a specific contract")
     async def show(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
                    principal: Caller) -> schemas.SpecificContract:
@@ -137,7 +148,7 @@ class ContractQuestionController(Controller):
                     "questions": Provide(provide_question_service, sync_to_thread=False)}
 
     @post("/questions-deadline", status_code=HTTP_200_OK,
-          opt=requires(Role.BUYER_ADMIN, reason="An administrator of the contract's buying organisation."),
+          opt=requires(*BUYER_ADMINS, reason=BUYING_ADMIN),
           summary="Set when questions close (a Paris time without a zone; before the tender deadline)")
     async def set_questions_deadline(self, contract_id: FromPath[uuid.UUID],
                                      data: JSONBody[schemas.QuestionsDeadline], questions: Questions,
@@ -152,7 +163,9 @@ class ContractQuestionController(Controller):
         return await questions.ask(principal, contract_id, data)
 
     @post("/questions/{question_id:uuid}/answer", status_code=HTTP_200_OK,
-          opt=requires(*BUYER_WRITERS, reason="The contract's buying organisation (administrator or evaluator)."),
+          opt=requires(*BUYER_WRITERS, reason="The contract's buying side (administrator or evaluator: the holder's in "
+                                              "intermediation), and the central purchasing body following it, which "
+                                              "assists the holder (HC2)."),
           summary="Answer a question: the question and its answer are published to every invited vendor, "
                   "without the asker")
     async def answer(self, contract_id: FromPath[uuid.UUID], question_id: FromPath[uuid.UUID],
@@ -160,8 +173,9 @@ class ContractQuestionController(Controller):
                      principal: Caller) -> schemas.ContractQuestion:
         return await questions.answer(principal, contract_id, question_id, data)
 
-    @get("/questions", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS,
-                                    reason="The buying organisation (every question, with askers), and the "
+    @get("/questions", opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS,
+                                    reason="The buying side and the central purchasing body following it (every "
+                                           "question, with askers); the holder that is not the buying side, and the "
                                            "invited vendors (their own and the published ones, anonymised)."),
          summary="The questions and answers of a specific contract")
     async def list_questions(self, contract_id: FromPath[uuid.UUID], questions: Questions,
@@ -170,8 +184,8 @@ class ContractQuestionController(Controller):
 
 
 Amendments = NamedDependency[AmendmentService]
-ADMIN_AMENDS = "An administrator of the contract's buying organisation, before the tender deadline."
-READERS = "The buying organisation and the invited vendors."
+ADMIN_AMENDS = BUYING_ADMIN[:-1] + ", before the tender deadline."
+READERS = NOTICE_READERS
 
 
 class ContractAmendmentController(Controller):
@@ -182,13 +196,13 @@ class ContractAmendmentController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
                     "amendments": Provide(provide_amendment_service, sync_to_thread=False)}
 
-    @post("/deadline", status_code=HTTP_200_OK, opt=requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS),
+    @post("/deadline", status_code=HTTP_200_OK, opt=requires(*BUYER_ADMINS, reason=ADMIN_AMENDS),
           summary="Extend the tender deadline (never shortened), with a reason: every invitee is told")
     async def extend_deadline(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.DeadlineExtension],
                               amendments: Amendments, principal: Caller) -> schemas.SpecificContract:
         return await amendments.extend_deadline(principal, contract_id, data)
 
-    @put("/documents", opt={**requires(Role.BUYER_ADMIN, reason=ADMIN_AMENDS), **raw_body(*DOCUMENT_TYPES)},
+    @put("/documents", opt={**requires(*BUYER_ADMINS, reason=ADMIN_AMENDS), **raw_body(*DOCUMENT_TYPES)},
          request_max_body_size=None,
          status_code=HTTP_201_CREATED,
          summary="Publish a consultation document or a new version of one (raw body, PDF or zip): every "
@@ -206,20 +220,21 @@ class ContractAmendmentController(Controller):
             replaces=replaces, **raw_upload(request))
         return created(document, document.download_path)
 
-    @get("/documents", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
+    @get("/documents", opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=READERS),
          summary="The consultation documents, every version")
     async def documents(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                         principal: Caller) -> list[schemas.ContractDocument]:
         return await amendments.documents(principal, contract_id)
 
-    @get("/documents/{document_id:uuid}/download", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
+    @get("/documents/{document_id:uuid}/download",
+         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=READERS),
          status_code=307, summary="Download a consultation document (redirect to a short-lived link)",
          responses={307: ResponseSpec(data_container=None, description="Redirect to the document.")})
     async def download(self, contract_id: FromPath[uuid.UUID], document_id: FromPath[uuid.UUID],
                        amendments: Amendments, principal: Caller) -> Redirect:
         return Redirect(await amendments.document_url(principal, contract_id, document_id), status_code=307)
 
-    @get("/amendments", opt=requires(*BUYER_WRITERS, *VENDOR_MEMBERS, reason=READERS),
+    @get("/amendments", opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=READERS),
          summary="Every amendment of the contract, with its old and new values")
     async def amendments(self, contract_id: FromPath[uuid.UUID], amendments: Amendments,
                          principal: Caller) -> list[schemas.ContractAmendment]:

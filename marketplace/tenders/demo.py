@@ -59,6 +59,9 @@ _DPS = {
     "description": "Procédure fictive de démonstration : acquisition de solutions de dossier usager informatisé "
                    "pour les ESSMS. Sans valeur juridique.",
     "usableByOtherBuyers": False,
+    # The demo's buyer opens and awards (its opener key is seeded below): the central purchasing body runs the
+    # procedure on the holder's behalf (HC1, HC3).
+    "conductMode": "centralised",
     "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                       {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
     "categories": [{"sector": sector, "deliveryMode": "saas", "title": f"DUI {label} en SaaS",

@@ -13,6 +13,7 @@ from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 from marketplace.tenders.amendments import AmendmentService
 from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.deposits import DepositService
 from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.needs import NeedService
 from marketplace.tenders.offers import OfferService
@@ -61,6 +62,11 @@ def provide_opening_service(db_session: NamedDependency[AsyncSession], clock: Na
                             opening_evaluation: NamedDependency[Evaluation]) -> OpeningService:
     return OpeningService(db_session, clock, vault, store, side_sessions, scanner_from(settings),
                           opening_evaluation)
+
+
+def provide_deposit_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                            side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DepositService:
+    return DepositService(db_session, clock, side_sessions)
 
 
 def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> OpenerService:

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import Any, ClassVar
 
 from marketplace.errors import Conflict, DomainError, RuleViolation
 
@@ -17,6 +17,16 @@ class DeadlinePassed(Conflict):
     slug: ClassVar[str] = "deadline-passed"
 
 
+class ArchiveRefused(RuleViolation):
+    """G11: an archive among an offer's files holds what is refused (a bomb, a zip-slip, nested or encrypted
+    members). Its reasons name members of the archive, which is sealed content: the journal of failed deposits
+    (D14b) keeps `unnamed`, the same reasons without the names."""
+
+    def __init__(self, detail: str, *, unnamed: str, **extra: Any) -> None:
+        super().__init__(detail, **extra)
+        self.unnamed = unnamed
+
+
 class OffersSealed(DomainError):
     """D13: nothing of the offers is shown before the deadline (their number included) nor, beyond that
     number, before the opening."""
@@ -24,6 +34,16 @@ class OffersSealed(DomainError):
     status_code: ClassVar[int] = 403
     title: ClassVar[str] = "Offers sealed"
     slug: ClassVar[str] = "offers-sealed"
+
+
+class NotTheBuyingSide(DomainError):
+    """HC2, HC3: the caller follows the procedure (the central purchasing body in intermediation) or holds it (the
+    need's holder in centralised mode) without being its buying side: it knows the contract exists, so a 403 that
+    says why rather than a 404, and nothing is done."""
+
+    status_code: ClassVar[int] = 403
+    title: ClassVar[str] = "Not the buying side"
+    slug: ClassVar[str] = "not-the-buying-side"
 
 
 class OpeningRefused(DomainError):

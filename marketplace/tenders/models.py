@@ -22,6 +22,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    Uuid,
     text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
@@ -34,7 +35,7 @@ from marketplace.tenders.campaigns import Call
 # package that still read them here (vendors/), until they import them from states.py.
 from marketplace.tenders.states import OfferStatus as OfferStatus  # noqa: PLC0414
 from marketplace.tenders.states import SpecificContractStatus as SpecificContractStatus  # noqa: PLC0414
-from marketplace.vendors.models import DeliveryMode, Sector
+from marketplace.vendors.models import ConductMode, DeliveryMode, Sector
 
 
 class NeedStatus(enum.StrEnum):
@@ -133,8 +134,21 @@ class SpecificContract(UUIDv7AuditBase):
     dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="RESTRICT"), index=True)
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"),
                                                    index=True)
+    # Who buys: the holder in intermediation (HC2), the DPS's buying organisation (or the one the holder named on a
+    # DPS usable by other buyers, D2) when centralised (HC3). Its people are the contract's buying side
+    # (tenders/access.py `buying_side`).
     buyer_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
                                                              index=True)
+    # Copied at publication, so a procedure keeps the mode it started with (HC1) and the access predicates need
+    # no other row: the DPS's mode, its buying organisation (the central purchasing body, which follows every
+    # procedure of its DPS in intermediation, HC2), and the need's holder (which reads its own, HC3).
+    conduct_mode: Mapped[ConductMode] = mapped_column(_enum(ConductMode, "dps_conduct_mode", create=False))
+    dps_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                           index=True)
+    holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
+                                                              index=True)
+    # HC3: the central purchasing body invited the holder onto the evaluation committee (declarations and scores).
+    holder_on_committee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     status: Mapped[SpecificContractStatus] = mapped_column(
         _enum(SpecificContractStatus, "specific_contract_status"), default=SpecificContractStatus.DRAFT,
         index=True)
@@ -407,3 +421,60 @@ class OpeningRecord(UUIDv7AuditBase):
     opened_by: Mapped[list[str]] = mapped_column(ARRAY(String(200)))
     document: Mapped[dict[str, Any]] = mapped_column(JSONB)
     signature: Mapped[str] = mapped_column(String(200))
+
+
+# -- deposits: the journal of failed attempts and the late admissions (domain.md §11.3, D14b–D14c) ----------
+
+
+class DepositAttempt(UUIDv7AuditBase):
+    """A vendor's deposit act the platform refused (D14b): who, when, how many bytes had come, the error. Never
+    the content, never a file's name (sealed like the offer). Written apart, after the refusal (the request's
+    own transaction rolls back with it), and append-only: the database refuses UPDATE and DELETE (migration
+    0025). `offer_id` has no foreign key on purpose: the refused request still holds that offer's row lock
+    while its attempt is written apart, and the key's check would wait for it forever."""
+
+    __tablename__ = "deposit_attempt"
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    offer_id: Mapped[uuid.UUID | None] = mapped_column(default=None)
+    actor: Mapped[str] = mapped_column(String(200))
+    # What was tried: offer.create, offer.parts, attachment.stream, attachment.presign, attachment.complete,
+    # offer.submit.
+    action: Mapped[str] = mapped_column(String(30))
+    # On the contract's clock (a sandbox's runs faster): the request's start and its refusal.
+    started_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    refused_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    bytes_received: Mapped[int] = mapped_column(BigInteger, default=0)
+    declared_bytes: Mapped[int | None] = mapped_column(BigInteger, default=None)
+    status: Mapped[int] = mapped_column(SmallInteger)
+    problem: Mapped[str] = mapped_column(String(100))
+    rule: Mapped[str | None] = mapped_column(String(30), default=None)
+    field: Mapped[str | None] = mapped_column(String(100), default=None)
+    detail: Mapped[str] = mapped_column(Text)
+    # D14a: the published limit the refusal quoted (a member of the contract's `depositLimits`) and its value.
+    limit_name: Mapped[str | None] = mapped_column(String(50), default=None)
+    limit_value: Mapped[Any | None] = mapped_column(JSONB, nullable=True, default=None)
+
+
+class LateAdmission(UUIDv7AuditBase):
+    """D14c: the buying side's decision to let one vendor, whose journaled attempts the platform blocked, deposit
+    after the deadline until `deposit_until` (on the contract's clock). One per vendor and contract, taken
+    before the opening, never edited (the database refuses UPDATE and DELETE); the offer-deadline trigger
+    accepts that vendor's offers received before `deposit_until`, and no one else's."""
+
+    __tablename__ = "late_admission"
+    __table_args__ = (UniqueConstraint("specific_contract_id", "vendor_organisation_id"),)
+
+    specific_contract_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
+    vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    decided_by: Mapped[str] = mapped_column(String(200))
+    decided_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    reasons: Mapped[str] = mapped_column(Text)
+    # The journal rows (deposit_attempt) the decision relies on, in the order given.
+    attempt_ids: Mapped[list[uuid.UUID]] = mapped_column(ARRAY(Uuid))
+    deposit_until: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -42,7 +42,7 @@ from marketplace.tenders.rules import (
     raise_first,
 )
 from marketplace.tenders.states import ENDED_UNAWARDED, NeedProgress, need_status_at
-from marketplace.vendors.models import Dps
+from marketplace.vendors.models import ConductMode, Dps
 from marketplace.vendors.sandbox import dps_clock, listing_now
 from marketplace.vendors.states import DPS_IN_FORCE, DpsStatus, require_in_force
 
@@ -171,6 +171,10 @@ class NeedService:
             raise RuleViolation("dpsId: " + ("a sandbox need is filed to a sandbox DPS only" if sandbox else
                                              "a real need is never filed to a sandbox DPS"),
                                 field="dpsId", rule="sandbox")
+        if buyer_id is not None and dps.conduct_mode == ConductMode.INTERMEDIATION:
+            raise RuleViolation("buyerOrganisationId: HC2: this DPS is conducted in intermediation: the holder is "
+                                "the buyer of its specific contract, and names no other", field="buyerOrganisationId",
+                                rule="HC2")
         if buyer_id is not None and buyer_id != dps.buyer_organisation_id:
             buyer = await self.session.get(Organisation, buyer_id)
             if buyer is None or buyer.kind != OrganisationKind.BUYER:

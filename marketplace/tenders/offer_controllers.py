@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYING_SIDE, OPENERS, VENDOR_MEMBERS, VENDOR_WRITERS
+from marketplace.accounts.roles import BUYING_SIDE, HOLDER_MEMBERS, OPENERS, VENDOR_MEMBERS, VENDOR_WRITERS
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import DOWNLOAD_HEADERS, created, download
 from marketplace.lib.openapi import raw_body
@@ -33,7 +33,8 @@ Opening = NamedDependency[OpeningService]
 Openers = NamedDependency[OpenerService]
 AUTHOR = "The offer's vendor: its administrator or bid manager."
 AUTHOR_READS = "The offer's vendor (any member)."
-BUYER_AFTER = "The contract's buying organisation, after the opening."
+BUYER_AFTER = ("The contract's buying side (the holder in intermediation, HC2), and the holder's evaluators on the "
+               "committee of a centralised contract (HC3), after the opening.")
 
 
 class OfferController(Controller):
@@ -54,8 +55,9 @@ class OfferController(Controller):
         return created(offer, f"/offers/{offer.id}")
 
     @get("/specific-contracts/{contract_id:uuid}/offers",
-         opt=requires(*BUYING_SIDE, reason="The buying organisation: nothing before the deadline, then the count, "
-                                           "then the offers once opened."),
+         opt=requires(*BUYING_SIDE, reason="The buying side (the holder in intermediation, HC2; the holder's committee "
+                                           "members too when centralised, HC3): nothing before the deadline, then "
+                                           "the count, then the offers once opened."),
          summary="Received offers: sealed before the deadline; their number until the opening; then the list")
     async def received(self, contract_id: FromPath[uuid.UUID], opening: Opening,
                        principal: Caller) -> schemas.ReceivedOffers:
@@ -87,7 +89,7 @@ class OfferController(Controller):
             self, offer_id: FromPath[uuid.UUID], request: Request[Any, Any, Any], offers: Offers,
             principal: Caller,
             filename: Annotated[str, Parameter(
-                header="X-Filename", min_length=1, max_length=1000,
+                header="X-Filename", min_length=1, max_length=schemas.FILENAME_MAX_LENGTH,
                 description="The file's name, UTF-8 percent-encoded. A header, not a query parameter: URLs end "
                             "up in access logs, and an offer's file names are sealed like its content.")],
     ) -> schemas.AttachmentReceipt:
@@ -153,28 +155,33 @@ class OpeningController(Controller):
                     "opener_registry": Provide(provide_opener_service, sync_to_thread=False)}
 
     @post("/my/opener-keys", status_code=HTTP_201_CREATED,
-          opt=requires(*OPENERS, reason="An opener or administrator of a buying organisation."),
+          opt=requires(*OPENERS, reason="An opener or administrator of a buying organisation, or of a holder buying "
+                                        "in intermediation (HC2)."),
           summary="Register your opener key for a buying organisation (locked by your passphrase, never stored)")
     async def register(self, data: JSONBody[schemas.OpenerKeyCreate], opener_registry: Openers,
                        principal: Caller) -> schemas.OpenerKey:
         return await opener_registry.register(principal, data)
 
     @get("/organisations/{organisation_id:uuid}/opener-keys",
-         opt=requires(*BUYING_SIDE, reason="Members of the buying organisation."),
+         opt=requires(*BUYING_SIDE, reason="Members of the organisation (a buying organisation, or a holder)."),
          summary="The opener keys of a buying organisation")
     async def opener_keys(self, organisation_id: FromPath[uuid.UUID], opener_registry: Openers,
                           principal: Caller) -> list[schemas.OpenerKey]:
         return await opener_registry.list_for(principal, organisation_id)
 
     @post("/specific-contracts/{contract_id:uuid}/opening", status_code=HTTP_200_OK,
-          opt=requires(*OPENERS, reason="Openers of the buying organisation (k of n), after the deadline."),
+          opt=requires(*OPENERS, reason="Openers of the contract's buying side (k of n): the holder's in "
+                                        "intermediation (HC2), after the deadline."),
           summary="Open every offer at once: k openers' passphrases, every file re-verified; the signed record")
     async def open(self, contract_id: FromPath[uuid.UUID], data: JSONBody[schemas.OpeningRequest],
                    opening: Opening, principal: Caller) -> schemas.OpeningRecord:
         return await opening.open(principal, contract_id, data)
 
     @get("/specific-contracts/{contract_id:uuid}/opening",
-         opt=requires(*BUYING_SIDE, reason="The buying organisation."), summary="The opening record")
+         opt=requires(*BUYING_SIDE, *HOLDER_MEMBERS,
+                      reason="The buying side; once opened, also the holder's members and the central purchasing body "
+                             "following a procedure in intermediation (HC2, HC3)."),
+         summary="The opening record")
     async def record(self, contract_id: FromPath[uuid.UUID], opening: Opening,
                      principal: Caller) -> schemas.OpeningRecord:
         return await opening.record(principal, contract_id)

@@ -1,9 +1,11 @@
 """Openers and the contract keys they hold together (D13, P6).
 
-An opener is a person of a buying organisation with the buyer:opener or buyer:admin role who has
+An opener is a person of a buying organisation with the buyer:opener or buyer:admin role, or of a holder with
+the holder:opener or holder:admin role (the holder buys its own specific contract in intermediation, HC2), who has
 registered an opener key: a key pair whose private half only their passphrase unlocks (lib/sealing).
 When a need is published, its specific contract gets a key pair of its own; the private half is split
-among the organisation's current openers, any `opening_threshold` of whom can rebuild it at the opening.
+among the current openers of the contract's buying organisation (the holder's own in intermediation), any
+`opening_threshold` of whom can rebuild it at the opening.
 A buying organisation without an opener cannot publish: there would be nobody to open the offers.
 """
 
@@ -39,7 +41,8 @@ class OpenerService:
         if principal.user_id is None:
             raise Forbidden("An opener is a person: API keys cannot hold opener keys.")
         if not principal.has_role_in(data.organisation_id, *OPENERS):
-            raise Forbidden("Only an opener or an administrator of the buying organisation holds an opener key.")
+            raise Forbidden("Only an opener or an administrator of the organisation (a buying organisation, or a "
+                            "holder buying its own specific contract, HC2) holds an opener key.")
         key_id = uuid7()
         # Argon2id at 64 MiB is seconds of CPU on a busy machine: not on the event loop.
         locked = await asyncio.to_thread(LockedOpenerKey.create, str(key_id), data.passphrase)

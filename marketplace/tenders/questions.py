@@ -4,8 +4,11 @@ An invited vendor asks a question until the date questions close (set by the buy
 before the tender deadline); the buying organisation answers it, and the answer is published at once to
 every invitee, with the asker left out: equal treatment of the candidates, none learning who competes.
 
-Object rule, as for the contract itself: the buying organisation sees every question with its asker;
-an invited vendor sees its own questions and the published ones, never an asker; anyone else gets 404.
+Object rule, as for the contract itself: the buying side sees every question with its asker, and so does the
+central purchasing body that follows a procedure conducted in intermediation, which may answer them too (HC2:
+it assists the holder); the holder that is not the buying side (centralised, HC3) reads the published questions
+and answers, as an invitee does, never an asker; an invited vendor sees its own questions and the published
+ones, never an asker; anyone else gets 404.
 """
 
 from __future__ import annotations
@@ -21,7 +24,13 @@ from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.tenders import schemas
-from marketplace.tenders.access import buying_side, for_buying_side, invited_vendors, visible_contract
+from marketplace.tenders.access import (
+    buying_side,
+    follows,
+    for_buying_side,
+    invited_vendors,
+    visible_contract,
+)
 from marketplace.tenders.contracts import SpecificContractService, notify_invitees, questions_close_at
 from marketplace.tenders.models import ContractQuestion, Need, SpecificContract
 from marketplace.tenders.states import SpecificContractStatus
@@ -99,7 +108,10 @@ class QuestionService:
 
     async def answer(self, principal: Principal, contract_id: uuid.UUID, question_id: uuid.UUID,
                      data: schemas.QuestionAnswer) -> schemas.ContractQuestion:
-        contract = for_buying_side(principal, await self._contract(contract_id))
+        contract = await self._contract(contract_id)
+        assisting = follows(principal, contract)  # HC2: the central purchasing body answers for the holder too
+        if not assisting:
+            contract = for_buying_side(principal, contract)
         question = await self.session.scalar(
             select(ContractQuestion).where(ContractQuestion.id == question_id,
                                            ContractQuestion.specific_contract_id == contract.id)
@@ -117,7 +129,8 @@ class QuestionService:
         await audit.record(self.session, self.clock, "contract_question.answered", actor=principal.label,
                            organisation_id=contract.buyer_organisation_id, target_type="contract_question",
                            target_id=question.id,
-                           details={"specific_contract": str(contract.id), "notified": notified})
+                           details={"specific_contract": str(contract.id), "notified": notified,
+                                    "by_the_central_purchasing_body": assisting})
         return _buyer_view(question)
 
     async def _publish(self, contract: SpecificContract, question: ContractQuestion) -> int:
@@ -136,8 +149,12 @@ class QuestionService:
         contract, invitations = await visible_contract(self.session, principal, await self._contract(contract_id))
         query = select(ContractQuestion).where(ContractQuestion.specific_contract_id == contract.id).order_by(
             ContractQuestion.asked_at, ContractQuestion.id)
-        if invitations is None:
+        if invitations is None and (buying_side(principal, contract) or follows(principal, contract)):
             return [_buyer_view(q) for q in (await self.session.scalars(query)).all()]
+        if invitations is None:
+            # The holder of a contract the central purchasing body runs (HC3): what every invitee reads.
+            return [_vendor_view(q, set()) for q in (await self.session.scalars(
+                query.where(ContractQuestion.published))).all()]
         invited = [i.vendor_organisation_id for i in invitations]
         query = query.where(or_(ContractQuestion.published,
                                 ContractQuestion.vendor_organisation_id.in_(invited)))

@@ -51,8 +51,9 @@ from marketplace.lib.geography import (
 )
 from marketplace.reference.cpv import CpvInputError, parse_cpv
 from marketplace.tenders import schemas
+from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.errors import InvalidSearch, UnknownSearchValue
-from marketplace.tenders.models import Need, NeedSearch
+from marketplace.tenders.models import Need, NeedSearch, SpecificContract
 from marketplace.tenders.states import SpecificContractStatus, reads_as_sql, status_at_sql
 from marketplace.vendors.models import DpsCategory
 
@@ -303,9 +304,13 @@ def build_search(query: SearchQuery) -> Select[*tuple[Any, ...]]:
                    s.delivery_mode, status_at_sql(s.status, s.tender_deadline, query.now).label("status"),
                    s.departements, s.published_at, s.tender_deadline,
                    Need.title, Need.cpv_codes, excerpt.label("excerpt"), Organisation.name.label("holder_name"),
-                   DpsCategory.title.label("category_title"), rank_column.label("rank"))
+                   DpsCategory.title.label("category_title"), rank_column.label("rank"),
+                   # D14a: the limits a deposit can hit, published with the need.
+                   SpecificContract.attachment_max_bytes, SpecificContract.offer_max_bytes,
+                   SpecificContract.attachment_max_count, SpecificContract.attachment_types)
             .select_from(page)
             .join(s, s.need_id == page.c.need_id)
+            .join(SpecificContract, SpecificContract.id == s.specific_contract_id)
             .join(Need, Need.id == s.need_id)
             .join(Organisation, Organisation.id == s.holder_organisation_id)
             .join(DpsCategory, DpsCategory.id == s.category_id)
@@ -347,7 +352,7 @@ class NeedSearchService:
             regions=sorted({r for r in (region_of(d) for d in row.departements) if r is not None}),
             cpv_codes=list(row.cpv_codes), status=row.status, published_at=row.published_at,
             tender_deadline=row.tender_deadline, tender_deadline_paris=format_paris(row.tender_deadline),
-            rank=row.rank) for row in rows]
+            deposit_limits=deposit_limits(row), rank=row.rank) for row in rows]
         next_cursor = None
         if more and rows:
             last = rows[-1]

@@ -104,12 +104,17 @@ OFFER_TRANSITIONS: dict[OfferStatus, frozenset[OfferStatus]] = {
 }
 
 
-def deadline_passed(contract: SpecificContract, now: datetime) -> bool:
+def deadline_passed(contract: SpecificContract, now: datetime, admitted_until: datetime | None = None) -> bool:
     """D14: whether offers are no longer received at `now` (on the contract's clock): at the deadline exactly
     it is too late. The one reading of the deadline in the code; its other side is the database's own guard,
     the trigger of migration 0012 (`offer_received_before_deadline`), which refuses any offer stored as
-    submitted whose receipt is not strictly before its contract's deadline, whatever code writes it."""
-    return now >= contract.tender_deadline
+    submitted whose receipt is not strictly before its contract's deadline, whatever code writes it.
+
+    D14c: `admitted_until`, the end of the window a late admission gave one vendor (tenders/deposits/), stands
+    for the deadline for that vendor's deposits alone, as strictly (at its end exactly it is too late); the
+    trigger, as replaced by migration 0025, allows exactly those."""
+    end = contract.tender_deadline if admitted_until is None else max(contract.tender_deadline, admitted_until)
+    return now >= end
 
 
 def status_at(contract: SpecificContract, now: datetime) -> SpecificContractStatus:

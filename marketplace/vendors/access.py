@@ -11,14 +11,14 @@ import uuid
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.errors import Forbidden, NotFound
 from marketplace.vendors.models import AdmissionRequest, Dps
 from marketplace.vendors.states import DpsStatus
 
 
 def is_buyer_of(principal: Principal | None, dps: Dps, *roles: Role) -> bool:
-    return principal is not None and principal.has_role_in(dps.buyer_organisation_id, *(roles or BUYER_WRITERS))
+    return principal is not None and principal.has_role_in(dps.buyer_organisation_id, *(roles or DPS_WRITERS))
 
 
 async def visible_dps(session: AsyncSession, dps_id: uuid.UUID, principal: Principal | None) -> Dps:

@@ -13,7 +13,7 @@ from litestar.status_codes import HTTP_200_OK
 
 from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
@@ -76,6 +76,15 @@ class DpsController(Controller):
     async def show(self, dps_id: FromPath[uuid.UUID], dps: Dps, maybe_principal: MaybeCaller) -> schemas.Dps:
         return await dps.get(dps_id, maybe_principal)
 
+    @put("/{dps_id:uuid}/conduct-mode",
+         opt=requires(Role.BUYER_ADMIN, reason="An administrator of the DPS's buying organisation, while the DPS is "
+                                               "a draft."),
+         summary="Set how the DPS's specific contracts are conducted (HC1): intermediation, the holder buys its "
+                 "own; centralised, this buying organisation does. Fixed once the DPS is published (409)")
+    async def set_conduct_mode(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsConductMode], dps: Dps,
+                               principal: Caller) -> schemas.Dps:
+        return await dps.set_conduct_mode(principal, dps_id, data)
+
     @post("/{dps_id:uuid}/publish", opt=requires(Role.BUYER_ADMIN, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Send the notice: opens the initial window (≥ 30 days, D4)")
     async def publish(self, dps_id: FromPath[uuid.UUID], data: JSONBody[schemas.DpsPublish], dps: Dps,
@@ -126,7 +135,7 @@ class DpsController(Controller):
                        dps_documents: DpsDocuments, maybe_principal: MaybeCaller) -> Redirect:
         return Redirect(await dps_documents.document_url(dps_id, document_id, maybe_principal), status_code=307)
 
-    @get("/{dps_id:uuid}/admission-queue", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @get("/{dps_id:uuid}/admission-queue", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
          summary="Requests awaiting a decision: overdue first, then by due date")
     async def queue(self, dps_id: FromPath[uuid.UUID], admissions: Admissions,
                     principal: Caller) -> list[schemas.AdmissionRequest]:
@@ -204,25 +213,25 @@ class AdmissionController(Controller):
                        principal: Caller) -> schemas.AdmissionRequest:
         return await admissions.withdraw(principal, request_id)
 
-    @post("/{request_id:uuid}/request-documents", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/request-documents", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Ask the vendor for missing documents (suspends the clock)")
     async def request_documents(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
                                 decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.request_documents(principal, request_id, data)
 
-    @post("/{request_id:uuid}/extend", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/extend", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Extend the evaluation to 15 working days, with a reason (D6)")
     async def extend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.extend(principal, request_id, data)
 
-    @post("/{request_id:uuid}/admit", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/admit", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Admit the vendor to the category")
     async def admit(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                     principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.admit(principal, request_id)
 
-    @post("/{request_id:uuid}/reject", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/reject", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Reject the request, with reasons")
     async def reject(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                      decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
@@ -236,26 +245,26 @@ class LivingAdmissionController(Controller):
     tags = ["Admission"]
     dependencies = _deps
 
-    @post("/{request_id:uuid}/suspend", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/suspend", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Suspend an admitted vendor, with reasons")
     async def suspend(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                       decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.suspend(principal, request_id, data)
 
-    @post("/{request_id:uuid}/reinstate", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/reinstate", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Lift a suspension")
     async def reinstate(self, request_id: FromPath[uuid.UUID], decisions: Decisions,
                         principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.reinstate(principal, request_id)
 
-    @post("/{request_id:uuid}/exclude", opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."),
+    @post("/{request_id:uuid}/exclude", opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."),
           status_code=HTTP_200_OK, summary="Exclude an admitted vendor, with reasons")
     async def exclude(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.Reasons],
                       decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:
         return await decisions.exclude(principal, request_id, data)
 
     @post("/{request_id:uuid}/declaration-request",
-          opt=requires(*BUYER_WRITERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
+          opt=requires(*DPS_WRITERS, reason="The DPS's buying organisation."), status_code=HTTP_200_OK,
           summary="Ask an admitted vendor for an updated self-declaration (due in 5 working days, D11)")
     async def request_declaration(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.DocumentsRequest],
                                   decisions: Decisions, principal: Caller) -> schemas.AdmissionRequest:

@@ -66,7 +66,7 @@ class DpsService(ServiceBase):
         return schemas.Dps(
             id=dps.id, buyer_organisation_id=dps.buyer_organisation_id, title=dps.title,
             description=dps.description, validity_start=dps.validity_start, validity_end=dps.validity_end,
-            usable_by_other_buyers=dps.usable_by_other_buyers,
+            usable_by_other_buyers=dps.usable_by_other_buyers, conduct_mode=dps.conduct_mode,
             # Never stale: past its validity end the DPS reads terminated before the job stores it (machine (a)).
             status=dps_status_at(dps.status, dps.validity_end, self._time(dps).now()),
             notice_sent_at=dps.notice_sent_at, initial_window_end=dps.initial_window_end,
@@ -102,7 +102,8 @@ class DpsService(ServiceBase):
                                     field=f"categories[{index}].requiredDocuments")
         dps = Dps(buyer_organisation_id=organisation_id, title=data.title.strip(), description=data.description,
                   validity_start=data.validity_start, validity_end=data.validity_end,
-                  usable_by_other_buyers=data.usable_by_other_buyers, award_criteria=_criteria(data.award_criteria))
+                  usable_by_other_buyers=data.usable_by_other_buyers, conduct_mode=data.conduct_mode,
+                  award_criteria=_criteria(data.award_criteria))
         if data.sandbox is not None:
             # Sandbox time starts at real time, now, and runs `factor` times faster from here on.
             dps.sandbox_factor, dps.sandbox_epoch = data.sandbox.factor, self.clock.now()
@@ -115,7 +116,8 @@ class DpsService(ServiceBase):
                 required_documents=[msgspec.to_builtins(d) for d in category.required_documents]))
         await self.session.flush()
         await self._audit("dps.created", principal, "dps", dps.id, organisation_id, title=dps.title,
-                          categories=len(data.categories), sandbox_factor=dps.sandbox_factor)
+                          categories=len(data.categories), sandbox_factor=dps.sandbox_factor,
+                          conduct_mode=dps.conduct_mode.value)
         return await self.to_schema(dps)
 
     async def get(self, dps_id: uuid.UUID, principal: Principal | None) -> schemas.Dps:
@@ -141,6 +143,28 @@ class DpsService(ServiceBase):
         await self.session.refresh(dps, with_for_update=True)
         check_dps_transition(dps.status, target)
         return dps
+
+    async def set_conduct_mode(self, principal: Principal, dps_id: uuid.UUID,
+                               data: schemas.DpsConductMode) -> schemas.Dps:
+        """HC1: who buys the DPS's specific contracts is part of its notice: changed while it is a draft, fixed once
+        the notice is out (the procedures already under it keep the mode they started with in any case)."""
+        dps = await visible_dps(self.session, dps_id, principal)
+        if not is_buyer_of(principal, dps, Role.BUYER_ADMIN):
+            if is_buyer_of(principal, dps):
+                raise Forbidden("Only an administrator of the DPS's buying organisation sets how its specific "
+                                "contracts are conducted.")
+            raise NotFound("No DPS has this id.")
+        await self.session.refresh(dps, with_for_update=True)
+        if dps.status != DpsStatus.DRAFT:
+            raise Conflict(f"conductMode: HC1: how the specific contracts are conducted is fixed once the DPS is "
+                           f"published; this one is {dps.status.value} and stays {dps.conduct_mode.value}",
+                           field="conductMode", rule="HC1")
+        old = dps.conduct_mode
+        dps.conduct_mode = data.conduct_mode
+        await self.session.flush()
+        await self._audit("dps.conduct_mode_set", principal, "dps", dps.id, dps.buyer_organisation_id,
+                          old=old.value, new=dps.conduct_mode.value)
+        return await self.to_schema(dps)
 
     async def publish(self, principal: Principal, dps_id: uuid.UUID, data: schemas.DpsPublish) -> schemas.Dps:
         """Send the notice: the initial request window runs ≥ 30 days from now (D4)."""

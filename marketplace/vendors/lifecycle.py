@@ -20,7 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, ClockExhausted, format_paris, to_paris
@@ -65,7 +65,7 @@ class DpsLifecycle:
         """ACTIVE --change_validity--> ACTIVE (or while pending), audited, every admitted vendor told (§1.1).
         `latest_tender_deadline` answers for the specific contracts under the DPS (tenders/dps_time.py)."""
         dps = await self.session.get(Dps, dps_id, with_for_update=True)
-        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, *BUYER_WRITERS):
+        if dps is None or not principal.has_role_in(dps.buyer_organisation_id, *DPS_WRITERS):
             raise NotFound("No DPS has this id.")
         if not principal.has_role_in(dps.buyer_organisation_id, Role.BUYER_ADMIN):
             raise Forbidden("Only an administrator of the DPS's buying organisation changes its validity.")

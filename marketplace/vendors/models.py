@@ -44,6 +44,13 @@ class DeliveryMode(enum.StrEnum):
     HOSTED = "hosted"
 
 
+class ConductMode(enum.StrEnum):
+    """HC1: how the specific contracts of a DPS are conducted, fixed once its notice is out."""
+
+    INTERMEDIATION = "intermediation"  # the holder buys its own specific contract (HC2): ESMS numérique's way
+    CENTRALISED = "centralised"        # the central purchasing body awards on the holder's behalf (HC3)
+
+
 class Dps(UUIDv7AuditBase):
     """A dynamic purchasing system (SAD) run by a buying organisation (domain.md §1)."""
 
@@ -63,6 +70,10 @@ class Dps(UUIDv7AuditBase):
     validity_start: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     validity_end: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     usable_by_other_buyers: Mapped[bool] = mapped_column(Boolean)
+    # HC1: set at creation, changed while the DPS is a draft only; each specific contract keeps its own copy.
+    conduct_mode: Mapped[ConductMode] = mapped_column(_enum(ConductMode, "dps_conduct_mode"),
+                                                      default=ConductMode.INTERMEDIATION,
+                                                      server_default=ConductMode.INTERMEDIATION.value)
     status: Mapped[DpsStatus] = mapped_column(_enum(DpsStatus, "dps_status"), default=DpsStatus.DRAFT, index=True)
     notice_sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     initial_window_end: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

@@ -8,7 +8,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Membership, User
-from marketplace.accounts.roles import BUYER_WRITERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.notifications.notify import NotificationService
 from marketplace.vendors.models import AdmissionRequest, Dps
@@ -36,7 +36,7 @@ async def notify_buyer_side(session: AsyncSession, clock: Clock, dps: Dps, reque
                             subject: str) -> None:
     notifications = NotificationService(session, clock)
     assert request.due_at
-    for email in await recipients(session, dps.buyer_organisation_id, *BUYER_WRITERS):
+    for email in await recipients(session, dps.buyer_organisation_id, *DPS_WRITERS):
         await notifications.notify(
             recipient_email=email, kind=kind, about=request.id, subject=f"{subject} — {dps.title}",
             body=f"Demande {request.id} à évaluer avant le {format_paris(request.due_at)}.\n",

@@ -7,7 +7,7 @@ from typing import Annotated, Generic, TypeVar
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
-from marketplace.vendors.models import DeliveryMode, Sector
+from marketplace.vendors.models import ConductMode, DeliveryMode, Sector
 from marketplace.vendors.states import AdmissionStatus, DpsStatus
 
 Text300 = Annotated[str, msgspec.Meta(min_length=1, max_length=300)]
@@ -56,8 +56,16 @@ class DpsCreate(CamelStruct):
     award_criteria: Annotated[list[AwardCriterion], msgspec.Meta(min_length=1)]
     categories: Annotated[list[CategoryCreate], msgspec.Meta(min_length=1, max_length=50)]
     buyer_organisation_id: uuid.UUID | None = None
+    # HC1: who buys each specific contract; by default the holder (ESMS numérique, HC2).
+    conduct_mode: ConductMode = ConductMode.INTERMEDIATION
     # Given: a rehearsal DPS on an accelerated clock (vendors/sandbox.py), kept out of every public list.
     sandbox: SandboxCreate | None = None
+
+
+class DpsConductMode(CamelStruct):
+    """HC1: changed while the DPS is a draft only."""
+
+    conduct_mode: ConductMode
 
 
 class DpsPublish(CamelStruct):
@@ -81,6 +89,9 @@ class Dps(CamelStruct):
     validity_start: datetime
     validity_end: datetime
     usable_by_other_buyers: bool
+    # HC1: `intermediation`, the holder buys its specific contract (HC2); `centralised`, this DPS's buying
+    # organisation does (HC3).
+    conduct_mode: ConductMode
     status: DpsStatus
     notice_sent_at: datetime | None
     initial_window_end: datetime | None

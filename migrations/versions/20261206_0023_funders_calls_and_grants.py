@@ -3,7 +3,7 @@
 the funding milestones it carried (FU7)
 
 Revision ID: 0023
-Revises: 0021
+Revises: 0025
 Create Date: 2026-12-06 09:00:00.000000+00:00
 """
 
@@ -17,7 +17,7 @@ from alembic import op
 from sqlalchemy.dialects import postgresql
 
 revision: str = '0023'
-down_revision: str | None = '0021'
+down_revision: str | None = '0025'
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

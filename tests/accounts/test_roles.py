@@ -56,10 +56,37 @@ def test_the_audiences_are_distinct_and_read_as_their_names_say() -> None:
         assert len(set(value)) == len(value), name
     assert set(roles.VENDOR_MEMBERS) == roles.roles_for(roles.OrganisationKind.VENDOR)
     assert set(roles.HOLDER_MEMBERS) == roles.roles_for(roles.OrganisationKind.HOLDER)
-    assert set(roles.BUYING_SIDE) == roles.roles_for(roles.OrganisationKind.BUYER)
+    # The buying side of a specific contract: every buyer role and its holder equivalent (HC2).
+    buyer_roles = roles.roles_for(roles.OrganisationKind.BUYER)
+    assert set(roles.BUYING_SIDE) == buyer_roles | {roles.HOLDER_EQUIVALENTS[role] for role in buyer_roles}
     assert set(roles.HOLDER_WRITERS) < set(roles.HOLDER_MEMBERS)
+    assert set(roles.HOLDER_EVALUATORS) < set(roles.HOLDER_MEMBERS)
     assert set(roles.VENDOR_WRITERS) < set(roles.VENDOR_MEMBERS)
     assert set(roles.BUYER_WRITERS) < set(roles.BUYING_SIDE)
+    assert set(roles.BUYER_ADMINS) < set(roles.BUYER_WRITERS)
+    # A DPS and its admissions stay the buying organisation's own: no holder role runs one.
+    assert set(roles.DPS_WRITERS) < buyer_roles
     assert set(roles.FUNDER_MEMBERS) == roles.roles_for(roles.OrganisationKind.FUNDER)
     assert set(roles.FUNDER_WRITERS) < set(roles.FUNDER_MEMBERS)
     assert {role.kind for role in roles.ADMINS} == set(roles.OrganisationKind)
+
+
+def test_each_buyer_role_has_one_holder_equivalent_and_the_audiences_hold_both() -> None:
+    """HC2: the mapping is explicit, one to one, from every buyer role to a holder role of the same standing; each
+    audience of a procedure's buying side admits a buyer role exactly when it admits its equivalent."""
+    assert roles.HOLDER_EQUIVALENTS == {Role.BUYER_ADMIN: Role.HOLDER_ADMIN,
+                                        Role.BUYER_EVALUATOR: Role.HOLDER_EVALUATOR,
+                                        Role.BUYER_OPENER: Role.HOLDER_OPENER}
+    assert set(roles.HOLDER_EQUIVALENTS) == roles.roles_for(roles.OrganisationKind.BUYER)
+    assert all(holder.kind is roles.OrganisationKind.HOLDER for holder in roles.HOLDER_EQUIVALENTS.values())
+    assert len(set(roles.HOLDER_EQUIVALENTS.values())) == len(roles.HOLDER_EQUIVALENTS)
+    for name in ("BUYER_ADMINS", "BUYER_WRITERS", "OPENERS", "BUYING_SIDE"):
+        audience = set(getattr(roles, name))
+        for buyer, holder in roles.HOLDER_EQUIVALENTS.items():
+            assert (buyer in audience) == (holder in audience), (name, buyer, holder)
+    assert set(roles.SIGNATORIES) == {*roles.BUYER_ADMINS, Role.VENDOR_ADMIN}
+    # Widening is idempotent and adds nothing to roles of other kinds.
+    assert roles.acting_for_the_buyer(*roles.BUYING_SIDE) == roles.BUYING_SIDE
+    assert roles.acting_for_the_buyer(Role.VENDOR_ADMIN, Role.HOLDER_MEMBER) == (Role.VENDOR_ADMIN, Role.HOLDER_MEMBER)
+    # The holder's new roles are holder roles: memberships, invitations and API keys of a holder may carry them.
+    assert {Role.HOLDER_OPENER, Role.HOLDER_EVALUATOR} <= roles.roles_for(roles.OrganisationKind.HOLDER)

@@ -13,10 +13,11 @@ Principals (people of `tests.world`):
 - `buyer`: `buyer_admin`, an outsider that *does* hold an admin role (in the buyer), so it passes the
   role guard of admin routes and only the object check can stop it.
 - `platform_admin`: sees and manages everything.
-- `holder_admin` (routes with `{organisation_id}`, and `/needs…`): the target organisation's own administrator.
-- `other_org` (routes with `{organisation_id}`, and `/needs…`): `other_holder_admin`, the administrator of another
-  OG. Same kind and same roles as `holder_admin`, so every role guard lets it through and the answer
-  says whether the object check hides the target organisation (404, never 403). The vendor-side
+- `holder_admin` (routes with `{organisation_id}`, and `/needs…`, `/specific-contracts…`): the target
+  organisation's own administrator (on a specific contract: its holder's, HC3).
+- `other_org` (routes with `{organisation_id}`, and `/needs…`, `/specific-contracts…`): `other_holder_admin`, the
+  administrator of another OG. Same kind and same roles as `holder_admin`, so every role guard lets it through and
+  the answer says whether the object check hides the target organisation (404, never 403). The vendor-side
   outsiders are covered by `vendor_member` (stopped by roles) and `buyer` (stopped by the object check).
 
 DPS routes (`/dps…`, `/register`, `/admission-requests…`) target objects of the `buyer` organisation and
@@ -90,6 +91,8 @@ OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
 NEED_PREFIXES = ("/needs",)
+# A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
+CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
 FUNDING_PREFIXES = ("/funding-calls",)
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
@@ -175,31 +178,36 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "PUT /needs/{need_id}":                                           row(U, F, F, F, F, A, N),
     "POST /needs/{need_id}/submit":                                   row(U, F, F, F, F, A, N),
     # Publishing a need on a DPS: a buyer's admin (the matrix's DPS is only pending, so the owner meets a
-    # 409: still ALLOW); holders, vendors and platform admins are stopped by the role guard.
-    "POST /needs/{need_id}/publish":                                  row(U, F, F, A, F, F, F),
-    # A specific contract (one of the `buyer`, inserted for the matrix with no invitation): its buying
-    # organisation; a vendor's member passes the role guard but was not invited, so 404.
-    "GET /specific-contracts/{contract_id}":                          row(U, F, N, A, F),
+    # 409: still ALLOW); vendors and platform admins are stopped by the role guard. A holder's admin passes it (a
+    # holder publishes its own need on a DPS conducted in intermediation, HC2) but the matrix's DPS is centralised:
+    # the holder is refused (403 naming HC3), another holder doesn't see the need (404).
+    "POST /needs/{need_id}/publish":                                  row(U, F, F, A, F, F, N),
+    # A specific contract (one of the `buyer`, conducted centrally, for the holder's need, inserted for the matrix
+    # with no invitation): its buying organisation, and its holder's members (HC3); a vendor's member passes the
+    # role guard but was not invited, and another holder isn't its holder, so 404. On every write of its buying
+    # side the holder's admin passes the role guard (it buys in intermediation, HC2) and is refused by the service
+    # with a 403 naming HC3: the contract is its own, it knows it exists; another holder's admin gets 404.
+    "GET /specific-contracts/{contract_id}":                          row(U, A, N, A, F, A, N),
     # Its questions (one of the `vendor`'s, inserted for the matrix, though the vendor isn't invited): the
     # buying organisation's admin sets when they close and answers; the list is the buyer's and the invited
     # vendors' (a vendor's member passes the role guard, not the object check); asking needs a vendor's
     # admin or bid manager, which no core principal is.
-    "POST /specific-contracts/{contract_id}/questions-deadline":      row(U, F, F, A, F),
-    "POST /specific-contracts/{contract_id}/questions":               row(U, F, F, F, F),
-    "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": row(U, F, F, A, F),
-    "GET /specific-contracts/{contract_id}/questions":                row(U, F, N, A, F),
+    "POST /specific-contracts/{contract_id}/questions-deadline":      row(U, F, F, A, F, F, N),
+    "POST /specific-contracts/{contract_id}/questions":               row(U, F, F, F, F, F, F),
+    "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": row(U, F, F, A, F, F, N),
+    "GET /specific-contracts/{contract_id}/questions":                row(U, A, N, A, F, A, N),
     # Amendments: the buying organisation's admin extends the deadline and publishes documents; the buyer
     # and the invited vendors read them (a vendor's member passes the role guard, not the object check).
-    "POST /specific-contracts/{contract_id}/deadline":                row(U, F, F, A, F),
-    "PUT /specific-contracts/{contract_id}/documents":                row(U, F, F, A, F),
-    "GET /specific-contracts/{contract_id}/documents":                row(U, F, N, A, F),
-    "GET /specific-contracts/{contract_id}/documents/{document_id}/download": row(U, F, N, A, F),
-    "GET /specific-contracts/{contract_id}/amendments":               row(U, F, N, A, F),
+    "POST /specific-contracts/{contract_id}/deadline":                row(U, F, F, A, F, F, N),
+    "PUT /specific-contracts/{contract_id}/documents":                row(U, F, F, A, F, F, N),
+    "GET /specific-contracts/{contract_id}/documents":                row(U, A, N, A, F, A, N),
+    "GET /specific-contracts/{contract_id}/documents/{document_id}/download": row(U, A, N, A, F, A, N),
+    "GET /specific-contracts/{contract_id}/amendments":               row(U, A, N, A, F, A, N),
     # Sealed offers. The matrix's contract is open (deadline in 11 days) and invites nobody; its offer (the
     # `vendor`'s draft, inserted for the matrix) is read by the vendor's members only; preparing one needs
     # a vendor's admin or bid manager, which no core principal is.
-    "POST /specific-contracts/{contract_id}/offers":                  row(U, F, F, F, F),
-    "GET /specific-contracts/{contract_id}/my-offers":                row(U, F, N, F, F),
+    "POST /specific-contracts/{contract_id}/offers":                  row(U, F, F, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/my-offers":                row(U, F, N, F, F, F, F),
     "GET /offers/{offer_id}":                                         row(U, F, A, F, F),
     "PUT /offers/{offer_id}/parts":                                   row(U, F, F, F, F),
     "PUT /offers/{offer_id}/attachments":                             row(U, F, F, F, F),
@@ -212,26 +220,36 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /offers/{offer_id}/receipt.pdf":                             row(U, F, N, F, F),
     "GET /receipts/public-key":                                       row(A, A, A, A, A),
     # The buyer's side, before the deadline: sealed (403 from the service, D13) for the buying
-    # organisation itself; its opening record doesn't exist yet (404).
-    "GET /specific-contracts/{contract_id}/offers":                   row(U, F, F, F, F),
-    "POST /specific-contracts/{contract_id}/opening":                 row(U, F, F, F, F),
-    "GET /specific-contracts/{contract_id}/opening":                  row(U, F, F, N, F),
+    # organisation itself; its opening record doesn't exist yet (404), for the holder's people neither (HC3).
+    "GET /specific-contracts/{contract_id}/offers":                   row(U, F, F, F, F, F, N),
+    "POST /specific-contracts/{contract_id}/opening":                 row(U, F, F, F, F, F, N),
+    "GET /specific-contracts/{contract_id}/opening":                  row(U, N, F, N, F, N, N),
     "GET /offers/{offer_id}/unsealed-parts":                          row(U, F, F, F, F),
     "GET /offers/{offer_id}/attachments/{attachment_id}/content":     row(U, F, F, F, F),
+    # Deposits (D14b–D14c). A vendor's member reads its own refused attempts only where its vendor is invited
+    # (the matrix's contract invites nobody: 404); the buying organisation reads every attempt from the deadline
+    # on (before it, 403 from the service, D13) and its late admissions; its admin is let through to admit late
+    # and refused by the service before the deadline (409, D14c). The holder of this centralised contract is told
+    # it is not its buying side (403, HC3); another holder finds nothing (404).
+    "GET /specific-contracts/{contract_id}/my-deposit-attempts":      row(U, F, N, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/deposit-attempts":         row(U, F, F, F, F, F, N),
+    "POST /specific-contracts/{contract_id}/late-admissions":         row(U, F, F, A, F, F, N),
+    "GET /specific-contracts/{contract_id}/late-admissions":          row(U, F, F, A, F, F, N),
     # Evaluation and award. The matrix's contract is still open: the buying organisation's admin is let
-    # through and refused by the machine (409, G8); the `vendor`'s offer is a draft, so its member has no
-    # result to read (404); no request for reasons exists (the buyer's admin gets 404); asking needs a
-    # vendor's admin or bid manager, which no core principal is.
-    "POST /specific-contracts/{contract_id}/evaluation":              row(U, F, F, A, F),
-    "POST /specific-contracts/{contract_id}/conflict-declarations":   row(U, F, F, A, F),
+    # through and refused by the machine (409, G8); the holder reads no ranking nor award before the opening
+    # (404, HC3); the `vendor`'s offer is a draft, so its member has no result to read (404); no request for
+    # reasons exists (the buyer's admin gets 404); asking needs a vendor's admin or bid manager, which no core
+    # principal is.
+    "POST /specific-contracts/{contract_id}/evaluation":              row(U, F, F, A, F, F, N),
+    "POST /specific-contracts/{contract_id}/conflict-declarations":   row(U, F, F, A, F, F, N),
     "PUT /offers/{offer_id}/scores":                                  row(U, F, F, A, F),
     "POST /offers/{offer_id}/rejection":                              row(U, F, F, A, F),
-    "GET /specific-contracts/{contract_id}/ranking":                  row(U, F, F, A, F),
-    "POST /specific-contracts/{contract_id}/award":                   row(U, F, F, A, F),
+    "GET /specific-contracts/{contract_id}/ranking":                  row(U, N, F, A, F, N, N),
+    "POST /specific-contracts/{contract_id}/award":                   row(U, F, F, A, F, F, N),
     # No award on the matrix's open contract: the buying organisation's admin is let through and finds none.
-    "GET /specific-contracts/{contract_id}/award":                    row(U, F, F, N, F),
-    "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F),
-    "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F),
+    "GET /specific-contracts/{contract_id}/award":                    row(U, N, F, N, F, N, N),
+    "GET /specific-contracts/{contract_id}/my-evaluation":            row(U, F, N, F, F, F, F),
+    "POST /specific-contracts/{contract_id}/reasons-requests":        row(U, F, F, F, F, F, F),
     "POST /reasons-requests/{reasons_request_id}/answer":             row(U, F, F, N, F),
     # Clarifications. The matrix's thread (on the `vendor`'s draft offer, inserted for the matrix with a message
     # and a file) is read by the buying organisation and by the vendor's members; the buying side writes and is
@@ -256,7 +274,7 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /offers/{offer_id}/abnormally-low/decision":                row(U, F, F, N, F),
     # Contracts. The matrix's specific contract has no award: its buying organisation's admin is refused by
     # the machine (409); no contract has the matrix's id, so whoever passes the guard gets 404.
-    "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F),
+    "POST /specific-contracts/{contract_id}/contract":                row(U, F, F, A, F, F, N),
     "GET /contracts/{contract_id}":                                   row(U, F, N, N, F),
     "GET /contracts/{contract_id}/signatures/{side}/document":        row(U, F, N, N, F),
     "POST /contracts/{contract_id}/signatures":                       row(U, F, F, N, F),
@@ -264,9 +282,10 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "POST /contracts/{contract_id}/cancellation":                     row(U, F, F, N, F),
     "POST /contracts/{contract_id}/termination":                      row(U, F, F, N, F),
     # A buying organisation's admins and openers register opener keys; members of the buying organisation
-    # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check).
+    # list its keys (the matrix's organisation is the holder: the buyer passes the guard, not the check). A holder
+    # buying in intermediation has openers too (HC2): its admin lists its keys, another holder's admin can't.
     "POST /my/opener-keys":                                           row(U, F, F, A, F),
-    "GET /organisations/{organisation_id}/opener-keys":               row(U, F, F, F, F, F, F),
+    "GET /organisations/{organisation_id}/opener-keys":               row(U, F, F, F, F, A, F),
     # A vendor's members list their own invitations.
     "GET /my/invitations":                                            row(U, F, A, F, F),
     # The inbox: anyone signed in reads and marks their own notifications. The matrix's notification is the
@@ -294,6 +313,8 @@ EXPECTATIONS |= {
     "POST /dps/{dps_id}/publish":                                 dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/activate":                                dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/validity":                                dps_row(U, F, F, A, F, F, N, F, F),
+    # How its contracts are conducted (HC1): its admin, while a draft (the matrix's is published: 409, ALLOW).
+    "PUT /dps/{dps_id}/conduct-mode":                             dps_row(U, F, F, A, F, F, N, F, F),
     # The needs filed to the DPS (D2): its buyers; another buying organisation passes on a DPS usable by other
     # buyers (the matrix's is) and sees only the needs naming it.
     "GET /dps/{dps_id}/needs":                                    dps_row(U, F, F, A, F, A, A, F, F),
@@ -357,10 +378,15 @@ EXPECTATIONS |= {
     "POST /dps/{dps_id}/terminate":                               dps_row(U, F, F, A, F, F, N, F, F),
     "POST /dps/{dps_id}/cancel":                                  dps_row(U, F, F, A, F, F, N, F, F),
 }
+# Inviting the holder onto the committee (HC3): the buying organisation's admin (its call really invites it, so
+# after every row the committee could change); the holder's admin passes the role guard and is refused (HC3).
+EXPECTATIONS |= {
+    "POST /specific-contracts/{contract_id}/committee":               row(U, F, F, A, F, F, N),
+}
 # Declaring the matrix's specific contract sans suite: its buying organisation's admin. Last for the same
 # reason: the owner's call really cancels it, after which every route above would only meet 409s.
 EXPECTATIONS |= {
-    "POST /specific-contracts/{contract_id}/cancellation":            row(U, F, F, A, F),
+    "POST /specific-contracts/{contract_id}/cancellation":            row(U, F, F, A, F, F, N),
 }
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
@@ -403,6 +429,11 @@ BODIES: dict[str, Any] = {
     "POST /offers/{offer_id}/abnormally-low/justification": {"text": "Licence mutualisée."},
     "POST /offers/{offer_id}/abnormally-low/decision": {"accepted": False, "reasons": "Justification insuffisante."},
     "POST /specific-contracts/{contract_id}/cancellation": {"reasons": "Besoin redéfini."},
+    "POST /specific-contracts/{contract_id}/committee": {"holderInvited": True},
+    "PUT /dps/{dps_id}/conduct-mode": {"conductMode": "intermediation"},
+    "POST /specific-contracts/{contract_id}/late-admissions": {
+        "vendorOrganisationId": str(uuid.uuid4()), "reasons": "Dépôts bloqués.", "attemptIds": [str(uuid.uuid4())],
+        "depositUntil": (datetime.now(UTC) + timedelta(days=30)).isoformat()},
     "POST /contracts/{contract_id}/cancellation": {"reasons": "L'attributaire renonce."},
     "POST /contracts/{contract_id}/termination": {"kind": "terminated_early", "reasons": "Résiliation."},
     "POST /funding-calls/{call_id}/projects/{need_id}/rejection": {"reasons": "Hors des priorités régionales."},
@@ -452,7 +483,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(DPS_PREFIXES):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES)
+    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
@@ -549,11 +580,12 @@ class Scenario:
         # A specific contract of the `buyer` on that DPS, written directly (publishing needs an active DPS).
         now = datetime.now(UTC)
         contract_id = await self.db.fetchval(
-            "INSERT INTO specific_contract (id, need_id, dps_id, category_id, buyer_organisation_id, status, "
-            "invited_at, tender_deadline, award_criteria, created_by, created_at, updated_at) "
-            "VALUES (gen_random_uuid(), $1, $2, $3, $4, 'open', $5, $6, '[]', 'matrix', $5, $5) RETURNING id",
+            "INSERT INTO specific_contract (id, need_id, dps_id, category_id, buyer_organisation_id, conduct_mode, "
+            "dps_organisation_id, holder_organisation_id, status, invited_at, tender_deadline, award_criteria, "
+            "created_by, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, $3, $4, 'centralised', $4, $7, "
+            "'open', $5, $6, '[]', 'matrix', $5, $5) RETURNING id",
             uuid.UUID(self.path_values["need_id"]), uuid.UUID(dps["id"]), uuid.UUID(category["id"]),
-            self.world.organisations["buyer"], now, now + timedelta(days=11))
+            self.world.organisations["buyer"], now, now + timedelta(days=11), self.world.organisations["holder"])
         self.path_values["contract_id"] = str(contract_id)
         question_id = await self.db.fetchval(
             "INSERT INTO contract_question (id, specific_contract_id, vendor_organisation_id, asked_by, question, "

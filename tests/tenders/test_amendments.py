@@ -122,10 +122,12 @@ async def test_documents_are_versioned_told_to_the_invitees_and_closed_at_the_de
     second = expect(await put(cctp2, "CCTP", "CCTP v2.pdf", replaces=first["id"]), 201)
     assert second["replacesId"] == first["id"]
 
-    # The invitees see both versions, the old one marked as replaced; anyone else sees nothing.
+    # The invitees see both versions, the old one marked as replaced, and so does the need's holder (its own
+    # contract's notice, HC3); anyone else sees nothing.
     listed = expect(await client.get(path, headers=world["vendor_member"].headers), 200)
     assert [(d["filename"], d["current"]) for d in listed] == [("CCTP v1.pdf", False), ("CCTP v2.pdf", True)]
-    for person in ("third_vendor_admin", "other_buyer_admin", "holder_admin"):
+    assert expect(await client.get(path, headers=world["holder_admin"].headers), 200) == listed
+    for person in ("third_vendor_admin", "other_buyer_admin", "other_holder_admin"):
         assert (await client.get(path, headers=world[person].headers)).status_code in (403, 404)
     redirect = await client.get(listed[0]["downloadPath"], headers=world["other_vendor_admin"].headers,
                                 follow_redirects=False)

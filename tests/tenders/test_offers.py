@@ -343,12 +343,40 @@ async def test_a_flipped_byte_or_an_edited_hash_is_caught_and_blocks_only_that_f
     assert '"download"' in flagged[-1]["details"]
 
 
+# Who asks before the opening, by conduct mode (HC1): the buying side (the central purchasing body when
+# centralised, the holder in intermediation, HC2), whoever follows or holds the procedure, the operator, another
+# holder, a vendor not invited and another buyer. Nobody of them reads a canary (D13 holds whoever buys).
+CANARY_ASKERS = {
+    "centralised": ("buyer_admin", "buyer_evaluator", "buyer_opener", "platform_admin", "third_vendor_admin",
+                    "holder_admin", "holder_evaluator", "holder_opener", "other_buyer_admin"),
+    "intermediation": ("holder_admin", "holder_evaluator", "holder_opener", "holder_member", "buyer_admin",
+                       "buyer_evaluator", "platform_admin", "third_vendor_admin", "other_holder_admin",
+                       "other_buyer_admin"),
+}
+# The holder's two openers (an opener and its admin) open an intermediated contract, 1 of 2.
+HOLDER_OPENERS = ("holder_opener", "holder_admin")
+
+
+async def _canary_contract(client: Client, world: World, clock: FrozenClock, mode: str) -> dict[str, Any]:
+    if mode == "centralised":
+        return await open_contract(client, world, clock)
+    dps = await open_dps(client, world, clock, conduct_mode="intermediation")
+    categories = categories_by_pair(dps)
+    await admit(client, world, world["vendor_admin"], categories["grand_age", "saas"])
+    await admit(client, world, world["other_vendor_admin"], categories["grand_age", "saas"])
+    need = await submitted_need(client, world)
+    return dict(expect(await publish(client, world, need["id"], dps["id"], "2026-02-17T09:00:00",
+                                     person="holder_admin", openers=HOLDER_OPENERS), 201))
+
+
+@pytest.mark.parametrize("mode", ["centralised", "intermediation"])
 async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
         client: Client, world: World, clock: FrozenClock, settings: Settings,
-        caplog: pytest.LogCaptureFixture) -> None:
-    """G1 / P3–P4 (must show 2): not in any response to others, any log line, the database or the bucket."""
+        caplog: pytest.LogCaptureFixture, mode: str) -> None:
+    """G1 / P3–P4 (must show 2): not in any response to others, any log line, the database or the bucket,
+    whoever the buying side is (HC2, HC3)."""
     caplog.set_level("DEBUG")
-    contract = await open_contract(client, world, clock)
+    contract = await _canary_contract(client, world, clock, mode)
     canaries = {person: secrets.token_hex(16) for person in ("vendor_admin", "other_vendor_admin")}
     responses: list[httpx.Response] = []
     for person, canary in canaries.items():
@@ -359,8 +387,7 @@ async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
         expect(await submit(client, world, offer["id"], person), 200)
     # Everything others can ask before the deadline.
     cid = contract["id"]
-    for person in ("buyer_admin", "buyer_evaluator", "buyer_opener", "platform_admin", "third_vendor_admin",
-                   "holder_admin", "other_buyer_admin"):
+    for person in CANARY_ASKERS[mode]:
         for path in (f"/specific-contracts/{cid}/offers", f"/specific-contracts/{cid}", f"/offers/{offer['id']}",
                      f"/offers/{offer['id']}/receipt", f"/offers/{offer['id']}/unsealed-parts",
                      f"/specific-contracts/{cid}/opening", "/my/invitations", f"/specific-contracts/{cid}/my-offers"):
@@ -387,9 +414,10 @@ async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
     assert canaries["other_vendor_admin"] in (await client.get(
         f"/offers/{offer['id']}", headers=world["other_vendor_admin"].headers)).text
     clock.set(DEADLINE)
-    expect(await open_offers(client, world, cid), 200)
-    listed = (await client.get(f"/specific-contracts/{cid}/offers", headers=world["buyer_admin"].headers)).text
-    parts = (await client.get(f"/offers/{offer['id']}/unsealed-parts", headers=world["buyer_admin"].headers)).text
+    buyer = "buyer_admin" if mode == "centralised" else "holder_admin"
+    expect(await open_offers(client, world, cid, person=buyer), 200)
+    listed = (await client.get(f"/specific-contracts/{cid}/offers", headers=world[buyer].headers)).text
+    parts = (await client.get(f"/offers/{offer['id']}/unsealed-parts", headers=world[buyer].headers)).text
     assert all(c in listed for c in canaries.values()) and canaries["other_vendor_admin"] in parts
 
 

@@ -71,21 +71,27 @@ OPENER_PASSPHRASE = "la clé de l'ouverture des plis 2026"
 
 
 async def ensure_opener(client: Client, world: World, person: str = "buyer_admin") -> str:
-    """`person` holds an opener key of the buying organisation (publishing needs one, D13); its id."""
+    """`person` holds an opener key of its own organisation (publishing needs one of the buyer's, D13: the buying
+    organisation's when centralised, the holder's in intermediation, HC2); its id."""
     if person not in world.opener_keys:
+        organisation = world.organisations[world[person].organisation]
         key = expect(await client.post("/my/opener-keys", headers=world[person].headers, json={
-            "organisationId": str(world.organisations["buyer"]), "passphrase": OPENER_PASSPHRASE}), 201)
+            "organisationId": str(organisation), "passphrase": OPENER_PASSPHRASE}), 201)
         world.opener_keys[person] = key["id"]
     return world.opener_keys[person]
 
 
 async def publish(client: Client, world: World, need_id: str, dps_id: str, deadline: str,
                   weights: list[dict[str, Any]] | None = None, person: str = "buyer_admin",
-                  **options: Any) -> Any:
-    """Publish the need on the DPS, funded first (N16: only a need its funder selected is published): a
-    submitted need of the world's holders is filed to the call N5 routes it to and selected (tests/funding_api.py
-    `fund`, a no-op for a need funded already, a sandbox need or one not submitted)."""
-    await ensure_opener(client, world)
+                  openers: tuple[str, ...] = ("buyer_admin",), **options: Any) -> Any:
+    """Publish as `person` (the buying organisation's admin when centralised; the holder's, or the buying
+    organisation's on its behalf, in intermediation), once each of `openers` holds an opener key (the contract is
+    sealed to its buyer's openers: the holder's in intermediation), and once the need is funded (N16: only a need
+    its funder selected is published): a submitted need of the world's holders is filed to the call N5 routes it
+    to and selected (tests/funding_api.py `fund`, a no-op for a need funded already, a sandbox need or one not
+    submitted)."""
+    for opener in openers:
+        await ensure_opener(client, world, opener)
     await fund(client, world, need_id)
     return await client.post(f"/needs/{need_id}/publish", headers=world[person].headers,
                              json={"dpsId": dps_id, "tenderDeadline": deadline, "awardCriteria": weights or WEIGHTS,

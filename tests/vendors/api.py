@@ -77,13 +77,17 @@ def sha256(data: bytes) -> str:
 
 
 def dps_body(now: datetime, *, sectors: tuple[str, ...] = SECTORS, modes: tuple[str, ...] = MODES,
-             title: str = "SAD ESMS numérique — dossier usager informatisé") -> dict[str, Any]:
+             title: str = "SAD ESMS numérique — dossier usager informatisé",
+             conduct_mode: str = "centralised") -> dict[str, Any]:
     """Six categories by default (2 sectors × 3 delivery modes, §6), each asking for DOCUMENT_RULES."""
     return {
         "title": title,
         "description": "Acquisition de solutions de dossier usager informatisé pour les ESSMS.",
         "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
         "usableByOtherBuyers": True,
+        # HC1: by default the central purchasing body runs the procedures (HC3), as every test before the holder
+        # bought its own did; the intermediation tests (HC2) say so explicitly.
+        "conductMode": conduct_mode,
         "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                           {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
         "categories": [{"sector": sector, "deliveryMode": mode, "title": f"DUI {sector} en {mode}",

@@ -1,5 +1,10 @@
 """What the contract's use cases share: the contract for its parties (else 404), its DPS's clock, the audited
 move of machine (e) with its transition row, the parties told, an uploaded document; the contract as read.
+
+The parties (HC4) are the buyer of the specific contract, copied onto the contract at its creation (the holder in
+intermediation, HC2; the central purchasing body, or the buyer the holder named, when centralised, HC3), and the
+awardee: each side's administrator signs for it. The central purchasing body that follows a procedure conducted in
+intermediation reads its contract too, and does nothing with it (403 naming HC2).
 """
 
 from __future__ import annotations
@@ -14,8 +19,9 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.members import member_emails
+from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_WRITERS, Role
+from marketplace.accounts.roles import BUYER_ADMINS, VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.models import Contract, ContractModification, ContractSignature, ContractTransition
 from marketplace.awards.states import ContractStatus, SignatureSide
@@ -23,7 +29,7 @@ from marketplace.errors import Forbidden, NotFound
 from marketplace.lib import audit, esign
 from marketplace.lib.clock import Clock
 from marketplace.notifications.notify import NotificationService
-from marketplace.tenders.access import buying_side, party
+from marketplace.tenders.access import buying_side, follows, not_the_buying_side, party
 from marketplace.tenders.models import SpecificContract
 from marketplace.uploads import check_declared, store_upload
 from marketplace.vendors.models import Dps
@@ -42,7 +48,7 @@ EXTENSIONS = {"application/pdf": ".pdf", "application/pkcs7-signature": ".p7s", 
                "application/xml": ".xml", "text/xml": ".xml"}
 _NOT_FOUND = "No contract has this id."
 SIDE_FR = {SignatureSide.BUYER: "acheteuse", SignatureSide.VENDOR: "titulaire"}
-_SIDE_ROLES = {SignatureSide.BUYER: [Role.BUYER_ADMIN.value], SignatureSide.VENDOR: VENDOR_WRITERS}
+_SIDE_ROLES = {SignatureSide.BUYER: BUYER_ADMINS, SignatureSide.VENDOR: VENDOR_WRITERS}
 
 
 class ContractBase:
@@ -60,15 +66,25 @@ class ContractBase:
 
     # -- loading -------------------------------------------------------------------------------------------
 
-    async def _load(self, principal: Principal, contract_id: uuid.UUID, *, lock: bool = False) -> Contract:
-        """The contract, if the caller belongs to its buying organisation or to the awardee (else 404)."""
+    async def _load(self, principal: Principal, contract_id: uuid.UUID, *, lock: bool = False,
+                    read: bool = False) -> Contract:
+        """The contract, if the caller belongs to one of its parties (its buying side or the awardee); for a read,
+        also to the central purchasing body that follows it (HC2), which is refused every act with a 403 naming
+        HC2; else 404."""
         query = select(Contract).where(Contract.id == contract_id)
         if lock:
             query = query.with_for_update().execution_options(populate_existing=True)
         contract = await self.session.scalar(query)
-        if contract is None or not party(principal, contract):
+        if contract is None:
             raise NotFound(_NOT_FOUND)
-        return contract
+        if party(principal, contract):
+            return contract
+        specific = await self.session.get(SpecificContract, contract.specific_contract_id)
+        if specific is not None and follows(principal, specific):
+            if read:
+                return contract
+            raise not_the_buying_side(principal, specific, _NOT_FOUND)
+        raise NotFound(_NOT_FOUND)
 
     async def _dps(self, contract: Contract) -> Dps:
         specific = await self.session.get(SpecificContract, contract.specific_contract_id)
@@ -138,17 +154,25 @@ class ContractBase:
     # -- reading -------------------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Contract:
-        return await self._schema(await self._load(principal, contract_id))
+        return await self._schema(await self._load(principal, contract_id, read=True))
 
     async def _schema(self, contract: Contract) -> schemas.Contract:
         modifications = await self._modifications(contract.id)
+        signatures = await self._signatures(contract.id)
+        signed = {s.side: s.signed_at for s in signatures}
+        organisations = {o.id: o for o in (await self.session.scalars(select(Organisation).where(Organisation.id.in_(
+            [contract.buyer_organisation_id, contract.vendor_organisation_id])))).all()}
+        parties = [schemas.ContractParty(side=side, organisation_id=organisation, name=organisations[organisation].name,
+                                         kind=organisations[organisation].kind, signed_at=signed.get(side))
+                   for side, organisation in ((SignatureSide.BUYER, contract.buyer_organisation_id),
+                                              (SignatureSide.VENDOR, contract.vendor_organisation_id))]
         transitions = (await self.session.scalars(select(ContractTransition).where(
             ContractTransition.contract_id == contract.id).order_by(
             ContractTransition.at, ContractTransition.created_at, ContractTransition.id))).all()
         return schemas.Contract(
             id=contract.id, specific_contract_id=contract.specific_contract_id, award_id=contract.award_id,
             buyer_organisation_id=contract.buyer_organisation_id,
-            vendor_organisation_id=contract.vendor_organisation_id, status=contract.status,
+            vendor_organisation_id=contract.vendor_organisation_id, parties=parties, status=contract.status,
             amount_cents=contract.amount_cents,
             current_amount_cents=modifications[-1].amount_cents if modifications else contract.amount_cents,
             earliest_sign_at=contract.earliest_sign_at,
@@ -159,7 +183,7 @@ class ContractBase:
                                                   verification=msgspec.convert(s.verification,
                                                                                esign.SignatureReport)
                                                   if s.verification is not None else None)
-                        for s in await self._signatures(contract.id)],
+                        for s in signatures],
             payment_terms=contract.payment_terms,
             payment_schedule=msgspec.convert(contract.payment_schedule, list[schemas.PaymentInstalment]),
             modifications=[schemas.ContractModification(id=m.id, reason=m.reason,

@@ -19,7 +19,7 @@ class Documents(ContractBase):
 
     async def signed_document_url(self, principal: Principal, contract_id: uuid.UUID, side: SignatureSide) -> str:
         """A short-lived link to the document a side signed, for either party."""
-        contract = await self._load(principal, contract_id)
+        contract = await self._load(principal, contract_id, read=True)
         signature = next((s for s in await self._signatures(contract.id) if s.side is side), None)
         if signature is None:
             raise NotFound(f"The {side.value} side has not signed this contract.")

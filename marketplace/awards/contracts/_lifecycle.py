@@ -55,6 +55,7 @@ class Lifecycle(ContractBase):
         _check_payment_schedule(data)
         now = dps_clock(self.clock, await dps_of(self.session, specific.dps_id)).now()
         award.status = award_status(award.status, award.earliest_signature_at, now)
+        # HC4: the parties are the specific contract's buyer (the holder in intermediation, HC2) and the awardee.
         contract = Contract(specific_contract_id=specific.id, award_id=award.id,
                             buyer_organisation_id=specific.buyer_organisation_id,
                             vendor_organisation_id=award.vendor_organisation_id, status=ContractStatus.PENDING,

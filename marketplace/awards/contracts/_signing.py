@@ -1,6 +1,7 @@
-"""Each side's signature (machine (e) PENDING → SIGNED → ACTIVE; D18, G16): once per side, by its admin, not before
-the earliest signature date, checked offline before it is kept; a refusal names the failing check and is
-audited apart.
+"""Each side's signature (machine (e) PENDING → SIGNED → ACTIVE; D18, G16): once per side, by its admin (HC4: the
+buyer's side is the specific contract's buyer, the holder in intermediation, whose admin signs; the other is the
+awardee's), not before the earliest signature date, checked offline before it is kept; a refusal names the
+failing check and is audited apart.
 """
 
 from __future__ import annotations
@@ -54,7 +55,8 @@ class Signing(ContractBase):
         elif vendor_side(principal, contract, Role.VENDOR_ADMIN):
             side = SignatureSide.VENDOR
         else:
-            raise Forbidden("An administrator of the buying organisation or of the awardee signs the contract.")
+            raise Forbidden("HC4: the parties sign, each by its administrator: the buyer of the specific contract (the "
+                            "holder in intermediation) and the awardee.", rule="HC4")
         if not contract_allows("sign", contract.status):
             raise ContractStage(f"status: the contract is {contract.status.value}; it is signed while pending",
                                 field="status")

@@ -23,8 +23,9 @@ The package's private modules: `_drafts.py` (the draft and its parts), `_attachm
 
 from __future__ import annotations
 
+from marketplace.tenders.deposits import PRESIGNED_LIFETIME
 from marketplace.tenders.offers._attachments import Attachments
-from marketplace.tenders.offers._base import PRESIGNED_LIFETIME, audit_apart
+from marketplace.tenders.offers._base import audit_apart
 from marketplace.tenders.offers._contexts import attachment_context, name_context, offer_context, receipt_context
 from marketplace.tenders.offers._drafts import Drafts
 from marketplace.tenders.offers._submission import RECEIPT_PLATFORM, Submission

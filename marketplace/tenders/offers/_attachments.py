@@ -18,14 +18,16 @@ from uuid_utils.compat import uuid7
 from marketplace.accounts.principal import Principal
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
-from marketplace.lib.clock import reading_at, real_span
+from marketplace.lib.clock import format_paris, reading_at, real_span
 from marketplace.lib.files import check_zip, inspect_zip, safe_filename, sniff
 from marketplace.lib.sealing import DigestingStream, associated_data, ciphertext_size, encrypt_stream, new_dek, wrap_dek
 from marketplace.tenders import schemas
-from marketplace.tenders.models import Offer, OfferAttachment
-from marketplace.tenders.offers._base import PRESIGNED_LIFETIME, OfferBase
+from marketplace.tenders.deposits import ARCHIVE, PRESIGNED_LIFETIME, Attempt, quoted
+from marketplace.tenders.errors import ArchiveRefused
+from marketplace.tenders.models import Offer, OfferAttachment, SpecificContract
+from marketplace.tenders.offers._base import OfferBase
 from marketplace.tenders.offers._contexts import attachment_context, name_context
-from marketplace.uploads import DocumentTooLarge, check_declared, header_filename, sniffing
+from marketplace.uploads import DocumentTooLarge, DocumentTypeRefused, check_declared, header_filename, sniffing
 from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
 
 
@@ -37,25 +39,31 @@ class Attachments(OfferBase):
         """Stream one file: sniffed, counted, hashed and sealed on the way to the bucket (P9, P11).
 
         `filename` is the X-Filename header as sent: UTF-8, percent-encoded."""
+        async with self.journal.attempt(principal, "attachment.stream", declared_bytes=declared_size) as attempt:
+            return await self._add_attachment(principal, offer_id, filename, declared_type, declared_size,
+                                              attempt.counted(body), attempt)
+
+    async def _add_attachment(self, principal: Principal, offer_id: uuid.UUID, filename: str, declared_type: str,
+                              declared_size: int | None, body: AsyncIterable[bytes],
+                              attempt: Attempt) -> schemas.AttachmentReceipt:
         assert self.store is not None
-        started = self.clock.now()  # P11: the first byte's time (real), before anything is read
+        started = attempt.started  # P11: the first byte's time (real), before anything is read
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
         filename = header_filename(filename)
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
         self._draft(offer)
-        await self._before_deadline(contract, "files are added")
+        await self._before_deadline(contract, "files are added", offer.vendor_organisation_id)
         started = reading_at(await self._time(contract), started)  # on the contract's clock
         allowed = list(contract.attachment_types)
         label = "an offer attachment"
-        # What is declared is checked before a byte is read; what is recorded is what the content shows.
-        check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
-        count, total = await self._usage(offer)
-        if count >= contract.attachment_max_count:
-            raise RuleViolation(f"body: an offer carries at most {contract.attachment_max_count} files",
-                                field="body")
-        budget = min(contract.attachment_max_bytes, contract.offer_max_bytes - total)
-        if budget <= 0 or (declared_size is not None and declared_size > budget):
-            raise DocumentTooLarge(f"body: over the {contract.offer_max_bytes}-byte limit of an offer's files",
-                                   field="body", limit=contract.offer_max_bytes)
+        # What is declared is checked before a byte is read; what is recorded is what the content shows. Each
+        # refusal quotes the published limit it hit (D14a).
+        try:
+            check_declared(declared_type, declared_size, allowed, contract.attachment_max_bytes, label)
+        except DocumentTypeRefused as exc:
+            raise quoted(exc, contract, "attachmentTypes") from None
+        except DocumentTooLarge as exc:
+            raise quoted(exc, contract, "attachmentMaxBytes") from None
+        total, budget = await self._room(contract, offer, "body", declared_size)
         _, public = await self._public_key(contract)
         attachment_id = uuid7()  # time-ordered, like every other id: files list in the order received
         dek = new_dek()
@@ -70,14 +78,18 @@ class Attachments(OfferBase):
                 content_type="application/octet-stream", metadata={"offer": str(offer.id)},
                 max_size=ciphertext_size(budget))
         except ObjectTooLarge as exc:
-            raise DocumentTooLarge(f"body: over the {budget}-byte limit for this file", field="body",
-                                   limit=budget) from exc
+            raise _too_large(contract, total, "body") from exc
+        except DocumentTypeRefused as exc:  # the content, sniffed as it came
+            raise quoted(exc, contract, "attachmentTypes") from None
         try:
             if inspected.spool is not None:
                 reasons = await asyncio.to_thread(_zip_refusals, inspected.spool)
                 if reasons:
-                    raise RuleViolation("body: this archive is refused: " + "; ".join(reasons), field="body",
-                                        reasons=reasons)
+                    # The reasons name the archive's members (sealed content): the journal keeps them unnamed.
+                    raise quoted(ArchiveRefused(
+                        "body: this archive is refused: " + "; ".join(reasons), field="body", reasons=reasons,
+                        unnamed="body: this archive is refused: " + "; ".join(_unnamed(r) for r in reasons)),
+                        contract, "archive")
             received = (await self._time(contract)).now()  # P1: after the last byte is persisted
             attachment = OfferAttachment(
                 id=attachment_id, offer_id=offer.id, object_key=key,
@@ -106,27 +118,28 @@ class Attachments(OfferBase):
         """The second way in: a presigned PUT straight to object storage, which encrypts the bytes with a
         key of the file's own (SSE-C) and refuses any but the declared ones (signed SHA-256), so the file
         never passes through the API, not even to be checked (`complete` reads only its metadata)."""
+        async with self.journal.attempt(principal, "attachment.presign", declared_bytes=data.size) as attempt:
+            return await self._request_upload(principal, offer_id, data, attempt)
+
+    async def _request_upload(self, principal: Principal, offer_id: uuid.UUID, data: schemas.UploadRequest,
+                              attempt: Attempt) -> schemas.PresignedUpload:
         assert self.store is not None
-        real_started = self.clock.now()  # P11
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        real_started = attempt.started  # P11
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
         self._draft(offer)
-        await self._before_deadline(contract, "files are added")
+        window = await self._window(contract, "files are added", offer.vendor_organisation_id)
         clock = await self._time(contract)
         started = reading_at(clock, real_started)
-        count, total = await self._usage(offer)
-        if count >= contract.attachment_max_count:
-            raise RuleViolation(f"size: an offer carries at most {contract.attachment_max_count} files", field="size")
-        budget = min(contract.attachment_max_bytes, contract.offer_max_bytes - total)
-        if data.size > budget:
-            raise DocumentTooLarge(f"size: over the {budget}-byte limit for this file", field="size", limit=budget)
+        await self._room(contract, offer, "size", data.size)
         _, public = await self._public_key(contract)
         attachment_id = uuid7()
         sse_key = CustomerKey.generate()
         key = ObjectStore.new_key("offers")
         sha256 = data.sha256.lower()
-        # The URL lives a quarter of an hour, and never past the deadline. Signed at the real time: the
-        # storage server checks it against its own clock, so a sandbox's deadline is brought back to real time.
-        lifetime = min(PRESIGNED_LIFETIME, real_span(clock, contract.tender_deadline - started))
+        # The URL lives a quarter of an hour, and never past the deadline (or the end of the vendor's late
+        # admission, D14c). Signed at the real time: the storage server checks it against its own clock, so a
+        # sandbox's deadline is brought back to real time.
+        lifetime = min(PRESIGNED_LIFETIME, real_span(clock, window.end - started))
         expires = real_started + lifetime
         upload = self.store.presign_upload(key, size=data.size, sha256=sha256, sse_key=sse_key, expires=lifetime)
         attachment = OfferAttachment(
@@ -146,8 +159,13 @@ class Attachments(OfferBase):
 
     async def complete_upload(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID,
                               data: schemas.UploadCompletion) -> schemas.AttachmentReceipt:
+        async with self.journal.attempt(principal, "attachment.complete") as attempt:
+            return await self._complete_upload(principal, offer_id, attachment_id, data, attempt)
+
+    async def _complete_upload(self, principal: Principal, offer_id: uuid.UUID, attachment_id: uuid.UUID,
+                               data: schemas.UploadCompletion, attempt: Attempt) -> schemas.AttachmentReceipt:
         assert self.store is not None
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
         self._draft(offer)
         attachment = await self.session.get(OfferAttachment, attachment_id, with_for_update=True)
         if attachment is None or attachment.offer_id != offer.id or attachment.sealing != "sse-c":
@@ -155,7 +173,8 @@ class Attachments(OfferBase):
         name = self.vault.open(attachment.sealed_name, name_context(attachment.id)).decode()
         if attachment.received_at is not None:
             return self._attachment_schema(attachment, name)  # completed already: the same answer
-        await self._before_deadline(contract, "files are received")
+        attempt.declared_bytes = attachment.size
+        await self._before_deadline(contract, "files are received", offer.vendor_organisation_id)
         try:
             sse_key = CustomerKey(base64.b64decode(data.key, validate=True))
         except ValueError as exc:
@@ -166,6 +185,12 @@ class Attachments(OfferBase):
             stored = await self.store.verify_upload(attachment.object_key, size=attachment.size,
                                                     sha256=attachment.sha256, sse_key=sse_key)
         except ObjectNotFound as exc:
+            expires = attachment.upload_expires_at
+            if expires is not None and self.clock.now() >= expires:
+                # The storage server refused anything sent after the URL expired (D14a: its lifetime is published).
+                raise quoted(Conflict(f"upload: nothing was received before this upload's URL expired, on "
+                                      f"{format_paris(expires)}; ask for a new one", field="upload"),
+                             contract, "presignedUploadLifetimeSeconds") from exc
             raise Conflict("Nothing was uploaded to this URL yet.", field="upload") from exc
         except ObjectMismatch as exc:
             raise RuleViolation("upload: the stored file is not the declared size and SHA-256; it was removed",
@@ -177,6 +202,19 @@ class Attachments(OfferBase):
                            organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
                            details={"attachment": str(attachment.id), "size": stored.size, "presigned": True})
         return self._attachment_schema(attachment, name)
+
+    async def _room(self, contract: SpecificContract, offer: Offer, field: str,
+                    size: int | None) -> tuple[int, int]:
+        """(bytes the offer's files hold, bytes left for one more): one more file must fit the published
+        limits (count, a file's size, the offer's), else the refusal quotes the one it hits (D14a)."""
+        count, total = await self._usage(offer)
+        if count >= contract.attachment_max_count:
+            raise quoted(RuleViolation(f"{field}: an offer carries at most {contract.attachment_max_count} files",
+                                       field=field), contract, "attachmentMaxCount")
+        budget = min(contract.attachment_max_bytes, contract.offer_max_bytes - total)
+        if budget <= 0 or (size is not None and size > budget):
+            raise _too_large(contract, total, field)
+        return total, budget
 
     async def _usage(self, offer: Offer) -> tuple[int, int]:
         row = (await self.session.execute(select(func.count(), func.coalesce(func.sum(OfferAttachment.size), 0))
@@ -213,4 +251,20 @@ class _Inspected:
 
 def _zip_refusals(spool: IO[bytes]) -> list[str]:
     spool.seek(0)
-    return check_zip(inspect_zip(spool))
+    return check_zip(inspect_zip(spool), ARCHIVE)
+
+
+def _unnamed(reason: str) -> str:
+    """A reason of `check_zip` without the members it names (after its first ": ", the names)."""
+    return reason.split(": ", 1)[0]
+
+
+def _too_large(contract: SpecificContract, total: int, field: str) -> DocumentTooLarge:
+    """413 quoting the limit a file hit (D14a): a file's own, or what is left of the offer's all together."""
+    left = max(contract.offer_max_bytes - total, 0)
+    if left < contract.attachment_max_bytes:
+        return quoted(DocumentTooLarge(f"{field}: over what is left of the {contract.offer_max_bytes}-byte limit of an "
+                                       f"offer's files together ({left} bytes left)", field=field),
+                      contract, "offerMaxBytes", left=left)
+    return quoted(DocumentTooLarge(f"{field}: over the {contract.attachment_max_bytes}-byte limit of a file",
+                                   field=field), contract, "attachmentMaxBytes")

@@ -1,12 +1,13 @@
-"""What the offer's use cases share: the vendor's own offer (else 404), the contract's clock and deadline (D14),
-its sealing key, the draft check and the offer as the vendor reads it; a refusal audited apart (P8).
+"""What the offer's use cases share: the vendor's own offer (else 404), the contract's clock and deadline (D14,
+or the window a late admission gave the vendor, D14c), its sealing key, the draft check and the offer as the
+vendor reads it; a refusal audited apart (P8), a refused deposit journaled apart (D14b).
 """
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
-from typing import Any
+from datetime import datetime
+from typing import Any, NamedTuple
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
@@ -19,8 +20,9 @@ from marketplace.lib.clock import Clock, format_paris
 from marketplace.lib.sealing import ProtectedContractKey
 from marketplace.tenders import schemas
 from marketplace.tenders.access import vendor_side
+from marketplace.tenders.deposits import Attempt, Journal, admission_of, quoted
 from marketplace.tenders.errors import DeadlinePassed
-from marketplace.tenders.models import ContractKey, Offer, OfferAttachment, SpecificContract
+from marketplace.tenders.models import ContractKey, LateAdmission, Offer, OfferAttachment, SpecificContract
 from marketplace.tenders.offers._contexts import name_context
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed
 from marketplace.tenders.vault import Vault
@@ -28,7 +30,6 @@ from marketplace.vendors.sandbox import clock_of, dps_of
 from storage import ObjectStore
 
 _NOT_FOUND = "No offer has this id."
-PRESIGNED_LIFETIME = timedelta(minutes=15)
 
 
 async def audit_apart(session_maker: async_sessionmaker[AsyncSession], clock: Clock, action: str, *,
@@ -38,6 +39,15 @@ async def audit_apart(session_maker: async_sessionmaker[AsyncSession], clock: Cl
     async with session_maker() as session, session.begin():
         await audit.record(session, clock, action, actor=actor, organisation_id=organisation_id,
                            target_type=target_type, target_id=target_id, details=details)
+
+
+class Window(NamedTuple):
+    """When a deposit act of a vendor happens (`now`, on the contract's clock) and until when that vendor
+    deposits: the deadline, or the end of its late admission (`admission`, D14c) once the deadline passed."""
+
+    now: datetime
+    end: datetime
+    admission: LateAdmission | None
 
 
 class OfferBase:
@@ -50,34 +60,53 @@ class OfferBase:
         self.vault = vault
         self.store = store
         self.side_sessions = side_sessions
+        self.journal = Journal(session, clock, side_sessions)  # D14b: refused deposit acts, apart
 
     # -- access ------------------------------------------------------------------------------------
 
     async def _own(self, principal: Principal, offer_id: uuid.UUID, *, lock: bool = False,
-                   write: bool = False) -> tuple[Offer, SpecificContract]:
-        """The caller's vendor's offer (any member reads; admins and bid managers write); else 404."""
+                   write: bool = False, attempt: Attempt | None = None) -> tuple[Offer, SpecificContract]:
+        """The caller's vendor's offer (any member reads; admins and bid managers write); else 404. A deposit
+        `attempt` is bound to it as soon as the caller is known to be of its vendor (D14b)."""
         offer = await self.session.get(Offer, offer_id, with_for_update=lock or None)
         if offer is None or not vendor_side(principal, offer):
             raise NotFound(_NOT_FOUND)
-        if write and not vendor_side(principal, offer, *VENDOR_WRITERS):
-            raise Forbidden("Only the vendor's administrator or bid manager prepares and submits its offers.")
         contract = await self.session.get(SpecificContract, offer.specific_contract_id)
         assert contract is not None
+        if attempt is not None:
+            attempt.bind(contract, offer.vendor_organisation_id, offer.id)
+        if write and not vendor_side(principal, offer, *VENDOR_WRITERS):
+            raise Forbidden("Only the vendor's administrator or bid manager prepares and submits its offers.")
         return offer, contract
 
     async def _time(self, contract: SpecificContract) -> Clock:
         """The contract's business clock: its DPS's (a sandbox's runs faster, vendors/sandbox.py)."""
         return await clock_of(self.session, self.clock, contract.dps_id)
 
-    async def _before_deadline(self, contract: SpecificContract, what: str) -> datetime:
+    async def _before_deadline(self, contract: SpecificContract, what: str,
+                               vendor: uuid.UUID | None = None) -> datetime:
+        return (await self._window(contract, what, vendor)).now
+
+    async def _window(self, contract: SpecificContract, what: str, vendor: uuid.UUID | None = None) -> Window:
+        """Now, if `what` may still happen: the contract open and its deadline not reached — or, for a deposit
+        of `vendor`'s, the end of the window a late admission gave it (D14c); else 409."""
         now = (await self._time(contract)).now()
         if contract.status != SpecificContractStatus.OPEN:
             raise Conflict(f"status: the contract is {contract.status.value}; {what} only while it is open",
                            field="status")
-        if deadline_passed(contract, now):  # D14: at the deadline exactly it is too late
-            raise DeadlinePassed(f"The deadline for offers passed on {format_paris(contract.tender_deadline)}: "
-                                 f"{what} no longer.", field="tenderDeadline", rule="D14")
-        return now
+        if not deadline_passed(contract, now):
+            return Window(now, contract.tender_deadline, None)
+        admission = await admission_of(self.session, contract.id, vendor) if vendor is not None else None
+        if admission is not None and not deadline_passed(contract, now, admission.deposit_until):
+            return Window(now, admission.deposit_until, admission)  # D14c: this vendor, until then
+        # D14: at the deadline exactly it is too late (and at the end of a late admission's window, D14c).
+        detail = f"The deadline for offers passed on {format_paris(contract.tender_deadline)}"
+        extra: dict[str, Any] = {}
+        if admission is not None:
+            detail += f", and the late admission's window on {format_paris(admission.deposit_until)}"
+            extra = {"depositUntil": admission.deposit_until.isoformat()}
+        raise quoted(DeadlinePassed(f"{detail}: {what} no longer.", field="tenderDeadline", rule="D14"),
+                     contract, "tenderDeadline", **extra)
 
     async def _public_key(self, contract: SpecificContract) -> Any:
         key = await self.session.scalar(select(ContractKey).where(ContractKey.specific_contract_id == contract.id))
@@ -94,7 +123,9 @@ class OfferBase:
 
     # -- reading -----------------------------------------------------------------------------------
 
-    async def _schema(self, offer: Offer, contract: SpecificContract) -> schemas.Offer:
+    async def _schema(self, offer: Offer, contract: SpecificContract,
+                      admission: LateAdmission | None = None) -> schemas.Offer:
+        """The offer as its vendor reads it; `admission`, its vendor's late admission if any (D14c)."""
         attachments = (await self.session.scalars(select(OfferAttachment).where(
             OfferAttachment.offer_id == offer.id).order_by(OfferAttachment.received_at, OfferAttachment.id))).all()
         return schemas.Offer(
@@ -107,7 +138,8 @@ class OfferBase:
             received_at_paris=format_paris(offer.received_at) if offer.received_at else None,
             manifest_sha256=offer.manifest_sha256, tender_deadline=contract.tender_deadline,
             tender_deadline_paris=format_paris(contract.tender_deadline),
-            sandbox=(await dps_of(self.session, contract.dps_id)).is_sandbox)
+            sandbox=(await dps_of(self.session, contract.dps_id)).is_sandbox,
+            late_deposit_until=admission.deposit_until if admission is not None else None)
 
     @staticmethod
     def _attachment_schema(attachment: OfferAttachment, filename: str) -> schemas.AttachmentReceipt:

@@ -18,6 +18,7 @@ from marketplace.lib import audit
 from marketplace.lib.sealing import encrypt_stream, new_dek, wrap_dek
 from marketplace.tenders import schemas
 from marketplace.tenders.access import invited_vendor
+from marketplace.tenders.deposits import Attempt, admission_of
 from marketplace.tenders.models import Offer, SpecificContract
 from marketplace.tenders.offers._base import OfferBase
 from marketplace.tenders.offers._contexts import offer_context
@@ -28,11 +29,16 @@ class Drafts(OfferBase):
     """The draft and its parts; the vendor's offers read back."""
 
     async def create(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Offer:
+        async with self.journal.attempt(principal, "offer.create") as attempt:
+            return await self._create(principal, contract_id, attempt)
+
+    async def _create(self, principal: Principal, contract_id: uuid.UUID, attempt: Attempt) -> schemas.Offer:
         contract = await self.session.get(SpecificContract, contract_id)
         if contract is None:
             raise NotFound("No specific contract has this id.")
         vendor = await invited_vendor(self.session, principal, contract, *VENDOR_WRITERS)
-        await self._before_deadline(contract, "offers are prepared")
+        attempt.bind(contract, vendor)
+        window = await self._window(contract, "offers are prepared", vendor)
         _, public = await self._public_key(contract)
         # Versions count per vendor and contract; the lock keeps two drafts from taking the same number.
         await self.session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:key))"),
@@ -53,12 +59,17 @@ class Drafts(OfferBase):
         await audit.record(self.session, self.clock, "offer.created", actor=principal.label,
                            organisation_id=vendor, target_type="offer", target_id=offer.id,
                            details={"specific_contract": str(contract.id), "version": version})
-        return await self._schema(offer, contract)
+        return await self._schema(offer, contract, window.admission)
 
     async def set_parts(self, principal: Principal, offer_id: uuid.UUID, parts: schemas.OfferParts) -> schemas.Offer:
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        async with self.journal.attempt(principal, "offer.parts") as attempt:
+            return await self._set_parts(principal, offer_id, parts, attempt)
+
+    async def _set_parts(self, principal: Principal, offer_id: uuid.UUID, parts: schemas.OfferParts,
+                         attempt: Attempt) -> schemas.Offer:
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
         self._draft(offer)
-        await self._before_deadline(contract, "offers are prepared")
+        window = await self._window(contract, "offers are prepared", offer.vendor_organisation_id)
         criteria = [str(c["name"]) for c in contract.award_criteria]
         answered = [a.criterion for a in parts.answers]
         if sorted(answered) != sorted(criteria):
@@ -72,11 +83,12 @@ class Drafts(OfferBase):
         offer.sealed_parts = sealed
         offer.wrapped_dek = wrap_dek(dek, public, context)
         await self.session.flush()
-        return await self._schema(offer, contract)
+        return await self._schema(offer, contract, window.admission)
 
     async def get(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
         offer, contract = await self._own(principal, offer_id)
-        return await self._schema(offer, contract)
+        return await self._schema(offer, contract, await admission_of(self.session, contract.id,
+                                                                      offer.vendor_organisation_id))
 
     async def mine(self, principal: Principal, contract_id: uuid.UUID) -> list[schemas.Offer]:
         contract = await self.session.get(SpecificContract, contract_id)
@@ -86,7 +98,8 @@ class Drafts(OfferBase):
         rows = (await self.session.scalars(select(Offer).where(
             Offer.specific_contract_id == contract.id, Offer.vendor_organisation_id == vendor)
             .order_by(Offer.version))).all()
-        return [await self._schema(o, contract) for o in rows]
+        admission = await admission_of(self.session, contract.id, vendor)
+        return [await self._schema(o, contract, admission) for o in rows]
 
 
 async def _once(data: bytes) -> AsyncIterator[bytes]:

@@ -42,11 +42,12 @@ class Submission(OfferBase):
             replay = await self._claim(principal.label, idempotency_key, request_hash)
             if replay is not None:
                 return replay
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
-        if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
-            receipt = self._receipt(offer)  # submitted already: the same receipt again
-        else:
-            receipt = await self._submit(principal, offer, contract)
+        async with self.journal.attempt(principal, "offer.submit") as attempt:
+            offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
+            if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
+                receipt = self._receipt(offer)  # submitted already: the same receipt again
+            else:
+                receipt = await self._submit(principal, offer, contract)
         if idempotency_key is not None:
             await self.session.execute(update(IdempotentResponse).where(
                 IdempotentResponse.caller == principal.label, IdempotentResponse.key == idempotency_key).values(
@@ -84,7 +85,7 @@ class Submission(OfferBase):
         # The contract row is read under a share lock: a deadline change waits for this submission's end.
         await self.session.refresh(contract, with_for_update={"read": True})
         try:
-            now = await self._before_deadline(contract, "offers are received")
+            window = await self._window(contract, "offers are received", offer.vendor_organisation_id)
         except DeadlinePassed:
             if self.side_sessions is not None:
                 await audit_apart(self.side_sessions, self.clock, "offer.submission_refused_late",
@@ -97,6 +98,7 @@ class Submission(OfferBase):
                                                offer.received_started_at
                                                and not deadline_passed(contract, offer.received_started_at))})
             raise
+        now = window.now
         # SUBMITTED --replace--> SUPERSEDED: the vendor's previous submission (one at most), stored before this
         # one becomes submitted (one submitted offer per vendor and contract, uq_offer_one_submitted).
         previous = await self.session.scalar(select(Offer).where(
@@ -126,6 +128,10 @@ class Submission(OfferBase):
             # The key the offer was sealed to: a key swapped in the database would show here.
             "contractKeyFingerprint": key.fingerprint,
         }
+        if window.admission is not None:
+            # D14c: received after the deadline under the buying side's late admission, signed with the rest.
+            receipt["lateAdmission"] = {"id": str(window.admission.id),
+                                        "depositUntil": window.admission.deposit_until.isoformat()}
         dps = await dps_of(self.session, contract.dps_id)
         if dps.is_sandbox:
             # Signed with the rest: a sandbox receipt can't pass for a real one; its times are the sandbox's,

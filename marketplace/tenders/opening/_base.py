@@ -18,7 +18,7 @@ from marketplace.lib.clamd import Clamd
 from marketplace.lib.clock import Clock, format_paris
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
-from marketplace.tenders.access import for_buying_side
+from marketplace.tenders.access import for_evaluation
 from marketplace.tenders.errors import OpeningRefused
 from marketplace.tenders.models import ContractKey, OpeningRecord, SpecificContract
 from marketplace.tenders.offers import audit_apart
@@ -79,16 +79,19 @@ class OpeningBase:
 
     async def _contract(self, principal: Principal, contract_id: uuid.UUID, *,
                         lock: bool = False) -> SpecificContract:
-        return for_buying_side(principal, await self.session.get(SpecificContract, contract_id,
-                                                                 with_for_update=lock or None),
-                               *BUYING_SIDE)
+        """The contract for its buying side, and for the holder's people on its evaluation committee (HC3), who
+        read the opened offers they score; 403 naming HC2 or HC3 to who only follows or holds it."""
+        return for_evaluation(principal, await self.session.get(SpecificContract, contract_id,
+                                                                with_for_update=lock or None),
+                              *BUYING_SIDE)
 
     async def _refused(self, principal: Principal, contract: SpecificContract, reason: str,
-                       detail: str, **extra: Any) -> OpeningRefused:
+                       detail: str, *, rule: str | None = None, **extra: Any) -> OpeningRefused:
         await audit_apart(self.side_sessions, self.clock, "specific_contract.opening_refused", actor=principal.label,
                           organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
-                          target_id=contract.id, details={"reason": reason, **extra})
-        return OpeningRefused(detail, reason=reason)
+                          target_id=contract.id, details={"reason": reason, **({"rule": rule} if rule else {}),
+                                                          **extra})
+        return OpeningRefused(detail, reason=reason, rule=rule)
 
     def _record_schema(self, record: OpeningRecord) -> schemas.OpeningRecord:
         return schemas.OpeningRecord(id=record.id, specific_contract_id=record.specific_contract_id,

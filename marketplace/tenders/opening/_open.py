@@ -14,8 +14,8 @@ from cryptography.hazmat.primitives.asymmetric.x25519 import X25519PrivateKey
 from sqlalchemy import select
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OPENERS
-from marketplace.errors import Conflict, RuleViolation
+from marketplace.accounts.roles import BUYING_SIDE, OPENERS
+from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.clock import format_paris
@@ -29,8 +29,9 @@ from marketplace.lib.sealing import (
     recover_contract_key,
 )
 from marketplace.tenders import schemas
-from marketplace.tenders.access import buying_side
-from marketplace.tenders.errors import OffersSealed
+from marketplace.tenders.access import CONTRACT_NOT_FOUND, buying_side, not_the_buying_side
+from marketplace.tenders.deposits import open_windows, opening_entries
+from marketplace.tenders.errors import NotTheBuyingSide, OffersSealed
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -101,9 +102,23 @@ class Opening(Scanning):
 
     # -- the opening ---------------------------------------------------------------------------------------
 
+    async def _for_opening(self, principal: Principal, contract_id: uuid.UUID) -> SpecificContract:
+        """The contract, locked, for its buying side; who follows or holds it never opens it (HC2, HC3): a 403
+        naming the rule, audited like every refused opening; anyone else a 404."""
+        contract = await self.session.get(SpecificContract, contract_id, with_for_update=True)
+        if contract is None:
+            raise NotFound(CONTRACT_NOT_FOUND)
+        if not buying_side(principal, contract, *BUYING_SIDE):
+            refusal = not_the_buying_side(principal, contract, CONTRACT_NOT_FOUND)
+            if isinstance(refusal, NotTheBuyingSide):
+                raise await self._refused(principal, contract, "not-the-buying-side", refusal.detail,
+                                          rule=refusal.extra["rule"])
+            raise refusal
+        return contract
+
     async def open(self, principal: Principal, contract_id: uuid.UUID,
                    data: schemas.OpeningRequest) -> schemas.OpeningRecord:
-        contract = await self._contract(principal, contract_id, lock=True)
+        contract = await self._for_opening(principal, contract_id)
         if not buying_side(principal, contract, *OPENERS):
             raise await self._refused(principal, contract, "not-an-opener",
                                       "Only an opener or an administrator of the buying organisation opens offers.")
@@ -113,6 +128,17 @@ class Opening(Scanning):
                                       f"The offers open at the deadline, {format_paris(contract.tender_deadline)}.")
         require_move(contract, SpecificContractStatus.CLOSED_FOR_OFFERS,
                      "its offers were opened already or it was closed", error=Conflict)
+        windows = await open_windows(self.session, contract, now)
+        if windows:
+            # D14c: a vendor admitted late may still deposit; nothing is unsealed while an offer may still come.
+            until = max(w.deposit_until for w in windows)
+            await audit_apart(self.side_sessions, self.clock, "specific_contract.opening_refused",
+                              actor=principal.label, organisation_id=contract.buyer_organisation_id,
+                              target_type="specific_contract", target_id=contract.id,
+                              details={"reason": "late-deposit-window-open", "deposit_until": until.isoformat()})
+            raise Conflict(f"depositUntil: a vendor admitted after the deadline may deposit until {format_paris(until)}"
+                           "; the offers are opened once that window has closed", field="depositUntil",
+                           rule="D14c", depositUntil=until.isoformat())
         key_row = await self.session.scalar(select(ContractKey).where(
             ContractKey.specific_contract_id == contract.id))
         if key_row is None:
@@ -168,6 +194,9 @@ class Opening(Scanning):
                           opened_by: list[str], now: Any) -> schemas.OpeningRecord:
         offers = (await self.session.scalars(select(Offer).where(Offer.specific_contract_id == contract.id)
                                              .order_by(Offer.received_at, Offer.id))).all()
+        # D14c: each late admission with its reasons, its journal rows and the offer received under it.
+        admitted, under = await opening_entries(
+            self.session, contract, [o for o in offers if o.status == OfferStatus.SUBMITTED])
         entries: list[dict[str, Any]] = []
         blocked: list[str] = []
         quarantined: list[AttachmentVerdict] = []
@@ -196,6 +225,7 @@ class Opening(Scanning):
             offer.opened_at = now
             entries.append({"offer": str(offer.id), "vendor": str(offer.vendor_organisation_id),
                             "version": offer.version,
+                            **({"lateAdmission": str(under[offer.id])} if offer.id in under else {}),
                             "receivedStartedAt": offer.received_started_at.isoformat()
                             if offer.received_started_at else None,
                             "receivedAt": offer.received_at.isoformat() if offer.received_at else None,
@@ -215,6 +245,7 @@ class Opening(Scanning):
             "withdrawn": apart[OfferStatus.WITHDRAWN], "superseded": apart[OfferStatus.SUPERSEDED],
             "late": [{"offer": e.target_id, "refusedAt": e.details.get("at"),
                       "startedBeforeDeadline": e.details.get("started_before_deadline")} for e in late],
+            "lateAdmissions": admitted,
             "blockedFiles": blocked,
             # P10: quarantined, kept with their verdict; never served.
             "quarantinedFiles": quarantined,

@@ -17,7 +17,7 @@ from marketplace.errors import NotFound
 from marketplace.lib import audit
 from marketplace.lib.sealing import decrypt_stream, unwrap_dek
 from marketplace.tenders import schemas
-from marketplace.tenders.access import for_buying_side
+from marketplace.tenders.access import for_evaluation, for_procedure_reader
 from marketplace.tenders.errors import FileNotScanned, FileQuarantined, IntegrityFailure, OffersSealed
 from marketplace.tenders.models import Integrity, Offer, OfferAttachment, OpeningRecord, ScanStatus, SpecificContract
 from marketplace.tenders.offers import audit_apart, name_context, offer_context
@@ -30,7 +30,9 @@ class Reading(Scanning):
     """The opened offers as the buying side reads them."""
 
     async def record(self, principal: Principal, contract_id: uuid.UUID) -> schemas.OpeningRecord:
-        contract = await self._contract(principal, contract_id)
+        """The buying side's; once the offers are opened, also who follows or holds the contract (HC2, HC3)."""
+        contract = await for_procedure_reader(self.session, principal,
+                                              await self.session.get(SpecificContract, contract_id), *BUYING_SIDE)
         record = await self.session.scalar(select(OpeningRecord).where(
             OpeningRecord.specific_contract_id == contract.id))
         if record is None:
@@ -42,8 +44,9 @@ class Reading(Scanning):
         offer = await self.session.get(Offer, offer_id)
         if offer is None:
             raise NotFound(NO_OFFER)
-        contract = for_buying_side(principal, await self.session.get(SpecificContract, offer.specific_contract_id),
-                                   *BUYING_SIDE, missing=NO_OFFER)
+        # The buying side, and the holder's people on the evaluation committee (HC3), who score what they read.
+        contract = for_evaluation(principal, await self.session.get(SpecificContract, offer.specific_contract_id),
+                                  *BUYING_SIDE, missing=NO_OFFER)
         if offer.status != OfferStatus.OPENED:
             raise OffersSealed("This offer is sealed: it has not been opened.", rule="D13")
         await self.evaluation.stay_out(principal, contract, "its offers", target_type="offer", target_id=offer.id)

@@ -11,7 +11,9 @@ from typing import Annotated
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
+from marketplace.tenders.schemas._deposits import DepositLimits
 from marketplace.tenders.states import SpecificContractStatus
+from marketplace.vendors.models import ConductMode
 from marketplace.vendors.schemas import SandboxClock
 
 # -- specific contracts (publishing a need on a DPS: D8–D10, §1.5) ------------------------------------
@@ -67,7 +69,15 @@ class SpecificContract(CamelStruct):
     need_id: uuid.UUID
     dps_id: uuid.UUID
     category_id: uuid.UUID
+    # The buyer: the holder in intermediation (HC2), the DPS's buying organisation (or the one the holder named,
+    # D2) when centralised (HC3); the mode is the DPS's at publication, kept whatever the DPS does after (HC1).
     buyer_organisation_id: uuid.UUID
+    conduct_mode: ConductMode
+    # The DPS's buying organisation (it follows the procedure in intermediation, HC2) and the need's holder.
+    dps_organisation_id: uuid.UUID
+    holder_organisation_id: uuid.UUID
+    # HC3: the holder sits on the evaluation committee (declarations and scores).
+    holder_on_committee: bool
     status: SpecificContractStatus
     title: str
     invited_at: datetime
@@ -80,6 +90,8 @@ class SpecificContract(CamelStruct):
     # The buyer sees every invitation; an invited vendor sees its own.
     invitation_count: int
     invitations: list[ContractInvitation]
+    # D14a: every limit a deposit can hit (files, sizes, types, archives, the deadline), quoted by each refusal.
+    deposit_limits: DepositLimits
     # On a sandbox DPS: every time above is the sandbox's (`sandboxClock.now` is its present).
     sandbox: bool = False
     sandbox_clock: SandboxClock | None = None

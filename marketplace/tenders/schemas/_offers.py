@@ -16,6 +16,9 @@ from marketplace.tenders.states import OfferStatus
 # -- sealed offers -----------------------------------------------------------------------------------
 
 Passphrase = Annotated[str, msgspec.Meta(min_length=12, max_length=1_000)]
+# A file's name as sent (the X-Filename header, a presigned upload's `filename`): published with the contract's
+# deposit limits (D14a).
+FILENAME_MAX_LENGTH = 1_000
 
 
 class OpenerKeyCreate(CamelStruct):
@@ -79,6 +82,8 @@ class Offer(CamelStruct):
     tender_deadline: datetime
     tender_deadline_paris: str
     sandbox: bool = False
+    # D14c: the end of the window a late admission gave this offer's vendor, if one did.
+    late_deposit_until: datetime | None = None
 
 
 class SignedReceipt(CamelStruct):
@@ -149,7 +154,7 @@ class OpeningRecord(CamelStruct):
 class UploadRequest(CamelStruct):
     """A presigned upload: the file's name, exact size and SHA-256 (hex), declared before sending it."""
 
-    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=1_000)]
+    filename: Annotated[str, msgspec.Meta(min_length=1, max_length=FILENAME_MAX_LENGTH)]
     size: Annotated[int, msgspec.Meta(ge=1)]
     sha256: Annotated[str, msgspec.Meta(pattern="^[0-9a-fA-F]{64}$")]
 

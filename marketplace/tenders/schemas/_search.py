@@ -9,6 +9,7 @@ from datetime import datetime
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
+from marketplace.tenders.schemas._deposits import DepositLimits
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.models import DeliveryMode, Sector
 
@@ -54,6 +55,8 @@ class PublicNeed(CamelStruct, omit_defaults=True):
     published_at: datetime
     tender_deadline: datetime
     tender_deadline_paris: str
+    # D14a: every limit a deposit on its specific contract can hit, published with it.
+    deposit_limits: DepositLimits
     # With a text query only: how well the need matches it (higher first).
     rank: float | None = None
 
