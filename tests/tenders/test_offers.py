@@ -345,13 +345,14 @@ async def test_a_flipped_byte_or_an_edited_hash_is_caught_and_blocks_only_that_f
 
 # Who asks before the opening, by conduct mode (HC1): the buying side (the central purchasing body when
 # centralised, the holder in intermediation, HC2), whoever follows or holds the procedure, the operator, another
-# holder, a vendor not invited and another buyer. Nobody of them reads a canary (D13 holds whoever buys).
+# holder, a vendor not invited, another buyer and the funder of the need (FU6). Nobody of them reads a canary (D13 holds whoever buys).
 CANARY_ASKERS = {
     "centralised": ("buyer_admin", "buyer_evaluator", "buyer_opener", "platform_admin", "third_vendor_admin",
-                    "holder_admin", "holder_evaluator", "holder_opener", "other_buyer_admin"),
+                    "holder_admin", "holder_evaluator", "holder_opener", "other_buyer_admin", "funder_admin",
+                    "funder_instructor"),
     "intermediation": ("holder_admin", "holder_evaluator", "holder_opener", "holder_member", "buyer_admin",
                        "buyer_evaluator", "platform_admin", "third_vendor_admin", "other_holder_admin",
-                       "other_buyer_admin"),
+                       "other_buyer_admin", "funder_admin", "funder_instructor"),
 }
 # The holder's two openers (an opener and its admin) open an intermediated contract, 1 of 2.
 HOLDER_OPENERS = ("holder_opener", "holder_admin")
@@ -390,7 +391,8 @@ async def test_canaries_appear_nowhere_before_the_opening_but_to_their_author(
     for person in CANARY_ASKERS[mode]:
         for path in (f"/specific-contracts/{cid}/offers", f"/specific-contracts/{cid}", f"/offers/{offer['id']}",
                      f"/offers/{offer['id']}/receipt", f"/offers/{offer['id']}/unsealed-parts",
-                     f"/specific-contracts/{cid}/opening", "/my/invitations", f"/specific-contracts/{cid}/my-offers"):
+                     f"/specific-contracts/{cid}/opening", "/my/invitations", f"/specific-contracts/{cid}/my-offers",
+                     f"/needs/{contract['needId']}", f"/needs/{contract['needId']}/funding"):
             responses.append(await client.get(path, headers=world[person].headers))
     other_view = responses
     for canary in canaries.values():
