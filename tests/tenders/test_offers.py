@@ -345,7 +345,8 @@ async def test_a_flipped_byte_or_an_edited_hash_is_caught_and_blocks_only_that_f
 
 # Who asks before the opening, by conduct mode (HC1): the buying side (the central purchasing body when
 # centralised, the holder in intermediation, HC2), whoever follows or holds the procedure, the operator, another
-# holder, a vendor not invited, another buyer and the funder of the need (FU6). Nobody of them reads a canary (D13 holds whoever buys).
+# holder, a vendor not invited, another buyer and the funder of the need (FU6). Nobody of them reads a canary
+# (D13 holds whoever buys).
 CANARY_ASKERS = {
     "centralised": ("buyer_admin", "buyer_evaluator", "buyer_opener", "platform_admin", "third_vendor_admin",
                     "holder_admin", "holder_evaluator", "holder_opener", "other_buyer_admin", "funder_admin",
