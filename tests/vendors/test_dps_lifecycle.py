@@ -106,8 +106,12 @@ async def test_a_dps_ends_at_its_validity_end_and_the_job_closes_it(
     assert {r["status"] for r in statuses} == {"closed"}
     assert sorted(set(await notified(settings, "admission.closed"))) == sorted(
         {world["vendor_admin"].email, world["other_vendor_admin"].email, world["third_vendor_admin"].email})
+    # The procedure under way goes on: its deadline passed, so it reads closed for offers (HC6), and the DPS's end
+    # neither cancelled nor moved it (its stored stage is still open, awaiting the opening).
     shown = expect(await client.get(f"/specific-contracts/{contract['id']}", headers=world["buyer_admin"].headers), 200)
-    assert shown["status"] == "open"
+    assert shown["status"] == "closed_for_offers"
+    assert [r["status"] for r in await fetch(settings, "SELECT status FROM specific_contract WHERE id = $1",
+                                             uuid.UUID(contract["id"]))] == ["open"]
 
 
 @pytest.mark.usefixtures("cpv")
