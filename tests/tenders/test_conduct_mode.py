@@ -12,6 +12,7 @@ import pytest
 
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.funding_api import fund
 from tests.tenders.test_needs import create, need_body
 from tests.tenders.test_publication import OPENER_PASSPHRASE, admit, ensure_opener, submitted_need
 from tests.vendors.api import (
@@ -75,6 +76,8 @@ async def test_in_intermediation_the_holder_publishes_its_need_or_the_dps_buyer_
     dps = await open_dps(client, world, clock, conduct_mode="intermediation")
     await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])
     first, second = await submitted_need(client, world), await submitted_need(client, world)
+    for need in (first, second):
+        await fund(client, world, need["id"])  # N16: the holder's funder selected both
 
     async def publish(need: dict[str, Any], person: str) -> Any:
         return await client.post(f"/needs/{need['id']}/publish", headers=world[person].headers, json={
