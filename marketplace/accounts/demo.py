@@ -17,7 +17,7 @@ from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.models import Organisation, User
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import SYSTEM_ACTOR, Principal
-from marketplace.accounts.roles import OrganisationKind, Role
+from marketplace.accounts.roles import FUNDER_WRITERS, OrganisationKind, Role
 from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 
@@ -31,7 +31,10 @@ DEMO_ORGANISATIONS: dict[str, tuple[OrganisationKind, str, str, str | None]] = {
     "bellevue": (OrganisationKind.HOLDER, "Fondation Bellevue Antilles", "78467169500087", "970100400"),
     "logisante": (OrganisationKind.VENDOR, "LogiSanté Médico-Social SAS", "44306184100047", None),
     "dossiersoin": (OrganisationKind.VENDOR, "Dossier de Soins Numérique SARL", "38012986648005", None),
+    "ars_idf": (OrganisationKind.FUNDER, "Agence régionale de santé Île-de-France", "13000548100010", None),
 }
+# A funder's region (FU1): the ARS of the demo holder's facilities (Paris, region 11), to which N5 routes its need.
+DEMO_REGIONS = {"ars_idf": "11"}
 DEMO_FACILITIES = {
     "tilleuls": [("EHPAD Les Tilleuls", "750000010"), ("SSIAD Les Tilleuls", "750000028")],
     "bellevue": [("IME Bellevue", "970100418")],
@@ -43,9 +46,13 @@ DEMO_PEOPLE: dict[str, tuple[str, str, list[Role]]] = {
     "direction@les-tilleuls.example": ("tilleuls", "Nathalie Petit",
                                        [Role.HOLDER_ADMIN, Role.HOLDER_PROJECT_LEAD]),
     "cadre@les-tilleuls.example": ("tilleuls", "Thomas Roux", [Role.HOLDER_MEMBER]),
+    # The holder's buying side when it buys in intermediation (HC2): an opener and an evaluator of its own.
+    "ouverture@les-tilleuls.example": ("tilleuls", "Karim Benali", [Role.HOLDER_OPENER]),
+    "evaluation@les-tilleuls.example": ("tilleuls", "Claire Dubois", [Role.HOLDER_EVALUATOR]),
     "direction@bellevue.example": ("bellevue", "Marie-Josée Célestine", [Role.HOLDER_ADMIN]),
     "commercial@logisante.example": ("logisante", "Antoine Girard", [Role.VENDOR_ADMIN, Role.VENDOR_BID_MANAGER]),
     "contact@dossier-soins.example": ("dossiersoin", "Léa Fontaine", [Role.VENDOR_ADMIN]),
+    "instruction@ars-idf.example": ("ars_idf", "Hélène Martin", list(FUNDER_WRITERS)),
 }
 
 
@@ -68,7 +75,8 @@ async def seed_demo(session: AsyncSession, clock: Clock, settings: Settings) -> 
     ids: dict[str, uuid.UUID] = {}
     for key, (kind, name, siret, finess) in DEMO_ORGANISATIONS.items():
         created = await organisations.create_organisation(
-            _SYSTEM, schemas.OrganisationCreate(kind=kind, name=name, siret=siret, finess_ej=finess))
+            _SYSTEM, schemas.OrganisationCreate(kind=kind, name=name, siret=siret, finess_ej=finess,
+                                               region=DEMO_REGIONS.get(key)))
         ids[key] = created.id
     for key, facilities in DEMO_FACILITIES.items():
         for name, finess in facilities:

@@ -65,11 +65,13 @@ def _with_session(settings: Settings, work: Any) -> Any:
     return asyncio.run(run())
 
 
-def _seed(settings: Settings) -> tuple[Any, Any]:
-    """The demo accounts, then (in a transaction of its own) a sandbox ready to walk (tenders/demo.py)."""
+def _seed(settings: Settings) -> tuple[Any, Any, Any]:
+    """The demo accounts, then (each in a transaction of its own) a sandbox ready to walk (tenders/demo.py) and
+    the ARS's call with a selected project (funding/demo.py)."""
     from marketplace.accounts.demo import seed_demo
     from marketplace.app import make_store
     from marketplace.errors import DomainError
+    from marketplace.funding.demo import seed_demo_funding
     from marketplace.lib.clock import system_clock
     from marketplace.tenders.demo import seed_demo_sandbox
 
@@ -78,17 +80,21 @@ def _seed(settings: Settings) -> tuple[Any, Any]:
         sandbox = _with_session(settings, lambda s: seed_demo_sandbox(s, system_clock, make_store(settings)))
     except DomainError as exc:
         raise click.ClickException(f"the demo sandbox: {exc.detail}") from exc
-    return accounts, sandbox
+    try:
+        funding = _with_session(settings, lambda s: seed_demo_funding(s, system_clock, make_store(settings)))
+    except DomainError as exc:
+        raise click.ClickException(f"the demo funding: {exc.detail}") from exc
+    return accounts, sandbox, funding
 
 
-def _print_demo(summaries: tuple[Any, Any]) -> None:
+def _print_demo(summaries: tuple[Any, Any, Any]) -> None:
     from marketplace.accounts.demo import DEMO_PASSWORD
     from marketplace.lib.clock import format_paris
     from marketplace.lib.sandbox import NOTICE
     from marketplace.reference.cpv import IMPORT_COMMAND
     from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE
 
-    summary, sandbox = summaries
+    summary, sandbox, funding = summaries
     click.echo("Demo data " + ("loaded." if summary.created else "already present."))
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, organisation in summary.logins:
@@ -103,4 +109,8 @@ def _print_demo(summaries: tuple[Any, Any]) -> None:
     if sandbox.cpv_seeded:
         click.echo(f"  CPV codes          the table was empty: loaded the {len(DEMO_CPV_CODES)} the demo cites; "
                    f"import the whole table with `{IMPORT_COMMAND}`")
+    click.echo("Demo funding (ARS Île-de-France, campaign 2025), " + ("new:" if funding.created else "present:"))
+    click.echo(f"  call for projects  {funding.call_id}  (open)")
+    click.echo(f"  selected project   {funding.need_id}  (decision {funding.decision_reference}, "
+               f"{funding.amount_cents // 100} € in three tranches)")
     click.echo('  Walk it: README, "Rehearse in the sandbox".')

@@ -12,7 +12,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.accounts.demo import DEMO_PASSWORD, DEMO_PEOPLE
 from marketplace.settings import Settings
 from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_CPV_VERSION
-from tests.vendors.api import fetch
+from tests.vendors.api import fetch, minimal_pdf
 
 
 def _cli(settings: Settings, *args: str, **env: str) -> subprocess.CompletedProcess[str]:
@@ -36,7 +36,42 @@ async def test_seed_is_idempotent_and_its_accounts_log_in(settings: Settings,
     organisations = await client.get("/organisations",
                                      headers={"Authorization": f"Bearer {admin.json()['accessToken']}"})
     kinds = {o["kind"] for o in organisations.json()}
-    assert kinds == {"platform", "buyer", "holder", "vendor"}
+    assert kinds == {"platform", "buyer", "holder", "vendor", "funder"}
+
+
+async def _token(client: AsyncTestClient[Litestar], email: str) -> dict[str, str]:
+    login = await client.post("/auth/login", json={"email": email, "password": DEMO_PASSWORD})
+    return {"Authorization": f"Bearer {login.json()['accessToken']}"}
+
+
+async def test_seed_leaves_the_ars_call_open_and_the_holder_project_selected_with_its_decision(
+        settings: Settings, client: AsyncTestClient[Litestar]) -> None:
+    first = _cli(settings, "seed")
+    assert first.returncode == 0, first.stderr
+    lines = [line.split() for line in first.stdout.splitlines()]
+    call_id = next(words[3] for words in lines if words[:3] == ["call", "for", "projects"])
+    need_id = next(words[2] for words in lines if words[:2] == ["selected", "project"])
+    ars = await _token(client, "instruction@ars-idf.example")
+    call = (await client.get(f"/funding-calls/{call_id}", headers=ars)).json()
+    assert (call["campaign"], call["region"]) == (2025, "11"), call
+    # FU3, N14: the holder reads a real selected decision (its signed PDF stored) and its 40/40/20 tranches.
+    holder = await _token(client, "direction@les-tilleuls.example")
+    funding = await client.get(f"/needs/{need_id}/funding", headers=holder)
+    assert funding.status_code == 200, funding.text
+    body = funding.json()
+    assert body["decision"]["outcome"] == "selected" and body["decision"]["amountCents"] == 6_000_000, body
+    assert body["decision"]["document"]["sha256"], body
+    assert [t["amountCents"] for t in body["tranches"]] == [2_400_000, 2_400_000, 1_200_000]
+    assert [t["status"] for t in body["tranches"]] == ["pending"] * 3
+    # The holder may give the start tranche's evidence; requesting it waits for the need's signed contract (FU5).
+    evidence = await client.put(f"/needs/{need_id}/funding/tranches/1/evidence", headers={
+        **holder, "content-type": "application/pdf", "x-filename": "lancement.pdf"}, content=minimal_pdf("lancement"))
+    assert evidence.status_code == 200, evidence.text
+    early = await client.post(f"/needs/{need_id}/funding/tranches/1/request", headers=holder, json={})
+    assert early.status_code == 409 and (early.json()["rule"], early.json()["field"]) == ("FU5", "contract"), \
+        early.text
+    second = _cli(settings, "seed")
+    assert second.returncode == 0 and "present:" in second.stdout and need_id in second.stdout
 
 
 async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_lists(
@@ -67,15 +102,15 @@ async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_list
 async def test_seed_loads_the_cpv_codes_its_need_cites_into_an_empty_table_only(
         settings: Settings, client: AsyncTestClient[Litestar]) -> None:
     """A fresh database has no CPV table: the demo loads its few codes (never the table) and says how to
-    import the rest; its need cites them."""
+    import the rest; its needs (the sandbox's and the funded project) cite them."""
     first = _cli(settings, "seed")
     assert first.returncode == 0, first.stderr
     assert "./run import-cpv cpv_en.json --version cpv-2008" in first.stdout
     codes = await fetch(settings, "SELECT code, dataset FROM cpv_code ORDER BY code")
     assert [(r["code"], r["dataset"]) for r in codes] == [
         (code[:8], DEMO_CPV_VERSION) for code in sorted(DEMO_CPV_CODES)]
-    need = await fetch(settings, "SELECT cpv_codes FROM need")
-    assert [list(r["cpv_codes"]) for r in need] == [["48180000-3", "72000000-5"]]
+    need = await fetch(settings, "SELECT cpv_codes FROM need ORDER BY sandbox")
+    assert [list(r["cpv_codes"]) for r in need] == [["48180000-3", "72000000-5"]] * 2
     assert all(code in DEMO_CPV_CODES for code in need[0]["cpv_codes"])
 
 
