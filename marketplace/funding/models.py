@@ -15,6 +15,7 @@ from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from sqlalchemy import (
     BigInteger,
+    Boolean,
     CheckConstraint,
     Date,
     Enum,
@@ -65,6 +66,9 @@ class FundingCall(UUIDv7AuditBase):
     envelope_cents: Mapped[int] = mapped_column(BigInteger)
     version: Mapped[int] = mapped_column(SmallInteger, default=1)
     created_by: Mapped[str] = mapped_column(String(200))
+    # A rehearsal call (README "Rehearse in the sandbox"): rehearsal needs are filed to it, and only they
+    # (migration 0026); it is hidden from the listing of calls, like a sandbox DPS from GET /dps.
+    sandbox: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"), index=True)
 
 
 class FundingCallVersion(UUIDv7AuditBase):
