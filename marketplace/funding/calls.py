@@ -27,6 +27,7 @@ from marketplace.funding.errors import EnvelopeExceeded
 from marketplace.funding.models import FundingCall, FundingCallVersion, FundingDecision
 from marketplace.funding.states import CallScope, DecisionOutcome, call_open
 from marketplace.lib.clock import InvalidLocalTime, format_paris, paris_instant
+from marketplace.lib.schemas import Page
 from marketplace.tenders.campaigns import CAMPAIGNS
 
 
@@ -121,8 +122,8 @@ class CallService(FundingBase):
 
     async def list_calls(self, principal: Principal, *, open_only: bool | None = None, campaign: int | None = None,
                    scope: CallScope | None = None, region: str | None = None,
-                   funder_id: uuid.UUID | None = None, sandbox: bool = False,
-                   limit: int = 200) -> list[schemas.FundingCall]:
+                   funder_id: uuid.UUID | None = None, sandbox: bool = False, limit: int = 50,
+                   offset: int = 0) -> Page[schemas.FundingCall]:
         # Rehearsal calls are listed only when asked for, as sandbox DPS never are in GET /dps.
         query = select(FundingCall).where(FundingCall.sandbox.is_(sandbox))
         now = self.clock.now()
@@ -137,9 +138,11 @@ class CallService(FundingBase):
             query = query.where(FundingCall.region == region)
         if funder_id is not None:
             query = query.where(FundingCall.funder_organisation_id == funder_id)
+        total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         calls = list((await self.session.scalars(
-            query.order_by(FundingCall.closes_at, FundingCall.id).limit(limit))).all())
-        return await self.to_schemas(principal, calls)
+            query.order_by(FundingCall.closes_at, FundingCall.id).limit(limit).offset(offset))).all())
+        return Page(items=await self.to_schemas(principal, calls), total=int(total or 0), limit=limit,
+                    offset=offset)
 
     async def to_schemas(self, principal: Principal, calls: list[FundingCall]) -> list[schemas.FundingCall]:
         """The calls as read: their versions, their funders' names, and for the funder's own members what was

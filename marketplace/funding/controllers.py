@@ -33,6 +33,7 @@ from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
+from marketplace.lib.schemas import Page
 from marketplace.uploads import XFilename, given_filename, raw_upload
 
 Caller = NamedDependency[Principal]
@@ -79,8 +80,8 @@ class FundingCallController(Controller):
         return created(call, _call_path(call.id))
 
     @get("/", opt=requires(reason="Anyone signed in: holders look for the call their need is routed to (N5)."),
-         summary="List calls for projects (`open=true`: those receiving filings now, N17; "
-                 "`sandbox=true`: the rehearsal calls instead of the real ones)")
+         summary="List calls for projects, closing first first (`open=true`: those receiving filings now, N17; "
+                 "`sandbox=true`: the rehearsal calls instead of the real ones), a page at a time")
     async def list_calls(
             self, calls: Calls, principal: Caller,
             open_only: Annotated[bool | None, QueryParameter(name="open")] = None,
@@ -89,9 +90,12 @@ class FundingCallController(Controller):
             region: Annotated[str | None, QueryParameter(name="region", pattern=r"^\d{2}$")] = None,
             funder_id: Annotated[uuid.UUID | None, QueryParameter(name="funderOrganisationId")] = None,
             sandbox: Annotated[bool, QueryParameter(name="sandbox")] = False,
-    ) -> list[schemas.FundingCall]:
+            limit: Annotated[int, QueryParameter(name="limit", ge=1, le=200)] = 50,
+            offset: Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)] = 0,
+    ) -> Page[schemas.FundingCall]:
         return await calls.list_calls(principal, open_only=open_only, campaign=campaign, scope=call_scope,
-                                      region=region, funder_id=funder_id, sandbox=sandbox)
+                                      region=region, funder_id=funder_id, sandbox=sandbox, limit=limit,
+                                      offset=offset)
 
     @get("/{call_id:uuid}", opt=requires(reason="Anyone signed in."), summary="A call for projects and its versions")
     async def show(self, call_id: FromPath[uuid.UUID], calls: Calls, principal: Caller) -> schemas.FundingCall:

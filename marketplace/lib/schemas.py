@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 from datetime import date
-from typing import Annotated, Any
+from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
 
@@ -63,3 +63,15 @@ class CamelStruct(msgspec.Struct, rename="camel", forbid_unknown_fields=True):
     def __post_init__(self) -> None:
         for name, wire in zip(self.__struct_fields__, self.__struct_encode_fields__, strict=True):
             _check_value(wire, getattr(self, name))
+
+
+T = TypeVar("T")
+
+
+class Page(CamelStruct, Generic[T]):
+    """A page of a list: `total` items match, `limit` from `offset` are here."""
+
+    items: list[T]
+    total: int
+    limit: int
+    offset: int

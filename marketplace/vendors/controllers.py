@@ -17,6 +17,7 @@ from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
+from marketplace.lib.schemas import Page
 from marketplace.uploads import QueryFilename, XFilename, given_filename, raw_upload
 from marketplace.vendors import schemas
 from marketplace.vendors.admissions import AdmissionService
@@ -68,7 +69,7 @@ class DpsController(Controller):
         return created(created_dps, f"{self.path}/{created_dps.id}")
 
     @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS")
-    async def list_all(self, dps: Dps, limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.Dps]:
+    async def list_all(self, dps: Dps, limit: Limit = 50, offset: Offset = 0) -> Page[schemas.Dps]:
         return await dps.list_public(limit, offset)
 
     @get("/{dps_id:uuid}", opt=public("Public once published; a draft only to its buying organisation."),
@@ -153,7 +154,7 @@ class RegisterController(Controller):
                        dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
                        category_id: Annotated[uuid.UUID | None, QueryParameter(name="categoryId")] = None,
                        siren: Annotated[str | None, QueryParameter(name="siren", pattern=r"^\d{9}$")] = None,
-                       limit: Limit = 50, offset: Offset = 0) -> schemas.Page[schemas.RegisterEntry]:
+                       limit: Limit = 50, offset: Offset = 0) -> Page[schemas.RegisterEntry]:
         return await register.entries(dps_id=dps_id, category_id=category_id, siren=siren, limit=limit,
                                       offset=offset)
 

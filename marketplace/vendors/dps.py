@@ -19,6 +19,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import format_paris
+from marketplace.lib.schemas import Page
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.uploads import check_rule_media_types
 from marketplace.vendors import schemas
@@ -123,13 +124,13 @@ class DpsService(ServiceBase):
     async def get(self, dps_id: uuid.UUID, principal: Principal | None) -> schemas.Dps:
         return await self.to_schema(await visible_dps(self.session, dps_id, principal))
 
-    async def list_public(self, limit: int, offset: int) -> schemas.Page[schemas.Dps]:
+    async def list_public(self, limit: int, offset: int) -> Page[schemas.Dps]:
         # Sandboxes are rehearsals: never in the public list (they stay readable by id).
         visible = (Dps.status != DpsStatus.DRAFT) & Dps.sandbox_factor.is_(None)
         total = await self.session.scalar(select(func.count()).select_from(Dps).where(visible))
         rows = (await self.session.scalars(select(Dps).where(visible).order_by(Dps.created_at.desc(), Dps.id)
                                            .limit(limit).offset(offset))).all()
-        return schemas.Page(items=[await self.to_schema(d) for d in rows], total=int(total or 0),
+        return Page(items=[await self.to_schema(d) for d in rows], total=int(total or 0),
                             limit=limit, offset=offset)
 
     async def _transition(self, principal: Principal, dps_id: uuid.UUID, target: DpsStatus) -> Dps:

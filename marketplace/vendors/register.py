@@ -7,6 +7,7 @@ import uuid
 from sqlalchemy import func, select
 
 from marketplace.accounts.models import Organisation
+from marketplace.lib.schemas import Page
 from marketplace.vendors import schemas
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
@@ -15,7 +16,7 @@ from marketplace.vendors.states import AdmissionStatus
 
 class RegisterService(ServiceBase):
     async def entries(self, *, dps_id: uuid.UUID | None, category_id: uuid.UUID | None, siren: str | None,
-                       limit: int, offset: int) -> schemas.Page[schemas.RegisterEntry]:
+                       limit: int, offset: int) -> Page[schemas.RegisterEntry]:
         # Admissions to a sandbox are rehearsals: never in the public register.
         query = (select(AdmissionRequest, Organisation, DpsCategory)
                  .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id)
@@ -37,4 +38,4 @@ class RegisterService(ServiceBase):
             category_id=cat.id, category_title=cat.title, software=req.referenced_software["software"],
             version=req.referenced_software["version"], referencing_id=req.referenced_software["referencingId"],
             admitted_at=req.decided_at) for req, org, cat in rows]
-        return schemas.Page(items=items, total=int(total or 0), limit=limit, offset=offset)
+        return Page(items=items, total=int(total or 0), limit=limit, offset=offset)

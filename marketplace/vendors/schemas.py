@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import date, datetime
-from typing import Annotated, Generic, TypeVar
+from typing import Annotated
 
 import msgspec
 
@@ -204,16 +204,6 @@ class RegisterEntry(CamelStruct):
     version: str
     referencing_id: str
     admitted_at: datetime | None
-
-
-T = TypeVar("T")
-
-
-class Page(CamelStruct, Generic[T]):
-    items: list[T]
-    total: int
-    limit: int
-    offset: int
 
 
 class DpsDocument(CamelStruct):

@@ -113,7 +113,7 @@ async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_list
     ars = await _token(client, "instruction@ars-idf.example")
     call = (await client.get(f"/funding-calls/{funding['call']['id']}", headers=ars)).json()
     assert (call["sandbox"], call["region"]) == (True, "11"), call
-    assert call["id"] not in {c["id"] for c in (await client.get("/funding-calls", headers=ars)).json()}
+    assert call["id"] not in {c["id"] for c in (await client.get("/funding-calls", headers=ars)).json()["items"]}
     assert (await client.get(f"/register?dpsId={dps_id}")).json()["total"] == 0
     # A second run finds it still open and reuses it.
     second = _cli(settings, "seed")

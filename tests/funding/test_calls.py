@@ -109,11 +109,11 @@ async def test_a_funder_opens_calls_that_anyone_signed_in_lists_while_open(
 
     # Open from its first instant to its last excluded (N17); anyone signed in lists the open calls.
     listed = expect(await client.get("/funding-calls", params={"open": "true"},
-                                     headers=world["holder_member"].headers), 200)
+                                     headers=world["holder_member"].headers), 200)["items"]
     assert [c["id"] for c in listed] == [national["id"]]
     clock.set(datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     listed = expect(await client.get("/funding-calls", params={"open": "true", "campaign": 2025, "region": "11"},
-                                     headers=world["vendor_member"].headers), 200)
+                                     headers=world["vendor_member"].headers), 200)["items"]
     assert [(c["id"], c["isOpen"], c["grantedCents"]) for c in listed] == [(call["id"], True, None)]
     assert listed[0].get("envelopeLeftCents") is None  # the funder's own figure
     clock.set(datetime(2026, 3, 31, 21, 59, 59, tzinfo=UTC))
@@ -121,7 +121,13 @@ async def test_a_funder_opens_calls_that_anyone_signed_in_lists_while_open(
     assert shown["isOpen"] is False
     closed = expect(await client.get("/funding-calls", params={"open": "false", "scope": "regional"},
                                      headers=admin), 200)
-    assert [c["id"] for c in closed] == [call["id"]]
+    assert [c["id"] for c in closed["items"]] == [call["id"]] and closed["total"] == 1
+    # A page at a time, closing first first: every call once, whatever the page size.
+    pages = [expect(await client.get("/funding-calls", params={"limit": 1, "offset": offset}, headers=admin), 200)
+             for offset in range(3)]
+    assert [p["total"] for p in pages] == [2, 2, 2] and pages[2]["items"] == []
+    assert {p["items"][0]["id"] for p in pages[:2]} == {call["id"], national["id"]}
+    assert expect(await client.get("/funding-calls", params={"limit": 201}, headers=admin), 400)["field"] == "limit"
 
     # A change of the window or the envelope is a new version; the previous ones stay on record (FU2).
     amend = {"opensAt": "2026-01-05T10:00:00", "closesAt": "2026-04-30T23:59:59", "envelopeCents": 8_000_000_000,

@@ -202,10 +202,11 @@ async def test_a_rehearsal_is_funded_by_a_rehearsal_call_only(client: Client, wo
     rehearsal_call = await open_call(client, world, sandbox=True)
     assert (real_call["sandbox"], rehearsal_call["sandbox"]) == (False, True)
 
-    listed = {c["id"] for c in expect(await client.get("/funding-calls", headers=world["holder_admin"].headers), 200)}
+    listed = {c["id"] for c in expect(await client.get("/funding-calls", headers=world["holder_admin"].headers),
+                                      200)["items"]}
     assert real_call["id"] in listed and rehearsal_call["id"] not in listed
     listed = {c["id"] for c in expect(await client.get("/funding-calls", params={"sandbox": "true"},
-                                                       headers=world["holder_admin"].headers), 200)}
+                                                       headers=world["holder_admin"].headers), 200)["items"]}
     assert rehearsal_call["id"] in listed and real_call["id"] not in listed
     assert expect(await client.get(f"/funding-calls/{rehearsal_call['id']}",
                                    headers=world["holder_admin"].headers), 200)["sandbox"] is True
