@@ -292,7 +292,7 @@ class OrderService(SonsBase):
         position = len((await self.session.scalars(select(SonsDocument.id).where(
             SonsDocument.order_id == order.id, SonsDocument.kind == kind))).all())
         key = ObjectStore.new_key(STORE_PREFIX)
-        stored = await self.store.put_bytes(key, data, content_type=media_type, metadata={"sons_order": str(order.id)})
+        stored = await self.store.put_bytes(key, data, content_type=media_type, metadata={"sons-order": str(order.id)})
         try:
             row = SonsDocument(order_id=order.id, kind=kind, position=position, object_key=key, size=stored.size,
                                sha256=stored.sha256, filename=filename or f"{kind}-{order.order_ref}"[:300],
