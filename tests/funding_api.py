@@ -47,11 +47,13 @@ def _ok(response: httpx.Response, status: int) -> Any:
 
 async def open_call(client: Client, world: World, *, campaign: int = 2025, person: str = "funder_admin",
                     headers: dict[str, str] | None = None, opens_at: str = WIDE_OPENS, closes_at: str = WIDE_CLOSES,
-                    envelope_cents: int = ENVELOPE_CENTS, reference: str | None = None) -> dict[str, Any]:
-    """A call for projects of `person`'s funder (or of the funder `headers` act for), campaign `campaign`."""
+                    envelope_cents: int = ENVELOPE_CENTS, reference: str | None = None,
+                    sandbox: bool = False) -> dict[str, Any]:
+    """A call for projects of `person`'s funder (or of the funder `headers` act for), campaign `campaign`; a
+    rehearsal call with `sandbox`."""
     body = {"title": f"Appel à projets ESMS numérique {campaign}", "campaign": campaign,
             "reference": reference or f"AAP-{campaign}-{next(_REFERENCES):04d}", "opensAt": opens_at,
-            "closesAt": closes_at, "envelopeCents": envelope_cents}
+            "closesAt": closes_at, "envelopeCents": envelope_cents, "sandbox": sandbox}
     return dict(_ok(await client.post("/funding-calls", headers=headers or world[person].headers, json=body), 201))
 
 

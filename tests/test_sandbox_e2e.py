@@ -1,15 +1,20 @@
-"""A sandbox procedure end to end, over HTTP, against a running server (issue 8, "must show" 1).
+"""A sandbox procedure end to end, over HTTP, against a running server (issue 8, "must show" 1), as the
+README's walk of the demo runs it: conducted in intermediation, the holder buying and the ARS funding.
 
 `marketplace dev --demo` runs as a subprocess, as a newcomer would start it (API under granian, the arq
 worker, PostgreSQL, Redis, S3 and the mail catcher); the test only speaks HTTP to it, as the demo accounts,
-and reads the mails it writes. It creates its own sandbox DPS at 86 400 (a sandbox day per real second) and
-walks it from the DPS's publication to a contract signed by both sides, waiting for the real deadlines to
-pass on the sandbox clock: the DPS activates only once D4's 30 days are over, the buyer can't read the
-offers (D13) nor open them before the tender deadline, an offer submitted at or after it is refused (D14)
-and listed as late, the opening works after it, and no side signs before the standstill ends (D18). Each
-side signs the contract with `marketplace demo-sign`, as the README's walk does, and the server accepts the
-signatures as qualified against the DEMO trust list `dev` made (G16). About a minute of waiting, plus the
-server's start.
+and reads the mails it writes. The central purchasing body creates its own sandbox DPS at 86 400 (a sandbox
+day per real second), conducted in intermediation (HC2), and the test walks it from the DPS's publication to
+a contract signed by the holder and the vendor and the grant's first tranche paid, waiting for the real
+deadlines to pass on the sandbox clock: the DPS activates only once D4's 30 days are over; the holder's need,
+filed to a rehearsal call of the ARS, is published only once the ARS selected it (N16); the holder can't read
+the offers (D13) nor open them before the tender deadline, and the central purchasing body never opens
+(HC2); an offer submitted at or after the deadline is refused (D14) and listed as late; the holder's opener
+opens after it with its own key, its evaluator scores, its admin awards, and no side signs before the
+standstill ends (D18). Each side signs the contract with `marketplace demo-sign`, as the README's walk does,
+and the server accepts the signatures as qualified against the DEMO trust list `dev` made (G16). Then the
+holder requests the start tranche with its evidence and the ARS validates and pays it (FU5). About a minute
+of waiting, plus the server's start.
 
 Times: the test computes the sandbox's present from the real clock exactly as the server does (one
 machine, one clock): epoch + (now − epoch) × 86 400. It never acts on a computed time alone: each
@@ -29,6 +34,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
@@ -45,15 +51,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 FACTOR = 86_400  # a sandbox day per real second
 MARGIN = timedelta(hours=12)  # half a real second: what a request may take to arrive
 BUYER, HOLDER = "acheteur@centrale-achat.example", "direction@les-tilleuls.example"
+HOLDER_OPENER, HOLDER_EVALUATOR = "ouverture@les-tilleuls.example", "evaluation@les-tilleuls.example"
+FUNDER = "instruction@ars-idf.example"
 VENDOR, OTHER_VENDOR = "commercial@logisante.example", "contact@dossier-soins.example"
 PASSPHRASE = "la phrase de passe de l'ouverture en bac à sable"
+GRANT_CENTS = 6_000_000  # 60 000 €: 24 000 €, 24 000 €, 12 000 € (40/40/20, FU5)
 NEED = {
     "title": "Répétition de bout en bout — DUI de l'EHPAD", "description": "Besoin fictif d'un test d'intégration.",
     "campaign": 2025, "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
     "facilities": [{"finessEt": "750000010"}], "coreServices": ["ins", "mss", "dmp", "eprescription"],
     "gdprCompliance": True, "targetMapConvergence": True, "businessContinuity": True, "usageTargetsDeclared": True,
-    "software": {"couloir": "MS1", "referenced": True}, "fundingSchedule": [40, 40, 20],
-    "arsPrevalidationReference": "ARS-IDF-2025-042", "arsPrevalidatedOn": "2025-06-01", "sector": "grand_age",
+    "software": {"couloir": "MS1", "referenced": True}, "fundingSchedule": [40, 40, 20], "sector": "grand_age",
     "deliveryMode": "saas", "sandbox": True,
 }
 PARTS = {"priceSchedule": [{"item": "Licence DUI, 40 postes", "quantity": 1, "unitPriceCents": 4_800_000}],
@@ -147,13 +155,14 @@ def _mails(directory: Path) -> list[email.message.EmailMessage]:
 def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadlines(
         server: Dev, tmp_path: Path) -> None:
     # The contract as each side will sign it, made first (two commands of a few seconds each) so the standstill's
-    # 11 real seconds are not spent on it: the buyer signs a generated PDF, the titulaire counter-signs that.
-    buyer_pdf = demo_sign(server, BUYER, "--generate", "Marché de répétition — test d'intégration")
+    # 11 real seconds are not spent on it: the holder signs a generated PDF, the titulaire counter-signs that.
+    buyer_pdf = demo_sign(server, HOLDER, "--generate", "Marché de répétition — test d'intégration")
     (tmp_path / "signe-acheteur.pdf").write_bytes(buyer_pdf)
     vendor_pdf = demo_sign(server, VENDOR, str(tmp_path / "signe-acheteur.pdf"))
     began = time.monotonic()
     buyer, holder = Api(server.base, BUYER), Api(server.base, HOLDER)
-    vendor, other = Api(server.base, VENDOR), Api(server.base, OTHER_VENDOR)
+    opener, evaluator = Api(server.base, HOLDER_OPENER), Api(server.base, HOLDER_EVALUATOR)
+    vendor, other, ars = Api(server.base, VENDOR), Api(server.base, OTHER_VENDOR), Api(server.base, FUNDER)
 
     # The buyer creates and publishes a sandbox DPS: D4's 30 days now take 30 seconds.
     now = datetime.now(UTC)
@@ -161,8 +170,8 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
         "title": "SAD de répétition — test d'intégration", "description": "Procédure fictive.",
         "validityStart": now.isoformat(), "validityEnd": (now + timedelta(days=4 * 365)).isoformat(),
         "usableByOtherBuyers": False, "sandbox": {"factor": FACTOR},
-        # The buyer opens and awards below: it runs the procedure on the holder's behalf (HC1, HC3).
-        "conductMode": "centralised",
+        # ESMS numérique's mode: the holder publishes, opens, scores, awards and signs (HC1, HC2).
+        "conductMode": "intermediation",
         "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                           {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
         "categories": [{"sector": "grand_age", "deliveryMode": "saas", "title": "DUI grand âge en SaaS",
@@ -195,11 +204,17 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
     assert dps["id"] not in {d["id"] for d in buyer.get("/dps", params={"limit": 200})["items"]}
     assert buyer.get("/register", params={"dpsId": dps["id"]})["total"] == 0
 
-    # The holder files a rehearsal need; the buyer holds an opener key (sealing is as for a real procedure).
+    # The holder writes a rehearsal need and files it to the ARS's rehearsal call (N5: the ARS of its region);
+    # its opener holds an opener key (sealing is as for a real procedure, HC2).
     need = holder.post("/needs", status=201, json={**NEED, "dpsId": dps["id"]})
     holder.post(f"/needs/{need['id']}/submit")
-    key = buyer.post("/my/opener-keys", status=201,
-                     json={"organisationId": buyer.organisation, "passphrase": PASSPHRASE})
+    call = ars.post("/funding-calls", status=201, json={
+        "title": "Appel à projets de répétition", "reference": f"AAP-REPETITION-{need['id'][-8:]}",
+        "campaign": 2025, "opensAt": (now - timedelta(days=1)).isoformat(),
+        "closesAt": (now + timedelta(days=30)).isoformat(), "envelopeCents": 100_000_000, "sandbox": True})
+    filed = holder.post(f"/needs/{need['id']}/filing", status=201, json={"callId": call["id"]})
+    key = opener.post("/my/opener-keys", status=201,
+                      json={"organisationId": opener.organisation, "passphrase": PASSPHRASE})
 
     # D4: the window is over on the sandbox clock after about 30 real seconds.
     sandbox.wait_until(window_end)
@@ -207,17 +222,28 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
         assert buyer.post(f"/admission-requests/{request_id}/admit")["status"] == "admitted"
     assert buyer.post(f"/dps/{dps['id']}/activate")["status"] == "active"
 
-    # D9 in sandbox days; then published with a deadline 11 sandbox days (11 real seconds) ahead (a délai franc).
+    # N16: not published before the ARS selected it; D9 in sandbox days; then published by the holder with a
+    # deadline 11 sandbox days (11 real seconds) ahead (a délai franc).
     weights = [{"name": "Prix", "weight": 40}, {"name": "Valeur technique", "weight": 60}]
-    early = buyer.post(f"/needs/{need['id']}/publish", status=422, json={
+    unfunded = holder.post(f"/needs/{need['id']}/publish", status=422, json={
+        "dpsId": dps["id"], "awardCriteria": weights,
+        "tenderDeadline": (sandbox.now() + timedelta(days=11) + MARGIN * 2).isoformat()})
+    assert (unfunded["rule"], unfunded["field"]) == ("N16", "fundingDecision")
+    paris_today = datetime.now(ZoneInfo("Europe/Paris")).date().isoformat()
+    ars.post(f"/funding-calls/{call['id']}/projects/{need['id']}/selection", status=201,
+             params={"amountCents": GRANT_CENTS, "decidedOn": paris_today, "reference": "DEC-REPETITION-1"},
+             content=minimal_pdf("décision de financement"),
+             headers={"content-type": "application/pdf", "x-filename": "decision.pdf"})
+    early = holder.post(f"/needs/{need['id']}/publish", status=422, json={
         "dpsId": dps["id"], "awardCriteria": weights,
         "tenderDeadline": (sandbox.now() + timedelta(days=9)).isoformat()})
     assert early["rule"] == "D9"
     deadline = sandbox.now() + timedelta(days=11) + MARGIN * 2
-    contract = buyer.post(f"/needs/{need['id']}/publish", status=201, json={
+    contract = holder.post(f"/needs/{need['id']}/publish", status=201, json={
         "dpsId": dps["id"], "awardCriteria": weights, "tenderDeadline": deadline.isoformat()})
     cid = contract["id"]
     assert contract["sandbox"] is True and contract["invitationCount"] == 2
+    assert (contract["conductMode"], contract["buyerOrganisationId"]) == ("intermediation", holder.organisation)
     assert need["id"] not in {n["needId"] for n in buyer.get("/discovery/needs", params={"limit": 100})["items"]}
 
     # Offers: sealed, signed receipts that say they are a sandbox's, in JSON and in PDF.
@@ -233,49 +259,66 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
     other.post(f"/offers/{second}/submit")
     late = offer(other, cid, "offre tardive")  # a new version, submitted once the deadline has passed
 
-    # Sealing holds until the accelerated deadline: the buyer reads nothing, and can't open.
+    # Sealing holds until the accelerated deadline: the holder reads nothing, and can't open.
     assert sandbox.now() < deadline
-    assert buyer.get(f"/specific-contracts/{cid}/offers", status=403)["rule"] == "D13"
+    assert holder.get(f"/specific-contracts/{cid}/offers", status=403)["rule"] == "D13"
     opening = {"openers": [{"openerKeyId": key["id"], "passphrase": PASSPHRASE}]}
-    assert buyer.post(f"/specific-contracts/{cid}/opening", json=opening, status=403)["reason"] == "before-deadline"
+    assert opener.post(f"/specific-contracts/{cid}/opening", json=opening, status=403)["reason"] == "before-deadline"
 
-    # About 10 real seconds later: a late offer is refused (D14), the opening works and lists it as late.
+    # About 10 real seconds later: a late offer is refused (D14), the holder's opener opens with its own key and
+    # the record lists the late offer; the central purchasing body follows and never opens (HC2).
     sandbox.wait_until(deadline)
     assert other.post(f"/offers/{late}/submit", status=409)["rule"] == "D14"
-    record = buyer.post(f"/specific-contracts/{cid}/opening", json=opening)
+    assert buyer.post(f"/specific-contracts/{cid}/opening", json=opening, status=403)["rule"] == "HC2"
+    record = opener.post(f"/specific-contracts/{cid}/opening", json=opening)
     assert _at(record["openedAt"]) >= deadline
     assert {e["offer"] for e in record["document"]["offers"]} == {first, second}
     assert [e["offer"] for e in record["document"]["late"]] == [late]
     assert record["document"]["sandbox"]["notice"] == NOTICE and verify(record["document"], record["signature"], jwk)
 
-    # Evaluation and award with a standstill: 11 sandbox days, 11 real seconds.
-    buyer.post(f"/specific-contracts/{cid}/evaluation")
-    buyer.post(f"/specific-contracts/{cid}/conflict-declarations", status=201,
-               json={"hasConflict": False, "statement": "Aucun lien avec les soumissionnaires."})
+    # The holder's evaluation and award with a standstill: 11 sandbox days, 11 real seconds.
+    holder.post(f"/specific-contracts/{cid}/evaluation")
+    evaluator.post(f"/specific-contracts/{cid}/conflict-declarations", status=201,
+                   json={"hasConflict": False, "statement": "Aucun lien avec les soumissionnaires."})
     for offer_id, mark in ((first, 90), (second, 60)):
-        buyer.put(f"/offers/{offer_id}/scores", json={"scores": [
+        evaluator.put(f"/offers/{offer_id}/scores", json={"scores": [
             {"criterion": "Prix", "score": mark, "comment": "Lu."},
             {"criterion": "Valeur technique", "score": mark, "comment": "Lu."}]})
-    award = buyer.post(f"/specific-contracts/{cid}/award", status=201, json={
+    award = holder.post(f"/specific-contracts/{cid}/award", status=201, json={
         "offerId": first, "reasons": "Meilleure offre.", "standstillRequired": True})
     assert award["sandbox"] is True
     assert _at(award["earliestSignatureAt"]) - _at(award["decidedAt"]) == timedelta(days=11)
-    signed_contract = buyer.post(f"/specific-contracts/{cid}/contract", status=201, json={"amountCents": 4_800_000})
+    signed_contract = holder.post(f"/specific-contracts/{cid}/contract", status=201, json={"amountCents": 4_800_000})
     kid = signed_contract["id"]
     pdf_headers = {"content-type": "application/pdf"}
-    early_sign = buyer.post(f"/contracts/{kid}/signatures", status=409, content=buyer_pdf, headers=pdf_headers)
+    early_sign = holder.post(f"/contracts/{kid}/signatures", status=409, content=buyer_pdf, headers=pdf_headers)
     assert early_sign["rule"] == "D18"
+    # The start tranche waits for the contract signed by both sides (FU5).
+    evidence = {"content-type": "application/pdf", "x-filename": "lancement.pdf"}
+    holder.put(f"/needs/{need['id']}/funding/tranches/1/evidence", content=minimal_pdf("lancement"), headers=evidence)
+    assert holder.post(f"/needs/{need['id']}/funding/tranches/1/request", json={}, status=409)["rule"] == "FU5"
     sandbox.wait_until(_at(award["earliestSignatureAt"]))
-    buyer.post(f"/contracts/{kid}/signatures", status=201, content=buyer_pdf, headers=pdf_headers)
+    holder.post(f"/contracts/{kid}/signatures", status=201, content=buyer_pdf, headers=pdf_headers)
     active = vendor.post(f"/contracts/{kid}/signatures", status=201, content=vendor_pdf, headers=pdf_headers)
     assert [s["verification"]["verdict"] for s in active["signatures"]] == ["valid", "valid"]
     assert [[(who["category"], who["identity"]["commonName"]) for who in s["verification"]["signatures"]]
-            for s in active["signatures"]] == [[("qualified", "Julien Moreau")],
-                                               [("qualified", "Julien Moreau"), ("qualified", "Antoine Girard")]]
+            for s in active["signatures"]] == [[("qualified", "Nathalie Petit")],
+                                               [("qualified", "Nathalie Petit"), ("qualified", "Antoine Girard")]]
     assert (active["status"], active["sandbox"]) == ("active", True)
     assert [(t["fromStatus"], t["toStatus"]) for t in active["transitions"]] == [
         (None, "pending"), ("pending", "signed"), ("signed", "active")]
     assert vendor.get(f"/specific-contracts/{cid}")["status"] == "contracted"
+    assert holder.get(f"/needs/{need['id']}")["status"] == "contracted"  # HC5
+
+    # The ARS pays the start tranche (40 %) on the holder's request; the third waits for the second (FU5).
+    holder.post(f"/needs/{need['id']}/funding/tranches/1/request", json={})
+    ars.post(f"/needs/{need['id']}/funding/tranches/1/validation")
+    paid = ars.post(f"/needs/{need['id']}/funding/tranches/1/payment", json={
+        "paidOn": paris_today, "amountCents": GRANT_CENTS * 40 // 100, "reference": "VIR-REPETITION-1"})
+    assert (paid["tranches"][0]["status"], paid["paidCents"]) == ("paid", GRANT_CENTS * 40 // 100), paid
+    assert holder.post(f"/needs/{need['id']}/funding/tranches/3/request", json={"usageIndicators": {
+        "activeDuiUsers": 40}}, status=409)["rule"] == "FU5"
+    assert filed["fundingStatus"] == "filed" and ars.get(f"/funding-calls/{call['id']}")["sandbox"] is True
 
     # The mails the worker sent about it say plainly they are a sandbox's.
     deadline_mail = time.monotonic() + 30
@@ -287,4 +330,4 @@ def test_a_sandbox_procedure_from_publication_to_a_signed_contract_on_real_deadl
         time.sleep(0.5)
     assert about, server.log()
     assert all(str(m["Subject"]).startswith(SUBJECT_PREFIX) and NOTICE in m.get_content() for m in about)
-    print(f"\nsandbox e2e: publication to signed contract in {time.monotonic() - began:.0f} s")
+    print(f"\nsandbox e2e: publication to the first tranche paid in {time.monotonic() - began:.0f} s")

@@ -5,15 +5,12 @@ from datetime import datetime
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Boolean, CheckConstraint, Enum, ForeignKey, Index, Integer, String, UniqueConstraint, text
+from sqlalchemy import Boolean, CheckConstraint, ForeignKey, Index, Integer, String, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.accounts.roles import OrganisationKind
-
-
-def _enum(cls: type[OrganisationKind], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
+from marketplace.lib.columns import value_enum
 
 
 class Organisation(UUIDv7AuditBase):
@@ -32,7 +29,7 @@ class Organisation(UUIDv7AuditBase):
               postgresql_where=text("kind = 'funder' AND region IS NULL")),
     )
 
-    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"), index=True)
+    kind: Mapped[OrganisationKind] = mapped_column(value_enum(OrganisationKind, "organisation_kind"), index=True)
     name: Mapped[str] = mapped_column(String(300))
     siren: Mapped[str | None] = mapped_column(String(9), index=True, default=None)
     siret: Mapped[str | None] = mapped_column(String(14), default=None)

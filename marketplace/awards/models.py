@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import datetime
 from typing import Any
@@ -13,7 +12,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     CheckConstraint,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -37,11 +35,8 @@ from marketplace.awards.states import (
     RejectionGround,
     SignatureSide,
 )
+from marketplace.lib.columns import value_enum
 from marketplace.lib.stored import OptionalStoredObject, StoredFile, StoredObject
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class ConflictDeclaration(UUIDv7AuditBase):
@@ -89,7 +84,7 @@ class OfferRejection(UUIDv7AuditBase):
     specific_contract_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
     offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), unique=True)
-    grounds: Mapped[RejectionGround] = mapped_column(_enum(RejectionGround, "offer_rejection_grounds"))
+    grounds: Mapped[RejectionGround] = mapped_column(value_enum(RejectionGround, "offer_rejection_grounds"))
     reasons: Mapped[str] = mapped_column(Text)
     rejected_by: Mapped[str] = mapped_column(String(200))
     rejected_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
@@ -107,7 +102,7 @@ class AbnormallyLowProcedure(OptionalStoredObject, UUIDv7AuditBase):
     offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), unique=True)
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[AbnormallyLowStatus] = mapped_column(_enum(AbnormallyLowStatus, "abnormally_low_status"))
+    status: Mapped[AbnormallyLowStatus] = mapped_column(value_enum(AbnormallyLowStatus, "abnormally_low_status"))
     reasons: Mapped[str] = mapped_column(Text)
     requested_by: Mapped[str] = mapped_column(String(200))
     requested_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
@@ -140,7 +135,7 @@ class Award(UUIDv7AuditBase):
     offer_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("offer.id", ondelete="RESTRICT"), index=True)
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[AwardStatus] = mapped_column(_enum(AwardStatus, "award_status"))
+    status: Mapped[AwardStatus] = mapped_column(value_enum(AwardStatus, "award_status"))
     # The reasons for the choice, as sent in the rejection notices (D16).
     reasons: Mapped[str] = mapped_column(Text)
     # Set when the award goes to another offer than the best-ranked one: why.
@@ -205,7 +200,7 @@ class Contract(UUIDv7AuditBase):
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[ContractStatus] = mapped_column(_enum(ContractStatus, "contract_status"))
+    status: Mapped[ContractStatus] = mapped_column(value_enum(ContractStatus, "contract_status"))
     amount_cents: Mapped[int] = mapped_column(BigInteger)
     # D18: from the award; no signature before.
     earliest_sign_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
@@ -242,7 +237,7 @@ class ContractSignature(StoredObject, UUIDv7AuditBase):
     object_key_unique = False
 
     contract_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("contract.id", ondelete="RESTRICT"), index=True)
-    side: Mapped[SignatureSide] = mapped_column(_enum(SignatureSide, "contract_signature_side"))
+    side: Mapped[SignatureSide] = mapped_column(value_enum(SignatureSide, "contract_signature_side"))
     signed_by: Mapped[str] = mapped_column(String(200))
     signed_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     # The signed document's media type, named so since its table was created (a StoredFile's `content_type`).
@@ -279,7 +274,7 @@ class ClarificationThread(UUIDv7AuditBase):
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
     subject: Mapped[str] = mapped_column(String(300))
-    status: Mapped[ClarificationStatus] = mapped_column(_enum(ClarificationStatus, "clarification_status"))
+    status: Mapped[ClarificationStatus] = mapped_column(value_enum(ClarificationStatus, "clarification_status"))
     # The vendor answers strictly before it; a later question of the buying side may set a new one.
     answer_due_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     opened_by: Mapped[str] = mapped_column(String(200))
@@ -296,7 +291,7 @@ class ClarificationMessage(UUIDv7AuditBase):
 
     thread_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("clarification_thread.id", ondelete="RESTRICT"),
                                                  index=True)
-    side: Mapped[DialogueSide] = mapped_column(_enum(DialogueSide, "clarification_side"))
+    side: Mapped[DialogueSide] = mapped_column(value_enum(DialogueSide, "clarification_side"))
     # None for a message that carries a file.
     body: Mapped[str | None] = mapped_column(Text, default=None)
     # The due date a question of the buying side set, as it was set.

@@ -66,14 +66,14 @@ def _with_session(settings: Settings, work: Any) -> Any:
 
 
 def _seed(settings: Settings) -> tuple[Any, Any, Any]:
-    """The demo accounts, then (each in a transaction of its own) a sandbox ready to walk (tenders/demo.py) and
-    the ARS's call with a selected project (funding/demo.py)."""
+    """The demo accounts, then (each in a transaction of its own) a sandbox ready to walk, its need funded by a
+    rehearsal call of the ARS and published by the holder, and the ARS's real call with a selected project
+    (tenders/demo.py, funding/demo.py)."""
     from marketplace.accounts.demo import seed_demo
     from marketplace.app import make_store
     from marketplace.errors import DomainError
-    from marketplace.funding.demo import seed_demo_funding
+    from marketplace.funding.demo import seed_demo_funding, seed_demo_sandbox
     from marketplace.lib.clock import system_clock
-    from marketplace.tenders.demo import seed_demo_sandbox
 
     accounts = _with_session(settings, lambda s: seed_demo(s, system_clock, settings))
     try:
@@ -92,7 +92,7 @@ def _print_demo(summaries: tuple[Any, Any, Any]) -> None:
     from marketplace.lib.clock import format_paris
     from marketplace.lib.sandbox import NOTICE
     from marketplace.reference.cpv import IMPORT_COMMAND
-    from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE
+    from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE, HOLDER_OPENER
 
     summary, sandbox, funding = summaries
     click.echo("Demo data " + ("loaded." if summary.created else "already present."))
@@ -105,11 +105,12 @@ def _print_demo(summaries: tuple[Any, Any, Any]) -> None:
     click.echo(f"  DPS                {sandbox.dps_id}")
     click.echo(f"  specific contract  {sandbox.specific_contract_id}  (offers until "
                f"{format_paris(sandbox.tender_deadline)} sandbox time, about {minutes} real minutes from now)")
-    click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}")
+    click.echo(f"  need (funded)      {sandbox.need_id}  (filed to the rehearsal call {sandbox.call_id}, selected)")
+    click.echo(f"  opener passphrase  {DEMO_OPENER_PASSPHRASE}  (the holder's opener, {HOLDER_OPENER})")
     if sandbox.cpv_seeded:
         click.echo(f"  CPV codes          the table was empty: loaded the {len(DEMO_CPV_CODES)} the demo cites; "
                    f"import the whole table with `{IMPORT_COMMAND}`")
-    click.echo("Demo funding (ARS Île-de-France, campaign 2025), " + ("new:" if funding.created else "present:"))
+    click.echo("Demo funding (ARS Île-de-France, campaign 2025, real), " + ("new:" if funding.created else "present:"))
     click.echo(f"  call for projects  {funding.call_id}  (open)")
     click.echo(f"  selected project   {funding.need_id}  (decision {funding.decision_reference}, "
                f"{funding.amount_cents // 100} € in three tranches)")

@@ -42,7 +42,8 @@ class FundingBase:
                            target_type=target_type, target_id=str(target_id), details=details)
 
     async def _tell(self, organisation_id: uuid.UUID, roles: Iterable[str], *, kind: str, subject: str, body: str,
-                    about: uuid.UUID) -> None:
+                    about: uuid.UUID, sandbox: bool) -> None:
+        """`sandbox`: about a rehearsal need (and its rehearsal call), labelled as such (notifications/notify.py)."""
         for email in await member_emails(self.session, organisation_id, [str(role) for role in roles]):
             await self.notifications.notify(recipient_email=email, kind=kind, subject=subject, body=body,
-                                            about=about)
+                                            about=about, sandbox=sandbox)

@@ -78,7 +78,7 @@ class CallService(FundingBase):
         call = FundingCall(funder_organisation_id=funder_id, scope=scope, region=funder.region,
                            campaign=data.campaign, title=data.title.strip(), reference=reference, opens_at=opens_at,
                            closes_at=closes_at, envelope_cents=data.envelope_cents, version=1,
-                           created_by=principal.label)
+                           created_by=principal.label, sandbox=data.sandbox)
         self.session.add(call)
         await self.session.flush()
         self.session.add(FundingCallVersion(call_id=call.id, version=1, opens_at=opens_at, closes_at=closes_at,
@@ -88,7 +88,7 @@ class CallService(FundingBase):
         await self._audit(principal, "funding_call.created", organisation_id=funder_id, target_type="funding_call",
                           target_id=call.id, scope=scope.value, region=funder.region, campaign=call.campaign,
                           reference=reference, opens_at=opens_at.isoformat(), closes_at=closes_at.isoformat(),
-                          envelope_cents=call.envelope_cents)
+                          envelope_cents=call.envelope_cents, sandbox=call.sandbox)
         return (await self.to_schemas(principal, [call]))[0]
 
     async def amend(self, principal: Principal, call_id: uuid.UUID,
@@ -121,8 +121,10 @@ class CallService(FundingBase):
 
     async def list_calls(self, principal: Principal, *, open_only: bool | None = None, campaign: int | None = None,
                    scope: CallScope | None = None, region: str | None = None,
-                   funder_id: uuid.UUID | None = None, limit: int = 200) -> list[schemas.FundingCall]:
-        query = select(FundingCall)
+                   funder_id: uuid.UUID | None = None, sandbox: bool = False,
+                   limit: int = 200) -> list[schemas.FundingCall]:
+        # Rehearsal calls are listed only when asked for, as sandbox DPS never are in GET /dps.
+        query = select(FundingCall).where(FundingCall.sandbox.is_(sandbox))
         now = self.clock.now()
         if open_only is not None:
             window = (FundingCall.opens_at <= now) & (FundingCall.closes_at > now)  # call_open, in SQL (N17)
@@ -167,5 +169,6 @@ class CallService(FundingBase):
                 versions=[schemas.FundingCallVersion(version=v.version, opens_at=v.opens_at, closes_at=v.closes_at,
                                                      envelope_cents=v.envelope_cents, reason=v.reason,
                                                      changed_at=v.changed_at) for v in versions[call.id]],
+                sandbox=call.sandbox,
                 granted_cents=given, envelope_left_cents=call.envelope_cents - given if given is not None else None))
         return result

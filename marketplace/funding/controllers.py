@@ -79,7 +79,8 @@ class FundingCallController(Controller):
         return created(call, _call_path(call.id))
 
     @get("/", opt=requires(reason="Anyone signed in: holders look for the call their need is routed to (N5)."),
-         summary="List calls for projects (`open=true`: those receiving filings now, N17)")
+         summary="List calls for projects (`open=true`: those receiving filings now, N17; "
+                 "`sandbox=true`: the rehearsal calls instead of the real ones)")
     async def list_calls(
             self, calls: Calls, principal: Caller,
             open_only: Annotated[bool | None, QueryParameter(name="open")] = None,
@@ -87,9 +88,10 @@ class FundingCallController(Controller):
             call_scope: Annotated[CallScope | None, QueryParameter(name="scope")] = None,
             region: Annotated[str | None, QueryParameter(name="region", pattern=r"^\d{2}$")] = None,
             funder_id: Annotated[uuid.UUID | None, QueryParameter(name="funderOrganisationId")] = None,
+            sandbox: Annotated[bool, QueryParameter(name="sandbox")] = False,
     ) -> list[schemas.FundingCall]:
         return await calls.list_calls(principal, open_only=open_only, campaign=campaign, scope=call_scope,
-                                      region=region, funder_id=funder_id)
+                                      region=region, funder_id=funder_id, sandbox=sandbox)
 
     @get("/{call_id:uuid}", opt=requires(reason="Anyone signed in."), summary="A call for projects and its versions")
     async def show(self, call_id: FromPath[uuid.UUID], calls: Calls, principal: Caller) -> schemas.FundingCall:

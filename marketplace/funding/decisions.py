@@ -126,6 +126,7 @@ class DecisionService(FundingBase):
                           call=str(call.id), amount_cents=amount_cents, decided_on=decided_on.isoformat(),
                           reference=reference, sha256=stored.sha256, size=stored.size)
         await self._tell(need.holder_organisation_id, HOLDER_WRITERS, kind="funding.selected", about=need.id,
+                         sandbox=need.sandbox,
                          subject=f"Projet « {need.title} » retenu",
                          body=f"Votre projet est retenu à l'appel à projets {call.reference} : décision de "
                               f"financement {reference} du {decided_on.strftime('%d/%m/%Y')}, "
@@ -146,6 +147,7 @@ class DecisionService(FundingBase):
                           target_type="funding_decision", target_id=decision.id, need=str(need.id),
                           call=str(call.id), decided_on=decided_on.isoformat(), reasons=data.reasons)
         await self._tell(need.holder_organisation_id, HOLDER_WRITERS, kind="funding.rejected", about=need.id,
+                         sandbox=need.sandbox,
                          subject=f"Projet « {need.title} » non retenu",
                          body=f"Votre projet n'est pas retenu à l'appel à projets {call.reference}.\n"
                               f"Motifs : {data.reasons}")

@@ -55,9 +55,6 @@ class FilingService(FundingBase):
     async def file(self, principal: Principal, need_id: uuid.UUID,
                    data: schemas.FilingCreate) -> schemas.FundingProject:
         need = await holder_need(self.session, principal, need_id, write=True)
-        if need.sandbox:
-            raise RuleViolation("needId: a rehearsal (sandbox) need is never filed to a funder's call",
-                                field="needId", rule="sandbox")
         if need.status != NeedStatus.SUBMITTED:
             raise Conflict(f"status: FU3: a submitted need is filed to a call; this one is {need.status.value}",
                            field="status", rule="FU3")
@@ -68,6 +65,12 @@ class FilingService(FundingBase):
             call = await call_of(self.session, data.call_id)
         except NotFound as exc:  # said of the field the holder gave
             raise RuleViolation("callId: no call for projects has this id", field="callId", rule="FU3") from exc
+        if call.sandbox != need.sandbox:
+            # A rehearsal never reaches a real funder's call, nor a real project a rehearsal call (migration 0026).
+            raise RuleViolation("callId: a rehearsal (sandbox) need is filed to a rehearsal call only, a real need to "
+                                f"a real call only; this need is {'a rehearsal' if need.sandbox else 'real'} and "
+                                f"this call {'a rehearsal' if call.sandbox else 'real'}", field="callId",
+                                rule="sandbox")
         if call.campaign != need.campaign:
             raise RuleViolation(f"callId: FU2: the call runs campaign {call.campaign}; the need is of campaign "
                                 f"{need.campaign}", field="callId", rule="FU2")
@@ -88,6 +91,7 @@ class FilingService(FundingBase):
                           target_type="need", target_id=need.id, call=str(call.id), call_version=call.version,
                           funder=str(call.funder_organisation_id), filed_at=now.isoformat())
         await self._tell(call.funder_organisation_id, FUNDER_WRITERS, kind="funding.filed", about=need.id,
+                         sandbox=need.sandbox,
                          subject=f"Appel à projets « {call.title} » : nouveau projet déposé",
                          body=f"Le projet « {need.title} » est déposé à l'appel à projets {call.reference} le "
                               f"{format_paris(now)}.")

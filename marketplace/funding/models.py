@@ -6,7 +6,6 @@ tables are the funder's.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -18,7 +17,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -32,11 +30,8 @@ from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.funding.states import CallScope, DecisionOutcome, RequestStatus, TrancheKind, TrancheStatus
+from marketplace.lib.columns import value_enum
 from marketplace.lib.stored import OptionalStoredObject, StoredFile
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class FundingCall(UUIDv7AuditBase):
@@ -55,7 +50,7 @@ class FundingCall(UUIDv7AuditBase):
 
     funder_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    scope: Mapped[CallScope] = mapped_column(_enum(CallScope, "funding_call_scope"))
+    scope: Mapped[CallScope] = mapped_column(value_enum(CallScope, "funding_call_scope"))
     # The funder's region, copied at creation (a funder's region never changes): routing reads the call alone.
     region: Mapped[str | None] = mapped_column(String(2), default=None)
     campaign: Mapped[int] = mapped_column(Integer, index=True)
@@ -101,7 +96,7 @@ class FundingDecision(OptionalStoredObject, UUIDv7AuditBase):
 
     need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need.id", ondelete="RESTRICT"), unique=True)
     call_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("funding_call.id", ondelete="RESTRICT"), index=True)
-    outcome: Mapped[DecisionOutcome] = mapped_column(_enum(DecisionOutcome, "funding_decision_outcome"))
+    outcome: Mapped[DecisionOutcome] = mapped_column(value_enum(DecisionOutcome, "funding_decision_outcome"))
     amount_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     decided_on: Mapped[date] = mapped_column(Date)
     reference: Mapped[str | None] = mapped_column(String(100), default=None)
@@ -130,10 +125,10 @@ class GrantTranche(UUIDv7AuditBase):
                                                    index=True)
     need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need.id", ondelete="RESTRICT"), index=True)
     position: Mapped[int] = mapped_column(SmallInteger)
-    kind: Mapped[TrancheKind] = mapped_column(_enum(TrancheKind, "grant_tranche_kind"))
+    kind: Mapped[TrancheKind] = mapped_column(value_enum(TrancheKind, "grant_tranche_kind"))
     percent: Mapped[int] = mapped_column(SmallInteger)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[TrancheStatus] = mapped_column(_enum(TrancheStatus, "grant_tranche_status"),
+    status: Mapped[TrancheStatus] = mapped_column(value_enum(TrancheStatus, "grant_tranche_status"),
                                                   default=TrancheStatus.PENDING)
     paid_on: Mapped[date | None] = mapped_column(Date, default=None)
     paid_amount_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
@@ -154,7 +149,7 @@ class TrancheRequest(StoredFile, UUIDv7AuditBase):
     )
 
     tranche_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("grant_tranche.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[RequestStatus] = mapped_column(_enum(RequestStatus, "tranche_request_status"),
+    status: Mapped[RequestStatus] = mapped_column(value_enum(RequestStatus, "tranche_request_status"),
                                                   default=RequestStatus.DRAFT)
     # N15: the usage indicators of the third tranche ({"activeDuiUsers": n, ...}).
     usage_indicators: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)

@@ -40,6 +40,8 @@ class FundingCallCreate(CamelStruct):
     envelope_cents: Cents
     # The funder the call is the caller's for; defaults to the caller's only funder.
     funder_organisation_id: uuid.UUID | None = None
+    # A rehearsal call, for rehearsal (sandbox) needs only: hidden from the listing, readable by id.
+    sandbox: bool = False
 
 
 class FundingCallVersionCreate(CamelStruct):
@@ -79,6 +81,8 @@ class FundingCall(CamelStruct):
     envelope_cents: int
     version: int
     versions: list[FundingCallVersion]
+    # A rehearsal call: only rehearsal (sandbox) needs are filed to it (README "Rehearse in the sandbox").
+    sandbox: bool
     # For the funder's own members: what its selections granted so far, and what is left of the envelope.
     granted_cents: int | None = None
     envelope_left_cents: int | None = None

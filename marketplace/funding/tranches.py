@@ -192,7 +192,7 @@ class TrancheService(FundingBase):
                           request=str(draft.id), sha256=draft.sha256, usage_indicators=draft.usage_indicators,
                           contract=str(contract.id) if contract is not None else None)
         await self._tell(funder.funder_organisation_id, FUNDER_WRITERS, kind="funding.tranche_requested",
-                         about=need.id, subject=f"Projet « {need.title} » : tranche demandée",
+                         about=need.id, sandbox=need.sandbox, subject=f"Projet « {need.title} » : tranche demandée",
                          body=f"Le porteur demande la tranche « {KIND_FR[tranche.kind]} » ({tranche.percent} %, "
                               f"{tranche.amount_cents} centimes), pièces jointes.")
         return await self._view(principal, need)
@@ -216,7 +216,8 @@ class TrancheService(FundingBase):
                           reasons=reasons)
         outcome = "validée" if action == "validate" else f"refusée.\nMotifs : {reasons}"
         await self._tell(need.holder_organisation_id, HOLDER_WRITERS, kind=f"funding.tranche_{tranche.status.value}",
-                         about=need.id, subject=f"Projet « {need.title} » : tranche « {KIND_FR[tranche.kind]} »",
+                         about=need.id, sandbox=need.sandbox,
+                         subject=f"Projet « {need.title} » : tranche « {KIND_FR[tranche.kind]} »",
                          body=f"Votre demande de la tranche « {KIND_FR[tranche.kind]} » ({tranche.percent} %) est "
                               f"{outcome}")
         return await self._view(principal, need)
@@ -253,6 +254,7 @@ class TrancheService(FundingBase):
                           target_type="grant_tranche", target_id=tranche.id, need=str(need.id), position=position,
                           amount_cents=data.amount_cents, paid_on=data.paid_on.isoformat(), reference=data.reference)
         await self._tell(need.holder_organisation_id, HOLDER_WRITERS, kind="funding.tranche_paid", about=need.id,
+                         sandbox=need.sandbox,
                          subject=f"Projet « {need.title} » : tranche versée",
                          body=f"La tranche « {KIND_FR[tranche.kind]} » ({data.amount_cents} centimes) est versée le "
                               f"{data.paid_on.strftime('%d/%m/%Y')}, référence {data.reference}.")

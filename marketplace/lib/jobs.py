@@ -24,12 +24,13 @@ import asyncpg
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from arq.connections import ArqRedis
-from sqlalchemy import Enum, Index, String, Text, select, text, update
+from sqlalchemy import Index, String, Text, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
 
 from marketplace.lib.clock import Clock
+from marketplace.lib.columns import value_enum
 
 log = logging.getLogger("marketplace.jobs")
 
@@ -52,7 +53,7 @@ class JobIntent(UUIDv7AuditBase):
     name: Mapped[str] = mapped_column(String(100))
     args: Mapped[list[Any]] = mapped_column(JSONB, default=list)
     status: Mapped[IntentStatus] = mapped_column(
-        Enum(IntentStatus, name="job_intent_status", values_callable=lambda e: [m.value for m in e]),
+        value_enum(IntentStatus, "job_intent_status"),
         default=IntentStatus.PENDING,
     )
     available_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

@@ -6,8 +6,10 @@ from datetime import datetime
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Enum, Index, SmallInteger, String, Text, text
+from sqlalchemy import Index, SmallInteger, String, Text, text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.lib.columns import value_enum
 
 SUBJECT_MAX = 300
 
@@ -46,7 +48,7 @@ class Notification(UUIDv7AuditBase):
     # The object the notification is about (a support request, an offer…), for inboxes and follow-up.
     about_id: Mapped[uuid.UUID | None] = mapped_column(index=True, default=None)
     email_status: Mapped[EmailStatus] = mapped_column(
-        Enum(EmailStatus, name="notification_email_status", values_callable=lambda e: [m.value for m in e]),
+        value_enum(EmailStatus, "notification_email_status"),
         default=EmailStatus.PENDING,
     )
     emailed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)

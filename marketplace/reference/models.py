@@ -5,8 +5,10 @@ from datetime import datetime
 
 from advanced_alchemy.base import DefaultBase, UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import CHAR, CheckConstraint, Enum, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import CHAR, CheckConstraint, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
+
+from marketplace.lib.columns import value_enum
 
 
 class CpvLevel(enum.StrEnum):
@@ -38,7 +40,7 @@ class CpvCode(DefaultBase):
     label: Mapped[str] = mapped_column(Text)  # English, from the imported file
     label_fr: Mapped[str | None] = mapped_column(Text, default=None)  # filled by a later French import
     level: Mapped[CpvLevel] = mapped_column(
-        Enum(CpvLevel, name="cpv_level", values_callable=lambda e: [m.value for m in e]))
+        value_enum(CpvLevel, "cpv_level"))
     # The nearest code above this one that the same file lists (None for a division).
     parent_code: Mapped[str | None] = mapped_column(
         CHAR(8), ForeignKey("cpv_code.code", ondelete="RESTRICT"), index=True, default=None)

@@ -98,9 +98,10 @@ def check_tender_period(invited_at: datetime, deadline: datetime) -> None:
 
 def check_funded(need: Need) -> None:
     """N16, FU4: a need is published on the SAD only with a positive funding decision of the call it is filed to
-    (the funder selected it, funding/), not on a free-text reference. A rehearsal (sandbox) need never meets a
-    funder: it is published on a sandbox DPS without one."""
-    if need.sandbox or need.funding_status == FundingStatus.SELECTED:
+    (the funder selected it, funding/), not on a free-text reference. A rehearsal (sandbox) need may rehearse
+    the funding too, filed to a rehearsal call: then it waits for that call's decision like a real need; one never
+    filed is published on its sandbox DPS without a decision."""
+    if need.funding_status == FundingStatus.SELECTED or (need.sandbox and need.funding_status is None):
         return
     where = {None: "it is not filed to a funder's call for projects (POST /needs/{id}/filing)",
              FundingStatus.FILED: "its funder has not decided yet",

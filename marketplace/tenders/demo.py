@@ -1,10 +1,13 @@
-"""The demo sandbox: a ready rehearsal for a newcomer (`marketplace dev --demo`, `marketplace seed`).
+"""The demo sandbox: a ready rehearsal for a newcomer (`marketplace dev --demo`, `marketplace seed`), its
+procedure's part.
 
-A sandbox DPS of the demo buyer at one sandbox day per real minute (vendors/sandbox.py), with two categories,
-both demo vendors admitted to one of them, and a published need of the demo holder open for offers for eleven
-sandbox days (eleven real minutes): what is left to walk is the offers, the opening, the evaluation, the award
-and the contract. Built through the same services as the API, with the same rules and audit; D4's 30-day
-window is skipped with the sandbox fast-forward any buyer may use.
+A sandbox DPS of the demo central purchasing body at one sandbox day per real minute (vendors/sandbox.py),
+conducted in intermediation (HC2: the holder buys), with two categories, both demo vendors admitted to one of
+them, the holder's opener holding an opener key, and a submitted need of the demo holder. The funding's part
+(the need filed to a rehearsal call of the ARS and selected) and the publication by the holder are
+funding/demo.py's, a layer up: what is left to walk is the offers, the holder's opening, evaluation, award and
+contract, and the grant's tranches. Built through the same services as the API, with the same rules and audit;
+D4's 30-day window is skipped with the sandbox fast-forward any buyer may use.
 
 Idempotent in its own way: a start that finds a demo sandbox still open for offers reuses it; otherwise (its
 deadline passed while nobody looked) it seeds a fresh one, so `dev --demo` always leaves one to walk.
@@ -30,7 +33,7 @@ from marketplace.reference.cpv import seed_cpv_codes
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.dps_time import DpsTimeService
-from marketplace.tenders.models import OpenerKey, SpecificContract
+from marketplace.tenders.models import Need, OpenerKey, SpecificContract
 from marketplace.tenders.needs import NeedService
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.states import SpecificContractStatus
@@ -48,6 +51,7 @@ DEMO_SANDBOX_TITLE = "Bac à sable — SAD ESMS numérique (démonstration)"
 DEMO_OPENER_PASSPHRASE = "ouverture des plis de démonstration"  # noqa: S105 - printed to the developer on purpose
 BUYER = "acheteur@centrale-achat.example"
 HOLDER = "direction@les-tilleuls.example"
+HOLDER_OPENER = "ouverture@les-tilleuls.example"
 VENDORS = ("commercial@logisante.example", "contact@dossier-soins.example")
 # D9's 10 days are a délai franc (the day of the invitation doesn't count): 11 days and an hour always cover them.
 TENDER_PERIOD = timedelta(days=11, hours=1)
@@ -59,9 +63,9 @@ _DPS = {
     "description": "Procédure fictive de démonstration : acquisition de solutions de dossier usager informatisé "
                    "pour les ESSMS. Sans valeur juridique.",
     "usableByOtherBuyers": False,
-    # The demo's buyer opens and awards (its opener key is seeded below): the central purchasing body runs the
-    # procedure on the holder's behalf (HC1, HC3).
-    "conductMode": "centralised",
+    # ESMS numérique's mode (HC1, HC2): the holder publishes, opens with its opener's key (seeded below),
+    # scores, awards and signs; the central purchasing body follows.
+    "conductMode": "intermediation",
     "awardCriteria": [{"name": "Prix", "weightMin": 20, "weightMax": 50},
                       {"name": "Valeur technique", "weightMin": 50, "weightMax": 80}],
     "categories": [{"sector": sector, "deliveryMode": "saas", "title": f"DUI {label} en SaaS",
@@ -106,7 +110,18 @@ class SandboxSummary:
     factor: int
     tender_deadline: datetime   # on the sandbox's clock
     deadline_in: timedelta      # real time left to submit offers
+    need_id: uuid.UUID
     cpv_seeded: bool = False    # the CPV table was empty: the demo's few codes were loaded
+    call_id: uuid.UUID | None = None  # the rehearsal call the need is filed to (funding/demo.py)
+
+
+@dataclass(frozen=True, slots=True)
+class PreparedSandbox:
+    """A fresh demo sandbox before its need's funding and publication."""
+
+    dps_id: uuid.UUID
+    need_id: uuid.UUID
+    cpv_seeded: bool
 
 
 async def _principal(session: AsyncSession, email: str) -> Principal:
@@ -130,8 +145,9 @@ async def _once(data: bytes) -> AsyncIterator[bytes]:
     yield data
 
 
-async def _open_demo(session: AsyncSession, clock: Clock, buyer_organisation: uuid.UUID) -> SandboxSummary | None:
+async def open_demo_sandbox(session: AsyncSession, clock: Clock) -> SandboxSummary | None:
     """The latest demo sandbox still open for offers for a while, if any."""
+    buyer_organisation = (await _principal(session, BUYER)).organisations_with(Role.BUYER_ADMIN)[0]
     rows = (await session.execute(
         select(SpecificContract, Dps).join(Dps, Dps.id == SpecificContract.dps_id)
         .where(Dps.buyer_organisation_id == buyer_organisation, Dps.title == DEMO_SANDBOX_TITLE,
@@ -141,18 +157,16 @@ async def _open_demo(session: AsyncSession, clock: Clock, buyer_organisation: uu
         sandbox = dps_clock(clock, dps)
         left = contract.tender_deadline - sandbox.now()
         if left > STILL_OPEN:
+            need = await session.get(Need, contract.need_id)
+            assert need is not None
             return SandboxSummary(created=False, dps_id=dps.id, specific_contract_id=contract.id,
                                   factor=dps.sandbox_factor or 1, tender_deadline=contract.tender_deadline,
-                                  deadline_in=real_span(sandbox, left))
+                                  deadline_in=real_span(sandbox, left), need_id=need.id, call_id=need.call_id)
     return None
 
 
-async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectStore) -> SandboxSummary:
+async def prepare_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectStore) -> PreparedSandbox:
     buyer = await _principal(session, BUYER)
-    buyer_organisation = buyer.organisations_with(Role.BUYER_ADMIN)[0]
-    reused = await _open_demo(session, clock, buyer_organisation)
-    if reused is not None:
-        return reused
     dps_service = DpsService(session, clock)
     admissions, decisions = AdmissionService(session, clock), DecisionService(session, clock)
     now = clock.now()
@@ -183,23 +197,34 @@ async def seed_demo_sandbox(session: AsyncSession, clock: Clock, store: ObjectSt
         await decisions.admit(buyer, request_id)
     await dps_service.activate(buyer, created.id)
 
-    if await session.scalar(select(OpenerKey.id).where(OpenerKey.user_id == buyer.user_id,
-                                                       OpenerKey.organisation_id == buyer_organisation,
+    # HC2: the offers are sealed to the holder's openers' keys, registered before the publication.
+    opener = await _principal(session, HOLDER_OPENER)
+    holder_organisation = opener.organisations_with(Role.HOLDER_OPENER)[0]
+    if await session.scalar(select(OpenerKey.id).where(OpenerKey.user_id == opener.user_id,
+                                                       OpenerKey.organisation_id == holder_organisation,
                                                        OpenerKey.retired_at.is_(None))) is None:
-        await OpenerService(session, clock).register(buyer, tender_schemas.OpenerKeyCreate(
-            organisation_id=buyer_organisation, passphrase=DEMO_OPENER_PASSPHRASE))
+        await OpenerService(session, clock).register(opener, tender_schemas.OpenerKeyCreate(
+            organisation_id=holder_organisation, passphrase=DEMO_OPENER_PASSPHRASE))
     cpv_seeded = await seed_cpv_codes(session, clock, DEMO_CPV_CODES, DEMO_CPV_VERSION) is not None
     holder = await _principal(session, HOLDER)
     needs = NeedService(session, clock)
     need = await needs.create(holder, msgspec.convert({**_NEED, "dpsId": str(created.id)}, tender_schemas.NeedCreate))
     await needs.submit(holder, need.id)
-    sandbox_now = (await dps_service.get(created.id, buyer)).sandbox_clock
+    return PreparedSandbox(dps_id=created.id, need_id=need.id, cpv_seeded=cpv_seeded)
+
+
+async def publish_demo_need(session: AsyncSession, clock: Clock, prepared: PreparedSandbox,
+                            call_id: uuid.UUID | None) -> SandboxSummary:
+    """The holder publishes its (funded) need on the sandbox, open for offers for eleven sandbox days (HC2)."""
+    holder = await _principal(session, HOLDER)
+    sandbox_now = (await DpsService(session, clock).get(prepared.dps_id, holder)).sandbox_clock
     assert sandbox_now is not None
-    contract = await SpecificContractService(session, clock).publish(buyer, need.id, tender_schemas.NeedPublish(
-        dps_id=created.id, tender_deadline=sandbox_now.now + TENDER_PERIOD,
+    contract = await SpecificContractService(session, clock).publish(holder, prepared.need_id,
+                                                                      tender_schemas.NeedPublish(
+        dps_id=prepared.dps_id, tender_deadline=sandbox_now.now + TENDER_PERIOD,
         award_criteria=[tender_schemas.CriterionWeight(name="Prix", weight=40),
                         tender_schemas.CriterionWeight(name="Valeur technique", weight=60)]))
-    return SandboxSummary(created=True, dps_id=created.id, specific_contract_id=contract.id, factor=DEMO_FACTOR,
-                          tender_deadline=contract.tender_deadline, deadline_in=TENDER_PERIOD / DEMO_FACTOR,
-                          cpv_seeded=cpv_seeded)
-
+    return SandboxSummary(created=True, dps_id=prepared.dps_id, specific_contract_id=contract.id,
+                          factor=DEMO_FACTOR, tender_deadline=contract.tender_deadline,
+                          deadline_in=TENDER_PERIOD / DEMO_FACTOR, need_id=prepared.need_id,
+                          cpv_seeded=prepared.cpv_seeded, call_id=call_id)

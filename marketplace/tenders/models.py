@@ -13,7 +13,6 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -28,6 +27,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB, TSVECTOR
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.lib.columns import value_enum
 from marketplace.lib.stored import StoredFile, StoredObject
 from marketplace.tenders.campaigns import Call
 
@@ -65,10 +65,6 @@ class FundingStatus(enum.StrEnum):
 ACTIVE_NEED_STATES = (NeedStatus.SUBMITTED, NeedStatus.PUBLISHED)
 
 
-def _enum(cls: type[enum.Enum], name: str, *, create: bool = True) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e], create_type=create)
-
-
 class Need(UUIDv7AuditBase):
     """One expression of need of a holder (an OG or a grappe)."""
 
@@ -76,7 +72,7 @@ class Need(UUIDv7AuditBase):
 
     holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
                                                               index=True)
-    status: Mapped[NeedStatus] = mapped_column(_enum(NeedStatus, "need_status"), default=NeedStatus.DRAFT,
+    status: Mapped[NeedStatus] = mapped_column(value_enum(NeedStatus, "need_status"), default=NeedStatus.DRAFT,
                                                index=True)
     title: Mapped[str] = mapped_column(String(300))
     description: Mapped[str] = mapped_column(Text)
@@ -84,7 +80,7 @@ class Need(UUIDv7AuditBase):
     project_type: Mapped[int] = mapped_column(SmallInteger)
     # [{"finessEt": "750000010", "equipmentBudgetCents": 0}], in the order given.
     facilities: Mapped[list[dict[str, Any]]] = mapped_column(JSONB)
-    requested_call: Mapped[Call] = mapped_column(_enum(Call, "need_call"))
+    requested_call: Mapped[Call] = mapped_column(value_enum(Call, "need_call"))
     multiregional: Mapped[bool] = mapped_column(Boolean, default=False)
     core_services: Mapped[list[str]] = mapped_column(ARRAY(String(20)))
     gdpr_compliance: Mapped[bool] = mapped_column(Boolean, default=False)
@@ -100,9 +96,9 @@ class Need(UUIDv7AuditBase):
     ars_prevalidation_reference: Mapped[str | None] = mapped_column(String(100), default=None)
     ars_prevalidated_on: Mapped[date | None] = mapped_column(Date, default=None)
     applied_on: Mapped[date] = mapped_column(Date)
-    sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False), default=None)
+    sector: Mapped[Sector | None] = mapped_column(value_enum(Sector, "dps_sector", create=False), default=None)
     delivery_mode: Mapped[DeliveryMode | None] = mapped_column(
-        _enum(DeliveryMode, "dps_delivery_mode", create=False), default=None)
+        value_enum(DeliveryMode, "dps_delivery_mode", create=False), default=None)
     cpv_codes: Mapped[list[str]] = mapped_column(ARRAY(String(10)))
     submitted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # A rehearsal need, set at creation: it is published on a sandbox DPS only, and a real need never on one.
@@ -120,7 +116,7 @@ class Need(UUIDv7AuditBase):
     # `funding_status` (FU4, N16).
     call_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("funding_call.id", ondelete="RESTRICT"),
                                                       default=None, index=True)
-    funding_status: Mapped[FundingStatus | None] = mapped_column(_enum(FundingStatus, "need_funding_status"),
+    funding_status: Mapped[FundingStatus | None] = mapped_column(value_enum(FundingStatus, "need_funding_status"),
                                                                  default=None)
     funding_filed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
 
@@ -142,7 +138,7 @@ class SpecificContract(UUIDv7AuditBase):
     # Copied at publication, so a procedure keeps the mode it started with (HC1) and the access predicates need
     # no other row: the DPS's mode, its buying organisation (the central purchasing body, which follows every
     # procedure of its DPS in intermediation, HC2), and the need's holder (which reads its own, HC3).
-    conduct_mode: Mapped[ConductMode] = mapped_column(_enum(ConductMode, "dps_conduct_mode", create=False))
+    conduct_mode: Mapped[ConductMode] = mapped_column(value_enum(ConductMode, "dps_conduct_mode", create=False))
     dps_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
                                                            index=True)
     holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"),
@@ -150,7 +146,7 @@ class SpecificContract(UUIDv7AuditBase):
     # HC3: the central purchasing body invited the holder onto the evaluation committee (declarations and scores).
     holder_on_committee: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     status: Mapped[SpecificContractStatus] = mapped_column(
-        _enum(SpecificContractStatus, "specific_contract_status"), default=SpecificContractStatus.DRAFT,
+        value_enum(SpecificContractStatus, "specific_contract_status"), default=SpecificContractStatus.DRAFT,
         index=True)
     # One instant for every invitation (D8), and the deadline for offers (D9: at least 10 days later).
     invited_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
@@ -236,7 +232,7 @@ class ContractAmendment(UUIDv7AuditBase):
 
     specific_contract_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("specific_contract.id", ondelete="RESTRICT"), index=True)
-    kind: Mapped[AmendmentKind] = mapped_column(_enum(AmendmentKind, "contract_amendment_kind"))
+    kind: Mapped[AmendmentKind] = mapped_column(value_enum(AmendmentKind, "contract_amendment_kind"))
     amended_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     amended_by: Mapped[str] = mapped_column(String(200))
     reason: Mapped[str] = mapped_column(Text)
@@ -266,12 +262,12 @@ class NeedSearch(DefaultBase):
         ForeignKey("specific_contract.id", ondelete="CASCADE"), unique=True)
     holder_organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"))
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"), index=True)
-    sector: Mapped[Sector | None] = mapped_column(_enum(Sector, "dps_sector", create=False))
-    delivery_mode: Mapped[DeliveryMode | None] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode",
+    sector: Mapped[Sector | None] = mapped_column(value_enum(Sector, "dps_sector", create=False))
+    delivery_mode: Mapped[DeliveryMode | None] = mapped_column(value_enum(DeliveryMode, "dps_delivery_mode",
                                                                      create=False))
     # The stored status; listings and filters read it with the deadline (states.py `status_at_sql`, HC6).
     status: Mapped[SpecificContractStatus] = mapped_column(
-        _enum(SpecificContractStatus, "specific_contract_status", create=False), index=True)
+        value_enum(SpecificContractStatus, "specific_contract_status", create=False), index=True)
     # The facilities' départements ("75", "2A", "971"), and the CPV codes (8 digits) with every code above
     # them in the CPV tree, so a division finds the needs of its groups and classes.
     departements: Mapped[list[str]] = mapped_column(ARRAY(String(3)))
@@ -340,7 +336,7 @@ class Offer(UUIDv7AuditBase):
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
     version: Mapped[int] = mapped_column(Integer)
-    status: Mapped[OfferStatus] = mapped_column(_enum(OfferStatus, "offer_status"), default=OfferStatus.DRAFT,
+    status: Mapped[OfferStatus] = mapped_column(value_enum(OfferStatus, "offer_status"), default=OfferStatus.DRAFT,
                                                 index=True)
     created_by: Mapped[str] = mapped_column(String(200))
     wrapped_dek: Mapped[bytes] = mapped_column(LargeBinary)
@@ -388,10 +384,10 @@ class OfferAttachment(StoredObject, UUIDv7AuditBase):
     upload_expires_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # The SSE-C key's MD5 (what S3 itself keeps): `complete` checks the key the client sends back with it.
     sse_key_md5: Mapped[str | None] = mapped_column(String(32), default=None)
-    scan_status: Mapped[ScanStatus] = mapped_column(_enum(ScanStatus, "attachment_scan_status"),
+    scan_status: Mapped[ScanStatus] = mapped_column(value_enum(ScanStatus, "attachment_scan_status"),
                                                     default=ScanStatus.PENDING)
     scan_verdict: Mapped[str | None] = mapped_column(String(300), default=None)
-    integrity: Mapped[Integrity] = mapped_column(_enum(Integrity, "attachment_integrity"),
+    integrity: Mapped[Integrity] = mapped_column(value_enum(Integrity, "attachment_integrity"),
                                                  default=Integrity.UNCHECKED)
 
 

@@ -11,7 +11,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -24,12 +23,9 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.lib.columns import value_enum
 from marketplace.lib.stored import StoredFile
 from marketplace.vendors.states import AdmissionStatus, DpsStatus
-
-
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
 
 
 class Sector(enum.StrEnum):
@@ -71,10 +67,10 @@ class Dps(UUIDv7AuditBase):
     validity_end: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
     usable_by_other_buyers: Mapped[bool] = mapped_column(Boolean)
     # HC1: set at creation, changed while the DPS is a draft only; each specific contract keeps its own copy.
-    conduct_mode: Mapped[ConductMode] = mapped_column(_enum(ConductMode, "dps_conduct_mode"),
+    conduct_mode: Mapped[ConductMode] = mapped_column(value_enum(ConductMode, "dps_conduct_mode"),
                                                       default=ConductMode.INTERMEDIATION,
                                                       server_default=ConductMode.INTERMEDIATION.value)
-    status: Mapped[DpsStatus] = mapped_column(_enum(DpsStatus, "dps_status"), default=DpsStatus.DRAFT, index=True)
+    status: Mapped[DpsStatus] = mapped_column(value_enum(DpsStatus, "dps_status"), default=DpsStatus.DRAFT, index=True)
     notice_sent_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     initial_window_end: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # [{"name": ..., "weightMin": int, "weightMax": int}] (D10: specific contracts stay within these)
@@ -99,8 +95,8 @@ class DpsCategory(UUIDv7AuditBase):
     __table_args__ = (UniqueConstraint("dps_id", "sector", "delivery_mode"),)
 
     dps_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps.id", ondelete="CASCADE"), index=True)
-    sector: Mapped[Sector] = mapped_column(_enum(Sector, "dps_sector"))
-    delivery_mode: Mapped[DeliveryMode] = mapped_column(_enum(DeliveryMode, "dps_delivery_mode"))
+    sector: Mapped[Sector] = mapped_column(value_enum(Sector, "dps_sector"))
+    delivery_mode: Mapped[DeliveryMode] = mapped_column(value_enum(DeliveryMode, "dps_delivery_mode"))
     title: Mapped[str] = mapped_column(String(300))
     selection_criteria: Mapped[str] = mapped_column(Text)
     # [{"kind", "label", "maxBytes", "contentTypes": [...], "hasExpiry": bool}]
@@ -121,7 +117,7 @@ class AdmissionRequest(UUIDv7AuditBase):
     category_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("dps_category.id", ondelete="RESTRICT"), index=True)
     vendor_organisation_id: Mapped[uuid.UUID] = mapped_column(
         ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
-    status: Mapped[AdmissionStatus] = mapped_column(_enum(AdmissionStatus, "admission_status"),
+    status: Mapped[AdmissionStatus] = mapped_column(value_enum(AdmissionStatus, "admission_status"),
                                                     default=AdmissionStatus.DRAFT, index=True)
     # DUME/ESPD self-declaration, as structured data (private to the vendor and the buyer).
     self_declaration: Mapped[dict[str, Any]] = mapped_column(JSONB)

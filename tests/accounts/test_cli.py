@@ -11,7 +11,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.accounts.demo import DEMO_PASSWORD, DEMO_PEOPLE
 from marketplace.settings import Settings
-from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_CPV_VERSION
+from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_CPV_VERSION, HOLDER
 from tests.vendors.api import fetch, minimal_pdf
 
 
@@ -93,6 +93,27 @@ async def test_seed_leaves_a_demo_sandbox_open_for_offers_and_out_of_public_list
             (contract_id, True, "open")]
     assert dps_id not in {d["id"] for d in (await client.get("/dps")).json()["items"]}
     assert (await client.get("/discovery/needs")).json()["items"] == []
+    # HC2: conducted in intermediation, the holder bought it: it published, and its opener holds the key the
+    # offers are sealed to; the central purchasing body follows.
+    assert dps["conductMode"] == "intermediation"
+    holder, opener = await _token(client, HOLDER), await _token(client, "ouverture@les-tilleuls.example")
+    contract = (await client.get(f"/specific-contracts/{contract_id}", headers=holder)).json()
+    me = (await client.get("/auth/me", headers=holder)).json()
+    tilleuls = me["memberships"][0]["organisationId"]
+    assert (contract["conductMode"], contract["buyerOrganisationId"]) == ("intermediation", tilleuls), contract
+    keys = (await client.get(f"/organisations/{tilleuls}/opener-keys", headers=opener)).json()
+    assert [k["id"] for k in keys if k["retiredAt"] is None], keys
+    published = await fetch(settings, "SELECT actor FROM audit_event WHERE action = 'specific_contract.published' "
+                                      "AND target_id = $1", contract_id)
+    assert [row["actor"] for row in published] == [f"user:{me['id']}"], published
+    # N16 rehearsed: the need is filed to its own rehearsal call of the ARS (hidden from the listing) and selected.
+    need_id = next(words[2] for words in lines if words[:2] == ["need", "(funded)"])
+    funding = (await client.get(f"/needs/{need_id}/funding", headers=holder)).json()
+    assert (funding["fundingStatus"], funding["decision"]["amountCents"]) == ("selected", 6_000_000), funding
+    ars = await _token(client, "instruction@ars-idf.example")
+    call = (await client.get(f"/funding-calls/{funding['call']['id']}", headers=ars)).json()
+    assert (call["sandbox"], call["region"]) == (True, "11"), call
+    assert call["id"] not in {c["id"] for c in (await client.get("/funding-calls", headers=ars)).json()}
     assert (await client.get(f"/register?dpsId={dps_id}")).json()["total"] == 0
     # A second run finds it still open and reuses it.
     second = _cli(settings, "seed")

@@ -10,6 +10,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 
@@ -17,6 +18,7 @@ from marketplace.funding.filing import routing_error
 from marketplace.funding.models import FundingCall
 from marketplace.funding.states import CallScope
 from marketplace.lib.clock import FrozenClock
+from marketplace.lib.sandbox import NOTICE, SUBJECT_PREFIX
 from marketplace.settings import Settings
 from marketplace.tenders.models import Need
 from tests.funding_api import file_need, funder_headers, open_call, paris_day, select_need
@@ -185,14 +187,59 @@ async def test_a_rejected_need_is_never_published(
                             headers=world["holder_admin"].headers), 404)
 
 
-async def test_a_rehearsal_need_is_never_filed_to_a_funder(client: Client, world: World) -> None:
-    from tests.tenders.test_needs import need_body
+async def test_a_rehearsal_is_funded_by_a_rehearsal_call_only(client: Client, world: World, clock: FrozenClock,
+                                                               settings: Settings) -> None:
+    """A sandbox need may rehearse the funding: filed to a rehearsal call (hidden from the listing), never to a
+    real one, nor a real need to a rehearsal call; once filed it waits for the decision like a real need (N16),
+    and what the funder and the holder are told says it is a rehearsal. The database backs it (migration 0026)."""
+    from tests.vendors.test_sandbox import active_sandbox, sandbox_need, sandbox_now
 
-    draft = expect(await client.post("/needs", headers=world["holder_admin"].headers,
-                                     json=need_body() | {"sandbox": True}), 201)
-    call = await open_call(client, world)
-    refused = expect(await file_need(client, world, draft["id"], call["id"]), 422)
-    assert (refused["rule"], refused["field"]) == ("sandbox", "needId")
+    sandbox = await active_sandbox(client, world, clock)
+    await admit(client, world, world["vendor_admin"], categories_by_pair(sandbox)["grand_age", "saas"])
+    rehearsal = await sandbox_need(client, world, sandbox["id"])
+    real_need = await submitted_need(client, world)
+    real_call = await open_call(client, world)
+    rehearsal_call = await open_call(client, world, sandbox=True)
+    assert (real_call["sandbox"], rehearsal_call["sandbox"]) == (False, True)
+
+    listed = {c["id"] for c in expect(await client.get("/funding-calls", headers=world["holder_admin"].headers), 200)}
+    assert real_call["id"] in listed and rehearsal_call["id"] not in listed
+    listed = {c["id"] for c in expect(await client.get("/funding-calls", params={"sandbox": "true"},
+                                                       headers=world["holder_admin"].headers), 200)}
+    assert rehearsal_call["id"] in listed and real_call["id"] not in listed
+    assert expect(await client.get(f"/funding-calls/{rehearsal_call['id']}",
+                                   headers=world["holder_admin"].headers), 200)["sandbox"] is True
+
+    for need, call in ((rehearsal, real_call), (real_need, rehearsal_call)):
+        crossed = expect(await file_need(client, world, need["id"], call["id"]), 422)
+        assert (crossed["rule"], crossed["field"]) == ("sandbox", "callId"), crossed
+    filed = expect(await file_need(client, world, rehearsal["id"], rehearsal_call["id"]), 201)
+    assert filed["fundingStatus"] == "filed"
+
+    # Filed, it is published once selected, on its sandbox DPS's clock, like a real need.
+    deadline = (await sandbox_now(client, sandbox["id"]) + timedelta(days=12)).isoformat()
+    body = {"dpsId": sandbox["id"], "awardCriteria": WEIGHTS, "tenderDeadline": deadline}
+    await ensure_opener(client, world)
+    refused = expect(await client.post(f"/needs/{rehearsal['id']}/publish", headers=world["buyer_admin"].headers,
+                                       json=body), 422)
+    assert (refused["rule"], refused["fundingStatus"]) == ("N16", "filed")
+    expect(await select_need(client, world, rehearsal_call["id"], rehearsal["id"],
+                             decided_on=paris_day(filed["filedAt"])), 201)
+    expect(await client.post(f"/needs/{rehearsal['id']}/publish", headers=world["buyer_admin"].headers,
+                             json=body), 201)
+    told = await fetch(settings, "SELECT kind, subject, body FROM notification WHERE about_id = $1 AND kind LIKE "
+                                 "'funding.%' ORDER BY created_at", uuid.UUID(rehearsal["id"]))
+    assert {row["kind"] for row in told} == {"funding.filed", "funding.selected"}  # to each member concerned
+    assert all(row["subject"].startswith(SUBJECT_PREFIX) and NOTICE in row["body"] for row in told), told
+
+    # Whatever writes them, the database keeps a need filed to a call of its world, and a call what it was.
+    for statement, *args in (
+            ("UPDATE need SET call_id = $1 WHERE id = $2", uuid.UUID(real_call["id"]), uuid.UUID(rehearsal["id"])),
+            ("UPDATE need SET call_id = $1 WHERE id = $2", uuid.UUID(rehearsal_call["id"]),
+             uuid.UUID(real_need["id"])),
+            ("UPDATE funding_call SET sandbox = false WHERE id = $1", uuid.UUID(rehearsal_call["id"]))):
+        with pytest.raises(asyncpg.CheckViolationError):
+            await fetch(settings, statement, *args)
 
 
 def _need(*finess_ets: str, campaign: int = 2025) -> Need:

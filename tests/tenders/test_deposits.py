@@ -102,6 +102,27 @@ async def test_each_refusal_quotes_the_published_limit_and_is_journaled_for_the_
     offer = expect(await client.post(f"/specific-contracts/{cid}/offers", headers=world["vendor_admin"].headers),
                    201)
     oid = offer["id"]
+    # The structured parts' limits are published too, and are the ones enforced: one more is refused, naming the
+    # member and the published number.
+    parts = public["parts"]
+    assert parts["maxBodyBytes"] >= 1_000_000 and parts["answersMax"] >= len(contract["awardCriteria"])
+    line = {"item": "Licence", "quantity": 1, "unitPriceCents": 100}
+    answer = {"criterion": "Prix", "answer": "Prix ferme."}
+    for body, member, limit in (
+            ({"priceSchedule": [line], "answers": [answer] * (parts["answersMax"] + 1)}, "answers",
+             parts["answersMax"]),
+            ({"priceSchedule": [line] * (parts["priceLinesMax"] + 1), "answers": [answer]}, "priceSchedule",
+             parts["priceLinesMax"]),
+            ({"priceSchedule": [line | {"item": "x" * (parts["itemMaxLength"] + 1)}], "answers": [answer]},
+             "priceSchedule", parts["itemMaxLength"]),
+            ({"priceSchedule": [line], "answers": [answer | {"answer": "x" * (parts["answerMaxLength"] + 1)}]},
+             "answers", parts["answerMaxLength"])):
+        refused = expect(await client.put(f"/offers/{oid}/parts", headers=world["vendor_admin"].headers,
+                                          json=body), 400)
+        assert member in refused["field"] and f"<= {limit}" in refused["detail"], refused
+    oversized = await client.put(f"/offers/{oid}/parts", content=b" " * (parts["maxBodyBytes"] + 1), headers={
+        **world["vendor_admin"].headers, "content-type": "application/json"})
+    assert oversized.status_code == 413, oversized.text
     # Declared too large: refused before a byte is read, quoting the file limit as published.
     big = minimal_pdf("gros", size=65 * KIB)
     declared = expect(await put_file(client, world, oid, big), 413)

@@ -14,6 +14,7 @@ from typing import Any, Protocol, TypeVar
 import msgspec
 
 from marketplace.errors import DomainError
+from marketplace.lib.body import MAX_JSON_BODY
 from marketplace.lib.clock import format_paris
 from marketplace.lib.files import ZipLimits
 from marketplace.tenders import schemas
@@ -26,6 +27,10 @@ ARCHIVE_LIMITS = schemas.ArchiveLimits(
     max_members=ARCHIVE.max_members, max_uncompressed_bytes=ARCHIVE.max_total_uncompressed,
     max_compression_ratio=ARCHIVE.max_ratio, ratio_checked_from_bytes=ARCHIVE.ratio_floor,
     nested_archives_allowed=ARCHIVE.allow_nested, encrypted_members_allowed=ARCHIVE.allow_encrypted)
+# The offer's structured parts: the JSON body the app takes (lib/body.py), and the parts' own schema.
+PARTS_LIMITS = schemas.PartsLimits(
+    max_body_bytes=MAX_JSON_BODY, price_lines_max=schemas.PRICE_LINES_MAX, item_max_length=schemas.ITEM_MAX_LENGTH,
+    answers_max=schemas.ANSWERS_MAX, answer_max_length=schemas.ANSWER_MAX_LENGTH)
 
 
 class Limited(Protocol):
@@ -50,7 +55,7 @@ def deposit_limits(contract: Limited) -> schemas.DepositLimits:
         attachment_max_bytes=contract.attachment_max_bytes, offer_max_bytes=contract.offer_max_bytes,
         attachment_max_count=contract.attachment_max_count, attachment_types=list(contract.attachment_types),
         archive=ARCHIVE_LIMITS, presigned_upload_lifetime_seconds=int(PRESIGNED_LIFETIME.total_seconds()),
-        filename_max_length=schemas.FILENAME_MAX_LENGTH)
+        filename_max_length=schemas.FILENAME_MAX_LENGTH, parts=PARTS_LIMITS)
 
 
 def published(contract: SpecificContract, name: str) -> Any:

@@ -26,6 +26,19 @@ class ArchiveLimits(CamelStruct):
     encrypted_members_allowed: bool
 
 
+class PartsLimits(CamelStruct):
+    """What the structured parts of an offer (PUT /offers/{id}/parts) may hold."""
+
+    # The JSON body, in bytes (a larger one is a 413 before it is read).
+    max_body_bytes: int
+    price_lines_max: int
+    # Characters of a price line's `item`.
+    item_max_length: int
+    answers_max: int
+    # Characters of one answer to an award criterion.
+    answer_max_length: int
+
+
 class DepositLimits(CamelStruct):
     """D14a: every limit a deposit on this contract can hit, published with it. Each refusal of a deposit names
     the one it hit as `limitName` (a member of this object) and quotes its value as `limit`."""
@@ -45,6 +58,7 @@ class DepositLimits(CamelStruct):
     presigned_upload_lifetime_seconds: int
     # The X-Filename header (and a presigned upload's `filename`), in characters.
     filename_max_length: int
+    parts: PartsLimits
 
 
 class DepositAttempt(CamelStruct):

@@ -19,6 +19,9 @@ Passphrase = Annotated[str, msgspec.Meta(min_length=12, max_length=1_000)]
 # A file's name as sent (the X-Filename header, a presigned upload's `filename`): published with the contract's
 # deposit limits (D14a).
 FILENAME_MAX_LENGTH = 1_000
+# What an offer's structured parts may hold: published with the deposit limits too (D14a, `depositLimits.parts`).
+PRICE_LINES_MAX, ITEM_MAX_LENGTH = 1_000, 500
+ANSWERS_MAX, ANSWER_MAX_LENGTH = 50, 100_000
 
 
 class OpenerKeyCreate(CamelStruct):
@@ -37,21 +40,21 @@ class OpenerKey(CamelStruct):
 
 
 class PriceLine(CamelStruct):
-    item: Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
+    item: Annotated[str, msgspec.Meta(min_length=1, max_length=ITEM_MAX_LENGTH)]
     quantity: Annotated[int, msgspec.Meta(ge=1, le=1_000_000)]
     unit_price_cents: Annotated[int, msgspec.Meta(ge=0, le=10**12)]
 
 
 class CriterionAnswer(CamelStruct):
     criterion: Annotated[str, msgspec.Meta(min_length=1, max_length=200)]
-    answer: Annotated[str, msgspec.Meta(min_length=1, max_length=100_000)]
+    answer: Annotated[str, msgspec.Meta(min_length=1, max_length=ANSWER_MAX_LENGTH)]
 
 
 class OfferParts(CamelStruct):
     """The structured parts of an offer: its price schedule and its answer to each award criterion."""
 
-    price_schedule: Annotated[list[PriceLine], msgspec.Meta(min_length=1, max_length=1_000)]
-    answers: Annotated[list[CriterionAnswer], msgspec.Meta(min_length=1, max_length=50)]
+    price_schedule: Annotated[list[PriceLine], msgspec.Meta(min_length=1, max_length=PRICE_LINES_MAX)]
+    answers: Annotated[list[CriterionAnswer], msgspec.Meta(min_length=1, max_length=ANSWERS_MAX)]
 
 
 class AttachmentReceipt(CamelStruct):
