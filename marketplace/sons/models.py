@@ -8,7 +8,6 @@ new import, and an order keeps the version and the table it was signed under.
 
 from __future__ import annotations
 
-import enum
 import uuid
 from datetime import date, datetime
 from typing import Any
@@ -20,7 +19,6 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     Date,
-    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -33,6 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
+from marketplace.lib.columns import value_enum
 from marketplace.lib.stored import StoredFile
 from marketplace.sons.states import (
     AcceptanceKind,
@@ -46,10 +45,6 @@ from marketplace.sons.states import (
 )
 
 
-def _enum(cls: type[enum.Enum], name: str) -> Enum:
-    return Enum(cls, name=name, values_callable=lambda e: [m.value for m in e])
-
-
 class SonsDispositif(UUIDv7AuditBase):
     """SN1: one SONS scheme of one wave (`MS1-DUI-PA-PH-DOM`, `MS2-DUI-PDE` …), its legal basis and acceptance kind.
     Its calendar is its latest `SonsCalendar` version."""
@@ -61,7 +56,7 @@ class SonsDispositif(UUIDv7AuditBase):
     wave: Mapped[int] = mapped_column(SmallInteger)
     label: Mapped[str] = mapped_column(String(300))
     legal_basis: Mapped[str] = mapped_column(Text)
-    acceptance_kind: Mapped[AcceptanceKind] = mapped_column(_enum(AcceptanceKind, "sons_acceptance_kind"))
+    acceptance_kind: Mapped[AcceptanceKind] = mapped_column(value_enum(AcceptanceKind, "sons_acceptance_kind"))
     created_by: Mapped[str] = mapped_column(String(200))
 
 
@@ -159,7 +154,7 @@ class SonsSolution(UUIDv7AuditBase):
     installation_scenarios: Mapped[list[str]] = mapped_column(ARRAY(String(100)))
     # SN2: a SaaS solution: its subscription is not funded.
     saas: Mapped[bool] = mapped_column(Boolean, default=False)
-    status: Mapped[SolutionStatus] = mapped_column(_enum(SolutionStatus, "sons_solution_status"),
+    status: Mapped[SolutionStatus] = mapped_column(value_enum(SolutionStatus, "sons_solution_status"),
                                                    default=SolutionStatus.ACTIVE)
     withdrawn_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     created_by: Mapped[str] = mapped_column(String(200))
@@ -179,7 +174,7 @@ class SonsEnrolment(UUIDv7AuditBase):
                                                               index=True)
     iban: Mapped[str] = mapped_column(String(34))
     rib_key: Mapped[str | None] = mapped_column(String(2), default=None)
-    vat_status: Mapped[VatStatus] = mapped_column(_enum(VatStatus, "sons_vat_status"))
+    vat_status: Mapped[VatStatus] = mapped_column(value_enum(VatStatus, "sons_vat_status"))
     enrolment_reference: Mapped[str] = mapped_column(String(100))
     # SN3: the ANS referencing number the enrolment was made with.
     referencing_number: Mapped[str] = mapped_column(String(100))
@@ -227,18 +222,18 @@ class SonsOrder(UUIDv7AuditBase):
     # SN3: ordered before the solution's referencing, with the AF's mention.
     pre_referencing: Mapped[bool] = mapped_column(Boolean, default=False)
     pre_referencing_mention: Mapped[str | None] = mapped_column(Text, default=None)
-    status: Mapped[OrderStatus] = mapped_column(_enum(OrderStatus, "sons_order_status"), default=OrderStatus.DRAFT,
+    status: Mapped[OrderStatus] = mapped_column(value_enum(OrderStatus, "sons_order_status"), default=OrderStatus.DRAFT,
                                                 index=True)
     created_by: Mapped[str] = mapped_column(String(200))
     signed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     signatory_name: Mapped[str | None] = mapped_column(String(200), default=None)
     signatory_role: Mapped[str | None] = mapped_column(String(200), default=None)
     signature_method: Mapped[SignatureMethod | None] = mapped_column(
-        _enum(SignatureMethod, "sons_signature_method"), default=None)
+        value_enum(SignatureMethod, "sons_signature_method"), default=None)
     deployed_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     accepted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     acceptance_signatory: Mapped[str | None] = mapped_column(String(200), default=None)
-    acceptance_mss_case: Mapped[MssCase | None] = mapped_column(_enum(MssCase, "sons_mss_case"), default=None)
+    acceptance_mss_case: Mapped[MssCase | None] = mapped_column(value_enum(MssCase, "sons_mss_case"), default=None)
     mss_address: Mapped[str | None] = mapped_column(String(300), default=None)
     paid_cents: Mapped[int] = mapped_column(BigInteger, default=0)
     cancelled_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
@@ -287,14 +282,14 @@ class SonsAspRequest(UUIDv7AuditBase):
     )
 
     order_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sons_order.id", ondelete="RESTRICT"), index=True)
-    kind: Mapped[RequestKind] = mapped_column(_enum(RequestKind, "sons_request_kind"))
+    kind: Mapped[RequestKind] = mapped_column(value_enum(RequestKind, "sons_request_kind"))
     # 0 for the advance and the balance; 1, 2 … for the amendments.
     position: Mapped[int] = mapped_column(SmallInteger, default=0)
     amount_cents: Mapped[int] = mapped_column(BigInteger)
-    status: Mapped[AspStatus] = mapped_column(_enum(AspStatus, "sons_asp_status"), default=AspStatus.REQUESTED)
+    status: Mapped[AspStatus] = mapped_column(value_enum(AspStatus, "sons_asp_status"), default=AspStatus.REQUESTED)
     paid_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
     # SN6: the balance's "Déploiement MSS" case.
-    mss_case: Mapped[MssCase | None] = mapped_column(_enum(MssCase, "sons_mss_case"),
+    mss_case: Mapped[MssCase | None] = mapped_column(value_enum(MssCase, "sons_mss_case", create=False),
                                                      default=None)
     # The balance's invoice as read (SN7): its number, totals and buyer.
     invoice: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
@@ -309,8 +304,8 @@ class SonsAspEvent(UUIDv7AuditBase):
 
     request_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("sons_asp_request.id", ondelete="RESTRICT"),
                                                   index=True)
-    status: Mapped[AspStatus] = mapped_column(_enum(AspStatus, "sons_asp_status"))
-    previous: Mapped[AspStatus | None] = mapped_column(_enum(AspStatus, "sons_asp_status"),
+    status: Mapped[AspStatus] = mapped_column(value_enum(AspStatus, "sons_asp_status", create=False))
+    previous: Mapped[AspStatus | None] = mapped_column(value_enum(AspStatus, "sons_asp_status", create=False),
                                                        default=None)
     note: Mapped[str | None] = mapped_column(Text, default=None)
     paid_cents: Mapped[int | None] = mapped_column(BigInteger, default=None)
