@@ -53,6 +53,7 @@ from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
 from marketplace.settings import Settings
+from marketplace.sons.controllers import SonsOrderController, SonsReferenceController
 from marketplace.support.controllers import SupportController
 from marketplace.system.controllers import HealthController
 from marketplace.tenders.controllers import (
@@ -156,7 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         PublicSearchController, OfferController, OpeningController, DepositController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController, FundingCallController, NeedFundingController, InboxController,
-                        FailedDeliveryController],
+                        FailedDeliveryController, SonsReferenceController, SonsOrderController],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).
         request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,

@@ -42,6 +42,19 @@ from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
 from marketplace.reference.models import CpvCode, ReferenceDataset
+from marketplace.sons.models import (
+    SonsAspEvent,
+    SonsAspRequest,
+    SonsCalendar,
+    SonsCeiling,
+    SonsCeilingTable,
+    SonsDispositif,
+    SonsDocument,
+    SonsEnrolment,
+    SonsOrder,
+    SonsOrderSite,
+    SonsSolution,
+)
 from marketplace.support.models import SupportRequest
 from marketplace.tenders.models import ContractInvitation, ContractQuestion, Need, SpecificContract
 from marketplace.vendors.models import AdmissionDocument, AdmissionRequest, Dps, DpsCategory
@@ -87,6 +100,17 @@ __all__ = [
     "ReferenceDataset",
     "RefreshToken",
     "SansSuiteDeclaration",
+    "SonsAspEvent",
+    "SonsAspRequest",
+    "SonsCalendar",
+    "SonsCeiling",
+    "SonsCeilingTable",
+    "SonsDispositif",
+    "SonsDocument",
+    "SonsEnrolment",
+    "SonsOrder",
+    "SonsOrderSite",
+    "SonsSolution",
     "SpecificContract",
     "SupportRequest",
     "TrancheRequest",

@@ -37,7 +37,7 @@ log = logging.getLogger("marketplace.storage.sweeper")
 
 # The prefixes the product writes under (tenders/offers/, tenders/amendments.py, vendors/documents.py,
 # awards/contracts/, awards/dialogue.py, awards/abnormally_low.py).
-SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications", "funding")
+SWEPT_PREFIXES = ("offers", "contracts", "dps", "admissions", "clarifications", "funding", "sons")
 # Keys per lookup: one `IN` list of this size per table of files stays well within PostgreSQL's bind-parameter
 # limit (32,767), with room for many more tables.
 BATCH = 1000

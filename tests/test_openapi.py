@@ -25,6 +25,7 @@ from marketplace.funding import base as funding_base
 from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES
 from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
+from marketplace.sons import asp as sons_asp
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
 from marketplace.vendors.documents import DPS_DOCUMENT_TYPES
@@ -43,6 +44,9 @@ UPLOADS = {
     ("post", "/funding-calls/{call_id}/projects/{need_id}/selection"): funding_base.DOCUMENT_TYPES,
     ("put", "/needs/{need_id}/funding/tranches/{position}/evidence"): funding_base.DOCUMENT_TYPES,
     ("put", "/clarifications/{thread_id}/attachments"): dialogue.CLARIFICATION_TYPES,
+    ("put", "/sons/orders/{order_id}/signature"): tuple(contracts.SIGNATURE_TYPES),
+    ("put", "/sons/orders/{order_id}/acceptance"): tuple(contracts.SIGNATURE_TYPES),
+    ("put", "/sons/orders/{order_id}/balance"): tuple(sons_asp.INVOICE_TYPES),
 }
 
 

@@ -114,7 +114,7 @@ def test_every_column_naming_an_object_is_consulted_and_the_sweep_is_scheduled()
                                    ("contract_signature", "object_key"), ("funding_decision", "object_key"),
                                    ("tranche_request", "object_key"),
                                    ("clarification_attachment", "object_key"),
-                                   ("abnormally_low_procedure", "object_key")}
+                                   ("abnormally_low_procedure", "object_key"), ("sons_document", "object_key")}
     assert sweep_orphan_objects in {job.coroutine for job in CRON_JOBS}
     # Found, not listed: every class of the app that uses a stored-file mixin, and nothing else.
     users = {m.class_ for m in orm_registry.mappers if issubclass(m.class_, NamesStoredObject)}

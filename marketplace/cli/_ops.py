@@ -1,5 +1,5 @@
 """The commands that run and operate the product: migrate, create-bucket, serve, worker, audit verify,
-create-admin, seed, import-cpv.
+create-admin, seed, import-cpv, import-sons-ceilings.
 """
 
 from __future__ import annotations
@@ -142,3 +142,34 @@ def import_cpv_command(path: Path, version: str | None) -> None:
     else:
         click.echo(f"Imported {dataset.row_count} CPV codes, dataset {dataset.version} "
                    f"(sha256 {dataset.sha256[:12]}) in {time.monotonic() - began:.1f}s.")
+
+
+@main.command("import-sons-ceilings")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--version", "version", default=None,
+              help="Name of this ceiling table [default: the first 12 hex digits of the file's SHA-256].")
+def import_sons_ceilings_command(path: Path, version: str | None) -> None:
+    """Import a SONS dispositif's ceiling table from the AF annex, as JSON (domain.md §12 SN1):
+    {"dispositif": code, "wave": n, "tranches": [{"tranche", "label", "ceilingHtCents", "vatRateBp"}, ...]}.
+    The dispositif exists first (POST /sons/dispositifs); tests/data/sons_ceilings_sample.json is a sample."""
+    from marketplace.lib.clock import system_clock
+    from marketplace.sons.dispositifs import CeilingFileRefused, import_ceilings
+
+    data = path.read_bytes()
+
+    async def work(session: Any) -> tuple[Any, bool, int]:
+        table, imported = await import_ceilings(session, system_clock, path, data, version)
+        from sqlalchemy import func, select
+
+        from marketplace.sons.models import SonsCeiling
+        count = await session.scalar(select(func.count()).where(SonsCeiling.table_id == table.id))
+        return table, imported, int(count or 0)
+
+    try:
+        table, imported, count = _with_session(Settings.from_env(), work)
+    except CeilingFileRefused as exc:
+        raise click.ClickException(str(exc)) from exc
+    if not imported:
+        click.echo(f"Ceiling table already imported from this file: version {table.version} (nothing changed).")
+    else:
+        click.echo(f"Imported {count} tranches, ceiling table {table.version} (sha256 {table.sha256[:12]}).")

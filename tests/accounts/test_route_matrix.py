@@ -49,6 +49,11 @@ tranches and a draft evidence of the first); three more principals say who gets 
 - `other_funder`: `other_funder_admin`, the administrator of another funder (ARS Bretagne): it passes every funder
   role guard, so only the object check can stop it (404, FU6).
 
+SONS routes (`/sons…`) target the operator's dispositif, the `vendor`'s solution and its draft order for the `holder`
+with an advance request; four more principals say who gets through: `holder_admin` (the order's OG's admin),
+`other_org` (another OG's admin), `vendor_admin` (the order's vendor's admin) and `other_vendor` (another vendor's
+admin, stopped by the object check: 404).
+
 Outcomes: `401`, `403`, `404`, or ALLOW = any other status below 500 (200, 201, 204, but also 400, 409,
 422: the guard and the object check let the call through; validation isn't under test here). A 405 or
 any 5xx never matches.
@@ -97,6 +102,10 @@ FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
 FUNDING_PREFIXES = ("/funding-calls",)
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
+# SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
+# holder's and vendor's admins (stopped by the object check) say who gets through.
+SONS_PRINCIPALS = ("holder_admin", "other_org", "vendor_admin", "other_vendor")
+SONS_PREFIXES = ("/sons",)
 # Who calls first: refused ones before the ones allowed to change state.
 CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "other_funder", "buyer",
               "other_org", "holder_admin", "buyer_evaluator", "vendor_admin", "funder_instructor", "funder_admin",
@@ -126,6 +135,13 @@ def funding_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outco
                 holder_admin: Outcome | None = None, other_org: Outcome | None = None) -> dict[str, Outcome]:
     return {**row(anonymous, holder_member, vendor_member, buyer, platform_admin, holder_admin, other_org),
             "funder_admin": funder_admin, "funder_instructor": funder_instructor, "other_funder": other_funder}
+
+
+def sons_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
+             platform_admin: Outcome, holder_admin: Outcome, other_org: Outcome, vendor_admin: Outcome,
+             other_vendor: Outcome) -> dict[str, Outcome]:
+    return {**row(anonymous, holder_member, vendor_member, buyer, platform_admin, holder_admin, other_org),
+            "vendor_admin": vendor_admin, "other_vendor": other_vendor}
 
 
 def dps_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
@@ -297,6 +313,41 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     # Failed deliveries, everyone's: the platform's operators only.
     "GET /notifications/failed":                                      row(U, F, F, F, A),
 }
+# SONS routes (domain.md §5, §12). The matrix's dispositif (the operator's, with a ceiling table), the `vendor`'s
+# referenced solution and enrolment, and its draft order for the `holder` with an advance request (written directly:
+# filing one needs a signed order). Columns:                  anon h_mbr v_mbr buyer platf h_adm other v_adm o_vnd
+EXPECTATIONS |= {
+    # The operator keeps the dispositifs (creating the matrix's again: 409, ALLOW); anyone signed in reads them.
+    "POST /sons/dispositifs":                                     sons_row(U, F, F, F, A, F, F, F, F),
+    "GET /sons/dispositifs":                                      sons_row(U, A, A, A, A, A, A, A, A),
+    "GET /sons/dispositifs/{dispositif_id}":                      sons_row(U, A, A, A, A, A, A, A, A),
+    "POST /sons/dispositifs/{dispositif_id}/calendars":           sons_row(U, F, F, F, A, F, F, F, F),
+    # A vendor's writers list their solutions (another vendor lists its own); anyone signed in reads them; the
+    # solution's vendor (or the operator) withdraws it, another vendor is refused (a solution is public: 403).
+    "POST /sons/solutions":                                       sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /sons/solutions":                                        sons_row(U, A, A, A, A, A, A, A, A),
+    "GET /sons/solutions/{solution_id}":                          sons_row(U, A, A, A, A, A, A, A, A),
+    "POST /sons/solutions/{solution_id}/withdrawal":              sons_row(U, F, F, F, A, F, F, A, F),
+    # The enrolment: a vendor's writers record it; its members read it (another vendor has none: 404; the operator
+    # names the vendor, the matrix doesn't: 404).
+    "POST /sons/enrolments":                                      sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /sons/enrolment":                                        sons_row(U, F, A, F, N, F, F, A, N),
+    # Orders: the vendor drafts and files; its OG signs; both sides' members read; another OG or vendor gets 404;
+    # the operator reads all and records what the ASP decides.
+    "POST /sons/orders":                                          sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /sons/orders":                                           sons_row(U, A, A, F, A, A, A, A, A),
+    "POST /sons/orders/expiry":                                   sons_row(U, F, F, F, A, F, F, F, F),
+    "GET /sons/orders/{order_id}":                                sons_row(U, A, A, F, A, A, N, A, N),
+    "PUT /sons/orders/{order_id}/signature":                      sons_row(U, F, F, F, F, A, N, F, F),
+    "POST /sons/orders/{order_id}/advance":                       sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /sons/orders/{order_id}/amendments":                    sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /sons/orders/{order_id}/deployment":                    sons_row(U, F, F, F, F, F, F, A, N),
+    "PUT /sons/orders/{order_id}/acceptance":                     sons_row(U, F, F, F, F, A, N, F, F),
+    "PUT /sons/orders/{order_id}/balance":                        sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /sons/orders/{order_id}/cancellation":                  sons_row(U, F, F, F, A, F, F, F, F),
+    "POST /sons/asp-requests/{request_id}/statuses":              sons_row(U, F, F, F, A, F, F, F, F),
+    "POST /sons/asp-requests/{request_id}/refile":                sons_row(U, F, F, F, F, F, F, A, N),
+}
 # DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
 EXPECTATIONS |= {
     # Public: the notices (a published DPS) and the register of admitted vendors.
@@ -441,6 +492,9 @@ BODIES: dict[str, Any] = {
     "POST /needs/{need_id}/funding/tranches/{position}/refusal": {"reasons": "Procès-verbal illisible."},
     "POST /needs/{need_id}/funding/tranches/{position}/payment": {"paidOn": "2026-01-05", "amountCents": 400_000,
                                                                   "reference": "VIR-MATRIX"},
+    "POST /sons/orders/{order_id}/amendments": {"amountCents": 0},
+    "POST /sons/orders/{order_id}/cancellation": {"swornStatement": "Changement d'éditeur."},
+    "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
@@ -479,6 +533,8 @@ def _principals_for(route: str) -> tuple[str, ...]:
     path = route.split(" ", 1)[1]
     if path.startswith(FUNDING_PREFIXES):
         return CORE_PRINCIPALS + FUNDING_PRINCIPALS
+    if path.startswith(SONS_PREFIXES):
+        return CORE_PRINCIPALS + SONS_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(DPS_PREFIXES):
@@ -510,6 +566,7 @@ class Scenario:
     funded_need_id: str = ""
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
+    sons_order_body: dict[str, Any] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
         person = PERSON[principal]
@@ -624,6 +681,48 @@ class Scenario:
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
         self.segment_values["contracts"] = {"side": "buyer"}
         await self.setup_funding()
+        await self.setup_sons()
+
+    async def setup_sons(self) -> None:
+        """The operator's dispositif (its ceiling table written directly, as the import command writes it), the
+        `vendor`'s referenced solution and enrolment (through the API), its draft order for the `holder` (through the
+        API) and an advance request of it (written directly: filing one needs a signed order)."""
+        now = datetime.now(UTC)
+        days = {"referencingOpensAt": -400, "referencingClosesAt": 400, "proofFileDeadline": 300,
+                "orderDeadline": 30, "advanceDeadline": 60, "deploymentDeadline": 200, "balanceDeadline": 300}
+        calendar = {name: (now + timedelta(days=d)).isoformat() for name, d in days.items()} | {
+            "afVersion": "AF-MATRIX", "advanceRatioBp": 3000, "preReferencingDays": 120}
+        platform, vendor = self.world["platform_admin"].headers, self.world["vendor_admin"].headers
+        dispositif = self._ok(await self.client.post("/sons/dispositifs", headers=platform, json={
+            "code": "MS1-DUI-PA-PH-DOM", "wave": 1, "label": "Matrice", "legalBasis": "Arrêté du 2 février 2022",
+            "acceptanceKind": "VA", "calendar": calendar}), "SONS dispositif")
+        table_id = await self.db.fetchval(
+            "INSERT INTO sons_ceiling_table (id, dispositif_id, version, source, sha256, imported_at, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), $1, 'matrix', 'matrix', $2, $3, $3, $3) RETURNING id",
+            uuid.UUID(dispositif["id"]), "0" * 64, now)
+        await self.db.execute(
+            "INSERT INTO sons_ceiling (id, table_id, tranche, label, ceiling_ht_cents, vat_rate_bp, created_at, "
+            "updated_at) VALUES (gen_random_uuid(), $1, 'T1', 'Matrice', 1500000, 2000, $2, $2)", table_id, now)
+        solution = self._ok(await self.client.post("/sons/solutions", headers=vendor, json={
+            "dispositifId": dispositif["id"], "name": "DUI matrice", "version": "1.0",
+            "installationScenarios": ["on-premise"], "referencingNumber": "ANS-MATRIX",
+            "referencedOn": (now - timedelta(days=30)).date().isoformat()}), "SONS solution")
+        self._ok(await self.client.post("/sons/enrolments", headers=vendor, json={
+            "iban": "FR7630006000011234567890189", "vatStatus": "liable", "enrolmentReference": "ASP-MATRIX",
+            "referencingNumber": "ANS-MATRIX"}), "SONS enrolment")
+        self.sons_order_body = {
+            "orderRef": "BDC-MATRIX", "holderOrganisationId": str(self.world.organisations["holder"]),
+            "solutionId": solution["id"], "installationScenario": "on-premise", "tranche": "T1",
+            "amountHtCents": 1_000_000, "vatRateBp": 2000, "amountTtcCents": 1_200_000,
+            "sites": [{"finessEt": "750000010"}]}
+        order = self._ok(await self.client.post("/sons/orders", headers=vendor, json=self.sons_order_body),
+                         "SONS order")
+        request_id = await self.db.fetchval(
+            "INSERT INTO sons_asp_request (id, order_id, kind, position, amount_cents, status, filed_by, filed_at, "
+            "created_at, updated_at) VALUES (gen_random_uuid(), $1, 'advance', 0, 360000, 'REQUESTED', 'matrix', $2, "
+            "$2, $2) RETURNING id", uuid.UUID(order["id"]), now)
+        self.segment_values["sons"] = {"dispositif_id": dispositif["id"], "solution_id": solution["id"],
+                                       "order_id": order["id"], "request_id": str(request_id)}
 
     async def setup_funding(self) -> None:
         """A call of the `funder` (through the API), and a need of the `holder` filed to it and selected, with its
@@ -709,6 +808,11 @@ class Scenario:
         if route == "PUT /needs/{need_id}/funding/tranches/{position}/evidence":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix evidence"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "lancement.pdf"})
+        if route in ("PUT /sons/orders/{order_id}/signature", "PUT /sons/orders/{order_id}/acceptance"):
+            # Its required query, so that only access decides (the PDF is not signed: 415 naming G16, ALLOW).
+            return await self.client.put(self.url(route), content=minimal_pdf("matrix order"),
+                                         params={"signatoryName": "Matrice", "method": "eidas"},
+                                         headers={**self.headers(principal), "content-type": "application/pdf"})
         if route == "PUT /offers/{offer_id}/attachments":
             return await self.client.put(self.url(route), content=minimal_pdf("matrix offer"), headers={
                 **self.headers(principal), "content-type": "application/pdf", "x-filename": "offre.pdf"})
@@ -725,6 +829,8 @@ class Scenario:
                     "password": PASSWORD}
         if route == "POST /dps":
             return self.dps_body
+        if route == "POST /sons/orders":
+            return self.sons_order_body | {"orderRef": f"BDC-{uuid.uuid4().hex[:8]}"}
         if route == "POST /admission-requests":
             return self.admission_body
         if route == "POST /needs/{need_id}/publish":

@@ -40,9 +40,9 @@ from __future__ import annotations
 from marketplace.awards.contracts._base import DOCUMENT_MAX_BYTES, DOCUMENT_TYPES, SIGNATURE_TYPES
 from marketplace.awards.contracts._documents import Documents
 from marketplace.awards.contracts._lifecycle import Lifecycle
-from marketplace.awards.contracts._signing import Signing
+from marketplace.awards.contracts._signing import Signing, signature_refusal
 
-__all__ = ["DOCUMENT_MAX_BYTES", "DOCUMENT_TYPES", "SIGNATURE_TYPES", "ContractService"]
+__all__ = ["DOCUMENT_MAX_BYTES", "DOCUMENT_TYPES", "SIGNATURE_TYPES", "ContractService", "signature_refusal"]
 
 
 class ContractService(Lifecycle, Signing, Documents):

@@ -113,7 +113,7 @@ class Signing(ContractBase):
         refusal is audited apart, since the request's transaction rolls back with it."""
         policy = self.signature_policy
         report = await anyio.to_thread.run_sync(functools.partial(esign.verify, data, policy.trust))
-        refusal = _refusal(report, media_type, require_qualified=policy.require_qualified)
+        refusal = signature_refusal(report, media_type, require_qualified=policy.require_qualified)
         if refusal is None:
             return report
         if self.side_sessions is not None:
@@ -127,8 +127,10 @@ class Signing(ContractBase):
         raise refusal
 
 
-def _refusal(report: esign.SignatureReport, media_type: str, *, require_qualified: bool) -> DomainError | None:
-    """G16: why this signature is refused, naming the failing check; None when it is accepted."""
+def signature_refusal(report: esign.SignatureReport, media_type: str, *,
+                      require_qualified: bool) -> DomainError | None:
+    """G16: why this signature is refused, naming the failing check; None when it is accepted. Also how a SONS
+    order's client signature is judged (sons/)."""
     verification = msgspec.to_builtins(report)
     if report.verdict is esign.Verdict.UNSUPPORTED:
         return SignatureUnsupported(f"body: {report.detail} (G16: PAdES, CAdES or XAdES)", field="body",

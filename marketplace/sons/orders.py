@@ -1,0 +1,463 @@
+"""Orders (bons de commande, §5.3 step 3, §5.4): drafted by the vendor for a holder's OG and one or more of its sites,
+signed by the OG; then deployed by the vendor and accepted by the OG (its VA or MOM, SN7).
+
+The vendor drafts the order with its referenced solution (active, its own) and one of the solution's installation
+scenarios, the tranche of the dispositif's ceiling table in force and the amounts: HT within the tranche's ceiling
+(SN1), the VAT rate of the tranche (or none for a vendor enrolled as not liable), TTC to the cent; a SaaS solution's
+order says its subscription is excluded (SN2); an order before the solution's referencing carries the AF's mention
+(SN3). Each site is one of the OG's: a FINESS ET the OG registered under its FINESS EJ, or a SIRET of the OG's SIREN
+(§2.3). A site gets one Ségur service per dispositif and wave (SN4): an order naming a site another live order holds
+on the same dispositif and wave is refused, and a unique index refuses it at the database too.
+
+The OG's admin or project lead signs it, with a signed document checked offline as a contract's signature is (G16:
+PAdES, CAdES or XAdES, integrity, validity and revocation at signing time, chain; an eIDAS signature of any level is
+accepted, as the ASP accepts a CPx card, Pro Santé Connect or an RGS certificate), its method recorded; not after the
+order deadline of the dispositif's calendar in force (SN1), and for an order before referencing, not earlier than the
+calendar's pre-referencing window (120 days in the AF) before the solution's complete proof file (SN3).
+
+`(vendor, orderRef)` is the order's natural key: a later bulk import upserts on it.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import unicodedata
+import uuid
+from collections import defaultdict
+from collections.abc import AsyncIterable
+from datetime import datetime, timedelta
+from typing import Any
+
+import anyio.to_thread
+import msgspec
+from sqlalchemy import select
+
+from marketplace.accounts.models import Facility, Organisation
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import OrganisationKind
+from marketplace.awards.contracts import SIGNATURE_TYPES, signature_refusal
+from marketplace.errors import Conflict, RuleViolation
+from marketplace.lib import esign
+from marketplace.lib.clock import format_paris, to_paris
+from marketplace.lib.identifiers import InvalidIdentifier, validate_finess, validate_siret
+from marketplace.sons import schemas
+from marketplace.sons.access import order_for, vendor_acting, visible_orders
+from marketplace.sons.base import DOCUMENT_MAX_BYTES, STORE_PREFIX, SonsBase
+from marketplace.sons.dispositifs import IMPORT_COMMAND, current_calendar, current_ceiling_table
+from marketplace.sons.errors import (
+    AmountsInconsistent,
+    BeneficiaryServed,
+    CeilingExceeded,
+    DeadlinePassed,
+    OrderStage,
+    PreReferencingRefused,
+    SiteNotOfOg,
+    SolutionUnavailable,
+)
+from marketplace.sons.models import (
+    SonsAspEvent,
+    SonsAspRequest,
+    SonsCalendar,
+    SonsCeiling,
+    SonsDispositif,
+    SonsDocument,
+    SonsEnrolment,
+    SonsOrder,
+    SonsOrderSite,
+    SonsSolution,
+)
+from marketplace.sons.solutions import solution_schema
+from marketplace.sons.states import (
+    ORDER_MOVES,
+    MssCase,
+    OrderStatus,
+    SignatureMethod,
+    SolutionStatus,
+    VatStatus,
+    order_allows,
+)
+from marketplace.tenders.offers import audit_apart
+from marketplace.uploads import check_declared, read_limited
+from storage import ObjectStore
+
+# SN3: the mention the AF prescribes on an order signed before the solution's referencing.
+PRE_REFERENCING_MENTION = "sous condition de référencement"
+
+
+def _plain(text: str) -> str:
+    decomposed = unicodedata.normalize("NFKD", text)
+    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
+
+
+def ttc_of(ht_cents: int, vat_rate_bp: int) -> int:
+    """§5.3: TTC to the cent, the VAT rounded half up (the HT amount in cents times the rate in basis points)."""
+    return ht_cents + (ht_cents * vat_rate_bp + 5_000) // 10_000
+
+
+def _stage(action: str, order: SonsOrder, what: str) -> None:
+    if not order_allows(action, order.status):
+        raise OrderStage(f"status: the order is {order.status.value}; {what}", field="status", rule="SN5")
+
+
+class OrderService(SonsBase):
+    # -- drafting (the vendor) --------------------------------------------------------------------------------
+
+    async def create(self, principal: Principal, data: schemas.OrderCreate) -> schemas.Order:
+        solution = await self.session.get(SonsSolution, data.solution_id)
+        if solution is None:
+            raise SolutionUnavailable("solutionId: no SONS solution has this id", field="solutionId", rule="§5.2")
+        vendor_id = vendor_acting(principal, solution.vendor_organisation_id)
+        if solution.status is not SolutionStatus.ACTIVE:
+            raise SolutionUnavailable("solutionId: §5.2: this solution was withdrawn; it takes no new order",
+                                      field="solutionId", rule="§5.2")
+        scenario = data.installation_scenario.strip()
+        if scenario not in solution.installation_scenarios:
+            raise SolutionUnavailable(f"installationScenario: §5.3: the scenario is one of the solution's referenced "
+                                      f"profile ({', '.join(solution.installation_scenarios)})",
+                                      field="installationScenario", rule="§5.3")
+        dispositif = await self.session.get(SonsDispositif, solution.dispositif_id)
+        assert dispositif is not None
+        calendar = await current_calendar(self.session, dispositif.id)
+        now = self.clock.now()
+        if now >= calendar.order_deadline:
+            raise DeadlinePassed(f"orderRef: SN1: orders of {dispositif.code} (wave {dispositif.wave}) were signed "
+                                 f"until {format_paris(calendar.order_deadline)}", field="orderRef", rule="SN1",
+                                 deadline=calendar.order_deadline.isoformat())
+        og = await self.session.get(Organisation, data.holder_organisation_id)
+        if og is None or og.kind is not OrganisationKind.HOLDER or og.finess_ej is None:
+            raise RuleViolation("holderOrganisationId: §5.3: the order is an OG's, funded through its FINESS EJ; this "
+                                "is not an OG with one", field="holderOrganisationId", rule="domain.md §2.3")
+        ceiling = await self._ceiling(dispositif, data.tranche)
+        self._amounts(data, ceiling, await self._vat_status(vendor_id))
+        if solution.saas and not data.subscription_excluded:
+            raise RuleViolation("subscriptionExcluded: SN2: the subscription of a SaaS solution is not funded; the "
+                                "order says so (subscriptionExcluded: true)", field="subscriptionExcluded",
+                                rule="SN2")
+        pre_referencing = self._pre_referencing(solution, now)
+        if pre_referencing:
+            self._mention(data.pre_referencing_mention)
+        sites = await self._sites(og, data.sites, dispositif)
+        reference = data.order_ref.strip()
+        if await self.session.scalar(select(SonsOrder.id).where(SonsOrder.vendor_organisation_id == vendor_id,
+                                                                SonsOrder.order_ref == reference)):
+            raise Conflict(f"orderRef: you have an order {reference} already", field="orderRef")
+        order = SonsOrder(
+            order_ref=reference, vendor_organisation_id=vendor_id, holder_organisation_id=og.id,
+            og_finess_ej=og.finess_ej, og_siret=og.siret, solution_id=solution.id, dispositif_id=dispositif.id,
+            wave=dispositif.wave, calendar_id=calendar.id, ceiling_id=ceiling.id, installation_scenario=scenario,
+            tranche=ceiling.tranche, ceiling_ht_cents=ceiling.ceiling_ht_cents, amount_ht_cents=data.amount_ht_cents,
+            vat_rate_bp=data.vat_rate_bp, amount_ttc_cents=data.amount_ttc_cents,
+            subscription_excluded=data.subscription_excluded, pre_referencing=pre_referencing,
+            pre_referencing_mention=data.pre_referencing_mention.strip() if data.pre_referencing_mention else None,
+            status=OrderStatus.DRAFT, created_by=principal.label, paid_cents=0)
+        self.session.add(order)
+        await self.session.flush()
+        self.session.add_all(SonsOrderSite(order_id=order.id, dispositif_code=dispositif.code, wave=dispositif.wave,
+                                           holds=True, **site) for site in sites)
+        await self.session.flush()
+        await self._audit(principal, "sons_order.drafted", organisation_id=vendor_id, target_type="sons_order",
+                          target_id=order.id, order_ref=reference, holder=str(og.id), dispositif=dispositif.code,
+                          wave=dispositif.wave, tranche=ceiling.tranche, amount_ht_cents=order.amount_ht_cents,
+                          amount_ttc_cents=order.amount_ttc_cents, sites=[s["beneficiary"] for s in sites])
+        return await self.view(order)
+
+    async def _vat_status(self, vendor_id: uuid.UUID) -> VatStatus | None:
+        return await self.session.scalar(select(SonsEnrolment.vat_status).where(
+            SonsEnrolment.vendor_organisation_id == vendor_id, SonsEnrolment.superseded_at.is_(None)))
+
+    async def _ceiling(self, dispositif: SonsDispositif, tranche: str) -> SonsCeiling:
+        table = await current_ceiling_table(self.session, dispositif.id)
+        if table is None:
+            raise RuleViolation(f"tranche: SN1: no ceiling table of {dispositif.code} has been imported; the operator "
+                                f"imports the AF's with `{IMPORT_COMMAND}`", field="tranche", rule="SN1")
+        ceiling = await self.session.scalar(select(SonsCeiling).where(SonsCeiling.table_id == table.id,
+                                                                      SonsCeiling.tranche == tranche.strip()))
+        if ceiling is None:
+            known = (await self.session.scalars(select(SonsCeiling.tranche).where(SonsCeiling.table_id == table.id)
+                                                .order_by(SonsCeiling.tranche))).all()
+            raise RuleViolation(f"tranche: SN1: {dispositif.code}'s ceiling table {table.version} has no tranche "
+                                f"{tranche!r} (its tranches: {', '.join(known)})", field="tranche", rule="SN1")
+        return ceiling
+
+    @staticmethod
+    def _amounts(data: schemas.OrderCreate, ceiling: SonsCeiling, vat_status: VatStatus | None) -> None:
+        if data.amount_ht_cents > ceiling.ceiling_ht_cents:
+            raise CeilingExceeded(f"amountHtCents: SN1: {data.amount_ht_cents} cents HT is over the ceiling of tranche "
+                                  f"{ceiling.tranche} ({ceiling.ceiling_ht_cents} cents HT)", field="amountHtCents",
+                                  rule="SN1", ceilingHtCents=ceiling.ceiling_ht_cents)
+        rates = {ceiling.vat_rate_bp} | ({0} if vat_status is VatStatus.NOT_LIABLE else set())
+        if data.vat_rate_bp not in rates:
+            raise AmountsInconsistent(f"vatRateBp: §5.3: the VAT rate of tranche {ceiling.tranche} is "
+                                      f"{ceiling.vat_rate_bp} basis points", field="vatRateBp", rule="domain.md §5.3")
+        expected = ttc_of(data.amount_ht_cents, data.vat_rate_bp)
+        if data.amount_ttc_cents != expected:
+            raise AmountsInconsistent(f"amountTtcCents: §5.3: {data.amount_ht_cents} cents HT at {data.vat_rate_bp} "
+                                      f"basis points is {expected} cents TTC, not {data.amount_ttc_cents}",
+                                      field="amountTtcCents", rule="domain.md §5.3", expected=expected)
+
+    def _pre_referencing(self, solution: SonsSolution, at: datetime) -> bool:
+        """SN3: an order signed before the solution's referencing date (or of a solution not referenced yet)."""
+        return solution.referenced_on is None or to_paris(at).date() < solution.referenced_on
+
+    @staticmethod
+    def _mention(mention: str | None) -> None:
+        if mention is None or _plain(PRE_REFERENCING_MENTION) not in _plain(mention):
+            raise PreReferencingRefused(f"preReferencingMention: SN3: an order before the solution's referencing "
+                                        f"carries the AF's mention « {PRE_REFERENCING_MENTION} »",
+                                        field="preReferencingMention", rule="SN3")
+
+    async def _sites(self, og: Organisation, given: list[schemas.SiteCreate],
+                     dispositif: SonsDispositif) -> list[dict[str, Any]]:
+        sites: list[dict[str, Any]] = []
+        seen: set[str] = set()
+        for index, entry in enumerate(given):
+            field = f"sites[{index}]"
+            if (entry.finess_et is None) == (entry.siret is None):
+                raise RuleViolation(f"{field}: §5.3: a site is identified by its FINESS ET or its SIRET, one of the "
+                                    "two", field=field, rule="domain.md §2.3")
+            try:
+                if entry.finess_et is not None:
+                    et, siret = validate_finess(entry.finess_et), None
+                    beneficiary = f"FINESS:{et}"
+                else:
+                    assert entry.siret is not None
+                    et, siret = None, validate_siret(entry.siret)
+                    beneficiary = f"SIRET:{siret}"
+            except InvalidIdentifier as exc:
+                name = "finessEt" if entry.finess_et is not None else "siret"
+                raise RuleViolation(f"{field}.{name}: {exc.reason}", field=f"{field}.{name}",
+                                    rule="domain.md §2.3" if name == "finessEt" else "domain.md §2.2") from exc
+            if beneficiary in seen:
+                raise RuleViolation(f"{field}: the site is listed twice", field=field)
+            seen.add(beneficiary)
+            sites.append({"finess_et": et, "siret": siret, "beneficiary": beneficiary, "category": entry.category,
+                          "field": field})
+        ets = [s["finess_et"] for s in sites if s["finess_et"]]
+        owned = {row.finess_et: row for row in (await self.session.scalars(
+            select(Facility).where(Facility.finess_et.in_(ets)))).all()} if ets else {}
+        for site in sites:
+            if site["finess_et"] is not None:
+                facility = owned.get(site["finess_et"])
+                if facility is None or facility.organisation_id != og.id:
+                    raise SiteNotOfOg(f"{site['field']}.finessEt: §2.3: FINESS ET {site['finess_et']} is not a site of "
+                                      f"the OG (FINESS EJ {og.finess_ej})", field=f"{site['field']}.finessEt",
+                                      rule="domain.md §2.3")
+                site["category"] = site["category"] or facility.category_code
+            elif og.siren is None or site["siret"][:9] != og.siren:
+                raise SiteNotOfOg(f"{site['field']}.siret: §2.3: SIRET {site['siret']} is not an establishment of the "
+                                  f"OG (SIREN {og.siren or 'unknown'})", field=f"{site['field']}.siret",
+                                  rule="domain.md §2.3")
+        served = (await self.session.execute(
+            select(SonsOrderSite.beneficiary, SonsOrder.order_ref)
+            .join(SonsOrder, SonsOrder.id == SonsOrderSite.order_id)
+            .where(SonsOrderSite.beneficiary.in_([s["beneficiary"] for s in sites]), SonsOrderSite.holds,
+                   SonsOrderSite.dispositif_code == dispositif.code, SonsOrderSite.wave == dispositif.wave)
+            .limit(1))).first()
+        if served is not None:
+            index = next(i for i, s in enumerate(sites) if s["beneficiary"] == served[0])
+            raise BeneficiaryServed(f"sites[{index}]: SN4: {served[0].replace(':', ' ')} has its Ségur service of "
+                                    f"{dispositif.code} (wave {dispositif.wave}) ordered already",
+                                    field=f"sites[{index}]", rule="SN4")
+        for site in sites:
+            del site["field"]
+        return sites
+
+    # -- the client's signatures (G16) -----------------------------------------------------------------------
+
+    async def _signed_document(self, principal: Principal, order: SonsOrder, kind: str, *, declared_type: str,
+                               declared_size: int | None, body: AsyncIterable[bytes]) -> SonsDocument:
+        """G16: the signed document checked offline as a contract's signature is, then kept; a refusal is audited
+        apart (the request's transaction rolls back with it)."""
+        media_type = check_declared(declared_type, declared_size, list(SIGNATURE_TYPES), DOCUMENT_MAX_BYTES,
+                                    "a signed order" if kind == "order" else "a signed acceptance")
+        data = await read_limited(body, DOCUMENT_MAX_BYTES, "a signed document")
+        report = await anyio.to_thread.run_sync(functools.partial(esign.verify, data, self.signature_policy.trust))
+        # §5.3: the ASP takes a handwritten or an electronic signature of at least the eIDAS simple level (CPx card,
+        # Pro Santé Connect, RGS software certificate): a valid signature, qualified or not.
+        refusal = signature_refusal(report, media_type, require_qualified=False)
+        if refusal is not None:
+            if self.side_sessions is not None:
+                await audit_apart(self.side_sessions, self.clock, f"sons_order.{kind}_signature_refused",
+                                  actor=principal.label, organisation_id=order.holder_organisation_id,
+                                  target_type="sons_order", target_id=order.id,
+                                  details={"sha256": hashlib.sha256(data).hexdigest(), "rule": "G16",
+                                           "check": refusal.extra.get("check"), "detail": refusal.detail})
+            raise refusal
+        return await self._keep(principal, order, kind, data, media_type, verification=msgspec.to_builtins(report))
+
+    async def _keep(self, principal: Principal, order: SonsOrder, kind: str, data: bytes, media_type: str, *,
+                    verification: dict[str, Any] | None, filename: str | None = None) -> SonsDocument:
+        assert self.store is not None
+        position = len((await self.session.scalars(select(SonsDocument.id).where(
+            SonsDocument.order_id == order.id, SonsDocument.kind == kind))).all())
+        key = ObjectStore.new_key(STORE_PREFIX)
+        stored = await self.store.put_bytes(key, data, content_type=media_type, metadata={"sons-order": str(order.id)})
+        try:
+            row = SonsDocument(order_id=order.id, kind=kind, position=position, object_key=key, size=stored.size,
+                               sha256=stored.sha256, filename=filename or f"{kind}-{order.order_ref}"[:300],
+                               content_type=media_type, verification=verification, uploaded_by=principal.label,
+                               uploaded_at=self.clock.now())
+            self.session.add(row)
+            await self.session.flush()
+        except BaseException:
+            await self.store.delete(key)  # no object without its row
+            raise
+        return row
+
+    async def sign(self, principal: Principal, order_id: uuid.UUID, *, signatory_name: str,
+                   signatory_role: str | None, method: SignatureMethod, declared_type: str, declared_size: int | None,
+                   body: AsyncIterable[bytes]) -> schemas.Order:
+        order = await order_for(self.session, principal, order_id, act="holder", lock=True)
+        _stage("sign", order, "it is signed once, as a draft")
+        now = self.clock.now()
+        # SN1: the calendar in force now (a later arrêté may have moved the deadline); the order keeps it.
+        calendar = await current_calendar(self.session, order.dispositif_id)
+        if now >= calendar.order_deadline:
+            raise DeadlinePassed(f"signedAt: SN1: orders of this dispositif were signed until "
+                                 f"{format_paris(calendar.order_deadline)}", field="signedAt", rule="SN1",
+                                 deadline=calendar.order_deadline.isoformat())
+        solution = await self.session.get(SonsSolution, order.solution_id)
+        assert solution is not None
+        if self._pre_referencing(solution, now):
+            self._mention(order.pre_referencing_mention)
+            proof = solution.proof_file_submitted_on
+            days = calendar.pre_referencing_days
+            if proof is None or to_paris(now).date() < proof - timedelta(days=days):
+                raise PreReferencingRefused(
+                    f"signedAt: SN3: an order before referencing is signed at most {days} days before the solution's "
+                    f"complete proof file ({proof.isoformat() if proof else 'not submitted yet'})", field="signedAt",
+                    rule="SN3")
+            order.pre_referencing = True
+        document = await self._signed_document(principal, order, "order", declared_type=declared_type,
+                                               declared_size=declared_size, body=body)
+        order.status = ORDER_MOVES["sign"][1]
+        order.signed_at, order.calendar_id = now, calendar.id
+        order.signatory_name, order.signatory_role, order.signature_method = (
+            signatory_name.strip(), signatory_role.strip() if signatory_role else None, method)
+        await self.session.flush()
+        await self._audit(principal, "sons_order.signed", organisation_id=order.holder_organisation_id,
+                          target_type="sons_order", target_id=order.id, method=method.value,
+                          sha256=document.sha256, calendar_version=calendar.version,
+                          pre_referencing=order.pre_referencing)
+        return await self.view(order)
+
+    async def deploy(self, principal: Principal, order_id: uuid.UUID) -> schemas.Order:
+        order = await order_for(self.session, principal, order_id, act="vendor", lock=True)
+        _stage("deploy", order, "the solution is deployed once the advance is paid")
+        calendar = await current_calendar(self.session, order.dispositif_id)
+        now = self.clock.now()
+        if now >= calendar.deployment_deadline:
+            raise DeadlinePassed(f"status: SN1: deployments of this dispositif were due by "
+                                 f"{format_paris(calendar.deployment_deadline)}", field="status", rule="SN1")
+        order.status, order.deployed_at = ORDER_MOVES["deploy"][1], now
+        await self.session.flush()
+        await self._audit(principal, "sons_order.deployed", organisation_id=order.vendor_organisation_id,
+                          target_type="sons_order", target_id=order.id)
+        return await self.view(order)
+
+    async def accept(self, principal: Principal, order_id: uuid.UUID, *, signatory_name: str,
+                     mss_case: MssCase | None, mss_address: str | None, declared_type: str,
+                     declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.Order:
+        """SN7: the OG signs its VA (or MOM) once deployed; for MS1/MS2 (a calendar with an MSS instant) with its
+        "Déploiement MSS" case (SN6)."""
+        order = await order_for(self.session, principal, order_id, act="holder", lock=True)
+        _stage("accept", order, "the acceptance is signed once the solution is deployed")
+        calendar = await current_calendar(self.session, order.dispositif_id)
+        if calendar.mss_indicator_from is not None and mss_case is None:
+            raise RuleViolation("mssCase: SN6: this dispositif's VA carries its \"Déploiement MSS\" case (CAS_1 or "
+                                "CAS_2)", field="mssCase", rule="SN6")
+        document = await self._signed_document(principal, order, "acceptance", declared_type=declared_type,
+                                               declared_size=declared_size, body=body)
+        order.status, order.accepted_at = ORDER_MOVES["accept"][1], self.clock.now()
+        order.acceptance_signatory, order.acceptance_mss_case, order.mss_address = (
+            signatory_name.strip(), mss_case, mss_address)
+        await self.session.flush()
+        await self._audit(principal, "sons_order.accepted", organisation_id=order.holder_organisation_id,
+                          target_type="sons_order", target_id=order.id, sha256=document.sha256,
+                          mss_case=mss_case.value if mss_case else None)
+        return await self.view(order)
+
+    # -- reading ---------------------------------------------------------------------------------------------
+
+    async def get(self, principal: Principal, order_id: uuid.UUID) -> schemas.Order:
+        return await self.view(await order_for(self.session, principal, order_id))
+
+    async def list_all(self, principal: Principal, status: OrderStatus | None = None) -> list[schemas.Order]:
+        query = visible_orders(principal)
+        if status is not None:
+            query = query.where(SonsOrder.status == status)
+        orders = list((await self.session.scalars(query.order_by(SonsOrder.created_at.desc(),
+                                                                 SonsOrder.id.desc()).limit(500))).all())
+        return await self.views(orders)
+
+    async def view(self, order: SonsOrder) -> schemas.Order:
+        return (await self.views([order]))[0]
+
+    async def views(self, orders: list[SonsOrder]) -> list[schemas.Order]:
+        """The orders as read, every related row loaded once for all (no query per order)."""
+        if not orders:
+            return []
+        ids = [o.id for o in orders]
+        solutions = {row[0].id: solution_schema(*row) for row in (await self.session.execute(
+            select(SonsSolution, Organisation.name, SonsDispositif)
+            .join(Organisation, Organisation.id == SonsSolution.vendor_organisation_id)
+            .join(SonsDispositif, SonsDispositif.id == SonsSolution.dispositif_id)
+            .where(SonsSolution.id.in_({o.solution_id for o in orders})))).all()}
+        calendars = {c.id: c for c in (await self.session.scalars(
+            select(SonsCalendar).where(SonsCalendar.id.in_({o.calendar_id for o in orders})))).all()}
+        sites: dict[uuid.UUID, list[schemas.Site]] = defaultdict(list)
+        for site in (await self.session.scalars(select(SonsOrderSite).where(SonsOrderSite.order_id.in_(ids))
+                                                .order_by(SonsOrderSite.created_at, SonsOrderSite.id))).all():
+            sites[site.order_id].append(schemas.Site(finess_et=site.finess_et, siret=site.siret,
+                                                     category=site.category))
+        documents: dict[tuple[uuid.UUID, str], SonsDocument] = {}
+        for document in (await self.session.scalars(select(SonsDocument).where(SonsDocument.order_id.in_(ids))
+                                                    .order_by(SonsDocument.position))).all():
+            documents[(document.order_id, document.kind)] = document  # the latest of each kind
+        requests = list((await self.session.scalars(select(SonsAspRequest).where(SonsAspRequest.order_id.in_(ids))
+                                                    .order_by(SonsAspRequest.filed_at, SonsAspRequest.id))).all())
+        history: dict[uuid.UUID, list[schemas.AspEvent]] = defaultdict(list)
+        for event in (await self.session.scalars(select(SonsAspEvent).where(
+                SonsAspEvent.request_id.in_([r.id for r in requests]))
+                .order_by(SonsAspEvent.recorded_at, SonsAspEvent.id))).all() if requests else []:
+            history[event.request_id].append(schemas.AspEvent(status=event.status, previous=event.previous,
+                                                              note=event.note, paid_cents=event.paid_cents,
+                                                              recorded_at=event.recorded_at))
+        by_order: dict[uuid.UUID, list[schemas.AspRequest]] = defaultdict(list)
+        for r in requests:
+            by_order[r.order_id].append(schemas.AspRequest(
+                id=r.id, kind=r.kind, position=r.position, amount_cents=r.amount_cents, status=r.status,
+                paid_cents=r.paid_cents, mss_case=r.mss_case, invoice=r.invoice, filed_at=r.filed_at,
+                history=history[r.id]))
+        dispositifs = {d.id: d for d in (await self.session.scalars(
+            select(SonsDispositif).where(SonsDispositif.id.in_({o.dispositif_id for o in orders})))).all()}
+        out = []
+        for o in orders:
+            solution, calendar = solutions[o.solution_id], calendars[o.calendar_id]
+            signed = documents.get((o.id, "order"))
+            accepted = documents.get((o.id, "acceptance"))
+            dispositif = dispositifs[o.dispositif_id]
+            out.append(schemas.Order(
+                id=o.id, order_ref=o.order_ref, status=o.status, vendor_organisation_id=o.vendor_organisation_id,
+                holder_organisation_id=o.holder_organisation_id, og_finess_ej=o.og_finess_ej, og_siret=o.og_siret,
+                solution=solution, dispositif_code=dispositif.code, wave=o.wave,
+                calendar_version=calendar.version, order_deadline=calendar.order_deadline,
+                deployment_deadline=calendar.deployment_deadline, installation_scenario=o.installation_scenario,
+                tranche=o.tranche, ceiling_ht_cents=o.ceiling_ht_cents, amount_ht_cents=o.amount_ht_cents,
+                vat_rate_bp=o.vat_rate_bp, amount_ttc_cents=o.amount_ttc_cents,
+                subscription_excluded=o.subscription_excluded, pre_referencing=o.pre_referencing,
+                pre_referencing_mention=o.pre_referencing_mention, sites=sites[o.id],
+                signature=schemas.Signature(
+                    signatory_name=o.signatory_name or "", signatory_role=o.signatory_role,
+                    method=o.signature_method or SignatureMethod.EIDAS, signed_at=o.signed_at or signed.uploaded_at,
+                    sha256=signed.sha256, verification=signed.verification) if signed is not None else None,
+                acceptance=schemas.Acceptance(
+                    kind=dispositif.acceptance_kind, signatory_name=o.acceptance_signatory or "",
+                    mss_case=o.acceptance_mss_case, mss_address=o.mss_address,
+                    accepted_at=o.accepted_at or accepted.uploaded_at, verification=accepted.verification)
+                if accepted is not None else None,
+                requests=by_order[o.id], paid_cents=o.paid_cents, cancelled_at=o.cancelled_at,
+                sworn_statement=o.sworn_statement, recovery_cents=o.recovery_cents, expired_at=o.expired_at,
+                created_at=o.created_at))
+        return out

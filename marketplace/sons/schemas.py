@@ -1,0 +1,301 @@
+"""SONS on the wire (domain.md §5 with §12): dispositifs and calendar versions, referenced solutions, enrolments,
+orders with their sites, and their requests to the ASP with their status history. Money in cents, rates in basis
+points (2000 = 20 %)."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import date, datetime
+from typing import Annotated, Any
+
+from msgspec import Meta
+
+from marketplace.lib.schemas import CamelStruct
+from marketplace.sons.states import (
+    AcceptanceKind,
+    AspStatus,
+    MssCase,
+    OrderStatus,
+    RequestKind,
+    SignatureMethod,
+    SolutionStatus,
+    VatStatus,
+)
+
+Code = Annotated[str, Meta(min_length=1, max_length=60, pattern=r"^[A-Z0-9][A-Z0-9-]*$")]
+Text300 = Annotated[str, Meta(min_length=1, max_length=300)]
+Short = Annotated[str, Meta(min_length=1, max_length=100)]
+LongText = Annotated[str, Meta(min_length=1, max_length=10_000)]
+Wave = Annotated[int, Meta(ge=1, le=20)]
+BasisPoints = Annotated[int, Meta(ge=0, le=10_000)]
+Cents = Annotated[int, Meta(gt=0, le=10**13)]
+CentsOrZero = Annotated[int, Meta(ge=0, le=10**13)]
+Days = Annotated[int, Meta(ge=0, le=3650)]
+Identifier = Annotated[str, Meta(min_length=1, max_length=40)]
+
+
+# -- dispositifs and their calendars (SN1) -------------------------------------------------------------------
+
+
+class CalendarCreate(CamelStruct):
+    """One version of a dispositif's calendar (SN1). Instants: with an offset, or naive as Europe/Paris wall time."""
+
+    af_version: Short
+    referencing_opens_at: datetime
+    referencing_closes_at: datetime
+    proof_file_deadline: datetime
+    order_deadline: datetime
+    advance_deadline: datetime
+    balance_deadline: datetime
+    deployment_deadline: datetime
+    advance_ratio_bp: BasisPoints
+    pre_referencing_days: Days
+    # SN6: from when a balance carries the "Déploiement MSS" case (MS1/MS2 only).
+    mss_indicator_from: datetime | None = None
+    # Why this version (the arrêté amending the calendar); required from the second version on.
+    reason: LongText | None = None
+
+
+class DispositifCreate(CamelStruct):
+    code: Code
+    wave: Wave
+    label: Text300
+    legal_basis: LongText
+    acceptance_kind: AcceptanceKind
+    calendar: CalendarCreate
+
+
+class Calendar(CamelStruct):
+    version: int
+    af_version: str
+    referencing_opens_at: datetime
+    referencing_closes_at: datetime
+    proof_file_deadline: datetime
+    order_deadline: datetime
+    advance_deadline: datetime
+    balance_deadline: datetime
+    deployment_deadline: datetime
+    advance_ratio_bp: int
+    pre_referencing_days: int
+    mss_indicator_from: datetime | None
+    reason: str | None
+    changed_at: datetime
+
+
+class Ceiling(CamelStruct):
+    tranche: str
+    label: str
+    ceiling_ht_cents: int
+    vat_rate_bp: int
+
+
+class CeilingTable(CamelStruct):
+    version: str
+    sha256: str
+    imported_at: datetime
+    ceilings: list[Ceiling]
+
+
+class Dispositif(CamelStruct):
+    id: uuid.UUID
+    code: str
+    wave: int
+    label: str
+    legal_basis: str
+    acceptance_kind: AcceptanceKind
+    # The version in force, then every version, newest first.
+    calendar: Calendar
+    calendars: list[Calendar]
+    # The ceiling table in force (the latest import), if one was imported.
+    ceiling_table: CeilingTable | None
+
+
+# -- referenced solutions and enrolment (§5.2, §5.3) ---------------------------------------------------------
+
+
+class SolutionCreate(CamelStruct):
+    dispositif_id: uuid.UUID
+    name: Text300
+    version: Short
+    installation_scenarios: Annotated[list[Short], Meta(min_length=1, max_length=20)]
+    # The ANS referencing number and date; both absent while being referenced (SN3), with the proof file's date.
+    referencing_number: Short | None = None
+    referenced_on: date | None = None
+    proof_file_submitted_on: date | None = None
+    saas: bool = False
+    # The vendor the solution is the caller's for; defaults to the caller's only vendor.
+    vendor_organisation_id: uuid.UUID | None = None
+
+
+class Solution(CamelStruct):
+    id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    dispositif_id: uuid.UUID
+    dispositif_code: str
+    wave: int
+    name: str
+    version: str
+    referencing_number: str | None
+    referenced_on: date | None
+    proof_file_submitted_on: date | None
+    installation_scenarios: list[str]
+    saas: bool
+    status: SolutionStatus
+
+
+class EnrolmentCreate(CamelStruct):
+    iban: Annotated[str, Meta(min_length=15, max_length=50)]
+    vat_status: VatStatus
+    enrolment_reference: Short
+    # SN3: the ANS referencing number of one of the vendor's active solutions.
+    referencing_number: Short
+    # The RIB key of a French IBAN, if given, must be the IBAN's (domain.md §2.6).
+    rib_key: Annotated[str, Meta(pattern=r"^[0-9]{2}$")] | None = None
+    vendor_organisation_id: uuid.UUID | None = None
+
+
+class Enrolment(CamelStruct):
+    id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    iban: str
+    rib_key: str | None
+    vat_status: VatStatus
+    enrolment_reference: str
+    referencing_number: str
+    enrolled_at: datetime
+
+
+# -- orders (§5.4) -------------------------------------------------------------------------------------------
+
+
+class SiteCreate(CamelStruct):
+    """A site of the OG: its FINESS ET or its SIRET, one of the two."""
+
+    finess_et: Identifier | None = None
+    siret: Identifier | None = None
+    category: Annotated[str, Meta(pattern=r"^[0-9]{3,4}$")] | None = None
+
+
+class OrderCreate(CamelStruct):
+    """A bon de commande drafted by the vendor for a holder's OG (§5.3 step 3), signed next by the OG."""
+
+    order_ref: Short
+    holder_organisation_id: uuid.UUID
+    solution_id: uuid.UUID
+    installation_scenario: Short
+    tranche: Annotated[str, Meta(min_length=1, max_length=40)]
+    amount_ht_cents: Cents
+    vat_rate_bp: BasisPoints
+    amount_ttc_cents: Cents
+    sites: Annotated[list[SiteCreate], Meta(min_length=1, max_length=500)]
+    # SN2: required true for a SaaS solution (the subscription is not funded).
+    subscription_excluded: bool = False
+    # SN3: the AF's mention, for an order before the solution's referencing.
+    pre_referencing_mention: LongText | None = None
+
+
+class Site(CamelStruct):
+    finess_et: str | None
+    siret: str | None
+    category: str | None
+
+
+class Signature(CamelStruct):
+    signatory_name: str
+    signatory_role: str | None
+    method: SignatureMethod
+    signed_at: datetime
+    sha256: str
+    # G16: the offline verification report, as for a contract.
+    verification: dict[str, Any] | None
+
+
+class Acceptance(CamelStruct):
+    kind: AcceptanceKind
+    signatory_name: str
+    mss_case: MssCase | None
+    mss_address: str | None
+    accepted_at: datetime
+    verification: dict[str, Any] | None
+
+
+class AspEvent(CamelStruct):
+    status: AspStatus
+    previous: AspStatus | None
+    note: str | None
+    paid_cents: int | None
+    recorded_at: datetime
+
+
+class AspRequest(CamelStruct):
+    id: uuid.UUID
+    kind: RequestKind
+    position: int
+    amount_cents: int
+    status: AspStatus
+    paid_cents: int | None
+    mss_case: MssCase | None
+    invoice: dict[str, Any] | None
+    filed_at: datetime
+    # Oldest first.
+    history: list[AspEvent]
+
+
+class Order(CamelStruct):
+    id: uuid.UUID
+    order_ref: str
+    status: OrderStatus
+    vendor_organisation_id: uuid.UUID
+    holder_organisation_id: uuid.UUID
+    og_finess_ej: str
+    og_siret: str | None
+    solution: Solution
+    dispositif_code: str
+    wave: int
+    calendar_version: int
+    order_deadline: datetime
+    deployment_deadline: datetime
+    installation_scenario: str
+    tranche: str
+    ceiling_ht_cents: int
+    amount_ht_cents: int
+    vat_rate_bp: int
+    amount_ttc_cents: int
+    subscription_excluded: bool
+    pre_referencing: bool
+    pre_referencing_mention: str | None
+    sites: list[Site]
+    signature: Signature | None
+    acceptance: Acceptance | None
+    requests: list[AspRequest]
+    paid_cents: int
+    cancelled_at: datetime | None
+    sworn_statement: str | None
+    recovery_cents: int | None
+    expired_at: datetime | None
+    created_at: datetime
+
+
+# -- the ASP side (SN5–SN7) ----------------------------------------------------------------------------------
+
+
+class AmendmentCreate(CamelStruct):
+    # What the amendment adds to the advance (0 for a correction that changes no amount).
+    amount_cents: CentsOrZero
+
+
+class AspStatusCreate(CamelStruct):
+    """A status of a request at the ASP, as the operator reads it (portal or status file)."""
+
+    status: AspStatus
+    note: Annotated[str, Meta(max_length=2000)] | None = None
+    # DECIDED_PAID: what the ASP paid (the request's amount when absent; never more).
+    paid_cents: CentsOrZero | None = None
+
+
+class CancellationCreate(CamelStruct):
+    """§5.3, §12: the ASP's cancellation, on the vendor's signed and reasoned sworn statement."""
+
+    sworn_statement: LongText
+    client_renunciation: bool = False
