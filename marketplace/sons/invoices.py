@@ -1,24 +1,21 @@
 """SN7: the balance's invoice, a Factur-X PDF (a PDF/A-3 carrying its CII XML): its number, totals and buyer, read
 from the embedded XML, never from the PDF's text.
 
-The XML is taken out of the PDF by the `factur-x` package where it is installed (it is a declared dependency);
-without it (a development environment not yet synced), by pypdf, which factur-x itself uses to read attachments.
-The XML is parsed without entities nor network (lxml), and only the fields checked here are read.
+The XML is taken out of the PDF by the `factur-x` package, then parsed without entities nor network (lxml);
+only the fields checked here are read.
 """
 
 from __future__ import annotations
 
-import io
 import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+import facturx  # type: ignore[import-untyped, unused-ignore]
 from lxml import etree
 
 from marketplace.lib.schemas import CamelStruct
 
-# The names a Factur-X / ZUGFeRD / XRechnung PDF gives its embedded XML.
-XML_NAMES = ("factur-x.xml", "zugferd-invoice.xml", "ZUGFeRD-invoice.xml", "xrechnung.xml")
 _NS = {"rsm": "urn:un:unece:uncefact:data:standard:CrossIndustryInvoice:100",
        "ram": "urn:un:unece:uncefact:data:standard:ReusableAggregateBusinessInformationEntity:100"}
 _SUMMATION = "//ram:ApplicableHeaderTradeSettlement/ram:SpecifiedTradeSettlementHeaderMonetarySummation/"
@@ -38,28 +35,12 @@ class Invoice(CamelStruct):
 
 def _embedded_xml(pdf: bytes) -> bytes:
     try:
-        import facturx  # type: ignore[import-not-found, unused-ignore]
-    except ImportError:
-        facturx = None
-    if facturx is not None:
-        try:
-            _, xml = facturx.get_xml_from_pdf(pdf, check_xsd=False)
-        except Exception as exc:  # the library raises plain Exceptions for a PDF it can't read
-            raise InvoiceUnreadable(f"not a Factur-X PDF ({exc})") from None
-        if not xml:
-            raise InvoiceUnreadable("the PDF carries no Factur-X XML")
-        return bytes(xml)
-    from pypdf import PdfReader
-    from pypdf.errors import PyPdfError
-
-    try:
-        attachments = PdfReader(io.BytesIO(pdf)).attachments
-    except (PyPdfError, ValueError, KeyError) as exc:
-        raise InvoiceUnreadable(f"not a readable PDF ({exc})") from None
-    for name in XML_NAMES:
-        if attachments.get(name):
-            return bytes(attachments[name][0])
-    raise InvoiceUnreadable(f"the PDF carries no Factur-X XML (an embedded {XML_NAMES[0]})")
+        _, xml = facturx.get_xml_from_pdf(pdf, check_xsd=False)
+    except Exception as exc:  # the library raises plain Exceptions for a PDF it can't read
+        raise InvoiceUnreadable(f"not a Factur-X PDF ({exc})") from None
+    if not xml:
+        raise InvoiceUnreadable("the PDF carries no Factur-X XML (an embedded factur-x.xml)")
+    return bytes(xml)
 
 
 def _text(root: Any, path: str, what: str) -> str:
