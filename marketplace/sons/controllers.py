@@ -24,7 +24,7 @@ from marketplace.accounts.roles import (
 from marketplace.awards.contracts import SIGNATURE_TYPES
 from marketplace.lib.access import requires
 from marketplace.lib.http import created
-from marketplace.lib.openapi import raw_body
+from marketplace.lib.openapi import answers, raw_body
 from marketplace.sons import schemas
 from marketplace.sons.asp import INVOICE_TYPES, AspService
 from marketplace.sons.deps import (
@@ -128,8 +128,9 @@ class SonsReferenceController(Controller):
                     principal: Caller) -> Response[schemas.Enrolment]:
         return created(await enrolments.enrol(principal, data), "/sons/enrolment")
 
-    @get("/enrolment", opt=requires(*VENDOR_MEMBERS, Role.PLATFORM_ADMIN,
-                                    reason="The vendor's members, and the operator (naming the vendor)."),
+    @get("/enrolment", opt={**requires(*VENDOR_MEMBERS, Role.PLATFORM_ADMIN,
+                                       reason="The vendor's members, and the operator (naming the vendor)."),
+                            **answers(404)},  # none recorded yet
          summary="The vendor's current ASP enrolment")
     async def enrolment(self, enrolments: Enrolments, principal: Caller,
                         vendor_id: Annotated[uuid.UUID | None, QueryParameter(name="vendorOrganisationId")] = None,
