@@ -30,10 +30,13 @@ from marketplace.sons.asp import INVOICE_TYPES, AspService
 from marketplace.sons.deps import (
     provide_dispositif_service,
     provide_enrolment_service,
+    provide_order_imports,
     provide_order_service,
     provide_solution_service,
 )
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.imports import MEDIA_TYPES as IMPORT_TYPES
+from marketplace.sons.imports import OrderImports
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from marketplace.sons.states import MssCase, OrderStatus, SignatureMethod
 from marketplace.uploads import raw_upload
@@ -43,6 +46,7 @@ Dispositifs = NamedDependency[DispositifService]
 Solutions = NamedDependency[SolutionService]
 Enrolments = NamedDependency[EnrolmentService]
 Orders = NamedDependency[AspService]
+Imports = NamedDependency[OrderImports]
 Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_length=200)]
 
 OPERATOR = "The platform operator: it keeps the dispositifs and records what the ASP decides (SN1, SN5)."
@@ -55,7 +59,8 @@ _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "dispositifs": Provide(provide_dispositif_service, sync_to_thread=False),
          "solutions": Provide(provide_solution_service, sync_to_thread=False),
          "enrolments": Provide(provide_enrolment_service, sync_to_thread=False),
-         "orders": Provide(provide_order_service, sync_to_thread=False)}
+         "orders": Provide(provide_order_service, sync_to_thread=False),
+         "imports": Provide(provide_order_imports, sync_to_thread=False)}
 
 
 def _order_path(order_id: uuid.UUID) -> str:
@@ -150,6 +155,15 @@ class SonsOrderController(Controller):
                            principal: Caller) -> Response[schemas.Order]:
         order = await orders.create(principal, data)
         return created(order, _order_path(order.id))
+
+    @post("/order-imports", status_code=HTTP_200_OK, request_max_body_size=None,
+          opt={**requires(*VENDOR_WRITERS, reason=VENDOR), **raw_body(*IMPORT_TYPES)},
+          summary="Import the vendor's orders from CSV (raw body, one row per site; README \"SONS orders\"): the "
+                  "guards of POST /sons/orders per order, refused rows reported by line; nothing created twice")
+    async def import_orders(self, request: Request[Any, Any, Any], imports: Imports, principal: Caller,
+                            vendor_id: Annotated[uuid.UUID | None, QueryParameter(name="vendorOrganisationId")]
+                            = None) -> schemas.ImportReport:
+        return await imports.upload(principal, vendor_id, **raw_upload(request))
 
     @get("/orders", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
          summary="The orders of the caller's vendors and OGs (the operator: all)")

@@ -9,6 +9,7 @@ from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.sons.asp import AspService
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.imports import OrderImports
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from storage import ObjectStore
 
@@ -34,3 +35,9 @@ def provide_order_service(db_session: NamedDependency[AsyncSession], clock: Name
                           signature_policy: NamedDependency[SignaturePolicy]) -> AspService:
     # One service for the order and its ASP requests (AspService extends OrderService).
     return AspService(db_session, clock, store, side_sessions, signature_policy)
+
+
+def provide_order_imports(clock: NamedDependency[Clock],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OrderImports:
+    # An import commits chunk by chunk (imports.py), in sessions of its own rather than the request's.
+    return OrderImports(side_sessions, clock)

@@ -299,3 +299,30 @@ class CancellationCreate(CamelStruct):
 
     sworn_statement: LongText
     client_renunciation: bool = False
+
+
+# -- the bulk import of orders (imports.py) ------------------------------------------------------------------
+
+
+class ImportRowError(CamelStruct):
+    """A row of the file that was not imported: its line (the header is line 1), its order, the column at fault
+    (none when the row goes down with another row of its order) and the rule with the reason."""
+
+    line: int
+    order_ref: str | None
+    column: str | None
+    rule: str | None
+    detail: str
+
+
+class ImportReport(CamelStruct):
+    """What an import of orders did: rows and orders read, orders created, orders that existed as the file says
+    (unchanged), rows refused with their reasons (oldest line first)."""
+
+    sha256: str
+    rows: int
+    orders: int
+    created: int
+    unchanged: int
+    refused_rows: int
+    errors: list[ImportRowError]
