@@ -322,7 +322,11 @@ class OrderImportService:
         """The orders of these references that exist, each as what a row would say of it (see `_signature`)."""
         if not references:
             return {}
-        orders = {o.id: o for o in (await self.session.scalars(select(SonsOrder).where(
+        # Columns, not entities: a re-import reads every order of the file, and hydrating them is most of its cost.
+        orders = {o.id: o for o in (await self.session.execute(select(
+            SonsOrder.id, SonsOrder.order_ref, SonsOrder.holder_organisation_id, SonsOrder.solution_id,
+            SonsOrder.installation_scenario, SonsOrder.tranche, SonsOrder.amount_ht_cents, SonsOrder.vat_rate_bp,
+            SonsOrder.amount_ttc_cents, SonsOrder.subscription_excluded).where(
             SonsOrder.vendor_organisation_id == vendor_id, SonsOrder.order_ref.in_(references)))).all()}
         sites: dict[uuid.UUID, set[str]] = {i: set() for i in orders}
         if orders:
