@@ -4,9 +4,9 @@ enrolment, orders and their requests to the ASP (thin: each calls one service me
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, MediaType, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -32,11 +32,13 @@ from marketplace.sons.deps import (
     provide_enrolment_service,
     provide_order_imports,
     provide_order_service,
+    provide_report_service,
     provide_solution_service,
 )
 from marketplace.sons.dispositifs import DispositifService
 from marketplace.sons.imports import MEDIA_TYPES as IMPORT_TYPES
 from marketplace.sons.imports import OrderImports
+from marketplace.sons.reports import ReportDimension, ReportService, report_csv
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from marketplace.sons.states import MssCase, OrderStatus, SignatureMethod
 from marketplace.uploads import raw_upload
@@ -47,6 +49,7 @@ Solutions = NamedDependency[SolutionService]
 Enrolments = NamedDependency[EnrolmentService]
 Orders = NamedDependency[AspService]
 Imports = NamedDependency[OrderImports]
+Reports = NamedDependency[ReportService]
 Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_length=200)]
 
 OPERATOR = "The platform operator: it keeps the dispositifs and records what the ASP decides (SN1, SN5)."
@@ -60,7 +63,8 @@ _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "solutions": Provide(provide_solution_service, sync_to_thread=False),
          "enrolments": Provide(provide_enrolment_service, sync_to_thread=False),
          "orders": Provide(provide_order_service, sync_to_thread=False),
-         "imports": Provide(provide_order_imports, sync_to_thread=False)}
+         "imports": Provide(provide_order_imports, sync_to_thread=False),
+         "reports": Provide(provide_report_service, sync_to_thread=False)}
 
 
 def _order_path(order_id: uuid.UUID) -> str:
@@ -176,6 +180,20 @@ class SonsOrderController(Controller):
           summary="Expire the deployed or accepted orders past their deployment deadline (§12); returns them")
     async def expire(self, orders: Orders, principal: Caller) -> list[schemas.Order]:
         return await orders.expire(principal)
+
+    @get("/reports/orders", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS + " Each reads its orders."),
+         summary="Orders per dispositif, wave, region, vendor, status or ASP status: counts, HT/TTC, paid, at risk "
+                 "(deployment deadline within 30 days); JSON, or CSV with ?format=csv or Accept: text/csv")
+    async def report(self, request: Request[Any, Any, Any], reports: Reports, principal: Caller,
+                     by: Annotated[ReportDimension, QueryParameter(name="by")] = ReportDimension.DISPOSITIF,
+                     output: Annotated[Literal["json", "csv"] | None, QueryParameter(name="format")] = None,
+                     ) -> Response[schemas.OrderReport]:
+        report = await reports.report(principal, by)
+        if output == "csv" or (output is None and request.accept.best_match(
+                [MediaType.JSON, "text/csv"], default=MediaType.JSON) == "text/csv"):
+            return Response(report_csv(report), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+                            headers={"Content-Disposition": f'attachment; filename="sons-orders-by-{by.value}.csv"'})
+        return Response(report)
 
     @get("/orders/{order_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
          summary="An order with its sites, signatures and ASP requests (with their status history)")

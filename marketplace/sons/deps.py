@@ -10,6 +10,7 @@ from marketplace.lib.esign import SignaturePolicy
 from marketplace.sons.asp import AspService
 from marketplace.sons.dispositifs import DispositifService
 from marketplace.sons.imports import OrderImports
+from marketplace.sons.reports import ReportService
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from storage import ObjectStore
 
@@ -41,3 +42,8 @@ def provide_order_imports(clock: NamedDependency[Clock],
                           side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OrderImports:
     # An import commits chunk by chunk (imports.py), in sessions of its own rather than the request's.
     return OrderImports(side_sessions, clock)
+
+
+def provide_report_service(db_session: NamedDependency[AsyncSession],
+                           clock: NamedDependency[Clock]) -> ReportService:
+    return ReportService(db_session, clock)

@@ -326,3 +326,31 @@ class ImportReport(CamelStruct):
     unchanged: int
     refused_rows: int
     errors: list[ImportRowError]
+
+
+# -- reports (reports.py) ------------------------------------------------------------------------------------
+
+
+class ReportRow(CamelStruct):
+    """One group of orders: its key (a dispositif's code, a wave, an INSEE region or `unknown`, a vendor's id, an
+    order status, an ASP status or `NONE`) and label, how many orders, their HT and TTC amounts, what the ASP paid,
+    and those at risk (their deployment deadline within 30 days, the balance not filed) with their TTC."""
+
+    key: str
+    label: str
+    orders: int
+    amount_ht_cents: int
+    amount_ttc_cents: int
+    paid_cents: int
+    at_risk: int
+    at_risk_ttc_cents: int
+
+
+class OrderReport(CamelStruct):
+    by: str
+    generated_at: datetime
+    # Orders whose deployment deadline falls before this instant (30 days from now) are at risk.
+    at_risk_until: datetime
+    rows: list[ReportRow]
+    # Every order once (an order with sites in two regions is in two region rows).
+    total: ReportRow

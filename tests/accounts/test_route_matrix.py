@@ -338,6 +338,8 @@ EXPECTATIONS |= {
     "GET /sons/orders":                                           sons_row(U, A, A, F, A, A, A, A, A),
     # A vendor's admin or bid manager imports for its own vendor (another vendor's admin imports for its own).
     "POST /sons/order-imports":                                   sons_row(U, F, F, F, F, F, F, A, A),
+    # Reports: each reader of orders reads its own (an empty report is still a 200).
+    "GET /sons/reports/orders":                                   sons_row(U, A, A, F, A, A, A, A, A),
     "POST /sons/orders/expiry":                                   sons_row(U, F, F, F, A, F, F, F, F),
     "GET /sons/orders/{order_id}":                                sons_row(U, A, A, F, A, A, N, A, N),
     "PUT /sons/orders/{order_id}/signature":                      sons_row(U, F, F, F, F, A, N, F, F),
