@@ -22,7 +22,7 @@ from marketplace.accounts.roles import (
     Role,
 )
 from marketplace.awards.contracts import SIGNATURE_TYPES
-from marketplace.lib.access import requires
+from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.sons import schemas
@@ -30,17 +30,19 @@ from marketplace.sons.asp import INVOICE_TYPES, AspService
 from marketplace.sons.deps import (
     provide_dispositif_service,
     provide_enrolment_service,
+    provide_export_service,
     provide_order_imports,
     provide_order_service,
     provide_report_service,
     provide_solution_service,
 )
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.exports import SCHEMA_PATH, ExportService, payment_request_schema
 from marketplace.sons.imports import MEDIA_TYPES as IMPORT_TYPES
 from marketplace.sons.imports import OrderImports
 from marketplace.sons.reports import ReportDimension, ReportService, report_csv
 from marketplace.sons.solutions import EnrolmentService, SolutionService
-from marketplace.sons.states import MssCase, OrderStatus, SignatureMethod
+from marketplace.sons.states import AspStatus, MssCase, OrderStatus, RequestKind, SignatureMethod
 from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
@@ -50,6 +52,7 @@ Enrolments = NamedDependency[EnrolmentService]
 Orders = NamedDependency[AspService]
 Imports = NamedDependency[OrderImports]
 Reports = NamedDependency[ReportService]
+Exports = NamedDependency[ExportService]
 Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_length=200)]
 
 OPERATOR = "The platform operator: it keeps the dispositifs and records what the ASP decides (SN1, SN5)."
@@ -64,7 +67,8 @@ _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "enrolments": Provide(provide_enrolment_service, sync_to_thread=False),
          "orders": Provide(provide_order_service, sync_to_thread=False),
          "imports": Provide(provide_order_imports, sync_to_thread=False),
-         "reports": Provide(provide_report_service, sync_to_thread=False)}
+         "reports": Provide(provide_report_service, sync_to_thread=False),
+         "exports": Provide(provide_export_service, sync_to_thread=False)}
 
 
 def _order_path(order_id: uuid.UUID) -> str:
@@ -194,6 +198,29 @@ class SonsOrderController(Controller):
             return Response(report_csv(report), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
                             headers={"Content-Disposition": f'attachment; filename="sons-orders-by-{by.value}.csv"'})
         return Response(report)
+
+    @get(SCHEMA_PATH.removeprefix("/sons"), opt=public("A published JSON Schema: documentation, no data."),
+         summary="The JSON Schema (draft 2020-12) of an exported ASP payment request (GET /sons/payment-requests)",
+         media_type="application/schema+json")
+    async def payment_request_schema(self) -> dict[str, Any]:
+        return payment_request_schema()
+
+    @get("/payment-requests", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
+         summary="The ASP payment requests (advance, amendments, balance) of the caller's orders as JSON documents "
+                 "of the published shape (GET /sons/schemas/payment-request.json)")
+    async def payment_requests(
+            self, exports: Exports, principal: Caller,
+            order_id: Annotated[uuid.UUID | None, QueryParameter(name="orderId")] = None,
+            kind: Annotated[RequestKind | None, QueryParameter(name="kind")] = None,
+            status: Annotated[AspStatus | None, QueryParameter(name="status")] = None,
+    ) -> list[schemas.PaymentRequestDocument]:
+        return await exports.documents(principal, order_id=order_id, kind=kind, status=status)
+
+    @get("/payment-requests/{request_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
+         summary="One ASP payment request as a JSON document of the published shape")
+    async def payment_request(self, request_id: FromPath[uuid.UUID], exports: Exports,
+                              principal: Caller) -> schemas.PaymentRequestDocument:
+        return await exports.document(principal, request_id)
 
     @get("/orders/{order_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
          summary="An order with its sites, signatures and ASP requests (with their status history)")

@@ -9,6 +9,7 @@ from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.sons.asp import AspService
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.exports import ExportService
 from marketplace.sons.imports import OrderImports
 from marketplace.sons.reports import ReportService
 from marketplace.sons.solutions import EnrolmentService, SolutionService
@@ -47,3 +48,7 @@ def provide_order_imports(clock: NamedDependency[Clock],
 def provide_report_service(db_session: NamedDependency[AsyncSession],
                            clock: NamedDependency[Clock]) -> ReportService:
     return ReportService(db_session, clock)
+
+
+def provide_export_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> ExportService:
+    return ExportService(db_session, clock)

@@ -340,6 +340,10 @@ EXPECTATIONS |= {
     "POST /sons/order-imports":                                   sons_row(U, F, F, F, F, F, F, A, A),
     # Reports: each reader of orders reads its own (an empty report is still a 200).
     "GET /sons/reports/orders":                                   sons_row(U, A, A, F, A, A, A, A, A),
+    # The exported ASP payment requests: read as their order is; their JSON Schema is public documentation.
+    "GET /sons/schemas/payment-request.json":                     sons_row(A, A, A, A, A, A, A, A, A),
+    "GET /sons/payment-requests":                                 sons_row(U, A, A, F, A, A, A, A, A),
+    "GET /sons/payment-requests/{request_id}":                    sons_row(U, A, A, F, A, A, N, A, N),
     "POST /sons/orders/expiry":                                   sons_row(U, F, F, F, A, F, F, F, F),
     "GET /sons/orders/{order_id}":                                sons_row(U, A, A, F, A, A, N, A, N),
     "PUT /sons/orders/{order_id}/signature":                      sons_row(U, F, F, F, F, A, N, F, F),
