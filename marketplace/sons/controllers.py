@@ -57,7 +57,8 @@ Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_len
 
 OPERATOR = "The platform operator: it keeps the dispositifs and records what the ASP decides (SN1, SN5)."
 VENDOR = "The vendor's admin or bid manager, for its own vendor."
-ORDER_READERS = "Members of the order's vendor and OG, and the operator (anyone else: 404)."
+ORDER_READERS = ("Members of the order's vendor and OG, the operator, and read-only the members of the ARS of a "
+                 "region where one of its sites is (anyone else: 404).")
 ORDER_VENDOR = "The order's vendor's admin or bid manager (its OG's members: 403; anyone else: 404)."
 ORDER_HOLDER = "The order's OG's admin or project lead (its vendor's members: 403; anyone else: 404)."
 ORDER_OPERATOR = "The operator, recording the ASP's decision (SN5)."

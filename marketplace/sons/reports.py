@@ -23,14 +23,14 @@ import io
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, String, and_, case, cast, func, literal, literal_column, select
+from sqlalchemy import String, and_, cast, func, literal, select
 from sqlalchemy.sql import Select
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.lib.geography import REGION_OF, REGIONS, departement_of_finess_sql
+from marketplace.lib.geography import REGIONS
 from marketplace.sons import schemas
-from marketplace.sons.access import visible_orders
+from marketplace.sons.access import region_of_site, visible_orders
 from marketplace.sons.base import SonsBase
 from marketplace.sons.models import SonsAspRequest, SonsCalendar, SonsDispositif, SonsOrder, SonsOrderSite
 from marketplace.sons.states import FINAL, OrderStatus, RequestKind
@@ -52,12 +52,6 @@ class ReportDimension(enum.StrEnum):
     VENDOR = "vendor"
     STATUS = "status"
     ASP_STATUS = "aspStatus"
-
-
-def region_of_site() -> ColumnElement[str]:
-    """The INSEE region of a site of `sons_order_site`, from its FINESS ET (NULL for a SIRET)."""
-    departement: ColumnElement[str] = literal_column(departement_of_finess_sql("sons_order_site.finess_et"))
-    return case(REGION_OF, value=departement, else_=None)
 
 
 class ReportService(SonsBase):
