@@ -210,6 +210,6 @@ class FailedDeliveryController(Controller):
     dependencies = _inbox_deps
 
     @get("/failed", opt=requires(Role.PLATFORM_ADMIN, reason="The platform's operators follow up lost e-mails."),
-         summary="E-mails that could not be delivered, most recent failure first")
+         summary="E-mails that could not be delivered, or whose delivery is unconfirmed, most recent first")
     async def failed(self, inbox: Inbox, limit: Limit = 50, offset: Offset = 0) -> inbox_schemas.FailedDeliveryPage:
         return await inbox.failed_deliveries(limit=limit, offset=offset)

@@ -32,6 +32,10 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.sink.unanswered & {address.lower() for address in envelope.rcpt_tos}:
+            # Hangs up instead of answering the end of the message: the client can't tell what became of it.
+            server.transport.close()
+            return "421 Closing connection"
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         self.sink.received(message, list(envelope.rcpt_tos))
@@ -40,13 +44,16 @@ class _Handler:
 
 class MailSink:
     """`smtputf8`: offer SMTPUTF8 (RFC 6531), as current relays do. `refused`: recipient address → the reply
-    that refuses it at RCPT (`550 5.1.1 …` for good, `451 …` for now), for tests of failed deliveries."""
+    that refuses it at RCPT (`550 5.1.1 …` for good, `451 …` for now), for tests of failed deliveries;
+    `unanswered`: recipient addresses whose message is taken but never answered (the connection is closed at
+    the end of DATA), for tests of unconfirmed deliveries."""
 
     def __init__(self, directory: Path | None = None, *, port: int | None = None, smtputf8: bool = True) -> None:
         self.directory = directory
         self.port = port or 0
         self.smtputf8 = smtputf8
         self.refused: dict[str, str] = {}
+        self.unanswered: set[str] = set()
         self.messages: list[tuple[EmailMessage, list[str]]] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None

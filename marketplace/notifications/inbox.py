@@ -12,6 +12,7 @@ read an inbox at all, is the accounts' business (accounts/controllers.py), above
 from __future__ import annotations
 
 import uuid
+from datetime import timedelta
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -27,6 +28,12 @@ def _item(n: Notification) -> schemas.InboxNotification:
         id=n.id, kind=n.kind, subject=n.subject, body=n.body, about_id=n.about_id, created_at=n.created_at,
         read=n.read_at is not None, read_at=n.read_at, delivery_status=n.email_status, emailed_at=n.emailed_at,
         delivery_attempts=n.attempts, delivery_failure=n.failure_reason)
+
+
+# A delivery holds its `sending` state for one SMTP round trip; past this it is not coming back by itself.
+UNCONFIRMED_AFTER = timedelta(minutes=10)
+UNCONFIRMED = ("unconfirmed: the delivery stopped after the mail's content was handed over and before the mail "
+               "server's answer to its end; check the server's log before sending it again (never resent by itself)")
 
 
 class InboxService:
@@ -78,12 +85,21 @@ class InboxService:
         return schemas.MarkedRead(marked=int(result.rowcount or 0))  # type: ignore[attr-defined]
 
     async def failed_deliveries(self, *, limit: int, offset: int) -> schemas.FailedDeliveryPage:
-        where = Notification.email_status == EmailStatus.FAILED
+        """The failed deliveries, and those left unconfirmed (`sending`) for longer than a delivery takes, which
+        a person must check in the mail server's log (notifications/jobs.py), latest first."""
+        # On the database's clock: `updated_at` is the real time of the last write, whatever the app's clock.
+        unconfirmed = ((Notification.email_status == EmailStatus.SENDING)
+                       & (Notification.updated_at < func.now() - UNCONFIRMED_AFTER))
+        where = (Notification.email_status == EmailStatus.FAILED) | unconfirmed
         total = await self.session.scalar(select(func.count()).select_from(Notification).where(where))
+        at = func.coalesce(Notification.failed_at, Notification.updated_at)
         rows = (await self.session.scalars(select(Notification).where(where).order_by(
-            Notification.failed_at.desc(), Notification.id.desc()).limit(limit).offset(offset))).all()
+            at.desc(), Notification.id.desc()).limit(limit).offset(offset))).all()
         return schemas.FailedDeliveryPage(
-            items=[schemas.FailedDelivery(id=n.id, recipient_email=n.recipient_email, kind=n.kind, subject=n.subject,
-                                          about_id=n.about_id, created_at=n.created_at, attempts=n.attempts,
-                                          failed_at=n.failed_at, failure_reason=n.failure_reason) for n in rows],
+            items=[schemas.FailedDelivery(
+                id=n.id, delivery_status=n.email_status, recipient_email=n.recipient_email, kind=n.kind,
+                subject=n.subject, about_id=n.about_id, created_at=n.created_at, attempts=n.attempts,
+                failed_at=n.failed_at if n.email_status == EmailStatus.FAILED else n.updated_at,
+                failure_reason=n.failure_reason if n.email_status == EmailStatus.FAILED else UNCONFIRMED)
+                for n in rows],
             total=int(total or 0), limit=limit, offset=offset)

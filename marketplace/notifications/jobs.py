@@ -8,7 +8,8 @@ discards, and a transaction PostgreSQL rolls back, so the next attempt sends the
 the dot the status becomes `sending` and is committed; after the server's 250 it becomes `sent`. A
 worker killed between the two leaves `sending`, which no attempt ever sends again: the mail was almost
 certainly delivered (the window before the dot is one write), and a duplicate invitation is the failure
-we refuse. Notifications left in `sending` are listed for a person to check (and the inbox has them).
+we refuse. Notifications left in `sending` are listed for the operators to check, with the failed ones,
+once older than a delivery takes (GET /notifications/failed, notifications/inbox.py); the inbox has them.
 
 Failures are never silent. A transient one (no connection, a 4xx reply such as greylisting) is retried
 with a growing delay (RETRY_DELAYS), each attempt counted on the row; a permanent one (a 5xx reply, an
@@ -26,6 +27,7 @@ import logging
 import re
 import smtplib
 import uuid
+from datetime import UTC, datetime
 from email import policy
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
@@ -198,8 +200,11 @@ async def _prepare(ctx: dict[str, Any], session: AsyncSession, key: uuid.UUID) -
             failure = _classify(exc)
             retry_in = _record_failure(notification, failure, ctx)
         else:
-            # Committed with the block: from here on no attempt sends this mail again.
+            # Committed with the block: from here on no attempt sends this mail again. Stamped in real time (the
+            # row's bookkeeping, not a business time): the operators' list of unconfirmed deliveries reads it
+            # against the database's clock (notifications/inbox.py).
             notification.email_status = EmailStatus.SENDING
+            notification.updated_at = datetime.now(UTC)
     if failure is None:
         return transfer
     # Raised only now that the attempt is committed (a Retry inside the transaction would undo it).

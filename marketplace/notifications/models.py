@@ -37,6 +37,8 @@ class Notification(UUIDv7AuditBase):
         Index("ix_notification_inbox", "recipient_email", "created_at"),
         # The operators' list of failed deliveries stays small; the index holds nothing else.
         Index("ix_notification_failed", "failed_at", postgresql_where=text("email_status = 'failed'")),
+        # So are the deliveries left unconfirmed (`sending`), listed with them once they are old enough.
+        Index("ix_notification_unconfirmed", "updated_at", postgresql_where=text("email_status = 'sending'")),
     )
 
     # As the account holds it (lower-cased): the inbox is matched on it.

@@ -46,6 +46,10 @@ class FailedDelivery(CamelStruct):
     """What an operator needs to follow up a lost e-mail; never its body (it may carry a code)."""
 
     id: uuid.UUID
+    # `failed`: not delivered, with the reason. `sending`: unconfirmed, the worker stopped between its last
+    # write and the server's answer to the end of the message: delivered or not, only the mail server's log
+    # can tell; it is never sent again by itself.
+    delivery_status: EmailStatus
     recipient_email: str
     kind: str
     subject: str

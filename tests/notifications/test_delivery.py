@@ -189,6 +189,35 @@ async def test_a_permanently_refused_recipient_is_failed_in_the_inbox_and_the_op
     assert (await client.get("/notifications/failed", headers=world["vendor_admin"].headers)).status_code == 403
 
 
+async def test_a_delivery_left_unconfirmed_is_never_resent_and_is_listed_for_the_operators_once_stale(
+        client: Client, world: World, settings: Settings, mail_sink: MailSink) -> None:
+    """The server hangs up instead of answering the end of the message: delivered or not, the platform can't
+    tell. The notification stays `sending`, no later run sends it again (no duplicate), and once older than a
+    delivery takes, the operators' list shows it as unconfirmed, beside the failed ones."""
+    from marketplace.notifications.inbox import UNCONFIRMED_AFTER
+
+    address = world["vendor_admin"].email
+    mail_sink.unanswered.add(address)
+    await _invite(client, world, "vendor_admin")
+    await run_worker(settings)
+    mail_sink.unanswered.clear()
+    await run_worker(settings)
+    [row] = await fetch(settings, "SELECT id, email_status::text AS status, attempts, updated_at > created_at AS "
+                                  "stamped FROM notification WHERE kind = 'accounts.invitation'")
+    assert (row["status"], row["attempts"], row["stamped"]) == ("sending", 1, True)
+    assert mail_sink.to(address) == []
+
+    # Fresh, it may still be answered: not listed yet. Stale, it is, with what to do about it.
+    operators = expect(await client.get("/notifications/failed", headers=world["platform_admin"].headers), 200)
+    assert operators["total"] == 0
+    await fetch(settings, "UPDATE notification SET updated_at = now() - $1::interval - interval '1 second' "
+                          "WHERE id = $2", UNCONFIRMED_AFTER, row["id"])
+    operators = expect(await client.get("/notifications/failed", headers=world["platform_admin"].headers), 200)
+    [listed] = operators["items"]
+    assert (listed["id"], listed["deliveryStatus"], listed["recipientEmail"]) == (str(row["id"]), "sending", address)
+    assert listed["failureReason"].startswith("unconfirmed") and "body" not in listed
+
+
 async def test_a_transient_refusal_is_retried_then_given_up_and_marked_failed(
         client: Client, world: World, settings: Settings, mail_sink: MailSink,
         monkeypatch: pytest.MonkeyPatch) -> None:
