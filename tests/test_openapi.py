@@ -26,6 +26,7 @@ from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES
 from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
 from marketplace.sons import asp as sons_asp
+from marketplace.sons import asp_statuses as sons_asp_statuses
 from marketplace.sons import imports as sons_imports
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
@@ -49,6 +50,7 @@ UPLOADS = {
     ("put", "/sons/orders/{order_id}/acceptance"): tuple(contracts.SIGNATURE_TYPES),
     ("put", "/sons/orders/{order_id}/balance"): tuple(sons_asp.INVOICE_TYPES),
     ("post", "/sons/order-imports"): tuple(sons_imports.MEDIA_TYPES),
+    ("post", "/sons/asp-status-imports"): tuple(sons_asp_statuses.MEDIA_TYPES),
 }
 
 

@@ -248,6 +248,17 @@ class AspService(OrderService):
         await self._move(principal, request, order, data.status, note=data.note, paid=data.paid_cents)
         return await self.view(order)
 
+    async def record_from_file(self, principal: Principal, request_id: uuid.UUID, status: AspStatus, *,
+                               paid: int | None, note: str | None) -> tuple[SonsAspRequest, SonsOrder, bool]:
+        """A row of the ASP's status file (asp_statuses.py): the request's current status at the ASP. Applied
+        like the operator's record when it differs from the recorded one; left alone (False) when it says what
+        is recorded already, so that a file imported twice records nothing twice."""
+        request, order = await self._request(principal, request_id, "operator")
+        if request.status is status and (status is not AspStatus.DECIDED_PAID or paid in (None, request.paid_cents)):
+            return request, order, False
+        await self._move(principal, request, order, status, note=note, paid=paid)
+        return request, order, True
+
     async def refile(self, principal: Principal, request_id: uuid.UUID) -> schemas.Order:
         """SN5: the vendor files again a request the ASP found INCOMPLETE or TO_MODIFY."""
         request, order = await self._request(principal, request_id, "vendor")

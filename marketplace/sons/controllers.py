@@ -27,7 +27,10 @@ from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
 from marketplace.sons import schemas
 from marketplace.sons.asp import INVOICE_TYPES, AspService
+from marketplace.sons.asp_statuses import MEDIA_TYPES as STATUS_FILE_TYPES
+from marketplace.sons.asp_statuses import AspStatusImports
 from marketplace.sons.deps import (
+    provide_asp_status_imports,
     provide_dispositif_service,
     provide_enrolment_service,
     provide_export_service,
@@ -51,6 +54,7 @@ Solutions = NamedDependency[SolutionService]
 Enrolments = NamedDependency[EnrolmentService]
 Orders = NamedDependency[AspService]
 Imports = NamedDependency[OrderImports]
+StatusFiles = NamedDependency[AspStatusImports]
 Reports = NamedDependency[ReportService]
 Exports = NamedDependency[ExportService]
 Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_length=200)]
@@ -68,6 +72,7 @@ _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "enrolments": Provide(provide_enrolment_service, sync_to_thread=False),
          "orders": Provide(provide_order_service, sync_to_thread=False),
          "imports": Provide(provide_order_imports, sync_to_thread=False),
+         "status_files": Provide(provide_asp_status_imports, sync_to_thread=False),
          "reports": Provide(provide_report_service, sync_to_thread=False),
          "exports": Provide(provide_export_service, sync_to_thread=False)}
 
@@ -295,6 +300,15 @@ class SonsOrderController(Controller):
     async def record_status(self, request_id: FromPath[uuid.UUID], data: JSONBody[schemas.AspStatusCreate],
                             orders: Orders, principal: Caller) -> schemas.Order:
         return await orders.record_status(principal, request_id, data)
+
+    @post("/asp-status-imports", status_code=HTTP_200_OK, request_max_body_size=None,
+          opt={**requires(*SONS_OPERATORS, reason=ORDER_OPERATOR), **raw_body(*STATUS_FILE_TYPES)},
+          summary="Import the ASP's status file (raw CSV body: requestId, status, paidCents, note; one row per "
+                  "request): each row recorded as by POST /sons/asp-requests/{id}/statuses (SN5), refused rows "
+                  "reported by line; nothing recorded twice")
+    async def import_statuses(self, request: Request[Any, Any, Any], status_files: StatusFiles,
+                              principal: Caller) -> schemas.AspStatusImportReport:
+        return await status_files.upload(principal, **raw_upload(request))
 
     @post("/asp-requests/{request_id:uuid}/refile", status_code=HTTP_200_OK,
           opt=requires(*VENDOR_WRITERS, reason=ORDER_VENDOR),

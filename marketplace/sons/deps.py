@@ -8,6 +8,7 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.sons.asp import AspService
+from marketplace.sons.asp_statuses import AspStatusImports
 from marketplace.sons.dispositifs import DispositifService
 from marketplace.sons.exports import ExportService
 from marketplace.sons.imports import OrderImports
@@ -43,6 +44,13 @@ def provide_order_imports(clock: NamedDependency[Clock],
                           side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OrderImports:
     # An import commits chunk by chunk (imports.py), in sessions of its own rather than the request's.
     return OrderImports(side_sessions, clock)
+
+
+def provide_asp_status_imports(clock: NamedDependency[Clock], store: NamedDependency[ObjectStore],
+                               side_sessions: NamedDependency[async_sessionmaker[AsyncSession]],
+                               signature_policy: NamedDependency[SignaturePolicy]) -> AspStatusImports:
+    # One transaction per row (asp_statuses.py), in sessions of its own rather than the request's.
+    return AspStatusImports(side_sessions, clock, store, signature_policy)
 
 
 def provide_report_service(db_session: NamedDependency[AsyncSession],

@@ -329,6 +329,18 @@ class ImportReport(CamelStruct):
     errors: list[ImportRowError]
 
 
+class AspStatusImportReport(CamelStruct):
+    """What an import of the ASP's status file did (asp_statuses.py): rows read, statuses recorded, rows saying
+    what was recorded already (unchanged), rows refused with their line, rule and reason."""
+
+    sha256: str
+    rows: int
+    applied: int
+    unchanged: int
+    refused_rows: int
+    errors: list[ImportRowError]
+
+
 # -- reports (reports.py) ------------------------------------------------------------------------------------
 
 

@@ -359,6 +359,8 @@ EXPECTATIONS |= {
     "PUT /sons/orders/{order_id}/balance":                        sons_row(U, F, F, F, F, F, F, A, N),
     "POST /sons/orders/{order_id}/cancellation":                  sons_row(U, F, F, F, A, F, F, F, F),
     "POST /sons/asp-requests/{request_id}/statuses":              sons_row(U, F, F, F, A, F, F, F, F),
+    # The ASP's status file: the operator's, like each status it records.
+    "POST /sons/asp-status-imports":                              sons_row(U, F, F, F, A, F, F, F, F),
     "POST /sons/asp-requests/{request_id}/refile":                sons_row(U, F, F, F, F, F, F, A, N),
 }
 # DPS routes. Columns:                                         anon h_mbr v_mbr buyer platf b_eval o_buy v_adm o_vnd
