@@ -15,6 +15,7 @@ from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
+from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
 from marketplace.tenders.jobs import scan_pending_attachments
 from marketplace.tenders.vault import Vault
@@ -45,7 +46,9 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # store it and tell people, within five minutes.
              cron(close_ended_dps, minute=set(range(1, 60, 5)), unique=True),
              cron(alert_admission_due_dates, minute=set(range(3, 60, 5)), unique=True),
-             cron(sandbox_timers, unique=True)]
+             cron(sandbox_timers, unique=True),
+             # SONS orders past their deployment deadline (§12): daily, at night, off the round hour.
+             cron(expire_sons_orders, hour={2}, minute={43}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

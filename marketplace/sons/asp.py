@@ -292,7 +292,7 @@ class AspService(OrderService):
                           client_renunciation=data.client_renunciation)
         return await self.view(order)
 
-    async def expire(self, principal: Principal) -> list[schemas.Order]:
+    async def expire(self, principal: Principal | str) -> list[schemas.Order]:
         """§12: the orders deployed or accepted still open past their dispositif's deployment deadline (in force
         now) expire; funding lost."""
         now = self.clock.now()

@@ -26,7 +26,7 @@ from tests.sons.api import (
     sign,
     solution,
 )
-from tests.vendors.api import minimal_pdf
+from tests.vendors.api import fetch, minimal_pdf
 from tests.world import World
 
 
@@ -203,3 +203,38 @@ async def test_orders_past_the_deployment_deadline_expire(
     clock.advance(timedelta(days=200))
     expired = ok(await client.post("/sons/orders/expiry", headers=admin), 200)
     assert [(o["id"], o["status"]) for o in expired] == [(order["id"], "expired")]
+
+
+async def test_the_worker_expires_orders_past_the_deployment_deadline_every_day(
+        client: Client, world: World, settings: Settings, clock: FrozenClock) -> None:
+    """The same expiry without the operator: a daily job of the worker, the platform named in the audit."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from marketplace.sons.jobs import expire_sons_orders
+    from marketplace.worker import CRON_JOBS
+
+    assert expire_sons_orders in [job.coroutine for job in CRON_JOBS]
+    start = clock.now()
+    found = await dispositif(client, world, settings, start)
+    sol = await solution(client, world, found["id"], start)
+    order = ok(await draft(client, world, sol["id"]), 201)
+    ok(await sign(client, world, order["id"]), 200)
+    order = ok(await client.post(f"/sons/orders/{order['id']}/advance", headers=world["vendor_admin"].headers), 201)
+    advance = request_of(order, "advance")
+    ok(await asp(client, world, advance["id"], "VALIDATED"), 200)
+    ok(await asp(client, world, advance["id"], "DECIDED_PAID"), 200)
+    ok(await client.post(f"/sons/orders/{order['id']}/deployment", headers=world["vendor_admin"].headers), 200)
+    engine = create_async_engine(settings.database_url)
+    ctx = {"session_maker": async_sessionmaker(engine, expire_on_commit=False), "clock": clock}
+    try:
+        assert await expire_sons_orders(ctx) == 0
+        clock.advance(timedelta(days=200))
+        assert await expire_sons_orders(ctx) == 1
+        assert await expire_sons_orders(ctx) == 0  # once
+    finally:
+        await engine.dispose()
+    shown = ok(await client.get(f"/sons/orders/{order['id']}", headers=world["vendor_admin"].headers), 200)
+    assert shown["status"] == "expired"
+    rows = await fetch(settings, "SELECT actor FROM audit_event WHERE action = 'sons_order.expired' AND target_id = $1",
+                       order["id"])
+    assert [r["actor"] for r in rows] == ["system"]
