@@ -26,6 +26,8 @@ class Browser:
         self.cookies = httpx.Cookies()
 
     async def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        # Over HTTPS whatever the client's own base URL (the session's cookies are Secure).
+        url = BASE_URL + url if url.startswith("/") else url
         saved = self.client.cookies
         self.client.cookies = self.cookies
         try:
