@@ -42,6 +42,10 @@ from marketplace.web.security import PREFIX, SESSION_STORE, csrf_config, securit
 
 log = logging.getLogger("marketplace.web")
 
+# The DPS's states (vendors/states.py) as a French reader names them: words only, no rule.
+DPS_STATUS_LABELS = {"draft": "brouillon", "pending": "fenêtre initiale ouverte", "active": "actif",
+                     "cancelled": "annulé", "terminated": "clos"}
+
 HERE = Path(__file__).resolve().parent
 STATIC = HERE / "static"
 TEMPLATES = HERE / "templates"
@@ -60,6 +64,7 @@ def template_engine(vendor: Path | None) -> JinjaTemplateEngine:
     environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["paris"] = format_paris
+    environment.filters["dps_status"] = lambda status: DPS_STATUS_LABELS.get(str(status), str(status))
     # The <script> tag carries the served file's own hash (Subresource Integrity), recorded when it was fetched.
     environment.globals["htmx_integrity"] = htmx.file_integrity(vendor) if vendor else None
     environment.globals["static"] = f"{PREFIX}/static"
