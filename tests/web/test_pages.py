@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from http.cookies import SimpleCookie
 
 import httpx
+import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from redis.asyncio import Redis
@@ -240,3 +241,36 @@ def _dps_body(clock: FrozenClock) -> dict[str, object]:
     from tests.vendors.api import dps_body
 
     return dps_body(clock.now())
+
+
+@pytest.mark.usefixtures("cpv")
+async def test_the_work_queue_lists_the_buying_sides_contracts_closing_within_seven_days(
+        client: Client, app: Litestar, world: World, clock: FrozenClock) -> None:
+    from tests.tenders.test_publication import admit, publish, submitted_need
+    from tests.vendors.api import open_dps
+
+    dps = await open_dps(client, world, clock)
+    category = categories_by_pair(dps)["grand_age", "saas"]
+    await admit(client, world, world["vendor_admin"], category)
+    need = await submitted_need(client, world)
+    deadline = clock.now() + timedelta(days=12)
+    contract = expect(await publish(client, world, need["id"], dps["id"], deadline.isoformat()), 201)
+
+    async def closing(person: str) -> tuple[int, str]:
+        web = Browser(client)
+        await login(web, email_of(person))
+        page = (await web.get("/app/")).text
+        return _count(page, "compte-clotures"), page
+
+    count, page = await closing("buyer_admin")
+    assert count == 0  # 12 days ahead: not yet
+    clock.advance(timedelta(days=6))
+    count, page = await closing("buyer_admin")
+    assert count == 1 and contract["title"] in page and contract["tenderDeadlineParis"] in page
+    # The buying side only: another buying organisation's admin, and the vendor invited, see none of it.
+    for person in ("other_buyer_admin", "vendor_admin"):
+        count, page = await closing(person)
+        assert count == 0 and contract["title"] not in page
+    clock.advance(deadline - clock.now())  # at the deadline it is closed for offers (HC6): no longer listed
+    count, _ = await closing("buyer_admin")
+    assert count == 0
