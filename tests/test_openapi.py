@@ -26,6 +26,7 @@ from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES
 from marketplace.lib.openapi import BEARER, PROBLEM, PROBLEM_MEDIA_TYPE
 from marketplace.settings import Settings
 from marketplace.sons import asp as sons_asp
+from marketplace.sons import imports as sons_imports
 from marketplace.tenders import amendments
 from marketplace.tenders.schemas import DEFAULT_ATTACHMENT_TYPES
 from marketplace.vendors.documents import DPS_DOCUMENT_TYPES
@@ -47,6 +48,7 @@ UPLOADS = {
     ("put", "/sons/orders/{order_id}/signature"): tuple(contracts.SIGNATURE_TYPES),
     ("put", "/sons/orders/{order_id}/acceptance"): tuple(contracts.SIGNATURE_TYPES),
     ("put", "/sons/orders/{order_id}/balance"): tuple(sons_asp.INVOICE_TYPES),
+    ("post", "/sons/order-imports"): tuple(sons_imports.MEDIA_TYPES),
 }
 
 

@@ -87,6 +87,7 @@ FUNDER_WRITERS = (Role.FUNDER_ADMIN, Role.FUNDER_INSTRUCTOR)  # instruct: decide
 SIGNATORIES = (*BUYER_ADMINS, Role.VENDOR_ADMIN)  # sign a contract, each for its own side (D18, HC4)
 HOLDER_ADMINISTRATION = (Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN)  # an OG's own records: its admin or the operator
 # SONS (domain.md §5, §12): the operator records what the ASP decides (statuses, cancellations, expiries) and keeps
-# the dispositifs; an order is read by its vendor's and its OG's members and by the operator.
+# the dispositifs; an order is read by its vendor's and its OG's members, by the operator, and (read-only) by the
+# members of the ARS of a region where one of its sites is (sons/access.py).
 SONS_OPERATORS = (Role.PLATFORM_ADMIN,)
-SONS_ORDER_READERS = (*VENDOR_MEMBERS, *HOLDER_MEMBERS, Role.PLATFORM_ADMIN)
+SONS_ORDER_READERS = (*VENDOR_MEMBERS, *HOLDER_MEMBERS, *FUNDER_MEMBERS, Role.PLATFORM_ADMIN)

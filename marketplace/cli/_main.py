@@ -65,10 +65,10 @@ def _with_session(settings: Settings, work: Any) -> Any:
     return asyncio.run(run())
 
 
-def _seed(settings: Settings) -> tuple[Any, Any, Any]:
+def _seed(settings: Settings) -> tuple[Any, Any, Any, Any]:
     """The demo accounts, then (each in a transaction of its own) a sandbox ready to walk, its need funded by a
-    rehearsal call of the ARS and published by the holder, and the ARS's real call with a selected project
-    (tenders/demo.py, funding/demo.py)."""
+    rehearsal call of the ARS and published by the holder, the ARS's real call with a selected project, and SONS
+    orders (tenders/demo.py, funding/demo.py, sons/demo.py: its signatures made and checked with the DEMO PKI)."""
     from marketplace.accounts.demo import seed_demo
     from marketplace.app import make_store
     from marketplace.errors import DomainError
@@ -84,17 +84,41 @@ def _seed(settings: Settings) -> tuple[Any, Any, Any]:
         funding = _with_session(settings, lambda s: seed_demo_funding(s, system_clock, make_store(settings)))
     except DomainError as exc:
         raise click.ClickException(f"the demo funding: {exc.detail}") from exc
-    return accounts, sandbox, funding
+    try:
+        sons = _with_session(settings, lambda s: _seed_sons(settings, s))
+    except DomainError as exc:
+        raise click.ClickException(f"the demo SONS orders: {exc.detail}") from exc
+    return accounts, sandbox, funding, sons
 
 
-def _print_demo(summaries: tuple[Any, Any, Any]) -> None:
+async def _seed_sons(settings: Settings, session: Any) -> Any:
+    """The demo's SONS orders, the OG's signatures made with the DEMO PKI and checked against its trusted list
+    (the domain knows nothing of the dev stack: both are handed to it here)."""
+    from marketplace.app import make_store
+    from marketplace.devstack.esign import DemoPki
+    from marketplace.lib.clock import system_clock
+    from marketplace.lib.esign import SignaturePolicy, TrustStore
+    from marketplace.sons.demo import seed_demo_sons
+
+    pki = DemoPki(settings.data_dir).ensure()
+    policy = SignaturePolicy(TrustStore.load(pki.trust_dir), require_qualified=False)
+
+    def sign(name: str, organisation: str, pdf: bytes) -> bytes:
+        return pki.sign_pdf(pki.signer(name, organisation), pdf)
+
+    return await seed_demo_sons(session, system_clock, make_store(settings), policy, sign)
+
+
+def _print_demo(summaries: tuple[Any, Any, Any, Any]) -> None:
     from marketplace.accounts.demo import DEMO_PASSWORD
     from marketplace.lib.clock import format_paris
     from marketplace.lib.sandbox import NOTICE
     from marketplace.reference.cpv import IMPORT_COMMAND
+    from marketplace.sons.demo import CODE, DEMO_CEILINGS_VERSION, PAID_REF, TO_MODIFY_REF, WAVE
+    from marketplace.sons.dispositifs import IMPORT_COMMAND as CEILINGS_COMMAND
     from marketplace.tenders.demo import DEMO_CPV_CODES, DEMO_OPENER_PASSPHRASE, HOLDER_OPENER
 
-    summary, sandbox, funding = summaries
+    summary, sandbox, funding, sons = summaries
     click.echo("Demo data " + ("loaded." if summary.created else "already present."))
     click.echo(f"Demo accounts (password: {DEMO_PASSWORD}):")
     for email, organisation in summary.logins:
@@ -115,3 +139,13 @@ def _print_demo(summaries: tuple[Any, Any, Any]) -> None:
     click.echo(f"  selected project   {funding.need_id}  (decision {funding.decision_reference}, "
                f"{funding.amount_cents // 100} € in three tranches)")
     click.echo('  Walk it: README, "Rehearse in the sandbox".')
+    click.echo("Demo SONS (purchase-for-account orders), " + ("new:" if sons.created else "present:"))
+    click.echo(f"  dispositif         {CODE} wave {WAVE}  {sons.dispositif_id}")
+    if sons.demo_ceilings:
+        click.echo(f"  ceilings           no table was imported: loaded the DEMO table ({DEMO_CEILINGS_VERSION}, "
+                   f"not the AF's); import the AF's with `{CEILINGS_COMMAND}`")
+    for name, solution_id in sons.solutions:
+        click.echo(f"  solution           {solution_id}  ({name}, referenced)")
+    click.echo(f"  order PAID         {sons.paid_order_id}  ({PAID_REF}: advance and balance paid by the ASP)")
+    click.echo(f"  order TO_MODIFY    {sons.to_modify_order_id}  ({TO_MODIFY_REF}: its advance \"A modifier\" at the "
+               "ASP, to file again)")

@@ -1,5 +1,5 @@
 """The commands that run and operate the product: migrate, create-bucket, serve, worker, audit verify,
-create-admin, seed, import-cpv, import-sons-ceilings.
+create-admin, seed, import-cpv, import-sons-ceilings, import-sons-orders.
 """
 
 from __future__ import annotations
@@ -173,3 +173,75 @@ def import_sons_ceilings_command(path: Path, version: str | None) -> None:
         click.echo(f"Ceiling table already imported from this file: version {table.version} (nothing changed).")
     else:
         click.echo(f"Imported {count} tranches, ceiling table {table.version} (sha256 {table.sha256[:12]}).")
+
+
+@main.command("import-sons-orders")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--vendor", "vendor", required=True, help="The vendor the orders are drafted for: its id or its SIREN.")
+@click.option("--errors", "errors_out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the refused rows there as CSV (line, orderRef, column, rule, detail).")
+def import_sons_orders_command(path: Path, vendor: str, errors_out: Path | None) -> None:
+    """Import a vendor's SONS orders from CSV, one row per site (README, "SONS orders"), checked by the same guards
+    as POST /sons/orders; re-importing a file creates nothing twice. Exit status 1 when a row was refused."""
+    import csv
+    import uuid
+
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from sqlalchemy import select
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from marketplace.accounts.models import Organisation
+    from marketplace.accounts.roles import OrganisationKind
+    from marketplace.lib.clock import system_clock
+    from marketplace.sons.imports import ImportRefused, run_import
+
+    settings = Settings.from_env()
+    data = path.read_bytes()
+    console = Console(stderr=True)
+
+    async def work() -> Any:
+        engine = create_async_engine(settings.database_url)
+        try:
+            sessions = async_sessionmaker(engine, expire_on_commit=False)
+            async with sessions() as session:
+                try:
+                    key = Organisation.id == uuid.UUID(vendor)
+                except ValueError:
+                    key = Organisation.siren == vendor.replace(" ", "")
+                vendor_id = await session.scalar(select(Organisation.id).where(
+                    key, Organisation.kind == OrganisationKind.VENDOR))
+            if vendor_id is None:
+                raise click.ClickException(f"no vendor has the id or SIREN {vendor}")
+            with Progress(TextColumn("[bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
+                          TextColumn("rows"), TimeElapsedColumn(), console=console) as progress:
+                task = progress.add_task(path.name, total=None)
+
+                def advance(done: int, total: int) -> None:
+                    progress.update(task, completed=done, total=total)
+
+                return await run_import(sessions, system_clock, actor=f"cli:import-sons-orders ({path.name})",
+                                        vendor_id=vendor_id, data=data, progress=advance)
+        finally:
+            await engine.dispose()
+
+    try:
+        report = asyncio.run(work())
+    except ImportRefused as exc:
+        raise click.ClickException(exc.detail) from exc
+    click.echo(f"{report.rows} rows, {report.orders} orders: {report.created} created, {report.unchanged} "
+               f"unchanged, {report.refused_rows} row(s) refused.")
+    for error in report.errors[:20]:
+        click.echo(f"  line {error.line}: {error.order_ref or '-'} {error.column or ''} [{error.rule or '-'}] "
+                   f"{error.detail}")
+    if len(report.errors) > 20:
+        click.echo(f"  … and {len(report.errors) - 20} more" + (f" (all in {errors_out})" if errors_out else
+                                                               " (--errors FILE writes them all)"))
+    if errors_out is not None:
+        with errors_out.open("w", newline="", encoding="utf-8") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "orderRef", "column", "rule", "detail"])
+            writer.writerows([e.line, e.order_ref or "", e.column or "", e.rule or "", e.detail]
+                             for e in report.errors)
+    if report.errors:
+        sys.exit(1)

@@ -4,9 +4,9 @@ enrolment, orders and their requests to the ASP (thin: each calls one service me
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
-from litestar import Controller, Request, Response, get, post, put
+from litestar import Controller, MediaType, Request, Response, get, post, put
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
@@ -22,20 +22,27 @@ from marketplace.accounts.roles import (
     Role,
 )
 from marketplace.awards.contracts import SIGNATURE_TYPES
-from marketplace.lib.access import requires
+from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
-from marketplace.lib.openapi import raw_body
+from marketplace.lib.openapi import answers, raw_body
 from marketplace.sons import schemas
 from marketplace.sons.asp import INVOICE_TYPES, AspService
 from marketplace.sons.deps import (
     provide_dispositif_service,
     provide_enrolment_service,
+    provide_export_service,
+    provide_order_imports,
     provide_order_service,
+    provide_report_service,
     provide_solution_service,
 )
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.exports import SCHEMA_PATH, ExportService, payment_request_schema
+from marketplace.sons.imports import MEDIA_TYPES as IMPORT_TYPES
+from marketplace.sons.imports import OrderImports
+from marketplace.sons.reports import ReportDimension, ReportService, report_csv
 from marketplace.sons.solutions import EnrolmentService, SolutionService
-from marketplace.sons.states import MssCase, OrderStatus, SignatureMethod
+from marketplace.sons.states import AspStatus, MssCase, OrderStatus, RequestKind, SignatureMethod
 from marketplace.uploads import raw_upload
 
 Caller = NamedDependency[Principal]
@@ -43,11 +50,15 @@ Dispositifs = NamedDependency[DispositifService]
 Solutions = NamedDependency[SolutionService]
 Enrolments = NamedDependency[EnrolmentService]
 Orders = NamedDependency[AspService]
+Imports = NamedDependency[OrderImports]
+Reports = NamedDependency[ReportService]
+Exports = NamedDependency[ExportService]
 Name = Annotated[str, QueryParameter(name="signatoryName", min_length=1, max_length=200)]
 
 OPERATOR = "The platform operator: it keeps the dispositifs and records what the ASP decides (SN1, SN5)."
 VENDOR = "The vendor's admin or bid manager, for its own vendor."
-ORDER_READERS = "Members of the order's vendor and OG, and the operator (anyone else: 404)."
+ORDER_READERS = ("Members of the order's vendor and OG, the operator, and read-only the members of the ARS of a "
+                 "region where one of its sites is (anyone else: 404).")
 ORDER_VENDOR = "The order's vendor's admin or bid manager (its OG's members: 403; anyone else: 404)."
 ORDER_HOLDER = "The order's OG's admin or project lead (its vendor's members: 403; anyone else: 404)."
 ORDER_OPERATOR = "The operator, recording the ASP's decision (SN5)."
@@ -55,7 +66,10 @@ _deps = {"principal": Provide(provide_principal, sync_to_thread=False),
          "dispositifs": Provide(provide_dispositif_service, sync_to_thread=False),
          "solutions": Provide(provide_solution_service, sync_to_thread=False),
          "enrolments": Provide(provide_enrolment_service, sync_to_thread=False),
-         "orders": Provide(provide_order_service, sync_to_thread=False)}
+         "orders": Provide(provide_order_service, sync_to_thread=False),
+         "imports": Provide(provide_order_imports, sync_to_thread=False),
+         "reports": Provide(provide_report_service, sync_to_thread=False),
+         "exports": Provide(provide_export_service, sync_to_thread=False)}
 
 
 def _order_path(order_id: uuid.UUID) -> str:
@@ -128,8 +142,9 @@ class SonsReferenceController(Controller):
                     principal: Caller) -> Response[schemas.Enrolment]:
         return created(await enrolments.enrol(principal, data), "/sons/enrolment")
 
-    @get("/enrolment", opt=requires(*VENDOR_MEMBERS, Role.PLATFORM_ADMIN,
-                                    reason="The vendor's members, and the operator (naming the vendor)."),
+    @get("/enrolment", opt={**requires(*VENDOR_MEMBERS, Role.PLATFORM_ADMIN,
+                                       reason="The vendor's members, and the operator (naming the vendor)."),
+                            **answers(404)},  # none recorded yet
          summary="The vendor's current ASP enrolment")
     async def enrolment(self, enrolments: Enrolments, principal: Caller,
                         vendor_id: Annotated[uuid.UUID | None, QueryParameter(name="vendorOrganisationId")] = None,
@@ -151,6 +166,15 @@ class SonsOrderController(Controller):
         order = await orders.create(principal, data)
         return created(order, _order_path(order.id))
 
+    @post("/order-imports", status_code=HTTP_200_OK, request_max_body_size=None,
+          opt={**requires(*VENDOR_WRITERS, reason=VENDOR), **raw_body(*IMPORT_TYPES)},
+          summary="Import the vendor's orders from CSV (raw body, one row per site; README \"SONS orders\"): the "
+                  "guards of POST /sons/orders per order, refused rows reported by line; nothing created twice")
+    async def import_orders(self, request: Request[Any, Any, Any], imports: Imports, principal: Caller,
+                            vendor_id: Annotated[uuid.UUID | None, QueryParameter(name="vendorOrganisationId")]
+                            = None) -> schemas.ImportReport:
+        return await imports.upload(principal, vendor_id, **raw_upload(request))
+
     @get("/orders", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
          summary="The orders of the caller's vendors and OGs (the operator: all)")
     async def list_orders(self, orders: Orders, principal: Caller,
@@ -162,6 +186,43 @@ class SonsOrderController(Controller):
           summary="Expire the deployed or accepted orders past their deployment deadline (§12); returns them")
     async def expire(self, orders: Orders, principal: Caller) -> list[schemas.Order]:
         return await orders.expire(principal)
+
+    @get("/reports/orders", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS + " Each reads its orders."),
+         summary="Orders per dispositif, wave, region, vendor, status or ASP status: counts, HT/TTC, paid, at risk "
+                 "(deployment deadline within 30 days); JSON, or CSV with ?format=csv or Accept: text/csv")
+    async def report(self, request: Request[Any, Any, Any], reports: Reports, principal: Caller,
+                     by: Annotated[ReportDimension, QueryParameter(name="by")] = ReportDimension.DISPOSITIF,
+                     output: Annotated[Literal["json", "csv"] | None, QueryParameter(name="format")] = None,
+                     ) -> Response[schemas.OrderReport]:
+        report = await reports.report(principal, by)
+        if output == "csv" or (output is None and request.accept.best_match(
+                [MediaType.JSON, "text/csv"], default=MediaType.JSON) == "text/csv"):
+            return Response(report_csv(report), media_type="text/csv; charset=utf-8",  # type: ignore[arg-type]
+                            headers={"Content-Disposition": f'attachment; filename="sons-orders-by-{by.value}.csv"'})
+        return Response(report)
+
+    @get(SCHEMA_PATH.removeprefix("/sons"), opt=public("A published JSON Schema: documentation, no data."),
+         summary="The JSON Schema (draft 2020-12) of an exported ASP payment request (GET /sons/payment-requests)",
+         media_type="application/schema+json")
+    async def payment_request_schema(self) -> dict[str, Any]:
+        return payment_request_schema()
+
+    @get("/payment-requests", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
+         summary="The ASP payment requests (advance, amendments, balance) of the caller's orders as JSON documents "
+                 "of the published shape (GET /sons/schemas/payment-request.json)")
+    async def payment_requests(
+            self, exports: Exports, principal: Caller,
+            order_id: Annotated[uuid.UUID | None, QueryParameter(name="orderId")] = None,
+            kind: Annotated[RequestKind | None, QueryParameter(name="kind")] = None,
+            status: Annotated[AspStatus | None, QueryParameter(name="status")] = None,
+    ) -> list[schemas.PaymentRequestDocument]:
+        return await exports.documents(principal, order_id=order_id, kind=kind, status=status)
+
+    @get("/payment-requests/{request_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
+         summary="One ASP payment request as a JSON document of the published shape")
+    async def payment_request(self, request_id: FromPath[uuid.UUID], exports: Exports,
+                              principal: Caller) -> schemas.PaymentRequestDocument:
+        return await exports.document(principal, request_id)
 
     @get("/orders/{order_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=ORDER_READERS),
          summary="An order with its sites, signatures and ASP requests (with their status history)")

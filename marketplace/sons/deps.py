@@ -9,6 +9,9 @@ from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
 from marketplace.sons.asp import AspService
 from marketplace.sons.dispositifs import DispositifService
+from marketplace.sons.exports import ExportService
+from marketplace.sons.imports import OrderImports
+from marketplace.sons.reports import ReportService
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from storage import ObjectStore
 
@@ -34,3 +37,18 @@ def provide_order_service(db_session: NamedDependency[AsyncSession], clock: Name
                           signature_policy: NamedDependency[SignaturePolicy]) -> AspService:
     # One service for the order and its ASP requests (AspService extends OrderService).
     return AspService(db_session, clock, store, side_sessions, signature_policy)
+
+
+def provide_order_imports(clock: NamedDependency[Clock],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> OrderImports:
+    # An import commits chunk by chunk (imports.py), in sessions of its own rather than the request's.
+    return OrderImports(side_sessions, clock)
+
+
+def provide_report_service(db_session: NamedDependency[AsyncSession],
+                           clock: NamedDependency[Clock]) -> ReportService:
+    return ReportService(db_session, clock)
+
+
+def provide_export_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> ExportService:
+    return ExportService(db_session, clock)

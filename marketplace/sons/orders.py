@@ -22,47 +22,39 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import unicodedata
 import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterable
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
 import anyio.to_thread
 import msgspec
 from sqlalchemy import select
 
-from marketplace.accounts.models import Facility, Organisation
+from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import OrganisationKind
 from marketplace.awards.contracts import SIGNATURE_TYPES, signature_refusal
-from marketplace.errors import Conflict, RuleViolation
+from marketplace.errors import RuleViolation
 from marketplace.lib import esign
 from marketplace.lib.clock import format_paris, to_paris
-from marketplace.lib.identifiers import InvalidIdentifier, validate_finess, validate_siret
 from marketplace.sons import schemas
 from marketplace.sons.access import order_for, vendor_acting, visible_orders
 from marketplace.sons.base import DOCUMENT_MAX_BYTES, STORE_PREFIX, SonsBase
-from marketplace.sons.dispositifs import IMPORT_COMMAND, current_calendar, current_ceiling_table
+from marketplace.sons.checks import check_mention, check_order, is_pre_referencing, load_lookups
+from marketplace.sons.dispositifs import current_calendar
 from marketplace.sons.errors import (
-    AmountsInconsistent,
-    BeneficiaryServed,
-    CeilingExceeded,
     DeadlinePassed,
     OrderStage,
     PreReferencingRefused,
-    SiteNotOfOg,
     SolutionUnavailable,
 )
 from marketplace.sons.models import (
     SonsAspEvent,
     SonsAspRequest,
     SonsCalendar,
-    SonsCeiling,
     SonsDispositif,
     SonsDocument,
-    SonsEnrolment,
     SonsOrder,
     SonsOrderSite,
     SonsSolution,
@@ -73,26 +65,11 @@ from marketplace.sons.states import (
     MssCase,
     OrderStatus,
     SignatureMethod,
-    SolutionStatus,
-    VatStatus,
     order_allows,
 )
 from marketplace.tenders.offers import audit_apart
 from marketplace.uploads import check_declared, read_limited
 from storage import ObjectStore
-
-# SN3: the mention the AF prescribes on an order signed before the solution's referencing.
-PRE_REFERENCING_MENTION = "sous condition de référencement"
-
-
-def _plain(text: str) -> str:
-    decomposed = unicodedata.normalize("NFKD", text)
-    return " ".join("".join(c for c in decomposed if not unicodedata.combining(c)).casefold().split())
-
-
-def ttc_of(ht_cents: int, vat_rate_bp: int) -> int:
-    """§5.3: TTC to the cent, the VAT rounded half up (the HT amount in cents times the rate in basis points)."""
-    return ht_cents + (ht_cents * vat_rate_bp + 5_000) // 10_000
 
 
 def _stage(action: str, order: SonsOrder, what: str) -> None:
@@ -108,160 +85,20 @@ class OrderService(SonsBase):
         if solution is None:
             raise SolutionUnavailable("solutionId: no SONS solution has this id", field="solutionId", rule="§5.2")
         vendor_id = vendor_acting(principal, solution.vendor_organisation_id)
-        if solution.status is not SolutionStatus.ACTIVE:
-            raise SolutionUnavailable("solutionId: §5.2: this solution was withdrawn; it takes no new order",
-                                      field="solutionId", rule="§5.2")
-        scenario = data.installation_scenario.strip()
-        if scenario not in solution.installation_scenarios:
-            raise SolutionUnavailable(f"installationScenario: §5.3: the scenario is one of the solution's referenced "
-                                      f"profile ({', '.join(solution.installation_scenarios)})",
-                                      field="installationScenario", rule="§5.3")
-        dispositif = await self.session.get(SonsDispositif, solution.dispositif_id)
-        assert dispositif is not None
-        calendar = await current_calendar(self.session, dispositif.id)
-        now = self.clock.now()
-        if now >= calendar.order_deadline:
-            raise DeadlinePassed(f"orderRef: SN1: orders of {dispositif.code} (wave {dispositif.wave}) were signed "
-                                 f"until {format_paris(calendar.order_deadline)}", field="orderRef", rule="SN1",
-                                 deadline=calendar.order_deadline.isoformat())
-        og = await self.session.get(Organisation, data.holder_organisation_id)
-        if og is None or og.kind is not OrganisationKind.HOLDER or og.finess_ej is None:
-            raise RuleViolation("holderOrganisationId: §5.3: the order is an OG's, funded through its FINESS EJ; this "
-                                "is not an OG with one", field="holderOrganisationId", rule="domain.md §2.3")
-        ceiling = await self._ceiling(dispositif, data.tranche)
-        self._amounts(data, ceiling, await self._vat_status(vendor_id))
-        if solution.saas and not data.subscription_excluded:
-            raise RuleViolation("subscriptionExcluded: SN2: the subscription of a SaaS solution is not funded; the "
-                                "order says so (subscriptionExcluded: true)", field="subscriptionExcluded",
-                                rule="SN2")
-        pre_referencing = self._pre_referencing(solution, now)
-        if pre_referencing:
-            self._mention(data.pre_referencing_mention)
-        sites = await self._sites(og, data.sites, dispositif)
-        reference = data.order_ref.strip()
-        if await self.session.scalar(select(SonsOrder.id).where(SonsOrder.vendor_organisation_id == vendor_id,
-                                                                SonsOrder.order_ref == reference)):
-            raise Conflict(f"orderRef: you have an order {reference} already", field="orderRef")
-        order = SonsOrder(
-            order_ref=reference, vendor_organisation_id=vendor_id, holder_organisation_id=og.id,
-            og_finess_ej=og.finess_ej, og_siret=og.siret, solution_id=solution.id, dispositif_id=dispositif.id,
-            wave=dispositif.wave, calendar_id=calendar.id, ceiling_id=ceiling.id, installation_scenario=scenario,
-            tranche=ceiling.tranche, ceiling_ht_cents=ceiling.ceiling_ht_cents, amount_ht_cents=data.amount_ht_cents,
-            vat_rate_bp=data.vat_rate_bp, amount_ttc_cents=data.amount_ttc_cents,
-            subscription_excluded=data.subscription_excluded, pre_referencing=pre_referencing,
-            pre_referencing_mention=data.pre_referencing_mention.strip() if data.pre_referencing_mention else None,
-            status=OrderStatus.DRAFT, created_by=principal.label, paid_cents=0)
+        # The guards the bulk import applies too, on what they read loaded the same way (checks.py).
+        lookups = await load_lookups(self.session, self.clock.now(), vendor_id, [data])
+        checked = check_order(lookups, vendor_id, data)
+        order = checked.order(data, vendor_id, principal.label)
         self.session.add(order)
         await self.session.flush()
-        self.session.add_all(SonsOrderSite(order_id=order.id, dispositif_code=dispositif.code, wave=dispositif.wave,
-                                           holds=True, **site) for site in sites)
+        self.session.add_all(checked.site_rows(order.id))
         await self.session.flush()
         await self._audit(principal, "sons_order.drafted", organisation_id=vendor_id, target_type="sons_order",
-                          target_id=order.id, order_ref=reference, holder=str(og.id), dispositif=dispositif.code,
-                          wave=dispositif.wave, tranche=ceiling.tranche, amount_ht_cents=order.amount_ht_cents,
-                          amount_ttc_cents=order.amount_ttc_cents, sites=[s["beneficiary"] for s in sites])
+                          target_id=order.id, order_ref=order.order_ref, holder=str(checked.og.id),
+                          dispositif=checked.dispositif.code, wave=checked.dispositif.wave,
+                          tranche=order.tranche, amount_ht_cents=order.amount_ht_cents,
+                          amount_ttc_cents=order.amount_ttc_cents, sites=[s["beneficiary"] for s in checked.sites])
         return await self.view(order)
-
-    async def _vat_status(self, vendor_id: uuid.UUID) -> VatStatus | None:
-        return await self.session.scalar(select(SonsEnrolment.vat_status).where(
-            SonsEnrolment.vendor_organisation_id == vendor_id, SonsEnrolment.superseded_at.is_(None)))
-
-    async def _ceiling(self, dispositif: SonsDispositif, tranche: str) -> SonsCeiling:
-        table = await current_ceiling_table(self.session, dispositif.id)
-        if table is None:
-            raise RuleViolation(f"tranche: SN1: no ceiling table of {dispositif.code} has been imported; the operator "
-                                f"imports the AF's with `{IMPORT_COMMAND}`", field="tranche", rule="SN1")
-        ceiling = await self.session.scalar(select(SonsCeiling).where(SonsCeiling.table_id == table.id,
-                                                                      SonsCeiling.tranche == tranche.strip()))
-        if ceiling is None:
-            known = (await self.session.scalars(select(SonsCeiling.tranche).where(SonsCeiling.table_id == table.id)
-                                                .order_by(SonsCeiling.tranche))).all()
-            raise RuleViolation(f"tranche: SN1: {dispositif.code}'s ceiling table {table.version} has no tranche "
-                                f"{tranche!r} (its tranches: {', '.join(known)})", field="tranche", rule="SN1")
-        return ceiling
-
-    @staticmethod
-    def _amounts(data: schemas.OrderCreate, ceiling: SonsCeiling, vat_status: VatStatus | None) -> None:
-        if data.amount_ht_cents > ceiling.ceiling_ht_cents:
-            raise CeilingExceeded(f"amountHtCents: SN1: {data.amount_ht_cents} cents HT is over the ceiling of tranche "
-                                  f"{ceiling.tranche} ({ceiling.ceiling_ht_cents} cents HT)", field="amountHtCents",
-                                  rule="SN1", ceilingHtCents=ceiling.ceiling_ht_cents)
-        rates = {ceiling.vat_rate_bp} | ({0} if vat_status is VatStatus.NOT_LIABLE else set())
-        if data.vat_rate_bp not in rates:
-            raise AmountsInconsistent(f"vatRateBp: §5.3: the VAT rate of tranche {ceiling.tranche} is "
-                                      f"{ceiling.vat_rate_bp} basis points", field="vatRateBp", rule="domain.md §5.3")
-        expected = ttc_of(data.amount_ht_cents, data.vat_rate_bp)
-        if data.amount_ttc_cents != expected:
-            raise AmountsInconsistent(f"amountTtcCents: §5.3: {data.amount_ht_cents} cents HT at {data.vat_rate_bp} "
-                                      f"basis points is {expected} cents TTC, not {data.amount_ttc_cents}",
-                                      field="amountTtcCents", rule="domain.md §5.3", expected=expected)
-
-    def _pre_referencing(self, solution: SonsSolution, at: datetime) -> bool:
-        """SN3: an order signed before the solution's referencing date (or of a solution not referenced yet)."""
-        return solution.referenced_on is None or to_paris(at).date() < solution.referenced_on
-
-    @staticmethod
-    def _mention(mention: str | None) -> None:
-        if mention is None or _plain(PRE_REFERENCING_MENTION) not in _plain(mention):
-            raise PreReferencingRefused(f"preReferencingMention: SN3: an order before the solution's referencing "
-                                        f"carries the AF's mention « {PRE_REFERENCING_MENTION} »",
-                                        field="preReferencingMention", rule="SN3")
-
-    async def _sites(self, og: Organisation, given: list[schemas.SiteCreate],
-                     dispositif: SonsDispositif) -> list[dict[str, Any]]:
-        sites: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        for index, entry in enumerate(given):
-            field = f"sites[{index}]"
-            if (entry.finess_et is None) == (entry.siret is None):
-                raise RuleViolation(f"{field}: §5.3: a site is identified by its FINESS ET or its SIRET, one of the "
-                                    "two", field=field, rule="domain.md §2.3")
-            try:
-                if entry.finess_et is not None:
-                    et, siret = validate_finess(entry.finess_et), None
-                    beneficiary = f"FINESS:{et}"
-                else:
-                    assert entry.siret is not None
-                    et, siret = None, validate_siret(entry.siret)
-                    beneficiary = f"SIRET:{siret}"
-            except InvalidIdentifier as exc:
-                name = "finessEt" if entry.finess_et is not None else "siret"
-                raise RuleViolation(f"{field}.{name}: {exc.reason}", field=f"{field}.{name}",
-                                    rule="domain.md §2.3" if name == "finessEt" else "domain.md §2.2") from exc
-            if beneficiary in seen:
-                raise RuleViolation(f"{field}: the site is listed twice", field=field)
-            seen.add(beneficiary)
-            sites.append({"finess_et": et, "siret": siret, "beneficiary": beneficiary, "category": entry.category,
-                          "field": field})
-        ets = [s["finess_et"] for s in sites if s["finess_et"]]
-        owned = {row.finess_et: row for row in (await self.session.scalars(
-            select(Facility).where(Facility.finess_et.in_(ets)))).all()} if ets else {}
-        for site in sites:
-            if site["finess_et"] is not None:
-                facility = owned.get(site["finess_et"])
-                if facility is None or facility.organisation_id != og.id:
-                    raise SiteNotOfOg(f"{site['field']}.finessEt: §2.3: FINESS ET {site['finess_et']} is not a site of "
-                                      f"the OG (FINESS EJ {og.finess_ej})", field=f"{site['field']}.finessEt",
-                                      rule="domain.md §2.3")
-                site["category"] = site["category"] or facility.category_code
-            elif og.siren is None or site["siret"][:9] != og.siren:
-                raise SiteNotOfOg(f"{site['field']}.siret: §2.3: SIRET {site['siret']} is not an establishment of the "
-                                  f"OG (SIREN {og.siren or 'unknown'})", field=f"{site['field']}.siret",
-                                  rule="domain.md §2.3")
-        served = (await self.session.execute(
-            select(SonsOrderSite.beneficiary, SonsOrder.order_ref)
-            .join(SonsOrder, SonsOrder.id == SonsOrderSite.order_id)
-            .where(SonsOrderSite.beneficiary.in_([s["beneficiary"] for s in sites]), SonsOrderSite.holds,
-                   SonsOrderSite.dispositif_code == dispositif.code, SonsOrderSite.wave == dispositif.wave)
-            .limit(1))).first()
-        if served is not None:
-            index = next(i for i, s in enumerate(sites) if s["beneficiary"] == served[0])
-            raise BeneficiaryServed(f"sites[{index}]: SN4: {served[0].replace(':', ' ')} has its Ségur service of "
-                                    f"{dispositif.code} (wave {dispositif.wave}) ordered already",
-                                    field=f"sites[{index}]", rule="SN4")
-        for site in sites:
-            del site["field"]
-        return sites
 
     # -- the client's signatures (G16) -----------------------------------------------------------------------
 
@@ -319,8 +156,8 @@ class OrderService(SonsBase):
                                  deadline=calendar.order_deadline.isoformat())
         solution = await self.session.get(SonsSolution, order.solution_id)
         assert solution is not None
-        if self._pre_referencing(solution, now):
-            self._mention(order.pre_referencing_mention)
+        if is_pre_referencing(solution, now):
+            check_mention(order.pre_referencing_mention)
             proof = solution.proof_file_submitted_on
             days = calendar.pre_referencing_days
             if proof is None or to_paris(now).date() < proof - timedelta(days=days):

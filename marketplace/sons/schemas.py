@@ -8,6 +8,7 @@ import uuid
 from datetime import date, datetime
 from typing import Annotated, Any
 
+import msgspec
 from msgspec import Meta
 
 from marketplace.lib.schemas import CamelStruct
@@ -299,3 +300,171 @@ class CancellationCreate(CamelStruct):
 
     sworn_statement: LongText
     client_renunciation: bool = False
+
+
+# -- the bulk import of orders (imports.py) ------------------------------------------------------------------
+
+
+class ImportRowError(CamelStruct):
+    """A row of the file that was not imported: its line (the header is line 1), its order, the column at fault
+    (none when the row goes down with another row of its order) and the rule with the reason."""
+
+    line: int
+    order_ref: str | None
+    column: str | None
+    rule: str | None
+    detail: str
+
+
+class ImportReport(CamelStruct):
+    """What an import of orders did: rows and orders read, orders created, orders that existed as the file says
+    (unchanged), rows refused with their reasons (oldest line first)."""
+
+    sha256: str
+    rows: int
+    orders: int
+    created: int
+    unchanged: int
+    refused_rows: int
+    errors: list[ImportRowError]
+
+
+# -- reports (reports.py) ------------------------------------------------------------------------------------
+
+
+class ReportRow(CamelStruct):
+    """One group of orders: its key (a dispositif's code, a wave, an INSEE region or `unknown`, a vendor's id, an
+    order status, an ASP status or `NONE`) and label, how many orders, their HT and TTC amounts, what the ASP paid,
+    and those at risk (their deployment deadline within 30 days, the balance not filed) with their TTC."""
+
+    key: str
+    label: str
+    orders: int
+    amount_ht_cents: int
+    amount_ttc_cents: int
+    paid_cents: int
+    at_risk: int
+    at_risk_ttc_cents: int
+
+
+class OrderReport(CamelStruct):
+    by: str
+    generated_at: datetime
+    # Orders whose deployment deadline falls before this instant (30 days from now) are at risk.
+    at_risk_until: datetime
+    rows: list[ReportRow]
+    # Every order once (an order with sites in two regions is in two region rows).
+    total: ReportRow
+
+
+# -- the payment requests as exported (exports.py; published as JSON Schema: payment-request.schema.json) ------
+
+
+class ExportEvent(CamelStruct):
+    status: AspStatus
+    previous: AspStatus | None
+    recorded_at: datetime
+    note: str | None
+    paid_cents: int | None
+
+
+class ExportInvoice(CamelStruct):
+    number: str
+    buyer_name: str
+    tax_basis_cents: int
+    grand_total_cents: int
+    currency: str | None
+
+
+class ExportSite(CamelStruct):
+    finess_et: str | None
+    siret: str | None
+    category: str | None
+
+
+class ExportBeneficiary(CamelStruct):
+    """The OG funded (through its FINESS EJ, §5.3) and the sites of the order."""
+
+    name: str
+    finess_ej: str
+    siret: str | None
+    sites: list[ExportSite]
+
+
+class ExportVendor(CamelStruct):
+    organisation_id: uuid.UUID
+    name: str
+    siren: str | None
+    # The vendor's ASP enrolment in force (no bank details: the ASP holds them).
+    enrolment_reference: str | None
+    vat_status: VatStatus | None
+
+
+class ExportSolution(CamelStruct):
+    name: str
+    version: str
+    referencing_number: str | None
+    referenced_on: date | None
+    installation_scenario: str
+
+
+class ExportSignature(CamelStruct):
+    signatory_name: str
+    signatory_role: str | None
+    method: SignatureMethod
+    signed_at: datetime
+    sha256: str
+
+
+class ExportAcceptance(CamelStruct):
+    kind: AcceptanceKind
+    signatory_name: str
+    accepted_at: datetime
+    mss_case: MssCase | None
+
+
+class ExportOrder(CamelStruct):
+    id: uuid.UUID
+    order_ref: str
+    status: OrderStatus
+    dispositif_code: str
+    wave: int
+    af_version: str
+    calendar_version: int
+    tranche: str
+    ceiling_ht_cents: int
+    amount_ht_cents: int
+    vat_rate_bp: int
+    amount_ttc_cents: int
+    subscription_excluded: bool
+    pre_referencing: bool
+    pre_referencing_mention: str | None
+    signature: ExportSignature | None
+    paid_cents: int
+
+
+class PaymentRequestDocument(CamelStruct):
+    """One request of an order to the ASP (its advance, an amendment, its balance) as the vendor deposits it: the
+    request with its status history, the order, the beneficiary, the vendor, the solution and, for a balance, the
+    acceptance and the invoice. Its shape is published as a JSON Schema (`GET /sons/schemas/payment-request.json`)
+    and documented in the README ("SONS orders")."""
+
+    schema: str = msgspec.field(name="$schema")
+    schema_version: str
+    request_id: uuid.UUID
+    kind: RequestKind
+    position: int
+    amount_cents: int
+    # The amount in euros, two decimals, as the ASP shows amounts (§5.3).
+    amount_eur: str
+    status: AspStatus
+    filed_at: datetime
+    paid_cents: int | None
+    mss_case: MssCase | None
+    invoice: ExportInvoice | None
+    history: list[ExportEvent]
+    order: ExportOrder
+    beneficiary: ExportBeneficiary
+    vendor: ExportVendor
+    solution: ExportSolution
+    acceptance: ExportAcceptance | None

@@ -156,3 +156,39 @@ async def test_create_admin(settings: Settings, client: AsyncTestClient[Litestar
     assert login.status_code == 200
     me = await client.get("/auth/me", headers={"Authorization": f"Bearer {login.json()['accessToken']}"})
     assert me.json()["memberships"][0]["roles"] == ["platform:admin"]
+
+
+async def test_seed_walks_a_sons_order_to_paid_and_leaves_one_to_modify(
+        settings: Settings, client: AsyncTestClient[Litestar]) -> None:
+    first = _cli(settings, "seed")
+    assert first.returncode == 0, first.stderr
+    assert "Demo data loaded." in first.stdout  # the existing demo output is kept
+    block = first.stdout.split("Demo SONS (purchase-for-account orders), new:", 1)[1]
+    lines = [line.split() for line in block.splitlines()]
+    solutions = [words[1] for words in lines if words[:1] == ["solution"]]
+    paid_id = next(words[2] for words in lines if words[:2] == ["order", "PAID"])
+    to_modify_id = next(words[2] for words in lines if words[:2] == ["order", "TO_MODIFY"])
+    # No ceiling table was imported: the demo's own, labelled as demo data, not the AF's.
+    assert "loaded the DEMO table" in block and "not the AF's" in block
+
+    vendor = await _token(client, "commercial@logisante.example")
+    listed = (await client.get("/sons/solutions", headers=vendor)).json()
+    assert sorted(s["id"] for s in listed) == sorted(solutions) and len(solutions) == 2
+    assert all(s["referencingNumber"] for s in listed)
+    paid = (await client.get(f"/sons/orders/{paid_id}", headers=vendor)).json()
+    assert (paid["status"], paid["paidCents"]) == ("paid", paid["amountTtcCents"]), paid
+    assert [r["status"] for r in paid["requests"]] == ["DECIDED_PAID", "DECIDED_PAID"]
+    # The OG's signatures are real ones, checked (G16); the balance's invoice a Factur-X read back (SN7).
+    assert paid["signature"]["verification"]["verdict"] == "valid"
+    assert paid["acceptance"]["verification"]["verdict"] == "valid"
+    assert paid["requests"][1]["invoice"]["grandTotalCents"] == paid["amountTtcCents"]
+    holder = await _token(client, "direction@les-tilleuls.example")
+    modify = (await client.get(f"/sons/orders/{to_modify_id}", headers=holder)).json()
+    assert modify["status"] == "advance_to_modify" and modify["requests"][0]["status"] == "TO_MODIFY", modify
+    dispositif = (await client.get("/sons/dispositifs", headers=vendor)).json()[0]
+    assert dispositif["ceilingTable"]["version"] == "DEMO"
+
+    second = _cli(settings, "seed")
+    assert second.returncode == 0, second.stderr
+    assert "Demo SONS (purchase-for-account orders), present:" in second.stdout and paid_id in second.stdout
+    assert "loaded the DEMO table" not in second.stdout

@@ -50,9 +50,10 @@ tranches and a draft evidence of the first); three more principals say who gets 
   role guard, so only the object check can stop it (404, FU6).
 
 SONS routes (`/sons…`) target the operator's dispositif, the `vendor`'s solution and its draft order for the `holder`
-with an advance request; four more principals say who gets through: `holder_admin` (the order's OG's admin),
-`other_org` (another OG's admin), `vendor_admin` (the order's vendor's admin) and `other_vendor` (another vendor's
-admin, stopped by the object check: 404).
+(its site in Paris) with an advance request; seven more principals say who gets through: `holder_admin` (the order's
+OG's admin), `other_org` (another OG's admin), `vendor_admin` (the order's vendor's admin) and `other_vendor`
+(another vendor's admin, stopped by the object check: 404), and the funders: `funder_admin` and `funder_instructor`
+of the ARS Île-de-France read the order (its region), `other_funder` (ARS Bretagne) gets 404.
 
 Outcomes: `401`, `403`, `404`, or ALLOW = any other status below 500 (200, 201, 204, but also 400, 409,
 422: the guard and the object check let the call through; validation isn't under test here). A 405 or
@@ -141,9 +142,13 @@ def funding_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outco
 
 def sons_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
              platform_admin: Outcome, holder_admin: Outcome, other_org: Outcome, vendor_admin: Outcome,
-             other_vendor: Outcome) -> dict[str, Outcome]:
+             other_vendor: Outcome, funders: tuple[Outcome, Outcome, Outcome] | None = None) -> dict[str, Outcome]:
+    """`funders`: funder_admin, funder_instructor, other_funder; by default the buyer's outcome (like a buyer, a
+    funder holds no SONS role but for reading orders)."""
+    funder_admin, funder_instructor, other_funder = funders or (buyer, buyer, buyer)
     return {**row(anonymous, holder_member, vendor_member, buyer, platform_admin, holder_admin, other_org),
-            "vendor_admin": vendor_admin, "other_vendor": other_vendor}
+            "vendor_admin": vendor_admin, "other_vendor": other_vendor, "funder_admin": funder_admin,
+            "funder_instructor": funder_instructor, "other_funder": other_funder}
 
 
 def dps_row(anonymous: Outcome, holder_member: Outcome, vendor_member: Outcome, buyer: Outcome,
@@ -337,9 +342,17 @@ EXPECTATIONS |= {
     # Orders: the vendor drafts and files; its OG signs; both sides' members read; another OG or vendor gets 404;
     # the operator reads all and records what the ASP decides.
     "POST /sons/orders":                                          sons_row(U, F, F, F, F, F, F, A, A),
-    "GET /sons/orders":                                           sons_row(U, A, A, F, A, A, A, A, A),
+    "GET /sons/orders":                                           sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    # A vendor's admin or bid manager imports for its own vendor (another vendor's admin imports for its own).
+    "POST /sons/order-imports":                                   sons_row(U, F, F, F, F, F, F, A, A),
+    # Reports: each reader of orders reads its own (an empty report is still a 200).
+    "GET /sons/reports/orders":                                   sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    # The exported ASP payment requests: read as their order is; their JSON Schema is public documentation.
+    "GET /sons/schemas/payment-request.json":                     sons_row(A, A, A, A, A, A, A, A, A),
+    "GET /sons/payment-requests":                                 sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    "GET /sons/payment-requests/{request_id}":                    sons_row(U, A, A, F, A, A, N, A, N, (A, A, N)),
     "POST /sons/orders/expiry":                                   sons_row(U, F, F, F, A, F, F, F, F),
-    "GET /sons/orders/{order_id}":                                sons_row(U, A, A, F, A, A, N, A, N),
+    "GET /sons/orders/{order_id}":                                sons_row(U, A, A, F, A, A, N, A, N, (A, A, N)),
     "PUT /sons/orders/{order_id}/signature":                      sons_row(U, F, F, F, F, A, N, F, F),
     "POST /sons/orders/{order_id}/advance":                       sons_row(U, F, F, F, F, F, F, A, N),
     "POST /sons/orders/{order_id}/amendments":                    sons_row(U, F, F, F, F, F, F, A, N),
@@ -546,7 +559,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
     if path.startswith(FUNDING_PREFIXES):
         return CORE_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(SONS_PREFIXES):
-        return CORE_PRINCIPALS + SONS_PRINCIPALS
+        return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(DPS_PREFIXES):
