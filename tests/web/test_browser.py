@@ -47,8 +47,8 @@ def _context(browser: Any) -> Any:
     return browser.new_context(locale="fr-FR", timezone_id="Europe/Paris", viewport={"width": 1280, "height": 900})
 
 
-async def test_a_buyer_logs_in_reads_the_work_queue_and_logs_out(client: Client, world: World, live_server: str,
-                                                                  chromium: BrowserThread) -> None:
+async def test_a_buyer_logs_in_reads_the_work_queue_and_logs_out(chromium: BrowserThread, live_server: str,
+                                                                  client: Client, world: World) -> None:
     dps = await _one_request_awaiting(client, world)
 
     def walk(browser: Any) -> dict[str, Any]:
@@ -97,8 +97,8 @@ async def test_a_buyer_logs_in_reads_the_work_queue_and_logs_out(client: Client,
     assert seen["after_logout"].startswith(f"{live_server}/app/connexion")
 
 
-async def test_the_login_works_with_the_keyboard_alone(client: Client, world: World, live_server: str,
-                                                       chromium: BrowserThread) -> None:
+async def test_the_login_works_with_the_keyboard_alone(chromium: BrowserThread, live_server: str,
+                                                       client: Client, world: World) -> None:
     def walk(browser: Any) -> dict[str, Any]:
         context = _context(browser)
         page = context.new_page()
