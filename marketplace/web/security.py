@@ -110,7 +110,8 @@ def csrf_config(settings: Settings) -> CSRFConfig:
 async def security_headers(message: Message, scope: Scope) -> None:
     """App-wide `before_send` hook: it sees every answer, error pages raised by middleware included, and adds
     the headers to those under /app. HTML is never cached (it shows one user's work); assets may be."""
-    if message["type"] != "http.response.start" or not scope.get("path", "").startswith(PREFIX):
+    path = scope.get("path", "")
+    if message["type"] != "http.response.start" or not (path == PREFIX or path.startswith(f"{PREFIX}/")):
         return
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():

@@ -19,7 +19,7 @@ from marketplace.accounts.sessions import LOGIN_MAX_FAILURES
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
 from marketplace.web.security import CONTENT_SECURITY_POLICY, CSRF_COOKIE, IDLE_TIMEOUT, MAX_LIFETIME, SESSION_COOKIE
-from tests.vendors.api import apply, categories_by_pair, create_dps, expect, publish, upload_all
+from tests.vendors.api import apply, categories_by_pair, create_dps, expect, fetch, publish, upload_all
 from tests.web.pages import Browser, csrf_token, login
 from tests.world import World, email_of
 
@@ -74,9 +74,12 @@ async def test_login_sets_an_httponly_samesite_lax_secure_session_cookie(client:
     redis = Redis.from_url(settings.redis_url)
     try:
         keys = [k.decode() for k in await redis.keys("marketplace-web-session*")]
+        assert any(k.endswith(session_id) for k in keys) and not any(k.endswith(planted) for k in keys)
+        # Idle expiry is Redis's own: the entry lives IDLE_TIMEOUT seconds from the last request.
+        key = next(k for k in keys if k.endswith(session_id))
+        assert IDLE_TIMEOUT - 5 <= await redis.ttl(key) <= IDLE_TIMEOUT
     finally:
         await redis.aclose()
-    assert any(k.endswith(session_id) for k in keys) and not any(k.endswith(planted) for k in keys)
     csrf = _cookies(form)[CSRF_COOKIE][CSRF_COOKIE]
     assert csrf["httponly"] and csrf["secure"] and csrf["samesite"].lower() == "lax"
     page = await web.get("/app/")
@@ -162,6 +165,10 @@ async def test_logout_ends_the_server_side_session(client: Client, app: Litestar
     out = await web.post("/app/deconnexion", data={"_csrf_token": token})
     assert out.status_code == 303 and out.headers["location"] == "/app/connexion?fin=deconnexion"
     assert "Vous êtes déconnecté" in (await web.get(out.headers["location"])).text
+    # The same service methods as the API's, so the same audit trail.
+    actions = [r["action"] for r in await fetch(settings, "SELECT action FROM audit_event WHERE action LIKE 'auth.%' "
+                                                          "ORDER BY id")]
+    assert actions == ["auth.login_succeeded", "auth.logout"]
     # The old cookie, replayed by whoever kept it, opens nothing: the Redis entry and the token family are gone.
     thief = Browser(client)
     thief.cookies.set(SESSION_COOKIE, session_id, domain="testserver.local", path="/app")
