@@ -39,9 +39,13 @@ def _run_until_signal(main: Any) -> None:
 
 
 def _ensure_bucket(settings: Settings) -> None:
-    from marketplace.app import make_store
+    # The store alone, not marketplace.app's `make_store`: importing the app costs `dev` about two seconds of
+    # its start, before the API (which imports it anyway) is even spawned.
+    from storage import ObjectStore, StoreConfig
 
-    asyncio.run(make_store(settings).ensure_bucket())
+    asyncio.run(ObjectStore(StoreConfig(endpoint=settings.s3_endpoint, access_key=settings.s3_access_key,
+                                        secret_key=settings.s3_secret_key, bucket=settings.s3_bucket,
+                                        region=settings.s3_region)).ensure_bucket())
 
 
 @click.group()
