@@ -73,6 +73,7 @@ from marketplace.vendors.controllers import (
     LivingAdmissionController,
     RegisterController,
 )
+from marketplace.web import mount as mount_web
 from storage import ObjectStore, StoreConfig
 
 log = logging.getLogger("marketplace.app")
@@ -108,10 +109,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         create_all=False,
     )
     # 401 and 429 commit too: a failed login's throttle counter and audit event must survive the
-    # refusal. Nothing else writes before answering 401/429 (auth and guards run before handlers). Set
-    # after construction: the config makes its session scope key unique per app instance.
+    # refusal. Nothing else writes before answering 401/429 (auth and guards run before handlers). 303 too:
+    # the back-office's forms answer POST-redirect-GET (marketplace/web), and their act must stand; the API's
+    # redirects are 307s to downloads. Set after construction: the config makes its session scope key unique
+    # per app instance.
     db_config.before_send_handler = autocommit_handler_maker(
-        session_scope_key=db_config.session_scope_key, extra_commit_statuses={401, 429})
+        session_scope_key=db_config.session_scope_key, extra_commit_statuses={401, 429, 303})
     if not settings.secret_key:
         raise RuntimeError("MARKETPLACE_SECRET_KEY is not set (`marketplace dev` generates one for you)")
     redis = make_redis(settings)
@@ -143,6 +146,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             await auth_engine.dispose()
             await redis.aclose()
 
+    pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
+
     def state_value(name: str) -> Provide:
         def provider(state: State) -> Any:
             return getattr(state, name)
@@ -157,13 +162,15 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         PublicSearchController, OfferController, OpeningController, DepositController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController, FundingCallController, NeedFundingController, InboxController,
-                        FailedDeliveryController, SonsReferenceController, SonsOrderController],
+                        FailedDeliveryController, SonsReferenceController, SonsOrderController,
+                        *pages.route_handlers],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).
         request_class=MarketplaceRequest, request_max_body_size=MAX_JSON_BODY,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
-                 ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin()],
+                 ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin(), *pages.plugins],
+        template_config=pages.template_config, stores=pages.stores, before_send=pages.before_send,
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),

@@ -60,6 +60,10 @@ class Settings:
     # a valid signature whose certificate is not qualified is refused unless this is turned off (a whole test
     # deployment with test certificates; it is not a per-sandbox setting).
     esign_require_qualified: bool = True
+    # The back-office's cookies (session, CSRF) are `Secure`: sent over HTTPS only. `marketplace dev` turns this
+    # off because it serves plain HTTP on 127.0.0.1, where some browsers (Safari) and HTTP clients would drop a
+    # Secure cookie; never turn it off where the app is reached over a network.
+    web_cookie_secure: bool = True
 
     @property
     def migration_url(self) -> str:

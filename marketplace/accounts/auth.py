@@ -101,6 +101,19 @@ async def resolve_principal(session_maker: async_sessionmaker[AsyncSession], tok
         return await _user_principal(session, user_id)
 
 
+async def resolve_session_principal(session_maker: async_sessionmaker[AsyncSession], refresh_token: str,
+                                    now: datetime) -> Principal | None:
+    """Who holds a back-office session (marketplace/web): the session, kept server-side, holds the refresh token
+    its login opened (`SessionService.login`, never sent to the browser). The session lives while that token is
+    unspent and unexpired, so a logout, a deactivation or a revoked family ends it on the next request, as they
+    end the API's access tokens."""
+    async with session_maker() as session, session.begin():
+        user_id = await session.scalar(select(RefreshToken.user_id).where(
+            RefreshToken.token_sha256 == sha256_hex(refresh_token), RefreshToken.revoked_at.is_(None),
+            RefreshToken.expires_at > now))
+        return await _user_principal(session, user_id) if user_id is not None else None
+
+
 async def _family_alive(session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID) -> bool:
     """A session lives while one of its refresh tokens is unspent: rotation spends one and adds the next
     in the same transaction, so a family is dead only once logged out, deactivated or revoked for reuse.

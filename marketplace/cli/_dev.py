@@ -60,6 +60,10 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
             settings = settings.with_(smtp_host="127.0.0.1", smtp_port=sink.port)
         demo_signatures = not settings.esign_trust_list
         settings = _demo_trust_list(settings) if demo_signatures else settings
+        # Plain HTTP on 127.0.0.1: the back-office's cookies can't be `Secure` here (settings.py), and its htmx is
+        # fetched once from the npm registry (the pages work without it, only less quickly).
+        settings = settings.with_(web_cookie_secure=False)
+        htmx_problem = _fetch_htmx()
         upgrade(settings.migration_url)
         _ensure_bucket(settings)
         env = {**os.environ, **settings.to_env()}
@@ -69,9 +73,11 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         _wait_healthy(base, children)
         # Seeded once the API answers, so `--demo` doesn't delay the start (and is idempotent).
         summary = _seed(settings) if demo else None
-        _print_urls(base, settings, stack, sink, time.monotonic() - began, demo_signatures=demo_signatures)
+        _print_urls(base, settings, stack, sink, time.monotonic() - began, demo_signatures=demo_signatures,
+                    htmx_problem=htmx_problem)
         if summary is not None:
             _print_demo(summary)
+            click.echo(f"Back-office: {base}/app/  (log in with any demo login above)")
         click.echo("Press Ctrl-C to stop.", err=False)
         while all(child.poll() is None for child in children):
             time.sleep(0.5)
@@ -98,6 +104,17 @@ def dev(port: int, data_dir: Path | None, demo: bool) -> None:
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
+def _fetch_htmx() -> str | None:
+    """htmx for the back-office, fetched once with its pinned integrity (devstack/htmx.py); why not, if not."""
+    from marketplace.devstack.htmx import HtmxUnavailable, fetch
+
+    try:
+        fetch()
+    except HtmxUnavailable as exc:
+        return str(exc)
+    return None
+
+
 def _demo_trust_list(settings: Settings) -> Settings:
     """Like clamd with test signatures, and only when no trusted list is configured (never in `serve` or
     `worker`): contract signatures are checked against the DEMO PKI's trusted list, made once under the data
@@ -111,12 +128,15 @@ def _demo_trust_list(settings: Settings) -> Settings:
 
 
 def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed: float, *,
-                demo_signatures: bool) -> None:
+                demo_signatures: bool, htmx_problem: str | None = None) -> None:
     started = ", ".join(f"{name} {secs:.1f}s" for name, secs in stack.timings.items())
     click.echo(f"\nMarketplace is up in {elapsed:.1f}s ({started or 'nothing embedded'})")
     click.echo(f"  API         {base}")
     click.echo(f"  API docs    {base}/schema  (Swagger UI: {base}/schema/swagger)")
     click.echo(f"  Health      {base}/health")
+    click.echo(f"  Back-office {base}/app/  (pages in French; log in with an account's e-mail and password)")
+    if htmx_problem:
+        click.echo(f"  htmx        not fetched ({htmx_problem}): the back-office works without it")
     click.echo(f"  PostgreSQL  {settings.database_url}")
     click.echo(f"  Redis       {settings.redis_url}")
     click.echo(f"  S3          {settings.s3_endpoint}  bucket {settings.s3_bucket}")

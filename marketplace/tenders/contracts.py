@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import DPS_WRITERS, HOLDER_MEMBERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import BUYER_WRITERS, DPS_WRITERS, HOLDER_MEMBERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
@@ -314,6 +314,23 @@ class SpecificContractService:
             query = query.where(Need.buyer_organisation_id.in_(others))
         rows = (await self.session.scalars(query.order_by(Need.submitted_at, Need.id))).all()
         return await NeedService(self.session, self.clock).views(rows)  # HC5: each as its procedure stands
+
+    async def closing_soon(self, principal: Principal, within: timedelta) -> list[schemas.SpecificContract]:
+        """The open contracts of the caller's buying side (HC2, HC3) whose deadline falls within `within` from
+        now on each one's own clock (a sandbox's runs faster), soonest first: the back-office's work queue."""
+        organisations = principal.organisations_with(*BUYER_WRITERS)
+        if not organisations:
+            return []
+        rows = (await self.session.execute(
+            select(SpecificContract, Dps).join(Dps, Dps.id == SpecificContract.dps_id)
+            .where(SpecificContract.buyer_organisation_id.in_(organisations),
+                   SpecificContract.status == SpecificContractStatus.OPEN)
+            .order_by(SpecificContract.tender_deadline, SpecificContract.id))).all()
+        # HC6: "open" is read on each contract's clock; an exhausted sandbox reads the end of time (closed).
+        due = [contract for contract, dps in rows
+               if status_at(contract, now := listing_now(self.clock, dps)) == SpecificContractStatus.OPEN
+               and contract.tender_deadline <= now + within]
+        return [await self._to_schema(contract, None) for contract in due]
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,

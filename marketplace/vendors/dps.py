@@ -16,7 +16,7 @@ import msgspec
 from sqlalchemy import func, select
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import Role
+from marketplace.accounts.roles import DPS_WRITERS, Role
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import format_paris
 from marketplace.lib.schemas import Page
@@ -132,6 +132,16 @@ class DpsService(ServiceBase):
                                            .limit(limit).offset(offset))).all()
         return Page(items=[await self.to_schema(d) for d in rows], total=int(total or 0),
                             limit=limit, offset=offset)
+
+    async def list_for_buyer(self, principal: Principal) -> list[schemas.Dps]:
+        """The DPS the caller runs (its buying organisations' admins and evaluators), drafts and sandboxes
+        included, newest first: the back-office's work queue reads each one's admissions from here."""
+        organisations = principal.organisations_with(*DPS_WRITERS)
+        if not organisations:
+            return []
+        rows = (await self.session.scalars(select(Dps).where(Dps.buyer_organisation_id.in_(organisations))
+                                           .order_by(Dps.created_at.desc(), Dps.id))).all()
+        return [await self.to_schema(d) for d in rows]
 
     async def _transition(self, principal: Principal, dps_id: uuid.UUID, target: DpsStatus) -> Dps:
         dps = await visible_dps(self.session, dps_id, principal)

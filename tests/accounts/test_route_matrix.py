@@ -87,6 +87,8 @@ from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.access import FRAMEWORK_PREFIXES, public, route_inventory
 from marketplace.settings import Settings
 from tests.vendors.api import VALID_UNTIL, admission_body, dps_body, minimal_pdf
+from tests.web.pages import Browser, csrf_token
+from tests.web.pages import login as web_login
 from tests.world import PASSWORD, PEOPLE, World, email_of
 
 ALLOW = "ALLOW"
@@ -454,6 +456,16 @@ EXPECTATIONS |= {
 EXPECTATIONS |= {
     "POST /specific-contracts/{contract_id}/cancellation":            row(U, F, F, A, F, F, N),
 }
+# The back-office's pages (marketplace/web): called through the login form and a cookie session, with the CSRF
+# token on unsafe methods (Scenario.page); a page's 401 is its redirect to the login form. The work queue is for any
+# signed-in user (each list is scoped by the services); the login form and the stylesheet for anyone.
+EXPECTATIONS |= {
+    "GET /app/connexion":                                             row(A, A, A, A, A),
+    "POST /app/connexion":                                            row(A, A, A, A, A),
+    "GET /app/static/{file_path}":                                    row(A, A, A, A, A),
+    "GET /app":                                                       row(U, A, A, A, A),
+    "POST /app/deconnexion":                                          row(U, A, A, A, A),
+}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -800,8 +812,31 @@ class Scenario:
         assert not unknown, f"{route}: give Scenario.setup a value for path parameter(s) {sorted(unknown)}"
         return re.sub(r"\{(\w+)\}", lambda m: values[m.group(1)], template)
 
+    async def page(self, route: str, principal: str) -> httpx.Response:
+        """Pages authenticate by their cookie session, never by a bearer token: the principal logs in through the
+        form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
+        who isn't signed in with a redirect to the login form: that is its 401."""
+        method, path = route.split(" ", 1)
+        web = Browser(self.client)
+        person = PERSON[principal]
+        if person:
+            signed_in = await web_login(web, email_of(person))
+            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+        data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
+        if route == "POST /app/connexion":
+            data |= {"email": email_of("holder_member"), "password": PASSWORD}
+        response = await web.request(method, path.replace("{file_path}", "css/app.css"),
+                                     data=data if method == "POST" else None)
+        location = response.headers.get("location", "")
+        if response.status_code == 303 and location.split("?")[0] == "/app/connexion" \
+                and "fin=deconnexion" not in location:
+            return httpx.Response(401, text=f"redirected to {location}", request=response.request)
+        return response
+
     async def call(self, route: str, principal: str) -> httpx.Response:
         method = route.split(" ", 1)[0]
+        if route.split(" ", 1)[1].startswith("/app"):
+            return await self.page(route, principal)
         if route == UPLOAD_ROUTE:
             # A raw PDF body, as a real upload (JSON would be refused as the wrong type, still ALLOW).
             request_id = self.segment_values["admission-requests"]["request_id"]

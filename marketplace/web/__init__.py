@@ -1,0 +1,101 @@
+"""The back-office: server-rendered pages (Jinja, htmx 2) under /app, beside the JSON API.
+
+A composition-level package, like the API's controllers: its pages call the domains' services, and no domain
+imports it (tests/test_architecture.py). `mount()` gives create_app what to add: the pages' router (session,
+session authentication and CSRF as router middleware, so the API keeps none of them), the static files, the
+template engine, the Redis session store and the security-header hook.
+
+Static files: the project's own CSS (`static/`), and htmx from the npm registry, fetched with its integrity
+checked at set-up time into an ignored folder (marketplace/devstack/htmx.py) and served from here; never
+committed, never from a CDN.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from litestar import Router
+from litestar.datastructures import CacheControlHeader
+from litestar.middleware import DefineMiddleware
+from litestar.middleware.csrf import CSRFMiddleware
+from litestar.plugins.htmx import HTMXConfig, HTMXPlugin, HTMXRequest
+from litestar.plugins.jinja import JinjaTemplateEngine
+from litestar.static_files import create_static_files_router
+from litestar.stores.base import Store
+from litestar.stores.redis import RedisStore
+from litestar.template import TemplateConfig
+from litestar.types import BeforeMessageSendHookHandler
+from redis.asyncio import Redis
+
+from marketplace.devstack import htmx
+from marketplace.lib.access import public
+from marketplace.lib.clock import format_paris
+from marketplace.settings import Settings
+from marketplace.web.auth import SessionAuthMiddleware
+from marketplace.web.controllers import LoginController, WorkQueueController
+from marketplace.web.errors import exception_handlers
+from marketplace.web.security import PREFIX, SESSION_STORE, csrf_config, security_headers, session_config
+
+log = logging.getLogger("marketplace.web")
+
+# The DPS's states (vendors/states.py) as a French reader names them: words only, no rule.
+DPS_STATUS_LABELS = {"draft": "brouillon", "pending": "fenêtre initiale ouverte", "active": "actif",
+                     "cancelled": "annulé", "terminated": "clos"}
+
+HERE = Path(__file__).resolve().parent
+STATIC = HERE / "static"
+TEMPLATES = HERE / "templates"
+
+
+@dataclass(frozen=True)
+class Mount:
+    route_handlers: list[Router]
+    plugins: list[Any]
+    template_config: TemplateConfig[JinjaTemplateEngine]
+    stores: dict[str, Store]
+    before_send: list[BeforeMessageSendHookHandler]
+
+
+def template_engine(vendor: Path | None) -> JinjaTemplateEngine:
+    environment = Environment(loader=FileSystemLoader(TEMPLATES), autoescape=select_autoescape(default=True),
+                              undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
+    environment.filters["paris"] = format_paris
+    environment.filters["dps_status"] = lambda status: DPS_STATUS_LABELS.get(str(status), str(status))
+    # The <script> tag carries the served file's own hash (Subresource Integrity), recorded when it was fetched.
+    environment.globals["htmx_integrity"] = htmx.file_integrity(vendor) if vendor else None
+    environment.globals["static"] = f"{PREFIX}/static"
+    return JinjaTemplateEngine.from_environment(environment)
+
+
+def htmx_dir() -> Path | None:
+    """The fetched htmx, or None: the pages read without JavaScript (htmx only makes them quicker)."""
+    directory = htmx.assets_dir()
+    if (directory / htmx.FILENAME).exists():
+        return directory
+    log.warning("web.htmx_missing: %s not fetched yet (`python -m marketplace.devstack.htmx`); pages work "
+                "without it", directory / htmx.FILENAME)
+    return None
+
+
+def mount(settings: Settings, redis: Redis) -> Mount:
+    pages = Router(
+        path="/", route_handlers=[LoginController, WorkQueueController], include_in_schema=False,
+        request_class=HTMXRequest, exception_handlers=exception_handlers,
+        # Outermost first: the session is loaded, then its principal resolved, then CSRF checked.
+        middleware=[session_config(settings).middleware, DefineMiddleware(SessionAuthMiddleware),
+                    DefineMiddleware(CSRFMiddleware, config=csrf_config(settings))])
+    vendor = htmx_dir()
+    static = create_static_files_router(
+        path=f"{PREFIX}/static", directories=[STATIC, *([vendor] if vendor else [])], name="web.static",
+        opt=public("The back-office's stylesheet and scripts."), include_in_schema=False,
+        cache_control=CacheControlHeader(max_age=3600, public=True))
+    return Mount(
+        route_handlers=[pages, static],
+        plugins=[HTMXPlugin(HTMXConfig(set_request_class_globally=False))],
+        template_config=TemplateConfig(instance=template_engine(vendor)),
+        stores={SESSION_STORE: RedisStore(redis, namespace="marketplace-web-session")},
+        before_send=[security_headers])

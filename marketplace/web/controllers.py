@@ -1,0 +1,115 @@
+"""The back-office's pages: as thin as the API's handlers, over the same services.
+
+Login and logout are `SessionService.login` / `.logout`, as `POST /auth/login` and `/auth/logout`: the same
+per-account throttle (LOGIN_MAX_FAILURES), the same audit events, and the same per-address rate limit.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.middleware.rate_limit import RateLimitConfig
+from litestar.params import Body, QueryParameter
+from litestar.response import Redirect, Template
+
+from marketplace.accounts import schemas as account_schemas
+from marketplace.accounts.deps import provide_principal, provide_session_service
+from marketplace.accounts.errors import InvalidCredentials, LoginThrottled
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.sessions import SessionService
+from marketplace.lib.access import public, requires
+from marketplace.lib.clock import Clock
+from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.deps import provide_contract_service
+from marketplace.vendors.admissions import AdmissionService
+from marketplace.vendors.deps import provide_admission_service, provide_dps_service
+from marketplace.vendors.dps import DpsService
+from marketplace.web.auth import open_session, session_token
+from marketplace.web.queue import work_queue
+from marketplace.web.security import PREFIX
+
+HOME = f"{PREFIX}/"
+LOGIN = f"{PREFIX}/connexion"
+
+Sessions = NamedDependency[SessionService]
+Caller = NamedDependency[Principal]
+
+
+class LoginForm(msgspec.Struct):
+    # The same bounds as the API's LoginRequest; `_csrf_token` is read (and checked) by the CSRF middleware.
+    email: Annotated[str, msgspec.Meta(max_length=320)] = ""
+    password: Annotated[str, msgspec.Meta(max_length=200)] = ""
+    suivant: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+
+
+def safe_next(target: str | None) -> str:
+    """Where to go after the login: a page of the back-office only (never another site: no open redirect)."""
+    if target and (target == PREFIX or target.startswith(HOME)) and "\\" not in target:
+        return target
+    return HOME
+
+
+async def provide_viewer(sessions: Sessions, principal: Caller) -> account_schemas.Me:
+    """The header's user and organisations, through the same method as `GET /auth/me`."""
+    return await sessions.me(principal)
+
+
+_deps = {"principal": Provide(provide_principal, sync_to_thread=False),
+         "sessions": Provide(provide_session_service, sync_to_thread=False),
+         "viewer": Provide(provide_viewer)}
+
+
+class LoginController(Controller):
+    path = PREFIX
+    dependencies = _deps
+    # Per client address, on top of the per-account throttle of SessionService.login: as AuthController.
+    middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
+
+    @get("/connexion", opt=public("The login form."), name="web.login")
+    async def form(self, suivant: Annotated[str | None, QueryParameter(name="suivant")] = None,
+                   fin: Annotated[str | None, QueryParameter(name="fin")] = None) -> Template:
+        return Template("login.html", context={"suivant": safe_next(suivant), "ended": fin})
+
+    @post("/connexion", opt=public("Throttled per account and per address, like POST /auth/login."),
+          status_code=303)
+    async def login(self, request: Request[Any, Any, Any], sessions: Sessions, clock: NamedDependency[Clock],
+                    data: Annotated[LoginForm, Body(media_type=RequestEncodingType.URL_ENCODED)],
+                    ) -> Redirect | Template:
+        try:
+            pair = await sessions.login(data.email, data.password)
+        except (InvalidCredentials, LoginThrottled) as exc:
+            # Re-rendered with the refusal; 401 and 429 commit (app.py), so the throttle counts this failure.
+            message = ("Adresse électronique ou mot de passe incorrect." if isinstance(exc, InvalidCredentials)
+                       else f"Trop de tentatives : réessayez dans {exc.extra.get('retryAfter', 900)} secondes.")
+            return Template("login.html", status_code=exc.status_code, headers=exc.headers or {},
+                            context={"suivant": safe_next(data.suivant), "error": message, "email": data.email})
+        open_session(request, pair.refresh_token, clock)
+        return Redirect(safe_next(data.suivant), status_code=303)
+
+    @post("/deconnexion", opt=requires(reason="Ends the caller's own session."), status_code=303)
+    async def logout(self, request: Request[Any, Any, Any], sessions: Sessions, principal: Caller) -> Redirect:
+        token = session_token(request)
+        if token is not None:
+            await sessions.logout(principal, token)  # revokes the family: the session is dead everywhere
+        request.clear_session()
+        return Redirect(f"{LOGIN}?fin=deconnexion", status_code=303)
+
+
+class WorkQueueController(Controller):
+    path = PREFIX
+    dependencies = {**_deps,
+                    "dps_service": Provide(provide_dps_service, sync_to_thread=False),
+                    "admissions": Provide(provide_admission_service, sync_to_thread=False),
+                    "contracts": Provide(provide_contract_service, sync_to_thread=False)}
+
+    @get("/", opt=requires(reason="Any signed-in user; each list shows only what the caller's roles and "
+                                  "organisations reach (the services scope it)."), name="web.queue")
+    async def queue(self, principal: Caller, viewer: NamedDependency[account_schemas.Me],
+                    dps_service: NamedDependency[DpsService], admissions: NamedDependency[AdmissionService],
+                    contracts: NamedDependency[SpecificContractService]) -> Template:
+        queue = await work_queue(principal, dps_service, admissions, contracts)
+        return Template("queue.html", context={"viewer": viewer, "queue": queue, "title": "File de travail"})
