@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -36,8 +37,10 @@ from marketplace.lib.access import public
 from marketplace.lib.clock import format_paris
 from marketplace.settings import Settings
 from marketplace.web.auth import SessionAuthMiddleware
+from marketplace.web import admissions, audit, contracts, evaluation, funding
 from marketplace.web.controllers import LoginController, WorkQueueController
 from marketplace.web.errors import exception_handlers
+from marketplace.web.pages import take_messages
 from marketplace.web.security import PREFIX, SESSION_STORE, csrf_config, security_headers, session_config
 
 log = logging.getLogger("marketplace.web")
@@ -65,10 +68,41 @@ def template_engine(vendor: Path | None) -> JinjaTemplateEngine:
                               undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     environment.filters["paris"] = format_paris
     environment.filters["dps_status"] = lambda status: DPS_STATUS_LABELS.get(str(status), str(status))
+    environment.filters["left"] = time_left
+    environment.filters["euros"] = format_euros
     # The <script> tag carries the served file's own hash (Subresource Integrity), recorded when it was fetched.
     environment.globals["htmx_integrity"] = htmx.file_integrity(vendor) if vendor else None
     environment.globals["static"] = f"{PREFIX}/static"
-    return JinjaTemplateEngine.from_environment(environment)
+    engine = JinjaTemplateEngine.from_environment(environment)
+    # `messages()`: what the last act left to say (web/pages.py); `now()`: the app's clock, for countdowns.
+    engine.register_template_callable("messages", lambda ctx: take_messages(ctx["request"]))
+    engine.register_template_callable("now", lambda ctx: ctx["request"].app.state.clock.now())
+    return engine
+
+
+def time_left(at: datetime, now: datetime) -> str:
+    """What is left until `at` ("dans 3 j 4 h"), or how long it is past ("dépassée depuis 2 h")."""
+    delta = at - now
+    past = delta.total_seconds() <= 0
+    minutes = int(abs(delta.total_seconds()) // 60)
+    days, rest = divmod(minutes, 24 * 60)
+    hours, minutes = divmod(rest, 60)
+    if days:
+        span = f"{days} j {hours} h" if hours else f"{days} j"
+    elif hours:
+        span = f"{hours} h {minutes} min" if minutes else f"{hours} h"
+    else:
+        span = f"{minutes} min"
+    return f"dépassée depuis {span}" if past else f"dans {span}"
+
+
+def format_euros(cents: int | None) -> str:
+    """12 345,67 € (French grouping with a narrow no-break space), from cents."""
+    if cents is None:
+        return "—"
+    units, rest = divmod(abs(int(cents)), 100)
+    grouped = f"{units:,}".replace(",", "\u202f")
+    return f"{'-' if cents < 0 else ''}{grouped},{rest:02d} €"
 
 
 def htmx_dir() -> Path | None:
@@ -83,7 +117,9 @@ def htmx_dir() -> Path | None:
 
 def mount(settings: Settings, redis: Redis) -> Mount:
     pages = Router(
-        path="/", route_handlers=[LoginController, WorkQueueController], include_in_schema=False,
+        path="/", include_in_schema=False,
+        route_handlers=[LoginController, WorkQueueController, *admissions.CONTROLLERS, *contracts.CONTROLLERS,
+                        *evaluation.CONTROLLERS, *funding.CONTROLLERS, *audit.CONTROLLERS],
         request_class=HTMXRequest, exception_handlers=exception_handlers,
         # Outermost first: the session is loaded, then its principal resolved, then CSRF checked.
         middleware=[session_config(settings).middleware, DefineMiddleware(SessionAuthMiddleware),

@@ -16,11 +16,7 @@ from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
-from marketplace.accounts import schemas as account_schemas
-from marketplace.accounts.deps import provide_principal, provide_session_service
 from marketplace.accounts.errors import InvalidCredentials, LoginThrottled
-from marketplace.accounts.principal import Principal
-from marketplace.accounts.sessions import SessionService
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.tenders.contracts import SpecificContractService
@@ -29,14 +25,12 @@ from marketplace.vendors.admissions import AdmissionService
 from marketplace.vendors.deps import provide_admission_service, provide_dps_service
 from marketplace.vendors.dps import DpsService
 from marketplace.web.auth import open_session, session_token
+from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Sessions, Viewer
 from marketplace.web.queue import work_queue
 from marketplace.web.security import PREFIX
 
 HOME = f"{PREFIX}/"
 LOGIN = f"{PREFIX}/connexion"
-
-Sessions = NamedDependency[SessionService]
-Caller = NamedDependency[Principal]
 
 
 class LoginForm(msgspec.Struct):
@@ -53,19 +47,9 @@ def safe_next(target: str | None) -> str:
     return HOME
 
 
-async def provide_viewer(sessions: Sessions, principal: Caller) -> account_schemas.Me:
-    """The header's user and organisations, through the same method as `GET /auth/me`."""
-    return await sessions.me(principal)
-
-
-_deps = {"principal": Provide(provide_principal, sync_to_thread=False),
-         "sessions": Provide(provide_session_service, sync_to_thread=False),
-         "viewer": Provide(provide_viewer)}
-
-
 class LoginController(Controller):
     path = PREFIX
-    dependencies = _deps
+    dependencies = BASE_DEPENDENCIES
     # Per client address, on top of the per-account throttle of SessionService.login: as AuthController.
     middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
 
@@ -101,14 +85,14 @@ class LoginController(Controller):
 
 class WorkQueueController(Controller):
     path = PREFIX
-    dependencies = {**_deps,
+    dependencies = {**BASE_DEPENDENCIES,
                     "dps_service": Provide(provide_dps_service, sync_to_thread=False),
                     "admissions": Provide(provide_admission_service, sync_to_thread=False),
                     "contracts": Provide(provide_contract_service, sync_to_thread=False)}
 
     @get("/", opt=requires(reason="Any signed-in user; each list shows only what the caller's roles and "
                                   "organisations reach (the services scope it)."), name="web.queue")
-    async def queue(self, principal: Caller, viewer: NamedDependency[account_schemas.Me],
+    async def queue(self, principal: Caller, viewer: Viewer,
                     dps_service: NamedDependency[DpsService], admissions: NamedDependency[AdmissionService],
                     contracts: NamedDependency[SpecificContractService]) -> Template:
         queue = await work_queue(principal, dps_service, admissions, contracts)

@@ -36,8 +36,10 @@ def to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Re
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    rule = field = None
     if isinstance(exc, DomainError):
         status, detail = exc.status_code, exc.detail
+        rule, field = exc.extra.get("rule"), exc.extra.get("field")
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
     else:  # pragma: no cover - only the types registered below reach here
@@ -45,12 +47,22 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
     if detail == _CSRF_FAILED:
         detail = ("Le formulaire a expiré ou ne vient pas de ce site (jeton CSRF absent ou invalide). "
                   "Rechargez la page et recommencez.")
-    elif status == 404:
+    elif status == 404 and not rule:
         detail = "Cette page n'existe pas, ou vous n'y avez pas accès."
-    elif status == 403:
+    elif status == 403 and not rule:
         detail = "Vos rôles ne permettent pas cette action."
     return Template("error.html", status_code=status, headers=getattr(exc, "headers", None) or {},
-                    context={"status": status, "title": _TITLES.get(status, "Erreur"), "detail": detail})
+                    context={"status": status, "title": _TITLES.get(status, "Erreur"), "detail": detail,
+                             "rule": rule, "field": field, "back": _back(request)})
+
+
+def _back(request: Request[Any, Any, Any]) -> str:
+    """The back-office page the refused form was on (its Referer, same site only), else the work queue."""
+    referer = request.headers.get("referer", "")
+    origin = f"{request.url.scheme}://{request.url.netloc}"
+    if referer.startswith(f"{origin}{PREFIX}/") and "\\" not in referer:
+        return referer[len(origin):]
+    return f"{PREFIX}/"
 
 
 exception_handlers: dict[type[Exception] | int, Any] = {

@@ -466,6 +466,24 @@ EXPECTATIONS |= {
     "GET /app":                                                       row(U, A, A, A, A),
     "POST /app/deconnexion":                                          row(U, A, A, A, A),
 }
+# The back-office's admissions screens (marketplace/web/admissions.py).
+EXPECTATIONS |= {
+}
+# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
+EXPECTATIONS |= {
+}
+# The back-office's evaluation and award screens (marketplace/web/evaluation.py).
+EXPECTATIONS |= {
+}
+# The back-office's funding screens (marketplace/web/funding.py).
+EXPECTATIONS |= {
+}
+# The back-office's audit log screens (marketplace/web/audit.py).
+EXPECTATIONS |= {
+}
+
+# A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
+PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -805,7 +823,10 @@ class Scenario:
 
     def url(self, route: str) -> str:
         _, template = route.split(" ", 1)
-        values = {**self.path_values, **self.segment_values.get(template.split("/")[1], {})}
+        segment = template.split("/")[1]
+        if segment == "app" and template.count("/") > 1:  # a page: its values are those of the API's objects
+            segment = PAGE_SEGMENTS.get(template.split("/")[2], segment)
+        values = {**self.path_values, **self.segment_values.get(segment, {})}
         if FUNDING_OF_NEED.match(template):
             values["need_id"] = self.funded_need_id
         unknown = set(re.findall(r"\{(\w+)\}", template)) - values.keys()
@@ -825,7 +846,8 @@ class Scenario:
         data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
-        response = await web.request(method, path.replace("{file_path}", "css/app.css"),
+        path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
+        response = await web.request(method, path,
                                      data=data if method == "POST" else None)
         location = response.headers.get("location", "")
         if response.status_code == 303 and location.split("?")[0] == "/app/connexion" \

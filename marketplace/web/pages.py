@@ -1,0 +1,61 @@
+"""What every back-office page shares: its dependencies (the caller, the header's viewer), the one-shot messages
+shown after an act (kept in the server-side session), and the answer to an act.
+
+An act is a plain HTML form posted to the page (no JavaScript needed): the controller calls the same service
+method as the API, then redirects to the page it came from with a message (Post/Redirect/Get, so a reload never
+repeats it). A refusal by a rule (a `DomainError`) is the error page with the rule's status, its id and the field
+it names (web/errors.py): the same refusal the API answers as problem+json, nothing decided in the page.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from litestar import Request
+from litestar.di import NamedDependency, Provide
+from litestar.response import Redirect
+
+from marketplace.accounts import schemas as account_schemas
+from marketplace.accounts.deps import provide_principal, provide_session_service
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.sessions import SessionService
+
+Sessions = NamedDependency[SessionService]
+Caller = NamedDependency[Principal]
+Viewer = NamedDependency[account_schemas.Me]
+
+_MESSAGES = "messages"
+
+
+async def provide_viewer(sessions: Sessions, principal: Caller) -> account_schemas.Me:
+    """The header's user and organisations, through the same method as `GET /auth/me`."""
+    return await sessions.me(principal)
+
+
+# Every page controller starts from these; add the services it calls beside them.
+BASE_DEPENDENCIES: dict[str, Provide] = {
+    "principal": Provide(provide_principal, sync_to_thread=False),
+    "sessions": Provide(provide_session_service, sync_to_thread=False),
+    "viewer": Provide(provide_viewer),
+}
+
+
+def flash(request: Request[Any, Any, Any], message: str) -> None:
+    """A message for the next page this session shows (after the redirect of an act)."""
+    session = request.scope.get("session")
+    if isinstance(session, dict):
+        session.setdefault(_MESSAGES, []).append(message)
+
+
+def take_messages(request: Request[Any, Any, Any]) -> list[str]:
+    session = request.scope.get("session")
+    if not isinstance(session, dict):
+        return []
+    messages = session.pop(_MESSAGES, [])
+    return [m for m in messages if isinstance(m, str)]
+
+
+def done(request: Request[Any, Any, Any], target: str, message: str) -> Redirect:
+    """The answer to an act that went through: back to `target` (a back-office path), with `message` shown."""
+    flash(request, message)
+    return Redirect(target, status_code=303)
