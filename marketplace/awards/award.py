@@ -129,7 +129,7 @@ class AwardService(ServiceBase):
         vendors = {o.vendor_organisation_id for o in (await self.session.scalars(select(Offer).where(
             Offer.specific_contract_id == contract.id, Offer.status == OfferStatus.OPENED))).all()}
         names = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
-            Organisation.id.in_(vendors)))).tuples().all()) if vendors else {}
+            Organisation.id.in_(vendors)))).all()) if vendors else {}
         return schemas.AwardFile(
             specific_contract_id=contract.id, status=contract.status.value,
             awardable=(can_move(contract.status, SpecificContractStatus.AWARD_DECIDED) and award is None

@@ -43,7 +43,7 @@ class SheetService(ServiceBase):
             .order_by(Offer.received_at, Offer.id))).all()
         ids = [o.id for o in offers]
         names = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
-            Organisation.id.in_([o.vendor_organisation_id for o in offers])))).tuples().all()) if offers else {}
+            Organisation.id.in_([o.vendor_organisation_id for o in offers])))).all()) if offers else {}
         rejections = {r.offer_id: r for r in (await self.session.scalars(select(OfferRejection).where(
             OfferRejection.specific_contract_id == contract.id))).all()}
         procedures = {p.offer_id: p for p in (await self.session.scalars(select(AbnormallyLowProcedure).where(
@@ -52,7 +52,7 @@ class SheetService(ServiceBase):
         for score, name in (await self.session.execute(
                 select(EvaluationScore, User.full_name).join(User, User.id == EvaluationScore.evaluator_id)
                 .where(EvaluationScore.specific_contract_id == contract.id)
-                .order_by(User.full_name, EvaluationScore.evaluator_id, EvaluationScore.criterion))).tuples():
+                .order_by(User.full_name, EvaluationScore.evaluator_id, EvaluationScore.criterion))).all():
             if score.offer_id in scores:
                 scores[score.offer_id].append(schemas.EvaluatorScore(
                     evaluator_id=score.evaluator_id, evaluator_name=name, criterion=score.criterion,
@@ -60,7 +60,7 @@ class SheetService(ServiceBase):
         declarations = (await self.session.execute(
             select(ConflictDeclaration, User.full_name).join(User, User.id == ConflictDeclaration.evaluator_id)
             .where(ConflictDeclaration.specific_contract_id == contract.id)
-            .order_by(ConflictDeclaration.declared_at, ConflictDeclaration.id))).tuples().all()
+            .order_by(ConflictDeclaration.declared_at, ConflictDeclaration.id))).all()
         mine = next((d for d, _ in declarations if d.evaluator_id == principal.user_id), None)
         clarifications = await clarification_summaries(self.session, ids)
         ranking = (await EvaluationService(self.session, self.clock, self.side_sessions).ranking(principal, contract.id)
