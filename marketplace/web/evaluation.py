@@ -120,7 +120,8 @@ class ContractForm(msgspec.Struct):
 
 
 class SignatureForm(msgspec.Struct):
-    document: UploadFile
+    # Optional here so that the contract is found (or refused, 404) before the missing file is.
+    document: UploadFile | None = None
 
 
 _YES_NO = {"oui": True, "non": False}
@@ -257,12 +258,15 @@ class EvaluationController(Controller):
         file = await awards.award_file(principal, contract_id)
         if file.contract_id is None:
             raise NotFound("This specific contract has no contract to sign yet.")
+        document = data.document
+        if document is None:
+            raise ValidationException("Joignez le document signé.")
 
         async def chunks() -> AsyncIterator[bytes]:
-            while chunk := await data.document.read(1 << 16):
+            while chunk := await document.read(1 << 16):
                 yield chunk
 
-        await contracts.sign(principal, file.contract_id, declared_type=data.document.content_type,
+        await contracts.sign(principal, file.contract_id, declared_type=document.content_type,
                              declared_size=None, body=chunks())
         return done(request, page(contract_id, "attribution"), "Signature enregistrée et vérifiée (G16).")
 

@@ -472,8 +472,26 @@ EXPECTATIONS |= {
 # The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
 EXPECTATIONS |= {
 }
-# The back-office's evaluation and award screens (marketplace/web/evaluation.py).
+# The back-office's evaluation and award screens (marketplace/web/evaluation.py). Each act as its API route's
+# row (same role set, same service); the matrix's contract is not opened. The evaluation page is the opening
+# record's first (404 before the opening, for everyone let through) and is for the committee only (the holder's
+# plain member is refused by the role guard, where the ranking's guard lets it through to a 404). The award page is
+# the buying side's (the holder of this centralised contract is told it is not, 403 HC3). These rows run after the
+# holder was invited onto the committee (POST …/committee above): its admin declares and scores as a member (409,
+# G8: not opened), where the API's rows, run before the invitation, see 403; clarifications and D15 requests stay
+# the buying side's own (403, HC3). Another holder finds nothing (404). The buyer's own
+# signature page finds no contract to sign (404, as POST /contracts/{id}/signatures on an unknown id).
 EXPECTATIONS |= {
+    "GET /app/marches/{contract_id}/evaluation":                      row(U, F, F, N, F, N, N),
+    "POST /app/marches/{contract_id}/evaluation/demarrer":            row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/declaration":         row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": row(U, F, F, A, F, F, N),
+    "GET /app/marches/{contract_id}/attribution":                     row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/attribution":                    row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat":                        row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat/signatures":             row(U, F, F, N, F, F, N),
 }
 # The back-office's funding screens (marketplace/web/funding.py).
 EXPECTATIONS |= {
@@ -482,6 +500,8 @@ EXPECTATIONS |= {
 EXPECTATIONS |= {
 }
 
+# The pages that open or end a session: each call in a browser of its own, never the principal's kept one.
+SESSION_ROUTES = ("POST /app/connexion", "POST /app/deconnexion", "GET /app/connexion")
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
 
@@ -584,7 +604,10 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
     if path.startswith(DPS_PREFIXES):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
+    # A page of a specific contract (/app/marches/{contract_id}/…) is an object route like the API's.
+    page_of = path.split("/")[2] if path.startswith("/app/") and path.count("/") > 2 else ""
+    object_route = ("{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
+                    or f"/{PAGE_SEGMENTS.get(page_of, page_of)}" in CONTRACT_PREFIXES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
@@ -612,6 +635,8 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
+    # Each principal's signed-in browser and CSRF token, for the pages (Scenario.browser).
+    browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
         person = PERSON[principal]
@@ -838,12 +863,8 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        web = Browser(self.client)
-        person = PERSON[principal]
-        if person:
-            signed_in = await web_login(web, email_of(person))
-            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
-        data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
+        web, token = await self.browser(principal, fresh=route in SESSION_ROUTES)
+        data = {"_csrf_token": token, **self.page_form(route)}
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
@@ -854,6 +875,38 @@ class Scenario:
                 and "fin=deconnexion" not in location:
             return httpx.Response(401, text=f"redirected to {location}", request=response.request)
         return response
+
+    async def browser(self, principal: str, *, fresh: bool) -> tuple[Browser, str]:
+        """The principal's browser, signed in through the form once and kept with its CSRF token: the login form
+        is rate-limited per address (120 a minute), which one login per page row would exceed. The login and
+        logout rows take a fresh one (the logout ends the session it ran in)."""
+        if not fresh and principal in self.browsers:
+            return self.browsers[principal]
+        web = Browser(self.client)
+        person = PERSON[principal]
+        if person:
+            signed_in = await web_login(web, email_of(person))
+            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+        pair = web, csrf_token((await web.get("/app/connexion")).text)
+        if not fresh:
+            self.browsers[principal] = pair
+        return pair
+
+    def page_form(self, route: str) -> dict[str, str]:
+        """A page's form filled as its API route's body is, so that only access decides."""
+        due = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
+        return {
+            "POST /app/marches/{contract_id}/evaluation/declaration": {"conflit": "non", "declaration": "Aucun lien."},
+            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": {
+                "critere": "Prix", "note": "50", "commentaire": "Moyen."},
+            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": {
+                "sujet": "Précisions", "question": "Une question ?", "echeance": due},
+            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": {
+                "motifs": "Prix anormalement bas.", "echeance": due},
+            "POST /app/marches/{contract_id}/attribution": {"offre": self.path_values.get("offer_id", ""),
+                                                            "motifs": "Meilleure offre.", "suspension": "non"},
+            "POST /app/marches/{contract_id}/contrat": {"montant": "10 000,01"},
+        }.get(route, {})
 
     async def call(self, route: str, principal: str) -> httpx.Response:
         method = route.split(" ", 1)[0]
