@@ -461,6 +461,8 @@ class EvaluationSheet(CamelStruct):
     status: str
     # G8: the evaluation has started and the award has not frozen it: declarations and scores are taken.
     evaluating: bool
+    # D13: clarifications are asked after the opening and until the award.
+    clarifying: bool
     # Machine (c): the caller may start the evaluation now (an administrator of the buying side, offers opened).
     startable: bool
     criteria: list[SheetCriterion]

@@ -68,6 +68,7 @@ class SheetService(ServiceBase):
         return schemas.EvaluationSheet(
             specific_contract_id=contract.id, status=contract.status.value,
             evaluating=allowed("evaluate", contract.status),
+            clarifying=allowed("clarify", contract.status),
             startable=(can_move(contract.status, SpecificContractStatus.EVALUATION)
                        and buying_side(principal, contract, Role.BUYER_ADMIN)),
             criteria=[schemas.SheetCriterion(name=c["name"], weight=int(c["weight"])) for c in contract.award_criteria],

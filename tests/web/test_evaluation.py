@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.lib.clock import FrozenClock
 from tests.awards.test_award import VENDORS, opened_contract, submitted_offers
 from tests.tenders.test_offers import DEADLINE
-from tests.vendors.api import expect
+from tests.vendors.api import expect, minimal_pdf
 from tests.web.pages import Browser, csrf_token, login
 from tests.world import World, email_of
 
@@ -130,11 +130,19 @@ async def test_declare_score_and_award_through_the_pages(client: Client, world: 
     signed = expect(await client.get(f"/contracts/{reference.group(1)}", headers=world["buyer_admin"].headers), 200)
     assert (signed["amountCents"], signed["status"], signed["specificContractId"]) == (4_800_000, "pending", cid)
     assert "48\u202f000,00 €" in shown
+    # The buyer's signature, uploaded through the multipart form: an unsigned PDF is refused by G16's check.
+    form = (await admin.get(award_page)).text
+    unsigned = await admin.post(f"/app/marches/{cid}/contrat/signatures", data={"_csrf_token": csrf_token(form)},
+                                files={"document": ("contrat.pdf", minimal_pdf("contrat"), "application/pdf")})
+    assert unsigned.status_code == 415 and "G16" in unsigned.text
+    assert expect(await client.get(f"/contracts/{reference.group(1)}",
+                                   headers=world["buyer_admin"].headers), 200)["signatures"] == []
 
 
 async def test_another_organisation_and_a_vendor_are_refused_as_the_api_refuses_them(
         client: Client, world: World, clock: FrozenClock) -> None:
-    cid, _ = await opened_contract(client, world, clock)
+    cid, offers = await opened_contract(client, world, clock)
+    a = offers["vendor_admin"]
     expect(await client.post(f"/specific-contracts/{cid}/evaluation", headers=world["buyer_admin"].headers), 200)
     other, vendor = await signed_in(client, "other_buyer_admin"), await signed_in(client, "vendor_admin")
     for page in (f"/app/marches/{cid}/evaluation", f"/app/marches/{cid}/attribution"):
@@ -145,6 +153,27 @@ async def test_another_organisation_and_a_vendor_are_refused_as_the_api_refuses_
                              headers=world["other_buyer_admin"].headers)).status_code == 404
     assert (await client.get(f"/specific-contracts/{cid}/ranking",
                              headers=world["vendor_admin"].headers)).status_code == 403
+    # A clarification and a D15 request through the forms, read back through the API.
+    admin = await signed_in(client, "buyer_admin")
+    page = f"/app/marches/{cid}/evaluation"
+    shown = await act(admin, page, f"{page}/offres/{a}/eclaircissements",
+                      {"sujet": "Délais", "question": "Quel délai de reprise des données ?",
+                       "echeance": "2026-02-24T12:00"})
+    assert "Demande d'éclaircissements envoyée" in shown and "Délais — 1 message(s), ouverte" in shown
+    threads = expect(await client.get(f"/offers/{a}/clarifications", headers=world["buyer_admin"].headers), 200)
+    assert [(t["subject"], t["messages"][0]["body"]) for t in threads] == [
+        ("Délais", "Quel délai de reprise des données ?")]
+    assert threads[0]["answerDueAtParis"].startswith("24/02/2026 12:00")  # a Paris time, as typed
+    # The D15 request is an evaluator's judgment: the declaration comes first (here through the API).
+    expect(await client.post(f"/specific-contracts/{cid}/conflict-declarations", headers=world["buyer_admin"].headers,
+                             json={"hasConflict": False, "statement": "Aucun lien."}), 201)
+    shown = await act(admin, page, f"{page}/offres/{a}/offre-anormalement-basse",
+                      {"motifs": "Prix très inférieur aux autres offres.", "echeance": "2026-02-27T12:00"})
+    assert "Justification demandée par écrit" in shown and "D15 : justification demandée" in shown
+    procedure = expect(await client.get(f"/offers/{a}/abnormally-low", headers=world["buyer_admin"].headers), 200)
+    assert (procedure["status"], procedure["reasons"]) == ("justification_requested",
+                                                           "Prix très inférieur aux autres offres.")
+
     # An act too: another organisation's admin can't start, declare or award on it.
     page = (await other.get("/app/")).text
     refused = await other.post(f"/app/marches/{cid}/evaluation/declaration",
