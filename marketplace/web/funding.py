@@ -128,7 +128,7 @@ def euros_field(cents: int) -> str:
     return f"{cents // 100},{cents % 100:02d}"
 
 
-def project_url(call_id: FromPath[uuid.UUID], need_id: uuid.UUID) -> str:
+def project_url(call_id: uuid.UUID, need_id: uuid.UUID) -> str:
     return f"{BASE}/{call_id}/projets/{need_id}"
 
 
@@ -255,7 +255,8 @@ class FundingController(Controller):
 
     @get("/{call_id:uuid}/projets/{need_id:uuid}", opt=requires(*FUNDER_MEMBERS, reason=FUNDER_READERS),
          name="web.funding.project")
-    async def project_page(self, call_id: FromPath[uuid.UUID], need_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,
+    async def project_page(self, call_id: FromPath[uuid.UUID], need_id: FromPath[uuid.UUID], principal: Caller,
+                           viewer: Viewer,
                            decisions: Decisions) -> Template:
         project = await decisions.project(principal, call_id, need_id)
         return Template("funding_project.html", context={
@@ -274,7 +275,8 @@ class FundingController(Controller):
     @get("/{call_id:uuid}/projets/{need_id:uuid}/tranches/{position:int}/preuve", status_code=307,
          opt=requires(*FUNDER_MEMBERS, reason=FUNDER_READERS), name="web.funding.evidence",
          dependencies={"project": Provide(_project)})
-    async def evidence(self, need_id: FromPath[uuid.UUID], position: FromPath[int], principal: Caller, tranches: Tranches,
+    async def evidence(self, need_id: FromPath[uuid.UUID], position: FromPath[int], principal: Caller,
+                       tranches: Tranches,
                        project: Project) -> Redirect:
         """A tranche's latest evidence, as GET /needs/{id}/funding/tranches/{position}/evidence (audited)."""
         return Redirect(await tranches.evidence_url(principal, need_id, position), status_code=307)
@@ -314,7 +316,8 @@ class FundingController(Controller):
     @post("/{call_id:uuid}/projets/{need_id:uuid}/tranches/{position:int}/validation",
           opt=requires(*FUNDER_WRITERS, reason=INSTRUCTORS), name="web.funding.validate",
           dependencies={"project": Provide(_project)})
-    async def validate(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID], need_id: FromPath[uuid.UUID],
+    async def validate(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID],
+                       need_id: FromPath[uuid.UUID],
                        position: FromPath[int], principal: Caller, tranches: Tranches, project: Project) -> Redirect:
         """As POST /needs/{id}/funding/tranches/{position}/validation: FU5's order and stage are the service's."""
         await tranches.validate(principal, need_id, position)
@@ -323,7 +326,8 @@ class FundingController(Controller):
     @post("/{call_id:uuid}/projets/{need_id:uuid}/tranches/{position:int}/refus",
           opt=requires(*FUNDER_WRITERS, reason=INSTRUCTORS), name="web.funding.refuse",
           dependencies={"project": Provide(_project)})
-    async def refuse(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID], need_id: FromPath[uuid.UUID], position: FromPath[int],
+    async def refuse(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID],
+                     need_id: FromPath[uuid.UUID], position: FromPath[int],
                      principal: Caller, tranches: Tranches, project: Project,
                      data: Annotated[ReasonsForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
         """As POST /needs/{id}/funding/tranches/{position}/refusal (blank reasons: refused by the service, FU5)."""
@@ -334,7 +338,8 @@ class FundingController(Controller):
     @post("/{call_id:uuid}/projets/{need_id:uuid}/tranches/{position:int}/versement",
           opt=requires(*FUNDER_WRITERS, reason=INSTRUCTORS), name="web.funding.pay",
           dependencies={"project": Provide(_project)})
-    async def pay(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID], need_id: FromPath[uuid.UUID], position: FromPath[int],
+    async def pay(self, request: Request[Any, Any, Any], call_id: FromPath[uuid.UUID],
+                  need_id: FromPath[uuid.UUID], position: FromPath[int],
                   principal: Caller, tranches: Tranches, project: Project,
                   data: Annotated[PaymentForm, Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
         """As POST /needs/{id}/funding/tranches/{position}/payment: exactly the tranche's amount (FU5)."""

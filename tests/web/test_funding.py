@@ -52,7 +52,7 @@ def refusal(answer: Any, status: int, rule: str | None, field: str) -> str:
 async def test_a_funder_lists_its_own_calls_only_with_counts_and_exports_them(client: Client, world: World) -> None:
     mine = await open_call(client, world, envelope_cents=30_000_000, reference="AAP-IDF-WEB")
     theirs = await open_call(client, world, person="other_funder_admin", reference="AAP-BZH-WEB")
-    rehearsal = await open_call(client, world, reference="AAP-IDF-REPET", sandbox=True)
+    await open_call(client, world, reference="AAP-IDF-REPET", sandbox=True)
     need = await submitted_need(client, world)
     expect(await file_need(client, world, need["id"], mine["id"]), 201)
 
