@@ -102,7 +102,8 @@ NEED_PREFIXES = ("/needs",)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
-FUNDING_PREFIXES = ("/funding-calls",)
+# The funder's back-office screens are funding routes too: the same principals say who gets through.
+FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
@@ -475,8 +476,25 @@ EXPECTATIONS |= {
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py).
 EXPECTATIONS |= {
 }
-# The back-office's funding screens (marketplace/web/funding.py).
+# The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
+# list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
+# for the call's funder only). `need_id` is the matrix's funded need (segment `funding-calls`).
 EXPECTATIONS |= {
+    "GET /app/financements":                                      funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/export":                               funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/{call_id}":                            funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}":          funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/decision": funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/rejet":   funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/validation":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/refus":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
+        funding_row(U, F, F, F, F, A, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py).
 EXPECTATIONS |= {
@@ -612,6 +630,9 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
+    # A signed-in browser and its CSRF token per principal, reused from one page route to the next: logging in for
+    # every call would pass the login form's per-address rate limit (120 a minute) once pages are many.
+    browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
         person = PERSON[principal]
@@ -838,12 +859,20 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        web = Browser(self.client)
-        person = PERSON[principal]
-        if person:
-            signed_in = await web_login(web, email_of(person))
-            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
-        data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
+        # Logging in or out changes the browser's session: those two get a browser of their own, never reused.
+        reusable = route not in ("POST /app/connexion", "POST /app/deconnexion")
+        if reusable and principal in self.browsers:
+            web, token = self.browsers[principal]
+        else:
+            web = Browser(self.client)
+            person = PERSON[principal]
+            if person:
+                signed_in = await web_login(web, email_of(person))
+                assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+            token = csrf_token((await web.get("/app/connexion")).text)
+            if reusable:
+                self.browsers[principal] = (web, token)
+        data = {"_csrf_token": token}
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
