@@ -235,8 +235,9 @@ class AdmissionPagesController(Controller):
 
     @post("/{request_id:uuid}/pieces", opt=requires(*DPS_WRITERS, reason=_BUYERS), status_code=303,
           name="web.admissions.request_documents")
-    async def request_documents(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID], principal: Caller,
-                                decisions: Decisions, data: Annotated[MessageForm, Body(media_type=Form)]
+    async def request_documents(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID],
+                                principal: Caller, decisions: Decisions,
+                                data: Annotated[MessageForm, Body(media_type=Form)]
                                 ) -> Redirect:
         await decisions.request_documents(
             principal, request_id, _decoded(schemas.DocumentsRequest, "message", data.message, "D6"))
@@ -244,9 +245,9 @@ class AdmissionPagesController(Controller):
 
     @post("/{request_id:uuid}/dume", opt=requires(*DPS_WRITERS, reason=_BUYERS), status_code=303,
           name="web.admissions.request_declaration")
-    async def request_declaration(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID], principal: Caller,
-                                  decisions: Decisions, data: Annotated[MessageForm, Body(media_type=Form)]
-                                  ) -> Redirect:
+    async def request_declaration(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID],
+                                  principal: Caller, decisions: Decisions,
+                                  data: Annotated[MessageForm, Body(media_type=Form)]) -> Redirect:
         await decisions.request_declaration(
             principal, request_id, _decoded(schemas.DocumentsRequest, "message", data.message, "D11"))
         return done(request, f"{BASE}/{request_id}",

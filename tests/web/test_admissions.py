@@ -98,7 +98,8 @@ async def test_filters_sort_page_size_and_the_csv_export(client: Client, world: 
     assert sorted(ascending) == sorted([VENDOR, OTHER_VENDOR]) and _rows(by_vendor) == ascending[::-1]
     assert 'aria-sort="descending"' in by_vendor
     # The header's link flips the order and keeps the other filters (in the URL).
-    assert 'href="/app/admissions?q=x&amp;tri=vendor"' in (await web.get("/app/admissions?q=x&tri=vendor&ordre=desc")).text
+    flipped = (await web.get("/app/admissions?q=x&tri=vendor&ordre=desc")).text
+    assert 'href="/app/admissions?q=x&amp;tri=vendor"' in flipped
     assert _rows((await web.get("/app/admissions?tri=received&ordre=desc")).text) == [OTHER_VENDOR, VENDOR]
     first = (await web.get("/app/admissions?taille=1")).text
     assert _rows(first) == [VENDOR] and "page 1 sur 2" in first
