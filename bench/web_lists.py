@@ -221,7 +221,7 @@ by one, four queries each, to count them) took {old:.1f} s for this DPS, once; t
 one for the count).
 """
     print(section)
-    text = args.out.read_text()
+    text = args.out.read_text() if args.out.exists() else ""
     args.out.write_text(text.replace(RUNS_MARKER, f"{RUNS_MARKER}\n{section}", 1) if RUNS_MARKER in text
                         else section + text)
     return 1 if any(errors for _, _, errors in results) else 0
