@@ -102,8 +102,7 @@ NEED_PREFIXES = ("/needs",)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
-# The funder's back-office screens are funding routes too: the same principals say who gets through.
-FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
+FUNDING_PREFIXES = ("/funding-calls",)
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
@@ -467,8 +466,20 @@ EXPECTATIONS |= {
     "GET /app":                                                       row(U, A, A, A, A),
     "POST /app/deconnexion":                                          row(U, A, A, A, A),
 }
-# The back-office's admissions screens (marketplace/web/admissions.py).
+# The back-office's admissions screens (marketplace/web/admissions.py): the API's admission-decision audience
+# (DPS_WRITERS), called with the DPS principals (`_principals_for`). The list and export are scoped by the service
+# (another buyer reads its own, empty, list: ALLOW); the file and the acts on the matrix's request hide it from
+# another buying organisation (404). The request is a draft in its initial window: the acts meet 409, ALLOW.
 EXPECTATIONS |= {
+    "GET /app/admissions":                                        dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/export.csv":                             dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/{request_id}":                           dps_row(U, F, F, A, F, A, N, F, F),
+    "GET /app/admissions/{request_id}/documents/{document_id}":   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/admettre":                 dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/rejeter":                  dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/prolonger":                dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/pieces":                   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/dume":                     dps_row(U, F, F, A, F, A, N, F, F),
 }
 # The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
 EXPECTATIONS |= {
@@ -476,25 +487,8 @@ EXPECTATIONS |= {
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py).
 EXPECTATIONS |= {
 }
-# The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
-# list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
-# for the call's funder only). `need_id` is the matrix's funded need (segment `funding-calls`).
+# The back-office's funding screens (marketplace/web/funding.py).
 EXPECTATIONS |= {
-    "GET /app/financements":                                      funding_row(U, A, A, A, A, A, A, A),
-    "GET /app/financements/export":                               funding_row(U, A, A, A, A, A, A, A),
-    "GET /app/financements/{call_id}":                            funding_row(U, F, F, F, F, A, A, N),
-    "GET /app/financements/{call_id}/projets/{need_id}":          funding_row(U, F, F, F, F, A, A, N),
-    "GET /app/financements/{call_id}/projets/{need_id}/decision": funding_row(U, F, F, F, F, A, A, N),
-    "GET /app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve":
-        funding_row(U, F, F, F, F, A, A, N),
-    "POST /app/financements/{call_id}/projets/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
-    "POST /app/financements/{call_id}/projets/{need_id}/rejet":   funding_row(U, F, F, F, F, A, A, N),
-    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/validation":
-        funding_row(U, F, F, F, F, A, A, N),
-    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/refus":
-        funding_row(U, F, F, F, F, A, A, N),
-    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
-        funding_row(U, F, F, F, F, A, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py).
 EXPECTATIONS |= {
@@ -525,6 +519,11 @@ BODIES: dict[str, Any] = {
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
+    # The admissions screens' forms (urlencoded, beside the CSRF token).
+    "POST /app/admissions/{request_id}/rejeter": {"reasons": "Capacités techniques insuffisantes."},
+    "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
+    "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
+    "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
@@ -600,7 +599,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith(DPS_PREFIXES):
+    if path.startswith(DPS_PREFIXES + ("/app/admissions",)):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
     object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
@@ -630,8 +629,8 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
-    # A signed-in browser and its CSRF token per principal, reused from one page route to the next: logging in for
-    # every call would pass the login form's per-address rate limit (120 a minute) once pages are many.
+    # One signed-in browser per principal and its CSRF token, reused by every page call: the login form is rate
+    # limited per address (LoginController), and logging in again for each of dozens of page routes would hit it.
     browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
@@ -859,9 +858,9 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        # Logging in or out changes the browser's session: those two get a browser of their own, never reused.
-        reusable = route not in ("POST /app/connexion", "POST /app/deconnexion")
-        if reusable and principal in self.browsers:
+        # The login and logout routes change the session itself: a browser of their own.
+        reuse = route not in ("POST /app/connexion", "POST /app/deconnexion")
+        if reuse and principal in self.browsers:
             web, token = self.browsers[principal]
         else:
             web = Browser(self.client)
@@ -870,9 +869,9 @@ class Scenario:
                 signed_in = await web_login(web, email_of(person))
                 assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
             token = csrf_token((await web.get("/app/connexion")).text)
-            if reusable:
+            if reuse:
                 self.browsers[principal] = (web, token)
-        data = {"_csrf_token": token}
+        data = {"_csrf_token": token, **BODIES.get(route, {})}  # a page's form fields, so only access decides
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
