@@ -102,7 +102,8 @@ NEED_PREFIXES = ("/needs",)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
-FUNDING_PREFIXES = ("/funding-calls",)
+# The funder's back-office screens are funding routes too: the same principals say who gets through.
+FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
@@ -487,8 +488,25 @@ EXPECTATIONS |= {
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py).
 EXPECTATIONS |= {
 }
-# The back-office's funding screens (marketplace/web/funding.py).
+# The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
+# list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
+# for the call's funder only). `need_id` is the matrix's funded need (segment `funding-calls`).
 EXPECTATIONS |= {
+    "GET /app/financements":                                      funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/export":                               funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/{call_id}":                            funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}":          funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/decision": funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/rejet":   funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/validation":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/refus":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
+        funding_row(U, F, F, F, F, A, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py).
 EXPECTATIONS |= {
