@@ -469,8 +469,19 @@ EXPECTATIONS |= {
 # The back-office's admissions screens (marketplace/web/admissions.py).
 EXPECTATIONS |= {
 }
-# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
+# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py). The same role
+# sets as the API routes they call (the cockpit as GET /specific-contracts/{id} less the vendors, who have no
+# back-office); a POST carries only the CSRF token here, so a caller let through meets a 400 (ALLOW).
 EXPECTATIONS |= {
+    "GET /app/marches":                                               row(U, F, F, A, F),
+    "GET /app/marches/export.csv":                                    row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}":                                 row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/questions/{question_id}/reponse": row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/delai":                          row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/sans-suite":                     row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/admissions-tardives":            row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}/ouverture":                       row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py).
 EXPECTATIONS |= {
@@ -838,12 +849,28 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        web = Browser(self.client)
         person = PERSON[principal]
-        if person:
-            signed_in = await web_login(web, email_of(person))
-            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
-        data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
+        # One browser per person (signed in) and one anonymous, each with its CSRF token, kept across routes: the
+        # login form is rate-limited per address (120 a minute), which a login per page call would exceed.
+        cache: dict[str, tuple[Browser, str]] = self.__dict__.setdefault("_page_browsers", {})
+        key = person or ""
+        if key not in cache or route == "POST /app/connexion":
+            web = Browser(self.client)
+            if person:
+                signed_in = await web_login(web, email_of(person))
+                assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+            form = await web.get("/app/connexion")
+            assert form.status_code == 200, f"setup: the login form answered {form.status_code}"
+            if route != "POST /app/connexion":  # that call signs the anonymous browser in: never reused
+                cache[key] = (web, csrf_token(form.text))
+            else:
+                cache.pop(key, None)
+                token = csrf_token(form.text)
+        if route != "POST /app/connexion":
+            web, token = cache[key]
+        if route == "POST /app/deconnexion":
+            cache.pop(key, None)  # this call ends its session
+        data = {"_csrf_token": token}
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
