@@ -178,6 +178,7 @@ async def test_the_central_purchasing_body_following_a_procedure_cannot_open_it(
     assert contract["id"] in listed.text and "suivi (HC2)" in listed.text
     page = await cpb.get(f"/app/marches/{contract['id']}")
     refused = await cpb.post(f"/app/marches/{contract['id']}/ouverture", data={
-        "passphrase-00000000-0000-0000-0000-000000000000": "une phrase quelconque", "_csrf_token": csrf_token(page.text)})
+        "passphrase-00000000-0000-0000-0000-000000000000": "une phrase quelconque",
+        "_csrf_token": csrf_token(page.text)})
     assert refused.status_code == 403, refused.text[refused.text.find("<main"):]
     assert "HC2" in refused.text
