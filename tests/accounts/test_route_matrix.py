@@ -482,8 +482,19 @@ EXPECTATIONS |= {
     "POST /app/admissions/{request_id}/pieces":                   dps_row(U, F, F, A, F, A, N, F, F),
     "POST /app/admissions/{request_id}/dume":                     dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
+# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py). The same role
+# sets as the API routes they call (the cockpit as GET /specific-contracts/{id} less the vendors, who have no
+# back-office); a POST carries only the CSRF token here, so a caller let through meets a 400 (ALLOW).
 EXPECTATIONS |= {
+    "GET /app/marches":                                               row(U, F, F, A, F),
+    "GET /app/marches/export.csv":                                    row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}":                                 row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/questions/{question_id}/reponse": row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/delai":                          row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/sans-suite":                     row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/admissions-tardives":            row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}/ouverture":                       row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py).
 EXPECTATIONS |= {
