@@ -102,7 +102,8 @@ NEED_PREFIXES = ("/needs",)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
-FUNDING_PREFIXES = ("/funding-calls",)
+# The funder's back-office screens are funding routes too: the same principals say who gets through.
+FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
@@ -466,11 +467,34 @@ EXPECTATIONS |= {
     "GET /app":                                                       row(U, A, A, A, A),
     "POST /app/deconnexion":                                          row(U, A, A, A, A),
 }
-# The back-office's admissions screens (marketplace/web/admissions.py).
+# The back-office's admissions screens (marketplace/web/admissions.py): the API's admission-decision audience
+# (DPS_WRITERS), called with the DPS principals (`_principals_for`). The list and export are scoped by the service
+# (another buyer reads its own, empty, list: ALLOW); the file and the acts on the matrix's request hide it from
+# another buying organisation (404). The request is a draft in its initial window: the acts meet 409, ALLOW.
 EXPECTATIONS |= {
+    "GET /app/admissions":                                        dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/export.csv":                             dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/{request_id}":                           dps_row(U, F, F, A, F, A, N, F, F),
+    "GET /app/admissions/{request_id}/documents/{document_id}":   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/admettre":                 dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/rejeter":                  dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/prolonger":                dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/pieces":                   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/dume":                     dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
+# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py). The same role
+# sets as the API routes they call (the cockpit as GET /specific-contracts/{id} less the vendors, who have no
+# back-office); a POST carries only the CSRF token here, so a caller let through meets a 400 (ALLOW).
 EXPECTATIONS |= {
+    "GET /app/marches":                                               row(U, F, F, A, F),
+    "GET /app/marches/export.csv":                                    row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}":                                 row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/questions/{question_id}/reponse": row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/delai":                          row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/sans-suite":                     row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/admissions-tardives":            row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}/ouverture":                       row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py). Each act as its API route's
 # row (same role set, same service); the matrix's contract is not opened. The evaluation page is the opening
@@ -493,15 +517,32 @@ EXPECTATIONS |= {
     "POST /app/marches/{contract_id}/contrat":                        row(U, F, F, A, F, F, N),
     "POST /app/marches/{contract_id}/contrat/signatures":             row(U, F, F, N, F, F, N),
 }
-# The back-office's funding screens (marketplace/web/funding.py).
+# The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
+# list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
+# for the call's funder only). `need_id` is the matrix's funded need (segment `funding-calls`).
 EXPECTATIONS |= {
+    "GET /app/financements":                                      funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/export":                               funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/{call_id}":                            funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}":          funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/decision": funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/rejet":   funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/validation":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/refus":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
+        funding_row(U, F, F, F, F, A, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py).
 EXPECTATIONS |= {
 }
 
-# The pages that open or end a session: each call in a browser of its own, never the principal's kept one.
-SESSION_ROUTES = ("POST /app/connexion", "POST /app/deconnexion", "GET /app/connexion")
+# Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
+OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
 
@@ -527,6 +568,11 @@ BODIES: dict[str, Any] = {
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
+    # The admissions screens' forms (urlencoded, beside the CSRF token).
+    "POST /app/admissions/{request_id}/rejeter": {"reasons": "Capacités techniques insuffisantes."},
+    "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
+    "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
+    "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
@@ -562,6 +608,19 @@ BODIES: dict[str, Any] = {
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
+    # The evaluation and award pages' forms, filled as their API routes' bodies.
+    "POST /app/marches/{contract_id}/evaluation/declaration": {"conflit": "non", "declaration": "Aucun lien."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": {"critere": "Prix", "note": "50",
+                                                                            "commentaire": "Moyen."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": {
+        "sujet": "Précisions", "question": "Une question ?",
+        "echeance": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": {
+        "motifs": "Prix anormalement bas.",
+        "echeance": (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/attribution": {"offre": str(uuid.uuid4()), "motifs": "Meilleure offre.",
+                                                    "suspension": "non"},
+    "POST /app/marches/{contract_id}/contrat": {"montant": "10 000,01"},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},
@@ -602,12 +661,9 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith(DPS_PREFIXES):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    # A page of a specific contract (/app/marches/{contract_id}/…) is an object route like the API's.
-    page_of = path.split("/")[2] if path.startswith("/app/") and path.count("/") > 2 else ""
-    object_route = ("{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
-                    or f"/{PAGE_SEGMENTS.get(page_of, page_of)}" in CONTRACT_PREFIXES)
+    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
@@ -635,7 +691,8 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
-    # Each principal's signed-in browser and CSRF token, for the pages (Scenario.browser).
+    # One signed-in browser per principal and its CSRF token, reused by every page call: the login form is rate
+    # limited per address (LoginController), and logging in again for each of dozens of page routes would hit it.
     browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
@@ -863,8 +920,20 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        web, token = await self.browser(principal, fresh=route in SESSION_ROUTES)
-        data = {"_csrf_token": token, **self.page_form(route)}
+        # The login and logout routes change the session itself: a browser of their own.
+        reuse = route not in ("POST /app/connexion", "POST /app/deconnexion")
+        if reuse and principal in self.browsers:
+            web, token = self.browsers[principal]
+        else:
+            web = Browser(self.client)
+            person = PERSON[principal]
+            if person:
+                signed_in = await web_login(web, email_of(person))
+                assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+            token = csrf_token((await web.get("/app/connexion")).text)
+            if reuse:
+                self.browsers[principal] = (web, token)
+        data = {"_csrf_token": token, **BODIES.get(route, {})}  # a page's form fields, so only access decides
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
@@ -875,38 +944,6 @@ class Scenario:
                 and "fin=deconnexion" not in location:
             return httpx.Response(401, text=f"redirected to {location}", request=response.request)
         return response
-
-    async def browser(self, principal: str, *, fresh: bool) -> tuple[Browser, str]:
-        """The principal's browser, signed in through the form once and kept with its CSRF token: the login form
-        is rate-limited per address (120 a minute), which one login per page row would exceed. The login and
-        logout rows take a fresh one (the logout ends the session it ran in)."""
-        if not fresh and principal in self.browsers:
-            return self.browsers[principal]
-        web = Browser(self.client)
-        person = PERSON[principal]
-        if person:
-            signed_in = await web_login(web, email_of(person))
-            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
-        pair = web, csrf_token((await web.get("/app/connexion")).text)
-        if not fresh:
-            self.browsers[principal] = pair
-        return pair
-
-    def page_form(self, route: str) -> dict[str, str]:
-        """A page's form filled as its API route's body is, so that only access decides."""
-        due = (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")
-        return {
-            "POST /app/marches/{contract_id}/evaluation/declaration": {"conflit": "non", "declaration": "Aucun lien."},
-            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": {
-                "critere": "Prix", "note": "50", "commentaire": "Moyen."},
-            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": {
-                "sujet": "Précisions", "question": "Une question ?", "echeance": due},
-            "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": {
-                "motifs": "Prix anormalement bas.", "echeance": due},
-            "POST /app/marches/{contract_id}/attribution": {"offre": self.path_values.get("offer_id", ""),
-                                                            "motifs": "Meilleure offre.", "suspension": "non"},
-            "POST /app/marches/{contract_id}/contrat": {"montant": "10 000,01"},
-        }.get(route, {})
 
     async def call(self, route: str, principal: str) -> httpx.Response:
         method = route.split(" ", 1)[0]
