@@ -112,7 +112,7 @@ class AuditLogService(ServiceBase):
         return conditions
 
     @staticmethod
-    def _select(conditions: list[ColumnElement[bool]]) -> Select[tuple[AuditEvent, str | None]]:
+    def _select(conditions: list[ColumnElement[bool]]) -> Select[AuditEvent, str]:
         return (select(AuditEvent, Organisation.name)
                 .outerjoin(Organisation, Organisation.id == AuditEvent.organisation_id)
                 .where(*conditions))
