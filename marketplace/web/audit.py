@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from datetime import date, datetime, time, timedelta
 from typing import Annotated, Any
 from urllib.parse import urlencode
@@ -40,14 +41,16 @@ TypeParam = Annotated[str | None, QueryParameter(name="type", max_length=50)]
 IdParam = Annotated[str | None, QueryParameter(name="id", max_length=100)]
 ActorParam = Annotated[str | None, QueryParameter(name="acteur", max_length=200)]
 ActionParam = Annotated[str | None, QueryParameter(name="action", max_length=100)]
-FromParam = Annotated[date | None, QueryParameter(name="du")]
-ToParam = Annotated[date | None, QueryParameter(name="au")]
+# Days as strings: the filter form sends its empty fields too (`du=`), which mean "no bound".
+FromParam = Annotated[str | None, QueryParameter(name="du", max_length=10)]
+ToParam = Annotated[str | None, QueryParameter(name="au", max_length=10)]
 BeforeParam = Annotated[int | None, QueryParameter(name="avant", ge=1, le=INT_MAX)]
 AfterParam = Annotated[int | None, QueryParameter(name="apres", ge=0, le=INT_MAX)]
 SizeParam = Annotated[int, QueryParameter(name="taille", ge=1, le=MAX_PAGE)]
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection): such a cell is quoted.
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class Filters(msgspec.Struct):
@@ -69,6 +72,22 @@ class Filters(msgspec.Struct):
         values = {**msgspec.structs.asdict(self), **more}
         return urlencode({k: (v.isoformat() if isinstance(v, date) else v)
                           for k, v in values.items() if v not in (None, "")})
+
+
+def _day(field: str, value: str | None) -> date | None:
+    if not value:
+        return None
+    try:
+        if _ISO_DAY.fullmatch(value):
+            return date.fromisoformat(value)
+    except ValueError:
+        pass
+    raise InvalidAuditQuery(f"{field} : ce n'est pas un jour (AAAA-MM-JJ)", field=field)
+
+
+def _filters(type: str | None, id: str | None, acteur: str | None, action: str | None, du: str | None,
+             au: str | None) -> Filters:
+    return Filters(type=type, id=id, acteur=acteur, action=action, du=_day("du", du), au=_day("au", au))
 
 
 def _day_start(field: str, day: date | None, *, next_day: bool = False) -> datetime | None:
@@ -117,7 +136,7 @@ class JournalController(Controller):
                       id: IdParam = None, acteur: ActorParam = None, action: ActionParam = None,
                       du: FromParam = None, au: ToParam = None, avant: BeforeParam = None,
                       apres: AfterParam = None, taille: SizeParam = 50) -> Template:
-        filters = Filters(type=type, id=id, acteur=acteur, action=action, du=du, au=au)
+        filters = _filters(type, id, acteur, action, du, au)
         page = await audit_log.list_events(principal, filters.query(), before=avant, after=apres, limit=taille)
         size = {} if taille == 50 else {"taille": taille}
         links = {"older": f"{JOURNAL}?{filters.params(avant=page.older, **size)}" if page.older else None,
@@ -149,7 +168,7 @@ class JournalController(Controller):
     async def export(self, principal: Caller, audit_log: AuditLog, type: TypeParam = None, id: IdParam = None,
                      acteur: ActorParam = None, action: ActionParam = None, du: FromParam = None,
                      au: ToParam = None) -> Response[bytes]:
-        filters = Filters(type=type, id=id, acteur=acteur, action=action, du=du, au=au)
+        filters = _filters(type, id, acteur, action, du, au)
         events = await audit_log.export(principal, filters.query())
         return Response(journal_csv(events).encode(), media_type="text/csv; charset=utf-8", headers={
             "Content-Disposition": content_disposition("journal-audit.csv"), "Cache-Control": "private, no-store"})

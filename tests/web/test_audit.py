@@ -65,6 +65,11 @@ async def test_the_journal_filters_by_action_and_pages_by_keyset(client: Client,
     assert _ids((await web.get(f"/app/journal?du={today}&au={today}&taille=200")).text) == of_today
     nothing = await web.get("/app/journal?du=2001-01-01&au=2001-12-31")
     assert _ids(nothing.text) == [] and "Aucun événement" in nothing.text
+    # The form sends its empty fields too: they mean no filter. A day that isn't one is a 400 naming its field.
+    empty = await web.get("/app/journal?type=&id=&acteur=&action=organisation.&du=&au=&taille=50")
+    assert empty.status_code == 200 and _ids(empty.text) == expected
+    wrong = await web.get("/app/journal?du=2026-02-30")
+    assert wrong.status_code == 400 and "<code>du</code>" in wrong.text
 
 
 async def test_a_platform_admin_verifies_the_chain_then_sees_the_broken_link(client: Client, world: World,
