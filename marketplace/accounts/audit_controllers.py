@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get
+from litestar.datastructures import ResponseHeader
 from litestar.di import NamedDependency, Provide
 from litestar.enums import MediaType
 from litestar.params import QueryParameter
@@ -19,6 +20,7 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import ADMINS, Role
 from marketplace.lib.access import requires
 from marketplace.lib.files import safe_filename
+from marketplace.lib.http import DOWNLOAD_HEADERS
 from marketplace.lib.schemas import INT_MAX
 from storage import content_disposition
 
@@ -82,7 +84,9 @@ class AuditEventController(Controller):
     @get("/bundle", opt=requires(*ADMINS, reason=_READERS + " A platform admin's bundle carries the chain's "
                                                              "verification."),
          summary="The evidence bundle of one object: its events with their hashes, as a JSON attachment",
-         media_type=MediaType.JSON)
+         media_type=MediaType.JSON, response_headers=[*DOWNLOAD_HEADERS, ResponseHeader(
+             name="Content-Disposition", value="attachment", documentation_only=True, required=True,
+             description="An attachment named preuves-<targetType>-<targetId>.json.")])
     async def bundle(self, audit_log: AuditLog, principal: Caller,
                      targetType: Annotated[str, QueryParameter(name="targetType", min_length=1, max_length=50,
                                                                pattern=r"^[a-z][a-z0-9_]*$")],
