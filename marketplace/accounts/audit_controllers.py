@@ -21,6 +21,7 @@ from marketplace.accounts.roles import ADMINS, Role
 from marketplace.lib.access import requires
 from marketplace.lib.files import safe_filename
 from marketplace.lib.http import DOWNLOAD_HEADERS
+from marketplace.lib.openapi import answers
 from marketplace.lib.schemas import INT_MAX
 from storage import content_disposition
 
@@ -42,8 +43,9 @@ Until = Annotated[datetime | None, QueryParameter(
     name="until", description="Before (ISO 8601; without a zone: Paris time)")]
 Before = Annotated[int | None, QueryParameter(name="before", ge=1, le=INT_MAX,
                                               description="`older` of the previous page: events older than it")]
-After = Annotated[int | None, QueryParameter(name="after", ge=0, le=INT_MAX,
-                                             description="`newer` of the previous page: events newer than it")]
+After = Annotated[int | None, QueryParameter(
+    name="after", ge=0, le=INT_MAX,
+    description="`newer` of the previous page: events newer than it (with `before`: between the two)")]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_PAGE)]
 
 _ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
@@ -63,7 +65,8 @@ class AuditEventController(Controller):
     dependencies = {"principal": Provide(provide_principal, sync_to_thread=False),
                     "audit_log": Provide(provide_audit_log_service, sync_to_thread=False)}
 
-    @get("/", opt=requires(*ADMINS, reason=_READERS),
+    # 404: another organisation named in `organisationId`.
+    @get("/", opt={**requires(*ADMINS, reason=_READERS), **answers(404)},
          summary="The audit log filtered, newest first, by keyset pages (`before` / `after`)")
     # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
     async def list_events(self, request: Request[Any, Any, Any], audit_log: AuditLog, principal: Caller,
@@ -81,8 +84,9 @@ class AuditEventController(Controller):
     async def verify(self, audit_log: AuditLog, principal: Caller) -> schemas.ChainVerification:
         return await audit_log.verify(principal)
 
-    @get("/bundle", opt=requires(*ADMINS, reason=_READERS + " A platform admin's bundle carries the chain's "
-                                                             "verification."),
+    # 404: no event the caller may read names the object.
+    @get("/bundle", opt={**requires(*ADMINS, reason=_READERS + " A platform admin's bundle carries the chain's "
+                                                              "verification."), **answers(404)},
          summary="The evidence bundle of one object: its events with their hashes, as a JSON attachment",
          media_type=MediaType.JSON, response_headers=[*DOWNLOAD_HEADERS, ResponseHeader(
              name="Content-Disposition", value="attachment", documentation_only=True, required=True,

@@ -22,7 +22,7 @@ from marketplace.accounts.base import ServiceBase
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import ADMINS
-from marketplace.errors import DomainError, Forbidden, NotFound
+from marketplace.errors import DomainError, Forbidden, NotFound, RuleViolation
 from marketplace.lib.audit import AuditEvent, canonical, chain_hash, verify_chain
 from marketplace.lib.clock import InvalidLocalTime, paris_instant
 
@@ -36,8 +36,16 @@ _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
 class InvalidAuditQuery(DomainError):
+    """A filter the document's schema refuses (its form); `field` names it as on the wire."""
+
     title = "Invalid audit query"
     slug = "invalid-audit-query"
+
+
+class UnreadableAuditTime(RuleViolation):
+    """A time of the documented form that names no instant in Paris (a skipped or repeated hour): a 422."""
+
+    slug = "unreadable-audit-time"
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +77,7 @@ def _instant(field: str, value: datetime | None) -> datetime | None:
     try:
         return paris_instant(value)
     except InvalidLocalTime as exc:
-        raise InvalidAuditQuery(f"{field}: {exc}", field=field) from exc
+        raise UnreadableAuditTime(f"{field}: {exc}", field=field) from exc
 
 
 def _like_prefix(prefix: str) -> str:
@@ -126,22 +134,21 @@ class AuditLogService(ServiceBase):
 
     async def list_events(self, principal: Principal, query: AuditQuery, *, before: int | None = None,
                           after: int | None = None, limit: int = 50) -> schemas.AuditEventPage:
-        """Newest first, `limit` events older than `before`, or newer than `after` (not both)."""
-        if before is not None and after is not None:
-            raise InvalidAuditQuery("before, after: give one cursor, not both", field="after")
+        """Newest first, `limit` events older than `before`, or the `limit` just newer than `after`; with both,
+        the newest `limit` events between them (a window, as a reader who noted two cursors asks)."""
         if not 1 <= limit <= MAX_PAGE:
             raise InvalidAuditQuery(f"limit: between 1 and {MAX_PAGE}", field="limit")
         conditions = self._conditions(principal, query)
         statement = self._select(conditions)
+        if before is not None:
+            statement = statement.where(AuditEvent.id < before)
         if after is not None:
-            # The page just newer than `after`: the `limit` events right above it, shown newest first.
-            statement = statement.where(AuditEvent.id > after).order_by(AuditEvent.id.asc())
-        else:
-            if before is not None:
-                statement = statement.where(AuditEvent.id < before)
-            statement = statement.order_by(AuditEvent.id.desc())
+            statement = statement.where(AuditEvent.id > after)
+        upward = after is not None and before is None
+        # The page just newer than `after`: the `limit` events right above it, shown newest first.
+        statement = statement.order_by(AuditEvent.id.asc() if upward else AuditEvent.id.desc())
         rows = (await self.session.execute(statement.limit(limit))).all()
-        if after is not None:
+        if upward:
             rows = list(reversed(rows))
         items = [self._event(event, name) for event, name in rows]
         older = newer = None
@@ -149,10 +156,11 @@ class AuditLogService(ServiceBase):
             newest, oldest = items[0].id, items[-1].id
             older = oldest if await self._any(conditions, AuditEvent.id < oldest) else None
             newer = newest if await self._any(conditions, AuditEvent.id > newest) else None
-        elif before is not None:
-            newer = before - 1 if await self._any(conditions, AuditEvent.id >= before) else None
-        elif after is not None:
-            older = after + 1 if await self._any(conditions, AuditEvent.id <= after) else None
+        else:
+            if before is not None:
+                newer = before - 1 if await self._any(conditions, AuditEvent.id >= before) else None
+            if after is not None:
+                older = after + 1 if await self._any(conditions, AuditEvent.id <= after) else None
         return schemas.AuditEventPage(items=items, limit=limit, older=older, newer=newer)
 
     async def _any(self, conditions: list[ColumnElement[bool]], bound: ColumnElement[bool]) -> bool:
