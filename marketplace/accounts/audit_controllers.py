@@ -44,7 +44,7 @@ Until = Annotated[datetime | None, QueryParameter(
 Before = Annotated[int | None, QueryParameter(name="before", ge=1, le=INT_MAX,
                                               description="`older` of the previous page: events older than it")]
 After = Annotated[int | None, QueryParameter(
-    name="after", ge=0, le=INT_MAX,
+    name="after", ge=0, le=INT_MAX - 1,
     description="`newer` of the previous page: events newer than it (with `before`: between the two)")]
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=MAX_PAGE)]
 

@@ -45,7 +45,7 @@ ActionParam = Annotated[str | None, QueryParameter(name="action", max_length=100
 FromParam = Annotated[str | None, QueryParameter(name="du", max_length=10)]
 ToParam = Annotated[str | None, QueryParameter(name="au", max_length=10)]
 BeforeParam = Annotated[int | None, QueryParameter(name="avant", ge=1, le=INT_MAX)]
-AfterParam = Annotated[int | None, QueryParameter(name="apres", ge=0, le=INT_MAX)]
+AfterParam = Annotated[int | None, QueryParameter(name="apres", ge=0, le=INT_MAX - 1)]
 SizeParam = Annotated[int, QueryParameter(name="taille", ge=1, le=MAX_PAGE)]
 
 # Spreadsheets run a cell starting with one of these as a formula (CSV injection): such a cell is quoted.

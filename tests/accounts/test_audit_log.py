@@ -93,6 +93,9 @@ async def test_filters_by_target_actor_action_organisation_and_time(client: Clie
     assert [e["id"] for e in both["items"]] == [e["id"] for e in everything[3:6]]
     assert both["newer"] == everything[3]["id"] and both["older"] == everything[5]["id"]
     # Refusals name their parameter.
+    # Past the newest possible id: nothing newer, and the cursor back stays a 64-bit integer.
+    last = await _page(client, admin, after=2**63 - 2)
+    assert last["items"] == [] and last["older"] == 2**63 - 1 and last["newer"] is None
     too_many = await client.get("/audit-events", headers=admin.headers, params={"limit": 201})
     assert too_many.status_code == 400
     not_iso = await client.get("/audit-events", headers=admin.headers, params={"since": "1700000000"})

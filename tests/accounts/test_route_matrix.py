@@ -623,6 +623,9 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
+    # A signed-in browser per principal and its CSRF token, kept across page calls: logging in for every call
+    # would trip the login form's per-address rate limit (120 a minute) once the pages are many.
+    browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
         person = PERSON[principal]
@@ -849,12 +852,20 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        web = Browser(self.client)
-        person = PERSON[principal]
-        if person:
-            signed_in = await web_login(web, email_of(person))
-            assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
-        data = {"_csrf_token": csrf_token((await web.get("/app/connexion")).text)}
+        # Logging in or out changes the session: those calls get a browser of their own.
+        own = path in ("/app/connexion", "/app/deconnexion")
+        if own or principal not in self.browsers:
+            web = Browser(self.client)
+            person = PERSON[principal]
+            if person:
+                signed_in = await web_login(web, email_of(person))
+                assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
+            token = csrf_token((await web.get("/app/connexion")).text)
+            if not own:
+                self.browsers[principal] = (web, token)
+        else:
+            web, token = self.browsers[principal]
+        data = {"_csrf_token": token}
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)
