@@ -84,13 +84,16 @@ class DecisionService(FundingBase):
         return decided_on
 
     async def select(self, principal: Principal, call_id: uuid.UUID, need_id: uuid.UUID, *, amount_cents: int,
-                     decided_on: date, reference: str, filename: str, declared_type: str,
+                     decided_on: date | None, reference: str, filename: str, declared_type: str,
                      declared_size: int | None, body: AsyncIterable[bytes]) -> schemas.FundingProject:
         assert self.store is not None
         # The call's row first (its envelope), then the need's: every selection of the call queues here.
         await call_of(self.session, call_id, lock=True)
         call, need = await self._decidable(principal, call_id, need_id)
         decided_on = self._decided_on(decided_on, need)
+        if amount_cents <= 0:
+            raise RuleViolation("amountCents: FU3: a selection grants an amount of money", field="amountCents",
+                                rule="FU3")
         reference = reference.strip()
         if not reference:
             raise RuleViolation("reference: FU3: a funding decision has its reference", field="reference", rule="FU3")
@@ -136,6 +139,8 @@ class DecisionService(FundingBase):
     async def reject(self, principal: Principal, call_id: uuid.UUID, need_id: uuid.UUID,
                      data: schemas.RejectionCreate) -> schemas.FundingProject:
         call, need = await self._decidable(principal, call_id, need_id)
+        if not data.reasons.strip():
+            raise RuleViolation("reasons: FU3: a project is rejected with its reasons", field="reasons", rule="FU3")
         decided_on = self._decided_on(data.decided_on, need)
         decision = FundingDecision(need_id=need.id, call_id=call.id, outcome=DecisionOutcome.REJECTED,
                                    decided_on=decided_on, reasons=data.reasons, decided_by=principal.label,

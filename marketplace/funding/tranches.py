@@ -204,6 +204,9 @@ class TrancheService(FundingBase):
         need, _ = await funded_need(self.session, principal, need_id, funder_write=True)
         tranche, _ = await self._tranche(need, position)
         self._stage(action, tranche, "only a requested tranche is validated or refused")
+        if action == "refuse" and not (reasons or "").strip():
+            # FU5: the holder learns why, to request it again with better evidence (blank is no reason).
+            raise RuleViolation("reasons: FU5: a tranche is refused with its reasons", field="reasons", rule="FU5")
         pending = await self._request(tranche, RequestStatus.REQUESTED)
         assert pending is not None  # a requested tranche has its request (unique index)
         pending.status = RequestStatus.VALIDATED if action == "validate" else RequestStatus.REFUSED

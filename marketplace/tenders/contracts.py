@@ -21,12 +21,20 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import msgspec
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_WRITERS, DPS_WRITERS, HOLDER_MEMBERS, VENDOR_MEMBERS, VENDOR_WRITERS, Role
+from marketplace.accounts.roles import (
+    BUYER_WRITERS,
+    BUYING_SIDE,
+    DPS_WRITERS,
+    HOLDER_MEMBERS,
+    VENDOR_MEMBERS,
+    VENDOR_WRITERS,
+    Role,
+)
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
@@ -185,6 +193,11 @@ def _criteria(dps: Dps, chosen: list[schemas.CriterionWeight]) -> list[dict[str,
     return result
 
 
+def _like(text: str) -> str:
+    """`text` for an ILIKE pattern: its own % and _ matched literally."""
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
 def _attachment_types(types: list[str]) -> list[str]:
     """Media types as the content sniffer names them; a buyer can't allow active content (G11)."""
     result = []
@@ -331,6 +344,47 @@ class SpecificContractService:
                if status_at(contract, now := listing_now(self.clock, dps)) == SpecificContractStatus.OPEN
                and contract.tender_deadline <= now + within]
         return [await self._to_schema(contract, None) for contract in due]
+
+    async def list_for_buying_side(self, principal: Principal, *, status: SpecificContractStatus | None = None,
+                                   search: str | None = None, limit: int = 50,
+                                   offset: int = 0) -> schemas.BuyingSideContractPage:
+        """The specific contracts of the caller's buying side (HC2: the holder's in intermediation, HC3: the buying
+        organisation's when centralised), and those its central purchasing body follows in intermediation (HC2,
+        marked `followed`), newest first; `status` as read now on each contract's clock (HC6), `search` in the
+        title. The same scope as `tenders/access.py` `buying_side` and `follows`, as a query."""
+        buying = principal.organisations_with(*BUYING_SIDE)
+        following = principal.organisations_with(*DPS_WRITERS)
+        if not buying and not following:
+            return schemas.BuyingSideContractPage(items=[], total=0, limit=limit, offset=offset)
+        followed = and_(SpecificContract.conduct_mode == ConductMode.INTERMEDIATION,
+                        SpecificContract.dps_organisation_id != SpecificContract.buyer_organisation_id,
+                        SpecificContract.dps_organisation_id.in_(following))
+        query = (select(SpecificContract, Dps, Need.title, DpsCategory.title)
+                 .join(Dps, Dps.id == SpecificContract.dps_id).join(Need, Need.id == SpecificContract.need_id)
+                 .join(DpsCategory, DpsCategory.id == SpecificContract.category_id)
+                 .where(or_(SpecificContract.buyer_organisation_id.in_(buying), followed)))
+        if search:
+            query = query.where(Need.title.ilike(f"%{_like(search)}%", escape="\\"))
+        rows = (await self.session.execute(
+            query.order_by(SpecificContract.invited_at.desc(), SpecificContract.id.desc()))).all()
+        # HC6: each status on its own DPS's clock, so the filter on it is applied here, not in SQL.
+        read = [(contract, dps, title, category, status_at(contract, listing_now(self.clock, dps)))
+                for contract, dps, title, category in rows]
+        if status is not None:
+            read = [row for row in read if row[4] == status]
+        page = read[offset:offset + limit]
+        ids = [row[0].id for row in page]
+        counts = dict((await self.session.execute(
+            select(ContractInvitation.specific_contract_id, func.count()).where(
+                ContractInvitation.specific_contract_id.in_(ids))
+            .group_by(ContractInvitation.specific_contract_id))).all()) if ids else {}
+        return schemas.BuyingSideContractPage(items=[schemas.BuyingSideContract(
+            id=contract.id, title=title, dps_id=dps.id, dps_title=dps.title, category_id=contract.category_id,
+            category_title=category, status=now_status, conduct_mode=contract.conduct_mode,
+            tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
+            invitation_count=int(counts.get(contract.id, 0)),
+            followed=contract.buyer_organisation_id not in buying, sandbox=dps.is_sandbox)
+            for contract, dps, title, category, now_status in page], total=len(read), limit=limit, offset=offset)
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,

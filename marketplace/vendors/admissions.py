@@ -10,25 +10,28 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import Select, func, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from stdnum.fr import siret as siret_number
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_WRITERS, OrganisationKind
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, OrganisationKind
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, format_paris, to_paris
 from marketplace.lib.sandbox import NOTICE
+from marketplace.lib.schemas import Page
 from marketplace.lib.working_days import evaluation_due_at
 from marketplace.vendors import schemas
-from marketplace.vendors.access import is_buyer_of, require_vendor, visible_dps, visible_request
+from marketplace.vendors.access import is_buyer_of, require_buyer, require_vendor, visible_dps, visible_request
 from marketplace.vendors.base import ServiceBase
 from marketplace.vendors.documents import category_of, current_documents, document_schema
 from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
 from marketplace.vendors.recipients import notify_buyer_side
-from marketplace.vendors.sandbox import dps_clock
+from marketplace.vendors.sandbox import dps_clock, listing_now
 from marketplace.vendors.states import (
     DPS_ACCEPTS_REQUESTS,
     EVALUATION_STATES,
@@ -64,6 +67,25 @@ async def request_schema(session: AsyncSession, clock: Clock, request: Admission
         documents=[document_schema(d) for d in documents], missing_documents=missing,
         expired_documents=sorted(d.kind for d in documents if d.valid_until and d.valid_until < today),
         declaration_due_at=request.declaration_due_at, sandbox=dps.is_sandbox)
+
+
+# The buyers' list (AdmissionService.for_buyer): which requests each view shows. A draft was never received, so it
+# is in none of them; "decided" is every state a decision (or the vendor's withdrawal, or the DPS's end) reached.
+LIST_VIEWS: dict[str, frozenset[AdmissionStatus]] = {
+    "awaiting": EVALUATION_STATES,
+    "decided": frozenset(AdmissionStatus) - EVALUATION_STATES - {AdmissionStatus.DRAFT},
+    "all": frozenset(AdmissionStatus) - {AdmissionStatus.DRAFT},
+    **{s.value: frozenset({s}) for s in AdmissionStatus if s != AdmissionStatus.DRAFT},
+}
+# Sort keys of the buyers' list → columns; every order ends on the id, so pages never overlap.
+LIST_SORTS = {"due": AdmissionRequest.due_at, "received": AdmissionRequest.received_at,
+              "vendor": Organisation.name, "category": DpsCategory.title, "status": AdmissionRequest.status,
+              "dps": Dps.title}
+LIST_MAX = 100_000  # the export's ceiling: far above any DPS's requests, bounded all the same
+
+
+def _escape_like(text: str) -> str:
+    return text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
 
 
 class AdmissionService(ServiceBase):
@@ -157,6 +179,20 @@ class AdmissionService(ServiceBase):
         items = [await request_schema(self.session, self.clock, r) for r in rows]
         return sorted(items, key=lambda r: (not r.overdue, r.due_at))
 
+    async def queue_counts(self, principal: Principal, dps_id: uuid.UUID) -> schemas.AdmissionQueueCounts:
+        """What `queue` lists, counted in one SQL query (the work queue's tile): awaiting, overdue on the DPS's
+        clock (D6), and the earliest due date."""
+        dps = await visible_dps(self.session, dps_id, principal)
+        if not is_buyer_of(principal, dps):
+            raise NotFound("No DPS has this id.")
+        now = self._time(dps).now()
+        awaiting, overdue, next_due = (await self.session.execute(
+            select(func.count(), func.count().filter(AdmissionRequest.due_at < now), func.min(AdmissionRequest.due_at))
+            .where(AdmissionRequest.dps_id == dps.id,
+                   AdmissionRequest.status.in_([s.value for s in EVALUATION_STATES])))).one()
+        return schemas.AdmissionQueueCounts(dps_id=dps.id, awaiting=int(awaiting), overdue=int(overdue),
+                                            next_due_at=next_due)
+
     async def withdraw(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
         request, _ = await visible_request(self.session, request_id, principal, lock=True)
         require_vendor(principal, request)
@@ -186,3 +222,80 @@ class AdmissionService(ServiceBase):
             await notify_buyer_side(self.session, self.clock, dps, request, "admission.declaration_updated",
                                     "DUME mis à jour")
         return await request_schema(self.session, self.clock, request)
+
+    # -- the buyers' list and file (the back-office) -------------------------------------------------
+
+    def _buyer_rows(self, principal: Principal, *, dps_id: uuid.UUID | None, view: str,
+                    search: str | None) -> Select[Any]:
+        """The requests received on every DPS the caller's buying organisations run (DPS_WRITERS, as the
+        API's admission queue): scoped in SQL, so another organisation's request is never read."""
+        statuses = LIST_VIEWS.get(view)
+        if statuses is None:
+            raise RuleViolation(f"status: one of {', '.join(LIST_VIEWS)}", field="status")
+        query = (select(AdmissionRequest.id, AdmissionRequest.dps_id, Dps.title, AdmissionRequest.category_id,
+                        DpsCategory.title, AdmissionRequest.vendor_organisation_id, Organisation.name,
+                        Organisation.siret, AdmissionRequest.status, AdmissionRequest.received_at,
+                        AdmissionRequest.due_at, AdmissionRequest.extension_reason, AdmissionRequest.decided_at,
+                        Dps)
+                 .join(Dps, Dps.id == AdmissionRequest.dps_id)
+                 .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
+                 .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id)
+                 .where(Dps.buyer_organisation_id.in_(principal.organisations_with(*DPS_WRITERS)),
+                        AdmissionRequest.received_at.is_not(None),
+                        AdmissionRequest.status.in_([s.value for s in statuses])))
+        if dps_id is not None:
+            query = query.where(AdmissionRequest.dps_id == dps_id)
+        if search and search.strip():
+            query = query.where(Organisation.name.ilike(f"%{_escape_like(search.strip())}%", escape="\\"))
+        return cast("Select[Any]", query)  # fourteen columns: the row is unpacked by _list_item
+
+    def _list_item(self, row: tuple[object, ...]) -> schemas.AdmissionListItem:
+        (id_, dps_id, dps_title, category_id, category_title, vendor_id, vendor_name, siret, status, received_at,
+         due_at, extension_reason, decided_at, dps) = row
+        assert isinstance(dps, Dps) and isinstance(status, AdmissionStatus)
+        now = listing_now(self.clock, dps)
+        return schemas.AdmissionListItem(
+            id=id_, dps_id=dps_id, dps_title=dps_title, category_id=category_id,  # type: ignore[arg-type]
+            category_title=category_title, vendor_organisation_id=vendor_id,  # type: ignore[arg-type]
+            vendor_name=vendor_name, vendor_siret=siret, status=status,  # type: ignore[arg-type]
+            received_at=received_at, due_at=due_at,  # type: ignore[arg-type]
+            overdue=bool(due_at and status in EVALUATION_STATES and due_at < now),  # type: ignore[operator]
+            extended=bool(extension_reason), decided_at=decided_at, sandbox=dps.is_sandbox)  # type: ignore[arg-type]
+
+    async def for_buyer(self, principal: Principal, *, dps_id: uuid.UUID | None = None, view: str = "awaiting",
+                        search: str | None = None, sort: str = "due", descending: bool = False,
+                        limit: int = 25, offset: int = 0) -> Page[schemas.AdmissionListItem]:
+        """The requests awaiting a decision (D6: by due date, the overdue ones first) or decided, on the DPS the
+        caller runs: filtered, sorted and paged in SQL (one query for the page, one for the count)."""
+        query = self._buyer_rows(principal, dps_id=dps_id, view=view, search=search)
+        column = LIST_SORTS.get(sort)
+        if column is None:
+            raise RuleViolation(f"sort: one of {', '.join(LIST_SORTS)}", field="sort")
+        order = column.desc().nulls_last() if descending else column.asc().nulls_last()
+        rows = (await self.session.execute(query.order_by(order, AdmissionRequest.id)
+                                           .limit(limit).offset(offset))).all()
+        total = await self.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
+        return Page(items=[self._list_item(tuple(r)) for r in rows], total=int(total or 0), limit=limit,
+                    offset=offset)
+
+    async def file_for_buyer(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionFile:
+        """One request as its DPS's buyers judge it; anyone else (its vendor included) is told it doesn't exist."""
+        request, dps = await visible_request(self.session, request_id, principal)
+        require_buyer(principal, request, dps)
+        vendor = await self.session.get(Organisation, request.vendor_organisation_id)
+        category = await category_of(self.session, request)
+        assert vendor is not None
+        earlier = (await self.session.execute(
+            self._buyer_rows(principal, dps_id=dps.id, view="all", search=None)
+            .where(AdmissionRequest.vendor_organisation_id == request.vendor_organisation_id,
+                   AdmissionRequest.id != request.id)
+            .order_by(AdmissionRequest.received_at.desc(), AdmissionRequest.id).limit(50))).all()
+        return schemas.AdmissionFile(
+            request=await request_schema(self.session, self.clock, request), dps_title=dps.title,
+            category_title=category.title, selection_criteria=category.selection_criteria,
+            required_documents=msgspec.convert(category.required_documents, list[schemas.DocumentRule]),
+            vendor_name=vendor.name, vendor_siret=vendor.siret,
+            vendor_siret_valid=bool(vendor.siret and siret_number.is_valid(vendor.siret)),
+            decided_by=request.decided_by, receipt_sha256=request.receipt_sha256,
+            declaration_requested_at=request.declaration_requested_at,
+            earlier=[self._list_item(tuple(r)) for r in earlier])

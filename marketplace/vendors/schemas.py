@@ -236,3 +236,53 @@ class SandboxClock(CamelStruct):
     now: datetime
     now_paris: str
     notice: str
+
+
+class AdmissionListItem(CamelStruct):
+    """One row of the buyers' list of admission requests (the back-office's Admissions screen and its export)."""
+
+    id: uuid.UUID
+    dps_id: uuid.UUID
+    dps_title: str
+    category_id: uuid.UUID
+    category_title: str
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    vendor_siret: str | None
+    status: AdmissionStatus
+    received_at: datetime | None
+    due_at: datetime | None
+    # D6, on the DPS's own clock: the evaluation period has run out and no decision is taken yet.
+    overdue: bool
+    # D6: an extension reason is recorded, the period is 15 working days instead of 10.
+    extended: bool
+    decided_at: datetime | None
+    sandbox: bool = False
+
+
+class AdmissionFile(CamelStruct):
+    """An admission request as its DPS's buyers judge it: the request, who asks, for what, and what came before."""
+
+    request: AdmissionRequest
+    dps_title: str
+    category_title: str
+    selection_criteria: str
+    required_documents: list[DocumentRule]
+    vendor_name: str
+    vendor_siret: str | None
+    # The SIRET's checksum (Luhn, python-stdnum): a typo is seen before the vendor is admitted.
+    vendor_siret_valid: bool
+    decided_by: str | None
+    receipt_sha256: str | None
+    declaration_requested_at: datetime | None
+    # The same vendor's other requests on this DPS, newest first: earlier decisions and their reasons.
+    earlier: list[AdmissionListItem]
+
+
+class AdmissionQueueCounts(CamelStruct):
+    """A DPS's requests awaiting a decision, counted (D6): the work queue's tile, without reading each request."""
+
+    dps_id: uuid.UUID
+    awaiting: int
+    overdue: int
+    next_due_at: datetime | None

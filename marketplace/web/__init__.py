@@ -36,8 +36,8 @@ from marketplace.devstack import htmx
 from marketplace.lib.access import public
 from marketplace.lib.clock import format_paris
 from marketplace.settings import Settings
-from marketplace.web.auth import SessionAuthMiddleware
 from marketplace.web import admissions, audit, contracts, evaluation, funding
+from marketplace.web.auth import SessionAuthMiddleware
 from marketplace.web.controllers import LoginController, WorkQueueController
 from marketplace.web.errors import exception_handlers
 from marketplace.web.pages import take_messages

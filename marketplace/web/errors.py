@@ -36,10 +36,10 @@ def to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Re
 
 
 def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    rule = field = None
+    rule = field = reason = None
     if isinstance(exc, DomainError):
         status, detail = exc.status_code, exc.detail
-        rule, field = exc.extra.get("rule"), exc.extra.get("field")
+        rule, field, reason = exc.extra.get("rule"), exc.extra.get("field"), exc.extra.get("reason")
     elif isinstance(exc, HTTPException):
         status, detail = exc.status_code, str(exc.detail)
     else:  # pragma: no cover - only the types registered below reach here
@@ -49,11 +49,11 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
                   "Rechargez la page et recommencez.")
     elif status == 404 and not rule:
         detail = "Cette page n'existe pas, ou vous n'y avez pas accès."
-    elif status == 403 and not rule:
+    elif status == 403 and not rule and not reason:
         detail = "Vos rôles ne permettent pas cette action."
     return Template("error.html", status_code=status, headers=getattr(exc, "headers", None) or {},
                     context={"status": status, "title": _TITLES.get(status, "Erreur"), "detail": detail,
-                             "rule": rule, "field": field, "back": _back(request)})
+                             "rule": rule, "field": field, "reason": reason, "back": _back(request)})
 
 
 def _back(request: Request[Any, Any, Any]) -> str:

@@ -8,8 +8,8 @@ never reach this page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 
 from marketplace.accounts.principal import Principal
 from marketplace.lib.clock import ClockExhausted
@@ -17,7 +17,7 @@ from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.schemas import SpecificContract
 from marketplace.vendors.admissions import AdmissionService
 from marketplace.vendors.dps import DpsService
-from marketplace.vendors.schemas import AdmissionRequest, Dps
+from marketplace.vendors.schemas import Dps
 
 CLOSING_WITHIN = timedelta(days=7)
 
@@ -25,13 +25,12 @@ CLOSING_WITHIN = timedelta(days=7)
 @dataclass
 class DpsQueue:
     dps: Dps
-    awaiting: list[AdmissionRequest] = field(default_factory=list)
+    # Counted in SQL (AdmissionService.queue_counts): a DPS with thousands of requests costs one query.
+    awaiting: int = 0
+    overdue: int = 0
+    next_due_at: datetime | None = None
     # A sandbox whose accelerated clock has run out: its rehearsal is over, nothing is counted.
     clock_exhausted: bool = False
-
-    @property
-    def overdue(self) -> int:
-        return sum(1 for r in self.awaiting if r.overdue)
 
 
 @dataclass
@@ -41,7 +40,7 @@ class WorkQueue:
 
     @property
     def admissions_awaiting(self) -> int:
-        return sum(len(q.awaiting) for q in self.dps)
+        return sum(q.awaiting for q in self.dps)
 
     @property
     def admissions_overdue(self) -> int:
@@ -53,7 +52,8 @@ async def work_queue(principal: Principal, dps_service: DpsService, admissions: 
     queues = []
     for dps in await dps_service.list_for_buyer(principal):
         try:
-            queues.append(DpsQueue(dps, await admissions.queue(principal, dps.id)))
+            counts = await admissions.queue_counts(principal, dps.id)
+            queues.append(DpsQueue(dps, counts.awaiting, counts.overdue, counts.next_due_at))
         except ClockExhausted:
             queues.append(DpsQueue(dps, clock_exhausted=True))
     return WorkQueue(dps=queues, closing=await contracts.closing_soon(principal, CLOSING_WITHIN))

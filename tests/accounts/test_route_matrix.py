@@ -102,7 +102,8 @@ NEED_PREFIXES = ("/needs",)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
-FUNDING_PREFIXES = ("/funding-calls",)
+# The funder's back-office screens are funding routes too: the same principals say who gets through.
+FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
 FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
@@ -472,17 +473,75 @@ EXPECTATIONS |= {
     "GET /app":                                                       row(U, A, A, A, A),
     "POST /app/deconnexion":                                          row(U, A, A, A, A),
 }
-# The back-office's admissions screens (marketplace/web/admissions.py).
+# The back-office's admissions screens (marketplace/web/admissions.py): the API's admission-decision audience
+# (DPS_WRITERS), called with the DPS principals (`_principals_for`). The list and export are scoped by the service
+# (another buyer reads its own, empty, list: ALLOW); the file and the acts on the matrix's request hide it from
+# another buying organisation (404). The request is a draft in its initial window: the acts meet 409, ALLOW.
 EXPECTATIONS |= {
+    "GET /app/admissions":                                        dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/export.csv":                             dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/admissions/{request_id}":                           dps_row(U, F, F, A, F, A, N, F, F),
+    "GET /app/admissions/{request_id}/documents/{document_id}":   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/admettre":                 dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/rejeter":                  dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/prolonger":                dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/pieces":                   dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/admissions/{request_id}/dume":                     dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py).
+# The back-office's specific contract screens: list, cockpit, opening (marketplace/web/contracts.py). The same role
+# sets as the API routes they call (the cockpit as GET /specific-contracts/{id} less the vendors, who have no
+# back-office); a POST carries only the CSRF token here, so a caller let through meets a 400 (ALLOW).
 EXPECTATIONS |= {
+    "GET /app/marches":                                               row(U, F, F, A, F),
+    "GET /app/marches/export.csv":                                    row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}":                                 row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/questions/{question_id}/reponse": row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/delai":                          row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/sans-suite":                     row(U, F, F, A, F),
+    "POST /app/marches/{contract_id}/admissions-tardives":            row(U, F, F, A, F),
+    "GET /app/marches/{contract_id}/ouverture":                       row(U, A, F, A, F),
+    "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
-# The back-office's evaluation and award screens (marketplace/web/evaluation.py).
+# The back-office's evaluation and award screens (marketplace/web/evaluation.py). Each act as its API route's
+# row (same role set, same service); the matrix's contract is not opened. The evaluation page is the opening
+# record's first (404 before the opening, for everyone let through) and is for the committee only (the holder's
+# plain member is refused by the role guard, where the ranking's guard lets it through to a 404). The award page is
+# the buying side's (the holder of this centralised contract is told it is not, 403 HC3). These rows run after the
+# holder was invited onto the committee (POST …/committee above): its admin declares and scores as a member (409,
+# G8: not opened), where the API's rows, run before the invitation, see 403; clarifications and D15 requests stay
+# the buying side's own (403, HC3). Another holder finds nothing (404). The buyer's own
+# signature page finds no contract to sign (404, as POST /contracts/{id}/signatures on an unknown id).
 EXPECTATIONS |= {
+    "GET /app/marches/{contract_id}/evaluation":                      row(U, F, F, N, F, N, N),
+    "POST /app/marches/{contract_id}/evaluation/demarrer":            row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/declaration":         row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": row(U, F, F, A, F, F, N),
+    "GET /app/marches/{contract_id}/attribution":                     row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/attribution":                    row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat":                        row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat/signatures":             row(U, F, F, N, F, F, N),
 }
-# The back-office's funding screens (marketplace/web/funding.py).
+# The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
+# list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
+# for the call's funder only). `need_id` is the matrix's funded need (segment `funding-calls`).
 EXPECTATIONS |= {
+    "GET /app/financements":                                      funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/export":                               funding_row(U, A, A, A, A, A, A, A),
+    "GET /app/financements/{call_id}":                            funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}":          funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/decision": funding_row(U, F, F, F, F, A, A, N),
+    "GET /app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/selection": funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/rejet":   funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/validation":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/refus":
+        funding_row(U, F, F, F, F, A, A, N),
+    "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
+        funding_row(U, F, F, F, F, A, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
@@ -493,6 +552,8 @@ EXPECTATIONS |= {
     "POST /app/journal/verification":                                 row(U, F, F, F, A),
 }
 
+# Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
+OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
 
@@ -518,6 +579,11 @@ BODIES: dict[str, Any] = {
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
+    # The admissions screens' forms (urlencoded, beside the CSRF token).
+    "POST /app/admissions/{request_id}/rejeter": {"reasons": "Capacités techniques insuffisantes."},
+    "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
+    "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
+    "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
@@ -553,6 +619,19 @@ BODIES: dict[str, Any] = {
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
+    # The evaluation and award pages' forms, filled as their API routes' bodies.
+    "POST /app/marches/{contract_id}/evaluation/declaration": {"conflit": "non", "declaration": "Aucun lien."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": {"critere": "Prix", "note": "50",
+                                                                            "commentaire": "Moyen."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": {
+        "sujet": "Précisions", "question": "Une question ?",
+        "echeance": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": {
+        "motifs": "Prix anormalement bas.",
+        "echeance": (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/attribution": {"offre": str(uuid.uuid4()), "motifs": "Meilleure offre.",
+                                                    "suspension": "non"},
+    "POST /app/marches/{contract_id}/contrat": {"montant": "10 000,01"},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},
@@ -593,9 +672,9 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith(DPS_PREFIXES):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
+    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
@@ -623,8 +702,8 @@ class Scenario:
     dps_body: dict[str, Any] = field(default_factory=dict)
     admission_body: dict[str, Any] = field(default_factory=dict)
     sons_order_body: dict[str, Any] = field(default_factory=dict)
-    # A signed-in browser per principal and its CSRF token, kept across page calls: logging in for every call
-    # would trip the login form's per-address rate limit (120 a minute) once the pages are many.
+    # One signed-in browser per principal and its CSRF token, reused by every page call: the login form is rate
+    # limited per address (LoginController), and logging in again for each of dozens of page routes would hit it.
     browsers: dict[str, tuple[Browser, str]] = field(default_factory=dict)
 
     def headers(self, principal: str) -> dict[str, str]:
@@ -852,20 +931,20 @@ class Scenario:
         form first, in a browser of its own, and sends the CSRF token on unsafe methods. A page answers a caller
         who isn't signed in with a redirect to the login form: that is its 401."""
         method, path = route.split(" ", 1)
-        # Logging in or out changes the session: those calls get a browser of their own.
-        own = path in ("/app/connexion", "/app/deconnexion")
-        if own or principal not in self.browsers:
+        # The login and logout routes change the session itself: a browser of their own.
+        reuse = route not in ("POST /app/connexion", "POST /app/deconnexion")
+        if reuse and principal in self.browsers:
+            web, token = self.browsers[principal]
+        else:
             web = Browser(self.client)
             person = PERSON[principal]
             if person:
                 signed_in = await web_login(web, email_of(person))
                 assert signed_in.status_code == 303, f"setup: {person} could not log in: {signed_in.text[:200]}"
             token = csrf_token((await web.get("/app/connexion")).text)
-            if not own:
+            if reuse:
                 self.browsers[principal] = (web, token)
-        else:
-            web, token = self.browsers[principal]
-        data = {"_csrf_token": token}
+        data = {"_csrf_token": token, **BODIES.get(route, {})}  # a page's form fields, so only access decides
         if route == "POST /app/connexion":
             data |= {"email": email_of("holder_member"), "password": PASSWORD}
         path = "/app/static/css/app.css" if "{file_path}" in path else self.url(route)

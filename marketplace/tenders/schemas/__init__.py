@@ -11,6 +11,8 @@ from __future__ import annotations
 from marketplace.tenders.schemas._common import Cents, Cpv, Finess, LongText, Percent, Reference, Text300, Year
 from marketplace.tenders.schemas._contracts import (
     DEFAULT_ATTACHMENT_TYPES,
+    BuyingSideContract,
+    BuyingSideContractPage,
     ChosenCriterion,
     ContractInvitation,
     CriterionName,
@@ -79,6 +81,8 @@ __all__ = [
     "AnswerText",
     "ArchiveLimits",
     "AttachmentReceipt",
+    "BuyingSideContract",
+    "BuyingSideContractPage",
     "Cents",
     "ChosenCriterion",
     "ClarificationSummary",

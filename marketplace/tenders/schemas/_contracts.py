@@ -108,3 +108,31 @@ class MyInvitation(CamelStruct):
     tender_deadline: datetime
     tender_deadline_paris: str
     sandbox: bool = False
+
+
+class BuyingSideContract(CamelStruct):
+    """One line of the buying side's list of its specific contracts (and of those it follows, HC2)."""
+
+    id: uuid.UUID
+    title: str
+    dps_id: uuid.UUID
+    dps_title: str
+    category_id: uuid.UUID
+    category_title: str
+    # HC6: as read now on the contract's own clock (a sandbox's runs faster).
+    status: SpecificContractStatus
+    conduct_mode: ConductMode
+    tender_deadline: datetime
+    tender_deadline_paris: str
+    invitation_count: int
+    # HC2: the caller's central purchasing body follows this procedure, conducted in intermediation; it does not
+    # run it.
+    followed: bool
+    sandbox: bool = False
+
+
+class BuyingSideContractPage(CamelStruct):
+    items: list[BuyingSideContract]
+    total: int
+    limit: int
+    offset: int
