@@ -27,6 +27,7 @@ from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
+from marketplace.accounts.audit_controllers import AuditEventController
 from marketplace.accounts.auth import BearerAuthMiddleware
 from marketplace.accounts.controllers import (
     AuthController,
@@ -162,7 +163,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         PublicSearchController, OfferController, OpeningController, DepositController, AwardController,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController, FundingCallController, NeedFundingController, InboxController,
-                        FailedDeliveryController, SonsReferenceController, SonsOrderController,
+                        FailedDeliveryController, AuditEventController, SonsReferenceController, SonsOrderController,
                         *pages.route_handlers],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).

@@ -8,6 +8,7 @@ from litestar.exceptions import NotAuthorizedException
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.api_keys import ApiKeyService
+from marketplace.accounts.audit_log import AuditLogService
 from marketplace.accounts.memberships import MembershipService
 from marketplace.accounts.organisations import OrganisationService
 from marketplace.accounts.principal import Principal
@@ -42,3 +43,8 @@ def provide_membership_service(db_session: NamedDependency[AsyncSession], clock:
 def provide_api_key_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                             settings: NamedDependency[Settings]) -> ApiKeyService:
     return ApiKeyService(db_session, clock, settings)
+
+
+def provide_audit_log_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                              settings: NamedDependency[Settings]) -> AuditLogService:
+    return AuditLogService(db_session, clock, settings)

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 
@@ -149,3 +149,63 @@ class ApiKeyCreated(ApiKey):
     """Returned once, at creation: the only time the secret is shown."""
 
     key: str = ""
+
+
+# -- the audit log, read (accounts/audit_log.py) ----------------------------------------------------------
+
+
+class AuditEvent(CamelStruct):
+    """One event of the hash-chained log: `hash` is SHA-256 over `prevHash` and the event's canonical JSON
+    (lib/audit.py `canonical`), so anyone holding the events can recompute it."""
+
+    id: int
+    at: datetime
+    action: str
+    # `user:<id>`, `api_key:<id>`, `system` or `anonymous`.
+    actor: str
+    organisation_id: uuid.UUID | None
+    organisation_name: str | None
+    target_type: str | None
+    target_id: str | None
+    details: dict[str, Any]
+    prev_hash: str
+    hash: str
+
+
+class AuditEventPage(CamelStruct):
+    """A keyset page, newest first: `older` is the `before` of the next older page, `newer` the `after` of the
+    next newer one (None: there is none). Events recorded meanwhile never shift a page: no gap, no repeat."""
+
+    items: list[AuditEvent]
+    limit: int
+    older: int | None
+    newer: int | None
+
+
+class ChainVerification(CamelStruct):
+    """The whole chain walked in id order: `ok`, or the first event whose link or content doesn't match."""
+
+    ok: bool
+    checked: int
+    first_broken_id: int | None
+    reason: str | None
+    verified_at: datetime
+
+
+class EvidenceEvent(AuditEvent):
+    # The event's own hash recomputed from its content and its `prevHash` (the link to the event before it in
+    # the whole chain is checked by the chain's verification).
+    hash_matches: bool
+
+
+class EvidenceBundle(CamelStruct):
+    """Every event about one object the caller may read, each with its hashes, and what was verified."""
+
+    target_type: str
+    target_id: str
+    generated_at: datetime
+    generated_by: str
+    algorithm: str
+    events: list[EvidenceEvent]
+    # The whole chain's verification: for a platform admin only (it reads every event); None otherwise.
+    chain: ChainVerification | None

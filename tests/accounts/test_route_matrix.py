@@ -193,6 +193,12 @@ EXPECTATIONS: dict[str, dict[str, Outcome]] = {
     "GET /organisations/{organisation_id}/api-keys":                  row(U, F, F, N, A, A, N),
     "POST /organisations/{organisation_id}/api-keys":                 row(U, F, F, N, A, A, N),
     "DELETE /organisations/{organisation_id}/api-keys/{key_id}":      row(U, F, F, N, A, A, N),
+    # The audit log: organisations' admins read their own organisation's events (the buyer's admin passes and
+    # reads the buyer's; the bundle without its object is a 400, ALLOW), platform admins every event; verifying
+    # the whole chain is the platform's only.
+    "GET /audit-events":                                              row(U, F, F, A, A),
+    "GET /audit-events/bundle":                                       row(U, F, F, A, A),
+    "GET /audit-events/verification":                                 row(U, F, F, F, A),
     # Expressions of need: the holder's admin or project lead files one (other_org files its own); members
     # of the holder read them; other holders don't learn the need exists; other kinds are stopped by role
     # (platform admins included: a need is the holder's until it is published).
@@ -537,8 +543,13 @@ EXPECTATIONS |= {
     "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
         funding_row(U, F, F, F, F, A, A, N),
 }
-# The back-office's audit log screens (marketplace/web/audit.py).
+# The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
+# own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
 EXPECTATIONS |= {
+    "GET /app/journal":                                               row(U, F, F, A, A),
+    "GET /app/journal/export.csv":                                    row(U, F, F, A, A),
+    "GET /app/journal/preuves":                                       row(U, F, F, A, A),
+    "POST /app/journal/verification":                                 row(U, F, F, F, A),
 }
 
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
