@@ -35,7 +35,7 @@ from marketplace.accounts.roles import BUYER_ADMINS, BUYER_WRITERS, BUYING_SIDE,
 from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.deps import provide_cancellation_service
 from marketplace.awards.schemas import SansSuiteCreate
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.lib.access import requires
 from marketplace.lib.sealing import verify
 from marketplace.tenders import schemas
@@ -46,11 +46,9 @@ from marketplace.tenders.deps import (
     provide_amendment_service,
     provide_contract_service,
     provide_deposit_service,
-    provide_opener_service,
     provide_opening_service,
     provide_question_service,
 )
-from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import OpeningService
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.states import SpecificContractStatus
@@ -76,7 +74,6 @@ Questions = NamedDependency[QuestionService]
 Amendments = NamedDependency[AmendmentService]
 Deposits = NamedDependency[DepositService]
 Opening = NamedDependency[OpeningService]
-Openers = NamedDependency[OpenerService]
 Cancellations = NamedDependency[CancellationService]
 
 StatusFilter = Annotated[SpecificContractStatus | None, QueryParameter(name="statut")]
@@ -291,33 +288,24 @@ class Verified:
 
 class OpeningCeremonyController(Controller):
     path = BASE
-    dependencies = {**BASE_DEPENDENCIES,
-                    "contracts": Provide(provide_contract_service, sync_to_thread=False),
-                    "opening": Provide(provide_opening_service, sync_to_thread=False),
-                    "opener_registry": Provide(provide_opener_service, sync_to_thread=False)}
+    dependencies = {**BASE_DEPENDENCIES, "opening": Provide(provide_opening_service, sync_to_thread=False)}
 
     @get("/{contract_id:uuid}/ouverture",
-         opt=requires(*BUYING_SIDE, *HOLDER_MEMBERS, reason="As GET …/opening: the buying side; once opened, also "
-                                                            "the holder's members and the central purchasing body "
-                                                            "following it (HC2, HC3)."),
+         opt=requires(*BUYING_SIDE, *HOLDER_MEMBERS, reason="As GET …/opening: the buying side, its openers among "
+                                                            "them; once opened, also the holder's members and the "
+                                                            "central purchasing body following it (HC2, HC3)."),
          name="web.contracts.opening")
     async def ceremony(self, contract_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,
-                       contracts: Contracts, opening: Opening, opener_registry: Openers,
-                       vault: NamedDependency[Vault]) -> Template:
-        contract = await contracts.get(principal, contract_id)
-        try:
-            record = await opening.record(principal, contract_id)
-        except NotFound:
-            record = None
-        keys: Section[list[schemas.OpenerKey]] = Section(asked=False)
-        if record is None and contract.status != SpecificContractStatus.OPEN:
-            keys = await section(opener_registry.list_for(principal, contract.buyer_organisation_id))
-            if keys.value is not None:  # the caller's own keys first: it opens among the others (P6)
-                keys.value.sort(key=lambda k: (k.user_id != principal.user_id, k.retired_at is not None))
+                       opening: Opening, vault: NamedDependency[Vault]) -> Template:
+        # Not `contracts.get`: an opener reads what the ceremony needs, never the rest of the contract.
+        ceremony = await opening.ceremony(principal, contract_id)
+        record = await opening.record(principal, contract_id) if ceremony.opened else None
+        # The caller's own keys first: they open among the others (P6).
+        keys = sorted(ceremony.opener_keys, key=lambda k: (k.user_id != principal.user_id, k.retired_at is not None))
         verified = Verified(record, verify(record.document, record.signature, vault.signer.public_jwk())) \
             if record else None
         return Template("contracts_opening.html", context={
-            "viewer": viewer, "title": f"Ouverture des plis — {contract.title}", "contract": contract,
+            "viewer": viewer, "title": f"Ouverture des plis — {ceremony.title}", "contract": ceremony,
             "statuses": STATUS_LABELS, "verified": verified, "keys": keys, "me": principal.user_id})
 
     @post("/{contract_id:uuid}/ouverture", status_code=303,

@@ -182,3 +182,46 @@ async def test_the_central_purchasing_body_following_a_procedure_cannot_open_it(
         "_csrf_token": csrf_token(page.text)})
     assert refused.status_code == 403, refused.text[refused.text.find("<main"):]
     assert "HC2" in refused.text
+
+
+async def test_a_pure_opener_opens_through_the_page_after_the_deadline(client: Client, world: World,
+                                                                       clock: FrozenClock) -> None:
+    """A person whose only role is buyer:opener: the API's opening audience (OPENERS). The page reads what the
+    ceremony needs (title, deadline, status, the keys sealed for it), not the contract: the cockpit stays closed."""
+    contract = await open_contract(client, world, clock, openers=("buyer_opener",))
+    offer = await prepared_offer(client, world, contract["id"])
+    expect(await submit(client, world, offer["id"]), 200)
+    cid = contract["id"]
+    key = world.opener_keys["buyer_opener"]
+    opener = await signed_in(client, "buyer_opener")
+    before = await opener.get(f"/app/marches/{cid}/ouverture")
+    assert before.status_code == 200, before.text[before.text.find("<main"):]
+    assert contract["title"] in before.text and 'id="ouverture-possible"' in before.text
+    assert (await opener.get(f"/app/marches/{cid}")).status_code == 403  # not a reader of the whole contract
+    # Another buying organisation doesn't learn the contract exists; the holder's member reads nothing before the
+    # opening (as GET …/opening).
+    assert (await (await signed_in(client, "other_buyer_admin")).get(f"/app/marches/{cid}/ouverture")).status_code \
+        == 404
+    assert (await (await signed_in(client, "holder_member")).get(f"/app/marches/{cid}/ouverture")).status_code \
+        == 404
+
+    clock.set(DEADLINE)
+    opener = await signed_in(client, "buyer_opener")
+    listed = await opener.get("/app/marches")
+    assert f'href="/app/marches/{cid}/ouverture"' in listed.text
+    form = await opener.get(f"/app/marches/{cid}/ouverture")
+    assert form.status_code == 200 and 'id="ceremonie"' in form.text and "(votre clé)" in form.text
+    assert f'name="passphrase-{key}"' in form.text
+    opened = await opener.post(f"/app/marches/{cid}/ouverture", data={
+        f"passphrase-{key}": OPENER_PASSPHRASE, "_csrf_token": csrf_token(form.text)})
+    assert opened.status_code == 303, opened.text[opened.text.find("<main"):]
+    record_page = await opener.get(opened.headers["location"])
+    assert "Plis ouverts le" in record_page.text and 'id="proces-verbal"' in record_page.text
+    assert offer["id"] in record_page.text and "vérifiée" in record_page.text
+    # Read back through the API: opened by the opener alone.
+    record = expect(await client.get(f"/specific-contracts/{cid}/opening", headers=world["buyer_admin"].headers), 200)
+    assert record["document"]["openedBy"] == [str(world["buyer_opener"].user_id)]
+    assert [o["offer"] for o in record["document"]["offers"]] == [offer["id"]]
+    # Once opened, the holder's member reads the record (HC3), and has nothing to open.
+    holder = await (await signed_in(client, "holder_member")).get(f"/app/marches/{cid}/ouverture")
+    assert holder.status_code == 200 and 'id="proces-verbal"' in holder.text and 'type="password"' not in holder.text
