@@ -32,7 +32,7 @@ from tests.world import PASSWORD, World, email_of
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]
 
 Client = AsyncTestClient[Litestar]
-VENDORS = ("Logiciels Médico-Sociaux SAS",)
+VENDORS = ("Logiciels Médico-Sociaux SAS", "Éditions Santé Numérique")  # the two invited (and bidding) vendors
 
 
 async def _contracts(client: Client, world: World, clock: FrozenClock) -> tuple[dict[str, Any], list[str],
@@ -114,6 +114,8 @@ async def test_a_pure_opener_opens_the_offers_with_the_keyboard_alone(
     assert seen["ceremony_axe"] == [], "\n".join(seen["ceremony_axe"])
     assert "Plis ouverts le" in seen["record"] and "2 offre(s) ouverte(s)" in seen["record"]
     assert "vérifiée" in seen["record"] and "(vous)" in seen["record"]
+    assert "05/02/2026 09:01:00 (heure de Paris, UTC+1)" in seen["record"]  # each receipt time, to the second
+    assert not any(name in seen["record"] for name in VENDORS)  # the record names offers, not their vendors
     assert seen["record_axe"] == [], "\n".join(seen["record_axe"])
     assert not [line for line in seen["console"] if "Content Security Policy" in line or line.startswith("error")]
     # Read back through the API: opened by the opener alone, both offers, each file's hash on the page, verified.
@@ -166,6 +168,9 @@ async def test_the_buying_sides_admin_reads_the_list_and_the_cockpit(
     assert "ouvert aux offres" in seen["list"]
     assert seen["list_axe"] == [], "\n".join(seen["list_axe"])
     assert "Offres reçues" in seen["cockpit"] and "2 offre(s) scellée(s) reçue(s)" in seen["cockpit"]
+    # The invitees by name (the public register of the category, D8), not by organisation id.
+    assert all(name in seen["cockpit"] for name in VENDORS)
+    assert str(world.organisations["vendor"]) not in seen["cockpit"]
     assert seen["cockpit_axe"] == [], "\n".join(seen["cockpit_axe"])
     assert "Pas encore possible" in seen["before"]
     assert seen["before_axe"] == [], "\n".join(seen["before_axe"])
