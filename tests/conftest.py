@@ -87,8 +87,25 @@ class NothingVanishes:
 FIGURES: list[str] = []
 
 
+_PENDING: list[str] = []
+_FIGURE = "marketplace-figure"
+
+
 def report_figure(line: str) -> None:
-    FIGURES.append(line)
+    _PENDING.append(line)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    # The figure travels on the test's report: with xdist, only reports reach the process that prints the summary.
+    outcome = yield
+    report = outcome.get_result()  # type: ignore[attr-defined]
+    while _PENDING:
+        report.user_properties.append((_FIGURE, _PENDING.pop(0)))
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    FIGURES.extend(value for name, value in report.user_properties if name == _FIGURE)
 
 
 def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:

@@ -38,7 +38,7 @@ import redis
 from marketplace.devstack.redis import redis_server_binary
 from marketplace.settings import Settings
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parent.parent
 COLD_START_LIMIT = 30.0  # the bar, dependencies already installed

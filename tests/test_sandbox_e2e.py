@@ -46,7 +46,7 @@ from marketplace.lib.sealing import verify
 from tests.test_dev_command import ROOT, Dev, _clean_env, _temp_data_dir, dev_running
 from tests.vendors.api import minimal_pdf
 
-pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
+pytestmark = [pytest.mark.slow, pytest.mark.serial, pytest.mark.timeout(300)]
 
 FACTOR = 86_400  # a sandbox day per real second
 MARGIN = timedelta(hours=12)  # half a real second: what a request may take to arrive

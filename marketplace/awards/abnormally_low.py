@@ -169,7 +169,7 @@ class AbnormallyLowService(EvaluationService):
             "peut être rejetée.")
         await self._audit(principal, contract, "offer.abnormally_low_justification_requested", "offer", offer.id,
                           procedure=str(procedure.id), due_at=due.isoformat())
-        return self._schema(procedure)
+        return self.schema(procedure)
 
     # -- the vendor: the written justification -------------------------------------------------------
 
@@ -193,7 +193,7 @@ class AbnormallyLowService(EvaluationService):
         except BaseException:
             await self.store.delete(key)  # no object without its row
             raise
-        return self._schema(procedure)
+        return self.schema(procedure)
 
     async def justify(self, principal: Principal, offer_id: uuid.UUID,
                       data: schemas.JustificationCreate) -> schemas.AbnormallyLow:
@@ -211,7 +211,7 @@ class AbnormallyLowService(EvaluationService):
                 sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "offer.abnormally_low_justified", "offer", procedure.offer_id,
                           procedure=str(procedure.id), document=procedure.object_key is not None)
-        return self._schema(procedure)
+        return self.schema(procedure)
 
     # -- the buyer: the decision ---------------------------------------------------------------------
 
@@ -261,13 +261,13 @@ class AbnormallyLowService(EvaluationService):
                           procedure=str(procedure.id), justified=procedure.justified_at is not None)
         if not data.accepted:
             await self.unsuccessful_if_none_left(principal, contract)
-        return self._schema(procedure)
+        return self.schema(procedure)
 
     # -- reading -------------------------------------------------------------------------------------
 
     async def get(self, principal: Principal, offer_id: uuid.UUID) -> schemas.AbnormallyLow:
         procedure, _ = await self._visible(principal, offer_id)
-        return self._schema(procedure)
+        return self.schema(procedure)
 
     async def document_url(self, principal: Principal, offer_id: uuid.UUID) -> str:
         assert self.store is not None
@@ -277,7 +277,7 @@ class AbnormallyLowService(EvaluationService):
         return self.store.presigned_get(procedure.object_key, filename=procedure.document_filename)
 
     @staticmethod
-    def _schema(row: AbnormallyLowProcedure) -> schemas.AbnormallyLow:
+    def schema(row: AbnormallyLowProcedure) -> schemas.AbnormallyLow:
         document = None
         if row.object_key is not None:
             assert row.document_size is not None and row.document_sha256 is not None

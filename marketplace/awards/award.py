@@ -15,21 +15,25 @@ import msgspec
 from sqlalchemy import func, select
 
 from marketplace.accounts.members import member_emails
+from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_WRITERS
+from marketplace.accounts.roles import VENDOR_WRITERS, Role
 from marketplace.awards import schemas
 from marketplace.awards.base import GROUNDS_FR, ServiceBase
 from marketplace.awards.errors import AbnormallyLowConflict, AlreadyAwarded, RankingIncomplete
-from marketplace.awards.models import Award
+from marketplace.awards.models import Award, Contract, ReasonsRequest
 from marketplace.awards.ranking import rank
+from marketplace.awards.reasons import ReasonsService
 from marketplace.awards.states import AFTER_AWARD, AwardStatus, award_status
 from marketplace.errors import NotFound, RuleViolation
 from marketplace.lib.clock import format_paris
 from marketplace.notifications.models import Notification
+from marketplace.tenders.access import buying_side
 from marketplace.tenders.models import Need, Offer, SpecificContract
-from marketplace.tenders.states import SpecificContractStatus, move, require_move
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus, can_move, move, require_move
 
 STANDSTILL = timedelta(days=11)       # D18, electronic notices, counted date to date
+NOTICE_KINDS = ("award.awarded", "award.rejection_notice")  # D16: what the award sends the vendors
 
 
 class AwardService(ServiceBase):
@@ -103,15 +107,52 @@ class AwardService(ServiceBase):
         """The contract's award as it stands now: the live one, else the last cancelled one; its status read on
         the contract's clock (a standstill that ended reads ACTIVE, states.award_status). Read by the buying side,
         and by who follows or holds the contract (HC2, HC3)."""
-        contract = await self._readable(principal, contract_id)
+        award = await self._award_schema(await self._readable(principal, contract_id))
+        if award is None:
+            raise NotFound("This specific contract has no award.")
+        return award
+
+    async def award_file(self, principal: Principal, contract_id: uuid.UUID) -> schemas.AwardFile:
+        """The award as its buying side works on it (the back-office's award page): the ranking it decides on,
+        the award and its notices with their delivery (D16), the vendors' requests for reasons with their 15 days
+        (D17), and the contract that follows, if created. The buying side only (else 404, or 403 naming HC2)."""
+        contract = await self._contract(principal, contract_id)
+        await self._stay_out(principal, contract, "its award")
+        award = await self._award_schema(contract)
+        ranking = (await rank(self.session, contract))[0] if contract.status in (
+            SpecificContractStatus.EVALUATION, *AFTER_AWARD) else None
+        notices = (await self.session.scalars(select(Notification).where(
+            Notification.about_id == contract.id, Notification.kind.in_(NOTICE_KINDS))
+            .order_by(Notification.created_at, Notification.id))).all()
+        requests = (await self.session.scalars(select(ReasonsRequest).where(
+            ReasonsRequest.specific_contract_id == contract.id).order_by(ReasonsRequest.requested_at))).all()
+        vendors = {o.vendor_organisation_id for o in (await self.session.scalars(select(Offer).where(
+            Offer.specific_contract_id == contract.id, Offer.status == OfferStatus.OPENED))).all()}
+        names = dict((await self.session.execute(select(Organisation.id, Organisation.name).where(
+            Organisation.id.in_(vendors)))).all()) if vendors else {}
+        return schemas.AwardFile(
+            specific_contract_id=contract.id, status=contract.status.value,
+            awardable=(can_move(contract.status, SpecificContractStatus.AWARD_DECIDED) and award is None
+                       and buying_side(principal, contract, Role.BUYER_ADMIN)),
+            ranking=ranking, award=award,
+            notices=[schemas.NoticeDelivery(kind=n.kind, recipient_email=n.recipient_email,
+                                            email_status=n.email_status.value, emailed_at=n.emailed_at,
+                                            failure_reason=n.failure_reason, created_at=n.created_at)
+                     for n in notices],
+            reasons_requests=[ReasonsService.request_schema(r) for r in requests],
+            vendor_names={str(k): v for k, v in names.items()},
+            contract_id=await self.session.scalar(select(Contract.id).where(
+                Contract.specific_contract_id == contract.id)))
+
+    async def _award_schema(self, contract: SpecificContract) -> schemas.Award | None:
         award = await self.session.scalar(select(Award).where(Award.specific_contract_id == contract.id).order_by(
             (Award.status == AwardStatus.CANCELLED).asc(), Award.decided_at.desc()).limit(1))
         if award is None:
-            raise NotFound("This specific contract has no award.")
+            return None
         ranking = msgspec.json.decode(msgspec.json.encode(award.ranking), type=schemas.Ranking)
         name = next((r.vendor_name for r in ranking.offers if r.offer_id == award.offer_id), "")
         notices = await self.session.scalar(select(func.count()).select_from(Notification).where(
-            Notification.about_id == contract.id, Notification.kind.in_(("award.awarded", "award.rejection_notice"))))
+            Notification.about_id == contract.id, Notification.kind.in_(NOTICE_KINDS)))
         return schemas.Award(id=award.id, specific_contract_id=contract.id, offer_id=award.offer_id,
                              vendor_organisation_id=award.vendor_organisation_id, vendor_name=name,
                              status=award_status(award.status, award.earliest_signature_at, await self._now(contract)),

@@ -23,6 +23,7 @@ from marketplace.awards.contracts import ContractService
 from marketplace.awards.dialogue import DialogueService, clarification_summaries
 from marketplace.awards.evaluation import EvaluationService
 from marketplace.awards.reasons import ReasonsService
+from marketplace.awards.sheet import SheetService
 from marketplace.awards.unsuccessful import end_unsuccessful
 from marketplace.lib.clock import Clock
 from marketplace.lib.esign import SignaturePolicy
@@ -97,3 +98,8 @@ def provide_dialogue_service(db_session: NamedDependency[AsyncSession], clock: N
                              store: NamedDependency[ObjectStore],
                              side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> DialogueService:
     return DialogueService(db_session, clock, store, side_sessions)
+
+
+def provide_sheet_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          side_sessions: NamedDependency[async_sessionmaker[AsyncSession]]) -> SheetService:
+    return SheetService(db_session, clock, side_sessions)

@@ -78,10 +78,10 @@ class ReasonsService(ServiceBase):
             total=mine.total if mine else None, rejection_grounds=rejection.grounds if rejection else None,
             rejection_reasons=rejection.reasons if rejection else None, awardee_name=awardee,
             award_reasons=award.reasons, earliest_signature_at=award.earliest_signature_at,
-            reasons_requests=[self._request_schema(r) for r in requests])
+            reasons_requests=[self.request_schema(r) for r in requests])
 
     @staticmethod
-    def _request_schema(row: ReasonsRequest) -> schemas.ReasonsRequest:
+    def request_schema(row: ReasonsRequest) -> schemas.ReasonsRequest:
         return schemas.ReasonsRequest(id=row.id, specific_contract_id=row.specific_contract_id,
                                       vendor_organisation_id=row.vendor_organisation_id, request=row.request,
                                       requested_at=row.requested_at, due_at=row.due_at, answer=row.answer,
@@ -114,7 +114,7 @@ class ReasonsService(ServiceBase):
                      f"{format_paris(row.due_at)}.\n{owed}.\n\n{row.request}", sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "award.reasons_requested", "reasons_request", row.id,
                           due_at=row.due_at.isoformat())
-        return self._request_schema(row)
+        return self.request_schema(row)
 
     async def answer_reasons(self, principal: Principal, request_id: uuid.UUID,
                              data: schemas.ReasonsAnswer) -> schemas.ReasonsRequest:
@@ -134,4 +134,4 @@ class ReasonsService(ServiceBase):
                                             body=data.answer, sandbox=await self._sandbox(contract))
         await self._audit(principal, contract, "award.reasons_answered", "reasons_request", row.id,
                           late=row.answered_at > row.due_at)
-        return self._request_schema(row)
+        return self.request_schema(row)

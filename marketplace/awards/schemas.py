@@ -27,6 +27,7 @@ from marketplace.awards.states import (
 )
 from marketplace.lib.esign import SignatureReport
 from marketplace.lib.schemas import CamelStruct
+from marketplace.tenders.schemas import ClarificationSummary
 
 Text = Annotated[str, Meta(min_length=1, max_length=10_000)]
 
@@ -410,3 +411,89 @@ class ClarificationThread(CamelStruct):
     opened_at: datetime
     closed_at: datetime | None
     messages: list[ClarificationMessage]
+
+
+# -- the evaluation and award files, as the back-office's pages read them ----------------------------------
+
+
+class SheetCriterion(CamelStruct):
+    name: str
+    weight: int
+
+
+class EvaluatorDeclaration(CamelStruct):
+    """Who declared for the contract, and whether with a conflict (the statement stays with its author)."""
+
+    evaluator_id: uuid.UUID
+    evaluator_name: str
+    has_conflict: bool
+    declared_at: datetime
+
+
+class EvaluatorScore(CamelStruct):
+    evaluator_id: uuid.UUID
+    evaluator_name: str
+    criterion: str
+    score: int
+    comment: str
+    scored_at: datetime
+
+
+class SheetOffer(CamelStruct):
+    """An opened offer as the evaluation committee works on it: every evaluator's scores, its rejection if any,
+    its D15 procedure if any, the clarifications asked of its vendor."""
+
+    offer_id: uuid.UUID
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    received_at: datetime | None
+    rejection: Rejection | None
+    abnormally_low: AbnormallyLow | None
+    scores: list[EvaluatorScore]
+    clarifications: list[ClarificationSummary]
+
+
+class EvaluationSheet(CamelStruct):
+    """The evaluation of a specific contract for one member of its committee: the stage, their own declaration,
+    everyone's declarations and scores, the offers and, from the evaluation's start, the ranking."""
+
+    specific_contract_id: uuid.UUID
+    status: str
+    # G8: the evaluation has started and the award has not frozen it: declarations and scores are taken.
+    evaluating: bool
+    # D13: clarifications are asked after the opening and until the award.
+    clarifying: bool
+    # Machine (c): the caller may start the evaluation now (an administrator of the buying side, offers opened).
+    startable: bool
+    criteria: list[SheetCriterion]
+    my_declaration: Declaration | None
+    declarations: list[EvaluatorDeclaration]
+    offers: list[SheetOffer]
+    ranking: Ranking | None
+
+
+class NoticeDelivery(CamelStruct):
+    """D16: one award notice (to the awardee's or a losing vendor's people) and how its delivery stands."""
+
+    kind: str
+    recipient_email: str
+    email_status: str
+    emailed_at: datetime | None
+    failure_reason: str | None
+    created_at: datetime
+
+
+class AwardFile(CamelStruct):
+    """The award of a specific contract for its buying side: the ranking it decides on, the award, its notices
+    (D16), the vendors' requests for reasons (D17) and the contract that follows, if created."""
+
+    specific_contract_id: uuid.UUID
+    status: str
+    # Machine (c): the caller may award now (an administrator of the buying side, evaluation, no live award).
+    awardable: bool
+    ranking: Ranking | None
+    award: Award | None
+    notices: list[NoticeDelivery]
+    reasons_requests: list[ReasonsRequest]
+    vendor_names: dict[str, str]
+    contract_id: uuid.UUID | None

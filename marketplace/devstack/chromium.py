@@ -10,9 +10,11 @@ the browser is reported missing with the command to run.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 # Debian's wrapper script sets flags from /etc/chromium.d; the binary behind it skips a harmless warning.
@@ -66,7 +68,11 @@ def chromium_binary() -> str:
     found = find_chromium()
     if found:
         return found
-    _install()
+    # One installer at a time: parallel test workers each ask for the browser, and apt-get holds dpkg's lock.
+    with open(Path(tempfile.gettempdir()) / "marketplace-chromium-install.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not find_chromium():
+            _install()
     found = find_chromium()
     if not found:
         raise BrowserUnavailable("`apt-get install chromium` succeeded but no chromium binary was found")

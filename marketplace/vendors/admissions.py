@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from typing import Any, cast
 
 import msgspec
 from sqlalchemy import Select, func, select
@@ -225,7 +226,7 @@ class AdmissionService(ServiceBase):
     # -- the buyers' list and file (the back-office) -------------------------------------------------
 
     def _buyer_rows(self, principal: Principal, *, dps_id: uuid.UUID | None, view: str,
-                    search: str | None) -> Select[tuple[object, ...]]:
+                    search: str | None) -> Select[Any]:
         """The requests received on every DPS the caller's buying organisations run (DPS_WRITERS, as the
         API's admission queue): scoped in SQL, so another organisation's request is never read."""
         statuses = LIST_VIEWS.get(view)
@@ -246,7 +247,7 @@ class AdmissionService(ServiceBase):
             query = query.where(AdmissionRequest.dps_id == dps_id)
         if search and search.strip():
             query = query.where(Organisation.name.ilike(f"%{_escape_like(search.strip())}%", escape="\\"))
-        return query
+        return cast("Select[Any]", query)  # fourteen columns: the row is unpacked by _list_item
 
     def _list_item(self, row: tuple[object, ...]) -> schemas.AdmissionListItem:
         (id_, dps_id, dps_title, category_id, category_title, vendor_id, vendor_name, siret, status, received_at,

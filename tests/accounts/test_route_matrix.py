@@ -498,8 +498,26 @@ EXPECTATIONS |= {
     "GET /app/marches/{contract_id}/ouverture":                       row(U, N, F, A, F),
     "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
-# The back-office's evaluation and award screens (marketplace/web/evaluation.py).
+# The back-office's evaluation and award screens (marketplace/web/evaluation.py). Each act as its API route's
+# row (same role set, same service); the matrix's contract is not opened. The evaluation page is the opening
+# record's first (404 before the opening, for everyone let through) and is for the committee only (the holder's
+# plain member is refused by the role guard, where the ranking's guard lets it through to a 404). The award page is
+# the buying side's (the holder of this centralised contract is told it is not, 403 HC3). These rows run after the
+# holder was invited onto the committee (POST …/committee above): its admin declares and scores as a member (409,
+# G8: not opened), where the API's rows, run before the invitation, see 403; clarifications and D15 requests stay
+# the buying side's own (403, HC3). Another holder finds nothing (404). The buyer's own
+# signature page finds no contract to sign (404, as POST /contracts/{id}/signatures on an unknown id).
 EXPECTATIONS |= {
+    "GET /app/marches/{contract_id}/evaluation":                      row(U, F, F, N, F, N, N),
+    "POST /app/marches/{contract_id}/evaluation/demarrer":            row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/declaration":         row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": row(U, F, F, A, F, A, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": row(U, F, F, A, F, F, N),
+    "GET /app/marches/{contract_id}/attribution":                     row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/attribution":                    row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat":                        row(U, F, F, A, F, F, N),
+    "POST /app/marches/{contract_id}/contrat/signatures":             row(U, F, F, N, F, F, N),
 }
 # The back-office's funding screens (marketplace/web/funding.py): as the API's funding rows they stand for (the
 # list as GET /funding-calls; a call's and a project's pages, downloads and acts as …/projects and the tranche acts,
@@ -525,6 +543,8 @@ EXPECTATIONS |= {
 EXPECTATIONS |= {
 }
 
+# Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
+OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
 
@@ -590,6 +610,19 @@ BODIES: dict[str, Any] = {
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
+    # The evaluation and award pages' forms, filled as their API routes' bodies.
+    "POST /app/marches/{contract_id}/evaluation/declaration": {"conflit": "non", "declaration": "Aucun lien."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/notes": {"critere": "Prix", "note": "50",
+                                                                            "commentaire": "Moyen."},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/eclaircissements": {
+        "sujet": "Précisions", "question": "Une question ?",
+        "echeance": (datetime.now(UTC) + timedelta(days=3)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/evaluation/offres/{offer_id}/offre-anormalement-basse": {
+        "motifs": "Prix anormalement bas.",
+        "echeance": (datetime.now(UTC) + timedelta(days=5)).strftime("%Y-%m-%dT%H:%M")},
+    "POST /app/marches/{contract_id}/attribution": {"offre": str(uuid.uuid4()), "motifs": "Meilleure offre.",
+                                                    "suspension": "non"},
+    "POST /app/marches/{contract_id}/contrat": {"montant": "10 000,01"},
     "POST /admission-requests/{request_id}/suspend": {"reasons": "Attestation d'assurance expirée."},
     "POST /admission-requests/{request_id}/exclude": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/declaration-request": {"message": "Merci de mettre à jour votre DUME."},
@@ -630,9 +663,9 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith(DPS_PREFIXES + ("/app/admissions",)):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
-    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES)
+    object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
 
 
