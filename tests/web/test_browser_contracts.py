@@ -62,7 +62,7 @@ def _tab_to(page: Any, selector: str, *, limit: int = 60, back: bool = False) ->
 
 async def test_a_pure_opener_opens_the_offers_with_the_keyboard_alone(
         chromium: BrowserThread, live_server: str, client: Client, world: World, clock: FrozenClock) -> None:
-    contract, offers, ahead = await _contracts(client, world, clock)
+    contract, offers, _ = await _contracts(client, world, clock)
     cid = contract["id"]
     key = world.opener_keys["buyer_opener"]
 

@@ -15,11 +15,11 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import BUYING_SIDE
 from marketplace.errors import NotFound
 from marketplace.lib import audit
+from marketplace.lib.clock import format_paris
 from marketplace.lib.sealing import decrypt_stream, unwrap_dek
 from marketplace.tenders import schemas
 from marketplace.tenders.access import for_evaluation, for_procedure_reader
 from marketplace.tenders.errors import FileNotScanned, FileQuarantined, IntegrityFailure, OffersSealed
-from marketplace.lib.clock import format_paris
 from marketplace.tenders.models import (
     ContractKey,
     Integrity,
@@ -31,8 +31,8 @@ from marketplace.tenders.models import (
     ScanStatus,
     SpecificContract,
 )
-from marketplace.tenders.openers import opener_key_schema
 from marketplace.tenders.offers import audit_apart, name_context, offer_context
+from marketplace.tenders.openers import opener_key_schema
 from marketplace.tenders.opening._base import NO_OFFER
 from marketplace.tenders.opening._scan import Scanning
 from marketplace.tenders.states import OfferStatus, status_at
