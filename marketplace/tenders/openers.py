@@ -58,14 +58,14 @@ class OpenerService:
         await audit.record(self.session, self.clock, "opener_key.registered", actor=principal.label,
                            organisation_id=data.organisation_id, target_type="opener_key", target_id=key.id,
                            details={"fingerprint": key.fingerprint})
-        return _schema(key)
+        return opener_key_schema(key)
 
     async def list_for(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.OpenerKey]:
         if not principal.has_role_in(organisation_id, *BUYING_SIDE):
             raise Forbidden("Only the buying organisation's members see its openers.")
         rows = (await self.session.scalars(select(OpenerKey).where(OpenerKey.organisation_id == organisation_id)
                                            .order_by(OpenerKey.created_at))).all()
-        return [_schema(k) for k in rows]
+        return [opener_key_schema(k) for k in rows]
 
 
 async def seal_contract(session: AsyncSession, contract: SpecificContract) -> ContractKey:
@@ -87,6 +87,6 @@ async def seal_contract(session: AsyncSession, contract: SpecificContract) -> Co
     return key
 
 
-def _schema(key: OpenerKey) -> schemas.OpenerKey:
+def opener_key_schema(key: OpenerKey) -> schemas.OpenerKey:
     return schemas.OpenerKey(id=key.id, organisation_id=key.organisation_id, user_id=key.user_id,
                              fingerprint=key.fingerprint, created_at=key.created_at, retired_at=key.retired_at)

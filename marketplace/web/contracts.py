@@ -35,8 +35,9 @@ from marketplace.accounts.roles import BUYER_ADMINS, BUYER_WRITERS, BUYING_SIDE,
 from marketplace.awards.cancellation import CancellationService
 from marketplace.awards.deps import provide_cancellation_service
 from marketplace.awards.schemas import SansSuiteCreate
-from marketplace.errors import DomainError, NotFound
+from marketplace.errors import DomainError
 from marketplace.lib.access import requires
+from marketplace.lib.clock import format_paris
 from marketplace.lib.sealing import verify
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import AmendmentService
@@ -46,15 +47,15 @@ from marketplace.tenders.deps import (
     provide_amendment_service,
     provide_contract_service,
     provide_deposit_service,
-    provide_opener_service,
     provide_opening_service,
     provide_question_service,
 )
-from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import OpeningService
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.tenders.vault import Vault
+from marketplace.vendors.deps import provide_register_service
+from marketplace.vendors.register import RegisterService
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
 
@@ -76,8 +77,10 @@ Questions = NamedDependency[QuestionService]
 Amendments = NamedDependency[AmendmentService]
 Deposits = NamedDependency[DepositService]
 Opening = NamedDependency[OpeningService]
-Openers = NamedDependency[OpenerService]
 Cancellations = NamedDependency[CancellationService]
+Register = NamedDependency[RegisterService]
+# Enough for every vendor admitted to one category of a DPS; beyond it a row shows the organisation's id.
+REGISTER_NAMES = 500
 
 StatusFilter = Annotated[SpecificContractStatus | None, QueryParameter(name="statut")]
 Search = Annotated[str | None, QueryParameter(name="q", max_length=200)]
@@ -208,14 +211,20 @@ class ContractCockpitController(Controller):
                     "amendments": Provide(provide_amendment_service, sync_to_thread=False),
                     "deposits": Provide(provide_deposit_service, sync_to_thread=False),
                     "opening": Provide(provide_opening_service, sync_to_thread=False),
-                    "cancellations": Provide(provide_cancellation_service, sync_to_thread=False)}
+                    "cancellations": Provide(provide_cancellation_service, sync_to_thread=False),
+                    "register": Provide(provide_register_service, sync_to_thread=False)}
 
     @get("/{contract_id:uuid}", opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, reason=READERS),
          name="web.contracts.cockpit")
     async def cockpit(self, contract_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,
                       contracts: Contracts, questions: Questions, amendments: Amendments, deposits: Deposits,
-                      opening: Opening) -> Template:
+                      opening: Opening, register: Register) -> Template:
         contract = await contracts.get(principal, contract_id)
+        # The invitees' names from the public register of the contract's category (GET /register, D8): who was
+        # invited is no secret; a vendor no longer listed there (or a sandbox's) shows its organisation's id.
+        names = {e.vendor_organisation_id: e.vendor_name for e in (await register.entries(
+            dps_id=contract.dps_id, category_id=contract.category_id, siren=None, limit=REGISTER_NAMES,
+            offset=0)).items}
         # D13: while it reads open (HC6), nothing of the offers nor of who deposits is asked for (see above).
         sealed = contract.status == SpecificContractStatus.OPEN
         received = Section[schemas.ReceivedOffers](asked=False) if sealed else \
@@ -224,7 +233,7 @@ class ContractCockpitController(Controller):
             await section(deposits.every(principal, contract_id))
         return Template("contracts_cockpit.html", context={
             "viewer": viewer, "title": contract.title, "contract": contract, "statuses": STATUS_LABELS,
-            "timeline": TIMELINE, "received": received, "journal": journal,
+            "timeline": TIMELINE, "received": received, "journal": journal, "names": names,
             "late": await section(deposits.listed(principal, contract_id)),
             "questions": await section(questions.list_for(principal, contract_id)),
             "documents": await section(amendments.documents(principal, contract_id)),
@@ -283,6 +292,11 @@ class ContractCockpitController(Controller):
 # -- the opening ceremony ----------------------------------------------------------------------------------
 
 
+def paris_iso(at: str | None) -> str:
+    """A time of the signed record (ISO 8601, as signed) as a French reader reads it, to the second (receipts)."""
+    return format_paris(datetime.fromisoformat(at), seconds=True) if at else "—"
+
+
 @dataclass
 class Verified:
     record: schemas.OpeningRecord
@@ -291,34 +305,26 @@ class Verified:
 
 class OpeningCeremonyController(Controller):
     path = BASE
-    dependencies = {**BASE_DEPENDENCIES,
-                    "contracts": Provide(provide_contract_service, sync_to_thread=False),
-                    "opening": Provide(provide_opening_service, sync_to_thread=False),
-                    "opener_registry": Provide(provide_opener_service, sync_to_thread=False)}
+    dependencies = {**BASE_DEPENDENCIES, "opening": Provide(provide_opening_service, sync_to_thread=False)}
 
     @get("/{contract_id:uuid}/ouverture",
-         opt=requires(*BUYING_SIDE, *HOLDER_MEMBERS, reason="As GET …/opening: the buying side; once opened, also "
-                                                            "the holder's members and the central purchasing body "
-                                                            "following it (HC2, HC3)."),
+         opt=requires(*BUYING_SIDE, *HOLDER_MEMBERS, reason="As GET …/opening: the buying side, its openers among "
+                                                            "them; once opened, also the holder's members and the "
+                                                            "central purchasing body following it (HC2, HC3)."),
          name="web.contracts.opening")
     async def ceremony(self, contract_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,
-                       contracts: Contracts, opening: Opening, opener_registry: Openers,
-                       vault: NamedDependency[Vault]) -> Template:
-        contract = await contracts.get(principal, contract_id)
-        try:
-            record = await opening.record(principal, contract_id)
-        except NotFound:
-            record = None
-        keys: Section[list[schemas.OpenerKey]] = Section(asked=False)
-        if record is None and contract.status != SpecificContractStatus.OPEN:
-            keys = await section(opener_registry.list_for(principal, contract.buyer_organisation_id))
-            if keys.value is not None:  # the caller's own keys first: it opens among the others (P6)
-                keys.value.sort(key=lambda k: (k.user_id != principal.user_id, k.retired_at is not None))
+                       opening: Opening, vault: NamedDependency[Vault]) -> Template:
+        # Not `contracts.get`: an opener reads what the ceremony needs, never the rest of the contract.
+        ceremony = await opening.ceremony(principal, contract_id)
+        record = await opening.record(principal, contract_id) if ceremony.opened else None
+        # The caller's own keys first: they open among the others (P6).
+        keys = sorted(ceremony.opener_keys, key=lambda k: (k.user_id != principal.user_id, k.retired_at is not None))
         verified = Verified(record, verify(record.document, record.signature, vault.signer.public_jwk())) \
             if record else None
         return Template("contracts_opening.html", context={
-            "viewer": viewer, "title": f"Ouverture des plis — {contract.title}", "contract": contract,
-            "statuses": STATUS_LABELS, "verified": verified, "keys": keys, "me": principal.user_id})
+            "viewer": viewer, "title": f"Ouverture des plis — {ceremony.title}", "contract": ceremony,
+            "statuses": STATUS_LABELS, "verified": verified, "keys": keys, "me": principal.user_id,
+            "paris_iso": paris_iso})
 
     @post("/{contract_id:uuid}/ouverture", status_code=303,
           opt=requires(*OPENERS, reason="As POST …/opening: openers of the contract's buying side (k of n), the "

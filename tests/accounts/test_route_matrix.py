@@ -499,7 +499,9 @@ EXPECTATIONS |= {
     "POST /app/marches/{contract_id}/delai":                          row(U, F, F, A, F),
     "POST /app/marches/{contract_id}/sans-suite":                     row(U, F, F, A, F),
     "POST /app/marches/{contract_id}/admissions-tardives":            row(U, F, F, A, F),
-    "GET /app/marches/{contract_id}/ouverture":                       row(U, A, F, A, F),
+    # The ceremony as GET …/opening (its openers among the buying side): before the opening the holder's member
+    # reads nothing of it (404); the buyer sees "not yet" (ALLOW). The act as POST …/opening (OPENERS).
+    "GET /app/marches/{contract_id}/ouverture":                       row(U, N, F, A, F),
     "POST /app/marches/{contract_id}/ouverture":                      row(U, F, F, A, F),
 }
 # The back-office's evaluation and award screens (marketplace/web/evaluation.py). Each act as its API route's

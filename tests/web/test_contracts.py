@@ -23,6 +23,11 @@ CANARY = "CANARI-7f3e-offre-scellee"
 VENDOR_NAME = "Logiciels Médico-Sociaux SAS"
 
 
+def offers_section(html: str) -> str:
+    """The cockpit's "Offres reçues" section: never a vendor's name in it, whatever the invitee list says."""
+    return html[html.find('aria-labelledby="t-offres"'):html.find('aria-labelledby="t-invites"')]
+
+
 async def signed_in(client: Client, person: str) -> Browser:
     web = Browser(client)
     assert (await login(web, email_of(person))).status_code == 303
@@ -70,14 +75,20 @@ async def test_the_cockpit_counts_sealed_offers_and_never_shows_them(client: Cli
     assert before.status_code == 200, before.text
     # Before the deadline: not even the count (D13); never a vendor's name nor a byte of content.
     assert 'id="offres-scellees"' in before.text and 'id="offres-recues"' not in before.text
-    assert CANARY not in before.text and VENDOR_NAME not in before.text
+    assert CANARY not in before.text and VENDOR_NAME not in offers_section(before.text)
     assert "Date limite de remise des offres" in before.text and "Limites de dépôt publiées" in before.text
+    # The invitee list is not secret (every admitted vendor of the category is invited, D8): named from the public
+    # register, the one not admitted there (third_vendor, another category) absent.
+    invitees = before.text[before.text.find('aria-labelledby="t-invites"'):
+                           before.text.find('aria-labelledby="t-limites"')]
+    assert VENDOR_NAME in invitees and str(world.organisations["vendor"]) not in invitees
+    assert str(world.organisations["third_vendor"]) not in invitees
     # After it, until the opening: the count, nothing more.
     clock.set(DEADLINE)
     buyer = await signed_in(client, "buyer_admin")  # the session's idle time ran out while the clock moved
     after = await buyer.get(f"/app/marches/{cid}")
     assert 'id="offres-recues">1<' in after.text
-    assert CANARY not in after.text and VENDOR_NAME not in after.text and "offre.pdf" not in after.text
+    assert CANARY not in after.text and VENDOR_NAME not in offers_section(after.text) and "offre.pdf" not in after.text
 
 
 async def test_answering_a_question_from_the_cockpit(client: Client, world: World, clock: FrozenClock) -> None:
@@ -88,7 +99,10 @@ async def test_answering_a_question_from_the_cockpit(client: Client, world: Worl
     buyer = await signed_in(client, "buyer_admin")
     page = await buyer.get(f"/app/marches/{cid}")
     assert "La reprise des données est-elle incluse ?" in page.text and "auteur anonyme" in page.text
-    assert VENDOR_NAME not in page.text and str(world["vendor_admin"].user_id) not in page.text
+    # The invitee list names the vendors (not secret, D8); the questions never say who asked.
+    asked = page.text[page.text.find('aria-labelledby="t-questions"'):page.text.find('aria-labelledby="t-documents"')]
+    assert "La reprise des données est-elle incluse ?" in asked
+    assert VENDOR_NAME not in asked and str(world["vendor_admin"].user_id) not in page.text
     answered = await buyer.post(f"/app/marches/{cid}/questions/{question['id']}/reponse",
                                 data={"answer": "Oui, la reprise est incluse.", "_csrf_token": csrf_token(page.text)})
     assert answered.status_code == 303 and answered.headers["location"].startswith(f"/app/marches/{cid}")
@@ -182,3 +196,46 @@ async def test_the_central_purchasing_body_following_a_procedure_cannot_open_it(
         "_csrf_token": csrf_token(page.text)})
     assert refused.status_code == 403, refused.text[refused.text.find("<main"):]
     assert "HC2" in refused.text
+
+
+async def test_a_pure_opener_opens_through_the_page_after_the_deadline(client: Client, world: World,
+                                                                       clock: FrozenClock) -> None:
+    """A person whose only role is buyer:opener: the API's opening audience (OPENERS). The page reads what the
+    ceremony needs (title, deadline, status, the keys sealed for it), not the contract: the cockpit stays closed."""
+    contract = await open_contract(client, world, clock, openers=("buyer_opener",))
+    offer = await prepared_offer(client, world, contract["id"])
+    expect(await submit(client, world, offer["id"]), 200)
+    cid = contract["id"]
+    key = world.opener_keys["buyer_opener"]
+    opener = await signed_in(client, "buyer_opener")
+    before = await opener.get(f"/app/marches/{cid}/ouverture")
+    assert before.status_code == 200, before.text[before.text.find("<main"):]
+    assert contract["title"] in before.text and 'id="ouverture-possible"' in before.text
+    assert (await opener.get(f"/app/marches/{cid}")).status_code == 403  # not a reader of the whole contract
+    # Another buying organisation doesn't learn the contract exists; the holder's member reads nothing before the
+    # opening (as GET …/opening).
+    assert (await (await signed_in(client, "other_buyer_admin")).get(f"/app/marches/{cid}/ouverture")).status_code \
+        == 404
+    assert (await (await signed_in(client, "holder_member")).get(f"/app/marches/{cid}/ouverture")).status_code \
+        == 404
+
+    clock.set(DEADLINE)
+    opener = await signed_in(client, "buyer_opener")
+    listed = await opener.get("/app/marches")
+    assert f'href="/app/marches/{cid}/ouverture"' in listed.text
+    form = await opener.get(f"/app/marches/{cid}/ouverture")
+    assert form.status_code == 200 and 'id="ceremonie"' in form.text and "(votre clé)" in form.text
+    assert f'name="passphrase-{key}"' in form.text
+    opened = await opener.post(f"/app/marches/{cid}/ouverture", data={
+        f"passphrase-{key}": OPENER_PASSPHRASE, "_csrf_token": csrf_token(form.text)})
+    assert opened.status_code == 303, opened.text[opened.text.find("<main"):]
+    record_page = await opener.get(opened.headers["location"])
+    assert "Plis ouverts le" in record_page.text and 'id="proces-verbal"' in record_page.text
+    assert offer["id"] in record_page.text and "vérifiée" in record_page.text
+    # Read back through the API: opened by the opener alone.
+    record = expect(await client.get(f"/specific-contracts/{cid}/opening", headers=world["buyer_admin"].headers), 200)
+    assert record["document"]["openedBy"] == [str(world["buyer_opener"].user_id)]
+    assert [o["offer"] for o in record["document"]["offers"]] == [offer["id"]]
+    # Once opened, the holder's member reads the record (HC3), and has nothing to open.
+    holder = await (await signed_in(client, "holder_member")).get(f"/app/marches/{cid}/ouverture")
+    assert holder.status_code == 200 and 'id="proces-verbal"' in holder.text and 'type="password"' not in holder.text

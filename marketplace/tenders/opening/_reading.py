@@ -15,15 +15,28 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import BUYING_SIDE
 from marketplace.errors import NotFound
 from marketplace.lib import audit
+from marketplace.lib.clock import format_paris
 from marketplace.lib.sealing import decrypt_stream, unwrap_dek
 from marketplace.tenders import schemas
 from marketplace.tenders.access import for_evaluation, for_procedure_reader
 from marketplace.tenders.errors import FileNotScanned, FileQuarantined, IntegrityFailure, OffersSealed
-from marketplace.tenders.models import Integrity, Offer, OfferAttachment, OpeningRecord, ScanStatus, SpecificContract
+from marketplace.tenders.models import (
+    ContractKey,
+    Integrity,
+    Need,
+    Offer,
+    OfferAttachment,
+    OpenerKey,
+    OpeningRecord,
+    ScanStatus,
+    SpecificContract,
+)
 from marketplace.tenders.offers import audit_apart, name_context, offer_context
+from marketplace.tenders.openers import opener_key_schema
 from marketplace.tenders.opening._base import NO_OFFER
 from marketplace.tenders.opening._scan import Scanning
-from marketplace.tenders.states import OfferStatus
+from marketplace.tenders.states import OfferStatus, status_at
+from marketplace.vendors.sandbox import dps_clock, dps_of
 
 
 class Reading(Scanning):
@@ -38,6 +51,34 @@ class Reading(Scanning):
         if record is None:
             raise NotFound("The offers of this contract have not been opened.")
         return self._record_schema(record)
+
+    async def ceremony(self, principal: Principal, contract_id: uuid.UUID) -> schemas.OpeningCeremony:
+        """What the opening ceremony shows, to the audience of the opening record (GET …/opening): the buying side,
+        any of its roles (its openers among them, who read no more of the contract than this) at any time; once
+        the offers are opened, also who follows or holds the contract (HC2, HC3); 404 to anyone else. Until the
+        opening, the opener keys the contract key was shared among at its publication (P6): only they open it."""
+        contract = await for_procedure_reader(self.session, principal,
+                                              await self.session.get(SpecificContract, contract_id), *BUYING_SIDE)
+        dps = await dps_of(self.session, contract.dps_id)
+        opened = await self.session.scalar(select(OpeningRecord.id).where(
+            OpeningRecord.specific_contract_id == contract.id).limit(1)) is not None
+        key_row = await self.session.scalar(select(ContractKey).where(
+            ContractKey.specific_contract_id == contract.id))
+        keys: list[OpenerKey] = []
+        if key_row is not None and not opened:
+            shared = [uuid.UUID(share["opener"]) for share in key_row.protected.get("shares", [])]
+            keys = list((await self.session.scalars(select(OpenerKey).where(
+                OpenerKey.id.in_(shared), OpenerKey.organisation_id == contract.buyer_organisation_id)
+                .order_by(OpenerKey.created_at))).all()) if shared else []
+        return schemas.OpeningCeremony(
+            specific_contract_id=contract.id,
+            title=await self.session.scalar(select(Need.title).where(Need.id == contract.need_id)) or "",
+            # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
+            status=status_at(contract, dps_clock(self.clock, dps).now()),
+            tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
+            buyer_organisation_id=contract.buyer_organisation_id, opened=opened,
+            threshold=key_row.threshold if key_row is not None else contract.opening_threshold,
+            opener_keys=[opener_key_schema(k) for k in keys], sandbox=dps.is_sandbox)
 
     async def _released(self, principal: Principal, offer_id: uuid.UUID) -> tuple[
             Offer, SpecificContract, X25519PrivateKey]:

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import msgspec
 
 from marketplace.lib.schemas import CamelStruct
-from marketplace.tenders.states import OfferStatus
+from marketplace.tenders.states import OfferStatus, SpecificContractStatus
 
 # -- sealed offers -----------------------------------------------------------------------------------
 
@@ -152,6 +152,23 @@ class OpeningRecord(CamelStruct):
     document: dict[str, Any]
     signature: str
     kid: str
+
+
+class OpeningCeremony(CamelStruct):
+    """What the opening ceremony shows its audience before and after the opening (D13, P6): the contract's title,
+    deadline and status, and, until the opening, the opener keys its contract key was shared among (the caller's
+    own marked by `user_id`) and how many of them open it. Nothing of the offers: not even their number."""
+
+    specific_contract_id: uuid.UUID
+    title: str
+    status: SpecificContractStatus
+    tender_deadline: datetime
+    tender_deadline_paris: str
+    buyer_organisation_id: uuid.UUID
+    opened: bool
+    threshold: int
+    opener_keys: list[OpenerKey]
+    sandbox: bool = False
 
 
 class UploadRequest(CamelStruct):
