@@ -36,7 +36,7 @@ from marketplace.devstack import htmx
 from marketplace.lib.access import public
 from marketplace.lib.clock import format_paris
 from marketplace.settings import Settings
-from marketplace.web import admissions, audit, contracts, evaluation, funding
+from marketplace.web import accounts, admissions, audit, contracts, evaluation, funding, needs, sons, vendors
 from marketplace.web.auth import SessionAuthMiddleware
 from marketplace.web.controllers import LoginController, WorkQueueController
 from marketplace.web.errors import exception_handlers
@@ -119,7 +119,8 @@ def mount(settings: Settings, redis: Redis) -> Mount:
     pages = Router(
         path="/", include_in_schema=False,
         route_handlers=[LoginController, WorkQueueController, *admissions.CONTROLLERS, *contracts.CONTROLLERS,
-                        *evaluation.CONTROLLERS, *funding.CONTROLLERS, *audit.CONTROLLERS],
+                        *evaluation.CONTROLLERS, *funding.CONTROLLERS, *audit.CONTROLLERS, *needs.CONTROLLERS,
+                        *vendors.CONTROLLERS, *sons.CONTROLLERS, *accounts.CONTROLLERS],
         request_class=HTMXRequest, exception_handlers=exception_handlers,
         # Outermost first: the session is loaded, then its principal resolved, then CSRF checked.
         middleware=[session_config(settings).middleware, DefineMiddleware(SessionAuthMiddleware),

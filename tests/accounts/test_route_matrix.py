@@ -545,6 +545,21 @@ EXPECTATIONS |= {
     "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
         funding_row(U, F, F, F, F, A, A, N),
 }
+# The back-office's needs review screens (marketplace/web/needs.py).
+EXPECTATIONS |= {
+}
+# The back-office's vendors and referencing screens (marketplace/web/vendors.py).
+EXPECTATIONS |= {
+}
+# The back-office's SONS orders screens (marketplace/web/sons.py).
+EXPECTATIONS |= {
+}
+# The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py).
+EXPECTATIONS |= {
+}
+# The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
+EXPECTATIONS |= {
+}
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
 EXPECTATIONS |= {
