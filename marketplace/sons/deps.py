@@ -12,6 +12,7 @@ from marketplace.sons.asp_statuses import AspStatusImports
 from marketplace.sons.dispositifs import DispositifService
 from marketplace.sons.exports import ExportService
 from marketplace.sons.imports import OrderImports
+from marketplace.sons.listing import OrderListService
 from marketplace.sons.reports import ReportService
 from marketplace.sons.solutions import EnrolmentService, SolutionService
 from storage import ObjectStore
@@ -60,3 +61,8 @@ def provide_report_service(db_session: NamedDependency[AsyncSession],
 
 def provide_export_service(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock]) -> ExportService:
     return ExportService(db_session, clock)
+
+
+def provide_order_list_service(db_session: NamedDependency[AsyncSession],
+                               clock: NamedDependency[Clock]) -> OrderListService:
+    return OrderListService(db_session, clock)

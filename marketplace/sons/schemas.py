@@ -480,3 +480,47 @@ class PaymentRequestDocument(CamelStruct):
     vendor: ExportVendor
     solution: ExportSolution
     acceptance: ExportAcceptance | None
+
+
+# -- the operators' and funders' list of orders (listing.py) ---------------------------------------------------
+
+
+class OrderListItem(CamelStruct):
+    """One order as listed: who (vendor, OG), what (dispositif, wave, tranche, amounts), where it stands (its status,
+    its ASP status: that of its latest advance or balance request, `NONE` before the advance) and its risk: the
+    deployment deadline within 30 days with the balance not filed (reports.py), or a request at TO_MODIFY."""
+
+    id: uuid.UUID
+    order_ref: str
+    status: OrderStatus
+    asp_status: str
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    holder_organisation_id: uuid.UUID
+    holder_name: str
+    og_finess_ej: str
+    dispositif_code: str
+    wave: int
+    tranche: str
+    amount_ht_cents: int
+    amount_ttc_cents: int
+    paid_cents: int
+    deployment_deadline: datetime
+    deadline_risk: bool
+    to_modify: bool
+    regions: list[str]
+    created_at: datetime
+
+
+class OrganisationChoice(CamelStruct):
+    id: uuid.UUID
+    name: str
+
+
+class OrderListChoices(CamelStruct):
+    """What the list's filters offer: the dispositifs, vendors and OGs of the orders the caller may read."""
+
+    dispositifs: list[str]
+    waves: list[int]
+    vendors: list[OrganisationChoice]
+    holders: list[OrganisationChoice]

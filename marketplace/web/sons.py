@@ -1,7 +1,335 @@
-"""SONS orders for operators and funders: filters, an order's file with its ASP requests, record an ASP status, cancel, export."""
+"""SONS orders for the operator and the funders (ui.md "SONS orders"; domain.md §5 with §12): the list with its
+filters, its counts by status and its CSV export; an order's file with its sites, amounts, ASP requests and
+acceptance; the operator's acts on it (record an ASP status, cancel on the vendor's sworn statement) and the export
+of its payment requests as JSON.
+
+The pages call the services the API's routes call (sons/controllers.py), with the same role sets: reading is
+SONS_ORDER_READERS (the operator reads every order, a funder's members the orders of their region, an order's
+vendor and OG their own; anyone else gets a 404 from the service), acting is SONS_OPERATORS. The list is
+`OrderListService.search` (scoped by `access.visible_orders`, as GET /sons/orders), the chart
+`ReportService.report` (GET /sons/reports/orders?by=status), the file `AspService.get` (GET /sons/orders/{id}),
+the acts `AspService.record_status` and `AspService.cancel`, the JSON `ExportService.documents`
+(GET /sons/payment-requests?orderId=…).
+"""
 
 from __future__ import annotations
 
-from litestar import Controller
+import csv
+import io
+import re
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from urllib.parse import urlencode
 
-CONTROLLERS: list[type[Controller]] = []
+import msgspec
+from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
+from litestar.enums import RequestEncodingType
+from litestar.params import Body, FromPath, QueryParameter
+from litestar.response import Redirect, Stream, Template
+
+from marketplace.accounts.roles import SONS_OPERATORS, SONS_ORDER_READERS
+from marketplace.errors import RuleViolation
+from marketplace.lib.access import requires
+from marketplace.lib.clock import to_paris
+from marketplace.lib.geography import REGIONS
+from marketplace.sons import schemas
+from marketplace.sons.asp import AspService
+from marketplace.sons.deps import (
+    provide_export_service,
+    provide_order_list_service,
+    provide_order_service,
+    provide_report_service,
+)
+from marketplace.sons.exports import ExportService
+from marketplace.sons.listing import LIST_MAX, LIST_SORTS, OrderListService, Risk
+from marketplace.sons.reports import NO_REQUEST, UNKNOWN_REGION, ReportDimension, ReportService, report_csv
+from marketplace.sons.states import CANCELLABLE, AspStatus, OrderStatus, RequestKind, asp_allows
+from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
+from marketplace.web.security import PREFIX
+
+BASE = f"{PREFIX}/sons"
+PAGE_SIZES = (25, 50, 100)
+_READERS = ("The operator (every order), a funder's members (read-only, the orders of their region), an order's "
+            "vendor and OG, as GET /sons/orders; anyone else: 404.")
+_OPERATOR = "The operator, recording what the ASP decides (SN5), as the API's route."
+
+# Words a French reader uses (never colour alone).
+ORDER_LABELS = {
+    "draft": "brouillon", "signed": "signée", "advance_requested": "avance demandée",
+    "advance_incomplete": "avance incomplète", "advance_to_modify": "avance à modifier",
+    "advance_validated": "avance validée", "advance_paid": "avance payée", "rejected": "rejetée",
+    "deployed": "déployée", "accepted": "VA/MOM signée", "balance_requested": "solde demandé",
+    "balance_incomplete": "solde incomplet", "balance_to_modify": "solde à modifier",
+    "balance_validated": "solde validé", "balance_rejected": "solde rejeté", "paid": "payée",
+    "cancelled": "annulée", "expired": "expirée"}
+assert ORDER_LABELS.keys() == {s.value for s in OrderStatus}
+ASP_LABELS = {"REQUESTED": "déposée", "INCOMPLETE": "incomplète", "TO_MODIFY": "à modifier",
+              "VALIDATED": "validée", "DECIDED_PAID": "décidée et payée", "REJECTED": "rejetée",
+              NO_REQUEST: "aucune demande"}
+assert ASP_LABELS.keys() == {s.value for s in AspStatus} | {NO_REQUEST}
+KIND_LABELS = {"advance": "Avance", "amendment": "Avenant à l'avance", "balance": "Solde"}
+RISK_LABELS = {"": "Toutes", Risk.ANY.value: "À risque (échéance ou à modifier)",
+               Risk.DEADLINE.value: "Déploiement dans les 30 jours", Risk.TO_MODIFY.value: "Demande à modifier"}
+SORT_LABELS = {"ref": "Commande", "vendor": "Éditeur", "og": "OG", "dispositif": "Dispositif", "status": "Statut",
+               "deadline": "Échéance de déploiement", "ttc": "Montant TTC", "created": "Créée le"}
+assert SORT_LABELS.keys() == LIST_SORTS.keys()
+REGION_LABELS = {**{code: name for code, (name, _) in REGIONS.items()}, UNKNOWN_REGION: "inconnue (sites par SIRET)"}
+
+Orders = NamedDependency[AspService]
+Listing = NamedDependency[OrderListService]
+Reports = NamedDependency[ReportService]
+Exports = NamedDependency[ExportService]
+Form = RequestEncodingType.URL_ENCODED
+
+
+class Filters(msgspec.Struct, frozen=True):
+    """The list's filters as they stand in the URL (a link, a reload and the export keep them)."""
+
+    dispositif: str = ""
+    vague: int | None = None
+    editeur: uuid.UUID | None = None
+    og: uuid.UUID | None = None
+    region: str = ""
+    asp: str = ""
+    risque: str = ""
+    q: str = ""
+    tri: str = "deadline"
+    ordre: str = "asc"
+    taille: int = 25
+    page: int = 1
+
+    def params(self, **changes: Any) -> dict[str, Any]:
+        values = {**msgspec.structs.asdict(self), **changes}
+        defaults = Filters()
+        return {k: v for k, v in values.items() if v not in (None, "") and v != getattr(defaults, k)}
+
+    def link(self, path: str = BASE, **changes: Any) -> str:
+        query = urlencode(self.params(**changes))
+        return f"{path}?{query}" if query else path
+
+    def sort_link(self, key: str) -> str:
+        flip = "desc" if self.tri == key and self.ordre == "asc" else "asc"
+        return self.link(tri=key, ordre=flip, page=1)
+
+    def aria_sort(self, key: str) -> str:
+        return ("ascending" if self.ordre == "asc" else "descending") if self.tri == key else "none"
+
+    def service_args(self) -> dict[str, Any]:
+        return {"dispositif": self.dispositif or None, "wave": self.vague, "vendor": self.editeur,
+                "holder": self.og, "region": self.region or None, "asp_status": self.asp or None,
+                "risk": Risk(self.risque) if self.risque else None, "search": self.q,
+                "sort": self.tri, "descending": self.ordre == "desc"}
+
+
+Dispositif = Annotated[str, QueryParameter(name="dispositif", max_length=60)]
+Vague = Annotated[int | None, QueryParameter(name="vague", ge=1, le=20)]
+Editeur = Annotated[uuid.UUID | None, QueryParameter(name="editeur")]
+Og = Annotated[uuid.UUID | None, QueryParameter(name="og")]
+Region = Annotated[str, QueryParameter(name="region", pattern=r"^([0-9]{2}|unknown)?$")]
+Asp = Annotated[str, QueryParameter(name="asp", pattern=r"^(" + "|".join(ASP_LABELS) + ")?$")]
+Risque = Annotated[str, QueryParameter(name="risque", pattern=r"^(" + "|".join(r.value for r in Risk) + ")?$")]
+Search = Annotated[str, QueryParameter(name="q", max_length=200)]
+Tri = Annotated[str, QueryParameter(name="tri", pattern=r"^(" + "|".join(LIST_SORTS) + ")$")]
+Ordre = Annotated[str, QueryParameter(name="ordre", pattern="^(asc|desc)$")]
+Taille = Annotated[int, QueryParameter(name="taille", ge=1, le=max(PAGE_SIZES))]
+Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
+
+
+class StatusForm(msgspec.Struct):
+    status: Annotated[str, msgspec.Meta(max_length=40)] = ""
+    note: Annotated[str, msgspec.Meta(max_length=2000)] = ""
+    # DECIDED_PAID: what the ASP paid, in euros ("4 320,00"); empty: the request's amount.
+    paye: Annotated[str, msgspec.Meta(max_length=40)] = ""
+
+
+class CancellationForm(msgspec.Struct):
+    sworn_statement: Annotated[str, msgspec.Meta(max_length=20_000)] = ""
+    client_renunciation: str = ""
+
+
+_EUROS = re.compile(r"^(\d{1,11})(?:[,.](\d{1,2}))?$")
+
+
+def _cents(text: str) -> int | None:
+    """A euro amount typed in French ("4 320,00", "4320.5") as cents; empty: None."""
+    raw = text.replace("\u202f", "").replace("\u00a0", "").replace(" ", "").removesuffix("€")
+    if not raw:
+        return None
+    match = _EUROS.match(raw)
+    if match is None:
+        raise RuleViolation("paidCents: an amount in euros, such as 4 320,00", field="paidCents", rule="SN5")
+    return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
+
+
+def _converted(struct: type[msgspec.Struct], values: dict[str, Any], rule: str) -> Any:
+    """The API's body for an act, decoded with the API's own constraints: what it refuses is refused by name."""
+    try:
+        return msgspec.convert(values, struct)
+    except msgspec.ValidationError as exc:
+        field = str(exc).rsplit("$.", 1)[-1].rstrip("`") if "$." in str(exc) else "body"
+        raise RuleViolation(f"{field}: {exc}", field=field, rule=rule) from exc
+
+
+@dataclass(frozen=True)
+class Bar:
+    label: str
+    count: int
+    y: int
+    width: int
+
+
+CHART_WIDTH, BAR_AREA, BAR_HEIGHT, BAR_GAP = 560, 300, 22, 8
+
+
+def chart_bars(report: schemas.OrderReport) -> list[Bar]:
+    """The horizontal bars of the counts by status (an inline SVG; its hidden table carries the same numbers)."""
+    peak = max((row.orders for row in report.rows), default=0) or 1
+    return [Bar(label=ORDER_LABELS.get(row.key, row.key), count=row.orders, y=i * (BAR_HEIGHT + BAR_GAP),
+                width=max(2, round(BAR_AREA * row.orders / peak)))
+            for i, row in enumerate(report.rows)]
+
+
+def _paris_cell(at: datetime | None) -> str:
+    return to_paris(at).strftime("%d/%m/%Y %H:%M") if at else ""
+
+
+def _cell(text: str | None) -> str:
+    """A text cell a spreadsheet will not run as a formula (CSV injection)."""
+    text = text or ""
+    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def _euros_cell(cents: int) -> str:
+    return f"{cents // 100},{cents % 100:02d}"
+
+
+def csv_lines(items: list[schemas.OrderListItem]) -> Iterator[bytes]:
+    """The export of the current filter: UTF-8 with a BOM, `;`, CRLF (what Excel in French opens as is), amounts in
+    euros with a decimal comma."""
+    out = io.StringIO()
+    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
+    writer.writerow(["Identifiant", "Référence", "Éditeur", "OG", "FINESS EJ", "Dispositif", "Vague", "Tranche",
+                     "Statut", "Statut ASP", "Montant HT (€)", "Montant TTC (€)", "Payé (€)",
+                     "Échéance de déploiement (heure de Paris)", "Déploiement dans les 30 jours",
+                     "Demande à modifier", "Régions", "Créée le (heure de Paris)"])
+    yield ("\ufeff" + out.getvalue()).encode()
+    for item in items:
+        out.seek(0)
+        out.truncate()
+        writer.writerow([str(item.id), _cell(item.order_ref), _cell(item.vendor_name), _cell(item.holder_name),
+                         item.og_finess_ej, item.dispositif_code, item.wave, _cell(item.tranche),
+                         ORDER_LABELS[item.status.value], ASP_LABELS.get(item.asp_status, item.asp_status),
+                         _euros_cell(item.amount_ht_cents), _euros_cell(item.amount_ttc_cents),
+                         _euros_cell(item.paid_cents), _paris_cell(item.deployment_deadline),
+                         "oui" if item.deadline_risk else "non", "oui" if item.to_modify else "non",
+                         ", ".join(REGION_LABELS.get(r, r) for r in item.regions), _paris_cell(item.created_at)])
+        yield out.getvalue().encode()
+
+
+def _status_choices(request: schemas.AspRequest) -> list[str]:
+    """The statuses the operator may record next for a request, from the SN5 machine (states.py): a form never
+    offers a move the machine forbids; the service still decides. A refile (back to REQUESTED) is the vendor's."""
+    return [s.value for s in AspStatus if s is not AspStatus.REQUESTED and asp_allows(request.kind, request.status, s)]
+
+
+class SonsPagesController(Controller):
+    path = BASE
+    dependencies = {**BASE_DEPENDENCIES,
+                    "orders": Provide(provide_order_service, sync_to_thread=False),
+                    "listing": Provide(provide_order_list_service, sync_to_thread=False),
+                    "reports": Provide(provide_report_service, sync_to_thread=False),
+                    "exports": Provide(provide_export_service, sync_to_thread=False)}
+
+    @get("/", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.list")
+    async def index(self, principal: Caller, viewer: Viewer, listing: Listing, reports: Reports,
+                    dispositif: Dispositif = "", vague: Vague = None, editeur: Editeur = None, og: Og = None,
+                    region: Region = "", asp: Asp = "", risque: Risque = "", q: Search = "", tri: Tri = "deadline",
+                    ordre: Ordre = "asc", taille: Taille = 25, page: Numero = 1) -> Template:
+        filters = Filters(dispositif=dispositif, vague=vague, editeur=editeur, og=og, region=region, asp=asp,
+                          risque=risque, q=q, tri=tri, ordre=ordre, taille=taille, page=page)
+        found = await listing.search(principal, **filters.service_args(), limit=taille, offset=(page - 1) * taille)
+        # The counts by status: GET /sons/reports/orders?by=status, the caller's orders (not the filter).
+        by_status = await reports.report(principal, ReportDimension.STATUS)
+        bars = chart_bars(by_status)
+        return Template("sons_list.html", context={
+            "viewer": viewer, "title": "Commandes SONS", "found": found, "filters": filters,
+            "pages": max(1, -(-found.total // taille)), "choices": await listing.choices(principal),
+            "report": by_status, "bars": bars, "chart": {"width": CHART_WIDTH, "bar": BAR_HEIGHT,
+                                                         "height": max(1, len(bars)) * (BAR_HEIGHT + BAR_GAP)},
+            "labels": ORDER_LABELS, "asp_labels": ASP_LABELS, "risks": RISK_LABELS, "sorts": SORT_LABELS,
+            "regions": REGION_LABELS, "sizes": PAGE_SIZES})
+
+    @get("/export.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.export")
+    async def export(self, principal: Caller, listing: Listing, dispositif: Dispositif = "", vague: Vague = None,
+                     editeur: Editeur = None, og: Og = None, region: Region = "", asp: Asp = "", risque: Risque = "",
+                     q: Search = "", tri: Tri = "deadline", ordre: Ordre = "asc") -> Stream:
+        filters = Filters(dispositif=dispositif, vague=vague, editeur=editeur, og=og, region=region, asp=asp,
+                          risque=risque, q=q, tri=tri, ordre=ordre)
+        # The whole filter, read inside the request, encoded as it is sent.
+        found = await listing.search(principal, **filters.service_args(), limit=LIST_MAX, offset=0)
+        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
+                      headers={"Content-Disposition": 'attachment; filename="commandes-sons.csv"'})
+
+    @get("/rapport.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.report")
+    async def report(self, principal: Caller, reports: Reports,
+                     by: Annotated[ReportDimension, QueryParameter(name="par")] = ReportDimension.STATUS,
+                     ) -> Response[str]:
+        # The same service and CSV as GET /sons/reports/orders?format=csv.
+        found = await reports.report(principal, by)
+        return Response(report_csv(found), media_type="text/csv; charset=utf-8",
+                        headers={"Content-Disposition": f'attachment; filename="sons-orders-by-{by.value}.csv"'})
+
+    @get("/commandes/{order_id:uuid}", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.show")
+    async def show(self, order_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer, orders: Orders,
+                   listing: Listing) -> Template:
+        order = await orders.get(principal, order_id)  # another's order: 404, from the service
+        listed = (await listing.search(principal, order_id=order_id, limit=1)).items[0]
+        operator = principal.is_platform_admin
+        return Template("sons_order.html", context={
+            "viewer": viewer, "title": f"Commande SONS {order.order_ref}", "order": order, "listed": listed,
+            "labels": ORDER_LABELS, "asp_labels": ASP_LABELS, "kinds": KIND_LABELS, "regions": REGION_LABELS,
+            "base": f"{BASE}/commandes/{order_id}",
+            "status_choices": {r.id: _status_choices(r) for r in order.requests} if operator else {},
+            "can_cancel": operator and order.status in CANCELLABLE})
+
+    @get("/commandes/{order_id:uuid}/demandes-de-paiement.json", opt=requires(*SONS_ORDER_READERS, reason=_READERS),
+         name="web.sons.payment_requests")
+    async def payment_requests(self, order_id: FromPath[uuid.UUID], principal: Caller, orders: Orders,
+                               exports: Exports,
+                               kind: Annotated[RequestKind | None, QueryParameter(name="kind")] = None,
+                               ) -> Response[list[schemas.PaymentRequestDocument]]:
+        await orders.get(principal, order_id)  # 404 for an order the caller may not read, as GET /sons/orders/{id}
+        documents = await exports.documents(principal, order_id=order_id, kind=kind)
+        return Response(documents, media_type="application/json", headers={
+            "Content-Disposition": f'attachment; filename="demandes-de-paiement-{order_id}.json"'})
+
+    @post("/demandes-asp/{request_id:uuid}/statuts", opt=requires(*SONS_OPERATORS, reason=_OPERATOR),
+          status_code=303, name="web.sons.record_status")
+    async def record_status(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID],
+                            principal: Caller, orders: Orders,
+                            data: Annotated[StatusForm, Body(media_type=Form)]) -> Redirect:
+        body = _converted(schemas.AspStatusCreate, {
+            "status": data.status.strip(), "note": data.note.strip() or None, "paidCents": _cents(data.paye)},
+            "SN5")
+        order = await orders.record_status(principal, request_id, body)
+        return done(request, f"{BASE}/commandes/{order.id}",
+                    f"Statut ASP enregistré : {ASP_LABELS[body.status.value]}.")
+
+    @post("/commandes/{order_id:uuid}/annulation", opt=requires(*SONS_OPERATORS, reason=_OPERATOR),
+          status_code=303, name="web.sons.cancel")
+    async def cancel(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                     orders: Orders, data: Annotated[CancellationForm, Body(media_type=Form)]) -> Redirect:
+        body = _converted(schemas.CancellationCreate, {
+            "swornStatement": data.sworn_statement.strip(),
+            "clientRenunciation": data.client_renunciation in ("on", "true", "1")}, "§5.3")
+        order = await orders.cancel(principal, order_id, body)
+        recovery = f" ; {order.recovery_cents / 100:.2f} € à recouvrer".replace(".", ",") \
+            if order.recovery_cents else ""
+        return done(request, f"{BASE}/commandes/{order_id}", f"La commande est annulée{recovery}.")
+
+
+CONTROLLERS: list[type[Controller]] = [SonsPagesController]
