@@ -109,7 +109,7 @@ FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
 # holder's and vendor's admins (stopped by the object check) say who gets through.
 SONS_PRINCIPALS = ("holder_admin", "other_org", "vendor_admin", "other_vendor")
-SONS_PREFIXES = ("/sons",)
+SONS_PREFIXES = ("/sons", "/app/sons")
 # Who calls first: refused ones before the ones allowed to change state.
 CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "other_funder", "buyer",
               "other_org", "holder_admin", "buyer_evaluator", "vendor_admin", "funder_instructor", "funder_admin",
@@ -551,8 +551,18 @@ EXPECTATIONS |= {
 # The back-office's vendors and referencing screens (marketplace/web/vendors.py).
 EXPECTATIONS |= {
 }
-# The back-office's SONS orders screens (marketplace/web/sons.py).
+# The back-office's SONS orders screens (marketplace/web/sons.py): reads as GET /sons/orders, /sons/orders/{id},
+# /sons/reports/orders and /sons/payment-requests (SONS_ORDER_READERS, the file 404 to another OG, vendor or region);
+# the acts as the API's cancellation and ASP-status rows (SONS_OPERATORS). `order_id`/`request_id` are the matrix's
+# order and its advance request (segment `sons`).
 EXPECTATIONS |= {
+    "GET /app/sons":                                              sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    "GET /app/sons/export.csv":                                   sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    "GET /app/sons/rapport.csv":                                  sons_row(U, A, A, F, A, A, A, A, A, (A, A, A)),
+    "GET /app/sons/commandes/{order_id}":                         sons_row(U, A, A, F, A, A, N, A, N, (A, A, N)),
+    "GET /app/sons/commandes/{order_id}/demandes-de-paiement.json": sons_row(U, A, A, F, A, A, N, A, N, (A, A, N)),
+    "POST /app/sons/commandes/{order_id}/annulation":             sons_row(U, F, F, F, A, F, F, F, F),
+    "POST /app/sons/demandes-asp/{request_id}/statuts":           sons_row(U, F, F, F, A, F, F, F, F),
 }
 # The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py).
 EXPECTATIONS |= {
@@ -572,7 +582,8 @@ EXPECTATIONS |= {
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
-PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
+PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
+                 "sons": "sons"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -634,6 +645,8 @@ BODIES: dict[str, Any] = {
     "POST /sons/orders/{order_id}/amendments": {"amountCents": 0},
     "POST /sons/orders/{order_id}/cancellation": {"swornStatement": "Changement d'éditeur."},
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
+    "POST /app/sons/commandes/{order_id}/annulation": {"sworn_statement": "Changement d'éditeur."},
+    "POST /app/sons/demandes-asp/{request_id}/statuts": {"status": "VALIDATED"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     # The evaluation and award pages' forms, filled as their API routes' bodies.
