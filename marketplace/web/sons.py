@@ -126,9 +126,11 @@ class Filters(msgspec.Struct, frozen=True):
 
 
 Dispositif = Annotated[str, QueryParameter(name="dispositif", max_length=60)]
-Vague = Annotated[int | None, QueryParameter(name="vague", ge=1, le=20)]
-Editeur = Annotated[uuid.UUID | None, QueryParameter(name="editeur")]
-Og = Annotated[uuid.UUID | None, QueryParameter(name="og")]
+# The form sends every select, its "Tous" empty: an empty value is no filter (not a 400).
+_UUID = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+Vague = Annotated[str, QueryParameter(name="vague", pattern=r"^([1-9]|1[0-9]|20)?$")]
+Editeur = Annotated[str, QueryParameter(name="editeur", pattern=_UUID)]
+Og = Annotated[str, QueryParameter(name="og", pattern=_UUID)]
 Region = Annotated[str, QueryParameter(name="region", pattern=r"^([0-9]{2}|unknown)?$")]
 Asp = Annotated[str, QueryParameter(name="asp", pattern=r"^(" + "|".join(ASP_LABELS) + ")?$")]
 Risque = Annotated[str, QueryParameter(name="risque", pattern=r"^(" + "|".join(r.value for r in Risk) + ")?$")]
@@ -246,10 +248,12 @@ class SonsPagesController(Controller):
 
     @get("/", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.list")
     async def index(self, principal: Caller, viewer: Viewer, listing: Listing, reports: Reports,
-                    dispositif: Dispositif = "", vague: Vague = None, editeur: Editeur = None, og: Og = None,
+                    dispositif: Dispositif = "", vague: Vague = "", editeur: Editeur = "", og: Og = "",
                     region: Region = "", asp: Asp = "", risque: Risque = "", q: Search = "", tri: Tri = "deadline",
                     ordre: Ordre = "asc", taille: Taille = 25, page: Numero = 1) -> Template:
-        filters = Filters(dispositif=dispositif, vague=vague, editeur=editeur, og=og, region=region, asp=asp,
+        filters = Filters(dispositif=dispositif, vague=int(vague) if vague else None,
+                          editeur=uuid.UUID(editeur) if editeur else None, og=uuid.UUID(og) if og else None,
+                          region=region, asp=asp,
                           risque=risque, q=q, tri=tri, ordre=ordre, taille=taille, page=page)
         found = await listing.search(principal, **filters.service_args(), limit=taille, offset=(page - 1) * taille)
         # The counts by status: GET /sons/reports/orders?by=status, the caller's orders (not the filter).
@@ -264,10 +268,12 @@ class SonsPagesController(Controller):
             "regions": REGION_LABELS, "sizes": PAGE_SIZES})
 
     @get("/export.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.export")
-    async def export(self, principal: Caller, listing: Listing, dispositif: Dispositif = "", vague: Vague = None,
-                     editeur: Editeur = None, og: Og = None, region: Region = "", asp: Asp = "", risque: Risque = "",
+    async def export(self, principal: Caller, listing: Listing, dispositif: Dispositif = "", vague: Vague = "",
+                     editeur: Editeur = "", og: Og = "", region: Region = "", asp: Asp = "", risque: Risque = "",
                      q: Search = "", tri: Tri = "deadline", ordre: Ordre = "asc") -> Stream:
-        filters = Filters(dispositif=dispositif, vague=vague, editeur=editeur, og=og, region=region, asp=asp,
+        filters = Filters(dispositif=dispositif, vague=int(vague) if vague else None,
+                          editeur=uuid.UUID(editeur) if editeur else None, og=uuid.UUID(og) if og else None,
+                          region=region, asp=asp,
                           risque=risque, q=q, tri=tri, ordre=ordre)
         # The whole filter, read inside the request, encoded as it is sent.
         found = await listing.search(principal, **filters.service_args(), limit=LIST_MAX, offset=0)
