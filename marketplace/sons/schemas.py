@@ -480,3 +480,16 @@ class PaymentRequestDocument(CamelStruct):
     vendor: ExportVendor
     solution: ExportSolution
     acceptance: ExportAcceptance | None
+
+
+class EnrolmentSummary(CamelStruct):
+    """A vendor's current ASP enrolment as the buyers of a DPS it applied to read it: never the IBAN itself, only
+    its last four characters and whether it checks (ISO 13616, and the RIB key of a French one, domain.md §2.6)."""
+
+    vendor_organisation_id: uuid.UUID
+    iban_last4: str
+    iban_valid: bool
+    vat_status: VatStatus
+    enrolment_reference: str
+    referencing_number: str
+    enrolled_at: datetime
