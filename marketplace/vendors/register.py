@@ -89,7 +89,7 @@ class BuyerRegisterService(ServiceBase):
 
     @staticmethod
     def _joined(query: Select[Any]) -> Select[Any]:
-        return (query.join(Dps, Dps.id == AdmissionRequest.dps_id)
+        return (query.select_from(AdmissionRequest).join(Dps, Dps.id == AdmissionRequest.dps_id)
                 .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
                 .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id))
 
