@@ -548,8 +548,17 @@ EXPECTATIONS |= {
 # The back-office's needs review screens (marketplace/web/needs.py).
 EXPECTATIONS |= {
 }
-# The back-office's vendors and referencing screens (marketplace/web/vendors.py).
+# The back-office's vendors and referencing screens (marketplace/web/vendors.py): the API's admission-decision
+# audience (DPS_WRITERS). The list is scoped to the caller's DPS (another buyer: its own, empty, list); a vendor's
+# file and the sanctions on its admissions exist only for the buyers of a DPS it applied to (others: 404); the
+# matrix's request is a draft, so the sanctions answer 409 (ALLOW) to its buyers.
 EXPECTATIONS |= {
+    "GET /app/editeurs":                                          dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/editeurs/export.csv":                               dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/editeurs/{organisation_id}":                        dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/retablir":  dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure":   dps_row(U, F, F, A, F, A, N, F, F),
 }
 # The back-office's SONS orders screens (marketplace/web/sons.py).
 EXPECTATIONS |= {
@@ -572,7 +581,8 @@ EXPECTATIONS |= {
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
-PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls"}
+PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
+                 "editeurs": "editeurs"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -601,6 +611,8 @@ BODIES: dict[str, Any] = {
     "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
     "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
     "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": {"reasons": "Attestation expirée."},
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure": {"reasons": "Motif d'exclusion constaté."},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
@@ -689,7 +701,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith((*DPS_PREFIXES, "/app/admissions")):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions", "/app/editeurs")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
     object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
@@ -789,6 +801,9 @@ class Scenario:
                              "document_id": document.json()["id"]}
         self.segment_values["admission-requests"] = {"request_id": admission["id"],
                                                      "document_id": uploaded[0]["id"]}
+        # The vendors screens: `organisation_id` is the applying vendor (the holder would be no vendor of the DPS).
+        self.segment_values["editeurs"] = {"organisation_id": str(self.world.organisations["vendor"]),
+                                           "request_id": admission["id"]}
         # A specific contract of the `buyer` on that DPS, written directly (publishing needs an active DPS).
         now = datetime.now(UTC)
         contract_id = await self.db.fetchval(
