@@ -6,7 +6,7 @@ import uuid
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, Select, func, or_, select
+from sqlalchemy import ColumnElement, func, or_, select
 from stdnum.fr import siret as siret_number
 
 from marketplace.accounts.models import Organisation
@@ -88,7 +88,7 @@ class BuyerRegisterService(ServiceBase):
         return where
 
     @staticmethod
-    def _joined(query: Select[Any]) -> Select[Any]:
+    def _joined(query: Any) -> Any:  # any select over these joins, its columns kept (typed by the caller)
         return (query.select_from(AdmissionRequest).join(Dps, Dps.id == AdmissionRequest.dps_id)
                 .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
                 .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id))
@@ -149,6 +149,8 @@ class BuyerRegisterService(ServiceBase):
         expired: dict[uuid.UUID, int] = {}
         vendor_of = {req.id: req.vendor_organisation_id for req, _, _ in requests}
         for request_id, valid_until in ends:
+            if valid_until is None:  # filtered out in SQL; a document without an end never expires
+                continue
             today = to_paris(listing_now(self.clock, live[request_id])).date()
             vendor = vendor_of[request_id]
             if valid_until < today:
