@@ -196,8 +196,8 @@ class AdmissionService(ServiceBase):
 
     async def weekly_trend(self, principal: Principal, weeks: int = 8) -> list[schemas.AdmissionWeek]:
         """The work queue's trend, in one query: on the DPS the caller runs (DPS_WRITERS, as `for_buyer`), the
-        requests received and the decisions taken in each of the last `weeks` seven-day weeks ending now, oldest
-        first. Sandboxes are left out: their instants are on an accelerated clock, not in these weeks."""
+        requests received and the decisions taken in each of the last `weeks` seven-day weeks (a, b] ending now,
+        oldest first. Sandboxes are left out: their instants are on an accelerated clock, not in these weeks."""
         organisations = principal.organisations_with(*DPS_WRITERS)
         now = self.clock.now()
         bounds = [(now - timedelta(days=7 * (weeks - i)), now - timedelta(days=7 * (weeks - 1 - i)))
@@ -206,13 +206,13 @@ class AdmissionService(ServiceBase):
             return [schemas.AdmissionWeek(starts=a, ends=b, received=0, decided=0) for a, b in bounds]
         received, decided = AdmissionRequest.received_at, AdmissionRequest.decided_at
         decisions = AdmissionRequest.status.in_([s.value for s in LIST_VIEWS["decided"]])
-        columns = [func.count().filter(received >= a, received < b) for a, b in bounds]
-        columns += [func.count().filter(decisions, decided >= a, decided < b) for a, b in bounds]
+        columns = [func.count().filter(received > a, received <= b) for a, b in bounds]
+        columns += [func.count().filter(decisions, decided > a, decided <= b) for a, b in bounds]
         start = bounds[0][0]
         row = (await self.session.execute(
             select(*columns).select_from(AdmissionRequest).join(Dps, Dps.id == AdmissionRequest.dps_id)
             .where(Dps.buyer_organisation_id.in_(organisations), Dps.sandbox_factor.is_(None),
-                   (received >= start) | (decided >= start)))).one()
+                   (received > start) | (decided > start)))).one()
         return [schemas.AdmissionWeek(starts=a, ends=b, received=int(row[i]), decided=int(row[weeks + i]))
                 for i, (a, b) in enumerate(bounds)]
 

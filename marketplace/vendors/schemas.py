@@ -280,7 +280,7 @@ class AdmissionFile(CamelStruct):
 
 
 class AdmissionWeek(CamelStruct):
-    """One week of the work queue's trend: [starts, ends), the requests received and the decisions taken in it."""
+    """One week of the work queue's trend: (starts, ends], the requests received and the decisions taken in it."""
 
     starts: datetime
     ends: datetime
