@@ -493,3 +493,13 @@ class EnrolmentSummary(CamelStruct):
     enrolment_reference: str
     referencing_number: str
     enrolled_at: datetime
+
+
+class OrderWatch(CamelStruct):
+    """The work queue's SONS tile: of the orders the caller reads (access.py), those at risk (reports.py: short of
+    the balance, the deployment deadline within 30 days) and those whose advance or balance the ASP sent back
+    TO_MODIFY, with the nearest deployment deadline among those at risk."""
+
+    at_risk: int
+    to_modify: int
+    nearest_deadline: datetime | None

@@ -283,6 +283,15 @@ class AdmissionFile(CamelStruct):
     read_at: datetime
 
 
+class AdmissionWeek(CamelStruct):
+    """One week of the work queue's trend: (starts, ends], the requests received and the decisions taken in it."""
+
+    starts: datetime
+    ends: datetime
+    received: int
+    decided: int
+
+
 class AdmissionQueueCounts(CamelStruct):
     """A DPS's requests awaiting a decision, counted (D6): the work queue's tile, without reading each request."""
 
