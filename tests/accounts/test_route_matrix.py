@@ -563,8 +563,21 @@ EXPECTATIONS |= {
 # The back-office's SONS orders screens (marketplace/web/sons.py).
 EXPECTATIONS |= {
 }
-# The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py).
+# The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py). The list, its
+# export and one's own account: anyone signed in, as GET /organisations and GET /auth/me (the list is scoped by the
+# service to what the caller administers: a plain member's is empty, ALLOW). The organisation's file and its acts:
+# as the API's members and API-key routes (ADMINS; another organisation's admin gets 404). The matrix's key is
+# revoked and its spare member deactivated by the API rows already: the page's acts answer as the API's, again.
 EXPECTATIONS |= {
+    "GET /app/organisations":                                         row(U, A, A, A, A),
+    "GET /app/organisations/export.csv":                              row(U, A, A, A, A),
+    "GET /app/compte":                                                row(U, A, A, A, A),
+    "GET /app/organisations/{organisation_id}":                       row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/invitations":          row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/roles": row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/desactivation": row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/cles-api":             row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/cles-api/{key_id}/revocation": row(U, F, F, N, A, A, N),
 }
 # The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
 EXPECTATIONS |= {
@@ -605,6 +618,10 @@ BODIES: dict[str, Any] = {
     "POST /needs": NEED_BODY,
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
+    "POST /app/organisations/{organisation_id}/invitations": {"email": "page.colleague@example.fr",
+                                                             "roles": "holder:member"},
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/roles": {"roles": "holder:member"},
+    "POST /app/organisations/{organisation_id}/cles-api": {"name": "Matrix page key", "roles": "holder:member"},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
     # The admissions screens' forms (urlencoded, beside the CSRF token).
     "POST /app/admissions/{request_id}/rejeter": {"reasons": "Capacités techniques insuffisantes."},
