@@ -69,6 +69,13 @@ from marketplace.tenders.schemas._questions import (
     QuestionsDeadline,
     QuestionText,
 )
+from marketplace.tenders.schemas._review import (
+    CheckedRule,
+    ReviewedFacility,
+    ReviewedNeed,
+    ReviewedNeedPage,
+    ReviewFile,
+)
 from marketplace.tenders.schemas._search import NeedSearchParams, PublicNeed, PublicNeedPage
 
 __all__ = [
@@ -85,6 +92,7 @@ __all__ = [
     "BuyingSideContract",
     "BuyingSideContractPage",
     "Cents",
+    "CheckedRule",
     "ChosenCriterion",
     "ClarificationSummary",
     "ContractAmendment",
@@ -133,6 +141,10 @@ __all__ = [
     "QuestionsDeadline",
     "ReceivedOffers",
     "Reference",
+    "ReviewFile",
+    "ReviewedFacility",
+    "ReviewedNeed",
+    "ReviewedNeedPage",
     "SignedReceipt",
     "SpecificContract",
     "Text300",
