@@ -368,8 +368,9 @@ class SpecificContractService:
         rows = (await self.session.execute(
             query.order_by(SpecificContract.invited_at.desc(), SpecificContract.id.desc()))).all()
         # HC6: each status on its own DPS's clock, so the filter on it is applied here, not in SQL.
-        read = [(contract, dps, title, category, status_at(contract, listing_now(self.clock, dps)))
-                for contract, dps, title, category in rows]
+        nows = [listing_now(self.clock, dps) for _, dps, _, _ in rows]
+        read = [(contract, dps, title, category, status_at(contract, now), now)
+                for (contract, dps, title, category), now in zip(rows, nows, strict=True)]
         if status is not None:
             read = [row for row in read if row[4] == status]
         page = read[offset:offset + limit]
@@ -383,8 +384,8 @@ class SpecificContractService:
             category_title=category, status=now_status, conduct_mode=contract.conduct_mode,
             tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
             invitation_count=int(counts.get(contract.id, 0)),
-            followed=contract.buyer_organisation_id not in buying, sandbox=dps.is_sandbox)
-            for contract, dps, title, category, now_status in page], total=len(read), limit=limit, offset=offset)
+            followed=contract.buyer_organisation_id not in buying, read_at=now, sandbox=dps.is_sandbox)
+            for contract, dps, title, category, now_status, now in page], total=len(read), limit=limit, offset=offset)
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,

@@ -260,7 +260,8 @@ class AdmissionService(ServiceBase):
             vendor_name=vendor_name, vendor_siret=siret, status=status,  # type: ignore[arg-type]
             received_at=received_at, due_at=due_at,  # type: ignore[arg-type]
             overdue=bool(due_at and status in EVALUATION_STATES and due_at < now),  # type: ignore[operator]
-            extended=bool(extension_reason), decided_at=decided_at, sandbox=dps.is_sandbox)  # type: ignore[arg-type]
+            extended=bool(extension_reason), decided_at=decided_at, read_at=now,  # type: ignore[arg-type]
+            sandbox=dps.is_sandbox)
 
     async def for_buyer(self, principal: Principal, *, dps_id: uuid.UUID | None = None, view: str = "awaiting",
                         search: str | None = None, sort: str = "due", descending: bool = False,
@@ -297,5 +298,5 @@ class AdmissionService(ServiceBase):
             vendor_name=vendor.name, vendor_siret=vendor.siret,
             vendor_siret_valid=bool(vendor.siret and siret_number.is_valid(vendor.siret)),
             decided_by=request.decided_by, receipt_sha256=request.receipt_sha256,
-            declaration_requested_at=request.declaration_requested_at,
+            declaration_requested_at=request.declaration_requested_at, read_at=listing_now(self.clock, dps),
             earlier=[self._list_item(tuple(r)) for r in earlier])

@@ -257,6 +257,8 @@ class AdmissionListItem(CamelStruct):
     # D6: an extension reason is recorded, the period is 15 working days instead of 10.
     extended: bool
     decided_at: datetime | None
+    # The DPS's present (a sandbox's own clock): what the D6 countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 
@@ -277,6 +279,8 @@ class AdmissionFile(CamelStruct):
     declaration_requested_at: datetime | None
     # The same vendor's other requests on this DPS, newest first: earlier decisions and their reasons.
     earlier: list[AdmissionListItem]
+    # The DPS's present (a sandbox's own clock): what the D6 countdowns are measured from.
+    read_at: datetime
 
 
 class AdmissionQueueCounts(CamelStruct):

@@ -128,6 +128,8 @@ class BuyingSideContract(CamelStruct):
     # HC2: the caller's central purchasing body follows this procedure, conducted in intermediation; it does not
     # run it.
     followed: bool
+    # The contract's present (a sandbox's own clock): what its deadline's countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 
