@@ -98,7 +98,7 @@ CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "plat
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
-NEED_PREFIXES = ("/needs",)
+NEED_PREFIXES = ("/needs", "/app/besoins")  # the needs review pages: the holder's admins pass their guard (HC2)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
@@ -545,8 +545,14 @@ EXPECTATIONS |= {
     "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
         funding_row(U, F, F, F, F, A, A, N),
 }
-# The back-office's needs review screens (marketplace/web/needs.py).
+# The back-office's needs review screens (marketplace/web/needs.py): the buying side's list (the buyer's and a
+# holder's admins pass; whose needs they see is the list's scope, tests/web/test_needs.py); the matrix's need is
+# the holder's draft, filed to no DPS, so nobody reviews it: whoever passes the role guard meets a 404.
 EXPECTATIONS |= {
+    "GET /app/besoins":                                               row(U, F, F, A, F, A, A),
+    "GET /app/besoins/export.csv":                                    row(U, F, F, A, F, A, A),
+    "GET /app/besoins/{need_id}":                                     row(U, F, F, N, F, N, N),
+    "POST /app/besoins/{need_id}/publier":                            row(U, F, F, N, F, N, N),
 }
 # The back-office's vendors and referencing screens (marketplace/web/vendors.py): the API's admission-decision
 # audience (DPS_WRITERS). The list is scoped to the caller's DPS (another buyer: its own, empty, list); a vendor's
@@ -630,6 +636,7 @@ BODIES: dict[str, Any] = {
     "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": {"reasons": "Attestation expirée."},
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure": {"reasons": "Motif d'exclusion constaté."},
+    "POST /app/besoins/{need_id}/publier": {"echeance": "2030-01-15T09:00", "critere": "Prix", "poids": "40"},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},

@@ -71,6 +71,13 @@ from marketplace.tenders.schemas._questions import (
     QuestionsDeadline,
     QuestionText,
 )
+from marketplace.tenders.schemas._review import (
+    CheckedRule,
+    ReviewedFacility,
+    ReviewedNeed,
+    ReviewedNeedPage,
+    ReviewFile,
+)
 from marketplace.tenders.schemas._search import NeedSearchParams, PublicNeed, PublicNeedPage
 
 __all__ = [
@@ -87,6 +94,7 @@ __all__ = [
     "BuyingSideContract",
     "BuyingSideContractPage",
     "Cents",
+    "CheckedRule",
     "ChosenCriterion",
     "ClarificationSummary",
     "ContractAmendment",
@@ -137,6 +145,10 @@ __all__ = [
     "QuestionsDeadline",
     "ReceivedOffers",
     "Reference",
+    "ReviewFile",
+    "ReviewedFacility",
+    "ReviewedNeed",
+    "ReviewedNeedPage",
     "SignedReceipt",
     "SpecificContract",
     "Text300",
