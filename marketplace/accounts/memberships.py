@@ -104,6 +104,17 @@ class MembershipService(ServiceBase):
         return [schemas.Member(user_id=u.id, email=u.email, full_name=u.full_name, roles=[Role(r) for r in roles],
                                is_active=u.is_active) for u, roles in rows]
 
+    async def pending_invitations(self, principal: Principal,
+                                  organisation_id: uuid.UUID) -> list[schemas.Invitation]:
+        """Invitations sent and neither accepted nor expired, oldest first: what the organisation's admin
+        still waits for (the code itself is only ever in the invitee's mail)."""
+        await administered_organisation(self.session, principal, organisation_id)
+        invitations = (await self.session.scalars(select(Invitation).where(
+            Invitation.organisation_id == organisation_id, Invitation.accepted_at.is_(None),
+            Invitation.expires_at > self.clock.now()).order_by(Invitation.created_at))).all()
+        return [schemas.Invitation(id=i.id, organisation_id=i.organisation_id, email=i.email,
+                                   roles=[Role(r) for r in i.roles], expires_at=i.expires_at) for i in invitations]
+
     async def set_roles(self, principal: Principal, organisation_id: uuid.UUID, user_id: uuid.UUID,
                         data: schemas.MemberUpdate) -> schemas.Member:
         organisation = await administered_organisation(self.session, principal, organisation_id)

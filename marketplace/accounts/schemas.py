@@ -63,6 +63,27 @@ class Organisation(CamelStruct):
     national: bool = False
 
 
+class OrganisationListItem(CamelStruct):
+    """One row of the organisations an admin manages: its identifiers and its active members' count."""
+
+    id: uuid.UUID
+    kind: OrganisationKind
+    name: str
+    siren: str | None
+    siret: str | None
+    finess_ej: str | None
+    is_grappe: bool
+    region: str | None
+    members: int
+
+
+class OrganisationList(CamelStruct):
+    items: list[OrganisationListItem]
+    total: int
+    limit: int
+    offset: int
+
+
 class FacilityCreate(CamelStruct):
     name: Name
     finess_et: Identifier

@@ -33,17 +33,24 @@ from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.accounts.members import member_emails
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import BUYER_ADMINS, VENDOR_WRITERS
+from marketplace.accounts.roles import BUYER_ADMINS, BUYER_WRITERS, VENDOR_WRITERS
 from marketplace.awards import schemas
 from marketplace.awards.errors import AbnormallyLowConflict
 from marketplace.awards.evaluation import EvaluationService
 from marketplace.awards.models import AbnormallyLowProcedure, OfferRejection
-from marketplace.awards.states import ABNORMALLY_LOW_MOVES, RejectionGround, abnormally_low_allows
+from marketplace.awards.states import (
+    ABNORMALLY_LOW_MOVES,
+    AbnormallyLowStatus,
+    RejectionGround,
+    abnormally_low_allows,
+)
 from marketplace.errors import Forbidden, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.tenders.access import buying_side, vendor_side
 from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.uploads import check_declared, header_filename, store_upload
+from marketplace.vendors.models import Dps
+from marketplace.vendors.sandbox import listing_now
 from storage import ObjectStore
 
 DOCUMENT_TYPES = ["application/pdf"]
@@ -264,6 +271,26 @@ class AbnormallyLowService(EvaluationService):
         return self.schema(procedure)
 
     # -- reading -------------------------------------------------------------------------------------
+
+    async def pending_for_buying_side(self, principal: Principal) -> list[schemas.PendingItem]:
+        """D15 on the work queue, in one query: the procedures still JUSTIFICATION_REQUESTED on the contracts of
+        the caller's buying side (who reads them, as `get`), soonest due first, each with its due date on the
+        contract's clock and whether the justification is in (then the decision waits). No offer content."""
+        organisations = principal.organisations_with(*BUYER_WRITERS)
+        if not organisations:
+            return []
+        rows = (await self.session.execute(
+            select(AbnormallyLowProcedure.specific_contract_id, AbnormallyLowProcedure.justification_due_at,
+                   AbnormallyLowProcedure.justified_at, Need.title, Dps)
+            .join(SpecificContract, SpecificContract.id == AbnormallyLowProcedure.specific_contract_id)
+            .join(Need, Need.id == SpecificContract.need_id).join(Dps, Dps.id == SpecificContract.dps_id)
+            .where(SpecificContract.buyer_organisation_id.in_(organisations),
+                   AbnormallyLowProcedure.status == AbnormallyLowStatus.JUSTIFICATION_REQUESTED)
+            .order_by(AbnormallyLowProcedure.justification_due_at, AbnormallyLowProcedure.id))).all()
+        return [schemas.PendingItem(specific_contract_id=contract_id, contract_title=title, due_at=due,
+                                    now=listing_now(self.clock, dps), received=justified is not None,
+                                    sandbox=dps.is_sandbox)
+                for contract_id, due, justified, title, dps in rows]
 
     async def get(self, principal: Principal, offer_id: uuid.UUID) -> schemas.AbnormallyLow:
         procedure, _ = await self._visible(principal, offer_id)

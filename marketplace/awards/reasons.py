@@ -24,8 +24,10 @@ from marketplace.errors import Conflict, NotFound
 from marketplace.lib.clock import format_paris
 from marketplace.tenders.access import for_buying_side
 from marketplace.tenders.errors import WrongStage
-from marketplace.tenders.models import Offer, SpecificContract
+from marketplace.tenders.models import Need, Offer, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus
+from marketplace.vendors.models import Dps
+from marketplace.vendors.sandbox import listing_now
 
 REASONS_DUE = timedelta(days=15)      # D17
 
@@ -115,6 +117,23 @@ class ReasonsService(ServiceBase):
         await self._audit(principal, contract, "award.reasons_requested", "reasons_request", row.id,
                           due_at=row.due_at.isoformat())
         return self.request_schema(row)
+
+    async def pending_for_buying_side(self, principal: Principal) -> list[schemas.PendingItem]:
+        """D17 on the work queue, in one query: the requests for reasons not answered yet on the contracts of the
+        caller's buying side, for its administrators (who answer them, as `answer_reasons`), soonest due first,
+        each due date with the contract's present (its own clock)."""
+        organisations = principal.organisations_with(*BUYER_ADMINS)
+        if not organisations:
+            return []
+        rows = (await self.session.execute(
+            select(ReasonsRequest.specific_contract_id, ReasonsRequest.due_at, Need.title, Dps)
+            .join(SpecificContract, SpecificContract.id == ReasonsRequest.specific_contract_id)
+            .join(Need, Need.id == SpecificContract.need_id).join(Dps, Dps.id == SpecificContract.dps_id)
+            .where(SpecificContract.buyer_organisation_id.in_(organisations), ReasonsRequest.answer.is_(None))
+            .order_by(ReasonsRequest.due_at, ReasonsRequest.id))).all()
+        return [schemas.PendingItem(specific_contract_id=contract_id, contract_title=title, due_at=due,
+                                    now=listing_now(self.clock, dps), sandbox=dps.is_sandbox)
+                for contract_id, due, title, dps in rows]
 
     async def answer_reasons(self, principal: Principal, request_id: uuid.UUID,
                              data: schemas.ReasonsAnswer) -> schemas.ReasonsRequest:

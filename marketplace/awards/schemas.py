@@ -193,6 +193,23 @@ class ReasonsAnswer(CamelStruct):
     answer: Text
 
 
+class PendingItem(CamelStruct):
+    """One thing the buying side owes or waits for on a contract (the work queue): when it is due, on the
+    contract's own clock (`now`: a sandbox's runs faster). Nothing of any offer's content."""
+
+    specific_contract_id: uuid.UUID
+    contract_title: str
+    due_at: datetime
+    now: datetime
+    # D15: the vendor's justification is in, the buyer's decision is what waits.
+    received: bool = False
+    sandbox: bool = False
+
+    @property
+    def overdue(self) -> bool:
+        return self.due_at <= self.now
+
+
 class ReasonsRequest(CamelStruct):
     id: uuid.UUID
     specific_contract_id: uuid.UUID

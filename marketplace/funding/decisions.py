@@ -15,6 +15,7 @@ import uuid
 from collections.abc import AsyncIterable
 from datetime import date
 
+import msgspec
 from sqlalchemy import func, select
 
 from marketplace.accounts.principal import Principal
@@ -31,6 +32,7 @@ from marketplace.funding.states import DecisionOutcome, FundingStatus, TrancheSt
 from marketplace.lib.clock import format_paris, to_paris
 from marketplace.tenders.models import Need
 from marketplace.tenders.offers import audit_apart
+from marketplace.tenders.review import reviewed_need
 from marketplace.uploads import check_declared, header_filename, store_upload
 
 
@@ -47,6 +49,14 @@ class DecisionService(FundingBase):
     async def project(self, principal: Principal, call_id: uuid.UUID, need_id: uuid.UUID) -> schemas.FundingProject:
         _, need = await project_of(self.session, principal, call_id, need_id)
         return await ProjectReader(self.session, self.clock).project(principal, need)
+
+    async def for_review(self, principal: Principal, need_id: uuid.UUID) -> schemas.FundingProject:
+        """The funding of a need for those who review it before publishing (tenders/review.py's scope, else 404):
+        its call, status and decision (N16, FU4), without the grant's tranches, which are the holder's and its
+        funder's business."""
+        need, _ = await reviewed_need(self.session, principal, need_id)
+        project = await ProjectReader(self.session, self.clock).project(principal, need)
+        return msgspec.structs.replace(project, tranches=[], paid_cents=0)
 
     async def document_url(self, principal: Principal, need_id: uuid.UUID) -> str:
         """A short-lived link to the signed decision, for the holder's members and the funder's (audited apart)."""

@@ -185,6 +185,16 @@ class GrantTranche(CamelStruct):
 # -- a project, as its funder and its holder read it (never an offer: FU6) --------------------------------
 
 
+class TranchesToValidate(CamelStruct):
+    """The work queue: for one call of the caller's funder, how many tranches are requested and wait for its
+    validation (FU5), and since when the oldest waits."""
+
+    call_id: uuid.UUID
+    call_title: str
+    requested: int
+    oldest_requested_at: datetime | None
+
+
 class FundingProject(CamelStruct):
     need_id: uuid.UUID
     title: str

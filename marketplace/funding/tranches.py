@@ -18,10 +18,10 @@ import uuid
 from collections.abc import AsyncIterable
 
 import msgspec
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import FUNDER_WRITERS, HOLDER_MEMBERS, HOLDER_WRITERS
+from marketplace.accounts.roles import FUNDER_MEMBERS, FUNDER_WRITERS, HOLDER_MEMBERS, HOLDER_WRITERS
 from marketplace.awards.models import Contract
 from marketplace.awards.states import ContractStatus
 from marketplace.errors import NotFound, RuleViolation
@@ -82,6 +82,24 @@ class TrancheService(FundingBase):
         return call
 
     # -- reading -------------------------------------------------------------------------------------
+
+    async def to_validate(self, principal: Principal) -> list[schemas.TranchesToValidate]:
+        """FU5 on the work queue, in one query: per call of the caller's funders (FU6: their members read its
+        projects, as `view`), the tranches requested and not yet validated or refused, the call with the oldest
+        request first."""
+        funders = principal.organisations_with(*FUNDER_MEMBERS)
+        if not funders:
+            return []
+        oldest = func.min(TrancheRequest.requested_at)
+        rows = (await self.session.execute(
+            select(FundingCall.id, FundingCall.title, func.count(), oldest)
+            .select_from(TrancheRequest).join(GrantTranche, GrantTranche.id == TrancheRequest.tranche_id)
+            .join(FundingDecision, FundingDecision.id == GrantTranche.decision_id)
+            .join(FundingCall, FundingCall.id == FundingDecision.call_id)
+            .where(FundingCall.funder_organisation_id.in_(funders), TrancheRequest.status == RequestStatus.REQUESTED)
+            .group_by(FundingCall.id, FundingCall.title).order_by(oldest, FundingCall.id))).all()
+        return [schemas.TranchesToValidate(call_id=call_id, call_title=title, requested=int(count),
+                                           oldest_requested_at=since) for call_id, title, count, since in rows]
 
     async def view(self, principal: Principal, need_id: uuid.UUID) -> schemas.FundingProject:
         """The need's funding: its call, status, decision and tranches, for its holder and its call's funder."""

@@ -39,6 +39,8 @@ AT_RISK_WITHIN = timedelta(days=30)
 # Short of the balance and not ended: what a passed deployment deadline still costs.
 AT_RISK_STATES = frozenset(OrderStatus) - FINAL - {OrderStatus.BALANCE_REQUESTED, OrderStatus.BALANCE_INCOMPLETE,
                                                    OrderStatus.BALANCE_TO_MODIFY, OrderStatus.BALANCE_VALIDATED}
+# The ASP sent the advance or the balance back "à modifier": the vendor fixes it and files again.
+TO_MODIFY = (OrderStatus.ADVANCE_TO_MODIFY, OrderStatus.BALANCE_TO_MODIFY)
 UNKNOWN_REGION = "unknown"
 NO_REQUEST = "NONE"
 CSV_COLUMNS = ["by", "key", "label", "orders", "amountHtCents", "amountTtcCents", "paidCents", "atRisk",
@@ -58,11 +60,7 @@ class ReportService(SonsBase):
     async def report(self, principal: Principal, by: ReportDimension) -> schemas.OrderReport:
         now = self.clock.now()
         until = now + AT_RISK_WITHIN
-        latest = (select(SonsCalendar.dispositif_id, func.max(SonsCalendar.version).label("version"))
-                  .group_by(SonsCalendar.dispositif_id).subquery())
-        deadline = (select(SonsCalendar.dispositif_id, SonsCalendar.deployment_deadline)
-                    .join(latest, and_(latest.c.dispositif_id == SonsCalendar.dispositif_id,
-                                       latest.c.version == SonsCalendar.version)).subquery())
+        deadline = self._deadlines()
         at_risk = and_(SonsOrder.status.in_(AT_RISK_STATES), deadline.c.deployment_deadline >= now,
                        deadline.c.deployment_deadline < until)
         visible = visible_orders(principal).with_only_columns(SonsOrder.id)
@@ -83,6 +81,29 @@ class ReportService(SonsBase):
         total = (await self.session.execute(base(literal("total"), literal("total")))).one()
         return schemas.OrderReport(by=by.value, generated_at=now, at_risk_until=until, rows=rows,
                                    total=_row("total", "total", *total[2:]))
+
+    async def watch(self, principal: Principal) -> schemas.OrderWatch:
+        """The work queue's SONS tile, in one query, over the orders the caller reads (`visible_orders`, as
+        `report`): at risk as `report` counts them, and at TO_MODIFY (the ASP asks the vendor to fix a request)."""
+        now = self.clock.now()
+        deadline = self._deadlines()
+        at_risk = and_(SonsOrder.status.in_(AT_RISK_STATES), deadline.c.deployment_deadline >= now,
+                       deadline.c.deployment_deadline < now + AT_RISK_WITHIN)
+        risky, to_modify, nearest = (await self.session.execute(
+            select(func.count().filter(at_risk), func.count().filter(SonsOrder.status.in_(TO_MODIFY)),
+                   func.min(deadline.c.deployment_deadline).filter(at_risk))
+            .select_from(SonsOrder).join(deadline, deadline.c.dispositif_id == SonsOrder.dispositif_id)
+            .where(SonsOrder.id.in_(visible_orders(principal).with_only_columns(SonsOrder.id))))).one()
+        return schemas.OrderWatch(at_risk=int(risky), to_modify=int(to_modify), nearest_deadline=nearest)
+
+    @staticmethod
+    def _deadlines() -> Any:
+        """Each dispositif's deployment deadline, from the calendar version in force (its latest)."""
+        latest = (select(SonsCalendar.dispositif_id, func.max(SonsCalendar.version).label("version"))
+                  .group_by(SonsCalendar.dispositif_id).subquery())
+        return (select(SonsCalendar.dispositif_id, SonsCalendar.deployment_deadline)
+                .join(latest, and_(latest.c.dispositif_id == SonsCalendar.dispositif_id,
+                                   latest.c.version == SonsCalendar.version)).subquery())
 
     @staticmethod
     def _grouping(by: ReportDimension, base: Any) -> tuple[Any, Any, Select[Any]]:

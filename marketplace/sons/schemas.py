@@ -524,3 +524,26 @@ class OrderListChoices(CamelStruct):
     waves: list[int]
     vendors: list[OrganisationChoice]
     holders: list[OrganisationChoice]
+
+
+class EnrolmentSummary(CamelStruct):
+    """A vendor's current ASP enrolment as the buyers of a DPS it applied to read it: never the IBAN itself, only
+    its last four characters and whether it checks (ISO 13616, and the RIB key of a French one, domain.md §2.6)."""
+
+    vendor_organisation_id: uuid.UUID
+    iban_last4: str
+    iban_valid: bool
+    vat_status: VatStatus
+    enrolment_reference: str
+    referencing_number: str
+    enrolled_at: datetime
+
+
+class OrderWatch(CamelStruct):
+    """The work queue's SONS tile: of the orders the caller reads (access.py), those at risk (reports.py: short of
+    the balance, the deployment deadline within 30 days) and those whose advance or balance the ASP sent back
+    TO_MODIFY, with the nearest deployment deadline among those at risk."""
+
+    at_risk: int
+    to_modify: int
+    nearest_deadline: datetime | None

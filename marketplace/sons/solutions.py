@@ -12,19 +12,20 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from stdnum import iban as stdnum_iban
 from stdnum.exceptions import ValidationError
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import VENDOR_MEMBERS, VENDOR_WRITERS
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_MEMBERS, VENDOR_WRITERS
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.sons import schemas
 from marketplace.sons.access import vendor_acting
 from marketplace.sons.base import SonsBase
 from marketplace.sons.models import SonsDispositif, SonsEnrolment, SonsSolution
 from marketplace.sons.states import SolutionStatus
+from marketplace.vendors.models import AdmissionRequest, Dps
 
 _NOT_FOUND = "No SONS solution has this id."
 # §2.6: the letters of a French account number as RIB digits.
@@ -142,6 +143,16 @@ class SolutionService(SonsBase):
                                                           SonsSolution.version, SonsSolution.id))).all()
         return [solution_schema(*row) for row in rows]
 
+    async def active_counts(self, vendor_ids: list[uuid.UUID]) -> dict[uuid.UUID, int]:
+        """How many active referenced solutions each vendor lists (what `list_all` lists, counted in one query)."""
+        if not vendor_ids:
+            return {}
+        rows = (await self.session.execute(
+            select(SonsSolution.vendor_organisation_id, func.count())
+            .where(SonsSolution.vendor_organisation_id.in_(vendor_ids), SonsSolution.status == SolutionStatus.ACTIVE)
+            .group_by(SonsSolution.vendor_organisation_id))).all()
+        return {vendor: int(count) for vendor, count in rows}
+
 
 def enrolment_schema(row: SonsEnrolment) -> schemas.Enrolment:
     return schemas.Enrolment(id=row.id, vendor_organisation_id=row.vendor_organisation_id, iban=row.iban,
@@ -191,3 +202,27 @@ class EnrolmentService(SonsBase):
         if row is None:
             raise NotFound("No ASP enrolment of this vendor has been recorded.")
         return enrolment_schema(row)
+
+    async def for_dps_buyer(self, principal: Principal, vendor_id: uuid.UUID) -> schemas.EnrolmentSummary | None:
+        """The vendor's current enrolment for the buyers of a DPS it applied to (DPS_WRITERS of its buying
+        organisation), who check that the vendor they admit can be paid by the ASP: whether it is enrolled, with
+        what reference, VAT status and ANS number, and whether its IBAN checks (§2.6). Never the IBAN itself: its
+        last four characters say which one it is. Anyone else: 404, as for the vendor itself."""
+        applied = await self.session.scalar(
+            select(AdmissionRequest.id).join(Dps, Dps.id == AdmissionRequest.dps_id)
+            .where(AdmissionRequest.vendor_organisation_id == vendor_id,
+                   Dps.buyer_organisation_id.in_(principal.organisations_with(*DPS_WRITERS))).limit(1))
+        if applied is None:
+            raise NotFound("No vendor applied to a DPS of yours with this id.")
+        row = await self.session.scalar(select(SonsEnrolment).where(
+            SonsEnrolment.vendor_organisation_id == vendor_id, SonsEnrolment.superseded_at.is_(None)))
+        if row is None:
+            return None
+        try:
+            validated_iban(row.iban, row.rib_key)
+            valid = True
+        except RuleViolation:
+            valid = False
+        return schemas.EnrolmentSummary(vendor_organisation_id=vendor_id, iban_last4=row.iban[-4:], iban_valid=valid,
+                                        vat_status=row.vat_status, enrolment_reference=row.enrolment_reference,
+                                        referencing_number=row.referencing_number, enrolled_at=row.enrolled_at)

@@ -17,7 +17,7 @@ and to its holder (tenders/access.py), and to the vendors it invited; anyone els
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import msgspec
@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.members import tell_members, tell_members_statement
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import (
-    BUYER_WRITERS,
     BUYING_SIDE,
     DPS_WRITERS,
     HOLDER_MEMBERS,
@@ -37,7 +36,7 @@ from marketplace.accounts.roles import (
 )
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
-from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
+from marketplace.lib.clock import PARIS, Clock, InvalidLocalTime, format_paris, paris_instant, to_paris
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
 from marketplace.tenders.access import visible_contract
@@ -328,22 +327,40 @@ class SpecificContractService:
         rows = (await self.session.scalars(query.order_by(Need.submitted_at, Need.id))).all()
         return await NeedService(self.session, self.clock).views(rows)  # HC5: each as its procedure stands
 
-    async def closing_soon(self, principal: Principal, within: timedelta) -> list[schemas.SpecificContract]:
-        """The open contracts of the caller's buying side (HC2, HC3) whose deadline falls within `within` from
-        now on each one's own clock (a sandbox's runs faster), soonest first: the back-office's work queue."""
-        organisations = principal.organisations_with(*BUYER_WRITERS)
+    async def deadline_board(self, principal: Principal, within: timedelta) -> schemas.DeadlineBoard:
+        """The work queue's deadlines for offers, in one query: the open contracts of the caller's buying side
+        (HC2, HC3: any of its members, as `list_for_buying_side`) closing before the end of the day in Paris, then
+        within `within`, soonest first; and those past their deadline whose offers are not opened yet (stored OPEN
+        until the opening moves them, HC6), counted only (D13: nothing of any offer). Each on its own clock."""
+        organisations = principal.organisations_with(*BUYING_SIDE)
         if not organisations:
-            return []
+            return schemas.DeadlineBoard(closing_today=[], closing_this_week=[], awaiting_opening=0,
+                                         awaiting_opening_since=None)
         rows = (await self.session.execute(
-            select(SpecificContract, Dps).join(Dps, Dps.id == SpecificContract.dps_id)
+            select(SpecificContract, Dps, Need.title).join(Dps, Dps.id == SpecificContract.dps_id)
+            .join(Need, Need.id == SpecificContract.need_id)
             .where(SpecificContract.buyer_organisation_id.in_(organisations),
                    SpecificContract.status == SpecificContractStatus.OPEN)
             .order_by(SpecificContract.tender_deadline, SpecificContract.id))).all()
-        # HC6: "open" is read on each contract's clock; an exhausted sandbox reads the end of time (closed).
-        due = [contract for contract, dps in rows
-               if status_at(contract, now := listing_now(self.clock, dps)) == SpecificContractStatus.OPEN
-               and contract.tender_deadline <= now + within]
-        return [await self._to_schema(contract, None) for contract in due]
+        today: list[schemas.DeadlineItem] = []
+        week: list[schemas.DeadlineItem] = []
+        waiting: list[datetime] = []
+        for contract, dps, title in rows:
+            now = listing_now(self.clock, dps)
+            if now == datetime.max.replace(tzinfo=UTC):
+                continue  # a sandbox whose clock ran out: its rehearsal is over, nothing waits
+            if status_at(contract, now) == SpecificContractStatus.CLOSED_FOR_OFFERS:
+                waiting.append(contract.tender_deadline)
+                continue
+            item = schemas.DeadlineItem(id=contract.id, title=title, tender_deadline=contract.tender_deadline,
+                                        now=now, sandbox=dps.is_sandbox)
+            midnight = datetime.combine(to_paris(now).date() + timedelta(days=1), time(), tzinfo=PARIS)
+            if contract.tender_deadline < midnight:
+                today.append(item)
+            elif contract.tender_deadline <= now + within:
+                week.append(item)
+        return schemas.DeadlineBoard(closing_today=today, closing_this_week=week, awaiting_opening=len(waiting),
+                                     awaiting_opening_since=min(waiting, default=None))
 
     async def list_for_buying_side(self, principal: Principal, *, status: SpecificContractStatus | None = None,
                                    search: str | None = None, limit: int = 50,
@@ -368,8 +385,9 @@ class SpecificContractService:
         rows = (await self.session.execute(
             query.order_by(SpecificContract.invited_at.desc(), SpecificContract.id.desc()))).all()
         # HC6: each status on its own DPS's clock, so the filter on it is applied here, not in SQL.
-        read = [(contract, dps, title, category, status_at(contract, listing_now(self.clock, dps)))
-                for contract, dps, title, category in rows]
+        nows = [listing_now(self.clock, dps) for _, dps, _, _ in rows]
+        read = [(contract, dps, title, category, status_at(contract, now), now)
+                for (contract, dps, title, category), now in zip(rows, nows, strict=True)]
         if status is not None:
             read = [row for row in read if row[4] == status]
         page = read[offset:offset + limit]
@@ -383,8 +401,8 @@ class SpecificContractService:
             category_title=category, status=now_status, conduct_mode=contract.conduct_mode,
             tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
             invitation_count=int(counts.get(contract.id, 0)),
-            followed=contract.buyer_organisation_id not in buying, sandbox=dps.is_sandbox)
-            for contract, dps, title, category, now_status in page], total=len(read), limit=limit, offset=offset)
+            followed=contract.buyer_organisation_id not in buying, read_at=now, sandbox=dps.is_sandbox)
+            for contract, dps, title, category, now_status, now in page], total=len(read), limit=limit, offset=offset)
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,

@@ -20,6 +20,7 @@ from marketplace.tenders.offers import OfferService
 from marketplace.tenders.openers import OpenerService
 from marketplace.tenders.opening import Evaluation, OpeningService, scanner_from
 from marketplace.tenders.questions import QuestionService
+from marketplace.tenders.review import NeedReviewService
 from marketplace.tenders.search import NeedSearchService
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
@@ -76,3 +77,8 @@ def provide_opener_service(db_session: NamedDependency[AsyncSession], clock: Nam
 def provide_dps_time_service(db_session: NamedDependency[AsyncSession],
                              clock: NamedDependency[Clock]) -> DpsTimeService:
     return DpsTimeService(db_session, clock)
+
+
+def provide_need_review_service(db_session: NamedDependency[AsyncSession],
+                                clock: NamedDependency[Clock]) -> NeedReviewService:
+    return NeedReviewService(db_session, clock)

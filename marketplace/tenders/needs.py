@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
 import msgspec
@@ -251,8 +252,9 @@ class NeedService:
                    or_(SpecificContract.id.is_(None), SpecificContract.status.not_in(ENDED_UNAWARDED))))).all()
         return {str(item.get("finessEt")) for facilities in others for item in facilities}
 
-    async def facts(self, need: Need) -> tuple[NeedFacts, list[Violation]]:
-        """`NeedFacts` from the database, and the facilities the `facility` table does not know (N18)."""
+    async def facts(self, need: Need, *, submitted_on: date | None = None) -> tuple[NeedFacts, list[Violation]]:
+        """`NeedFacts` from the database, and the facilities the `facility` table does not know (N18).
+        `submitted_on`: the day the rules judge it on (N17), today unless given (a review reads it as submitted)."""
         organisation = await self.session.get(Organisation, need.holder_organisation_id)
         assert organisation is not None  # a foreign key
         holder, og_ids = await self._holder(organisation)
@@ -294,7 +296,8 @@ class NeedService:
             business_continuity=need.business_continuity, software=software,
             funding_schedule=tuple(need.funding_schedule), usage_targets_declared=need.usage_targets_declared,
             applied_on=need.applied_on,
-            submitted_on=to_paris(self.clock.now()).date(), sector=need.sector, delivery_mode=need.delivery_mode,
+            submitted_on=submitted_on or to_paris(self.clock.now()).date(), sector=need.sector,
+            delivery_mode=need.delivery_mode,
             companion_dui_acquisition=need.companion_dui_acquisition)
         return facts, unknown
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import uuid
+from datetime import timedelta
 from typing import Any, cast
 
 import msgspec
@@ -193,6 +194,28 @@ class AdmissionService(ServiceBase):
         return schemas.AdmissionQueueCounts(dps_id=dps.id, awaiting=int(awaiting), overdue=int(overdue),
                                             next_due_at=next_due)
 
+    async def weekly_trend(self, principal: Principal, weeks: int = 8) -> list[schemas.AdmissionWeek]:
+        """The work queue's trend, in one query: on the DPS the caller runs (DPS_WRITERS, as `for_buyer`), the
+        requests received and the decisions taken in each of the last `weeks` seven-day weeks (a, b] ending now,
+        oldest first. Sandboxes are left out: their instants are on an accelerated clock, not in these weeks."""
+        organisations = principal.organisations_with(*DPS_WRITERS)
+        now = self.clock.now()
+        bounds = [(now - timedelta(days=7 * (weeks - i)), now - timedelta(days=7 * (weeks - 1 - i)))
+                  for i in range(weeks)]
+        if not organisations:
+            return [schemas.AdmissionWeek(starts=a, ends=b, received=0, decided=0) for a, b in bounds]
+        received, decided = AdmissionRequest.received_at, AdmissionRequest.decided_at
+        decisions = AdmissionRequest.status.in_([s.value for s in LIST_VIEWS["decided"]])
+        columns = [func.count().filter(received > a, received <= b) for a, b in bounds]
+        columns += [func.count().filter(decisions, decided > a, decided <= b) for a, b in bounds]
+        start = bounds[0][0]
+        row = (await self.session.execute(
+            select(*columns).select_from(AdmissionRequest).join(Dps, Dps.id == AdmissionRequest.dps_id)
+            .where(Dps.buyer_organisation_id.in_(organisations), Dps.sandbox_factor.is_(None),
+                   (received > start) | (decided > start)))).one()
+        return [schemas.AdmissionWeek(starts=a, ends=b, received=int(row[i]), decided=int(row[weeks + i]))
+                for i, (a, b) in enumerate(bounds)]
+
     async def withdraw(self, principal: Principal, request_id: uuid.UUID) -> schemas.AdmissionRequest:
         request, _ = await visible_request(self.session, request_id, principal, lock=True)
         require_vendor(principal, request)
@@ -260,7 +283,8 @@ class AdmissionService(ServiceBase):
             vendor_name=vendor_name, vendor_siret=siret, status=status,  # type: ignore[arg-type]
             received_at=received_at, due_at=due_at,  # type: ignore[arg-type]
             overdue=bool(due_at and status in EVALUATION_STATES and due_at < now),  # type: ignore[operator]
-            extended=bool(extension_reason), decided_at=decided_at, sandbox=dps.is_sandbox)  # type: ignore[arg-type]
+            extended=bool(extension_reason), decided_at=decided_at, read_at=now,  # type: ignore[arg-type]
+            sandbox=dps.is_sandbox)
 
     async def for_buyer(self, principal: Principal, *, dps_id: uuid.UUID | None = None, view: str = "awaiting",
                         search: str | None = None, sort: str = "due", descending: bool = False,
@@ -297,5 +321,5 @@ class AdmissionService(ServiceBase):
             vendor_name=vendor.name, vendor_siret=vendor.siret,
             vendor_siret_valid=bool(vendor.siret and siret_number.is_valid(vendor.siret)),
             decided_by=request.decided_by, receipt_sha256=request.receipt_sha256,
-            declaration_requested_at=request.declaration_requested_at,
+            declaration_requested_at=request.declaration_requested_at, read_at=listing_now(self.clock, dps),
             earlier=[self._list_item(tuple(r)) for r in earlier])

@@ -12,7 +12,7 @@ from marketplace.vendors.admissions import AdmissionService
 from marketplace.vendors.decisions import DecisionService
 from marketplace.vendors.documents import AdmissionDocumentService, DpsDocumentService
 from marketplace.vendors.dps import DpsService
-from marketplace.vendors.register import RegisterService
+from marketplace.vendors.register import BuyerRegisterService, RegisterService
 from storage import ObjectStore
 
 
@@ -50,3 +50,8 @@ def provide_optional_principal(request: Request[Any, Any, Any]) -> Principal | N
     """Public routes still see who calls (a buyer sees its own drafts)."""
     principal = request.scope.get("user")
     return principal if isinstance(principal, Principal) else None
+
+
+def provide_buyer_register_service(db_session: NamedDependency[AsyncSession],
+                                   clock: NamedDependency[Clock]) -> BuyerRegisterService:
+    return BuyerRegisterService(db_session, clock)

@@ -257,6 +257,8 @@ class AdmissionListItem(CamelStruct):
     # D6: an extension reason is recorded, the period is 15 working days instead of 10.
     extended: bool
     decided_at: datetime | None
+    # The DPS's present (a sandbox's own clock): what the D6 countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 
@@ -277,6 +279,17 @@ class AdmissionFile(CamelStruct):
     declaration_requested_at: datetime | None
     # The same vendor's other requests on this DPS, newest first: earlier decisions and their reasons.
     earlier: list[AdmissionListItem]
+    # The DPS's present (a sandbox's own clock): what the D6 countdowns are measured from.
+    read_at: datetime
+
+
+class AdmissionWeek(CamelStruct):
+    """One week of the work queue's trend: (starts, ends], the requests received and the decisions taken in it."""
+
+    starts: datetime
+    ends: datetime
+    received: int
+    decided: int
 
 
 class AdmissionQueueCounts(CamelStruct):
@@ -286,3 +299,59 @@ class AdmissionQueueCounts(CamelStruct):
     awaiting: int
     overdue: int
     next_due_at: datetime | None
+
+
+class VendorAdmission(CamelStruct):
+    """One of a vendor's requests on a DPS the caller runs, with its status and its last decision."""
+
+    request_id: uuid.UUID
+    dps_id: uuid.UUID
+    dps_title: str
+    category_id: uuid.UUID
+    category_title: str
+    status: AdmissionStatus
+    software: str
+    version: str
+    referencing_id: str
+    received_at: datetime | None
+    decided_at: datetime | None
+    decided_by: str | None
+    decision_reasons: str | None
+    declaration_due_at: datetime | None
+    sandbox: bool = False
+
+
+class VendorSummary(CamelStruct):
+    """A vendor as the buyers of the DPS it applied to see it (the back-office's Vendors screen and its export)."""
+
+    vendor_organisation_id: uuid.UUID
+    vendor_name: str
+    siren: str | None
+    siret: str | None
+    # The SIRET's checksum (Luhn, python-stdnum, domain.md §2.2).
+    siret_valid: bool
+    admissions: list[VendorAdmission]
+    # The current documents of its live requests (under evaluation, admitted or suspended), on each DPS's clock:
+    # those whose validity ends within 30 days, those already past it, and the soonest end among them.
+    documents_expiring: int
+    documents_expired: int
+    soonest_expiry: date | None
+
+
+class VendorDocument(CamelStruct):
+    request_id: uuid.UUID
+    category_title: str
+    kind: str
+    filename: str
+    valid_until: date | None
+    uploaded_at: datetime
+    expired: bool
+    expiring: bool
+
+
+class VendorFile(CamelStruct):
+    """One vendor for the buyers of the DPS it applied to: its requests (each with its last decision) and the
+    current documents of each."""
+
+    vendor: VendorSummary
+    documents: list[VendorDocument]

@@ -17,8 +17,15 @@ from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
 from marketplace.accounts.errors import InvalidCredentials, LoginThrottled
+from marketplace.awards.abnormally_low import AbnormallyLowService
+from marketplace.awards.deps import provide_abnormally_low_service, provide_reasons_service
+from marketplace.awards.reasons import ReasonsService
+from marketplace.funding.deps import provide_tranche_service
+from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
+from marketplace.sons.deps import provide_report_service
+from marketplace.sons.reports import ReportService
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.deps import provide_contract_service
 from marketplace.vendors.admissions import AdmissionService
@@ -26,7 +33,7 @@ from marketplace.vendors.deps import provide_admission_service, provide_dps_serv
 from marketplace.vendors.dps import DpsService
 from marketplace.web.auth import open_session, session_token
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Sessions, Viewer
-from marketplace.web.queue import work_queue
+from marketplace.web.queue import Services, work_queue
 from marketplace.web.security import PREFIX
 
 HOME = f"{PREFIX}/"
@@ -88,12 +95,20 @@ class WorkQueueController(Controller):
     dependencies = {**BASE_DEPENDENCIES,
                     "dps_service": Provide(provide_dps_service, sync_to_thread=False),
                     "admissions": Provide(provide_admission_service, sync_to_thread=False),
-                    "contracts": Provide(provide_contract_service, sync_to_thread=False)}
+                    "contracts": Provide(provide_contract_service, sync_to_thread=False),
+                    "procedures": Provide(provide_abnormally_low_service, sync_to_thread=False),
+                    "reasons": Provide(provide_reasons_service, sync_to_thread=False),
+                    "tranches": Provide(provide_tranche_service, sync_to_thread=False),
+                    "sons_reports": Provide(provide_report_service, sync_to_thread=False)}
 
     @get("/", opt=requires(reason="Any signed-in user; each list shows only what the caller's roles and "
                                   "organisations reach (the services scope it)."), name="web.queue")
     async def queue(self, principal: Caller, viewer: Viewer,
                     dps_service: NamedDependency[DpsService], admissions: NamedDependency[AdmissionService],
-                    contracts: NamedDependency[SpecificContractService]) -> Template:
-        queue = await work_queue(principal, dps_service, admissions, contracts)
+                    contracts: NamedDependency[SpecificContractService],
+                    procedures: NamedDependency[AbnormallyLowService], reasons: NamedDependency[ReasonsService],
+                    tranches: NamedDependency[TrancheService],
+                    sons_reports: NamedDependency[ReportService]) -> Template:
+        queue = await work_queue(principal, Services(dps_service, admissions, contracts, procedures, reasons,
+                                                     tranches, sons_reports))
         return Template("queue.html", context={"viewer": viewer, "queue": queue, "title": "File de travail"})

@@ -98,7 +98,7 @@ CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "plat
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
-NEED_PREFIXES = ("/needs",)
+NEED_PREFIXES = ("/needs", "/app/besoins")  # the needs review pages: the holder's admins pass their guard (HC2)
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
@@ -545,11 +545,26 @@ EXPECTATIONS |= {
     "POST /app/financements/{call_id}/projets/{need_id}/tranches/{position}/versement":
         funding_row(U, F, F, F, F, A, A, N),
 }
-# The back-office's needs review screens (marketplace/web/needs.py).
+# The back-office's needs review screens (marketplace/web/needs.py): the buying side's list (the buyer's and a
+# holder's admins pass; whose needs they see is the list's scope, tests/web/test_needs.py); the matrix's need is
+# the holder's draft, filed to no DPS, so nobody reviews it: whoever passes the role guard meets a 404.
 EXPECTATIONS |= {
+    "GET /app/besoins":                                               row(U, F, F, A, F, A, A),
+    "GET /app/besoins/export.csv":                                    row(U, F, F, A, F, A, A),
+    "GET /app/besoins/{need_id}":                                     row(U, F, F, N, F, N, N),
+    "POST /app/besoins/{need_id}/publier":                            row(U, F, F, N, F, N, N),
 }
-# The back-office's vendors and referencing screens (marketplace/web/vendors.py).
+# The back-office's vendors and referencing screens (marketplace/web/vendors.py): the API's admission-decision
+# audience (DPS_WRITERS). The list is scoped to the caller's DPS (another buyer: its own, empty, list); a vendor's
+# file and the sanctions on its admissions exist only for the buyers of a DPS it applied to (others: 404); the
+# matrix's request is a draft, so the sanctions answer 409 (ALLOW) to its buyers.
 EXPECTATIONS |= {
+    "GET /app/editeurs":                                          dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/editeurs/export.csv":                               dps_row(U, F, F, A, F, A, A, F, F),
+    "GET /app/editeurs/{organisation_id}":                        dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/retablir":  dps_row(U, F, F, A, F, A, N, F, F),
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure":   dps_row(U, F, F, A, F, A, N, F, F),
 }
 # The back-office's SONS orders screens (marketplace/web/sons.py): reads as GET /sons/orders, /sons/orders/{id},
 # /sons/reports/orders and /sons/payment-requests (SONS_ORDER_READERS, the file 404 to another OG, vendor or region);
@@ -564,8 +579,21 @@ EXPECTATIONS |= {
     "POST /app/sons/commandes/{order_id}/annulation":             sons_row(U, F, F, F, A, F, F, F, F),
     "POST /app/sons/demandes-asp/{request_id}/statuts":           sons_row(U, F, F, F, A, F, F, F, F),
 }
-# The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py).
+# The back-office's users, organisations, roles and API keys screens (marketplace/web/accounts.py). The list, its
+# export and one's own account: anyone signed in, as GET /organisations and GET /auth/me (the list is scoped by the
+# service to what the caller administers: a plain member's is empty, ALLOW). The organisation's file and its acts:
+# as the API's members and API-key routes (ADMINS; another organisation's admin gets 404). The matrix's key is
+# revoked and its spare member deactivated by the API rows already: the page's acts answer as the API's, again.
 EXPECTATIONS |= {
+    "GET /app/organisations":                                         row(U, A, A, A, A),
+    "GET /app/organisations/export.csv":                              row(U, A, A, A, A),
+    "GET /app/compte":                                                row(U, A, A, A, A),
+    "GET /app/organisations/{organisation_id}":                       row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/invitations":          row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/roles": row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/desactivation": row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/cles-api":             row(U, F, F, N, A, A, N),
+    "POST /app/organisations/{organisation_id}/cles-api/{key_id}/revocation": row(U, F, F, N, A, A, N),
 }
 # The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
 EXPECTATIONS |= {
@@ -583,7 +611,7 @@ EXPECTATIONS |= {
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
-                 "sons": "sons"}
+                 "editeurs": "editeurs", "sons": "sons"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -606,12 +634,19 @@ BODIES: dict[str, Any] = {
     "POST /needs": NEED_BODY,
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
+    "POST /app/organisations/{organisation_id}/invitations": {"email": "page.colleague@example.fr",
+                                                             "roles": "holder:member"},
+    "POST /app/organisations/{organisation_id}/membres/{user_id}/roles": {"roles": "holder:member"},
+    "POST /app/organisations/{organisation_id}/cles-api": {"name": "Matrix page key", "roles": "holder:member"},
     "POST /admission-requests/{request_id}/request-documents": {"message": "Merci de joindre un Kbis récent."},
     # The admissions screens' forms (urlencoded, beside the CSRF token).
     "POST /app/admissions/{request_id}/rejeter": {"reasons": "Capacités techniques insuffisantes."},
     "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
     "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
     "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": {"reasons": "Attestation expirée."},
+    "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure": {"reasons": "Motif d'exclusion constaté."},
+    "POST /app/besoins/{need_id}/publier": {"echeance": "2030-01-15T09:00", "critere": "Prix", "poids": "40"},
     "POST /admission-requests/{request_id}/extend": {"reasons": "Références à vérifier auprès des clients."},
     "POST /admission-requests/{request_id}/reject": {"reasons": "Capacités techniques insuffisantes."},
     "POST /dps/{dps_id}/cancel": {"reasons": "Besoin redéfini."},
@@ -702,7 +737,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith((*DPS_PREFIXES, "/app/admissions")):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions", "/app/editeurs")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
     object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())
@@ -802,6 +837,9 @@ class Scenario:
                              "document_id": document.json()["id"]}
         self.segment_values["admission-requests"] = {"request_id": admission["id"],
                                                      "document_id": uploaded[0]["id"]}
+        # The vendors screens: `organisation_id` is the applying vendor (the holder would be no vendor of the DPS).
+        self.segment_values["editeurs"] = {"organisation_id": str(self.world.organisations["vendor"]),
+                                           "request_id": admission["id"]}
         # A specific contract of the `buyer` on that DPS, written directly (publishing needs an active DPS).
         now = datetime.now(UTC)
         contract_id = await self.db.fetchval(

@@ -73,6 +73,9 @@ async def test_a_buyer_logs_in_reads_the_work_queue_and_logs_out(chromium: Brows
         seen["htmx"] = page.evaluate("typeof window.htmx === 'object' && window.htmx.version")
         seen["queue_axe"] = serious_violations(page)
         screenshot(page, "02-file-de-travail")
+        screenshot(page, "work-queue")
+        seen["trend"] = page.locator("#tendance-donnees tbody tr").all_inner_texts()
+        seen["svg"] = page.locator("svg[role=img]").bounding_box()
         page.get_by_role("button", name="Se déconnecter").click()
         page.wait_for_url("**/app/connexion?fin=deconnexion")
         seen["logged_out"] = page.locator("main").inner_text()
@@ -93,6 +96,9 @@ async def test_a_buyer_logs_in_reads_the_work_queue_and_logs_out(chromium: Brows
     assert seen["htmx"] == "2.0.11"  # loaded from the app, its integrity checked by the browser, under the CSP
     assert not [line for line in seen["console"] if "Content Security Policy" in line or line.startswith("error")]
     assert seen["queue_axe"] == [], "\n".join(seen["queue_axe"])
+    # The weekly trend: drawn (under the CSP, no inline style), its hidden table holding the request received now.
+    assert seen["svg"] and seen["svg"]["width"] > 100
+    assert len(seen["trend"]) == 8 and seen["trend"][-1].split("\t")[1:] == ["1", "0"], seen["trend"]
     assert "Vous êtes déconnecté" in seen["logged_out"]
     assert seen["after_logout"].startswith(f"{live_server}/app/connexion")
 

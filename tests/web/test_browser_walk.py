@@ -199,7 +199,7 @@ async def test_a_sandbox_procedure_from_admission_to_the_first_tranche_in_the_br
     def buy(browser: Any) -> dict[str, Any]:
         seen: dict[str, Any] = {}
         context, page = _sign_in(browser, live_server, opener, f"/app/marches/{cid}/ouverture")
-        _look(page, seen, f"walk-{mode}-opening")
+        seen["ceremony"] = _look(page, seen, f"walk-{mode}-opening")
         for field in page.get_by_label("Phrase secrète", exact=False).all():
             field.fill("la clé de l'ouverture des plis 2026")
         page.get_by_role("button", name="Ouvrir les plis").click()
@@ -209,6 +209,8 @@ async def test_a_sandbox_procedure_from_admission_to_the_first_tranche_in_the_br
         return seen
 
     seen = chromium.run(buy)
+    # The deadline's countdown runs on the sandbox's clock (past), not the real one (the deadline is weeks ahead).
+    assert "dépassée depuis" in seen["ceremony"], seen["ceremony"]
     assert expect(await client.get(f"/specific-contracts/{cid}/opening", headers=world[admin].headers), 200)
     # The admin starts the evaluation and scores through the API; the evaluator in the page.
     url = f"/specific-contracts/{cid}"

@@ -70,11 +70,12 @@ class Reading(Scanning):
             keys = list((await self.session.scalars(select(OpenerKey).where(
                 OpenerKey.id.in_(shared), OpenerKey.organisation_id == contract.buyer_organisation_id)
                 .order_by(OpenerKey.created_at))).all()) if shared else []
+        now = dps_clock(self.clock, dps).now()
         return schemas.OpeningCeremony(
             specific_contract_id=contract.id,
             title=await self.session.scalar(select(Need.title).where(Need.id == contract.need_id)) or "",
             # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
-            status=status_at(contract, dps_clock(self.clock, dps).now()),
+            status=status_at(contract, now), read_at=now,
             tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
             buyer_organisation_id=contract.buyer_organisation_id, opened=opened,
             threshold=key_row.threshold if key_row is not None else contract.opening_threshold,

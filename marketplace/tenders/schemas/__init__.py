@@ -17,6 +17,8 @@ from marketplace.tenders.schemas._contracts import (
     ContractInvitation,
     CriterionName,
     CriterionWeight,
+    DeadlineBoard,
+    DeadlineItem,
     MyInvitation,
     NeedPublish,
     SpecificContract,
@@ -69,6 +71,13 @@ from marketplace.tenders.schemas._questions import (
     QuestionsDeadline,
     QuestionText,
 )
+from marketplace.tenders.schemas._review import (
+    CheckedRule,
+    ReviewedFacility,
+    ReviewedNeed,
+    ReviewedNeedPage,
+    ReviewFile,
+)
 from marketplace.tenders.schemas._search import NeedSearchParams, PublicNeed, PublicNeedPage
 
 __all__ = [
@@ -85,6 +94,7 @@ __all__ = [
     "BuyingSideContract",
     "BuyingSideContractPage",
     "Cents",
+    "CheckedRule",
     "ChosenCriterion",
     "ClarificationSummary",
     "ContractAmendment",
@@ -95,7 +105,9 @@ __all__ = [
     "CriterionAnswer",
     "CriterionName",
     "CriterionWeight",
+    "DeadlineBoard",
     "DeadlineExtension",
+    "DeadlineItem",
     "DepositAttempt",
     "DepositLimits",
     "Finess",
@@ -133,6 +145,10 @@ __all__ = [
     "QuestionsDeadline",
     "ReceivedOffers",
     "Reference",
+    "ReviewFile",
+    "ReviewedFacility",
+    "ReviewedNeed",
+    "ReviewedNeedPage",
     "SignedReceipt",
     "SpecificContract",
     "Text300",

@@ -110,6 +110,28 @@ class MyInvitation(CamelStruct):
     sandbox: bool = False
 
 
+class DeadlineItem(CamelStruct):
+    """A specific contract on the work queue: its title and its deadline for offers, nothing of any offer."""
+
+    id: uuid.UUID
+    title: str
+    tender_deadline: datetime
+    # HC6: the contract's own present (a sandbox's runs faster), for its countdown.
+    now: datetime
+    sandbox: bool = False
+
+
+class DeadlineBoard(CamelStruct):
+    """The buying side's deadlines for offers (the work queue): the open contracts closing before the end of the
+    day in Paris and within the week, and how many are past their deadline with their offers not yet opened
+    (D13: a count, never what was offered)."""
+
+    closing_today: list[DeadlineItem]
+    closing_this_week: list[DeadlineItem]
+    awaiting_opening: int
+    awaiting_opening_since: datetime | None
+
+
 class BuyingSideContract(CamelStruct):
     """One line of the buying side's list of its specific contracts (and of those it follows, HC2)."""
 
@@ -128,6 +150,8 @@ class BuyingSideContract(CamelStruct):
     # HC2: the caller's central purchasing body follows this procedure, conducted in intermediation; it does not
     # run it.
     followed: bool
+    # The contract's present (a sandbox's own clock): what its deadline's countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 

@@ -168,6 +168,8 @@ class OpeningCeremony(CamelStruct):
     opened: bool
     threshold: int
     opener_keys: list[OpenerKey]
+    # The contract's present (a sandbox's own clock): what the deadline's countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 
