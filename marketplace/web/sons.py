@@ -72,8 +72,10 @@ ASP_LABELS = {"REQUESTED": "déposée", "INCOMPLETE": "incomplète", "TO_MODIFY"
               NO_REQUEST: "aucune demande"}
 assert ASP_LABELS.keys() == {s.value for s in AspStatus} | {NO_REQUEST}
 KIND_LABELS = {"advance": "Avance", "amendment": "Avenant à l'avance", "balance": "Solde"}
-RISK_LABELS = {"": "Toutes", Risk.ANY.value: "À risque (échéance ou à modifier)",
-               Risk.DEADLINE.value: "Déploiement dans les 30 jours", Risk.TO_MODIFY.value: "Demande à modifier"}
+# The risk filter's values in the URL (the work queue's tiles link to them, web/templates/queue.html).
+RISKS = {"tous": Risk.ANY, "echeance": Risk.DEADLINE, "a-modifier": Risk.TO_MODIFY}
+RISK_LABELS = {"": "Toutes", "tous": "À risque (échéance ou à modifier)",
+               "echeance": "Déploiement dans les 30 jours", "a-modifier": "Une demande à modifier"}
 SORT_LABELS = {"ref": "Commande", "vendor": "Éditeur", "og": "OG", "dispositif": "Dispositif", "status": "Statut",
                "deadline": "Échéance de déploiement", "ttc": "Montant TTC", "created": "Créée le"}
 assert SORT_LABELS.keys() == LIST_SORTS.keys()
@@ -94,7 +96,7 @@ class Filters(msgspec.Struct, frozen=True):
     editeur: uuid.UUID | None = None
     og: uuid.UUID | None = None
     region: str = ""
-    asp: str = ""
+    statut_asp: str = ""
     risque: str = ""
     q: str = ""
     tri: str = "deadline"
@@ -120,8 +122,8 @@ class Filters(msgspec.Struct, frozen=True):
 
     def service_args(self) -> dict[str, Any]:
         return {"dispositif": self.dispositif or None, "wave": self.vague, "vendor": self.editeur,
-                "holder": self.og, "region": self.region or None, "asp_status": self.asp or None,
-                "risk": Risk(self.risque) if self.risque else None, "search": self.q,
+                "holder": self.og, "region": self.region or None, "asp_status": self.statut_asp or None,
+                "risk": RISKS[self.risque] if self.risque else None, "search": self.q,
                 "sort": self.tri, "descending": self.ordre == "desc"}
 
 
@@ -132,8 +134,8 @@ Vague = Annotated[str, QueryParameter(name="vague", pattern=r"^([1-9]|1[0-9]|20)
 Editeur = Annotated[str, QueryParameter(name="editeur", pattern=_UUID)]
 Og = Annotated[str, QueryParameter(name="og", pattern=_UUID)]
 Region = Annotated[str, QueryParameter(name="region", pattern=r"^([0-9]{2}|unknown)?$")]
-Asp = Annotated[str, QueryParameter(name="asp", pattern=r"^(" + "|".join(ASP_LABELS) + ")?$")]
-Risque = Annotated[str, QueryParameter(name="risque", pattern=r"^(" + "|".join(r.value for r in Risk) + ")?$")]
+Asp = Annotated[str, QueryParameter(name="statut_asp", pattern=r"^(" + "|".join(ASP_LABELS) + ")?$")]
+Risque = Annotated[str, QueryParameter(name="risque", pattern=r"^(" + "|".join(RISKS) + ")?$")]
 Search = Annotated[str, QueryParameter(name="q", max_length=200)]
 Tri = Annotated[str, QueryParameter(name="tri", pattern=r"^(" + "|".join(LIST_SORTS) + ")$")]
 Ordre = Annotated[str, QueryParameter(name="ordre", pattern="^(asc|desc)$")]
@@ -249,11 +251,11 @@ class SonsPagesController(Controller):
     @get("/", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.list")
     async def index(self, principal: Caller, viewer: Viewer, listing: Listing, reports: Reports,
                     dispositif: Dispositif = "", vague: Vague = "", editeur: Editeur = "", og: Og = "",
-                    region: Region = "", asp: Asp = "", risque: Risque = "", q: Search = "", tri: Tri = "deadline",
-                    ordre: Ordre = "asc", taille: Taille = 25, page: Numero = 1) -> Template:
+                    region: Region = "", statut_asp: Asp = "", risque: Risque = "", q: Search = "",
+                    tri: Tri = "deadline", ordre: Ordre = "asc", taille: Taille = 25, page: Numero = 1) -> Template:
         filters = Filters(dispositif=dispositif, vague=int(vague) if vague else None,
                           editeur=uuid.UUID(editeur) if editeur else None, og=uuid.UUID(og) if og else None,
-                          region=region, asp=asp,
+                          region=region, statut_asp=statut_asp,
                           risque=risque, q=q, tri=tri, ordre=ordre, taille=taille, page=page)
         found = await listing.search(principal, **filters.service_args(), limit=taille, offset=(page - 1) * taille)
         # The counts by status: GET /sons/reports/orders?by=status, the caller's orders (not the filter).
@@ -269,11 +271,11 @@ class SonsPagesController(Controller):
 
     @get("/export.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.export")
     async def export(self, principal: Caller, listing: Listing, dispositif: Dispositif = "", vague: Vague = "",
-                     editeur: Editeur = "", og: Og = "", region: Region = "", asp: Asp = "", risque: Risque = "",
+                     editeur: Editeur = "", og: Og = "", region: Region = "", statut_asp: Asp = "", risque: Risque = "",
                      q: Search = "", tri: Tri = "deadline", ordre: Ordre = "asc") -> Stream:
         filters = Filters(dispositif=dispositif, vague=int(vague) if vague else None,
                           editeur=uuid.UUID(editeur) if editeur else None, og=uuid.UUID(og) if og else None,
-                          region=region, asp=asp,
+                          region=region, statut_asp=statut_asp,
                           risque=risque, q=q, tri=tri, ordre=ordre)
         # The whole filter, read inside the request, encoded as it is sent.
         found = await listing.search(principal, **filters.service_args(), limit=LIST_MAX, offset=0)

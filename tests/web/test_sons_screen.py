@@ -71,16 +71,17 @@ async def test_the_operator_lists_filters_counts_and_exports_the_orders(
     assert await refs(vague="1", tri="ref") == ["A1", "A2", "A3"]
     assert await refs(region="11") == ["A1"]
     assert await refs(region="unknown", tri="ref") == ["A2", "B1"]
-    assert await refs(asp="DECIDED_PAID") == ["A1"]
+    assert await refs(statut_asp="DECIDED_PAID") == ["A1"]
     # Equal amounts (A3, B1: 12 000 € TTC) fall back on the reference.
-    assert await refs(asp="NONE", tri="ttc", ordre="desc") == ["A2", "A3", "B1"]
-    assert await refs(risque="deadline") == ["B1"]
-    assert await refs(risque="to_modify") == []
+    assert await refs(statut_asp="NONE", tri="ttc", ordre="desc") == ["A2", "A3", "B1"]
+    assert await refs(risque="echeance") == ["B1"]
+    assert await refs(risque="a-modifier") == []
+    assert await refs(statut_asp="TO_MODIFY") == []
     assert await refs(editeur=str(world.organisations["other_vendor"])) == ["A3"]
     assert await refs(og=str(world.organisations["other_holder"])) == ["A3"]
     assert await refs(q="a3") == ["A3"]
     # As the form sends it without JavaScript: every field, the empty ones meaning "all".
-    assert await refs(dispositif="", vague="", editeur="", og="", region="11", asp="", risque="", q="",
+    assert await refs(dispositif="", vague="", editeur="", og="", region="11", statut_asp="", risque="", q="",
                       taille="25", tri="deadline", ordre="asc") == ["A1"]
     assert await refs(tri="ref", taille="2") == ["A1", "A2"]
     assert await refs(tri="ref", taille="2", page="2") == ["A3", "B1"]
