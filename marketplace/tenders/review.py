@@ -77,7 +77,7 @@ class NeedReviewService:
         self.session = session
         self.clock = clock
 
-    async def list(self, principal: Principal, *, status: NeedProgress | None = None, campaign: int | None = None,
+    async def needs(self, principal: Principal, *, status: NeedProgress | None = None, campaign: int | None = None,
                    search: str = "", limit: int = 25, offset: int = 0) -> schemas.ReviewedNeedPage:
         """The needs the caller reviews, oldest submission first; `status` as read now (HC5, on each contract's
         clock), so it is filtered after the read; `campaign` and `search` (in the title or holder) in SQL."""
@@ -96,7 +96,7 @@ class NeedReviewService:
         return schemas.ReviewedNeedPage(items=[schemas.ReviewedNeed(
             id=view.id, title=view.title, holder_organisation_id=view.holder_organisation_id, holder_name=holder,
             facility_count=len({f.finess_et for f in view.facilities}), campaign=view.campaign, status=view.status,
-            funding_status=view.funding_status, submitted_at=view.submitted_at, dps_id=need.dps_id,
+            funding_status=view.funding_status, submitted_at=view.submitted_at, dps_id=need.dps_id,  # type: ignore[arg-type] # joined to its DPS
             dps_title=dps_title, conduct_mode=mode, sandbox=view.sandbox)
             for view, (need, dps_title, mode, holder) in read[offset:offset + limit]],
             total=len(read), limit=limit, offset=offset)

@@ -172,7 +172,7 @@ class NeedReviewPagesController(Controller):
     async def index(self, principal: Caller, viewer: Viewer, reviews: Reviews, statut: Statut = "submitted",
                     campagne: Campagne = None, q: Search = "", taille: Taille = 25, page: Numero = 1) -> Template:
         filters = Filters(statut=statut, campagne=campagne, q=q, taille=taille, page=page)
-        found = await reviews.list(principal, status=filters.status(), campaign=campagne, search=q, limit=taille,
+        found = await reviews.needs(principal, status=filters.status(), campaign=campagne, search=q, limit=taille,
                                    offset=(page - 1) * taille)
         return Template("needs_list.html", context={
             "viewer": viewer, "title": "Besoins à examiner", "found": found, "filters": filters,
@@ -183,7 +183,7 @@ class NeedReviewPagesController(Controller):
     async def export(self, principal: Caller, reviews: Reviews, statut: Statut = "submitted",
                      campagne: Campagne = None, q: Search = "") -> Stream:
         # The whole filter, not the page on screen; read inside the request, encoded as it is sent.
-        found = await reviews.list(principal, status=Filters(statut=statut).status(), campaign=campagne, search=q,
+        found = await reviews.needs(principal, status=Filters(statut=statut).status(), campaign=campagne, search=q,
                                    limit=LIST_MAX, offset=0)
         return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
                       headers={"Content-Disposition": 'attachment; filename="besoins.csv"'})
