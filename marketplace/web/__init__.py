@@ -36,11 +36,26 @@ from marketplace.devstack import htmx
 from marketplace.lib.access import public
 from marketplace.lib.clock import format_paris
 from marketplace.settings import Settings
-from marketplace.web import accounts, admissions, audit, contracts, evaluation, funding, needs, sons, vendors
+from marketplace.web import (
+    accounts,
+    admissions,
+    applications,
+    audit,
+    contracts,
+    evaluation,
+    funding,
+    holder,
+    inbox,
+    needs,
+    offers,
+    public_pages,
+    sons,
+    vendors,
+)
 from marketplace.web.auth import SessionAuthMiddleware
 from marketplace.web.controllers import LoginController, WorkQueueController
 from marketplace.web.errors import exception_handlers
-from marketplace.web.pages import take_messages
+from marketplace.web.pages import navigation, take_messages
 from marketplace.web.security import PREFIX, SESSION_STORE, csrf_config, security_headers, session_config
 
 log = logging.getLogger("marketplace.web")
@@ -77,6 +92,7 @@ def template_engine(vendor: Path | None) -> JinjaTemplateEngine:
     # `messages()`: what the last act left to say (web/pages.py); `now()`: the app's clock, for countdowns.
     engine.register_template_callable("messages", lambda ctx: take_messages(ctx["request"]))
     engine.register_template_callable("now", lambda ctx: ctx["request"].app.state.clock.now())
+    engine.register_template_callable("nav", lambda ctx, viewer: navigation(viewer))
     return engine
 
 
@@ -120,7 +136,8 @@ def mount(settings: Settings, redis: Redis) -> Mount:
         path="/", include_in_schema=False,
         route_handlers=[LoginController, WorkQueueController, *admissions.CONTROLLERS, *contracts.CONTROLLERS,
                         *evaluation.CONTROLLERS, *funding.CONTROLLERS, *audit.CONTROLLERS, *needs.CONTROLLERS,
-                        *vendors.CONTROLLERS, *sons.CONTROLLERS, *accounts.CONTROLLERS],
+                        *vendors.CONTROLLERS, *sons.CONTROLLERS, *accounts.CONTROLLERS, *public_pages.CONTROLLERS,
+                        *holder.CONTROLLERS, *applications.CONTROLLERS, *offers.CONTROLLERS, *inbox.CONTROLLERS],
         request_class=HTMXRequest, exception_handlers=exception_handlers,
         # Outermost first: the session is loaded, then its principal resolved, then CSRF checked.
         middleware=[session_config(settings).middleware, DefineMiddleware(SessionAuthMiddleware),

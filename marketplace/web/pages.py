@@ -26,6 +26,25 @@ Viewer = NamedDependency[account_schemas.Me]
 
 _MESSAGES = "messages"
 
+# The navigation, by the kinds of organisation the viewer belongs to (words and places only: each page still
+# declares and checks who may call it). (key, path, label, kinds); an empty kinds tuple is for everyone.
+_B, _H, _V, _F, _P = "buyer", "holder", "vendor", "funder", "platform"
+NAVIGATION = (
+    ("queue", "/app/", "File de travail", (_B, _H, _F, _P)),
+    ("admissions", "/app/admissions", "Admissions", (_B,)),
+    ("needs", "/app/besoins", "Besoins", (_B, _H)),
+    ("my-needs", "/app/mes-besoins", "Mes besoins", (_H,)),
+    ("contracts", "/app/marches", "Marchés spécifiques", (_B, _H)),
+    ("vendors", "/app/editeurs", "Éditeurs", (_B,)),
+    ("applications", "/app/candidatures", "Candidatures", (_V,)),
+    ("invitations", "/app/invitations", "Consultations et offres", (_V,)),
+    ("funding", "/app/financements", "Financements", (_F,)),
+    ("sons", "/app/sons", "SONS", (_F, _P)),
+    ("notifications", "/app/notifications", "Notifications", ()),
+    ("accounts", "/app/organisations", "Organisations", ()),
+    ("audit", "/app/journal", "Journal d'audit", (_B, _H, _V, _F, _P)),
+)
+
 
 async def provide_viewer(sessions: Sessions, principal: Caller) -> account_schemas.Me:
     """The header's user and organisations, through the same method as `GET /auth/me`."""
@@ -38,6 +57,15 @@ BASE_DEPENDENCIES: dict[str, Provide] = {
     "sessions": Provide(provide_session_service, sync_to_thread=False),
     "viewer": Provide(provide_viewer),
 }
+
+
+def navigation(viewer: account_schemas.Me | None) -> list[tuple[str, str, str]]:
+    """The main navigation's links for this viewer: (key, path, label)."""
+    kinds = {str(m.kind) for m in viewer.memberships} if viewer else set()
+    # The audit log is read by organisations' admins and operators only (accounts/audit_log.py).
+    admin = any(str(r).endswith(":admin") for m in (viewer.memberships if viewer else []) for r in m.roles)
+    return [(key, path, label) for key, path, label, only in NAVIGATION
+            if (not only or kinds & set(only)) and (key != "audit" or admin)]
 
 
 def flash(request: Request[Any, Any, Any], message: str) -> None:

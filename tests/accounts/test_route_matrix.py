@@ -598,6 +598,21 @@ EXPECTATIONS |= {
 # The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
 EXPECTATIONS |= {
 }
+# The web's public pages (marketplace/web/public_pages.py).
+EXPECTATIONS |= {
+}
+# The web's holders' self-service (marketplace/web/holder.py).
+EXPECTATIONS |= {
+}
+# The web's vendors' applications and invitations (marketplace/web/applications.py).
+EXPECTATIONS |= {
+}
+# The web's vendors' offer workspace (marketplace/web/offers.py).
+EXPECTATIONS |= {
+}
+# The web's inbox (marketplace/web/inbox.py).
+EXPECTATIONS |= {
+}
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
 EXPECTATIONS |= {
