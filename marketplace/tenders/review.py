@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from marketplace.accounts.models import Facility as FacilityRow
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import DPS_WRITERS, Role
+from marketplace.accounts.roles import DPS_WRITERS, HOLDER_EVALUATORS
 from marketplace.errors import DomainError, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, to_paris
 from marketplace.lib.geography import departement_of_finess
@@ -40,7 +40,7 @@ LIST_MAX = 5000
 _NOT_FOUND = "No need has this id."
 # The holder's side of a buying side (HC2): its administrators and evaluators, as `acting_for_the_buyer` widens
 # DPS_WRITERS.
-_HOLDER_REVIEWERS = (Role.HOLDER_ADMIN, Role.HOLDER_EVALUATOR)
+_HOLDER_REVIEWERS = HOLDER_EVALUATORS
 _N16_SOURCE = "[S20]"
 
 

@@ -38,6 +38,9 @@ NOT_OF_THIS_PROCEDURE = {
     "/app/financements/{call_id}/projets/{need_id}",
     "/app/financements/{call_id}/projets/{need_id}/decision",
     "/app/financements/{call_id}/projets/{need_id}/tranches/{position}/preuve",
+    # A SONS order (purchase for account): no offer of a specific contract is ever part of it.
+    "/app/sons/commandes/{order_id}",
+    "/app/sons/commandes/{order_id}/demandes-de-paiement.json",
 }
 
 
@@ -56,15 +59,17 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
     """The procedure's own objects, for the pages' path parameters."""
     conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
     try:
-        request = await conn.fetchrow("SELECT id FROM admission_request ORDER BY created_at LIMIT 1")
+        request = await conn.fetchrow("SELECT id, vendor_organisation_id FROM admission_request ORDER BY created_at "
+                                      "LIMIT 1")
         document = await conn.fetchrow("SELECT id FROM admission_document WHERE request_id = $1 LIMIT 1",
                                        request["id"])
         question = await conn.fetchrow("SELECT id FROM contract_question WHERE specific_contract_id = $1 LIMIT 1",
                                        uuid.UUID(contract["id"]))
     finally:
         await conn.close()
+    # `organisation_id`: the first invited vendor's (its vendor file, its organisation's page).
     values = {"contract_id": contract["id"], "need_id": contract["needId"], "request_id": str(request["id"]),
-              "document_id": str(document["id"])}
+              "document_id": str(document["id"]), "organisation_id": str(request["vendor_organisation_id"])}
     if question:
         values["question_id"] = str(question["id"])
     return values
@@ -79,7 +84,8 @@ def _fill(template: str, values: dict[str, str]) -> str | None:
 
 def test_every_reading_page_is_rendered(app: Litestar) -> None:
     """The pages the canary test can't fill are exactly those listed, with their reason."""
-    values = dict.fromkeys(("contract_id", "need_id", "request_id", "document_id", "question_id"), "x")
+    values = dict.fromkeys(("contract_id", "need_id", "request_id", "document_id", "question_id", "organisation_id"),
+                           "x")
     unfilled = {p for p in reading_pages(app) if _fill(p, values) is None}
     assert unfilled == NOT_OF_THIS_PROCEDURE
 
