@@ -249,10 +249,11 @@ class HolderNeedsController(Controller):
     async def file(self, request: Request[Any, Any, Any], need_id: FromPath[uuid.UUID], principal: Caller,
                    filings: Filings, data: Annotated[FilingForm, Body(media_type=Form)]) -> Redirect:
         try:
-            body = msgspec.convert({"callId": data.appel}, FilingCreate, strict=False)
-        except msgspec.ValidationError as exc:
-            raise RuleViolation("callId: choose a call for projects", field="callId", rule="FU3") from exc
-        project = await filings.file(principal, need_id, body)
+            call_id = uuid.UUID(data.appel)
+        except ValueError:
+            # No call chosen: the service still checks the need first (another holder's: 404), then names callId.
+            call_id = uuid.UUID(int=0)
+        project = await filings.file(principal, need_id, FilingCreate(call_id=call_id))
         call = project.call.title if project.call else ""
         return done(request, f"{BASE}/{need_id}", f"Le besoin est déposé à l'appel à projets « {call} ».")
 

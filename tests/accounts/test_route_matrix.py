@@ -98,7 +98,8 @@ CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "plat
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
-NEED_PREFIXES = ("/needs", "/app/besoins")  # the needs review pages: the holder's admins pass their guard (HC2)
+NEED_PREFIXES = ("/needs", "/app/besoins",  # the needs review pages: the holder's admins pass their guard (HC2)
+                 "/app/mes-besoins")  # the holders' self-service: another holder's need is a 404
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
@@ -601,8 +602,18 @@ EXPECTATIONS |= {
 # The web's public pages (marketplace/web/public_pages.py).
 EXPECTATIONS |= {
 }
-# The web's holders' self-service (marketplace/web/holder.py).
+# The web's holders' self-service (marketplace/web/holder.py): as the API's /needs rows (the form's pages as the
+# writes they lead to), filing as POST /needs/{id}/filing (the matrix's need is a draft: a 409 page, ALLOW).
 EXPECTATIONS |= {
+    "GET /app/mes-besoins":                                           row(U, A, F, F, F, A, A),
+    "GET /app/mes-besoins/nouveau":                                   row(U, F, F, F, F, A, A),
+    "POST /app/mes-besoins/nouveau":                                  row(U, F, F, F, F, A, A),
+    "GET /app/mes-besoins/{need_id}":                                 row(U, A, F, F, F, A, N),
+    "GET /app/mes-besoins/{need_id}/modifier":                        row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/modifier":                       row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/verifier":                       row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/soumettre":                      row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/depot":                          row(U, F, F, F, F, A, N),
 }
 # The web's vendors' applications and invitations (marketplace/web/applications.py).
 EXPECTATIONS |= {
