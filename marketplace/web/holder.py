@@ -157,7 +157,8 @@ class HolderNeedsController(Controller):
                     "filings": Provide(provide_filing_service, sync_to_thread=False),
                     "tranches": Provide(provide_tranche_service, sync_to_thread=False)}
 
-    @get("/", opt=requires(*HOLDER_MEMBERS, reason="Members of a holder: their own organisations' needs, as GET /needs."),
+    @get("/", opt=requires(*HOLDER_MEMBERS,
+                           reason="Members of a holder: their own organisations' needs, as GET /needs."),
          name="web.holder.list")
     async def index(self, principal: Caller, viewer: Viewer, needs: Needs) -> Template:
         return Template("holder_needs.html", context={
