@@ -261,7 +261,8 @@ class OfferWorkspaceController(Controller):
                       data: Annotated[ClarificationAnswerForm,
                                       Body(media_type=RequestEncodingType.URL_ENCODED)]) -> Redirect:
         thread = await dialogue.post(principal, thread_id, award_schemas.ClarificationPost(body=data.body))
-        return done(request, workspace(thread.specific_contract_id, "eclaircissements"), "Réponse envoyée à l'acheteur.")
+        return done(request, workspace(thread.specific_contract_id, "eclaircissements"),
+                    "Réponse envoyée à l'acheteur.")
 
 
 CONTROLLERS: list[type[Controller]] = [OfferWorkspaceController]
