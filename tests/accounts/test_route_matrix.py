@@ -618,8 +618,22 @@ EXPECTATIONS |= {
 # The web's vendors' applications and invitations (marketplace/web/applications.py).
 EXPECTATIONS |= {
 }
-# The web's vendors' offer workspace (marketplace/web/offers.py).
+# The web's vendors' offer workspace (marketplace/web/offers.py): as the API's offer rows. The matrix's contract
+# invites nobody, so the vendor's member reads no workspace (404, as GET …/my-offers); the acts need a vendor's
+# admin or bid manager, which no core principal is; the buying side has no vendor's page (403).
 EXPECTATIONS |= {
+    "GET /app/offres/{contract_id}":                                  row(U, F, N, F, F),
+    "POST /app/offres/{contract_id}/offre":                           row(U, F, F, F, F),
+    "POST /app/offres/{contract_id}/questions":                       row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/parties":                      row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/pieces":                       row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/televersements":               row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/televersements/{attachment_id}/fin": row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/depot":                        row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/retrait":                      row(U, F, F, F, F),
+    # A draft has no receipt: its own vendor's member gets 404, everyone else is stopped before.
+    "GET /app/offres/offre/{offer_id}/accuse.pdf":                    row(U, F, N, F, F),
+    "POST /app/offres/eclaircissements/{thread_id}/reponse":          row(U, F, F, F, F),
 }
 # The web's inbox (marketplace/web/inbox.py).
 EXPECTATIONS |= {
@@ -637,7 +651,7 @@ EXPECTATIONS |= {
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
-                 "editeurs": "editeurs", "sons": "sons"}
+                 "editeurs": "editeurs", "sons": "sons", "offres": "specific-contracts"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -909,6 +923,8 @@ class Scenario:
             "size, sha256, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 'clarifications/matrix', "
             "'precisions.pdf', 'application/pdf', 1, $3, $4, $4) RETURNING id", message_id, thread_id, "0" * 64, now)
         self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
+        # The vendors' offer workspace answers a thread under /app/offres (web/offers.py).
+        self.path_values["thread_id"] = str(thread_id)
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
         self.segment_values["contracts"] = {"side": "buyer"}
