@@ -610,8 +610,12 @@ EXPECTATIONS |= {
 # The web's vendors' offer workspace (marketplace/web/offers.py).
 EXPECTATIONS |= {
 }
-# The web's inbox (marketplace/web/inbox.py).
+# The web's inbox (marketplace/web/inbox.py): as GET /my/notifications and its acts. The matrix's notification is
+# the holder member's: anyone else marking it read gets 404 (an inbox is personal).
 EXPECTATIONS |= {
+    "GET /app/notifications":                                         row(U, A, A, A, A),
+    "POST /app/notifications/{notification_id}/lue":                  row(U, A, N, N, N),
+    "POST /app/notifications/lues":                                   row(U, A, A, A, A),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
