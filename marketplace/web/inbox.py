@@ -65,7 +65,8 @@ Form = Annotated[Back, Body(media_type=RequestEncodingType.URL_ENCODED)]
 _CONTRACT_KINDS = ("tender.", "tenders.", "evaluation.committee_invitation", "award.awarded", "award.rejection_notice")
 _LINKS = {
     "contract": (("/app/marches/{id}", "Voir le marché spécifique"), ("/app/offres/{id}", "Voir la consultation")),
-    "admission": (("/app/admissions/{id}", "Voir la demande d'admission"), ("/app/candidatures", "Voir vos candidatures")),
+    "admission": (("/app/admissions/{id}", "Voir la demande d'admission"),
+                  ("/app/candidatures", "Voir vos candidatures")),
 }
 
 

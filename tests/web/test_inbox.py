@@ -13,6 +13,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from markupsafe import escape
 
+from marketplace.accounts.roles import OrganisationKind
 from marketplace.accounts.schemas import MembershipView
 from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.notifications.models import EmailStatus
@@ -52,7 +53,7 @@ async def _submitted_request(client: Client, world: World, clock: FrozenClock) -
     await upload_all(client, world["vendor_admin"], request["id"], "inbox")
     expect(await client.post(f"/admission-requests/{request['id']}/submit",
                              headers=world["vendor_admin"].headers), 200)
-    return request  # type: ignore[no-any-return]
+    return request
 
 
 async def _inbox(client: Client, world: World, person: str, **params: Any) -> dict[str, Any]:
@@ -138,11 +139,13 @@ def test_links_follow_what_the_notification_is_about_and_the_readers_side() -> N
                                  delivery_status=EmailStatus.PENDING, emailed_at=None, delivery_attempts=0,
                                  delivery_failure=None)
 
-    def viewer(kind: str) -> PageViewer:
+    def viewer(kind: OrganisationKind) -> PageViewer:
         return PageViewer(id=None, email="a@example.fr", full_name=None, api_key_id=None, memberships=[
             MembershipView(organisation_id=uuid.uuid4(), organisation_name="O", kind=kind, roles=[])])
 
-    assert object_link(item("tender.invitation"), viewer("vendor")) == (f"/app/offres/{about}", "Voir la consultation")
-    assert object_link(item("tender.amended"), viewer("buyer"))[0] == f"/app/marches/{about}"  # type: ignore[index]
-    assert object_link(item("admission.submitted"), viewer("buyer"))[0] == f"/app/admissions/{about}"  # type: ignore[index]
-    assert object_link(item("accounts.invitation"), viewer("buyer")) is None
+    vendor, buyer = viewer(OrganisationKind.VENDOR), viewer(OrganisationKind.BUYER)
+    assert object_link(item("tender.invitation"), vendor) == (f"/app/offres/{about}", "Voir la consultation")
+    assert object_link(item("tender.amended"), buyer) == (f"/app/marches/{about}", "Voir le marché spécifique")
+    assert object_link(item("admission.submitted"), buyer) == (f"/app/admissions/{about}",
+                                                               "Voir la demande d'admission")
+    assert object_link(item("accounts.invitation"), buyer) is None
