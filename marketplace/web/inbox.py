@@ -60,13 +60,17 @@ class Back(msgspec.Struct):
 Form = Annotated[Back, Body(media_type=RequestEncodingType.URL_ENCODED)]
 
 # Where a notification's object is read, by what it is about (its kind names the object: `tender.*` is about a
-# specific contract, `admission.*` about an admission request), for the buying side and for a vendor. Words and
-# places only: the page reached still checks who may read it. Kinds not listed here link nowhere.
+# specific contract, `admission.*` about an admission request, `funding.*` about a funded need), for the first of
+# the reader's kinds of organisation that has a page for it. Words and places only: the page reached still checks
+# who may read it. Kinds not listed here link nowhere.
 _CONTRACT_KINDS = ("tender.", "tenders.", "evaluation.committee_invitation", "award.awarded", "award.rejection_notice")
-_LINKS = {
-    "contract": (("/app/marches/{id}", "Voir le marché spécifique"), ("/app/offres/{id}", "Voir la consultation")),
-    "admission": (("/app/admissions/{id}", "Voir la demande d'admission"),
-                  ("/app/candidatures", "Voir vos candidatures")),
+_MARCHE = ("/app/marches/{id}", "Voir le marché spécifique")
+_LINKS: dict[str, tuple[tuple[str, tuple[str, str]], ...]] = {
+    "contract": (("buyer", _MARCHE), ("holder", _MARCHE), ("vendor", ("/app/offres/{id}", "Voir la consultation"))),
+    "admission": (("buyer", ("/app/admissions/{id}", "Voir la demande d'admission")),
+                  ("vendor", ("/app/candidatures", "Voir vos candidatures"))),
+    "need": (("holder", ("/app/mes-besoins/{id}", "Voir le besoin")),
+             ("funder", ("/app/financements", "Voir les appels à projets"))),
 }
 
 
@@ -75,6 +79,8 @@ def _about(kind: str) -> str | None:
         return "contract"
     if kind.startswith("admission."):
         return "admission"
+    if kind.startswith("funding."):
+        return "need"
     return None
 
 
@@ -84,9 +90,10 @@ def object_link(item: InboxNotification, viewer: PageViewer) -> tuple[str, str] 
     if about is None or item.about_id is None:
         return None
     kinds = {str(m.kind) for m in viewer.memberships}
-    vendor = "vendor" in kinds and not kinds & {"buyer", "holder"}
-    href, label = _LINKS[about][1 if vendor else 0]
-    return href.format(id=item.about_id), label
+    for side, (href, label) in _LINKS[about]:
+        if side in kinds:
+            return href.format(id=item.about_id), label
+    return None
 
 
 class InboxPagesController(Controller):

@@ -149,3 +149,6 @@ def test_links_follow_what_the_notification_is_about_and_the_readers_side() -> N
     assert object_link(item("admission.submitted"), buyer) == (f"/app/admissions/{about}",
                                                                "Voir la demande d'admission")
     assert object_link(item("accounts.invitation"), buyer) is None
+    holder = viewer(OrganisationKind.HOLDER)
+    assert object_link(item("funding.selected"), holder) == (f"/app/mes-besoins/{about}", "Voir le besoin")
+    assert object_link(item("funding.selected"), vendor) is None
