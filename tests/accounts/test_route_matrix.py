@@ -635,8 +635,12 @@ EXPECTATIONS |= {
     "GET /app/offres/offre/{offer_id}/accuse.pdf":                    row(U, F, N, F, F),
     "POST /app/offres/eclaircissements/{thread_id}/reponse":          row(U, F, F, F, F),
 }
-# The web's inbox (marketplace/web/inbox.py).
+# The web's inbox (marketplace/web/inbox.py): as GET /my/notifications and its acts. The matrix's notification is
+# the holder member's: anyone else marking it read gets 404 (an inbox is personal).
 EXPECTATIONS |= {
+    "GET /app/notifications":                                         row(U, A, A, A, A),
+    "POST /app/notifications/{notification_id}/lue":                  row(U, A, N, N, N),
+    "POST /app/notifications/lues":                                   row(U, A, A, A, A),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
