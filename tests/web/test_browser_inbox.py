@@ -29,12 +29,11 @@ def app(settings: Settings) -> Litestar:
 
 
 async def test_a_person_reads_their_notifications_and_marks_them_all_read(chromium: BrowserThread, live_server: str,
-                                                                         world: World) -> None:
+                                                                         world: World, client: Any) -> None:
     holder = world.organisations["holder"]
     for role in ("holder:member", "holder:project_lead"):
-        invited = httpx.post(f"{live_server}/organisations/{holder}/invitations",
-                             headers=world["holder_admin"].headers,
-                             json={"email": world["vendor_admin"].email, "roles": [role]})
+        invited = await client.post(f"/organisations/{holder}/invitations", headers=world["holder_admin"].headers,
+                                    json={"email": world["vendor_admin"].email, "roles": [role]})
         assert invited.status_code == 201, invited.text
     me = world["vendor_admin"].headers
 
