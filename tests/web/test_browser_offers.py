@@ -30,6 +30,7 @@ from pypdf import PdfReader
 
 from marketplace.lib.clock import FrozenClock
 from marketplace.lib.sealing import verify
+from marketplace.web.contracts import paris_iso
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import categories_by_pair, expect, minimal_pdf, open_dps
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
@@ -194,6 +195,9 @@ async def test_a_vendor_deposits_a_50_mib_offer_withdraws_it_and_deposits_a_new_
     assert seen["receipt_axe"] == [], "\n".join(seen["receipt_axe"])
     receipt = expect(await client.get(f"/offers/{seen['first']}/receipt", headers=headers), 200)
     assert receipt["signature"] in seen["submitted"]
+    # Its times as a French reader reads them, to the second (the signed ISO values stay in `<time datetime>`).
+    assert f"Offre déposée le {paris_iso(receipt['receipt']['receivedEnd'])}" in seen["submitted"]
+    assert "heure de Paris" in paris_iso(receipt["receipt"]["receivedEnd"])
     assert seen["download_name"] == f"accuse-de-reception-{seen['first']}.pdf"
     embedded = json.loads(PdfReader(io.BytesIO(seen["pdf"])).attachments["receipt.json"][0])
     jwk = expect(await client.get("/receipts/public-key"), 200)
