@@ -598,8 +598,16 @@ EXPECTATIONS |= {
 # The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
 EXPECTATIONS |= {
 }
-# The web's public pages (marketplace/web/public_pages.py).
+# The web's public pages (marketplace/web/public_pages.py): anyone, as the public API routes they mirror.
 EXPECTATIONS |= {
+    "GET /app/sad":                                                   row(A, A, A, A, A),
+    "GET /app/sad/{dps_id}":                                          row(A, A, A, A, A),
+    "GET /app/registre":                                              row(A, A, A, A, A),
+    "GET /app/registre/export.csv":                                   row(A, A, A, A, A),
+    "GET /app/consultations":                                         row(A, A, A, A, A),
+    # The matrix's contract is written directly, never published to the discovery search: no one learns of it
+    # here, not even its own buyer (the public view is the search's row, or a 404).
+    "GET /app/consultations/{contract_id}":                           row(N, N, N, N, N),
 }
 # The web's holders' self-service (marketplace/web/holder.py).
 EXPECTATIONS |= {
