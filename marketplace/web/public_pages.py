@@ -30,21 +30,9 @@ from marketplace.accounts.principal import Principal
 from marketplace.lib.access import public
 from marketplace.lib.geography import REGIONS
 from marketplace.tenders import schemas as tender_schemas
-from marketplace.tenders.controllers import (
-    CategoryId,
-    CpvParam,
-    DeadlineFrom,
-    DeadlineTo,
-    Departement,
-    ModeParam,
-    Q,
-    Region,
-    SectorParam,
-    StatusParam,
-    _iso_dates,
-)
-from marketplace.tenders.controllers import Cursor as CursorParam
+from marketplace.tenders.controllers import _iso_dates
 from marketplace.tenders.deps import provide_search_service
+from marketplace.tenders.errors import InvalidSearch
 from marketplace.tenders.search import NeedSearchService
 from marketplace.vendors import schemas
 from marketplace.vendors.deps import (
@@ -93,7 +81,11 @@ Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 Dpsq = Annotated[uuid.UUID | None, QueryParameter(name="dps")]
 Categorie = Annotated[uuid.UUID | None, QueryParameter(name="categorie")]
 Text = Annotated[str, QueryParameter(name="q", max_length=200)]
-SearchSize = Annotated[int, QueryParameter(name="limit", ge=1, le=100)]
+# NeedSearchParams' fields → the API's query parameters (tenders/controllers.py PublicSearchController).
+SEARCH_PARAMS = {"q": "q", "category_id": "categoryId", "sector": "sector", "delivery_mode": "deliveryMode",
+                 "departement": "departement", "region": "region", "cpv": "cpv", "status": "status",
+                 "deadline_from": "deadlineFrom", "deadline_to": "deadlineTo", "cursor": "cursor", "limit": "limit"}
+SEARCH_MAX_LENGTH = 200  # the API's longest (q, cursor)
 
 
 async def provide_optional_viewer(request: Request[Any, Any, Any], sessions: Sessions) -> account_schemas.Me | None:
@@ -210,18 +202,27 @@ class PublicPagesController(Controller):
 
     @get("/consultations", opt=public("Published needs are public notices, as GET /discovery/needs."),
          name="web.public.search")
-    # The query string as the API takes it (its names and types), so a search URL reads the same on both doors.
-    async def search_page(self, request: Request[Any, Any, Any], viewer: MaybeViewer, search: Search, dps_service: Dps,
-                          q: Q = None, categoryId: CategoryId = None, sector: SectorParam = None,
-                          deliveryMode: ModeParam = None, departement: Departement = None,
-                          region: Region = None, cpv: CpvParam = None, status: StatusParam = None,
-                          deadlineFrom: DeadlineFrom = None, deadlineTo: DeadlineTo = None,
-                          cursor: CursorParam = None, limit: SearchSize = 20) -> Template:
+    # The query string as the API takes it (its names), so a search URL reads the same on both doors; a form sends
+    # every field, the empty ones as "": those are "no filter", then each value is read as the API's type.
+    async def search_page(self, request: Request[Any, Any, Any], viewer: MaybeViewer, search: Search,
+                          dps_service: Dps) -> Template:
         _iso_dates(request, "deadlineFrom", "deadlineTo")
-        found = await search.search(tender_schemas.NeedSearchParams(
-            q=q, category_id=categoryId, sector=sector, delivery_mode=deliveryMode, departement=departement,
-            region=region, cpv=cpv, status=status, deadline_from=deadlineFrom, deadline_to=deadlineTo,
-            cursor=cursor, limit=limit))
+        given: dict[str, str] = {name: value for name, wire in SEARCH_PARAMS.items()
+                                 if (value := request.query_params.get(wire))}
+        try:
+            params = msgspec.convert(given, tender_schemas.NeedSearchParams, strict=False)
+        except msgspec.ValidationError as exc:
+            field = str(exc).rsplit("$.", 1)[-1].rstrip("`")
+            wire = SEARCH_PARAMS.get(field, field)
+            raise InvalidSearch(f"{wire}: {str(exc).split(' - at', 1)[0]}", field=wire) from exc
+        for name, value in given.items():
+            if len(value) > SEARCH_MAX_LENGTH:
+                raise InvalidSearch(f"{SEARCH_PARAMS[name]}: {SEARCH_MAX_LENGTH} characters at most",
+                                    field=SEARCH_PARAMS[name])
+        if not 1 <= params.limit <= max(SEARCH_SIZES):
+            raise InvalidSearch(f"limit: between 1 and {max(SEARCH_SIZES)}", field="limit")
+        found = await search.search(params)
+        cursor = params.cursor
         kept = {k: v for k, v in request.query_params.items() if k != "cursor" and v not in ("",)}
         choices = (await dps_service.list_public(DPS_CHOICES, 0)).items
         return _page("public_pages_search.html", viewer, title="Consultations publiées", active="public-search",

@@ -140,6 +140,11 @@ async def test_the_search_finds_published_needs_only_and_shows_a_contract_with_i
     contract_id = scene["contract"]["id"]
     assert f"/app/consultations/{contract_id}" in found.text
     assert 'value="logiciels ehpad"' in found.text  # the search stays in the form
+    # As the form sends it: every field, the unused ones empty.
+    form = {"q": "logiciels ehpad", "categoryId": "", "sector": "", "deliveryMode": "", "departement": "",
+            "region": "", "cpv": "", "status": "", "limit": "20"}
+    submitted = await web.get("/app/consultations", params=form)
+    assert submitted.status_code == 200 and TITLE in submitted.text
     # Filters as the API takes them.
     hosted = await web.get("/app/consultations", params={"deliveryMode": "hosted"})
     assert "Planification des interventions" in hosted.text and TITLE not in hosted.text
