@@ -29,6 +29,7 @@ from marketplace.accounts.deps import provide_session_service
 from marketplace.accounts.principal import Principal
 from marketplace.lib.access import public
 from marketplace.lib.geography import REGIONS
+from marketplace.notifications.inbox import InboxService
 from marketplace.tenders import schemas as tender_schemas
 from marketplace.tenders.controllers import _iso_dates
 from marketplace.tenders.deps import provide_search_service
@@ -47,7 +48,7 @@ from marketplace.vendors.register import VENDORS_MAX, RegisterService
 from marketplace.web.admissions import _cell, _paris_cell
 from marketplace.web.contracts import STATUS_LABELS as CONTRACT_STATUS_LABELS
 from marketplace.web.needs import SECTOR_LABELS
-from marketplace.web.pages import Sessions
+from marketplace.web.pages import BASE_DEPENDENCIES, PageViewer, Sessions, provide_viewer
 from marketplace.web.security import PREFIX
 
 DPS_BASE = f"{PREFIX}/sad"
@@ -74,7 +75,7 @@ Dps = NamedDependency[DpsService]
 DpsDocuments = NamedDependency[DpsDocumentService]
 Register = NamedDependency[RegisterService]
 Search = NamedDependency[NeedSearchService]
-MaybeViewer = NamedDependency[account_schemas.Me | None]
+MaybeViewer = NamedDependency[PageViewer | None]
 
 Taille = Annotated[int, QueryParameter(name="taille", ge=1, le=max(PAGE_SIZES))]
 Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
@@ -88,15 +89,18 @@ SEARCH_PARAMS = {"q": "q", "category_id": "categoryId", "sector": "sector", "del
 SEARCH_MAX_LENGTH = 200  # the API's longest (q, cursor)
 
 
-async def provide_optional_viewer(request: Request[Any, Any, Any], sessions: Sessions) -> account_schemas.Me | None:
-    """The header's user when someone is signed in (as `GET /auth/me`); None for an anonymous visitor."""
+async def provide_optional_viewer(request: Request[Any, Any, Any], sessions: Sessions,
+                                  inbox: NamedDependency[InboxService]) -> PageViewer | None:
+    """The header's user when someone is signed in (as every page's: `provide_viewer`); None for an anonymous
+    visitor."""
     principal = provide_optional_principal(request)
-    return await sessions.me(principal) if principal is not None else None
+    return await provide_viewer(sessions, principal, inbox) if principal is not None else None
 
 
 _DEPENDENCIES: dict[str, Provide] = {
     "maybe_principal": Provide(provide_optional_principal, sync_to_thread=False),
     "sessions": Provide(provide_session_service, sync_to_thread=False),
+    "inbox": BASE_DEPENDENCIES["inbox"],
     "viewer": Provide(provide_optional_viewer),
     "dps_service": Provide(provide_dps_service, sync_to_thread=False),
     "dps_documents": Provide(provide_dps_document_service, sync_to_thread=False),
