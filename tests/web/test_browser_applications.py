@@ -68,7 +68,7 @@ async def test_a_vendor_applies_with_its_documents_and_submits(
         page.get_by_label("Représentant légal").fill("Claire Navigateur")
         page.get_by_label("Effectif (facultatif)").fill("12")
         page.get_by_label("Nom du logiciel").fill("Dossier Navigateur")
-        page.get_by_label("Version", exact=True).fill("1.0")
+        page.fill("#f-version", "1.0")
         page.get_by_label("Identifiant de référencement").fill("SEGUR-NAV-1.0")
         page.get_by_label("Dispositif").fill("DUI-ESMS")
         page.get_by_role("button", name="Enregistrer le brouillon").click()
