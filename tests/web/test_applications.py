@@ -90,7 +90,7 @@ async def test_a_vendor_applies_uploads_the_documents_and_submits(client: Client
     page = html.unescape((await web.get(f"/app/candidatures/{request_id}")).text)
     assert "brouillon" in page and "Dossier Usager Plus 4.2" in page
     # The limits are shown before anything is sent.
-    assert "Au plus 65536 octets" in page and "types acceptés : application/pdf" in page
+    assert "Au plus 65536 octets (64 Kio)" in page and "types acceptés : application/pdf" in page
     assert page.count("badge-alert\">manquante") == 2 and "manquante(s) : kbis, insurance" in page
 
     # A required document with an end of validity, sent without it: refused by its rule, nothing kept.
