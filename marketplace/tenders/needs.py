@@ -72,6 +72,10 @@ class NeedService:
             raise Forbidden("Only the holder's administrator or project lead may change this need.")
         return need
 
+    async def own(self, principal: Principal, need_id: uuid.UUID) -> Need:
+        """The need's row for its holder's members (anyone else: 404), for a reading that judges it (review.py)."""
+        return await self._need(principal, need_id)
+
     async def get(self, principal: Principal, need_id: uuid.UUID) -> schemas.Need:
         return await self.view(await self._need(principal, need_id))
 

@@ -134,6 +134,16 @@ class NeedReviewService:
             checklist=await self.checklist(need, category is not None), may_publish=may_publish,
             contract_id=contract_id)
 
+    async def own_checklist(self, principal: Principal, need_id: uuid.UUID) -> list[schemas.CheckedRule]:
+        """The checklist of a need as its holder sees it while writing it (a draft too): the same judgement, on
+        today's date until it is submitted; the holder's members only (`GET /needs/{id}`'s scope, else 404)."""
+        need = await NeedService(self.session, self.clock).own(principal, need_id)
+        has_category = need.dps_id is None or need.sector is None or need.delivery_mode is None or (
+            await self.session.scalar(select(DpsCategory.id).where(
+                DpsCategory.dps_id == need.dps_id, DpsCategory.sector == need.sector,
+                DpsCategory.delivery_mode == need.delivery_mode).limit(1))) is not None
+        return await self.checklist(need, has_category)
+
     async def checklist(self, need: Need, has_category: bool) -> list[schemas.CheckedRule]:
         """Each rule the need's campaign has, passed or with its violations, in rule order, and N16."""
         on = to_paris(need.submitted_at).date() if need.submitted_at else None

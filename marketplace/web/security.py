@@ -17,6 +17,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 from typing import Any
+from urllib.parse import urlsplit
 
 from litestar.config.csrf import CSRFConfig
 from litestar.connection import ASGIConnection
@@ -107,6 +108,14 @@ def csrf_config(settings: Settings) -> CSRFConfig:
                       cookie_samesite="lax")
 
 
+def _store_origin(scope: Scope) -> str:
+    app = scope.get("app")
+    settings = getattr(getattr(app, "state", None), "settings", None)
+    endpoint = urlsplit(getattr(settings, "s3_endpoint", "") or "")
+    return f"{endpoint.scheme}://{endpoint.netloc}" if endpoint.scheme in ("http", "https") and endpoint.netloc \
+        else ""
+
+
 async def security_headers(message: Message, scope: Scope) -> None:
     """App-wide `before_send` hook: it sees every answer, error pages raised by middleware included, and adds
     the headers to those under /app. HTML is never cached (it shows one user's work); assets may be."""
@@ -116,5 +125,11 @@ async def security_headers(message: Message, scope: Scope) -> None:
     headers = MutableScopeHeaders.from_message(message)
     for name, value in SECURITY_HEADERS.items():
         headers[name] = value
+    # The offer workspace's presigned uploads PUT a file straight to the object store (web/offers.py): its origin
+    # is the one other place a page's script may connect to.
+    s3 = _store_origin(scope)
+    if s3:
+        headers["content-security-policy"] = CONTENT_SECURITY_POLICY.replace(
+            "connect-src 'self'", f"connect-src 'self' {s3}")
     if headers.get("content-type", "").startswith("text/html"):
         headers["cache-control"] = "no-store"

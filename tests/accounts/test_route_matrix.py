@@ -98,7 +98,8 @@ CORE_PRINCIPALS = ("anonymous", "holder_member", "vendor_member", "buyer", "plat
 OBJECT_PRINCIPALS = ("holder_admin", "other_org")
 DPS_PRINCIPALS = ("buyer_evaluator", "other_buyer", "vendor_admin", "other_vendor")
 DPS_PREFIXES = ("/dps", "/register", "/admission-requests")
-NEED_PREFIXES = ("/needs", "/app/besoins")  # the needs review pages: the holder's admins pass their guard (HC2)
+NEED_PREFIXES = ("/needs", "/app/besoins",  # the needs review pages: the holder's admins pass their guard (HC2)
+                 "/app/mes-besoins")  # the holders' self-service: another holder's need is a 404
 # A specific contract is its holder's own too (HC3): the holder reads it, another holder doesn't learn it exists.
 CONTRACT_PREFIXES = ("/specific-contracts",)
 FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
@@ -601,8 +602,18 @@ EXPECTATIONS |= {
 # The web's public pages (marketplace/web/public_pages.py).
 EXPECTATIONS |= {
 }
-# The web's holders' self-service (marketplace/web/holder.py).
+# The web's holders' self-service (marketplace/web/holder.py): as the API's /needs rows (the form's pages as the
+# writes they lead to), filing as POST /needs/{id}/filing (the matrix's need is a draft: a 409 page, ALLOW).
 EXPECTATIONS |= {
+    "GET /app/mes-besoins":                                           row(U, A, F, F, F, A, A),
+    "GET /app/mes-besoins/nouveau":                                   row(U, F, F, F, F, A, A),
+    "POST /app/mes-besoins/nouveau":                                  row(U, F, F, F, F, A, A),
+    "GET /app/mes-besoins/{need_id}":                                 row(U, A, F, F, F, A, N),
+    "GET /app/mes-besoins/{need_id}/modifier":                        row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/modifier":                       row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/verifier":                       row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/soumettre":                      row(U, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/depot":                          row(U, F, F, F, F, A, N),
 }
 # The web's vendors' applications and invitations (marketplace/web/applications.py): as the API's admission-request
 # rows for the applying vendor (VENDOR_WRITERS acts, another vendor 404), read by the vendor's members only (the
@@ -618,8 +629,22 @@ EXPECTATIONS |= {
     "POST /app/candidatures/{request_id}/dume":                   dps_row(U, F, F, F, F, F, F, A, N),
     "GET /app/invitations":                                       row(U, F, A, F, F),
 }
-# The web's vendors' offer workspace (marketplace/web/offers.py).
+# The web's vendors' offer workspace (marketplace/web/offers.py): as the API's offer rows. The matrix's contract
+# invites nobody, so the vendor's member reads no workspace (404, as GET …/my-offers); the acts need a vendor's
+# admin or bid manager, which no core principal is; the buying side has no vendor's page (403).
 EXPECTATIONS |= {
+    "GET /app/offres/{contract_id}":                                  row(U, F, N, F, F),
+    "POST /app/offres/{contract_id}/offre":                           row(U, F, F, F, F),
+    "POST /app/offres/{contract_id}/questions":                       row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/parties":                      row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/pieces":                       row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/televersements":               row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/televersements/{attachment_id}/fin": row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/depot":                        row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/retrait":                      row(U, F, F, F, F),
+    # A draft has no receipt: its own vendor's member gets 404, everyone else is stopped before.
+    "GET /app/offres/offre/{offer_id}/accuse.pdf":                    row(U, F, N, F, F),
+    "POST /app/offres/eclaircissements/{thread_id}/reponse":          row(U, F, F, F, F),
 }
 # The web's inbox (marketplace/web/inbox.py).
 EXPECTATIONS |= {
@@ -637,7 +662,8 @@ EXPECTATIONS |= {
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
-                 "editeurs": "editeurs", "sons": "sons", "candidatures": "admission-requests"}
+                 "editeurs": "editeurs", "sons": "sons", "offres": "specific-contracts",
+                 "candidatures": "admission-requests"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -912,6 +938,8 @@ class Scenario:
             "size, sha256, created_at, updated_at) VALUES (gen_random_uuid(), $1, $2, 'clarifications/matrix', "
             "'precisions.pdf', 'application/pdf', 1, $3, $4, $4) RETURNING id", message_id, thread_id, "0" * 64, now)
         self.segment_values["clarifications"] = {"thread_id": str(thread_id), "attachment_id": str(clarification_file)}
+        # The vendors' offer workspace answers a thread under /app/offres (web/offers.py).
+        self.path_values["thread_id"] = str(thread_id)
         contract_document = self._ok(await self.contract_document(buyer), "a contract document")
         self.segment_values["specific-contracts"] = {"document_id": contract_document["id"]}
         self.segment_values["contracts"] = {"side": "buyer"}

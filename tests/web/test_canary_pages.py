@@ -65,6 +65,9 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
                                        request["id"])
         question = await conn.fetchrow("SELECT id FROM contract_question WHERE specific_contract_id = $1 LIMIT 1",
                                        uuid.UUID(contract["id"]))
+        # An offer of the procedure (a canary's author's): its receipt page, asked by everyone else.
+        offer = await conn.fetchrow("SELECT id FROM offer WHERE specific_contract_id = $1 LIMIT 1",
+                                    uuid.UUID(contract["id"]))
     finally:
         await conn.close()
     # `organisation_id`: the first invited vendor's (its vendor file, its organisation's page).
@@ -72,6 +75,8 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
               "document_id": str(document["id"]), "organisation_id": str(request["vendor_organisation_id"])}
     if question:
         values["question_id"] = str(question["id"])
+    if offer:
+        values["offer_id"] = str(offer["id"])
     return values
 
 
@@ -84,8 +89,8 @@ def _fill(template: str, values: dict[str, str]) -> str | None:
 
 def test_every_reading_page_is_rendered(app: Litestar) -> None:
     """The pages the canary test can't fill are exactly those listed, with their reason."""
-    values = dict.fromkeys(("contract_id", "need_id", "request_id", "document_id", "question_id", "organisation_id"),
-                           "x")
+    values = dict.fromkeys(("contract_id", "need_id", "request_id", "document_id", "question_id", "organisation_id",
+                            "offer_id"), "x")
     unfilled = {p for p in reading_pages(app) if _fill(p, values) is None}
     assert unfilled == NOT_OF_THIS_PROCEDURE
 
