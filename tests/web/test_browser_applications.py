@@ -97,7 +97,7 @@ async def test_a_vendor_applies_with_its_documents_and_submits(
 
     seen = chromium.run(walk)
     assert seen["list_axe"] == [], "\n".join(seen["list_axe"])
-    for kind, path in files.items():
+    for path in files.values():
         assert path.name in seen["uploaded"] and sha256(path.read_bytes()) in seen["uploaded"]
     assert "Accusé de réception" in seen["detail"] and "heure de Paris" in seen["detail"]
     assert "en cours d'évaluation" in seen["detail"]
