@@ -70,6 +70,10 @@ class EmbeddedS3:
             weed_binary(), "mini", f"-dir={self.dir / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
             "-master.telemetry=false", "-webdav=false", "-admin.ui=false",
             "-s3.port.iceberg=0", "-s3.port.lance=0",
+            # CORS for the offer workspace's presigned PUT from the page's origin (any port of the dev or test
+            # server): explicit rather than weed's default. A presigned URL is its own credential, bound to its
+            # key, size and SHA-256, so allowing any origin to send it grants nothing the URL doesn't.
+            "-s3.allowedOrigins=*",
             f"-s3.port={self.port}", f"-s3.config={self.dir / 's3.json'}",
             f"-master.port={ports['master']}", f"-volume.port={ports['volume']}",
             f"-filer.port={ports['filer']}", *(f"-{name}.port.grpc={port}" for name, port in grpc.items()),

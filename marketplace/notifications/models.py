@@ -35,6 +35,9 @@ class Notification(UUIDv7AuditBase):
     __table_args__ = (
         # The inbox: a person's notifications, newest first.
         Index("ix_notification_inbox", "recipient_email", "created_at"),
+        # The unread count every back-office page shows in its header (web/pages.py): read notifications,
+        # the bulk of an inbox, are left out, so the count reads the person's unread entries only.
+        Index("ix_notification_unread", "recipient_email", postgresql_where=text("read_at IS NULL")),
         # The operators' list of failed deliveries stays small; the index holds nothing else.
         Index("ix_notification_failed", "failed_at", postgresql_where=text("email_status = 'failed'")),
         # So are the deliveries left unconfirmed (`sending`), listed with them once they are old enough.

@@ -40,7 +40,7 @@ from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Organisation
-from marketplace.errors import RuleViolation
+from marketplace.errors import NotFound, RuleViolation
 from marketplace.lib.clock import Clock, InvalidLocalTime, format_paris, paris_instant
 from marketplace.lib.geography import (
     DEPARTEMENTS,
@@ -171,6 +171,8 @@ class SearchQuery:
     after: Cursor | None = None
     # With a text query: only needs published until then are ranked (fixed by the first page).
     as_of: datetime | None = None
+    # One published contract's own row (its public view); never taken from the wire's parameters.
+    specific_contract_id: uuid.UUID | None = None
 
 
 def _text(field: str, value: str | None) -> str | None:
@@ -232,6 +234,8 @@ def _filters(query: SearchQuery) -> list[Any]:
     """One condition per parameter given; each can use its own index of `need_search`."""
     s = NeedSearch
     filters: list[Any] = []
+    if query.specific_contract_id is not None:
+        filters.append(s.specific_contract_id == query.specific_contract_id)
     if query.category_id is not None:
         filters.append(s.category_id == query.category_id)
     if query.sector is not None:
@@ -325,6 +329,19 @@ def _excerpt(value: str, ranked: bool) -> str:
     return cut.rstrip(" ,;:.") + " …"
 
 
+def _public_need(row: Any, ranked: bool) -> schemas.PublicNeed:
+    return schemas.PublicNeed(
+        need_id=row.need_id, specific_contract_id=row.specific_contract_id, title=row.title,
+        excerpt=_excerpt(row.excerpt or "", ranked),
+        holder_organisation_id=row.holder_organisation_id, holder_name=row.holder_name,
+        category_id=row.category_id, category_title=row.category_title, sector=row.sector,
+        delivery_mode=row.delivery_mode, departements=list(row.departements),
+        regions=sorted({r for r in (region_of(d) for d in row.departements) if r is not None}),
+        cpv_codes=list(row.cpv_codes), status=row.status, published_at=row.published_at,
+        tender_deadline=row.tender_deadline, tender_deadline_paris=format_paris(row.tender_deadline),
+        deposit_limits=deposit_limits(row), rank=row.rank)
+
+
 _CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
 
 
@@ -343,19 +360,19 @@ class NeedSearchService:
         rows = (await self.session.execute(build_search(query))).all()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
-        items = [schemas.PublicNeed(
-            need_id=row.need_id, specific_contract_id=row.specific_contract_id, title=row.title,
-            excerpt=_excerpt(row.excerpt or "", query.q is not None),
-            holder_organisation_id=row.holder_organisation_id, holder_name=row.holder_name,
-            category_id=row.category_id, category_title=row.category_title, sector=row.sector,
-            delivery_mode=row.delivery_mode, departements=list(row.departements),
-            regions=sorted({r for r in (region_of(d) for d in row.departements) if r is not None}),
-            cpv_codes=list(row.cpv_codes), status=row.status, published_at=row.published_at,
-            tender_deadline=row.tender_deadline, tender_deadline_paris=format_paris(row.tender_deadline),
-            deposit_limits=deposit_limits(row), rank=row.rank) for row in rows]
+        items = [_public_need(row, query.q is not None) for row in rows]
         next_cursor = None
         if more and rows:
             last = rows[-1]
             next_cursor = Cursor(query.q is not None, last.rank, None if query.q else last.published_at,
                                  last.need_id, query.as_of).encode()
         return schemas.PublicNeedPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+    async def published_contract(self, contract_id: uuid.UUID) -> schemas.PublicNeed:
+        """One published specific contract as the search shows it to anyone (its row of `need_search`, read
+        now): a draft, a sandbox's or an unknown contract has none, so it is a 404 like any unknown id."""
+        rows = (await self.session.execute(build_search(SearchQuery(
+            now=self.clock.now(), specific_contract_id=contract_id, limit=1)))).all()
+        if not rows:
+            raise NotFound("No published specific contract has this id.")
+        return _public_need(rows[0], False)

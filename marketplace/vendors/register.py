@@ -25,7 +25,8 @@ from marketplace.vendors.states import AdmissionStatus
 
 class RegisterService(ServiceBase):
     async def entries(self, *, dps_id: uuid.UUID | None, category_id: uuid.UUID | None, siren: str | None,
-                       limit: int, offset: int) -> Page[schemas.RegisterEntry]:
+                      limit: int, offset: int, search: str | None = None) -> Page[schemas.RegisterEntry]:
+        """`search` (the public pages' free text): the vendor's name (contains) or its SIREN (starts with)."""
         # Admissions to a sandbox are rehearsals: never in the public register.
         query = (select(AdmissionRequest, Organisation, DpsCategory)
                  .join(Organisation, Organisation.id == AdmissionRequest.vendor_organisation_id)
@@ -38,6 +39,10 @@ class RegisterService(ServiceBase):
             query = query.where(AdmissionRequest.category_id == category_id)
         if siren:
             query = query.where(Organisation.siren == siren)
+        if search and search.strip():
+            text = search.strip()
+            query = query.where(or_(Organisation.name.ilike(f"%{_escape_like(text)}%", escape="\\"),
+                                    Organisation.siren.startswith(text.replace(" ", ""), autoescape=True)))
         total = await self.session.scalar(select(func.count()).select_from(query.subquery()))
         rows = (await self.session.execute(
             query.order_by(Organisation.name, DpsCategory.sector, DpsCategory.delivery_mode, AdmissionRequest.id)

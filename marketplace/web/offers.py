@@ -49,7 +49,7 @@ from marketplace.tenders.deps import (
 from marketplace.tenders.offers import OfferService
 from marketplace.tenders.questions import QuestionService
 from marketplace.tenders.states import OfferStatus
-from marketplace.web.contracts import STATUS_LABELS
+from marketplace.web.contracts import STATUS_LABELS, paris_iso
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
 
@@ -170,7 +170,7 @@ class OfferWorkspaceController(Controller):
             "draft": next((o for o in mine if o.status == OfferStatus.DRAFT), None),
             "attempts": await deposits.mine(principal, contract_id), "threads": threads,
             "questions": await questions.list_for(principal, contract_id), "price_rows": range(PRICE_ROWS),
-            "form_max_bytes": FORM_MAX_BYTES,
+            "form_max_bytes": FORM_MAX_BYTES, "paris_iso": paris_iso,
             "clock_now": contract.sandbox_clock.now if contract.sandbox_clock else None})
 
     @post("/{contract_id:uuid}/offre", status_code=303, opt=requires(*VENDOR_WRITERS, reason=INVITED_WRITERS),
@@ -234,8 +234,8 @@ class OfferWorkspaceController(Controller):
                      offers: Offers) -> Redirect:
         signed = await offers.submit(principal, offer_id, None)
         return done(request, workspace(uuid.UUID(signed.receipt["specificContract"]), f"offre-{offer_id}"),
-                    f"Offre déposée le {signed.receipt['receivedEnd']} : votre accusé de réception signé est "
-                    "ci-dessous.")
+                    f"Offre déposée le {paris_iso(signed.receipt['receivedEnd'])} : votre accusé de réception "
+                    "signé est ci-dessous.")
 
     @post("/offre/{offer_id:uuid}/retrait", status_code=303, opt=requires(*VENDOR_WRITERS, reason=AUTHOR),
           name="web.offers.withdraw")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import msgspec
 from litestar import Request
 from litestar.di import NamedDependency, Provide
 from litestar.response import Redirect
@@ -19,10 +20,20 @@ from marketplace.accounts import schemas as account_schemas
 from marketplace.accounts.deps import provide_principal, provide_session_service
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.sessions import SessionService
+from marketplace.notifications.deps import provide_inbox_service
+from marketplace.notifications.inbox import InboxService
+
+
+class PageViewer(account_schemas.Me):
+    """The header's user (`GET /auth/me`) and how many of their notifications are unread (`GET
+    /my/notifications/unread-count`), shown beside their name on every page."""
+
+    unread: int = 0
+
 
 Sessions = NamedDependency[SessionService]
 Caller = NamedDependency[Principal]
-Viewer = NamedDependency[account_schemas.Me]
+Viewer = NamedDependency[PageViewer]
 
 _MESSAGES = "messages"
 
@@ -46,15 +57,22 @@ NAVIGATION = (
 )
 
 
-async def provide_viewer(sessions: Sessions, principal: Caller) -> account_schemas.Me:
-    """The header's user and organisations, through the same method as `GET /auth/me`."""
-    return await sessions.me(principal)
+async def provide_viewer(sessions: Sessions, principal: Caller,
+                         inbox: NamedDependency[InboxService]) -> PageViewer:
+    """The header's user and organisations, through the same method as `GET /auth/me`, and their unread count
+    through the same as `GET /my/notifications/unread-count`: one indexed count per page
+    (`ix_notification_unread`)."""
+    me = await sessions.me(principal)
+    # A page's caller is a person (signed in through the form); an API key has no inbox, and no page session.
+    unread = (await inbox.unread_count(principal.email)).unread if principal.email else 0
+    return PageViewer(**msgspec.structs.asdict(me), unread=unread)
 
 
 # Every page controller starts from these; add the services it calls beside them.
 BASE_DEPENDENCIES: dict[str, Provide] = {
     "principal": Provide(provide_principal, sync_to_thread=False),
     "sessions": Provide(provide_session_service, sync_to_thread=False),
+    "inbox": Provide(provide_inbox_service, sync_to_thread=False),
     "viewer": Provide(provide_viewer),
 }
 

@@ -599,8 +599,14 @@ EXPECTATIONS |= {
 # The back-office's work queue's lists and charts (marketplace/web/controllers.py, queue.py).
 EXPECTATIONS |= {
 }
-# The web's public pages (marketplace/web/public_pages.py).
+# The web's public pages (marketplace/web/public_pages.py): anyone, as the public API routes they mirror.
 EXPECTATIONS |= {
+    "GET /app/sad":                                                   row(A, A, A, A, A),
+    "GET /app/sad/{dps_id}":                                          row(A, A, A, A, A),
+    "GET /app/registre":                                              row(A, A, A, A, A),
+    "GET /app/registre/export.csv":                                   row(A, A, A, A, A),
+    "GET /app/consultations":                                         row(A, A, A, A, A),
+    "GET /app/consultations/{contract_id}":                           row(A, A, A, A, A),
 }
 # The web's holders' self-service (marketplace/web/holder.py): as the API's /needs rows (the form's pages as the
 # writes they lead to), filing as POST /needs/{id}/filing (the matrix's need is a draft: a 409 page, ALLOW).
@@ -646,8 +652,12 @@ EXPECTATIONS |= {
     "GET /app/offres/offre/{offer_id}/accuse.pdf":                    row(U, F, N, F, F),
     "POST /app/offres/eclaircissements/{thread_id}/reponse":          row(U, F, F, F, F),
 }
-# The web's inbox (marketplace/web/inbox.py).
+# The web's inbox (marketplace/web/inbox.py): as GET /my/notifications and its acts. The matrix's notification is
+# the holder member's: anyone else marking it read gets 404 (an inbox is personal).
 EXPECTATIONS |= {
+    "GET /app/notifications":                                         row(U, A, A, A, A),
+    "POST /app/notifications/{notification_id}/lue":                  row(U, A, N, N, N),
+    "POST /app/notifications/lues":                                   row(U, A, A, A, A),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
@@ -905,6 +915,14 @@ class Scenario:
             uuid.UUID(self.path_values["need_id"]), uuid.UUID(dps["id"]), uuid.UUID(category["id"]),
             self.world.organisations["buyer"], now, now + timedelta(days=11), self.world.organisations["holder"])
         self.path_values["contract_id"] = str(contract_id)
+        # Its search document, as publication writes it (tenders/search.py): the public pages show it to anyone.
+        await self.db.execute(
+            "INSERT INTO need_search (need_id, specific_contract_id, holder_organisation_id, category_id, sector, "
+            "delivery_mode, status, departements, cpv_codes, published_at, tender_deadline, document) "
+            "VALUES ($1, $2, $3, $4, $5, $6, 'open', '{75}', '{48000000}', $7, $8, "
+            "to_tsvector('french_unaccent', 'Mise en conformité du DUI'))",
+            uuid.UUID(self.path_values["need_id"]), contract_id, self.world.organisations["holder"],
+            uuid.UUID(category["id"]), category["sector"], category["deliveryMode"], now, now + timedelta(days=11))
         question_id = await self.db.fetchval(
             "INSERT INTO contract_question (id, specific_contract_id, vendor_organisation_id, asked_by, question, "
             "asked_at, published, created_at, updated_at) "

@@ -71,7 +71,8 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
     finally:
         await conn.close()
     # `organisation_id`: the first invited vendor's (its vendor file, its organisation's page).
-    values = {"contract_id": contract["id"], "need_id": contract["needId"], "request_id": str(request["id"]),
+    values = {"contract_id": contract["id"], "need_id": contract["needId"], "dps_id": contract["dpsId"],
+              "request_id": str(request["id"]),
               "document_id": str(document["id"]), "organisation_id": str(request["vendor_organisation_id"])}
     if question:
         values["question_id"] = str(question["id"])
@@ -89,8 +90,8 @@ def _fill(template: str, values: dict[str, str]) -> str | None:
 
 def test_every_reading_page_is_rendered(app: Litestar) -> None:
     """The pages the canary test can't fill are exactly those listed, with their reason."""
-    values = dict.fromkeys(("contract_id", "need_id", "request_id", "document_id", "question_id", "organisation_id",
-                            "offer_id"), "x")
+    values = dict.fromkeys(("contract_id", "need_id", "dps_id", "request_id", "document_id", "question_id",
+                            "organisation_id", "offer_id"), "x")
     unfilled = {p for p in reading_pages(app) if _fill(p, values) is None}
     assert unfilled == NOT_OF_THIS_PROCEDURE
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
+from datetime import timedelta
 from html import unescape
 
 import pytest
@@ -17,7 +18,8 @@ from pypdf import PdfReader
 
 from marketplace.lib.clock import FrozenClock
 from marketplace.lib.sealing import verify
-from tests.tenders.test_offers import open_contract
+from tests.awards.test_award import opened_contract
+from tests.tenders.test_offers import DEADLINE, open_contract
 from tests.vendors.api import expect, minimal_pdf
 from tests.web.pages import Browser, csrf_token, login
 from tests.world import World, email_of
@@ -138,3 +140,28 @@ async def test_another_vendor_and_a_buyer_are_refused(client: Client, world: Wor
     assert (await other.get(f"/app/offres/offre/{offer_id}/accuse.pdf")).status_code == 404
     buyer = await signed_in(client, "buyer_admin")
     assert (await buyer.get(page)).status_code in (403, 404)
+
+
+async def test_each_open_clarification_has_its_own_answer_field(client: Client, world: World,
+                                                                clock: FrozenClock) -> None:
+    cid, offers = await opened_contract(client, world, clock)
+    offer = offers["vendor_admin"]
+    threads = [expect(await client.post(f"/offers/{offer}/clarifications", headers=world["buyer_evaluator"].headers,
+                                        json={"subject": subject, "body": "Précisez.",
+                                              "answerDueAt": (DEADLINE + timedelta(days=3)).isoformat()}), 201)
+               for subject in ("Reprise des données", "Calendrier")]
+    web = await signed_in(client, "vendor_admin")
+    shown = unescape((await web.get(f"/app/offres/{cid}")).text)
+    ids = re.findall(r'<textarea id="([^"]+)" name="body"', shown)
+    assert sorted(ids) == sorted(f"f-body-{t['id']}" for t in threads)
+    assert all(f'<label for="{i}">' in shown for i in ids)
+    assert "Votre réponse<span class=\"visually-hidden\"> à « Calendrier »</span>" in shown
+    # Each form answers its own thread.
+    token = csrf_token(shown)
+    answer = await web.post(f"/app/offres/eclaircissements/{threads[1]['id']}/reponse",
+                            data={"_csrf_token": token, "body": "Livraison en mars."})
+    assert answer.status_code == 303, answer.text
+    read = expect(await client.get(f"/offers/{offer}/clarifications", headers=world["buyer_evaluator"].headers), 200)
+    bodies = {t["id"]: [m["body"] for m in t["messages"]] for t in read}
+    assert bodies[threads[1]["id"]] == ["Précisez.", "Livraison en mars."]
+    assert bodies[threads[0]["id"]] == ["Précisez."]
