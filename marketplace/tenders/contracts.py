@@ -455,10 +455,11 @@ class SpecificContractService:
             .where(ContractInvitation.vendor_organisation_id.in_(vendors))
             .order_by(ContractInvitation.invited_at.desc(), SpecificContract.id))).all()
         # HC6: each contract's status on its own DPS's clock (a sandbox's runs faster).
+        read = {dps.id: listing_now(self.clock, dps) for *_, dps in rows}
         return [schemas.MyInvitation(
             specific_contract_id=contract.id, vendor_organisation_id=vendor, dps_id=contract.dps_id,
             category_id=contract.category_id, title=title,
-            status=status_at(contract, listing_now(self.clock, dps)), invited_at=invited_at,
+            status=status_at(contract, read[dps.id]), invited_at=invited_at,
             tender_deadline=contract.tender_deadline, tender_deadline_paris=format_paris(contract.tender_deadline),
-            sandbox=sandbox)
+            read_at=read[dps.id], sandbox=sandbox)
             for vendor, invited_at, contract, title, sandbox, dps in rows]

@@ -20,7 +20,7 @@ from stdnum.fr import siret as siret_number
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
-from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, OrganisationKind
+from marketplace.accounts.roles import DPS_WRITERS, VENDOR_MEMBERS, VENDOR_WRITERS, OrganisationKind
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib.clock import Clock, format_paris, to_paris
 from marketplace.lib.sandbox import NOTICE
@@ -245,6 +245,42 @@ class AdmissionService(ServiceBase):
             await notify_buyer_side(self.session, self.clock, dps, request, "admission.declaration_updated",
                                     "DUME mis à jour")
         return await request_schema(self.session, self.clock, request)
+
+    # -- the vendor's own requests (the web's Candidatures) -------------------------------------------
+
+    async def for_vendor(self, principal: Principal) -> list[schemas.MyAdmission]:
+        """Every request of the caller's vendor organisations (VENDOR_MEMBERS), drafts included, newest first:
+        scoped in SQL to those organisations, so another vendor's request is never read."""
+        vendors = principal.organisations_with(*VENDOR_MEMBERS)
+        if not vendors:
+            return []
+        rows = (await self.session.execute(
+            select(AdmissionRequest, Dps, DpsCategory.title)
+            .join(Dps, Dps.id == AdmissionRequest.dps_id)
+            .join(DpsCategory, DpsCategory.id == AdmissionRequest.category_id)
+            .where(AdmissionRequest.vendor_organisation_id.in_(vendors))
+            .order_by(AdmissionRequest.created_at.desc(), AdmissionRequest.id))).all()
+        return [schemas.MyAdmission(
+            id=r.id, dps_id=r.dps_id, dps_title=dps.title, category_id=r.category_id, category_title=title,
+            vendor_organisation_id=r.vendor_organisation_id, status=r.status,
+            software=r.referenced_software.get("software", ""), version=r.referenced_software.get("version", ""),
+            received_at=r.received_at, due_at=r.due_at, decided_at=r.decided_at, decision_reasons=r.decision_reasons,
+            documents_requested=r.documents_requested, declaration_due_at=r.declaration_due_at,
+            read_at=listing_now(self.clock, dps), sandbox=dps.is_sandbox) for r, dps, title in rows]
+
+    async def file_for_vendor(self, principal: Principal, request_id: uuid.UUID) -> schemas.VendorAdmissionFile:
+        """One request as its vendor reads it; anyone else (the DPS's buyers included: they have their own file)
+        is told it doesn't exist."""
+        request, dps = await visible_request(self.session, request_id, principal)
+        if not principal.has_role_in(request.vendor_organisation_id, *VENDOR_MEMBERS):
+            raise NotFound("No admission request has this id.")
+        category = await category_of(self.session, request)
+        return schemas.VendorAdmissionFile(
+            request=await request_schema(self.session, self.clock, request), dps_title=dps.title,
+            category_title=category.title, selection_criteria=category.selection_criteria,
+            required_documents=msgspec.convert(category.required_documents, list[schemas.DocumentRule]),
+            receipt_sha256=request.receipt_sha256, declaration_requested_at=request.declaration_requested_at,
+            read_at=listing_now(self.clock, dps))
 
     # -- the buyers' list and file (the back-office) -------------------------------------------------
 

@@ -355,3 +355,40 @@ class VendorFile(CamelStruct):
 
     vendor: VendorSummary
     documents: list[VendorDocument]
+
+
+class MyAdmission(CamelStruct):
+    """One of the caller's vendor organisations' requests, as the vendor reads its own (the web's Candidatures)."""
+
+    id: uuid.UUID
+    dps_id: uuid.UUID
+    dps_title: str
+    category_id: uuid.UUID
+    category_title: str
+    vendor_organisation_id: uuid.UUID
+    status: AdmissionStatus
+    software: str
+    version: str
+    received_at: datetime | None
+    due_at: datetime | None
+    decided_at: datetime | None
+    decision_reasons: str | None
+    documents_requested: str | None
+    declaration_due_at: datetime | None
+    # The DPS's present (a sandbox's own clock): what the D6 countdown is measured from.
+    read_at: datetime
+    sandbox: bool = False
+
+
+class VendorAdmissionFile(CamelStruct):
+    """A request as its vendor reads it: the request, its DPS and category, the category's document rules (the
+    limits shown before a file is sent) and the receipt's hash once it was submitted."""
+
+    request: AdmissionRequest
+    dps_title: str
+    category_title: str
+    selection_criteria: str
+    required_documents: list[DocumentRule]
+    receipt_sha256: str | None
+    declaration_requested_at: datetime | None
+    read_at: datetime

@@ -621,8 +621,19 @@ EXPECTATIONS |= {
     "POST /app/mes-besoins/{need_id}/soumettre":                      row(U, F, F, F, F, A, N),
     "POST /app/mes-besoins/{need_id}/depot":                          row(U, F, F, F, F, A, N),
 }
-# The web's vendors' applications and invitations (marketplace/web/applications.py).
+# The web's vendors' applications and invitations (marketplace/web/applications.py): as the API's admission-request
+# rows for the applying vendor (VENDOR_WRITERS acts, another vendor 404), read by the vendor's members only (the
+# DPS's buyers read the request on /app/admissions: 403 here); the invitations as GET /my/invitations. The empty
+# application form answers 422 (ALLOW); the matrix's request is submitted by the API's row first (409, ALLOW).
 EXPECTATIONS |= {
+    "GET /app/candidatures":                                      dps_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/candidatures":                                     dps_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/candidatures/{request_id}":                         dps_row(U, F, A, F, F, F, F, A, N),
+    "GET /app/candidatures/{request_id}/documents/{document_id}": dps_row(U, F, A, F, F, F, F, A, N),
+    "POST /app/candidatures/{request_id}/pieces/{kind}":          dps_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/candidatures/{request_id}/soumettre":              dps_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/candidatures/{request_id}/dume":                   dps_row(U, F, F, F, F, F, F, A, N),
+    "GET /app/invitations":                                       row(U, F, A, F, F),
 }
 # The web's vendors' offer workspace (marketplace/web/offers.py): as the API's offer rows. The matrix's contract
 # invites nobody, so the vendor's member reads no workspace (404, as GET …/my-offers); the acts need a vendor's
@@ -661,7 +672,8 @@ EXPECTATIONS |= {
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
-                 "editeurs": "editeurs", "sons": "sons", "offres": "specific-contracts"}
+                 "editeurs": "editeurs", "sons": "sons", "offres": "specific-contracts",
+                 "candidatures": "admission-requests"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
@@ -694,6 +706,9 @@ BODIES: dict[str, Any] = {
     "POST /app/admissions/{request_id}/prolonger": {"reasons": "Références à vérifier auprès des clients."},
     "POST /app/admissions/{request_id}/pieces": {"message": "Merci de joindre un Kbis récent."},
     "POST /app/admissions/{request_id}/dume": {"message": "Merci de mettre à jour votre DUME."},
+    # The vendor's updated self-declaration (web/applications.py): a complete form, so only access decides.
+    "POST /app/candidatures/{request_id}/dume": {"aucune_exclusion": "oui", "obligations_a_jour": "oui",
+                                                 "representant": "Hortense Dumas"},
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/suspendre": {"reasons": "Attestation expirée."},
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure": {"reasons": "Motif d'exclusion constaté."},
     "POST /app/besoins/{need_id}/publier": {"echeance": "2030-01-15T09:00", "critere": "Prix", "poids": "40"},
@@ -787,7 +802,7 @@ def _principals_for(route: str) -> tuple[str, ...]:
         return CORE_PRINCIPALS + SONS_PRINCIPALS + FUNDING_PRINCIPALS
     if FUNDING_OF_NEED.match(path):
         return CORE_PRINCIPALS + OBJECT_PRINCIPALS + FUNDING_PRINCIPALS
-    if path.startswith((*DPS_PREFIXES, "/app/admissions", "/app/editeurs")):
+    if path.startswith((*DPS_PREFIXES, "/app/admissions", "/app/editeurs", "/app/candidatures")):
         return CORE_PRINCIPALS + DPS_PRINCIPALS
     object_route = "{organisation_id}" in route or path.startswith(NEED_PREFIXES + CONTRACT_PREFIXES + OBJECT_PAGES)
     return CORE_PRINCIPALS + (OBJECT_PRINCIPALS if object_route else ())

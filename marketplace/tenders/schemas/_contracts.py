@@ -107,6 +107,8 @@ class MyInvitation(CamelStruct):
     invited_at: datetime
     tender_deadline: datetime
     tender_deadline_paris: str
+    # HC6: the contract's own present (a sandbox's runs faster), what its deadline's countdown is measured from.
+    read_at: datetime
     sandbox: bool = False
 
 
