@@ -66,6 +66,10 @@ async def test_an_admin_creates_and_revokes_an_api_key(chromium: BrowserThread, 
         seen["after"] = page.content()
         seen["revoked"] = httpx.get(f"{live_server}/auth/me",
                                     headers={"Authorization": f"Bearer {secret}"}).status_code
+        page.goto(f"{live_server}/app/compte")
+        seen["account"] = page.locator("main").inner_text()
+        seen["axe_account"] = serious_violations(page)
+        screenshot(page, "account")
         context.close()
         return seen
 
@@ -77,4 +81,6 @@ async def test_an_admin_creates_and_revokes_an_api_key(chromium: BrowserThread, 
     assert seen["secret"] not in seen["after"]
     assert seen["axe_list"] == [], "\n".join(seen["axe_list"])
     assert seen["axe_file"] == [], "\n".join(seen["axe_file"])
+    assert "Association Les Tilleuls" in seen["account"]
+    assert seen["axe_account"] == [], "\n".join(seen["axe_account"])
     assert not [line for line in seen["console"] if "Content Security Policy" in line or line.startswith("error")]
