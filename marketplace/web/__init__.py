@@ -45,11 +45,14 @@ from marketplace.web import (
     evaluation,
     funding,
     holder,
+    holder_contracts,
     inbox,
     needs,
     offers,
     public_pages,
+    results,
     sons,
+    vendor_sons,
     vendors,
 )
 from marketplace.web.auth import SessionAuthMiddleware
@@ -137,7 +140,8 @@ def mount(settings: Settings, redis: Redis) -> Mount:
         route_handlers=[LoginController, WorkQueueController, *admissions.CONTROLLERS, *contracts.CONTROLLERS,
                         *evaluation.CONTROLLERS, *funding.CONTROLLERS, *audit.CONTROLLERS, *needs.CONTROLLERS,
                         *vendors.CONTROLLERS, *sons.CONTROLLERS, *accounts.CONTROLLERS, *public_pages.CONTROLLERS,
-                        *holder.CONTROLLERS, *applications.CONTROLLERS, *offers.CONTROLLERS, *inbox.CONTROLLERS],
+                        *holder.CONTROLLERS, *applications.CONTROLLERS, *offers.CONTROLLERS, *inbox.CONTROLLERS,
+                        *results.CONTROLLERS, *holder_contracts.CONTROLLERS, *vendor_sons.CONTROLLERS],
         request_class=HTMXRequest, exception_handlers=exception_handlers,
         # Outermost first: the session is loaded, then its principal resolved, then CSRF checked.
         middleware=[session_config(settings).middleware, DefineMiddleware(SessionAuthMiddleware),

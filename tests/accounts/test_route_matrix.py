@@ -659,6 +659,18 @@ EXPECTATIONS |= {
     "POST /app/notifications/{notification_id}/lue":                  row(U, A, N, N, N),
     "POST /app/notifications/lues":                                   row(U, A, A, A, A),
 }
+# The web's vendor pages after the opening (marketplace/web/results.py).
+EXPECTATIONS |= {
+}
+# The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py).
+EXPECTATIONS |= {
+}
+# The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py).
+EXPECTATIONS |= {
+}
+# The web's SONS order acts for holders and vendors (marketplace/web/sons.py, beside the back-office's).
+EXPECTATIONS |= {
+}
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
 EXPECTATIONS |= {
@@ -673,7 +685,7 @@ OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evalua
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
 PAGE_SEGMENTS = {"admissions": "admission-requests", "marches": "specific-contracts", "financements": "funding-calls",
                  "editeurs": "editeurs", "sons": "sons", "offres": "specific-contracts",
-                 "candidatures": "admission-requests"}
+                 "candidatures": "admission-requests", "solutions": "sons"}
 
 NEED_BODY = {"title": "Mise en conformité du DUI", "description": "Conformité Ségur.", "campaign": 2025,
              "projectType": 2, "requestedCall": "regional", "appliedOn": "2025-03-01",
