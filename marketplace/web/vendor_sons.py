@@ -189,13 +189,22 @@ def _cents(text: str, field: str) -> int | None:
     return int(match.group(1)) * 100 + int((match.group(2) or "0").ljust(2, "0"))
 
 
+_FRENCH_DAY = re.compile(r"^(\d{1,2})/(\d{1,2})/(\d{4})$")
+
+
 def _day(text: str, field: str) -> str | None:
-    if not text.strip():
+    """A date typed as the French write it (15/03/2026) or in ISO 8601 (2026-03-15): a text field rather than the
+    browser's date picker, whose segments' order follows the browser's language, not the page's."""
+    value = text.strip()
+    if not value:
         return None
     try:
-        return date.fromisoformat(text.strip()).isoformat()
+        french = _FRENCH_DAY.match(value)
+        if french:
+            return date(int(french.group(3)), int(french.group(2)), int(french.group(1))).isoformat()
+        return date.fromisoformat(value).isoformat()
     except ValueError as exc:
-        raise RuleViolation(f"{field}: a date (AAAA-MM-JJ)", field=field) from exc
+        raise RuleViolation(f"{field}: a date (JJ/MM/AAAA)", field=field) from exc
 
 
 def masked_iban(iban: str) -> str:

@@ -61,7 +61,7 @@ async def test_a_vendor_lists_enrols_orders_imports_and_exports_through_the_page
     added = await web.post(BASE, data={"_csrf_token": token, "dispositif": ms1["id"], "nom": "DUI Web",
                                        "version": "5.0", "scenarios": "on-premise, hébergé",
                                        "numero_ans": "ANS-WEB-1",
-                                       "reference_le": (to_paris(at).date() - timedelta(days=10)).isoformat()})
+                                       "reference_le": (to_paris(at).date() - timedelta(days=10)).strftime("%d/%m/%Y")})
     assert added.status_code == 303, main(added.text)[:2000]
     second = await web.post(BASE, data={"_csrf_token": token, "dispositif": ms1["id"], "nom": "DUI Web",
                                         "version": "4.0", "scenarios": "on-premise", "dossier_le": "2026-05-01"})
