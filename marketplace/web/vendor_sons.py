@@ -32,7 +32,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from stdnum import bic as stdnum_bic
 from stdnum.exceptions import ValidationError as StdnumError
 
@@ -61,6 +61,7 @@ from marketplace.sons.states import SolutionStatus, VatStatus
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, PageViewer, Viewer, done
 from marketplace.web.security import PREFIX
 from marketplace.web.sons import ASP_LABELS, KIND_LABELS, ORDER_LABELS
+from marketplace.web.tables import csv_download
 
 BASE = f"{PREFIX}/solutions"
 ORDER_FILE = f"{PREFIX}/sons/commandes"
@@ -252,8 +253,8 @@ def file_rows(data: bytes) -> list[FileRow]:
     return rows
 
 
-def model_csv(solutions: list[schemas.Solution]) -> str:
-    """The model file: the import's columns (imports.py `COLUMNS`) and one example row, with the vendor's first
+def model_rows(solutions: list[schemas.Solution]) -> list[list[str]]:
+    """The model file's one example row under the import's columns (imports.py `COLUMNS`), with the vendor's first
     active referenced solution when it has one."""
     solution = next((s for s in solutions if s.status is SolutionStatus.ACTIVE and s.referencing_number), None)
     example = {"orderRef": "BDC-2026-0001", "ogFinessEj": "750000001",
@@ -262,11 +263,7 @@ def model_csv(solutions: list[schemas.Solution]) -> str:
                "tranche": "T1", "amountHtCents": "1200000", "vatRateBp": "2000", "amountTtcCents": "1440000",
                "subscriptionExcluded": "false", "preReferencingMention": "", "finessEt": "750000010", "siret": "",
                "category": ""}
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=",", lineterminator="\r\n")
-    writer.writerow(list(COLUMNS))
-    writer.writerow([example[c] for c in COLUMNS])
-    return out.getvalue()
+    return [[example[c] or "" for c in COLUMNS]]
 
 
 async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
@@ -431,11 +428,12 @@ class VendorSonsPagesController(Controller):
 
     @get("/import/modele.csv", opt=requires(*VENDOR_MEMBERS, reason=_READERS), name="web.vendor_sons.model")
     async def model(self, principal: Caller, viewer: Viewer, solutions: Solutions,
-                    editeur: Editeur = "") -> Response[str]:
+                    editeur: Editeur = "") -> Stream:
+        """The import's columns and an example row, as the list screens' exports are written (web/tables.py: `;`,
+        a BOM, CRLF; Excel in French opens it as is, and the import reads it back)."""
         vendor = _vendor(principal, viewer, editeur)
-        return Response(model_csv(await solutions.list_all(vendor_id=vendor.id)),
-                        media_type="text/csv; charset=utf-8",
-                        headers={"Content-Disposition": 'attachment; filename="modele-bons-de-commande-sons.csv"'})
+        return csv_download("modele-bons-de-commande-sons.csv", list(COLUMNS),
+                            model_rows(await solutions.list_all(vendor_id=vendor.id)))
 
     # -- ASP payment requests and exports ------------------------------------------------------------------------
 

@@ -121,7 +121,7 @@ async def test_a_vendor_lists_enrols_orders_imports_and_exports_through_the_page
     # The model CSV: the import's columns.
     model = await web.get(f"{BASE}/import/modele.csv")
     assert model.status_code == 200 and model.headers["content-type"].startswith("text/csv")
-    model_rows = list(csv.reader(io.StringIO(model.text)))
+    model_rows = list(csv.reader(io.StringIO(model.content.decode("utf-8-sig")), delimiter=";"))
     assert model_rows[0] == list(COLUMNS) and model_rows[1][2] == "ANS-WEB-1"
 
     # The import: line 4's site is not the OG's, named by column and rule; lines 2 and 3 are created.
