@@ -30,7 +30,7 @@ from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
-from litestar.params import Body, FromPath, Parameter
+from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Template
 
 from marketplace.accounts.roles import VENDOR_MEMBERS, VENDOR_SIGNATORIES, VENDOR_WRITERS
@@ -256,7 +256,7 @@ class ResultsController(Controller):
     @get("/{contract_id:uuid}/suite/signature/document", status_code=307,
          opt=requires(*VENDOR_MEMBERS, reason=DOCUMENT_READERS), name="web.results.signed_document")
     async def signed_document(self, contract_id: FromPath[uuid.UUID], principal: Caller, contracts: Contracts,
-                              partie: Annotated[SignatureSide, Parameter(query="partie")] = SignatureSide.VENDOR,
+                              partie: Annotated[SignatureSide, QueryParameter(name="partie")] = SignatureSide.VENDOR,
                               ) -> Redirect:
         signed = await contracts.of_specific_contract(principal, contract_id)
         if signed is None:
