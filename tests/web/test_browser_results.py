@@ -107,7 +107,7 @@ async def test_a_vendor_answers_justifies_reads_its_result_asks_reasons_and_sign
         _tab_to(page, "#password")
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
-        page.wait_for_url("**/app/**")
+        page.wait_for_url("**/app/")
         page.goto(f"{live_server}/app/offres/{cid}")
         _tab_to(page, f'main a[href="{suite}"]')
         page.keyboard.press("Enter")
