@@ -7,8 +7,8 @@ vendor `vendor_admin` (offer A) a clarification and a D15 justification due in 2
 `other_vendor_admin` (offer B) the same due on 20 February 2026: for the live server, on the real clock, A's are
 still open and B's are past. In the browser:
 
-- A's admin answers the clarification with the keyboard alone (Tab, Shift+Tab, typing, Space), then sends the D15
-  justification: its PDF, then its text;
+- A's admin signs in, reaches the page from the navigation and answers the clarification with the keyboard alone
+  (Tab, Shift+Tab, typing, Enter, Space: no click), then sends the D15 justification: its PDF, then its text;
 - B's admin is refused both, each on an error page naming its rule (clarification-due-date, D15);
 - the buying side accepts both justifications, scores and awards A, and makes the contract (API);
 - B's admin reads its result (not retained, its scores, the awardee, the award notice's text) and files a D17
@@ -108,7 +108,13 @@ async def test_a_vendor_answers_justifies_reads_its_result_asks_reasons_and_sign
         page.keyboard.type(PASSWORD)
         page.keyboard.press("Enter")
         page.wait_for_url("**/app/")
-        page.goto(f"{live_server}/app/offres/{cid}")
+        # From the navigation to the invitations, the contract's workspace, then its "Suite de la procédure".
+        _tab_to(page, 'nav[aria-label="Navigation principale"] a[href="/app/invitations"]')
+        page.keyboard.press("Enter")
+        page.wait_for_url("**/app/invitations")
+        _tab_to(page, f'main a[href="/app/offres/{cid}"]')
+        page.keyboard.press("Enter")
+        page.wait_for_url(f"**/app/offres/{cid}")
         _tab_to(page, f'main a[href="{suite}"]')
         page.keyboard.press("Enter")
         page.wait_for_url(f"**{suite}")
