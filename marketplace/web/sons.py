@@ -1,7 +1,9 @@
-"""SONS orders for the operator and the funders (ui.md "SONS orders"; domain.md §5 with §12): the list with its
-filters, its counts by status and its CSV export; an order's file with its sites, amounts, ASP requests and
-acceptance; the operator's acts on it (record an ASP status, cancel on the vendor's sworn statement) and the export
-of its payment requests as JSON.
+"""SONS orders (ui.md "SONS orders"; domain.md §5 with §12): the list with its filters, its counts by status and
+its CSV export, headed for an OG or a vendor by the orders awaiting its own act; an order's file with its sites,
+amounts, ASP requests and acceptance, its timeline and what is awaited next and from whom; the operator's acts on it
+(record an ASP status, cancel on the vendor's sworn statement), the export of its payment requests as JSON, and the
+parties' acts: the OG signs its order and its VA (or MOM), the vendor files the advance, its amendments and the
+balance, declares the deployment and files again a request the ASP sent back.
 
 The pages call the services the API's routes call (sons/controllers.py), with the same role sets: reading is
 SONS_ORDER_READERS (the operator reads every order, a funder's members the orders of their region, an order's
@@ -9,7 +11,12 @@ vendor and OG their own; anyone else gets a 404 from the service), acting is SON
 `OrderListService.search` (scoped by `access.visible_orders`, as GET /sons/orders), the chart
 `ReportService.report` (GET /sons/reports/orders?by=status), the file `AspService.get` (GET /sons/orders/{id}),
 the acts `AspService.record_status` and `AspService.cancel`, the JSON `ExportService.documents`
-(GET /sons/payment-requests?orderId=…).
+(GET /sons/payment-requests?orderId=…). The parties' acts call the services of the API's order routes under the same
+role sets: HOLDER_WRITERS `sign` (PUT …/signature) and `accept` (PUT …/acceptance); VENDOR_WRITERS `file_advance`
+(POST …/advance), `file_amendment` (POST …/amendments), `deploy` (POST …/deployment), `file_balance`
+(PUT …/balance) and `refile` (POST /sons/asp-requests/{id}/refile). A form is offered only to who may do the act and
+only in the states §12's machine allows it (states.py, `order_acts`); the service decides all the same, and what it
+refuses is shown on the error page with its rule.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import csv
 import io
 import re
 import uuid
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -26,12 +33,15 @@ from urllib.parse import urlencode
 
 import msgspec
 from litestar import Controller, Request, Response, get, post
+from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
 from litestar.response import Redirect, Stream, Template
 
-from marketplace.accounts.roles import SONS_OPERATORS, SONS_ORDER_READERS
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import HOLDER_WRITERS, SONS_OPERATORS, SONS_ORDER_READERS, VENDOR_WRITERS
+from marketplace.awards.contracts import SIGNATURE_TYPES
 from marketplace.errors import RuleViolation
 from marketplace.lib.access import requires
 from marketplace.lib.clock import to_paris
@@ -47,7 +57,18 @@ from marketplace.sons.deps import (
 from marketplace.sons.exports import ExportService
 from marketplace.sons.listing import LIST_MAX, LIST_SORTS, OrderListService, Risk
 from marketplace.sons.reports import NO_REQUEST, UNKNOWN_REGION, ReportDimension, ReportService, report_csv
-from marketplace.sons.states import CANCELLABLE, AspStatus, OrderStatus, RequestKind, asp_allows
+from marketplace.sons.asp import INVOICE_TYPES
+from marketplace.sons.states import (
+    AMENDABLE,
+    CANCELLABLE,
+    AspStatus,
+    MssCase,
+    OrderStatus,
+    RequestKind,
+    SignatureMethod,
+    asp_allows,
+    order_allows,
+)
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
 
@@ -56,6 +77,10 @@ PAGE_SIZES = (25, 50, 100)
 _READERS = ("The operator (every order), a funder's members (read-only, the orders of their region), an order's "
             "vendor and OG, as GET /sons/orders; anyone else: 404.")
 _OPERATOR = "The operator, recording what the ASP decides (SN5), as the API's route."
+_HOLDER = ("The order's OG's admin or project lead, as PUT /sons/orders/{id}/signature and …/acceptance (its vendor's "
+           "members: 403; anyone else: 404, from the service).")
+_VENDOR = ("The order's vendor's admin or bid manager, as the API's advance, amendments, deployment, balance and "
+           "refile routes (its OG's members: 403; anyone else: 404, from the service).")
 
 # Words a French reader uses (never colour alone).
 ORDER_LABELS = {
@@ -80,6 +105,14 @@ SORT_LABELS = {"ref": "Commande", "vendor": "Éditeur", "og": "OG", "dispositif"
                "deadline": "Échéance de déploiement", "ttc": "Montant TTC", "created": "Créée le"}
 assert SORT_LABELS.keys() == LIST_SORTS.keys()
 REGION_LABELS = {**{code: name for code, (name, _) in REGIONS.items()}, UNKNOWN_REGION: "inconnue (sites par SIRET)"}
+
+METHOD_LABELS = {"cpx_card": "Carte CPx", "pro_sante_connect": "Pro Santé Connect",
+                 "rgs_certificate": "Certificat logiciel RGS", "eidas": "Autre signature électronique (eIDAS simple au moins)"}
+assert METHOD_LABELS.keys() == {m.value for m in SignatureMethod}
+VERDICT_LABELS = {"valid": "valide", "invalid": "invalide", "unsupported": "format non pris en charge"}
+CATEGORY_LABELS = {"qualified": "certificat qualifié", "not_qualified": "certificat non qualifié"}
+SIGNATURE_ACCEPT = ",".join([".pdf", ".p7s", ".p7m", ".xml", *SIGNATURE_TYPES])
+INVOICE_ACCEPT = ",".join([".pdf", *INVOICE_TYPES])
 
 Orders = NamedDependency[AspService]
 Listing = NamedDependency[OrderListService]
@@ -240,6 +273,177 @@ def _status_choices(request: schemas.AspRequest) -> list[str]:
     return [s.value for s in AspStatus if s is not AspStatus.REQUESTED and asp_allows(request.kind, request.status, s)]
 
 
+# -- the parties' acts ------------------------------------------------------------------------------------------
+
+
+class SignatureForm(msgspec.Struct):
+    # Optional here so that the order is found (or refused, 404) before a missing file is.
+    document: UploadFile | None = None
+    signataire: str = ""
+    qualite: str = ""
+    methode: str = ""
+
+
+class AcceptanceForm(msgspec.Struct):
+    document: UploadFile | None = None
+    signataire: str = ""
+    cas_mss: str = ""
+    adresse_mss: str = ""
+
+
+class BalanceForm(msgspec.Struct):
+    facture: UploadFile | None = None
+    cas_mss: str = ""
+
+
+class AmendmentForm(msgspec.Struct):
+    montant: str = ""
+
+
+def order_acts(principal: Principal, order: schemas.Order, now: datetime) -> frozenset[str]:
+    """The acts `principal` may do on `order` now, from §12's machine (states.py) and the API routes' role sets: the
+    OG's admin or project lead signs the draft (by the order deadline, SN1) and the VA of the deployed order (SN7);
+    the vendor's admin or bid manager files the advance of the signed order, declares the deployment once the advance
+    is paid (by the deployment deadline, SN1), files the balance once the VA is signed and amends the paid advance
+    until then (SN5). The page offers these forms only; the service decides all the same."""
+    holder = principal.has_role_in(order.holder_organisation_id, *HOLDER_WRITERS)
+    vendor = principal.has_role_in(order.vendor_organisation_id, *VENDOR_WRITERS)
+    acts = set()
+    if holder and order_allows("sign", order.status) and now < order.order_deadline:
+        acts.add("sign")
+    if holder and order_allows("accept", order.status):
+        acts.add("accept")
+    if vendor and order_allows("file_advance", order.status):
+        acts.add("advance")
+    if vendor and order_allows("deploy", order.status) and now < order.deployment_deadline:
+        acts.add("deploy")
+    if vendor and order_allows("file_balance", order.status):
+        acts.add("balance")
+    if vendor and order.status in AMENDABLE:
+        acts.add("amend")
+    if vendor and any(r.status in (AspStatus.INCOMPLETE, AspStatus.TO_MODIFY) for r in order.requests):
+        acts.add("refile")
+    return frozenset(acts)
+
+
+# Acts that wait on the OG, then the vendor's: the OG's list is headed by its signatures.
+HOLDER_ACTS = ("sign", "accept")
+ACT_LABELS = {"sign": "signer le bon de commande", "accept": "signer la vérification d'aptitude (VA/MOM)",
+              "advance": "déposer la demande d'avance", "deploy": "déclarer le déploiement",
+              "balance": "déposer la demande de solde", "refile": "déposer à nouveau une demande",
+              "amend": "déposer un avenant à l'avance"}
+
+
+@dataclass(frozen=True)
+class Awaited:
+    """What the order waits for next, from whom, and by when where the calendar says it (SN1)."""
+
+    who: str
+    what: str
+    by: datetime | None = None
+
+
+_ASP = "l'ASP (statut enregistré par l'opérateur)"
+AWAITED: dict[OrderStatus, tuple[str, str]] = {
+    OrderStatus.DRAFT: ("l'OG", "la signature du bon de commande"),
+    OrderStatus.SIGNED: ("l'éditeur", "le dépôt de la demande d'avance à l'ASP"),
+    OrderStatus.ADVANCE_REQUESTED: (_ASP, "l'instruction de la demande d'avance"),
+    OrderStatus.ADVANCE_INCOMPLETE: ("l'éditeur", "les pièces manquantes de la demande d'avance, déposée à nouveau"),
+    OrderStatus.ADVANCE_TO_MODIFY: ("l'éditeur", "la demande d'avance corrigée et déposée à nouveau"),
+    OrderStatus.ADVANCE_VALIDATED: (_ASP, "la décision et le paiement de l'avance"),
+    OrderStatus.ADVANCE_PAID: ("l'éditeur", "le déploiement de la solution"),
+    OrderStatus.DEPLOYED: ("l'OG", "la signature de la vérification d'aptitude (VA) ou de la mise en ordre de marche"),
+    OrderStatus.ACCEPTED: ("l'éditeur", "le dépôt de la demande de solde avec sa facture"),
+    OrderStatus.BALANCE_REQUESTED: (_ASP, "l'instruction de la demande de solde"),
+    OrderStatus.BALANCE_INCOMPLETE: ("l'éditeur", "les pièces manquantes de la demande de solde, déposée à nouveau"),
+    OrderStatus.BALANCE_TO_MODIFY: ("l'éditeur", "la demande de solde corrigée et déposée à nouveau"),
+    OrderStatus.BALANCE_VALIDATED: (_ASP, "la décision et le paiement du solde"),
+}
+
+
+def awaited(order: schemas.Order) -> Awaited | None:
+    """None once the order is ended (paid, cancelled, expired or rejected)."""
+    found = AWAITED.get(order.status)
+    if found is None:
+        return None
+    by = order.order_deadline if order.status is OrderStatus.DRAFT else (
+        order.deployment_deadline if order.status in (OrderStatus.ADVANCE_PAID, OrderStatus.DEPLOYED,
+                                                      OrderStatus.ACCEPTED) else None)
+    return Awaited(who=found[0], what=found[1], by=by)
+
+
+@dataclass(frozen=True)
+class Step:
+    at: datetime
+    who: str
+    what: str
+
+
+def timeline(order: schemas.Order) -> list[Step]:
+    """The order's acts in time order: drafted, signed, each request's statuses at the ASP, deployed, accepted,
+    cancelled or expired."""
+    steps: list[Step] = []
+    if order.signature:
+        steps.append(Step(order.signature.signed_at, "l'OG",
+                          f"bon de commande signé par {order.signature.signatory_name} "
+                          f"({METHOD_LABELS[order.signature.method.value]})"))
+    for r in order.requests:
+        name = {RequestKind.ADVANCE: "demande d'avance", RequestKind.BALANCE: "demande de solde"}.get(
+            r.kind, f"avenant n° {r.position} à l'avance")
+        for e in r.history:
+            if e.status is AspStatus.REQUESTED:
+                again = " à nouveau" if e.previous is not None else ""
+                filed = "déposé" if r.kind is RequestKind.AMENDMENT else "déposée"
+                steps.append(Step(e.recorded_at, "l'éditeur", f"{name} {filed}{again} à l'ASP"))
+            else:
+                steps.append(Step(e.recorded_at, "l'ASP", f"{name} : {ASP_LABELS[e.status.value]}"))
+    if order.deployed_at:
+        steps.append(Step(order.deployed_at, "l'éditeur", "solution déclarée déployée"))
+    if order.acceptance:
+        kind = "vérification d'aptitude (VA)" if order.acceptance.kind.value == "VA" else "mise en ordre de marche"
+        steps.append(Step(order.acceptance.accepted_at, "l'OG",
+                          f"{kind} signée par {order.acceptance.signatory_name}"))
+    if order.cancelled_at:
+        steps.append(Step(order.cancelled_at, "l'opérateur", "commande annulée (déclaration sur l'honneur)"))
+    if order.expired_at:
+        steps.append(Step(order.expired_at, "la plateforme", "commande expirée : échéance de déploiement dépassée"))
+    # The draft comes first whatever its instant says (created_at is the database's, the acts the service clock's).
+    return [Step(order.created_at, "l'éditeur", "bon de commande rédigé"), *sorted(steps, key=lambda s: s.at)]
+
+
+def _signatory(name: str) -> str:
+    name = name.strip()
+    if not 1 <= len(name) <= 200:
+        raise RuleViolation("signatoryName: the signatory's name (1 to 200 characters)", field="signatoryName",
+                            rule="§5.3")
+    return name
+
+
+def _mss_case(value: str) -> MssCase | None:
+    if not value:
+        return None
+    try:
+        return MssCase(value)
+    except ValueError:
+        raise RuleViolation("mssCase: CAS_1 or CAS_2", field="mssCase", rule="SN6") from None
+
+
+def _file(upload: UploadFile | None, what: str, rule: str) -> UploadFile:
+    if upload is None or not upload.filename:
+        raise RuleViolation(f"body: attach {what}", field="body", rule=rule)
+    return upload
+
+
+async def _chunks(upload: UploadFile) -> AsyncIterator[bytes]:
+    while chunk := await upload.read(1 << 16):
+        yield chunk
+
+
+def _upload(upload: UploadFile) -> dict[str, Any]:
+    """The service's raw upload (uploads.RawUpload) from a form's file: its declared type, its bytes streamed."""
+    return {"declared_type": upload.content_type or "", "declared_size": None, "body": _chunks(upload)}
+
+
 class SonsPagesController(Controller):
     path = BASE
     dependencies = {**BASE_DEPENDENCIES,
@@ -249,7 +453,7 @@ class SonsPagesController(Controller):
                     "exports": Provide(provide_export_service, sync_to_thread=False)}
 
     @get("/", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.list")
-    async def index(self, principal: Caller, viewer: Viewer, listing: Listing, reports: Reports,
+    async def index(self, principal: Caller, viewer: Viewer, listing: Listing, reports: Reports, orders: Orders,
                     dispositif: Dispositif = "", vague: Vague = "", editeur: Editeur = "", og: Og = "",
                     region: Region = "", statut_asp: Asp = "", risque: Risque = "", q: Search = "",
                     tri: Tri = "deadline", ordre: Ordre = "asc", taille: Taille = 25, page: Numero = 1) -> Template:
@@ -258,6 +462,7 @@ class SonsPagesController(Controller):
                           region=region, statut_asp=statut_asp,
                           risque=risque, q=q, tri=tri, ordre=ordre, taille=taille, page=page)
         found = await listing.search(principal, **filters.service_args(), limit=taille, offset=(page - 1) * taille)
+        todo = await _awaiting_me(principal, orders)
         # The counts by status: GET /sons/reports/orders?by=status, the caller's orders (not the filter).
         by_status = await reports.report(principal, ReportDimension.STATUS)
         bars = chart_bars(by_status)
@@ -267,7 +472,7 @@ class SonsPagesController(Controller):
             "report": by_status, "bars": bars, "chart": {"width": CHART_WIDTH, "bar": BAR_HEIGHT,
                                                          "height": max(1, len(bars)) * (BAR_HEIGHT + BAR_GAP)},
             "labels": ORDER_LABELS, "asp_labels": ASP_LABELS, "risks": RISK_LABELS, "sorts": SORT_LABELS,
-            "regions": REGION_LABELS, "sizes": PAGE_SIZES})
+            "regions": REGION_LABELS, "sizes": PAGE_SIZES, "todo": todo, "act_labels": ACT_LABELS})
 
     @get("/export.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.export")
     async def export(self, principal: Caller, listing: Listing, dispositif: Dispositif = "", vague: Vague = "",
@@ -297,12 +502,17 @@ class SonsPagesController(Controller):
         order = await orders.get(principal, order_id)  # another's order: 404, from the service
         listed = (await listing.search(principal, order_id=order_id, limit=1)).items[0]
         operator = principal.is_platform_admin
+        acts = order_acts(principal, order, orders.clock.now())
         return Template("sons_order.html", context={
             "viewer": viewer, "title": f"Commande SONS {order.order_ref}", "order": order, "listed": listed,
             "labels": ORDER_LABELS, "asp_labels": ASP_LABELS, "kinds": KIND_LABELS, "regions": REGION_LABELS,
             "base": f"{BASE}/commandes/{order_id}",
             "status_choices": {r.id: _status_choices(r) for r in order.requests} if operator else {},
-            "can_cancel": operator and order.status in CANCELLABLE})
+            "can_cancel": operator and order.status in CANCELLABLE,
+            "acts": acts, "awaited": awaited(order), "timeline": timeline(order), "methods": METHOD_LABELS,
+            "verdicts": VERDICT_LABELS, "categories": CATEGORY_LABELS, "mss_cases": [c.value for c in MssCase],
+            "signature_accept": SIGNATURE_ACCEPT, "invoice_accept": INVOICE_ACCEPT,
+            "refilable": (AspStatus.INCOMPLETE, AspStatus.TO_MODIFY)})
 
     @get("/commandes/{order_id:uuid}/demandes-de-paiement.json", opt=requires(*SONS_ORDER_READERS, reason=_READERS),
          name="web.sons.payment_requests")
@@ -338,6 +548,104 @@ class SonsPagesController(Controller):
         recovery = f" ; {order.recovery_cents / 100:.2f} € à recouvrer".replace(".", ",") \
             if order.recovery_cents else ""
         return done(request, f"{BASE}/commandes/{order_id}", f"La commande est annulée{recovery}.")
+
+    # -- the parties' acts: each the service of its API route, under the same role set ------------------------
+
+    @post("/commandes/{order_id:uuid}/signature", opt=requires(*HOLDER_WRITERS, reason=_HOLDER), status_code=303,
+          request_max_body_size=None, name="web.sons.sign")
+    async def sign(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                   orders: Orders, data: Annotated[SignatureForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+                   ) -> Redirect:
+        await orders.get(principal, order_id)  # another's order: 404 before the form is judged
+        name = _signatory(data.signataire)
+        try:
+            method = SignatureMethod(data.methode)
+        except ValueError:
+            raise RuleViolation("method: how the OG signed (CPx card, Pro Santé Connect, RGS certificate, eIDAS)",
+                                field="method", rule="§5.3") from None
+        role = data.qualite.strip()
+        if len(role) > 200:
+            raise RuleViolation("signatoryRole: at most 200 characters", field="signatoryRole", rule="§5.3")
+        document = _file(data.document, "the signed order (PAdES PDF, CAdES or XAdES)", "G16")
+        order = await orders.sign(principal, order_id, signatory_name=name, signatory_role=role or None,
+                                  method=method, **_upload(document))
+        verdict = VERDICT_LABELS.get(str((order.signature.verification or {}).get("verdict")), "vérifiée") \
+            if order.signature else "vérifiée"
+        return done(request, f"{BASE}/commandes/{order_id}",
+                    f"Bon de commande signé : signature {verdict} (G16). L'éditeur peut déposer la demande d'avance.")
+
+    @post("/commandes/{order_id:uuid}/avance", opt=requires(*VENDOR_WRITERS, reason=_VENDOR), status_code=303,
+          name="web.sons.advance")
+    async def advance(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                      orders: Orders) -> Redirect:
+        order = await orders.file_advance(principal, order_id)
+        filed = next(r for r in reversed(order.requests) if r.kind is RequestKind.ADVANCE)
+        return done(request, f"{BASE}/commandes/{order_id}",
+                    f"Demande d'avance déposée à l'ASP : {filed.amount_cents / 100:.2f} €.".replace(".", ",", 1))
+
+    @post("/commandes/{order_id:uuid}/avenants", opt=requires(*VENDOR_WRITERS, reason=_VENDOR), status_code=303,
+          name="web.sons.amend")
+    async def amend(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                    orders: Orders, data: Annotated[AmendmentForm, Body(media_type=Form)]) -> Redirect:
+        cents = _cents(data.montant.strip())
+        body = _converted(schemas.AmendmentCreate, {"amountCents": 0 if cents is None else cents}, "SN5")
+        order = await orders.file_amendment(principal, order_id, body)
+        filed = max((r for r in order.requests if r.kind is RequestKind.AMENDMENT), key=lambda r: r.position)
+        return done(request, f"{BASE}/commandes/{order_id}", f"Avenant n° {filed.position} déposé à l'ASP.")
+
+    @post("/commandes/{order_id:uuid}/deploiement", opt=requires(*VENDOR_WRITERS, reason=_VENDOR), status_code=303,
+          name="web.sons.deploy")
+    async def deploy(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                     orders: Orders) -> Redirect:
+        await orders.deploy(principal, order_id)
+        return done(request, f"{BASE}/commandes/{order_id}",
+                    "Déploiement déclaré : l'OG peut signer la vérification d'aptitude.")
+
+    @post("/commandes/{order_id:uuid}/va", opt=requires(*HOLDER_WRITERS, reason=_HOLDER), status_code=303,
+          request_max_body_size=None, name="web.sons.accept")
+    async def accept(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                     orders: Orders, data: Annotated[AcceptanceForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+                     ) -> Redirect:
+        await orders.get(principal, order_id)
+        name = _signatory(data.signataire)
+        address = data.adresse_mss.strip() or None
+        if address is not None and not 3 <= len(address) <= 300:
+            raise RuleViolation("mssAddress: 3 to 300 characters", field="mssAddress", rule="SN6")
+        document = _file(data.document, "the signed VA or MOM (PAdES PDF, CAdES or XAdES)", "G16")
+        await orders.accept(principal, order_id, signatory_name=name, mss_case=_mss_case(data.cas_mss),
+                            mss_address=address, **_upload(document))
+        return done(request, f"{BASE}/commandes/{order_id}",
+                    "Vérification d'aptitude signée (G16) : l'éditeur peut déposer la demande de solde.")
+
+    @post("/commandes/{order_id:uuid}/solde", opt=requires(*VENDOR_WRITERS, reason=_VENDOR), status_code=303,
+          request_max_body_size=None, name="web.sons.balance")
+    async def balance(self, request: Request[Any, Any, Any], order_id: FromPath[uuid.UUID], principal: Caller,
+                      orders: Orders, data: Annotated[BalanceForm, Body(media_type=RequestEncodingType.MULTI_PART)],
+                      ) -> Redirect:
+        await orders.get(principal, order_id)
+        invoice = _file(data.facture, "the single 100 % Factur-X invoice (PDF)", "SN7")
+        await orders.file_balance(principal, order_id, mss_case=_mss_case(data.cas_mss), **_upload(invoice))
+        return done(request, f"{BASE}/commandes/{order_id}", "Demande de solde déposée à l'ASP avec sa facture.")
+
+    @post("/demandes-asp/{request_id:uuid}/nouveau-depot", opt=requires(*VENDOR_WRITERS, reason=_VENDOR),
+          status_code=303, name="web.sons.refile")
+    async def refile(self, request: Request[Any, Any, Any], request_id: FromPath[uuid.UUID], principal: Caller,
+                     orders: Orders) -> Redirect:
+        order = await orders.refile(principal, request_id)
+        return done(request, f"{BASE}/commandes/{order.id}", "Demande déposée à nouveau à l'ASP.")
+
+
+async def _awaiting_me(principal: Principal, orders: AspService) -> list[tuple[schemas.Order, list[str]]]:
+    """The orders awaiting an act of the caller, as an OG's or a vendor's writer (GET /sons/orders, its own): those
+    awaiting its signature or its VA first, then by order deadline."""
+    if not principal.organisations_with(*HOLDER_WRITERS, *VENDOR_WRITERS):
+        return []
+    now = orders.clock.now()
+    mine = [(o, sorted(order_acts(principal, o, now) - {"amend"}, key=list(ACT_LABELS).index))
+            for o in await orders.list_all(principal)]
+    todo = [(o, acts) for o, acts in mine if acts]
+    return sorted(todo, key=lambda item: (not any(a in HOLDER_ACTS for a in item[1]), item[0].order_deadline,
+                                          item[0].order_ref))
 
 
 CONTROLLERS: list[type[Controller]] = [SonsPagesController]
