@@ -581,7 +581,7 @@ class SonsPagesController(Controller):
         order = await orders.file_advance(principal, order_id)
         filed = next(r for r in reversed(order.requests) if r.kind is RequestKind.ADVANCE)
         return done(request, f"{BASE}/commandes/{order_id}",
-                    f"Demande d'avance déposée à l'ASP : {filed.amount_cents / 100:.2f} €.".replace(".", ",", 1))
+                    f"Demande d'avance déposée à l'ASP : {_euros_cell(filed.amount_cents)} €.")
 
     @post("/commandes/{order_id:uuid}/avenants", opt=requires(*VENDOR_WRITERS, reason=_VENDOR), status_code=303,
           name="web.sons.amend")
