@@ -567,7 +567,7 @@ EXPECTATIONS |= {
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/retablir":  dps_row(U, F, F, A, F, A, N, F, F),
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure":   dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's SONS orders screens (marketplace/web/sons.py): reads as GET /sons/orders, /sons/orders/{id},
+# The back-office's SONS orders screens (marketplace/web/sons/): reads as GET /sons/orders, /sons/orders/{id},
 # /sons/reports/orders and /sons/payment-requests (SONS_ORDER_READERS, the file 404 to another OG, vendor or region);
 # the acts as the API's cancellation and ASP-status rows (SONS_OPERATORS). `order_id`/`request_id` are the matrix's
 # order and its advance request (segment `sons`).
@@ -668,7 +668,7 @@ EXPECTATIONS |= {
 # The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py).
 EXPECTATIONS |= {
 }
-# The web's SONS order acts for holders and vendors (marketplace/web/sons.py, beside the back-office's): each as
+# The web's SONS order acts for holders and vendors (marketplace/web/sons/, beside the back-office's): each as
 # the API route whose service it calls (HOLDER_WRITERS signs the order and its VA, VENDOR_WRITERS files the advance,
 # its amendments, the deployment, the balance and a refile; the other OG or vendor: 404 from the service). The
 # matrix's order is a draft and the forms come without their file: the OG's admin gets a 422 page, the vendor's a
