@@ -122,7 +122,10 @@ async def test_the_og_and_the_vendor_act_on_an_order_through_its_file(
     assert "Bon de commande signé : signature valide (G16)" in page  # the flash message
     assert forms(page) == set() and "Attendu de l'éditeur : le dépôt de la demande d'avance" in awaited(page)
 
-    # The vendor files the advance; the OG cannot (403).
+    # The vendor files the advance (its list now heads with it; the OG's has nothing left); the OG cannot (403).
+    assert "déposer la demande d'avance" in html.unescape((await vendor.get("/app/sons")).text).split(
+        'id="a-faire"', 1)[1].split("</section>", 1)[0]
+    assert 'id="a-faire"' not in (await holder.get("/app/sons")).text
     assert forms(await file_page(vendor, oid)) == {"form-avance"}
     token = csrf_token(await file_page(holder, oid))
     assert (await holder.post(f"/app/sons/commandes/{oid}/avance", data={"_csrf_token": token})).status_code == 403
@@ -161,7 +164,8 @@ async def test_the_og_and_the_vendor_act_on_an_order_through_its_file(
     read = await api_order(client, world, oid)
     assert read["status"] == "deployed" and read["deployedAt"]
 
-    # The OG signs its VA (the MS1 dispositif asks for its MSS case, SN6).
+    # The OG signs its VA (the MS1 dispositif asks for its MSS case, SN6); its list heads with it.
+    assert "signer la vérification d'aptitude" in html.unescape((await holder.get("/app/sons")).text)
     page = await file_page(holder, oid)
     assert forms(page) == {"form-va"} and "Attendu de l'OG : la signature de la vérification" in awaited(page)
     va = {"document": ("va.pdf", signed(f"VA {oid}"), "application/pdf")}
