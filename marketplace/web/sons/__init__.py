@@ -84,6 +84,7 @@ from marketplace.web.sons._listing import (
     BAR_HEIGHT,
     BASE,
     CHART_WIDTH,
+    CSV_HEADER,
     PAGE_SIZES,
     Asp,
     Dispositif,
@@ -99,9 +100,9 @@ from marketplace.web.sons._listing import (
     Tri,
     Vague,
     chart_bars,
-    csv_lines,
-    euros_cell,
+    csv_rows,
 )
+from marketplace.web.tables import csv_download, euros_cell
 
 _READERS = ("The operator (every order), a funder's members (read-only, the orders of their region), an order's "
             "vendor and OG, as GET /sons/orders; anyone else: 404.")
@@ -158,8 +159,7 @@ class SonsPagesController(Controller):
                           risque=risque, q=q, tri=tri, ordre=ordre)
         # The whole filter, read inside the request, encoded as it is sent.
         found = await listing.search(principal, **filters.service_args(), limit=LIST_MAX, offset=0)
-        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="commandes-sons.csv"'})
+        return csv_download("commandes-sons.csv", CSV_HEADER, csv_rows(found.items))
 
     @get("/rapport.csv", opt=requires(*SONS_ORDER_READERS, reason=_READERS), name="web.sons.report")
     async def report(self, principal: Caller, reports: Reports,

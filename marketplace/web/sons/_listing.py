@@ -3,31 +3,27 @@ its CSV export."""
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, ClassVar
 
-import msgspec
 from litestar.params import QueryParameter
 
-from marketplace.lib.clock import to_paris
 from marketplace.sons import schemas
 from marketplace.sons.listing import LIST_SORTS
 from marketplace.web.security import PREFIX
 from marketplace.web.sons._labels import ASP_LABELS, ORDER_LABELS, REGION_LABELS, RISKS
+from marketplace.web.tables import ListFilters, euros_cell, paris_cell
 
 BASE = f"{PREFIX}/sons"
 PAGE_SIZES = (25, 50, 100)
 
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(ListFilters, frozen=True):
     """The list's filters as they stand in the URL (a link, a reload and the export keep them)."""
 
+    base: ClassVar[str] = BASE
     dispositif: str = ""
     vague: int | None = None
     editeur: uuid.UUID | None = None
@@ -40,22 +36,6 @@ class Filters(msgspec.Struct, frozen=True):
     ordre: str = "asc"
     taille: int = 25
     page: int = 1
-
-    def params(self, **changes: Any) -> dict[str, Any]:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = Filters()
-        return {k: v for k, v in values.items() if v not in (None, "") and v != getattr(defaults, k)}
-
-    def link(self, path: str = BASE, **changes: Any) -> str:
-        query = urlencode(self.params(**changes))
-        return f"{path}?{query}" if query else path
-
-    def sort_link(self, key: str) -> str:
-        flip = "desc" if self.tri == key and self.ordre == "asc" else "asc"
-        return self.link(tri=key, ordre=flip, page=1)
-
-    def aria_sort(self, key: str) -> str:
-        return ("ascending" if self.ordre == "asc" else "descending") if self.tri == key else "none"
 
     def service_args(self) -> dict[str, Any]:
         return {"dispositif": self.dispositif or None, "wave": self.vague, "vendor": self.editeur,
@@ -99,38 +79,18 @@ def chart_bars(report: schemas.OrderReport) -> list[Bar]:
             for i, row in enumerate(report.rows)]
 
 
-def _paris_cell(at: datetime | None) -> str:
-    return to_paris(at).strftime("%d/%m/%Y %H:%M") if at else ""
+CSV_HEADER = ("Identifiant", "Référence", "Éditeur", "OG", "FINESS EJ", "Dispositif", "Vague", "Tranche", "Statut",
+              "Statut ASP", "Montant HT (€)", "Montant TTC (€)", "Payé (€)",
+              "Échéance de déploiement (heure de Paris)", "Déploiement dans les 30 jours", "Demande à modifier",
+              "Régions", "Créée le (heure de Paris)")
 
 
-def _cell(text: str | None) -> str:
-    """A text cell a spreadsheet will not run as a formula (CSV injection)."""
-    text = text or ""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def euros_cell(cents: int) -> str:
-    return f"{cents // 100},{cents % 100:02d}"
-
-
-def csv_lines(items: list[schemas.OrderListItem]) -> Iterator[bytes]:
-    """The export of the current filter: UTF-8 with a BOM, `;`, CRLF (what Excel in French opens as is), amounts in
-    euros with a decimal comma."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Identifiant", "Référence", "Éditeur", "OG", "FINESS EJ", "Dispositif", "Vague", "Tranche",
-                     "Statut", "Statut ASP", "Montant HT (€)", "Montant TTC (€)", "Payé (€)",
-                     "Échéance de déploiement (heure de Paris)", "Déploiement dans les 30 jours",
-                     "Demande à modifier", "Régions", "Créée le (heure de Paris)"])
-    yield ("\ufeff" + out.getvalue()).encode()
+def csv_rows(items: list[schemas.OrderListItem]) -> Iterator[tuple[object, ...]]:
+    """The export of the current filter, amounts in euros with a decimal comma."""
     for item in items:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([str(item.id), _cell(item.order_ref), _cell(item.vendor_name), _cell(item.holder_name),
-                         item.og_finess_ej, item.dispositif_code, item.wave, _cell(item.tranche),
-                         ORDER_LABELS[item.status.value], ASP_LABELS.get(item.asp_status, item.asp_status),
-                         euros_cell(item.amount_ht_cents), euros_cell(item.amount_ttc_cents),
-                         euros_cell(item.paid_cents), _paris_cell(item.deployment_deadline),
-                         "oui" if item.deadline_risk else "non", "oui" if item.to_modify else "non",
-                         ", ".join(REGION_LABELS.get(r, r) for r in item.regions), _paris_cell(item.created_at)])
-        yield out.getvalue().encode()
+        yield (str(item.id), item.order_ref, item.vendor_name, item.holder_name, item.og_finess_ej,
+               item.dispositif_code, item.wave, item.tranche, ORDER_LABELS[item.status.value],
+               ASP_LABELS.get(item.asp_status, item.asp_status), euros_cell(item.amount_ht_cents),
+               euros_cell(item.amount_ttc_cents), euros_cell(item.paid_cents), paris_cell(item.deployment_deadline),
+               item.deadline_risk, item.to_modify, ", ".join(REGION_LABELS.get(r, r) for r in item.regions),
+               paris_cell(item.created_at))
