@@ -21,7 +21,8 @@ RULE_LABELS: dict[str, str] = {
     # The law of the SAD (domain.md §1.2, §11.3).
     "D2": "L'avis du SAD fixe sa période de validité (le début avant la fin) et dit si d'autres acheteurs que la "
           "centrale d'achat peuvent l'utiliser ; un besoin se rattache à un SAD publié, dont le marché spécifique "
-          "est conduit par l'acheteur du SAD, ou par le porteur en intermédiation.",
+          "est conduit par l'acheteur du SAD, par un autre acheteur si l'avis le permet, ou par le porteur en "
+          "intermédiation.",
     "D3": "Les documents de la consultation du SAD restent publics et téléchargeables pendant toute sa validité, "
           "sans jamais être modifiés : une nouvelle version est un nouveau document.",
     "D4": "La première période de dépôt des demandes de participation dure au moins 30 jours calendaires "
@@ -145,7 +146,7 @@ RULE_LABELS: dict[str, str] = {
            "payée » et « rejetée » étant définitifs ; rien n'est payé deux fois, et le solde est refusé tant "
            "qu'un avenant n'est pas décidé et payé.",
     "SN6": "Pour les couloirs MS1 et MS2, la VA porte le cas « Déploiement MSS », et un solde déposé à partir de "
-           "la date prévue porte le même cas.",
+           "la date fixée par le calendrier du dispositif porte le même cas.",
     "SN7": "Le solde exige la vérification signée (VA ou MOM) et une seule facture Factur-X pour 100 % de la "
            "commande (ses totaux HT et TTC), au nom du signataire de la vérification.",
     # Properties of the receipt of offers (reliability.md §1.7).
