@@ -356,6 +356,7 @@ FIELD_LABELS: dict[str, str] = {
     "calendar.referencingClosesAt": "fin de la fenêtre de référencement",
     "iban": "IBAN",
     "ribKey": "clé RIB",
+    "bic": "BIC",
     "acceptance": "vérification (VA ou MOM)",
     "invoice": "facture",
     "swornStatement": "déclaration sur l'honneur",
