@@ -18,8 +18,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 
+from marketplace.accounts.principal import Principal
 from marketplace.errors import DomainError
 from marketplace.web.rule_labels import field_label, language_of, rule_label
+from marketplace.web.pages import viewer_of
 from marketplace.web.security import PREFIX
 
 _TITLES = {400: "Requête invalide", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non permise",
@@ -59,7 +61,13 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
                     context={"status": status, "title": _TITLES.get(status, "Erreur"), "detail": detail,
                              "detail_lang": language_of(detail), "rule": rule, "rule_label": rule_label(rule),
                              "field": field, "field_label": field_label(field), "reason": reason,
-                             "back": _back(request)})
+                             "back": _back(request), **_signed_in(request)})
+
+
+def _signed_in(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A signed-in person keeps their header and navigation on the error page (base.html's `viewer`)."""
+    principal = request.scope.get("user")
+    return {"viewer": viewer_of(principal)} if isinstance(principal, Principal) and principal.email else {}
 
 
 def _back(request: Request[Any, Any, Any]) -> str:

@@ -352,6 +352,8 @@ FIELD_LABELS: dict[str, str] = {
     "referencedOn": "date du référencement",
     "referencingNumber": "numéro de référencement ANS",
     "mssCase": "cas « Déploiement MSS »",
+    "mssAddress": "adresse de messagerie MSSanté",
+    "method": "mode de signature",
     "requestId": "demande à l'ASP",
     "calendar.referencingClosesAt": "fin de la fenêtre de référencement",
     "iban": "IBAN",
