@@ -156,6 +156,14 @@ class ContractBase:
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Contract:
         return await self._schema(await self._load(principal, contract_id, read=True))
 
+    async def of_specific_contract(self, principal: Principal,
+                                   specific_contract_id: uuid.UUID) -> schemas.Contract | None:
+        """The contract made from a specific contract's award, read as `get` reads it (its parties, and who follows
+        the procedure, HC2; anyone else: 404); None while none is made."""
+        contract_id = await self.session.scalar(select(Contract.id).where(
+            Contract.specific_contract_id == specific_contract_id))
+        return await self.get(principal, contract_id) if contract_id is not None else None
+
     async def _schema(self, contract: Contract) -> schemas.Contract:
         modifications = await self._modifications(contract.id)
         signatures = await self._signatures(contract.id)
