@@ -42,7 +42,7 @@ from marketplace.awards.deps import provide_award_service
 from marketplace.awards.deps import provide_contract_service as provide_signed_contract_service
 from marketplace.awards.schemas import Award, Contract
 from marketplace.awards.states import ContractStatus, SignatureSide
-from marketplace.errors import NotFound, RuleViolation
+from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.funding import schemas as funding_schemas
 from marketplace.funding.decisions import DecisionService
 from marketplace.funding.deps import provide_decision_service, provide_tranche_service
@@ -248,7 +248,9 @@ class HolderContractsController(Controller):
         specific = await specifics.of_need(principal, need_id)
         contract = await contracts.of_specific_contract(principal, specific.id) if specific else None
         if contract is None:
-            raise NotFound("This need has no contract to sign yet.")
+            # The need is the caller's own (else 404 above): what it lacks is a state, not an access.
+            raise Conflict("contract: HC4: this need has no contract to sign yet; it is made from the award",
+                           field="contract", rule="HC4")
         document = data.document
         if document is None or not document.filename:
             raise RuleViolation("document: G16: joignez le contrat signé (PDF PAdES, .p7s/.p7m CAdES ou XML XAdES)",
