@@ -92,6 +92,7 @@ CHECKS = {"integrity": "intégrité", "timestamp": "heure de signature", "validi
           "chain": "chaîne de confiance", "revocation": "révocation", "category": "catégorie (qualifiée)"}
 CHECK_STATUS = {"passed": "réussi", "failed": "échoué", "unknown": "indéterminé"}
 SIDE = {"buyer": "acheteur", "vendor": "titulaire"}
+SIDE_OF = {"buyer": "de l'acheteur", "vendor": "du titulaire"}
 
 
 # -- forms ---------------------------------------------------------------------------------------------------
@@ -236,7 +237,7 @@ class HolderContractsController(Controller):
             "viewer": viewer, "title": f"Contrat : {need.title}", "active": "my-needs", "need": need,
             "specific": specific, "award": award, "signed": signed, "award_status": AWARD_STATUS,
             "contract_status": CONTRACT_STATUS, "verdict": VERDICT, "checks": CHECKS, "check_status": CHECK_STATUS,
-            "side": SIDE, "may_sign": _holder_signs(principal, need, signed.value)})
+            "side": SIDE, "side_of": SIDE_OF, "may_sign": _holder_signs(principal, need, signed.value)})
 
     @post("/contrat/signature", status_code=303, request_max_body_size=None,
           opt=requires(*SIGNATORIES, reason=SIGNERS), name="web.holder_contracts.sign")

@@ -42,6 +42,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]
 
 Client = AsyncTestClient[Litestar]
 VENDOR = "Logiciels Médico-Sociaux SAS"  # the awardee (tests/world.py's `vendor`)
+QUESTION = "La reprise des données de l'ancien logiciel est-elle incluse ?"
+ANSWER = "Oui, pour les cinq dernières années."
 
 
 async def _awarded_with_a_contract(client: Client, world: World, clock: FrozenClock,
@@ -49,6 +51,11 @@ async def _awarded_with_a_contract(client: Client, world: World, clock: FrozenCl
     """(need, specific contract, contract): in intermediation, awarded by the holder, its contract made, unsigned."""
     mode = "intermediation"
     nid, cid = await _funded_and_published(client, world, clock, mode)
+    # A vendor's question, answered by the holder, the buyer here (HC2): published to every invitee.
+    url = f"/specific-contracts/{cid}/questions"
+    asked = expect(await client.post(url, headers=world["vendor_admin"].headers, json={"question": QUESTION}), 201)
+    expect(await client.post(f"{url}/{asked['id']}/answer", headers=world["holder_admin"].headers,
+                             json={"answer": ANSWER}), 200)
     offers = await _offers(client, world, clock, cid)
     clock.set(DEADLINE + timedelta(hours=1))
     expect(await open_offers(client, world, cid, "holder_opener", person="holder_opener"), 200)
@@ -76,11 +83,21 @@ def _follow(page: Any, selector: str, url: str) -> None:
 
 
 def _choose_file(page: Any, selector: str, path: Path) -> None:
-    """Tab to a file field and open its chooser with the space bar; the chooser picks `path`."""
+    """Tab to a file field and open its chooser with the space bar (Enter, if a busy machine let the key go by
+    before the field listened); the chooser picks `path`."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     _tab_to(page, selector)
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(path))
+    for key in ("Space", "Enter", "Space"):
+        try:
+            with page.expect_file_chooser(timeout=10_000) as chooser:
+                page.keyboard.press(key)
+        except PlaywrightTimeout:
+            continue
+        chooser.value.set_files(str(path))
+        assert page.eval_on_selector(selector, "e => e.files.length") == 1
+        return
+    raise AssertionError(f"no file chooser opened from {selector} by the keyboard")
 
 
 def _submit(page: Any, key: str = "Enter") -> None:
@@ -143,6 +160,8 @@ async def test_a_holder_follows_its_need_to_its_contract_signs_and_requests_its_
     assert format_euros(GRANT_CENTS) in seen["procedure"]  # the decision's amount, in euros
     assert "attribution décidée" in seen["procedure"] and VENDOR in seen["procedure"]
     assert "Intermédiation : vous êtes l'acheteur de ce marché (HC2)" in seen["procedure"]
+    assert QUESTION in seen["procedure"] and ANSWER in seen["procedure"]
+    assert email_of("vendor_admin") not in seen["procedure"]  # the asker stays anonymous
     assert seen["procedure_links"] == [f"/app/marches/{cid}", f"/app/marches/{cid}/ouverture",
                                        f"/app/marches/{cid}/evaluation", f"/app/marches/{cid}/attribution"]
     assert seen["procedure_axe"] == [], "\n".join(seen["procedure_axe"])
@@ -151,6 +170,7 @@ async def test_a_holder_follows_its_need_to_its_contract_signs_and_requests_its_
     assert seen["contract_axe"] == [], "\n".join(seen["contract_axe"])
     assert "Signature du porteur enregistrée et vérifiée (G16)" in seen["contract_signed"]
     assert "intégrité" in seen["contract_signed"] and "certificat qualifié" in seen["contract_signed"]
+    assert "Signature de l'acheteur (Association Les Tilleuls)" in seen["contract_signed"]
     assert "Déposer la signature du porteur" not in seen["contract_signed"]  # its turn is over
     assert seen["contract_signed_axe"] == [], "\n".join(seen["contract_signed_axe"])
     # Read back: the buyer's side (the holder, HC2, HC4) signed, verified; the awardee then signs through the API.
