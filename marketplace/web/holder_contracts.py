@@ -31,7 +31,7 @@ from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.params import Body, FromPath, PathParameter
+from litestar.params import Body, FromPath, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
 from marketplace.accounts.principal import Principal
@@ -73,6 +73,8 @@ Tranches = NamedDependency[TrancheService]
 # The tranche's place in the grant (N14: 1, 2, 3), as the API's path parameter.
 Position = Annotated[int, PathParameter(ge=1, le=len(FUNDING_SCHEDULE))]
 Multipart = RequestEncodingType.MULTI_PART
+# Whose signed document: the buyer's (the holder's, in intermediation) or the awardee's.
+Side = Annotated[SignatureSide, QueryParameter(name="partie")]
 
 MEMBERS = "Members of the need's holder (another holder: 404), as GET /needs/{id} and GET /needs/{id}/funding."
 CONTRACT_READERS = ("As GET /contracts/{id}: the contract's parties' members, the holder's administrators and "
@@ -238,6 +240,18 @@ class HolderContractsController(Controller):
             "specific": specific, "award": award, "signed": signed, "award_status": AWARD_STATUS,
             "contract_status": CONTRACT_STATUS, "verdict": VERDICT, "checks": CHECKS, "check_status": CHECK_STATUS,
             "side": SIDE, "side_of": SIDE_OF, "may_sign": _holder_signs(principal, need, signed.value)})
+
+    @get("/contrat/signatures/document", status_code=307, opt=requires(*BUYER_WRITERS, reason=CONTRACT_READERS),
+         name="web.holder_contracts.signed_document")
+    async def signed_document(self, need_id: FromPath[uuid.UUID], principal: Caller, specifics: Specifics,
+                              contracts: Contracts, partie: Side = SignatureSide.BUYER) -> Redirect:
+        """The document a party signed: a short-lived link, as GET /contracts/{id}/signatures/{side}/document
+        (audited)."""
+        specific = await specifics.of_need(principal, need_id)
+        contract = await contracts.of_specific_contract(principal, specific.id) if specific else None
+        if contract is None:
+            raise NotFound("This need has no contract yet.")
+        return Redirect(await contracts.signed_document_url(principal, contract.id, partie), status_code=307)
 
     @post("/contrat/signature", status_code=303, request_max_body_size=None,
           opt=requires(*SIGNATORIES, reason=SIGNERS), name="web.holder_contracts.sign")

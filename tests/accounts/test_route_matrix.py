@@ -666,12 +666,14 @@ EXPECTATIONS |= {
 # The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py). The procedure as
 # GET /needs/{id} (the matrix's draft need: nothing published yet, a page all the same); the contract as
 # GET /contracts/{id} (BUYER_WRITERS: the holder's admin; the buyer's admin passes the guard, and the need is not its
-# own: 404); the signature as POST /contracts/{id}/signatures (the draft need has no contract: 409, ALLOW). The grant
-# pages on the matrix's funded need, as its /funding rows (its first tranche is requested already: 409, ALLOW; an
-# evidence form without its file: 422, ALLOW); the funders read their projects on their own pages (403 here).
+# own: 404), a signed document as …/signatures/{side}/document (the draft need has none: 404); the signature as
+# POST /contracts/{id}/signatures (the draft need has no contract: 409, ALLOW). The grant pages on the matrix's funded
+# need, as its /funding rows (its first tranche is requested already: 409, ALLOW; an evidence form without its file:
+# 422, ALLOW); the funders read their projects on their own pages (403 here).
 EXPECTATIONS |= {
     "GET /app/mes-besoins/{need_id}/procedure":                       row(U, A, F, F, F, A, N),
     "GET /app/mes-besoins/{need_id}/contrat":                         row(U, F, F, N, F, A, N),
+    "GET /app/mes-besoins/{need_id}/contrat/signatures/document":     row(U, F, F, N, F, N, N),
     "POST /app/mes-besoins/{need_id}/contrat/signature":              row(U, F, F, N, F, A, N),
     "GET /app/mes-besoins/{need_id}/financement":                     funding_row(U, A, F, F, F, F, F, F, A, N),
     "GET /app/mes-besoins/{need_id}/financement/decision":            funding_row(U, A, F, F, F, F, F, F, A, N),

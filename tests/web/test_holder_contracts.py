@@ -105,6 +105,12 @@ async def test_the_holders_pages_refuse_what_the_rules_refuse_and_hide_from_othe
     expect(await sign(client, world, created["id"], WINNER, minimal_pdf("signé par le titulaire")), 201)
     contract_page = (await admin.get(f"{base}/contrat")).text
     assert "Déposer la signature du porteur" not in contract_page and "signé et notifié" in contract_page
+    for side in ("buyer", "vendor"):
+        link = f"{base}/contrat/signatures/document?partie={side}"
+        assert link in contract_page
+        download = await admin.get(link)
+        assert download.status_code == 307 and f"signature-{side}.pdf" in download.headers["location"]
+    assert (await other.get(f"{base}/contrat/signatures/document?partie=buyer")).status_code == 404
     assert (await _post(admin, grant, f"{grant}/tranches/1/demande")).status_code == 303
     today = paris_day(clock.now().isoformat())
     expect(await validate_tranche(client, world, nid, 1), 200)
