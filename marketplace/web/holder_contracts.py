@@ -9,7 +9,8 @@ JSON API uses, with the same role sets on its acts:
   questions and answers (`QuestionService.list_for`), the award once made (`GET …/award`, read after the opening,
   HC3), and, in intermediation (HC2), the links to the buying side's screens the caller's roles open;
 - the contract (HC4): its parties, amounts, payment terms (FU7) and signatures with their G16 report
-  (`GET /contracts/{id}`, found by `ContractService.of_specific_contract`), and the holder's signature when it is
+  (`GET /contracts/{id}`, found by `ContractService.of_specific_contract`: none for who is no party, the holder of a
+  centralised procedure, HC3), and the holder's signature when it is
   the buyer of its contract (intermediation) and its side has not signed yet (`POST /contracts/{id}/signatures`);
 - the grant's tranches (FU5, N14, N15): each tranche's state and amount, the evidence it asks for
   (`PUT …/funding/tranches/{position}/evidence`) and its request (`POST …/request`, the third with its usage
@@ -207,13 +208,13 @@ class HolderContractsController(Controller):
             "funding": funding, "contract": contract, "statuses": STATUS_LABELS, "timeline": TIMELINE,
             "need_labels": NEED_LABELS, "funding_labels": FUNDING_LABELS, "award_status": AWARD_STATUS,
             "contract_status": CONTRACT_STATUS, "words": WORDS, "links": [], "questions": Section[Any](asked=False),
-            "award": Section[Any](asked=False), "signed": Section[Any](asked=False),
+            "award": Section[Any](asked=False), "signed": None,
             "reads_contract": principal.has_role_in(need.holder_organisation_id, *BUYER_WRITERS)}
         if contract is not None:
             context |= {"links": _back_office(principal, contract),
                         "questions": await section(questions.list_for(principal, contract.id)),
                         "award": await _award(awards, principal, contract.id),
-                        "signed": await section(contracts.of_specific_contract(principal, contract.id))}
+                        "signed": await contracts.of_specific_contract(principal, contract.id)}
         return Template("holder_contracts_procedure.html", context=context)
 
     @get("/financement/decision", status_code=307, opt=requires(*HOLDER_MEMBERS, reason=MEMBERS),
@@ -230,16 +231,16 @@ class HolderContractsController(Controller):
                        specifics: Specifics, awards: Awards, contracts: Contracts) -> Template:
         need = await needs.get(principal, need_id)
         specific = await specifics.of_need(principal, need_id)
-        signed: Section[Contract | None] = Section(asked=False)
+        signed: Contract | None = None
         award: Section[Award] = Section(asked=False)
         if specific is not None:
             award = await _award(awards, principal, specific.id)
-            signed = await section(contracts.of_specific_contract(principal, specific.id))
+            signed = await contracts.of_specific_contract(principal, specific.id)
         return Template("holder_contracts_contract.html", context={
             "viewer": viewer, "title": f"Contrat : {need.title}", "active": "my-needs", "need": need,
             "specific": specific, "award": award, "signed": signed, "award_status": AWARD_STATUS,
             "contract_status": CONTRACT_STATUS, "verdict": VERDICT, "checks": CHECKS, "check_status": CHECK_STATUS,
-            "side": SIDE, "side_of": SIDE_OF, "may_sign": _holder_signs(principal, need, signed.value)})
+            "side": SIDE, "side_of": SIDE_OF, "may_sign": _holder_signs(principal, need, signed)})
 
     @get("/contrat/signatures/document", status_code=307, opt=requires(*BUYER_WRITERS, reason=CONTRACT_READERS),
          name="web.holder_contracts.signed_document")
@@ -262,6 +263,11 @@ class HolderContractsController(Controller):
         signature date (D18); the contract is found from the need first (another holder's: 404)."""
         specific = await specifics.of_need(principal, need_id)
         contract = await contracts.of_specific_contract(principal, specific.id) if specific else None
+        centralised = specific is not None and specific.buyer_organisation_id != specific.holder_organisation_id
+        if contract is None and centralised:
+            # HC3, HC4: the central purchasing body buys and signs; to the holder, as through the API, there is no
+            # contract of its own to sign here.
+            raise NotFound("No contract of this need is the holder's to sign (HC4).")
         if contract is None:
             # The need is the caller's own (else 404 above): what it lacks is a state, not an access.
             raise Conflict("contract: HC4: this need has no contract to sign yet; it is made from the award",

@@ -158,11 +158,17 @@ class ContractBase:
 
     async def of_specific_contract(self, principal: Principal,
                                    specific_contract_id: uuid.UUID) -> schemas.Contract | None:
-        """The contract made from a specific contract's award, read as `get` reads it (its parties, and who follows
-        the procedure, HC2; anyone else: 404); None while none is made."""
+        """The contract made from a specific contract, as `get` reads it, for whoever `get` lets read it; None when
+        there is none yet, or the caller may not read it (a vendor whose offer lost learns nothing of it). How a
+        vendor's page finds the contract it signs from the specific contract it bid on."""
         contract_id = await self.session.scalar(select(Contract.id).where(
             Contract.specific_contract_id == specific_contract_id))
-        return await self.get(principal, contract_id) if contract_id is not None else None
+        if contract_id is None:
+            return None
+        try:
+            return await self.get(principal, contract_id)
+        except NotFound:
+            return None
 
     async def _schema(self, contract: Contract) -> schemas.Contract:
         modifications = await self._modifications(contract.id)
