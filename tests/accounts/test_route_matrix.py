@@ -674,17 +674,18 @@ EXPECTATIONS |= {
     "GET /app/offres/{contract_id}/suite/signature/document":         row(U, F, N, F, F),
 }
 # The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py). The procedure as
-# GET /needs/{id} (the matrix's draft need: nothing published yet, a page all the same); the contract as
-# GET /contracts/{id} (BUYER_WRITERS: the holder's admin; the buyer's admin passes the guard, and the need is not its
-# own: 404), a signed document as …/signatures/{side}/document (the draft need has none: 404); the signature as
-# POST /contracts/{id}/signatures (the draft need has no contract: 409, ALLOW). The grant pages on the matrix's funded
-# need, as its /funding rows (its first tranche is requested already: 409, ALLOW; an evidence form without its file:
-# 422, ALLOW); the funders read their projects on their own pages (403 here).
+# GET /needs/{id}, a page in any state of the need; the contract as GET /contracts/{id} (BUYER_WRITERS: the holder's
+# admin; the buyer's admin passes the guard, and the need is not its own: 404), a signed document as
+# …/signatures/{side}/document, the signature as POST /contracts/{id}/signatures. By then the buyer has published the
+# matrix's need (POST /needs/{id}/publish: centralised, HC3), so the holder has no contract of its own to read a
+# signed document of or to sign (HC4): 404, as through the API. The grant pages on the matrix's funded need, as its
+# /funding rows (its first tranche is requested already: 409, ALLOW; an evidence form without its file: 422, ALLOW);
+# the funders read their projects on their own pages (403 here).
 EXPECTATIONS |= {
     "GET /app/mes-besoins/{need_id}/procedure":                       row(U, A, F, F, F, A, N),
     "GET /app/mes-besoins/{need_id}/contrat":                         row(U, F, F, N, F, A, N),
     "GET /app/mes-besoins/{need_id}/contrat/signatures/document":     row(U, F, F, N, F, N, N),
-    "POST /app/mes-besoins/{need_id}/contrat/signature":              row(U, F, F, N, F, A, N),
+    "POST /app/mes-besoins/{need_id}/contrat/signature":              row(U, F, F, N, F, N, N),
     "GET /app/mes-besoins/{need_id}/financement":                     funding_row(U, A, F, F, F, F, F, F, A, N),
     "GET /app/mes-besoins/{need_id}/financement/decision":            funding_row(U, A, F, F, F, F, F, F, A, N),
     "GET /app/mes-besoins/{need_id}/financement/tranches/{position}/preuve":
