@@ -136,7 +136,9 @@ async def test_a_vendor_adds_a_solution_enrols_imports_and_exports_with_the_keyb
         page.keyboard.type("Assujetti")
         _tab_to(page, "#f-reference_asp")
         page.keyboard.type("ASP-CLAVIER-1")
-        page.keyboard.press("Enter")
+        # The page comes back to the same address: wait for the navigation itself, not for a URL it already has.
+        with page.expect_navigation():
+            page.keyboard.press("Enter")
         page.wait_for_url("**/app/solutions?editeur=*")
         seen["enrolled"] = page.locator("main").inner_text()
         seen["axe"]["enrolled"] = serious_violations(page)
