@@ -1,0 +1,77 @@
+"""Open data (domain.md §3, §4): public, read-only, never a sandbox's object (those are never stored)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from marketplace.errors import NotFound
+from marketplace.lib.access import public
+from marketplace.lib.clock import Clock
+from marketplace.opendata import schemas
+from marketplace.opendata.decp import DecpService, document
+from marketplace.opendata.ocds import OcdsService
+from marketplace.opendata.publisher import publisher_from
+from marketplace.settings import Settings
+
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
+Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+OCID_PATTERN = r"^ocds-[a-z0-9]{6}-[A-Za-z0-9-]{1,100}$"
+
+
+def provide_ocds(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                 settings: NamedDependency[Settings]) -> OcdsService:
+    return OcdsService(db_session, clock, settings)
+
+
+def provide_decp(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                 settings: NamedDependency[Settings]) -> DecpService:
+    return DecpService(db_session, clock, publisher_from(settings))
+
+
+Ocds = NamedDependency[OcdsService]
+Decp = NamedDependency[DecpService]
+PUBLIC = "Open data: the OCDS releases of published procedures (never a sandbox's, never an offer's content)."
+
+
+class OcdsController(Controller):
+    path = "/ocds"
+    tags = ["Open data"]
+    dependencies = {"ocds": Provide(provide_ocds, sync_to_thread=False)}
+
+    @get("/releases", opt=public(PUBLIC),
+         summary="OCDS 1.1.5 release package: the releases published, oldest first, optionally of one ocid or "
+                 "since a date")
+    async def releases(self, request: Request[object, object, object], ocds: Ocds,
+                       ocid: Annotated[str | None, QueryParameter(name="ocid", pattern=OCID_PATTERN)] = None,
+                       since: Annotated[datetime | None, QueryParameter(name="since")] = None,
+                       limit: Limit = 100, offset: Offset = 0) -> schemas.ReleasePackage:
+        rows = await ocds.releases(ocid=ocid, since=since, limit=limit, offset=offset)
+        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return msgspec.convert(ocds.release_package(rows, uri), schemas.ReleasePackage)
+
+    @get("/records/{ocid:str}", opt=public(PUBLIC),
+         summary="OCDS 1.1.5 record package of one contracting process: its releases and its compiled release")
+    async def record(self, ocid: FromPath[str], ocds: Ocds) -> schemas.RecordPackage:
+        package = await ocds.record_package(ocid, f"/ocds/records/{ocid}")
+        if package is None:
+            raise NotFound("No contracting process has this ocid.", field="ocid")
+        return msgspec.convert(package, schemas.RecordPackage)
+
+
+class DecpController(Controller):
+    path = "/decp"
+    tags = ["Open data"]
+    dependencies = {"decp": Provide(provide_decp, sync_to_thread=False)}
+
+    @get("/marches", opt=public("Open data: the essential data (DECP 2.0.3) of the contracts of at least 40,000 € HT "
+                                "published, each with its modifications appended."),
+         summary="DECP 2.0.3 document of the published contracts, oldest first")
+    async def marches(self, decp: Decp, limit: Limit = 1000, offset: Offset = 0) -> schemas.DecpDocument:
+        return msgspec.convert(document(await decp.records(limit=limit, offset=offset)), schemas.DecpDocument)
