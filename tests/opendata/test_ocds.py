@@ -31,7 +31,7 @@ from tests.opendata.schemas import (
 )
 from tests.tenders.test_offers import DEADLINE, open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
-from tests.vendors.api import Client, categories_by_pair, create_dps, expect, fetch, minimal_pdf, open_dps
+from tests.vendors.api import Client, categories_by_pair, dps_body, expect, fetch, minimal_pdf, open_dps
 from tests.vendors.api import publish as publish_dps
 from tests.world import World
 
@@ -240,7 +240,9 @@ async def test_releases_are_immutable_and_stored_once(
 async def test_sandbox_procedures_are_never_published(
         client: Client, world: World, clock: FrozenClock, settings: Settings, jobs: Jobs) -> None:
     real = await open_dps(client, world, clock)
-    sandbox = await create_dps(client, world, clock, title="Bac à sable", sandbox={"factor": 60})
+    body = {**dps_body(clock.now(), title="Bac à sable"), "sandbox": {"factor": 60}}
+    sandbox = expect(await client.post("/dps", headers=world["buyer_admin"].headers, json=body), 201)
+    assert sandbox["sandbox"] is True
     expect(await publish_dps(client, world, clock, sandbox["id"]), 200)
     await jobs.run()
     package = expect(await client.get("/ocds/releases"), 200)
