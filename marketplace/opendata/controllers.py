@@ -9,30 +9,17 @@ import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
 from litestar.params import FromPath, QueryParameter
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.errors import NotFound
 from marketplace.lib.access import public
-from marketplace.lib.clock import Clock
 from marketplace.opendata import schemas
 from marketplace.opendata.decp import DecpService, document
+from marketplace.opendata.deps import provide_decp, provide_ocds
 from marketplace.opendata.ocds import OcdsService
-from marketplace.opendata.publisher import publisher_from
-from marketplace.settings import Settings
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
 OCID_PATTERN = r"^ocds-[a-z0-9]{6}-[A-Za-z0-9-]{1,100}$"
-
-
-def provide_ocds(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                 settings: NamedDependency[Settings]) -> OcdsService:
-    return OcdsService(db_session, clock, settings)
-
-
-def provide_decp(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
-                 settings: NamedDependency[Settings]) -> DecpService:
-    return DecpService(db_session, clock, publisher_from(settings))
 
 
 Ocds = NamedDependency[OcdsService]

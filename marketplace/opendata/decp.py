@@ -7,7 +7,8 @@ of its notification (domain.md §4.1), never edited (modifications are appended,
   database refuses any edit), hands it to the portal's adapter (publisher.py) and marks the obligation published;
   a modification of a published contract is appended as the next `modifications[]` item and published the same way.
 - `remind()` tells the buying side's administrators, once, when an obligation is still unpublished
-  `REMINDER_LEAD_DAYS` before it falls due (the work queue lists those obligations, `pending_for`).
+  `REMINDER_LEAD_DAYS` before it falls due; the work queue lists every unpublished obligation
+  (`pending_for_buying_side`).
 
 The worker runs the three every few minutes (jobs.py), and `marketplace decp-publish` does at once.
 
@@ -23,7 +24,7 @@ import logging
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 import rfc8785
@@ -32,9 +33,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import member_emails
 from marketplace.accounts.models import Organisation
+from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import BUYER_ADMINS
 from marketplace.awards.models import Contract, ContractModification, ContractTransition
-from marketplace.lib.clock import Clock, format_paris, to_paris
+from marketplace.awards.schemas import PendingItem
+from marketplace.lib.clock import PARIS, Clock, format_paris, to_paris
 from marketplace.lib.geography import departement_of_finess
 from marketplace.notifications.notify import NotificationService
 from marketplace.opendata.models import DecpObligation, DecpRecord
@@ -89,6 +92,11 @@ def add_months(day: date, months: int) -> date:
 def due_on(notified_at: datetime) -> date:
     """§4.1: the last day to publish, two months after the notification's date in Paris."""
     return add_months(to_paris(notified_at).date(), DEADLINE_MONTHS)
+
+
+def deadline_instant(day: date) -> datetime:
+    """The instant `day` ends in Paris: the publication is on time until then."""
+    return datetime.combine(day + timedelta(days=1), time(0), tzinfo=PARIS)
 
 
 def decp_id(contract: Contract) -> str:
@@ -151,11 +159,22 @@ class DecpService:
         await self.session.flush()
         return created
 
-    async def pending_for(self, organisation_ids: Sequence[uuid.UUID]) -> list[DecpObligation]:
-        """The work queue's items: the unpublished obligations of these buying organisations, soonest due first."""
-        return list((await self.session.scalars(select(DecpObligation).where(
-            DecpObligation.buyer_organisation_id.in_(organisation_ids), DecpObligation.published_at.is_(None))
-            .order_by(DecpObligation.due_on, DecpObligation.id))).all())
+    async def pending_for_buying_side(self, principal: Principal) -> list[PendingItem]:
+        """§4.1 on the work queue, in one query: the contracts of the caller's buying side whose essential data are
+        still unpublished, for its administrators, soonest due first (due at the end of `due_on`, Paris time)."""
+        organisations = principal.organisations_with(*BUYER_ADMINS)
+        if not organisations:
+            return []
+        rows = (await self.session.execute(
+            select(DecpObligation.due_on, Contract.specific_contract_id, Need.title)
+            .join(Contract, Contract.id == DecpObligation.contract_id)
+            .join(SpecificContract, SpecificContract.id == Contract.specific_contract_id)
+            .join(Need, Need.id == SpecificContract.need_id)
+            .where(DecpObligation.buyer_organisation_id.in_(organisations), DecpObligation.published_at.is_(None))
+            .order_by(DecpObligation.due_on, DecpObligation.id))).all()
+        now = self.clock.now()
+        return [PendingItem(specific_contract_id=contract_id, contract_title=title, due_at=deadline_instant(due),
+                            now=now) for due, contract_id, title in rows]
 
     async def remind(self) -> list[DecpObligation]:
         """Tell each unpublished obligation's buying side, once, `REMINDER_LEAD_DAYS` before it falls due."""
