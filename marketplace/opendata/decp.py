@@ -10,7 +10,7 @@ of its notification (domain.md §4.1), never edited (modifications are appended,
   `REMINDER_LEAD_DAYS` before it falls due; the work queue lists every unpublished obligation
   (`pending_for_buying_side`).
 
-The worker runs the three every few minutes (jobs.py), and `marketplace decp-publish` does at once.
+The worker runs the three every few minutes (jobs.py), and `marketplace publish-open-data` does at once.
 
 Fields the platform does not hold are filled with the values that fit a SAD's software contracts, as [INFER] in
 §4.2, gathered in `DecpDefaults` so that a deployment can change them.
