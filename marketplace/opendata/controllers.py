@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
@@ -35,7 +35,7 @@ class OcdsController(Controller):
     @get("/releases", opt=public(PUBLIC),
          summary="OCDS 1.1.5 release package: the releases published, oldest first, optionally of one ocid or "
                  "since a date")
-    async def releases(self, request: Request[object, object, object], ocds: Ocds,
+    async def releases(self, request: Request[Any, Any, Any], ocds: Ocds,
                        ocid: Annotated[str | None, QueryParameter(name="ocid", pattern=OCID_PATTERN)] = None,
                        since: Annotated[datetime | None, QueryParameter(name="since")] = None,
                        limit: Limit = 100, offset: Offset = 0) -> schemas.ReleasePackage:

@@ -299,7 +299,7 @@ class DecpService:
 
     def _marche(self, facts: _Facts) -> dict[str, Any]:
         d, contract, need = self.defaults, facts.contract, facts.need
-        facilities = [f.get("finessEt") for f in need.facilities if f.get("finessEt")]
+        facilities = [str(f["finessEt"]) for f in need.facilities if f.get("finessEt")]
         place = ({"code": departement_of_finess(facilities[0]), "typeCode": "Code département"} if facilities
                  else {"code": "FR", "typeCode": "Code pays"})
         return {
