@@ -85,6 +85,7 @@ ADMINS = (Role.HOLDER_ADMIN, Role.VENDOR_ADMIN, Role.BUYER_ADMIN, Role.PLATFORM_
 FUNDER_MEMBERS = (Role.FUNDER_ADMIN, Role.FUNDER_INSTRUCTOR, Role.FUNDER_MEMBER)  # read the funder's calls (FU6)
 FUNDER_WRITERS = (Role.FUNDER_ADMIN, Role.FUNDER_INSTRUCTOR)  # instruct: decide, validate tranches, record payments
 SIGNATORIES = (*BUYER_ADMINS, Role.VENDOR_ADMIN)  # sign a contract, each for its own side (D18, HC4)
+VENDOR_SIGNATORIES = (Role.VENDOR_ADMIN,)  # the awardee's side of SIGNATORIES: its admin signs (HC4)
 HOLDER_ADMINISTRATION = (Role.HOLDER_ADMIN, Role.PLATFORM_ADMIN)  # an OG's own records: its admin or the operator
 # SONS (domain.md §5, §12): the operator records what the ASP decides (statuses, cancellations, expiries) and keeps
 # the dispositifs; an order is read by its vendor's and its OG's members, by the operator, and (read-only) by the

@@ -12,13 +12,10 @@ the secret in it; it is never put in the session nor in a message, so no later p
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -42,6 +39,7 @@ from marketplace.errors import RuleViolation
 from marketplace.lib.access import requires
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import ListFilters, csv_download
 
 BASE = f"{PREFIX}/organisations"
 PAGE_SIZES = (25, 50, 100)
@@ -101,20 +99,14 @@ def _decoded(struct: type[msgspec.Struct], **values: Any) -> Any:
         raise RuleViolation(f"{field or 'form'}: {exc}", field=field) from exc
 
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(ListFilters, frozen=True):
     """The list's filters as they stand in the URL (a link, a reload or the export keeps them)."""
 
+    base: ClassVar[str] = BASE
     type: str = ""
     q: str = ""
     taille: int = 25
     page: int = 1
-
-    def link(self, path: str = BASE, **changes: Any) -> str:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = Filters()
-        query = urlencode({k: v for k, v in values.items()
-                           if v not in (None, "") and v != getattr(defaults, k)})
-        return f"{path}?{query}" if query else path
 
 
 Kind = Annotated[OrganisationKind | None, QueryParameter(name="type")]
@@ -123,25 +115,14 @@ Taille = Annotated[int, QueryParameter(name="taille", ge=1, le=max(PAGE_SIZES))]
 Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 
 
-def _cell(text: str | None) -> str:
-    """A text cell that a spreadsheet will not run as a formula (CSV injection)."""
-    text = text or ""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+CSV_HEADER = ("Identifiant", "Nom", "Type", "Grappe", "SIRET", "SIREN", "FINESS EJ", "Région (INSEE)",
+              "Membres actifs")
 
 
-def csv_lines(items: list[schemas.OrganisationListItem]) -> Iterator[bytes]:
-    """UTF-8 with a byte-order mark, `;` and CRLF: what Excel in a French locale opens with a double click."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Identifiant", "Nom", "Type", "Grappe", "SIRET", "SIREN", "FINESS EJ", "Région (INSEE)",
-                     "Membres actifs"])
-    yield ("\ufeff" + out.getvalue()).encode()
+def csv_rows(items: list[schemas.OrganisationListItem]) -> Iterator[tuple[object, ...]]:
     for item in items:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([str(item.id), _cell(item.name), KIND_LABELS[item.kind], "oui" if item.is_grappe else "non",
-                         item.siret or "", item.siren or "", item.finess_ej or "", item.region or "", item.members])
-        yield out.getvalue().encode()
+        yield (str(item.id), item.name, KIND_LABELS[item.kind], item.is_grappe, item.siret, item.siren,
+               item.finess_ej, item.region, item.members)
 
 
 class AccountPagesController(Controller):
@@ -165,8 +146,7 @@ class AccountPagesController(Controller):
     async def export(self, principal: Caller, organisations: Organisations, type: Kind = None,
                      q: Search = "") -> Stream:
         found = await organisations.administered(principal, kind=type, search=q, limit=ADMINISTERED_MAX, offset=0)
-        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="organisations.csv"'})
+        return csv_download("organisations.csv", CSV_HEADER, csv_rows(found.items))
 
     @get("/organisations/{organisation_id:uuid}", opt=requires(*ADMINS, reason=_ADMINS), name="web.accounts.show")
     async def show(self, organisation_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,

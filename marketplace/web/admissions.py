@@ -9,13 +9,9 @@ Who may call: DPS_WRITERS (the buying organisation's admins and evaluators), as 
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -27,7 +23,6 @@ from litestar.response import Redirect, Stream, Template
 from marketplace.accounts.roles import DPS_WRITERS
 from marketplace.errors import RuleViolation
 from marketplace.lib.access import requires
-from marketplace.lib.clock import to_paris
 from marketplace.vendors import schemas
 from marketplace.vendors.admissions import LIST_MAX, LIST_SORTS, LIST_VIEWS, AdmissionService
 from marketplace.vendors.decisions import DecisionService
@@ -42,6 +37,7 @@ from marketplace.vendors.dps import DpsService
 from marketplace.vendors.states import ADMISSION_TRANSITIONS, EVALUATION_STATES, AdmissionStatus
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import ListFilters, csv_download, paris_cell
 
 BASE = f"{PREFIX}/admissions"
 PAGE_SIZES = (25, 50, 100)
@@ -82,9 +78,10 @@ def _decoded(struct: type[msgspec.Struct], field: str, value: str, rule: str) ->
         raise RuleViolation(f"{field}: required, 1 to 20,000 characters ({exc})", field=field, rule=rule) from exc
 
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(ListFilters, frozen=True):
     """The list's filters, as they stand in the URL (so a link, a reload or the export keeps them)."""
 
+    base: ClassVar[str] = BASE
     dps: uuid.UUID | None = None
     statut: str = "awaiting"
     q: str = ""
@@ -92,23 +89,6 @@ class Filters(msgspec.Struct, frozen=True):
     ordre: str = "asc"
     taille: int = 25
     page: int = 1
-
-    def params(self, **changes: Any) -> dict[str, Any]:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = Filters()
-        return {k: v for k, v in values.items() if v not in (None, "") and v != getattr(defaults, k)}
-
-    def link(self, path: str = BASE, **changes: Any) -> str:
-        query = urlencode(self.params(**changes))
-        return f"{path}?{query}" if query else path
-
-    def sort_link(self, key: str) -> str:
-        """A column header's link: sorts by it, or flips the order if it is the current sort."""
-        flip = "desc" if self.tri == key and self.ordre == "asc" else "asc"
-        return self.link(tri=key, ordre=flip, page=1)
-
-    def aria_sort(self, key: str) -> str:
-        return ("ascending" if self.ordre == "asc" else "descending") if self.tri == key else "none"
 
 
 Dpsq = Annotated[uuid.UUID | None, QueryParameter(name="dps")]
@@ -120,35 +100,15 @@ Taille = Annotated[int, QueryParameter(name="taille", ge=1, le=max(PAGE_SIZES))]
 Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 
 
-def _paris_cell(at: datetime | None) -> str:
-    # Spreadsheets read "25/10/2026 14:30" as a date; the header says the zone (heure de Paris).
-    return to_paris(at).strftime("%d/%m/%Y %H:%M") if at else ""
+CSV_HEADER = ("Identifiant", "Éditeur", "SIRET", "SAD", "Catégorie", "Statut", "Reçue le (heure de Paris)",
+              "Échéance D6 (heure de Paris)", "En retard", "Délai prolongé", "Décidée le (heure de Paris)")
 
 
-def _cell(text: str | None) -> str:
-    """A text cell that a spreadsheet will not run as a formula (CSV injection: =, +, -, @, tab, CR)."""
-    text = text or ""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_lines(items: list[schemas.AdmissionListItem]) -> Iterator[bytes]:
-    """The export, line by line: UTF-8 with a byte-order mark and `;` between fields, CRLF line ends. That is what
-    Excel in a French locale opens correctly with a double click (without the BOM it reads Latin-1 and garbles
-    "Éditeur"; with `,` it puts every row in one column, `,` being the decimal separator); LibreOffice reads it too."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Identifiant", "Éditeur", "SIRET", "SAD", "Catégorie", "Statut",
-                     "Reçue le (heure de Paris)", "Échéance D6 (heure de Paris)", "En retard", "Délai prolongé",
-                     "Décidée le (heure de Paris)"])
-    yield ("\ufeff" + out.getvalue()).encode()
+def csv_rows(items: list[schemas.AdmissionListItem]) -> Iterator[tuple[object, ...]]:
     for item in items:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([str(item.id), _cell(item.vendor_name), item.vendor_siret or "", _cell(item.dps_title),
-                         _cell(item.category_title), STATUS_LABELS[item.status.value], _paris_cell(item.received_at),
-                         _paris_cell(item.due_at), "oui" if item.overdue else "non",
-                         "oui" if item.extended else "non", _paris_cell(item.decided_at)])
-        yield out.getvalue().encode()
+        yield (str(item.id), item.vendor_name, item.vendor_siret, item.dps_title, item.category_title,
+               STATUS_LABELS[item.status.value], paris_cell(item.received_at), paris_cell(item.due_at),
+               item.overdue, item.extended, paris_cell(item.decided_at))
 
 
 def _acts(file: schemas.AdmissionFile) -> dict[str, bool]:
@@ -192,8 +152,7 @@ class AdmissionPagesController(Controller):
         # ends when the response starts), then encoded as they are sent.
         found = await admissions.for_buyer(principal, dps_id=dps, view=statut, search=q, sort=tri,
                                            descending=ordre == "desc", limit=LIST_MAX, offset=0)
-        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="demandes-admission.csv"'})
+        return csv_download("demandes-admission.csv", CSV_HEADER, csv_rows(found.items))
 
     @get("/{request_id:uuid}", opt=requires(*DPS_WRITERS, reason=_BUYERS), name="web.admissions.show")
     async def show(self, request_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,

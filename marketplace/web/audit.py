@@ -31,6 +31,7 @@ from marketplace.lib.files import safe_filename
 from marketplace.lib.schemas import INT_MAX
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import cell
 from storage import content_disposition
 
 JOURNAL = f"{PREFIX}/journal"
@@ -48,8 +49,6 @@ BeforeParam = Annotated[int | None, QueryParameter(name="avant", ge=1, le=INT_MA
 AfterParam = Annotated[int | None, QueryParameter(name="apres", ge=0, le=INT_MAX - 1)]
 SizeParam = Annotated[int, QueryParameter(name="taille", ge=1, le=MAX_PAGE)]
 
-# Spreadsheets run a cell starting with one of these as a formula (CSV injection): such a cell is quoted.
-_FORMULA = ("=", "+", "-", "@", "\t", "\r")
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -110,18 +109,15 @@ def _verdict(ok: bool, checked: int, first_broken_id: int | None, reason: str | 
             f"{checked} événement(s) intègre(s) avant lui.")
 
 
-def _cell(value: object) -> str:
-    text = "" if value is None else str(value)
-    return f"'{text}" if text.startswith(_FORMULA) else text
-
-
 def journal_csv(events: list[AuditEvent]) -> str:
+    """The evidence as machines read it (`,`, ISO times in UTC beside Paris times, the hashes), each cell guarded
+    against formulas like every export (web/tables.py)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["id", "at_utc", "heure_de_paris", "action", "actor", "organisation_id", "organisation",
                      "target_type", "target_id", "prev_hash", "hash"])
     for e in events:
-        writer.writerow([_cell(v) for v in (
+        writer.writerow([cell(v) for v in (
             e.id, e.at.isoformat(), format_paris(e.at, seconds=True), e.action, e.actor, e.organisation_id,
             e.organisation_name, e.target_type, e.target_id, e.prev_hash, e.hash)])
     return out.getvalue()

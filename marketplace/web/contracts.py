@@ -15,8 +15,6 @@ the services would refuse them (D13) and audit each refusal, and a page view is 
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass
@@ -24,12 +22,12 @@ from datetime import datetime
 from typing import Annotated, Any, Generic, TypeVar
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import ValidationException
 from litestar.params import Body, FromPath, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 
 from marketplace.accounts.roles import BUYER_ADMINS, BUYER_WRITERS, BUYING_SIDE, HOLDER_MEMBERS, OPENERS
 from marketplace.awards.cancellation import CancellationService
@@ -58,6 +56,7 @@ from marketplace.vendors.deps import provide_register_service
 from marketplace.vendors.register import RegisterService
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import csv_download, paris_cell
 
 T = TypeVar("T")
 BASE = f"{PREFIX}/marches"
@@ -160,6 +159,10 @@ def _list_url(status: SpecificContractStatus | None, q: str | None, limit: int, 
     return f"{BASE}?{urlencode(query)}" if query else BASE
 
 
+CSV_HEADER = ("Identifiant", "Titre", "SAD", "Catégorie", "Statut", "Conduite",
+              "Date limite (heure de Paris)", "Invitations", "Suivi HC2", "Bac à sable")
+
+
 class ContractListController(Controller):
     path = BASE
     dependencies = {**BASE_DEPENDENCIES, "contracts": Provide(provide_contract_service, sync_to_thread=False)}
@@ -179,25 +182,18 @@ class ContractListController(Controller):
 
     @get("/export.csv", opt=requires(*BUYING_SIDE, reason="As the list."), name="web.contracts.export")
     async def export(self, principal: Caller, contracts: Contracts, statut: StatusFilter = None,
-                     q: Search = None) -> Response[bytes]:
-        out = io.StringIO()
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(["id", "titre", "sad", "categorie", "statut", "mode", "date_limite", "invitations",
-                         "suivi_hc2", "bac_a_sable"])
+                     q: Search = None) -> Stream:
+        rows: list[tuple[object, ...]] = []
         offset = 0
         while True:  # every page of the current filter, through the same service method
             page = await contracts.list_for_buying_side(principal, status=statut, search=q, limit=100, offset=offset)
-            for c in page.items:
-                writer.writerow([c.id, c.title, c.dps_title, c.category_title, STATUS_LABELS.get(c.status, c.status),
-                                 c.conduct_mode, c.tender_deadline.isoformat(), c.invitation_count,
-                                 "oui" if c.followed else "non", "oui" if c.sandbox else "non"])
+            rows += [(str(c.id), c.title, c.dps_title, c.category_title, STATUS_LABELS.get(c.status, c.status),
+                      c.conduct_mode, paris_cell(c.tender_deadline), c.invitation_count, c.followed, c.sandbox)
+                     for c in page.items]
             offset += 100
             if offset >= page.total:
                 break
-        # A BOM so that a spreadsheet reads the accents as UTF-8.
-        return Response(content=("\ufeff" + out.getvalue()).encode(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": 'attachment; filename="marches-specifiques.csv"',
-                                 "cache-control": "private, no-store"})
+        return csv_download("marches-specifiques.csv", CSV_HEADER, rows)
 
 
 # -- the cockpit and its acts ------------------------------------------------------------------------------

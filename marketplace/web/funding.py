@@ -12,8 +12,6 @@ validated): so another funder's project is a 404 whatever the form carries, as t
 
 from __future__ import annotations
 
-import csv
-import io
 import re
 import uuid
 from collections.abc import AsyncIterator
@@ -22,12 +20,12 @@ from typing import Annotated, Any, TypeVar
 from urllib.parse import quote, urlencode
 
 import msgspec
-from litestar import Controller, Request, Response, get, post
+from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, FromPath, QueryParameter
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import FUNDER_MEMBERS, FUNDER_WRITERS
@@ -40,9 +38,9 @@ from marketplace.funding.deps import provide_call_service, provide_decision_serv
 from marketplace.funding.states import FUNDING_SCHEDULE
 from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import requires
-from marketplace.lib.clock import format_paris
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import csv_download, euros_cell, paris_cell
 
 BASE = f"{PREFIX}/financements"
 Calls = NamedDependency[CallService]
@@ -191,10 +189,6 @@ CSV_COLUMNS = ["reference", "titre", "financeur", "campagne", "portee", "region"
                "projets_retenus", "projets_non_retenus"]
 
 
-def _euros_csv(cents: int | None) -> str:
-    return "" if cents is None else f"{cents // 100}.{cents % 100:02d}"
-
-
 class FundingController(Controller):
     path = BASE
     dependencies = {**BASE_DEPENDENCIES,
@@ -215,7 +209,7 @@ class FundingController(Controller):
 
     @get("/export", opt=requires(reason=ANYONE), name="web.funding.export")
     async def export(self, principal: Caller, viewer: Viewer, calls: Calls, organisation: Organisation = None,
-                     campagne: Campaign = None, etat: State = None, bac_a_sable: Sandbox = False) -> Response[str]:
+                     campagne: Campaign = None, etat: State = None, bac_a_sable: Sandbox = False) -> Stream:
         """The list under the current filter, every page of it, as CSV (UTF-8 with BOM, for spreadsheets)."""
         filters = CallFilters(organisation, campagne, etat, bac_a_sable, 200, 0)
         rows: list[schemas.FundingCall] = []
@@ -228,20 +222,12 @@ class FundingController(Controller):
             counts |= found["counts"]
             if not found["page"].items or len(rows) >= found["page"].total:
                 break
-        out = io.StringIO()
-        out.write("\ufeff")
-        writer = csv.writer(out, delimiter=";")
-        writer.writerow(CSV_COLUMNS)
-        for call in rows:
-            count = counts.get(call.id)
-            writer.writerow([call.reference, call.title, call.funder_name, call.campaign, SCOPE[call.scope],
-                             call.region or "", format_paris(call.opens_at), format_paris(call.closes_at),
-                             "oui" if call.is_open else "non", "oui" if call.sandbox else "non",
-                             _euros_csv(call.envelope_cents), _euros_csv(call.granted_cents),
-                             _euros_csv(call.envelope_left_cents), count.filed if count else "",
-                             count.selected if count else "", count.rejected if count else ""])
-        return Response(out.getvalue(), media_type="text/csv; charset=utf-8",
-                        headers={"content-disposition": 'attachment; filename="appels-a-projets.csv"'})
+        return csv_download("appels-a-projets.csv", CSV_COLUMNS, [
+            (call.reference, call.title, call.funder_name, call.campaign, SCOPE[call.scope], call.region,
+             paris_cell(call.opens_at), paris_cell(call.closes_at), call.is_open, call.sandbox,
+             euros_cell(call.envelope_cents), euros_cell(call.granted_cents), euros_cell(call.envelope_left_cents),
+             count.filed if count else None, count.selected if count else None, count.rejected if count else None)
+            for call in rows for count in (counts.get(call.id),)])
 
     @get("/{call_id:uuid}", opt=requires(*FUNDER_MEMBERS, reason=FUNDER_READERS), name="web.funding.call")
     async def call_page(self, call_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer, calls: Calls,

@@ -12,13 +12,9 @@ intermediation holder's evaluators); publishing, BUYER_ADMINS, as the API's rout
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
-from datetime import datetime
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, ClassVar
 
 import msgspec
 from litestar import Controller, Request, get, post
@@ -32,7 +28,6 @@ from marketplace.errors import RuleViolation
 from marketplace.funding.decisions import DecisionService
 from marketplace.funding.deps import provide_decision_service
 from marketplace.lib.access import requires
-from marketplace.lib.clock import to_paris
 from marketplace.tenders import schemas
 from marketplace.tenders.contracts import SpecificContractService
 from marketplace.tenders.deps import provide_contract_service, provide_need_review_service
@@ -40,6 +35,7 @@ from marketplace.tenders.review import LIST_MAX, NeedReviewService
 from marketplace.tenders.states import NeedProgress
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import ListFilters, csv_download, paris_cell
 
 BASE = f"{PREFIX}/besoins"
 PAGE_SIZES = (25, 50, 100)
@@ -71,23 +67,15 @@ Form = RequestEncodingType.URL_ENCODED
 Many = str | list[str]
 
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(ListFilters, frozen=True):
     """The list's filters, as they stand in the URL (so a link, a reload or the export keeps them)."""
 
+    base: ClassVar[str] = BASE
     statut: str = "submitted"
     campagne: int | None = None
     q: str = ""
     taille: int = 25
     page: int = 1
-
-    def params(self, **changes: Any) -> dict[str, Any]:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = Filters()
-        return {k: v for k, v in values.items() if v not in (None, "") and v != getattr(defaults, k)}
-
-    def link(self, path: str = BASE, **changes: Any) -> str:
-        query = urlencode(self.params(**changes))
-        return f"{path}?{query}" if query else path
 
     def status(self) -> NeedProgress | None:
         return NeedProgress(self.statut) if self.statut in STATUS_LABELS else None
@@ -134,31 +122,16 @@ def _publication(dps_id: uuid.UUID, data: PublishForm) -> schemas.NeedPublish:
         raise RuleViolation(f"{path}: {exc}", field=path.split("[")[0]) from exc
 
 
-def _paris_cell(at: datetime | None) -> str:
-    return to_paris(at).strftime("%d/%m/%Y %H:%M") if at else ""
+CSV_HEADER = ("Identifiant", "Intitulé", "Porteur", "ESMS", "Campagne", "SAD", "Statut", "Financement",
+              "Déposé le (heure de Paris)")
 
 
-def _cell(text: str | None) -> str:
-    """A text cell that a spreadsheet will not run as a formula (CSV injection)."""
-    text = text or ""
-    return f"'{text}" if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
-
-
-def csv_lines(items: list[schemas.ReviewedNeed]) -> Iterator[bytes]:
-    """UTF-8 with a byte-order mark, `;` and CRLF: what Excel in a French locale opens (web/admissions.py)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Identifiant", "Intitulé", "Porteur", "ESMS", "Campagne", "SAD", "Statut", "Financement",
-                     "Déposé le (heure de Paris)"])
-    yield ("\ufeff" + out.getvalue()).encode()
+def csv_rows(items: list[schemas.ReviewedNeed]) -> Iterator[tuple[object, ...]]:
     for item in items:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([str(item.id), _cell(item.title), _cell(item.holder_name), item.facility_count,
-                         item.campaign, _cell(item.dps_title), STATUS_LABELS[item.status.value],
-                         FUNDING_LABELS[item.funding_status.value if item.funding_status else None],
-                         _paris_cell(item.submitted_at)])
-        yield out.getvalue().encode()
+        yield (str(item.id), item.title, item.holder_name, item.facility_count, item.campaign, item.dps_title,
+               STATUS_LABELS[item.status.value],
+               FUNDING_LABELS[item.funding_status.value if item.funding_status else None],
+               paris_cell(item.submitted_at))
 
 
 class NeedReviewPagesController(Controller):
@@ -185,8 +158,7 @@ class NeedReviewPagesController(Controller):
         # The whole filter, not the page on screen; read inside the request, encoded as it is sent.
         found = await reviews.needs(principal, status=Filters(statut=statut).status(), campaign=campagne, search=q,
                                    limit=LIST_MAX, offset=0)
-        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="besoins.csv"'})
+        return csv_download("besoins.csv", CSV_HEADER, csv_rows(found.items))
 
     @get("/{need_id:uuid}", opt=requires(*BUYER_WRITERS, reason=_READERS), name="web.needs.show")
     async def show(self, need_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer, reviews: Reviews,

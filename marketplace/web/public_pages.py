@@ -11,11 +11,9 @@ documents' links are the API's own public download route (a redirect to a short-
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 from urllib.parse import urlencode
 
 import msgspec
@@ -45,11 +43,11 @@ from marketplace.vendors.deps import (
 from marketplace.vendors.documents import DpsDocumentService
 from marketplace.vendors.dps import DpsService
 from marketplace.vendors.register import VENDORS_MAX, RegisterService
-from marketplace.web.admissions import _cell, _paris_cell
 from marketplace.web.contracts import STATUS_LABELS as CONTRACT_STATUS_LABELS
 from marketplace.web.needs import SECTOR_LABELS
 from marketplace.web.pages import BASE_DEPENDENCIES, PageViewer, Sessions, provide_viewer
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import ListFilters, csv_download, paris_cell
 
 DPS_BASE = f"{PREFIX}/sad"
 REGISTER_BASE = f"{PREFIX}/registre"
@@ -125,36 +123,25 @@ def extensions(types: list[str]) -> list[str]:
     return [EXTENSIONS.get(t, t) for t in types]
 
 
-class RegisterFilters(msgspec.Struct, frozen=True):
+class RegisterFilters(ListFilters, frozen=True):
     """The register's filters, as they stand in the URL (a link, a reload or the export keeps them)."""
 
+    base: ClassVar[str] = REGISTER_BASE
     dps: uuid.UUID | None = None
     categorie: uuid.UUID | None = None
     q: str = ""
     taille: int = 25
     page: int = 1
 
-    def link(self, path: str = REGISTER_BASE, **changes: Any) -> str:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = RegisterFilters()
-        query = urlencode({k: v for k, v in values.items() if v not in (None, "") and v != getattr(defaults, k)})
-        return f"{path}?{query}" if query else path
+
+REGISTER_HEADER = ("Éditeur", "SIREN", "SAD", "Catégorie", "Logiciel", "Version", "Référencement",
+                   "Admis le (heure de Paris)")
 
 
-def register_csv(items: list[schemas.RegisterEntry], titles: dict[uuid.UUID, str]) -> Iterator[bytes]:
-    """The register of the current filter: UTF-8 with a BOM, `;`, CRLF (see web/admissions.py)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Éditeur", "SIREN", "SAD", "Catégorie", "Logiciel", "Version", "Référencement",
-                     "Admis le (heure de Paris)"])
-    yield ("\ufeff" + out.getvalue()).encode()
+def register_rows(items: list[schemas.RegisterEntry], titles: dict[uuid.UUID, str]) -> Iterator[tuple[object, ...]]:
     for e in items:
-        out.seek(0)
-        out.truncate()
-        writer.writerow([_cell(e.vendor_name), e.siren or "", _cell(titles.get(e.dps_id, "")),
-                         _cell(e.category_title), _cell(e.software), _cell(e.version), _cell(e.referencing_id),
-                         _paris_cell(e.admitted_at)])
-        yield out.getvalue().encode()
+        yield (e.vendor_name, e.siren, titles.get(e.dps_id, ""), e.category_title, e.software, e.version,
+               e.referencing_id, paris_cell(e.admitted_at))
 
 
 class PublicPagesController(Controller):
@@ -201,8 +188,7 @@ class PublicPagesController(Controller):
         found = await register.entries(dps_id=dps_id, category_id=categorie, siren=None, search=q,
                                        limit=VENDORS_MAX, offset=0)
         titles = {d.id: d.title for d in (await dps_service.list_public(DPS_CHOICES, 0)).items}
-        return Stream(register_csv(found.items, titles), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="registre-public.csv"'})
+        return csv_download("registre-public.csv", REGISTER_HEADER, register_rows(found.items, titles))
 
     @get("/consultations", opt=public("Published needs are public notices, as GET /discovery/needs."),
          name="web.public.search")

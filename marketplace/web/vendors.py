@@ -13,14 +13,10 @@ SONS API has no such route (the vendor lists its referenced solution itself, `PO
 
 from __future__ import annotations
 
-import csv
-import io
 import uuid
 from collections.abc import Iterator
-from typing import Annotated, Any
-from urllib.parse import urlencode
+from typing import Annotated, Any, ClassVar
 
-import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
@@ -37,9 +33,10 @@ from marketplace.vendors.deps import provide_buyer_register_service, provide_dec
 from marketplace.vendors.dps import DpsService
 from marketplace.vendors.register import VENDORS_MAX, BuyerRegisterService
 from marketplace.vendors.states import ADMISSION_TRANSITIONS, AdmissionStatus
-from marketplace.web.admissions import STATUS_LABELS, ReasonsForm, _cell, _decoded, _paris_cell
+from marketplace.web.admissions import STATUS_LABELS, ReasonsForm, _decoded
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, Viewer, done
 from marketplace.web.security import PREFIX
+from marketplace.web.tables import ListFilters, csv_download, paris_cell
 
 BASE = f"{PREFIX}/editeurs"
 PAGE_SIZES = (25, 50, 100)
@@ -57,9 +54,10 @@ Solutions = NamedDependency[SolutionService]
 Enrolments = NamedDependency[EnrolmentService]
 Form = RequestEncodingType.URL_ENCODED
 
-class Filters(msgspec.Struct, frozen=True):
+class Filters(ListFilters, frozen=True):
     """The list's filters, as they stand in the URL (so a link, a reload or the export keeps them)."""
 
+    base: ClassVar[str] = BASE
     dps: uuid.UUID | None = None
     categorie: uuid.UUID | None = None
     statut: str = "all"
@@ -67,12 +65,6 @@ class Filters(msgspec.Struct, frozen=True):
     taille: int = 25
     page: int = 1
 
-    def link(self, path: str = BASE, **changes: Any) -> str:
-        values = {**msgspec.structs.asdict(self), **changes}
-        defaults = Filters()
-        query = urlencode({k: v for k, v in values.items()
-                           if v not in (None, "") and v != getattr(defaults, k)})
-        return f"{path}?{query}" if query else path
 
 Dpsq = Annotated[uuid.UUID | None, QueryParameter(name="dps")]
 Categorie = Annotated[uuid.UUID | None, QueryParameter(name="categorie")]
@@ -81,27 +73,21 @@ Search = Annotated[str, QueryParameter(name="q", max_length=200)]
 Taille = Annotated[int, QueryParameter(name="taille", ge=1, le=max(PAGE_SIZES))]
 Numero = Annotated[int, QueryParameter(name="page", ge=1, le=100_000)]
 
-def csv_lines(items: list[schemas.VendorSummary]) -> Iterator[bytes]:
-    """The register of the current filter, one line per vendor × category: UTF-8 with a BOM, `;`, CRLF (what Excel
-    in a French locale opens with a double click; see web/admissions.py)."""
-    out = io.StringIO()
-    writer = csv.writer(out, delimiter=";", lineterminator="\r\n")
-    writer.writerow(["Éditeur", "SIREN", "SIRET", "SIRET valide", "SAD", "Catégorie", "Statut", "Logiciel",
-                     "Version", "Référencement", "Reçue le (heure de Paris)", "Décidée le (heure de Paris)",
-                     "Pièces expirant sous 30 j", "Pièces expirées", "Première expiration"])
-    yield ("\ufeff" + out.getvalue()).encode()
+CSV_HEADER = ("Éditeur", "SIREN", "SIRET", "SIRET valide", "SAD", "Catégorie", "Statut", "Logiciel", "Version",
+              "Référencement", "Reçue le (heure de Paris)", "Décidée le (heure de Paris)",
+              "Pièces expirant sous 30 j", "Pièces expirées", "Première expiration")
+
+
+def csv_rows(items: list[schemas.VendorSummary]) -> Iterator[tuple[object, ...]]:
+    """The register of the current filter, one line per vendor × category."""
     for vendor in items:
         for a in vendor.admissions:
-            out.seek(0)
-            out.truncate()
-            writer.writerow([
-                _cell(vendor.vendor_name), vendor.siren or "", vendor.siret or "",
-                "oui" if vendor.siret_valid else "non", _cell(a.dps_title), _cell(a.category_title),
-                STATUS_LABELS[a.status.value], _cell(a.software), _cell(a.version), _cell(a.referencing_id),
-                _paris_cell(a.received_at), _paris_cell(a.decided_at), vendor.documents_expiring,
-                vendor.documents_expired,
-                vendor.soonest_expiry.strftime("%d/%m/%Y") if vendor.soonest_expiry else ""])
-            yield out.getvalue().encode()
+            yield (vendor.vendor_name, vendor.siren, vendor.siret, vendor.siret_valid, a.dps_title,
+                   a.category_title, STATUS_LABELS[a.status.value], a.software, a.version, a.referencing_id,
+                   paris_cell(a.received_at), paris_cell(a.decided_at), vendor.documents_expiring,
+                   vendor.documents_expired,
+                   vendor.soonest_expiry.strftime("%d/%m/%Y") if vendor.soonest_expiry else "")
+
 
 def _acts(admission: schemas.VendorAdmission) -> dict[str, bool]:
     """Which sanction forms an admission offers: read from the transition table (vendors/states.py); the service
@@ -142,8 +128,7 @@ class VendorPagesController(Controller):
         # The whole filter, not the page on screen; read inside the request, encoded as it is sent.
         found = await register.vendors_for_buyer(principal, dps_id=dps, category_id=categorie, view=statut,
                                                  search=q, limit=VENDORS_MAX, offset=0)
-        return Stream(csv_lines(found.items), media_type="text/csv; charset=utf-8",
-                      headers={"Content-Disposition": 'attachment; filename="registre-editeurs.csv"'})
+        return csv_download("registre-editeurs.csv", CSV_HEADER, csv_rows(found.items))
 
     @get("/{organisation_id:uuid}", opt=requires(*DPS_WRITERS, reason=_BUYERS), name="web.vendors.show")
     async def show(self, organisation_id: FromPath[uuid.UUID], principal: Caller, viewer: Viewer,

@@ -661,8 +661,18 @@ EXPECTATIONS |= {
     "POST /app/notifications/{notification_id}/lue":                  row(U, A, N, N, N),
     "POST /app/notifications/lues":                                   row(U, A, A, A, A),
 }
-# The web's vendor pages after the opening (marketplace/web/results.py).
+# The web's vendor pages after the opening (marketplace/web/results.py): as the API's rows they call. The matrix's
+# contract invites nobody, so the vendor's member reads no page (404, as GET /specific-contracts/{id}) and no signed
+# document (no contract of its own: 404); the acts need a vendor's admin or bid manager (the signature its admin),
+# which no core principal is; the buying side has no vendor's page (403).
 EXPECTATIONS |= {
+    "GET /app/offres/{contract_id}/suite":                            row(U, F, N, F, F),
+    "POST /app/offres/{contract_id}/suite/eclaircissements/{thread_id}": row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/justification/document":       row(U, F, F, F, F),
+    "POST /app/offres/offre/{offer_id}/justification":                row(U, F, F, F, F),
+    "POST /app/offres/{contract_id}/suite/motifs":                    row(U, F, F, F, F),
+    "POST /app/offres/{contract_id}/suite/signature":                 row(U, F, F, F, F),
+    "GET /app/offres/{contract_id}/suite/signature/document":         row(U, F, N, F, F),
 }
 # The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py).
 EXPECTATIONS |= {

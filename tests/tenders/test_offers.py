@@ -499,7 +499,7 @@ async def test_upload_attacks_are_refused_or_neutralised_and_leave_nothing(
 async def test_a_presigned_upload_never_passes_through_the_api_and_ends_in_the_same_verified_state(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     """The second way in (issue 6): presigned PUT straight to S3 (encrypted there with the file's own key,
-    bound to its size and SHA-256), then `complete`, which reads only the object's metadata."""
+    bound to its size and SHA-256), then `complete`, which checks the stored size and hash and judges the type."""
     contract = await open_contract(client, world, clock)
     headers = world["vendor_admin"].headers
     offer = expect(await client.post(f"/specific-contracts/{contract['id']}/offers", headers=headers), 201)
@@ -524,6 +524,7 @@ async def test_a_presigned_upload_never_passes_through_the_api_and_ends_in_the_s
                   422)["field"] == "key"
     received = expect(await client.post(complete, headers=headers, json={"key": key}), 200)
     assert received["receivedAt"] is not None and received["sha256"] == hashlib.sha256(content).hexdigest()
+    assert received["contentType"] == "application/pdf"  # what the content shows, judged at completion (D14a)
     assert expect(await client.post(complete, headers=headers, json={"key": key}), 200) == received
     raw = _minio(settings).list_objects(bucket_name=settings.s3_bucket, prefix="offers/", recursive=True)
     assert all(canary.encode() not in _raw_object(settings, o.object_name) for o in raw)
@@ -538,6 +539,31 @@ async def test_a_presigned_upload_never_passes_through_the_api_and_ends_in_the_s
     downloaded = await client.get(listed["offers"][0]["attachments"][0]["downloadPath"],
                                   headers=world["buyer_admin"].headers, params={"acceptUnscanned": "true"})
     assert downloaded.status_code == 200 and downloaded.content == content
+
+
+async def test_a_presigned_upload_of_a_type_not_published_is_refused_at_completion_and_removed(
+        client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
+    """The presigned way judges the content's type as the streamed way does (D14a): once the bytes are in, read
+    with the key the vendor hands over to complete; a type the contract does not accept is refused, quoting the
+    published list, and the object is deleted."""
+    contract = await open_contract(client, world, clock)
+    headers = world["vendor_admin"].headers
+    offer = expect(await client.post(f"/specific-contracts/{contract['id']}/offers", headers=headers), 201)
+    content = b"MZ" + b"\x90" * 62 + b"PE\x00\x00" + secrets.token_bytes(4000)  # a Windows executable
+    upload = expect(await client.post(f"/offers/{offer['id']}/uploads", headers=headers, json={
+        "filename": "annexe.pdf", "size": len(content), "sha256": hashlib.sha256(content).hexdigest()}), 201)
+    async with httpx.AsyncClient(timeout=60) as s3:
+        assert (await s3.put(upload["url"], content=content, headers=upload["headers"])).status_code == 200
+    key = upload["headers"]["x-amz-server-side-encryption-customer-key"]
+    refused = expect(await client.post(upload["completePath"], headers=headers, json={"key": key}), 415)
+    assert refused["field"] == "body" and refused["rule"] == "D14a"
+    assert "application/pdf" in json.dumps(refused)  # the published types, quoted
+    stored = await fetch(settings, "SELECT object_key, received_at FROM offer_attachment WHERE id = $1",
+                         uuid.UUID(upload["attachmentId"]))
+    assert stored[0]["received_at"] is None
+    names = {o.object_name for o in _minio(settings).list_objects(bucket_name=settings.s3_bucket, prefix="offers/",
+                                                                  recursive=True)}
+    assert stored[0]["object_key"] not in names
 
 
 def _raw_object(settings: Settings, name: str) -> bytes:

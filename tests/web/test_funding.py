@@ -72,8 +72,8 @@ async def test_a_funder_lists_its_own_calls_only_with_counts_and_exports_them(cl
     assert "AAP-IDF-WEB" not in html.unescape((await web.get("/app/financements?campagne=2026")).text)
     export = await web.get("/app/financements/export")
     assert export.status_code == 200 and export.headers["content-type"].startswith("text/csv")
-    assert "AAP-IDF-WEB" in export.text and "AAP-BZH-WEB" not in export.text and "3000000.00" not in export.text
-    assert "300000.00" in export.text
+    assert "AAP-IDF-WEB" in export.text and "AAP-BZH-WEB" not in export.text and "3000000,00" not in export.text
+    assert "300000,00" in export.text
 
     other = await signed_in(client, "other_funder_admin")
     assert "AAP-BZH-WEB" in (await other.get("/app/financements")).text

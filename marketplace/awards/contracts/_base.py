@@ -156,6 +156,20 @@ class ContractBase:
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.Contract:
         return await self._schema(await self._load(principal, contract_id, read=True))
 
+    async def of_specific_contract(self, principal: Principal,
+                                   specific_contract_id: uuid.UUID) -> schemas.Contract | None:
+        """The contract made from a specific contract, as `get` reads it, for whoever `get` lets read it; None when
+        there is none yet, or the caller may not read it (a vendor whose offer lost learns nothing of it). How a
+        vendor's page finds the contract it signs from the specific contract it bid on."""
+        contract_id = await self.session.scalar(select(Contract.id).where(
+            Contract.specific_contract_id == specific_contract_id))
+        if contract_id is None:
+            return None
+        try:
+            return await self.get(principal, contract_id)
+        except NotFound:
+            return None
+
     async def _schema(self, contract: Contract) -> schemas.Contract:
         modifications = await self._modifications(contract.id)
         signatures = await self._signatures(contract.id)

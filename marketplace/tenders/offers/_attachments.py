@@ -117,7 +117,8 @@ class Attachments(OfferBase):
                              data: schemas.UploadRequest) -> schemas.PresignedUpload:
         """The second way in: a presigned PUT straight to object storage, which encrypts the bytes with a
         key of the file's own (SSE-C) and refuses any but the declared ones (signed SHA-256), so the file
-        never passes through the API, not even to be checked (`complete` reads only its metadata)."""
+        never passes through the API on its way in. `complete` checks the stored size and hash, then reads
+        the bytes once, with the key the vendor hands over, to judge their type as the streamed way does."""
         async with self.journal.attempt(principal, "attachment.presign", declared_bytes=data.size) as attempt:
             return await self._request_upload(principal, offer_id, data, attempt)
 
@@ -195,6 +196,9 @@ class Attachments(OfferBase):
         except ObjectMismatch as exc:
             raise RuleViolation("upload: the stored file is not the declared size and SHA-256; it was removed",
                                 field="upload") from exc
+        # The type is judged as on the streamed way (D14a), on the stored bytes, read once with the key the
+        # vendor hands over to complete its upload: the platform keeps neither the key nor the bytes.
+        attachment.content_type = await self._judge_stored(contract, attachment.object_key, sse_key)
         attachment.received_at = (await self._time(contract)).now()  # P1: the file is in, verified
         attachment.sse_key_md5 = None
         await self.session.flush()
@@ -202,6 +206,32 @@ class Attachments(OfferBase):
                            organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
                            details={"attachment": str(attachment.id), "size": stored.size, "presigned": True})
         return self._attachment_schema(attachment, name)
+
+    async def _judge_stored(self, contract: SpecificContract, key: str, sse_key: CustomerKey) -> str:
+        """The media type a presigned upload's content shows, checked against the contract's published types,
+        and, for an archive, its central directory (G11): what the streamed way checks on the fly. A refused
+        file is deleted from the bucket (as a size or hash mismatch is): the vendor sends another."""
+        assert self.store is not None
+        inspected = _Inspected(sniffing(self.store.get_stream(key, sse_key=sse_key), list(contract.attachment_types),
+                                        "an offer attachment"))
+        try:
+            async for _ in inspected:
+                pass
+            reasons = await asyncio.to_thread(_zip_refusals, inspected.spool) if inspected.spool else []
+            if reasons:
+                raise quoted(ArchiveRefused(
+                    "upload: this archive is refused: " + "; ".join(reasons), field="upload", reasons=reasons,
+                    unnamed="upload: this archive is refused: " + "; ".join(_unnamed(r) for r in reasons)),
+                    contract, "archive")
+        except DocumentTypeRefused as exc:
+            await self.store.delete(key)
+            raise quoted(exc, contract, "attachmentTypes") from None
+        except ArchiveRefused:
+            await self.store.delete(key)
+            raise
+        finally:
+            inspected.close()
+        return inspected.media_type
 
     async def _room(self, contract: SpecificContract, offer: Offer, field: str,
                     size: int | None) -> tuple[int, int]:
