@@ -3,7 +3,8 @@
 What is published, by event, each release with an id stable within its ocid (`<ocid>-<tag>-<event>`, §3.5):
 
 - a DPS (ocid A = prefix + its id): `tender` at its notice (lots = its categories, each with the techniques
-  extension's `dynamicPurchasingSystem`), then `tenderUpdate` / `tenderCancellation` when its status changes;
+  extension's `dynamicPurchasingSystem`), then `tenderUpdate` / `tenderCancellation` when its status changes, and
+  an `award` per vendor admitted to a category (`relatedLots`), as a framework's suppliers are listed;
 - a specific contract (ocid B = prefix + its id, `relatedProcesses` → A as `framework`): `tender` at the invitation,
   `tenderAmendment` per amendment, `tenderUpdate` at the opening (bid *counts* only, bid extension statistics),
   `award` at the decision (`awardUpdate` when its standstill ends), `contract` once notified (the awarded value,
@@ -49,8 +50,8 @@ from marketplace.opendata.models import OcdsRelease
 from marketplace.settings import Settings
 from marketplace.tenders.models import AmendmentKind, ContractAmendment, Need, Offer, OpeningRecord, SpecificContract
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus
-from marketplace.vendors.models import Dps, DpsCategory
-from marketplace.vendors.states import DpsStatus
+from marketplace.vendors.models import AdmissionRequest, Dps, DpsCategory
+from marketplace.vendors.states import AdmissionStatus, DpsStatus
 
 OCDS_VERSION = "1.1"
 # The extensions the releases use, by the URL of their extension.json (§3.4): the bid and lots extensions at their
@@ -67,6 +68,9 @@ CALL_OFF_DETAILS = "Marché spécifique d'un système d'acquisition dynamique (R
 # The DPS's status (techniques codelist) → its tender's status (tenderStatus).
 _DPS_TENDER_STATUS = {DpsStatus.PENDING: "active", DpsStatus.ACTIVE: "active", DpsStatus.CANCELLED: "cancelled",
                       DpsStatus.TERMINATED: "complete"}
+# An admission request admitted (and still so, suspended included), and one whose admission ended.
+ADMITTED_ONCE = (AdmissionStatus.ADMITTED, AdmissionStatus.SUSPENDED)
+ADMISSION_ENDED = (AdmissionStatus.EXCLUDED, AdmissionStatus.WITHDRAWN, AdmissionStatus.CLOSED)
 _AWARD_STATUS = {AwardStatus.STANDSTILL: "pending", AwardStatus.ACTIVE: "active", AwardStatus.CANCELLED: "cancelled"}
 
 
@@ -196,6 +200,15 @@ class OcdsService:
         for category in (await self.session.scalars(select(DpsCategory).where(
                 DpsCategory.dps_id.in_(by_dps)).order_by(DpsCategory.created_at, DpsCategory.id))).all():
             categories[category.dps_id].append(category)
+        admissions: dict[uuid.UUID, list[AdmissionRequest]] = defaultdict(list)
+        for admission in (await self.session.scalars(select(AdmissionRequest).where(
+                AdmissionRequest.dps_id.in_(by_dps), AdmissionRequest.decided_at.is_not(None),
+                AdmissionRequest.status.in_(ADMITTED_ONCE + ADMISSION_ENDED))
+                .order_by(AdmissionRequest.decided_at, AdmissionRequest.id))).all():
+            admissions[admission.dps_id].append(admission)
+        stored = set((await self.session.scalars(select(OcdsRelease.release_id).where(
+            OcdsRelease.ocid.in_([self.ocid(d) for d in by_dps]),
+            OcdsRelease.tags.contains(["award"])))).all())
         rows = (await self.session.execute(select(SpecificContract, Need)
                                            .join(Need, Need.id == SpecificContract.need_id)
                                            .where(SpecificContract.dps_id.in_(by_dps),
@@ -208,13 +221,15 @@ class OcdsService:
         contracts = list((await self.session.scalars(select(Contract).where(
             Contract.specific_contract_id.in_(sc_ids)))).all()) if sc_ids else []
         org_ids = {d.buyer_organisation_id for d in dpses} | {sc.buyer_organisation_id for sc, _ in procedures} | {
-            a.vendor_organisation_id for a in awards}
+            a.vendor_organisation_id for a in awards} | {
+            a.vendor_organisation_id for requests in admissions.values() for a in requests}
         organisations = {o.id: o for o in (await self.session.scalars(
             select(Organisation).where(Organisation.id.in_(org_ids)))).all()}
 
         drafts: list[Draft] = []
         for dps in dpses:
             drafts += self._dps_releases(dps, categories[dps.id], organisations[dps.buyer_organisation_id])
+            drafts += self._admission_releases(dps, categories[dps.id], organisations, admissions[dps.id], stored)
         if not procedures:
             return drafts
         amendments: dict[uuid.UUID, list[ContractAmendment]] = defaultdict(list)
@@ -293,6 +308,33 @@ class OcdsService:
             # (the cron runs every five minutes), and keeps that date.
             drafts.append(_release(ocid, tag, dps.status.value, self.clock.now(),
                                    {**parties, "tender": tender(dps.status)}))
+        return drafts
+
+    def _admission_releases(self, dps: Dps, categories: list[DpsCategory], organisations: dict[uuid.UUID, Organisation],
+                            admissions: list[AdmissionRequest], stored: set[str]) -> list[Draft]:
+        """§3.5: the vendors admitted to each category, as the award of a framework lists its suppliers (one award
+        per admission, `relatedLots` its category). Nothing of the request but who, where and when: the
+        self-declaration and the documents stay private. An admission that ends (exclusion, withdrawal, the DPS's
+        end) cancels its award, dated when first seen."""
+        ocid = self.ocid(dps.id)
+        buyer = organisations[dps.buyer_organisation_id]
+        titles = {c.id: c.title for c in categories}
+        drafts = []
+        for admission in admissions:
+            vendor = organisations[admission.vendor_organisation_id]
+            base = {"parties": [party(buyer, ["buyer", "procuringEntity"]), party(vendor, ["supplier", "tenderer"])],
+                    "buyer": reference(buyer)}
+            award_id = f"{ocid}-award-{admission.id}"
+            if admission.status in ADMITTED_ONCE:
+                assert admission.decided_at is not None
+                drafts.append(_release(ocid, "award", str(admission.id), admission.decided_at, {**base, "awards": [{
+                    "id": str(admission.id), "title": f"Admission au SAD : {titles.get(admission.category_id, '')}",
+                    "status": "active", "date": stamp(admission.decided_at), "suppliers": [reference(vendor)],
+                    "relatedLots": [str(admission.category_id)]}]}))
+            elif award_id in stored:
+                drafts.append(_release(ocid, "awardUpdate", f"{admission.id}-{admission.status.value}",
+                                       self.clock.now(), {**base, "awards": [
+                                           {"id": str(admission.id), "status": "cancelled"}]}))
         return drafts
 
 

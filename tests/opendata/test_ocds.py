@@ -31,12 +31,23 @@ from tests.opendata.schemas import (
 )
 from tests.tenders.test_offers import DEADLINE, open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
-from tests.vendors.api import Client, categories_by_pair, dps_body, expect, fetch, minimal_pdf, open_dps
+from tests.vendors.api import (
+    SECRET_REPRESENTATIVE,
+    SECRET_TURNOVER,
+    Client,
+    categories_by_pair,
+    dps_body,
+    expect,
+    fetch,
+    minimal_pdf,
+    open_dps,
+)
 from tests.vendors.api import publish as publish_dps
-from tests.world import World
+from tests.world import ORGANISATIONS, World
 
 pytestmark = pytest.mark.usefixtures("cpv")
 VENDORS = ("vendor_admin", "other_vendor_admin", "third_vendor_admin")
+WORLD_VENDOR_NAMES = [ORGANISATIONS[key][0] for key in ("vendor", "other_vendor", "third_vendor")]
 # The offers' price: sealed content. Its every spelling is looked for in the exports.
 PRICE_CENTS = 4_812_345
 PRICE_SPELLINGS = ("4812345", "48123.45", "48123,45", "48 123")
@@ -142,7 +153,15 @@ async def test_every_export_validates_and_no_sealed_content_ever_appears(
     before = await exports(client, [dps_ocid, ocid])
     assert_sealed(before, canaries, portal)
     dps_releases = releases_of(before, dps_ocid)
-    assert set(dps_releases) == {"tender-notice", "tenderUpdate-active"}
+    admissions = {key: r for key, r in dps_releases.items() if key.startswith("award-")}
+    assert set(dps_releases) - set(admissions) == {"tender-notice", "tenderUpdate-active"}
+    # §3.5: the vendors admitted to the category, as a framework's suppliers; nothing of their self-declaration.
+    saas = categories_by_pair(dps)["grand_age", "saas"]
+    assert sorted(a["awards"][0]["suppliers"][0]["name"] for a in admissions.values()) == sorted(
+        WORLD_VENDOR_NAMES)
+    assert all(a["awards"][0]["relatedLots"] == [saas] for a in admissions.values())
+    for secret in (SECRET_REPRESENTATIVE, str(SECRET_TURNOVER)):
+        assert not [t for t in before["_texts"].values() if secret in t]
     notice = dps_releases["tender-notice"]["tender"]
     # Open: the central purchasing body's DPS is usable by other buyers (techniques codelist).
     assert dps["usableByOtherBuyers"] is True
@@ -269,3 +288,23 @@ def test_the_builtin_merge_agrees_with_ocdsmerge() -> None:
     ours = compile_releases(releases)
     theirs = ocdsmerge.Merger(schema=extended_release_schema()).create_compiled_release(releases)
     assert {k: v for k, v in ours.items() if k != "id"} == {k: v for k, v in theirs.items() if k != "id"}
+
+
+async def test_an_admission_is_an_award_of_the_dps_and_its_end_cancels_it(
+        client: Client, world: World, clock: FrozenClock, settings: Settings, jobs: Jobs) -> None:
+    dps = await open_dps(client, world, clock)
+    saas = categories_by_pair(dps)["grand_age", "saas"]
+    request_id = await admit(client, world, world["vendor_admin"], saas)
+    ocid = f"{settings.ocds_ocid_prefix}-{dps['id']}"
+    await jobs.run()
+    expect(await client.post(f"/admission-requests/{request_id}/withdraw", headers=world["vendor_admin"].headers),
+           200)
+    clock.advance(timedelta(hours=1))
+    await jobs.run()
+    record = expect(await client.get(f"/ocds/records/{ocid}"), 200)
+    assert record_package_errors(record) == []
+    releases = releases_of({ocid: record}, ocid)
+    assert releases[f"award-{request_id}"]["awards"][0]["status"] == "active"
+    assert releases[f"awardUpdate-{request_id}-withdrawn"]["awards"] == [{"id": request_id, "status": "cancelled"}]
+    compiled = record["records"][0]["compiledRelease"]
+    assert [(a["id"], a["status"], a["relatedLots"]) for a in compiled["awards"]] == [(request_id, "cancelled", [saas])]
