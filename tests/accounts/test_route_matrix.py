@@ -112,7 +112,7 @@ FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
 # holder's and vendor's admins (stopped by the object check) say who gets through.
 SONS_PRINCIPALS = ("holder_admin", "other_org", "vendor_admin", "other_vendor")
-SONS_PREFIXES = ("/sons", "/app/sons")
+SONS_PREFIXES = ("/sons", "/app/sons", "/app/solutions")
 # Who calls first: refused ones before the ones allowed to change state.
 CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "other_funder", "buyer",
               "other_org", "holder_admin", "buyer_evaluator", "vendor_admin", "funder_instructor", "funder_admin",
@@ -677,8 +677,24 @@ EXPECTATIONS |= {
 # The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py).
 EXPECTATIONS |= {
 }
-# The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py).
+# The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py): read by the vendor's members (as GET
+# /sons/enrolment; another vendor's admin reads its own vendor's space), acts as the API's VENDOR_WRITERS rows (the
+# empty forms answer 400/422 pages, ALLOW); the withdrawal of another vendor's solution is the service's 403, one
+# payment request of another vendor a 404, as GET /sons/payment-requests/{id} (segment `sons`).
 EXPECTATIONS |= {
+    "GET /app/solutions":                                         sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions":                                        sons_row(U, F, F, F, F, F, F, A, A),
+    "POST /app/solutions/{solution_id}/retrait":                  sons_row(U, F, F, F, F, F, F, A, F),
+    "POST /app/solutions/inscription-asp":                        sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/commandes":                               sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions/commandes":                              sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/import":                                  sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions/import":                                 sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/import/modele.csv":                       sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements":                               sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/demandes.json":                 sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/rapport.csv":                   sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/{request_id}/document.json":    sons_row(U, F, A, F, F, F, F, A, N),
 }
 # The web's SONS order acts for holders and vendors (marketplace/web/sons.py, beside the back-office's).
 EXPECTATIONS |= {
