@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -12,14 +13,38 @@ from litestar.params import FromPath, QueryParameter
 
 from marketplace.errors import NotFound
 from marketplace.lib.access import public
+from marketplace.lib.clock import check_year
 from marketplace.opendata import schemas
 from marketplace.opendata.decp import DecpService, document
 from marketplace.opendata.deps import provide_decp, provide_ocds
+from marketplace.opendata.errors import InvalidQuery
 from marketplace.opendata.ocds import OcdsService
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
 OCID_PATTERN = r"^ocds-[a-z0-9]{6}-[A-Za-z0-9-]{1,100}$"
+# An RFC 3339 instant, its offset required: a local time would be ambiguous (and the column holds instants).
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    """The query's instant, or a 400 naming it: malformed, without its offset, or out of the years the platform
+    handles (found by fuzzing: a bare number or a naive time would otherwise reach the database)."""
+    if value is None:
+        return None
+    if not re.match(INSTANT_PATTERN, value):
+        return _refuse(name)
+    try:
+        instant = datetime.fromisoformat(value)
+        check_year(instant)
+    except (ValueError, OverflowError):
+        return _refuse(name)
+    return instant
+
+
+def _refuse(name: str) -> datetime:
+    raise InvalidQuery(f"{name}: an RFC 3339 instant with its offset is expected (2026-02-17T09:00:00+01:00), "
+                       "between the years the platform handles", field=name)
 
 
 Ocds = NamedDependency[OcdsService]
@@ -37,9 +62,9 @@ class OcdsController(Controller):
                  "since a date")
     async def releases(self, request: Request[Any, Any, Any], ocds: Ocds,
                        ocid: Annotated[str | None, QueryParameter(name="ocid", pattern=OCID_PATTERN)] = None,
-                       since: Annotated[datetime | None, QueryParameter(name="since")] = None,
+                       since: Annotated[str | None, QueryParameter(name="since", pattern=INSTANT_PATTERN)] = None,
                        limit: Limit = 100, offset: Offset = 0) -> schemas.ReleasePackage:
-        rows = await ocds.releases(ocid=ocid, since=since, limit=limit, offset=offset)
+        rows = await ocds.releases(ocid=ocid, since=_instant(since, "since"), limit=limit, offset=offset)
         uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
         return msgspec.convert(ocds.release_package(rows, uri), schemas.ReleasePackage)
 

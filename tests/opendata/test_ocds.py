@@ -308,3 +308,18 @@ async def test_an_admission_is_an_award_of_the_dps_and_its_end_cancels_it(
     assert releases[f"awardUpdate-{request_id}-withdrawn"]["awards"] == [{"id": request_id, "status": "cancelled"}]
     compiled = record["records"][0]["compiledRelease"]
     assert [(a["id"], a["status"], a["relatedLots"]) for a in compiled["awards"]] == [(request_id, "cancelled", [saas])]
+
+
+async def test_a_malformed_instant_is_a_400_naming_it(client: Client, settings: Settings) -> None:
+    """Found by probing: a naive time or one at the edge of the years reached the database (a 500)."""
+    for value in ("2026-01-01T00:00:00", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-12:00", "1",
+                  "2026-02-30T00:00:00Z"):
+        problem = expect(await client.get("/ocds/releases", params={"since": value}), 400)
+        assert (problem["type"].rsplit("/", 1)[-1], problem["field"]) == ("invalid-request", "since"), value
+    package = expect(await client.get("/ocds/releases", params={"since": "2026-01-01T00:00:00+01:00"}), 200)
+    # An empty page of the feed: the package schema asks for one release at least, the only thing it finds wrong
+    # (a poller of `since` reads an empty page as "nothing new").
+    assert package["releases"] == []
+    assert release_package_errors(package) == ["releases: [] should be non-empty"]
+    expect(await client.get(f"/ocds/records/{settings.ocds_ocid_prefix}-unknown"), 404)
+    assert expect(await client.get("/decp/marches"), 200) == {"marches": {"marche": []}}
