@@ -313,5 +313,5 @@ class OrderService(SonsBase):
                 if accepted is not None else None,
                 requests=by_order[o.id], paid_cents=o.paid_cents, cancelled_at=o.cancelled_at,
                 sworn_statement=o.sworn_statement, recovery_cents=o.recovery_cents, expired_at=o.expired_at,
-                created_at=o.created_at))
+                created_at=o.created_at, deployed_at=o.deployed_at))
         return out

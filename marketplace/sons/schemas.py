@@ -294,6 +294,8 @@ class Order(CamelStruct):
     recovery_cents: int | None
     expired_at: datetime | None
     created_at: datetime
+    # When the vendor declared the solution deployed (SN1); None before.
+    deployed_at: datetime | None = None
 
 
 # -- the ASP side (SN5–SN7) ----------------------------------------------------------------------------------

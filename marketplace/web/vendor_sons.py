@@ -60,7 +60,7 @@ from marketplace.sons.solutions import EnrolmentService, SolutionService
 from marketplace.sons.states import SolutionStatus, VatStatus
 from marketplace.web.pages import BASE_DEPENDENCIES, Caller, PageViewer, Viewer, done
 from marketplace.web.security import PREFIX
-from marketplace.web.sons import ASP_LABELS, KIND_LABELS, ORDER_LABELS
+from marketplace.web.sons._labels import ASP_LABELS, KIND_LABELS, ORDER_LABELS
 from marketplace.web.tables import csv_download
 
 BASE = f"{PREFIX}/solutions"

@@ -569,7 +569,7 @@ EXPECTATIONS |= {
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/retablir":  dps_row(U, F, F, A, F, A, N, F, F),
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure":   dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's SONS orders screens (marketplace/web/sons.py): reads as GET /sons/orders, /sons/orders/{id},
+# The back-office's SONS orders screens (marketplace/web/sons/): reads as GET /sons/orders, /sons/orders/{id},
 # /sons/reports/orders and /sons/payment-requests (SONS_ORDER_READERS, the file 404 to another OG, vendor or region);
 # the acts as the API's cancellation and ASP-status rows (SONS_OPERATORS). `order_id`/`request_id` are the matrix's
 # order and its advance request (segment `sons`).
@@ -696,8 +696,19 @@ EXPECTATIONS |= {
     "GET /app/solutions/paiements/rapport.csv":                   sons_row(U, F, A, F, F, F, F, A, A),
     "GET /app/solutions/paiements/{request_id}/document.json":    sons_row(U, F, A, F, F, F, F, A, N),
 }
-# The web's SONS order acts for holders and vendors (marketplace/web/sons.py, beside the back-office's).
+# The web's SONS order acts for holders and vendors (marketplace/web/sons/, beside the back-office's): each as
+# the API route whose service it calls (HOLDER_WRITERS signs the order and its VA, VENDOR_WRITERS files the advance,
+# its amendments, the deployment, the balance and a refile; the other OG or vendor: 404 from the service). The
+# matrix's order is a draft and the forms come without their file: the OG's admin gets a 422 page, the vendor's a
+# 409 (ALLOW).
 EXPECTATIONS |= {
+    "POST /app/sons/commandes/{order_id}/signature":              sons_row(U, F, F, F, F, A, N, F, F),
+    "POST /app/sons/commandes/{order_id}/va":                     sons_row(U, F, F, F, F, A, N, F, F),
+    "POST /app/sons/commandes/{order_id}/avance":                 sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/avenants":               sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/deploiement":            sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/solde":                  sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/demandes-asp/{request_id}/nouveau-depot":     sons_row(U, F, F, F, F, F, F, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
@@ -794,6 +805,7 @@ BODIES: dict[str, Any] = {
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
     "POST /app/sons/commandes/{order_id}/annulation": {"sworn_statement": "Changement d'éditeur."},
     "POST /app/sons/demandes-asp/{request_id}/statuts": {"status": "VALIDATED"},
+    "POST /app/sons/commandes/{order_id}/avenants": {"montant": "0"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     # The evaluation and award pages' forms, filled as their API routes' bodies.
