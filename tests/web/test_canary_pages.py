@@ -71,7 +71,9 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
     finally:
         await conn.close()
     # `organisation_id`: the first invited vendor's (its vendor file, its organisation's page).
+    # `position`: the first tranche of the need's grant (the holder's evidence of it, none yet: 404).
     values = {"contract_id": contract["id"], "need_id": contract["needId"], "dps_id": contract["dpsId"],
+              "position": "1",
               "request_id": str(request["id"]),
               "document_id": str(document["id"]), "organisation_id": str(request["vendor_organisation_id"])}
     if question:
@@ -91,7 +93,7 @@ def _fill(template: str, values: dict[str, str]) -> str | None:
 def test_every_reading_page_is_rendered(app: Litestar) -> None:
     """The pages the canary test can't fill are exactly those listed, with their reason."""
     values = dict.fromkeys(("contract_id", "need_id", "dps_id", "request_id", "document_id", "question_id",
-                            "organisation_id", "offer_id"), "x")
+                            "organisation_id", "offer_id", "position"), "x")
     unfilled = {p for p in reading_pages(app) if _fill(p, values) is None}
     assert unfilled == NOT_OF_THIS_PROCEDURE
 
