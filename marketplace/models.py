@@ -41,6 +41,7 @@ from marketplace.funding.models import (
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
+from marketplace.opendata.models import DecpObligation, DecpRecord, OcdsRelease
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.sons.models import (
     SonsAspEvent,
@@ -79,6 +80,8 @@ __all__ = [
     "ContractSignature",
     "ContractTransition",
     "CpvCode",
+    "DecpObligation",
+    "DecpRecord",
     "Dps",
     "DpsCategory",
     "EvaluationScore",
@@ -94,6 +97,7 @@ __all__ = [
     "Membership",
     "Need",
     "Notification",
+    "OcdsRelease",
     "OfferRejection",
     "Organisation",
     "ReasonsRequest",

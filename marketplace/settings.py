@@ -64,6 +64,20 @@ class Settings:
     # off because it serves plain HTTP on 127.0.0.1, where some browsers (Safari) and HTTP clients would drop a
     # Secure cookie; never turn it off where the app is reached over a network.
     web_cookie_secure: bool = True
+    # Open data (marketplace/opendata, domain.md §3.1): the ocid prefix the Open Contracting Partnership issued to
+    # the publisher (`ocds-` + 6 lowercase letters or digits); every ocid is it + `-` + the procedure's id. The
+    # default is a placeholder for development: set the registered one before publishing anything.
+    ocds_ocid_prefix: str = "ocds-sad000"
+    ocds_publisher_name: str = "Plateforme SAD ESMS numérique"
+    # Where the published packages are reachable (their `uri`): the API's public base URL.
+    public_base_url: str = "http://127.0.0.1:8000"
+    # DECP (§4): the national open-data portal's adapter (opendata/publisher.py). "local": the records are stored
+    # and served at /decp/marches, nothing is sent; "datagouv": each record is also uploaded to the dataset below
+    # with the API key (data.gouv.fr API v1).
+    decp_publisher: str = "local"
+    decp_portal_url: str = "https://www.data.gouv.fr/api/1"
+    decp_dataset: str = ""
+    decp_api_key: str = ""
 
     @property
     def migration_url(self) -> str:

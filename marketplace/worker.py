@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
+from marketplace.opendata.jobs import publish_decp_records, publish_ocds_releases
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
@@ -48,7 +49,11 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              cron(alert_admission_due_dates, minute=set(range(3, 60, 5)), unique=True),
              cron(sandbox_timers, unique=True),
              # SONS orders past their deployment deadline (§12): daily, at night, off the round hour.
-             cron(expire_sons_orders, hour={2}, minute={43}, unique=True)]
+             cron(expire_sons_orders, hour={2}, minute={43}, unique=True),
+             # Open data (domain.md §3, §4): the OCDS releases of the last events, and the DECP records owed
+             # (published well within their two months, reminded before the deadline when the portal failed).
+             cron(publish_ocds_releases, minute=set(range(2, 60, 5)), unique=True),
+             cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

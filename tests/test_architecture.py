@@ -1,7 +1,7 @@
 """The intended structure, as a test (README "Architecture in one screen").
 
 Domain packages, bottom to top: reference < notifications < accounts < support < vendors < tenders < awards <
-funding < sons.
+funding < sons < opendata.
 A domain package imports only packages below it, so no cycle can form between them and each can be read
 (and changed) knowing only what lies beneath: admission (vendors) knows nothing of competitions (tenders),
 a competition nothing of its award. `system` (/health) imports no domain. `lib/` knows no domain (it may
@@ -28,7 +28,8 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 
 # Bottom to top: a package may import only those before it.
-LAYERS = ("reference", "notifications", "accounts", "support", "vendors", "tenders", "awards", "funding", "sons")
+LAYERS = ("reference", "notifications", "accounts", "support", "vendors", "tenders", "awards", "funding", "sons",
+          "opendata")
 # Outside the order: imports no domain, and no domain needs it.
 ISOLATED = ("system",)
 DOMAINS = (*LAYERS, *ISOLATED)

@@ -1,5 +1,5 @@
 """The commands that run and operate the product: migrate, create-bucket, serve, worker, audit verify,
-create-admin, seed, import-cpv, import-sons-ceilings, import-sons-orders.
+create-admin, seed, import-cpv, import-sons-ceilings, import-sons-orders, publish-open-data.
 """
 
 from __future__ import annotations
@@ -245,3 +245,29 @@ def import_sons_orders_command(path: Path, vendor: str, errors_out: Path | None)
                              for e in report.errors)
     if report.errors:
         sys.exit(1)
+
+
+@main.command("publish-open-data")
+def publish_open_data_command() -> None:
+    """Publish at once what the worker publishes every five minutes (domain.md §3, §4): the OCDS releases of the
+    events not yet published, and the DECP records owed (contracts of at least 40,000 € HT, within two months of their
+    notification) through the configured portal adapter (MARKETPLACE_DECP_PUBLISHER); reminds the buying sides of
+    the records still owed 14 days before their deadline. Idempotent: nothing is published twice."""
+    from marketplace.lib.clock import system_clock
+    from marketplace.opendata.decp import DecpService
+    from marketplace.opendata.ocds import OcdsService
+    from marketplace.opendata.publisher import publisher_from
+
+    settings = Settings.from_env()
+
+    async def work(session: Any) -> tuple[int, int, int]:
+        releases = await OcdsService(session, system_clock, settings).sync()
+        decp = DecpService(session, system_clock, publisher_from(settings))
+        await decp.track()
+        published = await decp.publish_due()
+        reminded = await decp.remind()
+        return releases, len(published), len(reminded)
+
+    releases, published, reminded = _with_session(settings, work)
+    click.echo(f"OCDS: {releases} release(s) published. DECP: {published} record(s) published, "
+               f"{reminded} buying side(s) reminded of a deadline.")

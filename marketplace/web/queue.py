@@ -11,6 +11,7 @@ tenders/access.py, funding/access.py, sons/access.py): another organisation's ob
 - FU5: the grant tranches requested of the caller's funders, to validate;
 - SONS orders at risk (deployment deadline within 30 days) or sent back TO_MODIFY, for the operator and the
   funders of their region (who read them, sons/access.py);
+- §4.1: the contracts whose essential data (DECP) are still unpublished, by their two-month deadline;
 - the trend of the admission requests received and decided per week, drawn as inline SVG (no JavaScript).
 """
 
@@ -27,6 +28,7 @@ from marketplace.awards.schemas import PendingItem
 from marketplace.funding.schemas import TranchesToValidate
 from marketplace.funding.tranches import TrancheService
 from marketplace.lib.clock import ClockExhausted, to_paris
+from marketplace.opendata.decp import DecpService
 from marketplace.sons.reports import ReportService
 from marketplace.sons.schemas import OrderWatch
 from marketplace.tenders.contracts import SpecificContractService
@@ -59,6 +61,7 @@ class Services:
     reasons: ReasonsService
     tranches: TrancheService
     sons_reports: ReportService
+    decp: DecpService
 
 
 @dataclass
@@ -103,6 +106,8 @@ class WorkQueue:
     tranches: list[TranchesToValidate]
     sons: OrderWatch | None
     trend: Trend
+    # §4.1: the buying side's contracts whose DECP record is still unpublished, soonest due first.
+    decp: list[PendingItem] = field(default_factory=list)
 
     @property
     def admissions_awaiting(self) -> int:
@@ -122,7 +127,8 @@ class WorkQueue:
 
     @property
     def buying_side(self) -> bool:
-        return bool(self.justifications or self.reasons or self.closing or self.deadlines.awaiting_opening)
+        return bool(self.justifications or self.reasons or self.closing or self.deadlines.awaiting_opening
+                    or self.decp)
 
 
 def chart(weeks: list[AdmissionWeek], *, width: int = 480, height: int = 160) -> Trend:
@@ -163,4 +169,5 @@ async def work_queue(principal: Principal, services: Services) -> WorkQueue:
         reasons=await services.reasons.pending_for_buying_side(principal),
         tranches=await services.tranches.to_validate(principal),
         sons=await services.sons_reports.watch(principal) if reads_sons_watch(principal) else None,
-        trend=chart(await services.admissions.weekly_trend(principal, TREND_WEEKS)))
+        trend=chart(await services.admissions.weekly_trend(principal, TREND_WEEKS)),
+        decp=await services.decp.pending_for_buying_side(principal))

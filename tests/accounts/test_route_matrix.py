@@ -82,9 +82,11 @@ import asyncpg
 import httpx
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.access import FRAMEWORK_PREFIXES, public, route_inventory
+from marketplace.opendata.ocds import OcdsService
 from marketplace.settings import Settings
 from tests.vendors.api import VALID_UNTIL, admission_body, dps_body, minimal_pdf
 from tests.web.pages import Browser, csrf_token
@@ -737,6 +739,13 @@ EXPECTATIONS |= {
     "POST /app/journal/verification":                                 row(U, F, F, F, A),
 }
 
+# Open data (marketplace/opendata, domain.md §3, §4): public documents, anyone reads them, signed in or not.
+EXPECTATIONS |= {
+    "GET /ocds/releases":                                             row(A, A, A, A, A),
+    "GET /ocds/records/{ocid}":                                       row(A, A, A, A, A),
+    "GET /decp/marches":                                              row(A, A, A, A, A),
+}
+
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
 OBJECT_PAGES = tuple(f"/app/marches/{{contract_id}}/{page}" for page in ("evaluation", "attribution", "contrat"))
 # A page's first segment under /app → the API segment whose path values it takes (`request_id` means two things).
@@ -950,6 +959,7 @@ class Scenario:
                             "request_id": request["id"], "need_id": need["id"],
                             "notification_id": inbox["items"][0]["id"]}
         await self.setup_dps()
+        await self.setup_open_data()
 
     async def setup_dps(self) -> None:
         """A published DPS of the `buyer`, and the `vendor`'s draft request with its documents uploaded."""
@@ -1108,6 +1118,21 @@ class Scenario:
         self.path_values |= {"call_id": call["id"], "position": "1"}
         self.funded_need_id = str(need_id)
         self.segment_values["funding-calls"] = {"need_id": self.funded_need_id}
+
+    async def setup_open_data(self) -> None:
+        """The OCDS releases of the published DPS, stored as the worker's job does (marketplace/opendata/jobs.py): its
+        ocid is the record the matrix reads."""
+        state = self.client.app.state
+        engine = create_async_engine(state.settings.database_url)
+        try:
+            async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
+                service = OcdsService(session, state.clock, state.settings)
+                await service.sync()
+                releases = await service.releases(limit=1)
+        finally:
+            await engine.dispose()
+        assert releases, "setup: no OCDS release of the published DPS"
+        self.segment_values["ocds"] = {"ocid": releases[0].ocid}
 
     def call_body(self) -> dict[str, Any]:
         now = datetime.now(UTC)

@@ -1,0 +1,89 @@
+"""Open data (domain.md §3, §4): public, read-only, never a sandbox's object (those are never stored)."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
+from litestar import Controller, Request, get
+from litestar.di import NamedDependency, Provide
+from litestar.params import FromPath, QueryParameter
+
+from marketplace.errors import NotFound
+from marketplace.lib.access import public
+from marketplace.lib.clock import check_year
+from marketplace.opendata import schemas
+from marketplace.opendata.decp import DecpService, document
+from marketplace.opendata.deps import provide_decp, provide_ocds
+from marketplace.opendata.errors import InvalidQuery
+from marketplace.opendata.ocds import OcdsService
+
+Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
+Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
+OCID_PATTERN = r"^ocds-[a-z0-9]{6}-[A-Za-z0-9-]{1,100}$"
+# An RFC 3339 instant, its offset required: a local time would be ambiguous (and the column holds instants).
+INSTANT_PATTERN = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+
+
+def _instant(value: str | None, name: str) -> datetime | None:
+    """The query's instant, or a 400 naming it: malformed, without its offset, or out of the years the platform
+    handles (found by fuzzing: a bare number or a naive time would otherwise reach the database)."""
+    if value is None:
+        return None
+    if not re.match(INSTANT_PATTERN, value):
+        return _refuse(name)
+    try:
+        instant = datetime.fromisoformat(value)
+        check_year(instant)
+    except (ValueError, OverflowError):
+        return _refuse(name)
+    return instant
+
+
+def _refuse(name: str) -> datetime:
+    raise InvalidQuery(f"{name}: an RFC 3339 instant with its offset is expected (2026-02-17T09:00:00+01:00), "
+                       "between the years the platform handles", field=name)
+
+
+Ocds = NamedDependency[OcdsService]
+Decp = NamedDependency[DecpService]
+PUBLIC = "Open data: the OCDS releases of published procedures (never a sandbox's, never an offer's content)."
+
+
+class OcdsController(Controller):
+    path = "/ocds"
+    tags = ["Open data"]
+    dependencies = {"ocds": Provide(provide_ocds, sync_to_thread=False)}
+
+    @get("/releases", opt=public(PUBLIC),
+         summary="OCDS 1.1.5 release package: the releases published, oldest first, optionally of one ocid or "
+                 "since a date")
+    async def releases(self, request: Request[Any, Any, Any], ocds: Ocds,
+                       ocid: Annotated[str | None, QueryParameter(name="ocid", pattern=OCID_PATTERN)] = None,
+                       since: Annotated[str | None, QueryParameter(name="since", pattern=INSTANT_PATTERN)] = None,
+                       limit: Limit = 100, offset: Offset = 0) -> schemas.ReleasePackage:
+        rows = await ocds.releases(ocid=ocid, since=_instant(since, "since"), limit=limit, offset=offset)
+        uri = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+        return msgspec.convert(ocds.release_package(rows, uri), schemas.ReleasePackage)
+
+    @get("/records/{ocid:str}", opt=public(PUBLIC),
+         summary="OCDS 1.1.5 record package of one contracting process: its releases and its compiled release")
+    async def record(self, ocid: FromPath[str], ocds: Ocds) -> schemas.RecordPackage:
+        package = await ocds.record_package(ocid, f"/ocds/records/{ocid}")
+        if package is None:
+            raise NotFound("No contracting process has this ocid.", field="ocid")
+        return msgspec.convert(package, schemas.RecordPackage)
+
+
+class DecpController(Controller):
+    path = "/decp"
+    tags = ["Open data"]
+    dependencies = {"decp": Provide(provide_decp, sync_to_thread=False)}
+
+    @get("/marches", opt=public("Open data: the essential data (DECP 2.0.3) of the contracts of at least 40,000 € HT "
+                                "published, each with its modifications appended."),
+         summary="DECP 2.0.3 document of the published contracts, oldest first")
+    async def marches(self, decp: Decp, limit: Limit = 1000, offset: Offset = 0) -> schemas.DecpDocument:
+        return msgspec.convert(document(await decp.records(limit=limit, offset=offset)), schemas.DecpDocument)

@@ -1,0 +1,26 @@
+"""Open-data work the worker runs on a schedule (marketplace/worker.py): the OCDS releases of the events since the
+last run, the DECP obligations, publications and reminders. Each is idempotent (ids, unique rows), so a run twice
+or at once with the CLI stores nothing twice."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marketplace.opendata.decp import DecpService
+from marketplace.opendata.ocds import OcdsService
+from marketplace.opendata.publisher import publisher_from
+
+
+async def publish_ocds_releases(ctx: dict[str, Any]) -> int:
+    async with ctx["session_maker"]() as session, session.begin():
+        return await OcdsService(session, ctx["clock"], ctx["settings"]).sync()
+
+
+async def publish_decp_records(ctx: dict[str, Any]) -> int:
+    """§4.1: track the contracts that owe their essential data, publish them, remind before the deadline."""
+    async with ctx["session_maker"]() as session, session.begin():
+        service = DecpService(session, ctx["clock"], ctx.get("decp_publisher") or publisher_from(ctx["settings"]))
+        await service.track()
+        published = await service.publish_due()
+        await service.remind()
+        return len(published)
