@@ -9,7 +9,7 @@ from typing import Annotated, Any
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, QueryParameter
+from litestar.params import PathParameter, QueryParameter
 
 from marketplace.errors import NotFound
 from marketplace.lib.access import public
@@ -70,7 +70,8 @@ class OcdsController(Controller):
 
     @get("/records/{ocid:str}", opt=public(PUBLIC),
          summary="OCDS 1.1.5 record package of one contracting process: its releases and its compiled release")
-    async def record(self, ocid: FromPath[str], ocds: Ocds) -> schemas.RecordPackage:
+    async def record(self, ocid: Annotated[str, PathParameter(pattern=OCID_PATTERN)],
+                     ocds: Ocds) -> schemas.RecordPackage:
         package = await ocds.record_package(ocid, f"/ocds/records/{ocid}")
         if package is None:
             raise NotFound("No contracting process has this ocid.", field="ocid")

@@ -353,6 +353,8 @@ FIELD_LABELS: dict[str, str] = {
     "referencingNumber": "numéro de référencement ANS",
     "mssCase": "cas « Déploiement MSS »",
     "mssAddress": "adresse de messagerie MSSanté",
+    "ocid": "identifiant OCDS de la procédure",
+    "preuve": "justificatif",
     "method": "mode de signature",
     "requestId": "demande à l'ASP",
     "calendar.referencingClosesAt": "fin de la fenêtre de référencement",

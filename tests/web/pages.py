@@ -43,6 +43,14 @@ class Browser:
         return await self.request("POST", url, **kwargs)
 
 
+_HELP = re.compile(r'<details class="help" id="aide">.*?</details>', re.S)
+
+
+def without_help(html: str) -> str:
+    """A page without its help region: the help names the acts' buttons, whether or not they are shown."""
+    return _HELP.sub("", html)
+
+
 def csrf_token(html: str) -> str:
     match = _CSRF_FIELD.search(html)
     assert match, "no CSRF field in the page"

@@ -258,7 +258,7 @@ async def test_a_holder_writes_fixes_submits_and_files_a_need_with_the_keyboard_
     seen = chromium.run(walk)
     seen["walk"].check()
     assert seen["date"] == "2025-03-01"
-    assert re.search(r"N2 — N2: ", seen["before"]), seen["before"]
+    assert "N2 — Un projet de type 1" in seen["before"] and "Détail : N2: " in seen["before"], seen["before"]
     assert seen["focus_after_swap"] == "f-type"
     assert "N2 —" not in seen["after"], seen["after"]
     assert "Le besoin est soumis" in seen["submitted"], seen["submitted"][:1500]

@@ -291,3 +291,16 @@ async def test_the_work_queue_lists_the_buying_sides_contracts_closing_within_se
     clock.advance(deadline - clock.now())  # at the deadline it is closed for offers (HC6): no longer listed
     count, _ = await closing("buyer_admin")
     assert count == 0
+
+
+async def test_the_site_names_the_space_of_who_reads_it(client: Client, world: World) -> None:
+    """Buyers and funders work in the back-office; holders and vendors in their own space; a visitor reads the
+    public portal (base.html)."""
+    anonymous = await Browser(client).get("/app/sad")
+    assert 'class="brand-sub">Portail public<' in anonymous.text
+    for person, space in (("buyer_admin", "Back-office"), ("funder_admin", "Back-office"),
+                          ("holder_admin", "Espace porteur de projet"), ("vendor_admin", "Espace éditeur")):
+        web = Browser(client)
+        assert (await login(web, email_of(person))).status_code == 303
+        page = await web.get("/app/notifications")
+        assert f'class="brand-sub">{space}<' in page.text and f"· {space} du SAD" in page.text, person
