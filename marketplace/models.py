@@ -38,8 +38,9 @@ from marketplace.funding.models import (
     GrantTranche,
     TrancheRequest,
 )
-from marketplace.lib.audit import AuditEvent
+from marketplace.lib.audit import AuditAnchor, AuditEvent
 from marketplace.lib.jobs import JobIntent
+from marketplace.lib.timestamps import EvidenceTimestamp
 from marketplace.notifications.models import Notification
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.sons.models import (
@@ -66,6 +67,7 @@ __all__ = [
     "AdmissionDocument",
     "AdmissionRequest",
     "ApiKey",
+    "AuditAnchor",
     "AuditEvent",
     "Award",
     "ClarificationAttachment",
@@ -82,6 +84,7 @@ __all__ = [
     "Dps",
     "DpsCategory",
     "EvaluationScore",
+    "EvidenceTimestamp",
     "Facility",
     "FundingCall",
     "FundingCallVersion",

@@ -12,7 +12,9 @@ from arq.worker import Worker
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.app import make_store
+from marketplace.lib.audit import anchor_previous_day
 from marketplace.lib.clock import PARIS, Clock, system_clock
+from marketplace.lib.timestamps import timestamp_evidence
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
@@ -33,7 +35,7 @@ log = logging.getLogger("marketplace.worker")
 # for the longest time limit of any function plus 10 s, and a job whose worker died is taken up again only
 # once that mark expires: one function allowed an hour would leave a crashed worker's mail deliveries
 # waiting an hour. Long work (rescanning a contract's files) goes in slices that re-enqueue themselves.
-FUNCTIONS = [deliver_notification, scan_pending_attachments]
+FUNCTIONS = [deliver_notification, scan_pending_attachments, timestamp_evidence]
 JOB_TIMEOUT = 120
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
@@ -48,7 +50,9 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              cron(alert_admission_due_dates, minute=set(range(3, 60, 5)), unique=True),
              cron(sandbox_timers, unique=True),
              # SONS orders past their deployment deadline (§12): daily, at night, off the round hour.
-             cron(expire_sons_orders, hour={2}, minute={43}, unique=True)]
+             cron(expire_sons_orders, hour={2}, minute={43}, unique=True),
+             # G14: yesterday's audit chain head, time-stamped once; hourly, so a TSA down is tried again.
+             cron(anchor_previous_day, minute={7}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
