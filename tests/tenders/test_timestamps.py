@@ -57,6 +57,18 @@ async def _run(ctx: dict[str, Any], intent: Any) -> str:
     return str(await timestamp_evidence(ctx, *json.loads(intent["args"])))
 
 
+async def stamp_pending(settings: Settings, clock: FrozenClock) -> None:
+    """Run every time-stamping job on record, as the worker would (for tests elsewhere)."""
+    ctx: dict[str, Any] = {}
+    options = worker_options(settings, clock)
+    await options["on_startup"](ctx)
+    try:
+        for intent in await _intents(settings):
+            await _run(ctx, intent)
+    finally:
+        await options["on_shutdown"](ctx)
+
+
 def _token(stamped: dict[str, Any]) -> bytes:
     assert stamped["status"] == "stamped", stamped
     return base64.b64decode(stamped["token"])
