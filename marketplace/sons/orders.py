@@ -32,8 +32,9 @@ import anyio.to_thread
 import msgspec
 from sqlalchemy import select
 
-from marketplace.accounts.models import Organisation
+from marketplace.accounts.models import Facility, Organisation
 from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import OrganisationKind
 from marketplace.awards.contracts import SIGNATURE_TYPES, signature_refusal
 from marketplace.errors import RuleViolation
 from marketplace.lib import esign
@@ -220,6 +221,22 @@ class OrderService(SonsBase):
     async def get(self, principal: Principal, order_id: uuid.UUID) -> schemas.Order:
         return await self.view(await order_for(self.session, principal, order_id))
 
+    async def og_choices(self) -> list[schemas.OgChoice]:
+        """The OGs an order may be drafted for (holders with a FINESS EJ, as `check_order` requires) with their
+        registered facilities, for a vendor's order form to pick from rather than type. FINESS EJ and ET are the
+        public FINESS register's identifiers (§2.3), which the bulk import already resolves for any vendor."""
+        ogs = list((await self.session.scalars(select(Organisation).where(
+            Organisation.kind == OrganisationKind.HOLDER, Organisation.finess_ej.is_not(None))
+            .order_by(Organisation.name, Organisation.id))).all())
+        facilities: dict[uuid.UUID, list[schemas.OgFacility]] = defaultdict(list)
+        if ogs:
+            for facility in (await self.session.scalars(select(Facility).where(
+                    Facility.organisation_id.in_([o.id for o in ogs])).order_by(Facility.name, Facility.finess_et))):
+                facilities[facility.organisation_id].append(schemas.OgFacility(
+                    finess_et=facility.finess_et, name=facility.name, category=facility.category_code))
+        return [schemas.OgChoice(id=o.id, name=o.name, finess_ej=o.finess_ej or "", siret=o.siret,
+                                 facilities=facilities[o.id]) for o in ogs]
+
     async def list_all(self, principal: Principal, status: OrderStatus | None = None) -> list[schemas.Order]:
         query = visible_orders(principal)
         if status is not None:
@@ -296,5 +313,5 @@ class OrderService(SonsBase):
                 if accepted is not None else None,
                 requests=by_order[o.id], paid_cents=o.paid_cents, cancelled_at=o.cancelled_at,
                 sworn_statement=o.sworn_statement, recovery_cents=o.recovery_cents, expired_at=o.expired_at,
-                created_at=o.created_at))
+                created_at=o.created_at, deployed_at=o.deployed_at))
         return out

@@ -196,6 +196,24 @@ class OrderCreate(CamelStruct):
     pre_referencing_mention: LongText | None = None
 
 
+class OgFacility(CamelStruct):
+    """A site an order may name for an OG: one of its facilities (FINESS ET), as registered on the platform."""
+
+    finess_et: str
+    name: str
+    category: str | None
+
+
+class OgChoice(CamelStruct):
+    """An OG an order may be drafted for (a holder with its FINESS EJ, §5.3) and its registered facilities."""
+
+    id: uuid.UUID
+    name: str
+    finess_ej: str
+    siret: str | None
+    facilities: list[OgFacility]
+
+
 class Site(CamelStruct):
     finess_et: str | None
     siret: str | None
@@ -276,6 +294,8 @@ class Order(CamelStruct):
     recovery_cents: int | None
     expired_at: datetime | None
     created_at: datetime
+    # When the vendor declared the solution deployed (SN1); None before.
+    deployed_at: datetime | None = None
 
 
 # -- the ASP side (SN5–SN7) ----------------------------------------------------------------------------------

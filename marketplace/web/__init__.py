@@ -59,6 +59,7 @@ from marketplace.web.auth import SessionAuthMiddleware
 from marketplace.web.controllers import LoginController, WorkQueueController
 from marketplace.web.errors import exception_handlers
 from marketplace.web.pages import navigation, take_messages
+from marketplace.web.rule_labels import field_label, language_of, rule_label
 from marketplace.web.security import PREFIX, SESSION_STORE, csrf_config, security_headers, session_config
 
 log = logging.getLogger("marketplace.web")
@@ -88,6 +89,10 @@ def template_engine(vendor: Path | None) -> JinjaTemplateEngine:
     environment.filters["dps_status"] = lambda status: DPS_STATUS_LABELS.get(str(status), str(status))
     environment.filters["left"] = time_left
     environment.filters["euros"] = format_euros
+    # A rule id's French statement, a field's French name (None when unknown: show the id), a text's language.
+    environment.filters["rule_label"] = rule_label
+    environment.filters["field_label"] = field_label
+    environment.filters["detail_lang"] = language_of
     # The <script> tag carries the served file's own hash (Subresource Integrity), recorded when it was fetched.
     environment.globals["htmx_integrity"] = htmx.file_integrity(vendor) if vendor else None
     environment.globals["static"] = f"{PREFIX}/static"

@@ -4,6 +4,9 @@ An anonymous (or expired) visitor is sent to the login form, with the page it as
 htmx request gets `HX-Redirect` instead, so the whole page changes rather than a fragment. Any other refusal
 (403 from a role guard or a failed CSRF check, 404 from an object check, a domain rule) is the error page with
 the same status code.
+
+A domain refusal is written in English by its service: the page says first, in French, the rule it broke (its
+statement, web/rule_labels.py) and the field at fault, then keeps the service's detail as a secondary line.
 """
 
 from __future__ import annotations
@@ -15,7 +18,10 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 
+from marketplace.accounts.principal import Principal
 from marketplace.errors import DomainError
+from marketplace.web.rule_labels import field_label, language_of, rule_label
+from marketplace.web.pages import viewer_of
 from marketplace.web.security import PREFIX
 
 _TITLES = {400: "Requête invalide", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non permise",
@@ -53,7 +59,15 @@ def error_page(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]
         detail = "Vos rôles ne permettent pas cette action."
     return Template("error.html", status_code=status, headers=getattr(exc, "headers", None) or {},
                     context={"status": status, "title": _TITLES.get(status, "Erreur"), "detail": detail,
-                             "rule": rule, "field": field, "reason": reason, "back": _back(request)})
+                             "detail_lang": language_of(detail), "rule": rule, "rule_label": rule_label(rule),
+                             "field": field, "field_label": field_label(field), "reason": reason,
+                             "back": _back(request), **_signed_in(request)})
+
+
+def _signed_in(request: Request[Any, Any, Any]) -> dict[str, Any]:
+    """A signed-in person keeps their header and navigation on the error page (base.html's `viewer`)."""
+    principal = request.scope.get("user")
+    return {"viewer": viewer_of(principal)} if isinstance(principal, Principal) and principal.email else {}
 
 
 def _back(request: Request[Any, Any, Any]) -> str:

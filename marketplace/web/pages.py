@@ -28,7 +28,18 @@ class PageViewer(account_schemas.Me):
     """The header's user (`GET /auth/me`) and how many of their notifications are unread (`GET
     /my/notifications/unread-count`), shown beside their name on every page."""
 
-    unread: int = 0
+    unread: int | None = 0  # None: not counted (an error page, which reads nothing: see `viewer_of`)
+
+
+def viewer_of(principal: Principal) -> PageViewer:
+    """The header of a page rendered without reading the database (the error page: exception handlers are
+    synchronous): the person's address and their organisations' kinds from their roles, which is what the
+    navigation needs; no names, no unread count."""
+    return PageViewer(
+        id=principal.user_id, email=principal.email, full_name=None, api_key_id=None, unread=None,
+        memberships=[account_schemas.MembershipView(organisation_id=org_id, organisation_name="",
+                                                    kind=next(iter(roles)).kind, roles=sorted(roles))
+                     for org_id, roles in principal.roles_by_organisation.items() if roles])
 
 
 Sessions = NamedDependency[SessionService]

@@ -110,7 +110,7 @@ FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
 # holder's and vendor's admins (stopped by the object check) say who gets through.
 SONS_PRINCIPALS = ("holder_admin", "other_org", "vendor_admin", "other_vendor")
-SONS_PREFIXES = ("/sons", "/app/sons")
+SONS_PREFIXES = ("/sons", "/app/sons", "/app/solutions")
 # Who calls first: refused ones before the ones allowed to change state.
 CALL_ORDER = ("anonymous", "holder_member", "vendor_member", "other_vendor", "other_buyer", "other_funder", "buyer",
               "other_org", "holder_admin", "buyer_evaluator", "vendor_admin", "funder_instructor", "funder_admin",
@@ -567,7 +567,7 @@ EXPECTATIONS |= {
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/retablir":  dps_row(U, F, F, A, F, A, N, F, F),
     "POST /app/editeurs/{organisation_id}/admissions/{request_id}/exclure":   dps_row(U, F, F, A, F, A, N, F, F),
 }
-# The back-office's SONS orders screens (marketplace/web/sons.py): reads as GET /sons/orders, /sons/orders/{id},
+# The back-office's SONS orders screens (marketplace/web/sons/): reads as GET /sons/orders, /sons/orders/{id},
 # /sons/reports/orders and /sons/payment-requests (SONS_ORDER_READERS, the file 404 to another OG, vendor or region);
 # the acts as the API's cancellation and ASP-status rows (SONS_OPERATORS). `order_id`/`request_id` are the matrix's
 # order and its advance request (segment `sons`).
@@ -675,11 +675,38 @@ EXPECTATIONS |= {
 # The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py).
 EXPECTATIONS |= {
 }
-# The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py).
+# The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py): read by the vendor's members (as GET
+# /sons/enrolment; another vendor's admin reads its own vendor's space), acts as the API's VENDOR_WRITERS rows (the
+# empty forms answer 400/422 pages, ALLOW); the withdrawal of another vendor's solution is the service's 403, one
+# payment request of another vendor a 404, as GET /sons/payment-requests/{id} (segment `sons`).
 EXPECTATIONS |= {
+    "GET /app/solutions":                                         sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions":                                        sons_row(U, F, F, F, F, F, F, A, A),
+    "POST /app/solutions/{solution_id}/retrait":                  sons_row(U, F, F, F, F, F, F, A, F),
+    "POST /app/solutions/inscription-asp":                        sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/commandes":                               sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions/commandes":                              sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/import":                                  sons_row(U, F, A, F, F, F, F, A, A),
+    "POST /app/solutions/import":                                 sons_row(U, F, F, F, F, F, F, A, A),
+    "GET /app/solutions/import/modele.csv":                       sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements":                               sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/demandes.json":                 sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/rapport.csv":                   sons_row(U, F, A, F, F, F, F, A, A),
+    "GET /app/solutions/paiements/{request_id}/document.json":    sons_row(U, F, A, F, F, F, F, A, N),
 }
-# The web's SONS order acts for holders and vendors (marketplace/web/sons.py, beside the back-office's).
+# The web's SONS order acts for holders and vendors (marketplace/web/sons/, beside the back-office's): each as
+# the API route whose service it calls (HOLDER_WRITERS signs the order and its VA, VENDOR_WRITERS files the advance,
+# its amendments, the deployment, the balance and a refile; the other OG or vendor: 404 from the service). The
+# matrix's order is a draft and the forms come without their file: the OG's admin gets a 422 page, the vendor's a
+# 409 (ALLOW).
 EXPECTATIONS |= {
+    "POST /app/sons/commandes/{order_id}/signature":              sons_row(U, F, F, F, F, A, N, F, F),
+    "POST /app/sons/commandes/{order_id}/va":                     sons_row(U, F, F, F, F, A, N, F, F),
+    "POST /app/sons/commandes/{order_id}/avance":                 sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/avenants":               sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/deploiement":            sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/commandes/{order_id}/solde":                  sons_row(U, F, F, F, F, F, F, A, N),
+    "POST /app/sons/demandes-asp/{request_id}/nouveau-depot":     sons_row(U, F, F, F, F, F, F, A, N),
 }
 # The back-office's audit log screens (marketplace/web/audit.py): as the API's (an organisation's admin reads its
 # own organisation's events; the evidence without its object is a 400 page, ALLOW); the chain is the platform's.
@@ -769,6 +796,7 @@ BODIES: dict[str, Any] = {
     "POST /sons/asp-requests/{request_id}/statuses": {"status": "VALIDATED"},
     "POST /app/sons/commandes/{order_id}/annulation": {"sworn_statement": "Changement d'éditeur."},
     "POST /app/sons/demandes-asp/{request_id}/statuts": {"status": "VALIDATED"},
+    "POST /app/sons/commandes/{order_id}/avenants": {"montant": "0"},
 
     "POST /specific-contracts/{contract_id}/questions/{question_id}/answer": {"answer": "Oui."},
     # The evaluation and award pages' forms, filled as their API routes' bodies.

@@ -141,7 +141,7 @@ async def test_a_holder_writes_a_need_sees_n2_fixes_it_with_the_keyboard_submits
     for n, violations in seen["axe"].items():
         assert violations == [], f"step {n}: " + "\n".join(violations)
     assert seen["need_axe"] == [], "\n".join(seen["need_axe"])
-    assert re.search(r"N2 — N2: ", seen["before"]), seen["before"]
+    assert re.search(r"N2 — Un projet de type 1 [^—]*Détail :\s+N2: ", seen["before"]), seen["before"]
     assert seen["type"] == "2"
     assert "N2 —" not in seen["after"], seen["after"]
     assert "Le besoin est soumis" in seen["submitted"], seen["submitted"][:1500]

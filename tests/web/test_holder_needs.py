@@ -73,7 +73,8 @@ async def test_a_holder_writes_a_need_step_by_step_sees_n2_fixes_it_submits_and_
         ("draft", 1, FACILITIES["holder"][1], [40, 40, 20])
     summary = await web.get(f"{BASE}/{need_id}/modifier?etape=5")
     shown = text(summary.text)
-    assert re.search(r"N2\s+—\s+N2: ", shown), shown[-3000:]
+    # The failed rule's French statement beside its id, then the engine's own (English) message as the detail.
+    assert re.search(r"N2\s+—\s+Un projet de type 1 \(acquisition d'un DUI\)[^—]*Détail :\s+N2: ", shown), shown[-3000:]
     assert 'id="regle-N2"' in summary.text and "non respectée" in re.search(
         r'<tr id="regle-N2">.*?</tr>', summary.text, re.S).group(0)
     # Submitting anyway is refused by the API's submission, naming the rule.

@@ -115,7 +115,12 @@ async def test_a_post_without_the_csrf_token_is_refused(client: Client, app: Lit
     assert forged.status_code == 403
     assert (await login(web, email_of("buyer_admin"))).status_code == 303
     token = csrf_token((await web.get("/app/")).text)
-    assert (await web.post("/app/deconnexion")).status_code == 403  # logged in, still no token: refused
+    refused = await web.post("/app/deconnexion")
+    assert refused.status_code == 403  # logged in, still no token: refused
+    # The error page keeps the signed-in header and the buyer's navigation (read from the roles, no database).
+    assert "Se déconnecter" in refused.text and "Se connecter<" not in refused.text
+    assert 'aria-label="Navigation principale"' in refused.text and 'href="/app/admissions"' in refused.text
+    assert 'href="/app/mes-besoins"' not in refused.text
     # The header htmx sends (hx-headers on <body>) is accepted like the form field.
     assert (await web.post("/app/deconnexion", headers={"x-csrftoken": token})).status_code == 303
     # The JSON API carries bearer tokens, not cookies: it asks for no CSRF token.

@@ -4,6 +4,13 @@
 // Without JavaScript the form posts the file as multipart, through the same offer service.
 (function () {
   "use strict";
+  // Back from "Afficher la liste des pièces" (below): the focus goes to the list of attachments, so that the next
+  // Tab stops are the file field and the deposit button, not the top of the page all over again.
+  var list = document.getElementById("pieces");
+  if (list && window.location.hash === "#pieces") {
+    list.setAttribute("tabindex", "-1");
+    list.focus();
+  }
   var form = document.getElementById("envoi-piece");
   if (!form || !window.crypto || !window.crypto.subtle || !window.XMLHttpRequest) { return; }
   var input = form.querySelector("input[type=file]");
@@ -81,10 +88,15 @@
     }).then(function (receipt) {
       say("Envoi terminé : 100 %. « " + receipt.filename + " » reçue et scellée (" + receipt.size + " octets). ");
       var link = document.createElement("a");
-      link.href = window.location.pathname + "#brouillon";
+      link.href = window.location.pathname + "#pieces";
       link.id = "voir-pieces";
       link.textContent = "Afficher la liste des pièces";
-      link.addEventListener("click", function (e) { e.preventDefault(); window.location.reload(); });
+      // The page comes back at the list of attachments (see above).
+      link.addEventListener("click", function (e) {
+        e.preventDefault();
+        window.location.hash = "pieces";
+        window.location.reload();
+      });
       status.appendChild(link);
     }).catch(function (error) {
       say(error.message);
