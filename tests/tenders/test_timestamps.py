@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 import copy
 import hashlib
+import io
 import json
 import shutil
 import subprocess
@@ -19,6 +20,7 @@ from typing import Any
 import asyncpg
 import pytest
 from arq import Retry
+from pypdf import PdfReader
 
 from marketplace.app import asyncpg_dsn
 from marketplace.devstack.tsa import EmbeddedTsa
@@ -108,6 +110,12 @@ async def test_a_receipt_and_an_opening_record_are_time_stamped_and_their_tokens
     assert check.ok, check.reason
     assert check.gen_time is not None and again["timestamp"]["genTime"] is not None
     assert check.tsa is not None and "TSA" in check.tsa
+    # The receipt's PDF carries it too, beside the signed JSON it covers: it verifies on its own.
+    pdf = await client.get(f"/offers/{offer['id']}/receipt.pdf", headers=world["vendor_admin"].headers)
+    assert pdf.status_code == 200
+    attachments = PdfReader(io.BytesIO(pdf.content)).attachments
+    assert attachments["receipt.tst"][0] == token
+    assert verify_token(attachments["receipt.tst"][0], attachments["receipt.json"][0], trusted).ok
     if shutil.which("openssl"):
         # And by a verifier that is not ours: G4's `openssl ts -verify`.
         verified = _openssl_verifies(tmp_path, token, receipt_bytes, settings.tsa_certificate)

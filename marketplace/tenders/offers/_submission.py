@@ -6,6 +6,8 @@ Idempotency-Key, and its PDF.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
 import json
 import uuid
@@ -168,8 +170,11 @@ class Submission(OfferBase):
     async def receipt_pdf(self, principal: Principal, offer_id: uuid.UUID) -> bytes:
         """The receipt as a French A4 PDF that carries the signed JSON, so it verifies on its own."""
         signed = await self.receipt(principal, offer_id)
-        return await asyncio.to_thread(render_receipt_pdf, signed.receipt, signed.signature,
-                                       self.vault.signer.public_jwk())
+        stamp = signed.timestamp
+        token = (base64.b64decode(stamp.token), stamp.gen_time) \
+            if stamp is not None and stamp.token is not None and stamp.gen_time is not None else None
+        return await asyncio.to_thread(functools.partial(
+            render_receipt_pdf, signed.receipt, signed.signature, self.vault.signer.public_jwk(), timestamp=token))
 
     async def receipt(self, principal: Principal, offer_id: uuid.UUID) -> schemas.SignedReceipt:
         offer, _ = await self._own(principal, offer_id)
