@@ -298,11 +298,6 @@ def _check_tsa_certificate(cert: x509.Certificate, when: datetime, trusted: list
         raise _Refused("its genTime is outside its TSA certificate's validity")
 
 
-def describe(check: TokenCheck) -> dict[str, Any]:
-    return {"ok": check.ok, "reason": check.reason, "genTime": check.gen_time.isoformat() if check.gen_time else None,
-            "tsa": check.tsa}
-
-
 # -- the job -------------------------------------------------------------------------------------------------
 
 
