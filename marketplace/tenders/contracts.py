@@ -404,6 +404,15 @@ class SpecificContractService:
             followed=contract.buyer_organisation_id not in buying, read_at=now, sandbox=dps.is_sandbox)
             for contract, dps, title, category, now_status, now in page], total=len(read), limit=limit, offset=offset)
 
+    async def of_need(self, principal: Principal, need_id: uuid.UUID) -> schemas.SpecificContract | None:
+        """The specific contract a need was published as (HC5), for the need's holder's members (another holder's
+        need: 404); None while the need is not published. The holder's own procedure pages start from here."""
+        need = await self.session.get(Need, need_id)
+        if need is None or not principal.has_role_in(need.holder_organisation_id, *HOLDER_MEMBERS):
+            raise NotFound("No need has this id.")
+        contract_id = await self.session.scalar(select(SpecificContract.id).where(SpecificContract.need_id == need.id))
+        return await self.get(principal, contract_id) if contract_id is not None else None
+
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
         contract, invited = await visible_contract(self.session, principal,
                                                    await self.session.get(SpecificContract, contract_id))

@@ -20,8 +20,8 @@ from litestar.response import Redirect, Template
 
 from marketplace.accounts.principal import Principal
 from marketplace.errors import DomainError
-from marketplace.web.rule_labels import field_label, language_of, rule_label
 from marketplace.web.pages import viewer_of
+from marketplace.web.rule_labels import field_label, language_of, rule_label
 from marketplace.web.security import PREFIX
 
 _TITLES = {400: "Requête invalide", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non permise",

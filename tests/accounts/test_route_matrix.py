@@ -106,7 +106,8 @@ FUNDING_PRINCIPALS = ("funder_admin", "funder_instructor", "other_funder")
 # The funder's back-office screens are funding routes too: the same principals say who gets through.
 FUNDING_PREFIXES = ("/funding-calls", "/app/financements")
 # A need's own funding routes: its holder and its call's funder (the matrix's funded need, not its draft).
-FUNDING_OF_NEED = re.compile(r"^/needs/\{need_id\}/(filing|funding)")
+# The holder's grant pages (web/holder_contracts.py) are a need's funding routes too.
+FUNDING_OF_NEED = re.compile(r"^/(needs/\{need_id\}/(filing|funding)|app/mes-besoins/\{need_id\}/financement)")
 # SONS routes (domain.md §5, §12): an order of the `vendor` for the `holder`, so both sides' admins and the other
 # holder's and vendor's admins (stopped by the object check) say who gets through.
 SONS_PRINCIPALS = ("holder_admin", "other_org", "vendor_admin", "other_vendor")
@@ -672,8 +673,27 @@ EXPECTATIONS |= {
     "POST /app/offres/{contract_id}/suite/signature":                 row(U, F, F, F, F),
     "GET /app/offres/{contract_id}/suite/signature/document":         row(U, F, N, F, F),
 }
-# The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py).
+# The web's holders' procedure, contract and grant tranches (marketplace/web/holder_contracts.py). The procedure as
+# GET /needs/{id}, a page in any state of the need; the contract as GET /contracts/{id} (BUYER_WRITERS: the holder's
+# admin; the buyer's admin passes the guard, and the need is not its own: 404), a signed document as
+# …/signatures/{side}/document, the signature as POST /contracts/{id}/signatures. By then the buyer has published the
+# matrix's need (POST /needs/{id}/publish: centralised, HC3), so the holder has no contract of its own to read a
+# signed document of or to sign (HC4): 404, as through the API. The grant pages on the matrix's funded need, as its
+# /funding rows (its first tranche is requested already: 409, ALLOW; an evidence form without its file: 422, ALLOW);
+# the funders read their projects on their own pages (403 here).
 EXPECTATIONS |= {
+    "GET /app/mes-besoins/{need_id}/procedure":                       row(U, A, F, F, F, A, N),
+    "GET /app/mes-besoins/{need_id}/contrat":                         row(U, F, F, N, F, A, N),
+    "GET /app/mes-besoins/{need_id}/contrat/signatures/document":     row(U, F, F, N, F, N, N),
+    "POST /app/mes-besoins/{need_id}/contrat/signature":              row(U, F, F, N, F, N, N),
+    "GET /app/mes-besoins/{need_id}/financement":                     funding_row(U, A, F, F, F, F, F, F, A, N),
+    "GET /app/mes-besoins/{need_id}/financement/decision":            funding_row(U, A, F, F, F, F, F, F, A, N),
+    "GET /app/mes-besoins/{need_id}/financement/tranches/{position}/preuve":
+        funding_row(U, A, F, F, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/financement/tranches/{position}/preuve":
+        funding_row(U, F, F, F, F, F, F, F, A, N),
+    "POST /app/mes-besoins/{need_id}/financement/tranches/{position}/demande":
+        funding_row(U, F, F, F, F, F, F, F, A, N),
 }
 # The web's vendors' SONS catalogue (marketplace/web/vendor_sons.py): read by the vendor's members (as GET
 # /sons/enrolment; another vendor's admin reads its own vendor's space), acts as the API's VENDOR_WRITERS rows (the

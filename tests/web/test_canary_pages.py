@@ -1,4 +1,5 @@
-"""No back-office page shows a sealed offer before its opening (D13, G1), whoever asks and whoever buys (HC2).
+"""No back-office page shows a sealed offer before its opening (D13, G1), whoever asks and whoever buys (HC2);
+and no page shows an offer's file contents, not even to its author.
 
 Two vendors submit offers whose parts and file names carry canaries. Then every person who is not their
 author signs in and renders every page of the back-office that reads (each GET route under /app, its path
@@ -71,7 +72,9 @@ async def _values(settings: Settings, contract: dict[str, Any]) -> dict[str, str
     finally:
         await conn.close()
     # `organisation_id`: the first invited vendor's (its vendor file, its organisation's page).
+    # `position`: the first tranche of the need's grant (the holder's evidence of it, none yet: 404).
     values = {"contract_id": contract["id"], "need_id": contract["needId"], "dps_id": contract["dpsId"],
+              "position": "1",
               "request_id": str(request["id"]),
               "document_id": str(document["id"]), "organisation_id": str(request["vendor_organisation_id"])}
     if question:
@@ -91,7 +94,7 @@ def _fill(template: str, values: dict[str, str]) -> str | None:
 def test_every_reading_page_is_rendered(app: Litestar) -> None:
     """The pages the canary test can't fill are exactly those listed, with their reason."""
     values = dict.fromkeys(("contract_id", "need_id", "dps_id", "request_id", "document_id", "question_id",
-                            "organisation_id", "offer_id"), "x")
+                            "organisation_id", "offer_id", "position"), "x")
     unfilled = {p for p in reading_pages(app) if _fill(p, values) is None}
     assert unfilled == NOT_OF_THIS_PROCEDURE
 
@@ -101,11 +104,13 @@ async def test_no_page_shows_a_canary_before_the_opening(client: Client, world: 
                                                          settings: Settings, app: Litestar, mode: str) -> None:
     contract = await _canary_contract(client, world, clock, mode)
     canaries = {person: secrets.token_hex(16) for person in ("vendor_admin", "other_vendor_admin")}
+    # What the files hold, apart from their names: not even their author's pages show it.
+    contents = {person: secrets.token_hex(16) for person in canaries}
     for person, canary in canaries.items():
         parts = {**PARTS, "answers": [{"criterion": "Prix", "answer": f"Prix {canary}"},
                                       {"criterion": "Valeur technique", "answer": canary}]}
         offer = await prepared_offer(client, world, contract["id"], person, parts=parts,
-                                     files={f"offre-{canary}.pdf": minimal_pdf(f"contenu {canary}")})
+                                     files={f"offre-{canary}.pdf": minimal_pdf(f"contenu {canary} {contents[person]}")})
         expect(await submit(client, world, offer["id"], person), 200)
     # A question asked by a vendor, so the cockpit's Q&A is rendered with something in it.
     expect(await client.post(f"/specific-contracts/{contract['id']}/questions", headers=world["vendor_admin"].headers,
@@ -129,6 +134,16 @@ async def test_no_page_shows_a_canary_before_the_opening(client: Client, world: 
         return rendered
 
     before = await render_all("before the deadline")
+    # The author reads its own offer's pages (its file listed by name), never the file's contents.
+    author = Browser(client)
+    assert (await login(author, email_of("vendor_admin"))).status_code == 303
+    own_file_listed = False
+    for page in pages:
+        response = await author.get(page)
+        assert response.status_code < 500, ("author", page, response.text[:500])
+        assert not [c for c in contents.values() if c in response.text], f"the author read file contents on {page}"
+        own_file_listed |= f"offre-{canaries['vendor_admin']}.pdf" in response.text
+    assert own_file_listed
     clock.set(DEADLINE)
     after = await render_all("after the deadline, before the opening")
     # The askers really read pages (not only refusals): the buying side's cockpit among them.

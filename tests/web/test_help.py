@@ -134,5 +134,5 @@ async def test_every_page_under_app_shows_its_help(client: Client, world: World,
     assert not without, f"pages without their help region: {sorted(set(without))}"
     # The pages were really read, not refused: the buying side's, a vendor's, a holder's, the public ones.
     cid = contract["id"]
-    assert {"/app/", "/app/connexion", "/app/notifications", f"/app/marches/{cid}", f"/app/marches/{cid}/ouverture",
+    assert {"/app", "/app/connexion", "/app/notifications", f"/app/marches/{cid}", f"/app/marches/{cid}/ouverture",
             "/app/candidatures", "/app/mes-besoins", "/app/sad", "/app/registre", "/app/journal"} <= full, sorted(full)
