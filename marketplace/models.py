@@ -38,8 +38,9 @@ from marketplace.funding.models import (
     GrantTranche,
     TrancheRequest,
 )
-from marketplace.lib.audit import AuditEvent
+from marketplace.lib.audit import AuditAnchor, AuditEvent
 from marketplace.lib.jobs import JobIntent
+from marketplace.lib.timestamps import EvidenceTimestamp
 from marketplace.notifications.models import Notification
 from marketplace.opendata.models import DecpObligation, DecpRecord, OcdsRelease
 from marketplace.reference.models import CpvCode, ReferenceDataset
@@ -67,6 +68,7 @@ __all__ = [
     "AdmissionDocument",
     "AdmissionRequest",
     "ApiKey",
+    "AuditAnchor",
     "AuditEvent",
     "Award",
     "ClarificationAttachment",
@@ -85,6 +87,7 @@ __all__ = [
     "Dps",
     "DpsCategory",
     "EvaluationScore",
+    "EvidenceTimestamp",
     "Facility",
     "FundingCall",
     "FundingCallVersion",

@@ -60,6 +60,12 @@ class Settings:
     # a valid signature whose certificate is not qualified is refused unless this is turned off (a whole test
     # deployment with test certificates; it is not a per-sandbox setting).
     esign_require_qualified: bool = True
+    # The RFC 3161 time-stamping authority that dates receipts, opening records and the audit chain's daily
+    # anchor (G4, G14; lib/timestamps.py). Empty: `marketplace dev` and the test session start a local one
+    # (devstack/tsa.py); `serve` and `worker` then time-stamp nothing and receipts stay "timestamp pending".
+    tsa_url: str = ""
+    # The TSA certificate(s), PEM, tokens are verified against: the TSA's own or the CA that issues it.
+    tsa_certificate: str = ""
     # The back-office's cookies (session, CSRF) are `Secure`: sent over HTTPS only. `marketplace dev` turns this
     # off because it serves plain HTTP on 127.0.0.1, where some browsers (Safari) and HTTP clients would drop a
     # Secure cookie; never turn it off where the app is reached over a network.

@@ -25,6 +25,7 @@ from marketplace.devstack import Stack
 from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.smtp import MailSink
 from marketplace.devstack.stack import DataDirBusy
+from marketplace.devstack.tsa import EmbeddedTsa
 from marketplace.lib.clock import system_clock
 from marketplace.lib.migrate import upgrade
 from marketplace.models import metadata
@@ -121,8 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 
 @pytest.fixture(scope="session")
-def stack_settings() -> Iterator[Settings]:
-    """Settings pointing at running services: from MARKETPLACE_* if set, else embedded ones."""
+def stack() -> Iterator[Stack]:
+    """The embedded services: those MARKETPLACE_* doesn't name, started like `marketplace dev` does."""
     base = Settings.from_env()
     if "MARKETPLACE_DATA_DIR" not in os.environ:
         base = base.with_(data_dir=ROOT / ".data" / "test")
@@ -134,9 +135,24 @@ def stack_settings() -> Iterator[Settings]:
         stack = Stack(base.with_(data_dir=Path(tempfile.mkdtemp(prefix="marketplace-test-"))), durable=False)
         stack.start()
     try:
-        yield stack.settings
+        yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="session")
+def stack_settings(stack: Stack) -> Settings:
+    """Settings pointing at running services: from MARKETPLACE_* if set, else embedded ones."""
+    return stack.settings
+
+
+@pytest.fixture
+def local_tsa(stack: Stack) -> Iterator[EmbeddedTsa]:
+    """The session's local RFC 3161 TSA (devstack/tsa.py), answering again after the test whatever it did."""
+    if stack.tsa is None:
+        pytest.skip("MARKETPLACE_TSA_URL names a TSA of its own: the local one is not running")
+    yield stack.tsa
+    stack.tsa.unavailable = False
 
 
 @pytest.fixture(scope="session")

@@ -326,6 +326,8 @@ def test_cold_start_runs_jobs_refuses_a_second_launcher_and_stops_everything(
         trust = data_dir / "esign-demo" / "trust"
         assert f"Signatures  DEMO trust list ({trust}): development only" in dev.log(), dev.log()
         assert (trust / "demo-trusted-list.xml").is_file()
+        # No TSA configured: a local one time-stamps receipts, records and the audit anchor (G4, G14).
+        assert "TSA         http://127.0.0.1:" in dev.log() and (data_dir / "tsa" / "root-ca.pem").is_file()
         cold_run["demo root"] = (data_dir / "esign-demo" / "root-ca.pem").read_bytes()
 
         # 6. A second launcher on the same data directory fails fast with one clear line …

@@ -4,7 +4,9 @@ object (P8, G14).
 Who reads what, written once here (`_scope`): a platform admin reads every event; an organisation's admin reads
 the events recorded for its own organisation (`organisation_id`), nothing else: another organisation named in
 a filter is a 404, as everywhere in accounts/access.py. Verifying the chain reads every event, so it is the
-platform admins' only. Reading is audited where it hands evidence out (a verification, a bundle).
+platform admins' only; it checks the daily anchors too (G14: their tokens against the TSA certificates of the
+settings, their hashes against the chain recomputed). Reading is audited where it hands evidence out (a
+verification, a bundle).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from marketplace.accounts.roles import ADMINS
 from marketplace.errors import DomainError, Forbidden, NotFound, RuleViolation
 from marketplace.lib.audit import AuditEvent, canonical, chain_hash, verify_chain
 from marketplace.lib.clock import InvalidLocalTime, paris_instant
+from marketplace.lib.timestamps import load_trust
 
 MAX_PAGE = 200
 # A CSV export reads at most this many events (newest first); a narrower filter reads the rest.
@@ -187,12 +190,15 @@ class AuditLogService(ServiceBase):
         """The whole chain walked (G14): platform admins only, since it reads every organisation's events."""
         if not principal.is_platform_admin:
             raise Forbidden("Only the platform's administrators verify the whole audit chain.")
-        report = await verify_chain(self.session)
+        report = await verify_chain(self.session, load_trust(self.settings))
         verified = schemas.ChainVerification(ok=report.ok, checked=report.checked,
                                              first_broken_id=report.first_broken_id, reason=report.reason,
-                                             verified_at=self.clock.now())
+                                             verified_at=self.clock.now(), anchors_checked=report.anchors_checked,
+                                             broken_anchor_day=report.broken_anchor,
+                                             anchor_reason=report.anchor_reason)
         await self._audit("audit.chain_verified", principal.label, ok=report.ok, checked=report.checked,
-                          first_broken_id=report.first_broken_id)
+                          first_broken_id=report.first_broken_id, anchors_checked=report.anchors_checked,
+                          broken_anchor_day=report.broken_anchor.isoformat() if report.broken_anchor else None)
         return verified
 
     async def bundle(self, principal: Principal, target_type: str, target_id: str) -> schemas.EvidenceBundle:

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any
 
 import msgspec
@@ -204,13 +204,18 @@ class AuditEventPage(CamelStruct):
 
 
 class ChainVerification(CamelStruct):
-    """The whole chain walked in id order: `ok`, or the first event whose link or content doesn't match."""
+    """The whole chain walked in id order: `ok`, or the first event whose link or content doesn't match; and its
+    daily anchors (G14), each one's RFC 3161 token verified and its hash reached by the chain recomputed from
+    its first event: `brokenAnchorDay` names the first that fails, `anchorReason` why."""
 
     ok: bool
     checked: int
     first_broken_id: int | None
     reason: str | None
     verified_at: datetime
+    anchors_checked: int = 0
+    broken_anchor_day: date | None = None
+    anchor_reason: str | None = None
 
 
 class EvidenceEvent(AuditEvent):

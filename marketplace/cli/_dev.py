@@ -29,9 +29,9 @@ if TYPE_CHECKING:
               help="Where embedded services keep their data [default: ./.data/dev].")
 @click.option("--demo", is_flag=True, help="Load demo organisations and accounts (idempotent).")
 def dev(port: int, data_dir: Path | None, demo: bool) -> None:
-    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages, a clamd with test signatures only and
-    a DEMO trusted list for contract signatures (each unless configured), migrate, then run the API and a
-    worker until Ctrl-C."""
+    """Start PostgreSQL, Redis, S3 and a mail catcher from pip packages, a clamd with test signatures only, a
+    local RFC 3161 TSA and a DEMO trusted list for contract signatures (each unless configured), migrate, then
+    run the API and a worker until Ctrl-C."""
     from marketplace.devstack import Stack
     from marketplace.devstack.smtp import MailSink
     from marketplace.devstack.stack import DataDirBusy
@@ -150,6 +150,10 @@ def _print_urls(base: str, settings: Settings, stack: Stack, sink: Any, elapsed:
     else:
         click.echo(f"  clamd       none ({stack.unavailable.get('clamd', 'not configured')}): offer files stay "
                    "scanStatus pending")
+    if "tsa" in stack.timings:
+        click.echo(f"  TSA         {settings.tsa_url}  (local RFC 3161, DEMO: development only)")
+    else:
+        click.echo(f"  TSA         {settings.tsa_url}")
     if demo_signatures:
         click.echo(f"  Signatures  DEMO trust list ({settings.esign_trust_list}): development only; sign with "
                    "`marketplace demo-sign`")

@@ -1,5 +1,5 @@
 """The commands that run and operate the product: migrate, create-bucket, serve, worker, audit verify,
-create-admin, seed, import-cpv, import-sons-ceilings, import-sons-orders, publish-open-data.
+audit anchor, create-admin, seed, import-cpv, import-sons-ceilings, import-sons-orders, publish-open-data.
 """
 
 from __future__ import annotations
@@ -8,6 +8,7 @@ import asyncio
 import os
 import sys
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -64,23 +65,66 @@ def audit() -> None:
 
 @audit.command("verify")
 def audit_verify() -> None:
-    """Walk the hash chain; name the first broken link (exit code 1) or confirm it is intact."""
+    """Walk the hash chain and check its daily anchors (their RFC 3161 tokens against MARKETPLACE_TSA_CERTIFICATE,
+    and that the chain still reaches each anchored hash); name the first broken link or anchor (exit code 1) or
+    confirm both are intact."""
     from marketplace.lib.audit import verify_chain
+    from marketplace.lib.timestamps import load_trust
 
     async def run() -> None:
         from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-        engine = create_async_engine(Settings.from_env().migration_url)
+        settings = Settings.from_env()
+        engine = create_async_engine(settings.migration_url)
         try:
             async with async_sessionmaker(engine)() as session:
-                report = await verify_chain(session)
+                report = await verify_chain(session, load_trust(settings))
         finally:
             await engine.dispose()
-        if not report.ok:
+        if report.first_broken_id is not None:
             click.echo(f"BROKEN at audit event {report.first_broken_id}: {report.reason} "
                        f"({report.checked} events before it are intact)", err=True)
+        if report.broken_anchor is not None:
+            click.echo(f"BROKEN anchor of {report.broken_anchor.isoformat()}: {report.anchor_reason}", err=True)
+        if not report.ok:
             sys.exit(1)
-        click.echo(f"OK: {report.checked} audit events, chain intact")
+        click.echo(f"OK: {report.checked} audit events, chain intact; {report.anchors_checked} daily anchors "
+                   "verified")
+
+    asyncio.run(run())
+
+
+@audit.command("anchor")
+@click.option("--day", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="The Paris day whose chain head is anchored [default: today, the head now].")
+def audit_anchor(day: datetime | None) -> None:
+    """Time-stamp the audit chain's head of a day with the TSA (MARKETPLACE_TSA_URL) and keep it as that day's
+    anchor (G14); the worker does it every day for the day before. A day anchored already is left as it is."""
+    from marketplace.lib.audit import anchor_chain
+    from marketplace.lib.clock import system_clock
+    from marketplace.lib.timestamps import TsaClient, TsaUnavailable
+
+    settings = Settings.from_env()
+    client = TsaClient.from_settings(settings)
+    if client is None:
+        raise click.ClickException("MARKETPLACE_TSA_URL is not set: there is no TSA to time-stamp the anchor")
+
+    async def run() -> None:
+        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+        engine = create_async_engine(settings.migration_url)
+        try:
+            anchor = await anchor_chain(async_sessionmaker(engine, expire_on_commit=False), system_clock, client,
+                                        day.date() if day else None)
+        except TsaUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        finally:
+            await engine.dispose()
+        if anchor is None:
+            click.echo("Nothing to anchor: no audit event was recorded by then.")
+            return
+        click.echo(f"Anchored {anchor.day.isoformat()}: event {anchor.event_id}, hash {anchor.event_hash}, "
+                   f"time-stamped {anchor.gen_time.isoformat()}")
 
     asyncio.run(run())
 

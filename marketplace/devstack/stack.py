@@ -15,9 +15,10 @@ from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.postgres import EmbeddedPostgres
 from marketplace.devstack.redis import EmbeddedRedis
 from marketplace.devstack.s3 import EmbeddedS3
+from marketplace.devstack.tsa import EmbeddedTsa
 from marketplace.settings import Settings
 
-_S = TypeVar("_S", EmbeddedPostgres, EmbeddedRedis, EmbeddedS3, EmbeddedClamd)
+_S = TypeVar("_S", EmbeddedPostgres, EmbeddedRedis, EmbeddedS3, EmbeddedClamd, EmbeddedTsa)
 
 
 class DataDirBusy(RuntimeError):
@@ -31,14 +32,17 @@ class Stack:
     # `marketplace dev` asks for a clamd (with test signatures only) when none is configured; the test
     # session doesn't: most tests expect no scanner, and those about the scan start their own.
     clamd: bool = False
-    started: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3 | EmbeddedClamd] = field(default_factory=list)
+    started: list[EmbeddedPostgres | EmbeddedRedis | EmbeddedS3 | EmbeddedClamd | EmbeddedTsa] = field(
+        default_factory=list)
     timings: dict[str, float] = field(default_factory=dict)
     # Why a service that is optional (clamd) was not started, for the launcher to say.
     unavailable: dict[str, str] = field(default_factory=dict)
     _lock: IO[str] | None = None
+    # The local TSA when one was started (tests make it unavailable to see a TSA down met).
+    tsa: EmbeddedTsa | None = None
 
     def start(self) -> Settings:
-        """Start the missing services and return settings that point at all three."""
+        """Start the missing services and return settings that point at all of them."""
         s = self.settings
         data_dir = s.data_dir.resolve()
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -56,6 +60,11 @@ class Stack:
                 s3 = self._timed("s3", EmbeddedS3(data_dir, bucket=s.s3_bucket))
                 changes.update(s3_endpoint=s3.endpoint, s3_access_key=s3.access_key,
                                s3_secret_key=s3.secret_key, s3_region=s3.region)
+            if not s.tsa_url:
+                # G4, G14: receipts, opening records and the audit anchor are time-stamped by a local TSA.
+                tsa = self._timed("tsa", EmbeddedTsa(data_dir))
+                changes.update(tsa_url=tsa.url, tsa_certificate=str(tsa.certificate))
+                self.tsa = tsa
             if self.clamd and not s.clamd_host:
                 self._clamd(data_dir, changes)
             if not s.secret_key:

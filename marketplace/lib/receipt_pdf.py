@@ -38,6 +38,8 @@ TITLE = "Accusé de réception de l'offre"
 PUBLIC_KEY_PATH = "/receipts/public-key"
 RECEIPT_ATTACHMENT = "receipt.json"
 SIGNATURE_ATTACHMENT = "signature.json"
+# The receipt's RFC 3161 time-stamp token (DER), once the TSA gave it (G4).
+TIMESTAMP_ATTACHMENT = "receipt.tst"
 DEFAULT_PLATFORM = "marketplace"
 
 # Where distributions put DejaVu (Debian/Ubuntu, Fedora, Arch, Alpine).
@@ -144,8 +146,10 @@ def _require(receipt: Mapping[str, Any], key: str) -> Any:
 
 
 def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[str, str], *,
-                       fonts: dict[str, Path] | bool | None = True) -> bytes:
-    """An A4 "Accusé de réception de l'offre" in French, with the signed JSON embedded.
+                       fonts: dict[str, Path] | bool | None = True,
+                       timestamp: tuple[bytes, datetime] | None = None) -> bytes:
+    """An A4 "Accusé de réception de l'offre" in French, with the signed JSON embedded, and its RFC 3161 token
+    (`timestamp`: the DER and its genTime) when the TSA gave one (G4), embedded too.
 
     `fonts`: True looks for DejaVu in `FONT_DIRS`; a mapping from `find_fonts` uses those files;
     False or None uses the core fonts. The same receipt always gives the same bytes (the PDF's dates
@@ -186,6 +190,9 @@ def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[
     _field(pdf, "Empreinte SHA-256 du manifeste", manifest)
     _field(pdf, "Signature de la plateforme (Ed25519, base64url)", *lines)
     _field(pdf, "Identifiant de la clé (kid)", kid)
+    if timestamp is not None:
+        _field(pdf, "Horodatage (RFC 3161, jeton joint : receipt.tst)",
+               f"{format_paris(timestamp[1], seconds=True)} — {_utc_text(timestamp[1])} (UTC)")
     pdf.ln(2)
     pdf.set_font(pdf.sans, "B", 11)
     _paragraph(pdf, "Comment vérifier cet accusé de réception", 6)
@@ -199,6 +206,11 @@ def render_receipt_pdf(receipt: Mapping[str, Any], signature: str, jwk: Mapping[
     pdf.embed_file(bytes=canonical_json(envelope), basename=SIGNATURE_ATTACHMENT,
                    desc="Signature Ed25519 et clé publique (JWK)", mime_type="application/json",
                    modification_date=modified, associated_file_relationship="Supplement")
+    if timestamp is not None:
+        pdf.embed_file(bytes=timestamp[0], basename=TIMESTAMP_ATTACHMENT,
+                       desc="Jeton d'horodatage RFC 3161 (CMS) sur le SHA-256 de receipt.json",
+                       mime_type="application/pkcs7-mime",
+                       modification_date=modified, associated_file_relationship="Supplement")
     return bytes(pdf.output())
 
 

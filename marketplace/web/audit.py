@@ -24,7 +24,7 @@ from litestar.response import Redirect, Template
 from marketplace.accounts.audit_log import MAX_PAGE, AuditLogService, AuditQuery, InvalidAuditQuery
 from marketplace.accounts.deps import provide_audit_log_service
 from marketplace.accounts.roles import ADMINS, Role
-from marketplace.accounts.schemas import AuditEvent
+from marketplace.accounts.schemas import AuditEvent, ChainVerification
 from marketplace.lib.access import requires
 from marketplace.lib.clock import InstantOutOfRange, check_year, format_paris
 from marketplace.lib.files import safe_filename
@@ -100,13 +100,24 @@ def _day_start(field: str, day: date | None, *, next_day: bool = False) -> datet
     return datetime.combine(day + timedelta(days=1) if next_day else day, time.min)
 
 
-def _verdict(ok: bool, checked: int, first_broken_id: int | None, reason: str | None) -> str:
-    if ok:
-        return f"Chaîne d'audit intègre : {checked} événement(s) vérifié(s), aucun maillon rompu."
-    why = ("son contenu ne correspond plus à son empreinte (événement modifié)" if reason and "edited" in reason
-           else "il ne suit pas l'empreinte de l'événement précédent (événement supprimé, inséré ou déplacé)")
-    return (f"Chaîne d'audit rompue au premier maillon n° {first_broken_id} : {why}. "
-            f"{checked} événement(s) intègre(s) avant lui.")
+def _verdict(report: ChainVerification) -> str:
+    anchors = (f"{report.anchors_checked} ancrage(s) quotidien(s) horodaté(s) vérifié(s)"
+               if report.anchors_checked else "aucun ancrage quotidien encore")
+    if report.ok:
+        return (f"Chaîne d'audit intègre : {report.checked} événement(s) vérifié(s), aucun maillon rompu ; "
+                f"{anchors}.")
+    parts = []
+    if report.first_broken_id is not None:
+        why = ("son contenu ne correspond plus à son empreinte (événement modifié)"
+               if report.reason and "edited" in report.reason
+               else "il ne suit pas l'empreinte de l'événement précédent (événement supprimé, inséré ou déplacé)")
+        parts.append(f"Chaîne d'audit rompue au premier maillon n° {report.first_broken_id} : {why}. "
+                     f"{report.checked} événement(s) intègre(s) avant lui.")
+    if report.broken_anchor_day is not None:
+        # G14: the chain rewritten after an edit verifies link by link, never against its anchors.
+        parts.append(f"L'ancrage horodaté du {report.broken_anchor_day.strftime('%d/%m/%Y')} ne correspond plus "
+                     f"à la chaîne ({report.anchor_reason}).")
+    return " ".join(parts)
 
 
 def journal_csv(events: list[AuditEvent]) -> str:
@@ -147,7 +158,7 @@ class JournalController(Controller):
           name="web.audit.verify", status_code=303)
     async def verify(self, request: Request[Any, Any, Any], principal: Caller, audit_log: AuditLog) -> Redirect:
         report = await audit_log.verify(principal)
-        return done(request, JOURNAL, _verdict(report.ok, report.checked, report.first_broken_id, report.reason))
+        return done(request, JOURNAL, _verdict(report))
 
     @get("/preuves", opt=requires(*ADMINS, reason="As GET /audit-events/bundle."), name="web.audit.evidence")
     async def evidence(self, principal: Caller, audit_log: AuditLog,

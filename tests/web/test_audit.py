@@ -84,7 +84,7 @@ async def test_a_platform_admin_verifies_the_chain_then_sees_the_broken_link(cli
     notice = re.search(r'<div class="notice" role="status">\s*<p>([^<]*)</p>', shown.text)
     assert notice, "no message after the act"
     assert unescape(notice.group(1)) == (f"Chaîne d'audit intègre : {len(stored)} événement(s) vérifié(s), "
-                                         "aucun maillon rompu.")
+                                         "aucun maillon rompu ; aucun ancrage quotidien encore.")
     [verified] = await fetch(settings, "SELECT details FROM audit_event WHERE action = 'audit.chain_verified'")
     assert json.loads(verified["details"])["ok"] is True
 

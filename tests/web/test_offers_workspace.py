@@ -8,7 +8,7 @@ from __future__ import annotations
 import io
 import json
 import re
-from datetime import timedelta
+from datetime import datetime, timedelta
 from html import unescape
 
 import pytest
@@ -16,10 +16,12 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from pypdf import PdfReader
 
-from marketplace.lib.clock import FrozenClock
+from marketplace.lib.clock import FrozenClock, format_paris
 from marketplace.lib.sealing import verify
+from marketplace.settings import Settings
 from tests.awards.test_award import opened_contract
 from tests.tenders.test_offers import DEADLINE, open_contract
+from tests.tenders.test_timestamps import stamp_pending
 from tests.vendors.api import expect, minimal_pdf
 from tests.web.pages import Browser, csrf_token, login
 from tests.world import World, email_of
@@ -54,7 +56,7 @@ def draft_id(html: str) -> str:
 
 
 async def test_deposit_submit_receipt_withdraw_and_a_new_version(client: Client, world: World,
-                                                                 clock: FrozenClock) -> None:
+                                                                 clock: FrozenClock, settings: Settings) -> None:
     contract = await open_contract(client, world, clock)
     page = f"/app/offres/{contract['id']}"
     web = await signed_in(client, "vendor_admin")
@@ -90,6 +92,12 @@ async def test_deposit_submit_receipt_withdraw_and_a_new_version(client: Client,
     assert "Offre déposée" in shown and "Accusé de réception de la version 1" in shown
     receipt = expect(await client.get(f"/offers/{offer_id}/receipt", headers=world["vendor_admin"].headers), 200)
     assert receipt["receipt"]["manifestSha256"] in shown and receipt["signature"] in shown
+    # G4: the receipt is given at once; its RFC 3161 token follows, fetched by the worker.
+    assert "Horodatage (RFC 3161)" in shown and "en attente" in shown
+    await stamp_pending(settings, clock)
+    stamped = expect(await client.get(f"/offers/{offer_id}/receipt", headers=world["vendor_admin"].headers), 200)
+    shown = unescape((await web.get(page)).text)
+    assert format_paris(datetime.fromisoformat(stamped["timestamp"]["genTime"]), seconds=True) in shown
     pdf_answer = await web.get(f"/app/offres/offre/{offer_id}/accuse.pdf")
     assert pdf_answer.status_code == 200 and pdf_answer.headers["content-type"].startswith("application/pdf")
     embedded = json.loads(PdfReader(io.BytesIO(pdf_answer.content)).attachments["receipt.json"][0])

@@ -6,6 +6,8 @@ Idempotency-Key, and its PDF.
 from __future__ import annotations
 
 import asyncio
+import base64
+import functools
 import hashlib
 import json
 import uuid
@@ -21,12 +23,14 @@ from marketplace.lib import audit
 from marketplace.lib.receipt_pdf import render_receipt_pdf
 from marketplace.lib.sandbox import NOTICE
 from marketplace.lib.sealing import canonical_json
+from marketplace.lib.timestamps import OFFER_RECEIPT
 from marketplace.tenders import schemas
 from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
 from marketplace.tenders.models import IdempotentResponse, Offer, OfferAttachment, SpecificContract
 from marketplace.tenders.offers._base import OfferBase, audit_apart
 from marketplace.tenders.offers._contexts import name_context, receipt_context
 from marketplace.tenders.states import OfferStatus, deadline_passed, move, require_move
+from marketplace.tenders.timestamps import stamp_later, timestamp_for
 from marketplace.vendors.sandbox import dps_of
 
 RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
@@ -45,7 +49,7 @@ class Submission(OfferBase):
         async with self.journal.attempt(principal, "offer.submit") as attempt:
             offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
             if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
-                receipt = self._receipt(offer)  # submitted already: the same receipt again
+                receipt = await self._receipt(offer)  # submitted already: the same receipt again
             else:
                 receipt = await self._submit(principal, offer, contract)
         if idempotency_key is not None:
@@ -151,24 +155,32 @@ class Submission(OfferBase):
                            organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
                            details={"specific_contract": str(contract.id), "version": offer.version,
                                     "received_at": now.isoformat(), "manifest_sha256": manifest_sha256})
-        return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid)
+        # G4: the receipt is issued now, signed; its RFC 3161 token is fetched by a job of this same transaction,
+        # retried while the TSA is down: a TSA that does not answer never costs a submission.
+        timestamp = await stamp_later(self.session, self.clock, OFFER_RECEIPT, offer.id, receipt)
+        return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid,
+                                     timestamp=timestamp)
 
-    def _receipt(self, offer: Offer) -> schemas.SignedReceipt:
+    async def _receipt(self, offer: Offer) -> schemas.SignedReceipt:
         assert offer.sealed_receipt is not None and offer.receipt_signature is not None
         receipt = json.loads(self.vault.open(offer.sealed_receipt, receipt_context(offer.id)))
-        return schemas.SignedReceipt(receipt=receipt, signature=offer.receipt_signature, kid=self.vault.signer.kid)
+        return schemas.SignedReceipt(receipt=receipt, signature=offer.receipt_signature, kid=self.vault.signer.kid,
+                                     timestamp=await timestamp_for(self.session, OFFER_RECEIPT, offer.id, receipt))
 
     async def receipt_pdf(self, principal: Principal, offer_id: uuid.UUID) -> bytes:
         """The receipt as a French A4 PDF that carries the signed JSON, so it verifies on its own."""
         signed = await self.receipt(principal, offer_id)
-        return await asyncio.to_thread(render_receipt_pdf, signed.receipt, signed.signature,
-                                       self.vault.signer.public_jwk())
+        stamp = signed.timestamp
+        token = (base64.b64decode(stamp.token), stamp.gen_time) \
+            if stamp is not None and stamp.token is not None and stamp.gen_time is not None else None
+        return await asyncio.to_thread(functools.partial(
+            render_receipt_pdf, signed.receipt, signed.signature, self.vault.signer.public_jwk(), timestamp=token))
 
     async def receipt(self, principal: Principal, offer_id: uuid.UUID) -> schemas.SignedReceipt:
         offer, _ = await self._own(principal, offer_id)
         if offer.sealed_receipt is None:
             raise NotFound("This offer has no receipt: it was never submitted.")
-        return self._receipt(offer)
+        return await self._receipt(offer)
 
     async def withdraw(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
         offer, contract = await self._own(principal, offer_id, lock=True, write=True)

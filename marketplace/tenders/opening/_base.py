@@ -16,12 +16,14 @@ from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import BUYING_SIDE
 from marketplace.lib.clamd import Clamd
 from marketplace.lib.clock import Clock, format_paris
+from marketplace.lib.timestamps import OPENING_RECORD
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
 from marketplace.tenders.access import for_evaluation
 from marketplace.tenders.errors import OpeningRefused
 from marketplace.tenders.models import ContractKey, OpeningRecord, SpecificContract
 from marketplace.tenders.offers import audit_apart
+from marketplace.tenders.timestamps import timestamp_for
 from marketplace.tenders.vault import Vault
 from storage import ObjectStore
 
@@ -93,10 +95,14 @@ class OpeningBase:
                                                           **extra})
         return OpeningRefused(detail, reason=reason, rule=rule)
 
-    def _record_schema(self, record: OpeningRecord) -> schemas.OpeningRecord:
-        return schemas.OpeningRecord(id=record.id, specific_contract_id=record.specific_contract_id,
-                                     opened_at=record.opened_at, opened_at_paris=format_paris(record.opened_at),
-                                     document=record.document, signature=record.signature, kid=self.vault.signer.kid)
+    async def _record_schema(self, record: OpeningRecord,
+                             timestamp: schemas.EvidenceTimestamp | None = None) -> schemas.OpeningRecord:
+        """The record with its RFC 3161 time-stamp (G4): the one given, or the one kept for it."""
+        return schemas.OpeningRecord(
+            id=record.id, specific_contract_id=record.specific_contract_id, opened_at=record.opened_at,
+            opened_at_paris=format_paris(record.opened_at), document=record.document, signature=record.signature,
+            kid=self.vault.signer.kid,
+            timestamp=timestamp or await timestamp_for(self.session, OPENING_RECORD, record.id, record.document))
 
     async def _released_key(self, contract: SpecificContract) -> X25519PrivateKey:
         """The contract's private key, kept under the platform key since the opening."""

@@ -28,6 +28,7 @@ from marketplace.lib.sealing import (
     SealingError,
     recover_contract_key,
 )
+from marketplace.lib.timestamps import OPENING_RECORD
 from marketplace.tenders import schemas
 from marketplace.tenders.access import CONTRACT_NOT_FOUND, buying_side, not_the_buying_side
 from marketplace.tenders.deposits import open_windows, opening_entries
@@ -47,6 +48,7 @@ from marketplace.tenders.openers import contract_key_context
 from marketplace.tenders.opening._base import SCAN_JOB, released_key_context
 from marketplace.tenders.opening._scan import AttachmentVerdict, Scanning
 from marketplace.tenders.states import OfferStatus, SpecificContractStatus, deadline_passed, move, require_move
+from marketplace.tenders.timestamps import stamp_later
 from marketplace.vendors.sandbox import clock_of, dps_of
 
 
@@ -260,6 +262,8 @@ class Opening(Scanning):
                                document=document, signature=signature)
         self.session.add(record)
         await self.session.flush()
+        # G4: the record's RFC 3161 token, fetched by a job of this transaction (retried while the TSA is down).
+        timestamp = await stamp_later(self.session, self.clock, OPENING_RECORD, record.id, document)
         await audit.record(self.session, self.clock, "specific_contract.opened", actor=principal.label,
                            organisation_id=contract.buyer_organisation_id, target_type="specific_contract",
                            target_id=contract.id, details={"offers": len(entries), "opened_by": opened_by,
@@ -276,4 +280,4 @@ class Opening(Scanning):
         if unscanned and self.scanner is not None:
             # clamd was down or gave no verdict: scanned again once it is back (the job retries until then).
             await record_job(self.session, self.clock, SCAN_JOB, str(contract.id))
-        return self._record_schema(record)
+        return await self._record_schema(record, timestamp)

@@ -50,7 +50,7 @@ class Reading(Scanning):
             OpeningRecord.specific_contract_id == contract.id))
         if record is None:
             raise NotFound("The offers of this contract have not been opened.")
-        return self._record_schema(record)
+        return await self._record_schema(record)
 
     async def ceremony(self, principal: Principal, contract_id: uuid.UUID) -> schemas.OpeningCeremony:
         """What the opening ceremony shows, to the audience of the opening record (GET …/opening): the buying side,

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 
@@ -89,13 +89,27 @@ class Offer(CamelStruct):
     late_deposit_until: datetime | None = None
 
 
+class EvidenceTimestamp(CamelStruct):
+    """The RFC 3161 time-stamp of a receipt or an opening record (G4): a token over `sha256`, the SHA-256 of the
+    document's RFC 8785 canonical bytes (the bytes its signature covers), from the platform's TSA. `pending`
+    while the TSA has not answered (the token is fetched in the background and retried until it does: nothing
+    submitted waits on it); then `stamped`, with the token as base64 DER and the time it states."""
+
+    status: Literal["stamped", "pending"]
+    sha256: str
+    token: str | None = None
+    gen_time: datetime | None = None
+
+
 class SignedReceipt(CamelStruct):
-    """The accusé de réception: `receipt` as signed (RFC 8785 canonical JSON, Ed25519) by the key `kid`."""
+    """The accusé de réception: `receipt` as signed (RFC 8785 canonical JSON, Ed25519) by the key `kid`, and its
+    RFC 3161 time-stamp."""
 
     receipt: dict[str, Any]
     signature: str
     kid: str
     algorithm: str = "EdDSA"
+    timestamp: EvidenceTimestamp | None = None
 
 
 class ClarificationSummary(CamelStruct):
@@ -152,6 +166,7 @@ class OpeningRecord(CamelStruct):
     document: dict[str, Any]
     signature: str
     kid: str
+    timestamp: EvidenceTimestamp | None = None
 
 
 class OpeningCeremony(CamelStruct):
