@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
-from marketplace.opendata.jobs import publish_decp_records, publish_ocds_releases
+from marketplace.opendata.jobs import publish_award_notices, publish_decp_records, publish_ocds_releases
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
@@ -53,7 +53,9 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # Open data (domain.md §3, §4): the OCDS releases of the last events, and the DECP records owed
              # (published well within their two months, reminded before the deadline when the portal failed).
              cron(publish_ocds_releases, minute=set(range(2, 60, 5)), unique=True),
-             cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True)]
+             cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True),
+             # D19: each ended quarter's grouped award notice, hourly (its deadline is 30 days after the end).
+             cron(publish_award_notices, minute={26}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:
