@@ -215,6 +215,6 @@ async def test_the_quarter_is_the_notifications_in_paris_time(
     # A malformed quarter is a 400 naming it; an unknown DPS, or a quarter without a notice, a 404.
     for bad in ("2026-Q5", "2026-3", "0001-Q1"):
         problem = expect(await client.get(f"/dps/{dps['id']}/award-notices/{bad}"), 400)
-        assert problem.get("field") in {"quarter", None}, problem
+        assert (problem["type"].rsplit("/", 1)[-1], problem.get("field")) == ("invalid-request", "quarter"), problem
     expect(await client.get(f"/dps/{dps['id']}/award-notices/2026-Q3"), 404)
     expect(await client.get("/dps/01900000-0000-7000-8000-000000000000/award-notices"), 404)
