@@ -28,8 +28,9 @@ from tests.tenders.test_offers import open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
 from tests.vendors.test_sandbox import FACTOR, active_sandbox, sandbox_need, sandbox_now
+from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.web.pages import Browser, login
-from tests.world import ORGANISATIONS, World, email_of
+from tests.world import ORGANISATIONS, PASSWORD, World, email_of
 
 pytestmark = pytest.mark.usefixtures("cpv")
 
@@ -218,3 +219,38 @@ async def test_the_quarter_is_the_notifications_in_paris_time(
         assert (problem["type"].rsplit("/", 1)[-1], problem.get("field")) == ("invalid-request", "quarter"), problem
     expect(await client.get(f"/dps/{dps['id']}/award-notices/2026-Q3"), 404)
     expect(await client.get("/dps/01900000-0000-7000-8000-000000000000/award-notices"), 404)
+
+
+@pytest.mark.slow
+async def test_the_overdue_notices_on_the_work_queue_in_a_browser(
+        chromium: BrowserThread, live_server: str, client: Client, world: World, clock: FrozenClock) -> None:
+    """Two quarters' notices never published (the worker not run): the live server, on the real clock, reads both
+    deadlines as passed; the queue shows them, alert, with no serious accessibility violation."""
+    dps = await dps_with_vendor(client, world, clock)
+    first = await awarded(client, world, clock, dps["id"], datetime(2026, 3, 2, 8, 0, tzinfo=UTC))
+    second = await awarded(client, world, clock, dps["id"], datetime(2026, 3, 16, 8, 0, tzinfo=UTC))
+    await notified(client, world, clock, first[0], 5_000_000, datetime(2026, 3, 31, 21, 30, tzinfo=UTC))
+    await notified(client, world, clock, second[0], 6_000_000, datetime(2026, 3, 31, 22, 30, tzinfo=UTC))
+
+    def walk(browser: Any) -> dict[str, Any]:
+        context = browser.new_context(locale="fr-FR", timezone_id="Europe/Paris",
+                                      viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.goto(f"{live_server}/app/")
+        page.get_by_label("Adresse électronique").fill(email_of("buyer_admin"))
+        page.get_by_label("Mot de passe").fill(PASSWORD)
+        page.get_by_role("button", name="Se connecter").click()
+        page.wait_for_load_state()
+        seen = {"tile": page.locator("#compte-avis-trimestriels").inner_text(),
+                "alert": page.locator("li.tile-alert #compte-avis-trimestriels").count(),
+                "rows": page.locator("#avis-trimestriels tbody tr").all_inner_texts(),
+                "axe": serious_violations(page)}
+        page.locator("#avis-trimestriels").scroll_into_view_if_needed()
+        screenshot(page, "d19-avis-trimestriels")
+        context.close()
+        return seen
+
+    seen = chromium.run(walk)
+    assert seen["tile"] == "2" and seen["alert"] == 1
+    assert [r.split("\t")[:3] for r in seen["rows"]] == [[dps["title"], "2026-Q1", "1"], [dps["title"], "2026-Q2", "1"]]
+    assert seen["axe"] == [], "\n".join(seen["axe"])
