@@ -1,6 +1,6 @@
 """Open-data work the worker runs on a schedule (marketplace/worker.py): the OCDS releases of the events since the
-last run, the DECP obligations, publications and reminders, the quarterly grouped award notices (D19). Each is idempotent (ids, unique rows), so a run twice
-or at once with the CLI stores nothing twice."""
+last run, the DECP obligations, publications and reminders, the quarterly grouped award notices (D19). Each is
+idempotent (ids, unique rows), so a run twice or at once with the CLI stores nothing twice."""
 
 from __future__ import annotations
 
