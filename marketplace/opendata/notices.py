@@ -29,6 +29,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import aliased
+from uuid_utils import uuid7
 
 from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
@@ -39,7 +41,7 @@ from marketplace.lib.clock import PARIS, Clock, check_year, to_paris
 from marketplace.opendata.decp import deadline_instant
 from marketplace.opendata.errors import InvalidQuery
 from marketplace.opendata.models import OcdsRelease
-from marketplace.opendata.ocds import _uuid7, canonical_hash, money, party, reference, stamp
+from marketplace.opendata.ocds import canonical_hash, money, party, reference, stamp
 from marketplace.settings import Settings
 from marketplace.tenders.models import Need, SpecificContract
 from marketplace.vendors.models import Dps
@@ -166,19 +168,20 @@ class AwardNoticeService:
 
     async def contracts(self, dps_id: uuid.UUID, quarter: Quarter) -> list[Notified]:
         """The specific contracts of the DPS notified within the quarter (Paris time, its end excluded), in the
-        order of their notification."""
-        rows = (await self.session.execute(self._notified().where(
-            SpecificContract.dps_id == dps_id, ContractTransition.at >= quarter.starts,
-            ContractTransition.at < quarter.ends).order_by(ContractTransition.at, Contract.id))).all()
-        out = []
-        for _, notified_at, contract_id in rows:
-            contract = await self.session.get_one(Contract, contract_id)
-            sc = await self.session.get_one(SpecificContract, contract.specific_contract_id)
-            need = await self.session.get_one(Need, sc.need_id)
-            signed_at = await self.session.scalar(select(ContractTransition.at).where(
-                ContractTransition.contract_id == contract.id, ContractTransition.action == "signed_by_all"))
-            out.append(Notified(sc, need, contract, notified_at, signed_at))
-        return out
+        order of their notification, in one query."""
+        notified, signed = aliased(ContractTransition), aliased(ContractTransition)
+        rows = (await self.session.execute(
+            select(SpecificContract, Need, Contract, notified.at, signed.at)
+            .join(Contract, Contract.specific_contract_id == SpecificContract.id)
+            .join(notified, (notified.contract_id == Contract.id) & (notified.action == "notified"))
+            .outerjoin(signed, (signed.contract_id == Contract.id) & (signed.action == "signed_by_all"))
+            .join(Need, Need.id == SpecificContract.need_id)
+            .join(Dps, Dps.id == SpecificContract.dps_id)
+            .where(SpecificContract.dps_id == dps_id, Need.sandbox.is_(False), Dps.sandbox_factor.is_(None),
+                   notified.at >= quarter.starts, notified.at < quarter.ends)
+            .order_by(notified.at, Contract.id))).all()
+        return [Notified(sc, need, contract, notified_at, signed_at)
+                for sc, need, contract, notified_at, signed_at in rows]
 
     async def _real_dps(self, dps_id: uuid.UUID) -> Dps:
         dps = await self.session.get(Dps, dps_id)
@@ -231,8 +234,8 @@ class AwardNoticeService:
         if release is None:
             return None
         await self.session.execute(insert(OcdsRelease).values(
-            id=_uuid7(), release_id=release["id"], ocid=release["ocid"], date=now, tags=[TAG], release=release,
-            sha256=canonical_hash(release), created_at=now, updated_at=now,
+            id=uuid.UUID(str(uuid7())), release_id=release["id"], ocid=release["ocid"], date=now, tags=[TAG],
+            release=release, sha256=canonical_hash(release), created_at=now, updated_at=now,
         ).on_conflict_do_nothing(index_elements=["release_id"]))
         return await self.stored(dps.id, quarter)
 
