@@ -106,6 +106,13 @@ def test_the_deadline_is_30_days_after_the_quarters_end_in_paris() -> None:
             Quarter.parse(text)
 
 
+def test_the_worker_publishes_the_ended_quarters_hourly() -> None:
+    from marketplace.worker import CRON_JOBS
+
+    schedule = {job.coroutine: (job.hour, job.minute) for job in CRON_JOBS}
+    assert schedule[publish_award_notices] == (None, {26})
+
+
 async def test_the_notice_lists_the_quarters_real_contracts_once_and_immutably(
         client: Client, world: World, clock: FrozenClock, settings: Settings) -> None:
     dps = await dps_with_vendor(client, world, clock)
