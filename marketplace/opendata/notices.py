@@ -51,7 +51,8 @@ from marketplace.vendors.states import DpsStatus
 DEADLINE_DAYS = 30
 # The work queue shows a notice still unpublished from this long before its deadline.
 QUEUE_WITHIN = timedelta(days=7)
-QUARTER_PATTERN = r"^\d{4}-Q[1-4]$"
+# The years the platform handles (lib/clock.py: 1900–9899), so that the document is never looser than the route.
+QUARTER_PATTERN = r"^(19\d{2}|[2-8]\d{3}|9[0-8]\d{2})-Q[1-4]$"
 TAG = "award"
 
 
