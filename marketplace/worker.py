@@ -16,7 +16,7 @@ from marketplace.lib.audit import anchor_previous_day
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.lib.timestamps import timestamp_evidence
 from marketplace.notifications.jobs import deliver_notification
-from marketplace.opendata.jobs import publish_decp_records, publish_ocds_releases
+from marketplace.opendata.jobs import publish_award_notices, publish_decp_records, publish_ocds_releases
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
@@ -57,7 +57,9 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              cron(publish_ocds_releases, minute=set(range(2, 60, 5)), unique=True),
              cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True),
              # G14: yesterday's audit chain head, time-stamped once; hourly, so a TSA down is tried again.
-             cron(anchor_previous_day, minute={7}, unique=True)]
+             cron(anchor_previous_day, minute={7}, unique=True),
+             # D19: each ended quarter's grouped award notice, hourly (its deadline is 30 days after the end).
+             cron(publish_award_notices, minute={26}, unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

@@ -315,3 +315,22 @@ def publish_open_data_command() -> None:
     releases, published, reminded = _with_session(settings, work)
     click.echo(f"OCDS: {releases} release(s) published. DECP: {published} record(s) published, "
                f"{reminded} buying side(s) reminded of a deadline.")
+
+
+@main.command("publish-award-notices")
+def publish_award_notices_command() -> None:
+    """Publish at once what the worker publishes every hour (D19): the grouped award notice of every ended quarter
+    (Paris time) of each DPS, listing the specific contracts notified in it, due 30 days after the quarter's end.
+    Idempotent: a quarter's notice is stored once and never rewritten."""
+    from marketplace.lib.clock import system_clock
+    from marketplace.opendata.notices import AwardNoticeService
+
+    settings = Settings.from_env()
+
+    async def work(session: Any) -> list[str]:
+        return [row.release_id for row in await AwardNoticeService(session, system_clock, settings).publish_ended()]
+
+    published = _with_session(settings, work)
+    click.echo(f"D19: {len(published)} award notice(s) published.")
+    for release_id in published:
+        click.echo(f"  {release_id}")

@@ -3,21 +3,23 @@
 from __future__ import annotations
 
 import re
+import uuid
 from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
 from litestar import Controller, Request, get
 from litestar.di import NamedDependency, Provide
-from litestar.params import PathParameter, QueryParameter
+from litestar.params import FromPath, Parameter, PathParameter, QueryParameter
 
 from marketplace.errors import NotFound
 from marketplace.lib.access import public
 from marketplace.lib.clock import check_year
 from marketplace.opendata import schemas
 from marketplace.opendata.decp import DecpService, document
-from marketplace.opendata.deps import provide_decp, provide_ocds
+from marketplace.opendata.deps import provide_award_notices, provide_decp, provide_ocds
 from marketplace.opendata.errors import InvalidQuery
+from marketplace.opendata.notices import QUARTER_PATTERN, AwardNoticeService, quarter_of_path
 from marketplace.opendata.ocds import OcdsService
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
@@ -49,6 +51,7 @@ def _refuse(name: str) -> datetime:
 
 Ocds = NamedDependency[OcdsService]
 Decp = NamedDependency[DecpService]
+Notices = NamedDependency[AwardNoticeService]
 PUBLIC = "Open data: the OCDS releases of published procedures (never a sandbox's, never an offer's content)."
 
 
@@ -88,3 +91,25 @@ class DecpController(Controller):
          summary="DECP 2.0.3 document of the published contracts, oldest first")
     async def marches(self, decp: Decp, limit: Limit = 1000, offset: Offset = 0) -> schemas.DecpDocument:
         return msgspec.convert(document(await decp.records(limit=limit, offset=offset)), schemas.DecpDocument)
+
+
+NOTICES = ("Open data (D19): a DPS's quarterly grouped award notices, as published after each quarter's end (never a "
+           "sandbox's).")
+
+
+class AwardNoticeController(Controller):
+    path = "/dps/{dps_id:uuid}/award-notices"
+    tags = ["Open data"]
+    dependencies = {"notices": Provide(provide_award_notices, sync_to_thread=False)}
+
+    @get("/", opt=public(NOTICES),
+         summary="D19: the DPS's quarterly grouped award notices published, oldest quarter first")
+    async def list_notices(self, dps_id: FromPath[uuid.UUID], notices: Notices) -> list[schemas.AwardNotice]:
+        return msgspec.convert(await notices.notices(dps_id), list[schemas.AwardNotice])
+
+    @get("/{quarter:str}", opt=public(NOTICES),
+         summary="D19: the DPS's grouped award notice of a quarter (Paris time, e.g. 2026-Q3): the specific contracts "
+                 "notified in it, and its OCDS release")
+    async def notice(self, dps_id: FromPath[uuid.UUID], notices: Notices,
+                     quarter: Annotated[str, Parameter(pattern=QUARTER_PATTERN)]) -> schemas.AwardNotice:
+        return msgspec.convert(await notices.notice(dps_id, quarter_of_path(quarter)), schemas.AwardNotice)

@@ -7,6 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.lib.clock import Clock
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.notices import AwardNoticeService
 from marketplace.opendata.ocds import OcdsService
 from marketplace.opendata.publisher import publisher_from
 from marketplace.settings import Settings
@@ -20,3 +21,8 @@ def provide_ocds(db_session: NamedDependency[AsyncSession], clock: NamedDependen
 def provide_decp(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                  settings: NamedDependency[Settings]) -> DecpService:
     return DecpService(db_session, clock, publisher_from(settings))
+
+
+def provide_award_notices(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                          settings: NamedDependency[Settings]) -> AwardNoticeService:
+    return AwardNoticeService(db_session, clock, settings)

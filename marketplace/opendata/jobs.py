@@ -1,12 +1,13 @@
 """Open-data work the worker runs on a schedule (marketplace/worker.py): the OCDS releases of the events since the
-last run, the DECP obligations, publications and reminders. Each is idempotent (ids, unique rows), so a run twice
-or at once with the CLI stores nothing twice."""
+last run, the DECP obligations, publications and reminders, the quarterly grouped award notices (D19). Each is
+idempotent (ids, unique rows), so a run twice or at once with the CLI stores nothing twice."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.notices import AwardNoticeService
 from marketplace.opendata.ocds import OcdsService
 from marketplace.opendata.publisher import publisher_from
 
@@ -24,3 +25,9 @@ async def publish_decp_records(ctx: dict[str, Any]) -> int:
         published = await service.publish_due()
         await service.remind()
         return len(published)
+
+
+async def publish_award_notices(ctx: dict[str, Any]) -> int:
+    """D19: the grouped award notice of every ended quarter with notified specific contracts, once."""
+    async with ctx["session_maker"]() as session, session.begin():
+        return len(await AwardNoticeService(session, ctx["clock"], ctx["settings"]).publish_ended())

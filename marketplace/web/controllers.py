@@ -25,7 +25,8 @@ from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
 from marketplace.opendata.decp import DecpService
-from marketplace.opendata.deps import provide_decp
+from marketplace.opendata.deps import provide_award_notices, provide_decp
+from marketplace.opendata.notices import AwardNoticeService
 from marketplace.sons.deps import provide_report_service
 from marketplace.sons.reports import ReportService
 from marketplace.tenders.contracts import SpecificContractService
@@ -102,7 +103,8 @@ class WorkQueueController(Controller):
                     "reasons": Provide(provide_reasons_service, sync_to_thread=False),
                     "tranches": Provide(provide_tranche_service, sync_to_thread=False),
                     "sons_reports": Provide(provide_report_service, sync_to_thread=False),
-                    "decp": Provide(provide_decp, sync_to_thread=False)}
+                    "decp": Provide(provide_decp, sync_to_thread=False),
+                    "award_notices": Provide(provide_award_notices, sync_to_thread=False)}
 
     @get("/", opt=requires(reason="Any signed-in user; each list shows only what the caller's roles and "
                                   "organisations reach (the services scope it)."), name="web.queue")
@@ -111,7 +113,8 @@ class WorkQueueController(Controller):
                     contracts: NamedDependency[SpecificContractService],
                     procedures: NamedDependency[AbnormallyLowService], reasons: NamedDependency[ReasonsService],
                     tranches: NamedDependency[TrancheService],
-                    sons_reports: NamedDependency[ReportService], decp: NamedDependency[DecpService]) -> Template:
+                    sons_reports: NamedDependency[ReportService], decp: NamedDependency[DecpService],
+                    award_notices: NamedDependency[AwardNoticeService]) -> Template:
         queue = await work_queue(principal, Services(dps_service, admissions, contracts, procedures, reasons,
-                                                     tranches, sons_reports, decp))
+                                                     tranches, sons_reports, decp, award_notices))
         return Template("queue.html", context={"viewer": viewer, "queue": queue, "title": "File de travail"})

@@ -12,6 +12,8 @@ tenders/access.py, funding/access.py, sons/access.py): another organisation's ob
 - SONS orders at risk (deployment deadline within 30 days) or sent back TO_MODIFY, for the operator and the
   funders of their region (who read them, sons/access.py);
 - §4.1: the contracts whose essential data (DECP) are still unpublished, by their two-month deadline;
+- D19: the quarterly grouped award notices of the caller's DPSs still unpublished within 7 days of their deadline
+  (30 days after the quarter's end);
 - the trend of the admission requests received and decided per week, drawn as inline SVG (no JavaScript).
 """
 
@@ -29,6 +31,7 @@ from marketplace.funding.schemas import TranchesToValidate
 from marketplace.funding.tranches import TrancheService
 from marketplace.lib.clock import ClockExhausted, to_paris
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.notices import AwardNoticeService, NoticeDue
 from marketplace.sons.reports import ReportService
 from marketplace.sons.schemas import OrderWatch
 from marketplace.tenders.contracts import SpecificContractService
@@ -62,6 +65,7 @@ class Services:
     tranches: TrancheService
     sons_reports: ReportService
     decp: DecpService
+    award_notices: AwardNoticeService
 
 
 @dataclass
@@ -108,6 +112,8 @@ class WorkQueue:
     trend: Trend
     # §4.1: the buying side's contracts whose DECP record is still unpublished, soonest due first.
     decp: list[PendingItem] = field(default_factory=list)
+    # D19: the quarters whose grouped award notice is still unpublished, due within 7 days or overdue.
+    award_notices: list[NoticeDue] = field(default_factory=list)
 
     @property
     def admissions_awaiting(self) -> int:
@@ -128,7 +134,7 @@ class WorkQueue:
     @property
     def buying_side(self) -> bool:
         return bool(self.justifications or self.reasons or self.closing or self.deadlines.awaiting_opening
-                    or self.decp)
+                    or self.decp or self.award_notices)
 
 
 def chart(weeks: list[AdmissionWeek], *, width: int = 480, height: int = 160) -> Trend:
@@ -170,4 +176,5 @@ async def work_queue(principal: Principal, services: Services) -> WorkQueue:
         tranches=await services.tranches.to_validate(principal),
         sons=await services.sons_reports.watch(principal) if reads_sons_watch(principal) else None,
         trend=chart(await services.admissions.weekly_trend(principal, TREND_WEEKS)),
-        decp=await services.decp.pending_for_buying_side(principal))
+        decp=await services.decp.pending_for_buying_side(principal),
+        award_notices=await services.award_notices.pending_for_buying_side(principal))

@@ -744,6 +744,11 @@ EXPECTATIONS |= {
     "GET /ocds/releases":                                             row(A, A, A, A, A),
     "GET /ocds/records/{ocid}":                                       row(A, A, A, A, A),
     "GET /decp/marches":                                              row(A, A, A, A, A),
+    # D19: a DPS's quarterly grouped award notices. The matrix's DPS has no notified contract, so no notice to read:
+    # the list answers everyone (empty), and `quarter` is one no year has (2026-Q5, a 400 naming it: the guard let
+    # the call through); the notices themselves are read in tests/opendata/test_d19.py.
+    "GET /dps/{dps_id}/award-notices":                                dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /dps/{dps_id}/award-notices/{quarter}":                      dps_row(A, A, A, A, A, A, A, A, A),
 }
 
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
@@ -979,7 +984,7 @@ class Scenario:
             content=minimal_pdf("matrix notice"), headers={**buyer, "content-type": "application/pdf"})
         self._ok(document, "publish a DPS document")
         self.path_values |= {"dps_id": dps["id"], "kind": category["requiredDocuments"][0]["kind"],
-                             "document_id": document.json()["id"]}
+                             "document_id": document.json()["id"], "quarter": "2026-Q5"}
         self.segment_values["admission-requests"] = {"request_id": admission["id"],
                                                      "document_id": uploaded[0]["id"]}
         # The vendors screens: `organisation_id` is the applying vendor (the holder would be no vendor of the DPS).
