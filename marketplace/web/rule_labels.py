@@ -66,6 +66,8 @@ RULE_LABELS: dict[str, str] = {
            "le nom de l'attributaire.",
     "D18": "Le délai de suspension de 11 jours entre les notifications et la signature n'est pas obligatoire pour "
            "un marché spécifique du SAD, mais il est respecté lorsque l'acheteur le choisit.",
+    "D19": "Les avis d'attribution des marchés spécifiques peuvent être regroupés par trimestre et publiés au plus "
+           "tard 30 jours après la fin du trimestre.",
     "D20": "Le SAD est divisé en catégories (secteur × mode de fourniture, chacune une seule fois), chacune avec "
            "ses propres critères de sélection.",
     # The ESMS numérique programme: an expression of need (domain.md §6).
@@ -177,6 +179,8 @@ RULE_LABELS: dict[str, str] = {
           "nombre requis de parts de clé.",
     "G3": "Une offre est acceptée si et seulement si elle est reçue avant la date limite, sans aucune tolérance, "
           "même lors d'envois simultanés.",
+    "G4": "Chaque accusé de réception et chaque procès-verbal d'ouverture porte un horodatage qualifié (RFC 3161) "
+          "d'une autorité d'horodatage, vérifiable sans la plateforme.",
     "G5": "Toute altération d'un fichier, d'un objet stocké ou d'une empreinte enregistrée est détectée, bloque "
           "son usage et est tracée.",
     "G7": "Une offre envoyée plusieurs fois avec la même clé d'envoi reçoit le même accusé de réception, sans "
@@ -356,6 +360,8 @@ FIELD_LABELS: dict[str, str] = {
     "ocid": "identifiant OCDS de la procédure",
     "preuve": "justificatif",
     "method": "mode de signature",
+    "dps_id": "SAD",
+    "quarter": "trimestre (par exemple 2026-T3, écrit 2026-Q3)",
     "requestId": "demande à l'ASP",
     "calendar.referencingClosesAt": "fin de la fenêtre de référencement",
     "iban": "IBAN",
