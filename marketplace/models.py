@@ -41,7 +41,14 @@ from marketplace.funding.models import (
 from marketplace.lib.audit import AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.notifications.models import Notification
-from marketplace.opendata.models import DecpObligation, DecpRecord, OcdsRelease
+from marketplace.opendata.models import (
+    DecpObligation,
+    DecpRecord,
+    FeedEvent,
+    OcdsRelease,
+    Webhook,
+    WebhookDelivery,
+)
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.sons.models import (
     SonsAspEvent,
@@ -86,6 +93,7 @@ __all__ = [
     "DpsCategory",
     "EvaluationScore",
     "Facility",
+    "FeedEvent",
     "FundingCall",
     "FundingCallVersion",
     "FundingDecision",
@@ -119,5 +127,7 @@ __all__ = [
     "SupportRequest",
     "TrancheRequest",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from marketplace.app import make_store
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.notifications.jobs import deliver_notification
-from marketplace.opendata.jobs import publish_decp_records, publish_ocds_releases
+from marketplace.opendata.jobs import drain_webhook, publish_decp_records, publish_ocds_releases, sequence_feed
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
@@ -34,7 +34,7 @@ log = logging.getLogger("marketplace.worker")
 # for the longest time limit of any function plus 10 s, and a job whose worker died is taken up again only
 # once that mark expires: one function allowed an hour would leave a crashed worker's mail deliveries
 # waiting an hour. Long work (rescanning a contract's files) goes in slices that re-enqueue themselves.
-FUNCTIONS = [deliver_notification, scan_pending_attachments]
+FUNCTIONS = [deliver_notification, scan_pending_attachments, drain_webhook]
 JOB_TIMEOUT = 120
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
@@ -53,7 +53,10 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # Open data (domain.md §3, §4): the OCDS releases of the last events, and the DECP records owed
              # (published well within their two months, reminded before the deadline when the portal failed).
              cron(publish_ocds_releases, minute=set(range(2, 60, 5)), unique=True),
-             cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True)]
+             cron(publish_decp_records, minute=set(range(4, 60, 5)), unique=True),
+             # The public feed's single sequencer (opendata/feed.py): a published change enters the feed, and its
+             # webhooks' queues, within seconds.
+             cron(sequence_feed, second=set(range(0, 60, 3)), unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

@@ -13,3 +13,11 @@ class InvalidQuery(DomainError):
     status_code: ClassVar[int] = 400
     title: ClassVar[str] = "Invalid request"
     slug: ClassVar[str] = "invalid-request"
+
+
+class WebhookUrlRefused(DomainError):
+    """A webhook URL the platform will not call: not http(s), or an address of a private network (SSRF)."""
+
+    status_code: ClassVar[int] = 400
+    title: ClassVar[str] = "Webhook URL refused"
+    slug: ClassVar[str] = "webhook-url-refused"

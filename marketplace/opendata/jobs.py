@@ -4,9 +4,13 @@ or at once with the CLI stores nothing twice."""
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from marketplace.lib.jobs import job
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.delivery import Drain
+from marketplace.opendata.feed import FeedService
 from marketplace.opendata.ocds import OcdsService
 from marketplace.opendata.publisher import publisher_from
 
@@ -24,3 +28,15 @@ async def publish_decp_records(ctx: dict[str, Any]) -> int:
         published = await service.publish_due()
         await service.remind()
         return len(published)
+
+
+async def sequence_feed(ctx: dict[str, Any]) -> int:
+    """The feed's one sequencer (feed.py): numbers the committed events and hands them to the webhooks."""
+    async with ctx["session_maker"]() as session, session.begin():
+        return await FeedService(session, ctx["clock"], ctx["settings"]).sequence()
+
+
+@job
+async def drain_webhook(ctx: dict[str, Any], webhook_id: str) -> int:
+    """Deliver a webhook's due events (delivery.py); records its own next run when work is left."""
+    return await Drain(ctx["session_maker"], ctx["clock"], ctx["settings"]).run(uuid.UUID(webhook_id))
