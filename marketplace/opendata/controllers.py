@@ -139,7 +139,7 @@ class WebhookController(Controller):
     @get("/", opt=requires(*ADMINS, reason=_ADMIN), summary="The organisation's webhooks (never their secrets)")
     async def list_webhooks(self, organisation_id: FromPath[uuid.UUID], webhooks: Webhooks,
                             principal: Caller) -> list[schemas.Webhook]:
-        return await webhooks.list(principal, organisation_id)
+        return await webhooks.list_webhooks(principal, organisation_id)
 
     @delete("/{webhook_id:uuid}", opt=requires(*ADMINS, reason=_ADMIN),
             summary="Delete a webhook (its pending deliveries are dropped, its log kept)")

@@ -61,7 +61,7 @@ def lock_key(webhook_id: uuid.UUID) -> int:
 
 
 def backoff(settings: Settings, attempts: int) -> float:
-    return min(settings.webhook_backoff_seconds * 2 ** max(attempts - 1, 0), MAX_DELAY)
+    return float(min(settings.webhook_backoff_seconds * 2 ** max(attempts - 1, 0), MAX_DELAY))
 
 
 def payload(event: FeedEvent, settings: Settings) -> bytes:
@@ -112,7 +112,7 @@ class Drain:
             rows = (await session.execute(
                 select(WebhookDelivery, FeedEvent).join(FeedEvent, FeedEvent.id == WebhookDelivery.event_id)
                 .where(WebhookDelivery.webhook_id == webhook_id, WebhookDelivery.status != "delivered")
-                .order_by(WebhookDelivery.position).limit(BATCH))).tuples().all()
+                .order_by(WebhookDelivery.position).limit(BATCH))).all()
         started = self.monotonic()
         held: set[str] = set()
         wake: datetime | None = None
@@ -132,12 +132,12 @@ class Drain:
             if self.monotonic() - started > WORK_SECONDS:
                 left_over = True
                 break
-            retry_at = await self._attempt(delivery, event, url, secret)
-            if retry_at is None:
+            ok, retry_at = await self._attempt(delivery, event, url, secret)
+            if ok:
                 delivered += 1
                 continue
             held.add(delivery.object_key)
-            if retry_at is not True:
+            if retry_at is not None:
                 wake = min(wake or retry_at, retry_at)
         if left_over or wake is not None:
             now = self.clock.now()
@@ -147,8 +147,8 @@ class Drain:
         return delivered
 
     async def _attempt(self, delivery: WebhookDelivery, event: FeedEvent, url: str,
-                       secret: str) -> datetime | bool | None:
-        """One POST. None: delivered; a time: retry then; True: given up."""
+                       secret: str) -> tuple[bool, datetime | None]:
+        """One POST: (delivered, when to retry; None once given up)."""
         body = payload(event, self.settings)
         now = self.clock.now()
         headers = webhook_signature.headers(secret, str(event.id), int(now.timestamp()), body)
@@ -165,17 +165,18 @@ class Drain:
         attempts = delivery.attempts + 1
         values: dict[str, Any] = {"attempts": attempts, "last_attempt_at": now, "response_status": status,
                                   "updated_at": now}
-        outcome: datetime | bool | None
+        outcome: tuple[bool, datetime | None]
         if error is None:
             values |= {"status": "delivered", "delivered_at": now, "last_error": None}
-            outcome = None
+            outcome = (True, None)
         elif attempts >= MAX_ATTEMPTS:
             values |= {"status": "failed", "last_error": f"{error} (gave up after {attempts} attempts)"}
-            outcome = True
+            outcome = (False, None)
             log.error("webhook.failed", extra={"delivery": str(delivery.id), "error": error})
         else:
-            outcome = now + timedelta(seconds=backoff(self.settings, attempts))
-            values |= {"next_attempt_at": outcome, "last_error": error}
+            retry_at = now + timedelta(seconds=backoff(self.settings, attempts))
+            outcome = (False, retry_at)
+            values |= {"next_attempt_at": retry_at, "last_error": error}
             log.warning("webhook.retry", extra={"delivery": str(delivery.id), "attempt": attempts, "error": error})
         async with self.session_maker() as session, session.begin():
             await session.execute(update(WebhookDelivery).where(WebhookDelivery.id == delivery.id).values(**values))

@@ -66,7 +66,7 @@ class WebhookService:
         base = _schema(webhook)
         return schemas.WebhookCreated(**{f: getattr(base, f) for f in base.__struct_fields__}, secret=secret)
 
-    async def list(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.Webhook]:
+    async def list_webhooks(self, principal: Principal, organisation_id: uuid.UUID) -> list[schemas.Webhook]:
         await administered_organisation(self.session, principal, organisation_id)
         rows = await self.session.scalars(select(Webhook).where(
             Webhook.organisation_id == organisation_id, Webhook.deleted_at.is_(None)).order_by(Webhook.created_at))

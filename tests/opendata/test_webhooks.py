@@ -135,7 +135,7 @@ async def run_outbox(ctx: dict[str, Any], settings: Settings, seconds: float,
 
 
 async def all_delivered(conn: asyncpg.Connection) -> bool:
-    return await conn.fetchval("SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'") == 0
+    return bool(await conn.fetchval("SELECT count(*) FROM webhook_delivery WHERE status <> 'delivered'") == 0)
 
 
 async def create_webhook(client: AsyncTestClient[Litestar], world: World, url: str) -> dict[str, Any]:
@@ -143,7 +143,8 @@ async def create_webhook(client: AsyncTestClient[Litestar], world: World, url: s
     response = await client.post(f"/organisations/{holder}/webhooks", headers=world["holder_admin"].headers,
                                  json={"url": url, "description": "Entrepôt de données"})
     assert response.status_code == 201, response.text
-    return response.json()
+    body: dict[str, Any] = response.json()
+    return body
 
 
 async def test_a_receiver_down_gets_every_event_once_back_up_in_order_per_object_signed(
