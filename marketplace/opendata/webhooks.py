@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.access import administered_organisation
 from marketplace.accounts.principal import Principal
-from marketplace.errors import NotFound
+from marketplace.errors import Conflict, NotFound
 from marketplace.lib import audit
 from marketplace.lib.clock import Clock
 from marketplace.lib.egress import EgressRefused, check_url
@@ -74,15 +74,18 @@ class WebhookService:
 
     async def _own(self, principal: Principal, organisation_id: uuid.UUID, webhook_id: uuid.UUID, *,
                    lock: bool = False) -> Webhook:
+        """The organisation's webhook, deleted ones included (their log stays readable)."""
         await administered_organisation(self.session, principal, organisation_id)
         webhook = await self.session.get(Webhook, webhook_id, with_for_update=lock)
-        if webhook is None or webhook.organisation_id != organisation_id or webhook.deleted_at is not None:
+        if webhook is None or webhook.organisation_id != organisation_id:
             raise NotFound("No webhook has this id.", field="webhook_id")
         return webhook
 
     async def delete(self, principal: Principal, organisation_id: uuid.UUID, webhook_id: uuid.UUID) -> None:
-        """Stops the deliveries (the pending ones are never sent); the log stays."""
+        """Stops the deliveries (the pending ones are never sent); the log stays. Deleting again changes nothing."""
         webhook = await self._own(principal, organisation_id, webhook_id, lock=True)
+        if webhook.deleted_at is not None:
+            return
         webhook.active = False
         webhook.deleted_at = self.clock.now()
         await self.session.flush()
@@ -105,6 +108,8 @@ class WebhookService:
         """Deliver the events of positions `from`..`to` again (or for the first time, those numbered before the
         webhook existed), with their own ids, so a receiver that kept them recognises them; in feed order."""
         webhook = await self._own(principal, organisation_id, webhook_id, lock=True)
+        if webhook.deleted_at is not None:
+            raise Conflict("This webhook was deleted: nothing is delivered to it any more.", field="webhook_id")
         if data.to_position < data.from_position:
             raise InvalidQuery("to: must not be before from", field="to")
         if data.to_position - data.from_position >= MAX_REPLAY:

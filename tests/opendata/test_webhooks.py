@@ -276,13 +276,23 @@ async def test_only_the_organisations_admins_manage_its_webhooks(
         listed = await client.get(f"/organisations/{holder}/webhooks", headers=world[person].headers)
         assert listed.status_code == status, (person, listed.text)
     assert (await client.get(f"/organisations/{holder}/webhooks")).status_code == 401
+    backwards = await client.post(f"/organisations/{holder}/webhooks/{hook['id']}/replay",
+                                  headers=world["holder_admin"].headers, json={"from": 3, "to": 2})
+    assert backwards.status_code == 400 and backwards.json()["field"] == "to", backwards.text
     deleted = await client.delete(f"/organisations/{holder}/webhooks/{hook['id']}",
                                   headers=world["holder_admin"].headers)
     assert deleted.status_code == 204
     assert (await client.get(f"/organisations/{holder}/webhooks", headers=world["holder_admin"].headers)).json() == []
-    gone = await client.get(f"/organisations/{holder}/webhooks/{hook['id']}/deliveries",
+    again = await client.delete(f"/organisations/{holder}/webhooks/{hook['id']}",
+                                headers=world["holder_admin"].headers)
+    assert again.status_code == 204
+    kept = await client.get(f"/organisations/{holder}/webhooks/{hook['id']}/deliveries",
                             headers=world["holder_admin"].headers)
-    assert gone.status_code == 404
+    assert kept.status_code == 200 and kept.json() == []
+    refused = await client.post(f"/organisations/{holder}/webhooks/{hook['id']}/replay",
+                                headers=world["holder_admin"].headers, json={"from": 1, "to": 2})
+    assert refused.status_code == 409, refused.text
+    assert refused.json()["field"] == "webhook_id"
     missing = await client.post(f"/organisations/{holder}/webhooks/{uuid.uuid4()}/replay",
                                 headers=world["holder_admin"].headers, json={"from": 1, "to": 2})
     assert missing.status_code == 404
