@@ -28,15 +28,15 @@ def _blocked(address: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
 
 
 def check_url(url: str, *, allow_private: bool) -> None:
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        _ = parts.hostname, parts.port
+    except ValueError as exc:  # a malformed IPv6 literal, a port out of range
+        raise EgressRefused(f"malformed URL: {exc}") from exc
     if parts.scheme not in ("http", "https") or not parts.hostname:
         raise EgressRefused("an http or https URL with a host is expected")
     if parts.username or parts.password:
         raise EgressRefused("credentials in the URL are refused")
-    try:
-        _ = parts.port
-    except ValueError as exc:
-        raise EgressRefused("the port is not a number between 0 and 65535") from exc
     if allow_private:
         return
     host = parts.hostname.rstrip(".").lower()
