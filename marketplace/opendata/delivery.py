@@ -99,6 +99,8 @@ class Drain:
 
     async def run(self, webhook_id: uuid.UUID) -> int:
         """Deliver what is due; returns how many were delivered."""
+        # The lock's transaction holds one connection while the attempts commit on another: at most MAX_JOBS (20)
+        # drains hold one each, below the worker's pool (20 + 10 overflow), so the second is always found.
         async with self.session_maker() as holder, holder.begin():
             await holder.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": lock_key(webhook_id)})
             return await self._drain(webhook_id)
