@@ -115,8 +115,8 @@ class WebhookDelivery(CamelStruct):
 class WebhookReplay(CamelStruct):
     """The feed positions to deliver again, both included."""
 
-    from_position: Annotated[int, msgspec.Meta(ge=1)] = msgspec.field(name="from")
-    to_position: Annotated[int, msgspec.Meta(ge=1)] = msgspec.field(name="to")
+    from_position: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = msgspec.field(name="from")
+    to_position: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = msgspec.field(name="to")
 
 
 class WebhookReplayed(CamelStruct):
