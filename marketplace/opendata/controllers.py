@@ -116,7 +116,7 @@ class FeedController(Controller):
                          "committed (never a sandbox's object, never an offer's content)."),
          summary="The public change feed: the changes after a cursor, in order (`after` = the last `next`)")
     async def feed(self, feed: Feed,
-                   after: Annotated[int, QueryParameter(name="after", ge=0, le=2**62)] = 0,
+                   after: Annotated[int, QueryParameter(name="after", ge=0, le=10**15)] = 0,
                    limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 100) -> schemas.FeedPage:
         events = await feed.page(after=after, limit=limit)
         items = [msgspec.convert(feed.item(e), schemas.FeedItem) for e in events]

@@ -73,7 +73,7 @@ class FeedPage(CamelStruct):
 
 
 class WebhookCreate(CamelStruct):
-    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000)]
+    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://\S+$")]
     description: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
@@ -115,8 +115,8 @@ class WebhookDelivery(CamelStruct):
 class WebhookReplay(CamelStruct):
     """The feed positions to deliver again, both included."""
 
-    from_position: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = msgspec.field(name="from")
-    to_position: Annotated[int, msgspec.Meta(ge=1, le=2**62)] = msgspec.field(name="to")
+    from_position: Annotated[int, msgspec.Meta(ge=1, le=10**15)] = msgspec.field(name="from")
+    to_position: Annotated[int, msgspec.Meta(ge=1, le=10**15)] = msgspec.field(name="to")
 
 
 class WebhookReplayed(CamelStruct):

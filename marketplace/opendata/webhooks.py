@@ -19,7 +19,7 @@ from marketplace.lib.egress import EgressRefused, check_url
 from marketplace.lib.jobs import record_job
 from marketplace.lib.webhook_signature import new_secret
 from marketplace.opendata import schemas
-from marketplace.opendata.errors import InvalidQuery, WebhookUrlRefused
+from marketplace.opendata.errors import InvalidReplayRange, WebhookUrlRefused
 from marketplace.opendata.feed import DRAIN_JOB
 from marketplace.opendata.models import Webhook, WebhookDelivery
 from marketplace.settings import Settings
@@ -111,9 +111,9 @@ class WebhookService:
         if webhook.deleted_at is not None:
             raise Conflict("This webhook was deleted: nothing is delivered to it any more.", field="webhook_id")
         if data.to_position < data.from_position:
-            raise InvalidQuery("to: must not be before from", field="to")
+            raise InvalidReplayRange("to: must not be before from", field="to")
         if data.to_position - data.from_position >= MAX_REPLAY:
-            raise InvalidQuery(f"to: at most {MAX_REPLAY} positions per replay", field="to")
+            raise InvalidReplayRange(f"to: at most {MAX_REPLAY} positions per replay", field="to")
         now = self.clock.now()
         result = await self.session.execute(_REPLAY_NEW, {"webhook": webhook.id, "now": now,
                                                           "low": data.from_position, "high": data.to_position})
