@@ -75,7 +75,7 @@ class FeedPage(CamelStruct):
 class WebhookCreate(CamelStruct):
     """`url`: an http(s) URL in printable ASCII (RFC 3986; an internationalised host in its punycode form)."""
 
-    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://\S+$")]
+    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://[!-~]+$")]
     description: Annotated[str, msgspec.Meta(max_length=200)] = ""
 
 
