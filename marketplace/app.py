@@ -53,7 +53,13 @@ from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
-from marketplace.opendata.controllers import AwardNoticeController, DecpController, OcdsController
+from marketplace.opendata.controllers import (
+    AwardNoticeController,
+    DecpController,
+    FeedController,
+    OcdsController,
+    WebhookController,
+)
 from marketplace.settings import Settings
 from marketplace.sons.controllers import SonsOrderController, SonsReferenceController
 from marketplace.support.controllers import SupportController
@@ -165,7 +171,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                         AbnormallyLowController, CancellationController, ContractController,
                         ClarificationController, FundingCallController, NeedFundingController, InboxController,
                         FailedDeliveryController, AuditEventController, SonsReferenceController, SonsOrderController,
-                        OcdsController, DecpController, AwardNoticeController,
+                        OcdsController, DecpController, AwardNoticeController, FeedController, WebhookController,
                         *pages.route_handlers],
         middleware=[DefineMiddleware(BearerAuthMiddleware)],
         # Every JSON body is decoded by lib/body.py (UTF-8, depth, JSON errors: a 400 naming `body`).

@@ -42,7 +42,14 @@ from marketplace.lib.audit import AuditAnchor, AuditEvent
 from marketplace.lib.jobs import JobIntent
 from marketplace.lib.timestamps import EvidenceTimestamp
 from marketplace.notifications.models import Notification
-from marketplace.opendata.models import DecpObligation, DecpRecord, OcdsRelease
+from marketplace.opendata.models import (
+    DecpObligation,
+    DecpRecord,
+    FeedEvent,
+    OcdsRelease,
+    Webhook,
+    WebhookDelivery,
+)
 from marketplace.reference.models import CpvCode, ReferenceDataset
 from marketplace.sons.models import (
     SonsAspEvent,
@@ -89,6 +96,7 @@ __all__ = [
     "EvaluationScore",
     "EvidenceTimestamp",
     "Facility",
+    "FeedEvent",
     "FundingCall",
     "FundingCallVersion",
     "FundingDecision",
@@ -122,5 +130,7 @@ __all__ = [
     "SupportRequest",
     "TrancheRequest",
     "User",
+    "Webhook",
+    "WebhookDelivery",
     "metadata",
 ]

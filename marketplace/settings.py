@@ -84,6 +84,11 @@ class Settings:
     decp_portal_url: str = "https://www.data.gouv.fr/api/1"
     decp_dataset: str = ""
     decp_api_key: str = ""
+    # Webhooks (opendata/webhooks.py): a subscriber's URL may not reach a private, loopback or link-local address
+    # (SSRF) unless this is on (tests, a closed deployment whose subscribers are on its own network). The first
+    # retry of a failed delivery waits `webhook_backoff_seconds`, each next one twice as long (capped at an hour).
+    webhook_allow_private: bool = False
+    webhook_backoff_seconds: float = 10.0
 
     @property
     def migration_url(self) -> str:

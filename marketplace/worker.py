@@ -16,7 +16,13 @@ from marketplace.lib.audit import anchor_previous_day
 from marketplace.lib.clock import PARIS, Clock, system_clock
 from marketplace.lib.timestamps import timestamp_evidence
 from marketplace.notifications.jobs import deliver_notification
-from marketplace.opendata.jobs import publish_award_notices, publish_decp_records, publish_ocds_releases
+from marketplace.opendata.jobs import (
+    drain_webhook,
+    publish_award_notices,
+    publish_decp_records,
+    publish_ocds_releases,
+    sequence_feed,
+)
 from marketplace.settings import Settings
 from marketplace.sons.jobs import expire_sons_orders
 from marketplace.sweeper import sweep_orphan_objects
@@ -36,7 +42,7 @@ log = logging.getLogger("marketplace.worker")
 # for the longest time limit of any function plus 10 s, and a job whose worker died is taken up again only
 # once that mark expires: one function allowed an hour would leave a crashed worker's mail deliveries
 # waiting an hour. Long work (rescanning a contract's files) goes in slices that re-enqueue themselves.
-FUNCTIONS = [deliver_notification, scan_pending_attachments, timestamp_evidence]
+FUNCTIONS = [deliver_notification, scan_pending_attachments, timestamp_evidence, drain_webhook]
 JOB_TIMEOUT = 120
 MAX_JOBS = 20
 # Paris time: "every morning" means a French morning, whatever the server's zone.
@@ -59,7 +65,10 @@ CRON_JOBS = [cron(warn_expiring_documents, hour={6}, minute={0}, unique=True),
              # G14: yesterday's audit chain head, time-stamped once; hourly, so a TSA down is tried again.
              cron(anchor_previous_day, minute={7}, unique=True),
              # D19: each ended quarter's grouped award notice, hourly (its deadline is 30 days after the end).
-             cron(publish_award_notices, minute={26}, unique=True)]
+             cron(publish_award_notices, minute={26}, unique=True),
+             # The public feed's single sequencer (opendata/feed.py): a published change enters the feed, and its
+             # webhooks' queues, within seconds.
+             cron(sequence_feed, second=set(range(0, 60, 3)), unique=True)]
 
 
 def worker_options(settings: Settings, clock: Clock = system_clock, **overrides: Any) -> dict[str, Any]:

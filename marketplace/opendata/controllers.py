@@ -8,19 +8,26 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import msgspec
-from litestar import Controller, Request, get
+from litestar import Controller, Request, Response, delete, get, post
 from litestar.di import NamedDependency, Provide
-from litestar.params import FromPath, Parameter, PathParameter, QueryParameter
+from litestar.params import FromPath, JSONBody, Parameter, PathParameter, QueryParameter
+from litestar.status_codes import HTTP_202_ACCEPTED
 
+from marketplace.accounts.deps import provide_principal
+from marketplace.accounts.principal import Principal
+from marketplace.accounts.roles import ADMINS
 from marketplace.errors import NotFound
-from marketplace.lib.access import public
+from marketplace.lib.access import public, requires
 from marketplace.lib.clock import check_year
+from marketplace.lib.http import created
 from marketplace.opendata import schemas
 from marketplace.opendata.decp import DecpService, document
-from marketplace.opendata.deps import provide_award_notices, provide_decp, provide_ocds
+from marketplace.opendata.deps import provide_award_notices, provide_decp, provide_feed, provide_ocds, provide_webhooks
 from marketplace.opendata.errors import InvalidQuery
+from marketplace.opendata.feed import FeedService
 from marketplace.opendata.notices import QUARTER_PATTERN, AwardNoticeService, quarter_of_path
 from marketplace.opendata.ocds import OcdsService
+from marketplace.opendata.webhooks import WebhookService
 
 Limit = Annotated[int, QueryParameter(name="limit", ge=1, le=1000)]
 Offset = Annotated[int, QueryParameter(name="offset", ge=0, le=1_000_000)]
@@ -89,8 +96,12 @@ class DecpController(Controller):
     @get("/marches", opt=public("Open data: the essential data (DECP 2.0.3) of the contracts of at least 40,000 € HT "
                                 "published, each with its modifications appended."),
          summary="DECP 2.0.3 document of the published contracts, oldest first")
-    async def marches(self, decp: Decp, limit: Limit = 1000, offset: Offset = 0) -> schemas.DecpDocument:
-        return msgspec.convert(document(await decp.records(limit=limit, offset=offset)), schemas.DecpDocument)
+    async def marches(self, decp: Decp, limit: Limit = 1000, offset: Offset = 0,
+                      contract: Annotated[uuid.UUID | None, QueryParameter(
+                          name="contract", description="Only this contract's record (the feed's links)")] = None,
+                      ) -> schemas.DecpDocument:
+        records = await decp.records(contract_id=contract, limit=limit, offset=offset)
+        return msgspec.convert(document(records), schemas.DecpDocument)
 
 
 NOTICES = ("Open data (D19): a DPS's quarterly grouped award notices, as published after each quarter's end (never a "
@@ -113,3 +124,65 @@ class AwardNoticeController(Controller):
     async def notice(self, dps_id: FromPath[uuid.UUID], notices: Notices,
                      quarter: Annotated[str, Parameter(pattern=QUARTER_PATTERN)]) -> schemas.AwardNotice:
         return msgspec.convert(await notices.notice(dps_id, quarter_of_path(quarter)), schemas.AwardNotice)
+
+
+Feed = NamedDependency[FeedService]
+Webhooks = NamedDependency[WebhookService]
+Caller = NamedDependency[Principal]
+_ADMIN = "The organisation's admin."
+
+
+class FeedController(Controller):
+    path = "/feed"
+    tags = ["Open data"]
+    dependencies = {"feed": Provide(provide_feed, sync_to_thread=False)}
+
+    @get("/", opt=public("Open data: every OCDS release and DECP record published, in the order they were "
+                         "committed (never a sandbox's object, never an offer's content)."),
+         summary="The public change feed: the changes after a cursor, in order (`after` = the last `next`)")
+    async def feed(self, feed: Feed,
+                   after: Annotated[int, QueryParameter(name="after", ge=0, le=10**15)] = 0,
+                   limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 100) -> schemas.FeedPage:
+        events = await feed.page(after=after, limit=limit)
+        items = [msgspec.convert(feed.item(e), schemas.FeedItem) for e in events]
+        return schemas.FeedPage(items=items, next=items[-1].position if items else after)
+
+
+class WebhookController(Controller):
+    path = "/organisations/{organisation_id:uuid}/webhooks"
+    tags = ["Open data"]
+    dependencies = {"webhooks": Provide(provide_webhooks, sync_to_thread=False),
+                    "principal": Provide(provide_principal, sync_to_thread=False)}
+
+    @post("/", opt=requires(*ADMINS, reason=_ADMIN),
+          summary="Subscribe a URL to the feed (its signing secret is shown once)")
+    async def create(self, organisation_id: FromPath[uuid.UUID], data: JSONBody[schemas.WebhookCreate],
+                     webhooks: Webhooks, principal: Caller) -> Response[schemas.WebhookCreated]:
+        webhook = await webhooks.create(principal, organisation_id, data)
+        return created(webhook, f"/organisations/{organisation_id}/webhooks/{webhook.id}/deliveries")
+
+    @get("/", opt=requires(*ADMINS, reason=_ADMIN), summary="The organisation's webhooks (never their secrets)")
+    async def list_webhooks(self, organisation_id: FromPath[uuid.UUID], webhooks: Webhooks,
+                            principal: Caller) -> list[schemas.Webhook]:
+        return await webhooks.list_webhooks(principal, organisation_id)
+
+    @delete("/{webhook_id:uuid}", opt=requires(*ADMINS, reason=_ADMIN),
+            summary="Delete a webhook (its pending deliveries are dropped, its log kept)")
+    async def delete_webhook(self, organisation_id: FromPath[uuid.UUID], webhook_id: FromPath[uuid.UUID],
+                             webhooks: Webhooks, principal: Caller) -> None:
+        await webhooks.delete(principal, organisation_id, webhook_id)
+
+    @get("/{webhook_id:uuid}/deliveries", opt=requires(*ADMINS, reason=_ADMIN),
+         summary="The webhook's delivery log, latest positions first")
+    async def deliveries(self, organisation_id: FromPath[uuid.UUID], webhook_id: FromPath[uuid.UUID],
+                         webhooks: Webhooks, principal: Caller,
+                         limit: Annotated[int, QueryParameter(name="limit", ge=1, le=1000)] = 100,
+                         ) -> list[schemas.WebhookDelivery]:
+        return await webhooks.deliveries(principal, organisation_id, webhook_id, limit=limit)
+
+    @post("/{webhook_id:uuid}/replay", opt=requires(*ADMINS, reason=_ADMIN), status_code=HTTP_202_ACCEPTED,
+          summary="Deliver the events of a range of feed positions again, in order")
+    async def replay(self, organisation_id: FromPath[uuid.UUID], webhook_id: FromPath[uuid.UUID],
+                     data: JSONBody[schemas.WebhookReplay], webhooks: Webhooks,
+                     principal: Caller) -> schemas.WebhookReplayed:
+        return await webhooks.replay(principal, organisation_id, webhook_id, data)

@@ -7,9 +7,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.lib.clock import Clock
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.feed import FeedService
 from marketplace.opendata.notices import AwardNoticeService
 from marketplace.opendata.ocds import OcdsService
 from marketplace.opendata.publisher import publisher_from
+from marketplace.opendata.webhooks import WebhookService
 from marketplace.settings import Settings
 
 
@@ -26,3 +28,13 @@ def provide_decp(db_session: NamedDependency[AsyncSession], clock: NamedDependen
 def provide_award_notices(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
                           settings: NamedDependency[Settings]) -> AwardNoticeService:
     return AwardNoticeService(db_session, clock, settings)
+
+
+def provide_feed(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                 settings: NamedDependency[Settings]) -> FeedService:
+    return FeedService(db_session, clock, settings)
+
+
+def provide_webhooks(db_session: NamedDependency[AsyncSession], clock: NamedDependency[Clock],
+                     settings: NamedDependency[Settings]) -> WebhookService:
+    return WebhookService(db_session, clock, settings)

@@ -13,3 +13,20 @@ class InvalidQuery(DomainError):
     status_code: ClassVar[int] = 400
     title: ClassVar[str] = "Invalid request"
     slug: ClassVar[str] = "invalid-request"
+
+
+class WebhookUrlRefused(DomainError):
+    """A well-formed webhook URL the platform will not call: an address of a private network (SSRF), a local name,
+    credentials in it, a host or port it can't parse."""
+
+    status_code: ClassVar[int] = 422
+    title: ClassVar[str] = "Webhook URL refused"
+    slug: ClassVar[str] = "webhook-url-refused"
+
+
+class InvalidReplayRange(DomainError):
+    """A replay whose `to` is before its `from`, or spans more positions than one replay may."""
+
+    status_code: ClassVar[int] = 422
+    title: ClassVar[str] = "Invalid replay range"
+    slug: ClassVar[str] = "invalid-replay-range"

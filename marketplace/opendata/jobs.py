@@ -4,9 +4,13 @@ idempotent (ids, unique rows), so a run twice or at once with the CLI stores not
 
 from __future__ import annotations
 
+import uuid
 from typing import Any
 
+from marketplace.lib.jobs import job
 from marketplace.opendata.decp import DecpService
+from marketplace.opendata.delivery import Drain
+from marketplace.opendata.feed import FeedService
 from marketplace.opendata.notices import AwardNoticeService
 from marketplace.opendata.ocds import OcdsService
 from marketplace.opendata.publisher import publisher_from
@@ -31,3 +35,15 @@ async def publish_award_notices(ctx: dict[str, Any]) -> int:
     """D19: the grouped award notice of every ended quarter with notified specific contracts, once."""
     async with ctx["session_maker"]() as session, session.begin():
         return len(await AwardNoticeService(session, ctx["clock"], ctx["settings"]).publish_ended())
+
+
+async def sequence_feed(ctx: dict[str, Any]) -> int:
+    """The feed's one sequencer (feed.py): numbers the committed events and hands them to the webhooks."""
+    async with ctx["session_maker"]() as session, session.begin():
+        return await FeedService(session, ctx["clock"], ctx["settings"]).sequence()
+
+
+@job
+async def drain_webhook(ctx: dict[str, Any], webhook_id: str) -> int:
+    """Deliver a webhook's due events (delivery.py); records its own next run when work is left."""
+    return await Drain(ctx["session_maker"], ctx["clock"], ctx["settings"]).run(uuid.UUID(webhook_id))

@@ -9,7 +9,7 @@ from typing import Any
 
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
-from sqlalchemy import Date, ForeignKey, Integer, String, UniqueConstraint
+from sqlalchemy import BigInteger, Boolean, Date, ForeignKey, Index, Integer, String, Text, UniqueConstraint, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -60,3 +60,59 @@ class DecpObligation(UUIDv7AuditBase):
     reminded_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
     # What the national portal answered (the publisher adapter's receipt), or why it refused.
     portal_receipt: Mapped[dict[str, Any] | None] = mapped_column(JSONB, default=None)
+
+
+class FeedEvent(UUIDv7AuditBase):
+    """One public change (an OCDS release or a DECP record stored), written by a trigger in the transaction that
+    stores it (migration 0033), so it exists iff the change committed. `position` is NULL until the feed's single
+    sequencer (feed.py) numbers it, after its commit: the feed's order is the order of commits as seen by the
+    sequencer, never the order ids were taken."""
+
+    __tablename__ = "feed_event"
+    __table_args__ = (Index("ix_feed_event_unsequenced", "created_at", "id",
+                            postgresql_where=text("position IS NULL")),)
+
+    position: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)
+    kind: Mapped[str] = mapped_column(String(40))
+    object_id: Mapped[str] = mapped_column(String(400))
+    # The object whose events must reach a subscriber in order: the ocid of a release, the contract of a record.
+    object_key: Mapped[str] = mapped_column(String(200), index=True)
+    url: Mapped[str] = mapped_column(String(700))
+    occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+
+
+class Webhook(UUIDv7AuditBase):
+    """An organisation's subscription to the feed: every event numbered after its creation is POSTed to `url`,
+    signed with `secret` (Standard Webhooks). Deleting it stops the deliveries and keeps their log."""
+
+    __tablename__ = "webhook"
+
+    organisation_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("organisation.id", ondelete="RESTRICT"), index=True)
+    url: Mapped[str] = mapped_column(String(2000))
+    description: Mapped[str] = mapped_column(String(200), default="")
+    secret: Mapped[str] = mapped_column(String(100))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_by: Mapped[str] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+
+
+class WebhookDelivery(UUIDv7AuditBase):
+    """One event owed to one webhook, and what became of it (the delivery log): pending until the subscriber
+    answers 2xx (delivered), retried with a growing delay, failed when the attempts run out."""
+
+    __tablename__ = "webhook_delivery"
+    __table_args__ = (UniqueConstraint("webhook_id", "event_id"),
+                      Index("ix_webhook_delivery_queue", "webhook_id", "position",
+                            postgresql_where=text("status <> 'delivered'")))
+
+    webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook.id", ondelete="RESTRICT"), index=True)
+    event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feed_event.id", ondelete="RESTRICT"))
+    position: Mapped[int] = mapped_column(BigInteger)
+    object_key: Mapped[str] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
+    last_attempt_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTimeUTC(timezone=True), default=None)
+    response_status: Mapped[int | None] = mapped_column(Integer, default=None)
+    last_error: Mapped[str | None] = mapped_column(Text, default=None)

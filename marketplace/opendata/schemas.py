@@ -4,7 +4,11 @@ the standards', not ours)."""
 
 from __future__ import annotations
 
-from typing import Any
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+import msgspec
 
 from marketplace.lib.schemas import CamelStruct
 
@@ -91,3 +95,77 @@ class AwardNotice(CamelStruct):
     sha256: str
     contracts: list[NoticeContract]
     release: dict[str, Any]
+
+
+# -- the change feed and webhooks -------------------------------------------------------------------------
+
+
+class FeedItem(CamelStruct):
+    position: int
+    id: str
+    kind: str
+    object_id: str
+    object_key: str
+    occurred_at: datetime
+    url: str
+
+
+class FeedPage(CamelStruct):
+    """`items` after the cursor, in order; `next` is the cursor to send next (`after=next`), the same when
+    nothing new was published."""
+
+    items: list[FeedItem]
+    next: int
+
+
+class WebhookCreate(CamelStruct):
+    """`url`: an http(s) URL in printable ASCII (RFC 3986; an internationalised host in its punycode form)."""
+
+    url: Annotated[str, msgspec.Meta(min_length=8, max_length=2000, pattern=r"^https?://[!-~]+$")]
+    description: Annotated[str, msgspec.Meta(max_length=200)] = ""
+
+
+class Webhook(CamelStruct):
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+
+
+class WebhookCreated(CamelStruct):
+    """The subscription, and its signing secret: shown this once, never again."""
+
+    id: uuid.UUID
+    organisation_id: uuid.UUID
+    url: str
+    description: str
+    active: bool
+    created_at: datetime
+    secret: str
+
+
+class WebhookDelivery(CamelStruct):
+    id: uuid.UUID
+    event_id: uuid.UUID
+    position: int
+    object_key: str
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_attempt_at: datetime | None
+    delivered_at: datetime | None
+    response_status: int | None
+    last_error: str | None
+
+
+class WebhookReplay(CamelStruct):
+    """The feed positions to deliver again, both included."""
+
+    from_position: Annotated[int, msgspec.Meta(ge=1, le=10**15)] = msgspec.field(name="from")
+    to_position: Annotated[int, msgspec.Meta(ge=1, le=10**15)] = msgspec.field(name="to")
+
+
+class WebhookReplayed(CamelStruct):
+    queued: int

@@ -749,6 +749,14 @@ EXPECTATIONS |= {
     # the call through); the notices themselves are read in tests/opendata/test_d19.py.
     "GET /dps/{dps_id}/award-notices":                                dps_row(A, A, A, A, A, A, A, A, A),
     "GET /dps/{dps_id}/award-notices/{quarter}":                      dps_row(A, A, A, A, A, A, A, A, A),
+    "GET /feed":                                                      row(A, A, A, A, A),
+    # Webhooks on the feed: the organisation's administrator, as its API keys (another organisation's admin
+    # passes the role guard and gets 404 from the object check).
+    "POST /organisations/{organisation_id}/webhooks":                 row(U, F, F, N, A, A, N),
+    "GET /organisations/{organisation_id}/webhooks":                  row(U, F, F, N, A, A, N),
+    "DELETE /organisations/{organisation_id}/webhooks/{webhook_id}":  row(U, F, F, N, A, A, N),
+    "GET /organisations/{organisation_id}/webhooks/{webhook_id}/deliveries": row(U, F, F, N, A, A, N),
+    "POST /organisations/{organisation_id}/webhooks/{webhook_id}/replay": row(U, F, F, N, A, A, N),
 }
 
 # Pages of a specific contract checked like the API's object routes (the holder's admin, another holder's admin).
@@ -779,6 +787,8 @@ BODIES: dict[str, Any] = {
     "POST /needs": NEED_BODY,
     "PUT /needs/{need_id}": NEED_BODY,
     "POST /organisations/{organisation_id}/api-keys": {"name": "Matrix connector", "roles": ["holder:member"]},
+    "POST /organisations/{organisation_id}/webhooks": {"url": "https://hooks.example.org/matrix"},
+    "POST /organisations/{organisation_id}/webhooks/{webhook_id}/replay": {"from": 1, "to": 1},
     "POST /app/organisations/{organisation_id}/invitations": {"email": "page.colleague@example.fr",
                                                              "roles": "holder:member"},
     "POST /app/organisations/{organisation_id}/membres/{user_id}/roles": {"roles": "holder:member"},
@@ -947,6 +957,8 @@ class Scenario:
         key = self._ok(await self.client.post(f"/organisations/{holder}/api-keys", headers=admin,
                                                     json={"name": "Key the matrix revokes",
                                                           "roles": ["holder:member"]}), "API key")
+        webhook = self._ok(await self.client.post(f"/organisations/{holder}/webhooks", headers=admin,
+                                                  json={"url": "https://hooks.example.org/kept"}), "webhook")
         request = self._ok(await self.client.post("/support/requests",
                                                         json=BODIES["POST /support/requests"]), "support")
         # A member of the holder the matrix may modify and deactivate (not a principal of the matrix).
@@ -960,7 +972,8 @@ class Scenario:
         # A notification in the holder member's inbox: an invitation to the holder sent to their address.
         await self.invitation_code(self.world["holder_member"].email)
         inbox = self._ok(await self.client.get("/my/notifications", headers=self.headers("holder_member")), "inbox")
-        self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "user_id": me["id"],
+        self.path_values = {"organisation_id": str(holder), "key_id": key["id"], "webhook_id": webhook["id"],
+                            "user_id": me["id"],
                             "request_id": request["id"], "need_id": need["id"],
                             "notification_id": inbox["items"][0]["id"]}
         await self.setup_dps()

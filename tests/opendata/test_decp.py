@@ -9,9 +9,11 @@ import secrets
 from datetime import UTC, date, datetime
 
 import pytest
+from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
 from marketplace.lib.clock import FrozenClock
 from marketplace.opendata.decp import add_months, deadline_instant, due_on
+from marketplace.opendata.jobs import sequence_feed
 from marketplace.settings import Settings
 from tests.opendata.conftest import Jobs, RecordingPortal
 from tests.opendata.schemas import decp_errors
@@ -108,3 +110,28 @@ async def test_the_deadline_drives_a_queue_item_and_a_reminder_before_it_passes(
     assert await queue_tile(client, "buyer_admin") is None
     published = await fetch(settings, "SELECT published_at, portal_receipt FROM decp_obligation")
     assert published[0]["published_at"] is not None and "res-1" in published[0]["portal_receipt"]
+
+
+async def test_a_published_record_enters_the_feed_with_its_link(
+        client: Client, world: World, clock: FrozenClock, settings: Settings, jobs: Jobs) -> None:
+    """The feed (opendata/feed.py) lists the DECP record once published, beside the releases of its procedure,
+    and its link answers that contract's record only."""
+    kid = await _notified_contract(client, world, clock, 4_000_000)
+    await jobs.run()
+    engine = create_async_engine(settings.database_url)
+    try:
+        await sequence_feed({"session_maker": async_sessionmaker(engine), "clock": clock, "settings": settings})
+    finally:
+        await engine.dispose()
+    page = expect(await client.get("/feed", params={"limit": 1000}), 200)
+    kinds = [item["kind"] for item in page["items"]]
+    assert kinds.count("decp.record") == 1 and "ocds.release" in kinds
+    assert [item["position"] for item in page["items"]] == list(range(1, len(kinds) + 1))
+    record = next(item for item in page["items"] if item["kind"] == "decp.record")
+    assert record["objectKey"] == kid and record["objectId"] == f"{kid}/0"
+    link = record["url"].removeprefix(settings.public_base_url.rstrip("/"))
+    assert link == f"/decp/marches?contract={kid}"
+    marches = expect(await client.get(link), 200)["marches"]["marche"]
+    assert len(marches) == 1 and kid.replace("-", "")[-12:] in marches[0]["id"]
+    # Nothing sealed reaches the feed: it carries ids and links only, never a document's content.
+    assert set(record) == {"position", "id", "kind", "objectId", "objectKey", "occurredAt", "url"}
