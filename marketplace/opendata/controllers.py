@@ -23,7 +23,7 @@ from marketplace.lib.http import created
 from marketplace.opendata import schemas
 from marketplace.opendata.decp import DecpService, document
 from marketplace.opendata.deps import provide_award_notices, provide_decp, provide_feed, provide_ocds, provide_webhooks
-from marketplace.opendata.errors import InvalidQuery
+from marketplace.opendata.errors import ImpossibleInstant, InvalidQuery
 from marketplace.opendata.feed import FeedService
 from marketplace.opendata.notices import QUARTER_PATTERN, AwardNoticeService, quarter_of_path
 from marketplace.opendata.ocds import OcdsService
@@ -47,7 +47,9 @@ def _instant(value: str | None, name: str) -> datetime | None:
         instant = datetime.fromisoformat(value)
         check_year(instant)
     except (ValueError, OverflowError):
-        return _refuse(name)
+        # Well-formed (the pattern the schema publishes) but no real time, or out of the years: 422.
+        raise ImpossibleInstant(f"{name}: {value} is written as an instant but names none the platform handles "
+                                "(a real date and time, between the years 1900 and 9898)", field=name) from None
     return instant
 
 

@@ -30,3 +30,12 @@ class InvalidReplayRange(DomainError):
     status_code: ClassVar[int] = 422
     title: ClassVar[str] = "Invalid replay range"
     slug: ClassVar[str] = "invalid-replay-range"
+
+
+class ImpossibleInstant(InvalidQuery):
+    """An instant written as the pattern asks but naming no real time (month 00, 30 February) or a year the
+    platform does not handle: well-formed, so not a 400, but not one it can answer for."""
+
+    status_code: ClassVar[int] = 422
+    title: ClassVar[str] = "Impossible instant"
+    slug: ClassVar[str] = "impossible-instant"
