@@ -217,10 +217,16 @@ class HolderNeedsController(Controller):
           name="web.holder.check")
     async def check(self, need_id: FromPath[uuid.UUID], principal: Caller, needs: Needs, reviews: Reviews,
                     data: Annotated[NeedForm, Body(media_type=Form)]) -> Template:
-        """htmx: the draft saved as typed so far, and the checklist fragment it now earns."""
-        await self._save(principal, needs, need_id, data)
-        return Template("holder_checklist.html", context={"checklist": await reviews.own_checklist(principal,
-                                                                                                   need_id)})
+        """htmx: the draft saved as typed so far, and the checklist fragment it now earns. A value refused while
+        being typed (a date half entered) is not an error of the page: the checklist says which field was not
+        saved and why, and the draft keeps what it had (the form's own submit still answers 422)."""
+        unsaved = None
+        try:
+            await self._save(principal, needs, need_id, data)
+        except RuleViolation as exc:
+            unsaved = {"field": exc.extra.get("field"), "detail": exc.detail}
+        return Template("holder_checklist.html", context={
+            "checklist": await reviews.own_checklist(principal, need_id), "unsaved": unsaved})
 
     @post("/{need_id:uuid}/soumettre", opt=requires(*HOLDER_WRITERS, reason=_WRITERS), status_code=303,
           name="web.holder.submit")

@@ -93,6 +93,15 @@ async def test_a_holder_writes_a_need_step_by_step_sees_n2_fixes_it_submits_and_
     assert fragment.status_code == 200 and "<html" not in fragment.text
     assert "respectée" in re.search(r'<tr id="regle-N2">.*?</tr>', fragment.text, re.S).group(0)
     assert not re.search(r"N2\s+—", text(fragment.text))
+    # A date half typed is not a page error: the fragment (200) names the field not saved; the draft keeps its own.
+    half = await web.post(f"{BASE}/{need_id}/verifier", data={
+        "_csrf_token": csrf_token(page.text), "etape": "1", "titre": "DUI des Tilleuls",
+        "description": "Un dossier usager informatisé.", "campagne": "2025", "type": "2", "appel": "regional",
+        "candidature": "0002-03-01", "sad": dps["id"], "secteur": "grand_age", "mode": "saas"})
+    assert half.status_code == 200 and 'id="non-enregistre"' in half.text, half.text[:1500]
+    assert "Saisie non enregistrée" in text(half.text) and 'id="regle-N2"' in half.text
+    assert expect(await client.get(f"/needs/{need_id}", headers=world["holder_admin"].headers),
+                  200)["appliedOn"] == "2025-03-01"
 
     summary = await web.get(f"{BASE}/{need_id}/modifier?etape=5")
     submitted = await web.post(f"{BASE}/{need_id}/soumettre", data={"_csrf_token": csrf_token(summary.text)})
