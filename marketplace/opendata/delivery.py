@@ -5,7 +5,7 @@ when it hands the webhook new events, by a replay, and by the job itself when wo
 transaction-level advisory lock on the webhook: two drains of the same webhook never run at once (the second waits,
 then finds what the first left), so the order below holds across workers.
 
-A drain takes the webhook's undelivered events in feed order. An event whose object (`object_key`: the ocid, the
+A drain takes the webhook's undelivered events in feed order. An event whose object (`subject_key`: the ocid, the
 contract) already has an earlier event undelivered in this pass (failed now, waiting for its retry, or given up)
 is held back: event n+1 of an object is never sent before event n succeeded. Others go on: one object's failure
 does not stop the rest. A POST answered 2xx is delivered; anything else (no connection, a timeout, a 3xx, 4xx or
@@ -67,7 +67,7 @@ def backoff(settings: Settings, attempts: int) -> float:
 def payload(event: FeedEvent, settings: Settings) -> bytes:
     """The body: the feed's item, as GET /feed lists it, under the Standard Webhooks envelope."""
     data = {"position": event.position, "id": str(event.id), "kind": event.kind, "objectId": event.object_id,
-            "objectKey": event.object_key, "occurredAt": event.occurred_at.isoformat(),
+            "subjectKey": event.subject_key, "occurredAt": event.occurred_at.isoformat(),
             "url": settings.public_base_url.rstrip("/") + event.url}
     return json.dumps({"type": event.kind, "timestamp": event.occurred_at.isoformat(), "data": data},
                       separators=(",", ":"), sort_keys=True).encode()
@@ -121,14 +121,14 @@ class Drain:
         delivered = 0
         left_over = len(rows) == BATCH
         for delivery, event in rows:
-            if delivery.object_key in held:
+            if delivery.subject_key in held:
                 continue
             now = self.clock.now()
             if delivery.status == "failed":
-                held.add(delivery.object_key)
+                held.add(delivery.subject_key)
                 continue
             if delivery.next_attempt_at > now:
-                held.add(delivery.object_key)
+                held.add(delivery.subject_key)
                 wake = min(wake or delivery.next_attempt_at, delivery.next_attempt_at)
                 continue
             if self.monotonic() - started > WORK_SECONDS:
@@ -138,7 +138,7 @@ class Drain:
             if ok:
                 delivered += 1
                 continue
-            held.add(delivery.object_key)
+            held.add(delivery.subject_key)
             if retry_at is not None:
                 wake = min(wake or retry_at, retry_at)
         if left_over or wake is not None:

@@ -49,9 +49,9 @@ RETURNING e.id
 """)
 
 _FAN_OUT = text("""
-INSERT INTO webhook_delivery (id, webhook_id, event_id, position, object_key, status, attempts, next_attempt_at,
+INSERT INTO webhook_delivery (id, webhook_id, event_id, position, subject_key, status, attempts, next_attempt_at,
                               created_at, updated_at)
-SELECT gen_random_uuid(), w.id, e.id, e.position, e.object_key, 'pending', 0, :now, :now, :now
+SELECT gen_random_uuid(), w.id, e.id, e.position, e.subject_key, 'pending', 0, :now, :now, :now
 FROM feed_event e CROSS JOIN webhook w
 WHERE e.id = ANY(:ids) AND w.active AND w.deleted_at IS NULL
 ON CONFLICT (webhook_id, event_id) DO NOTHING
@@ -91,4 +91,4 @@ class FeedService:
     def item(self, event: FeedEvent) -> dict[str, Any]:
         assert event.position is not None
         return {"position": event.position, "id": str(event.id), "kind": event.kind, "objectId": event.object_id,
-                "objectKey": event.object_key, "occurredAt": event.occurred_at.isoformat(), "url": self.link(event)}
+                "subjectKey": event.subject_key, "occurredAt": event.occurred_at.isoformat(), "url": self.link(event)}

@@ -76,7 +76,7 @@ class FeedEvent(UUIDv7AuditBase):
     kind: Mapped[str] = mapped_column(String(40))
     object_id: Mapped[str] = mapped_column(String(400))
     # The object whose events must reach a subscriber in order: the ocid of a release, the contract of a record.
-    object_key: Mapped[str] = mapped_column(String(200), index=True)
+    subject_key: Mapped[str] = mapped_column(String(200), index=True)
     url: Mapped[str] = mapped_column(String(700))
     occurred_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))
 
@@ -108,7 +108,7 @@ class WebhookDelivery(UUIDv7AuditBase):
     webhook_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("webhook.id", ondelete="RESTRICT"), index=True)
     event_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("feed_event.id", ondelete="RESTRICT"))
     position: Mapped[int] = mapped_column(BigInteger)
-    object_key: Mapped[str] = mapped_column(String(200))
+    subject_key: Mapped[str] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(20), default="pending")
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     next_attempt_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True))

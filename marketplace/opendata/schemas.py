@@ -105,7 +105,7 @@ class FeedItem(CamelStruct):
     id: str
     kind: str
     object_id: str
-    object_key: str
+    subject_key: str
     occurred_at: datetime
     url: str
 
@@ -150,7 +150,7 @@ class WebhookDelivery(CamelStruct):
     id: uuid.UUID
     event_id: uuid.UUID
     position: int
-    object_key: str
+    subject_key: str
     status: str
     attempts: int
     next_attempt_at: datetime

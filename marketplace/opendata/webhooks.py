@@ -27,9 +27,9 @@ from marketplace.settings import Settings
 MAX_REPLAY = 10_000
 
 _REPLAY_NEW = text("""
-INSERT INTO webhook_delivery (id, webhook_id, event_id, position, object_key, status, attempts, next_attempt_at,
+INSERT INTO webhook_delivery (id, webhook_id, event_id, position, subject_key, status, attempts, next_attempt_at,
                               created_at, updated_at)
-SELECT gen_random_uuid(), :webhook, e.id, e.position, e.object_key, 'pending', 0, :now, :now, :now
+SELECT gen_random_uuid(), :webhook, e.id, e.position, e.subject_key, 'pending', 0, :now, :now, :now
 FROM feed_event e WHERE e.position BETWEEN :low AND :high
 ON CONFLICT (webhook_id, event_id) DO UPDATE
 SET status = 'pending', attempts = 0, next_attempt_at = :now, last_error = NULL, updated_at = :now
@@ -99,7 +99,7 @@ class WebhookService:
         rows = await self.session.scalars(select(WebhookDelivery).where(WebhookDelivery.webhook_id == webhook_id)
                                           .order_by(WebhookDelivery.position.desc()).limit(limit))
         return [schemas.WebhookDelivery(
-            id=d.id, event_id=d.event_id, position=d.position, object_key=d.object_key, status=d.status,
+            id=d.id, event_id=d.event_id, position=d.position, subject_key=d.subject_key, status=d.status,
             attempts=d.attempts, next_attempt_at=d.next_attempt_at, last_attempt_at=d.last_attempt_at,
             delivered_at=d.delivered_at, response_status=d.response_status, last_error=d.last_error) for d in rows]
 

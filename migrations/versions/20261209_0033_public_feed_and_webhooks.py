@@ -32,14 +32,14 @@ def upgrade() -> None:
     sa.Column('position', sa.BigInteger(), nullable=True),
     sa.Column('kind', sa.String(length=40), nullable=False),
     sa.Column('object_id', sa.String(length=400), nullable=False),
-    sa.Column('object_key', sa.String(length=200), nullable=False),
+    sa.Column('subject_key', sa.String(length=200), nullable=False),
     sa.Column('url', sa.String(length=700), nullable=False),
     sa.Column('occurred_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
     *_audit_columns(),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_feed_event')),
     sa.UniqueConstraint('position', name=op.f('uq_feed_event_position'))
     )
-    op.create_index(op.f('ix_feed_event_object_key'), 'feed_event', ['object_key'], unique=False)
+    op.create_index(op.f('ix_feed_event_subject_key'), 'feed_event', ['subject_key'], unique=False)
     op.create_index('ix_feed_event_unsequenced', 'feed_event', ['created_at', 'id'], unique=False,
                     postgresql_where=sa.text('position IS NULL'))
     op.create_table('webhook',
@@ -61,7 +61,7 @@ def upgrade() -> None:
     sa.Column('webhook_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
     sa.Column('event_id', advanced_alchemy.types.guid.GUID(length=16), nullable=False),
     sa.Column('position', sa.BigInteger(), nullable=False),
-    sa.Column('object_key', sa.String(length=200), nullable=False),
+    sa.Column('subject_key', sa.String(length=200), nullable=False),
     sa.Column('status', sa.String(length=20), nullable=False),
     sa.Column('attempts', sa.Integer(), nullable=False),
     sa.Column('next_attempt_at', advanced_alchemy.types.datetime.DateTimeUTC(timezone=True), nullable=False),
@@ -86,7 +86,7 @@ def upgrade() -> None:
     op.execute("""
         CREATE FUNCTION feed_from_ocds_release() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO feed_event (id, position, kind, object_id, object_key, url, occurred_at, created_at,
+            INSERT INTO feed_event (id, position, kind, object_id, subject_key, url, occurred_at, created_at,
                                     updated_at)
             VALUES (gen_random_uuid(), NULL, 'ocds.release', NEW.release_id, NEW.ocid,
                     '/ocds/releases?ocid=' || NEW.ocid, NEW.date, clock_timestamp(), clock_timestamp());
@@ -96,7 +96,7 @@ def upgrade() -> None:
     op.execute("""
         CREATE FUNCTION feed_from_decp_record() RETURNS trigger LANGUAGE plpgsql AS $$
         BEGIN
-            INSERT INTO feed_event (id, position, kind, object_id, object_key, url, occurred_at, created_at,
+            INSERT INTO feed_event (id, position, kind, object_id, subject_key, url, occurred_at, created_at,
                                     updated_at)
             VALUES (gen_random_uuid(), NULL, 'decp.record', NEW.contract_id::text || '/' || NEW.sequence::text,
                     NEW.contract_id::text, '/decp/marches?contract=' || NEW.contract_id::text, NEW.created_at,
@@ -121,5 +121,5 @@ def downgrade() -> None:
     op.drop_index(op.f('ix_webhook_organisation_id'), table_name='webhook')
     op.drop_table('webhook')
     op.drop_index('ix_feed_event_unsequenced', table_name='feed_event')
-    op.drop_index(op.f('ix_feed_event_object_key'), table_name='feed_event')
+    op.drop_index(op.f('ix_feed_event_subject_key'), table_name='feed_event')
     op.drop_table('feed_event')

@@ -128,10 +128,10 @@ async def test_a_published_record_enters_the_feed_with_its_link(
     assert kinds.count("decp.record") == 1 and "ocds.release" in kinds
     assert [item["position"] for item in page["items"]] == list(range(1, len(kinds) + 1))
     record = next(item for item in page["items"] if item["kind"] == "decp.record")
-    assert record["objectKey"] == kid and record["objectId"] == f"{kid}/0"
+    assert record["subjectKey"] == kid and record["objectId"] == f"{kid}/0"
     link = record["url"].removeprefix(settings.public_base_url.rstrip("/"))
     assert link == f"/decp/marches?contract={kid}"
     marches = expect(await client.get(link), 200)["marches"]["marche"]
     assert len(marches) == 1 and kid.replace("-", "")[-12:] in marches[0]["id"]
     # Nothing sealed reaches the feed: it carries ids and links only, never a document's content.
-    assert set(record) == {"position", "id", "kind", "objectId", "objectKey", "occurredAt", "url"}
+    assert set(record) == {"position", "id", "kind", "objectId", "subjectKey", "occurredAt", "url"}

@@ -111,7 +111,7 @@ async def run_writers(settings: Settings, client: AsyncTestClient[Litestar], sec
     for number, rids in committed.items():
         mine = [i for i in ids if f"-w{number:02d}-" in i]
         assert mine == rids, f"writer {number}'s changes out of order"
-    assert all(item["url"].endswith(f"/ocds/releases?ocid={item['objectKey']}") for item in seen)
+    assert all(item["url"].endswith(f"/ocds/releases?ocid={item['subjectKey']}") for item in seen)
     assert {item["kind"] for item in seen} == {"ocds.release"}
     return len(seen)
 

@@ -57,7 +57,7 @@ class Receiver:
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
-                key = json.loads(body)["data"]["objectKey"]
+                key = json.loads(body)["data"]["subjectKey"]
                 status = 204
                 if key in receiver.flaky and key not in refused:
                     refused.add(key)
@@ -189,7 +189,7 @@ async def test_a_receiver_down_gets_every_event_once_back_up_in_order_per_object
     for headers, body in accepted:
         document = json.loads(body)
         assert document["data"]["id"] == headers["webhook-id"]
-        by_object[document["data"]["objectKey"]].append(document["data"]["objectId"])
+        by_object[document["data"]["subjectKey"]].append(document["data"]["objectId"])
         assert webhook_signature.verify(secret, headers["webhook-id"], headers["webhook-timestamp"],
                                         headers["webhook-signature"], body, now=time.time())
         tampered = body.replace(b'"ocds.release"', b'"ocds.forged"', 1)
@@ -202,7 +202,7 @@ async def test_a_receiver_down_gets_every_event_once_back_up_in_order_per_object
     assert by_object == expected
     # The flaky object's first event was refused once: its later events waited for it (in order per object).
     flaky = [json.loads(body)["data"]["objectId"] for status, _, body in receiver.received
-             if json.loads(body)["data"]["objectKey"] == OBJECTS[1]]
+             if json.loads(body)["data"]["subjectKey"] == OBJECTS[1]]
     assert flaky == [expected[OBJECTS[1]][0], *expected[OBJECTS[1]]]
 
     deliveries = await hook_client.get(f"/organisations/{holder}/webhooks/{hook['id']}/deliveries",
@@ -211,7 +211,7 @@ async def test_a_receiver_down_gets_every_event_once_back_up_in_order_per_object
     assert {d["status"] for d in deliveries.json()} == {"delivered"}
     assert all(d["responseStatus"] == 204 for d in deliveries.json())
     # While the receiver was down each object's first event was tried (and retried); the later ones waited.
-    firsts = {d["objectKey"]: d for d in sorted(deliveries.json(), key=lambda d: -d["position"])}
+    firsts = {d["subjectKey"]: d for d in sorted(deliveries.json(), key=lambda d: -d["position"])}
     assert all(d["attempts"] >= 2 for d in firsts.values()), firsts
 
     # Replay of positions 1..3: the same events again, with their own ids, in feed order.
