@@ -17,12 +17,14 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import autocommit_handler_maker
 from arq.connections import ArqRedis
 from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.stores.redis import RedisStore
 from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -85,6 +87,10 @@ from marketplace.web import mount as mount_web
 from storage import ObjectStore, StoreConfig
 
 log = logging.getLogger("marketplace.app")
+
+
+# Where the public lists' answers are kept (`cache=True` routes, Settings.public_cache_seconds).
+PUBLIC_CACHE_STORE = "public_cache"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -185,7 +191,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin(), *pages.plugins],
-        template_config=pages.template_config, stores=pages.stores, before_send=pages.before_send,
+        template_config=pages.template_config, before_send=pages.before_send,
+        stores={**pages.stores, PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+        response_cache_config=ResponseCacheConfig(
+            store=PUBLIC_CACHE_STORE, default_expiration=max(settings.public_cache_seconds, 1),
+            # Only 200s are kept, and none at all when the setting is 0 (a lookup then always misses).
+            cache_response_filter=lambda _scope, status: settings.public_cache_seconds > 0 and status == 200),
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
