@@ -23,6 +23,8 @@ from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
 from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -53,6 +55,7 @@ from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
+from marketplace.lib.rate_limit import RATE_LIMIT_STORE, rate_limit_store
 from marketplace.opendata.controllers import (
     AwardNoticeController,
     DecpController,
@@ -179,7 +182,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin(), *pages.plugins],
-        template_config=pages.template_config, stores=pages.stores, before_send=pages.before_send,
+        template_config=pages.template_config, before_send=pages.before_send,
+        # Every store in Redis, named or not: a store Litestar makes on demand is by default a MemoryStore, one per
+        # process, and two API processes would each keep their own count (the login rate limit) or sessions.
+        stores=StoreRegistry({**pages.stores, RATE_LIMIT_STORE: rate_limit_store(redis)},
+                             default_factory=lambda name: RedisStore(redis, namespace=f"marketplace-{name}")),
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
