@@ -51,7 +51,8 @@ ROOT = Path(__file__).resolve().parents[1]
 READY_TIMEOUT = 75.0  # seconds for four Python processes to import and start on a busy 2-core machine
 STOP_GRACE = 10.0
 LIMIT = LOGIN_RATE_LIMIT[1]
-pytestmark = pytest.mark.timeout(240)
+# `slow`: it starts four processes of its own; under `--dist loadfile` (`./run test`) they are started once.
+pytestmark = [pytest.mark.slow, pytest.mark.timeout(240)]
 
 # The worker as `marketplace worker` runs it, with arq's INFO log on, so each job it completes is named by id.
 _WORKER = ("import logging, sys; logging.basicConfig(level=logging.INFO, stream=sys.stdout, "
