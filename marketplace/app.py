@@ -25,6 +25,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
 from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -55,6 +56,7 @@ from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
+from marketplace.lib.rate_limit import RATE_LIMIT_STORE, rate_limit_store
 from marketplace.opendata.controllers import (
     AwardNoticeController,
     DecpController,
@@ -192,7 +194,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin(), *pages.plugins],
         template_config=pages.template_config, before_send=pages.before_send,
-        stores={**pages.stores, PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+        # Every store in Redis, named or not: a store Litestar makes on demand is by default a MemoryStore, one per
+        # process, and two API processes would each keep their own count (the login rate limit) or sessions.
+        stores=StoreRegistry({**pages.stores, RATE_LIMIT_STORE: rate_limit_store(redis),
+                              PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+                             default_factory=lambda name: RedisStore(redis, namespace=f"marketplace-{name}")),
         response_cache_config=ResponseCacheConfig(
             store=PUBLIC_CACHE_STORE, default_expiration=max(settings.public_cache_seconds, 1),
             # Only 200s are kept, and none at all when the setting is 0 (a lookup then always misses).
