@@ -246,8 +246,9 @@ async def closed_loop(base: str, requests: Any, seconds: float, concurrency: int
 
 
 def submissions(settings: Settings, users: list[uuid.UUID], offers: list[str]) -> Any:
-    for user, offer in zip(users, offers, strict=True):
-        yield "POST", f"/offers/{offer}/submit", bearer(settings, user)
+    # Tokens signed before the run, so that the client spends its time on the requests.
+    headers = [bearer(settings, user) for user in users]
+    return iter([("POST", f"/offers/{offer}/submit", h) for offer, h in zip(offers, headers, strict=True)])
 
 
 def measured(server: Server, data_dir: Path, go: Any) -> Run:
@@ -425,8 +426,7 @@ def run_all(args: argparse.Namespace, settings: Settings, running: list[Server])
     print(f"setting up: the world, a DPS, {args.pool + args.spike:,} admitted vendors, one published contract",
           flush=True)
     contract = asyncio.run(set_up(settings, args.pool + args.spike))
-    # The app made in process for the set-up configured logging: one line per request would drown the report.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # again, should the app's logging set-up have reset it
     setup_seconds = time.monotonic() - began
     env = child_env(settings)
     data_dir = settings.data_dir
@@ -495,12 +495,13 @@ Machine:
 Served like production: granian `--workers {args.workers}` on the embedded services (durable PostgreSQL, Redis, S3),
 the outbox relay in each worker, no arq worker (the receipts' RFC 3161 tokens stay queued). One specific contract,
 {args.pool + args.spike:,} invited vendors, each submitting once (its own draft, parts only, no attachment, and its own
-token): every submission seals nothing new but signs its receipt, appends to the audit chain and records its
-time-stamp job. Client: httpx in this process, on the same machine ("client" below).
+token): each submission signs its receipt and stores it sealed, appends to the audit chain and records its
+time-stamp job. Client: httpx in this process, on the same machine ("client" below), tokens signed beforehand.
 
 Sustained: {args.concurrency} vendors at a time in a closed loop for {args.duration:g} s after a {WARMUP_SECONDS:g} s
 warm-up{" (the prepared vendors ran out before the end)" if o.sustained.exhausted else ""}; the baseline is the bare
-app (bench/hello_app.py) on the same server settings and client. Target: ≥ {TARGET_RATE:.0f} submissions/s.
+app (bench/hello_app.py) on the same server settings and client, so its figure is also this client's ceiling
+(bench/http.py measures the bare app with `wrk`). Target: ≥ {TARGET_RATE:.0f} submissions/s.
 
 {table([o.hello, o.sustained])}
 
@@ -520,6 +521,8 @@ Result: {verdict}.
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    # Litestar's logging of the app made in process for the set-up would print a line per request of its client.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     command = shlex.join([".venv/bin/python", "bench/submissions.py", *(sys.argv[1:] if argv is None else argv)])
     started, began, code = datetime.now(UTC), time.monotonic(), code_version()
     signal.signal(signal.SIGTERM, _interrupt)
