@@ -112,7 +112,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10),
+        # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request, and SQLAlchemy
+        # then invalidates the pool, so the next requests connect afresh (tests/test_degraded.py).
+        engine_config=EngineConfig(pool_size=10, max_overflow=10),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -130,6 +132,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     # The auth middleware runs before dependency injection, so it has its own small engine.
     auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
+    # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
+    principal_engine = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT", pool_size=10,
+                                           max_overflow=20)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.warning("outbox.relay_stop_timeout")
             await engine.dispose()
             await auth_engine.dispose()
+            await principal_engine.dispose()
             await redis.aclose()
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
@@ -187,7 +193,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                       # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings),
+                     "auth_session_maker": auth_session_maker,
+                     "principal_engine": principal_engine, "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
                                                          require_qualified=settings.esign_require_qualified)}),
         lifespan=[relay_lifespan],
