@@ -32,13 +32,14 @@ _BAD_MARK = re.compile(r"#\s*bad:\s*([\w-]+)\s*$")
 
 
 def _tool(name: str) -> str:
-    """The tool installed beside the interpreter running the tests (the project's environment), else the checkout's
-    own tool venv (`.tools`, where `./run` keeps uv); never whatever comes first on PATH."""
-    for directory in (BIN, ROOT / ".tools" / "bin"):
+    """The tool installed beside the interpreter running the tests (the project's environment: bandit), else the
+    checkout's own tool venvs (`.tools/semgrep`, installed by `./run test` from `.semgrep/requirements.txt`, hashed);
+    never whatever comes first on PATH."""
+    for directory in (BIN, ROOT / ".tools" / "semgrep" / "bin", ROOT / ".tools" / "bin"):
         if (directory / name).exists():
             return str(directory / name)
     pytest.fail(f"{name} is installed neither beside {sys.executable} (the dev group of pyproject.toml) nor in "
-                ".tools/bin")
+                ".tools/semgrep/bin (`./run test` installs it)")
 
 
 def _run(command: list[str], timeout: float) -> subprocess.CompletedProcess[str]:

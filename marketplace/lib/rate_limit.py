@@ -64,7 +64,7 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
     async def retrieve_cached_history(self, key: str, store: Store) -> CacheObject:
         if not isinstance(store, RedisStore):
             return await super().retrieve_cached_history(key, store)
-        now = int(time())
+        now = int(time())  # nosemgrep: wall-clock-outside-clock  # Litestar's window and headers are on the wall clock
         window = DURATION_VALUES[self.unit]
         try:
             # The store's own client and key layout, so `store.delete_all()` and namespaces keep working.
@@ -81,7 +81,7 @@ class SharedRateLimitMiddleware(RateLimitMiddleware):
             await super().set_cached_history(key, cache_object, store)
             return
         # Already counted by the INCR; only the headers of this answer still read the history.
-        cache_object.history.insert(0, int(time()))
+        cache_object.history.insert(0, int(time()))  # nosemgrep: wall-clock-outside-clock  # as Litestar's window
 
 
 def login_rate_limit(**options: Any) -> DefineMiddleware:
