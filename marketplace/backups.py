@@ -137,6 +137,22 @@ def archive_status(database_url: str) -> ArchiveStatus:
     return ArchiveStatus(mode, command, int(archived), int(failed), last_failed)
 
 
+def flush_archive(database_url: str, timeout: float = 60) -> str:
+    """Close the current WAL segment and wait until the archive holds it: everything committed before the call
+    is then restorable (what `archive_timeout` does on its own within a minute). Returns the segment's name."""
+    url = libpq_url(database_url)
+    segment = _psql(url, "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
+    _psql(url, "SELECT pg_switch_wal()")
+    deadline = time.monotonic() + timeout
+    # Same timeline: segment names order as their positions in the WAL.
+    while (_psql(url, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") or "") < segment:
+        if time.monotonic() > deadline:
+            raise BackupError(f"WAL segment {segment} not archived after {timeout:.0f} s: is archive_command "
+                              "working? (see the server's log)")
+        time.sleep(0.1)
+    return segment
+
+
 def archive_instructions(backup_dir: Path) -> str:
     """What an operator sets on a server we don't start, so that it archives into this backup directory."""
     command = archive_command(backup_dir.resolve() / "wal").replace("'", "''")
@@ -227,8 +243,14 @@ class RestoredCluster:
         return f"postgresql+asyncpg://postgres@127.0.0.1:{self.port}/{self.database}"
 
     def stop(self) -> None:
-        subprocess.run([pg_tool("pg_ctl"), "-D", str(self.pgdata), "stop", "-m", "fast", "-w", "-t", "30"],
-                       capture_output=True, user=self.user, check=False)
+        stop_cluster(self.pgdata)
+
+
+def stop_cluster(pgdata: Path) -> None:
+    """Stop a restored cluster (as the user it runs as)."""
+    user, _, _ = _server_user()
+    subprocess.run([pg_tool("pg_ctl"), "-D", str(pgdata), "stop", "-m", "fast", "-w", "-t", "30"],
+                   capture_output=True, user=user, check=False)
 
 
 def restore(backup_dir: Path, to: Path, *, at: datetime | None = None, port: int | None = None,
