@@ -157,3 +157,39 @@ def restore(to: Path, at: str | None, backup_dir: Path | None, port: int | None,
         click.echo(f"  MISMATCH with the copy: {key}", err=True)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command("purge-expired")
+@click.option("--dry-run", is_flag=True, help="List the offers whose retention has run; purge nothing.")
+def purge_expired_command(dry_run: bool) -> None:
+    """Purge the content (sealed parts, files and their objects) of every offer whose retention has run: five
+    years from its contract's signature (R2184-12), the awardee's offer kept with the contract; receipts and the
+    audit chain stay, and each purge is audited (G18; marketplace/awards/retention.py)."""
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from marketplace.app import make_store
+    from marketplace.awards.retention import RetentionService, purge_expired
+    from marketplace.lib.clock import system_clock
+
+    settings = Settings.from_env()
+
+    async def run() -> None:
+        engine = create_async_engine(settings.database_url)
+        try:
+            sessions = async_sessionmaker(engine, expire_on_commit=False)
+            if dry_run:
+                async with sessions() as session:
+                    due = await RetentionService(session, system_clock).expired()
+                click.echo(f"{len(due)} offer(s) past their retention:")
+                for offer, signed_at in due:
+                    click.echo(f"  {offer.id}  (specific contract {offer.specific_contract_id}, contract signed "
+                               f"{signed_at.isoformat()})")
+                return
+            report = await purge_expired(sessions, make_store(settings), system_clock, actor="cli:purge-expired")
+        finally:
+            await engine.dispose()
+        click.echo(f"{len(report.purged)} offer(s) purged, {report.objects_deleted} object(s) deleted"
+                   + (f", {len(report.objects_left)} left to the orphan sweeper" if report.objects_left else "")
+                   + ".")
+
+    asyncio.run(run())
