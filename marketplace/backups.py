@@ -141,8 +141,9 @@ def flush_archive(database_url: str, timeout: float = 60) -> str:
     """Close the current WAL segment and wait until the archive holds it: everything committed before the call
     is then restorable (what `archive_timeout` does on its own within a minute). Returns the segment's name."""
     url = libpq_url(database_url)
-    segment = _psql(url, "SELECT pg_walfile_name(pg_current_wal_insert_lsn())")
-    _psql(url, "SELECT pg_switch_wal()")
+    # pg_switch_wal returns the end of the segment it closed (or, with nothing written since the last switch, the
+    # start of the current one): at a boundary, pg_walfile_name names the segment before it, the one to wait for.
+    segment = _psql(url, "SELECT pg_walfile_name(pg_switch_wal())")
     deadline = time.monotonic() + timeout
     # Same timeline: segment names order as their positions in the WAL.
     while (_psql(url, "SELECT coalesce(last_archived_wal, '') FROM pg_stat_archiver") or "") < segment:

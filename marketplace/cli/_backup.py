@@ -74,8 +74,8 @@ def backup(backup_dir: Path | None, fmt: str, objects: bool) -> None:
     url = _owner_url(settings)
     backup_dir = (backup_dir or _default_dir(settings)).resolve()
     try:
-        status = archive_status(url)
         taken = base_backup(url, backup_dir, plain=fmt == "plain")
+        status = archive_status(url)
     except BackupError as exc:
         raise click.ClickException(str(exc)) from exc
     click.echo(f"Base backup {taken.path} (PostgreSQL {taken.server_version}, finished "
@@ -144,7 +144,7 @@ def restore(to: Path, at: str | None, backup_dir: Path | None, port: int | None,
                                                             "to the end of the archive")
                + f": running on 127.0.0.1:{cluster.port}, data in {cluster.pgdata}.")
     click.echo(f"  MARKETPLACE_MIGRATION_DATABASE_URL={cluster.url}")
-    click.echo(f"  stop it: pg_ctl -D {cluster.pgdata} stop")
+    click.echo(f"  stop it: pg_ctl -D {cluster.pgdata} stop" + (f" (as {cluster.user})" if cluster.user else ""))
     store = _store(settings)
     if not check_objects or store is None:
         return
