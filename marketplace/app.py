@@ -14,10 +14,12 @@ from advanced_alchemy.extensions.litestar import (
     SQLAlchemyAsyncConfig,
     SQLAlchemyPlugin,
 )
+from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, get_aa_scope_state
 from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import autocommit_handler_maker
 from arq.connections import ArqRedis
 from litestar import Litestar
 from litestar.config.response_cache import ResponseCacheConfig
+from litestar.constants import HTTP_RESPONSE_START
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
@@ -26,6 +28,7 @@ from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
+from litestar.types import Message, Scope
 from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -95,6 +98,34 @@ log = logging.getLogger("marketplace.app")
 PUBLIC_CACHE_STORE = "public_cache"
 
 
+def commit_before_answering(session_scope_key: str, extra_commit_statuses: set[int]) -> Any:
+    """advanced-alchemy's autocommit, except that a failed commit is raised rather than logged and forgotten.
+
+    The commit runs as the response starts; advanced-alchemy's handler swallows its failure and lets the 2xx go,
+    so a submission whose commit failed (PostgreSQL crashed between the flush and the commit) would get its
+    signed receipt while nothing was stored: an acknowledged offer lost (G6). Raised here, the answer is never
+    sent (the server answers 500 or drops the connection) and the client retries with its Idempotency-Key."""
+    forgiving = autocommit_handler_maker(session_scope_key=session_scope_key,
+                                         extra_commit_statuses=extra_commit_statuses)
+
+    async def handler(message: Message, scope: Scope) -> None:
+        session = get_aa_scope_state(scope, session_scope_key)
+        if session is not None and message["type"] == HTTP_RESPONSE_START and (
+                200 <= message["status"] < 300 or message["status"] in extra_commit_statuses):
+            try:
+                await session.commit()
+            except Exception:
+                log.exception("request.commit_failed", extra={"status": message["status"]})
+                with contextlib.suppress(Exception):
+                    await session.close()
+                delete_aa_scope_state(scope, session_scope_key)
+                raise
+        # Committed already (nothing left to commit), or a rollback; either way it closes the session.
+        await forgiving(message, scope)
+
+    return handler
+
+
 def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -133,8 +164,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     # the back-office's forms answer POST-redirect-GET (marketplace/web), and their act must stand; the API's
     # redirects are 307s to downloads. Set after construction: the config makes its session scope key unique
     # per app instance.
-    db_config.before_send_handler = autocommit_handler_maker(
-        session_scope_key=db_config.session_scope_key, extra_commit_statuses={401, 429, 303})
+    db_config.before_send_handler = commit_before_answering(db_config.session_scope_key, {401, 429, 303})
     if not settings.secret_key:
         raise RuntimeError("MARKETPLACE_SECRET_KEY is not set (`marketplace dev` generates one for you)")
     redis = make_redis(settings)

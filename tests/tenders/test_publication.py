@@ -255,7 +255,8 @@ SCALE = 2000
 
 
 async def _insert_admitted_vendors(settings: Settings, dps_id: str, category_id: str, count: int) -> None:
-    """`count` vendors admitted to the category, each with an admin: set-based, as the database owner."""
+    """`count` vendors admitted to the category, each with an admin: set-based, as the database owner. Their
+    admissions carry what the API stores (a complete referenced software): the public register reads it."""
     now = datetime.now(UTC) - timedelta(days=400)
     await fetch(settings, """
         WITH orgs AS (
@@ -277,7 +278,9 @@ async def _insert_admitted_vendors(settings: Settings, dps_id: str, category_id:
         )
         INSERT INTO admission_request (id, dps_id, category_id, vendor_organisation_id, status, self_declaration,
                                        referenced_software, decided_at, created_at, updated_at)
-        SELECT gen_random_uuid(), $1, $2, organisation_id, 'admitted', '{}', '{}', $3, $3, $3 FROM members
+        SELECT gen_random_uuid(), $1, $2, organisation_id, 'admitted', '{}',
+               '{"referencingId": "REF-BENCH", "software": "Logiciel", "version": "1.0", "dispositif": "ESMS"}',
+               $3, $3, $3 FROM members
     """, uuid.UUID(dps_id), uuid.UUID(category_id), now, count)
 
 
