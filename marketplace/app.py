@@ -24,7 +24,7 @@ from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from redis.asyncio import ConnectionPool
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
 from marketplace.accounts.audit_controllers import AuditEventController
@@ -50,6 +50,7 @@ from marketplace.funding.controllers import FundingCallController, NeedFundingCo
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib.database import ReadReplica, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
@@ -112,7 +113,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10),
+        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10,
+                                   connect_args=connect_args(settings)),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -128,16 +130,19 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     redis = make_redis(settings)
     store = make_store(settings)
     # The auth middleware runs before dependency injection, so it has its own small engine.
-    auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    auth_engine = make_engine(settings, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Reads that tolerate lag (lib/database.py): the replica when configured, else the request's own session.
+    read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
         # The relay has its own small engine: the request engine is disposed by the SQLAlchemy plugin,
         # whose lifespan ends before this one, and the relay must finish its batch first.
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        engine = make_engine(settings, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        # Behind PgBouncer in transaction mode a LISTEN is lost with its server connection: the relay polls.
         relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
-                            database_dsn=asyncpg_dsn(settings.database_url),
+                            database_dsn=None if settings.database_pgbouncer else asyncpg_dsn(settings.database_url),
                             poll_interval=settings.outbox_poll_interval)
         app.state.relay = relay
         task = asyncio.create_task(relay.run_forever(), name="outbox-relay") if run_relay else None
@@ -152,6 +157,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.warning("outbox.relay_stop_timeout")
             await engine.dispose()
             await auth_engine.dispose()
+            await read_replica.dispose()
             await redis.aclose()
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
@@ -187,7 +193,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                       # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings),
+                     "auth_session_maker": auth_session_maker, "read_replica": read_replica,
+                     "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
                                                          require_qualified=settings.esign_require_qualified)}),
         lifespan=[relay_lifespan],

@@ -24,6 +24,7 @@ from marketplace.accounts.roles import (
     VENDOR_WRITERS,
 )
 from marketplace.lib.access import public, requires
+from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
@@ -285,7 +286,8 @@ class PublicSearchController(Controller):
     dependencies = {"search": Provide(provide_search_service, sync_to_thread=False)}
 
     @get("/", opt=public("Published needs are public notices; drafts and submitted needs are never listed."),
-         summary="Search the published needs: French full text, filters, and a cursor for the next page")
+         summary="Search the published needs: French full text, filters, and a cursor for the next page",
+         dependencies=LAGGING_READS)
     # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
     async def search(self, request: Request[Any, Any, Any], search: SearchService, q: Q = None,
                      categoryId: CategoryId = None, sector: SectorParam = None, deliveryMode: ModeParam = None,
