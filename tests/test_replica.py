@@ -33,7 +33,7 @@ from tests.conftest import CPV_SAMPLE, _reset
 from tests.tenders.test_search import publish_need
 from tests.vendors.api import create_dps, expect, open_dps, publish
 from tests.vendors.conftest import START
-from tests.world import World, build_world
+from tests.world import build_world
 
 Client = AsyncTestClient[Litestar]
 
