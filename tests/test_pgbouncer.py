@@ -35,7 +35,7 @@ Client = AsyncTestClient[Litestar]
 
 
 @pytest.fixture(scope="module")
-def bouncer(primary: EmbeddedPostgres) -> Iterator[EmbeddedPgBouncer]:  # noqa: F811
+def bouncer(primary: EmbeddedPostgres) -> Iterator[EmbeddedPgBouncer]:
     """Where pgbouncer can't be had the test is skipped on a developer's machine, but fails under CI=true: CI runs
     as root where apt can fetch it, and a skip there would hide a broken pooling path."""
     for path in _directory("pgbouncer"):
@@ -87,7 +87,7 @@ async def test_with_the_setting_the_same_transactions_pass(bouncer: EmbeddedPgBo
 
 
 @pytest.fixture
-async def client(settings: Settings, primary: EmbeddedPostgres,  # noqa: F811
+async def client(settings: Settings, primary: EmbeddedPostgres,
                  bouncer: EmbeddedPgBouncer) -> AsyncIterator[tuple[Client, Settings]]:
     """The app with every engine (requests, authentication, the outbox relay) through PgBouncer; the session's
     Redis, S3 and mail."""
