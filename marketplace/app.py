@@ -188,7 +188,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         template_config=pages.template_config, stores=pages.stores, before_send=pages.before_send,
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
-                      "side_sessions": state_value("auth_session_maker"),
+                      "side_sessions": state_value("auth_session_maker"), "read_replica": state_value("read_replica"),
                       "signature_policy": state_value("signature_policy"),
                       # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},

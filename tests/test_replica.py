@@ -162,6 +162,8 @@ async def test_the_public_reads_a_dps_from_the_replica_and_its_buyer_from_the_pr
         clock: FrozenClock) -> None:
     world = await build_world(replicated)
     buyer = world["buyer_admin"].headers
+    health = expect(await client.get("/health"), 200)
+    assert health["checks"]["replica"]["status"] == "ok"
     dps = await create_dps(client, world, clock, title="SAD répliqué")
     await caught_up(primary, replica)
     await pause_replay(replica)
@@ -231,6 +233,9 @@ async def test_a_replica_that_is_down_sends_public_reads_to_the_primary_and_seal
     assert "SAD sans réplique" in expect_text(await client.get("/app/sad"))
     expect(await client.get("/discovery/needs"), 200)
     expect(await client.get("/register"), 200)
+    # /health names the replica as down, and stays 200: nothing needs it.
+    health = expect(await client.get("/health"), 200)
+    assert health["status"] == "ok" and health["checks"]["replica"]["status"] == "error"
     # And the app goes on writing.
     expect(await client.post(f"/dps/{dps['id']}/cancel", headers=buyer,
                              json={"reasons": "Besoin reformulé par la centrale d'achat."}), 200)

@@ -104,10 +104,14 @@ class ReadReplica:
             return None
         return session
 
+    @property
+    def engine(self) -> AsyncEngine | None:
+        """The replica's engine (for /health), None when there is no replica."""
+        return None if self._sessions is None else self._sessions.kw["bind"]
+
     async def dispose(self) -> None:
-        if self._sessions is not None:
-            engine = self._sessions.kw["bind"]
-            await engine.dispose()
+        if self.engine is not None:
+            await self.engine.dispose()
 
 
 async def provide_lagging_session(state: State, scope: Scope) -> AsyncGenerator[AsyncSession, None]:
