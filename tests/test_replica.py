@@ -121,7 +121,9 @@ async def caught_up(primary: EmbeddedPostgres, replica: EmbeddedPostgres) -> Non
     """Wait until the replica has replayed everything the primary has written so far."""
     source, standby = await _owner(primary), await _owner(replica)
     try:
-        target = await source.fetchval("SELECT pg_current_wal_lsn()")
+        # The insert position, not the write one: the clusters commit asynchronously (durable=False), so the last
+        # commit record may still be in the primary's WAL buffers, not yet written nor sent.
+        target = await source.fetchval("SELECT pg_current_wal_insert_lsn()")
         for _ in range(200):
             if await standby.fetchval("SELECT pg_last_wal_replay_lsn() >= $1::pg_lsn", target):
                 return
