@@ -93,7 +93,8 @@ async def client(settings: Settings, primary: EmbeddedPostgres,
     Redis, S3 and mail."""
     direct = settings.with_(database_url=primary.app_url, migration_database_url=primary.url)
     await _reset(direct)
-    pooled = direct.with_(database_url=bouncer.url(APP_ROLE), database_pgbouncer=True)
+    # No response cache: every public list goes to the database.
+    pooled = direct.with_(database_url=bouncer.url(APP_ROLE), database_pgbouncer=True, public_cache_seconds=0)
     async with AsyncTestClient(app=create_app(pooled, clock=FrozenClock(START))) as client:
         yield client, direct
 

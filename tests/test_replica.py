@@ -95,8 +95,9 @@ def replica(primary: EmbeddedPostgres) -> Iterator[EmbeddedPostgres]:
 def replicated(settings: Settings, primary: EmbeddedPostgres, replica: EmbeddedPostgres) -> Settings:
     """The session's Redis, S3 and mail, on the test's own primary and replica; tables emptied (on the primary,
     hence on the replica)."""
+    # No response cache: it would answer the public lists from Redis, and the replica is what is looked at here.
     ours = settings.with_(database_url=primary.app_url, migration_database_url=primary.url,
-                          database_replica_url=replica.app_url)
+                          database_replica_url=replica.app_url, public_cache_seconds=0)
     asyncio.run(_reset(ours))
     asyncio.run(_import_cpv(primary.url))
     return ours
