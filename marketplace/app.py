@@ -123,7 +123,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request, and SQLAlchemy
         # then invalidates the pool, so the next requests connect afresh (tests/test_degraded.py).
-        engine_config=EngineConfig(pool_size=10, max_overflow=10, connect_args=connect_args(settings)),
+        # A pool as large as the requests a process serves at once: connections past it (overflow) are opened and
+        # closed per request, a new PostgreSQL backend each time, which under load cost more than the queries.
+        engine_config=EngineConfig(pool_size=settings.database_pool_size, max_overflow=5,
+                                   connect_args=connect_args(settings)),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -144,7 +147,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
     # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
-    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=10, max_overflow=20)
+    # Its statement takes well under a millisecond: a few connections serve every request, and none is opened
+    # per request (no overflow) when a burst comes.
+    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
