@@ -30,7 +30,7 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from litestar.types import Message, Scope
 from redis.asyncio import ConnectionPool
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
 from marketplace.accounts.audit_controllers import AuditEventController
@@ -56,6 +56,7 @@ from marketplace.funding.controllers import FundingCallController, NeedFundingCo
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib.database import ReadReplica, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
@@ -155,7 +156,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # then invalidates the pool, so the next requests connect afresh (tests/test_degraded.py).
         # A pool as large as the requests a process serves at once: connections past it (overflow) are opened and
         # closed per request, a new PostgreSQL backend each time, which under load cost more than the queries.
-        engine_config=EngineConfig(pool_size=settings.database_pool_size, max_overflow=5),
+        engine_config=EngineConfig(pool_size=settings.database_pool_size, max_overflow=5,
+                                   connect_args=connect_args(settings)),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -170,21 +172,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     redis = make_redis(settings)
     store = make_store(settings)
     # The auth middleware runs before dependency injection, so it has its own small engine.
-    auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    auth_engine = make_engine(settings, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    # Reads that tolerate lag (lib/database.py): the replica when configured, else the request's own session.
+    read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
     # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
     # Its statement takes well under a millisecond: a few connections serve every request, and none is opened
     # per request (no overflow) when a burst comes.
-    principal_engine = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT", pool_size=8,
-                                           max_overflow=0)
+    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
         # The relay has its own small engine: the request engine is disposed by the SQLAlchemy plugin,
         # whose lifespan ends before this one, and the relay must finish its batch first.
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        engine = make_engine(settings, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        # Behind PgBouncer in transaction mode a LISTEN is lost with its server connection: the relay polls.
         relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
-                            database_dsn=asyncpg_dsn(settings.database_url),
+                            database_dsn=None if settings.database_pgbouncer else asyncpg_dsn(settings.database_url),
                             poll_interval=settings.outbox_poll_interval)
         app.state.relay = relay
         task = asyncio.create_task(relay.run_forever(), name="outbox-relay") if run_relay else None
@@ -200,6 +204,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             await engine.dispose()
             await auth_engine.dispose()
             await principal_engine.dispose()
+            await read_replica.dispose()
             await redis.aclose()
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
@@ -239,12 +244,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             cache_response_filter=lambda _scope, status: settings.public_cache_seconds > 0 and status == 200),
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
-                      "side_sessions": state_value("auth_session_maker"),
+                      "side_sessions": state_value("auth_session_maker"), "read_replica": state_value("read_replica"),
                       "signature_policy": state_value("signature_policy"),
                       # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker,
+                     "auth_session_maker": auth_session_maker, "read_replica": read_replica,
                      "principal_engine": principal_engine, "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
                                                          require_qualified=settings.esign_require_qualified)}),

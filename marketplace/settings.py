@@ -21,6 +21,16 @@ class Settings:
     # Migrations run as the schema owner; the app connects as a role that may not UPDATE/DELETE the
     # audit log. Empty means "same as database_url".
     migration_database_url: str = ""
+    # A PostgreSQL streaming replica of the primary (`pg_basebackup -R`), same database and roles. Only reads that
+    # tolerate lag go there: anonymous callers of the public notices, the register of admitted vendors and the
+    # discovery of needs (lib/database.py). Empty: everything reads the primary. While it doesn't answer, those
+    # reads go to the primary too.
+    database_replica_url: str = ""
+    # The database URLs point at PgBouncer in transaction pooling mode: asyncpg's and SQLAlchemy's prepared
+    # statement caches are off and the statements still prepared get unique names (lib/database.py), and the outbox
+    # relay polls rather than LISTENs (a LISTEN needs its own server connection, which transaction pooling
+    # doesn't keep).
+    database_pgbouncer: bool = False
     redis_url: str = ""
     s3_endpoint: str = ""
     s3_access_key: str = ""

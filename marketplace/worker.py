@@ -9,11 +9,12 @@ from typing import Any
 from arq import cron
 from arq.connections import RedisSettings
 from arq.worker import Worker
-from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import async_sessionmaker
 
 from marketplace.app import make_store
 from marketplace.lib.audit import anchor_previous_day
 from marketplace.lib.clock import PARIS, Clock, system_clock
+from marketplace.lib.database import make_engine
 from marketplace.lib.timestamps import timestamp_evidence
 from marketplace.notifications.jobs import deliver_notification
 from marketplace.opendata.jobs import (
@@ -76,7 +77,7 @@ def worker_options(settings: Settings, clock: Clock = system_clock, **overrides:
 
     async def startup(ctx: dict[str, Any]) -> None:
         # A delivery holds a connection (and its row lock) while it talks to the SMTP server.
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=MAX_JOBS)
+        engine = make_engine(settings, pool_pre_ping=True, pool_size=MAX_JOBS)
         ctx.update(engine=engine, session_maker=async_sessionmaker(engine, expire_on_commit=False),
                    settings=settings, clock=clock, store=make_store(settings),
                    # The rescan opens each contract's released key (tenders/opening/); without a secret

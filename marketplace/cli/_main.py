@@ -57,9 +57,11 @@ def _with_session(settings: Settings, work: Any) -> Any:
     """Run `work(session)` in one committed transaction against the configured database."""
 
     async def run() -> Any:
-        from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+        from sqlalchemy.ext.asyncio import async_sessionmaker
 
-        engine = create_async_engine(settings.database_url)
+        from marketplace.lib.database import make_engine
+
+        engine = make_engine(settings)
         try:
             async with async_sessionmaker(engine, expire_on_commit=False)() as session, session.begin():
                 return await work(session)

@@ -233,11 +233,12 @@ def import_sons_orders_command(path: Path, vendor: str, errors_out: Path | None)
     from rich.console import Console
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
     from sqlalchemy import select
-    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+    from sqlalchemy.ext.asyncio import async_sessionmaker
 
     from marketplace.accounts.models import Organisation
     from marketplace.accounts.roles import OrganisationKind
     from marketplace.lib.clock import system_clock
+    from marketplace.lib.database import make_engine
     from marketplace.sons.imports import ImportRefused, run_import
 
     settings = Settings.from_env()
@@ -245,7 +246,7 @@ def import_sons_orders_command(path: Path, vendor: str, errors_out: Path | None)
     console = Console(stderr=True)
 
     async def work() -> Any:
-        engine = create_async_engine(settings.database_url)
+        engine = make_engine(settings)
         try:
             sessions = async_sessionmaker(engine, expire_on_commit=False)
             async with sessions() as session:

@@ -111,8 +111,10 @@ class EmbeddedPostgres:
             options += ["-c wal_level=replica", "-c archive_mode=on", "-c archive_timeout=60"]
         self._run([_bin("pg_ctl"), "-D", str(self.pgdata), "-l", str(self.pgdata / "server.log"), "-w",
                    "-t", "30", "-o", " ".join(options), "start"])
-        self._ensure_database()
-        if self.archive_dir is not None:
+        if not self.standby:
+            # A standby is read-only: its database and roles are the primary's, streamed.
+            self._ensure_database()
+        if self.archive_dir is not None and not self.standby:
             command = archive_command(self.archive_dir).replace("'", "''")
             self._run([_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
                        "-c", f"ALTER SYSTEM SET archive_command = '{command}'", "-c", "SELECT pg_reload_conf()"])
@@ -128,6 +130,28 @@ class EmbeddedPostgres:
             entry = pwd.getpwnam(self._user)
             ensure_prefix_permissions(archive_dir)
             os.chown(archive_dir, entry.pw_uid, entry.pw_gid)
+
+    @property
+    def standby(self) -> bool:
+        return (self.pgdata / "standby.signal").exists()
+
+    def start_replica_of(self, primary: EmbeddedPostgres) -> None:
+        """Start as a hot standby streaming from `primary`: the data directory is a base backup of it, and
+        `pg_basebackup -R` writes `standby.signal` and the `primary_conninfo` to follow it by. The primary's
+        defaults allow it: wal_level=replica, max_wal_senders=10, and initdb's pg_hba.conf trusts replication
+        connections on loopback."""
+        self.database = primary.database
+        self.pgdata.mkdir(parents=True, exist_ok=True)
+        self._prepare_root()
+        if not (self.pgdata / "PG_VERSION").exists():
+            try:
+                self._run([_bin("pg_basebackup"), "-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres",
+                           "-D", str(self.pgdata), "-R", "--wal-method=stream", "--checkpoint=fast"])
+            except subprocess.CalledProcessError as exc:
+                raise RuntimeError(f"pg_basebackup failed: {exc.stderr[-1000:]}") from exc
+            # PostgreSQL refuses a data directory others may read; the one made above has the umask's mode.
+            self.pgdata.chmod(0o700)
+        self.start()
 
     def _ensure_database(self) -> None:
         psql = [_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",

@@ -29,12 +29,24 @@ async def _probe(check: Callable[[], Awaitable[object]]) -> DependencyHealth:
     return DependencyHealth(status="error" if error else "ok", latency_ms=latency, error=error)
 
 
-async def check_health(engine: AsyncEngine, redis: ArqRedis, store: ObjectStore) -> Health:
-    async def database() -> None:
+def _select_one(engine: AsyncEngine) -> Callable[[], Awaitable[None]]:
+    async def check() -> None:
         async with engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
 
-    db, rd, s3 = await asyncio.gather(_probe(database), _probe(redis.ping), _probe(store.ping))
+    return check
+
+
+async def check_health(engine: AsyncEngine, redis: ArqRedis, store: ObjectStore,
+                       replica: AsyncEngine | None = None) -> Health:
+    probes = [_probe(_select_one(engine)), _probe(redis.ping), _probe(store.ping)]
+    if replica is not None:
+        probes.append(_probe(_select_one(replica)))
+    db, rd, s3, *rest = await asyncio.gather(*probes)
     checks = {"database": db, "redis": rd, "s3": s3}
     ok = all(c.status == "ok" for c in checks.values())
+    if rest:
+        # Reported, but no reason to take this process out of rotation: while the replica is down its reads go to
+        # the primary (lib/database.py).
+        checks["replica"] = rest[0]
     return Health(status="ok" if ok else "degraded", checks=checks)

@@ -24,6 +24,7 @@ from marketplace.accounts.roles import (
     VENDOR_WRITERS,
 )
 from marketplace.lib.access import public, requires
+from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
@@ -287,7 +288,7 @@ class PublicSearchController(Controller):
     # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
     @get("/", opt=public("Published needs are public notices; drafts and submitted needs are never listed."),
          summary="Search the published needs: French full text, filters, and a cursor for the next page",
-         cache=True)
+         cache=True, dependencies=LAGGING_READS)
     # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
     async def search(self, request: Request[Any, Any, Any], search: SearchService, q: Q = None,
                      categoryId: CategoryId = None, sector: SectorParam = None, deliveryMode: ModeParam = None,

@@ -15,6 +15,7 @@ from marketplace.accounts.deps import provide_principal
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import DPS_WRITERS, VENDOR_WRITERS, Role
 from marketplace.lib.access import public, requires
+from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers, raw_body
 from marketplace.lib.schemas import Page
@@ -68,13 +69,15 @@ class DpsController(Controller):
         created_dps = await dps.create(principal, data)
         return created(created_dps, f"{self.path}/{created_dps.id}")
 
-    # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
-    @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS", cache=True)
+    # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py), read from
+    # the replica when there is one (lib/database.py).
+    @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS", cache=True,
+         dependencies=LAGGING_READS)
     async def list_all(self, dps: Dps, limit: Limit = 50, offset: Offset = 0) -> Page[schemas.Dps]:
         return await dps.list_public(limit, offset)
 
     @get("/{dps_id:uuid}", opt=public("Public once published; a draft only to its buying organisation."),
-         summary="Show a DPS and its categories")
+         summary="Show a DPS and its categories", dependencies=LAGGING_READS)
     async def show(self, dps_id: FromPath[uuid.UUID], dps: Dps, maybe_principal: MaybeCaller) -> schemas.Dps:
         return await dps.get(dps_id, maybe_principal)
 
@@ -124,7 +127,7 @@ class DpsController(Controller):
         return created(document, document.download_path)
 
     @get("/{dps_id:uuid}/documents", opt=public("The DPS's documents are public for its whole validity (D3)."),
-         summary="List the DPS's documents")
+         summary="List the DPS's documents", dependencies=LAGGING_READS)
     async def documents(self, dps_id: FromPath[uuid.UUID], dps_documents: DpsDocuments,
                         maybe_principal: MaybeCaller) -> list[schemas.DpsDocument]:
         return await dps_documents.documents(dps_id, maybe_principal)
@@ -151,7 +154,7 @@ class RegisterController(Controller):
 
     # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
     @get("/", opt=public("The register of admitted vendors is public."),
-         summary="Vendors admitted to each category (public data only)", cache=True)
+         summary="Vendors admitted to each category (public data only)", cache=True, dependencies=LAGGING_READS)
     async def register(self, register: Register,
                        dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
                        category_id: Annotated[uuid.UUID | None, QueryParameter(name="categoryId")] = None,

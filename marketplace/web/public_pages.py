@@ -26,6 +26,7 @@ from marketplace.accounts import schemas as account_schemas
 from marketplace.accounts.deps import provide_session_service
 from marketplace.accounts.principal import Principal
 from marketplace.lib.access import public
+from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.geography import REGIONS
 from marketplace.notifications.inbox import InboxService
 from marketplace.tenders import schemas as tender_schemas
@@ -104,6 +105,8 @@ _DEPENDENCIES: dict[str, Provide] = {
     "dps_documents": Provide(provide_dps_document_service, sync_to_thread=False),
     "register": Provide(provide_register_service, sync_to_thread=False),
     "search": Provide(provide_search_service, sync_to_thread=False),
+    # Every page here shows published notices: an anonymous visitor reads them from the replica (lib/database.py).
+    **LAGGING_READS,
 }
 
 
