@@ -87,6 +87,14 @@ from storage import ObjectStore, StoreConfig
 log = logging.getLogger("marketplace.app")
 
 
+# Seconds asyncpg waits to open a connection (its default is 60): a PostgreSQL that accepts the connection and
+# never answers (hung, or packets dropped) costs a request this long, then a 503 (G12: within 5 s). Refused
+# connections fail at once. Recovery after an outage needs no ping: a connection that fails with a
+# disconnect error is invalidated with the pool's older ones, and the next checkout opens a new one.
+DATABASE_CONNECT_TIMEOUT = 3.0
+DATABASE_CONNECT_ARGS = {"timeout": DATABASE_CONNECT_TIMEOUT}
+
+
 def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
@@ -112,7 +120,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10),
+        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10,
+                                   connect_args=DATABASE_CONNECT_ARGS),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -128,14 +137,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     redis = make_redis(settings)
     store = make_store(settings)
     # The auth middleware runs before dependency injection, so it has its own small engine.
-    auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                                      connect_args=DATABASE_CONNECT_ARGS)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
         # The relay has its own small engine: the request engine is disposed by the SQLAlchemy plugin,
         # whose lifespan ends before this one, and the relay must finish its batch first.
-        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=2, max_overflow=0,
+                                     connect_args=DATABASE_CONNECT_ARGS)
         relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
                             database_dsn=asyncpg_dsn(settings.database_url),
                             poll_interval=settings.outbox_poll_interval)
