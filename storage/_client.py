@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
+from types import TracebackType
+from typing import Self
 from urllib.parse import urlsplit
 
 import urllib3
 from minio import Minio
 from minio.error import InvalidResponseError, MinioException, S3Error, ServerError
+from urllib3 import BaseHTTPResponse
+from urllib3.connectionpool import ConnectionPool
 
 from storage._types import StoreConfig
 from storage.errors import AccessDenied, ObjectNotFound, StorageError, StorageUnavailable
@@ -37,14 +40,15 @@ class _Retry(urllib3.Retry):
 
     A hung server (frozen, or a network dropping packets) accepts the connection and never answers: each
     retry would wait the whole read timeout again, and the built-in retries were measured multiplying a
-    0.5 s timeout into 9.7 s (docs: reliability §2.4). One timeout is the answer: unavailable (G12).
+    0.5 s timeout into 9.7 s (reliability.md §2.4). One timeout is the answer: unavailable (G12).
     """
 
-    def increment(self, *args: Any, **kwargs: Any) -> urllib3.Retry:
-        if _timed_out(kwargs.get("error")):
-            # The base class on an exhausted copy: raises MaxRetryError naming this error.
-            return urllib3.Retry.increment(self.new(total=0), *args, **kwargs)
-        return super().increment(*args, **kwargs)
+    def increment(self, method: str | None = None, url: str | None = None,
+                  response: BaseHTTPResponse | None = None, error: Exception | None = None,
+                  _pool: ConnectionPool | None = None, _stacktrace: TracebackType | None = None) -> Self:
+        retry = self.new(total=0) if _timed_out(error) else self
+        # On an exhausted copy the base class raises MaxRetryError naming this error.
+        return urllib3.Retry.increment(retry, method, url, response, error, _pool, _stacktrace)
 
 
 def build_client(config: StoreConfig, *, pool_size: int) -> Minio:
