@@ -8,7 +8,9 @@ test switches its mode while the app talks through it:
 - ``blackhole``: connections are accepted and what they send is read and dropped; nothing ever comes back
   (a hung server, or a network dropping packets). Connections already open stop flowing too;
 - ``reset``: every open connection is aborted (RST) and every new one is accepted and aborted at once (the
-  server is gone).
+  server's process is gone, its port half-alive behind a load balancer);
+- ``refuse``: every open connection is aborted and the port stops listening, so connecting is refused (the
+  server is stopped). Back to another mode, the same port listens again.
 
 Back to ``pass``, the connections that lost bytes are aborted: their exchange can't resume where it broke.
 """
@@ -24,7 +26,7 @@ from collections.abc import Iterator
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 
-Mode = Literal["pass", "blackhole", "reset"]
+Mode = Literal["pass", "blackhole", "reset", "refuse"]
 
 
 class _Link:
@@ -62,6 +64,7 @@ class FaultProxy:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._server: asyncio.Server | None = None
         self._thread: threading.Thread | None = None
+        self._closed = False
 
     @classmethod
     def for_url(cls, url: str) -> FaultProxy:
@@ -101,6 +104,7 @@ class FaultProxy:
 
         async def close() -> None:
             assert self._server is not None
+            self._closed = True
             self._server.close()
             for link in list(self._links):
                 link.abort()
@@ -128,9 +132,16 @@ class FaultProxy:
     async def _switch(self, mode: Mode) -> None:
         self.mode = mode
         for link in list(self._links):
-            if mode == "reset" or (mode == "pass" and (link.broken or link.upstream is None)):
+            if mode in ("reset", "refuse") or (mode == "pass" and (link.broken or link.upstream is None)):
                 link.abort()
                 self._links.discard(link)
+        assert self._server is not None
+        if mode == "refuse" and self._server.is_serving():
+            self._server.close()
+            await self._server.wait_closed()
+        elif mode != "refuse" and not self._server.is_serving() and not self._closed:
+            # The same port again: the app's connection strings name it.
+            self._server = await asyncio.start_server(self._accept, "127.0.0.1", self.port, reuse_address=True)
 
     async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         self.accepted += 1

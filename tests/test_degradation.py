@@ -31,7 +31,7 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.settings import Settings
 from tests.conftest import report_figure
-from tests.faults import FaultProxy
+from tests.faults import FaultProxy, Mode
 from tests.lib.test_outbox import _run_worker
 from tests.tenders.test_offers import open_contract, prepared_offer
 from tests.vendors.api import Client, expect, minimal_pdf
@@ -209,9 +209,11 @@ def _without_pre_ping(app: Any) -> None:
         engine.pool._pre_ping = False
 
 
+@pytest.mark.parametrize("fault", ["refuse", "reset"])
 @pytest.mark.parametrize("pre_ping", [True, False], ids=["as-configured", "no-pre-ping"])
 async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s_once_back(
-        settings: Settings, world: World, pg_proxy: FaultProxy, pre_ping: bool) -> None:
+        settings: Settings, world: World, pg_proxy: FaultProxy, pre_ping: bool, fault: Mode) -> None:
+    """Stopped (connections refused) or gone behind its address (connections reset)."""
     own = settings.with_(database_url=pg_proxy.url(settings.database_url))
     member = world["vendor_admin"].headers
     created: list[str] = []
@@ -233,7 +235,7 @@ async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s
         for _, send in requests * 2:  # the pools hold connections from before the fault
             assert (await send(client)).status_code in (200, 201)
 
-        pg_proxy.set_mode("reset")
+        pg_proxy.set_mode(fault)
         slowest = 0.0
         for name, send in requests * 3:
             response, took = await timed(send(client))
@@ -244,7 +246,7 @@ async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s
         pg_proxy.set_mode("pass")
         recovered, failures = await _recovery(client, requests)
         # A blip with no request during it: the pooled connections are dead, and the first requests find out.
-        pg_proxy.set_mode("reset")
+        pg_proxy.set_mode(fault)
         pg_proxy.set_mode("pass")
         blip, blip_failures = await _recovery(client, requests)
         # Nothing a refused write did was kept: the support requests are those answered 201.
@@ -254,7 +256,8 @@ async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s
         finally:
             await conn.close()
         assert kept == set(created) and len(created) >= 2 + 2 * 6
-    report_figure(f"G12 PostgreSQL down ({'pre-ping' if pre_ping else 'no pre-ping'}): 503 within {slowest:.2f} s; "
+    report_figure(f"G12 PostgreSQL down, {fault} ({'pre-ping' if pre_ping else 'no pre-ping'}): "
+                  f"503 within {slowest:.2f} s; "
                   f"recovered {recovered:.2f} s after it came back ({failures} failed rounds); after a blip with no "
                   f"traffic, {blip:.2f} s ({blip_failures} failed rounds)")
 
