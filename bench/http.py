@@ -27,6 +27,7 @@ sys.path[:] = [p for p in sys.path if os.path.realpath(p or os.curdir) != _HERE]
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import contextlib  # noqa: E402
+import dataclasses  # noqa: E402
 import importlib.metadata  # noqa: E402
 import platform  # noqa: E402
 import re  # noqa: E402
@@ -114,14 +115,15 @@ def parse_wrk(output: str) -> WrkResult:
     )
 
 
-def wrk_command(url: str, *, connections: int, duration: int) -> list[str]:
-    return ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", url]
+def wrk_command(url: str, *, connections: int, duration: int, headers: dict[str, str] | None = None) -> list[str]:
+    sent = [arg for name, value in (headers or {}).items() for arg in ("-H", f"{name}: {value}")]
+    return ["wrk", f"-t{WRK_THREADS}", f"-c{connections}", f"-d{duration}s", "--latency", *sent, url]
 
 
-def run_wrk(url: str, *, connections: int, duration: int,
+def run_wrk(url: str, *, connections: int, duration: int, headers: dict[str, str] | None = None,
             while_running: Callable[[], None] | None = None) -> WrkResult:
     """Run wrk to completion; `while_running` is called repeatedly meanwhile (to sample the server)."""
-    proc = subprocess.Popen(wrk_command(url, connections=connections, duration=duration),
+    proc = subprocess.Popen(wrk_command(url, connections=connections, duration=duration, headers=headers),
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         if while_running is not None:
@@ -338,6 +340,8 @@ class Measurement:
     endpoint: str
     result: WrkResult
     cpu: CpuSplit
+    # The least share of the bare app's throughput this endpoint must reach (None: no target).
+    target: float | None = None
 
 
 @dataclass
@@ -366,15 +370,16 @@ class HealthSamples:
 
 
 def measure(server: Server, path: str, args: argparse.Namespace, data_dir: Path, *, label: str = "",
-            during_warmup: Callable[[], None] | None = None) -> Measurement:
+            during_warmup: Callable[[], None] | None = None, headers: dict[str, str] | None = None) -> Measurement:
     url = server.base + path
     print(f"  warm-up {WARMUP_SECONDS} s, then {args.duration} s on {path}", flush=True)
     # The warm-up fills connection pools and first-request caches, and is where samples are taken,
     # so the measured run is wrk alone.
-    run_wrk(url, connections=args.connections, duration=WARMUP_SECONDS, while_running=during_warmup)
+    run_wrk(url, connections=args.connections, duration=WARMUP_SECONDS, headers=headers,
+            while_running=during_warmup)
     meter = CpuMeter(data_dir, server)
     meter.start()
-    result = run_wrk(url, connections=args.connections, duration=args.duration)
+    result = run_wrk(url, connections=args.connections, duration=args.duration, headers=headers)
     return Measurement(endpoint=label or f"GET {path}", result=result, cpu=meter.stop())
 
 
@@ -392,10 +397,49 @@ def create_support_request(base: str) -> str:
     return request_id
 
 
+# The throughput each read must reach, as a share of the bare app's in the same run and worker count.
+CONTRACT_TARGET = 0.10
+PUBLIC_TARGET = 0.15
+PUBLIC_LISTS = (("dps", "/dps"), ("register", "/register"), ("discovery", "/discovery/needs?limit=20"))
+ENDPOINTS = ("health", "support", "contract", *(name for name, _ in PUBLIC_LISTS))
+
+
 def child_env(settings: Settings) -> dict[str, str]:
     # Only the benchmark's own services: MARKETPLACE_* variables of the caller's shell must not leak in.
     env = {k: v for k, v in os.environ.items() if not k.startswith("MARKETPLACE_")}
     return {**env, **settings.to_env()}
+
+
+async def seed_procedure(settings: Settings) -> tuple[str, dict[str, str]]:
+    """A real procedure to read: the test world's organisations and people, then a DPS, admissions, a filed
+    need and its specific contract published, all through the API (tests/tenders/test_offers.py's
+    `open_contract`, in process on the frozen clock of the tests). Returns the contract's id and the buyer's
+    `Authorization` header (an access token valid 15 minutes on the wall clock)."""
+    # The tests' builders: the repository's root is on the path for them (this file's directory is not).
+    sys.path.insert(0, str(ROOT))
+    from litestar.testing import AsyncTestClient
+    from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
+
+    from marketplace.app import create_app
+    from marketplace.lib.clock import FrozenClock, system_clock
+    from marketplace.reference.cpv import import_cpv
+    from tests.tenders.test_offers import open_contract
+    from tests.vendors.conftest import START
+    from tests.world import build_world
+
+    engine = create_async_engine(settings.migration_url)
+    try:
+        async with async_sessionmaker(engine, expire_on_commit=False)() as session:
+            # The sample of CPV codes the tests' need cites (the product imports the whole table in production).
+            await import_cpv(session, system_clock, ROOT / "tests" / "data" / "cpv_sample.json", "cpv-2008-sample")
+            await session.commit()
+    finally:
+        await engine.dispose()
+    world = await build_world(settings)
+    clock = FrozenClock(START)
+    async with AsyncTestClient(app=create_app(settings, clock=clock)) as client:
+        contract = await open_contract(client, world, clock)
+    return str(contract["id"]), {"Authorization": world["buyer_admin"].headers["Authorization"]}
 
 
 def run_all(args: argparse.Namespace, settings: Settings, running: list[Server]) -> tuple[
@@ -403,32 +447,58 @@ def run_all(args: argparse.Namespace, settings: Settings, running: list[Server])
     env = child_env(settings)
     results: list[Measurement] = []
     health = HealthSamples()
+    wanted = set(args.only or ENDPOINTS)
 
-    print("[1/3] bare Litestar hello (baseline)", flush=True)
+    print("[1/7] bare Litestar hello (baseline)", flush=True)
     with serving(Server("hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
         results.append(measure(srv, "/", args, settings.data_dir))
 
-    print("[2/3] marketplace GET /health", flush=True)
-    with serving(Server("health", "marketplace.app:create_app", args.workers, env), "/health",
-                 running) as srv:
-        for _ in range(5):
-            health.take(srv.base, health.idle)
+    if "health" in wanted:
+        print("[2/7] marketplace GET /health", flush=True)
+        with serving(Server("health", "marketplace.app:create_app", args.workers, env), "/health",
+                     running) as srv:
+            for _ in range(5):
+                health.take(srv.base, health.idle)
 
-        def sample() -> None:
-            health.take(srv.base, health.loaded)
-            time.sleep(0.1)
+            def sample() -> None:
+                health.take(srv.base, health.loaded)
+                time.sleep(0.1)
 
-        results.append(measure(srv, "/health", args, settings.data_dir, during_warmup=sample))
-        health.take(srv.base, health.idle)  # and once after: still 200 once the load is gone?
+            results.append(measure(srv, "/health", args, settings.data_dir, during_warmup=sample))
+            health.take(srv.base, health.idle)  # and once after: still 200 once the load is gone?
 
-    print("[3/3] marketplace GET /support/requests/{id}", flush=True)
+    contract_id, buyer = asyncio.run(seed_procedure(settings))
     with serving(Server("read", "marketplace.app:create_app", args.workers, env), "/health",
                  running) as srv:
-        request_id = create_support_request(srv.base)
-        # The id changes on every run; the table names the route.
-        results.append(measure(srv, f"/support/requests/{request_id}", args, settings.data_dir,
-                               label="GET /support/requests/{id}"))
+        if "support" in wanted:
+            print("[3/7] marketplace GET /support/requests/{id}", flush=True)
+            request_id = create_support_request(srv.base)
+            # The id changes on every run; the table names the route.
+            results.append(measure(srv, f"/support/requests/{request_id}", args, settings.data_dir,
+                                   label="GET /support/requests/{id}"))
+        if "contract" in wanted:
+            print("[4/7] marketplace GET /specific-contracts/{id} as its buyer", flush=True)
+            check = httpx.get(f"{srv.base}/specific-contracts/{contract_id}", headers=buyer, timeout=10)
+            if check.status_code != 200:
+                raise RuntimeError(f"GET /specific-contracts/{contract_id} answered {check.status_code}: {check.text}")
+            measured = measure(srv, f"/specific-contracts/{contract_id}", args, settings.data_dir, headers=buyer,
+                               label="GET /specific-contracts/{id} (buyer)")
+            results.append(dataclasses.replace(measured, target=CONTRACT_TARGET))
+        for step, (name, path) in enumerate(PUBLIC_LISTS, start=5):
+            if name in wanted:
+                print(f"[{step}/7] marketplace GET {path} (public)", flush=True)
+                check = httpx.get(srv.base + path, timeout=10)
+                if check.status_code != 200 or not check.json():
+                    raise RuntimeError(f"GET {path} answered {check.status_code}: {check.text}")
+                measured = measure(srv, path, args, settings.data_dir, label=f"GET {path} (public)")
+                results.append(dataclasses.replace(measured, target=PUBLIC_TARGET))
     return results, health
+
+
+def missed_targets(results: list[Measurement]) -> list[str]:
+    base = results[0].result.rps
+    return [f"{m.endpoint}: {m.result.rps / base:.3f}× of the bare app, target {m.target:.2f}×"
+            for m in results if m.target is not None and m.result.rps / base < m.target]
 
 
 # ------------------------------------------------------------------------------------------- report
@@ -586,6 +656,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=int, default=10, help="seconds of each measured wrk run")
     parser.add_argument("--connections", type=int, default=64, help="wrk connections (-c)")
     parser.add_argument("--workers", type=int, default=2, help="granian workers per server")
+    parser.add_argument("--only", action="append", choices=ENDPOINTS,
+                        help="measure only these endpoints (repeatable; the bare app is always measured)")
+    parser.add_argument("--no-targets", action="store_true", help="exit 0 even when a target is missed")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md",
                         help="results file; the new run is prepended")
     parser.add_argument("--data-dir", type=Path, default=OUT / "data",
@@ -601,10 +674,28 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
     raise KeyboardInterrupt
 
 
+def ensure_wrk() -> bool:
+    """wrk from Debian's packages, installed by the benchmark itself where it can (root with apt-get), as the
+    devstack installs Chromium (marketplace/devstack/chromium.py): a new machine runs the benchmark as is."""
+    if shutil.which("wrk") is not None:
+        return True
+    if shutil.which("apt-get") is None or os.geteuid() != 0:
+        return False
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive", "LC_ALL": "C"}
+    for attempt in range(2):
+        done = subprocess.run(["apt-get", "install", "-y", "-q", "--no-install-recommends", "wrk"],
+                              capture_output=True, text=True, env=env, timeout=600, check=False)
+        if done.returncode == 0:
+            break
+        if attempt == 0:  # a fresh machine has no package lists yet
+            subprocess.run(["apt-get", "update", "-q"], capture_output=True, env=env, timeout=600, check=False)
+    return shutil.which("wrk") is not None
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    if shutil.which("wrk") is None:
-        print("wrk is not installed; install it with: apt-get install wrk", file=sys.stderr)
+    if not ensure_wrk():
+        print("wrk is not installed and could not be installed; as root run: apt-get install wrk", file=sys.stderr)
         return 2
     command = shlex.join([".venv/bin/python", "bench/http.py", *(sys.argv[1:] if argv is None else argv)])
     started = datetime.now(UTC)
@@ -612,6 +703,8 @@ def main(argv: list[str] | None = None) -> int:
     code = code_version()
     began = time.monotonic()
     signal.signal(signal.SIGTERM, _interrupt)
+    # Fresh data on every run: the seeded procedure's organisations are unique, and figures compare like for like.
+    shutil.rmtree(args.data_dir, ignore_errors=True)
     stack = Stack(Settings(data_dir=args.data_dir), durable=True)
     running: list[Server] = []
     busy_before = machine_busy(1.0)
@@ -648,6 +741,11 @@ def main(argv: list[str] | None = None) -> int:
     print()
     print(f"/health statuses seen: {sorted(set(health.statuses))}; {health.summary()}")
     print(f"written to {args.out}")
+    missed = missed_targets(results)
+    for line in missed:
+        print(f"TARGET MISSED: {line}", file=sys.stderr)
+    if missed and not args.no_targets:
+        return 3
     bad = [m.endpoint for m in results if m.result.non_2xx or m.result.socket_error_total]
     if bad or any(status != 200 for status in health.statuses):
         print(f"WARNING: errors during the run ({', '.join(bad) or '/health not 200'}); see the table",

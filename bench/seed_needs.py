@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import sys
 import time
@@ -30,7 +31,7 @@ import asyncpg
 from stdnum import luhn
 
 from marketplace.lib.geography import FINESS_OVERSEAS, REGION_OF
-from marketplace.tenders.search import INDEX_ALL_SQL
+from marketplace.tenders.search import _INDEX, INDEX_ALL_SQL
 
 SECTORS = ("grand_age", "handicap", "domicile")
 MODES = ("saas", "on_premise", "hosted")
@@ -95,6 +96,8 @@ SENTENCES = (
     "La solution s'interfacera avec le logiciel de paie et de gestion des ressources humaines.",
 )
 OVERSEAS_PREFIX = {dep: prefix for prefix, dep in FINESS_OVERSEAS.items()}
+# Needs (and their contracts) generated and copied per batch.
+SEED_BATCH = 50_000
 BUYER_NAME = "Centrale d'achat du numérique médico-social (banc d'essai)"
 
 
@@ -165,9 +168,10 @@ def _need_text(rng: random.Random, holder: Holder) -> tuple[str, str]:
 
 
 async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_seed: int = 2026,
-               holders: int = 600) -> int:
+               holders: int = 600, index: bool = True) -> int:
     """Write `count` published needs (and what they need) in the connection's transaction; returns the
-    number of search documents written."""
+    number of search documents written. Without `index`, none are: the caller runs `index_in_parallel` once
+    this transaction is committed."""
     rng = random.Random(random_seed)
     buyer = uuid.uuid4()
     dps = uuid.uuid4()
@@ -199,46 +203,81 @@ async def seed(conn: asyncpg.Connection, count: int, *, now: datetime, random_se
         "id", "organisation_id", "name", "finess_et", "created_at", "updated_at"),
         records=[(uuid.uuid4(), h.id, name, number, now, now) for h in people for number, name in h.facilities])
 
-    needs: list[tuple[Any, ...]] = []
-    contracts: list[tuple[Any, ...]] = []
-    for _ in range(count):
-        holder = rng.choice(people)
-        sector = holder.sector
-        mode = rng.choice(MODES)
-        title, description = _need_text(rng, holder)
-        facilities = json.dumps([{"finessEt": number, "equipmentBudgetCents": rng.randrange(0, 5_000_000)}
-                                 for number, _ in holder.facilities])
-        cpv = rng.sample(CPV_POOL, rng.randint(1, 3))
-        invited_at = now - timedelta(seconds=rng.randrange(0, 365 * 86400))
-        deadline = invited_at + timedelta(days=rng.randint(10, 60), hours=rng.randint(0, 23))
-        status = "open" if deadline > now else rng.choice(("closed_for_offers", "evaluation", "contracted"))
-        need_id = uuid.uuid4()
-        needs.append((need_id, holder.id, "published", title, description, 2025, 2, facilities, "regional", False,
-                      ["ins", "mss", "dmp"], True, True, True, True, False, [40, 40, 20], date(2025, 3, 1),
-                      sector, mode, cpv, invited_at - timedelta(days=5), invited_at - timedelta(days=30), invited_at))
-        contracts.append((uuid.uuid4(), need_id, dps, categories[sector, mode], buyer, "centralised", buyer,
-                          holder.id, status, invited_at, deadline, criteria, "seed", invited_at, invited_at))
-    await conn.copy_records_to_table("need", columns=(
-        "id", "holder_organisation_id", "status", "title", "description", "campaign", "project_type", "facilities",
-        "requested_call", "multiregional", "core_services", "gdpr_compliance", "target_map_convergence",
-        "business_continuity", "usage_targets_declared", "companion_dui_acquisition", "funding_schedule",
-        "applied_on", "sector", "delivery_mode", "cpv_codes", "submitted_at", "created_at", "updated_at"),
-        records=needs)
-    await conn.copy_records_to_table("specific_contract", columns=(
-        "id", "need_id", "dps_id", "category_id", "buyer_organisation_id", "conduct_mode", "dps_organisation_id",
-        "holder_organisation_id", "status", "invited_at", "tender_deadline", "award_criteria", "created_by",
-        "created_at", "updated_at"), records=contracts)
+    need_columns = ("id", "holder_organisation_id", "status", "title", "description", "campaign", "project_type",
+                    "facilities", "requested_call", "multiregional", "core_services", "gdpr_compliance",
+                    "target_map_convergence", "business_continuity", "usage_targets_declared",
+                    "companion_dui_acquisition", "funding_schedule", "applied_on", "sector", "delivery_mode",
+                    "cpv_codes", "submitted_at", "created_at", "updated_at")
+    contract_columns = ("id", "need_id", "dps_id", "category_id", "buyer_organisation_id", "conduct_mode",
+                        "dps_organisation_id", "holder_organisation_id", "status", "invited_at", "tender_deadline",
+                        "award_criteria", "created_by", "created_at", "updated_at")
+    # Written a batch at a time: a million needs' rows held at once would take gigabytes of this process's
+    # memory. The random draws come in the same order whatever the batch, so the corpus is the same.
+    for first in range(0, count, SEED_BATCH):
+        needs: list[tuple[Any, ...]] = []
+        contracts: list[tuple[Any, ...]] = []
+        for _ in range(min(SEED_BATCH, count - first)):
+            holder = rng.choice(people)
+            sector = holder.sector
+            mode = rng.choice(MODES)
+            title, description = _need_text(rng, holder)
+            facilities = json.dumps([{"finessEt": number, "equipmentBudgetCents": rng.randrange(0, 5_000_000)}
+                                     for number, _ in holder.facilities])
+            cpv = rng.sample(CPV_POOL, rng.randint(1, 3))
+            invited_at = now - timedelta(seconds=rng.randrange(0, 365 * 86400))
+            deadline = invited_at + timedelta(days=rng.randint(10, 60), hours=rng.randint(0, 23))
+            status = "open" if deadline > now else rng.choice(("closed_for_offers", "evaluation", "contracted"))
+            need_id = uuid.uuid4()
+            needs.append((need_id, holder.id, "published", title, description, 2025, 2, facilities, "regional",
+                          False, ["ins", "mss", "dmp"], True, True, True, True, False, [40, 40, 20],
+                          date(2025, 3, 1), sector, mode, cpv, invited_at - timedelta(days=5),
+                          invited_at - timedelta(days=30), invited_at))
+            contracts.append((uuid.uuid4(), need_id, dps, categories[sector, mode], buyer, "centralised", buyer,
+                              holder.id, status, invited_at, deadline, criteria, "seed", invited_at, invited_at))
+        await conn.copy_records_to_table("need", columns=need_columns, records=needs)
+        await conn.copy_records_to_table("specific_contract", columns=contract_columns, records=contracts)
+    if not index:
+        return 0
+    await _index_settings(conn)
     # Every published need, the new ones and any already there: the statement is an upsert.
     result = await conn.execute(INDEX_ALL_SQL)
     return int(result.split()[-1])
 
 
+async def _index_settings(conn: asyncpg.Connection) -> None:
+    # A million search documents in one statement: memory for its sorts and for the GIN indexes' pending entries,
+    # which would otherwise be flushed to the index every 4 MB.
+    await conn.execute("SET LOCAL work_mem = '256MB'")
+    await conn.execute("SET LOCAL gin_pending_list_limit = '64MB'")
+
+
+async def index_in_parallel(dsn: str, parts: int) -> int:
+    """The search documents of every published need, as `INDEX_ALL_SQL` writes them, in `parts` transactions run
+    at once on as many connections, each over its own slice of the needs. Most of the statement's time is
+    `to_tsvector` of French text, one core per statement (PostgreSQL runs no INSERT … SELECT in parallel), so
+    at a million needs this divides the seeding's longest step by the cores there are."""
+    async def one(part: int) -> int:
+        conn = await asyncpg.connect(dsn)
+        try:
+            async with conn.transaction():
+                await _index_settings(conn)
+                # The application's statement with one more condition (the template's `where`, as `_INDEX_SOME`).
+                sql = _INDEX.format(where=f"AND (hashtext(n.id::text) & 2147483647) % {parts} = {part}")
+                return int((await conn.execute(sql)).split()[-1])
+        finally:
+            await conn.close()
+
+    return sum(await asyncio.gather(*(one(part) for part in range(parts))))
+
+
 async def _main(url: str, count: int) -> None:
-    conn = await asyncpg.connect(url.replace("postgresql+asyncpg://", "postgresql://", 1))
+    dsn = url.replace("postgresql+asyncpg://", "postgresql://", 1)
+    conn = await asyncpg.connect(dsn)
     try:
         started = time.perf_counter()
         async with conn.transaction():
-            written = await seed(conn, count, now=datetime.now(UTC))
+            await seed(conn, count, now=datetime.now(UTC), index=False)
+        written = await index_in_parallel(dsn, len(os.sched_getaffinity(0)))
         await conn.execute("ANALYZE need_search; ANALYZE need; ANALYZE specific_contract")
         print(f"{count} published needs seeded, {written} search documents written, "
               f"in {time.perf_counter() - started:.1f} s")

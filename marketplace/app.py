@@ -17,12 +17,15 @@ from advanced_alchemy.extensions.litestar import (
 from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import autocommit_handler_maker
 from arq.connections import ArqRedis
 from litestar import Litestar
+from litestar.config.response_cache import ResponseCacheConfig
 from litestar.datastructures import State
 from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
+from litestar.stores.redis import RedisStore
+from litestar.stores.registry import StoreRegistry
 from redis.asyncio import ConnectionPool
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
@@ -53,6 +56,7 @@ from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
+from marketplace.lib.rate_limit import RATE_LIMIT_STORE, rate_limit_store
 from marketplace.opendata.controllers import (
     AwardNoticeController,
     DecpController,
@@ -93,6 +97,8 @@ log = logging.getLogger("marketplace.app")
 # disconnect error is invalidated with the pool's older ones, and the next checkout opens a new one.
 DATABASE_CONNECT_TIMEOUT = 3.0
 DATABASE_CONNECT_ARGS = {"timeout": DATABASE_CONNECT_TIMEOUT}
+# Where the public lists' answers are kept (`cache=True` routes, Settings.public_cache_seconds).
+PUBLIC_CACHE_STORE = "public_cache"
 
 
 def asyncpg_dsn(database_url: str) -> str:
@@ -120,8 +126,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        engine_config=EngineConfig(pool_pre_ping=True, pool_size=10, max_overflow=10,
-                                   connect_args=DATABASE_CONNECT_ARGS),
+        # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request (a 503), and
+        # SQLAlchemy then invalidates the pool, so the next requests connect afresh (tests/test_degradation.py).
+        engine_config=EngineConfig(pool_size=10, max_overflow=10, connect_args=DATABASE_CONNECT_ARGS),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -140,6 +147,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     auth_engine = create_async_engine(settings.database_url, pool_pre_ping=True, pool_size=5, max_overflow=10,
                                       connect_args=DATABASE_CONNECT_ARGS)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
+    # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
+    principal_engine = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT", pool_size=10,
+                                           max_overflow=20, connect_args=DATABASE_CONNECT_ARGS)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -163,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                     log.warning("outbox.relay_stop_timeout")
             await engine.dispose()
             await auth_engine.dispose()
+            await principal_engine.dispose()
             await redis.aclose()
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
@@ -190,7 +201,16 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         guards=[access_guard],
         plugins=[SQLAlchemyPlugin(config=db_config),
                  ProblemDetailsPlugin(ProblemDetailsConfig()), StrictStructSchemaPlugin(), *pages.plugins],
-        template_config=pages.template_config, stores=pages.stores, before_send=pages.before_send,
+        template_config=pages.template_config, before_send=pages.before_send,
+        # Every store in Redis, named or not: a store Litestar makes on demand is by default a MemoryStore, one per
+        # process, and two API processes would each keep their own count (the login rate limit) or sessions.
+        stores=StoreRegistry({**pages.stores, RATE_LIMIT_STORE: rate_limit_store(redis),
+                              PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+                             default_factory=lambda name: RedisStore(redis, namespace=f"marketplace-{name}")),
+        response_cache_config=ResponseCacheConfig(
+            store=PUBLIC_CACHE_STORE, default_expiration=max(settings.public_cache_seconds, 1),
+            # Only 200s are kept, and none at all when the setting is 0 (a lookup then always misses).
+            cache_response_filter=lambda _scope, status: settings.public_cache_seconds > 0 and status == 200),
         dependencies={"settings": state_value("settings"), "clock": state_value("clock"),
                       "redis": state_value("redis"), "store": state_value("store"), "vault": state_value("vault"),
                       "side_sessions": state_value("auth_session_maker"),
@@ -198,7 +218,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                       # The evaluation, handed to the opening of the offers (tenders/ doesn't import awards/).
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
-                     "auth_session_maker": auth_session_maker, "vault": Vault.from_settings(settings),
+                     "auth_session_maker": auth_session_maker,
+                     "principal_engine": principal_engine, "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
                                                          require_qualified=settings.esign_require_qualified)}),
         lifespan=[relay_lifespan],

@@ -37,6 +37,9 @@ class Settings:
     data_dir: Path = field(default_factory=_default_data_dir)
     # The relay polls the outbox this often when nothing nudges it (seconds).
     outbox_poll_interval: float = 1.0
+    # The public lists (DPS notices, the register, the needs' search) tolerate this much lag (seconds): their
+    # answers are kept in Redis that long and shared by every API process. 0 turns the cache off.
+    public_cache_seconds: int = 2
     debug: bool = False
     # Signs access tokens (JWT). `marketplace dev` keeps a generated one in its data directory.
     secret_key: str = ""

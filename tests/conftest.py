@@ -210,6 +210,8 @@ def settings(stack_settings: Settings, mail_sink: MailSink) -> Settings:
     settings = stack_settings.with_(
         database_url=_with_database(stack_settings.database_url, TEST_DATABASE),
         migration_database_url=owner_url, smtp_host="127.0.0.1", smtp_port=mail_sink.port,
+        # Tests read their own writes at once; the public cache has its own (tests/test_public_cache.py).
+        public_cache_seconds=0,
         outbox_poll_interval=0.2, secret_key=stack_settings.secret_key or "test-secret-" + "x" * 40,
         # Contract signatures (G16) are checked against the session's test PKI and its trusted list.
         esign_trust_list=str(esign_pki.pki().trust_dir))

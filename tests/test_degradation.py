@@ -198,13 +198,13 @@ def pg_proxy(settings: Settings) -> Iterator[FaultProxy]:
 
 
 def _without_pre_ping(app: Any) -> None:
-    """The app's engines (requests', authentication's, the relay's) with no connection test on checkout: recovery
-    must come from the pool dropping connections that failed, not from a ping before each use."""
+    """The app's engines (requests', the caller's lookup, authentication's, the relay's) with no connection test on
+    checkout: recovery must come from the pool dropping connections that failed, not from a ping before each use."""
     from advanced_alchemy.extensions.litestar import SQLAlchemyPlugin
 
     config = app.plugins.get(SQLAlchemyPlugin).config[0]
-    engines = [app.state[config.engine_app_state_key], app.state.auth_session_maker.kw["bind"],
-               app.state.relay.session_maker.kw["bind"]]
+    engines = [app.state[config.engine_app_state_key], app.state.principal_engine,
+               app.state.auth_session_maker.kw["bind"], app.state.relay.session_maker.kw["bind"]]
     for engine in engines:
         engine.pool._pre_ping = False
 

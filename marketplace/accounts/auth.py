@@ -22,10 +22,9 @@ from litestar.connection import ASGIConnection
 from litestar.exceptions import NotAuthorizedException
 from litestar.middleware import AbstractAuthenticationMiddleware, AuthenticationResult
 from litestar.security.jwt import Token
-from sqlalchemy import exists, select, update
-from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marketplace.accounts.models import ApiKey, Membership, RefreshToken, User
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
 
@@ -47,7 +46,7 @@ def new_secret() -> str:
 
 def issue_access_token(user_id: uuid.UUID, secret: str, family_id: uuid.UUID | None = None) -> tuple[str, int]:
     # JWT validity is checked by the JWT library against the wall clock, so it is stamped from it too.
-    now = datetime.now(UTC)
+    now = datetime.now(UTC)  # nosemgrep: wall-clock-outside-clock  # see above: the JWT library's clock
     token = Token(sub=str(user_id), exp=now + ACCESS_TOKEN_TTL, iat=now, jti=uuid.uuid4().hex,
                   extras={"fam": str(family_id)} if family_id else {})
     return token.encode(secret, ALGORITHM), int(ACCESS_TOKEN_TTL.total_seconds())
@@ -61,66 +60,76 @@ def new_api_key() -> tuple[str, str, str]:
     return full, prefix, sha256_hex(full)
 
 
-async def _user_principal(session: AsyncSession, user_id: uuid.UUID) -> Principal | None:
-    user = await session.get(User, user_id)
-    if user is None or not user.is_active:
+# Who is calling, in one statement and one round trip per request (no transaction: the statements only read,
+# or set a key's last use): the account, active, and its memberships as two parallel arrays (an array of
+# arrays must be rectangular in PostgreSQL, role lists are not). Deactivation, a membership's change or a
+# revoked family applies on the very next request, as before.
+_USER_PRINCIPAL = text("""
+SELECT u.id, u.email,
+       ARRAY(SELECT m.organisation_id FROM membership m WHERE m.user_id = u.id ORDER BY m.organisation_id) AS orgs,
+       ARRAY(SELECT array_to_string(m.roles, ',') FROM membership m WHERE m.user_id = u.id
+             ORDER BY m.organisation_id) AS roles
+  FROM user_account u
+ WHERE u.id = :user AND u.is_active
+   AND (CAST(:family AS uuid) IS NULL OR EXISTS (
+        SELECT 1 FROM refresh_token r
+         WHERE r.family_id = CAST(:family AS uuid) AND r.user_id = u.id AND r.revoked_at IS NULL))""")
+_SESSION_PRINCIPAL = text("""
+SELECT u.id, u.email,
+       ARRAY(SELECT m.organisation_id FROM membership m WHERE m.user_id = u.id ORDER BY m.organisation_id) AS orgs,
+       ARRAY(SELECT array_to_string(m.roles, ',') FROM membership m WHERE m.user_id = u.id
+             ORDER BY m.organisation_id) AS roles
+  FROM refresh_token r JOIN user_account u ON u.id = r.user_id
+ WHERE r.token_sha256 = :sha AND r.revoked_at IS NULL AND r.expires_at > :now AND u.is_active""")
+# The key's last use is stamped by the statement that reads it; a revoked key, or a known prefix with a wrong
+# secret, matches nothing (the SHA-256 of a 256-bit secret: comparing it in SQL leaks nothing usable).
+_KEY_PRINCIPAL = text("""
+UPDATE api_key SET last_used_at = :now
+ WHERE prefix = :prefix AND secret_sha256 = :sha AND revoked_at IS NULL
+RETURNING id, created_by_id, organisation_id, roles""")
+
+
+def _principal(row: Any) -> Principal | None:
+    if row is None:
         return None
-    rows = (await session.execute(
-        select(Membership.organisation_id, Membership.roles).where(Membership.user_id == user_id)
-    )).all()
-    return Principal(user_id=user.id, api_key_id=None, email=user.email,
-                     roles_by_organisation={org: frozenset(Role(r) for r in roles) for org, roles in rows})
+    return Principal(user_id=row.id, api_key_id=None, email=row.email, roles_by_organisation={
+        org: frozenset(Role(r) for r in roles.split(",") if r) for org, roles in zip(row.orgs, row.roles,
+                                                                                      strict=True)})
 
 
-async def _api_key_principal(session: AsyncSession, key: str, now: datetime) -> Principal | None:
-    prefix = key.split(".", 1)[0]
-    api_key = await session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
-    if api_key is None or api_key.revoked_at is not None:
-        return None
-    if not secrets.compare_digest(api_key.secret_sha256, sha256_hex(key)):
-        return None
-    await session.execute(update(ApiKey).where(ApiKey.id == api_key.id).values(last_used_at=now))
-    return Principal(user_id=api_key.created_by_id, api_key_id=api_key.id, email=None,
-                     roles_by_organisation={api_key.organisation_id: frozenset(Role(r) for r in api_key.roles)})
-
-
-async def resolve_principal(session_maker: async_sessionmaker[AsyncSession], token: str, secret: str,
-                            now: datetime) -> Principal | None:
-    async with session_maker() as session, session.begin():
-        if token.startswith(API_KEY_PREFIX):
-            return await _api_key_principal(session, token, now)
-        try:
-            decoded = Token.decode(token, secret, ALGORITHM)
-            user_id = uuid.UUID(decoded.sub)
-            family = decoded.extras.get("fam")
-            family_id = uuid.UUID(family) if family is not None else None
-        except (NotAuthorizedException, ValueError, TypeError, AttributeError):
+async def resolve_principal(engine: AsyncEngine, token: str, secret: str, now: datetime) -> Principal | None:
+    """`engine`: the principal engine (AUTOCOMMIT, app.py), so each call is one statement and one round trip."""
+    if token.startswith(API_KEY_PREFIX):
+        async with engine.connect() as connection:
+            key = (await connection.execute(_KEY_PRINCIPAL, {
+                "prefix": token.split(".", 1)[0], "sha": sha256_hex(token), "now": now})).first()
+        if key is None:
             return None
-        if family_id is not None and not await _family_alive(session, family_id, user_id):
-            return None
-        return await _user_principal(session, user_id)
+        return Principal(user_id=key.created_by_id, api_key_id=key.id, email=None,
+                         roles_by_organisation={key.organisation_id: frozenset(Role(r) for r in key.roles)})
+    try:
+        decoded = Token.decode(token, secret, ALGORITHM)
+        user_id = uuid.UUID(decoded.sub)
+        family = decoded.extras.get("fam")
+        family_id = uuid.UUID(family) if family is not None else None
+    except (NotAuthorizedException, ValueError, TypeError, AttributeError):
+        return None
+    # A session lives while one of its refresh tokens is unspent: rotation spends one and adds the next in the
+    # same transaction, so a family is dead only once logged out, deactivated or revoked for reuse. (The refresh
+    # token's own expiry is not asked: the access token's 15 minutes, on the wall clock, end sooner.) Tokens
+    # signed without a family (tests, tools) are checked against the account alone.
+    async with engine.connect() as connection:
+        return _principal((await connection.execute(_USER_PRINCIPAL, {"user": user_id, "family": family_id})).first())
 
 
-async def resolve_session_principal(session_maker: async_sessionmaker[AsyncSession], refresh_token: str,
-                                    now: datetime) -> Principal | None:
+async def resolve_session_principal(engine: AsyncEngine, refresh_token: str, now: datetime) -> Principal | None:
     """Who holds a back-office session (marketplace/web): the session, kept server-side, holds the refresh token
     its login opened (`SessionService.login`, never sent to the browser). The session lives while that token is
     unspent and unexpired, so a logout, a deactivation or a revoked family ends it on the next request, as they
     end the API's access tokens."""
-    async with session_maker() as session, session.begin():
-        user_id = await session.scalar(select(RefreshToken.user_id).where(
-            RefreshToken.token_sha256 == sha256_hex(refresh_token), RefreshToken.revoked_at.is_(None),
-            RefreshToken.expires_at > now))
-        return await _user_principal(session, user_id) if user_id is not None else None
-
-
-async def _family_alive(session: AsyncSession, family_id: uuid.UUID, user_id: uuid.UUID) -> bool:
-    """A session lives while one of its refresh tokens is unspent: rotation spends one and adds the next
-    in the same transaction, so a family is dead only once logged out, deactivated or revoked for reuse.
-    (The refresh token's own expiry is not asked: the access token's 15 minutes, on the wall clock, end
-    sooner.) Tokens signed without a family (tests, tools) are checked against the account alone."""
-    return bool(await session.scalar(select(exists().where(
-        RefreshToken.family_id == family_id, RefreshToken.user_id == user_id, RefreshToken.revoked_at.is_(None)))))
+    async with engine.connect() as connection:
+        return _principal((await connection.execute(
+            _SESSION_PRINCIPAL, {"sha": sha256_hex(refresh_token), "now": now})).first())
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -134,7 +143,7 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Use `Authorization: Bearer <token or API key>`.")
         state = connection.app.state
-        principal = await resolve_principal(state.auth_session_maker, token.strip(), state.settings.secret_key,
+        principal = await resolve_principal(state.principal_engine, token.strip(), state.settings.secret_key,
                                             state.clock.now())
         if principal is None:
             # One message for every case: expired, forged, revoked, deactivated, unknown.

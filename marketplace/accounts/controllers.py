@@ -5,7 +5,6 @@ from typing import Annotated
 
 from litestar import Controller, Response, delete, get, patch, post
 from litestar.di import NamedDependency, Provide
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.status_codes import HTTP_200_OK, HTTP_204_NO_CONTENT
 
@@ -26,6 +25,7 @@ from marketplace.accounts.sessions import SessionService
 from marketplace.lib.access import public, requires
 from marketplace.lib.http import created
 from marketplace.lib.openapi import answers
+from marketplace.lib.rate_limit import login_rate_limit
 from marketplace.notifications import schemas as inbox_schemas
 from marketplace.notifications.deps import provide_inbox_service
 from marketplace.notifications.inbox import InboxService
@@ -48,8 +48,9 @@ class AuthController(Controller):
     tags = ["Authentication"]
     opt = answers(429)  # the per-address rate limit below answers every route of the controller
     dependencies = _deps
-    # Per client address, on top of the per-account throttle of SessionService.login.
-    middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
+    # Per client address, on top of the per-account throttle of SessionService.login; counted in Redis, so
+    # every API process counts together (lib/rate_limit.py).
+    middleware = [login_rate_limit()]
 
     @post("/login", opt=public("Rate-limited per account; failures never say whether the account exists."),
           status_code=HTTP_200_OK, summary="Log in with e-mail and password")

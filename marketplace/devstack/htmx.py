@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tarfile
 import tempfile
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -76,15 +77,22 @@ def _tarball_with_npm(npm: str) -> bytes:
         return next(Path(work).glob("*.tgz")).read_bytes()
 
 
+def _get(url: str) -> bytes:
+    """GET over http(s) only: the URLs come from an environment variable and from the registry's answer, and
+    urllib would as readily open a file:// one (a local file read, whatever its hash turns out to be)."""
+    if urllib.parse.urlsplit(url).scheme not in {"https", "http"}:
+        raise HtmxUnavailable(f"refused to fetch {url!r}: the registry is reached over http(s) only")
+    with urllib.request.urlopen(url, timeout=_TIMEOUT) as answer:  # noqa: S310  # nosec B310  # scheme checked above
+        return bytes(answer.read())
+
+
 def _tarball_over_http() -> bytes:
     """The registry's own document for the version, then its tarball (no Node.js on this machine)."""
-    with urllib.request.urlopen(f"{_registry()}/{PACKAGE}/{VERSION}", timeout=_TIMEOUT) as answer:  # noqa: S310
-        dist = json.load(answer)["dist"]
+    dist = json.loads(_get(f"{_registry()}/{PACKAGE}/{VERSION}"))["dist"]
     if dist.get("integrity") != INTEGRITY:
         raise HtmxUnavailable(f"the registry's integrity for {PACKAGE}@{VERSION} is {dist.get('integrity')}, "
                               f"not the pinned {INTEGRITY}")
-    with urllib.request.urlopen(dist["tarball"], timeout=_TIMEOUT) as answer:  # noqa: S310
-        return bytes(answer.read())
+    return _get(dist["tarball"])
 
 
 def fetch(cache_dir: Path | None = None) -> Path:

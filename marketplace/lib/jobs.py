@@ -86,7 +86,7 @@ def intents_cte(source: str, *, name: str = "intents") -> str:
            CAST(:now AS timestamptz), 0, CAST(:now AS timestamptz), CAST(:now AS timestamptz)
     FROM {source}
     RETURNING id
-)"""  # noqa: S608 (names from code; values are bound)
+)"""  # noqa: S608  # nosec B608  # names from code; values are bound
 
 
 class OutboxRelay:

@@ -204,6 +204,7 @@ async def _prepare(ctx: dict[str, Any], session: AsyncSession, key: uuid.UUID) -
             # row's bookkeeping, not a business time): the operators' list of unconfirmed deliveries reads it
             # against the database's clock (notifications/inbox.py).
             notification.email_status = EmailStatus.SENDING
+            # nosemgrep: wall-clock-outside-clock  # real time on purpose, as said above
             notification.updated_at = datetime.now(UTC)
     if failure is None:
         return transfer

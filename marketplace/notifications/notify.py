@@ -39,7 +39,7 @@ def notified_cte(recipients: str) -> str:
            CAST(:now AS timestamptz), CAST(:now AS timestamptz)
     FROM {recipients}
     RETURNING id
-), {intents_cte("notified")}"""  # noqa: S608 (names from code; values are bound)
+), {intents_cte("notified")}"""  # noqa: S608  # nosec B608  # names from code; values are bound
 
 
 def broadcast_params(*, kind: str, subject: str, body: str, about: uuid.UUID, sandbox: bool,

@@ -414,25 +414,29 @@ class SpecificContractService:
         return await self.get(principal, contract_id) if contract_id is not None else None
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
-        contract, invited = await visible_contract(self.session, principal,
-                                                   await self.session.get(SpecificContract, contract_id))
-        return await self._to_schema(contract, invited)
+        # One round trip for the contract, its need's title and its DPS: the most read record of a procedure.
+        row = (await self.session.execute(
+            select(SpecificContract, Need.title, Dps).join(Need, Need.id == SpecificContract.need_id)
+            .join(Dps, Dps.id == SpecificContract.dps_id).where(SpecificContract.id == contract_id))).first()
+        contract, invited = await visible_contract(self.session, principal, row[0] if row else None)
+        assert row is not None
+        return await self._to_schema(contract, invited, title=row[1], dps=row[2])
 
-    async def _to_schema(self, contract: SpecificContract,
-                         invited: list[ContractInvitation] | None) -> schemas.SpecificContract:
-        """`invited` None: the buyer's view (every invitation); else only the caller's vendors' invitations."""
+    async def _to_schema(self, contract: SpecificContract, invited: list[ContractInvitation] | None, *,
+                         title: str | None = None, dps: Dps | None = None) -> schemas.SpecificContract:
+        """`invited` None: the buyer's view (every invitation); else only the caller's vendors' invitations.
+        `title` and `dps` when the caller already read them with the contract."""
         if invited is None:
-            count = int(await self.session.scalar(select(func.count()).select_from(ContractInvitation).where(
-                ContractInvitation.specific_contract_id == contract.id)) or 0)
             rows = [(vendor, at) for vendor, at in (await self.session.execute(
                 select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at)
                 .where(ContractInvitation.specific_contract_id == contract.id)
                 .order_by(ContractInvitation.vendor_organisation_id))).all()]
         else:
             rows = [(i.vendor_organisation_id, i.invited_at) for i in invited]
-            count = len(rows)
-        title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
-        dps = await self.session.get(Dps, contract.dps_id)
+        count = len(rows)
+        if dps is None:
+            title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
+            dps = await self.session.get(Dps, contract.dps_id)
         assert dps is not None
         return schemas.SpecificContract(
             id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,

@@ -284,8 +284,10 @@ class PublicSearchController(Controller):
     tags = ["Discovery"]
     dependencies = {"search": Provide(provide_search_service, sync_to_thread=False)}
 
+    # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
     @get("/", opt=public("Published needs are public notices; drafts and submitted needs are never listed."),
-         summary="Search the published needs: French full text, filters, and a cursor for the next page")
+         summary="Search the published needs: French full text, filters, and a cursor for the next page",
+         cache=True)
     # Parameters named as on the wire: a 400 from the framework names the parameter by its Python name.
     async def search(self, request: Request[Any, Any, Any], search: SearchService, q: Q = None,
                      categoryId: CategoryId = None, sector: SectorParam = None, deliveryMode: ModeParam = None,

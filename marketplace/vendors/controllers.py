@@ -68,7 +68,8 @@ class DpsController(Controller):
         created_dps = await dps.create(principal, data)
         return created(created_dps, f"{self.path}/{created_dps.id}")
 
-    @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS")
+    # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
+    @get("/", opt=public("The DPS notices are public (drafts are not listed)."), summary="List DPS", cache=True)
     async def list_all(self, dps: Dps, limit: Limit = 50, offset: Offset = 0) -> Page[schemas.Dps]:
         return await dps.list_public(limit, offset)
 
@@ -148,8 +149,9 @@ class RegisterController(Controller):
     tags = ["DPS"]
     dependencies = _deps
 
+    # The same for every caller, and lag-tolerant: kept Settings.public_cache_seconds in Redis (app.py).
     @get("/", opt=public("The register of admitted vendors is public."),
-         summary="Vendors admitted to each category (public data only)")
+         summary="Vendors admitted to each category (public data only)", cache=True)
     async def register(self, register: Register,
                        dps_id: Annotated[uuid.UUID | None, QueryParameter(name="dpsId")] = None,
                        category_id: Annotated[uuid.UUID | None, QueryParameter(name="categoryId")] = None,

@@ -12,7 +12,6 @@ import msgspec
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
-from litestar.middleware.rate_limit import RateLimitConfig
 from litestar.params import Body, QueryParameter
 from litestar.response import Redirect, Template
 
@@ -24,6 +23,7 @@ from marketplace.funding.deps import provide_tranche_service
 from marketplace.funding.tranches import TrancheService
 from marketplace.lib.access import public, requires
 from marketplace.lib.clock import Clock
+from marketplace.lib.rate_limit import login_rate_limit
 from marketplace.opendata.decp import DecpService
 from marketplace.opendata.deps import provide_award_notices, provide_decp
 from marketplace.opendata.notices import AwardNoticeService
@@ -61,7 +61,7 @@ class LoginController(Controller):
     path = PREFIX
     dependencies = BASE_DEPENDENCIES
     # Per client address, on top of the per-account throttle of SessionService.login: as AuthController.
-    middleware = [RateLimitConfig(rate_limit=("minute", 120)).middleware]
+    middleware = [login_rate_limit()]
 
     @get("/connexion", opt=public("The login form."), name="web.login")
     async def form(self, suivant: Annotated[str | None, QueryParameter(name="suivant")] = None,
