@@ -52,6 +52,7 @@ from marketplace.errors import exception_handlers
 from marketplace.funding.controllers import FundingCallController, NeedFundingController
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
+from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
@@ -205,7 +206,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # Every store in Redis, named or not: a store Litestar makes on demand is by default a MemoryStore, one per
         # process, and two API processes would each keep their own count (the login rate limit) or sessions.
         stores=StoreRegistry({**pages.stores, RATE_LIMIT_STORE: rate_limit_store(redis),
-                              PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+                              # A miss when Redis is down or hung: the lists are then read from PostgreSQL (G12).
+                              PUBLIC_CACHE_STORE: MissingCacheStore(redis, namespace="marketplace-public-cache")},
                              default_factory=lambda name: RedisStore(redis, namespace=f"marketplace-{name}")),
         response_cache_config=ResponseCacheConfig(
             store=PUBLIC_CACHE_STORE, default_expiration=max(settings.public_cache_seconds, 1),

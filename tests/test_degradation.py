@@ -338,6 +338,10 @@ async def test_redis_down_an_offer_is_received_and_its_jobs_run_once_when_redis_
             assert submitted.status_code == 200, submitted.text
             assert took < 5 and submitted.json()["timestamp"]["status"] == "pending"
             asked = expect(await client.post("/support/requests", json=SUPPORT_REQUEST), 201)
+            # The public lists, kept a moment in Redis, are read from PostgreSQL meanwhile (lib/cache.py).
+            for _ in range(3):
+                listed, listed_in = await timed(client.get("/dps"))
+                assert listed.status_code == 200 and listed_in < 1, (listed.text, listed_in)
 
             async def kept_pending() -> bool:
                 rows = await _intents(own, before)
