@@ -210,6 +210,7 @@ def _without_pre_ping(app: Any) -> None:
 
 
 @pytest.mark.parametrize("fault", ["refuse", "reset"])
+# As configured (the request engine has no pre-ping; authentication's and the relay's do), and with none at all.
 @pytest.mark.parametrize("pre_ping", [True, False], ids=["as-configured", "no-pre-ping"])
 async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s_once_back(
         settings: Settings, world: World, pg_proxy: FaultProxy, pre_ping: bool, fault: Mode) -> None:
@@ -256,7 +257,7 @@ async def test_postgres_down_requests_are_503_within_5_s_and_recover_within_10_s
         finally:
             await conn.close()
         assert kept == set(created) and len(created) >= 2 + 2 * 6
-    report_figure(f"G12 PostgreSQL down, {fault} ({'pre-ping' if pre_ping else 'no pre-ping'}): "
+    report_figure(f"G12 PostgreSQL down, {fault} ({'engines as configured' if pre_ping else 'no pre-ping at all'}): "
                   f"503 within {slowest:.2f} s; "
                   f"recovered {recovered:.2f} s after it came back ({failures} failed rounds); after a blip with no "
                   f"traffic, {blip:.2f} s ({blip_failures} failed rounds)")
