@@ -129,7 +129,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         session_config=AsyncSessionConfig(expire_on_commit=False),
         # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request (a 503), and
         # SQLAlchemy then invalidates the pool, so the next requests connect afresh (tests/test_degradation.py).
-        engine_config=EngineConfig(pool_size=10, max_overflow=10, connect_args=DATABASE_CONNECT_ARGS),
+        # A pool as large as the requests a process serves at once: connections past it (overflow) are opened and
+        # closed per request, a new PostgreSQL backend each time, which under load cost more than the queries.
+        engine_config=EngineConfig(pool_size=settings.database_pool_size, max_overflow=5,
+                                   connect_args=DATABASE_CONNECT_ARGS),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -149,8 +152,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                                       connect_args=DATABASE_CONNECT_ARGS)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
     # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
-    principal_engine = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT", pool_size=10,
-                                           max_overflow=20, connect_args=DATABASE_CONNECT_ARGS)
+    # Its statement takes well under a millisecond: a few connections serve every request, and none is opened
+    # per request (no overflow) when a burst comes.
+    principal_engine = create_async_engine(settings.database_url, isolation_level="AUTOCOMMIT", pool_size=8,
+                                           max_overflow=0, connect_args=DATABASE_CONNECT_ARGS)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:

@@ -40,6 +40,9 @@ class Settings:
     # The public lists (DPS notices, the register, the needs' search) tolerate this much lag (seconds): their
     # answers are kept in Redis that long and shared by every API process. 0 turns the cache off.
     public_cache_seconds: int = 2
+    # Database connections each API process keeps open for its requests (PostgreSQL's max_connections must cover
+    # every process's pools: about this plus 20 per process).
+    database_pool_size: int = 20
     debug: bool = False
     # Signs access tokens (JWT). `marketplace dev` keeps a generated one in its data directory.
     secret_key: str = ""
