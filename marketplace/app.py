@@ -55,6 +55,7 @@ from marketplace.errors import exception_handlers
 from marketplace.funding.controllers import FundingCallController, NeedFundingController
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
+from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
 from marketplace.lib.database import ReadReplica, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
@@ -95,6 +96,12 @@ from storage import ObjectStore, StoreConfig
 log = logging.getLogger("marketplace.app")
 
 
+# Seconds asyncpg waits to open a connection (its default is 60): a PostgreSQL that accepts the connection and
+# never answers (hung, or packets dropped) costs a request this long, then a 503 (G12: within 5 s). Refused
+# connections fail at once. Recovery after an outage needs no ping: a connection that fails with a
+# disconnect error is invalidated with the pool's older ones, and the next checkout opens a new one.
+DATABASE_CONNECT_TIMEOUT = 3.0
+DATABASE_CONNECT_ARGS = {"timeout": DATABASE_CONNECT_TIMEOUT}
 # Where the public lists' answers are kept (`cache=True` routes, Settings.public_cache_seconds).
 PUBLIC_CACHE_STORE = "public_cache"
 
@@ -152,12 +159,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
-        # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request, and SQLAlchemy
-        # then invalidates the pool, so the next requests connect afresh (tests/test_degraded.py).
+        # No pre-ping: it cost a round trip per checkout. A connection found dead fails its request (a 503), and
+        # SQLAlchemy then invalidates the pool, so the next requests connect afresh (tests/test_degradation.py).
         # A pool as large as the requests a process serves at once: connections past it (overflow) are opened and
         # closed per request, a new PostgreSQL backend each time, which under load cost more than the queries.
         engine_config=EngineConfig(pool_size=settings.database_pool_size, max_overflow=5,
-                                   connect_args=connect_args(settings)),
+                                   connect_args={**connect_args(settings), **DATABASE_CONNECT_ARGS}),
         before_send_handler="autocommit",
         create_all=False,
     )
@@ -172,20 +179,23 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     redis = make_redis(settings)
     store = make_store(settings)
     # The auth middleware runs before dependency injection, so it has its own small engine.
-    auth_engine = make_engine(settings, pool_pre_ping=True, pool_size=5, max_overflow=10)
+    auth_engine = make_engine(settings, pool_pre_ping=True, pool_size=5, max_overflow=10,
+                      connect_args=DATABASE_CONNECT_ARGS)
     # Reads that tolerate lag (lib/database.py): the replica when configured, else the request's own session.
     read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
     # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
     # Its statement takes well under a millisecond: a few connections serve every request, and none is opened
     # per request (no overflow) when a burst comes.
-    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0)
+    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0,
+                      connect_args=DATABASE_CONNECT_ARGS)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
         # The relay has its own small engine: the request engine is disposed by the SQLAlchemy plugin,
         # whose lifespan ends before this one, and the relay must finish its batch first.
-        engine = make_engine(settings, pool_pre_ping=True, pool_size=2, max_overflow=0)
+        engine = make_engine(settings, pool_pre_ping=True, pool_size=2, max_overflow=0,
+                      connect_args=DATABASE_CONNECT_ARGS)
         # Behind PgBouncer in transaction mode a LISTEN is lost with its server connection: the relay polls.
         relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
                             database_dsn=None if settings.database_pgbouncer else asyncpg_dsn(settings.database_url),
@@ -236,7 +246,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         # Every store in Redis, named or not: a store Litestar makes on demand is by default a MemoryStore, one per
         # process, and two API processes would each keep their own count (the login rate limit) or sessions.
         stores=StoreRegistry({**pages.stores, RATE_LIMIT_STORE: rate_limit_store(redis),
-                              PUBLIC_CACHE_STORE: RedisStore(redis, namespace="marketplace-public-cache")},
+                              # A miss when Redis is down or hung: the lists are then read from PostgreSQL (G12).
+                              PUBLIC_CACHE_STORE: MissingCacheStore(redis, namespace="marketplace-public-cache")},
                              default_factory=lambda name: RedisStore(redis, namespace=f"marketplace-{name}")),
         response_cache_config=ResponseCacheConfig(
             store=PUBLIC_CACHE_STORE, default_expiration=max(settings.public_cache_seconds, 1),

@@ -25,10 +25,14 @@ from litestar.types import ExceptionHandlersMap
 
 from marketplace.lib.clock import ClockExhausted
 from marketplace.lib.sealing import SealingError
+from storage import StorageUnavailable
 
 log = logging.getLogger("marketplace.errors")
 
 PROBLEM_TYPE_BASE = "https://marketplace.localhost/problems/"
+# Seconds a client is asked to wait when a dependency is down: about what the pool and the store need to
+# notice it is back (a new connection per request, no manual step: G12).
+RETRY_AFTER_SECONDS = 5
 
 
 class DomainError(Exception):
@@ -80,6 +84,14 @@ class ServiceUnavailable(DomainError):
     status_code = 503
     title = "Service unavailable"
     slug = "service-unavailable"
+
+
+def storage_down(field: str) -> ServiceUnavailable:
+    """The file store did not answer (G12): a refusal of the act like any other, so a deposit journals it
+    (D14b), with Retry-After. The caller raises it from the `StorageUnavailable`."""
+    return ServiceUnavailable("The file store is unavailable at the moment: the file was not received and "
+                              "nothing was changed. Retry in a few seconds.", field=field, dependency="storage",
+                              headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
 
 def _problem(request: Request[Any, Any, Any], *, status: int, title: str, detail: str, slug: str,
@@ -148,11 +160,27 @@ def _repository_error(request: Request[Any, Any, Any], exc: RepositoryError) -> 
     return _unexpected(request, exc)
 
 
-def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
-    log.warning("dependency.unavailable", extra={"error": repr(exc), "path": _path(request)})
+_WHAT_IS_DOWN = {"database": "The database", "storage": "The file store",
+                 "redis": "The session and job store (Redis)", "service": "A service the platform depends on"}
+
+
+def unavailable_problem(request: Request[Any, Any, Any], exc: BaseException, dependency: str) -> Response[Any]:
+    """503 naming what is down, with Retry-After: never a 500, never a hang (G12)."""
+    log.warning("dependency.unavailable", extra={"dependency": dependency, "error": repr(exc)[:500],
+                                                 "path": _path(request)})
     return _problem(request, status=503, title="Service unavailable",
-                    detail="A service the platform depends on is unavailable; retry shortly.",
-                    slug="service-unavailable", headers={"Retry-After": "5"})
+                    detail=f"{_WHAT_IS_DOWN[dependency]} is unavailable at the moment; nothing was changed by "
+                           f"this request. Retry in a few seconds.",
+                    slug="service-unavailable", extra={"dependency": dependency},
+                    headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
+
+
+def _unavailable(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
+    return unavailable_problem(request, exc, _dependency_of(exc))
+
+
+def _storage_unavailable(request: Request[Any, Any, Any], exc: StorageUnavailable) -> Response[Any]:
+    return unavailable_problem(request, exc, "storage")
 
 
 def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
@@ -171,23 +199,73 @@ def _unexpected(request: Request[Any, Any, Any], exc: Exception) -> Response[Any
                     detail="An unexpected error occurred; it has been logged.", slug="internal-error")
 
 
-def _is_connection_failure(exc: BaseException) -> bool:
-    """True for a database or network outage rather than a bug (so it is a 503, not a 500)."""
-    import asyncpg
-    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
-
+def _causes(exc: BaseException) -> list[BaseException]:
+    """`exc` and what it was raised from or during, outermost first."""
     seen: set[int] = set()
+    chain: list[BaseException] = []
     current: BaseException | None = exc
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        if isinstance(current, (OSError, TimeoutError, asyncpg.exceptions.ConnectionDoesNotExistError,
-                                asyncpg.exceptions.CannotConnectNowError, InterfaceError,
-                                OperationalError)):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def _is_connection_failure(exc: BaseException) -> bool:
+    """True for a database or network outage rather than a bug (so it is a 503, not a 500).
+
+    Recovery needs nothing more: SQLAlchemy invalidates a connection that failed this way (and the pool's
+    older ones), so the next request opens a new one, with or without `pool_pre_ping`."""
+    import asyncpg
+    import redis.exceptions
+    from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    for current in _causes(exc):
+        if isinstance(current, (OSError, TimeoutError, PoolTimeout, StorageUnavailable,
+                                redis.exceptions.ConnectionError, redis.exceptions.TimeoutError,
+                                asyncpg.exceptions.ConnectionDoesNotExistError,
+                                asyncpg.exceptions.CannotConnectNowError,
+                                asyncpg.exceptions.TooManyConnectionsError, InterfaceError, OperationalError)):
             return True
         if isinstance(current, DBAPIError) and current.connection_invalidated:
             return True
-        current = current.__cause__ or current.__context__
     return False
+
+
+def _dependency_of(exc: BaseException) -> str:
+    """Which dependency failed, for the problem's `dependency` and its words. A refused or reset connection
+    is a bare OSError: the code it was raised through says whose it was."""
+    import asyncpg
+    import redis.exceptions
+    from sqlalchemy.exc import SQLAlchemyError
+
+    chain = _causes(exc)
+    for current in chain:
+        if isinstance(current, StorageUnavailable):
+            return "storage"
+        if isinstance(current, (SQLAlchemyError, asyncpg.PostgresError, asyncpg.InterfaceError)):
+            return "database"
+        if isinstance(current, redis.exceptions.RedisError):
+            return "redis"
+    for current in chain:
+        raised_through = _packages_of(current)
+        for package, dependency in (("asyncpg", "database"), ("sqlalchemy", "database"),
+                                    ("advanced_alchemy", "database"), ("redis", "redis"), ("arq", "redis"),
+                                    ("storage", "storage"), ("minio", "storage"), ("urllib3", "storage")):
+            if package in raised_through:
+                return dependency
+    return "service"
+
+
+def _packages_of(exc: BaseException) -> set[str]:
+    """The top-level packages of the frames `exc` was raised through."""
+    packages: set[str] = set()
+    tb = exc.__traceback__
+    while tb is not None:
+        packages.add(str(tb.tb_frame.f_globals.get("__name__", "")).partition(".")[0])
+        tb = tb.tb_next
+    return packages
 
 
 def _tampered(request: Request[Any, Any, Any], exc: SealingError) -> Response[Any]:
@@ -211,6 +289,7 @@ exception_handlers: ExceptionHandlersMap = {
     ValidationException: _validation_error,
     HTTPException: _http_error,
     RepositoryError: _repository_error,
+    StorageUnavailable: _storage_unavailable,
     Exception: _unexpected,
 }
 

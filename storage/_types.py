@@ -19,8 +19,12 @@ class StoreConfig:
     bucket: str
     # Set explicitly so the SDK never asks the server for it (presigning stays offline).
     region: str = "us-east-1"
+    # Seconds. A read waits at most `read_timeout` for the server's next bytes (an S3 answers a part's PUT
+    # as soon as it has the body; minutes-long waits are a hung server), and a timed-out read is not retried:
+    # a blackholed S3 costs one request `read_timeout`, and an upload answers 503 within 10 s (G12).
     connect_timeout: float = 2.0
-    read_timeout: float = 30.0
+    read_timeout: float = 5.0
+    # For refused connections, resets and 5xx answers (with a short backoff), never for a timed-out read.
     retries: int = 2
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import pytest
 from litestar import Litestar, get
 from litestar.testing import AsyncTestClient
@@ -16,6 +18,7 @@ from marketplace.errors import (
     exception_handlers,
 )
 from marketplace.lib.access import public
+from storage import StorageUnavailable
 
 
 def _app_raising(exc: Exception) -> Litestar:
@@ -62,6 +65,37 @@ async def test_lost_connection_is_a_503_not_a_500() -> None:
         response = await client.get("/boom")
     assert response.status_code == 503
     assert response.headers["retry-after"] == "5"
+
+
+def _pool_exhausted() -> Exception:
+    from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+    return PoolTimeout("QueuePool limit of size 10 overflow 10 reached")
+
+
+def _redis_down() -> Exception:
+    import redis.exceptions
+
+    return redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused.")
+
+
+@pytest.mark.parametrize(("make", "dependency"), [
+    (lambda: StorageUnavailable("read timed out (offers/abc)"), "storage"),
+    (_pool_exhausted, "database"),
+    (_redis_down, "redis"),
+    (lambda: ConnectionRefusedError("who knows"), "service"),
+], ids=["storage", "pool-timeout", "redis", "bare-oserror"])
+async def test_an_unavailable_dependency_is_a_503_naming_it(make: Callable[[], Exception], dependency: str) -> None:
+    """G12: never a 500, a problem saying what is down, with Retry-After; no internals."""
+    error = make()
+    async with AsyncTestClient(_app_raising(error)) as client:
+        response = await client.get("/boom")
+    assert response.status_code == 503
+    assert response.headers["content-type"].startswith("application/problem+json")
+    assert int(response.headers["retry-after"]) > 0
+    body = response.json()
+    assert body["dependency"] == dependency and body["title"] == "Service unavailable"
+    assert str(error) not in response.text
 
 
 async def test_a_constraint_violation_is_a_409_not_a_500() -> None:

@@ -157,6 +157,8 @@ PROBLEM_SCHEMA = Schema(
         "instance": Schema(type=OpenAPIType.STRING, description="The request path."),
         "field": Schema(type=OpenAPIType.STRING, description="The input at fault."),
         "rule": Schema(type=OpenAPIType.STRING, description="The business rule that refused the request."),
+        "dependency": Schema(type=OpenAPIType.STRING, enum=["database", "storage", "redis", "service"],
+                             description="For a 503: what is unavailable. Nothing was changed by the request."),
         "errors": Schema(
             type=OpenAPIType.ARRAY, description="For a malformed request: each input at fault.",
             items=Schema(type=OpenAPIType.OBJECT, properties={
@@ -179,7 +181,8 @@ DESCRIPTIONS = {
          "types).",
     422: "Well formed, but a business rule refuses it: `rule` names it, `field` the input.",
     429: "Too many attempts: retry after `Retry-After` seconds.",
-    503: "A service the platform depends on is unavailable: retry after `Retry-After` seconds.",
+    503: "A service the platform depends on is unavailable (`dependency` names it) and nothing was changed: "
+         "retry after `Retry-After` seconds.",
 }
 _PUBLIC_401 = ("A credential was sent and is invalid, expired or revoked (the route is public: send none to "
                "call it anonymously).")

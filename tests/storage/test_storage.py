@@ -28,6 +28,7 @@ from storage import (
     StorageUnavailable,
     StoreConfig,
 )
+from tests.faults import FaultProxy
 
 MiB = 1 << 20
 
@@ -310,6 +311,28 @@ async def test_unreachable_server_fails_fast(store_config: StoreConfig, closed_p
     with pytest.raises(StorageUnavailable):
         await dead.stat("anything")
     assert time.monotonic() - began < 5
+
+
+@pytest.mark.asyncio
+async def test_a_hung_server_costs_one_read_timeout_not_one_per_retry(store_config: StoreConfig) -> None:
+    """A server that accepts and never answers (G12): each call fails after one read timeout, as
+    StorageUnavailable; the retries kept for refused connections and 5xx don't multiply the wait."""
+    proxy = FaultProxy.for_url(store_config.endpoint)
+    proxy.start()
+    try:
+        hung = ObjectStore(replace(store_config, endpoint=proxy.url(store_config.endpoint), read_timeout=1.0))
+        await hung.ping()  # through the proxy, passing
+        proxy.set_mode("blackhole")
+        for call in (hung.ping, lambda: hung.stat("anything"),
+                     lambda: hung.put_stream(hung.new_key(), random_chunks(64 * 1024))):
+            began = time.monotonic()
+            with pytest.raises(StorageUnavailable):
+                await call()
+            assert time.monotonic() - began < 2.5  # one timeout of 1 s; three would be >= 3 s
+        proxy.set_mode("pass")
+        await hung.ping()  # and back, with no manual step
+    finally:
+        proxy.stop()
 
 
 def test_presigning_needs_no_server(store_config: StoreConfig, closed_port: int) -> None:

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from uuid_utils.compat import uuid7
 
 from marketplace.accounts.principal import Principal
-from marketplace.errors import Conflict, NotFound, RuleViolation
+from marketplace.errors import Conflict, NotFound, RuleViolation, storage_down
 from marketplace.lib import audit
 from marketplace.lib.clock import format_paris, reading_at, real_span
 from marketplace.lib.files import check_zip, inspect_zip, safe_filename, sniff
@@ -28,7 +28,7 @@ from marketplace.tenders.models import Offer, OfferAttachment, SpecificContract
 from marketplace.tenders.offers._base import OfferBase
 from marketplace.tenders.offers._contexts import attachment_context, name_context
 from marketplace.uploads import DocumentTooLarge, DocumentTypeRefused, check_declared, header_filename, sniffing
-from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge
+from storage import CustomerKey, ObjectMismatch, ObjectNotFound, ObjectStore, ObjectTooLarge, StorageUnavailable
 
 
 class Attachments(OfferBase):
@@ -81,6 +81,8 @@ class Attachments(OfferBase):
             raise _too_large(contract, total, "body") from exc
         except DocumentTypeRefused as exc:  # the content, sniffed as it came
             raise quoted(exc, contract, "attachmentTypes") from None
+        except StorageUnavailable as exc:  # G12: a 503 within the store's timeout, journaled (D14b)
+            raise storage_down("body") from exc
         try:
             if inspected.spool is not None:
                 reasons = await asyncio.to_thread(_zip_refusals, inspected.spool)
@@ -196,9 +198,14 @@ class Attachments(OfferBase):
         except ObjectMismatch as exc:
             raise RuleViolation("upload: the stored file is not the declared size and SHA-256; it was removed",
                                 field="upload") from exc
+        except StorageUnavailable as exc:  # G12: the upload stays pending; completing it again will do
+            raise storage_down("upload") from exc
         # The type is judged as on the streamed way (D14a), on the stored bytes, read once with the key the
         # vendor hands over to complete its upload: the platform keeps neither the key nor the bytes.
-        attachment.content_type = await self._judge_stored(contract, attachment.object_key, sse_key)
+        try:
+            attachment.content_type = await self._judge_stored(contract, attachment.object_key, sse_key)
+        except StorageUnavailable as exc:
+            raise storage_down("upload") from exc
         attachment.received_at = (await self._time(contract)).now()  # P1: the file is in, verified
         attachment.sse_key_md5 = None
         await self.session.flush()
