@@ -114,10 +114,19 @@ class EmbeddedPostgres:
         if not self.standby:
             # A standby is read-only: its database and roles are the primary's, streamed.
             self._ensure_database()
-        if self.archive_dir is not None and not self.standby:
+        if self.archive_dir is not None and not self.standby and not self._archive_command_set(self.archive_dir):
             command = archive_command(self.archive_dir).replace("'", "''")
             self._run([_bin("psql"), "-h", "127.0.0.1", "-p", str(self.port), "-U", "postgres", "-d", "postgres",
                        "-c", f"ALTER SYSTEM SET archive_command = '{command}'", "-c", "SELECT pg_reload_conf()"])
+
+    def _archive_command_set(self, archive_dir: Path) -> bool:
+        """Whether an earlier start already set this archive command (ALTER SYSTEM keeps it in
+        postgresql.auto.conf): a warm start then skips the psql round, a second or more of `dev`'s start."""
+        try:
+            current = (self.pgdata / "postgresql.auto.conf").read_text()
+        except OSError:
+            return False
+        return archive_command(archive_dir).replace("'", "''") in current
 
     def _prepare_archive(self, archive_dir: Path) -> None:
         archive_dir.mkdir(parents=True, exist_ok=True)
