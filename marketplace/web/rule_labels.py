@@ -183,6 +183,8 @@ RULE_LABELS: dict[str, str] = {
           "d'une autorité d'horodatage, vérifiable sans la plateforme.",
     "G5": "Toute altération d'un fichier, d'un objet stocké ou d'une empreinte enregistrée est détectée, bloque "
           "son usage et est tracée.",
+    "G6": "Aucune offre dont la réception a été accusée n'est perdue : l'accusé n'est envoyé qu'une fois "
+          "l'enregistrement validé, même si un serveur, la base de données ou la file de tâches s'arrête.",
     "G7": "Une offre envoyée plusieurs fois avec la même clé d'envoi reçoit le même accusé de réception, sans "
           "doublon.",
     "G8": "La procédure avance dans l'ordre même lors d'actions simultanées : pas d'évaluation avant l'ouverture "
@@ -190,10 +192,16 @@ RULE_LABELS: dict[str, str] = {
     "G10": "Une saisie invalide est refusée en nommant le champ en cause, jamais par une erreur du serveur.",
     "G11": "Les fichiers déposés sont contrôlés (taille, type, archives piégées ou chiffrées, noms, virus), et un "
            "fichier non encore analysé n'est jamais déclaré sain.",
+    "G12": "Quand un service dont la plateforme dépend (stockage, base de données, file de tâches) est "
+           "indisponible, la réponse l'indique avec un délai de nouvel essai, rien n'est perdu, et le service "
+           "reprend dès son retour.",
     "G14": "Le journal d'audit est infalsifiable : la plateforme ne peut pas le réécrire, et sa vérification "
            "désigne le premier maillon rompu.",
     "G16": "Les signatures électroniques du contrat sont vérifiées selon l'arrêté du 22 mars 2019, chaque contrôle "
            "étant rapporté, de même que celles du client sur un bon de commande SONS et sa VA.",
+    "G18": "La base peut être restaurée à tout instant passé avec chaque offre reçue avant cet instant et ses "
+           "fichiers vérifiés ; le contenu des offres est purgé cinq ans après la signature du marché "
+           "(R2184-12), l'offre retenue et les accusés étant conservés.",
 }
 
 # The API's field names (camelCase, as a refusal's `field` carries them; an index or a dotted path is read by
