@@ -237,3 +237,33 @@ def test_the_document_is_its_reviewed_snapshot(document: dict[str, Any]) -> None
     if os.environ.get("MARKETPLACE_WRITE_OPENAPI") == "1":
         SNAPSHOT.write_text(rendered(document), encoding="utf-8")
     assert rendered(document) == SNAPSHOT.read_text(encoding="utf-8"), "the OpenAPI document changed"
+
+
+def test_every_declared_bound_of_a_parameter_is_in_the_document(offline_app: Litestar,
+                                                                 document: dict[str, Any]) -> None:
+    """A bound of 0 (`ge=0`) on an optional query parameter vanished from the document: a reader sent `after=-1`
+    to the audit log and got a 400 the document did not announce (lib/openapi.py `_zero_bounds`)."""
+    from litestar.handlers import HTTPRouteHandler
+    from litestar.params import ParameterKwarg
+
+    names = {"ge": "minimum", "gt": "exclusiveMinimum", "le": "maximum", "lt": "exclusiveMaximum"}
+    checked = 0
+    for route in offline_app.routes:
+        item = document["paths"].get(re.sub(r"\{(\w+):[^}]+\}", r"{\1}", route.path))
+        for handler in getattr(route, "route_handlers", []):
+            if item is None or not isinstance(handler, HTTPRouteHandler):
+                continue
+            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
+                documented = {p["name"]: p["schema"] for p in item.get(method.lower(), {}).get("parameters", [])}
+                for name, field in handler.parsed_fn_signature.parameters.items():
+                    kwarg = field.kwarg_definition
+                    if not isinstance(kwarg, ParameterKwarg) or (kwarg.query or name) not in documented:
+                        continue
+                    for bound, key in names.items():
+                        if getattr(kwarg, bound) is not None:
+                            checked += 1
+                            schema = documented[kwarg.query or name]
+                            assert schema.get(key) == getattr(kwarg, bound), (route.path, name, bound, schema)
+    assert checked >= 20
+    after = next(p for p in document["paths"]["/audit-events"]["get"]["parameters"] if p["name"] == "after")
+    assert after["schema"]["minimum"] == 0

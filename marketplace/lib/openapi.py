@@ -25,12 +25,14 @@ from litestar.openapi.spec import (
     OpenAPIMediaType,
     OpenAPIResponse,
     Operation,
+    Parameter,
     Reference,
     RequestBody,
     Schema,
     SecurityScheme,
 )
 from litestar.openapi.spec.enums import OpenAPIFormat, OpenAPIType
+from litestar.params import ParameterKwarg
 
 from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES, Access
 from marketplace.lib.clock import FIRST_YEAR, LAST_YEAR
@@ -238,6 +240,28 @@ def _handlers(app: Litestar) -> list[tuple[str, str, HTTPRouteHandler]]:
     return rows
 
 
+_BOUNDS = {"ge": "minimum", "gt": "exclusive_minimum", "le": "maximum", "lt": "exclusive_maximum"}
+
+
+def _zero_bounds(parameters: list[Parameter], handler: HTTPRouteHandler) -> None:
+    """Litestar writes a parameter's bound only when it is truthy: `ge=0` on an optional query parameter (the
+    audit log's `after`) vanished from the document, whose readers then sent -1 and got a 400. Written back
+    from the handler's own declarations."""
+    declared: dict[str, ParameterKwarg] = {}
+    for name, field in handler.parsed_fn_signature.parameters.items():
+        kwarg = field.kwarg_definition
+        if isinstance(kwarg, ParameterKwarg):
+            declared[kwarg.query or kwarg.header or kwarg.cookie or name] = kwarg
+    for parameter in parameters:
+        kwarg = declared.get(parameter.name)
+        if kwarg is None or not isinstance(parameter.schema, Schema):
+            continue
+        for bound, attribute in _BOUNDS.items():
+            value = getattr(kwarg, bound)
+            if value == 0 and getattr(parameter.schema, attribute) is None:
+                setattr(parameter.schema, attribute, value)
+
+
 def document_contract(app: Litestar) -> None:
     """Write security, error responses and raw request bodies into the app's OpenAPI document."""
     schema = app.openapi_schema
@@ -257,6 +281,7 @@ def document_contract(app: Litestar) -> None:
         # An anonymous route still refuses a bad credential, so its bearer is optional ({} = none needed).
         operation.security = [{BEARER: []}] if access.audience != "public" else [{}, {BEARER: []}]
         parameters = [p for p in operation.parameters or [] if not isinstance(p, Reference)]
+        _zero_bounds(parameters, handler)
         statuses = error_statuses(
             method, access, has_parameters=bool(parameters),
             has_path_parameters=any(p.param_in == "path" for p in parameters),
