@@ -8,6 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import asyncpg
+import pytest
 from arq.worker import Worker
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
@@ -17,11 +18,27 @@ from marketplace.devstack.redis import EmbeddedRedis
 from marketplace.devstack.smtp import MailSink
 from marketplace.lib.clock import system_clock
 from marketplace.lib.jobs import OutboxRelay
+from marketplace.lib.migrate import upgrade
 from marketplace.settings import Settings
 from marketplace.worker import worker_options
+from tests.conftest import _recreate_database, _with_database
 
 REQUEST = {"name": "Claire Martin", "email": "claire.martin@ehpad-les-tilleuls.fr",
            "subject": "Candidature au SAD", "message": "Bonjour, comment candidater ?"}
+
+
+@pytest.fixture(scope="module")
+def settings(settings: Settings) -> Settings:
+    """A database and a Redis database of the module's own. The session's live server (tests/web/browser.py)
+    runs a relay on the shared test database: had it run in this process before, it would hand these tests'
+    intents to its Redis before their own relay or worker, and the counts here would be another relay's."""
+    name = "marketplace_outbox_test"
+    asyncio.run(_recreate_database(settings.migration_url, name))
+    owner_url = _with_database(settings.migration_url, name)
+    upgrade(owner_url)
+    head, _, _ = settings.redis_url.rpartition("/")
+    return settings.with_(database_url=_with_database(settings.database_url, name),
+                          migration_database_url=owner_url, redis_url=f"{head}/7")
 
 
 async def _intents(settings: Settings) -> list[asyncpg.Record]:
