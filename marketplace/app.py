@@ -30,7 +30,7 @@ from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
 from litestar.types import Message, Scope
 from redis.asyncio import ConnectionPool
-from sqlalchemy.ext.asyncio import async_sessionmaker
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker
 
 from marketplace import models  # noqa: F401 - registers every table on the metadata
 from marketplace.accounts.audit_controllers import AuditEventController
@@ -102,6 +102,18 @@ log = logging.getLogger("marketplace.app")
 # disconnect error is invalidated with the pool's older ones, and the next checkout opens a new one.
 DATABASE_CONNECT_TIMEOUT = 3.0
 DATABASE_CONNECT_ARGS = {"timeout": DATABASE_CONNECT_TIMEOUT}
+
+
+def make_principal_engine(settings: Settings) -> AsyncEngine:
+    """The engine who calls is read with (accounts/auth.py), one statement per request: no transaction around it
+    (AUTOCOMMIT), no ping. The statement takes well under a millisecond: a few connections serve every request,
+    and none is opened per request (no overflow) when a burst comes.
+
+    Behind PgBouncer in transaction mode, outside a transaction the statement SQLAlchemy prepares and its
+    execution are two "transactions" PgBouncer may route to two server connections ("prepared statement ...
+    does not exist"): there the read runs in a transaction, at the price of BEGIN and ROLLBACK."""
+    return make_engine(settings, isolation_level="READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT",
+                       pool_size=8, max_overflow=0, connect_args=DATABASE_CONNECT_ARGS)
 # Where the public lists' answers are kept (`cache=True` routes, Settings.public_cache_seconds).
 PUBLIC_CACHE_STORE = "public_cache"
 
@@ -184,11 +196,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     # Reads that tolerate lag (lib/database.py): the replica when configured, else the request's own session.
     read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
-    # Who calls is read on every request, in one statement (accounts/auth.py): no transaction around it, no ping.
-    # Its statement takes well under a millisecond: a few connections serve every request, and none is opened
-    # per request (no overflow) when a burst comes.
-    principal_engine = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0,
-                      connect_args=DATABASE_CONNECT_ARGS)
+    principal_engine = make_principal_engine(settings)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:

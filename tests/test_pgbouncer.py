@@ -18,8 +18,9 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marketplace.app import create_app
+from marketplace.app import create_app, make_principal_engine
 from marketplace.devstack.pgbouncer import EmbeddedPgBouncer, PgBouncerUnavailable
 from marketplace.devstack.postgres import APP_ROLE, EmbeddedPostgres
 from marketplace.lib.clock import FrozenClock
@@ -84,6 +85,38 @@ async def test_without_the_setting_a_cached_prepared_statement_is_missing_on_the
 async def test_with_the_setting_the_same_transactions_pass(bouncer: EmbeddedPgBouncer) -> None:
     settings = Settings(database_url=bouncer.url("postgres"), database_pgbouncer=True)
     assert await _two_transactions_on_two_servers(settings) == [2, 3, 4]
+
+
+async def _principal_reads(engine: AsyncEngine) -> int:
+    """Statements as the principal read runs them (one per connection checkout, accounts/auth.py), 16 at a time
+    through 8 client connections onto PgBouncer's 2 server connections; the number that answered."""
+    async def read(n: int) -> int:
+        async with engine.connect() as connection:
+            return int((await connection.execute(text("SELECT CAST(:x AS int) + 1"), {"x": n})).scalar_one())
+
+    answered = 0
+    try:
+        for round_ in range(10):
+            answers = await asyncio.gather(*(read(round_ * 16 + n) for n in range(16)))
+            answered += sum(1 for n, a in enumerate(answers) if a == round_ * 16 + n + 1)
+    finally:
+        await engine.dispose()
+    return answered
+
+
+async def test_the_principal_read_outside_a_transaction_loses_its_statement_between_servers(
+        bouncer: EmbeddedPgBouncer) -> None:
+    """Why the principal engine is not AUTOCOMMIT behind PgBouncer: the statement is prepared in one round trip
+    and executed in the next, each its own "transaction" to PgBouncer, which may hand them to two servers."""
+    settings = Settings(database_url=bouncer.url("postgres"), database_pgbouncer=True)
+    autocommit = make_engine(settings, isolation_level="AUTOCOMMIT", pool_size=8, max_overflow=0)
+    with pytest.raises(DBAPIError, match=r"prepared statement .* does not exist"):
+        await _principal_reads(autocommit)
+
+
+async def test_the_principal_engine_reads_through_pgbouncer(bouncer: EmbeddedPgBouncer) -> None:
+    settings = Settings(database_url=bouncer.url("postgres"), database_pgbouncer=True)
+    assert await _principal_reads(make_principal_engine(settings)) == 160
 
 
 @pytest.fixture
