@@ -253,8 +253,8 @@ def test_every_declared_bound_of_a_parameter_is_in_the_document(offline_app: Lit
         for handler in getattr(route, "route_handlers", []):
             if item is None or not isinstance(handler, HTTPRouteHandler):
                 continue
-            for method in handler.http_methods - {"HEAD", "OPTIONS"}:
-                documented = {p["name"]: p["schema"] for p in item.get(method.lower(), {}).get("parameters", [])}
+            for verb in handler.http_methods - {"HEAD", "OPTIONS"}:
+                documented = {p["name"]: p["schema"] for p in item.get(verb.lower(), {}).get("parameters", [])}
                 for name, field in handler.parsed_fn_signature.parameters.items():
                     kwarg = field.kwarg_definition
                     if not isinstance(kwarg, ParameterKwarg) or (kwarg.query or name) not in documented:
