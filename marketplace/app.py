@@ -18,6 +18,7 @@ from advanced_alchemy.extensions.litestar._utils import delete_aa_scope_state, g
 from advanced_alchemy.extensions.litestar.plugins.init.config.asyncio import autocommit_handler_maker
 from arq.connections import ArqRedis
 from litestar import Litestar
+from litestar._openapi.plugin import OpenAPIPlugin
 from litestar.config.response_cache import ResponseCacheConfig
 from litestar.constants import HTTP_RESPONSE_START
 from litestar.datastructures import State
@@ -25,6 +26,7 @@ from litestar.di import Provide
 from litestar.middleware import DefineMiddleware
 from litestar.openapi import OpenAPIConfig
 from litestar.openapi.plugins import ScalarRenderPlugin, SwaggerRenderPlugin
+from litestar.openapi.spec import OpenAPI
 from litestar.plugins.problem_details import ProblemDetailsConfig, ProblemDetailsPlugin
 from litestar.stores.redis import RedisStore
 from litestar.stores.registry import StoreRegistry
@@ -282,6 +284,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         ),
         debug=settings.debug,
     )
-    publish_access(app)
-    document_contract(app)
+    _document_when_first_read(app)
     return app
+
+
+class _DocumentedOpenAPIPlugin(OpenAPIPlugin):
+    """Litestar's OpenAPI plugin, writing who may call each route, its errors and raw bodies into the document as
+    it is built (lib/access.py, lib/openapi.py)."""
+
+    __slots__ = ()
+
+    def _build_openapi(self) -> OpenAPI:
+        schema = super()._build_openapi()
+        publish_access(self.app, schema)
+        document_contract(self.app, schema)
+        return schema
+
+
+def _document_when_first_read(app: Litestar) -> None:
+    """The document is built on its first read (GET /schema), not at start-up: building it costs about half a
+    second, which every process start (and every test's app) paid for a document most never serve. Litestar
+    creates its plugin itself and has no hook after the build: the instance takes the subclass above (same slots,
+    same registry entry); tests/test_openapi.py reads the result."""
+    app.plugins.get(OpenAPIPlugin).__class__ = _DocumentedOpenAPIPlugin

@@ -12,6 +12,7 @@ from typing import Any
 
 from litestar import Litestar
 from litestar.handlers import HTTPRouteHandler
+from litestar.openapi.spec import OpenAPI
 
 ACCESS_KEY = "access"
 
@@ -66,9 +67,8 @@ def unclassified_routes(app: Litestar) -> list[str]:
     return [f"{method} {path}" for method, path, access in route_inventory(app) if access is None]
 
 
-def publish_access(app: Litestar) -> None:
+def publish_access(app: Litestar, schema: OpenAPI) -> None:
     """Write each route's declaration into its OpenAPI description, so API users read who may call it."""
-    schema = app.openapi_schema
     for method, path, access in route_inventory(app):
         if access is None or path.startswith(FRAMEWORK_PREFIXES):
             continue

@@ -21,6 +21,7 @@ from litestar._openapi.schema_generation.plugins.struct import StructSchemaPlugi
 from litestar.handlers import HTTPRouteHandler
 from litestar.openapi.spec import (
     Components,
+    OpenAPI,
     OpenAPIHeader,
     OpenAPIMediaType,
     OpenAPIResponse,
@@ -262,9 +263,8 @@ def _zero_bounds(parameters: list[Parameter], handler: HTTPRouteHandler) -> None
                 setattr(parameter.schema, attribute, value)
 
 
-def document_contract(app: Litestar) -> None:
+def document_contract(app: Litestar, schema: OpenAPI) -> None:
     """Write security, error responses and raw request bodies into the app's OpenAPI document."""
-    schema = app.openapi_schema
     components = schema.components if isinstance(schema.components, Components) else Components()
     components.security_schemes = {**(components.security_schemes or {}), **SECURITY_SCHEMES}
     components.schemas[PROBLEM] = PROBLEM_SCHEMA
