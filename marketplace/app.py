@@ -225,7 +225,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             await auth_engine.dispose()
             await principal_engine.dispose()
             await read_replica.dispose()
-            await redis.aclose()
+            # The pool too: its connections belong to this event loop, which ends with the app.
+            await redis.aclose(close_connection_pool=True)
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
 

@@ -225,7 +225,15 @@ async def _reset(settings: Settings) -> None:
     try:
         # As the owner, with triggers off: the audit log refuses TRUNCATE to everyone else.
         await conn.execute("SET session_replication_role = replica")
-        await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        # A connection left idle in a transaction (a session never closed) would hold the TRUNCATE forever: it
+        # fails instead, naming what that transaction last ran.
+        await conn.execute("SET lock_timeout = '15s'")
+        try:
+            await conn.execute(f"TRUNCATE {tables} RESTART IDENTITY CASCADE")
+        except asyncpg.LockNotAvailableError:
+            held = await conn.fetch("SELECT usename, state, left(query, 300) AS query FROM pg_stat_activity "
+                                    "WHERE datname = current_database() AND pid <> pg_backend_pid()")
+            raise AssertionError(f"a transaction left open blocks the reset: {[dict(r) for r in held]}") from None
     finally:
         await conn.close()
     from redis.asyncio import Redis
