@@ -212,13 +212,23 @@ async def sampler(server: Server, settings: Settings, began: float, into: list[S
 @dataclass
 class Context:
     contract_id: str
-    buyer: dict[str, str]
+    buyer_user: uuid.UUID
     settings: Settings
     result: SoakResult
     began: float
     end: float
     think: float
     submit_share: float
+    _buyer: dict[str, str] = field(default_factory=dict)
+    _buyer_minted: float = 0.0
+
+    @property
+    def buyer(self) -> dict[str, str]:
+        """The buyer's header, renewed before its 15-minute token expires (as the users' own are): a run longer
+        than that read the contract with an expired token and counted 401s."""
+        if not self._buyer or time.monotonic() - self._buyer_minted > 600:
+            self._buyer, self._buyer_minted = bearer(self.settings, self.buyer_user), time.monotonic()
+        return self._buyer
 
 
 class User:
@@ -297,24 +307,24 @@ class User:
                 await self.read()
 
 
-async def _buyer_header(settings: Settings, contract_id: str) -> dict[str, str]:
+async def _buyer_user(settings: Settings, contract_id: str) -> uuid.UUID:
     """The contract's buyer: an administrator of its buying organisation."""
     rows = await fetch(settings, "SELECT m.user_id FROM membership m JOIN specific_contract c "
                                  "ON m.organisation_id = c.buyer_organisation_id WHERE c.id = $1 "
                                  "ORDER BY 'buyer:admin' = ANY(m.roles) DESC, m.user_id LIMIT 1",
                        uuid.UUID(contract_id))
-    return bearer(settings, rows[0]["user_id"])
+    return rows[0]["user_id"]
 
 
 async def _drive(base: str, server: Server, settings: Settings, contract_id: str, users: list[uuid.UUID],
                  result: SoakResult, think: float, submit_share: float, sample_every: float, seed: int) -> None:
-    buyer = await _buyer_header(settings, contract_id)
+    buyer = await _buyer_user(settings, contract_id)
     async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT) as http:
-        check = await http.get(f"/specific-contracts/{contract_id}", headers=buyer)
+        check = await http.get(f"/specific-contracts/{contract_id}", headers=bearer(settings, buyer))
         if check.status_code != 200:
             raise RuntimeError(f"the buyer's read of the contract answered {check.status_code}: {check.text}")
     began = time.monotonic()
-    ctx = Context(contract_id=contract_id, buyer=buyer, settings=settings, result=result, began=began,
+    ctx = Context(contract_id=contract_id, buyer_user=buyer, settings=settings, result=result, began=began,
                   end=began + result.seconds, think=think, submit_share=submit_share)
     stop = asyncio.Event()
     limits = httpx.Limits(max_connections=len(users), max_keepalive_connections=len(users))
