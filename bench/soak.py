@@ -148,6 +148,9 @@ class SoakResult:
             found.append(f"1 MiB submit p95 {self.pct('submit'):.0f} ms ≥ {submit_p95:.0f} ms")
         if self.server_errors:
             found.append(f"{self.server_errors} 5xx answers")
+        if self.other_errors:
+            # A refusal or a transport error the scenario did not ask for is the run not doing what it says.
+            found.append(f"{self.other_errors} answers neither 2xx nor 5xx (or no answer)")
         if self.rss_growth >= rss_growth:
             found.append(f"server RSS grew {self.rss_growth:.1%} after the warm-up (< {rss_growth:.0%})")
         if self.fd_growth > fd_slack:
