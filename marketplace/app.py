@@ -116,6 +116,8 @@ def make_principal_engine(settings: Settings) -> AsyncEngine:
     does not exist"): there the read runs in a transaction, at the price of BEGIN and ROLLBACK."""
     return make_engine(settings, isolation_level="READ COMMITTED" if settings.database_pgbouncer else "AUTOCOMMIT",
                        pool_size=8, max_overflow=0, connect_args=DATABASE_CONNECT_ARGS)
+
+
 # Where the public lists' answers are kept (`cache=True` routes, Settings.public_cache_seconds).
 PUBLIC_CACHE_STORE = "public_cache"
 
