@@ -59,6 +59,7 @@ from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
+from marketplace.lib import dependencies
 from marketplace.lib.database import ReadReplica, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
@@ -172,6 +173,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     if not settings.database_url:
         raise RuntimeError("MARKETPLACE_DATABASE_URL is not set (`marketplace dev` sets it for you)")
     clock = clock or system_clock
+    dependencies.install()
     db_config = SQLAlchemyAsyncConfig(
         connection_string=settings.database_url,
         session_config=AsyncSessionConfig(expire_on_commit=False),
@@ -310,3 +312,4 @@ def _document_when_first_read(app: Litestar) -> None:
     creates its plugin itself and has no hook after the build: the instance takes the subclass above (same slots,
     same registry entry); tests/test_openapi.py reads the result."""
     app.plugins.get(OpenAPIPlugin).__class__ = _DocumentedOpenAPIPlugin
+
