@@ -216,8 +216,9 @@ def table(results: list[Figures], baseline: Figures) -> str:
 
 
 def insert_section(path: Path, section: str) -> None:
-    """Newest first, right after the marker; the intro (bench/http.py's) is left as it is."""
-    old = path.read_text()
+    """Newest first, right after the marker; the intro (bench/http.py's) is left as it is. A file that does not
+    exist yet (an `--out` elsewhere) is started: the run's figures are never lost to a missing file."""
+    old = path.read_text() if path.exists() else ""
     head, marker, runs = old.partition(RUNS_MARKER)
     if not marker:
         path.write_text(old.rstrip() + f"\n\n{RUNS_MARKER}\n\n{section.strip()}\n")

@@ -19,3 +19,13 @@ def test_every_bench_script_imports() -> None:
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120,
                             check=False)
     assert result.returncode == 0, result.stderr[-3000:]
+
+
+def test_a_results_file_that_does_not_exist_yet_is_started(tmp_path: Path) -> None:
+    """`--out` elsewhere than bench/RESULTS.md: the run ended in a traceback and its figures were lost."""
+    code = ("import sys; from pathlib import Path; from bench.search import insert_section, RUNS_MARKER\n"
+            "p = Path(sys.argv[1]); insert_section(p, '## first'); insert_section(p, '## second')\n"
+            "text = p.read_text(); assert RUNS_MARKER in text and text.index('## second') < text.index('## first')\n")
+    result = subprocess.run([sys.executable, "-c", code, str(tmp_path / "new.md")], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120, check=False)
+    assert result.returncode == 0, result.stderr[-3000:]
