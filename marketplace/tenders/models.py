@@ -250,9 +250,11 @@ class NeedSearch(DefaultBase):
 
     __tablename__ = "need_search"
     __table_args__ = (
-        Index("ix_need_search_document", "document", postgresql_using="gin"),
-        Index("ix_need_search_departements", "departements", postgresql_using="gin"),
-        Index("ix_need_search_cpv_codes", "cpv_codes", postgresql_using="gin"),
+        # No pending list (migration 0034): every search is a plain index lookup, each publication merges its own.
+        Index("ix_need_search_document", "document", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
+        Index("ix_need_search_departements", "departements", postgresql_using="gin",
+              postgresql_with={"fastupdate": "off"}),
+        Index("ix_need_search_cpv_codes", "cpv_codes", postgresql_using="gin", postgresql_with={"fastupdate": "off"}),
         # The listing's order (newest first, then id): a backward scan of this index is the page.
         Index("ix_need_search_published_at_need_id", "published_at", "need_id"),
     )
