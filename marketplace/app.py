@@ -55,11 +55,11 @@ from marketplace.awards.controllers import (
 from marketplace.awards.deps import provide_opening_evaluation
 from marketplace.errors import exception_handlers
 from marketplace.funding.controllers import FundingCallController, NeedFundingController
+from marketplace.lib import dependencies
 from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
-from marketplace.lib import dependencies
 from marketplace.lib.database import ReadReplica, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
