@@ -312,4 +312,3 @@ def _document_when_first_read(app: Litestar) -> None:
     creates its plugin itself and has no hook after the build: the instance takes the subclass above (same slots,
     same registry entry); tests/test_openapi.py reads the result."""
     app.plugins.get(OpenAPIPlugin).__class__ = _DocumentedOpenAPIPlugin
-

@@ -104,15 +104,15 @@ async def test_framework_refusals_are_complete_problems(client: AsyncTestClient[
     assert unauthenticated.headers["www-authenticate"] == "Bearer"
 
 
-async def test_route_dependencies_resolve_in_the_requests_task_and_guards_on_the_loop(
+async def test_route_dependencies_resolve_in_the_requests_task_and_the_guard_is_a_coroutine(
         client: AsyncTestClient[Litestar]) -> None:
     """lib/dependencies.py: sibling dependencies run in order in the request's own task (Litestar would open a task
-    group, a task each), so a context variable one sets reaches the handler; the access guard is a coroutine, run
-    on the event loop rather than dispatched to a worker thread on every request (accounts/guards.py)."""
+    group, a task each), so a context variable one sets reaches the handler. `client` builds the real app, whose
+    `create_app` installs this for every app of the process. The access guard is a coroutine: Litestar dispatches
+    a plain-function guard to a worker thread on every request (accounts/guards.py)."""
     import asyncio
     import contextvars
     import inspect
-    import threading
 
     from litestar import get
     from litestar.di import Provide
@@ -132,17 +132,12 @@ async def test_route_dependencies_resolve_in_the_requests_task_and_guards_on_the
         seen["second"] = asyncio.current_task()
         return 2
 
-    async def guard(connection: object, handler: object) -> None:
-        seen["guard_thread"] = threading.get_ident()
-
-    @get("/probe", dependencies={"a": Provide(first), "b": Provide(second)}, guards=[guard], sync_to_thread=False)
+    @get("/probe", dependencies={"a": Provide(first), "b": Provide(second)}, sync_to_thread=False)
     async def probe(a: int, b: int) -> dict[str, object]:
         seen["handler"] = asyncio.current_task()
-        seen["handler_thread"] = threading.get_ident()
         return {"sum": a + b, "mark": mark.get()}
 
     async with AsyncTestClient(Litestar(route_handlers=[probe])) as probe_client:
         answer = (await probe_client.get("/probe")).json()
     assert answer == {"sum": 3, "mark": "set by the first dependency"}
     assert seen["first"] is seen["second"] is seen["handler"]
-    assert seen["guard_thread"] == seen["handler_thread"]
