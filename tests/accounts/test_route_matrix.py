@@ -88,7 +88,7 @@ from marketplace.app import asyncpg_dsn, create_app
 from marketplace.lib.access import FRAMEWORK_PREFIXES, public, route_inventory
 from marketplace.opendata.ocds import OcdsService
 from marketplace.settings import Settings
-from tests.vendors.api import VALID_UNTIL, admission_body, dps_body, minimal_pdf
+from tests.vendors.api import VALID_UNTIL, admission_body, dps_body, initial_window_end, minimal_pdf
 from tests.web.pages import Browser, csrf_token
 from tests.web.pages import login as web_login
 from tests.world import PASSWORD, PEOPLE, World, email_of
@@ -985,7 +985,7 @@ class Scenario:
         buyer, vendor = self.world["buyer_admin"].headers, self.world["vendor_admin"].headers
         dps = self._ok(await self.client.post("/dps", headers=buyer, json=self.dps_body), "DPS")
         self._ok(await self.client.post(f"/dps/{dps['id']}/publish", headers=buyer, json={
-            "initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}), "publish")
+            "initialWindowEnd": initial_window_end(datetime.now(UTC)).isoformat()}), "publish")
         category = dps["categories"][0]
         self.admission_body = admission_body(category["id"])
         admission = self._ok(await self.client.post("/admission-requests", headers=vendor,
@@ -1303,7 +1303,7 @@ class Scenario:
         if route == "POST /needs/{need_id}/filing":
             return {"callId": self.path_values["call_id"]}
         if route == "POST /dps/{dps_id}/publish":
-            return {"initialWindowEnd": (datetime.now(UTC) + timedelta(days=31)).isoformat()}
+            return {"initialWindowEnd": initial_window_end(datetime.now(UTC)).isoformat()}
         return BODIES.get(route)
 
     def after(self, route: str, response: httpx.Response) -> None:

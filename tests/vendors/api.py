@@ -116,6 +116,17 @@ def initial_window(clock: FrozenClock) -> timedelta:
     return max(timedelta(days=31), earliest_franc_deadline(now, INITIAL_WINDOW_DAYS) - now)
 
 
+def initial_window_end(now: datetime, slack: timedelta = timedelta(minutes=1)) -> datetime:
+    """The earliest initialWindowEnd D4 allows for a notice the server sends up to `slack` after `now`.
+
+    For tests on the real clock (or a sandbox's, which runs ahead of it): `now + 31 days` fails when the server's
+    Paris day has turned between the test's reading and the request (a sandbox at a day per second crosses
+    midnight in a twentieth of a second), and from the first hour of a day with an autumn clock change inside
+    the window. The limit only grows with the sending instant, so the latest sending instant gives one that holds.
+    """
+    return earliest_franc_deadline(now + slack, INITIAL_WINDOW_DAYS)
+
+
 async def publish(client: Client, world: World, clock: FrozenClock, dps_id: str,
                   window: timedelta | None = None) -> httpx.Response:
     window = initial_window(clock) if window is None else window

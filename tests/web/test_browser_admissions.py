@@ -5,7 +5,7 @@ or critical violation on either screen. Screenshots: .artefacts/screens/admissio
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -14,7 +14,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.settings import Settings
-from tests.vendors.api import apply, dps_body, expect, upload_all
+from tests.vendors.api import apply, dps_body, expect, initial_window_end, upload_all
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -36,7 +36,7 @@ async def _decidable_request(client: Client, world: World) -> dict[str, Any]:
     now = datetime.now(UTC)
     dps = expect(await client.post("/dps", headers=buyer, json={**dps_body(now), "sandbox": {"factor": 2}}), 201)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer,
-                             json={"initialWindowEnd": (now + timedelta(days=31)).isoformat()}), 200)
+                             json={"initialWindowEnd": initial_window_end(now).isoformat()}), 200)
     expect(await client.post(f"/dps/{dps['id']}/sandbox/fast-forward", headers=buyer, json={"days": 32}), 200)
     expect(await client.post(f"/dps/{dps['id']}/activate", headers=buyer), 200)
     request = await apply(client, world["vendor_admin"], dps["categories"][0]["id"])

@@ -7,7 +7,7 @@ vendor-invitations.png.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +17,7 @@ from litestar.testing import AsyncTestClient
 
 from marketplace.app import create_app
 from marketplace.settings import Settings
-from tests.vendors.api import dps_body, expect, minimal_pdf, sha256
+from tests.vendors.api import dps_body, expect, initial_window_end, minimal_pdf, sha256
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -39,7 +39,7 @@ async def test_a_vendor_applies_with_its_documents_and_submits(
     dps = expect(await client.post("/dps", headers=buyer, json=dps_body(now, title="SAD du navigateur")), 201)
     # Published: in its initial window, it receives requests (D4, D5).
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer,
-                             json={"initialWindowEnd": (now + timedelta(days=31)).isoformat()}), 200)
+                             json={"initialWindowEnd": initial_window_end(now).isoformat()}), 200)
     category = dps["categories"][0]
     files = {}
     for kind in ("kbis", "insurance"):

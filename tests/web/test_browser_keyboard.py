@@ -35,7 +35,7 @@ from marketplace.lib.clock import FrozenClock
 from tests.funding_api import open_call
 from tests.tenders.test_needs import filing_dps, finess
 from tests.tenders.test_publication import admit, publish, submitted_need
-from tests.vendors.api import categories_by_pair, dps_body, expect, minimal_pdf, open_dps, sha256
+from tests.vendors.api import categories_by_pair, dps_body, expect, initial_window_end, minimal_pdf, open_dps, sha256
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -281,7 +281,7 @@ async def test_a_vendor_applies_with_its_documents_with_the_keyboard_alone(
     buyer = world["buyer_admin"].headers
     dps = expect(await client.post("/dps", headers=buyer, json=dps_body(now, title="SAD au clavier")), 201)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer,
-                             json={"initialWindowEnd": (now + timedelta(days=31)).isoformat()}), 200)
+                             json={"initialWindowEnd": initial_window_end(now).isoformat()}), 200)
     category = dps["categories"][0]
     files = {}
     for kind in ("kbis", "insurance"):

@@ -20,7 +20,7 @@ from marketplace.settings import Settings
 from tests.tenders.test_needs import create as create_need
 from tests.tenders.test_needs import finess
 from tests.tenders.test_publication import admit, ensure_opener
-from tests.vendors.api import categories_by_pair, dps_body, expect
+from tests.vendors.api import categories_by_pair, dps_body, expect, initial_window_end
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -44,7 +44,7 @@ async def _filed_sandbox_need(client: Client, world: World) -> dict[str, Any]:
     now = datetime.now(UTC)
     dps = expect(await client.post("/dps", headers=buyer, json={**dps_body(now), "sandbox": {"factor": 2}}), 201)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer,
-                             json={"initialWindowEnd": (now + timedelta(days=31)).isoformat()}), 200)
+                             json={"initialWindowEnd": initial_window_end(now).isoformat()}), 200)
     expect(await client.post(f"/dps/{dps['id']}/sandbox/fast-forward", headers=buyer, json={"days": 32}), 200)
     dps = expect(await client.post(f"/dps/{dps['id']}/activate", headers=buyer), 200)
     await admit(client, world, world["vendor_admin"], categories_by_pair(dps)["grand_age", "saas"])

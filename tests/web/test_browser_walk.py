@@ -41,7 +41,7 @@ from tests.tenders.test_needs import create as create_need
 from tests.tenders.test_needs import finess
 from tests.tenders.test_offers import prepared_offer, submit
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
-from tests.vendors.api import apply, categories_by_pair, dps_body, expect, minimal_pdf, upload_all
+from tests.vendors.api import apply, categories_by_pair, dps_body, expect, initial_window_end, minimal_pdf, upload_all
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -96,7 +96,7 @@ async def _active_sandbox(client: Client, world: World, mode: str) -> tuple[dict
         **dps_body(now, conduct_mode=mode), "sandbox": {"factor": FACTOR}}), 201)
     sandbox = Sandbox(client, world, dps)
     expect(await client.post(f"/dps/{dps['id']}/publish", headers=buyer,
-                             json={"initialWindowEnd": (now + timedelta(days=31)).isoformat()}), 200)
+                             json={"initialWindowEnd": initial_window_end(sandbox.now(), MARGIN).isoformat()}), 200)
     await sandbox.skip(32)  # D4's 30 days, skipped
     return expect(await client.post(f"/dps/{dps['id']}/activate", headers=buyer), 200), sandbox
 
