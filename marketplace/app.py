@@ -155,10 +155,13 @@ def asyncpg_dsn(database_url: str) -> str:
     return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
-def make_redis(settings: Settings) -> ArqRedis:
+def make_redis_pool(settings: Settings) -> ConnectionPool:
     # Short socket timeouts: a dead Redis must not hold a request (or /health) for long.
-    pool = ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
-    return ArqRedis(connection_pool=pool)
+    return ConnectionPool.from_url(settings.redis_url, socket_connect_timeout=1, socket_timeout=2)
+
+
+def make_redis(settings: Settings) -> ArqRedis:
+    return ArqRedis(connection_pool=make_redis_pool(settings))
 
 
 def make_store(settings: Settings) -> ObjectStore:
@@ -211,7 +214,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
         engine = make_engine(settings, pool_pre_ping=True, pool_size=2, max_overflow=0,
                       connect_args=DATABASE_CONNECT_ARGS)
         # Behind PgBouncer in transaction mode a LISTEN is lost with its server connection: the relay polls.
-        relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, clock,
+        # The clock as the app's state holds it when it starts (tests set it per test on an app they reuse).
+        relay = OutboxRelay(async_sessionmaker(engine, expire_on_commit=False), redis, app.state.clock,
                             database_dsn=None if settings.database_pgbouncer else asyncpg_dsn(settings.database_url),
                             poll_interval=settings.outbox_poll_interval)
         app.state.relay = relay
@@ -229,8 +233,11 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             await auth_engine.dispose()
             await principal_engine.dispose()
             await read_replica.dispose()
-            # The pool too: its connections belong to this event loop, which ends with the app.
+            # The pool too: its connections belong to this event loop, which ends with the app. A fresh one for the
+            # next start, which may run on another loop (a test client's): the closed pool's lock stays bound to
+            # this one. The client object itself is kept, as the stores and the pages hold it.
             await redis.aclose(close_connection_pool=True)
+            redis.connection_pool = make_redis_pool(settings)
 
     pages = mount_web(settings, redis)  # the back-office under /app (marketplace/web)
 

@@ -20,7 +20,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 
-from marketplace.app import asyncpg_dsn, create_app, make_store
+from marketplace.app import asyncpg_dsn, make_store
 from marketplace.devstack import Stack
 from marketplace.devstack.clamd import ClamdUnavailable, EmbeddedClamd
 from marketplace.devstack.smtp import MailSink
@@ -32,6 +32,7 @@ from marketplace.models import metadata
 from marketplace.reference.cpv import import_cpv
 from marketplace.settings import Settings
 from tests import esign_pki
+from tests.apps import shared_app
 from tests.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -275,7 +276,7 @@ async def cpv(settings: Settings) -> None:
 
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
-    return create_app(settings)
+    return shared_app(settings)
 
 
 @pytest.fixture

@@ -35,11 +35,11 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.devstack.smtp import MailSink
 from marketplace.lib.rate_limit import LOGIN_RATE_LIMIT
 from marketplace.settings import Settings
 from marketplace.web.security import SESSION_COOKIE
+from tests.apps import shared_app
 from tests.tenders.test_deadline_race import SetUpThenRealTime
 from tests.tenders.test_offers import prepared_offer
 from tests.tenders.test_publication import admit, publish, submitted_need
@@ -181,7 +181,7 @@ def clock() -> SetUpThenRealTime:
 
 @pytest.fixture
 def app(settings: Settings, clock: SetUpThenRealTime) -> Litestar:
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock)
 
 
 def _remaining(response: httpx.Response) -> int:

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.apps import shared_app
 
 START = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
 
@@ -22,4 +22,4 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
     """Overrides the root `app`: the same app, reading the test's clock (so `client` uses it too)."""
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock)

@@ -14,9 +14,9 @@ import pytest
 from litestar import Litestar
 
 from marketplace.accounts.auth import issue_access_token
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.tenders.test_offers import PARTS
 from tests.tenders.test_publication import _insert_admitted_vendors, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
@@ -46,7 +46,7 @@ def clock() -> SetUpThenRealTime:
 
 @pytest.fixture
 def app(settings: Settings, clock: SetUpThenRealTime) -> Litestar:
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock)
 
 
 async def test_five_hundred_submissions_around_a_real_deadline(

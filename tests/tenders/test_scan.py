@@ -31,6 +31,7 @@ from marketplace.settings import Settings
 from marketplace.tenders.jobs import scan_pending_attachments
 from marketplace.worker import worker_options
 from storage import ObjectStore, StoreConfig
+from tests.apps import shared_app
 from tests.tenders.test_offers import DEADLINE, open_contract, open_offers, prepared_offer, submit
 from tests.vendors.api import Client, audit_actions, expect, fetch, minimal_pdf
 from tests.vendors.conftest import clock  # noqa: F401  (a fixture)
@@ -108,7 +109,7 @@ def scan_settings(settings: Settings, fake_clamd: FakeClamd) -> Settings:
 @pytest.fixture
 def app(scan_settings: Settings, clock: FrozenClock) -> Litestar:
     """Overrides the root `app`: on the test's clock, with clamd configured."""
-    return create_app(scan_settings, clock=clock)
+    return shared_app(scan_settings, clock)
 
 
 async def _opened_with(client: Client, world: World, clock: FrozenClock,

@@ -7,9 +7,9 @@ from datetime import UTC, datetime
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.apps import shared_app
 
 # A Monday in a month without public holidays, so working days are easy to follow by eye.
 START = datetime(2026, 1, 5, 8, 0, tzinfo=UTC)
@@ -23,4 +23,4 @@ def clock() -> FrozenClock:
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
     """Overrides the root `app`: the same app, reading the test's clock (so `client` uses it too)."""
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock)

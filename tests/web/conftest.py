@@ -8,9 +8,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.vendors.conftest import START
 from tests.web.pages import BASE_URL
 
@@ -22,7 +22,7 @@ def clock() -> FrozenClock:
 
 @pytest.fixture
 def app(settings: Settings, clock: FrozenClock) -> Litestar:
-    return create_app(settings, clock=clock)
+    return shared_app(settings, clock)
 
 
 @pytest.fixture

@@ -14,8 +14,8 @@ import httpx
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -25,7 +25,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def test_an_admin_creates_and_revokes_an_api_key(chromium: BrowserThread, live_server: str,

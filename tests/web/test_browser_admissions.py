@@ -12,8 +12,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.vendors.api import apply, dps_body, expect, initial_window_end, upload_all
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
@@ -26,7 +26,7 @@ Client = AsyncTestClient[Litestar]
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def _decidable_request(client: Client, world: World) -> dict[str, Any]:

@@ -15,8 +15,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.vendors.api import dps_body, expect, initial_window_end, minimal_pdf, sha256
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
@@ -29,7 +29,7 @@ Client = AsyncTestClient[Litestar]
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the DPS the test publishes through the API does too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def test_a_vendor_applies_with_its_documents_and_submits(

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
 
@@ -22,7 +22,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def test_a_platform_admin_filters_the_journal_and_verifies_the_chain(chromium: BrowserThread,

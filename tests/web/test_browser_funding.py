@@ -16,9 +16,10 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import asyncpg_dsn, create_app
+from marketplace.app import asyncpg_dsn
 from marketplace.lib.clock import PARIS
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.funding_api import file_need, give_evidence, open_call, select_need
 from tests.tenders.test_publication import submitted_need
 from tests.vendors.api import expect, minimal_pdf
@@ -33,7 +34,7 @@ Client = AsyncTestClient[Litestar]
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def requested_first_tranche(client: Client, world: World, settings: Settings) -> tuple[dict[str, Any], str]:

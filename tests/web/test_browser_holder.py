@@ -15,8 +15,8 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.funding_api import open_call
 from tests.tenders.test_needs import filing_dps, finess
 from tests.vendors.api import expect
@@ -33,7 +33,7 @@ TITLE = "DUI des Tilleuls — en ligne"
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 def _tab_to(page: Any, text: str, limit: int = 60) -> None:

@@ -14,9 +14,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.lib.clock import to_paris
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.tenders.test_needs import create as create_need
 from tests.tenders.test_needs import finess
 from tests.tenders.test_publication import admit, ensure_opener
@@ -33,7 +33,7 @@ _FACILITIES = itertools.count(1)
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def _filed_sandbox_need(client: Client, world: World) -> dict[str, Any]:

@@ -13,9 +13,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
 from marketplace.web.rule_labels import RULE_LABELS
+from tests.apps import shared_app
 from tests.tenders.test_needs import filing_dps, finess, need_body
 from tests.vendors.api import expect
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
@@ -29,7 +29,7 @@ Client = AsyncTestClient[Litestar]
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def test_a_holder_reads_an_n2_refusal_in_french(

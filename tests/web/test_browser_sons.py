@@ -14,9 +14,9 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.lib.clock import FrozenClock
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.sons.api import Client
 from tests.sons.test_reports import known_orders
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
@@ -28,7 +28,7 @@ pytestmark = pytest.mark.slow
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the orders made through the API are made on it too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 async def test_the_operator_filters_the_orders_and_opens_one_in_the_browser(

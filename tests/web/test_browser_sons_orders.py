@@ -21,8 +21,8 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.sons.api import SIGNATORY, Client, asp, dispositif, draft, ok, request_of, signed, solution
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.web.test_browser_contracts import _tab_to
@@ -35,7 +35,7 @@ REF = "BDC-CLAVIER-1"
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the order made through the API is made on it too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 def _context(browser: Any) -> tuple[Any, Any, dict[str, Any]]:

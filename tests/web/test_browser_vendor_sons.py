@@ -25,9 +25,9 @@ from typing import Any
 import pytest
 from litestar import Litestar
 
-from marketplace.app import create_app
 from marketplace.lib.clock import to_paris
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.sons.api import IBAN, Client, dispositif, ok, sign
 from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
 from tests.world import PASSWORD, World, email_of
@@ -40,7 +40,7 @@ NUMBER = "ANS-SEG-CLAVIER-1"
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the dispositif's calendar is set around it."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 def orders_file(path: Path) -> Path:

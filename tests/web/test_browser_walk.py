@@ -31,9 +31,9 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
-from marketplace.app import create_app
 from marketplace.lib.clock import to_paris
 from marketplace.settings import Settings
+from tests.apps import shared_app
 from tests.awards.test_award import scores
 from tests.awards.test_contract import sign
 from tests.funding_api import file_need, give_evidence, open_call, request_tranche, select_need
@@ -59,7 +59,7 @@ _FACILITIES = itertools.count(51)
 @pytest.fixture
 def app(settings: Settings) -> Litestar:
     """The live server runs on the real clock: the objects the test makes through the API do too."""
-    return create_app(settings)
+    return shared_app(settings)
 
 
 FACTOR = 86_400  # a sandbox day per real second: D9's days for offers and D18's standstill pass in seconds
