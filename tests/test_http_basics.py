@@ -5,6 +5,8 @@ from __future__ import annotations
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
+from marketplace.settings import Settings
+
 PROBLEM = "application/problem+json"
 
 
@@ -141,3 +143,23 @@ async def test_route_dependencies_resolve_in_the_requests_task_and_the_guard_is_
         answer = (await probe_client.get("/probe")).json()
     assert answer == {"sum": 3, "mark": "set by the first dependency"}
     assert seen["first"] is seen["second"] is seen["handler"]
+
+
+def test_an_app_started_again_on_another_event_loop_uses_redis_at_once_from_many_tasks(settings: Settings) -> None:
+    """An app's lifespan can run more than once, each time on a new loop (tests/apps.py reuses one app for every
+    test, each on its own loop): its Redis client gets a fresh pool at each stop. A pool's lock binds to the loop
+    that first waited on it, so without that, tasks of the second loop that wait on it fail ("bound to a
+    different event loop"). Twenty pings at once through the app's client, as concurrent requests and the outbox
+    relay use it, make the lock wait."""
+    import asyncio
+
+    from marketplace.app import create_app
+
+    app = create_app(settings, run_relay=False)
+
+    async def burst() -> list[bool]:
+        async with app.lifespan():
+            return list(await asyncio.gather(*(app.state.redis.ping() for _ in range(20))))
+
+    for _ in range(3):
+        assert asyncio.run(burst()) == [True] * 20
