@@ -122,6 +122,47 @@ def live_server(settings: Settings, tmp_path_factory: pytest.TempPathFactory) ->
         terminate(proc, grace=10)
 
 
+# Keyboard helpers shared by the browser tests: a person with the keyboard alone, and what Chromium does.
+
+
+def is_focused(page: Any, selector: str) -> bool:
+    script = "s => { const e = document.querySelector(s); return !!e && e === document.activeElement }"
+    return bool(page.evaluate(script, selector))
+
+
+def tab_to(page: Any, selector: str, *, back: bool = False, limit: int = 250) -> None:
+    """Tab (or Shift+Tab) until the element `selector` names has the focus; fails if the keyboard never gets there
+    (an unreachable control, or a trap that keeps the focus elsewhere)."""
+    for _ in range(limit):
+        if is_focused(page, selector):
+            # Where the focus is shows (a ring drawn by :focus-visible), or a person would not know.
+            assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none", \
+                f"{selector} has the focus but shows no focus ring"
+            return
+        page.keyboard.press("Shift+Tab" if back else "Tab")
+    raise AssertionError(f"{selector} never took the focus by {'Shift+Tab' if back else 'Tab'}; the focus is on "
+                         f"{page.evaluate('document.activeElement.outerHTML.slice(0, 200)')}")
+
+
+def choose_file(page: Any, selector: str, path: Path) -> None:
+    """The file field `selector` focused, Space opens the chooser; the file is the chooser's answer. Chromium now and
+    then lets a keypress pass without a dialog, more often on a loaded machine: a person presses again, Space or
+    Enter (both open a file field), so does the test, up to three times; the focus must not have moved."""
+    tab_to(page, selector)
+    keys = ("Space", "Enter", "Space")
+    for attempt, key in enumerate(keys):
+        try:
+            with page.expect_file_chooser(timeout=8000) as chooser:
+                page.keyboard.press(key)
+            break
+        except Exception:
+            if attempt == len(keys) - 1:
+                raise
+            assert is_focused(page, selector), f"the focus left {selector}"
+    chooser.value.set_files(str(path))
+    assert page.evaluate("document.activeElement.files.length") == 1, selector
+
+
 def screenshot(page: Any, name: str) -> Path:
     SCREENS.mkdir(parents=True, exist_ok=True)
     path = SCREENS / f"{name}.png"

@@ -35,7 +35,14 @@ from tests.esign_pki import pki, sign_pdf
 from tests.funding.test_seeds_procedure import GRANT_CENTS, WINNER, _evaluate_and_award, _funded_and_published, _offers
 from tests.tenders.test_offers import DEADLINE, open_offers
 from tests.vendors.api import expect, minimal_pdf
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import (  # noqa: F401
+    BrowserThread,
+    choose_file,
+    chromium,
+    live_server,
+    screenshot,
+    serious_violations,
+)
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]
@@ -80,24 +87,6 @@ def _follow(page: Any, selector: str, url: str) -> None:
     _tab_to(page, selector)
     page.keyboard.press("Enter")
     page.wait_for_url(f"**{url}")
-
-
-def _choose_file(page: Any, selector: str, path: Path) -> None:
-    """Tab to a file field and open its chooser with the space bar (Enter, if a busy machine let the key go by
-    before the field listened); the chooser picks `path`."""
-    from playwright.sync_api import TimeoutError as PlaywrightTimeout
-
-    _tab_to(page, selector)
-    for key in ("Space", "Enter", "Space"):
-        try:
-            with page.expect_file_chooser(timeout=10_000) as chooser:
-                page.keyboard.press(key)
-        except PlaywrightTimeout:
-            continue
-        chooser.value.set_files(str(path))
-        assert page.eval_on_selector(selector, "e => e.files.length") == 1
-        return
-    raise AssertionError(f"no file chooser opened from {selector} by the keyboard")
 
 
 def _submit(page: Any, key: str = "Enter") -> None:
@@ -148,7 +137,7 @@ async def test_a_holder_follows_its_need_to_its_contract_signs_and_requests_its_
         _follow(page, f'nav.actions a[href="{base}/contrat"]', f"{base}/contrat")
         _read(page, seen, "contract")
         # The holder's turn: the signed PDF chosen from the keyboard, then Tab to the form's button, Enter.
-        _choose_file(page, "#f-document", signed_pdf)
+        choose_file(page, "#f-document", signed_pdf)
         _tab_to(page, "#signer button[type=submit]")
         _submit(page)
         page.wait_for_selector("#t-sig-buyer")
@@ -188,7 +177,7 @@ async def test_a_holder_follows_its_need_to_its_contract_signs_and_requests_its_
         _follow(page, f'nav.actions a[href="{base}/financement"]', f"{base}/financement")
         _read(page, seen, "tranches")
         # Tranche 1: its evidence chosen and sent, then requested.
-        _choose_file(page, "#preuve-1-fichier", start_pdf)
+        choose_file(page, "#preuve-1-fichier", start_pdf)
         _tab_to(page, "#preuve-1 button[type=submit]")
         _submit(page)
         seen["evidence"] = page.locator("main").inner_text()
@@ -196,7 +185,7 @@ async def test_a_holder_follows_its_need_to_its_contract_signs_and_requests_its_
         _submit(page, "Space")
         _read(page, seen, "tranche_requested")
         # Tranche 3 before tranche 2: its evidence, its indicators typed, Enter in the field submits: refused.
-        _choose_file(page, "#preuve-3-fichier", usage_pdf)
+        choose_file(page, "#preuve-3-fichier", usage_pdf)
         _tab_to(page, "#preuve-3 button[type=submit]")
         _submit(page)
         _tab_to(page, "#demande-3-actifs")

@@ -36,7 +36,16 @@ from tests.funding_api import open_call
 from tests.tenders.test_needs import filing_dps, finess
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import categories_by_pair, dps_body, expect, initial_window_end, minimal_pdf, open_dps, sha256
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import (  # noqa: F401
+    BrowserThread,
+    choose_file,
+    chromium,
+    is_focused,
+    live_server,
+    screenshot,
+    serious_violations,
+    tab_to,
+)
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]
@@ -54,25 +63,6 @@ def clock() -> FrozenClock:
 
 
 # --- The keyboard, as a person uses it ---------------------------------------------------------------------------
-
-def _is_focused(page: Any, selector: str) -> bool:
-    script = "s => { const e = document.querySelector(s); return !!e && e === document.activeElement }"
-    return bool(page.evaluate(script, selector))
-
-
-def tab_to(page: Any, selector: str, *, back: bool = False, limit: int = 250) -> None:
-    """Tab (or Shift+Tab) until the element `selector` names has the focus; fails if the keyboard never gets there
-    (an unreachable control, or a trap that keeps the focus elsewhere)."""
-    for _ in range(limit):
-        if _is_focused(page, selector):
-            # Where the focus is shows (a ring drawn by :focus-visible), or a person would not know.
-            assert page.evaluate("getComputedStyle(document.activeElement).outlineStyle") != "none", \
-                f"{selector} has the focus but shows no focus ring"
-            return
-        page.keyboard.press("Shift+Tab" if back else "Tab")
-    raise AssertionError(f"{selector} never took the focus by {'Shift+Tab' if back else 'Tab'}; the focus is on "
-                         f"{page.evaluate('document.activeElement.outerHTML.slice(0, 200)')}")
-
 
 def type_into(page: Any, selector: str, text: str) -> None:
     tab_to(page, selector)
@@ -125,25 +115,6 @@ def press(page: Any, selector: str, url: str | None = None, *, back: bool = Fals
     else:
         page.keyboard.press("Enter")
     page.wait_for_load_state()
-
-
-def choose_file(page: Any, selector: str, path: Path) -> None:
-    """The file field `selector` focused, Space opens the chooser; the file is the chooser's answer. Chromium now and
-    then lets a keypress pass without a dialog, more often on a loaded machine: a person presses again, Space or
-    Enter (both open a file field), so does the test, up to three times; the focus must not have moved."""
-    tab_to(page, selector)
-    keys = ("Space", "Enter", "Space")
-    for attempt, key in enumerate(keys):
-        try:
-            with page.expect_file_chooser(timeout=8000) as chooser:
-                page.keyboard.press(key)
-            break
-        except Exception:
-            if attempt == len(keys) - 1:
-                raise
-            assert _is_focused(page, selector), f"the focus left {selector}"
-    chooser.value.set_files(str(path))
-    assert page.evaluate("document.activeElement.files.length") == 1, selector
 
 
 def new_page(browser: Any, *, javascript: bool = True) -> tuple[Any, Any]:

@@ -24,7 +24,14 @@ from litestar import Litestar
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.sons.api import SIGNATORY, Client, asp, dispositif, draft, ok, request_of, signed, solution
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import (  # noqa: F401
+    BrowserThread,
+    choose_file,
+    chromium,
+    live_server,
+    screenshot,
+    serious_violations,
+)
 from tests.web.test_browser_contracts import _tab_to
 from tests.world import PASSWORD, World, email_of
 
@@ -69,14 +76,6 @@ def _keyboard_to_order(page: Any, order_id: str, seen: dict[str, Any], shot: str
     page.wait_for_url(f"**/app/sons/commandes/{order_id}")
 
 
-def _choose_file_by_key(page: Any, selector: str, path: Path) -> None:
-    """Focus the file field by Tab and open its chooser with Space, as a keyboard user does."""
-    _tab_to(page, selector)
-    with page.expect_file_chooser() as chooser:
-        page.keyboard.press("Space")
-    chooser.value.set_files(str(path))
-
-
 def _vendor_act(page: Any, live_server: str, order_id: str, button: str, shot: str) -> dict[str, Any]:
     page.goto(f"{live_server}/app/sons/commandes/{order_id}")
     page.get_by_role("button", name=button).click()
@@ -103,7 +102,7 @@ async def test_the_og_signs_with_the_keyboard_and_the_vendor_files_deploys_then_
         seen["before"] = page.locator("main").inner_text()
         seen["before_axe"] = serious_violations(page)
         screenshot(page, "sons-holder-sign")
-        _choose_file_by_key(page, "#f-document", signed_order)
+        choose_file(page, "#f-document", signed_order)
         # Past the fields to the button, back to the name (Shift+Tab), then forward through the form.
         _tab_to(page, "#form-signature button[type=submit]")
         _tab_to(page, "#f-signataire", back=True)
@@ -182,7 +181,7 @@ async def test_the_og_signs_with_the_keyboard_and_the_vendor_files_deploys_then_
         context, page, seen = _context(browser)
         _keyboard_login(page, live_server, "holder_admin")
         _keyboard_to_order(page, oid, seen, "sons-holder-list-va")
-        _choose_file_by_key(page, "#f-va-document", signed_va)
+        choose_file(page, "#f-va-document", signed_va)
         _tab_to(page, "#f-va-signataire")
         page.keyboard.type(SIGNATORY)
         _tab_to(page, "#cas-mss-aucun")  # the group's checked choice takes the focus; the arrow picks "Cas 1"

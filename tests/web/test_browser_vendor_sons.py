@@ -29,7 +29,14 @@ from marketplace.lib.clock import to_paris
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.sons.api import IBAN, Client, dispositif, ok, sign
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import (  # noqa: F401
+    BrowserThread,
+    choose_file,
+    chromium,
+    live_server,
+    screenshot,
+    serious_violations,
+)
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = pytest.mark.slow
@@ -152,10 +159,7 @@ async def test_a_vendor_adds_a_solution_enrols_imports_and_exports_with_the_keyb
         seen["axe"]["import"] = serious_violations(page)
         screenshot(page, "vendor-sons-import")
         # The file chooser opened by Space on the focused field, the form submitted by Enter on its button.
-        _tab_to(page, "#f-fichier")
-        with page.expect_file_chooser() as chooser:
-            page.keyboard.press("Space")
-        chooser.value.set_files(str(upload))
+        choose_file(page, "#f-fichier", upload)
         _tab_to(page, 'form[action="/app/solutions/import"] button[type=submit]')
         page.keyboard.press("Enter")
         page.wait_for_selector("#rapport-import")
