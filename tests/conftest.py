@@ -13,6 +13,7 @@ import os
 import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import asyncpg
 import pytest
@@ -115,6 +116,33 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
         terminalreporter.section("fuzzing and hostile-input figures", sep="-")
         for line in FIGURES:
             terminalreporter.line(line)
+
+
+# The fuzzing is the suite's longest file, about a quarter of an hour of one core on a 2-core machine. Under
+# `--dist loadfile` one worker ran all of it, often last and alone. It goes first, in two halves by role, so the
+# workers take one each at the start (the second half builds its own world on its worker).
+_FUZZ_FILE = "tests/test_schemathesis.py"
+_FUZZ_SECOND_HALF = ("vendor_admin", "buyer_admin", "buyer_evaluator")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(_FUZZ_FILE + "::"))  # stable: the rest keeps its order
+
+
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") != "loadfile":
+        return None
+    from xdist.scheduler import LoadFileScheduling
+
+    class FuzzInTwoHalves(LoadFileScheduling):  # type: ignore[misc]
+        def _split_scope(self, nodeid: str) -> str:
+            scope: str = super()._split_scope(nodeid)
+            if scope == _FUZZ_FILE and any(f"[{role}" in nodeid for role in _FUZZ_SECOND_HALF):
+                return scope + "::second-half"
+            return scope
+
+    return FuzzInTwoHalves(config, log)
 
 
 def pytest_configure(config: pytest.Config) -> None:
