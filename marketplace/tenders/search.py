@@ -32,10 +32,10 @@ import re
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, bindparam, func, literal_column, or_, select, text, tuple_
+from sqlalchemy import Float, Select, and_, bindparam, func, literal_column, or_, select, text, tuple_, union_all
 from sqlalchemy.dialects.postgresql import array
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,6 +62,9 @@ TS_CONFIG = "french_unaccent"
 EXCERPT_CHARS = 280
 # With a text query, the most recent matches ranked; see the module's docstring.
 RANKED_WINDOW = 500
+# The spans of publication a search reads, newest first (`_newest_first`): a day, then four times longer each
+# time; a search for a common word or a plain listing stops in the first, a rare word's in one of the next.
+_SPANS = tuple(timedelta(days=4 ** k) for k in range(6))
 # ts_headline picks the fragments of the description around the matched words; no markup is added, so
 # clients never receive HTML they would have to escape.
 _HEADLINE_OPTIONS = "MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \", StartSel=\"\", StopSel=\"\""
@@ -261,26 +264,73 @@ def _filters(query: SearchQuery) -> list[Any]:
     return filters
 
 
-def build_search(query: SearchQuery) -> Select[*tuple[Any, ...]]:
+def _newest_first(rows: Select[*tuple[Any, ...]], anchor: datetime, limit: int, *,
+                  walk: bool = True) -> Select[*tuple[Any, ...]]:
+    """The `limit` most recently published of `rows` (a select of `need_search`), read span by span.
+
+    One index cannot serve both a filter (a rare word, a département) and the order by publication: walking
+    the publication index backwards reads every non-matching row until `limit` match (a word in 1 % of a
+    million needs: 35,000 rows, ~140 ms), and a filter's index finds every match, however old, before
+    sorting. So the rows are read by spans of publication going back from `anchor`, each four times as long
+    as the one after it (a day, 4 days, 16…, then everything older), each span planned for its own bounds,
+    and the outer LIMIT stops once `limit` rows are found: PostgreSQL runs the branches of a UNION ALL one
+    after the other and never starts the next once the limit is met. The result is exactly the `limit` most
+    recent, as one scan would give: the spans are disjoint and newest first. The page's order is applied
+    by the caller (the rows come in publication order, but only a few are sorted). Parallel plans are off
+    for searches (`_PLANNING`), since a parallel append would run the spans out of order.
+
+    Without `walk`, a span is never read by walking the publication index until `limit` rows match (its
+    order is written so that the index cannot give it): it is read whole, through its range or a filter's
+    index, and sorted. That bounds a span's cost by its size when PostgreSQL cannot estimate how many of its
+    rows match (a condition it cannot read through an index, see `build_search`), where an early stop it
+    expects would otherwise become a walk through every older row.
+    """
+    s = NeedSearch
+    branches = []
+    upper: datetime | None = None
+    for span in (*_SPANS, None):
+        lower = anchor - span if span is not None else None
+        branch = rows
+        if upper is not None:
+            branch = branch.where(s.published_at <= upper)
+        if lower is not None:
+            branch = branch.where(s.published_at > lower)
+        newest = s.published_at if walk else s.published_at + literal_column("interval '0'")
+        branches.append(branch.order_by(newest.desc(), s.need_id.desc()).limit(limit))
+        upper = lower
+    spans = union_all(*branches).subquery("spans")
+    return select(*spans.c).limit(limit)
+
+
+def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*tuple[Any, ...]]:
     """The one statement a search runs: a page of `limit + 1` rows (the extra one says a next page exists).
 
     The page is chosen on `need_search` alone, with its indexes; the need's title and description, the
     holder's name and the category's title are joined for the page's rows only.
+
+    `common_words` (`NeedSearchService.common_words`): the text's words are in many needs. Reading the text
+    index for them costs a tenth of a microsecond per need that has them, however old (a third of a million
+    needs: 70 ms, in each span), while the most recent matches are found by reading a few thousand recent
+    rows; PostgreSQL misjudges both, so the statement is written to leave it no choice.
     """
     s = NeedSearch
     filters = _filters(query)
     after = query.after
     if query.q is not None:
         tsquery = _tsquery(query.q)
-        # The window: the RANKED_WINDOW most recent matches published until `as_of`. The planner reaches
-        # them through the text index when the words are rare, backwards through the publication index
-        # when they are common; either way no more than the window is ranked.
-        window = select(s.need_id.label("need_id"), s.document.label("document")).where(
-            s.document.op("@@")(tsquery), *filters)
+        # The window: the RANKED_WINDOW most recent matches published until `as_of`, read span by span
+        # (`_newest_first`): through the text index when the words are rare, through the publication or the
+        # filters' indexes when they are common; either way no more than the window is ranked.
+        matches: Any = s.document.op("@@")(tsquery)
+        if common_words:
+            # Not indexable as written (`coalesce` is not an operator of the text index), so each span is read
+            # through the publication index or the filters' indexes, the words checked on the rows found.
+            matches = func.coalesce(matches, False)
+        window = select(s.need_id.label("need_id"), s.document.label("document")).where(matches, *filters)
         if query.as_of is not None:
             window = window.where(s.published_at <= query.as_of)
-        candidates = (window.order_by(s.published_at.desc(), s.need_id.desc()).limit(RANKED_WINDOW)
-                      .subquery("candidates"))
+        candidates = _newest_first(window, query.as_of or query.now, RANKED_WINDOW,
+                                   walk=not common_words).subquery("candidates")
         ranked = select(candidates.c.need_id,
                         func.ts_rank(candidates.c.document, tsquery).label("rank")).subquery("ranked")
         page_query: Select[*tuple[Any, ...]] = select(ranked.c.need_id, ranked.c.rank)
@@ -299,8 +349,11 @@ def build_search(query: SearchQuery) -> Select[*tuple[Any, ...]]:
         if after is not None and after.published_at is not None:
             page_query = page_query.where(tuple_(s.published_at, s.need_id) < tuple_(after.published_at,
                                                                                     after.need_id))
-        page = (page_query.order_by(s.published_at.desc(), s.need_id.desc()).limit(query.limit + 1)
-                .subquery("page"))
+        if query.specific_contract_id is not None:  # one row, found by its own index
+            page = page_query.limit(query.limit + 1).subquery("page")
+        else:
+            anchor = after.published_at if after is not None and after.published_at is not None else query.now
+            page = _newest_first(page_query, anchor, query.limit + 1).subquery("page")
         order = (s.published_at.desc(), s.need_id.desc())
         excerpt = func.left(Need.description, EXCERPT_CHARS + 1)
         rank_column = literal_column("NULL::real")
@@ -343,7 +396,27 @@ def _public_need(row: Any, ranked: bool) -> schemas.PublicNeed:
         deposit_limits=deposit_limits(row), rank=row.rank)
 
 
-_CUSTOM_PLANS = text("SET LOCAL plan_cache_mode = force_custom_plan")
+# Each search planned for its own values (see `search`), and never in parallel: `_newest_first` relies on the
+# spans being read one after the other, newest first, which a parallel append would not do.
+_PLANNING = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+                 "set_config('max_parallel_workers_per_gather', '0', true)")
+
+
+# How common the text's words are, from the statistics ANALYZE keeps on the search documents (the share of
+# documents holding each of the most common lexemes): the least common word's share, which bounds how many
+# documents hold them all. A word the statistics don't list is rarer than every word they list. PostgreSQL's
+# own estimate multiplies the words' shares, as if they were independent: "circuit du médicament" is in 21 %
+# of the seeded needs, estimated 4.5 %.
+_WORD_SHARE = text("""
+WITH stats AS (
+    SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares FROM pg_stats
+    WHERE schemaname = current_schema() AND tablename = 'need_search' AND attname = 'document')
+SELECT min(coalesce(shares[array_position(lexemes, l.lexeme)], shares[cardinality(lexemes) + 1]))
+FROM stats, unnest(tsvector_to_array(to_tsvector('french_unaccent', :q))) AS l(lexeme)
+""")
+# From this share up, walking the recent rows finds the window sooner than the text index does (measured at
+# 1,000,000 needs: bench/RESULTS.md).
+COMMON_WORDS = 0.05
 
 
 class NeedSearchService:
@@ -357,8 +430,9 @@ class NeedSearchService:
         # PostgreSQL may plan it once for any parameters, blind to how common the words or the
         # département are, and pick the wrong index (a common word ranked through the text index costs
         # 5–10 times more). Planning each search for its own parameters costs well under a millisecond.
-        await self.session.execute(_CUSTOM_PLANS)
-        rows = (await self.session.execute(build_search(query))).all()
+        await self.session.execute(_PLANNING)
+        common = query.q is not None and await self.common_words(query.q)
+        rows = (await self.session.execute(build_search(query, common_words=common))).all()
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         items = [_public_need(row, query.q is not None) for row in rows]
@@ -368,6 +442,18 @@ class NeedSearchService:
             next_cursor = Cursor(query.q is not None, last.rank, None if query.q else last.published_at,
                                  last.need_id, query.as_of).encode()
         return schemas.PublicNeedPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+    async def word_share(self, q: str) -> float | None:
+        """The share of the published needs holding the text's least common word, by the statistics; None
+        without statistics yet (a new table) or without a word to look for (only stop words)."""
+        share = (await self.session.execute(_WORD_SHARE, {"q": q})).scalar()
+        return None if share is None else float(share)
+
+    async def common_words(self, q: str) -> bool:
+        """Whether every word of the text is in at least COMMON_WORDS of the published needs (see
+        `build_search`)."""
+        share = await self.word_share(q)
+        return share is not None and share >= COMMON_WORDS
 
     async def published_contract(self, contract_id: uuid.UUID) -> schemas.PublicNeed:
         """One published specific contract as the search shows it to anyone (its row of `need_search`, read

@@ -11,7 +11,7 @@ from typing import Any
 
 import asyncpg
 import pytest
-from sqlalchemy.ext.asyncio import create_async_engine
+from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement, Executable
@@ -22,7 +22,8 @@ from marketplace.lib.clock import FrozenClock
 from marketplace.lib.geography import DEPARTEMENTS, departement_of_finess
 from marketplace.settings import Settings
 from marketplace.tenders import schemas
-from marketplace.tenders.search import build_search, check_params
+from marketplace.tenders import search as search_module
+from marketplace.tenders.search import NeedSearchService, build_search, check_params
 from tests.funding_api import fund
 from tests.tenders.test_needs import create, finess
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
@@ -212,6 +213,56 @@ async def test_pages_neither_repeat_nor_skip_while_needs_are_published(
             settings, "SELECT need_id FROM need_search WHERE document @@ websearch_to_tsquery('french_unaccent', $1) "
                       "AND need_id = ANY($2::uuid[])", q, list(before))}
     assert matching and matching <= set(seen), "a page skipped a need that was there from the start"
+
+
+@pytest.mark.parametrize("words", ["common", "rare"])
+async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_of_publication(
+        client: Client, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+    """The ranked window is read span by span going back in time (a day, 4 days, 16…; `_newest_first`),
+    through the text index or, for common words, not: either way it holds exactly the N most recent matches,
+    and the plain listing every need newest first."""
+    # Needs published over the past year: with a window of 9, the ninth most recent match is weeks old, so the
+    # window is filled from several spans, the first ones holding few or none.
+    await _seed(settings, 60, clock.now())
+    monkeypatch.setattr(search_module, "RANKED_WINDOW", 9)
+    # Which way the spans are read follows the words' share in the statistics; forced here both ways.
+    monkeypatch.setattr(search_module, "COMMON_WORDS", 0.0 if words == "common" else 2.0)
+    q = "dossier usager"
+    expected = [str(r["need_id"]) for r in await fetch(settings, """
+        SELECT need_id FROM (SELECT need_id, document FROM need_search
+                             WHERE document @@ websearch_to_tsquery('french_unaccent', $1)
+                             ORDER BY published_at DESC, need_id DESC LIMIT 9) AS w
+        ORDER BY ts_rank(document, websearch_to_tsquery('french_unaccent', $1)) DESC, need_id""", q)]
+    matching = await fetch(settings, "SELECT count(*) AS n FROM need_search WHERE "
+                                     "document @@ websearch_to_tsquery('french_unaccent', $1)", q)
+    assert matching[0]["n"] > 9, "the seed should match more needs than the window holds"
+    assert await _all_pages(client, q=q) == expected
+    listing = [str(r["need_id"]) for r in await fetch(
+        settings, "SELECT need_id FROM need_search ORDER BY published_at DESC, need_id DESC")]
+    assert await _all_pages(client) == listing
+
+
+async def test_how_common_a_text_is_comes_from_the_least_common_of_its_words(
+        clock: FrozenClock, settings: Settings) -> None:
+    await _seed(settings, 80, clock.now())  # ANALYZE reads every row of so small a table: the shares are exact
+    shares = {r["lexeme"]: r["share"] for r in await fetch(settings, """
+        SELECT l AS lexeme, count(*)::float8 / (SELECT count(*) FROM need_search) AS share
+        FROM need_search, unnest(tsvector_to_array(document)) AS l WHERE l IN ('dossi', 'usag', 'logiciel')
+        GROUP BY l""")}
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            service = NeedSearchService(session, clock)
+            # Both words are in many needs, not always together: the least common one bounds the share.
+            assert await service.word_share("dossier usager") == pytest.approx(min(shares["dossi"], shares["usag"]),
+                                                                               abs=1e-3)
+            assert await service.word_share("logiciels") == pytest.approx(shares["logiciel"], abs=1e-3)
+            assert await service.common_words("dossier usager")
+            # Only stop words: nothing to look for, so nothing is common.
+            assert await service.word_share("de la du") is None
+            assert not await service.common_words("de la du")
+    finally:
+        await engine.dispose()
 
 
 async def test_bad_parameters_are_refused_naming_the_field(client: Client, world: World) -> None:
