@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 import msgspec
 
-from marketplace.lib.schemas import CamelStruct
+from marketplace.lib.schemas import CamelReply, CamelStruct
 from marketplace.tenders.schemas._common import LongText
 
 
@@ -39,7 +39,7 @@ class PartsLimits(CamelStruct):
     answer_max_length: int
 
 
-class DepositLimits(CamelStruct):
+class DepositLimits(CamelReply):
     """D14a: every limit a deposit on this contract can hit, published with it. Each refusal of a deposit names
     the one it hit as `limitName` (a member of this object) and quotes its value as `limit`."""
 

@@ -8,7 +8,7 @@ from datetime import datetime
 
 import msgspec
 
-from marketplace.lib.schemas import CamelStruct
+from marketplace.lib.schemas import CamelReply
 from marketplace.tenders.schemas._deposits import DepositLimits
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.models import DeliveryMode, Sector
@@ -33,7 +33,7 @@ class NeedSearchParams(msgspec.Struct, kw_only=True, frozen=True):
     limit: int = 20
 
 
-class PublicNeed(CamelStruct, omit_defaults=True):
+class PublicNeed(CamelReply, omit_defaults=True):
     """A published need and its specific contract, as anyone may see it."""
 
     need_id: uuid.UUID
@@ -61,7 +61,7 @@ class PublicNeed(CamelStruct, omit_defaults=True):
     rank: float | None = None
 
 
-class PublicNeedPage(CamelStruct):
+class PublicNeedPage(CamelReply):
     items: list[PublicNeed]
     # Give it back as `cursor` for the next page; null on the last page.
     next_cursor: str | None
