@@ -220,7 +220,7 @@ async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_
         client: Client, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
     """The ranked window is read span by span going back in time (a day, 4 days, 16…; `_newest_first`),
     through the text index or, for common words, not: either way it holds exactly the N most recent matches,
-    and the plain listing every need newest first."""
+    and the plain listing (one scan, no spans) every need newest first."""
     # Needs published over the past year: with a window of 9, the ninth most recent match is weeks old, so the
     # window is filled from several spans, the first ones holding few or none.
     await _seed(settings, 60, clock.now())
