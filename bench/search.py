@@ -184,6 +184,48 @@ async def plans(settings: Settings) -> list[str]:
 # ------------------------------------------------------------------------------------------ seeding
 
 
+async def size_buffer_pool(settings: Settings, size: str) -> bool:
+    """Give the benchmark's own cluster (never the development one) a buffer pool sized for its data, as a
+    server holding a million needs would be set up (PostgreSQL's 128 MB default holds a tenth of the search
+    table, and every search then copies its pages from the kernel's cache); True when a restart is needed."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        wanted = await conn.fetchval("SELECT setting::bigint * 8192 FROM pg_settings WHERE name = 'shared_buffers'")
+        target = await conn.fetchval("SELECT pg_size_bytes($1)", size)
+        if wanted == target:
+            return False
+        await conn.execute(f"ALTER SYSTEM SET shared_buffers = '{int(target) // 1024}kB'")
+        return True
+    finally:
+        await conn.close()
+
+
+def start(data_dir: Path, shared_buffers: str) -> tuple[Stack, Settings]:
+    stack = Stack(Settings(data_dir=data_dir), durable=True)
+    settings = stack.start()
+    if asyncio.run(size_buffer_pool(settings, shared_buffers)):
+        stack.stop()  # the pool's size is read at start only
+        stack = Stack(Settings(data_dir=data_dir), durable=True)
+        settings = stack.start()
+    return stack, settings
+
+
+async def prewarm(settings: Settings) -> None:
+    """The search's tables and indexes read into the buffer pool, as a server that has been answering searches
+    holds them: each run starts the cluster afresh, and its first minutes would otherwise measure the disk."""
+    conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        await conn.execute("""
+            SELECT pg_prewarm(c.oid) FROM pg_class AS c
+            WHERE c.relname IN ('need_search', 'need_search_place', 'need', 'specific_contract')
+               OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (
+                   'need_search'::regclass, 'need_search_place'::regclass, 'need'::regclass,
+                   'specific_contract'::regclass))""")
+    finally:
+        await conn.close()
+
+
 async def in_publication_order(conn: asyncpg.Connection) -> bool:
     correlation = await conn.fetchval("SELECT correlation FROM pg_stats WHERE tablename = 'need_search' "
                                       "AND attname = 'published_at'")
@@ -263,20 +305,22 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--p95-target", type=float, default=50.0, help="ms: the p95 every mix must stay under")
     parser.add_argument("--no-targets", action="store_true", help="exit 0 even if a mix misses the p95 target")
     parser.add_argument("--data-dir", type=Path, default=OUT / "search-data")
+    parser.add_argument("--shared-buffers", default="2GB",
+                        help="PostgreSQL's buffer pool for the benchmark's own cluster (set by ALTER SYSTEM there)")
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args(argv)
     command = shlex.join([".venv/bin/python", "bench/search.py", *(sys.argv[1:] if argv is None else argv)])
     started, began, code = datetime.now(UTC), time.monotonic(), code_version()
     # Other work on the machine shares its cores with the server, PostgreSQL and the clients.
     load_before = os.getloadavg()
-    stack = Stack(Settings(data_dir=args.data_dir), durable=True)
+    stack, settings = start(args.data_dir, args.shared_buffers)
     running: list[Server] = []
     try:
-        settings = stack.start()
         upgrade(settings.migration_url)
         asyncio.run(make_store(settings).ensure_bucket())
         seeded = asyncio.run(ensure_seeded(settings, args.count))
         print(seeded, flush=True)
+        asyncio.run(prewarm(settings))
         env = child_env(settings)
         with serving(Server("search-hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
             baseline = measure("`GET /` bare app (baseline)", srv.base, [("/", {})], args)
@@ -314,7 +358,8 @@ Machine:
 {facts}
 
 Data: {args.count:,} published needs (bench/seed_needs.py: French text of the programme, every département,
-CPV divisions 48 and 72, published over a year), their search documents stored in publication order.
+CPV divisions 48 and 72, published over a year), their search documents stored in publication order;
+PostgreSQL's buffer pool (`shared_buffers`) {args.shared_buffers}.
 Load: {args.concurrency} clients in a closed loop (httpx, same machine), {args.requests} measured requests per mix
 after a warm-up; granian `--workers {args.workers}`; the public lists' response cache
 {"on (`--with-cache`)" if args.with_cache else "off: every search reaches PostgreSQL"}. Mixes: text only ({len(TEXTS)}

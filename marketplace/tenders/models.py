@@ -282,6 +282,20 @@ class NeedSearch(DefaultBase):
 # -- sealed offers (machine (d), D13–D14) ---------------------------------------------------------------
 
 
+
+class NeedSearchPlace(DefaultBase):
+    """One département of a published need's search document, keyed to be read newest first: a search with a
+    département walks its rows from the most recent and stops at its window (the array of `need_search` has
+    only a GIN index, which gives its rows in no order). Written by a trigger on `need_search` (migration 0035).
+    """
+
+    __tablename__ = "need_search_place"
+
+    departement: Mapped[str] = mapped_column(String(3), primary_key=True)
+    published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), primary_key=True)
+    need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need_search.need_id", ondelete="CASCADE"),
+                                               primary_key=True, index=True)
+
 class OpenerKey(UUIDv7AuditBase):
     """An opener's personal key pair (lib/sealing.LockedOpenerKey): its private half is stored only under
     the opener's passphrase. A new key retires the previous one for contracts published afterwards;

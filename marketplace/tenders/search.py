@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import json
 import re
 import uuid
@@ -53,7 +54,7 @@ from marketplace.reference.cpv import CpvInputError, parse_cpv
 from marketplace.tenders import schemas
 from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.errors import InvalidSearch, UnknownSearchValue
-from marketplace.tenders.models import Need, NeedSearch, SpecificContract
+from marketplace.tenders.models import Need, NeedSearch, NeedSearchPlace, SpecificContract
 from marketplace.tenders.states import SpecificContractStatus, reads_as_sql, status_at_sql
 from marketplace.vendors.models import DpsCategory
 
@@ -65,6 +66,8 @@ RANKED_WINDOW = 500
 # The spans of publication a text search reads, newest first (`_newest_first`): a day, then four times longer
 # each time; a search for a common word stops in the first, a rarer word's in one of the next.
 _SPANS = tuple(timedelta(days=4 ** k) for k in range(6))
+# The listing's first span, walked whatever the filters (`build_search`).
+_RECENT = timedelta(days=1)
 # ts_headline picks the fragments of the description around the matched words; no markup is added, so
 # clients never receive HTML they would have to escape.
 _HEADLINE_OPTIONS = "MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \", StartSel=\"\", StopSel=\"\""
@@ -326,11 +329,32 @@ def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*t
             # Not indexable as written (`coalesce` is not an operator of the text index), so each span is read
             # through the publication index or the filters' indexes, the words checked on the rows found.
             matches = func.coalesce(matches, False)
-        window = select(s.need_id.label("need_id"), s.document.label("document")).where(matches, *filters)
-        if query.as_of is not None:
-            window = window.where(s.published_at <= query.as_of)
-        candidates = _newest_first(window, query.as_of or query.now, RANKED_WINDOW,
-                                   walk=not common_words).subquery("candidates")
+        if common_words and query.departement is not None:
+            # The département's own rows, newest first (`need_search_place`), until the window is full: the
+            # words are common enough that a few times the window's size is read.
+            place = NeedSearchPlace
+            window = (select(s.need_id.label("need_id"), s.document.label("document"))
+                      .select_from(place).join(s, s.need_id == place.need_id)
+                      .where(place.departement == query.departement, matches,
+                             *_filters(dataclasses.replace(query, departement=None))))
+            if query.as_of is not None:
+                window = window.where(place.published_at <= query.as_of)
+            candidates = (window.order_by(place.published_at.desc(), place.need_id.desc()).limit(RANKED_WINDOW)
+                          .subquery("candidates"))
+        else:
+            window = select(s.need_id.label("need_id"), s.document.label("document")).where(matches, *filters)
+            if query.as_of is not None:
+                window = window.where(s.published_at <= query.as_of)
+            if common_words and not filters:
+                # Common words alone: one walk of the publication index, newest first, stopping at the window
+                # (a few thousand rows); spans would only add their planning.
+                candidates = (window.order_by(s.published_at.desc(), s.need_id.desc()).limit(RANKED_WINDOW)
+                              .subquery("candidates"))
+            else:
+                # With filters too, each span read whole (see `_newest_first`): PostgreSQL would otherwise weigh
+                # a walk against the filters' indexes blind to how many rows hold the words.
+                candidates = _newest_first(window, query.as_of or query.now, RANKED_WINDOW,
+                                           walk=not common_words).subquery("candidates")
         ranked = select(candidates.c.need_id,
                         func.ts_rank(candidates.c.document, tsquery).label("rank")).subquery("ranked")
         page_query: Select[*tuple[Any, ...]] = select(ranked.c.need_id, ranked.c.rank)
@@ -345,15 +369,27 @@ def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*t
                                    _HEADLINE_OPTIONS)
         rank_column: Any = page.c.rank
     else:
-        page_query = select(s.need_id.label("need_id")).where(*filters)
-        if after is not None and after.published_at is not None:
-            page_query = page_query.where(tuple_(s.published_at, s.need_id) < tuple_(after.published_at,
-                                                                                    after.need_id))
-        # A page of a listing is a few rows: PostgreSQL's choice between walking the publication index and a
-        # filter's index is cheap either way at 1,000,000 needs (2–6 ms), and planning the spans would cost
-        # more (2.5 ms for the seven branches).
-        page = (page_query.order_by(s.published_at.desc(), s.need_id.desc()).limit(query.limit + 1)
-                .subquery("page"))
+        def listing(*conditions: Any) -> Select[*tuple[Any, ...]]:
+            rows = select(s.need_id.label("need_id")).where(*conditions)
+            if after is not None and after.published_at is not None:
+                rows = rows.where(tuple_(s.published_at, s.need_id) < tuple_(after.published_at, after.need_id))
+            return rows.order_by(s.published_at.desc(), s.need_id.desc()).limit(query.limit + 1)
+
+        if not filters or query.specific_contract_id is not None:
+            page = listing(*filters).subquery("page")
+        else:
+            # The last day first, walked newest first whatever the filters (written so that their indexes
+            # can't serve): a page of common filters is there, found in a few hundred rows. Then everything
+            # older, read as PostgreSQL chooses. It assumes filters independent of the publication date, and
+            # the status is not: `open` is every recent need and almost no old one, so for "open, home care,
+            # Île-de-France" it read 97,000 open needs through the status index to keep 21 (44 ms at 1,000,000
+            # needs) where walking the last day finds them in under a thousand rows. Same rows as one scan
+            # (`_newest_first`: disjoint, newest first, under one LIMIT).
+            anchor = after.published_at if after is not None and after.published_at is not None else query.now
+            recent = listing(func.coalesce(and_(*filters), False), s.published_at > anchor - _RECENT)
+            older = listing(*filters, s.published_at <= anchor - _RECENT)
+            both = union_all(recent, older).subquery("both")
+            page = select(*both.c).limit(query.limit + 1).subquery("page")
         order = (s.published_at.desc(), s.need_id.desc())
         excerpt = func.left(Need.description, EXCERPT_CHARS + 1)
         rank_column = literal_column("NULL::real")
@@ -398,8 +434,9 @@ def _public_need(row: Any, ranked: bool) -> schemas.PublicNeed:
 
 # Each search planned for its own values (see `search`), and never in parallel: `_newest_first` relies on the
 # spans being read one after the other, newest first, which a parallel append would not do.
-_PLANNING = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true), "
+_PLANNING_SQL = ("set_config('plan_cache_mode', 'force_custom_plan', true), "
                  "set_config('max_parallel_workers_per_gather', '0', true)")
+_PLANNING = text(f"SELECT {_PLANNING_SQL}")
 
 
 # How common the text's words are, from the statistics ANALYZE keeps on the search documents (the share of
@@ -407,13 +444,16 @@ _PLANNING = text("SELECT set_config('plan_cache_mode', 'force_custom_plan', true
 # documents hold them all. A word the statistics don't list is rarer than every word they list. PostgreSQL's
 # own estimate multiplies the words' shares, as if they were independent: "circuit du médicament" is in 21 %
 # of the seeded needs, estimated 4.5 %.
-_WORD_SHARE = text("""
+_WORD_SHARE_SQL = """
 WITH stats AS (
     SELECT most_common_elems::text::text[] AS lexemes, most_common_elem_freqs AS shares FROM pg_stats
     WHERE schemaname = current_schema() AND tablename = 'need_search' AND attname = 'document')
 SELECT min(coalesce(shares[array_position(lexemes, l.lexeme)], shares[cardinality(lexemes) + 1]))
 FROM stats, unnest(tsvector_to_array(to_tsvector('french_unaccent', :q))) AS l(lexeme)
-""")
+"""
+_WORD_SHARE = text(_WORD_SHARE_SQL)
+# A text search's two first steps in one round trip.
+_PLANNING_AND_WORD_SHARE = text(f"SELECT {_PLANNING_SQL}, ({_WORD_SHARE_SQL}) AS share")
 # From this share up, walking the recent rows finds the window sooner than the text index does (measured at
 # 1,000,000 needs: bench/RESULTS.md).
 COMMON_WORDS = 0.05
@@ -430,8 +470,12 @@ class NeedSearchService:
         # PostgreSQL may plan it once for any parameters, blind to how common the words or the
         # département are, and pick the wrong index (a common word ranked through the text index costs
         # 5–10 times more). Planning each search for its own parameters costs well under a millisecond.
-        await self.session.execute(_PLANNING)
-        common = query.q is not None and await self.common_words(query.q)
+        common = False
+        if query.q is None:
+            await self.session.execute(_PLANNING)
+        else:
+            share = (await self.session.execute(_PLANNING_AND_WORD_SHARE, {"q": query.q})).one().share
+            common = share is not None and share >= COMMON_WORDS
         rows = (await self.session.execute(build_search(query, common_words=common))).all()
         more = len(rows) > query.limit
         rows = rows[: query.limit]

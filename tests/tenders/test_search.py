@@ -215,31 +215,51 @@ async def test_pages_neither_repeat_nor_skip_while_needs_are_published(
     assert matching and matching <= set(seen), "a page skipped a need that was there from the start"
 
 
+@pytest.mark.parametrize("in_a_departement", [False, True])
 @pytest.mark.parametrize("words", ["common", "rare"])
 async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_of_publication(
-        client: Client, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch, words: str) -> None:
+        client: Client, clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch, words: str,
+        in_a_departement: bool) -> None:
     """The ranked window is read span by span going back in time (a day, 4 days, 16…; `_newest_first`),
     through the text index or, for common words, not: either way it holds exactly the N most recent matches,
     and the plain listing (one scan, no spans) every need newest first."""
-    # Needs published over the past year: with a window of 9, the ninth most recent match is weeks old, so the
+    # Needs published over the past year: with a window of 9 (3 in a département), its last match is weeks old, so the
     # window is filled from several spans, the first ones holding few or none.
-    await _seed(settings, 60, clock.now())
-    monkeypatch.setattr(search_module, "RANKED_WINDOW", 9)
+    await _seed(settings, 150, clock.now())
+    window = 3 if in_a_departement else 9
+    monkeypatch.setattr(search_module, "RANKED_WINDOW", window)
     # Which way the spans are read follows the words' share in the statistics; forced here both ways.
     monkeypatch.setattr(search_module, "COMMON_WORDS", 0.0 if words == "common" else 2.0)
-    q = "dossier usager"
-    expected = [str(r["need_id"]) for r in await fetch(settings, """
-        SELECT need_id FROM (SELECT need_id, document FROM need_search
-                             WHERE document @@ websearch_to_tsquery('french_unaccent', $1)
-                             ORDER BY published_at DESC, need_id DESC LIMIT 9) AS w
-        ORDER BY ts_rank(document, websearch_to_tsquery('french_unaccent', $1)) DESC, need_id""", q)]
-    matching = await fetch(settings, "SELECT count(*) AS n FROM need_search WHERE "
-                                     "document @@ websearch_to_tsquery('french_unaccent', $1)", q)
-    assert matching[0]["n"] > 9, "the seed should match more needs than the window holds"
-    assert await _all_pages(client, q=q) == expected
+    # In a département, a word of every description ("Établissements concernés"), so that it has enough.
+    q = "établissements" if in_a_departement else "dossier usager"
+    departement = None
+    if in_a_departement:  # the seed's most common one, so that it holds more matches than the window
+        departement = (await fetch(settings, "SELECT d FROM need_search, unnest(departements) AS d "
+                                             "GROUP BY d ORDER BY count(*) DESC, d LIMIT 1"))[0]["d"]
+    # With a département and common words, the window is read from the département's own rows
+    # (`need_search_place`, kept by a trigger): the reference reads the array of the search document.
+    where = "document @@ websearch_to_tsquery('french_unaccent', $1) AND ($2::text IS NULL OR $2 = ANY(departements))"
+    expected = [str(r["need_id"]) for r in await fetch(settings, f"""
+        SELECT need_id FROM (SELECT need_id, document FROM need_search WHERE {where}
+                             ORDER BY published_at DESC, need_id DESC LIMIT {window}) AS w
+        ORDER BY ts_rank(document, websearch_to_tsquery('french_unaccent', $1)) DESC, need_id""", q, departement)]
+    matching = await fetch(settings, f"SELECT count(*) AS n FROM need_search WHERE {where}", q, departement)
+    assert matching[0]["n"] > window, "the seed should match more needs than the window holds"
+    params = {"q": q} | ({"departement": departement} if departement else {})
+    assert await _all_pages(client, **params) == expected
+    if departement is not None:
+        return
     listing = [str(r["need_id"]) for r in await fetch(
         settings, "SELECT need_id FROM need_search ORDER BY published_at DESC, need_id DESC")]
     assert await _all_pages(client) == listing
+    # A filtered listing reads the last day first, then everything older (`build_search`): the same order.
+    clock.advance(timedelta(hours=-12))  # so that the last day holds some of the seed, not all of its pages
+    sector = (await fetch(settings, "SELECT sector::text AS s FROM need_search GROUP BY 1 ORDER BY count(*) DESC"
+                                    " LIMIT 1"))[0]["s"]
+    filtered = [str(r["need_id"]) for r in await fetch(
+        settings, "SELECT need_id FROM need_search WHERE sector::text = $1 ORDER BY published_at DESC, need_id DESC",
+        sector)]
+    assert len(filtered) > 7 and await _all_pages(client, sector=sector) == filtered
 
 
 async def test_how_common_a_text_is_comes_from_the_least_common_of_its_words(
