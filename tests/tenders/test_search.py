@@ -262,6 +262,37 @@ async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_
     assert len(filtered) > 7 and await _all_pages(client, sector=sector) == filtered
 
 
+async def test_the_departements_rows_follow_the_search_document(clock: FrozenClock, settings: Settings) -> None:
+    """need_search_place (migration 0035) is written by a trigger, whatever writes the search document."""
+    await _seed(settings, 5, clock.now())
+
+    async def places() -> set[tuple[str, str, datetime]]:
+        return {(str(r["need_id"]), r["departement"], r["published_at"]) for r in await fetch(
+            settings, "SELECT need_id, departement, published_at FROM need_search_place")}
+
+    async def expected() -> set[tuple[str, str, datetime]]:
+        return {(str(r["need_id"]), r["d"], r["published_at"]) for r in await fetch(
+            settings, "SELECT need_id, d, published_at FROM need_search, unnest(departements) AS d")}
+
+    assert await places() == await expected() and len(await places()) >= 5
+    owner = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
+    try:
+        need_id = await owner.fetchval("SELECT need_id FROM need_search ORDER BY need_id LIMIT 1")
+        # A document written again (a need's facilities, or its publication instant, changed): its rows follow.
+        await owner.execute("UPDATE need_search SET departements = '{2A,971}', published_at = published_at - "
+                            "interval '1 day' WHERE need_id = $1", need_id)
+        assert await places() == await expected()
+        assert {p[1] for p in await places() if p[0] == str(need_id)} == {"2A", "971"}
+        # A status change alone (the contract's trigger) rewrites nothing.
+        await owner.execute("UPDATE need_search SET status = 'closed_for_offers' WHERE need_id = $1", need_id)
+        assert await places() == await expected()
+        await owner.execute("DELETE FROM need_search WHERE need_id = $1", need_id)
+        assert await places() == await expected()
+        assert all(p[0] != str(need_id) for p in await places())
+    finally:
+        await owner.close()
+
+
 async def test_how_common_a_text_is_comes_from_the_least_common_of_its_words(
         clock: FrozenClock, settings: Settings) -> None:
     await _seed(settings, 80, clock.now())  # ANALYZE reads every row of so small a table: the shares are exact
