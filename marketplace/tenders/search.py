@@ -452,7 +452,6 @@ WITH stats AS (
 SELECT min(coalesce(shares[array_position(lexemes, l.lexeme)], shares[cardinality(lexemes) + 1]))
 FROM stats, unnest(tsvector_to_array(to_tsvector('french_unaccent', :q))) AS l(lexeme)
 """
-_WORD_SHARE = text(_WORD_SHARE_SQL)
 # A text search's two first steps in one round trip.
 # nosemgrep: sql-built-from-strings  # two constants of this module, no value; `q` is bound
 _PLANNING_AND_WORD_SHARE = text(f"SELECT {_PLANNING_SQL}, ({_WORD_SHARE_SQL}) AS share")
@@ -476,7 +475,7 @@ class NeedSearchService:
         if query.q is None:
             await self.session.execute(_PLANNING)
         else:
-            share = (await self.session.execute(_PLANNING_AND_WORD_SHARE, {"q": query.q})).one().share
+            share = await self.word_share(query.q)  # the planning settings too
             common = share is not None and share >= COMMON_WORDS
         rows = (await self.session.execute(build_search(query, common_words=common))).all()
         more = len(rows) > query.limit
@@ -491,8 +490,9 @@ class NeedSearchService:
 
     async def word_share(self, q: str) -> float | None:
         """The share of the published needs holding the text's least common word, by the statistics; None
-        without statistics yet (a new table) or without a word to look for (only stop words)."""
-        share = (await self.session.execute(_WORD_SHARE, {"q": q})).scalar()
+        without statistics yet (a new table) or without a word to look for (only stop words). The same
+        statement sets the transaction's planning for a search (`_PLANNING`)."""
+        share = (await self.session.execute(_PLANNING_AND_WORD_SHARE, {"q": q})).one().share
         return None if share is None else float(share)
 
     async def common_words(self, q: str) -> bool:
