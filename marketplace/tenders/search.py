@@ -475,8 +475,7 @@ class NeedSearchService:
         if query.q is None:
             await self.session.execute(_PLANNING)
         else:
-            share = await self.word_share(query.q)  # the planning settings too
-            common = share is not None and share >= COMMON_WORDS
+            common = await self.common_words(query.q)  # the planning settings too (`word_share`)
         rows = (await self.session.execute(build_search(query, common_words=common))).all()
         more = len(rows) > query.limit
         rows = rows[: query.limit]

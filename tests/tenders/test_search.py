@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import itertools
 import json
+import re
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import asyncpg
 import pytest
+from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, create_async_engine
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
@@ -260,6 +262,30 @@ async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_
         settings, "SELECT need_id FROM need_search WHERE sector::text = $1 ORDER BY published_at DESC, need_id DESC",
         sector)]
     assert len(filtered) > 7 and await _all_pages(client, sector=sector) == filtered
+
+
+@pytest.mark.parametrize("share_needed", [0.0, 2.0])
+async def test_the_words_share_chooses_how_the_window_is_read(
+        clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch, share_needed: float) -> None:
+    """Common words in a département: the département's own rows (`need_search_place`), the text not read
+    through its index; otherwise the text index, span by span. Read off the statement the service sends."""
+    await _seed(settings, 40, clock.now())
+    monkeypatch.setattr(search_module, "COMMON_WORDS", share_needed)
+    engine = create_async_engine(settings.database_url)
+    sent: list[str] = []
+    event.listen(engine.sync_engine, "before_cursor_execute",
+                 lambda _c, _cur, statement, *_: sent.append(statement))
+    try:
+        async with AsyncSession(engine) as session:
+            await NeedSearchService(session, clock).search(msgspec_convert({"q": "dossier usager",
+                                                                            "departement": "75"}))
+    finally:
+        await engine.dispose()
+    search = next(statement for statement in sent if "need_search.document @@" in statement)
+    common = share_needed == 0.0
+    assert ("need_search_place" in search) is common
+    assert bool(re.search(r"coalesce\(\(?need_search\.document @@", search)) is common
+    assert ("UNION ALL" in search) is not common
 
 
 async def test_the_departements_rows_follow_the_search_document(clock: FrozenClock, settings: Settings) -> None:
