@@ -230,6 +230,12 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                 except TimeoutError:
                     log.warning("outbox.relay_stop_timeout")
             await engine.dispose()
+            # The request engine again: the plugin disposes it only when its app-state key is the default one,
+            # and advanced-alchemy gives every app after the first in a process another key ("db_engine_1"), so
+            # that app kept its pool across starts, and the next start on another event loop (a test client's)
+            # got connections of the ended one: "attached to a different loop", then 503s. Disposing twice is
+            # harmless (the second finds an empty pool).
+            await db_config.get_engine().dispose()
             await auth_engine.dispose()
             await principal_engine.dispose()
             await read_replica.dispose()

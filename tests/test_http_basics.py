@@ -164,3 +164,19 @@ def test_an_app_started_again_on_another_event_loop_uses_redis_at_once_from_many
 
     for _ in range(3):
         assert asyncio.run(burst()) == [True] * 4
+
+
+async def test_an_app_started_again_on_another_loop_gets_fresh_database_connections(settings: Settings) -> None:
+    """Each test client runs the app on an event loop of its own. advanced-alchemy disposes the request engine
+    at shutdown only for the first app of a process (later ones get a suffixed app-state key), so a later
+    app started a second time got the first loop's pooled connections (a 500, then 503s). marketplace/app.py
+    disposes it itself."""
+    from marketplace.app import create_app
+
+    create_app(settings, run_relay=False)  # not the process's first app, whatever ran before
+    app = create_app(settings, run_relay=False)
+    for _ in range(2):
+        async with AsyncTestClient(app=app) as client:
+            for _ in range(3):
+                response = await client.get("/dps")
+                assert response.status_code == 200, response.text
