@@ -286,7 +286,8 @@ class NeedSearch(DefaultBase):
 class NeedSearchPlace(DefaultBase):
     """One département of a published need's search document, keyed to be read newest first: a search with a
     département walks its rows from the most recent and stops at its window (the array of `need_search` has
-    only a GIN index, which gives its rows in no order). Written by a trigger on `need_search` (migration 0035).
+    only a GIN index, which gives its rows in no order). Written by a trigger on `need_search` (migrations 0035,
+    0036).
     """
 
     __tablename__ = "need_search_place"
@@ -295,6 +296,8 @@ class NeedSearchPlace(DefaultBase):
     published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), primary_key=True)
     need_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("need_search.need_id", ondelete="CASCADE"),
                                                primary_key=True, index=True)
+    # The need's search document, copied: the words are checked on this row, never looked up (migration 0036).
+    document: Mapped[str] = mapped_column(TSVECTOR)
 
 class OpenerKey(UUIDv7AuditBase):
     """An opener's personal key pair (lib/sealing.LockedOpenerKey): its private half is stored only under

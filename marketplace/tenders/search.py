@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import base64
 import binascii
-import dataclasses
+import functools
 import json
 import re
 import uuid
@@ -36,8 +36,21 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, Select, and_, bindparam, func, literal_column, or_, select, text, tuple_, union_all
-from sqlalchemy.dialects.postgresql import array
+from sqlalchemy import (
+    Float,
+    Integer,
+    Select,
+    String,
+    and_,
+    bindparam,
+    func,
+    literal_column,
+    or_,
+    select,
+    text,
+    tuple_,
+    union_all,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.models import Organisation
@@ -73,6 +86,8 @@ _RECENT = timedelta(days=1)
 _HEADLINE_OPTIONS = "MaxWords=40, MinWords=20, MaxFragments=2, FragmentDelimiter=\" … \", StartSel=\"\", StopSel=\"\""
 # PostgreSQL text can't hold NUL; an unpaired surrogate can't be encoded: refused as bad input, not a 500.
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+# The type of the instants a search binds (aware, stored in UTC), as the columns they are compared with.
+_INSTANT = NeedSearch.published_at.type
 
 # The search document of published needs, written set-based: for one need at publication, or for every
 # published need at once (a backfill). The département of a facility is the one `lib.geography`
@@ -233,43 +248,105 @@ def check_params(params: schemas.NeedSearchParams, now: datetime) -> SearchQuery
                        as_of=(after.as_of if after is not None else now) if q is not None else None, now=now)
 
 
-def _tsquery(q: str) -> Any:
-    return func.websearch_to_tsquery(literal_column(f"'{TS_CONFIG}'::regconfig"), q)
+@dataclass(frozen=True)
+class _Shape:
+    """What a search's statement depends on besides its values: which parameters are given (and the status,
+    which changes the condition), whether the text's words are common. One statement is built per shape and
+    kept (`_statement`); every search binds its own values to it (`_values`)."""
+
+    text: bool
+    common_words: bool
+    specific_contract: bool
+    category: bool
+    sector: bool
+    delivery_mode: bool
+    status: SpecificContractStatus | None
+    departement: bool
+    region: bool
+    cpv: bool
+    deadline_from: bool
+    deadline_to: bool
+    as_of: bool
+    after: bool
+
+    @classmethod
+    def of(cls, query: SearchQuery, common_words: bool) -> _Shape:
+        after = query.after
+        return cls(text=query.q is not None, common_words=common_words and query.q is not None,
+                   specific_contract=query.specific_contract_id is not None,
+                   category=query.category_id is not None, sector=query.sector is not None,
+                   delivery_mode=query.delivery_mode is not None, status=query.status,
+                   departement=query.departement is not None, region=query.region is not None,
+                   cpv=query.cpv is not None, deadline_from=query.deadline_from is not None,
+                   deadline_to=query.deadline_to is not None, as_of=query.as_of is not None,
+                   after=after is not None and (after.rank if query.q is not None else after.published_at) is not None)
 
 
-def _filters(query: SearchQuery) -> list[Any]:
+def _values(query: SearchQuery) -> dict[str, Any]:
+    """The values of a search's statement, by the names `_statement` binds; a name its shape lacks is ignored."""
+    after = query.after
+    if query.q is not None:
+        anchor = query.as_of or query.now
+    else:
+        anchor = after.published_at if after is not None and after.published_at is not None else query.now
+    return {
+        "now": query.now, "q": query.q, "as_of": query.as_of, "window": RANKED_WINDOW,
+        "page_limit": query.limit + 1, "specific_contract_id": query.specific_contract_id,
+        "category_id": query.category_id, "sector": query.sector, "delivery_mode": query.delivery_mode,
+        "departement": query.departement,
+        "departement_in": [query.departement] if query.departement is not None else None,
+        "region_departements": list(departements_of_region(query.region)) if query.region is not None else None,
+        "cpv_in": [query.cpv] if query.cpv is not None else None,
+        "deadline_from": query.deadline_from, "deadline_to": query.deadline_to,
+        "after_rank": after.rank if after is not None else None,
+        "after_published_at": after.published_at if after is not None else None,
+        "after_need_id": after.need_id if after is not None else None,
+        "recent_bound": anchor - _RECENT,
+        **{f"span_{k}": anchor - span for k, span in enumerate(_SPANS)},
+    }
+
+
+def _bind(name: str, type_: Any = None) -> Any:
+    # Named, so that a kept statement takes each search's values by name (`_values`).
+    return bindparam(name, type_=type_)
+
+
+def _tsquery() -> Any:
+    return func.websearch_to_tsquery(literal_column(f"'{TS_CONFIG}'::regconfig"), _bind("q", String()))
+
+
+def _filters(shape: _Shape, *, departement: bool = True) -> list[Any]:
     """One condition per parameter given; each can use its own index of `need_search`."""
     s = NeedSearch
     filters: list[Any] = []
-    if query.specific_contract_id is not None:
-        filters.append(s.specific_contract_id == query.specific_contract_id)
-    if query.category_id is not None:
-        filters.append(s.category_id == query.category_id)
-    if query.sector is not None:
-        filters.append(s.sector == query.sector)
-    if query.delivery_mode is not None:
-        filters.append(s.delivery_mode == query.delivery_mode)
-    if query.status is not None:
+    if shape.specific_contract:
+        filters.append(s.specific_contract_id == _bind("specific_contract_id"))
+    if shape.category:
+        filters.append(s.category_id == _bind("category_id"))
+    if shape.sector:
+        filters.append(s.sector == _bind("sector"))
+    if shape.delivery_mode:
+        filters.append(s.delivery_mode == _bind("delivery_mode"))
+    if shape.status is not None:
         # HC6: the status as read now, not the stored one the trigger copies: past its deadline an unopened
         # contract is no longer found as `open`, and is found as `closed_for_offers`.
-        filters.append(reads_as_sql(s.status, s.tender_deadline, query.status, query.now))
-    if query.departement is not None:
-        filters.append(s.departements.overlap(array([query.departement])))
-    if query.region is not None:
-        filters.append(s.departements.overlap(array(list(departements_of_region(query.region)))))
-    if query.cpv is not None:
-        filters.append(s.cpv_codes.contains(array([query.cpv])))
-    if query.deadline_from is not None:
-        filters.append(s.tender_deadline >= query.deadline_from)
-    if query.deadline_to is not None:
-        filters.append(s.tender_deadline <= query.deadline_to)
-
+        filters.append(reads_as_sql(s.status, s.tender_deadline, shape.status, _bind("now", _INSTANT)))
+    if shape.departement and departement:
+        filters.append(s.departements.overlap(_bind("departement_in")))
+    if shape.region:
+        filters.append(s.departements.overlap(_bind("region_departements")))
+    if shape.cpv:
+        filters.append(s.cpv_codes.contains(_bind("cpv_in")))
+    if shape.deadline_from:
+        filters.append(s.tender_deadline >= _bind("deadline_from"))
+    if shape.deadline_to:
+        filters.append(s.tender_deadline <= _bind("deadline_to"))
     return filters
 
 
-def _newest_first(rows: Select[*tuple[Any, ...]], anchor: datetime, limit: int, *,
-                  walk: bool = True) -> Select[*tuple[Any, ...]]:
-    """The `limit` most recently published of `rows` (a select of `need_search`), read span by span.
+def _newest_first(rows: Select[*tuple[Any, ...]], *, walk: bool = True) -> Select[*tuple[Any, ...]]:
+    """The `window` most recently published of `rows` (a select of `need_search`), read span by span back from
+    the search's anchor (`_values`: `span_0` is a day before it, `span_1` four days…).
 
     One index cannot serve both a filter (a rare word, a département) and the order by publication: walking
     the publication index backwards reads every non-matching row until `limit` match (a word in 1 % of a
@@ -289,24 +366,76 @@ def _newest_first(rows: Select[*tuple[Any, ...]], anchor: datetime, limit: int, 
     expects would otherwise become a walk through every older row.
     """
     s = NeedSearch
+    window = _bind("window", Integer())
     branches = []
-    upper: datetime | None = None
-    for span in (*_SPANS, None):
-        lower = anchor - span if span is not None else None
+    upper: str | None = None
+    for k in (*range(len(_SPANS)), None):
+        lower = f"span_{k}" if k is not None else None
         branch = rows
         if upper is not None:
-            branch = branch.where(s.published_at <= upper)
+            branch = branch.where(s.published_at <= _bind(upper))
         if lower is not None:
-            branch = branch.where(s.published_at > lower)
+            branch = branch.where(s.published_at > _bind(lower))
         newest = s.published_at if walk else s.published_at + literal_column("interval '0'")
-        branches.append(branch.order_by(newest.desc(), s.need_id.desc()).limit(limit))
+        branches.append(branch.order_by(newest.desc(), s.need_id.desc()).limit(window))
         upper = lower
     spans = union_all(*branches).subquery("spans")
-    return select(*spans.c).limit(limit)
+    return select(*spans.c).limit(window)
 
 
 def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*tuple[Any, ...]]:
-    """The one statement a search runs: a page of `limit + 1` rows (the extra one says a next page exists).
+    """The one statement a search runs, with its values bound: a page of `limit + 1` rows (the extra one says
+    a next page exists). The service runs the kept statement of the query's shape with `_values` instead, which
+    is the same SQL without rebuilding it."""
+    return _statement(_Shape.of(query, common_words)).params(_values(query))
+
+
+def _window(shape: _Shape, filters: list[Any], tsquery: Any) -> Any:
+    """A text search's candidates (`need_id`, `document`): the RANKED_WINDOW most recent matches published until
+    `as_of`, read span by span (`_newest_first`): through the text index when the words are rare, through the
+    publication or the filters' indexes when they are common; either way no more than the window is ranked."""
+    s = NeedSearch
+    window_size = _bind("window", Integer())
+    matches: Any = s.document.op("@@")(tsquery)
+    if shape.common_words:
+        # Not indexable as written (`coalesce` is not an operator of the text index), so each span is read
+        # through the publication index or the filters' indexes, the words checked on the rows found.
+        matches = func.coalesce(matches, False)
+    if shape.common_words and shape.departement:
+        # The département's own rows, newest first (`need_search_place`), until the window is full: the
+        # words are common enough that a few times the window's size is read. They are checked on the
+        # row's copy of the document, so `need_search` is read only for the other filters, if any.
+        place = NeedSearchPlace
+        window = (select(place.need_id.label("need_id"), place.document.label("document"))
+                  .where(place.departement == _bind("departement"),
+                         func.coalesce(place.document.op("@@")(tsquery), False)))
+        others = _filters(shape, departement=False)
+        if others:
+            window = window.join(s, s.need_id == place.need_id).where(*others)
+        if shape.as_of:
+            window = window.where(place.published_at <= _bind("as_of", _INSTANT))
+        candidates = (window.order_by(place.published_at.desc(), place.need_id.desc()).limit(window_size)
+                      .subquery("candidates"))
+    else:
+        window = select(s.need_id.label("need_id"), s.document.label("document")).where(matches, *filters)
+        if shape.as_of:
+            window = window.where(s.published_at <= _bind("as_of", _INSTANT))
+        if shape.common_words and not filters:
+            # Common words alone: one walk of the publication index, newest first, stopping at the window
+            # (a few thousand rows); spans would only add their planning.
+            candidates = (window.order_by(s.published_at.desc(), s.need_id.desc()).limit(window_size)
+                          .subquery("candidates"))
+        else:
+            # With filters too, each span read whole (see `_newest_first`): PostgreSQL would otherwise weigh
+            # a walk against the filters' indexes blind to how many rows hold the words.
+            candidates = _newest_first(window, walk=not shape.common_words).subquery("candidates")
+    return candidates
+
+
+@functools.lru_cache(maxsize=1024)
+def _statement(shape: _Shape) -> Select[*tuple[Any, ...]]:
+    """The statement of a shape of search, its values left to bind by name (`_values`). Building it costs a few
+    milliseconds of Python, more than PostgreSQL spends on most searches, so it is built once per shape.
 
     The page is chosen on `need_search` alone, with its indexes; the need's title and description, the
     holder's name and the category's title are joined for the page's rows only.
@@ -317,53 +446,21 @@ def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*t
     rows; PostgreSQL misjudges both, so the statement is written to leave it no choice.
     """
     s = NeedSearch
-    filters = _filters(query)
-    after = query.after
-    if query.q is not None:
-        tsquery = _tsquery(query.q)
-        # The window: the RANKED_WINDOW most recent matches published until `as_of`, read span by span
-        # (`_newest_first`): through the text index when the words are rare, through the publication or the
-        # filters' indexes when they are common; either way no more than the window is ranked.
-        matches: Any = s.document.op("@@")(tsquery)
-        if common_words:
-            # Not indexable as written (`coalesce` is not an operator of the text index), so each span is read
-            # through the publication index or the filters' indexes, the words checked on the rows found.
-            matches = func.coalesce(matches, False)
-        if common_words and query.departement is not None:
-            # The département's own rows, newest first (`need_search_place`), until the window is full: the
-            # words are common enough that a few times the window's size is read.
-            place = NeedSearchPlace
-            window = (select(s.need_id.label("need_id"), s.document.label("document"))
-                      .select_from(place).join(s, s.need_id == place.need_id)
-                      .where(place.departement == query.departement, matches,
-                             *_filters(dataclasses.replace(query, departement=None))))
-            if query.as_of is not None:
-                window = window.where(place.published_at <= query.as_of)
-            candidates = (window.order_by(place.published_at.desc(), place.need_id.desc()).limit(RANKED_WINDOW)
-                          .subquery("candidates"))
-        else:
-            window = select(s.need_id.label("need_id"), s.document.label("document")).where(matches, *filters)
-            if query.as_of is not None:
-                window = window.where(s.published_at <= query.as_of)
-            if common_words and not filters:
-                # Common words alone: one walk of the publication index, newest first, stopping at the window
-                # (a few thousand rows); spans would only add their planning.
-                candidates = (window.order_by(s.published_at.desc(), s.need_id.desc()).limit(RANKED_WINDOW)
-                              .subquery("candidates"))
-            else:
-                # With filters too, each span read whole (see `_newest_first`): PostgreSQL would otherwise weigh
-                # a walk against the filters' indexes blind to how many rows hold the words.
-                candidates = _newest_first(window, query.as_of or query.now, RANKED_WINDOW,
-                                           walk=not common_words).subquery("candidates")
+    filters = _filters(shape)
+    now = _bind("now", _INSTANT)
+    page_limit = _bind("page_limit", Integer())
+    if shape.text:
+        tsquery = _tsquery()
+        candidates = _window(shape, filters, tsquery)
         ranked = select(candidates.c.need_id,
                         func.ts_rank(candidates.c.document, tsquery).label("rank")).subquery("ranked")
         page_query: Select[*tuple[Any, ...]] = select(ranked.c.need_id, ranked.c.rank)
-        if after is not None and after.rank is not None:
+        if shape.after:
             # A bound float8: the real rank compares with it exactly (float4 widens without loss).
-            rank = bindparam("after_rank", after.rank, type_=Float())
-            page_query = page_query.where(or_(ranked.c.rank < rank,
-                                              and_(ranked.c.rank == rank, ranked.c.need_id > after.need_id)))
-        page = page_query.order_by(ranked.c.rank.desc(), ranked.c.need_id).limit(query.limit + 1).subquery("page")
+            rank = _bind("after_rank", Float())
+            page_query = page_query.where(or_(ranked.c.rank < rank, and_(
+                ranked.c.rank == rank, ranked.c.need_id > _bind("after_need_id", s.need_id.type))))
+        page = page_query.order_by(ranked.c.rank.desc(), ranked.c.need_id).limit(page_limit).subquery("page")
         order: tuple[Any, ...] = (page.c.rank.desc(), page.c.need_id)
         excerpt = func.ts_headline(literal_column(f"'{TS_CONFIG}'::regconfig"), Need.description, tsquery,
                                    _HEADLINE_OPTIONS)
@@ -371,11 +468,12 @@ def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*t
     else:
         def listing(*conditions: Any) -> Select[*tuple[Any, ...]]:
             rows = select(s.need_id.label("need_id")).where(*conditions)
-            if after is not None and after.published_at is not None:
-                rows = rows.where(tuple_(s.published_at, s.need_id) < tuple_(after.published_at, after.need_id))
-            return rows.order_by(s.published_at.desc(), s.need_id.desc()).limit(query.limit + 1)
+            if shape.after:
+                rows = rows.where(tuple_(s.published_at, s.need_id) < tuple_(
+                    _bind("after_published_at", _INSTANT), _bind("after_need_id", s.need_id.type)))
+            return rows.order_by(s.published_at.desc(), s.need_id.desc()).limit(page_limit)
 
-        if not filters or query.specific_contract_id is not None:
+        if not filters or shape.specific_contract:
             page = listing(*filters).subquery("page")
         else:
             # The last day first, walked newest first whatever the filters (written so that their indexes
@@ -384,18 +482,18 @@ def build_search(query: SearchQuery, *, common_words: bool = False) -> Select[*t
             # the status is not: `open` is every recent need and almost no old one, so for "open, home care,
             # Île-de-France" it read 97,000 open needs through the status index to keep 21 (44 ms at 1,000,000
             # needs) where walking the last day finds them in under a thousand rows. Same rows as one scan
-            # (`_newest_first`: disjoint, newest first, under one LIMIT).
-            anchor = after.published_at if after is not None and after.published_at is not None else query.now
-            recent = listing(func.coalesce(and_(*filters), False), s.published_at > anchor - _RECENT)
-            older = listing(*filters, s.published_at <= anchor - _RECENT)
+            # (`_newest_first`: disjoint, newest first, under one LIMIT). The day ends at the cursor's
+            # instant on later pages (`_values`: `recent_bound`).
+            recent = listing(func.coalesce(and_(*filters), False), s.published_at > _bind("recent_bound", _INSTANT))
+            older = listing(*filters, s.published_at <= _bind("recent_bound", _INSTANT))
             both = union_all(recent, older).subquery("both")
-            page = select(*both.c).limit(query.limit + 1).subquery("page")
+            page = select(*both.c).limit(page_limit).subquery("page")
         order = (s.published_at.desc(), s.need_id.desc())
         excerpt = func.left(Need.description, EXCERPT_CHARS + 1)
         rank_column = literal_column("NULL::real")
 
     return (select(s.need_id, s.specific_contract_id, s.holder_organisation_id, s.category_id, s.sector,
-                   s.delivery_mode, status_at_sql(s.status, s.tender_deadline, query.now).label("status"),
+                   s.delivery_mode, status_at_sql(s.status, s.tender_deadline, now).label("status"),
                    s.departements, s.published_at, s.tender_deadline,
                    Need.title, Need.cpv_codes, excerpt.label("excerpt"), Organisation.name.label("holder_name"),
                    DpsCategory.title.label("category_title"), rank_column.label("rank"),
@@ -476,7 +574,7 @@ class NeedSearchService:
             await self.session.execute(_PLANNING)
         else:
             common = await self.common_words(query.q)  # the planning settings too (`word_share`)
-        rows = (await self.session.execute(build_search(query, common_words=common))).all()
+        rows = await self._page(query, common)
         more = len(rows) > query.limit
         rows = rows[: query.limit]
         items = [_public_need(row, query.q is not None) for row in rows]
@@ -486,6 +584,12 @@ class NeedSearchService:
             next_cursor = Cursor(query.q is not None, last.rank, None if query.q else last.published_at,
                                  last.need_id, query.as_of).encode()
         return schemas.PublicNeedPage(items=items, next_cursor=next_cursor, limit=query.limit)
+
+    async def _page(self, query: SearchQuery, common_words: bool) -> Sequence[Any]:
+        # The kept statement of this shape with this search's values (`_statement`), run as Core: nothing of the
+        # ORM's bookkeeping is needed for rows that are read once and turned into the answer.
+        connection = await self.session.connection()
+        return (await connection.execute(_statement(_Shape.of(query, common_words)), _values(query))).all()
 
     async def word_share(self, q: str) -> float | None:
         """The share of the published needs holding the text's least common word, by the statistics; None
@@ -503,8 +607,7 @@ class NeedSearchService:
     async def published_contract(self, contract_id: uuid.UUID) -> schemas.PublicNeed:
         """One published specific contract as the search shows it to anyone (its row of `need_search`, read
         now): a draft, a sandbox's or an unknown contract has none, so it is a 404 like any unknown id."""
-        rows = (await self.session.execute(build_search(SearchQuery(
-            now=self.clock.now(), specific_contract_id=contract_id, limit=1)))).all()
+        rows = await self._page(SearchQuery(now=self.clock.now(), specific_contract_id=contract_id, limit=1), False)
         if not rows:
             raise NotFound("No published specific contract has this id.")
         return _public_need(rows[0], False)

@@ -134,18 +134,18 @@ def status_at(contract: SpecificContract, now: datetime) -> SpecificContractStat
 _Column = ColumnElement[Any] | QueryableAttribute[Any]
 
 
-def _passed_sql(deadline: _Column, now: datetime) -> ColumnElement[bool]:
+def _passed_sql(deadline: _Column, now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     return deadline <= now
 
 
-def status_at_sql(status: _Column, deadline: _Column, now: datetime) -> ColumnElement[Any]:
+def status_at_sql(status: _Column, deadline: _Column, now: datetime | ColumnElement[Any]) -> ColumnElement[Any]:
     """`status_at` in SQL: the status a row reads at `now` (HC6)."""
     closed = literal(SpecificContractStatus.CLOSED_FOR_OFFERS, type_=status.type)
     return case((and_(status == SpecificContractStatus.OPEN, _passed_sql(deadline, now)), closed), else_=status)
 
 
 def reads_as_sql(status: _Column, deadline: _Column, target: SpecificContractStatus,
-                 now: datetime) -> ColumnElement[bool]:
+                 now: datetime | ColumnElement[Any]) -> ColumnElement[bool]:
     """Whether a row reads `target` at `now` (HC6), written so that the index on the stored status still serves:
     `open` is stored OPEN before the deadline; `closed_for_offers` is stored so (opened) or OPEN past it."""
     if target == SpecificContractStatus.OPEN:

@@ -281,24 +281,27 @@ async def test_the_words_share_chooses_how_the_window_is_read(
                                                                             "departement": "75"}))
     finally:
         await engine.dispose()
-    search = next(statement for statement in sent if "need_search.document @@" in statement)
+    search = next(statement for statement in sent if "document @@" in statement)
     common = share_needed == 0.0
     assert ("need_search_place" in search) is common
-    assert bool(re.search(r"coalesce\(\(?need_search\.document @@", search)) is common
+    # Common: checked on the département's rows (their copy of the document), never through the text index.
+    assert bool(re.search(r"coalesce\(\(?need_search_place\.document @@", search)) is common
+    assert bool(re.search(r"[ (]need_search\.document @@", search)) is not common
     assert ("UNION ALL" in search) is not common
 
 
 async def test_the_departements_rows_follow_the_search_document(clock: FrozenClock, settings: Settings) -> None:
-    """need_search_place (migration 0035) is written by a trigger, whatever writes the search document."""
+    """need_search_place (migrations 0035, 0036) is written by a trigger, whatever writes the search document:
+    one row per département, with the document's copy that a search checks the words on."""
     await _seed(settings, 5, clock.now())
 
-    async def places() -> set[tuple[str, str, datetime]]:
-        return {(str(r["need_id"]), r["departement"], r["published_at"]) for r in await fetch(
-            settings, "SELECT need_id, departement, published_at FROM need_search_place")}
+    async def places() -> set[tuple[str, str, datetime, str]]:
+        return {(str(r["need_id"]), r["departement"], r["published_at"], r["document"]) for r in await fetch(
+            settings, "SELECT need_id, departement, published_at, document::text FROM need_search_place")}
 
-    async def expected() -> set[tuple[str, str, datetime]]:
-        return {(str(r["need_id"]), r["d"], r["published_at"]) for r in await fetch(
-            settings, "SELECT need_id, d, published_at FROM need_search, unnest(departements) AS d")}
+    async def expected() -> set[tuple[str, str, datetime, str]]:
+        return {(str(r["need_id"]), r["d"], r["published_at"], r["document"]) for r in await fetch(
+            settings, "SELECT need_id, d, published_at, document::text FROM need_search, unnest(departements) AS d")}
 
     assert await places() == await expected() and len(await places()) >= 5
     owner = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
@@ -309,6 +312,11 @@ async def test_the_departements_rows_follow_the_search_document(clock: FrozenClo
                             "interval '1 day' WHERE need_id = $1", need_id)
         assert await places() == await expected()
         assert {p[1] for p in await places() if p[0] == str(need_id)} == {"2A", "971"}
+        # The text alone rewritten (the need's title edited and indexed again): the copies follow.
+        await owner.execute("UPDATE need_search SET document = to_tsvector('french_unaccent', 'Télégestion revue') "
+                            "WHERE need_id = $1", need_id)
+        assert await places() == await expected()
+        assert {p[3] for p in await places() if p[0] == str(need_id)} == {"'revu':2 'telegest':1"}
         # A status change alone (the contract's trigger) rewrites nothing.
         await owner.execute("UPDATE need_search SET status = 'closed_for_offers' WHERE need_id = $1", need_id)
         assert await places() == await expected()
