@@ -531,9 +531,13 @@ def _public_need(row: Any, ranked: bool) -> schemas.PublicNeed:
 
 
 # Each search planned for its own values (see `search`), and never in parallel: `_newest_first` relies on the
-# spans being read one after the other, newest first, which a parallel append would not do.
+# spans being read one after the other, newest first, which a parallel append would not do. Joins in the order
+# the statement writes them (`_statement`: the page first, then each of its rows' tables by primary key): the
+# planner otherwise weighs every order of the six tables and their subqueries, 2 to 6.6 ms of planning per
+# search at 1,000,000 needs against 1.2 to 1.5 ms so, for the same plans (bench/RESULTS.md).
 _PLANNING_SQL = ("set_config('plan_cache_mode', 'force_custom_plan', true), "
-                 "set_config('max_parallel_workers_per_gather', '0', true)")
+                 "set_config('max_parallel_workers_per_gather', '0', true), "
+                 "set_config('join_collapse_limit', '1', true), set_config('from_collapse_limit', '1', true)")
 # nosemgrep: sql-built-from-strings  # two constants of this module, no value; `q` is bound
 _PLANNING = text(f"SELECT {_PLANNING_SQL}")
 
