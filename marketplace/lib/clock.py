@@ -7,6 +7,7 @@ passed into SQL as a parameter.
 
 from __future__ import annotations
 
+import functools
 import threading
 from datetime import UTC, date, datetime, timedelta
 from typing import Protocol, runtime_checkable
@@ -119,6 +120,14 @@ def format_paris(at: datetime, *, seconds: bool = False) -> str:
     `seconds=True` for receipts, where a second can separate an offer on time from a late one; the
     seconds are truncated, never rounded, so 09:59:59.9 never reads as 10:00:00.
     """
+    return _format_paris(at, seconds)
+
+
+# Kept: a page of search results states each deadline twice (the need's and its deposit limits'), and lists
+# show the same few deadlines again and again; the text depends on the instant alone (equal instants in any
+# zone hash alike).
+@functools.lru_cache(maxsize=4096)
+def _format_paris(at: datetime, seconds: bool) -> str:
     local = to_paris(at)
     offset = local.utcoffset() or timedelta(0)
     hours = int(offset.total_seconds() // 3600)
