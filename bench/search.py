@@ -40,6 +40,7 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
+from urllib.parse import urlencode, urlsplit  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -96,25 +97,51 @@ def figures(name: str, latencies: list[float], errors: int) -> Figures:
     return Figures(name, len(latencies), cuts[49], cuts[94], cuts[98], errors)
 
 
+async def _answer(reader: asyncio.StreamReader) -> int:
+    """One HTTP/1.1 answer read off a kept-alive connection: its status, the body read and dropped."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    status = int(head[9:12])
+    fields = {name.strip().lower(): value.strip() for name, _, value in
+              (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)}
+    if b"content-length" in fields:
+        await reader.readexactly(int(fields[b"content-length"]))
+    elif fields.get(b"transfer-encoding") == b"chunked":
+        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
+            await reader.readexactly(size + 2)
+        await reader.readuntil(b"\r\n")
+    return status
+
+
 async def _load(base: str, urls: list[tuple[str, dict[str, str]]], requests: int, concurrency: int) -> tuple[
         list[float], int]:
-    """`requests` GETs spread over `concurrency` clients, each waiting for its answer before the next."""
+    """`requests` GETs spread over `concurrency` clients, each on its own kept-alive connection and waiting
+    for its answer before the next.
+
+    The client writes prepared requests and reads the answers' lengths, tens of microseconds of CPU each: it
+    shares the machine's two cores with the server and PostgreSQL, and httpx spent 4.5 ms of CPU per request
+    (bench/RESULTS.md, 2026-12-06 20:22), time taken from the server under measure."""
+    where = urlsplit(base)
+    host = where.hostname or "127.0.0.1"
+    prepared = [f"GET {path}{'?' + urlencode(params) if params else ''} HTTP/1.1\r\nHost: {where.netloc}\r\n"
+                f"Accept: application/json\r\n\r\n".encode() for path, params in urls]
     latencies: list[float] = []
     errors = 0
     counter = iter(range(requests))
 
-    async def client(http: httpx.AsyncClient) -> None:
+    async def client() -> None:
         nonlocal errors
-        for index in counter:
-            path, params = urls[index % len(urls)]
-            started = time.perf_counter()
-            response = await http.get(path, params=params)
-            latencies.append((time.perf_counter() - started) * 1000)
-            errors += response.status_code != 200
+        reader, writer = await asyncio.open_connection(host, where.port)
+        try:
+            for index in counter:
+                started = time.perf_counter()
+                writer.write(prepared[index % len(prepared)])
+                status = await asyncio.wait_for(_answer(reader), timeout=10)
+                latencies.append((time.perf_counter() - started) * 1000)
+                errors += status != 200
+        finally:
+            writer.close()
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=10, limits=limits) as http:
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
+    await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies, errors
 
 
@@ -372,8 +399,9 @@ Machine:
 Data: {args.count:,} published needs (bench/seed_needs.py: French text of the programme, every département,
 CPV divisions 48 and 72, published over a year), their search documents stored in publication order;
 PostgreSQL's buffer pool (`shared_buffers`) {args.shared_buffers}.
-Load: {args.concurrency} clients in a closed loop (httpx, same machine), {args.requests} measured requests per mix
-after a warm-up; granian `--workers {args.workers}`; the public lists' response cache
+Load: {args.concurrency} clients in a closed loop (one kept-alive HTTP/1.1 connection each, prepared requests;
+same machine), {args.requests} measured requests per mix after a warm-up;
+granian `--workers {args.workers}`; the public lists' response cache
 {"on (`--with-cache`)" if args.with_cache else "off: every search reaches PostgreSQL"}. Mixes: text only ({len(TEXTS)}
 queries, from common "dossier usager" to rare "interoperabilite MSSante"), text + département, filters
 without text (département, region, sector × mode, CPV, status), and the second page of text searches and
