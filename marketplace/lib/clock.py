@@ -120,12 +120,13 @@ def format_paris(at: datetime, *, seconds: bool = False) -> str:
     `seconds=True` for receipts, where a second can separate an offer on time from a late one; the
     seconds are truncated, never rounded, so 09:59:59.9 never reads as 10:00:00.
     """
-    return _format_paris(at, seconds)
+    # Keyed on the instant in UTC: two Paris readings of the repeated autumn hour compare equal (Python compares
+    # datetimes of one zone on their wall-clock time, fold ignored) but are an hour apart.
+    return _format_paris(_require_aware(at).astimezone(UTC), seconds)
 
 
 # Kept: a page of search results states each deadline twice (the need's and its deposit limits'), and lists
-# show the same few deadlines again and again; the text depends on the instant alone (equal instants in any
-# zone hash alike).
+# show the same few deadlines again and again; the text depends on the instant alone.
 @functools.lru_cache(maxsize=4096)
 def _format_paris(at: datetime, seconds: bool) -> str:
     local = to_paris(at)

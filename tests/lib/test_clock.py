@@ -58,6 +58,17 @@ def test_display_states_zone_and_offset(instant: datetime, shown: str) -> None:
     assert format_paris(instant) == shown
 
 
+@pytest.mark.parametrize("first_fold", [0, 1])
+def test_the_repeated_autumn_hour_read_in_paris_states_each_offset_whatever_came_first(first_fold: int) -> None:
+    """The two 02:30 of 25/10/2026 in Paris compare equal in Python (same zone: wall-clock time, fold ignored),
+    and `format_paris` keeps its answers: each must still state its own offset (P12)."""
+    first = datetime(2026, 10, 25, 2, 30, tzinfo=PARIS, fold=first_fold)
+    second = first.replace(fold=1 - first_fold)
+    offsets = {0: "UTC+2", 1: "UTC+1"}
+    assert format_paris(first).endswith(f"(heure de Paris, {offsets[first_fold]})")
+    assert format_paris(second).endswith(f"(heure de Paris, {offsets[1 - first_fold]})")
+
+
 def test_receipts_show_seconds_truncated_not_rounded() -> None:
     just_before = datetime(2026, 10, 25, 0, 59, 59, 999_999, tzinfo=UTC)
     assert format_paris(just_before, seconds=True) == "25/10/2026 02:59:59 (heure de Paris, UTC+2)"
