@@ -79,7 +79,7 @@ RANKED_WINDOW = 500
 # The spans of publication a text search reads, newest first (`_newest_first`): a day, then four times longer
 # each time; a search for a common word stops in the first, a rarer word's in one of the next.
 _SPANS = tuple(timedelta(days=4 ** k) for k in range(6))
-# The listing's first span, walked whatever the filters (`build_search`).
+# The listing's first span, walked whatever the filters (`_statement`).
 _RECENT = timedelta(days=1)
 # ts_headline picks the fragments of the description around the matched words; no markup is added, so
 # clients never receive HTML they would have to escape.
@@ -175,7 +175,7 @@ class Cursor:
 
 @dataclass(frozen=True)
 class SearchQuery:
-    """A checked search: what `build_search` turns into SQL."""
+    """A checked search: what `_statement` (its shape) and `_values` turn into SQL."""
 
     # The instant the statuses are read at (HC6); public needs are real ones, on the real clock.
     now: datetime
@@ -362,7 +362,7 @@ def _newest_first(rows: Select[*tuple[Any, ...]], *, walk: bool = True) -> Selec
     Without `walk`, a span is never read by walking the publication index until `limit` rows match (its
     order is written so that the index cannot give it): it is read whole, through its range or a filter's
     index, and sorted. That bounds a span's cost by its size when PostgreSQL cannot estimate how many of its
-    rows match (a condition it cannot read through an index, see `build_search`), where an early stop it
+    rows match (a condition it cannot read through an index, see `_window`), where an early stop it
     expects would otherwise become a walk through every older row.
     """
     s = NeedSearch
@@ -432,7 +432,8 @@ def _window(shape: _Shape, filters: list[Any], tsquery: Any) -> Any:
     return candidates
 
 
-@functools.lru_cache(maxsize=1024)
+# A kept statement weighs ~70 KiB; the public endpoint has thousands of possible shapes, a few dozen in use.
+@functools.lru_cache(maxsize=128)
 def _statement(shape: _Shape) -> Select[*tuple[Any, ...]]:
     """The statement of a shape of search, its values left to bind by name (`_values`). Building it costs a few
     milliseconds of Python, more than PostgreSQL spends on most searches, so it is built once per shape.
@@ -604,7 +605,7 @@ class NeedSearchService:
 
     async def common_words(self, q: str) -> bool:
         """Whether every word of the text is in at least COMMON_WORDS of the published needs (see
-        `build_search`)."""
+        `_window`)."""
         share = await self.word_share(q)
         return share is not None and share >= COMMON_WORDS
 

@@ -254,7 +254,7 @@ async def test_a_text_search_ranks_exactly_the_most_recent_matches_across_spans_
     listing = [str(r["need_id"]) for r in await fetch(
         settings, "SELECT need_id FROM need_search ORDER BY published_at DESC, need_id DESC")]
     assert await _all_pages(client) == listing
-    # A filtered listing reads the last day first, then everything older (`build_search`): the same order.
+    # A filtered listing reads the last day first, then everything older (`_statement`): the same order.
     clock.advance(timedelta(hours=-12))  # so that the last day holds some of the seed, not all of its pages
     sector = (await fetch(settings, "SELECT sector::text AS s FROM need_search GROUP BY 1 ORDER BY count(*) DESC"
                                     " LIMIT 1"))[0]["s"]
@@ -394,6 +394,49 @@ async def _cursors_belong_to_their_mode(client: Client) -> None:
     assert (await client.get(URL, params={"cursor": ranked, "q": "logiciel"})).status_code == 200
 
 
+def test_every_shape_of_search_gets_a_value_for_each_of_its_parameters() -> None:
+    """The service runs a kept statement per shape of search with `_values` (search.py `_statement`): a parameter
+    the statement names and `_values` lacks, or leaves empty, would fail or match nothing only for that shape. A
+    sample of the shapes (every filter alone, then random combinations), each checked against its own values."""
+    import random
+
+    from sqlalchemy.dialects import postgresql
+
+    from marketplace.tenders.states import SpecificContractStatus
+
+    now = datetime(2026, 1, 10, 12, tzinfo=UTC)
+    names = ("specific_contract", "category", "sector", "mode", "departement", "region", "cpv", "deadline_from",
+             "deadline_to", "after")
+    combos = [dict.fromkeys(names, False) | {name: True} for name in names]
+    draw = random.Random(19)
+    combos += [{name: draw.random() < 0.5 for name in names} for _ in range(60)]
+    dialect = postgresql.asyncpg.dialect()  # type: ignore[no-untyped-call]
+    checked = 0
+    for given, (text, common), status in itertools.product(
+            combos, [(False, False), (True, False), (True, True)],
+            [None, SpecificContractStatus.OPEN, SpecificContractStatus.CLOSED_FOR_OFFERS]):
+        cursor = None
+        if given["after"]:
+            cursor = (search_module.Cursor(True, 0.5, None, uuid.uuid4(), now) if text
+                      else search_module.Cursor(False, None, now - timedelta(days=2), uuid.uuid4()))
+        query = search_module.SearchQuery(
+            now=now, q="dossier usager" if text else None, status=status, after=cursor, as_of=now if text else None,
+            specific_contract_id=uuid.uuid4() if given["specific_contract"] else None,
+            category_id=uuid.uuid4() if given["category"] else None, sector="handicap" if given["sector"] else None,
+            delivery_mode="saas" if given["mode"] else None, departement="75" if given["departement"] else None,
+            region="11" if given["region"] else None, cpv="48000000" if given["cpv"] else None,
+            deadline_from=now if given["deadline_from"] else None, deadline_to=now if given["deadline_to"] else None)
+        kept = search_module._statement(search_module._Shape.of(query, common)).compile(dialect=dialect)
+        values = search_module._values(query)
+        unset = sorted(name for name, bind in kept.binds.items()
+                       if bind.value is None and bind.callable is None and values.get(name) is None)
+        assert not unset, (given, text, common, status, unset)
+        # What the benchmark and the plan tests explain is what the service runs.
+        assert str(build_search(query, common_words=common).compile(dialect=dialect)) == str(kept)
+        checked += 1
+    assert checked == len(combos) * 9
+
+
 class Explain(Executable, ClauseElement):
     """`EXPLAIN (FORMAT JSON)` of a statement, with its parameters bound as the service binds them."""
 
@@ -437,6 +480,7 @@ async def test_the_search_statement_uses_indexes_at_scale(clock: FrozenClock, se
     searches = {
         "text": {"q": "Ajaccio"},
         "common text": {"q": "logiciels dossier usager"},
+        "common text + département": {"q": "dossier usager", "departement": "75"},
         "text + département": {"q": "interoperabilite", "departement": "69"},
         "listing": {},
         "filtered listing": {"departement": "75", "sector": "handicap"},
@@ -452,7 +496,10 @@ async def test_the_search_statement_uses_indexes_at_scale(clock: FrozenClock, se
         async with engine.connect() as conn:
             for name, params in searches.items():
                 query = check_params(msgspec_convert(params), now)
-                raw = (await conn.execute(Explain(build_search(query)))).scalar_one()
+                # As the service plans it: its settings hold for this transaction (`_PLANNING`).
+                await conn.execute(search_module._PLANNING)
+                raw = (await conn.execute(Explain(build_search(query, common_words=name.startswith("common"))))
+                       ).scalar_one()
                 plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
                 scans = [(n["Node Type"], n.get("Relation Name"), n.get("Index Name")) for n in _nodes(plan)
                          if "Scan" in n["Node Type"]]
