@@ -34,6 +34,10 @@ from marketplace.reference.cpv import import_cpv
 from marketplace.settings import Settings
 from tests import esign_pki
 from tests.apps import shared_app
+
+# Defined once for the whole suite: a session fixture imported into each test module is one fixture per module,
+# so every browser test module started its own Chromium and its own live server, all kept until the end.
+from tests.web.browser import chromium, live_server  # noqa: F401
 from tests.world import World, build_world
 
 ROOT = Path(__file__).resolve().parent.parent

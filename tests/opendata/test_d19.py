@@ -28,7 +28,7 @@ from tests.tenders.test_offers import open_offers, prepared_offer, submit
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import Client, categories_by_pair, expect, fetch, open_dps
 from tests.vendors.test_sandbox import FACTOR, active_sandbox, sandbox_need, sandbox_now
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.web.pages import Browser, login
 from tests.world import ORGANISATIONS, PASSWORD, World, email_of
 

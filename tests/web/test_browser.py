@@ -17,7 +17,7 @@ from marketplace.lib.clock import system_clock
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.vendors.api import apply, categories_by_pair, create_dps, expect, publish, upload_all
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = pytest.mark.slow

@@ -13,7 +13,7 @@ from litestar import Litestar
 
 from marketplace.settings import Settings
 from tests.apps import shared_app
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = pytest.mark.slow

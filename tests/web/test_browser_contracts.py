@@ -26,7 +26,7 @@ from marketplace.lib.clock import FrozenClock
 from tests.tenders.test_offers import open_contract, prepared_offer, submit
 from tests.tenders.test_publication import OPENER_PASSPHRASE, publish, submitted_need
 from tests.vendors.api import expect
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

@@ -18,7 +18,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.lib.clock import FrozenClock
 from tests.awards.test_award import VENDORS, opened_contract, scores
 from tests.vendors.api import expect
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

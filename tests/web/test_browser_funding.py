@@ -23,7 +23,7 @@ from tests.apps import shared_app
 from tests.funding_api import file_need, give_evidence, open_call, select_need
 from tests.tenders.test_publication import submitted_need
 from tests.vendors.api import expect, minimal_pdf
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

@@ -20,7 +20,7 @@ from tests.apps import shared_app
 from tests.funding_api import open_call
 from tests.tenders.test_needs import filing_dps, finess
 from tests.vendors.api import expect
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

@@ -35,11 +35,9 @@ from tests.esign_pki import pki, sign_pdf
 from tests.funding.test_seeds_procedure import GRANT_CENTS, WINNER, _evaluate_and_award, _funded_and_published, _offers
 from tests.tenders.test_offers import DEADLINE, open_offers
 from tests.vendors.api import expect, minimal_pdf
-from tests.web.browser import (  # noqa: F401
+from tests.web.browser import (
     BrowserThread,
     choose_file,
-    chromium,
-    live_server,
     screenshot,
     serious_violations,
 )

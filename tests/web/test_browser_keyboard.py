@@ -39,9 +39,7 @@ from tests.vendors.api import categories_by_pair, dps_body, expect, initial_wind
 from tests.web.browser import (  # noqa: F401
     BrowserThread,
     choose_file,
-    chromium,
     is_focused,
-    live_server,
     screenshot,
     serious_violations,
     tab_to,

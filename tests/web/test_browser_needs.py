@@ -21,7 +21,7 @@ from tests.tenders.test_needs import create as create_need
 from tests.tenders.test_needs import finess
 from tests.tenders.test_publication import admit, ensure_opener
 from tests.vendors.api import categories_by_pair, dps_body, expect, initial_window_end
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

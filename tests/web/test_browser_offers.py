@@ -33,7 +33,7 @@ from marketplace.lib.sealing import verify
 from marketplace.web.contracts import paris_iso
 from tests.tenders.test_publication import admit, publish, submitted_need
 from tests.vendors.api import categories_by_pair, expect, minimal_pdf, open_dps
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

@@ -16,7 +16,7 @@ from litestar import Litestar
 from litestar.testing import AsyncTestClient
 
 from marketplace.lib.clock import FrozenClock
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.web.test_public_pages import TITLE, _scene
 from tests.world import World
 

@@ -34,7 +34,7 @@ from marketplace.lib.clock import FrozenClock
 from tests.awards.test_award import AWARDEE_NAME, VENDORS, opened_contract, scores
 from tests.esign_pki import signed_contract_pdf
 from tests.vendors.api import expect, minimal_pdf
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.web.test_browser_contracts import _tab_to
 from tests.world import PASSWORD, World, email_of
 

@@ -18,7 +18,7 @@ from marketplace.web.rule_labels import RULE_LABELS
 from tests.apps import shared_app
 from tests.tenders.test_needs import filing_dps, finess, need_body
 from tests.vendors.api import expect
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]

@@ -24,11 +24,9 @@ from litestar import Litestar
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.sons.api import SIGNATORY, Client, asp, dispositif, draft, ok, request_of, signed, solution
-from tests.web.browser import (  # noqa: F401
+from tests.web.browser import (
     BrowserThread,
     choose_file,
-    chromium,
-    live_server,
     screenshot,
     serious_violations,
 )

@@ -29,11 +29,9 @@ from marketplace.lib.clock import to_paris
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.sons.api import IBAN, Client, dispositif, ok, sign
-from tests.web.browser import (  # noqa: F401
+from tests.web.browser import (
     BrowserThread,
     choose_file,
-    chromium,
-    live_server,
     screenshot,
     serious_violations,
 )

@@ -15,7 +15,7 @@ from litestar.testing import AsyncTestClient
 from marketplace.settings import Settings
 from tests.apps import shared_app
 from tests.vendors.api import apply, dps_body, expect, initial_window_end, upload_all
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = pytest.mark.slow

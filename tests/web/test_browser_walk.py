@@ -42,7 +42,7 @@ from tests.tenders.test_needs import finess
 from tests.tenders.test_offers import prepared_offer, submit
 from tests.tenders.test_publication import WEIGHTS, ensure_opener
 from tests.vendors.api import apply, categories_by_pair, dps_body, expect, initial_window_end, minimal_pdf, upload_all
-from tests.web.browser import BrowserThread, chromium, live_server, screenshot, serious_violations  # noqa: F401
+from tests.web.browser import BrowserThread, screenshot, serious_violations
 from tests.world import PASSWORD, World, email_of
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("cpv")]
