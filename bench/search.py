@@ -40,7 +40,7 @@ from dataclasses import dataclass  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
-from urllib.parse import urlencode, urlsplit  # noqa: E402
+from urllib.parse import urlencode  # noqa: E402
 
 import asyncpg  # noqa: E402
 import httpx  # noqa: E402
@@ -50,6 +50,7 @@ from sqlalchemy.ext.compiler import compiles  # noqa: E402
 from sqlalchemy.sql.compiler import SQLCompiler  # noqa: E402
 from sqlalchemy.sql.expression import ClauseElement, Executable  # noqa: E402
 
+from bench import rawhttp  # noqa: E402
 from bench.http import OUT, RUNS_MARKER, Server, child_env, code_version, machine_facts, serving  # noqa: E402
 from bench.seed_needs import index_in_parallel, seed  # noqa: E402
 from marketplace.app import asyncpg_dsn, make_store  # noqa: E402
@@ -97,49 +98,27 @@ def figures(name: str, latencies: list[float], errors: int) -> Figures:
     return Figures(name, len(latencies), cuts[49], cuts[94], cuts[98], errors)
 
 
-async def _answer(reader: asyncio.StreamReader) -> int:
-    """One HTTP/1.1 answer read off a kept-alive connection: its status, the body read and dropped."""
-    head = await reader.readuntil(b"\r\n\r\n")
-    status = int(head[9:12])
-    fields = {name.strip().lower(): value.strip() for name, _, value in
-              (line.partition(b":") for line in head.split(b"\r\n")[1:] if line)}
-    if b"content-length" in fields:
-        await reader.readexactly(int(fields[b"content-length"]))
-    elif fields.get(b"transfer-encoding") == b"chunked":
-        while size := int((await reader.readuntil(b"\r\n")).strip(), 16):
-            await reader.readexactly(size + 2)
-        await reader.readuntil(b"\r\n")
-    return status
-
-
 async def _load(base: str, urls: list[tuple[str, dict[str, str]]], requests: int, concurrency: int) -> tuple[
         list[float], int]:
     """`requests` GETs spread over `concurrency` clients, each on its own kept-alive connection and waiting
-    for its answer before the next.
-
-    The client writes prepared requests and reads the answers' lengths, tens of microseconds of CPU each: it
-    shares the machine's two cores with the server and PostgreSQL, and httpx spent 4.5 ms of CPU per request
-    (bench/RESULTS.md, 2026-12-06 20:22), time taken from the server under measure."""
-    where = urlsplit(base)
-    host = where.hostname or "127.0.0.1"
-    prepared = [f"GET {path}{'?' + urlencode(params) if params else ''} HTTP/1.1\r\nHost: {where.netloc}\r\n"
-                f"Accept: application/json\r\n\r\n".encode() for path, params in urls]
+    for its answer before the next (bench/rawhttp.py: prepared requests, tens of microseconds of CPU each)."""
+    prepared = [rawhttp.prepare(base, "GET", f"{path}{'?' + urlencode(params) if params else ''}")
+                for path, params in urls]
     latencies: list[float] = []
     errors = 0
     counter = iter(range(requests))
 
     async def client() -> None:
         nonlocal errors
-        reader, writer = await asyncio.open_connection(host, where.port)
+        connection = rawhttp.Connection(base)
         try:
             for index in counter:
                 started = time.perf_counter()
-                writer.write(prepared[index % len(prepared)])
-                status = await asyncio.wait_for(_answer(reader), timeout=10)
+                status, _ = await connection.send(prepared[index % len(prepared)])
                 latencies.append((time.perf_counter() - started) * 1000)
                 errors += status != 200
         finally:
-            writer.close()
+            connection.close()
 
     await asyncio.gather(*(client() for _ in range(concurrency)))
     return latencies, errors

@@ -70,6 +70,7 @@ import httpx  # noqa: E402
 from litestar.testing import AsyncTestClient  # noqa: E402
 from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine  # noqa: E402
 
+from bench import rawhttp  # noqa: E402
 from bench.http import (  # noqa: E402
     COMPONENTS,
     OUT,
@@ -212,36 +213,37 @@ class Run:
         return statistics.quantiles(self.latencies, n=100, method="inclusive")[q - 1]
 
 
-def _status(response: httpx.Response | BaseException) -> str:
-    return str(response.status_code) if isinstance(response, httpx.Response) else type(response).__name__
-
-
 async def closed_loop(base: str, requests: Any, seconds: float, concurrency: int, name: str) -> Run:
-    """`concurrency` clients, each sending its next request when the previous one is answered, for `seconds`;
-    `requests` yields (method, path, headers) and may run out."""
+    """`concurrency` clients, each on its own kept-alive connection sending its next request when the previous one
+    is answered, for `seconds`; `requests` yields (method, path, headers) and may run out. The requests are
+    written by bench/rawhttp.py, whose CPU per request is a hundredth of httpx's: the client shares the
+    machine with the server."""
     run = Run(name)
     end = time.monotonic() + seconds
 
-    async def client(http: httpx.AsyncClient) -> None:
-        while time.monotonic() < end:
-            try:
-                method, path, headers = next(requests)
-            except StopIteration:
-                run.exhausted = True
-                return
-            started = time.perf_counter()
-            try:
-                answer: httpx.Response | BaseException = await http.request(method, path, headers=headers)
-            except httpx.HTTPError as error:
-                answer = error
-            run.latencies.append((time.perf_counter() - started) * 1000)
-            run.statuses[_status(answer)] += 1
+    async def client() -> None:
+        connection = rawhttp.Connection(base, REQUEST_TIMEOUT)
+        try:
+            while time.monotonic() < end:
+                try:
+                    method, path, headers = next(requests)
+                except StopIteration:
+                    run.exhausted = True
+                    return
+                request = rawhttp.prepare(base, method, path, headers)
+                started = time.perf_counter()
+                try:
+                    status = str((await connection.send(request))[0])
+                except (OSError, asyncio.IncompleteReadError, TimeoutError) as error:
+                    status = type(error).__name__
+                run.latencies.append((time.perf_counter() - started) * 1000)
+                run.statuses[status] += 1
+        finally:
+            connection.close()
 
-    limits = httpx.Limits(max_connections=concurrency, max_keepalive_connections=concurrency)
-    async with httpx.AsyncClient(base_url=base, timeout=REQUEST_TIMEOUT, limits=limits) as http:
-        began = time.monotonic()
-        await asyncio.gather(*(client(http) for _ in range(concurrency)))
-        run.elapsed = time.monotonic() - began
+    began = time.monotonic()
+    await asyncio.gather(*(client() for _ in range(concurrency)))
+    run.elapsed = time.monotonic() - began
     return run
 
 
@@ -314,7 +316,8 @@ async def spike(base: str, settings: Settings, users: list[uuid.UUID], offers: l
             result.late += 1
         else:
             rule = answer.json().get("rule") if isinstance(answer, httpx.Response) and answer.content else None
-            result.unexpected[_status(answer) + (f" {rule}" if rule else "")] += 1
+            status = str(answer.status_code) if isinstance(answer, httpx.Response) else type(answer).__name__
+            result.unexpected[status + (f" {rule}" if rule else "")] += 1
 
     limits = httpx.Limits(max_connections=None, max_keepalive_connections=None)
     async with httpx.AsyncClient(base_url=base, timeout=SPIKE_ANSWER_WITHIN, limits=limits) as http:
@@ -496,7 +499,8 @@ Served like production: granian `--workers {args.workers}` on the embedded servi
 the outbox relay in each worker, no arq worker (the receipts' RFC 3161 tokens stay queued). One specific contract,
 {args.pool + args.spike:,} invited vendors, each submitting once (its own draft, parts only, no attachment, and its own
 token): each submission signs its receipt and stores it sealed, appends to the audit chain and records its
-time-stamp job. Client: httpx in this process, on the same machine ("client" below), tokens signed beforehand.
+time-stamp job. Client: bench/rawhttp.py in this process (httpx for the preparation and the spike), on the same
+machine ("client" below), tokens signed beforehand.
 
 Sustained: {args.concurrency} vendors at a time in a closed loop for {args.duration:g} s after a {WARMUP_SECONDS:g} s
 warm-up{" (the prepared vendors ran out before the end)" if o.sustained.exhausted else ""}; the baseline is the bare
