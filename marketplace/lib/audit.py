@@ -45,6 +45,10 @@ GENESIS = "0" * 64
 _CHAIN_LOCK = 0x4D4B_5041_5544_4954  # "MKPAUDIT"
 
 
+_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
+_HEAD_AND_NEXT_ID = text("SELECT (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
+                         "nextval(pg_get_serial_sequence('audit_event', 'id'))")
+
 _Base = orm_registry.generate_base()
 
 
@@ -105,14 +109,11 @@ async def record(session: AsyncSession, clock: Clock, action: str, *, actor: str
                  organisation_id: uuid.UUID | None = None, target_type: str | None = None,
                  target_id: str | uuid.UUID | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
     """Append an event in the caller's transaction: it exists iff the business change commits."""
-    await session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _CHAIN_LOCK})
-    last = (await session.execute(
-        select(AuditEvent.hash).order_by(AuditEvent.id.desc()).limit(1)
-    )).scalar_one_or_none()
+    await session.execute(_LOCK, {"key": _CHAIN_LOCK})
+    # A statement of its own after the lock's: its snapshot must be taken once the lock is held, to see the
+    # event its previous holder committed. The id is part of the hash, so it is taken from the sequence first.
+    last, event_id = (await session.execute(_HEAD_AND_NEXT_ID)).one()
     prev_hash = last or GENESIS
-    event_id = (await session.execute(
-        text("SELECT nextval(pg_get_serial_sequence('audit_event', 'id'))")
-    )).scalar_one()
     at = clock.now()
     target = str(target_id) if target_id is not None else None
     body = _jsonable(details or {})
@@ -121,7 +122,6 @@ async def record(session: AsyncSession, clock: Clock, action: str, *, actor: str
     event = AuditEvent(at=at, action=action, actor=actor, organisation_id=organisation_id,
                        target_type=target_type, target_id=target, details=body, prev_hash=prev_hash,
                        hash=digest)
-    # The id is part of the hash, so it is taken from the sequence before the insert.
     await session.execute(
         AuditEvent.__table__.insert().values(id=event_id, **{
             c: getattr(event, c) for c in ("at", "action", "actor", "organisation_id", "target_type",

@@ -94,7 +94,7 @@ class OutboxRelay:
 
     def __init__(self, session_maker: async_sessionmaker[AsyncSession], redis: ArqRedis, clock: Clock, *,
                  database_dsn: str | None = None, poll_interval: float = 1.0, batch_size: int = 200,
-                 redeliver_after: timedelta = timedelta(minutes=2)) -> None:
+                 redeliver_after: timedelta = timedelta(minutes=2), gather: float = 0.05) -> None:
         self.session_maker = session_maker
         self.redis = redis
         self.clock = clock
@@ -102,6 +102,7 @@ class OutboxRelay:
         self.poll_interval = poll_interval
         self.batch_size = batch_size
         self.redeliver_after = redeliver_after
+        self.gather = gather
         self._wake = asyncio.Event()
         self._stopping = False
 
@@ -163,6 +164,11 @@ class OutboxRelay:
                 self._wake.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), timeout=backoff)
+                if self._wake.is_set() and not self._stopping:
+                    # Woken by a commit: the intents of the commits that follow within `gather` go in the same
+                    # batch. Under load (80 submissions/s, each with its time-stamp job) a relay woken once per
+                    # intent spent a fifth of the API worker's CPU on one-row batches (bench/RESULTS.md).
+                    await asyncio.sleep(self.gather)
         finally:
             listener.cancel()
             with contextlib.suppress(asyncio.CancelledError):

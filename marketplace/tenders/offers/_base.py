@@ -65,13 +65,16 @@ class OfferBase:
     # -- access ------------------------------------------------------------------------------------
 
     async def _own(self, principal: Principal, offer_id: uuid.UUID, *, lock: bool = False,
-                   write: bool = False, attempt: Attempt | None = None) -> tuple[Offer, SpecificContract]:
+                   write: bool = False, attempt: Attempt | None = None,
+                   share_contract: bool = False) -> tuple[Offer, SpecificContract]:
         """The caller's vendor's offer (any member reads; admins and bid managers write); else 404. A deposit
-        `attempt` is bound to it as soon as the caller is known to be of its vendor (D14b)."""
+        `attempt` is bound to it as soon as the caller is known to be of its vendor (D14b). `share_contract`: the
+        contract read under a share lock, so that a change of its deadline waits for this act's end."""
         offer = await self.session.get(Offer, offer_id, with_for_update=lock or None)
         if offer is None or not vendor_side(principal, offer):
             raise NotFound(_NOT_FOUND)
-        contract = await self.session.get(SpecificContract, offer.specific_contract_id)
+        contract = await self.session.get(SpecificContract, offer.specific_contract_id,
+                                          with_for_update={"read": True} if share_contract else None)
         assert contract is not None
         if attempt is not None:
             attempt.bind(contract, offer.vendor_organisation_id, offer.id)

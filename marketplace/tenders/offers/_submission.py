@@ -47,7 +47,9 @@ class Submission(OfferBase):
             if replay is not None:
                 return replay
         async with self.journal.attempt(principal, "offer.submit") as attempt:
-            offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt)
+            # The contract under a share lock: a deadline change waits for this submission's end.
+            offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt,
+                                              share_contract=True)
             if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
                 receipt = await self._receipt(offer)  # submitted already: the same receipt again
             else:
@@ -86,8 +88,9 @@ class Submission(OfferBase):
         if any(a.received_at is None for a in attachments):
             raise Conflict("upload: a presigned upload of this offer is not completed; complete it (or start a new "
                            "version without it) before submitting", field="upload")
-        # The contract row is read under a share lock: a deadline change waits for this submission's end.
-        await self.session.refresh(contract, with_for_update={"read": True})
+        # Held here, so that every later read of the DPS (its clock, whether it is a sandbox) finds it in the
+        # session's identity map, which keeps no object nobody holds.
+        dps = await dps_of(self.session, contract.dps_id)
         try:
             window = await self._window(contract, "offers are received", offer.vendor_organisation_id)
         except DeadlinePassed:
@@ -136,7 +139,6 @@ class Submission(OfferBase):
             # D14c: received after the deadline under the buying side's late admission, signed with the rest.
             receipt["lateAdmission"] = {"id": str(window.admission.id),
                                         "depositUntil": window.admission.deposit_until.isoformat()}
-        dps = await dps_of(self.session, contract.dps_id)
         if dps.is_sandbox:
             # Signed with the rest: a sandbox receipt can't pass for a real one; its times are the sandbox's,
             # and the real instant of receipt is given beside them.
@@ -151,13 +153,14 @@ class Submission(OfferBase):
         offer.sealed_receipt = self.vault.seal(json.dumps(receipt).encode(), receipt_context(offer.id))
         offer.receipt_signature = signature
         await self.session.flush()  # the deadline trigger checks the row here (P2)
+        # G4: the receipt is issued now, signed; its RFC 3161 token is fetched by a job of this same transaction,
+        # retried while the TSA is down: a TSA that does not answer never costs a submission.
+        timestamp = await stamp_later(self.session, self.clock, OFFER_RECEIPT, offer.id, receipt)
+        # Last: appending to the audit chain holds its lock until the commit, and every audited act waits for it.
         await audit.record(self.session, self.clock, "offer.submitted", actor=principal.label,
                            organisation_id=offer.vendor_organisation_id, target_type="offer", target_id=offer.id,
                            details={"specific_contract": str(contract.id), "version": offer.version,
                                     "received_at": now.isoformat(), "manifest_sha256": manifest_sha256})
-        # G4: the receipt is issued now, signed; its RFC 3161 token is fetched by a job of this same transaction,
-        # retried while the TSA is down: a TSA that does not answer never costs a submission.
-        timestamp = await stamp_later(self.session, self.clock, OFFER_RECEIPT, offer.id, receipt)
         return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid,
                                      timestamp=timestamp)
 
@@ -183,9 +186,8 @@ class Submission(OfferBase):
         return await self._receipt(offer)
 
     async def withdraw(self, principal: Principal, offer_id: uuid.UUID) -> schemas.Offer:
-        offer, contract = await self._own(principal, offer_id, lock=True, write=True)
+        offer, contract = await self._own(principal, offer_id, lock=True, write=True, share_contract=True)
         require_move(offer, OfferStatus.WITHDRAWN)
-        await self.session.refresh(contract, with_for_update={"read": True})
         now = await self._before_deadline(contract, "offers are withdrawn")
         move(offer, OfferStatus.WITHDRAWN)
         offer.withdrawn_at = now
