@@ -25,16 +25,18 @@ from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import ADMINS
 from marketplace.errors import DomainError, Forbidden, NotFound, RuleViolation
-from marketplace.lib.audit import AuditEvent, canonical, chain_hash, verify_chain
+from marketplace.lib.audit import AuditEvent, link_hash, verify_chain
 from marketplace.lib.clock import InvalidLocalTime, paris_instant
 from marketplace.lib.timestamps import load_trust
 
 MAX_PAGE = 200
 # A CSV export reads at most this many events (newest first); a narrower filter reads the rest.
 EXPORT_MAX = 50_000
-ALGORITHM = ("hash = sha256(prevHash || canonical JSON of {id, at (UTC, microseconds), action, actor, "
-             "organisation, target: [type, id], details}, keys sorted, no spaces); the first event's prevHash "
-             "is 64 zeros")
+ALGORITHM = ("hash = hex(sha256(prevHash ':' id ':' contentSha256)), contentSha256 = hex(sha256(canonical JSON of "
+             "{at (UTC, microseconds), action, actor, organisation, target: [type, id], details}, keys sorted, no "
+             "spaces)); events are chained in the order their transactions committed, the first event's prevHash "
+             "is 64 zeros. Events recorded before 2026-12-13 (no contentSha256): hash = sha256(prevHash || "
+             "canonical JSON of the same keys and the id)")
 _UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
 
 
@@ -133,7 +135,8 @@ class AuditLogService(ServiceBase):
         return schemas.AuditEvent(
             id=row.id, at=row.at, action=row.action, actor=row.actor, organisation_id=row.organisation_id,
             organisation_name=organisation_name, target_type=row.target_type, target_id=row.target_id,
-            details=row.details, prev_hash=row.prev_hash, hash=row.hash)
+            details=row.details, content_sha256=row.content_sha256, chain_position=row.chain_position,
+            prev_hash=row.prev_hash, hash=row.hash)
 
     async def list_events(self, principal: Principal, query: AuditQuery, *, before: int | None = None,
                           after: int | None = None, limit: int = 50) -> schemas.AuditEventPage:
@@ -223,5 +226,4 @@ class AuditLogService(ServiceBase):
 
 
 def _hash_matches(row: AuditEvent) -> bool:
-    return row.hash == chain_hash(row.prev_hash, canonical(
-        row.id, row.at, row.action, row.actor, row.organisation_id, row.target_type, row.target_id, row.details))
+    return row.prev_hash is not None and row.hash == link_hash(row.prev_hash, row)

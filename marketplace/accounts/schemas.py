@@ -176,8 +176,9 @@ class ApiKeyCreated(ApiKey):
 
 
 class AuditEvent(CamelStruct):
-    """One event of the hash-chained log: `hash` is SHA-256 over `prevHash` and the event's canonical JSON
-    (lib/audit.py `canonical`), so anyone holding the events can recompute it."""
+    """One event of the hash-chained log: `hash` is SHA-256 over `prevHash`, the id and `contentSha256`, the
+    SHA-256 of the event's canonical JSON (lib/audit.py `link_hash`), so anyone holding the events can recompute
+    it. Events are chained in `chainPosition` order, the order their transactions committed."""
 
     id: int
     at: datetime
@@ -189,8 +190,12 @@ class AuditEvent(CamelStruct):
     target_type: str | None
     target_id: str | None
     details: dict[str, Any]
-    prev_hash: str
-    hash: str
+    # None for the events recorded before the chain was linked at commit (their hash covers the content).
+    content_sha256: str | None
+    # The link; None only for a row inserted out of band, with the database's triggers off.
+    chain_position: int | None
+    prev_hash: str | None
+    hash: str | None
 
 
 class AuditEventPage(CamelStruct):

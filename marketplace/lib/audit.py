@@ -1,11 +1,18 @@
 """The audit log: append-only, hash-chained events (reliability.md §4.4, P8, G14).
 
-Each row's `hash` is SHA-256 over the previous row's hash and a canonical JSON form of the row itself, so
-editing, deleting or reordering any row breaks the chain from that row on. Rows are chained in id order;
-`record()` takes a transaction-level advisory lock so concurrent writers append one at a time (the lock
-is released at commit, and a rolled-back event leaves no gap in the chain). The database refuses UPDATE,
-DELETE and TRUNCATE on the table (triggers), and the application's role has no such grant either; only a
-superuser switching triggers off can edit a row, and `verify_chain()` then names the first broken link.
+Each event is linked to the one before it in the chain: its `hash` is SHA-256 over the previous event's hash, its
+id and the SHA-256 of its canonical JSON (`content_sha256`), so editing, deleting, inserting or reordering any
+event breaks the chain from there on. `record()` inserts the event with its content's digest, in the caller's
+transaction; the link is set when that transaction commits, by a deferred trigger of the database (migration
+0037) that takes a transaction-level advisory lock, reads the chain's head and links the event after it. So the
+chain's order (`chain_position`) is the order of the commits, a rolled-back event leaves no gap, and the lock is
+held only while the database commits, never across the application's round trips. The events recorded before
+that migration were linked by the application, in id order, their hash over the canonical JSON with the id
+(`canonical`); `link_hash` checks both forms.
+
+The database refuses UPDATE (but that link, once), DELETE and TRUNCATE on the table (triggers), and the
+application's role has no other grant either; only a superuser switching triggers off can edit a row, and
+`verify_chain()` then names the first broken link.
 
 A superuser could also rewrite every hash after the row it edits, leaving a chain that verifies. Against that,
 the daily anchor (G14): once a day the hash of the chain's head is time-stamped by the TSA (RFC 3161, its
@@ -29,7 +36,7 @@ from typing import Any
 from advanced_alchemy.base import orm_registry
 from advanced_alchemy.types import DateTimeUTC
 from cryptography import x509
-from sqlalchemy import BigInteger, Date, Identity, LargeBinary, String, select, text
+from sqlalchemy import BigInteger, Date, Identity, LargeBinary, String, select
 from sqlalchemy.dialects.postgresql import JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
@@ -41,13 +48,6 @@ from marketplace.lib.timestamps import gen_time as token_time
 log = logging.getLogger("marketplace.audit")
 
 GENESIS = "0" * 64
-# Any constant will do; it only has to be the same for every writer of the chain.
-_CHAIN_LOCK = 0x4D4B_5041_5544_4954  # "MKPAUDIT"
-
-
-_LOCK = text("SELECT pg_advisory_xact_lock(:key)")
-_HEAD_AND_NEXT_ID = text("SELECT (SELECT hash FROM audit_event ORDER BY id DESC LIMIT 1), "
-                         "nextval(pg_get_serial_sequence('audit_event', 'id'))")
 
 _Base = orm_registry.generate_base()
 
@@ -63,8 +63,12 @@ class AuditEvent(_Base):  # type: ignore[misc,valid-type]
     target_type: Mapped[str | None] = mapped_column(String(50), default=None)
     target_id: Mapped[str | None] = mapped_column(String(100), default=None)
     details: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict)
-    prev_hash: Mapped[str] = mapped_column(String(64))
-    hash: Mapped[str] = mapped_column(String(64), unique=True)
+    # The SHA-256 of `content` (None for the events linked before migration 0037, whose hash covers it).
+    content_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
+    # The link, set when the event's transaction commits (migration 0037's trigger): never None once committed.
+    chain_position: Mapped[int | None] = mapped_column(BigInteger, unique=True, default=None)
+    prev_hash: Mapped[str | None] = mapped_column(String(64), default=None)
+    hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
 
 
 class AuditAnchor(_Base):  # type: ignore[misc,valid-type]
@@ -83,20 +87,39 @@ class AuditAnchor(_Base):  # type: ignore[misc,valid-type]
 
 
 def canonical(
-    event_id: int, at: datetime, action: str, actor: str, organisation_id: uuid.UUID | None,
+    event_id: int | None, at: datetime, action: str, actor: str, organisation_id: uuid.UUID | None,
     target_type: str | None, target_id: str | None, details: dict[str, Any],
 ) -> bytes:
-    """The bytes that are hashed: stable across Python and PostgreSQL round trips."""
-    document = {
-        "id": event_id, "at": at.astimezone(UTC).isoformat(timespec="microseconds"), "action": action,
+    """The bytes that are hashed: stable across Python and PostgreSQL round trips. Without the id (None) for the
+    events linked at commit, whose id enters their link instead (`link_hash`)."""
+    document: dict[str, Any] = {
+        "at": at.astimezone(UTC).isoformat(timespec="microseconds"), "action": action,
         "actor": actor, "organisation": str(organisation_id) if organisation_id else None,
         "target": [target_type, target_id], "details": details,
     }
+    if event_id is not None:
+        document["id"] = event_id
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def chain_hash(prev_hash: str, payload: bytes) -> str:
+    """The link of an event recorded before migration 0037."""
     return hashlib.sha256(prev_hash.encode() + payload).hexdigest()
+
+
+def content_sha256(event: AuditEvent) -> str:
+    return hashlib.sha256(canonical(None, event.at, event.action, event.actor,
+                                    event.organisation_id, event.target_type, event.target_id,
+                                    event.details)).hexdigest()
+
+
+def link_hash(prev_hash: str, event: AuditEvent) -> str:
+    """What `event`'s hash must be after `prev_hash`, recomputed from its content alone (its stored digest is not
+    trusted): as migration 0037's trigger computes it, or as the application did before."""
+    if event.content_sha256 is None:
+        return chain_hash(prev_hash, canonical(event.id, event.at, event.action, event.actor, event.organisation_id,
+                                               event.target_type, event.target_id, event.details))
+    return hashlib.sha256(f"{prev_hash}:{event.id}:{content_sha256(event)}".encode()).hexdigest()
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
@@ -108,26 +131,17 @@ def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
 async def record(session: AsyncSession, clock: Clock, action: str, *, actor: str,
                  organisation_id: uuid.UUID | None = None, target_type: str | None = None,
                  target_id: str | uuid.UUID | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
-    """Append an event in the caller's transaction: it exists iff the business change commits."""
-    await session.execute(_LOCK, {"key": _CHAIN_LOCK})
-    # A statement of its own after the lock's: its snapshot must be taken once the lock is held, to see the
-    # event its previous holder committed. The id is part of the hash, so it is taken from the sequence first.
-    last, event_id = (await session.execute(_HEAD_AND_NEXT_ID)).one()
-    prev_hash = last or GENESIS
-    at = clock.now()
-    target = str(target_id) if target_id is not None else None
-    body = _jsonable(details or {})
-    digest = chain_hash(prev_hash, canonical(event_id, at, action, actor, organisation_id, target_type,
-                                             target, body))
-    event = AuditEvent(at=at, action=action, actor=actor, organisation_id=organisation_id,
-                       target_type=target_type, target_id=target, details=body, prev_hash=prev_hash,
-                       hash=digest)
-    await session.execute(
-        AuditEvent.__table__.insert().values(id=event_id, **{
+    """Append an event in the caller's transaction: it exists iff the business change commits, and is linked to
+    the chain then (migration 0037's trigger): its `hash` is None until the commit."""
+    event = AuditEvent(at=clock.now(), action=action, actor=actor, organisation_id=organisation_id,
+                       target_type=target_type, target_id=str(target_id) if target_id is not None else None,
+                       details=_jsonable(details or {}))
+    event.content_sha256 = content_sha256(event)
+    event.id = (await session.execute(
+        AuditEvent.__table__.insert().values(**{
             c: getattr(event, c) for c in ("at", "action", "actor", "organisation_id", "target_type",
-                                           "target_id", "details", "prev_hash", "hash")})
-    )
-    event.id = event_id
+                                           "target_id", "details", "content_sha256")})
+        .returning(AuditEvent.id))).scalar_one()
     return event
 
 
@@ -147,20 +161,24 @@ class ChainReport:
 
 
 async def _rows(session: AsyncSession, batch: int = 1000) -> AsyncIterator[AuditEvent]:
+    """Every event in the chain's order, then those with no place in it (inserted with the triggers off)."""
     after = 0
     while True:
         rows = (await session.scalars(
-            select(AuditEvent).where(AuditEvent.id > after).order_by(AuditEvent.id).limit(batch)
-        )).all()
+            select(AuditEvent).where(AuditEvent.chain_position > after).order_by(AuditEvent.chain_position)
+            .limit(batch))).all()
         if not rows:
-            return
+            break
         for row in rows:
             yield row
-        after = rows[-1].id
+        after = rows[-1].chain_position or after
+    for row in (await session.scalars(select(AuditEvent).where(AuditEvent.chain_position.is_(None))
+                                      .order_by(AuditEvent.id))).all():
+        yield row
 
 
 async def verify_chain(session: AsyncSession, trusted: list[x509.Certificate] | None = None) -> ChainReport:
-    """Walk the chain in id order; report the first row whose link or content does not match, and the first
+    """Walk the chain in its order; report the first event whose link or content does not match, and the first
     anchor whose token does not verify against `trusted` (the TSA certificates) or whose hash the chain,
     recomputed from its first event, no longer reaches."""
     anchors = (await session.scalars(select(AuditAnchor).order_by(AuditAnchor.day))).all()
@@ -173,21 +191,21 @@ async def verify_chain(session: AsyncSession, trusted: list[x509.Certificate] | 
     broken: tuple[int, str] | None = None
     async for row in _rows(session):
         # From the content alone, whatever the stored hashes say: a rewritten chain can't reach an anchor.
-        recomputed = chain_hash(recomputed, canonical(row.id, row.at, row.action, row.actor, row.organisation_id,
-                                                      row.target_type, row.target_id, row.details))
+        recomputed = link_hash(recomputed, row)
         for anchor in by_event.pop(row.id, []):
             if recomputed != anchor.event_hash:
                 failures[anchor.day] = (f"the chain recomputed up to event {row.id} no longer ends in the hash this "
                                         "anchor time-stamped: an event up to it was edited, deleted or inserted")
         if broken is not None:
             continue
+        if row.chain_position is None or row.hash is None:
+            broken = (row.id, "it has no place in the chain (a row was inserted with the triggers off)")
+            continue
         if row.prev_hash != prev_hash:
             broken = (row.id, "its prev_hash is not the hash of the row before it "
                               "(a row was deleted, inserted or reordered)")
             continue
-        expected = chain_hash(prev_hash, canonical(row.id, row.at, row.action, row.actor, row.organisation_id,
-                                                   row.target_type, row.target_id, row.details))
-        if row.hash != expected:
+        if row.hash != link_hash(prev_hash, row):
             broken = (row.id, "its content does not match its hash (the row was edited)")
             continue
         prev_hash = row.hash
@@ -233,8 +251,9 @@ async def anchor_chain(session_maker: Any, clock: Clock, client: TsaClient, day:
         if existing is not None:
             return existing
         end = min(clock.now(), paris_day_end(day))
-        head = (await session.execute(select(AuditEvent.id, AuditEvent.hash).where(AuditEvent.at < end)
-                                      .order_by(AuditEvent.id.desc()).limit(1))).first()
+        head = (await session.execute(select(AuditEvent.id, AuditEvent.hash).where(
+            AuditEvent.at < end, AuditEvent.chain_position.is_not(None))
+            .order_by(AuditEvent.chain_position.desc()).limit(1))).first()
     if head is None:
         return None
     token = await client.stamp(bytes.fromhex(head.hash))

@@ -126,11 +126,12 @@ def journal_csv(events: list[AuditEvent]) -> str:
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
     writer.writerow(["id", "at_utc", "heure_de_paris", "action", "actor", "organisation_id", "organisation",
-                     "target_type", "target_id", "prev_hash", "hash"])
+                     "target_type", "target_id", "chain_position", "content_sha256", "prev_hash", "hash"])
     for e in events:
         writer.writerow([cell(v) for v in (
             e.id, e.at.isoformat(), format_paris(e.at, seconds=True), e.action, e.actor, e.organisation_id,
-            e.organisation_name, e.target_type, e.target_id, e.prev_hash, e.hash)])
+            e.organisation_name, e.target_type, e.target_id, e.chain_position, e.content_sha256, e.prev_hash,
+            e.hash)])
     return out.getvalue()
 
 

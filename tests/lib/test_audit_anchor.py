@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import async_sessionmaker, create_async_engine
 from marketplace.app import asyncpg_dsn
 from marketplace.devstack.pki import TimeStamper, issue
 from marketplace.devstack.tsa import EmbeddedTsa
-from marketplace.lib.audit import anchor_previous_day, canonical, chain_hash
+from marketplace.lib.audit import AuditEvent, anchor_previous_day, link_hash
 from marketplace.lib.clock import PARIS, FrozenClock
 from marketplace.lib.timestamps import load_trust, verify_token
 from marketplace.settings import Settings
@@ -45,12 +45,13 @@ async def _rewrite_from(settings: Settings, victim: int) -> None:
     try:
         await owner.execute("SET session_replication_role = replica")
         await owner.execute("UPDATE audit_event SET actor = 'someone else' WHERE id = $1", victim)
-        rows = await owner.fetch("SELECT * FROM audit_event WHERE id >= $1 ORDER BY id", victim)
+        position = await owner.fetchval("SELECT chain_position FROM audit_event WHERE id = $1", victim)
+        rows = await owner.fetch("SELECT * FROM audit_event WHERE chain_position >= $1 ORDER BY chain_position",
+                                 position)
         prev = rows[0]["prev_hash"]
         for row in rows:
-            digest = chain_hash(prev, canonical(row["id"], row["at"], row["action"], row["actor"],
-                                                row["organisation_id"], row["target_type"], row["target_id"],
-                                                json.loads(row["details"])))
+            event = AuditEvent(**{k: json.loads(v) if k == "details" else v for k, v in dict(row).items()})
+            digest = link_hash(prev, event)
             await owner.execute("UPDATE audit_event SET prev_hash = $2, hash = $3 WHERE id = $1", row["id"], prev,
                                 digest)
             prev = digest
