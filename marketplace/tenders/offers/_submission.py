@@ -16,7 +16,6 @@ from typing import Any
 import msgspec
 from sqlalchemy import select, text, update
 
-from marketplace.accounts.models import Organisation
 from marketplace.accounts.principal import Principal
 from marketplace.errors import Conflict, NotFound, RuleViolation
 from marketplace.lib import audit
@@ -27,11 +26,10 @@ from marketplace.lib.timestamps import OFFER_RECEIPT
 from marketplace.tenders import schemas
 from marketplace.tenders.errors import DeadlinePassed, IdempotencyKeyReused
 from marketplace.tenders.models import IdempotentResponse, Offer, OfferAttachment, SpecificContract
-from marketplace.tenders.offers._base import OfferBase, audit_apart
+from marketplace.tenders.offers._base import Deposit, OfferBase, audit_apart
 from marketplace.tenders.offers._contexts import name_context, receipt_context
 from marketplace.tenders.states import OfferStatus, deadline_passed, move, require_move
 from marketplace.tenders.timestamps import stamp_later, timestamp_for
-from marketplace.vendors.sandbox import dps_of
 
 RECEIPT_PLATFORM = "Marketplace SAD — système d'acquisition dynamique ESMS numérique"
 
@@ -47,13 +45,11 @@ class Submission(OfferBase):
             if replay is not None:
                 return replay
         async with self.journal.attempt(principal, "offer.submit") as attempt:
-            # The contract under a share lock: a deadline change waits for this submission's end.
-            offer, contract = await self._own(principal, offer_id, lock=True, write=True, attempt=attempt,
-                                              share_contract=True)
+            offer, contract, deposit = await self._own_for_deposit(principal, offer_id, attempt)
             if offer.status == OfferStatus.SUBMITTED and offer.sealed_receipt is not None:
                 receipt = await self._receipt(offer)  # submitted already: the same receipt again
             else:
-                receipt = await self._submit(principal, offer, contract)
+                receipt = await self._submit(principal, offer, contract, deposit)
         if idempotency_key is not None:
             await self.session.execute(update(IdempotentResponse).where(
                 IdempotentResponse.caller == principal.label, IdempotentResponse.key == idempotency_key).values(
@@ -77,9 +73,10 @@ class Submission(OfferBase):
                                        field="Idempotency-Key")
         return msgspec.json.decode(previous.body, type=schemas.SignedReceipt)
 
-    async def _submit(self, principal: Principal, offer: Offer, contract: SpecificContract) -> schemas.SignedReceipt:
+    async def _submit(self, principal: Principal, offer: Offer, contract: SpecificContract,
+                      deposit: Deposit) -> schemas.SignedReceipt:
         self._draft(offer)
-        key, _ = await self._public_key(contract)
+        key, _ = await self._public_key(contract, deposit.key)
         if offer.sealed_parts is None:
             raise RuleViolation("priceSchedule: give the offer's structured parts (PUT /offers/{id}/parts) first",
                                 field="priceSchedule")
@@ -88,9 +85,7 @@ class Submission(OfferBase):
         if any(a.received_at is None for a in attachments):
             raise Conflict("upload: a presigned upload of this offer is not completed; complete it (or start a new "
                            "version without it) before submitting", field="upload")
-        # Held here, so that every later read of the DPS (its clock, whether it is a sandbox) finds it in the
-        # session's identity map, which keeps no object nobody holds.
-        dps = await dps_of(self.session, contract.dps_id)
+        dps = deposit.dps
         try:
             window = await self._window(contract, "offers are received", offer.vendor_organisation_id)
         except DeadlinePassed:
@@ -121,13 +116,11 @@ class Submission(OfferBase):
                     "partsSha256": hashlib.sha256(offer.sealed_parts).hexdigest()}
         manifest_sha256 = hashlib.sha256(canonical_json(manifest)).hexdigest()
         started = min([offer.received_started_at or now, now])
-        vendor_name = await self.session.scalar(select(Organisation.name).where(
-            Organisation.id == offer.vendor_organisation_id))
         receipt: dict[str, Any] = {
             "type": "marketplace.offer-receipt.v1",
             "platform": RECEIPT_PLATFORM,
             "offer": str(offer.id), "version": offer.version, "specificContract": str(contract.id),
-            "vendor": {"id": str(offer.vendor_organisation_id), "name": vendor_name or ""},
+            "vendor": {"id": str(offer.vendor_organisation_id), "name": deposit.vendor_name},
             "receivedStart": started.isoformat(), "receivedEnd": now.isoformat(),
             "tenderDeadline": contract.tender_deadline.isoformat(),
             "files": [{k: f[k] for k in ("name", "size", "sha256")} for f in files],
