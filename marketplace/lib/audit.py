@@ -71,6 +71,10 @@ class AuditEvent(_Base):  # type: ignore[misc,valid-type]
     hash: Mapped[str | None] = mapped_column(String(64), unique=True, default=None)
 
 
+# Built once, its values bound by name (`record`).
+_INSERT = AuditEvent.__table__.insert().returning(AuditEvent.id)
+
+
 class AuditAnchor(_Base):  # type: ignore[misc,valid-type]
     """A day's anchor of the chain (G14): the head event's hash then, time-stamped. Append-only (migration 0032)."""
 
@@ -122,6 +126,9 @@ def link_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(f"{prev_hash}:{event.id}:{content_sha256(event)}".encode()).hexdigest()
 
 
+_INSERTED = ("at", "action", "actor", "organisation_id", "target_type", "target_id", "details", "content_sha256")
+
+
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
     # What jsonb gives back is what gets re-hashed, so store exactly the JSON round trip.
     loaded: dict[str, Any] = json.loads(json.dumps(details, default=str))
@@ -137,11 +144,7 @@ async def record(session: AsyncSession, clock: Clock, action: str, *, actor: str
                        target_type=target_type, target_id=str(target_id) if target_id is not None else None,
                        details=_jsonable(details or {}))
     event.content_sha256 = content_sha256(event)
-    event.id = (await session.execute(
-        AuditEvent.__table__.insert().values(**{
-            c: getattr(event, c) for c in ("at", "action", "actor", "organisation_id", "target_type",
-                                           "target_id", "details", "content_sha256")})
-        .returning(AuditEvent.id))).scalar_one()
+    event.id = (await session.execute(_INSERT, {c: getattr(event, c) for c in _INSERTED})).scalar_one()
     return event
 
 
