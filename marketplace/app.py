@@ -188,6 +188,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                                    connect_args={**connect_args(settings), **DATABASE_CONNECT_ARGS}),
         before_send_handler="autocommit",
         create_all=False,
+        # No column is advanced-alchemy's FileObject (attachments are lib/stored.py's): its listener would look
+        # through every flush for one.
+        enable_file_object_listener=False,
     )
     # 401 and 429 commit too: a failed login's throttle counter and audit event must survive the
     # refusal. Nothing else writes before answering 401/429 (auth and guards run before handlers). 303 too:
