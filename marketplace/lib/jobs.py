@@ -18,13 +18,13 @@ import logging
 import uuid
 from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast
 
 import asyncpg
 from advanced_alchemy.base import UUIDv7AuditBase
 from advanced_alchemy.types import DateTimeUTC
 from arq.connections import ArqRedis
-from sqlalchemy import Index, String, Text, select, text, update
+from sqlalchemy import Index, String, Table, Text, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
@@ -63,16 +63,22 @@ class JobIntent(UUIDv7AuditBase):
     last_error: Mapped[str | None] = mapped_column(Text, default=None)
 
 
+_INSERT_INTENT = insert(cast(Table, JobIntent.__table__))
+
+
 async def record_job(session: AsyncSession, clock: Clock, name: str, *args: Any,
-                     delay: timedelta | None = None) -> JobIntent:
+                     delay: timedelta | None = None) -> None:
     """Record a job in the caller's transaction; it runs only if that transaction commits."""
     for arg in args:
         if not isinstance(arg, (str, int, bool)) and arg is not None:
             raise TypeError(f"job arguments are ids (str/int), got {type(arg).__name__}")
-    intent = JobIntent(name=name, args=list(args), available_at=clock.now() + (delay or timedelta(0)))
-    session.add(intent)
+    # What the caller changed goes first, as it did when the intent was added to the session and flushed.
     await session.flush()
-    return intent
+    # A built statement, its id and timestamps from the columns' defaults: the ORM's flush of one new object
+    # cost more than the insert (bench/RESULTS.md, issue 19).
+    await session.execute(_INSERT_INTENT, {"name": name, "args": list(args), "status": IntentStatus.PENDING,
+                                           "available_at": clock.now() + (delay or timedelta(0)),
+                                           "relay_attempts": 0})
 
 
 def intents_cte(source: str, *, name: str = "intents") -> str:
