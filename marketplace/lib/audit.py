@@ -126,7 +126,7 @@ def link_hash(prev_hash: str, event: AuditEvent) -> str:
     return hashlib.sha256(f"{prev_hash}:{event.id}:{content_sha256(event)}".encode()).hexdigest()
 
 
-_INSERTED = ("at", "action", "actor", "organisation_id", "target_type", "target_id", "details", "content_sha256")
+INSERTED = ("at", "action", "actor", "organisation_id", "target_type", "target_id", "details", "content_sha256")
 
 
 def _jsonable(details: dict[str, Any]) -> dict[str, Any]:
@@ -140,12 +140,23 @@ async def record(session: AsyncSession, clock: Clock, action: str, *, actor: str
                  target_id: str | uuid.UUID | None = None, details: dict[str, Any] | None = None) -> AuditEvent:
     """Append an event in the caller's transaction: it exists iff the business change commits, and is linked to
     the chain then (migration 0037's trigger): its `hash` is None until the commit."""
+    values = event_values(clock, action, actor=actor, organisation_id=organisation_id, target_type=target_type,
+                          target_id=target_id, details=details)
+    event = AuditEvent(**values)
+    event.id = (await session.execute(_INSERT, values)).scalar_one()
+    return event
+
+
+def event_values(clock: Clock, action: str, *, actor: str, organisation_id: uuid.UUID | None = None,
+                 target_type: str | None = None, target_id: str | uuid.UUID | None = None,
+                 details: dict[str, Any] | None = None) -> dict[str, Any]:
+    """An event's row, by column, for a statement that inserts it with other writes (`record`'s); linked at the
+    commit like any other."""
     event = AuditEvent(at=clock.now(), action=action, actor=actor, organisation_id=organisation_id,
                        target_type=target_type, target_id=str(target_id) if target_id is not None else None,
                        details=_jsonable(details or {}))
     event.content_sha256 = content_sha256(event)
-    event.id = (await session.execute(_INSERT, {c: getattr(event, c) for c in _INSERTED})).scalar_one()
-    return event
+    return {c: getattr(event, c) for c in INSERTED}
 
 
 @dataclass(frozen=True, slots=True)

@@ -28,6 +28,7 @@ from sqlalchemy import Index, String, Table, Text, insert, select, text, update
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Mapped, mapped_column
+from uuid_utils.compat import uuid7
 
 from marketplace.lib.clock import Clock
 from marketplace.lib.columns import value_enum
@@ -69,16 +70,23 @@ _INSERT_INTENT = insert(cast(Table, JobIntent.__table__))
 async def record_job(session: AsyncSession, clock: Clock, name: str, *args: Any,
                      delay: timedelta | None = None) -> None:
     """Record a job in the caller's transaction; it runs only if that transaction commits."""
+    values = intent_values(clock, name, *args, delay=delay)
+    # What the caller changed goes first, as it did when the intent was added to the session and flushed.
+    await session.flush()
+    # A built statement, not the ORM's flush of one new object, which cost more than the insert (bench/RESULTS.md,
+    # issue 19).
+    await session.execute(_INSERT_INTENT, values)
+
+
+def intent_values(clock: Clock, name: str, *args: Any, delay: timedelta | None = None) -> dict[str, Any]:
+    """A pending intent's row, by column, for a statement that inserts it with other writes (`record_job`'s)."""
     for arg in args:
         if not isinstance(arg, (str, int, bool)) and arg is not None:
             raise TypeError(f"job arguments are ids (str/int), got {type(arg).__name__}")
-    # What the caller changed goes first, as it did when the intent was added to the session and flushed.
-    await session.flush()
-    # A built statement, its id and timestamps from the columns' defaults: the ORM's flush of one new object
-    # cost more than the insert (bench/RESULTS.md, issue 19).
-    await session.execute(_INSERT_INTENT, {"name": name, "args": list(args), "status": IntentStatus.PENDING,
-                                           "available_at": clock.now() + (delay or timedelta(0)),
-                                           "relay_attempts": 0})
+    now = clock.now()
+    return {"id": uuid7(), "name": name, "args": list(args), "status": IntentStatus.PENDING,
+            "available_at": now + (delay or timedelta(0)), "relay_attempts": 0, "created_at": now,
+            "updated_at": now}
 
 
 def intents_cte(source: str, *, name: str = "intents") -> str:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Mapping
+from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.lib.clock import Clock
-from marketplace.lib.jobs import record_job
+from marketplace.lib.jobs import intent_values, record_job
 from marketplace.lib.sealing import canonical_json
 from marketplace.lib.timestamps import TIMESTAMP_JOB, b64, timestamp_of
 from marketplace.tenders import schemas
@@ -20,6 +21,14 @@ from marketplace.tenders import schemas
 def digest_of(document: Mapping[str, object]) -> str:
     """Hex SHA-256 of the document's RFC 8785 bytes: what its signature covers, and its token's imprint."""
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def stamp_later_values(clock: Clock, subject_type: str, subject_id: object,
+                       document: Mapping[str, object]) -> tuple[dict[str, Any], schemas.EvidenceTimestamp]:
+    """`stamp_later`'s job as a row to insert with the act's other writes (`lib.jobs.intent_values`)."""
+    digest = digest_of(document)
+    return (intent_values(clock, TIMESTAMP_JOB, subject_type, str(subject_id), digest),
+            schemas.EvidenceTimestamp(status="pending", sha256=digest))
 
 
 async def stamp_later(session: AsyncSession, clock: Clock, subject_type: str, subject_id: object,
