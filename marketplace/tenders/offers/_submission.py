@@ -14,7 +14,7 @@ import uuid
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import Table, bindparam, func, insert, select, text, update
+from sqlalchemy import Table, bindparam, insert, select, text, update
 from sqlalchemy.orm.attributes import set_committed_value
 
 from marketplace.accounts.principal import Principal
@@ -66,7 +66,7 @@ def _submit_statement() -> Any:
     intent = insert(job).values(bound(job, "job", ("id", "name", "args", "status", "available_at",
                                                     "relay_attempts", "created_at", "updated_at"))).cte("intent")
     logged = insert(event).values(bound(event, "event", audit.INSERTED)).cte("logged")
-    return select(func.count()).select_from(submitted).add_cte(intent, logged)
+    return select(submitted.c.id).add_cte(intent, logged)
 
 
 _SUBMIT = _submit_statement()
@@ -190,8 +190,9 @@ class Submission(OfferBase):
                                             "received_at": now.isoformat(), "manifest_sha256": manifest_sha256})
         # The offer submitted, its time-stamp job and its audit event in one statement (`_SUBMIT`); the deadline
         # trigger checks the offer's row there (P2), and the event is linked to the chain at the commit.
-        await self.session.execute(_SUBMIT, {"offer_id": offer.id, **_named("offer", submitted), **_named("job", job),
-                                             **_named("event", event)})
+        # One row: the offer is locked since `_own_for_deposit`; none would fail the act, job and event with it.
+        (await self.session.execute(_SUBMIT, {"offer_id": offer.id, **_named("offer", submitted),
+                                              **_named("job", job), **_named("event", event)})).scalar_one()
         for name, value in submitted.items():  # as written: nothing left for the ORM to flush
             set_committed_value(offer, name, value)
         return schemas.SignedReceipt(receipt=receipt, signature=signature, kid=self.vault.signer.kid,
