@@ -60,7 +60,7 @@ from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
-from marketplace.lib.database import ReadReplica, connect_args, make_engine
+from marketplace.lib.database import ReadReplica, StatementPool, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
@@ -209,6 +209,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
     read_replica = ReadReplica.from_settings(settings, db_config.provide_session)
     auth_session_maker = async_sessionmaker(auth_engine, expire_on_commit=False)
     principal_engine = make_principal_engine(settings)
+    statements = StatementPool(settings, connect_timeout=DATABASE_CONNECT_TIMEOUT)
 
     @contextlib.asynccontextmanager
     async def relay_lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -241,6 +242,7 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
             await db_config.get_engine().dispose()
             await auth_engine.dispose()
             await principal_engine.dispose()
+            await statements.close()
             await read_replica.dispose()
             # The pool too: its connections belong to this event loop, which ends with the app. A fresh one for the
             # next start, which may run on another loop (a test client's): the closed pool's lock stays bound to
@@ -292,7 +294,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock | None = None,
                       "opening_evaluation": Provide(provide_opening_evaluation, sync_to_thread=False)},
         state=State({"settings": settings, "clock": clock, "redis": redis, "store": store,
                      "auth_session_maker": auth_session_maker, "read_replica": read_replica,
-                     "principal_engine": principal_engine, "vault": Vault.from_settings(settings),
+                     "principal_engine": principal_engine, "statements": statements,
+                     "vault": Vault.from_settings(settings),
                      "signature_policy": SignaturePolicy(TrustStore.load(settings.esign_trust_list),
                                                          require_qualified=settings.esign_require_qualified)}),
         lifespan=[relay_lifespan],

@@ -13,7 +13,9 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 import uuid
+from collections import OrderedDict
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,6 +29,7 @@ from sqlalchemy.ext.asyncio import AsyncEngine
 
 from marketplace.accounts.principal import Principal
 from marketplace.accounts.roles import Role
+from marketplace.lib.database import StatementPool
 
 ALGORITHM = "HS256"
 ACCESS_TOKEN_TTL = timedelta(minutes=15)
@@ -63,24 +66,26 @@ def new_api_key() -> tuple[str, str, str]:
 # Who is calling, in one statement and one round trip per request (no transaction: the statements only read,
 # or set a key's last use): the account, active, and its memberships as two parallel arrays (an array of
 # arrays must be rectangular in PostgreSQL, role lists are not). Deactivation, a membership's change or a
-# revoked family applies on the very next request, as before.
-_USER_PRINCIPAL = text("""
+# revoked family applies on the very next request, as before. The two reads go to the driver itself
+# (lib/database.py `StatementPool`, `$1`-style parameters): on every signed-in request, SQLAlchemy's execution
+# cost more than the statement.
+_USER_PRINCIPAL = """
 SELECT u.id, u.email,
        ARRAY(SELECT m.organisation_id FROM membership m WHERE m.user_id = u.id ORDER BY m.organisation_id) AS orgs,
        ARRAY(SELECT array_to_string(m.roles, ',') FROM membership m WHERE m.user_id = u.id
              ORDER BY m.organisation_id) AS roles
   FROM user_account u
- WHERE u.id = :user AND u.is_active
-   AND (CAST(:family AS uuid) IS NULL OR EXISTS (
+ WHERE u.id = $1 AND u.is_active
+   AND ($2::uuid IS NULL OR EXISTS (
         SELECT 1 FROM refresh_token r
-         WHERE r.family_id = CAST(:family AS uuid) AND r.user_id = u.id AND r.revoked_at IS NULL))""")
-_SESSION_PRINCIPAL = text("""
+         WHERE r.family_id = $2::uuid AND r.user_id = u.id AND r.revoked_at IS NULL))"""
+_SESSION_PRINCIPAL = """
 SELECT u.id, u.email,
        ARRAY(SELECT m.organisation_id FROM membership m WHERE m.user_id = u.id ORDER BY m.organisation_id) AS orgs,
        ARRAY(SELECT array_to_string(m.roles, ',') FROM membership m WHERE m.user_id = u.id
              ORDER BY m.organisation_id) AS roles
   FROM refresh_token r JOIN user_account u ON u.id = r.user_id
- WHERE r.token_sha256 = :sha AND r.revoked_at IS NULL AND r.expires_at > :now AND u.is_active""")
+ WHERE r.token_sha256 = $1 AND r.revoked_at IS NULL AND r.expires_at > $2 AND u.is_active"""
 # The key's last use is stamped by the statement that reads it; a revoked key, or a known prefix with a wrong
 # secret, matches nothing (the SHA-256 of a 256-bit secret: comparing it in SQL leaks nothing usable).
 _KEY_PRINCIPAL = text("""
@@ -92,13 +97,54 @@ RETURNING id, created_by_id, organisation_id, roles""")
 def _principal(row: Any) -> Principal | None:
     if row is None:
         return None
-    return Principal(user_id=row.id, api_key_id=None, email=row.email, roles_by_organisation={
-        org: frozenset(Role(r) for r in roles.split(",") if r) for org, roles in zip(row.orgs, row.roles,
+    return Principal(user_id=row["id"], api_key_id=None, email=row["email"], roles_by_organisation={
+        org: frozenset(Role(r) for r in roles.split(",") if r) for org, roles in zip(row["orgs"], row["roles"],
                                                                                       strict=True)})
 
 
-async def resolve_principal(engine: AsyncEngine, token: str, secret: str, now: datetime) -> Principal | None:
-    """`engine`: the principal engine (AUTOCOMMIT, app.py), so each call is one statement and one round trip."""
+class VerifiedTokens:
+    """Access tokens whose signature was verified, with what they name, kept per process (least recently used
+    out first). Verifying an HS256 signature and decoding the claims costs more than the rest of
+    authentication, and a client sends the same token for 15 minutes. The claims are a function of the token
+    and the secret alone, so no two processes can disagree on them; expiry is checked on every use, on the wall
+    clock as the JWT library checks it (valid while now < exp); and what the token may do is still read from
+    the database on every request, so revocation and deactivation apply on the next one."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._size = size
+        self._claims: OrderedDict[tuple[str, str], tuple[uuid.UUID, uuid.UUID | None, float]] = OrderedDict()
+
+    def get(self, token: str, secret: str) -> tuple[uuid.UUID, uuid.UUID | None] | None:
+        """(user, refresh-token family) of a valid, unexpired token; None for any other."""
+        key = (token, secret)
+        kept = self._claims.get(key)
+        if kept is None:
+            try:
+                decoded = Token.decode(token, secret, ALGORITHM)
+                family = decoded.extras.get("fam")
+                kept = (uuid.UUID(decoded.sub), uuid.UUID(family) if family is not None else None,
+                        decoded.exp.timestamp())
+            except (NotAuthorizedException, ValueError, TypeError, AttributeError):
+                return None
+            self._claims[key] = kept
+            if len(self._claims) > self._size:
+                self._claims.popitem(last=False)
+        else:
+            self._claims.move_to_end(key)
+        user_id, family_id, expires = kept
+        # The JWT library's own test (pyjwt: expired when exp <= now), on the clock it reads.
+        if time.time() >= expires:  # nosemgrep: wall-clock-outside-clock  # the JWT library's clock
+            del self._claims[key]
+            return None
+        return user_id, family_id
+
+
+_verified = VerifiedTokens()
+
+async def resolve_principal(engine: AsyncEngine, statements: StatementPool, token: str, secret: str,
+                            now: datetime) -> Principal | None:
+    """`engine`: the principal engine (AUTOCOMMIT, app.py), for an API key (whose read stamps its use);
+    `statements` for a token. Each call is one statement and one round trip."""
     if token.startswith(API_KEY_PREFIX):
         async with engine.connect() as connection:
             key = (await connection.execute(_KEY_PRINCIPAL, {
@@ -107,29 +153,24 @@ async def resolve_principal(engine: AsyncEngine, token: str, secret: str, now: d
             return None
         return Principal(user_id=key.created_by_id, api_key_id=key.id, email=None,
                          roles_by_organisation={key.organisation_id: frozenset(Role(r) for r in key.roles)})
-    try:
-        decoded = Token.decode(token, secret, ALGORITHM)
-        user_id = uuid.UUID(decoded.sub)
-        family = decoded.extras.get("fam")
-        family_id = uuid.UUID(family) if family is not None else None
-    except (NotAuthorizedException, ValueError, TypeError, AttributeError):
+    claims = _verified.get(token, secret)
+    if claims is None:
         return None
+    user_id, family_id = claims
     # A session lives while one of its refresh tokens is unspent: rotation spends one and adds the next in the
     # same transaction, so a family is dead only once logged out, deactivated or revoked for reuse. (The refresh
     # token's own expiry is not asked: the access token's 15 minutes, on the wall clock, end sooner.) Tokens
     # signed without a family (tests, tools) are checked against the account alone.
-    async with engine.connect() as connection:
-        return _principal((await connection.execute(_USER_PRINCIPAL, {"user": user_id, "family": family_id})).first())
+    return _principal(await statements.fetchrow(_USER_PRINCIPAL, user_id, family_id))
 
 
-async def resolve_session_principal(engine: AsyncEngine, refresh_token: str, now: datetime) -> Principal | None:
+async def resolve_session_principal(statements: StatementPool, refresh_token: str,
+                                    now: datetime) -> Principal | None:
     """Who holds a back-office session (marketplace/web): the session, kept server-side, holds the refresh token
     its login opened (`SessionService.login`, never sent to the browser). The session lives while that token is
     unspent and unexpired, so a logout, a deactivation or a revoked family ends it on the next request, as they
     end the API's access tokens."""
-    async with engine.connect() as connection:
-        return _principal((await connection.execute(
-            _SESSION_PRINCIPAL, {"sha": sha256_hex(refresh_token), "now": now})).first())
+    return _principal(await statements.fetchrow(_SESSION_PRINCIPAL, sha256_hex(refresh_token), now))
 
 
 class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
@@ -143,7 +184,8 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Use `Authorization: Bearer <token or API key>`.")
         state = connection.app.state
-        principal = await resolve_principal(state.principal_engine, token.strip(), state.settings.secret_key,
+        principal = await resolve_principal(state.principal_engine, state.statements, token.strip(),
+                                            state.settings.secret_key,
                                             state.clock.now())
         if principal is None:
             # One message for every case: expired, forged, revoked, deactivated, unknown.

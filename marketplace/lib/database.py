@@ -15,6 +15,8 @@ request.
 
 from __future__ import annotations
 
+import asyncio
+import json
 import logging
 import time
 import uuid
@@ -130,3 +132,74 @@ async def provide_lagging_session(state: State, scope: Scope) -> AsyncGenerator[
 
 
 LAGGING_READS: dict[str, Provide] = {"db_session": Provide(provide_lagging_session)}
+
+
+
+
+async def _json_codecs(connection: asyncpg.Connection) -> None:
+    # JSON columns as Python values, as SQLAlchemy's asyncpg dialect sets them up.
+    for name in ("json", "jsonb"):
+        await connection.set_type_codec(name, schema="pg_catalog", encoder=json.dumps, decoder=json.loads)
+
+
+async def _reset(connection: asyncpg.Connection) -> None:
+    """What a connection of the pool needs before its next use: nothing, unless a cancelled request left a
+    transaction open. asyncpg's default resets every session state at each release (advisory locks, cursors,
+    listeners, settings): a round trip per statement, for state these reads never create."""
+    if connection.is_in_transaction():
+        await connection.execute("ROLLBACK")
+
+
+class StatementPool:
+    """asyncpg's own pool, for the one-statement reads made on every request (who calls, a contract's notice):
+    through SQLAlchemy's pool and execution they cost several times the round trip itself. Opened on first use in
+    the event loop that serves (app.py closes it when the app stops; a test client's next start, on another
+    loop, opens another); `size` connections at most, none kept open for long when idle.
+
+    Outside a transaction, each statement is its own consistent snapshot. Behind PgBouncer in transaction mode it
+    runs in a read-only transaction: asyncpg prepares a statement in one round trip and executes it in the next,
+    which must reach the same server connection (and no statement is cached, the next transaction may run on
+    another one). A connection that fails is dropped by asyncpg's pool; an outage reaches the caller as the
+    driver's error, a 503 (errors.py)."""
+
+    def __init__(self, settings: Settings, *, size: int = 8, connect_timeout: float = 3.0) -> None:
+        self._dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._pgbouncer = settings.database_pgbouncer
+        self._size = size
+        self._connect_timeout = connect_timeout
+        self._pool: asyncpg.Pool | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._lock: asyncio.Lock | None = None
+
+    async def _open(self) -> asyncpg.Pool:
+        loop = asyncio.get_running_loop()
+        if self._pool is not None and self._loop is loop:
+            return self._pool
+        if self._lock is None or self._loop is not loop:
+            self._loop, self._lock, self._pool = loop, asyncio.Lock(), None
+        async with self._lock:  # one pool per loop, however many requests arrive first
+            if self._pool is None:
+                self._pool = await asyncpg.create_pool(
+                    self._dsn, min_size=0, max_size=self._size, max_inactive_connection_lifetime=60,
+                    init=_json_codecs, reset=_reset, timeout=self._connect_timeout,
+                    statement_cache_size=0 if self._pgbouncer else 100)
+            return self._pool
+
+    async def fetchrow(self, statement: str, *args: Any) -> asyncpg.Record | None:
+        """One row of one statement, `$1`-style parameters."""
+        pool = await self._open()
+        async with pool.acquire() as connection:
+            if not self._pgbouncer:
+                return await connection.fetchrow(statement, *args)
+            async with connection.transaction(readonly=True):
+                return await connection.fetchrow(statement, *args)
+
+    async def close(self) -> None:
+        pool, loop = self._pool, self._loop
+        self._pool, self._loop, self._lock = None, None, None
+        if pool is None:
+            return
+        if loop is asyncio.get_running_loop():
+            await pool.close()
+        else:
+            pool.terminate()  # opened by another event loop, which can't be awaited from this one

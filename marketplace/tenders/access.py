@@ -68,6 +68,18 @@ class VendorObject(Protocol):
     def vendor_organisation_id(self) -> uuid.UUID: ...
 
 
+class NoticeParties(BoughtObject, Protocol):
+    """A specific contract, or its notice as read in one statement (tenders/contracts.py): who runs, follows and
+    holds it."""
+
+    @property
+    def conduct_mode(self) -> ConductMode: ...
+    @property
+    def dps_organisation_id(self) -> uuid.UUID: ...
+    @property
+    def holder_organisation_id(self) -> uuid.UUID: ...
+
+
 class PartiesObject(BoughtObject, VendorObject, Protocol):
     pass
 
@@ -83,7 +95,7 @@ def buying_side(principal: Principal, obj: BoughtObject, *roles: Role) -> bool:
     return principal.has_role_in(obj.buyer_organisation_id, *acting_for_the_buyer(*(roles or BUYER_WRITERS)))
 
 
-def follows(principal: Principal, contract: SpecificContract) -> bool:
+def follows(principal: Principal, contract: NoticeParties) -> bool:
     """HC2: whether the caller is of the central purchasing body (its admins and evaluators) following a procedure
     of its DPS conducted in intermediation: it reads, assists (answers questions), never runs it."""
     return (contract.conduct_mode == ConductMode.INTERMEDIATION
@@ -91,7 +103,7 @@ def follows(principal: Principal, contract: SpecificContract) -> bool:
             and principal.has_role_in(contract.dps_organisation_id, *DPS_WRITERS))
 
 
-def holds(principal: Principal, contract: SpecificContract) -> bool:
+def holds(principal: Principal, contract: NoticeParties) -> bool:
     """HC2, HC3: whether the caller is a member of the need's holder (any role): it reads its own contract."""
     return principal.has_role_in(contract.holder_organisation_id, *HOLDER_MEMBERS)
 
@@ -103,7 +115,7 @@ def on_committee(principal: Principal, contract: SpecificContract) -> bool:
             and principal.has_role_in(contract.holder_organisation_id, *HOLDER_EVALUATORS))
 
 
-def reads(principal: Principal, contract: SpecificContract) -> bool:
+def reads(principal: Principal, contract: NoticeParties) -> bool:
     """Whether the caller reads the contract's notice (the contract, its documents, amendments, questions): its
     buying side, who follows it (HC2) and who holds it (HC3)."""
     return buying_side(principal, contract) or follows(principal, contract) or holds(principal, contract)

@@ -17,11 +17,14 @@ and to its holder (tenders/access.py), and to the vendors it invited; anyone els
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import msgspec
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, bindparam, func, or_, select
+from sqlalchemy.dialects.postgresql import aggregate_order_by
+from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from marketplace.accounts.members import tell_members, tell_members_statement
@@ -37,16 +40,17 @@ from marketplace.accounts.roles import (
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
 from marketplace.lib.clock import PARIS, Clock, InvalidLocalTime, format_paris, paris_instant, to_paris
+from marketplace.lib.database import StatementPool
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
-from marketplace.tenders.access import visible_contract
+from marketplace.tenders.access import CONTRACT_NOT_FOUND, reads
 from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.models import ContractInvitation, FundingStatus, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
 from marketplace.tenders.search import index_needs
 from marketplace.tenders.states import SpecificContractStatus, move, status_at
 from marketplace.vendors.models import ConductMode, Dps, DpsCategory
-from marketplace.vendors.sandbox import clock_schema, dps_clock, listing_now
+from marketplace.vendors.sandbox import SandboxTimed, clock_schema, dps_clock, listing_now
 from marketplace.vendors.states import DpsStatus, require_in_force
 
 TENDER_PERIOD_DAYS = 10  # D9, a délai franc (lib/working_days.py `earliest_franc_deadline`)
@@ -83,6 +87,107 @@ _NOTIFY_INVITEES = tell_members_statement("""targets AS (
     WHERE specific_contract_id = CAST(:about_id AS uuid)
 )""", "SELECT count(*) AS told FROM intents")
 
+
+def _invitations_of(column: Any) -> Any:
+    """One column of the contract's invitations as an array, in vendor order (NULL when there is none)."""
+    return (select(func.array_agg(aggregate_order_by(column, ContractInvitation.vendor_organisation_id)))
+            .where(ContractInvitation.specific_contract_id == SpecificContract.id).scalar_subquery())
+
+
+class Notice(NamedTuple):
+    """A specific contract's notice as `_NOTICE` reads it, in its order: the contract's columns its view shows,
+    its need's title, its DPS's sandbox clock, and its invitations as two parallel arrays in vendor order."""
+
+    id: uuid.UUID
+    need_id: uuid.UUID
+    dps_id: uuid.UUID
+    category_id: uuid.UUID
+    buyer_organisation_id: uuid.UUID
+    conduct_mode: ConductMode
+    dps_organisation_id: uuid.UUID
+    holder_organisation_id: uuid.UUID
+    holder_on_committee: bool
+    status: SpecificContractStatus
+    invited_at: datetime
+    tender_deadline: datetime
+    questions_close_at: datetime | None
+    award_criteria: list[dict[str, Any]]
+    attachment_max_bytes: int
+    offer_max_bytes: int
+    attachment_max_count: int
+    attachment_types: list[str]
+    title: str
+    sandbox_factor: int | None
+    sandbox_epoch: datetime | None
+    sandbox_skipped: timedelta
+    invited_vendors: list[uuid.UUID] | None
+    invited_dates: list[datetime] | None
+
+    @classmethod
+    def read(cls, row: Sequence[Any]) -> Notice:
+        """From a row of `_NOTICE`, through SQLAlchemy or the driver (which gives enums as their values)."""
+        notice = cls._make(row)
+        return notice._replace(status=SpecificContractStatus(notice.status),
+                               conduct_mode=ConductMode(notice.conduct_mode))
+
+
+# A contract's notice in one statement, built once: the most read record of a procedure.
+_NOTICE = (select(*(getattr(SpecificContract, name) for name in Notice._fields[:Notice._fields.index("title")]),
+                  Need.title, Dps.sandbox_factor, Dps.sandbox_epoch, Dps.sandbox_skipped,
+                  _invitations_of(ContractInvitation.vendor_organisation_id),
+                  _invitations_of(ContractInvitation.invited_at))
+           .join(Need, Need.id == SpecificContract.need_id).join(Dps, Dps.id == SpecificContract.dps_id)
+           .where(SpecificContract.id == bindparam("contract_id")))
+# The same, for the driver itself (lib/database.py `StatementPool`: `$1` is the contract's id).
+_NOTICE_SQL = str(_NOTICE.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+
+
+def notice_view(clock: Clock, principal: Principal, notice: Notice) -> schemas.SpecificContract:
+    """The notice as the caller may see it (`visible_contract`'s rule): its buying side, who follows it (HC2)
+    and who holds it (HC3) see every invitation; an invited vendor only its own; anyone else gets a 404."""
+    invited = list(zip(notice.invited_vendors or (), notice.invited_dates or (), strict=True))
+    if not reads(principal, notice):
+        mine = set(principal.organisations_with(*VENDOR_MEMBERS))
+        invited = [(vendor, at) for vendor, at in invited if vendor in mine]
+        if not invited:
+            raise NotFound(CONTRACT_NOT_FOUND)
+    return contract_view(clock, notice, invited, title=notice.title, dps=notice)
+
+
+def contract_view(clock: Clock, contract: Notice | SpecificContract, invited: list[tuple[uuid.UUID, datetime]], *,
+                  title: str | None, dps: SandboxTimed) -> schemas.SpecificContract:
+    """A contract as its API shows it, with the invitations the caller sees (vendor, date)."""
+    return schemas.SpecificContract(
+        id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
+        buyer_organisation_id=contract.buyer_organisation_id, conduct_mode=contract.conduct_mode,
+        dps_organisation_id=contract.dps_organisation_id, holder_organisation_id=contract.holder_organisation_id,
+        holder_on_committee=contract.holder_on_committee,
+        # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
+        status=status_at(contract, dps_clock(clock, dps).now()), title=title or "",
+        invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
+        tender_deadline_paris=format_paris(contract.tender_deadline),
+        questions_close_at=questions_close_at(contract),
+        questions_close_at_paris=format_paris(questions_close_at(contract)),
+        award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
+        invitation_count=len(invited),
+        invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in invited],
+        deposit_limits=deposit_limits(contract),  # D14a: published to its buyer and its invitees
+        sandbox=dps.sandbox_factor is not None, sandbox_clock=clock_schema(clock, dps))
+
+
+class NoticeReader:
+    """`GET /specific-contracts/{id}`: the notice in one statement sent to the driver itself, outside any
+    transaction (the statement is its own consistent snapshot): no session, no ORM."""
+
+    def __init__(self, statements: StatementPool, clock: Clock) -> None:
+        self.statements = statements
+        self.clock = clock
+
+    async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
+        row = await self.statements.fetchrow(_NOTICE_SQL, contract_id)
+        if row is None:
+            raise NotFound(CONTRACT_NOT_FOUND)
+        return notice_view(self.clock, principal, Notice.read(row))
 
 async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
                           body: str, sandbox: bool = False) -> int:
@@ -163,7 +268,7 @@ def _publisher(principal: Principal, need: Need, dps: Dps) -> uuid.UUID:
     return buyer_id
 
 
-def questions_close_at(contract: SpecificContract) -> datetime:
+def questions_close_at(contract: Notice | SpecificContract) -> datetime:
     """When invited vendors stop being able to ask questions on the contract."""
     return contract.questions_close_at or contract.tender_deadline - QUESTIONS_DEFAULT_LEAD
 
@@ -414,13 +519,11 @@ class SpecificContractService:
         return await self.get(principal, contract_id) if contract_id is not None else None
 
     async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
-        # One round trip for the contract, its need's title and its DPS: the most read record of a procedure.
-        row = (await self.session.execute(
-            select(SpecificContract, Need.title, Dps).join(Need, Need.id == SpecificContract.need_id)
-            .join(Dps, Dps.id == SpecificContract.dps_id).where(SpecificContract.id == contract_id))).first()
-        contract, invited = await visible_contract(self.session, principal, row[0] if row else None)
-        assert row is not None
-        return await self._to_schema(contract, invited, title=row[1], dps=row[2])
+        """The notice through the request's session (the statement `NoticeReader` sends to the driver)."""
+        row = (await self.session.execute(_NOTICE, {"contract_id": contract_id})).first()
+        if row is None:
+            raise NotFound(CONTRACT_NOT_FOUND)
+        return notice_view(self.clock, principal, Notice.read(row))
 
     async def _to_schema(self, contract: SpecificContract, invited: list[ContractInvitation] | None, *,
                          title: str | None = None, dps: Dps | None = None) -> schemas.SpecificContract:
@@ -433,27 +536,11 @@ class SpecificContractService:
                 .order_by(ContractInvitation.vendor_organisation_id))).all()]
         else:
             rows = [(i.vendor_organisation_id, i.invited_at) for i in invited]
-        count = len(rows)
         if dps is None:
             title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
             dps = await self.session.get(Dps, contract.dps_id)
         assert dps is not None
-        return schemas.SpecificContract(
-            id=contract.id, need_id=contract.need_id, dps_id=contract.dps_id, category_id=contract.category_id,
-            buyer_organisation_id=contract.buyer_organisation_id, conduct_mode=contract.conduct_mode,
-            dps_organisation_id=contract.dps_organisation_id, holder_organisation_id=contract.holder_organisation_id,
-            holder_on_committee=contract.holder_on_committee,
-            # HC6: closed_for_offers from the deadline on, on the contract's clock, opened or not.
-            status=status_at(contract, dps_clock(self.clock, dps).now()), title=title or "",
-            invited_at=contract.invited_at, tender_deadline=contract.tender_deadline,
-            tender_deadline_paris=format_paris(contract.tender_deadline),
-            questions_close_at=questions_close_at(contract),
-            questions_close_at_paris=format_paris(questions_close_at(contract)),
-            award_criteria=msgspec.convert(contract.award_criteria, list[schemas.ChosenCriterion]),
-            invitation_count=count,
-            invitations=[schemas.ContractInvitation(vendor_organisation_id=v, invited_at=at) for v, at in rows],
-            deposit_limits=deposit_limits(contract),  # D14a: published to its buyer and its invitees
-            sandbox=dps.is_sandbox, sandbox_clock=clock_schema(self.clock, dps))
+        return contract_view(self.clock, contract, rows, title=title, dps=dps)
 
     async def my_invitations(self, principal: Principal) -> list[schemas.MyInvitation]:
         vendors = principal.organisations_with(*VENDOR_MEMBERS)

@@ -29,11 +29,12 @@ from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
 from marketplace.tenders import schemas
 from marketplace.tenders.amendments import DOCUMENT_TYPES, AmendmentService
-from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.contracts import NoticeReader, SpecificContractService
 from marketplace.tenders.deps import (
     provide_amendment_service,
     provide_contract_service,
     provide_need_service,
+    provide_notice_reader,
     provide_question_service,
     provide_search_service,
 )
@@ -126,10 +127,11 @@ class SpecificContractController(Controller):
 
     @get("/specific-contracts/{contract_id:uuid}",
          opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=NOTICE_READERS),
-         summary="Show a specific contract")
-    async def show(self, contract_id: FromPath[uuid.UUID], contracts: Contracts,
+         summary="Show a specific contract",
+         dependencies={"notices": Provide(provide_notice_reader, sync_to_thread=False)})
+    async def show(self, contract_id: FromPath[uuid.UUID], notices: NamedDependency[NoticeReader],
                    principal: Caller) -> schemas.SpecificContract:
-        return await contracts.get(principal, contract_id)
+        return await notices.get(principal, contract_id)
 
     @get("/my/invitations", opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor: its invitations."),
          summary="The invitations to tender of your vendor organisations")

@@ -6,13 +6,14 @@ from awards/deps.py: tenders/ never imports awards/.
 
 from __future__ import annotations
 
+from litestar.datastructures import State
 from litestar.di import NamedDependency
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.lib.clock import Clock
 from marketplace.settings import Settings
 from marketplace.tenders.amendments import AmendmentService
-from marketplace.tenders.contracts import SpecificContractService
+from marketplace.tenders.contracts import NoticeReader, SpecificContractService
 from marketplace.tenders.deposits import DepositService
 from marketplace.tenders.dps_time import DpsTimeService
 from marketplace.tenders.needs import NeedService
@@ -33,6 +34,11 @@ def provide_need_service(db_session: NamedDependency[AsyncSession], clock: Named
 def provide_contract_service(db_session: NamedDependency[AsyncSession],
                              clock: NamedDependency[Clock]) -> SpecificContractService:
     return SpecificContractService(db_session, clock)
+
+
+def provide_notice_reader(state: State, clock: NamedDependency[Clock]) -> NoticeReader:
+    # The pool of one-statement reads (app.py): no request session opened.
+    return NoticeReader(state.statements, clock)
 
 
 def provide_question_service(db_session: NamedDependency[AsyncSession],

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, overload
+from typing import TYPE_CHECKING, Any, Protocol, overload
 
 from sqlalchemy import ColumnElement, and_, case, literal, or_
 from sqlalchemy.orm import QueryableAttribute
@@ -104,7 +104,16 @@ OFFER_TRANSITIONS: dict[OfferStatus, frozenset[OfferStatus]] = {
 }
 
 
-def deadline_passed(contract: SpecificContract, now: datetime, admitted_until: datetime | None = None) -> bool:
+class Deadlined(Protocol):
+    """A specific contract, or a row read with its stored status and deadline (the contract's notice)."""
+
+    @property
+    def status(self) -> SpecificContractStatus: ...
+    @property
+    def tender_deadline(self) -> datetime: ...
+
+
+def deadline_passed(contract: Deadlined, now: datetime, admitted_until: datetime | None = None) -> bool:
     """D14: whether offers are no longer received at `now` (on the contract's clock): at the deadline exactly
     it is too late. The one reading of the deadline in the code; its other side is the database's own guard,
     the trigger of migration 0012 (`offer_received_before_deadline`), which refuses any offer stored as
@@ -117,7 +126,7 @@ def deadline_passed(contract: SpecificContract, now: datetime, admitted_until: d
     return now >= end
 
 
-def status_at(contract: SpecificContract, now: datetime) -> SpecificContractStatus:
+def status_at(contract: Deadlined, now: datetime) -> SpecificContractStatus:
     """HC6: the contract's status as everyone reads it at `now` (on the contract's clock). Machine (c)'s
     OPEN --deadline_passed--> CLOSED_FOR_OFFERS happens at the deadline itself, to the microsecond, for
     everyone at once: an open contract whose deadline passed reads `closed_for_offers` although its stored

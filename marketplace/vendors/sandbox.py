@@ -16,7 +16,8 @@ notifications carry NOTICE.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from typing import Protocol
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -26,7 +27,18 @@ from marketplace.vendors import schemas
 from marketplace.vendors.models import Dps
 
 
-def dps_clock(base: Clock, dps: Dps) -> Clock:
+class SandboxTimed(Protocol):
+    """A DPS, or a row read with its sandbox clock's columns."""
+
+    @property
+    def sandbox_factor(self) -> int | None: ...
+    @property
+    def sandbox_epoch(self) -> datetime | None: ...
+    @property
+    def sandbox_skipped(self) -> timedelta: ...
+
+
+def dps_clock(base: Clock, dps: SandboxTimed) -> Clock:
     """The business clock of everything under `dps`: `base` itself for a real procedure."""
     if dps.sandbox_factor is None or dps.sandbox_epoch is None:
         return base
@@ -55,7 +67,7 @@ async def clock_of(session: AsyncSession, base: Clock, dps_id: uuid.UUID) -> Clo
     return dps_clock(base, await dps_of(session, dps_id))
 
 
-def clock_schema(base: Clock, dps: Dps) -> schemas.SandboxClock | None:
+def clock_schema(base: Clock, dps: SandboxTimed) -> schemas.SandboxClock | None:
     clock = dps_clock(base, dps)
     if not isinstance(clock, AcceleratedClock):
         return None

@@ -46,7 +46,7 @@ class SessionAuthMiddleware(AbstractAuthenticationMiddleware):
         now = state.clock.now()
         started = connection.scope["session"].get(_STARTED)  # type: ignore[union-attr]
         fresh = isinstance(started, str) and (now - datetime.fromisoformat(started)).total_seconds() < MAX_LIFETIME
-        principal = await resolve_session_principal(state.principal_engine, token, now) if fresh else None
+        principal = await resolve_session_principal(state.statements, token, now) if fresh else None
         if principal is None:
             # Expired, logged out elsewhere, deactivated: the session is dropped (cookie and Redis entry).
             connection.scope["session"] = Empty

@@ -10,7 +10,7 @@ from typing import Annotated
 
 import msgspec
 
-from marketplace.lib.schemas import CamelStruct
+from marketplace.lib.schemas import CamelReply, CamelStruct
 from marketplace.tenders.schemas._deposits import DepositLimits
 from marketplace.tenders.states import SpecificContractStatus
 from marketplace.vendors.models import ConductMode
@@ -52,19 +52,19 @@ class NeedPublish(CamelStruct):
         default_factory=lambda: list(DEFAULT_ATTACHMENT_TYPES))
 
 
-class ChosenCriterion(CamelStruct):
+class ChosenCriterion(CamelReply):
     name: str
     weight_min: int
     weight_max: int
     weight: int
 
 
-class ContractInvitation(CamelStruct):
+class ContractInvitation(CamelReply):
     vendor_organisation_id: uuid.UUID
     invited_at: datetime
 
 
-class SpecificContract(CamelStruct):
+class SpecificContract(CamelReply):
     id: uuid.UUID
     need_id: uuid.UUID
     dps_id: uuid.UUID
