@@ -16,6 +16,7 @@ import secrets
 import time
 import uuid
 from collections import OrderedDict
+from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -27,8 +28,9 @@ from litestar.security.jwt import Token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from marketplace.accounts.principal import Principal
+from marketplace.accounts.principal import Claim, Principal
 from marketplace.accounts.roles import Role
+from marketplace.lib.access import ACCESS_KEY, Access
 from marketplace.lib.database import StatementPool
 
 ALGORITHM = "HS256"
@@ -69,7 +71,7 @@ def new_api_key() -> tuple[str, str, str]:
 # revoked family applies on the very next request, as before. The two reads go to the driver itself
 # (lib/database.py `StatementPool`, `$1`-style parameters): on every signed-in request, SQLAlchemy's execution
 # cost more than the statement.
-_USER_PRINCIPAL = """
+CALLER = """
 SELECT u.id, u.email,
        ARRAY(SELECT m.organisation_id FROM membership m WHERE m.user_id = u.id ORDER BY m.organisation_id) AS orgs,
        ARRAY(SELECT array_to_string(m.roles, ',') FROM membership m WHERE m.user_id = u.id
@@ -94,12 +96,21 @@ UPDATE api_key SET last_used_at = :now
 RETURNING id, created_by_id, organisation_id, roles""")
 
 
+def principal_of(row: Sequence[Any]) -> Principal:
+    """The principal from the four columns of `CALLER` (or of the session read), in their order."""
+    user_id, email, orgs, roles = row[:4]
+    return Principal(user_id=user_id, api_key_id=None, email=email, roles_by_organisation={
+        org: frozenset(Role(r) for r in held.split(",") if r) for org, held in zip(orgs, roles, strict=True)})
+
+
 def _principal(row: Any) -> Principal | None:
-    if row is None:
-        return None
-    return Principal(user_id=row["id"], api_key_id=None, email=row["email"], roles_by_organisation={
-        org: frozenset(Role(r) for r in roles.split(",") if r) for org, roles in zip(row["orgs"], row["roles"],
-                                                                                      strict=True)})
+    return None if row is None else principal_of(row)
+
+
+def invalid_credential() -> NotAuthorizedException:
+    # One message for every case: expired, forged, revoked, deactivated, unknown.
+    return NotAuthorizedException("The credential is invalid, expired or revoked.",
+                                  headers={"WWW-Authenticate": "Bearer"})
 
 
 class VerifiedTokens:
@@ -161,7 +172,7 @@ async def resolve_principal(engine: AsyncEngine, statements: StatementPool, toke
     # same transaction, so a family is dead only once logged out, deactivated or revoked for reuse. (The refresh
     # token's own expiry is not asked: the access token's 15 minutes, on the wall clock, end sooner.) Tokens
     # signed without a family (tests, tools) are checked against the account alone.
-    return _principal(await statements.fetchrow(_USER_PRINCIPAL, user_id, family_id))
+    return _principal(await statements.fetchrow(CALLER, user_id, family_id))
 
 
 async def resolve_session_principal(statements: StatementPool, refresh_token: str,
@@ -184,11 +195,16 @@ class BearerAuthMiddleware(AbstractAuthenticationMiddleware):
         if scheme.lower() != "bearer" or not token.strip():
             raise NotAuthorizedException("Use `Authorization: Bearer <token or API key>`.")
         state = connection.app.state
-        principal = await resolve_principal(state.principal_engine, state.statements, token.strip(),
-                                            state.settings.secret_key,
-                                            state.clock.now())
+        token = token.strip()
+        access = connection.route_handler.opt.get(ACCESS_KEY)
+        if isinstance(access, Access) and access.caller_in_statement and not token.startswith(API_KEY_PREFIX):
+            # The handler reads the caller with its answer (principal.py `Claim`): only the signature here.
+            claims = _verified.get(token, state.settings.secret_key)
+            if claims is None:
+                raise invalid_credential()
+            return AuthenticationResult(user=Claim(*claims), auth=token)
+        principal = await resolve_principal(state.principal_engine, state.statements, token,
+                                            state.settings.secret_key, state.clock.now())
         if principal is None:
-            # One message for every case: expired, forged, revoked, deactivated, unknown.
-            raise NotAuthorizedException("The credential is invalid, expired or revoked.",
-                                         headers={"WWW-Authenticate": "Bearer"})
+            raise invalid_credential()
         return AuthenticationResult(user=principal, auth=token)

@@ -47,5 +47,18 @@ class Principal:
         return [org for org, held in self.roles_by_organisation.items() if set(roles) & held]
 
 
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """Who a verified access token names, before the database says whether they may still act and as what. Only
+    on a route that reads its caller in its own statement (`requires(..., caller_in_statement=True)`): there the
+    authentication middleware reads nothing, the guard lets the claim through, and the handler reads the
+    account, its memberships and its session together with what it answers, then applies the route's access
+    (accounts/guards.py `check_access`) before using any of it. One statement instead of two, and the answer
+    and the caller's rights are read in the same snapshot."""
+
+    user_id: uuid.UUID
+    family_id: uuid.UUID | None
+
+
 SYSTEM_ACTOR = "system"
 ANONYMOUS_ACTOR = "anonymous"

@@ -24,6 +24,9 @@ class Access:
     audience: str
     roles: tuple[str, ...] = ()
     reason: str = ""
+    # The handler reads the caller in its own statement and applies this declaration itself (accounts/
+    # principal.py `Claim`); the guard and the authentication middleware leave a signed-in token to it.
+    caller_in_statement: bool = False
 
     def describe(self) -> str:
         if self.audience == "public":
@@ -36,9 +39,10 @@ def public(reason: str = "") -> dict[str, Any]:
     return {ACCESS_KEY: Access("public", reason=reason)}
 
 
-def requires(*roles: str, reason: str = "") -> dict[str, Any]:
+def requires(*roles: str, reason: str = "", caller_in_statement: bool = False) -> dict[str, Any]:
     """Audiences may overlap (a holder's admin is of the holder's members and of a buying side): each role once."""
-    return {ACCESS_KEY: Access("authenticated", roles=tuple(dict.fromkeys(roles)), reason=reason)}
+    return {ACCESS_KEY: Access("authenticated", roles=tuple(dict.fromkeys(roles)), reason=reason,
+                               caller_in_statement=caller_in_statement)}
 
 
 # Routes the framework itself mounts (the OpenAPI documents and their viewers): public by design.

@@ -27,8 +27,10 @@ from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.dialects.postgresql.asyncpg import dialect as asyncpg_dialect
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from marketplace.accounts.auth import CALLER, invalid_credential, principal_of
+from marketplace.accounts.guards import check_access
 from marketplace.accounts.members import tell_members, tell_members_statement
-from marketplace.accounts.principal import Principal
+from marketplace.accounts.principal import Claim, Principal
 from marketplace.accounts.roles import (
     BUYING_SIDE,
     DPS_WRITERS,
@@ -39,6 +41,7 @@ from marketplace.accounts.roles import (
 )
 from marketplace.errors import Conflict, Forbidden, NotFound, RuleViolation
 from marketplace.lib import audit
+from marketplace.lib.access import Access
 from marketplace.lib.clock import PARIS, Clock, InvalidLocalTime, format_paris, paris_instant, to_paris
 from marketplace.lib.database import StatementPool
 from marketplace.lib.working_days import earliest_franc_deadline
@@ -140,6 +143,13 @@ _NOTICE = (select(*(getattr(SpecificContract, name) for name in Notice._fields[:
            .where(SpecificContract.id == bindparam("contract_id")))
 # The same, for the driver itself (lib/database.py `StatementPool`: `$1` is the contract's id).
 _NOTICE_SQL = str(_NOTICE.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
+assert _NOTICE_SQL.count("$") == 1
+# The caller (accounts/auth.py `CALLER`: $1 the account, $2 the session's family) and the notice ($3) in one
+# statement and one snapshot: no row when the caller may no longer act, the notice's columns NULL when no
+# contract has this id.
+_CALLER_AND_NOTICE_SQL = (  # nosemgrep: sql-built-from-strings  # two module constants, no input
+    f"SELECT who.*, notice.* FROM ({CALLER}) AS who "  # noqa: S608  # nosec B608  # two module constants
+    f"LEFT JOIN ({_NOTICE_SQL.replace('$1', '$3')}) AS notice ON true")
 
 
 def notice_view(clock: Clock, principal: Principal, notice: Notice) -> schemas.SpecificContract:
@@ -177,17 +187,29 @@ def contract_view(clock: Clock, contract: Notice | SpecificContract, invited: li
 
 class NoticeReader:
     """`GET /specific-contracts/{id}`: the notice in one statement sent to the driver itself, outside any
-    transaction (the statement is its own consistent snapshot): no session, no ORM."""
+    transaction (the statement is its own consistent snapshot): no session, no ORM. Signed in with an access
+    token, the caller is read in the same statement (principal.py `Claim`), and the route's access applied to
+    it before anything else."""
 
     def __init__(self, statements: StatementPool, clock: Clock) -> None:
         self.statements = statements
         self.clock = clock
 
-    async def get(self, principal: Principal, contract_id: uuid.UUID) -> schemas.SpecificContract:
-        row = await self.statements.fetchrow(_NOTICE_SQL, contract_id)
-        if row is None:
+    async def get(self, caller: Principal | Claim, contract_id: uuid.UUID,
+                  access: Access) -> schemas.SpecificContract:
+        if isinstance(caller, Claim):
+            row = await self.statements.fetchrow(_CALLER_AND_NOTICE_SQL, caller.user_id, caller.family_id,
+                                                 contract_id)
+            if row is None:
+                raise invalid_credential()
+            principal = principal_of(row)
+            check_access(principal, access)
+            notice = row[4:]
+        else:
+            principal, notice = caller, await self.statements.fetchrow(_NOTICE_SQL, contract_id)
+        if notice is None or notice[0] is None:
             raise NotFound(CONTRACT_NOT_FOUND)
-        return notice_view(self.clock, principal, Notice.read(row))
+        return notice_view(self.clock, principal, Notice.read(notice))
 
 async def notify_invitees(session: AsyncSession, clock: Clock, contract_id: uuid.UUID, *, kind: str, subject: str,
                           body: str, sandbox: bool = False) -> int:

@@ -23,7 +23,7 @@ from marketplace.accounts.roles import (
     VENDOR_MEMBERS,
     VENDOR_WRITERS,
 )
-from marketplace.lib.access import public, requires
+from marketplace.lib.access import ACCESS_KEY, public, requires
 from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
@@ -126,12 +126,15 @@ class SpecificContractController(Controller):
         return await contracts.filed_needs(principal, dps_id)
 
     @get("/specific-contracts/{contract_id:uuid}",
-         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=NOTICE_READERS),
+         opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=NOTICE_READERS,
+                      caller_in_statement=True),
          summary="Show a specific contract",
          dependencies={"notices": Provide(provide_notice_reader, sync_to_thread=False)})
-    async def show(self, contract_id: FromPath[uuid.UUID], notices: NamedDependency[NoticeReader],
-                   principal: Caller) -> schemas.SpecificContract:
-        return await notices.get(principal, contract_id)
+    async def show(self, request: Request[Any, Any, Any], contract_id: FromPath[uuid.UUID],
+                   notices: NamedDependency[NoticeReader]) -> schemas.SpecificContract:
+        # The caller is read with the notice (requires(caller_in_statement=True)): a token's claim or an API key's
+        # principal, the route's access applied by the reader.
+        return await notices.get(request.scope["user"], contract_id, request.route_handler.opt[ACCESS_KEY])
 
     @get("/my/invitations", opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor: its invitations."),
          summary="The invitations to tender of your vendor organisations")
