@@ -33,10 +33,11 @@ sys.path[:] = [os.path.dirname(_HERE)] + [p for p in sys.path if os.path.realpat
 import argparse  # noqa: E402
 import asyncio  # noqa: E402
 import json  # noqa: E402
+import resource  # noqa: E402
 import shlex  # noqa: E402
 import statistics  # noqa: E402
 import time  # noqa: E402
-from dataclasses import dataclass  # noqa: E402
+from dataclasses import dataclass, field  # noqa: E402
 from datetime import UTC, datetime  # noqa: E402
 from pathlib import Path  # noqa: E402
 from typing import Any  # noqa: E402
@@ -51,7 +52,16 @@ from sqlalchemy.sql.compiler import SQLCompiler  # noqa: E402
 from sqlalchemy.sql.expression import ClauseElement, Executable  # noqa: E402
 
 from bench import rawhttp  # noqa: E402
-from bench.http import OUT, RUNS_MARKER, Server, child_env, code_version, machine_facts, serving  # noqa: E402
+from bench.http import (  # noqa: E402
+    OUT,
+    RUNS_MARKER,
+    CpuMeter,
+    Server,
+    child_env,
+    code_version,
+    machine_facts,
+    serving,
+)
 from bench.seed_needs import index_in_parallel, seed  # noqa: E402
 from marketplace.app import asyncpg_dsn, make_store  # noqa: E402
 from marketplace.devstack import Stack  # noqa: E402
@@ -91,11 +101,22 @@ class Figures:
     p95: float
     p99: float
     errors: int
+    # Milliseconds of CPU per request by process during the measured requests (`CPU_COLUMNS`).
+    cpu: dict[str, float] = field(default_factory=dict)
 
 
-def figures(name: str, latencies: list[float], errors: int) -> Figures:
+# The server (granian and its workers), the services it uses, this script's clients, and the rest of the machine.
+CPU_COLUMNS = ("server", "postgres", "redis", "s3", "client", "other")
+
+
+def figures(name: str, latencies: list[float], errors: int, cpu: dict[str, float] | None = None) -> Figures:
     cuts = statistics.quantiles(latencies, n=100, method="inclusive")
-    return Figures(name, len(latencies), cuts[49], cuts[94], cuts[98], errors)
+    return Figures(name, len(latencies), cuts[49], cuts[94], cuts[98], errors, cpu or {})
+
+
+def _own_cpu_ms() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return (usage.ru_utime + usage.ru_stime) * 1000
 
 
 async def _load(base: str, urls: list[tuple[str, dict[str, str]]], requests: int, concurrency: int) -> tuple[
@@ -124,10 +145,20 @@ async def _load(base: str, urls: list[tuple[str, dict[str, str]]], requests: int
     return latencies, errors
 
 
-def measure(name: str, base: str, urls: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> Figures:
+def measure(name: str, server: Server, urls: list[tuple[str, dict[str, str]]], args: argparse.Namespace) -> Figures:
+    base = server.base
     asyncio.run(_load(base, urls, max(len(urls) * 3, 50), args.concurrency))  # warm-up: pools, caches
+    # Where the CPU goes while the measured requests run (bench/http.py's meter: processes attributed by what
+    # was started, never by name); the clients are this script, counted apart from the rest of the machine.
+    meter = CpuMeter(args.data_dir, server)
+    meter.start()
+    own = _own_cpu_ms()
     latencies, errors = asyncio.run(_load(base, urls, args.requests, args.concurrency))
-    result = figures(name, latencies, errors)
+    split = meter.stop()
+    client = _own_cpu_ms() - own
+    spent = {**{key: split.ms[key] for key in ("server", "postgres", "redis", "s3")}, "client": client,
+             "other": max(split.ms["other"] - client, 0.0)}
+    result = figures(name, latencies, errors, {key: ms / len(latencies) for key, ms in spent.items()})
     print(f"  {name}: p50 {result.p50:.1f} ms, p95 {result.p95:.1f} ms, p99 {result.p99:.1f} ms "
           f"({result.errors} errors)", flush=True)
     return result
@@ -301,6 +332,22 @@ def table(results: list[Figures], baseline: Figures) -> str:
     return "\n".join(rows)
 
 
+def cpu_table(results: list[Figures]) -> str:
+    rows = ["| query mix | " + " | ".join(CPU_COLUMNS) + " | total |", "|---|" + "---:|" * (len(CPU_COLUMNS) + 1)]
+    for r in results:
+        cells = " | ".join(f"{r.cpu.get(name, 0.0):.3f}" for name in CPU_COLUMNS)
+        rows.append(f"| {r.name} | {cells} | {sum(r.cpu.values()):.3f} |")
+    return "\n".join(rows)
+
+
+def report(args: argparse.Namespace, results: list[Figures], plan_lines: list[str], verdict: str) -> None:
+    print(table(results, results[0]))
+    print(cpu_table(results))
+    print("\n".join(plan_lines))
+    print(f"p95 target < {args.p95_target:g} ms: {verdict}")
+    print(f"written to {args.out}")
+
+
 def insert_section(path: Path, section: str) -> None:
     """Newest first, right after the marker; the intro (bench/http.py's) is left as it is. A file that does not
     exist yet (an `--out` elsewhere) is started: the run's figures are never lost to a missing file."""
@@ -341,7 +388,7 @@ def main(argv: list[str] | None = None) -> int:
         asyncio.run(prewarm(settings))
         env = child_env(settings)
         with serving(Server("search-hello", "bench.hello_app:create_app", args.workers, env), "/", running) as srv:
-            baseline = measure("`GET /` bare app (baseline)", srv.base, [("/", {})], args)
+            baseline = measure("`GET /` bare app (baseline)", srv, [("/", {})], args)
         results = []
         # Each search reaches PostgreSQL: with the public lists' response cache on (2 s by default), the same
         # few queries repeated by the mixes would mostly be answered from Redis, and the figures would measure
@@ -351,7 +398,7 @@ def main(argv: list[str] | None = None) -> int:
                      running) as srv:
             for name, queries in mixes().items():
                 urls = second_pages(srv.base, queries) if "cursor" in name else [(PATH, q) for q in queries]
-                results.append(measure(name, srv.base, urls, args))
+                results.append(measure(name, srv, urls, args))
         plan_lines = asyncio.run(plans(settings))
     finally:
         for server in reversed(running):
@@ -388,6 +435,10 @@ listings through `nextCursor`.
 
 {table([baseline, *results], baseline)}
 
+CPU per request during each mix's measured requests (ms; the clients are this script):
+
+{cpu_table([baseline, *results])}
+
 Target: p95 < {args.p95_target:g} ms for every mix: {verdict}.
 
 Plans (`EXPLAIN ANALYZE` of the statement the service builds, as the application's role; how `need_search`
@@ -396,10 +447,7 @@ is read, and the statement's execution time):
 {chr(10).join(plan_lines)}
 """
     insert_section(args.out, section)
-    print(table([baseline, *results], baseline))
-    print("\n".join(plan_lines))
-    print(f"p95 target < {args.p95_target:g} ms: {verdict}")
-    print(f"written to {args.out}")
+    report(args, [baseline, *results], plan_lines, verdict)
     if any(r.errors for r in results):
         return 1
     return 1 if missed and not args.no_targets else 0

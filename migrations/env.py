@@ -9,6 +9,7 @@ from sqlalchemy import MetaData
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import create_async_engine
 
+from marketplace.lib.migrate import not_a_partition
 from marketplace.settings import Settings
 
 config = context.config
@@ -34,7 +35,8 @@ def _url() -> str:
 
 def _configure(connection: Connection) -> None:
     context.configure(connection=connection, target_metadata=_metadata(), compare_type=True,
-                      compare_server_default=True, transaction_per_migration=True)
+                      compare_server_default=True, transaction_per_migration=True,
+                      include_name=not_a_partition(connection))
     with context.begin_transaction():
         context.run_migrations()
 

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import create_async_engine
 
-from marketplace.lib.migrate import alembic_config, downgrade, upgrade
+from marketplace.lib.migrate import alembic_config, downgrade, not_a_partition, upgrade
 from marketplace.models import metadata
 from marketplace.settings import Settings
 from tests.conftest import _recreate_database, _with_database
@@ -32,7 +32,8 @@ async def _drift(url: str) -> list[object]:
     async with engine.connect() as conn:
         diff = await conn.run_sync(
             lambda sync: compare_metadata(MigrationContext.configure(
-                sync, opts={"compare_type": True, "compare_server_default": True}), metadata))
+                sync, opts={"compare_type": True, "compare_server_default": True,
+                            "include_name": not_a_partition(sync)}), metadata))
     await engine.dispose()
     return list(diff)
 

@@ -1,7 +1,9 @@
 """Authentication: short-lived JWT access tokens with rotating refresh tokens, and API keys.
 
 Both arrive as `Authorization: Bearer …`. Every request re-reads the user (or key) from the database, so
-a deactivated user or a revoked key is refused on the very next request, whatever its token says.
+a deactivated user or a revoked key is refused on the very next request, whatever its token says. On a route
+declared `requires(..., caller_in_statement=True)` that read is the handler's, in the same statement as what it
+answers (principal.py `Claim`); here only the token's signature is checked.
 
 An access token issued at login or refresh names its refresh-token family (`fam`): it is honoured only
 while that family still holds an unspent refresh token. Logging out, deactivation and the replay of a spent

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from sqlalchemy import text
+from sqlalchemy.engine import Connection
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,3 +27,22 @@ def upgrade(database_url: str, revision: str = "head") -> None:
 
 def downgrade(database_url: str, revision: str = "base") -> None:
     command.downgrade(alembic_config(database_url), revision)
+
+
+def not_a_partition(connection: Connection) -> Callable[[str | None, str, Any], bool]:
+    """alembic's `include_name` for comparing the models with a database: the partitions of a partitioned table
+    (migration 0038, one per département) are how PostgreSQL stores that table, not tables of their own."""
+    partitions: set[str] = set()
+
+    def include(name: str | None, type_: str, parent_names: Any) -> bool:
+        if type_ != "table":
+            return True
+        if not partitions:
+            # Read when first asked, during a comparison only: an upgrade never calls it, and reading
+            # before alembic begins its own transaction would begin one in its place.
+            partitions.update(connection.execute(text("SELECT relname FROM pg_class WHERE relispartition"))
+                              .scalars())
+            partitions.add("")
+        return name not in partitions
+
+    return include

@@ -287,10 +287,11 @@ class NeedSearchPlace(DefaultBase):
     """One département of a published need's search document, keyed to be read newest first: a search with a
     département walks its rows from the most recent and stops at its window (the array of `need_search` has
     only a GIN index, which gives its rows in no order). Written by a trigger on `need_search` (migrations 0035,
-    0036).
+    0036). One partition per département (migration 0038), so that a département's rows are stored together.
     """
 
     __tablename__ = "need_search_place"
+    __table_args__ = {"postgresql_partition_by": "LIST (departement)"}
 
     departement: Mapped[str] = mapped_column(String(3), primary_key=True)
     published_at: Mapped[datetime] = mapped_column(DateTimeUTC(timezone=True), primary_key=True)

@@ -327,6 +327,33 @@ async def test_the_departements_rows_follow_the_search_document(clock: FrozenClo
         await owner.close()
 
 
+
+async def test_each_departement_has_its_partition_and_a_search_reads_only_its_own(
+        clock: FrozenClock, settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """need_search_place is stored one partition per département (migration 0038), so that a département's rows
+    lie together: every row is in its département's partition, every département of lib/geography.py has one,
+    and the search of a département reads that partition alone."""
+    await _seed(settings, 40, clock.now())
+    rows = await fetch(settings, "SELECT tableoid::regclass::text AS part, departement FROM need_search_place")
+    assert rows and all(r["part"] == f"need_search_place_{r['departement'].lower()}" for r in rows)
+    parts = {r["relname"] for r in await fetch(settings, "SELECT c.relname FROM pg_inherits i JOIN pg_class c "
+                                                         "ON c.oid = i.inhrelid WHERE i.inhparent = "
+                                                         "'need_search_place'::regclass")}
+    assert parts == {f"need_search_place_{d.lower()}" for d in DEPARTEMENTS} | {"need_search_place_other"}
+
+    monkeypatch.setattr(search_module, "COMMON_WORDS", 0.0)  # the département's rows, not the text index
+    engine = create_async_engine(settings.database_url)
+    try:
+        async with AsyncSession(engine) as session:
+            query = check_params(msgspec_convert({"q": "dossier usager", "departement": "75"}), clock.now())
+            raw = (await session.execute(Explain(build_search(query, common_words=True)))).scalar_one()
+    finally:
+        await engine.dispose()
+    plan = (json.loads(raw) if isinstance(raw, str) else raw)[0]["Plan"]
+    read = {node["Relation Name"] for node in _nodes(plan) if node.get("Relation Name", "").startswith(
+        "need_search_place")}
+    assert read == {"need_search_place_75"}, plan
+
 async def test_how_common_a_text_is_comes_from_the_least_common_of_its_words(
         clock: FrozenClock, settings: Settings) -> None:
     await _seed(settings, 80, clock.now())  # ANALYZE reads every row of so small a table: the shares are exact
