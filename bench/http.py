@@ -515,7 +515,8 @@ def code_version() -> str:
     """The commit measured, and whether the working tree differed from it (outside bench/)."""
     def git(*args: str) -> str:
         done = subprocess.run(["git", *args], cwd=ROOT, capture_output=True, text=True, check=False)
-        return done.stdout.strip() if done.returncode == 0 else ""
+        # Trailing newlines only: `status --porcelain` lines start with a status column that may be a space.
+        return done.stdout.rstrip("\n") if done.returncode == 0 else ""
 
     commit = git("rev-parse", "--short", "HEAD")
     if not commit:

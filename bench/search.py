@@ -254,12 +254,14 @@ async def prewarm(settings: Settings) -> None:
     conn = await asyncpg.connect(asyncpg_dsn(settings.migration_url))
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_prewarm")
+        # The tables that hold rows: a partitioned table's partitions (migration 0038), not the table itself.
         await conn.execute("""
-            SELECT pg_prewarm(c.oid) FROM pg_class AS c
-            WHERE c.relname IN ('need_search', 'need_search_place', 'need', 'specific_contract')
-               OR c.oid IN (SELECT indexrelid FROM pg_index WHERE indrelid IN (
-                   'need_search'::regclass, 'need_search_place'::regclass, 'need'::regclass,
-                   'specific_contract'::regclass))""")
+            WITH stored AS (
+                SELECT t.relid FROM unnest(ARRAY['need_search', 'need_search_place', 'need', 'specific_contract'])
+                    AS n(name), pg_partition_tree(n.name::regclass) AS t WHERE t.isleaf)
+            SELECT pg_prewarm(relid) FROM (
+                SELECT relid FROM stored UNION ALL
+                SELECT indexrelid FROM pg_index WHERE indrelid IN (SELECT relid FROM stored)) AS everything""")
     finally:
         await conn.close()
 
