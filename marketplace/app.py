@@ -60,7 +60,7 @@ from marketplace.lib.access import publish_access
 from marketplace.lib.body import MAX_JSON_BODY, MarketplaceRequest
 from marketplace.lib.cache import MissingCacheStore
 from marketplace.lib.clock import Clock, system_clock
-from marketplace.lib.database import ReadReplica, StatementPool, connect_args, make_engine
+from marketplace.lib.database import ReadReplica, StatementPool, asyncpg_dsn, connect_args, make_engine
 from marketplace.lib.esign import SignaturePolicy, TrustStore
 from marketplace.lib.jobs import OutboxRelay
 from marketplace.lib.openapi import StrictStructSchemaPlugin, document_contract
@@ -149,10 +149,6 @@ def commit_before_answering(session_scope_key: str, extra_commit_statuses: set[i
         await forgiving(message, scope)
 
     return handler
-
-
-def asyncpg_dsn(database_url: str) -> str:
-    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
 
 
 def make_redis_pool(settings: Settings) -> ConnectionPool:

@@ -24,7 +24,7 @@ from marketplace.app import create_app, make_principal_engine
 from marketplace.devstack.pgbouncer import EmbeddedPgBouncer, PgBouncerUnavailable
 from marketplace.devstack.postgres import APP_ROLE, EmbeddedPostgres
 from marketplace.lib.clock import FrozenClock
-from marketplace.lib.database import make_engine
+from marketplace.lib.database import StatementPool, make_engine
 from marketplace.settings import Settings
 from tests.conftest import _reset
 from tests.test_replica import _directory, primary  # noqa: F401 - the primary fixture
@@ -118,6 +118,28 @@ async def test_the_principal_engine_reads_through_pgbouncer(bouncer: EmbeddedPgB
     settings = Settings(database_url=bouncer.url("postgres"), database_pgbouncer=True)
     assert await _principal_reads(make_principal_engine(settings)) == 160
 
+
+
+async def _statement_pool_reads(pool: StatementPool) -> int:
+    """The one-statement reads of every request (who calls, a contract's notice: lib/database.py), 16 at a time
+    through the pool's 8 client connections onto PgBouncer's 2 server connections; the number that answered."""
+    answered = 0
+    try:
+        for round_ in range(10):
+            rows = await asyncio.gather(*(pool.fetchrow("SELECT $1::int + 1 AS n", round_ * 16 + n)
+                                          for n in range(16)))
+            answered += sum(1 for n, row in enumerate(rows) if row is not None and row["n"] == round_ * 16 + n + 1)
+    finally:
+        await pool.close()
+    return answered
+
+
+async def test_the_statement_pool_reads_through_pgbouncer(bouncer: EmbeddedPgBouncer) -> None:
+    """With the setting no statement is cached: one prepared in a transaction would be missing on the server
+    connection of the next (the test fails with asyncpg's cache on). Each read also runs in a read-only
+    transaction, so that its prepare and its execute reach one server connection."""
+    settings = Settings(database_url=bouncer.url("postgres"), database_pgbouncer=True)
+    assert await _statement_pool_reads(StatementPool(settings)) == 160
 
 @pytest.fixture
 async def client(settings: Settings, primary: EmbeddedPostgres,

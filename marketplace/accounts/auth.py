@@ -30,6 +30,7 @@ from litestar.security.jwt import Token
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
+from marketplace.accounts.errors import CredentialRefused
 from marketplace.accounts.principal import Claim, Principal
 from marketplace.accounts.roles import Role
 from marketplace.lib.access import ACCESS_KEY, Access
@@ -109,10 +110,9 @@ def _principal(row: Any) -> Principal | None:
     return None if row is None else principal_of(row)
 
 
-def invalid_credential() -> NotAuthorizedException:
+def invalid_credential() -> CredentialRefused:
     # One message for every case: expired, forged, revoked, deactivated, unknown.
-    return NotAuthorizedException("The credential is invalid, expired or revoked.",
-                                  headers={"WWW-Authenticate": "Bearer"})
+    return CredentialRefused("The credential is invalid, expired or revoked.")
 
 
 class VerifiedTokens:

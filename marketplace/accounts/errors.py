@@ -16,6 +16,17 @@ class InvalidCredentials(DomainError):
         super().__init__("Invalid e-mail or password.")
 
 
+class CredentialRefused(DomainError):
+    """401: no credential where the route needs one, or one that is invalid, expired or revoked."""
+
+    status_code: ClassVar[int] = 401
+    title: ClassVar[str] = "Unauthorized"
+    slug: ClassVar[str] = "unauthorized"
+
+    def __init__(self, detail: str) -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
 class LoginThrottled(DomainError):
     status_code: ClassVar[int] = 429
     title: ClassVar[str] = "Too many attempts"

@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from litestar.connection import ASGIConnection
-from litestar.exceptions import NotAuthorizedException, PermissionDeniedException
+from litestar.exceptions import PermissionDeniedException
 from litestar.handlers.base import BaseRouteHandler
 
+from marketplace.accounts.errors import CredentialRefused
 from marketplace.accounts.principal import Claim, Principal
+from marketplace.errors import Forbidden
 from marketplace.lib.access import ACCESS_KEY, FRAMEWORK_PREFIXES, Access
 
 
@@ -31,8 +33,9 @@ async def access_guard(connection: ASGIConnection[Any, Any, Any, Any], handler: 
 
 
 def check_access(principal: object, access: Access) -> None:
-    """The route's declared audience, applied to who calls: 401 without a principal, 403 without a role."""
+    """The route's declared audience, applied to who calls: 401 without a principal, 403 without a role. Used by
+    the guard, and by a handler that reads its caller itself (`Claim`) before it uses anything it read."""
     if not isinstance(principal, Principal):
-        raise NotAuthorizedException("Authentication required.", headers={"WWW-Authenticate": "Bearer"})
+        raise CredentialRefused("Authentication required.")
     if access.roles and not principal.has_any(access.roles):
-        raise PermissionDeniedException("Your roles do not allow this.")
+        raise Forbidden("Your roles do not allow this.")

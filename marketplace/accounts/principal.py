@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
 from marketplace.accounts.roles import Role
 
@@ -47,14 +48,14 @@ class Principal:
         return [org for org, held in self.roles_by_organisation.items() if set(roles) & held]
 
 
-@dataclass(frozen=True, slots=True)
-class Claim:
+class Claim(NamedTuple):
     """Who a verified access token names, before the database says whether they may still act and as what. Only
     on a route that reads its caller in its own statement (`requires(..., caller_in_statement=True)`): there the
     authentication middleware reads nothing, the guard lets the claim through, and the handler reads the
     account, its memberships and its session together with what it answers, then applies the route's access
     (accounts/guards.py `check_access`) before using any of it. One statement instead of two, and the answer
-    and the caller's rights are read in the same snapshot."""
+    and the caller's rights are read in the same snapshot. A NamedTuple: a handler's dependency may be
+    `Principal | Claim`, and a union holds one dataclass at most."""
 
     user_id: uuid.UUID
     family_id: uuid.UUID | None

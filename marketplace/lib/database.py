@@ -136,18 +136,28 @@ LAGGING_READS: dict[str, Provide] = {"db_session": Provide(provide_lagging_sessi
 
 
 
+# How long a read may wait for a connection of the pool, and a statement for its answer, before the request
+# is answered 503 (errors.py: a TimeoutError is an outage). The reads take milliseconds.
+ACQUIRE_TIMEOUT = 5.0
+STATEMENT_TIMEOUT = 10.0
+
+
+def asyncpg_dsn(database_url: str) -> str:
+    """SQLAlchemy's URL of the database as asyncpg's own DSN."""
+    return database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+
+
 async def _json_codecs(connection: asyncpg.Connection) -> None:
     # JSON columns as Python values, as SQLAlchemy's asyncpg dialect sets them up.
     for name in ("json", "jsonb"):
         await connection.set_type_codec(name, schema="pg_catalog", encoder=json.dumps, decoder=json.loads)
 
 
-async def _reset(connection: asyncpg.Connection) -> None:
-    """What a connection of the pool needs before its next use: nothing, unless a cancelled request left a
-    transaction open. asyncpg's default resets every session state at each release (advisory locks, cursors,
-    listeners, settings): a round trip per statement, for state these reads never create."""
-    if connection.is_in_transaction():
-        await connection.execute("ROLLBACK")
+async def _keep(connection: asyncpg.Connection) -> None:
+    """asyncpg's pool's `reset`: nothing to add. asyncpg's own cleanup at each release still rolls back a
+    transaction a cancelled request left open; its default reset also sends a query resetting session state
+    (advisory locks, cursors, listeners, settings), a round trip per statement for state these reads never
+    create."""
 
 
 class StatementPool:
@@ -163,7 +173,7 @@ class StatementPool:
     driver's error, a 503 (errors.py)."""
 
     def __init__(self, settings: Settings, *, size: int = 8, connect_timeout: float = 3.0) -> None:
-        self._dsn = settings.database_url.replace("postgresql+asyncpg://", "postgresql://", 1)
+        self._dsn = asyncpg_dsn(settings.database_url)
         self._pgbouncer = settings.database_pgbouncer
         self._size = size
         self._connect_timeout = connect_timeout
@@ -176,19 +186,23 @@ class StatementPool:
         if self._pool is not None and self._loop is loop:
             return self._pool
         if self._lock is None or self._loop is not loop:
+            if self._pool is not None:
+                self._pool.terminate()  # opened by an event loop that is gone (a test client's earlier start)
             self._loop, self._lock, self._pool = loop, asyncio.Lock(), None
         async with self._lock:  # one pool per loop, however many requests arrive first
             if self._pool is None:
                 self._pool = await asyncpg.create_pool(
                     self._dsn, min_size=0, max_size=self._size, max_inactive_connection_lifetime=60,
-                    init=_json_codecs, reset=_reset, timeout=self._connect_timeout,
+                    init=_json_codecs, reset=_keep, timeout=self._connect_timeout,
+                    command_timeout=STATEMENT_TIMEOUT,
                     statement_cache_size=0 if self._pgbouncer else 100)
             return self._pool
 
     async def fetchrow(self, statement: str, *args: Any) -> asyncpg.Record | None:
         """One row of one statement, `$1`-style parameters."""
         pool = await self._open()
-        async with pool.acquire() as connection:
+        # Bounded waits (G12): all connections busy on a hung server is a 503, not a request held forever.
+        async with pool.acquire(timeout=ACQUIRE_TIMEOUT) as connection:
             if not self._pgbouncer:
                 return await connection.fetchrow(statement, *args)
             async with connection.transaction(readonly=True):

@@ -32,7 +32,7 @@ def downgrade(database_url: str, revision: str = "base") -> None:
 def not_a_partition(connection: Connection) -> Callable[[str | None, str, Any], bool]:
     """alembic's `include_name` for comparing the models with a database: the partitions of a partitioned table
     (migration 0038, one per département) are how PostgreSQL stores that table, not tables of their own."""
-    partitions: set[str] = set()
+    partitions: list[set[str]] = []
 
     def include(name: str | None, type_: str, parent_names: Any) -> bool:
         if type_ != "table":
@@ -40,9 +40,8 @@ def not_a_partition(connection: Connection) -> Callable[[str | None, str, Any], 
         if not partitions:
             # Read when first asked, during a comparison only: an upgrade never calls it, and reading
             # before alembic begins its own transaction would begin one in its place.
-            partitions.update(connection.execute(text("SELECT relname FROM pg_class WHERE relispartition"))
-                              .scalars())
-            partitions.add("")
-        return name not in partitions
+            partitions.append(set(connection.execute(
+                text("SELECT relname FROM pg_class WHERE relispartition")).scalars()))
+        return name not in partitions[0]
 
     return include

@@ -29,6 +29,7 @@ Nobody reads sealed content before the opening, whoever they are (D13): the serv
 from __future__ import annotations
 
 import uuid
+from datetime import datetime
 from typing import Protocol, TypeVar
 
 from sqlalchemy import select
@@ -222,6 +223,20 @@ async def invited_vendor(session: AsyncSession, principal: Principal, contract: 
     if not invited:
         raise NotFound(CONTRACT_NOT_FOUND)
     return invited[0]
+
+
+def seen_invitations(principal: Principal, contract: NoticeParties,
+                     invited: list[tuple[uuid.UUID, datetime]]) -> list[tuple[uuid.UUID, datetime]]:
+    """`visible_contract`'s rule, on a contract's invitations already read (vendor, date; in vendor order) with
+    its notice (tenders/contracts.py `NoticeReader`): every one for who reads the notice, else the caller's
+    vendors' own; a 404 when that leaves none, as to anyone the contract is not for."""
+    if reads(principal, contract):
+        return invited
+    mine = set(principal.organisations_with(*VENDOR_MEMBERS))
+    own = [(vendor, at) for vendor, at in invited if vendor in mine]
+    if not own:
+        raise NotFound(CONTRACT_NOT_FOUND)
+    return own
 
 
 async def visible_contract(session: AsyncSession, principal: Principal, contract: SpecificContract | None) -> tuple[

@@ -46,7 +46,7 @@ from marketplace.lib.clock import PARIS, Clock, InvalidLocalTime, format_paris, 
 from marketplace.lib.database import StatementPool
 from marketplace.lib.working_days import earliest_franc_deadline
 from marketplace.tenders import schemas
-from marketplace.tenders.access import CONTRACT_NOT_FOUND, reads
+from marketplace.tenders.access import CONTRACT_NOT_FOUND, seen_invitations
 from marketplace.tenders.deposits import deposit_limits
 from marketplace.tenders.models import ContractInvitation, FundingStatus, Need, NeedStatus, SpecificContract
 from marketplace.tenders.openers import seal_contract
@@ -137,13 +137,15 @@ class Notice(NamedTuple):
 # A contract's notice in one statement, built once: the most read record of a procedure.
 _NOTICE = (select(*(getattr(SpecificContract, name) for name in Notice._fields[:Notice._fields.index("title")]),
                   Need.title, Dps.sandbox_factor, Dps.sandbox_epoch, Dps.sandbox_skipped,
-                  _invitations_of(ContractInvitation.vendor_organisation_id),
-                  _invitations_of(ContractInvitation.invited_at))
+                  _invitations_of(ContractInvitation.vendor_organisation_id).label("invited_vendors"),
+                  _invitations_of(ContractInvitation.invited_at).label("invited_dates"))
            .join(Need, Need.id == SpecificContract.need_id).join(Dps, Dps.id == SpecificContract.dps_id)
            .where(SpecificContract.id == bindparam("contract_id")))
 # The same, for the driver itself (lib/database.py `StatementPool`: `$1` is the contract's id).
 _NOTICE_SQL = str(_NOTICE.compile(dialect=asyncpg_dialect()))  # type: ignore[no-untyped-call]
-assert _NOTICE_SQL.count("$") == 1
+# A row is read by position (`Notice.read`), and `$1` renumbered below: checked once, at import.
+if tuple(_NOTICE.selected_columns.keys()) != Notice._fields or _NOTICE_SQL.count("$") != 1:
+    raise RuntimeError("_NOTICE must select Notice's fields, in their order, with one parameter")
 # The caller (accounts/auth.py `CALLER`: $1 the account, $2 the session's family) and the notice ($3) in one
 # statement and one snapshot: no row when the caller may no longer act, the notice's columns NULL when no
 # contract has this id.
@@ -153,14 +155,9 @@ _CALLER_AND_NOTICE_SQL = (  # nosemgrep: sql-built-from-strings  # two module co
 
 
 def notice_view(clock: Clock, principal: Principal, notice: Notice) -> schemas.SpecificContract:
-    """The notice as the caller may see it (`visible_contract`'s rule): its buying side, who follows it (HC2)
-    and who holds it (HC3) see every invitation; an invited vendor only its own; anyone else gets a 404."""
-    invited = list(zip(notice.invited_vendors or (), notice.invited_dates or (), strict=True))
-    if not reads(principal, notice):
-        mine = set(principal.organisations_with(*VENDOR_MEMBERS))
-        invited = [(vendor, at) for vendor, at in invited if vendor in mine]
-        if not invited:
-            raise NotFound(CONTRACT_NOT_FOUND)
+    """The notice as the caller may see it (tenders/access.py `seen_invitations`: a 404 to whom it is not for)."""
+    invited = seen_invitations(principal, notice, list(zip(notice.invited_vendors or (), notice.invited_dates or (),
+                                                           strict=True)))
     return contract_view(clock, notice, invited, title=notice.title, dps=notice)
 
 
@@ -417,7 +414,7 @@ class SpecificContractService:
                                     "conduct_mode": contract.conduct_mode.value, "buyer": str(buyer_id),
                                     "invitations": invitations, "invited_at": invited_at.isoformat(),
                                     "tender_deadline": deadline.isoformat()})
-        return await self._to_schema(contract, None)
+        return await self._to_schema(contract)
 
     async def fan_out(self, contract: SpecificContract, title: str, *, sandbox: bool = False) -> tuple[int, int]:
         """Invite every vendor admitted to the category at `invited_at` not yet invited (D8), and queue their
@@ -547,20 +544,14 @@ class SpecificContractService:
             raise NotFound(CONTRACT_NOT_FOUND)
         return notice_view(self.clock, principal, Notice.read(row))
 
-    async def _to_schema(self, contract: SpecificContract, invited: list[ContractInvitation] | None, *,
-                         title: str | None = None, dps: Dps | None = None) -> schemas.SpecificContract:
-        """`invited` None: the buyer's view (every invitation); else only the caller's vendors' invitations.
-        `title` and `dps` when the caller already read them with the contract."""
-        if invited is None:
-            rows = [(vendor, at) for vendor, at in (await self.session.execute(
-                select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at)
-                .where(ContractInvitation.specific_contract_id == contract.id)
-                .order_by(ContractInvitation.vendor_organisation_id))).all()]
-        else:
-            rows = [(i.vendor_organisation_id, i.invited_at) for i in invited]
-        if dps is None:
-            title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
-            dps = await self.session.get(Dps, contract.dps_id)
+    async def _to_schema(self, contract: SpecificContract) -> schemas.SpecificContract:
+        """The buying side's view of a contract just written (every invitation)."""
+        rows = [(vendor, at) for vendor, at in (await self.session.execute(
+            select(ContractInvitation.vendor_organisation_id, ContractInvitation.invited_at)
+            .where(ContractInvitation.specific_contract_id == contract.id)
+            .order_by(ContractInvitation.vendor_organisation_id))).all()]
+        title = await self.session.scalar(select(Need.title).where(Need.id == contract.need_id))
+        dps = await self.session.get(Dps, contract.dps_id)
         assert dps is not None
         return contract_view(self.clock, contract, rows, title=title, dps=dps)
 

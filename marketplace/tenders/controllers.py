@@ -12,8 +12,8 @@ from litestar.params import FromPath, JSONBody, QueryParameter
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_200_OK, HTTP_201_CREATED
 
-from marketplace.accounts.deps import provide_principal
-from marketplace.accounts.principal import Principal
+from marketplace.accounts.deps import provide_access, provide_caller, provide_principal
+from marketplace.accounts.principal import Claim, Principal
 from marketplace.accounts.roles import (
     BUYER_ADMINS,
     BUYER_WRITERS,
@@ -23,7 +23,7 @@ from marketplace.accounts.roles import (
     VENDOR_MEMBERS,
     VENDOR_WRITERS,
 )
-from marketplace.lib.access import ACCESS_KEY, public, requires
+from marketplace.lib.access import Access, public, requires
 from marketplace.lib.database import LAGGING_READS
 from marketplace.lib.http import created
 from marketplace.lib.openapi import raw_body
@@ -129,12 +129,14 @@ class SpecificContractController(Controller):
          opt=requires(*BUYER_WRITERS, *HOLDER_MEMBERS, *VENDOR_MEMBERS, reason=NOTICE_READERS,
                       caller_in_statement=True),
          summary="Show a specific contract",
-         dependencies={"notices": Provide(provide_notice_reader, sync_to_thread=False)})
-    async def show(self, request: Request[Any, Any, Any], contract_id: FromPath[uuid.UUID],
-                   notices: NamedDependency[NoticeReader]) -> schemas.SpecificContract:
-        # The caller is read with the notice (requires(caller_in_statement=True)): a token's claim or an API key's
-        # principal, the route's access applied by the reader.
-        return await notices.get(request.scope["user"], contract_id, request.route_handler.opt[ACCESS_KEY])
+         dependencies={"notices": Provide(provide_notice_reader, sync_to_thread=False),
+                       "caller": Provide(provide_caller, sync_to_thread=False),
+                       "access": Provide(provide_access, sync_to_thread=False)})
+    async def show(self, contract_id: FromPath[uuid.UUID], notices: NamedDependency[NoticeReader],
+                   caller: NamedDependency[Principal | Claim],
+                   access: NamedDependency[Access]) -> schemas.SpecificContract:
+        # The caller is read with the notice, and this route's access applied to it there.
+        return await notices.get(caller, contract_id, access)
 
     @get("/my/invitations", opt=requires(*VENDOR_MEMBERS, reason="Members of a vendor: its invitations."),
          summary="The invitations to tender of your vendor organisations")

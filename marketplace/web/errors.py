@@ -18,6 +18,7 @@ from litestar import Request, Response
 from litestar.exceptions import HTTPException, NotAuthorizedException, ValidationException
 from litestar.response import Redirect, Template
 
+from marketplace.accounts.errors import CredentialRefused
 from marketplace.accounts.principal import Principal
 from marketplace.errors import DomainError
 from marketplace.web.pages import viewer_of
@@ -30,7 +31,7 @@ _TITLES = {400: "Requête invalide", 403: "Accès refusé", 404: "Page introuvab
 _CSRF_FAILED = "CSRF token verification failed"
 
 
-def to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException) -> Response[Any]:
+def to_login(request: Request[Any, Any, Any], exc: NotAuthorizedException | CredentialRefused) -> Response[Any]:
     back = request.url.path + (f"?{request.url.query}" if request.url.query else "")
     query = {"suivant": back} if request.method == "GET" else {}
     if request.scope.get("session") is not None and request.cookies.get("marketplace_session"):
@@ -81,6 +82,7 @@ def _back(request: Request[Any, Any, Any]) -> str:
 
 exception_handlers: dict[type[Exception] | int, Any] = {
     NotAuthorizedException: to_login,
+    CredentialRefused: to_login,  # the guard's 401 (accounts/guards.py check_access), a DomainError
     HTTPException: error_page,
     ValidationException: error_page,  # the app's map names it: named here too, or the API's JSON answer wins
     DomainError: error_page,

@@ -114,8 +114,9 @@ async def test_an_expired_token_is_refused_though_its_signature_was_kept(client:
     await asyncio.sleep(max(0.0, left) + 0.05)
     status, body = await read(client, contract["id"], bearer(token))
     assert status == 401 and body["detail"] == INVALID
-    # A token whose signature does not match is refused without being kept, then and later.
+    # A token whose signature does not match is refused, and so is it the second time.
     forged = token[:-4] + ("AAAA" if not token.endswith("AAAA") else "BBBB")
+    assert (await read(client, contract["id"], bearer(forged)))[0] == 401
     assert (await read(client, contract["id"], bearer(forged)))[0] == 401
 
 
@@ -134,3 +135,12 @@ async def test_an_api_key_reads_through_its_own_principal(client: Client, world:
                                   headers=world["vendor_admin"].headers)
     assert revoked.status_code == 204
     assert (await read(client, contract["id"], as_key))[0] == 401
+
+    # A key whose role is outside the route's audience is refused, though its creator reads the contract.
+    buyer = world.organisations["buyer"]
+    opener = await client.post(f"/organisations/{buyer}/api-keys", headers=world["buyer_admin"].headers,
+                               json={"name": "Coffre", "roles": ["buyer:opener"]})
+    assert opener.status_code == 201, opener.text
+    assert (await read(client, contract["id"], world["buyer_admin"].headers))[0] == 200
+    status, body = await read(client, contract["id"], bearer(opener.json()["key"]))
+    assert status == 403 and body["detail"] == "Your roles do not allow this."
