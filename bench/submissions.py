@@ -32,7 +32,7 @@ Why one offer per vendor: a vendor has one submitted offer per contract (uq_offe
 submission is a new version (a new draft, its parts, its submission) superseding the first, and re-submitting the
 same draft only replays its receipt (G7). A real deadline sees many vendors submit once each, so every
 submission here is a different vendor's first; `--pool` vendors are prepared for the sustained run (by default
-1.5 × the target rate × (warm-up + duration)), and a run that exhausts them stops early and says so.
+2 × the target rate × (warm-up + duration)), and a run that exhausts them stops early and says so.
 
 Targets: sustained ≥ 300 submissions/s; the spike all answered in time with 2xx or D14; the chain verifies.
 Prints a table, inserts a dated section after the runs marker of bench/RESULTS.md, and exits 1 when a target is
@@ -401,7 +401,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--duration", type=float, default=30.0, help="seconds of the sustained run")
     parser.add_argument("--concurrency", type=int, default=64, help="vendors submitting at a time (sustained)")
     parser.add_argument("--pool", type=int, default=None,
-                        help="vendors prepared for the sustained run [default: 1.5 × the target rate × "
+                        help="vendors prepared for the sustained run [default: 2 × the target rate × "
                              "(warm-up + duration)]")
     parser.add_argument("--spike", type=int, default=1000, help="submissions in the last seconds before the deadline")
     parser.add_argument("--spike-window", type=float, default=10.0, help="seconds before the deadline they span")
@@ -411,7 +411,7 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "RESULTS.md")
     args = parser.parse_args(argv)
     if args.pool is None:
-        args.pool = math.ceil(1.5 * TARGET_RATE * (WARMUP_SECONDS + args.duration))
+        args.pool = math.ceil(2 * TARGET_RATE * (WARMUP_SECONDS + args.duration))
     if args.duration <= 0 or args.concurrency < 1 or args.pool < args.concurrency or args.spike < 1 \
             or args.spike_window <= 0 or args.workers < 1:
         parser.error("need --duration > 0, --concurrency >= 1, --pool >= --concurrency, --spike >= 1, "
