@@ -203,6 +203,9 @@ class NoticeReader:
             check_access(principal, access)
             notice = row[4:]
         else:
+            # An API key's or a web session's principal, read and checked by the guard already: checked here
+            # too, so that the reader never answers on its caller's word alone.
+            check_access(caller, access)
             principal, notice = caller, await self.statements.fetchrow(_NOTICE_SQL, contract_id)
         if notice is None or notice[0] is None:
             raise NotFound(CONTRACT_NOT_FOUND)
