@@ -121,7 +121,9 @@ class VerifiedTokens:
     authentication, and a client sends the same token for 15 minutes. The claims are a function of the token
     and the secret alone, so no two processes can disagree on them; expiry is checked on every use, on the wall
     clock as the JWT library checks it (valid while now < exp); and what the token may do is still read from
-    the database on every request, so revocation and deactivation apply on the next one."""
+    the database on every request, so revocation and deactivation apply on the next one. Only tokens that
+    passed are kept (not `functools.lru_cache`, which would also keep a refusal, and no refusal is remembered:
+    a token refused for a moment's clock skew between machines passes on its next use)."""
 
     def __init__(self, size: int = 4096) -> None:
         self._size = size

@@ -11,7 +11,7 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession, async_sessionmaker
 
 from marketplace.devstack._proc import free_port
-from marketplace.lib.database import ReadReplica, connect_args, make_engine
+from marketplace.lib.database import ReadReplica, StatementPool, connect_args, make_engine
 from marketplace.settings import Settings
 
 
@@ -55,3 +55,29 @@ async def test_without_a_replica_url_there_is_no_replica() -> None:
     replica = ReadReplica.from_settings(Settings(), _no_primary)
     assert not replica.configured and replica.engine is None
     assert await replica.open() is None
+
+
+async def test_a_busy_statement_pool_gives_up_at_its_bound_as_an_outage(settings: Settings,
+                                                                       monkeypatch: Any) -> None:
+    """G12: with every connection of the pool of one-statement reads taken (a hung or saturated server), a read
+    waits ACQUIRE_TIMEOUT at most, then fails as an outage (a 503, errors.py), never holding its request."""
+    from marketplace import errors
+    from marketplace.lib import database
+
+    monkeypatch.setattr(database, "ACQUIRE_TIMEOUT", 0.3)
+    pool = StatementPool(settings, size=1)
+    try:
+        holder = asyncio.create_task(pool.fetchrow("SELECT pg_sleep(2)"))
+        await asyncio.sleep(0.3)  # the one connection is taken
+        started = asyncio.get_running_loop().time()
+        try:
+            await pool.fetchrow("SELECT 1")
+        except Exception as exc:  # any type: whether it counts as an outage is what is checked
+            refused = exc
+        else:
+            raise AssertionError("the read waited for the busy connection instead of giving up")
+        assert asyncio.get_running_loop().time() - started < 1.0
+        assert errors._is_connection_failure(refused), repr(refused)
+        await holder
+    finally:
+        await pool.close()
